@@ -1,0 +1,181 @@
+"""Typed surface of podium's Rust core (``rust/src/lib.rs``).
+
+The contract between the Python control plane and the Rust hot path. Python hands the core raw
+JSON bytes straight from the apiserver (list pages and watch lines); the core parses each object
+once into compact records. Nothing here returns a Python object per cached pod.
+"""
+
+from enum import IntEnum
+from typing import Final, final
+
+__version__: Final[str]
+
+class CoreError(ValueError):
+    """Malformed input. The message names the object (``kind namespace/name``) and the field path,
+    e.g. ``Pod default/web-1: spec.containers[0].resources.requests.cpu: invalid quantity "1x"``."""
+
+class Code(IntEnum):
+    """Result of one pod's scheduling attempt, as kube-scheduler's framework.Code."""
+
+    SUCCESS = 0
+    ERROR = 1
+    UNSCHEDULABLE = 2
+    UNSCHEDULABLE_AND_UNRESOLVABLE = 3
+    WAIT = 4
+    SKIP = 5
+
+class Kind(IntEnum):
+    """Object kinds the cache holds."""
+
+    NODE = 0
+    POD = 1
+    NODE_RESOURCE_TOPOLOGY = 2
+    PERSISTENT_VOLUME = 3
+    PERSISTENT_VOLUME_CLAIM = 4
+    STORAGE_CLASS = 5
+    NAMESPACE = 6
+    POD_GROUP = 7
+
+@final
+class ListPage:
+    """What one page of a paginated list said."""
+
+    resource_version: str
+    continue_token: str | None
+    items: int
+    # One message per object that could not be parsed (object and field named); those objects
+    # are kept as invalid records (a node is infeasible, a pending pod fails with this message).
+    errors: list[str]
+
+@final
+class Change:
+    """What one watch line did to the cache.
+
+    ``event`` is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR. For ERROR, ``status_code`` holds the
+    apiserver's code (410 means the resourceVersion is gone: relist)."""
+
+    event: str
+    kind: Kind
+    resource_version: str
+    status_code: int | None
+    namespace: str
+    name: str
+    uid: str
+    # Pods only; empty/None/0 otherwise.
+    scheduler_name: str
+    node_name: str | None
+    priority: int
+    created: float  # seconds since the epoch (metadata.creationTimestamp)
+    terminal: bool  # status.phase Succeeded or Failed: uses no resources
+    gated: bool  # has spec.schedulingGates
+    pod_group: str | None  # label scheduling.x-k8s.io/pod-group
+    error: str | None  # set when the object was malformed (kept as an invalid record)
+
+@final
+class PendingPod:
+    """A pod podium should schedule, as the queue needs it."""
+
+    uid: str
+    namespace: str
+    name: str
+    priority: int
+    created: float
+    pod_group: str | None
+
+@final
+class Decision:
+    """The core's answer for one pod of a batch."""
+
+    uid: str
+    namespace: str
+    name: str
+    code: Code
+    node: str | None  # set when code == SUCCESS
+    score: int
+    # kube-scheduler's message form:
+    # "0/100 nodes are available: 60 Insufficient nvidia.com/gpu, 40 node(s) had untolerated taint {k: v}."
+    message: str
+    # reason -> number of nodes that failed with it
+    reasons: dict[str, int]
+    evaluated_nodes: int
+    feasible_nodes: int
+    # JSON for the pod annotation podium.dev/allocation, when the NUMA placement chose zones.
+    allocation: str | None
+    filter_seconds: float
+    score_seconds: float
+
+@final
+class Profile:
+    """One scheduling profile, built from a validated KubeSchedulerConfiguration profile.
+
+    ``spec`` is JSON (bytes) of the form produced by ``podium.config.Profile.core_spec()``:
+    {"schedulerName": "podium",
+     "filters": ["NodeUnschedulable", ...],            # enabled filter plugins, in order
+     "scores": {"NodeResourcesBalancedAllocation": 1, ...},   # enabled score plugins -> weight
+     "fit": {"strategy": "LeastAllocated"|"MostAllocated"|"RequestedToCapacityRatio",
+             "resources": [{"name": "cpu", "weight": 1}, ...],
+             "shape": [{"utilization": 0, "score": 0}, ...]},
+     "percentageOfNodesToScore": 0,
+     "parallelism": 16,
+     "podium": {...podium-specific args...}}
+    Unknown plugin names raise CoreError naming them."""
+
+    def __init__(self, spec: bytes) -> None: ...
+    @property
+    def scheduler_name(self) -> str: ...
+
+@final
+class Snapshot:
+    """An immutable view of the cluster for one scheduling cycle (O(changed) to take)."""
+
+    @property
+    def generation(self) -> int: ...
+    @property
+    def node_count(self) -> int: ...
+    def schedule(self, uids: list[str], profile: Profile) -> list[Decision]:
+        """Decide a batch with the GIL released. Decisions inside the batch see each other (a
+        pod placed earlier in the batch counts on its node for the later ones). Pods the
+        snapshot does not know get code ERROR. Does not touch the ClusterState: the caller
+        assumes the successes there."""
+
+@final
+class ClusterState:
+    """The cache: nodes, all pods (bound ones count on their nodes), topology, volumes."""
+
+    def __init__(self, scheduler_names: list[str]) -> None:
+        """``scheduler_names``: the profiles' schedulerNames; pending pods with one of them are
+        podium's to schedule."""
+
+    def apply_list(self, kind: Kind, body: bytes) -> ListPage:
+        """Apply one page of a list response (``{"kind": "...List", "metadata": {...}, "items": [...]}``)."""
+
+    def begin_relist(self, kind: Kind) -> None:
+        """Start a full relist of ``kind``: objects not seen again before ``end_relist`` are removed."""
+
+    def end_relist(self, kind: Kind) -> list[str]:
+        """Finish a relist; returns the uids of pending pods that disappeared."""
+
+    def apply_event(self, kind: Kind, line: bytes) -> Change:
+        """Apply one watch line (``{"type": "...", "object": {...}}``)."""
+
+    def pending(self) -> list[PendingPod]:
+        """Podium's pods that are neither bound, assumed, gated nor terminal."""
+
+    def pending_pod(self, uid: str) -> PendingPod | None: ...
+    def assume(self, uid: str, node: str, allocation: str | None) -> None:
+        """Count ``uid`` on ``node`` now, before the bind lands. CoreError if unknown pod or node."""
+
+    def forget(self, uid: str) -> None:
+        """Undo ``assume`` (bind failed). No-op if the pod is not assumed."""
+
+    def is_assumed(self, uid: str) -> bool: ...
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def node_count(self) -> int: ...
+    @property
+    def pod_count(self) -> int: ...
+    @property
+    def generation(self) -> int: ...
+    def node_usage(self, node: str) -> dict[str, int]:
+        """Requested totals on ``node`` (cpu in millicores, memory/storage in bytes, pods,
+        extended resources in units), assumed pods included. For tests and ``explain``."""
