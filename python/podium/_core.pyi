@@ -78,6 +78,7 @@ class PendingPod:
     uid: str
     namespace: str
     name: str
+    scheduler_name: str  # which profile schedules it
     priority: int
     created: float
     pod_group: str | None
