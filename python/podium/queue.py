@@ -1,0 +1,330 @@
+"""The scheduling queue, shaped like kube-scheduler's.
+
+Three places a waiting pod can be:
+
+- **active**: a heap ordered by priority (highest first), then creation time (oldest first);
+  ``pop_batch`` takes from here.
+- **backoff**: pods that failed recently wait ``initial * 2^(attempts-1)`` seconds (capped) before
+  they become active again, so one hopeless pod cannot hog the cycles.
+- **unschedulable**: pods no node could take. Retrying them is pointless until the cluster
+  changes, so they stay parked until ``move_all_to_active_or_backoff`` (a node was added, a pod
+  was deleted, ...) or until ``unschedulable_timeout`` passes.
+
+A pod that has been popped is *in flight* until ``requeue`` or ``done``; it is never queued twice.
+``add``/``update``/``delete`` for an in-flight pod are remembered and applied when it comes back.
+
+Everything runs on the event loop's thread; there is no locking. Time comes from an injected
+monotonic clock so tests can step it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["Completed", "PodLike", "SchedulingQueue"]
+
+log = logging.getLogger(__name__)
+
+# Upper bound on one idle sleep, so a clock that jumps (or a lost wake-up) costs at most this.
+_MAX_IDLE_SLEEP = 1.0
+
+
+class PodLike(Protocol):
+    """What the queue needs of a pod (``podium._core.PendingPod`` has it)."""
+
+    @property
+    def uid(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def created(self) -> float: ...
+
+
+P = TypeVar("P", bound=PodLike)
+
+
+class _Where(Enum):
+    ACTIVE = "active"
+    BACKOFF = "backoff"
+    UNSCHEDULABLE = "unschedulable"
+    IN_FLIGHT = "in_flight"
+
+
+@dataclass(slots=True)
+class _Entry(Generic[P]):
+    pod: P
+    where: _Where
+    # Pops so far; drives the backoff.
+    attempts: int
+    first_enqueued: float
+    backoff_until: float = 0.0
+    parked_at: float = 0.0
+    # Identifies this entry's current heap item; older items with another token are stale.
+    token: int = 0
+    # Value of the queue's move counter when the pod was popped (see ``requeue``).
+    popped_at_move: int = 0
+    # While in flight: the latest add/update seen, or ``deleted``.
+    pending_update: P | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """What ``done`` reports about a pod that was bound."""
+
+    attempts: int
+    # From the pod's first arrival in the queue to now: kube's pod_scheduling_sli_duration.
+    seconds_since_enqueued: float
+
+
+class SchedulingQueue(Generic[P]):
+    def __init__(
+        self,
+        *,
+        initial_backoff: float = 1.0,
+        max_backoff: float = 10.0,
+        unschedulable_timeout: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if initial_backoff <= 0 or max_backoff < initial_backoff:
+            raise ValueError(
+                f"backoff must satisfy 0 < initial ({initial_backoff}) <= max ({max_backoff})"
+            )
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+        self._unschedulable_timeout = unschedulable_timeout
+        self._clock = clock
+        self._entries: dict[str, _Entry[P]] = {}
+        # (-priority, created, token, uid); stale items are skipped on pop.
+        self._active: list[tuple[int, float, int, str]] = []
+        # (backoff_until, token, uid)
+        self._backoff: list[tuple[float, int, str]] = []
+        self._counts = dict.fromkeys(_Where, 0)
+        self._tokens = itertools.count(1)
+        self._moves = 0
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    # -- feeding ------------------------------------------------------------------------------
+
+    def add(self, pod: P) -> None:
+        """A pending pod appeared (or reappeared). Same as ``update`` if the uid is known."""
+        if pod.uid in self._entries:
+            self.update(pod)
+            return
+        entry = _Entry(pod=pod, where=_Where.ACTIVE, attempts=0, first_enqueued=self._clock())
+        self._entries[pod.uid] = entry
+        self._counts[_Where.ACTIVE] += 1
+        self._push_active(entry)
+
+    def update(self, pod: P) -> None:
+        """The pod changed. A parked unschedulable pod gets another chance: the change may be
+        what it needed (kube-scheduler does the same)."""
+        entry = self._entries.get(pod.uid)
+        if entry is None:
+            self.add(pod)
+            return
+        if entry.where is _Where.IN_FLIGHT:
+            entry.pending_update = pod
+            entry.deleted = False
+            return
+        old_priority = entry.pod.priority
+        entry.pod = pod
+        if entry.where is _Where.ACTIVE and pod.priority != old_priority:
+            self._push_active(entry)
+        elif entry.where is _Where.UNSCHEDULABLE:
+            self._move_out_of_unschedulable(entry, self._clock())
+
+    def delete(self, uid: str) -> None:
+        """The pod is gone (deleted, bound by someone else, or no longer ours)."""
+        entry = self._entries.get(uid)
+        if entry is None:
+            return
+        if entry.where is _Where.IN_FLIGHT:
+            entry.deleted = True
+            entry.pending_update = None
+            return
+        self._remove(entry)
+
+    def move_all_to_active_or_backoff(self, reason: str) -> int:
+        """A cluster event may have made parked pods schedulable: release them all. Those whose
+        backoff has not expired go to backoff. Returns how many moved."""
+        self._moves += 1
+        parked = [e for e in self._entries.values() if e.where is _Where.UNSCHEDULABLE]
+        now = self._clock()
+        for entry in parked:
+            self._move_out_of_unschedulable(entry, now)
+        if parked:
+            log.debug("moved %d unschedulable pod(s) on %s", len(parked), reason)
+        return len(parked)
+
+    # -- scheduling cycle ---------------------------------------------------------------------
+
+    async def pop_batch(self, max_pods: int, wait: float = 0.0) -> list[P]:
+        """Wait for the first active pod, then give it and up to ``max_pods - 1`` more. If fewer
+        are ready, wait up to ``wait`` seconds for others to arrive. Returns ``[]`` once closed."""
+        if max_pods < 1:
+            raise ValueError(f"max_pods must be >= 1 (got {max_pods})")
+        while not self._closed:
+            self.flush()
+            if self._counts[_Where.ACTIVE]:
+                break
+            await self._sleep(self._idle_timeout())
+        if self._closed:
+            return []
+        if wait > 0 and self._counts[_Where.ACTIVE] < max_pods:
+            deadline = asyncio.get_running_loop().time() + wait
+            while not self._closed and self._counts[_Where.ACTIVE] < max_pods:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                await self._sleep(left)
+                self.flush()
+        batch: list[P] = []
+        while len(batch) < max_pods and self._active:
+            _, _, token, uid = heapq.heappop(self._active)
+            entry = self._entries.get(uid)
+            if entry is None or entry.where is not _Where.ACTIVE or entry.token != token:
+                continue
+            self._set_where(entry, _Where.IN_FLIGHT)
+            entry.attempts += 1
+            entry.popped_at_move = self._moves
+            batch.append(entry.pod)
+        return batch
+
+    def requeue(self, pod: P, unschedulable: bool) -> None:
+        """A popped pod was not bound. ``unschedulable``: no node fits it, so park it until the
+        cluster changes; otherwise (an error, a failed bind) retry after its backoff."""
+        entry = self._entries.get(pod.uid)
+        if entry is None or entry.where is not _Where.IN_FLIGHT:
+            log.warning("requeue of pod %s that is not in flight; ignored", pod.uid)
+            return
+        if entry.deleted:
+            self._remove(entry)
+            return
+        entry.pod = entry.pending_update if entry.pending_update is not None else pod
+        updated = entry.pending_update is not None
+        entry.pending_update = None
+        now = self._clock()
+        entry.backoff_until = now + self.backoff_seconds(entry.attempts)
+        # If the cluster changed while this pod was being decided, the decision may already be
+        # stale: parking it would lose that event, so it waits out its backoff instead.
+        moved_meanwhile = self._moves != entry.popped_at_move
+        if unschedulable and not moved_meanwhile and not updated:
+            self._set_where(entry, _Where.UNSCHEDULABLE)
+            entry.parked_at = now
+        else:
+            self._push_backoff(entry)
+
+    def done(self, uid: str) -> Completed | None:
+        """The pod was bound: forget it. Returns its attempt count and time in the queue."""
+        entry = self._entries.get(uid)
+        if entry is None:
+            return None
+        if entry.where is not _Where.IN_FLIGHT:
+            log.warning("done for pod %s that is not in flight (%s)", uid, entry.where.value)
+        self._remove(entry)
+        return Completed(entry.attempts, self._clock() - entry.first_enqueued)
+
+    def flush(self) -> None:
+        """Make expired backoffs active and release pods parked longer than the timeout."""
+        now = self._clock()
+        while self._backoff and self._backoff[0][0] <= now:
+            _, token, uid = heapq.heappop(self._backoff)
+            entry = self._entries.get(uid)
+            if entry is not None and entry.where is _Where.BACKOFF and entry.token == token:
+                self._set_where(entry, _Where.ACTIVE)
+                self._push_active(entry)
+        if self._counts[_Where.UNSCHEDULABLE]:
+            for entry in list(self._entries.values()):
+                if (
+                    entry.where is _Where.UNSCHEDULABLE
+                    and now - entry.parked_at >= self._unschedulable_timeout
+                ):
+                    self._move_out_of_unschedulable(entry, now)
+
+    def close(self) -> None:
+        """Wake a waiting ``pop_batch`` and make it (and later calls) return ``[]``."""
+        self._closed = True
+        self._wakeup.set()
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    def backoff_seconds(self, attempts: int) -> float:
+        """The backoff after ``attempts`` failed attempts: initial * 2^(attempts-1), capped."""
+        if attempts <= 0:
+            return 0.0
+        # Cap the exponent first: 2**attempts must not overflow a float for absurd counts.
+        exponent = min(attempts - 1, 62)
+        return float(min(self._initial_backoff * 2**exponent, self._max_backoff))
+
+    def pending_counts(self) -> dict[str, int]:
+        """Pods waiting in each sub-queue (in-flight pods excluded), for scheduler_pending_pods."""
+        return {
+            w.value: self._counts[w] for w in (_Where.ACTIVE, _Where.BACKOFF, _Where.UNSCHEDULABLE)
+        }
+
+    def in_flight(self, uid: str) -> bool:
+        entry = self._entries.get(uid)
+        return entry is not None and entry.where is _Where.IN_FLIGHT
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _set_where(self, entry: _Entry[P], where: _Where) -> None:
+        self._counts[entry.where] -= 1
+        self._counts[where] += 1
+        entry.where = where
+
+    def _remove(self, entry: _Entry[P]) -> None:
+        self._counts[entry.where] -= 1
+        del self._entries[entry.pod.uid]
+        # Heap items left behind are stale (no entry) and skipped when reached.
+
+    def _push_active(self, entry: _Entry[P]) -> None:
+        entry.token = next(self._tokens)
+        heapq.heappush(
+            self._active, (-entry.pod.priority, entry.pod.created, entry.token, entry.pod.uid)
+        )
+        self._wakeup.set()
+
+    def _push_backoff(self, entry: _Entry[P]) -> None:
+        self._set_where(entry, _Where.BACKOFF)
+        entry.token = next(self._tokens)
+        heapq.heappush(self._backoff, (entry.backoff_until, entry.token, entry.pod.uid))
+        self._wakeup.set()
+
+    def _move_out_of_unschedulable(self, entry: _Entry[P], now: float) -> None:
+        if entry.backoff_until > now:
+            self._push_backoff(entry)
+        else:
+            self._set_where(entry, _Where.ACTIVE)
+            self._push_active(entry)
+
+    def _idle_timeout(self) -> float:
+        now = self._clock()
+        timeout = _MAX_IDLE_SLEEP
+        if self._backoff:
+            timeout = min(timeout, self._backoff[0][0] - now)
+        return max(timeout, 0.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wakeup.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
+        except TimeoutError:
+            pass
