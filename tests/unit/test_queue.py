@@ -1,0 +1,235 @@
+"""SchedulingQueue: ordering, backoff, parking and moves, and no pod in two places at once."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+
+from podium.queue import SchedulingQueue
+
+
+@dataclass(frozen=True)
+class Pod:
+    uid: str
+    priority: int = 0
+    created: float = 0.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def queue(clock: Clock) -> SchedulingQueue[Pod]:
+    return SchedulingQueue(
+        initial_backoff=1.0, max_backoff=10.0, unschedulable_timeout=300.0, clock=clock
+    )
+
+
+async def pop_all(queue: SchedulingQueue[Pod]) -> list[str]:
+    return [p.uid for p in await queue.pop_batch(1000)]
+
+
+async def test_priority_then_creation_order(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("low-old", priority=0, created=1))
+    queue.add(Pod("high-new", priority=10, created=5))
+    queue.add(Pod("low-new", priority=0, created=3))
+    queue.add(Pod("high-old", priority=10, created=2))
+    assert [p.uid for p in await queue.pop_batch(2)] == ["high-old", "high-new"]
+    assert await pop_all(queue) == ["low-old", "low-new"]
+
+
+async def test_priority_update_reorders(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("a", priority=5))
+    queue.add(Pod("b", priority=1))
+    queue.update(Pod("b", priority=9))
+    assert await pop_all(queue) == ["b", "a"]
+
+
+def test_backoff_grows_and_caps(queue: SchedulingQueue[Pod]) -> None:
+    assert [queue.backoff_seconds(n) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+    assert queue.backoff_seconds(10_000) == 10
+
+
+async def test_failed_pod_waits_out_its_backoff(queue: SchedulingQueue[Pod], clock: Clock) -> None:
+    queue.add(Pod("a"))
+    for expected_backoff in (1, 2, 4, 8, 10, 10):
+        (pod,) = await queue.pop_batch(10)
+        queue.requeue(pod, unschedulable=False)
+        assert queue.pending_counts() == {"active": 0, "backoff": 1, "unschedulable": 0}
+        clock.now += expected_backoff - 0.01
+        queue.flush()
+        assert queue.pending_counts()["backoff"] == 1
+        clock.now += 0.01
+        queue.flush()
+        assert queue.pending_counts() == {"active": 1, "backoff": 0, "unschedulable": 0}
+
+
+async def test_unschedulable_parks_until_moved(queue: SchedulingQueue[Pod], clock: Clock) -> None:
+    queue.add(Pod("a"))
+    queue.add(Pod("b"))
+    for pod in await queue.pop_batch(10):
+        queue.requeue(pod, unschedulable=True)
+    clock.now += 100
+    queue.flush()
+    assert queue.pending_counts() == {"active": 0, "backoff": 0, "unschedulable": 2}
+    assert queue.move_all_to_active_or_backoff("NodeAdd") == 2
+    # Backoff (1 s) long expired: straight to active.
+    assert queue.pending_counts() == {"active": 2, "backoff": 0, "unschedulable": 0}
+    assert sorted(await pop_all(queue)) == ["a", "b"]
+
+
+async def test_move_respects_unexpired_backoff(queue: SchedulingQueue[Pod], clock: Clock) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.requeue(pod, unschedulable=True)
+    queue.move_all_to_active_or_backoff("PodDelete")
+    assert queue.pending_counts() == {"active": 0, "backoff": 1, "unschedulable": 0}
+    clock.now += 1
+    assert await pop_all(queue) == ["a"]
+
+
+async def test_unschedulable_timeout_releases(queue: SchedulingQueue[Pod], clock: Clock) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.requeue(pod, unschedulable=True)
+    clock.now += 299
+    queue.flush()
+    assert queue.pending_counts()["unschedulable"] == 1
+    clock.now += 1
+    assert await pop_all(queue) == ["a"]
+
+
+async def test_event_during_flight_prevents_parking(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.move_all_to_active_or_backoff("NodeAdd")
+    queue.requeue(pod, unschedulable=True)
+    assert queue.pending_counts() == {"active": 0, "backoff": 1, "unschedulable": 0}
+
+
+async def test_update_of_parked_pod_gives_it_another_chance(
+    queue: SchedulingQueue[Pod], clock: Clock
+) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.requeue(pod, unschedulable=True)
+    clock.now += 5
+    queue.update(Pod("a", priority=3))
+    popped = await queue.pop_batch(1)
+    assert popped == [Pod("a", priority=3)]
+
+
+async def test_in_flight_pod_is_never_queued_twice(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    assert queue.in_flight("a")
+    queue.add(Pod("a", priority=7))
+    queue.update(Pod("a", priority=8))
+    assert queue.pending_counts() == {"active": 0, "backoff": 0, "unschedulable": 0}
+    assert len(queue) == 1
+    # The update is applied on requeue, and a changed pod is not parked.
+    queue.requeue(pod, unschedulable=True)
+    assert queue.pending_counts() == {"active": 0, "backoff": 1, "unschedulable": 0}
+    queue.requeue(pod, unschedulable=False)  # not in flight any more: ignored
+    assert len(queue) == 1
+
+
+async def test_update_while_in_flight_is_applied_on_requeue(
+    queue: SchedulingQueue[Pod], clock: Clock
+) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.update(Pod("a", priority=8))
+    queue.requeue(pod, unschedulable=False)
+    clock.now += 1
+    assert await queue.pop_batch(1) == [Pod("a", priority=8)]
+
+
+async def test_delete_while_in_flight_drops_on_requeue(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.delete("a")
+    queue.requeue(pod, unschedulable=False)
+    assert "a" not in queue
+    assert len(queue) == 0
+
+
+async def test_delete_from_each_sub_queue(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("backoff"))
+    queue.add(Pod("parked"))
+    popped = {p.uid: p for p in await queue.pop_batch(10)}
+    queue.add(Pod("active"))
+    queue.requeue(popped["backoff"], unschedulable=False)
+    queue.requeue(popped["parked"], unschedulable=True)
+    for uid in ("active", "backoff", "parked"):
+        queue.delete(uid)
+    assert len(queue) == 0
+    assert queue.pending_counts() == {"active": 0, "backoff": 0, "unschedulable": 0}
+    queue.add(Pod("x"))
+    assert await pop_all(queue) == ["x"]
+
+
+async def test_done_reports_attempts_and_forgets(queue: SchedulingQueue[Pod], clock: Clock) -> None:
+    queue.add(Pod("a"))
+    (pod,) = await queue.pop_batch(1)
+    queue.requeue(pod, unschedulable=False)
+    clock.now += 1
+    (pod,) = await queue.pop_batch(1)
+    clock.now += 0.5
+    completed = queue.done("a")
+    assert completed is not None
+    assert completed.attempts == 2
+    assert completed.seconds_since_enqueued == pytest.approx(1.5)
+    assert "a" not in queue
+    assert queue.done("a") is None
+
+
+async def test_pop_waits_for_the_first_pod(queue: SchedulingQueue[Pod]) -> None:
+    popping = asyncio.create_task(queue.pop_batch(10))
+    await asyncio.sleep(0)
+    assert not popping.done()
+    queue.add(Pod("a"))
+    assert [p.uid for p in await popping] == ["a"]
+
+
+async def test_pop_collects_more_during_wait(queue: SchedulingQueue[Pod]) -> None:
+    queue.add(Pod("a", created=1))
+
+    async def add_later() -> None:
+        await asyncio.sleep(0)
+        queue.add(Pod("b", created=2))
+
+    adder = asyncio.create_task(add_later())
+    # max_pods reached as soon as "b" arrives, so this returns without sleeping the full wait.
+    batch = await queue.pop_batch(2, wait=60)
+    await adder
+    assert [p.uid for p in batch] == ["a", "b"]
+
+
+async def test_close_releases_a_waiting_pop(queue: SchedulingQueue[Pod]) -> None:
+    popping = asyncio.create_task(queue.pop_batch(10))
+    await asyncio.sleep(0)
+    queue.close()
+    assert await popping == []
+
+
+async def test_pop_rejects_empty_batch(queue: SchedulingQueue[Pod]) -> None:
+    with pytest.raises(ValueError, match="max_pods"):
+        await queue.pop_batch(0)
+
+
+def test_rejects_inverted_backoff() -> None:
+    with pytest.raises(ValueError, match="backoff"):
+        SchedulingQueue[Pod](initial_backoff=5, max_backoff=1)
