@@ -116,6 +116,7 @@ class Profile:
      "fit": {"strategy": "LeastAllocated"|"MostAllocated"|"RequestedToCapacityRatio",
              "resources": [{"name": "cpu", "weight": 1}, ...],
              "shape": [{"utilization": 0, "score": 0}, ...]},
+     "balancedResources": [{"name": "cpu", "weight": 1}, ...],   # BalancedAllocation args
      "percentageOfNodesToScore": 0,
      "parallelism": 16,
      "podium": {...podium-specific args...}}
