@@ -1,0 +1,132 @@
+"""The scheduler's informer cache: reflectors feeding the Rust ``ClusterState``, and the routing
+of what changed to the scheduling queue.
+
+Every pod is cached, not only podium's: pods bound by other schedulers (or created with
+``spec.nodeName``) occupy their nodes. The queue learns of podium's pending pods here, and of the
+cluster events that may make parked pods schedulable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from podium._core import ClusterState, Kind, PendingPod
+from podium.watch import Reflector, ReflectorOptions, Resource
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+    from podium._core import Change
+
+log = logging.getLogger(__name__)
+
+NODES = Resource(Kind.NODE, "/api/v1/nodes")
+PODS = Resource(Kind.POD, "/api/v1/pods")
+CORE_RESOURCES: tuple[Resource, ...] = (NODES, PODS)
+
+
+class QueueSink(Protocol):
+    """What the cache tells the scheduling queue."""
+
+    def add(self, pod: PendingPod) -> None: ...
+    def update(self, pod: PendingPod) -> None: ...
+    def delete(self, uid: str) -> None: ...
+    def move_all_to_active_or_backoff(self, reason: str) -> None: ...
+
+
+class Cache:
+    def __init__(
+        self,
+        api: ApiClient,
+        scheduler_names: Iterable[str],
+        queue: QueueSink,
+        resources: Iterable[Resource] = CORE_RESOURCES,
+        options: ReflectorOptions | None = None,
+    ) -> None:
+        self.state = ClusterState(list(scheduler_names))
+        self._queue = queue
+        self._known_pending: set[str] = set()
+        self._reflectors = [
+            Reflector(
+                api,
+                self.state,
+                resource,
+                on_change=self._on_change,
+                on_vanished=self._on_vanished,
+                on_relist=self._on_relist,
+                options=options,
+            )
+            for resource in resources
+        ]
+
+    @property
+    def reflectors(self) -> list[Reflector]:
+        return self._reflectors
+
+    def synced(self) -> bool:
+        return all(r.synced.is_set() for r in self._reflectors)
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(r.synced.wait() for r in self._reflectors))
+
+    async def run(self) -> None:
+        """Run every reflector until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for reflector in self._reflectors:
+                group.create_task(reflector.run(), name=f"reflector {reflector.resource.path}")
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind == Kind.POD:
+            self._on_pod(change)
+        elif change.kind == Kind.NODE:
+            if change.event in ("ADDED", "MODIFIED"):
+                self._queue.move_all_to_active_or_backoff(f"Node{change.event.title()}")
+        elif change.event in ("ADDED", "MODIFIED", "DELETED"):
+            # Topology, volumes, namespaces, groups: any change may unblock a parked pod.
+            self._queue.move_all_to_active_or_backoff(f"{change.kind.name}{change.event.title()}")
+
+    def _on_pod(self, change: Change) -> None:
+        uid = change.uid
+        if change.event != "DELETED" and self.state.is_assumed(uid):
+            # Chosen and being bound: the binder owns it until the bind lands or fails.
+            return
+        pending = self.state.pending_pod(uid) if change.event != "DELETED" else None
+        if pending is not None:
+            if uid in self._known_pending:
+                self._queue.update(pending)
+            else:
+                self._known_pending.add(uid)
+                self._queue.add(pending)
+            return
+        if uid in self._known_pending:
+            # Bound, deleted, gated or finished: no longer the queue's.
+            self._known_pending.discard(uid)
+            self._queue.delete(uid)
+        if change.event == "DELETED" or change.terminal:
+            # Its resources are free now.
+            self._queue.move_all_to_active_or_backoff("AssignedPodDelete")
+
+    def _on_vanished(self, uids: list[str]) -> None:
+        for uid in uids:
+            if uid in self._known_pending:
+                self._known_pending.discard(uid)
+                self._queue.delete(uid)
+
+    def _on_relist(self, kind: Kind) -> None:
+        if kind != Kind.POD:
+            self._queue.move_all_to_active_or_backoff(f"{kind.name}Relist")
+            return
+        # The list applied pages without per-object changes: reconcile the queue with the cache.
+        pending = {pod.uid: pod for pod in self.state.pending()}
+        for uid in self._known_pending - pending.keys():
+            self._queue.delete(uid)
+        for uid, pod in pending.items():
+            if uid in self._known_pending:
+                self._queue.update(pod)
+            else:
+                self._queue.add(pod)
+        self._known_pending = set(pending)
+        self._queue.move_all_to_active_or_backoff("PodRelist")

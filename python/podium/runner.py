@@ -1,0 +1,224 @@
+"""Assembles a podium scheduler process from its parts and runs it.
+
+``Podium`` is the in-process scheduler (cache, queue, core, binder, events): the CLI, the demo,
+the tests and the benchmarks all run this same object. ``run_scheduler`` adds what a deployed
+replica needs around it: health and metrics endpoints, tracing and leader election.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from podium import _core
+from podium.binder import Binder
+from podium.cache import Cache
+from podium.conditions import ConditionWriter
+from podium.events import EventRecorder, ObjectRef
+from podium.health import HealthServer, HealthState
+from podium.kubeclient import api_client
+from podium.metrics import Metrics
+from podium.queue import SchedulingQueue
+from podium.scheduler import CycleOptions, Scheduler
+from podium.tracing import Tracing, TracingOptions
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+    from podium.config import SchedulerConfig
+
+log = logging.getLogger(__name__)
+
+
+def default_identity() -> str:
+    """Unique per process, readable per host: kube-scheduler's hostname_uuid form."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4()}"
+
+
+class FailureReporter:
+    """A pod fits nowhere: a FailedScheduling event and the PodScheduled=False condition."""
+
+    def __init__(self, recorder: EventRecorder, conditions: ConditionWriter) -> None:
+        self._recorder = recorder
+        self._conditions = conditions
+
+    def unschedulable(self, pod: _core.PendingPod, message: str) -> None:
+        self._recorder.failed_scheduling(_pod_ref(pod), message)
+        self._conditions.set_unschedulable(pod.namespace, pod.name, message)
+
+
+def _pod_ref(pod: _core.PendingPod) -> ObjectRef:
+    return ObjectRef(namespace=pod.namespace, name=pod.name, uid=pod.uid)
+
+
+class Podium:
+    """One scheduler: cache + queue + core + binder + event and condition writers."""
+
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        api: ApiClient,
+        *,
+        identity: str | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
+        podium_args = config.podium
+        self.config = config
+        self.identity = identity or default_identity()
+        self.metrics = metrics or Metrics()
+        self.tracing = tracing or Tracing(TracingOptions())
+        self.queue: SchedulingQueue[_core.PendingPod] = SchedulingQueue(
+            initial_backoff=config.pod_initial_backoff_seconds,
+            max_backoff=config.pod_max_backoff_seconds,
+            unschedulable_timeout=podium_args.unschedulable_timeout,
+        )
+        self.cache = Cache(api, config.scheduler_names, self.queue)
+        self.state = self.cache.state
+        self.recorder = EventRecorder(api, self.identity, metrics=self.metrics)
+        self.conditions = ConditionWriter(api)
+        self.binder: Binder[_core.PendingPod] = Binder(
+            api,
+            self.state,
+            self.queue,
+            self.recorder,
+            self.conditions,
+            concurrency=podium_args.bind_concurrency,
+            retries=podium_args.bind_retries,
+            request_timeout=podium_args.bind_timeout,
+            metrics=self.metrics,
+        )
+        profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
+        self.scheduler = Scheduler(
+            state=self.state,
+            queue=self.queue,
+            binder=self.binder,
+            failures=FailureReporter(self.recorder, self.conditions),
+            profiles=profiles,
+            metrics=self.metrics,
+            tracer=self.tracing.tracer,
+            options=CycleOptions(batch_size=podium_args.batch_size, batch_wait=podium_args.batch_wait),
+        )
+        self._cache_task: asyncio.Task[None] | None = None
+        self._scheduler_task: asyncio.Task[None] | None = None
+
+    async def start_cache(self) -> None:
+        """Start list+watch (followers do this too, so a failover starts with a warm cache)."""
+        if self._cache_task is None:
+            self.recorder.start()
+            self.conditions.start()
+            self._cache_task = asyncio.create_task(self.cache.run(), name="podium-cache")
+        await self.cache.wait_synced()
+        self._update_cache_metrics()
+
+    async def start_scheduling(self) -> None:
+        await self.start_cache()
+        if self._scheduler_task is None or self._scheduler_task.done():
+            self.binder.resume()
+            self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="podium-cycles")
+            log.info(
+                "scheduling as %s: %d nodes, %d pods cached",
+                self.identity,
+                self.state.node_count,
+                self.state.pod_count,
+            )
+
+    async def stop_scheduling(self) -> None:
+        """Stop deciding and binding at once (leadership lost); assumed pods are forgotten."""
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler_task
+            self._scheduler_task = None
+        await self.binder.stop()
+
+    async def close(self) -> None:
+        await self.stop_scheduling()
+        if self._cache_task is not None:
+            self._cache_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cache_task
+            self._cache_task = None
+        await self.recorder.stop()
+        await self.conditions.stop()
+        self.tracing.shutdown()
+
+    async def __aenter__(self) -> Podium:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _update_cache_metrics(self) -> None:
+        self.metrics.cache_objects.labels(kind="node").set(self.state.node_count)
+        self.metrics.cache_objects.labels(kind="pod").set(self.state.pod_count)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    kubeconfig: Path | None = None
+    listen: str | None = None
+    trace_endpoint: str | None = None
+    identity: str | None = None
+
+
+async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
+    """Run one replica until cancelled: endpoints, cache, and scheduling while leader."""
+    from podium.leader import LeaderElector
+
+    api = await api_client(options.kubeconfig, config.qps, config.burst)
+    identity = options.identity or default_identity()
+    metrics = Metrics()
+    tracing = Tracing(
+        TracingOptions(
+            endpoint=options.trace_endpoint or config.podium.otlp_endpoint,
+            sampling_ratio=config.podium.trace_sample_ratio,
+            instance=identity,
+        )
+    )
+    health_state = HealthState()
+    health = HealthServer(metrics, health_state, options.listen or config.podium.health_bind_address)
+    podium = Podium(config, api, identity=identity, metrics=metrics, tracing=tracing)
+    await health.start()
+    try:
+        await podium.start_cache()
+        health_state.synced = True
+        election = config.leader_election
+        if not election.leader_elect:
+            health_state.leader = True
+            metrics.is_leader.set(1)
+            await podium.start_scheduling()
+            await asyncio.Event().wait()
+            return
+
+        async def started() -> None:
+            health_state.leader = True
+            metrics.is_leader.set(1)
+            await podium.start_scheduling()
+
+        async def stopped() -> None:
+            await podium.stop_scheduling()
+            health_state.leader = False
+            metrics.is_leader.set(0)
+
+        elector = LeaderElector(
+            api,
+            name=election.resource_name,
+            namespace=election.resource_namespace,
+            identity=identity,
+            lease_duration=election.lease_duration,
+            renew_deadline=election.renew_deadline,
+            retry_period=election.retry_period,
+        )
+        await elector.run(started, stopped)
+    finally:
+        await podium.close()
+        await health.stop()
+        await api.close()

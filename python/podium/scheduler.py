@@ -1,0 +1,229 @@
+"""The scheduling cycle loop: pop a batch, decide it in the core, assume and hand off to binding.
+
+The scheduling cycle (snapshot → filter → score → placement) runs in the Rust core with the GIL
+released, on a dedicated thread so the event loop keeps applying watch events meanwhile. The
+binding cycle runs apart, in the binder's tasks, so the next batch is decided while the previous
+one is being bound: the assumed pods already count in the next snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import orjson
+from opentelemetry import trace
+
+from podium._core import ClusterState, Code, CoreError, Decision, PendingPod, Profile
+
+if TYPE_CHECKING:
+    from podium.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class Queue(Protocol):
+    async def pop_batch(self, max_pods: int, wait: float) -> list[PendingPod]: ...
+    def requeue(self, pod: PendingPod, unschedulable: bool) -> None: ...
+    def pending_counts(self) -> dict[str, int]: ...
+
+
+class BindSink(Protocol):
+    def submit(self, decision: Decision, pod: PendingPod) -> bool: ...
+
+
+class FailureSink(Protocol):
+    """Records why a pod was not scheduled: event and PodScheduled condition."""
+
+    def unschedulable(self, pod: PendingPod, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CycleOptions:
+    batch_size: int = 256
+    # How long a pop waits for more pods after the first, to fill a batch under load.
+    batch_wait: float = 0.005
+
+
+@dataclass
+class CycleResult:
+    scheduled: int = 0
+    unschedulable: int = 0
+    errors: int = 0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        state: ClusterState,
+        queue: Queue,
+        binder: BindSink,
+        failures: FailureSink,
+        profiles: Mapping[str, Profile],
+        metrics: Metrics | None = None,
+        tracer: trace.Tracer | None = None,
+        options: CycleOptions | None = None,
+    ) -> None:
+        self._state = state
+        self._queue = queue
+        self._binder = binder
+        self._failures = failures
+        self._profiles = dict(profiles)
+        self._metrics = metrics
+        self._tracer = tracer or trace.NoOpTracer()
+        self._options = options or CycleOptions()
+        # One thread: the core parallelises over nodes itself; cycles stay ordered.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-core")
+
+    async def run(self) -> None:
+        """Schedule until cancelled."""
+        try:
+            while True:
+                pods = await self._queue.pop_batch(self._options.batch_size, self._options.batch_wait)
+                if pods:
+                    await self.schedule_batch(pods)
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def schedule_batch(self, pods: Sequence[PendingPod]) -> CycleResult:
+        result = CycleResult()
+        by_profile: dict[str, list[PendingPod]] = defaultdict(list)
+        for pod in pods:
+            by_profile[pod.scheduler_name].append(pod)
+        for scheduler_name, group in by_profile.items():
+            profile = self._profiles.get(scheduler_name)
+            if profile is None:
+                # The cache only queues pods of our profiles; a stray one is a bug, not a crash.
+                log.error("no profile %r for %d pods; dropping them", scheduler_name, len(group))
+                continue
+            await self._cycle(profile, group, result)
+        return result
+
+    async def _cycle(self, profile: Profile, pods: list[PendingPod], result: CycleResult) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        with self._tracer.start_as_current_span(
+            "scheduling_cycle",
+            attributes={"podium.profile": profile.scheduler_name, "podium.batch_size": len(pods)},
+        ) as cycle_span:
+            with self._tracer.start_as_current_span("snapshot") as span:
+                snapshot = self._state.snapshot()
+                span.set_attribute("podium.generation", snapshot.generation)
+                span.set_attribute("podium.nodes", snapshot.node_count)
+            with self._tracer.start_as_current_span("schedule") as span:
+                uids = [pod.uid for pod in pods]
+                try:
+                    decisions = await loop.run_in_executor(
+                        self._executor, snapshot.schedule, uids, profile
+                    )
+                except CoreError as err:
+                    # A core bug or an input it rejects wholesale: the pods go back, none is lost.
+                    log.exception("core rejected a batch of %d pods", len(pods))
+                    span.record_exception(err)
+                    for pod in pods:
+                        self._queue.requeue(pod, unschedulable=False)
+                    result.errors += len(pods)
+                    return
+            by_uid = {pod.uid: pod for pod in pods}
+            for decision in decisions:
+                pod = by_uid.pop(decision.uid, None)
+                if pod is None:
+                    log.error("core answered for unknown pod %s", decision.uid)
+                    continue
+                self._record(decision, pod, profile, started, result)
+            for pod in by_uid.values():
+                log.error("core gave no decision for %s/%s; requeued", pod.namespace, pod.name)
+                self._queue.requeue(pod, unschedulable=False)
+                result.errors += 1
+            cycle_span.set_attribute("podium.scheduled", result.scheduled)
+            cycle_span.set_attribute("podium.unschedulable", result.unschedulable)
+        if self._metrics is not None:
+            self._metrics.batch_size.observe(len(pods))
+            self._metrics.set_pending(self._queue.pending_counts())
+
+    def _record(
+        self,
+        decision: Decision,
+        pod: PendingPod,
+        profile: Profile,
+        started: float,
+        result: CycleResult,
+    ) -> None:
+        with self._tracer.start_as_current_span(
+            "decision",
+            attributes={
+                "k8s.namespace.name": pod.namespace,
+                "k8s.pod.name": pod.name,
+                "podium.code": decision.code.name,
+                "podium.evaluated_nodes": decision.evaluated_nodes,
+                "podium.feasible_nodes": decision.feasible_nodes,
+                "podium.filter_seconds": decision.filter_seconds,
+                "podium.score_seconds": decision.score_seconds,
+            },
+        ) as span:
+            outcome = self._apply(decision, pod, result)
+            if decision.node is not None:
+                span.set_attribute("k8s.node.name", decision.node)
+            if outcome != "scheduled":
+                span.set_attribute("podium.reason", decision.message)
+        log.info(
+            "%s",
+            orjson.dumps(
+                {
+                    "pod": f"{pod.namespace}/{pod.name}",
+                    "result": outcome,
+                    "node": decision.node,
+                    "score": decision.score,
+                    "feasible": decision.feasible_nodes,
+                    "reason": decision.message or None,
+                }
+            ).decode(),
+        )
+        if self._metrics is not None:
+            elapsed = time.perf_counter() - started
+            self._metrics.schedule_attempts.labels(
+                result=outcome, profile=profile.scheduler_name
+            ).inc()
+            self._metrics.scheduling_attempt_duration.labels(
+                result=outcome, profile=profile.scheduler_name
+            ).observe(elapsed)
+            for point, seconds in (
+                ("Filter", decision.filter_seconds),
+                ("Score", decision.score_seconds),
+            ):
+                self._metrics.framework_extension_point_duration.labels(
+                    extension_point=point, status=decision.code.name, profile=profile.scheduler_name
+                ).observe(seconds)
+
+    def _apply(self, decision: Decision, pod: PendingPod, result: CycleResult) -> str:
+        if decision.code == Code.SUCCESS and decision.node is not None:
+            try:
+                self._state.assume(decision.uid, decision.node, decision.allocation)
+            except CoreError as err:
+                # The node or pod vanished between the snapshot and now: try again later.
+                log.warning("assume %s/%s: %s", pod.namespace, pod.name, err)
+                self._queue.requeue(pod, unschedulable=False)
+                result.errors += 1
+                return "error"
+            if not self._binder.submit(decision, pod):
+                self._state.forget(decision.uid)
+                result.errors += 1
+                return "error"
+            result.scheduled += 1
+            return "scheduled"
+        if decision.code == Code.ERROR:
+            log.error("scheduling %s/%s: %s", pod.namespace, pod.name, decision.message)
+            self._queue.requeue(pod, unschedulable=False)
+            result.errors += 1
+            return "error"
+        self._failures.unschedulable(pod, decision.message)
+        self._queue.requeue(pod, unschedulable=True)
+        result.unschedulable += 1
+        return "unschedulable"
