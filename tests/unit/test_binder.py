@@ -1,0 +1,323 @@
+"""Binder against a real HTTP peer on loopback that answers as scripted (5xx, 429, hangs, ...).
+
+The apiserver-backed behaviour (the pod really gets its node) is in tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from kubernetes_asyncio.client import ApiClient, Configuration
+
+from podium.binder import ALLOCATION_ANNOTATION, Binder
+from podium.metrics import Metrics
+from podium.queue import SchedulingQueue
+
+
+@dataclass(frozen=True)
+class Pod:
+    uid: str
+    namespace: str = "ns"
+    name: str = "p"
+    priority: int = 0
+    created: float = 0.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    uid: str
+    namespace: str = "ns"
+    name: str = "p"
+    node: str | None = "node-1"
+    allocation: str | None = None
+
+
+@dataclass
+class FakeState:
+    """ClusterState's assume bookkeeping, nothing more."""
+
+    assumed: set[str] = field(default_factory=set)
+    forgotten: list[str] = field(default_factory=list)
+
+    def forget(self, uid: str) -> None:
+        self.forgotten.append(uid)
+        self.assumed.discard(uid)
+
+    def is_assumed(self, uid: str) -> bool:
+        return uid in self.assumed
+
+
+@dataclass
+class Peer:
+    """Answers binding POSTs from a script: an int status, or "hang" (no answer until
+    ``release`` is set, then 201); 201 once the script is exhausted."""
+
+    script: list[int | str] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: str | None = None
+    hanging: int = 0
+    hang_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    active: int = 0
+    max_active: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            return await self._answer(request)
+        finally:
+            self.active -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.requests.append(orjson.loads(await request.read()))
+        step = self.script.pop(0) if self.script else 201
+        if step == "hang":
+            async with self.hang_changed:
+                self.hanging += 1
+                self.hang_changed.notify_all()
+            await self.release.wait()
+            step = 201
+        assert isinstance(step, int)
+        headers = {"Retry-After": self.retry_after} if step == 429 and self.retry_after else {}
+        body = orjson.dumps({"kind": "Status", "code": step, "message": f"scripted {step}"})
+        return web.Response(status=step, body=body, headers=headers)
+
+
+async def wait_hanging(peer: Peer, count: int) -> None:
+    async with peer.hang_changed:
+        await peer.hang_changed.wait_for(lambda: peer.hanging >= count)
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[tuple[Peer, ApiClient]]:
+    peer = Peer()
+    app = web.Application()
+    app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/binding", peer.handle)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    api = ApiClient(Configuration(host=f"http://{host}:{port}"))
+    try:
+        yield peer, api
+    finally:
+        peer.release.set()
+        await api.close()
+        await runner.cleanup()
+
+
+def make(
+    api: ApiClient, retries: int = 3, timeout: float = 5.0
+) -> tuple[Binder[Pod], FakeState, SchedulingQueue[Pod], Metrics]:
+    state = FakeState()
+    queue: SchedulingQueue[Pod] = SchedulingQueue()
+    metrics = Metrics()
+    binder = Binder[Pod](
+        api,
+        state,
+        queue,
+        concurrency=4,
+        retries=retries,
+        request_timeout=timeout,
+        initial_retry_delay=0.001,
+        max_retry_delay=0.005,
+        metrics=metrics,
+    )
+    return binder, state, queue, metrics
+
+
+async def pop_assumed(queue: SchedulingQueue[Pod], state: FakeState, pod: Pod) -> Pod:
+    """The scheduler's side: the pod is popped (in flight) and assumed."""
+    queue.add(pod)
+    (popped,) = await queue.pop_batch(1)
+    state.assumed.add(popped.uid)
+    return popped
+
+
+def retries(metrics: Metrics) -> float:
+    value = metrics.registry.get_sample_value("podium_bind_retries_total")
+    assert value is not None
+    return value
+
+
+async def test_success_posts_a_binding(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1", name="web-0"))
+    assert binder.submit(Decision("u1", name="web-0", allocation='{"gpu":[0,1]}'), pod)
+    await binder.drain()
+    assert server.requests == [
+        {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {
+                "name": "web-0",
+                "namespace": "ns",
+                "uid": "u1",
+                "annotations": {ALLOCATION_ANNOTATION: '{"gpu":[0,1]}'},
+            },
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+        }
+    ]
+    assert "u1" not in queue
+    assert state.forgotten == []
+    assert len(binder) == 0
+
+
+async def test_5xx_is_retried_until_success(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = [500, 503, 502]
+    binder, state, queue, metrics = make(api, retries=3)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert len(server.requests) == 4
+    assert retries(metrics) == 3
+    assert "u1" not in queue
+    assert state.forgotten == []
+
+
+async def test_429_is_retried(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = [429]
+    server.retry_after = "0"
+    binder, state, queue, metrics = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert len(server.requests) == 2
+    assert retries(metrics) == 1
+    assert "u1" not in queue
+
+
+async def test_timeout_is_retried(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = ["hang"]
+    binder, state, queue, metrics = make(api, timeout=0.2)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert len(server.requests) == 2
+    assert retries(metrics) == 1
+    assert "u1" not in queue
+
+
+async def test_exhausted_retries_forget_and_requeue(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = [503, 503, 503]
+    binder, state, queue, _ = make(api, retries=2)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert len(server.requests) == 3
+    assert state.forgotten == ["u1"]
+    assert queue.pending_counts()["backoff"] == 1
+    assert not queue.in_flight("u1")
+
+
+@pytest.mark.parametrize("status", [404, 409])
+async def test_conflict_or_gone_drops(peer: tuple[Peer, ApiClient], status: int) -> None:
+    server, api = peer
+    server.script = [status]
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert len(server.requests) == 1
+    assert state.forgotten == ["u1"]
+    assert "u1" not in queue
+
+
+async def test_other_client_error_requeues_without_retry(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = [422]
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert len(server.requests) == 1
+    assert state.forgotten == ["u1"]
+    assert queue.pending_counts()["backoff"] == 1
+
+
+async def test_connection_refused_is_retried_then_requeued() -> None:
+    # A port nothing listens on: bind to 0, learn the port, close.
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    api = ApiClient(Configuration(host=f"http://127.0.0.1:{port}"))
+    try:
+        binder, state, queue, metrics = make(api, retries=2)
+        pod = await pop_assumed(queue, state, Pod("u1"))
+        binder.submit(Decision("u1"), pod)
+        await binder.drain()
+        assert retries(metrics) == 2
+        assert state.forgotten == ["u1"]
+        assert queue.pending_counts()["backoff"] == 1
+    finally:
+        await api.close()
+
+
+async def test_second_submit_for_same_pod_is_refused(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = ["hang"]
+    binder, state, queue, _ = make(api, timeout=30)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    assert binder.submit(Decision("u1"), pod)
+    assert not binder.submit(Decision("u1"), pod)
+    await wait_hanging(server, 1)
+    assert len(server.requests) == 1
+    await binder.stop()
+
+
+async def test_stop_cancels_forgets_and_requeues(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = ["hang"]
+    binder, state, queue, _ = make(api, timeout=30)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await wait_hanging(server, 1)
+    await binder.stop()
+    assert len(binder) == 0
+    assert state.forgotten == ["u1"]
+    assert queue.pending_counts()["backoff"] == 1
+    # A stopped binder takes nothing new.
+    other = await pop_assumed(queue, state, Pod("u2", name="q"))
+    assert not binder.submit(Decision("u2", name="q"), other)
+    assert state.forgotten == ["u1", "u2"]
+
+
+async def test_pod_no_longer_assumed_is_not_bound(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    state.assumed.clear()
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert server.requests == []
+    assert queue.pending_counts()["backoff"] == 1
+
+
+async def test_concurrency_is_bounded(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = ["hang"] * 10
+    binder, state, queue, _ = make(api, timeout=30)
+    for i in range(10):
+        pod = await pop_assumed(queue, state, Pod(f"u{i}", name=f"p{i}"))
+        binder.submit(Decision(f"u{i}", name=f"p{i}"), pod)
+    await wait_hanging(server, 4)
+    assert len(binder) == 10
+    server.release.set()
+    await binder.drain()
+    assert len(server.requests) == 10
+    assert server.max_active == 4  # concurrency=4
+    assert state.forgotten == []
+    assert len(queue) == 0
