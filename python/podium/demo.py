@@ -84,7 +84,7 @@ def demo_nodes(count: int, rng: random.Random) -> list[dict[str, Any]]:
 
 
 def demo_pods(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    """Web and batch pods, GPU jobs of 1–8 GPUs, some that fit nowhere, some for another
+    """Web and batch pods, GPU jobs of 1 to 8 GPUs, some that fit nowhere, some for another
     scheduler (podium must leave them alone)."""
     pods = []
     for i in range(count):
@@ -330,7 +330,9 @@ def _summary(
     table.add_row("podium's pods", str(len(mine)))
     table.add_row("scheduled (bound)", str(len(bound)))
     table.add_row("unschedulable", str(len(mine) - len(bound)))
-    table.add_row("other schedulers' pods left alone", f"{len(others) - len(touched)}/{len(others)}")
+    table.add_row(
+        "other schedulers' pods left alone", f"{len(others) - len(touched)}/{len(others)}"
+    )
     rate = len(bound) / elapsed if elapsed > 0 else float("nan")
     table.add_row("throughput", f"{rate:.0f} pods/s")
     table.add_row("creation→bound p50", f"{_percentile(latencies, 50) * 1000:.1f} ms")

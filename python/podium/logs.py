@@ -26,9 +26,10 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(log_format: str, level: str) -> None:
     if log_format not in ("text", "json"):
         raise ValueError(f"--log-format: {log_format!r} is not one of text, json")
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        raise ValueError(f"--log-level: {level!r} is not a log level")
+    levels = logging.getLevelNamesMapping()
+    if level.upper() not in levels:
+        raise ValueError(f"--log-level: {level!r} is not one of {', '.join(levels)}")
+    numeric = levels[level.upper()]
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

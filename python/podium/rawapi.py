@@ -52,7 +52,7 @@ async def open_stream(
     api: ApiClient,
     path: str,
     query: dict[str, str | int | bool],
-    timeout: aiohttp.ClientTimeout,
+    client_timeout: aiohttp.ClientTimeout,
 ) -> aiohttp.ClientResponse:
     """GET ``path`` and return the open response (the caller reads and releases it).
 
@@ -64,7 +64,7 @@ async def open_stream(
         header_params={"Accept": "application/json"},
         auth_settings=["BearerToken"],
         _preload_content=False,
-        _request_timeout=timeout,
+        _request_timeout=client_timeout,
     )
     if not 200 <= response.status < 300:
         body = await response.read()
@@ -81,7 +81,7 @@ async def request_bytes(
     query: dict[str, str | int | bool] | None = None,
     body: Any = None,
     content_type: str = "application/json",
-    timeout: float = 30.0,
+    request_timeout: float = 30.0,
 ) -> bytes:
     """One request; returns the response body. ``body`` (plain JSON data) is sent as JSON."""
     headers = {"Accept": "application/json"}
@@ -95,7 +95,7 @@ async def request_bytes(
         body=body,
         auth_settings=["BearerToken"],
         _preload_content=False,
-        _request_timeout=timeout,
+        _request_timeout=request_timeout,
     )
     try:
         data = await response.read()

@@ -104,7 +104,9 @@ class Podium:
             profiles=profiles,
             metrics=self.metrics,
             tracer=self.tracing.tracer,
-            options=CycleOptions(batch_size=podium_args.batch_size, batch_wait=podium_args.batch_wait),
+            options=CycleOptions(
+                batch_size=podium_args.batch_size, batch_wait=podium_args.batch_wait
+            ),
         )
         self._cache_task: asyncio.Task[None] | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
@@ -184,7 +186,9 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
         )
     )
     health_state = HealthState()
-    health = HealthServer(metrics, health_state, options.listen or config.podium.health_bind_address)
+    health = HealthServer(
+        metrics, health_state, options.listen or config.podium.health_bind_address
+    )
     podium = Podium(config, api, identity=identity, metrics=metrics, tracing=tracing)
     await health.start()
     try:

@@ -86,7 +86,9 @@ class Scheduler:
         """Schedule until cancelled."""
         try:
             while True:
-                pods = await self._queue.pop_batch(self._options.batch_size, self._options.batch_wait)
+                pods = await self._queue.pop_batch(
+                    self._options.batch_size, self._options.batch_wait
+                )
                 if pods:
                     await self.schedule_batch(pods)
         finally:

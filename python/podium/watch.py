@@ -97,7 +97,9 @@ class Reflector:
                 await self._watch()
                 backoff = self._options.min_backoff
             except ResourceVersionGone:
-                log.info("%s: resourceVersion %s gone, relisting", self._path, self.resource_version)
+                log.info(
+                    "%s: resourceVersion %s gone, relisting", self._path, self.resource_version
+                )
                 need_list = True
             except ApiStatusError as err:
                 if err.status == HTTP_GONE:

@@ -24,7 +24,7 @@ from podium.runner import Podium
 from podium.testing.nodes import Taint, create_nodes, make_node
 from podium.testing.pods import make_pod
 
-from .feasibility import reasons_infeasible, usage_by_node
+from .feasibility import quantity, reasons_infeasible, usage_by_node
 
 SEED = 20261123
 GPU = "nvidia.com/gpu"
@@ -58,7 +58,7 @@ def _nodes(rng: random.Random, labels: dict[str, str]) -> list[dict[str, Any]]:
                 zone=ZONES[i % len(ZONES)],
                 labels=node_labels,
                 taints=taints,
-                unschedulable=95 <= i,
+                unschedulable=i >= 95,
             )
         )
     return nodes
@@ -79,7 +79,15 @@ def _podium_pod(i: int, namespace: str, rng: random.Random) -> dict[str, Any]:
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
                     "nodeSelectorTerms": [
-                        {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": zones}]}
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "topology.kubernetes.io/zone",
+                                    "operator": "In",
+                                    "values": zones,
+                                }
+                            ]
+                        }
                     ]
                 }
             }
@@ -94,9 +102,7 @@ def _podium_pod(i: int, namespace: str, rng: random.Random) -> dict[str, Any]:
             extra["tolerations"] = (GPU_TOLERATION,)
     elif kind < 0.53:
         requests["cpu"] = "64"  # larger than any node
-    return make_pod(
-        f"p-{i:04d}", namespace, scheduler_name="podium", requests=requests, **extra
-    )
+    return make_pod(f"p-{i:04d}", namespace, scheduler_name="podium", requests=requests, **extra)
 
 
 async def _list(api: ApiClient, path: str, query: dict[str, str | int | bool]) -> list[Any]:
@@ -166,7 +172,9 @@ async def test_mixed_workload_end_to_end(
         for i in range(60)
     ]
     other_scheduler = [
-        make_pod(f"other-{i:03d}", namespace, scheduler_name="someone-else", requests={"cpu": "10m"})
+        make_pod(
+            f"other-{i:03d}", namespace, scheduler_name="someone-else", requests={"cpu": "10m"}
+        )
         for i in range(20)
     ]
     mine = [_podium_pod(i, namespace, rng) for i in range(1000)]
@@ -181,7 +189,9 @@ async def test_mixed_workload_end_to_end(
             await asyncio.sleep(0.5)
             pods = await _list(api, f"/api/v1/namespaces/{namespace}/pods", {})
             bound = sum(
-                1 for p in pods if p["spec"].get("schedulerName") == "podium" and p["spec"].get("nodeName")
+                1
+                for p in pods
+                if p["spec"].get("schedulerName") == "podium" and p["spec"].get("nodeName")
             )
             counts = podium.queue.pending_counts()
             settled = (
@@ -196,17 +206,21 @@ async def test_mixed_workload_end_to_end(
     pods = await _list(api, f"/api/v1/namespaces/{namespace}/pods", {})
     node_objects = {
         n["metadata"]["name"]: n
-        for n in await _list(api, "/api/v1/nodes", {"labelSelector": ",".join(f"{k}={v}" for k, v in node_labels.items())})
+        for n in await _list(
+            api,
+            "/api/v1/nodes",
+            {"labelSelector": ",".join(f"{k}={v}" for k, v in node_labels.items())},
+        )
     }
     assert len(node_objects) == 100
     used, counts_on_node = usage_by_node(pods)
 
     # Nothing over-committed, counting everything bound (podium's and the others').
     for name, node in node_objects.items():
-        fits = reasons_infeasible(
-            {"spec": {"containers": []}}, node, used.get(name, {}), counts_on_node.get(name, 0) - 1
-        )
-        assert not [r for r in fits if r.startswith(("insufficient", "pods"))], (name, fits)
+        allocatable = node["status"]["allocatable"]
+        assert counts_on_node.get(name, 0) <= quantity(allocatable["pods"]), name
+        for resource, amount in used.get(name, {}).items():
+            assert amount <= quantity(allocatable.get(resource, "0")), (name, resource, amount)
 
     by_name = {p["metadata"]["name"]: p for p in pods}
     # Other schedulers' pods are untouched.
@@ -219,7 +233,9 @@ async def test_mixed_workload_end_to_end(
         {"fieldSelector": "reason=FailedScheduling"},
     )
     notes: dict[str, str] = {}
-    for event in sorted(events, key=lambda e: e.get("series", {}).get("lastObservedTime") or e["eventTime"]):
+    for event in sorted(
+        events, key=lambda e: e.get("series", {}).get("lastObservedTime") or e["eventTime"]
+    ):
         notes[event["regarding"]["name"]] = event["note"]
 
     placed = unplaced = 0
@@ -231,13 +247,19 @@ async def test_mixed_workload_end_to_end(
             placed += 1
             node = node_objects[node_name]
             # Feasible where it landed: static filters pass; resources are checked above.
-            static = [r for r in reasons_infeasible(live, node, {}, 0) if not r.startswith(("insufficient", "pods"))]
+            static = [
+                r
+                for r in reasons_infeasible(live, node, {}, 0)
+                if not r.startswith(("insufficient", "pods"))
+            ]
             assert not static, f"{name} on {node_name}: {static}"
             continue
         unplaced += 1
         # Unplaced: the oracle agrees it fits nowhere now.
         for node_name, node in node_objects.items():
-            why = reasons_infeasible(live, node, used.get(node_name, {}), counts_on_node.get(node_name, 0))
+            why = reasons_infeasible(
+                live, node, used.get(node_name, {}), counts_on_node.get(node_name, 0)
+            )
             assert why, f"{name} left pending but fits {node_name}"
         assert name in notes, f"{name} pending without a FailedScheduling event"
         total, histogram = _parse_note(notes[name])
@@ -248,7 +270,11 @@ async def test_mixed_workload_end_to_end(
             if reason is not None:
                 expected_static[reason] += 1
         reported_static = Counter(
-            {r: c for r, c in histogram.items() if not r.startswith(("Insufficient", "Too many pods"))}
+            {
+                r: c
+                for r, c in histogram.items()
+                if not r.startswith(("Insufficient", "Too many pods"))
+            }
         )
         assert reported_static == expected_static, (name, notes[name])
         requested = set(pod["spec"]["containers"][0]["resources"]["requests"])
