@@ -81,7 +81,7 @@ async def request_bytes(
     query: dict[str, str | int | bool] | None = None,
     body: Any = None,
     content_type: str = "application/json",
-    request_timeout: float = 30.0,
+    timeout: float = 30.0,  # noqa: ASYNC109 - the HTTP request's own timeout, passed to aiohttp
 ) -> bytes:
     """One request; returns the response body. ``body`` (plain JSON data) is sent as JSON."""
     headers = {"Accept": "application/json"}
@@ -95,7 +95,7 @@ async def request_bytes(
         body=body,
         auth_settings=["BearerToken"],
         _preload_content=False,
-        _request_timeout=request_timeout,
+        _request_timeout=timeout,
     )
     try:
         data = await response.read()

@@ -135,7 +135,7 @@ class Scheduler:
                     return
             by_uid = {pod.uid: pod for pod in pods}
             for decision in decisions:
-                pod = by_uid.pop(decision.uid, None)
+                pod = by_uid.pop(decision.uid) if decision.uid in by_uid else None
                 if pod is None:
                     log.error("core answered for unknown pod %s", decision.uid)
                     continue
