@@ -135,14 +135,16 @@ class Scheduler:
                     return
             by_uid = {pod.uid: pod for pod in pods}
             for decision in decisions:
-                pod = by_uid.pop(decision.uid) if decision.uid in by_uid else None
-                if pod is None:
+                decided = by_uid.pop(decision.uid, None)
+                if decided is None:
                     log.error("core answered for unknown pod %s", decision.uid)
                     continue
-                self._record(decision, pod, profile, started, result)
-            for pod in by_uid.values():
-                log.error("core gave no decision for %s/%s; requeued", pod.namespace, pod.name)
-                self._queue.requeue(pod, unschedulable=False)
+                self._record(decision, decided, profile, started, result)
+            for missing in by_uid.values():
+                log.error(
+                    "core gave no decision for %s/%s; requeued", missing.namespace, missing.name
+                )
+                self._queue.requeue(missing, unschedulable=False)
                 result.errors += 1
             cycle_span.set_attribute("podium.scheduled", result.scheduled)
             cycle_span.set_attribute("podium.unschedulable", result.unschedulable)
