@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -84,6 +84,12 @@ class _Series:
     last_observed: float  # monotonic, for the window
 
 
+@dataclass(slots=True)
+class _KeyLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class EventRecorder:
     def __init__(
         self,
@@ -92,18 +98,25 @@ class EventRecorder:
         *,
         metrics: Metrics | None = None,
         buffer_size: int = 4096,
+        concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if buffer_size < 1:
             raise ValueError(f"buffer_size must be >= 1 (got {buffer_size})")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
+        self._concurrency = concurrency
         self._api = api
         self._instance = reporting_instance[:_MAX_FIELD]
         self._metrics = metrics
         self._buffer: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=buffer_size)
         self._clock = clock
         self._series: dict[_Key, _Series] = {}
+        # Writes for one key are serialised, so repeats extend one series instead of racing to
+        # create several events.
+        self._key_locks: dict[_Key, _KeyLock] = {}
         self._last_purge = clock()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
         self.written = 0
 
@@ -136,8 +149,11 @@ class EventRecorder:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="podium-event-writer")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"podium-event-writer-{i}")
+                for i in range(self._concurrency)
+            ]
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written (or dropped)."""
@@ -145,15 +161,17 @@ class EventRecorder:
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
         """Write what is buffered (for at most ``flush_timeout`` seconds), then stop."""
-        if self._task is None:
+        if not self._tasks:
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(flush_timeout):
                 await self._buffer.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
 
     # -- the writer -----------------------------------------------------------------------------
 
@@ -174,9 +192,22 @@ class EventRecorder:
                 self._buffer.task_done()
 
     async def _write(self, pending: _Pending) -> None:
+        key: _Key = (pending.regarding, pending.reason, pending.action, pending.note)
+        lock = self._key_locks.get(key)
+        if lock is None:
+            lock = self._key_locks[key] = _KeyLock()
+        lock.users += 1
+        try:
+            async with lock.lock:
+                await self._write_locked(key, pending)
+        finally:
+            lock.users -= 1
+            if lock.users == 0:
+                del self._key_locks[key]
+
+    async def _write_locked(self, key: _Key, pending: _Pending) -> None:
         now = self._clock()
         self._purge(now)
-        key: _Key = (pending.regarding, pending.reason, pending.action, pending.note)
         series = self._series.get(key)
         if series is not None and now - series.last_observed <= SERIES_WINDOW_SECONDS:
             series.count += 1
