@@ -24,7 +24,8 @@ import (
 func main() {
 	dir := flag.String("dir", "", "state directory (etcd data, keys, kubeconfig)")
 	port := flag.Int("port", 6443, "kube-apiserver secure port on 127.0.0.1")
-	etcdPort := flag.Int("etcd-port", 2379, "etcd client port on 127.0.0.1 (peer port is the next one)")
+	etcdPort := flag.Int("etcd-port", 2379, "etcd client port on 127.0.0.1")
+	etcdPeerPort := flag.Int("etcd-peer-port", 0, "etcd peer port on 127.0.0.1 (default: --etcd-port + 1)")
 	flag.Parse()
 	if *dir == "" {
 		fail(fmt.Errorf("--dir is required"))
@@ -32,7 +33,10 @@ func main() {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fail(err)
 	}
-	etcd, err := startEtcd(filepath.Join(*dir, "etcd"), *etcdPort)
+	if *etcdPeerPort == 0 {
+		*etcdPeerPort = *etcdPort + 1
+	}
+	etcd, err := startEtcd(filepath.Join(*dir, "etcd"), *etcdPort, *etcdPeerPort)
 	if err != nil {
 		fail(fmt.Errorf("etcd: %w", err))
 	}
@@ -56,7 +60,12 @@ func main() {
 		"--service-cluster-ip-range=10.0.0.0/16",
 		// No controller-manager creates default ServiceAccounts, so the admission plugin
 		// that demands them would reject every pod.
-		"--disable-admission-plugins=ServiceAccount",
+		// TaintNodesByCondition taints every new node not-ready, and without a node lifecycle
+		// controller nothing would ever lift the taint from the fake nodes.
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+		// The default reconciler publishes the advertise address in the "kubernetes" Endpoints,
+		// which rejects loopback addresses and logs an error every few seconds.
+		"--endpoint-reconciler-type=none",
 		// Load benchmarks must measure schedulers, not the apiserver's fairness queues.
 		"--enable-priority-and-fairness=false",
 		"--max-requests-inflight=4000",
@@ -66,7 +75,7 @@ func main() {
 	os.Exit(cli.Run(cmd))
 }
 
-func startEtcd(dataDir string, port int) (*embed.Etcd, error) {
+func startEtcd(dataDir string, port, peerPort int) (*embed.Etcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = dataDir
 	cfg.LogLevel = "error"
@@ -74,7 +83,7 @@ func startEtcd(dataDir string, port int) (*embed.Etcd, error) {
 	cfg.UnsafeNoFsync = true
 	cfg.QuotaBackendBytes = 8 << 30
 	client, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", port))
-	peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", port+1))
+	peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peerPort))
 	cfg.ListenClientUrls = []url.URL{*client}
 	cfg.AdvertiseClientUrls = []url.URL{*client}
 	cfg.ListenPeerUrls = []url.URL{*peer}

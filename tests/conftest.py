@@ -1,0 +1,102 @@
+"""Shared test setup: markers by directory, and one local cluster per session.
+
+Tests under ``tests/integration`` are marked ``integration`` and those under ``tests/e2e``
+``e2e`` automatically. When any selected test needs the cluster, its binaries are built right
+after collection (outside every test's timeout); a build failure makes those tests ERROR with
+the build's message: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
+
+from podium.kubeclient import api_client
+from podium.testing.binaries import Binaries, BuildError, ensure_binaries
+from podium.testing.cluster import LocalCluster
+from podium.testing.nodes import delete_nodes
+
+TEST_NODE_LABEL = "podium.dev/test"
+
+_TESTS = Path(__file__).parent
+_MARK_BY_DIRECTORY = {"integration": "integration", "e2e": "e2e"}
+_BINARIES = pytest.StashKey["Binaries | BuildError"]()
+_CLUSTER_FIXTURES = frozenset({"binaries", "cluster", "api", "namespace", "node_labels"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: markers must exist before `-m` deselection looks at them.
+    for item in items:
+        try:
+            directory = item.path.relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        mark = _MARK_BY_DIRECTORY.get(directory)
+        if mark is not None:
+            item.add_marker(mark)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    needs_cluster = any(
+        _CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items
+    )
+    if needs_cluster:
+        try:
+            session.config.stash[_BINARIES] = ensure_binaries()
+        except BuildError as error:
+            session.config.stash[_BINARIES] = error
+
+
+@pytest.fixture(scope="session")
+def binaries(request: pytest.FixtureRequest) -> Binaries:
+    """The local-cluster executables (built after collection; a build error fails the test)."""
+    built = request.config.stash.get(_BINARIES, None)
+    if built is None:
+        built = ensure_binaries()
+    if isinstance(built, BuildError):
+        raise built
+    return built
+
+
+@pytest.fixture(scope="session")
+def cluster(binaries: Binaries) -> Iterator[LocalCluster]:
+    """One apiserver for the whole session; tests isolate themselves by namespace/labels."""
+    with LocalCluster(binaries=binaries) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="session")
+async def api(cluster: LocalCluster) -> AsyncIterator[ApiClient]:
+    """An admin client for ``cluster`` without a client-side rate limit."""
+    client = await api_client(cluster.kubeconfig, qps=0.0, burst=256)
+    async with client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def namespace(api: ApiClient) -> AsyncIterator[str]:
+    """A fresh namespace for one test, deleted after it."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    core = CoreV1Api(api)
+    await core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=name)))
+    yield name
+    # No namespace controller runs, so deleting the namespace alone would leave its pods for
+    # the next scheduler to find: remove them at once (grace 0: no kubelet would confirm).
+    await core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+    await core.delete_namespace(name)
+
+
+@pytest_asyncio.fixture
+async def node_labels(api: ApiClient) -> AsyncIterator[dict[str, str]]:
+    """Labels to put on a test's nodes; every node carrying them is deleted after the test.
+
+    Nodes are cluster-wide: without this a test's nodes would offer capacity to later tests."""
+    labels = {TEST_NODE_LABEL: uuid.uuid4().hex[:10]}
+    yield labels
+    await delete_nodes(api, label_selector=f"{TEST_NODE_LABEL}={labels[TEST_NODE_LABEL]}")
