@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -102,6 +103,7 @@ class Binder(Generic[P]):
         max_retry_delay: float = 5.0,
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
+        node_exists: Callable[[str], bool] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
@@ -119,6 +121,9 @@ class Binder(Generic[P]):
         self._max_delay = max_retry_delay
         self._metrics = metrics
         self._rng = rng or random.Random()
+        # Asked before every attempt: the apiserver binds to a node that no longer exists
+        # without complaint, and such a pod would only be garbage-collected later.
+        self._node_exists = node_exists
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = False
 
@@ -213,6 +218,11 @@ class Binder(Generic[P]):
                 # The cache dropped the assumption (pod or node deleted meanwhile): the placement
                 # it vouched for no longer holds.
                 log.info("%s/%s no longer assumed; not binding", decision.namespace, decision.name)
+                return "error"
+            if self._node_exists is not None and not self._node_exists(node):
+                log.info(
+                    "node %s of %s/%s is gone; not binding", node, decision.namespace, decision.name
+                )
                 return "error"
             try:
                 await self._post(path, body)

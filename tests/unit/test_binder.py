@@ -114,7 +114,10 @@ async def peer() -> AsyncIterator[tuple[Peer, ApiClient]]:
 
 
 def make(
-    api: ApiClient, retries: int = 3, timeout: float = 5.0
+    api: ApiClient,
+    retries: int = 3,
+    timeout: float = 5.0,
+    nodes: set[str] | None = None,
 ) -> tuple[Binder[Pod], FakeState, SchedulingQueue[Pod], Metrics]:
     state = FakeState()
     queue: SchedulingQueue[Pod] = SchedulingQueue()
@@ -129,6 +132,7 @@ def make(
         initial_retry_delay=0.001,
         max_retry_delay=0.005,
         metrics=metrics,
+        node_exists=None if nodes is None else nodes.__contains__,
     )
     return binder, state, queue, metrics
 
@@ -321,3 +325,19 @@ async def test_concurrency_is_bounded(peer: tuple[Peer, ApiClient]) -> None:
     assert server.max_active == 4  # concurrency=4
     assert state.forgotten == []
     assert len(queue) == 0
+
+
+async def test_node_gone_is_not_bound(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    nodes = {"node-1"}
+    binder, state, queue, _ = make(api, nodes=nodes)
+    kept = await pop_assumed(queue, state, Pod("u1", name="a"))
+    binder.submit(Decision("u1", name="a"), kept)
+    await binder.drain()
+    nodes.clear()
+    orphan = await pop_assumed(queue, state, Pod("u2", name="b"))
+    binder.submit(Decision("u2", name="b"), orphan)
+    await binder.drain()
+    assert [r["metadata"]["name"] for r in server.requests] == ["a"]
+    assert state.forgotten == ["u2"]
+    assert queue.pending_counts()["backoff"] == 1
