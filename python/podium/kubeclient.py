@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,22 @@ _MIN_CONNECTIONS = 64
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up; ``rate <= 0`` means unlimited."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if burst < 1 and rate > 0:
             raise ValueError(f"burst must be at least 1 when qps is limited, got {burst}")
         self.rate = rate
         self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
         self._tokens = float(burst)
-        self._updated = time.monotonic()
+        self._updated = clock()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
@@ -38,13 +47,13 @@ class TokenBucket:
         if self.rate <= 0:
             return
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
             self._updated = now
             self._tokens -= 1.0
             if self._tokens < 0:
                 # Holding the lock while waiting keeps later callers behind this one.
-                await asyncio.sleep(-self._tokens / self.rate)
+                await self._sleep(-self._tokens / self.rate)
 
 
 class RateLimitedApiClient(client.ApiClient):
