@@ -8,6 +8,7 @@ mod allocation;
 mod error;
 mod node;
 mod nrt;
+mod packing;
 mod placement;
 mod quantity;
 mod request;
@@ -22,6 +23,7 @@ pub use node::{
     Zone, ZoneResource,
 };
 pub use nrt::{MAX_ZONES, parse_node_resource_topology, parse_node_resource_topology_json};
+pub use packing::{MAX_SCORE, PackingContext, PackingWeights, packing_score, stranded_gpus};
 pub use placement::{
     Infeasible, insufficient_reason, manager_policy_reason, no_single_zone_reason, place,
 };
