@@ -107,6 +107,9 @@ class SchedulingQueue(Generic[P]):
         self._active: list[tuple[int, float, int, str]] = []
         # (backoff_until, token, uid)
         self._backoff: list[tuple[float, int, str]] = []
+        # Parked pods, oldest first (insertion order = parking time): moves and the timeout
+        # sweep cost O(parked), not O(queue), however often nodes change.
+        self._parked: dict[str, _Entry[P]] = {}
         self._counts = dict.fromkeys(_Where, 0)
         self._tokens = itertools.count(1)
         self._moves = 0
@@ -158,7 +161,7 @@ class SchedulingQueue(Generic[P]):
         """A cluster event may have made parked pods schedulable: release them all. Those whose
         backoff has not expired go to backoff. Returns how many moved."""
         self._moves += 1
-        parked = [e for e in self._entries.values() if e.where is _Where.UNSCHEDULABLE]
+        parked = list(self._parked.values())
         now = self._clock()
         for entry in parked:
             self._move_out_of_unschedulable(entry, now)
@@ -219,8 +222,8 @@ class SchedulingQueue(Generic[P]):
         # stale: parking it would lose that event, so it waits out its backoff instead.
         moved_meanwhile = self._moves != entry.popped_at_move
         if unschedulable and not moved_meanwhile and not updated:
-            self._set_where(entry, _Where.UNSCHEDULABLE)
             entry.parked_at = now
+            self._set_where(entry, _Where.UNSCHEDULABLE)
         else:
             self._push_backoff(entry)
 
@@ -243,13 +246,13 @@ class SchedulingQueue(Generic[P]):
             if entry is not None and entry.where is _Where.BACKOFF and entry.token == token:
                 self._set_where(entry, _Where.ACTIVE)
                 self._push_active(entry)
-        if self._counts[_Where.UNSCHEDULABLE]:
-            for entry in list(self._entries.values()):
-                if (
-                    entry.where is _Where.UNSCHEDULABLE
-                    and now - entry.parked_at >= self._unschedulable_timeout
-                ):
-                    self._move_out_of_unschedulable(entry, now)
+        expired = []
+        for entry in self._parked.values():
+            if now - entry.parked_at < self._unschedulable_timeout:
+                break
+            expired.append(entry)
+        for entry in expired:
+            self._move_out_of_unschedulable(entry, now)
 
     def close(self) -> None:
         """Wake a waiting ``pop_batch`` and make it (and later calls) return ``[]``."""
@@ -285,11 +288,17 @@ class SchedulingQueue(Generic[P]):
     # -- internals ----------------------------------------------------------------------------
 
     def _set_where(self, entry: _Entry[P], where: _Where) -> None:
+        if entry.where is _Where.UNSCHEDULABLE:
+            del self._parked[entry.pod.uid]
+        if where is _Where.UNSCHEDULABLE:
+            self._parked[entry.pod.uid] = entry
         self._counts[entry.where] -= 1
         self._counts[where] += 1
         entry.where = where
 
     def _remove(self, entry: _Entry[P]) -> None:
+        if entry.where is _Where.UNSCHEDULABLE:
+            del self._parked[entry.pod.uid]
         self._counts[entry.where] -= 1
         del self._entries[entry.pod.uid]
         # Heap items left behind are stale (no entry) and skipped when reached.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass
 
 import pytest
@@ -233,3 +234,48 @@ async def test_pop_rejects_empty_batch(queue: SchedulingQueue[Pod]) -> None:
 def test_rejects_inverted_backoff() -> None:
     with pytest.raises(ValueError, match="backoff"):
         SchedulingQueue[Pod](initial_backoff=5, max_backoff=1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+async def test_random_operations_keep_every_pod_in_one_place(seed: int) -> None:
+    """Random adds, updates, deletes, pops, requeues, moves and clock steps: a pod is never
+    handed out while in flight, and the counts always add up."""
+    rng = random.Random(seed)
+    clock = Clock()
+    queue: SchedulingQueue[Pod] = SchedulingQueue(unschedulable_timeout=30, clock=clock)
+    exists: set[str] = set()
+    in_flight: dict[str, Pod] = {}
+    for _ in range(400):
+        op = rng.randrange(7)
+        uid = f"p{rng.randrange(25)}"
+        if op == 0:
+            queue.add(Pod(uid, rng.randrange(3), rng.random()))
+            exists.add(uid)
+        elif op == 1 and uid in exists:
+            queue.update(Pod(uid, rng.randrange(3), rng.random()))
+        elif op == 2:
+            queue.delete(uid)
+            exists.discard(uid)
+        elif op == 3:
+            queue.flush()
+            if queue.pending_counts()["active"]:
+                for pod in await queue.pop_batch(rng.randrange(1, 5)):
+                    assert pod.uid not in in_flight, "handed out twice"
+                    assert pod.uid in exists, "deleted pod handed out"
+                    in_flight[pod.uid] = pod
+        elif op == 4 and in_flight:
+            pod = in_flight.pop(rng.choice(sorted(in_flight)))
+            if rng.random() < 0.3:
+                queue.done(pod.uid)
+                exists.discard(pod.uid)
+            else:
+                queue.requeue(pod, unschedulable=rng.random() < 0.5)
+        elif op == 5:
+            queue.move_all_to_active_or_backoff("event")
+        else:
+            clock.now += rng.choice((0.5, 3.0, 40.0))
+        waiting = sum(queue.pending_counts().values())
+        flying = sum(1 for u in in_flight if queue.in_flight(u))
+        assert waiting + flying == len(queue)
+        assert all(queue.in_flight(u) for u in in_flight)
+        assert {u for u in exists if u not in in_flight} <= {u for u in exists if u in queue}
