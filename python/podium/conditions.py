@@ -31,9 +31,14 @@ _PodKey = tuple[str, str]
 
 
 class ConditionWriter:
-    def __init__(self, api: ApiClient, *, concurrency: int = 4) -> None:
+    def __init__(
+        self, api: ApiClient, *, concurrency: int = 4, max_remembered: int = 200_000
+    ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
+        if max_remembered < 1:
+            raise ValueError(f"max_remembered must be >= 1 (got {max_remembered})")
+        self._max_remembered = max_remembered
         self._api = api
         self._concurrency = concurrency
         # Insertion-ordered: writes go out oldest first.
@@ -46,6 +51,7 @@ class ConditionWriter:
         self._idle.set()
         self._workers: list[asyncio.Task[None]] = []
         self.failures = 0
+        self.writes = 0
 
     def set_unschedulable(self, namespace: str, name: str, message: str) -> None:
         """Ask for the condition to be written; returns at once."""
@@ -133,7 +139,13 @@ class ConditionWriter:
             content_type="application/strategic-merge-patch+json",
             timeout=_REQUEST_TIMEOUT,
         )
+        self.writes += 1
+        self._written.pop(key, None)
         self._written[key] = message
+        if len(self._written) > self._max_remembered:
+            # Pods deleted without a ``forget`` would otherwise pile up; forgetting the oldest
+            # costs at most one redundant PATCH later.
+            del self._written[next(iter(self._written))]
 
     def _update_idle(self) -> None:
         if not self._pending and not self._in_progress:
