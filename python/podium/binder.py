@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from podium.conditions import ConditionWriter
     from podium.events import EventRecorder
     from podium.metrics import Metrics
+    from podium.queue import Completed
 
 __all__ = ["ALLOCATION_ANNOTATION", "Binder"]
 
@@ -78,7 +79,7 @@ class RequeueTarget(Protocol[P_contra]):
     """The part of ``podium.queue.SchedulingQueue`` the binder uses."""
 
     def requeue(self, pod: P_contra, unschedulable: bool) -> None: ...
-    def done(self, uid: str) -> object: ...
+    def done(self, uid: str) -> Completed | None: ...
 
 
 class _Retryable(Exception):
@@ -196,7 +197,11 @@ class Binder(Generic[P]):
                 self._queue.requeue(pod, unschedulable=False)
 
         if result == "bound":
-            self._queue.done(decision.uid)
+            completed = self._queue.done(decision.uid)
+            if completed is not None and self._metrics is not None:
+                self._metrics.pod_scheduling_sli_duration.labels(
+                    attempts=str(completed.attempts)
+                ).observe(completed.seconds_since_enqueued)
             if self._conditions is not None:
                 self._conditions.forget(decision.namespace, decision.name)
             if self._recorder is not None:

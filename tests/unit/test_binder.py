@@ -186,6 +186,10 @@ async def test_5xx_is_retried_until_success(peer: tuple[Peer, ApiClient]) -> Non
     assert retries(metrics) == 3
     assert "u1" not in queue
     assert state.forgotten == []
+    sli = metrics.registry.get_sample_value(
+        "scheduler_pod_scheduling_sli_duration_seconds_count", {"attempts": "1"}
+    )
+    assert sli == 1
 
 
 async def test_429_is_retried(peer: tuple[Peer, ApiClient]) -> None:
