@@ -258,6 +258,11 @@ class _RawConfig(_Model):
     pod_max_backoff_seconds: int = Field(default=10, ge=1)
     client_connection: _ClientConnection = _ClientConnection()
     leader_election: LeaderElection = LeaderElection()
+    # kube-scheduler debugging/caching switches: accepted so existing files load; podium's
+    # profiling is off and its followers always keep warm caches.
+    enable_profiling: bool = False
+    enable_contention_profiling: bool = False
+    delay_cache_until_active: bool = False
     profiles: list[_RawProfile] = Field(default_factory=lambda: [_RawProfile()], min_length=1)
 
 

@@ -23,6 +23,7 @@ FULL = (
     HEADER
     + """
 parallelism: 8
+enableProfiling: false
 percentageOfNodesToScore: 50
 podInitialBackoffSeconds: 2
 podMaxBackoffSeconds: 20
