@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from podium.config import (
     DEFAULT_FILTERS,
@@ -16,6 +17,8 @@ from podium.config import (
     parse_config,
     parse_duration,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 HEADER = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
 
@@ -383,3 +386,9 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="must be a duration"):
         parse_duration(text)
+
+
+def test_the_deployed_configmap_loads() -> None:
+    configmap = yaml.safe_load((REPO / "deploy" / "configmap.yaml").read_text())
+    config = parse_config(yaml.safe_load(configmap["data"]["config.yaml"]), "deploy/configmap.yaml")
+    assert config.scheduler_names == ["podium"]
