@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import re
 import socket
@@ -20,8 +19,10 @@ import orjson
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from podium.kubeclient import api_client
 from podium.leader import LeaderElector
 from podium.rawapi import request_bytes
+from podium.testing.cluster import LocalCluster
 
 pytestmark = pytest.mark.integration
 
@@ -94,9 +95,10 @@ async def spawn() -> AsyncIterator[Callable[[LeaderElector, Term], asyncio.Task[
 
 
 @pytest.fixture
-async def own_api(api: ApiClient) -> AsyncIterator[ApiClient]:
+async def own_api(cluster: LocalCluster) -> AsyncIterator[ApiClient]:
     """A client of its own, whose host a test may point elsewhere to cut it off."""
-    async with ApiClient(copy.deepcopy(api.configuration)) as client:
+    client = await api_client(cluster.kubeconfig, qps=0.0, burst=16)
+    async with client:
         yield client
 
 
