@@ -1,0 +1,264 @@
+"""One measurement: a generated cluster, one workload, the core deciding it batch by batch.
+
+Runs in a fresh process (see ``isolate``) so its peak RSS is its own. The loop is the
+scheduler's cycle without the queue and the binder (``podium.scheduler.Scheduler._cycle``):
+snapshot → ``Snapshot.schedule(batch)`` → ``ClusterState.assume`` for each success, so the next
+batch sees the placements. Pods are taken in creation order, as the queue pops equal priorities.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from podium._core import ClusterState, Code, Kind, Profile
+from podium.benchmarks.load import LoadTiming, load_kind
+from podium.benchmarks.pagefile import read_pages
+from podium.benchmarks.rss import current_rss_mib, peak_rss_mib
+from podium.benchmarks.stats import percentile, rate
+from podium.benchmarks.synthetic import (
+    SCHEDULER_NAME,
+    ClusterShape,
+    PendingRecord,
+    pending_object,
+    pending_records,
+    plan_cluster,
+    watch_lines,
+)
+from podium.benchmarks.verify import verify
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSpec:
+    shape: ClusterShape
+    workload: str
+    pods: int
+    batch_size: int
+    profile_spec: bytes
+    node_pages: Path
+    pod_pages: Path
+    # Stop deciding after this many seconds of scheduling: the rate is measured on what was done.
+    schedule_budget: float
+
+
+@dataclass(slots=True)
+class Loaded:
+    """The cluster state loaded from list pages, and what it took."""
+
+    state: ClusterState
+    nodes: LoadTiming
+    pods: LoadTiming
+    first_snapshot_seconds: float
+
+    @property
+    def ready_seconds(self) -> float:
+        """Core time from the first page to a snapshot the scheduler can decide on."""
+        return self.nodes.core_seconds + self.pods.core_seconds + self.first_snapshot_seconds
+
+
+def load_cluster(node_pages: Path, pod_pages: Path) -> Loaded:
+    state = ClusterState([SCHEDULER_NAME])
+    nodes = load_kind(state, Kind.NODE, read_pages(node_pages))
+    pods = load_kind(state, Kind.POD, read_pages(pod_pages))
+    started = time.perf_counter()
+    state.snapshot()
+    return Loaded(state, nodes, pods, time.perf_counter() - started)
+
+
+@dataclass(slots=True)
+class CaseResult:
+    nodes: int
+    bound_pods: int
+    workload: str
+    # ok | unsupported | violations | error | crashed | timeout
+    status: str = "ok"
+    note: str = ""
+    node_load: LoadTiming | None = None
+    pod_load: LoadTiming | None = None
+    ready_seconds: float = 0.0  # load nodes + pods from pages, first snapshot (core time)
+    pending_apply_seconds: float = 0.0  # the pending pods as watch ADDED lines
+    requested: int = 0
+    decided: int = 0
+    placed: int = 0
+    unschedulable: int = 0
+    errors: int = 0
+    # Decisions per second of the cycle (snapshot + schedule + assume), and of schedule() alone.
+    decisions_per_s: float = 0.0
+    core_decisions_per_s: float = 0.0
+    # Per pod, as the core reports it: Decision.filter_seconds + score_seconds (microseconds).
+    decision_us_p50: float = 0.0
+    decision_us_p99: float = 0.0
+    filter_us_p50: float = 0.0
+    filter_us_p99: float = 0.0
+    score_us_p50: float = 0.0
+    score_us_p99: float = 0.0
+    # Per pod, from the wall clock: each batch's cycle time / its size (microseconds).
+    batch_us_per_pod_p50: float = 0.0
+    batch_us_per_pod_p99: float = 0.0
+    # Where the cycle time went (seconds, summed over batches).
+    snapshot_seconds: float = 0.0
+    schedule_seconds: float = 0.0
+    assume_seconds: float = 0.0
+    filter_seconds_sum: float = 0.0  # summed over pods: may exceed wall time when parallel
+    score_seconds_sum: float = 0.0
+    placed_share: float = 0.0
+    mean_feasible_nodes: float = 0.0
+    mean_evaluated_nodes: float = 0.0
+    rss_loaded_mib: float = 0.0
+    rss_end_mib: float = 0.0
+    peak_rss_mib: float = 0.0
+    violations: dict[str, int] = field(default_factory=dict)
+    affinity_share: float | None = None
+    first_unplaced_message: str = ""
+
+
+def run_case(spec: CaseSpec) -> CaseResult:
+    cluster = plan_cluster(spec.shape)
+    result = CaseResult(
+        nodes=spec.shape.nodes, bound_pods=cluster.pod_count, workload=spec.workload
+    )
+    profile = Profile(spec.profile_spec)
+    loaded = load_cluster(spec.node_pages, spec.pod_pages)
+    state = loaded.state
+    result.node_load, result.pod_load = loaded.nodes, loaded.pods
+    result.ready_seconds = loaded.ready_seconds
+    gc.collect()
+    result.rss_loaded_mib = current_rss_mib()
+
+    records = pending_records(cluster, spec.workload, spec.pods)
+    result.requested = len(records)
+    uids = _apply_pending(state, records, result)
+    samples = _Samples()
+    placements = _decide(state, profile, uids, spec, result, samples)
+    _summarise(result, samples)
+    result.rss_end_mib = current_rss_mib()
+    result.peak_rss_mib = peak_rss_mib()
+
+    check = verify(cluster, records, placements, state)
+    result.violations = check.violations
+    result.affinity_share = check.affinity_share
+    if check.ignored:
+        result.status = "unsupported"
+        result.note = _join(result.note, check.ignored)
+    elif check.violations:
+        result.status = "violations"
+    elif result.decided and result.errors == result.decided:
+        result.status = "error"
+        result.note = _join(
+            result.note, f"every decision was ERROR: {result.first_unplaced_message}"
+        )
+    return result
+
+
+def _apply_pending(
+    state: ClusterState, records: list[PendingRecord], result: CaseResult
+) -> list[str]:
+    """Apply the pending pods as watch ADDED lines (how they reach a running scheduler); returns
+    the uids the core holds as pending, in creation order."""
+    errors = 0
+    lines = watch_lines("Pod", (pending_object(r, 10_000_000 + i) for i, r in enumerate(records)))
+    for line in lines:
+        t = time.perf_counter()
+        change = state.apply_event(Kind.POD, line)
+        result.pending_apply_seconds += time.perf_counter() - t
+        errors += change.error is not None
+    pending = {p.uid for p in state.pending()}
+    uids = [r.uid for r in records if r.uid in pending]
+    if errors or len(uids) != len(records):
+        result.note = _join(
+            result.note,
+            f"{len(records) - len(uids)} of {len(records)} pods not pending after apply "
+            f"({errors} parse errors)",
+        )
+    return uids
+
+
+@dataclass(slots=True)
+class _Samples:
+    decision_us: list[float] = field(default_factory=list)
+    filter_us: list[float] = field(default_factory=list)
+    score_us: list[float] = field(default_factory=list)
+    batch_us: list[float] = field(default_factory=list)
+    feasible: int = 0
+    evaluated: int = 0
+
+
+def _decide(
+    state: ClusterState,
+    profile: Profile,
+    uids: list[str],
+    spec: CaseSpec,
+    result: CaseResult,
+    samples: _Samples,
+) -> dict[str, str]:
+    """The scheduling cycle, batch after batch; returns uid -> node of the placed pods."""
+    placements: dict[str, str] = {}
+    for start in range(0, len(uids), spec.batch_size):
+        spent = result.snapshot_seconds + result.schedule_seconds + result.assume_seconds
+        if spent > spec.schedule_budget:
+            result.note = _join(
+                result.note,
+                f"budget {spec.schedule_budget:.0f}s reached after {result.decided} pods",
+            )
+            break
+        batch = uids[start : start + spec.batch_size]
+        t0 = time.perf_counter()
+        snapshot = state.snapshot()
+        t1 = time.perf_counter()
+        decisions = snapshot.schedule(batch, profile)
+        t2 = time.perf_counter()
+        for d in decisions:
+            if d.code == Code.SUCCESS and d.node is not None:
+                state.assume(d.uid, d.node, d.allocation)
+        t3 = time.perf_counter()
+        result.snapshot_seconds += t1 - t0
+        result.schedule_seconds += t2 - t1
+        result.assume_seconds += t3 - t2
+        samples.batch_us.append((t3 - t0) / len(batch) * 1e6)
+        for d in decisions:
+            result.decided += 1
+            samples.filter_us.append(d.filter_seconds * 1e6)
+            samples.score_us.append(d.score_seconds * 1e6)
+            samples.decision_us.append((d.filter_seconds + d.score_seconds) * 1e6)
+            samples.feasible += d.feasible_nodes
+            samples.evaluated += d.evaluated_nodes
+            if d.code == Code.SUCCESS and d.node is not None:
+                result.placed += 1
+                placements[d.uid] = d.node
+                continue
+            if d.code == Code.ERROR:
+                result.errors += 1
+            else:
+                result.unschedulable += 1
+            result.first_unplaced_message = result.first_unplaced_message or d.message
+    return placements
+
+
+def _summarise(result: CaseResult, samples: _Samples) -> None:
+    decision_us = sorted(samples.decision_us)
+    filter_us = sorted(samples.filter_us)
+    score_us = sorted(samples.score_us)
+    batch_us = sorted(samples.batch_us)
+    cycle = result.snapshot_seconds + result.schedule_seconds + result.assume_seconds
+    result.decisions_per_s = rate(result.decided, cycle)
+    result.core_decisions_per_s = rate(result.decided, result.schedule_seconds)
+    result.decision_us_p50 = percentile(decision_us, 50)
+    result.decision_us_p99 = percentile(decision_us, 99)
+    result.filter_us_p50 = percentile(filter_us, 50)
+    result.filter_us_p99 = percentile(filter_us, 99)
+    result.score_us_p50 = percentile(score_us, 50)
+    result.score_us_p99 = percentile(score_us, 99)
+    result.batch_us_per_pod_p50 = percentile(batch_us, 50)
+    result.batch_us_per_pod_p99 = percentile(batch_us, 99)
+    result.filter_seconds_sum = sum(filter_us) / 1e6
+    result.score_seconds_sum = sum(score_us) / 1e6
+    if result.decided:
+        result.placed_share = result.placed / result.decided
+        result.mean_feasible_nodes = samples.feasible / result.decided
+        result.mean_evaluated_nodes = samples.evaluated / result.decided
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more

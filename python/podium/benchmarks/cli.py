@@ -1,0 +1,104 @@
+"""``podium bench``: the Typer sub-app the main CLI mounts as ``podium bench``.
+
+Thin: parses options, hands them to ``core.run_benchmark``, prints and writes what it returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from podium.benchmarks.synthetic import WORKLOADS
+
+bench_app = typer.Typer(
+    name="bench",
+    help="Benchmarks of podium (in-process core; results under bench/results).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(v.replace("_", "")) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise typer.BadParameter(f"expected comma-separated integers, got {value!r}") from err
+    if not out or min(out) < 1:
+        raise typer.BadParameter("node counts must be positive")
+    return out
+
+
+def _workloads(value: str) -> tuple[str, ...]:
+    out = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [w for w in out if w not in WORKLOADS]
+    if unknown or not out:
+        raise typer.BadParameter(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
+    return out
+
+
+@bench_app.command("core")
+def core_command(
+    nodes: Annotated[str, typer.Option(help="Node counts, comma-separated.")] = "1000,5000,20000",
+    workloads: Annotated[
+        str, typer.Option(help=f"Workloads, comma-separated, of: {', '.join(WORKLOADS)}.")
+    ] = ",".join(WORKLOADS),
+    pods_per_workload: Annotated[
+        int, typer.Option(min=1, help="Pending pods decided per workload and node count.")
+    ] = 10_000,
+    pods_per_node: Annotated[
+        int, typer.Option(min=0, help="Bound pods per node (30: 150,000 at 5,000 nodes).")
+    ] = 30,
+    batch_size: Annotated[int, typer.Option(min=1, help="Pods per Snapshot.schedule call.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of the generated clusters and pods.")] = 1,
+    out: Annotated[Path, typer.Option(help="Directory for the JSON and the PNG.")] = Path(
+        "bench/results"
+    ),
+    config: Annotated[
+        Path | None,
+        typer.Option(help="KubeSchedulerConfiguration; its first profile replaces the default."),
+    ] = None,
+    memory_nodes: Annotated[
+        int, typer.Option(min=0, help="Node count of the memory run (0: skip it).")
+    ] = 5000,
+    case_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds before a case's process is killed.")
+    ] = 900.0,
+    schedule_budget: Annotated[
+        float, typer.Option(min=0.1, help="Seconds of deciding per case; the rest is skipped.")
+    ] = 120.0,
+) -> None:
+    """Run the core in process over generated clusters; print, write JSON, plot decisions/s."""
+    from rich.console import Console
+
+    from podium.benchmarks.core import BenchOptions, run_benchmark
+    from podium.benchmarks.plot import plot_throughput
+    from podium.benchmarks.profiles import default_profile, file_profile
+    from podium.benchmarks.report import print_report, write_json
+    from podium.benchmarks.targets import evaluate
+    from podium.config import ConfigError, load_config
+
+    options = BenchOptions(
+        nodes=_ints(nodes),
+        workloads=_workloads(workloads),
+        pods_per_workload=pods_per_workload,
+        pods_per_node=pods_per_node,
+        batch_size=batch_size,
+        seed=seed,
+        memory_nodes=memory_nodes,
+        case_timeout=case_timeout,
+        schedule_budget=schedule_budget,
+    )
+    console = Console()
+    try:
+        profile = file_profile(load_config(config)) if config else default_profile()
+    except (ConfigError, ValueError) as err:
+        typer.echo(f"podium bench core: {err}", err=True)
+        raise typer.Exit(2) from err
+    report = run_benchmark(options, profile, progress=console.log)
+    checks = evaluate(report)
+    print_report(report, checks, console)
+    json_path = write_json(report, checks, out)
+    png_path = plot_throughput(report, out / "core-throughput.png")
+    console.print(f"wrote {json_path} and {png_path}")

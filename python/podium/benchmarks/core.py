@@ -1,0 +1,210 @@
+"""The in-process core benchmark (issue 4): generated clusters, five workloads, the core alone.
+
+For each node count the cluster (nodes + bound pods) is generated once into page files; each
+workload then runs in a fresh process that loads those pages as the reflector would, applies its
+pending pods and decides them batch by batch (see ``case``). A memory run loads the issue's
+reference size (5,000 nodes, 150,000 pods) in a process of its own.
+
+``python -m podium.benchmarks.core --help`` or ``podium bench core --help``.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from podium.benchmarks.case import CaseResult, CaseSpec, run_case
+from podium.benchmarks.isolate import IsolatedFailure, run_isolated
+from podium.benchmarks.memory import MemoryResult, MemorySpec, run_memory
+from podium.benchmarks.pagefile import PageFile, write_pages
+from podium.benchmarks.profiles import ResolvedProfile, missing_plugins
+from podium.benchmarks.synthetic import (
+    ClusterShape,
+    bound_pods,
+    list_pages,
+    node_objects,
+    plan_cluster,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    nodes: tuple[int, ...] = (1_000, 5_000, 20_000)
+    workloads: tuple[str, ...] = ("plain", "gpu", "anti_affinity", "spread", "preferred_affinity")
+    pods_per_workload: int = 10_000
+    pods_per_node: int = 30
+    batch_size: int = 256
+    page_size: int = 500
+    seed: int = 1
+    memory_nodes: int = 5_000  # 0: no memory run
+    case_timeout: float = 900.0
+    schedule_budget: float = 120.0
+
+
+@dataclass(slots=True)
+class GeneratedCluster:
+    nodes: int
+    bound_pods: int
+    generate_seconds: float
+    node_pages: PageFile
+    pod_pages: PageFile
+
+
+@dataclass(slots=True)
+class BenchReport:
+    options: BenchOptions
+    profile: ResolvedProfile
+    started: str
+    machine: dict[str, str | int]
+    clusters: list[GeneratedCluster] = field(default_factory=list)
+    cases: list[CaseResult] = field(default_factory=list)
+    memory: MemoryResult | None = None
+    memory_failure: str = ""
+
+
+Progress = Callable[[str], None]
+
+
+def run_benchmark(
+    options: BenchOptions, profile: ResolvedProfile, progress: Progress = lambda _: None
+) -> BenchReport:
+    report = BenchReport(
+        options=options,
+        profile=profile,
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        machine=_machine(),
+    )
+    sizes = list(options.nodes)
+    if options.memory_nodes and options.memory_nodes not in sizes:
+        sizes.append(options.memory_nodes)
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+        for nodes in sizes:
+            shape = ClusterShape(
+                nodes=nodes, pods_per_node=options.pods_per_node, seed=options.seed
+            )
+            progress(f"generating {nodes:,} nodes, {nodes * options.pods_per_node:,} pods")
+            cluster = _generate(shape, Path(tmp), options.page_size)
+            report.clusters.append(cluster)
+            if nodes in options.nodes:
+                for workload in options.workloads:
+                    progress(f"{nodes:,} nodes: {workload}")
+                    report.cases.append(_run_workload(options, profile, shape, cluster, workload))
+            if nodes == options.memory_nodes:
+                progress(f"memory run: {nodes:,} nodes, {cluster.bound_pods:,} pods")
+                spec = MemorySpec(
+                    nodes, cluster.bound_pods, cluster.node_pages.path, cluster.pod_pages.path
+                )
+                try:
+                    report.memory = run_isolated(run_memory, spec, options.case_timeout)
+                except IsolatedFailure as err:
+                    report.memory_failure = str(err)
+            cluster.node_pages.path.unlink()
+            cluster.pod_pages.path.unlink()
+    return report
+
+
+def _generate(shape: ClusterShape, directory: Path, page_size: int) -> GeneratedCluster:
+    started = time.perf_counter()
+    cluster = plan_cluster(shape)
+    node_file = write_pages(
+        directory / f"nodes-{shape.nodes}.pages",
+        list_pages("Node", node_objects(cluster), page_size=page_size),
+    )
+    pod_file = write_pages(
+        directory / f"pods-{shape.nodes}.pages",
+        list_pages("Pod", bound_pods(cluster), page_size=page_size),
+    )
+    return GeneratedCluster(
+        nodes=shape.nodes,
+        bound_pods=cluster.pod_count,
+        generate_seconds=time.perf_counter() - started,
+        node_pages=node_file,
+        pod_pages=pod_file,
+    )
+
+
+def _run_workload(
+    options: BenchOptions,
+    profile: ResolvedProfile,
+    shape: ClusterShape,
+    cluster: GeneratedCluster,
+    workload: str,
+) -> CaseResult:
+    missing = missing_plugins(profile, workload)
+    if missing:
+        reasons = [
+            f"{m} ({profile.rejected[m.split()[1]]})" if m.split()[1] in profile.rejected else m
+            for m in missing
+        ]
+        return CaseResult(
+            nodes=shape.nodes,
+            bound_pods=cluster.bound_pods,
+            workload=workload,
+            status="unsupported",
+            note="not measured, the profile lacks " + ", ".join(reasons),
+        )
+    spec = CaseSpec(
+        shape=shape,
+        workload=workload,
+        pods=options.pods_per_workload,
+        batch_size=options.batch_size,
+        profile_spec=profile.spec,
+        node_pages=cluster.node_pages.path,
+        pod_pages=cluster.pod_pages.path,
+        schedule_budget=options.schedule_budget,
+    )
+    try:
+        return run_isolated(run_case, spec, options.case_timeout)
+    except IsolatedFailure as err:
+        return CaseResult(
+            nodes=shape.nodes,
+            bound_pods=cluster.bound_pods,
+            workload=workload,
+            status=err.kind,
+            note=err.detail.strip().splitlines()[0] if err.detail.strip() else err.kind,
+        )
+
+
+def _machine() -> dict[str, str | int]:
+    import os
+
+    from podium._core import __version__
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count() or 0,
+        "core_version": __version__,
+        "commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def main() -> None:
+    import typer
+
+    from podium.benchmarks.cli import core_command
+
+    typer.run(core_command)
+
+
+if __name__ == "__main__":
+    main()

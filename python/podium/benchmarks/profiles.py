@@ -1,0 +1,88 @@
+"""The scheduling profile each workload is measured with, and whether the core supports it.
+
+The benchmark measures what production would run: kube-scheduler's default plugin set (the
+default profile of ``podium.config``, extended with every default plugin the core accepts), or
+the first profile of a KubeSchedulerConfiguration file. A workload whose constraints need a
+plugin the profile lacks is *unsupported*: a profile without InterPodAffinity is not a
+measurement of anti-affinity, however fast it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from podium import config
+from podium._core import CoreError, Profile
+
+# The plugins that give each workload's constraints their meaning.
+REQUIRED_FILTERS: Mapping[str, tuple[str, ...]] = {
+    "plain": ("NodeResourcesFit",),
+    "gpu": ("NodeResourcesFit", "TaintToleration"),
+    "anti_affinity": ("InterPodAffinity",),
+    "spread": ("PodTopologySpread",),
+    "preferred_affinity": (),
+}
+REQUIRED_SCORES: Mapping[str, tuple[str, ...]] = {
+    "plain": (),
+    "gpu": (),
+    "anti_affinity": (),
+    "spread": (),
+    "preferred_affinity": ("InterPodAffinity",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedProfile:
+    spec: bytes  # what ``podium._core.Profile`` is built from
+    filters: tuple[str, ...]
+    scores: dict[str, int]
+    # Default plugins the core rejected, with its message: why some workloads are unsupported.
+    rejected: dict[str, str]
+
+
+def _accepts(base: config.Profile, filters: tuple[str, ...], scores: dict[str, int]) -> str | None:
+    """``None`` if the core builds this profile, else its error message."""
+    try:
+        Profile(dataclasses.replace(base, filters=filters, scores=scores).core_spec())
+    except CoreError as err:
+        return str(err)
+    return None
+
+
+def default_profile() -> ResolvedProfile:
+    """kube-scheduler's default plugins, minus those the core rejects (each probed alone)."""
+    base = config.Profile()
+    filters = config.DEFAULT_FILTERS
+    scores = dict(config.DEFAULT_SCORES)
+    rejected: dict[str, str] = {}
+    if _accepts(base, filters, scores) is not None:
+        for name in filters:
+            error = _accepts(base, (name,), {})
+            if error is not None:
+                rejected[name] = error
+        for name, weight in scores.items():
+            error = _accepts(base, (), {name: weight})
+            if error is not None:
+                rejected.setdefault(name, error)
+        filters = tuple(f for f in filters if f not in rejected)
+        scores = {s: w for s, w in scores.items() if s not in rejected}
+    chosen = dataclasses.replace(base, filters=filters, scores=scores)
+    return ResolvedProfile(chosen.core_spec(), filters, scores, rejected)
+
+
+def file_profile(cfg: config.SchedulerConfig) -> ResolvedProfile:
+    """The first profile of a loaded configuration, as it is (CoreError if the core rejects it)."""
+    # The generated pending pods name podium's default schedulerName: keep that one.
+    profile = dataclasses.replace(cfg.profiles[0], scheduler_name=config.DEFAULT_SCHEDULER_NAME)
+    spec = profile.core_spec()
+    Profile(spec)
+    return ResolvedProfile(spec, tuple(profile.filters), dict(profile.scores), {})
+
+
+def missing_plugins(profile: ResolvedProfile, workload: str) -> list[str]:
+    """The plugins ``workload`` needs that ``profile`` lacks, as "Filter X" / "Score X"."""
+    missing = [f"filter {p}" for p in REQUIRED_FILTERS[workload] if p not in profile.filters]
+    missing += [f"score {p}" for p in REQUIRED_SCORES[workload] if p not in profile.scores]
+    return missing

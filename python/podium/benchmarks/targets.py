@@ -1,0 +1,111 @@
+"""Issue 4's targets (DESIGN §8), checked against a benchmark report.
+
+Rates are cycle rates (snapshot + schedule + assume), what the scheduler's loop can sustain with
+the core; an unsupported or failed case is "not measured", which counts as missed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from podium.benchmarks.case import CaseResult
+from podium.benchmarks.core import BenchReport
+
+REFERENCE_NODES = 5_000
+REFERENCE_PODS = 150_000
+RSS_LIMIT_MIB = 500.0
+READY_LIMIT_SECONDS = 10.0
+RATE_TARGETS: dict[str, float] = {"plain": 50_000, "anti_affinity": 10_000, "spread": 10_000}
+
+
+@dataclass(frozen=True, slots=True)
+class TargetCheck:
+    name: str
+    target: str
+    measured: str
+    status: str  # met | missed | not measured
+
+    @property
+    def met(self) -> bool:
+        return self.status == "met"
+
+
+def _case(report: BenchReport, nodes: int, workload: str) -> CaseResult | None:
+    return next((c for c in report.cases if c.nodes == nodes and c.workload == workload), None)
+
+
+def evaluate(report: BenchReport) -> list[TargetCheck]:
+    checks = [_rate_check(report, w, t) for w, t in RATE_TARGETS.items()]
+    checks.extend(_memory_checks(report))
+    checks.extend(_scaling_checks(report))
+    return checks
+
+
+def _rate_check(report: BenchReport, workload: str, target: float) -> TargetCheck:
+    name = f"{workload} decisions/s at {REFERENCE_NODES:,} nodes"
+    want = f">= {target:,.0f}/s"
+    case = _case(report, REFERENCE_NODES, workload)
+    if case is None:
+        return TargetCheck(name, want, "not run", "not measured")
+    if case.status != "ok" or not case.decided:
+        return TargetCheck(name, want, f"{case.status}: {case.note}", "not measured")
+    status = "met" if case.decisions_per_s >= target else "missed"
+    return TargetCheck(name, want, f"{case.decisions_per_s:,.0f}/s", status)
+
+
+def _memory_checks(report: BenchReport) -> list[TargetCheck]:
+    rss_name = f"RSS holding {REFERENCE_NODES:,} nodes + {REFERENCE_PODS:,} pods"
+    ready_name = (
+        f"ready to schedule from list pages ({REFERENCE_NODES:,} nodes, {REFERENCE_PODS:,} pods)"
+    )
+    mem = report.memory
+    if mem is None or mem.nodes != REFERENCE_NODES or mem.bound_pods != REFERENCE_PODS:
+        why = report.memory_failure or "memory run not at the reference size"
+        return [
+            TargetCheck(rss_name, f"<= {RSS_LIMIT_MIB:.0f} MiB", why, "not measured"),
+            TargetCheck(ready_name, f"<= {READY_LIMIT_SECONDS:.0f} s", why, "not measured"),
+        ]
+    rss_ok = mem.rss_after_load_mib <= RSS_LIMIT_MIB
+    ready_ok = mem.ready_seconds <= READY_LIMIT_SECONDS
+    return [
+        TargetCheck(
+            rss_name,
+            f"<= {RSS_LIMIT_MIB:.0f} MiB",
+            f"{mem.rss_after_load_mib:,.0f} MiB (baseline {mem.baseline_rss_mib:,.0f} MiB, "
+            f"state {mem.state_mib:,.0f} MiB)",
+            "met" if rss_ok else "missed",
+        ),
+        TargetCheck(
+            ready_name,
+            f"<= {READY_LIMIT_SECONDS:.0f} s",
+            f"{mem.ready_seconds:.2f} s",
+            "met" if ready_ok else "missed",
+        ),
+    ]
+
+
+def _scaling_checks(report: BenchReport) -> list[TargetCheck]:
+    """Linear or better in nodes: per-decision time grows no faster than the node count."""
+    checks: list[TargetCheck] = []
+    for workload in report.options.workloads:
+        cases = sorted(
+            (c for c in report.cases if c.workload == workload and c.status == "ok" and c.decided),
+            key=lambda c: c.nodes,
+        )
+        if len(cases) < 2:
+            continue
+        small, large = cases[0], cases[-1]
+        node_ratio = large.nodes / small.nodes
+        time_ratio = small.decisions_per_s / large.decisions_per_s
+        if math.isnan(time_ratio):
+            continue
+        checks.append(
+            TargetCheck(
+                f"{workload}: linear or better in nodes ({small.nodes:,} -> {large.nodes:,})",
+                f"time/decision x <= {node_ratio:.0f}",
+                f"x {time_ratio:.2f}",
+                "met" if time_ratio <= node_ratio else "missed",
+            )
+        )
+    return checks
