@@ -13,6 +13,8 @@ mod placement;
 mod quantity;
 mod request;
 #[cfg(test)]
+mod simulation_tests;
+#[cfg(test)]
 mod test_support;
 mod usage;
 
