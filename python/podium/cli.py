@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from podium import __version__
+from podium.benchmarks.cli import bench_app
 
 T = TypeVar("T")
 
@@ -28,6 +29,9 @@ def _run_async(main: Coroutine[Any, Any, T]) -> T:
     import uvloop
 
     return uvloop.run(main)
+
+
+app.add_typer(bench_app, name="bench")
 
 
 @app.command()
