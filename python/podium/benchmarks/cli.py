@@ -5,6 +5,7 @@ Thin: parses options, hands them to ``core.run_benchmark``, prints and writes wh
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -90,7 +91,8 @@ def core_command(
         case_timeout=case_timeout,
         schedule_budget=schedule_budget,
     )
-    console = Console()
+    # Piped output (a log, CI) would otherwise wrap the tables at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     try:
         profile = file_profile(load_config(config)) if config else default_profile()
     except (ConfigError, ValueError) as err:

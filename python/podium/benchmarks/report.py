@@ -54,7 +54,9 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
         table.add_column(header, justify="left" if header in {"workload", "status"} else "right")
     notes: list[str] = []
     for case in report.cases:
-        measured = case.decided > 0
+        # An unsupported case's figures stay in the JSON for diagnosis; shown, they would read as
+        # a measurement of the workload.
+        measured = case.decided > 0 and case.status in {"ok", "violations"}
         style = None if case.status == "ok" else "dim"
         table.add_row(
             f"{case.nodes:,}",
@@ -136,7 +138,7 @@ def _print_breakdown(report: BenchReport, console: Console) -> None:
     ):
         table.add_column(header, justify="left" if header == "workload" else "right")
     for c in report.cases:
-        if not c.decided:
+        if not c.decided or c.status not in {"ok", "violations"}:
             continue
         table.add_row(
             f"{c.nodes:,}",
