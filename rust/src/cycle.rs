@@ -1,0 +1,391 @@
+//! One scheduling cycle per pod: PreFilter, Filter (parallel over nodes), PreScore, Score
+//! (parallel), Normalize, weighted sum, then the best node, ties broken by a hash of the pod and
+//! node (deterministic, but not always the first node, like kube's random pick among ties).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::diagnosis::{self, Diagnosis};
+use crate::framework::code::Code;
+use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
+use crate::framework::profile::Profile;
+use crate::framework::status::Status;
+use crate::intern::resolve;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::snapshot::Snapshot;
+
+/// Below this many nodes per task, splitting the work costs more than it saves.
+const MIN_NODES_PER_TASK: usize = 64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    pub code: Code,
+    pub node: Option<String>,
+    pub score: i64,
+    pub message: String,
+    pub reasons: HashMap<String, u32>,
+    pub evaluated_nodes: usize,
+    pub feasible_nodes: usize,
+    pub allocation: Option<String>,
+    pub filter_seconds: f64,
+    pub score_seconds: f64,
+}
+
+impl Decision {
+    fn for_pod(pod: &PodRecord) -> Self {
+        Self {
+            uid: pod.uid.to_string(),
+            namespace: pod.namespace().to_owned(),
+            name: pod.name.to_string(),
+            code: Code::Success,
+            node: None,
+            score: 0,
+            message: String::new(),
+            reasons: HashMap::new(),
+            evaluated_nodes: 0,
+            feasible_nodes: 0,
+            allocation: None,
+            filter_seconds: 0.0,
+            score_seconds: 0.0,
+        }
+    }
+
+    fn failed(mut self, d: Diagnosis) -> Self {
+        self.code = d.code;
+        self.message = d.message;
+        self.reasons = d.reasons;
+        self
+    }
+
+    fn unknown(uid: &str) -> Self {
+        Self {
+            uid: uid.to_owned(),
+            namespace: String::new(),
+            name: String::new(),
+            code: Code::Error,
+            node: None,
+            score: 0,
+            message: format!("pod {uid:?} is not pending in this snapshot"),
+            reasons: HashMap::new(),
+            evaluated_nodes: 0,
+            feasible_nodes: 0,
+            allocation: None,
+            filter_seconds: 0.0,
+            score_seconds: 0.0,
+        }
+    }
+}
+
+/// Decides `uids` in order; each success is placed in the snapshot's own copy, so later pods
+/// (in this batch and in later batches on the same snapshot) see it.
+pub fn schedule_batch(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Vec<Decision> {
+    let mut guard = snapshot.lock();
+    let data = &mut *guard;
+    let (slots, mut nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) =
+        data.real_nodes().into_iter().unzip();
+    let mut touched: Vec<usize> = Vec::new();
+    let decisions = profile.pool.install(|| {
+        uids.iter()
+            .map(|uid| {
+                let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
+                    return Decision::unknown(uid);
+                };
+                let (decision, chosen) = schedule_pod(profile, &nodes, &pod);
+                if let Some(i) = chosen {
+                    Arc::make_mut(&mut nodes[i]).add_pod(pod);
+                    data.pending.remove(uid.as_str());
+                    touched.push(i);
+                }
+                decision
+            })
+            .collect()
+    });
+    for i in touched {
+        data.nodes.set(slots[i], Some(nodes[i].clone()));
+    }
+    decisions
+}
+
+fn run_filters(
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    node: &NodeInfo,
+) -> Option<Status> {
+    if let Some(err) = node.node.as_ref().and_then(|n| n.error.as_deref()) {
+        return Some(Status::unresolvable(err.to_owned()));
+    }
+    for (plugin, state) in profile.filters.iter().zip(states) {
+        let Some(state) = state else {
+            continue;
+        };
+        let status = plugin.filter(state.as_ref(), pod, node);
+        if !status.is_success() {
+            return Some(status);
+        }
+    }
+    None
+}
+
+static TIE_BREAK: LazyLock<ahash::RandomState> = LazyLock::new(|| {
+    ahash::RandomState::with_seeds(0x706f_6469, 0x756d_2d74, 0x6965_2d62, 0x7265_616b)
+});
+
+/// Schedules one pod on `nodes`; returns the decision and the index of the chosen node.
+pub fn schedule_pod(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    pod: &PodRecord,
+) -> (Decision, Option<usize>) {
+    let mut decision = Decision::for_pod(pod);
+    if let Some(err) = &pod.error {
+        return (decision.failed(diagnosis::invalid_pod(err)), None);
+    }
+    if nodes.is_empty() {
+        return (decision.failed(diagnosis::no_nodes()), None);
+    }
+    let ctx = PodContext { pod, nodes };
+    let started = Instant::now();
+    let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
+    for plugin in &profile.filters {
+        match plugin.pre_filter(&ctx) {
+            Prepared::Run(state) => states.push(Some(state)),
+            Prepared::Skip => states.push(None),
+            Prepared::Reject(status) => {
+                decision.filter_seconds = started.elapsed().as_secs_f64();
+                return (
+                    decision.failed(diagnosis::pre_filter_error(nodes.len(), &status)),
+                    None,
+                );
+            }
+        }
+    }
+    let results: Vec<Option<Status>> = nodes
+        .par_iter()
+        .with_min_len(MIN_NODES_PER_TASK)
+        .map(|node| run_filters(profile, &states, pod, node))
+        .collect();
+    decision.filter_seconds = started.elapsed().as_secs_f64();
+    decision.evaluated_nodes = nodes.len();
+    if let Some(err) = results.iter().flatten().find(|s| s.code == Code::Error) {
+        decision.code = Code::Error;
+        decision.message = err.reasons.join(", ");
+        return (decision, None);
+    }
+    let feasible: Vec<usize> = (0..nodes.len()).filter(|&i| results[i].is_none()).collect();
+    decision.feasible_nodes = feasible.len();
+    if feasible.is_empty() {
+        return (
+            decision.failed(diagnosis::fit_error(nodes.len(), results.iter().flatten())),
+            None,
+        );
+    }
+
+    let started = Instant::now();
+    let chosen = if feasible.len() == 1 {
+        Some((feasible[0], 0))
+    } else {
+        let feasible_nodes: Vec<&NodeInfo> = feasible.iter().map(|&i| &*nodes[i]).collect();
+        let mut totals = vec![0i64; feasible.len()];
+        for weighted in &profile.scores {
+            let plugin = &weighted.plugin;
+            let state = match plugin.pre_score(&ctx, &feasible_nodes) {
+                Prepared::Run(state) => state,
+                Prepared::Skip => continue,
+                Prepared::Reject(status) => {
+                    decision.code = Code::Error;
+                    decision.message = format!("{}: {}", plugin.name(), status.reasons.join(", "));
+                    return (decision, None);
+                }
+            };
+            let mut scores: Vec<i64> = feasible_nodes
+                .par_iter()
+                .with_min_len(MIN_NODES_PER_TASK)
+                .map(|node| plugin.score(state.as_ref(), pod, node))
+                .collect();
+            plugin.normalize(state.as_ref(), &mut scores);
+            for (total, score) in totals.iter_mut().zip(scores) {
+                *total = total.saturating_add(
+                    score
+                        .clamp(0, MAX_NODE_SCORE)
+                        .saturating_mul(weighted.weight),
+                );
+            }
+        }
+        let tie = |i: usize| {
+            let name = nodes[i]
+                .node
+                .as_ref()
+                .map(|n| resolve(n.name))
+                .unwrap_or_default();
+            TIE_BREAK.hash_one((&*pod.uid, name))
+        };
+        feasible
+            .iter()
+            .zip(&totals)
+            .max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(**b).cmp(&tie(**a))))
+            .map(|(&i, &s)| (i, s))
+    };
+    decision.score_seconds = started.elapsed().as_secs_f64();
+    let Some((index, score)) = chosen else {
+        return (decision, None);
+    };
+    decision.node = nodes[index].node.as_ref().map(|n| n.name().to_owned());
+    decision.score = score;
+    (decision, Some(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::cluster::ClusterState;
+    use crate::state::kind::Kind;
+    use crate::state::taints::{Taint, TaintEffect};
+    use crate::testutil::{node, pod, with_requests};
+
+    fn profile(extra: &str) -> Profile {
+        let spec = format!(
+            r#"{{"schedulerName":"podium","parallelism":2,
+                "filters":["NodeUnschedulable","NodeName","TaintToleration","NodeAffinity","NodePorts","NodeResourcesFit"],
+                "scores":{{"NodeResourcesFit":1,"TaintToleration":3,"NodeAffinity":2,"NodeResourcesBalancedAllocation":1}}{extra}}}"#
+        );
+        Profile::from_json(spec.as_bytes()).expect("valid profile")
+    }
+
+    fn nodes(specs: &[(&str, i64)]) -> Vec<Arc<NodeInfo>> {
+        specs
+            .iter()
+            .map(|&(n, cpu)| Arc::new(node(n, cpu, 1 << 34).build()))
+            .collect()
+    }
+
+    #[test]
+    fn least_allocated_picks_the_emptiest_node() {
+        let mut ns = nodes(&[("a", 4000), ("b", 4000), ("c", 4000)]);
+        Arc::make_mut(&mut ns[0]).add_pod(Arc::new(with_requests(pod("x"), 3000, 0)));
+        Arc::make_mut(&mut ns[2]).add_pod(Arc::new(with_requests(pod("y"), 1000, 0)));
+        let (d, i) = schedule_pod(&profile(""), &ns, &with_requests(pod("p"), 1000, 1 << 20));
+        assert_eq!(
+            (d.code, d.node.as_deref(), i),
+            (Code::Success, Some("b"), Some(1))
+        );
+        assert_eq!((d.evaluated_nodes, d.feasible_nodes), (3, 3));
+    }
+
+    #[test]
+    fn most_allocated_packs() {
+        let mut ns = nodes(&[("a", 4000), ("b", 4000)]);
+        Arc::make_mut(&mut ns[0]).add_pod(Arc::new(with_requests(pod("x"), 2000, 0)));
+        let prof = profile(r#","fit":{"strategy":"MostAllocated"}"#);
+        let (d, _) = schedule_pod(&prof, &ns, &with_requests(pod("p"), 1000, 0));
+        assert_eq!(d.node.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn failure_explains_every_node() {
+        let mut tainted = node("t", 8000, 1 << 34);
+        tainted.record.taints = vec![Taint::new("key", "value", TaintEffect::NoSchedule)].into();
+        let mut ns = nodes(&[("a", 1000), ("b", 1000)]);
+        ns.push(Arc::new(tainted.build()));
+        let (d, i) = schedule_pod(&profile(""), &ns, &with_requests(pod("p"), 2000, 0));
+        assert_eq!(i, None);
+        assert_eq!(d.code, Code::Unschedulable);
+        assert_eq!(
+            d.message,
+            "0/3 nodes are available: 1 node(s) had untolerated taint {key: value}, 2 Insufficient cpu."
+        );
+        assert_eq!(d.feasible_nodes, 0);
+    }
+
+    #[test]
+    fn invalid_pods_and_nodes() {
+        let mut bad = pod("bad");
+        bad.error = Some("Pod default/bad: spec.containers[0].resources.requests.cpu: invalid quantity \"x\": unknown suffix".into());
+        let ns = nodes(&[("a", 1000)]);
+        let (d, _) = schedule_pod(&profile(""), &ns, &bad);
+        assert_eq!(d.code, Code::UnschedulableAndUnresolvable);
+        assert!(
+            d.message
+                .contains("spec.containers[0].resources.requests.cpu")
+        );
+
+        let mut broken = node("broken", 1000, 1000);
+        broken.record.error = Some("Node broken: status.allocatable.cpu: invalid quantity".into());
+        let (d, _) = schedule_pod(&profile(""), &[Arc::new(broken.build())], &pod("p"));
+        assert_eq!(d.code, Code::UnschedulableAndUnresolvable);
+        assert!(
+            d.message.contains("Node broken: status.allocatable.cpu"),
+            "{}",
+            d.message
+        );
+
+        let (d, _) = schedule_pod(&profile(""), &[], &pod("p"));
+        assert_eq!(d.message, diagnosis::NO_NODES_AVAILABLE);
+    }
+
+    #[test]
+    fn ties_are_broken_by_pod_not_always_first() {
+        let ns = nodes(&[("a", 4000), ("b", 4000), ("c", 4000), ("d", 4000)]);
+        let prof = profile("");
+        let chosen: std::collections::HashSet<String> = (0..40)
+            .map(|i| {
+                schedule_pod(&prof, &ns, &pod(&format!("p{i}")))
+                    .0
+                    .node
+                    .expect("fits")
+            })
+            .collect();
+        assert!(chosen.len() > 1, "ties spread over nodes: {chosen:?}");
+        let again = schedule_pod(&prof, &ns, &pod("p7")).0.node;
+        assert_eq!(
+            again,
+            schedule_pod(&prof, &ns, &pod("p7")).0.node,
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn batch_pods_see_each_other_and_the_state_is_untouched() {
+        let mut state = ClusterState::new(&["podium"]);
+        let node = |n: &str| {
+            format!(
+                r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{n}","uid":"{n}"}},"status":{{"allocatable":{{"cpu":"1","memory":"1Gi","pods":"10"}}}}}}}}"#
+            )
+        };
+        let pod = |u: &str| {
+            format!(
+                r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{u}","namespace":"ns","uid":"{u}"}},"spec":{{"schedulerName":"podium","containers":[{{"resources":{{"requests":{{"cpu":"600m"}}}}}}]}}}}}}"#
+            )
+        };
+        for n in ["n1", "n2"] {
+            state.apply_event(Kind::Node, node(n).as_bytes()).unwrap();
+        }
+        for u in ["p1", "p2", "p3"] {
+            state.apply_event(Kind::Pod, pod(u).as_bytes()).unwrap();
+        }
+        let snap = state.snapshot();
+        let uids: Vec<String> = ["p1", "p2", "p3", "p1", "ghost"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let ds = schedule_batch(&snap, &uids, &profile(""));
+        let nodes: Vec<Option<&str>> = ds.iter().map(|d| d.node.as_deref()).collect();
+        assert!(nodes[0].is_some() && nodes[1].is_some() && nodes[0] != nodes[1]);
+        assert_eq!(ds[2].code, Code::Unschedulable, "both nodes are full now");
+        assert_eq!(
+            ds[2].message,
+            "0/2 nodes are available: 2 Insufficient cpu."
+        );
+        assert_eq!(ds[3].code, Code::Error, "a pod is never placed twice");
+        assert_eq!(ds[4].code, Code::Error);
+        assert_eq!(state.node_usage("n1").unwrap()[0], ("cpu".to_owned(), 0));
+        assert_eq!(state.pending().len(), 3);
+    }
+}

@@ -1,0 +1,71 @@
+//! NodePorts: the pod's host ports must be free on the node (same protocol and port on the same
+//! address, the wildcard 0.0.0.0 clashing with every address).
+
+use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::status::Status;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+
+pub const NAME: &str = "NodePorts";
+pub const REASON: &str = "node(s) didn't have free ports for the requested pod ports";
+
+pub struct NodePorts;
+
+impl FilterPlugin for NodePorts {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
+        let clash = pod
+            .host_ports
+            .iter()
+            .any(|want| node.used_ports.iter().any(|used| want.conflicts_with(used)));
+        if clash {
+            Status::unschedulable(REASON)
+        } else {
+            Status::success()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::code::Code;
+    use crate::intern::sym;
+    use crate::state::pod::{HostPort, Protocol};
+    use crate::testutil::{node, pod};
+    use std::sync::Arc;
+
+    #[test]
+    fn host_port_clashes() {
+        let port = |ip: Option<&str>, proto, p| HostPort {
+            ip: ip.map(sym),
+            protocol: proto,
+            port: p,
+        };
+        let mut existing = pod("e");
+        existing.host_ports = vec![port(Some("10.0.0.1"), Protocol::Tcp, 8080)].into();
+        let mut info = node("n1", 1000, 1000).build();
+        info.add_pod(Arc::new(existing));
+        let mut p = pod("p");
+        for (want, ok) in [
+            (port(None, Protocol::Tcp, 8080), false),
+            (port(Some("10.0.0.1"), Protocol::Tcp, 8080), false),
+            (port(Some("10.0.0.2"), Protocol::Tcp, 8080), true),
+            (port(None, Protocol::Udp, 8080), true),
+            (port(None, Protocol::Tcp, 9090), true),
+        ] {
+            p.host_ports = vec![want].into();
+            let st = NodePorts.filter(None, &p, &info);
+            assert_eq!(st.is_success(), ok, "{want:?}");
+            if !ok {
+                assert_eq!(
+                    (st.code, st.reasons),
+                    (Code::Unschedulable, vec![REASON.into()])
+                );
+            }
+        }
+    }
+}

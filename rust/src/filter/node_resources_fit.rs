@@ -1,0 +1,147 @@
+//! NodeResourcesFit (filter): the pod's requests must fit in what the node has left, for cpu,
+//! memory, ephemeral storage, every extended resource it asks for, and the pod count.
+
+use crate::framework::code::Code;
+use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::status::{Reason, Status};
+use crate::intern::resolve;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+
+pub const NAME: &str = "NodeResourcesFit";
+pub const REASON_TOO_MANY_PODS: &str = "Too many pods";
+pub const REASON_CPU: &str = "Insufficient cpu";
+pub const REASON_MEMORY: &str = "Insufficient memory";
+pub const REASON_EPHEMERAL_STORAGE: &str = "Insufficient ephemeral-storage";
+
+pub fn reason_insufficient(resource: &str) -> String {
+    format!("Insufficient {resource}")
+}
+
+pub struct NodeResourcesFit;
+
+/// Every reason the pod does not fit (empty when it fits).
+pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Vec<Reason> {
+    let mut reasons: Vec<Reason> = Vec::new();
+    let Some(n) = &node.node else {
+        return reasons;
+    };
+    let pods = i64::try_from(node.pod_count()).unwrap_or(i64::MAX);
+    if pods.saturating_add(1) > n.allowed_pods {
+        reasons.push(REASON_TOO_MANY_PODS.into());
+    }
+    let want = &pod.requests;
+    if want.is_zero() {
+        return reasons;
+    }
+    let alloc = &n.allocatable;
+    let used = &node.requested;
+    let short = |want: i64, alloc: i64, used: i64| want > 0 && want > alloc.saturating_sub(used);
+    if short(want.milli_cpu, alloc.milli_cpu, used.milli_cpu) {
+        reasons.push(REASON_CPU.into());
+    }
+    if short(want.memory, alloc.memory, used.memory) {
+        reasons.push(REASON_MEMORY.into());
+    }
+    if short(
+        want.ephemeral_storage,
+        alloc.ephemeral_storage,
+        used.ephemeral_storage,
+    ) {
+        reasons.push(REASON_EPHEMERAL_STORAGE.into());
+    }
+    for &(name, amount) in &want.scalar {
+        if short(amount, alloc.scalar(name), used.scalar(name)) {
+            reasons.push(reason_insufficient(resolve(name)).into());
+        }
+    }
+    reasons
+}
+
+impl FilterPlugin for NodeResourcesFit {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
+        let reasons = insufficient(pod, node);
+        if reasons.is_empty() {
+            Status::success()
+        } else {
+            Status {
+                code: Code::Unschedulable,
+                reasons,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::state::resources::ResourceName;
+    use crate::testutil::{node, pod};
+    use std::sync::Arc;
+
+    #[test]
+    fn reports_every_short_resource() {
+        let gpu = sym("nvidia.com/gpu");
+        let mut n = node("n1", 4000, 8 << 30);
+        n.record.allocatable.set(ResourceName::Scalar(gpu), 8);
+        let mut info = n.build();
+        let mut used = pod("used");
+        used.requests.milli_cpu = 3000;
+        used.requests.set(ResourceName::Scalar(gpu), 6);
+        info.add_pod(Arc::new(used));
+
+        let mut p = pod("p");
+        p.requests.milli_cpu = 1000;
+        p.requests.memory = 1 << 30;
+        p.requests.set(ResourceName::Scalar(gpu), 2);
+        assert!(
+            NodeResourcesFit.filter(None, &p, &info).is_success(),
+            "exactly fits"
+        );
+
+        p.requests.milli_cpu = 1001;
+        p.requests.memory = 9 << 30;
+        p.requests.set(ResourceName::Scalar(gpu), 3);
+        p.requests
+            .set(ResourceName::Scalar(sym("example.com/fpga")), 1);
+        let st = NodeResourcesFit.filter(None, &p, &info);
+        assert_eq!(st.code, Code::Unschedulable);
+        assert_eq!(
+            st.reasons
+                .iter()
+                .map(|r| r.as_ref())
+                .collect::<Vec<_>>()
+                .len(),
+            4
+        );
+        assert!(st.reasons.contains(&Reason::from("Insufficient cpu")));
+        assert!(st.reasons.contains(&Reason::from("Insufficient memory")));
+        assert!(
+            st.reasons
+                .contains(&Reason::from("Insufficient nvidia.com/gpu"))
+        );
+        assert!(
+            st.reasons
+                .contains(&Reason::from("Insufficient example.com/fpga"))
+        );
+    }
+
+    #[test]
+    fn pod_count_limit_applies_even_to_empty_pods() {
+        let mut n = node("n1", 4000, 1 << 30);
+        n.record.allowed_pods = 1;
+        let mut info = n.build();
+        let p = pod("p");
+        assert!(NodeResourcesFit.filter(None, &p, &info).is_success());
+        info.add_pod(Arc::new(pod("other")));
+        assert_eq!(
+            NodeResourcesFit.filter(None, &p, &info).reasons,
+            vec![REASON_TOO_MANY_PODS]
+        );
+    }
+}

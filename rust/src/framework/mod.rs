@@ -1,0 +1,8 @@
+//! The scheduling framework: result codes, statuses, plugin interfaces, the registry of
+//! plugins by name, and profiles.
+
+pub mod code;
+pub mod plugin;
+pub mod profile;
+pub mod registry;
+pub mod status;

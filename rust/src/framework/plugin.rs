@@ -1,0 +1,101 @@
+//! The plugin interfaces: a filter decides whether a pod may go on a node, a score ranks the
+//! nodes that passed. Both may compute per-pod state once before looking at nodes (kube's
+//! PreFilter / PreScore), which the scheduler keeps for that pod's cycle and hands back to every
+//! per-node call: that is where cluster-wide plugins (inter-pod affinity, topology spread) put
+//! their counts.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::framework::status::Status;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+
+/// Per-pod, per-plugin state computed before the per-node calls.
+pub type PluginState = Box<dyn Any + Send + Sync>;
+
+/// What a PreFilter or PreScore step says.
+pub enum Prepared {
+    /// Run the per-node step, with this state.
+    Run(Option<PluginState>),
+    /// The plugin has nothing to say about this pod: skip its per-node step.
+    Skip,
+    /// No node can pass (PreFilter only): the pod fails with this status.
+    Reject(Status),
+}
+
+/// What a plugin sees of the pod's cycle.
+pub struct PodContext<'a> {
+    pub pod: &'a PodRecord,
+    /// Every node of the snapshot, with the placements made so far in this batch.
+    pub nodes: &'a [Arc<NodeInfo>],
+}
+
+pub trait FilterPlugin: Send + Sync {
+    /// The kube-scheduler plugin name.
+    fn name(&self) -> &'static str;
+
+    fn pre_filter(&self, _ctx: &PodContext<'_>) -> Prepared {
+        Prepared::Run(None)
+    }
+
+    fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
+}
+
+pub trait ScorePlugin: Send + Sync {
+    /// The kube-scheduler plugin name.
+    fn name(&self) -> &'static str;
+
+    /// `feasible`: the nodes that passed every filter.
+    fn pre_score(&self, _ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
+        Prepared::Run(None)
+    }
+
+    /// A raw score; after `normalize` every score must be in `0..=MAX_NODE_SCORE`.
+    fn score(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64;
+
+    fn normalize(&self, _state: Option<&PluginState>, _scores: &mut [i64]) {}
+}
+
+pub const MAX_NODE_SCORE: i64 = 100;
+
+/// `helper.DefaultNormalizeScore`: scale to `0..=MAX_NODE_SCORE` by the highest score,
+/// optionally reversed (fewer is better).
+pub fn default_normalize(scores: &mut [i64], reverse: bool) {
+    let max = scores.iter().copied().max().unwrap_or(0);
+    if max == 0 {
+        if reverse {
+            scores.fill(MAX_NODE_SCORE);
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        let scaled = MAX_NODE_SCORE * *s / max;
+        *s = if reverse {
+            MAX_NODE_SCORE - scaled
+        } else {
+            scaled
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_scales_and_reverses() {
+        let mut s = [0, 5, 10];
+        default_normalize(&mut s, false);
+        assert_eq!(s, [0, 50, 100]);
+        let mut s = [0, 1, 4];
+        default_normalize(&mut s, true);
+        assert_eq!(s, [100, 75, 0]);
+        let mut s = [0, 0];
+        default_normalize(&mut s, true);
+        assert_eq!(s, [100, 100]);
+        let mut s = [0, 0];
+        default_normalize(&mut s, false);
+        assert_eq!(s, [0, 0]);
+    }
+}

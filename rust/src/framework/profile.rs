@@ -1,0 +1,183 @@
+//! A scheduling profile: the enabled plugins with their args and weights, and the worker pool
+//! its cycles run on. Built from the JSON spec `podium.config.Profile.core_spec()` writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::error::{CoreError, CoreResult};
+use crate::framework::plugin::{FilterPlugin, ScorePlugin};
+use crate::framework::registry;
+use crate::state::object::decode;
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ResourceWeight {
+    pub name: String,
+    pub weight: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ShapePoint {
+    pub utilization: i64,
+    pub score: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitSpec {
+    pub strategy: Option<String>,
+    pub resources: Option<Vec<ResourceWeight>>,
+    pub shape: Option<Vec<ShapePoint>>,
+}
+
+/// The profile spec as documented in `_core.pyi`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub scheduler_name: String,
+    #[serde(default)]
+    pub filters: Vec<String>,
+    #[serde(default)]
+    pub scores: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub fit: FitSpec,
+    pub balanced_resources: Option<Vec<ResourceWeight>>,
+    #[serde(default)]
+    pub percentage_of_nodes_to_score: i64,
+    #[serde(default)]
+    pub parallelism: i64,
+    /// podium's own arguments (NUMA policy, rack label): read by the plugins that need them.
+    #[serde(default)]
+    pub podium: serde_json::Value,
+}
+
+pub struct WeightedScore {
+    pub plugin: Box<dyn ScorePlugin>,
+    pub weight: i64,
+}
+
+pub struct Profile {
+    pub scheduler_name: String,
+    pub filters: Vec<Box<dyn FilterPlugin>>,
+    pub scores: Vec<WeightedScore>,
+    /// Accepted; every node is evaluated for now.
+    pub percentage_of_nodes_to_score: i64,
+    pub pool: Arc<rayon::ThreadPool>,
+    pub spec: ProfileSpec,
+}
+
+/// kube-scheduler's default `parallelism`.
+const DEFAULT_PARALLELISM: usize = 16;
+
+impl Profile {
+    pub fn from_json(bytes: &[u8]) -> CoreResult<Self> {
+        let spec: ProfileSpec = decode(bytes)
+            .map_err(|(path, msg)| CoreError::Invalid(format!("Profile: {path}: {msg}")))?;
+        Self::from_spec(spec)
+    }
+
+    pub fn from_spec(spec: ProfileSpec) -> CoreResult<Self> {
+        let who = format!("Profile {:?}", spec.scheduler_name);
+        let invalid =
+            |field: &str, msg: String| CoreError::Invalid(format!("{who}: {field}: {msg}"));
+        if spec.scheduler_name.is_empty() {
+            return Err(invalid("schedulerName", "must not be empty".into()));
+        }
+        if !(0..=100).contains(&spec.percentage_of_nodes_to_score) {
+            return Err(invalid(
+                "percentageOfNodesToScore",
+                format!("{} is not in 0..100", spec.percentage_of_nodes_to_score),
+            ));
+        }
+        let mut filters = Vec::with_capacity(spec.filters.len());
+        for (i, name) in spec.filters.iter().enumerate() {
+            let plugin =
+                registry::filter(name, &spec).map_err(|e| invalid(&format!("filters[{i}]"), e))?;
+            filters.push(plugin);
+        }
+        let mut scores = Vec::with_capacity(spec.scores.len());
+        for (name, &weight) in &spec.scores {
+            if weight < 0 {
+                return Err(invalid(
+                    &format!("scores.{name}"),
+                    format!("negative weight {weight}"),
+                ));
+            }
+            let plugin =
+                registry::score(name, &spec).map_err(|e| invalid(&format!("scores.{name}"), e))?;
+            scores.push(WeightedScore { plugin, weight });
+        }
+        let threads = match spec.parallelism {
+            0 => DEFAULT_PARALLELISM,
+            n if n > 0 => usize::try_from(n).unwrap_or(DEFAULT_PARALLELISM),
+            n => return Err(invalid("parallelism", format!("{n} is negative"))),
+        };
+        let name = spec.scheduler_name.clone();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(move |i| format!("podium-{name}-{i}"))
+            .build()
+            .map_err(|e| CoreError::Internal(format!("{who}: worker pool: {e}")))?;
+        Ok(Self {
+            scheduler_name: spec.scheduler_name.clone(),
+            filters,
+            scores,
+            percentage_of_nodes_to_score: spec.percentage_of_nodes_to_score,
+            pool: Arc::new(pool),
+            spec,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_spec() {
+        let p = Profile::from_json(
+            br#"{"schedulerName":"podium","filters":["NodeUnschedulable","NodeResourcesFit"],
+                 "scores":{"NodeResourcesFit":1,"TaintToleration":3},
+                 "fit":{"strategy":"MostAllocated","resources":[{"name":"cpu","weight":1}],"shape":[]},
+                 "balancedResources":[{"name":"cpu","weight":1}],
+                 "percentageOfNodesToScore":0,"parallelism":2,"podium":{"rackLabel":"r"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(p.scheduler_name, "podium");
+        assert_eq!(p.filters.len(), 2);
+        assert_eq!(p.scores.len(), 2);
+        assert_eq!(p.pool.current_num_threads(), 2);
+    }
+
+    #[test]
+    fn unknown_plugin_is_named() {
+        let err = Profile::from_json(br#"{"schedulerName":"podium","filters":["NodeMagic"]}"#)
+            .err()
+            .expect("unknown plugin");
+        assert!(err.to_string().contains("NodeMagic"), "{err}");
+        assert!(err.to_string().contains("filters[0]"), "{err}");
+        let err = Profile::from_json(br#"{"schedulerName":"podium","scores":{"Nope":1}}"#)
+            .err()
+            .expect("unknown score plugin");
+        assert!(err.to_string().contains("Nope"), "{err}");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let err = Profile::from_json(br#"{"schedulerName":"p","parallelism":"x"}"#)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("parallelism"), "{err}");
+        let err = Profile::from_json(br#"{"schedulerName":"p","bogus":1}"#)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        let err = Profile::from_json(
+            br#"{"schedulerName":"p","scores":{"NodeResourcesFit":1},"fit":{"strategy":"Random"}}"#,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("Random"), "{err}");
+    }
+}

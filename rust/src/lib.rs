@@ -1,0 +1,454 @@
+//! `podium._core`: the Python boundary of podium's scheduling core.
+//!
+//! Only classes, conversions and error mapping live here; the logic is in the modules below.
+//! Every entry point that does real work releases the GIL through [`without_gil`], which also
+//! turns a Rust panic into a Python exception instead of aborting the scheduler.
+
+pub mod cycle;
+pub mod diagnosis;
+pub mod error;
+pub mod filter;
+pub mod framework;
+pub mod intern;
+pub mod quantity;
+pub mod score;
+pub mod state;
+#[cfg(test)]
+mod testutil;
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+
+use crate::framework::code::Code;
+use crate::state::kind::Kind;
+
+pyo3::create_exception!(
+    podium._core,
+    CoreError,
+    PyValueError,
+    "Malformed input. The message names the object and the field path."
+);
+
+impl From<error::CoreError> for PyErr {
+    fn from(err: error::CoreError) -> Self {
+        match err {
+            error::CoreError::Invalid(msg) => CoreError::new_err(msg),
+            error::CoreError::Internal(_) => PyRuntimeError::new_err(err.to_string()),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned())
+}
+
+/// Runs `work` with the GIL released; a panic becomes `RuntimeError`, an error its exception.
+fn without_gil<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> error::CoreResult<T> + Send,
+{
+    py.detach(|| catch_unwind(AssertUnwindSafe(work)))
+        .map_err(|payload| error::CoreError::Internal(panic_message(&*payload)))?
+        .map_err(PyErr::from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// IntEnums, built with Python's enum module so they are real `enum.IntEnum`s.
+
+static CODE_ENUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static KIND_ENUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+const CODE_MEMBERS: [(&str, Code); 6] = [
+    ("SUCCESS", Code::Success),
+    ("ERROR", Code::Error),
+    ("UNSCHEDULABLE", Code::Unschedulable),
+    (
+        "UNSCHEDULABLE_AND_UNRESOLVABLE",
+        Code::UnschedulableAndUnresolvable,
+    ),
+    ("WAIT", Code::Wait),
+    ("SKIP", Code::Skip),
+];
+
+fn make_int_enum<'py>(
+    py: Python<'py>,
+    name: &str,
+    doc: &str,
+    members: Vec<(&'static str, i64)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("module", "podium._core")?;
+    kwargs.set_item("qualname", name)?;
+    let cls = py
+        .import("enum")?
+        .getattr("IntEnum")?
+        .call((name, members), Some(&kwargs))?;
+    cls.setattr("__doc__", doc)?;
+    Ok(cls)
+}
+
+fn enum_member<'py>(
+    py: Python<'py>,
+    cell: &PyOnceLock<Py<PyAny>>,
+    value: i64,
+) -> PyResult<Py<PyAny>> {
+    let cls = cell
+        .get(py)
+        .ok_or_else(|| PyRuntimeError::new_err("podium._core enums are not initialised"))?;
+    Ok(cls.bind(py).call1((value,))?.unbind())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain result classes.
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct ListPage {
+    resource_version: String,
+    continue_token: Option<String>,
+    items: usize,
+    errors: Vec<String>,
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct Change {
+    event: String,
+    kind: Py<PyAny>,
+    resource_version: String,
+    status_code: Option<i64>,
+    namespace: String,
+    name: String,
+    uid: String,
+    scheduler_name: String,
+    node_name: Option<String>,
+    priority: i32,
+    created: f64,
+    terminal: bool,
+    gated: bool,
+    pod_group: Option<String>,
+    error: Option<String>,
+}
+
+#[pymethods]
+impl Change {
+    fn __repr__(&self) -> String {
+        format!(
+            "Change(event={:?}, uid={:?}, name={:?}/{:?}, error={:?})",
+            self.event, self.uid, self.namespace, self.name, self.error
+        )
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct PendingPod {
+    uid: String,
+    namespace: String,
+    name: String,
+    scheduler_name: String,
+    priority: i32,
+    created: f64,
+    pod_group: Option<String>,
+}
+
+#[pymethods]
+impl PendingPod {
+    fn __repr__(&self) -> String {
+        format!(
+            "PendingPod({}/{} uid={})",
+            self.namespace, self.name, self.uid
+        )
+    }
+}
+
+impl From<state::cluster::PendingInfo> for PendingPod {
+    fn from(p: state::cluster::PendingInfo) -> Self {
+        Self {
+            uid: p.uid,
+            namespace: p.namespace,
+            name: p.name,
+            scheduler_name: p.scheduler_name,
+            priority: p.priority,
+            created: p.created,
+            pod_group: p.pod_group,
+        }
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct Decision {
+    uid: String,
+    namespace: String,
+    name: String,
+    code: Py<PyAny>,
+    node: Option<String>,
+    score: i64,
+    message: String,
+    reasons: HashMap<String, u32>,
+    evaluated_nodes: usize,
+    feasible_nodes: usize,
+    allocation: Option<String>,
+    filter_seconds: f64,
+    score_seconds: f64,
+}
+
+#[pymethods]
+impl Decision {
+    fn __repr__(&self) -> String {
+        format!(
+            "Decision({}/{} node={:?} message={:?})",
+            self.namespace, self.name, self.node, self.message
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile and Snapshot.
+
+#[pyclass(name = "Profile", frozen, module = "podium._core")]
+pub struct PyProfile {
+    inner: framework::profile::Profile,
+}
+
+#[pymethods]
+impl PyProfile {
+    #[new]
+    fn new(spec: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: framework::profile::Profile::from_json(spec)?,
+        })
+    }
+
+    #[getter]
+    fn scheduler_name(&self) -> &str {
+        &self.inner.scheduler_name
+    }
+}
+
+#[pyclass(name = "Snapshot", frozen, module = "podium._core")]
+pub struct PySnapshot {
+    inner: state::snapshot::Snapshot,
+}
+
+#[pymethods]
+impl PySnapshot {
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.inner.generation()
+    }
+
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.inner.node_count()
+    }
+
+    fn schedule<'py>(
+        &self,
+        py: Python<'py>,
+        uids: Vec<String>,
+        profile: &Bound<'py, PyProfile>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let profile = &profile.get().inner;
+        let decisions = without_gil(py, || {
+            Ok(cycle::schedule_batch(&self.inner, &uids, profile))
+        })?;
+        let out = PyList::empty(py);
+        for d in decisions {
+            let code = enum_member(py, &CODE_ENUM, d.code.as_int())?;
+            out.append(Decision {
+                uid: d.uid,
+                namespace: d.namespace,
+                name: d.name,
+                code,
+                node: d.node,
+                score: d.score,
+                message: d.message,
+                reasons: d.reasons,
+                evaluated_nodes: d.evaluated_nodes,
+                feasible_nodes: d.feasible_nodes,
+                allocation: d.allocation,
+                filter_seconds: d.filter_seconds,
+                score_seconds: d.score_seconds,
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ClusterState.
+
+#[pyclass(name = "ClusterState", frozen, module = "podium._core")]
+pub struct PyClusterState {
+    // A mutex, not a PyO3 borrow: a second caller waits instead of failing while the first
+    // works without the GIL.
+    inner: Mutex<state::cluster::ClusterState>,
+}
+
+impl PyClusterState {
+    fn lock(&self) -> MutexGuard<'_, state::cluster::ClusterState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn change_to_py(py: Python<'_>, c: state::cluster::ChangeOutcome, kind: Kind) -> PyResult<Change> {
+    Ok(Change {
+        event: c.event,
+        kind: enum_member(py, &KIND_ENUM, kind as i64)?,
+        resource_version: c.resource_version,
+        status_code: c.status_code,
+        namespace: c.namespace,
+        name: c.name,
+        uid: c.uid,
+        scheduler_name: c.scheduler_name,
+        node_name: c.node_name,
+        priority: c.priority,
+        created: c.created,
+        terminal: c.terminal,
+        gated: c.gated,
+        pod_group: c.pod_group,
+        error: c.error,
+    })
+}
+
+#[pymethods]
+impl PyClusterState {
+    #[new]
+    fn new(scheduler_names: Vec<String>) -> Self {
+        Self {
+            inner: Mutex::new(state::cluster::ClusterState::new(&scheduler_names)),
+        }
+    }
+
+    fn apply_list(&self, py: Python<'_>, kind: i64, body: &[u8]) -> PyResult<ListPage> {
+        let kind = Kind::from_index(kind)?;
+        let page = without_gil(py, || self.lock().apply_list(kind, body))?;
+        Ok(ListPage {
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+            items: page.items,
+            errors: page.errors,
+        })
+    }
+
+    fn begin_relist(&self, kind: i64) -> PyResult<()> {
+        let kind = Kind::from_index(kind)?;
+        self.lock().begin_relist(kind);
+        Ok(())
+    }
+
+    fn end_relist(&self, py: Python<'_>, kind: i64) -> PyResult<Vec<String>> {
+        let kind = Kind::from_index(kind)?;
+        without_gil(py, || Ok(self.lock().end_relist(kind)))
+    }
+
+    fn apply_event(&self, py: Python<'_>, kind: i64, line: &[u8]) -> PyResult<Change> {
+        let kind = Kind::from_index(kind)?;
+        let change = without_gil(py, || self.lock().apply_event(kind, line))?;
+        change_to_py(py, change, kind)
+    }
+
+    fn pending(&self, py: Python<'_>) -> PyResult<Vec<PendingPod>> {
+        let pods = without_gil(py, || Ok(self.lock().pending()))?;
+        Ok(pods.into_iter().map(PendingPod::from).collect())
+    }
+
+    fn pending_pod(&self, uid: &str) -> Option<PendingPod> {
+        self.lock().pending_pod(uid).map(PendingPod::from)
+    }
+
+    #[pyo3(signature = (uid, node, allocation))]
+    fn assume(&self, uid: &str, node: &str, allocation: Option<&str>) -> PyResult<()> {
+        Ok(self.lock().assume(uid, node, allocation)?)
+    }
+
+    fn forget(&self, uid: &str) {
+        self.lock().forget(uid);
+    }
+
+    fn is_assumed(&self, uid: &str) -> bool {
+        self.lock().is_assumed(uid)
+    }
+
+    fn snapshot(&self) -> PySnapshot {
+        PySnapshot {
+            inner: self.lock().snapshot(),
+        }
+    }
+
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.lock().node_count()
+    }
+
+    #[getter]
+    fn pod_count(&self) -> usize {
+        self.lock().pod_count()
+    }
+
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.lock().generation()
+    }
+
+    fn node_usage(&self, node: &str) -> PyResult<HashMap<String, i64>> {
+        self.lock()
+            .node_usage(node)
+            .map(|entries| entries.into_iter().collect())
+            .ok_or_else(|| CoreError::new_err(format!("node_usage: unknown node {node:?}")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CoreError", py.get_type::<CoreError>())?;
+    let code = make_int_enum(
+        py,
+        "Code",
+        "Result of one pod's scheduling attempt, as kube-scheduler's framework.Code.",
+        CODE_MEMBERS.iter().map(|&(n, c)| (n, c.as_int())).collect(),
+    )?;
+    let kind = make_int_enum(
+        py,
+        "Kind",
+        "Object kinds the cache holds.",
+        [
+            ("NODE", Kind::Node),
+            ("POD", Kind::Pod),
+            ("NODE_RESOURCE_TOPOLOGY", Kind::NodeResourceTopology),
+            ("PERSISTENT_VOLUME", Kind::PersistentVolume),
+            ("PERSISTENT_VOLUME_CLAIM", Kind::PersistentVolumeClaim),
+            ("STORAGE_CLASS", Kind::StorageClass),
+            ("NAMESPACE", Kind::Namespace),
+            ("POD_GROUP", Kind::PodGroup),
+        ]
+        .iter()
+        .map(|&(n, k)| (n, k as i64))
+        .collect(),
+    )?;
+    m.add("Code", &code)?;
+    m.add("Kind", &kind)?;
+    let _ = CODE_ENUM.set(py, code.unbind());
+    let _ = KIND_ENUM.set(py, kind.unbind());
+    m.add_class::<ListPage>()?;
+    m.add_class::<Change>()?;
+    m.add_class::<PendingPod>()?;
+    m.add_class::<Decision>()?;
+    m.add_class::<PyProfile>()?;
+    m.add_class::<PySnapshot>()?;
+    m.add_class::<PyClusterState>()?;
+    Ok(())
+}

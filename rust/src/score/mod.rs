@@ -1,0 +1,7 @@
+//! Score plugins, one per file, named as kube-scheduler names them. Scores end in 0..=100.
+
+pub mod balanced_allocation;
+pub mod node_affinity;
+pub mod node_resources_fit;
+pub mod resource_allocation;
+pub mod taint_toleration;

@@ -1,0 +1,823 @@
+//! `ClusterState`: the scheduler's cache, fed by list pages and watch lines.
+//!
+//! Nodes live in slots of a persistent vector and pending pods in a persistent map, so taking a
+//! snapshot is O(1) and each change costs O(log n) plus a copy of the one node it touches.
+//!
+//! Where a pod counts: on `spec.nodeName` when the apiserver says it is bound (by anyone);
+//! otherwise on the node podium assumed it to; nowhere once it is Succeeded or Failed. The watch
+//! always wins over an assumption: a pod reported on its assumed node is confirmed (counted once),
+//! one reported elsewhere moves there.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::error::{CoreError, CoreResult};
+use crate::intern::{Sym, lookup, resolve, sym};
+use crate::state::kind::Kind;
+use crate::state::node::{NodeParse, NodeRecord, parse_node};
+use crate::state::node_info::NodeInfo;
+use crate::state::object::{LenientIdentity, decode};
+use crate::state::pod::{PodParse, PodRecord, parse_pod};
+use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
+use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
+
+/// What one list page said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListOutcome {
+    pub resource_version: String,
+    pub continue_token: Option<String>,
+    pub items: usize,
+    pub errors: Vec<String>,
+}
+
+/// What one watch line did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeOutcome {
+    pub event: String,
+    pub kind: Option<Kind>,
+    pub resource_version: String,
+    pub status_code: Option<i64>,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub scheduler_name: String,
+    pub node_name: Option<String>,
+    pub priority: i32,
+    pub created: f64,
+    pub terminal: bool,
+    pub gated: bool,
+    pub pod_group: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A pod podium should schedule, as the queue needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingInfo {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    pub scheduler_name: String,
+    pub priority: i32,
+    pub created: f64,
+    pub pod_group: Option<String>,
+}
+
+impl PendingInfo {
+    fn of(p: &PodRecord) -> Self {
+        Self {
+            uid: p.uid.to_string(),
+            namespace: p.namespace().to_owned(),
+            name: p.name.to_string(),
+            scheduler_name: resolve(p.scheduler_name).to_owned(),
+            priority: p.priority,
+            created: p.created,
+            pod_group: p.pod_group.map(|g| resolve(g).to_owned()),
+        }
+    }
+}
+
+struct PodEntry {
+    record: Arc<PodRecord>,
+    /// Podium chose this node and the bind has not been reported yet.
+    assumed_on: Option<Sym>,
+    /// The `podium.dev/allocation` chosen with the assumption.
+    allocation: Option<Box<str>>,
+    /// Where the pod currently counts.
+    placed_on: Option<Sym>,
+}
+
+impl PodEntry {
+    fn placement(&self) -> Option<Sym> {
+        if self.record.terminal {
+            return None;
+        }
+        self.record.node_name.or(self.assumed_on)
+    }
+}
+
+pub struct ClusterState {
+    scheduler_names: Vec<Sym>,
+    generation: u64,
+    nodes: NodeSlots,
+    free_slots: Vec<usize>,
+    slot_by_name: HashMap<Sym, usize>,
+    node_count: usize,
+    pods: HashMap<Arc<str>, PodEntry>,
+    pending: PendingPods,
+    /// Keys (node names, pod uids) seen since `begin_relist`, per kind being relisted.
+    relisting: HashMap<Kind, HashSet<Box<str>>>,
+}
+
+impl ClusterState {
+    pub fn new<S: AsRef<str>>(scheduler_names: &[S]) -> Self {
+        Self {
+            scheduler_names: scheduler_names.iter().map(|s| sym(s.as_ref())).collect(),
+            generation: 0,
+            nodes: NodeSlots::new(),
+            free_slots: Vec::new(),
+            slot_by_name: HashMap::new(),
+            node_count: 0,
+            pods: HashMap::new(),
+            pending: PendingPods::new(),
+            relisting: HashMap::new(),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    pub fn pod_count(&self) -> usize {
+        self.pods.len()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(
+            self.generation,
+            self.node_count,
+            self.nodes.clone(),
+            self.pending.clone(),
+        )
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Lists and watches
+
+    pub fn apply_list(&mut self, kind: Kind, body: &[u8]) -> CoreResult<ListOutcome> {
+        let list: ListWire<'_> = decode(body).map_err(|(path, msg)| {
+            CoreError::Invalid(format!("{}List: {}: {}", kind.name(), path, msg))
+        })?;
+        let meta = list.metadata.as_ref();
+        let mut out = ListOutcome {
+            resource_version: meta
+                .and_then(|m| m.resource_version.as_deref())
+                .unwrap_or_default()
+                .to_owned(),
+            continue_token: meta
+                .and_then(|m| m.continue_token.as_deref())
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
+            ..ListOutcome::default()
+        };
+        for item in list.items.iter().flatten() {
+            out.items += 1;
+            let change = self.apply_object(kind, "ADDED", item.get().as_bytes());
+            if let Some(e) = change.error {
+                out.errors.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn begin_relist(&mut self, kind: Kind) {
+        self.relisting.insert(kind, HashSet::new());
+    }
+
+    /// Drops what the relist did not see; returns the uids of pending pods that vanished.
+    pub fn end_relist(&mut self, kind: Kind) -> Vec<String> {
+        let Some(seen) = self.relisting.remove(&kind) else {
+            return Vec::new();
+        };
+        match kind {
+            Kind::Node => {
+                let gone: Vec<Sym> = self
+                    .slot_by_name
+                    .iter()
+                    .filter(|&(name, &slot)| {
+                        self.nodes[slot].as_ref().is_some_and(|i| i.node.is_some())
+                            && !seen.contains(resolve(*name))
+                    })
+                    .map(|(name, _)| *name)
+                    .collect();
+                for name in gone {
+                    self.delete_node(name);
+                }
+                Vec::new()
+            }
+            Kind::Pod => {
+                let gone: Vec<Arc<str>> = self
+                    .pods
+                    .keys()
+                    .filter(|uid| !seen.contains(&***uid))
+                    .cloned()
+                    .collect();
+                let mut vanished = Vec::new();
+                for uid in gone {
+                    if self.pending.contains_key(&uid) {
+                        vanished.push(uid.to_string());
+                    }
+                    self.delete_pod(&uid);
+                }
+                vanished
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn apply_event(&mut self, kind: Kind, line: &[u8]) -> CoreResult<ChangeOutcome> {
+        let event: EventWire<'_> = decode(line)
+            .map_err(|(path, msg)| CoreError::Invalid(format!("watch event: {path}: {msg}")))?;
+        let object = event.object.get().as_bytes();
+        match &*event.event_type {
+            "ADDED" | "MODIFIED" | "DELETED" => {
+                Ok(self.apply_object(kind, &event.event_type, object))
+            }
+            "BOOKMARK" => {
+                let b: BookmarkWire<'_> = decode(object).map_err(|(path, msg)| {
+                    CoreError::Invalid(format!("BOOKMARK event: object.{path}: {msg}"))
+                })?;
+                Ok(ChangeOutcome {
+                    event: "BOOKMARK".into(),
+                    kind: Some(kind),
+                    resource_version: b
+                        .metadata
+                        .and_then(|m| m.resource_version)
+                        .unwrap_or_default()
+                        .into_owned(),
+                    ..ChangeOutcome::default()
+                })
+            }
+            "ERROR" => {
+                let s: StatusWire<'_> = decode(object).map_err(|(path, msg)| {
+                    CoreError::Invalid(format!("ERROR event: object.{path}: {msg}"))
+                })?;
+                Ok(ChangeOutcome {
+                    event: "ERROR".into(),
+                    kind: Some(kind),
+                    status_code: s.code,
+                    error: Some(format!(
+                        "{}: {}",
+                        s.reason.as_deref().unwrap_or("Error"),
+                        s.message.as_deref().unwrap_or_default()
+                    )),
+                    ..ChangeOutcome::default()
+                })
+            }
+            other => Err(CoreError::Invalid(format!(
+                "watch event: type: unknown event type {other:?}"
+            ))),
+        }
+    }
+
+    fn apply_object(&mut self, kind: Kind, event: &str, bytes: &[u8]) -> ChangeOutcome {
+        let deleted = event == "DELETED";
+        let mut out = ChangeOutcome {
+            event: event.to_owned(),
+            kind: Some(kind),
+            ..ChangeOutcome::default()
+        };
+        match kind {
+            Kind::Node => match parse_node(bytes) {
+                NodeParse::Record(node) => {
+                    out.name = node.name().to_owned();
+                    out.uid = node.uid.to_string();
+                    out.resource_version = node.resource_version.to_string();
+                    out.error = node.error.as_deref().map(str::to_owned);
+                    if let Some(seen) = self.relisting.get_mut(&Kind::Node) {
+                        seen.insert(node.name().into());
+                    }
+                    if deleted {
+                        self.delete_node(node.name);
+                    } else {
+                        self.upsert_node(node);
+                    }
+                }
+                NodeParse::Unusable(e) => out.error = Some(e),
+            },
+            Kind::Pod => match parse_pod(bytes) {
+                PodParse::Record(pod) => {
+                    out.namespace = pod.namespace().to_owned();
+                    out.name = pod.name.to_string();
+                    out.uid = pod.uid.to_string();
+                    out.resource_version = pod.resource_version.to_string();
+                    out.scheduler_name = resolve(pod.scheduler_name).to_owned();
+                    out.node_name = pod.node_name.map(|n| resolve(n).to_owned());
+                    out.priority = pod.priority;
+                    out.created = pod.created;
+                    out.terminal = pod.terminal;
+                    out.gated = pod.gated;
+                    out.pod_group = pod.pod_group.map(|g| resolve(g).to_owned());
+                    out.error = pod.error.as_deref().map(str::to_owned);
+                    if let Some(seen) = self.relisting.get_mut(&Kind::Pod) {
+                        seen.insert((*pod.uid).into());
+                    }
+                    if deleted {
+                        self.delete_pod(&pod.uid);
+                    } else {
+                        self.upsert_pod(pod);
+                    }
+                }
+                PodParse::Unusable(e) => out.error = Some(e),
+            },
+            // Kinds other plugins will cache: reported, not yet stored.
+            _ => {
+                if let Some(id) = LenientIdentity::read(bytes) {
+                    out.namespace = id.namespace;
+                    out.name = id.name;
+                    out.uid = id.uid;
+                    out.resource_version = id.resource_version;
+                } else {
+                    out.error = Some(format!("{}: not a JSON object", kind.name()));
+                }
+            }
+        }
+        out
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Nodes
+
+    fn slot_for(&mut self, name: Sym) -> usize {
+        if let Some(&slot) = self.slot_by_name.get(&name) {
+            return slot;
+        }
+        let info = Some(Arc::new(NodeInfo::default()));
+        let slot = if let Some(slot) = self.free_slots.pop() {
+            self.nodes.set(slot, info);
+            slot
+        } else {
+            self.nodes.push_back(info);
+            self.nodes.len() - 1
+        };
+        self.slot_by_name.insert(name, slot);
+        slot
+    }
+
+    fn node_mut(&mut self, slot: usize) -> &mut NodeInfo {
+        let entry = self.nodes.get_mut(slot).expect("slot in range");
+        Arc::make_mut(entry.get_or_insert_with(Default::default))
+    }
+
+    fn upsert_node(&mut self, node: NodeRecord) {
+        let slot = self.slot_for(node.name);
+        let info = self.node_mut(slot);
+        let was_real = info.node.is_some();
+        info.node = Some(Arc::new(node));
+        if !was_real {
+            self.node_count += 1;
+        }
+        self.generation += 1;
+    }
+
+    fn delete_node(&mut self, name: Sym) {
+        let Some(&slot) = self.slot_by_name.get(&name) else {
+            return;
+        };
+        let info = self.node_mut(slot);
+        let was_real = info.node.take().is_some();
+        let empty = info.pods.is_empty();
+        if was_real {
+            self.node_count -= 1;
+        }
+        if empty {
+            self.release_slot(name, slot);
+        }
+        self.generation += 1;
+    }
+
+    fn release_slot(&mut self, name: Sym, slot: usize) {
+        self.nodes.set(slot, None);
+        self.slot_by_name.remove(&name);
+        self.free_slots.push(slot);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Pods
+
+    fn is_ours(&self, pod: &PodRecord) -> bool {
+        self.scheduler_names.contains(&pod.scheduler_name)
+    }
+
+    fn is_pending(&self, entry: &PodEntry) -> bool {
+        let p = &entry.record;
+        entry.placed_on.is_none() && !p.terminal && !p.deleting && !p.gated && self.is_ours(p)
+    }
+
+    fn place(&mut self, entry: &PodEntry) {
+        if let Some(node) = entry.placed_on {
+            let slot = self.slot_for(node);
+            self.node_mut(slot).add_pod(entry.record.clone());
+        }
+    }
+
+    fn unplace(&mut self, entry: &PodEntry) {
+        let Some(node) = entry.placed_on else {
+            return;
+        };
+        let Some(&slot) = self.slot_by_name.get(&node) else {
+            return;
+        };
+        let info = self.node_mut(slot);
+        info.remove_pod(&entry.record.uid);
+        if info.node.is_none() && info.pods.is_empty() {
+            self.release_slot(node, slot);
+        }
+    }
+
+    /// Replaces the entry for `uid` (or removes it), keeping node usage and the pending set
+    /// consistent.
+    fn replace_entry(&mut self, uid: &Arc<str>, new: Option<PodEntry>) {
+        if let Some(old) = self.pods.remove(uid) {
+            self.unplace(&old);
+            self.pending.remove(uid);
+        }
+        if let Some(mut entry) = new {
+            entry.placed_on = entry.placement();
+            self.place(&entry);
+            if self.is_pending(&entry) {
+                self.pending.insert(uid.clone(), entry.record.clone());
+            }
+            self.pods.insert(uid.clone(), entry);
+        }
+        self.generation += 1;
+    }
+
+    fn upsert_pod(&mut self, pod: PodRecord) {
+        let uid: Arc<str> = pod.uid.clone();
+        let (mut assumed_on, mut allocation) = self
+            .pods
+            .get(&uid)
+            .map(|e| (e.assumed_on, e.allocation.clone()))
+            .unwrap_or_default();
+        if pod.node_name.is_some() || pod.terminal {
+            // Bound (where podium chose: confirmed; elsewhere: the watch wins) or finished.
+            assumed_on = None;
+            allocation = None;
+        }
+        let entry = PodEntry {
+            record: Arc::new(pod),
+            assumed_on,
+            allocation,
+            placed_on: None,
+        };
+        self.replace_entry(&uid, Some(entry));
+    }
+
+    fn delete_pod(&mut self, uid: &str) {
+        if let Some(key) = self.pods.get_key_value(uid).map(|(k, _)| k.clone()) {
+            self.replace_entry(&key, None);
+        }
+    }
+
+    pub fn pending(&self) -> Vec<PendingInfo> {
+        self.pending.values().map(|p| PendingInfo::of(p)).collect()
+    }
+
+    pub fn pending_pod(&self, uid: &str) -> Option<PendingInfo> {
+        self.pending.get(uid).map(|p| PendingInfo::of(p))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Assume / forget
+
+    pub fn assume(&mut self, uid: &str, node: &str, allocation: Option<&str>) -> CoreResult<()> {
+        let Some((key, entry)) = self.pods.get_key_value(uid) else {
+            return Err(CoreError::Invalid(format!(
+                "assume: unknown pod uid {uid:?}"
+            )));
+        };
+        let node_sym = lookup(node)
+            .filter(|n| {
+                self.slot_by_name
+                    .get(n)
+                    .is_some_and(|&s| self.nodes[s].as_ref().is_some_and(|i| i.node.is_some()))
+            })
+            .ok_or_else(|| {
+                CoreError::Invalid(format!(
+                    "assume: {}: unknown node {node:?}",
+                    entry.record.object()
+                ))
+            })?;
+        if let Some(bound) = entry.record.node_name {
+            if bound == node_sym {
+                return Ok(());
+            }
+            return Err(CoreError::Invalid(format!(
+                "assume: {}: already bound to node {:?}",
+                entry.record.object(),
+                resolve(bound)
+            )));
+        }
+        if entry.record.terminal {
+            return Err(CoreError::Invalid(format!(
+                "assume: {}: pod has finished",
+                entry.record.object()
+            )));
+        }
+        let key = key.clone();
+        let new = PodEntry {
+            record: entry.record.clone(),
+            assumed_on: Some(node_sym),
+            allocation: allocation.map(Into::into),
+            placed_on: None,
+        };
+        self.replace_entry(&key, Some(new));
+        Ok(())
+    }
+
+    pub fn forget(&mut self, uid: &str) {
+        let Some((key, entry)) = self.pods.get_key_value(uid) else {
+            return;
+        };
+        if entry.assumed_on.is_none() {
+            return;
+        }
+        let key = key.clone();
+        let new = PodEntry {
+            record: entry.record.clone(),
+            assumed_on: None,
+            allocation: None,
+            placed_on: None,
+        };
+        self.replace_entry(&key, Some(new));
+    }
+
+    pub fn is_assumed(&self, uid: &str) -> bool {
+        self.pods.get(uid).is_some_and(|e| e.assumed_on.is_some())
+    }
+
+    pub fn allocation(&self, uid: &str) -> Option<&str> {
+        self.pods.get(uid).and_then(|e| e.allocation.as_deref())
+    }
+
+    /// Requested totals on a node (assumed pods included), or None for an unknown node.
+    pub fn node_usage(&self, node: &str) -> Option<Vec<(String, i64)>> {
+        let slot = *self.slot_by_name.get(&lookup(node)?)?;
+        let info = self.nodes[slot].as_ref()?;
+        let mut out: Vec<(String, i64)> = info
+            .requested
+            .entries()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        out.push((
+            "pods".to_owned(),
+            i64::try_from(info.pod_count()).unwrap_or(i64::MAX),
+        ));
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn node_json(name: &str, cpu: &str, gpus: u32) -> String {
+        format!(
+            r#"{{"metadata":{{"name":"{name}","uid":"uid-{name}","resourceVersion":"1"}},
+                "status":{{"allocatable":{{"cpu":"{cpu}","memory":"64Gi","pods":"110","nvidia.com/gpu":"{gpus}"}}}}}}"#
+        )
+    }
+
+    pub(crate) fn pod_json(uid: &str, node: Option<&str>, sched: &str, cpu: &str) -> String {
+        let node = node.map_or(String::new(), |n| format!(r#""nodeName":"{n}","#));
+        format!(
+            r#"{{"metadata":{{"name":"p-{uid}","namespace":"ns","uid":"{uid}","resourceVersion":"2"}},
+                "spec":{{{node}"schedulerName":"{sched}","containers":[{{"resources":{{"requests":{{"cpu":"{cpu}"}}}}}}]}},
+                "status":{{"phase":"Pending"}}}}"#
+        )
+    }
+
+    fn event(t: &str, obj: &str) -> Vec<u8> {
+        format!(r#"{{"type":"{t}","object":{obj}}}"#).into_bytes()
+    }
+
+    fn cpu_on(state: &ClusterState, node: &str) -> i64 {
+        state
+            .node_usage(node)
+            .expect("known node")
+            .into_iter()
+            .find(|(k, _)| k == "cpu")
+            .map_or(0, |(_, v)| v)
+    }
+
+    fn state_with_node() -> ClusterState {
+        let mut s = ClusterState::new(&["podium"]);
+        s.apply_event(Kind::Node, &event("ADDED", &node_json("n1", "4", 0)))
+            .unwrap();
+        s.apply_event(Kind::Node, &event("ADDED", &node_json("n2", "4", 0)))
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn list_page_counts_items_and_reports_errors() {
+        let mut s = ClusterState::new(&["podium"]);
+        let body = format!(
+            r#"{{"kind":"PodList","metadata":{{"resourceVersion":"10","continue":"abc"}},"items":[{},{}]}}"#,
+            pod_json("a", None, "podium", "1"),
+            pod_json("b", None, "podium", "1x"),
+        );
+        let page = s.apply_list(Kind::Pod, body.as_bytes()).unwrap();
+        assert_eq!(page.items, 2);
+        assert_eq!(page.resource_version, "10");
+        assert_eq!(page.continue_token.as_deref(), Some("abc"));
+        assert_eq!(page.errors.len(), 1);
+        assert!(page.errors[0].contains("Pod ns/p-b: spec.containers[0].resources.requests.cpu"));
+        assert_eq!(
+            s.pending().len(),
+            2,
+            "the invalid pod is kept to fail with its message"
+        );
+        assert!(s.apply_list(Kind::Pod, b"{\"items\": 3}").is_err());
+    }
+
+    #[test]
+    fn bound_pods_count_and_others_are_not_pending() {
+        let mut s = state_with_node();
+        s.apply_event(
+            Kind::Pod,
+            &event(
+                "ADDED",
+                &pod_json("a", Some("n1"), "default-scheduler", "1"),
+            ),
+        )
+        .unwrap();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("b", None, "default-scheduler", "1")),
+        )
+        .unwrap();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("c", None, "podium", "1")),
+        )
+        .unwrap();
+        assert_eq!(cpu_on(&s, "n1"), 1000);
+        let pending: Vec<String> = s.pending().into_iter().map(|p| p.uid).collect();
+        assert_eq!(pending, vec!["c".to_owned()]);
+        assert_eq!(s.pod_count(), 3);
+    }
+
+    #[test]
+    fn pods_before_their_node_are_counted_when_it_arrives() {
+        let mut s = ClusterState::new(&["podium"]);
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", Some("late"), "x", "2")),
+        )
+        .unwrap();
+        assert_eq!(s.node_count(), 0);
+        s.apply_event(Kind::Node, &event("ADDED", &node_json("late", "4", 0)))
+            .unwrap();
+        assert_eq!((s.node_count(), cpu_on(&s, "late")), (1, 2000));
+        s.apply_event(Kind::Node, &event("DELETED", &node_json("late", "4", 0)))
+            .unwrap();
+        assert_eq!(s.node_count(), 0);
+    }
+
+    #[test]
+    fn terminal_pods_use_nothing() {
+        let mut s = state_with_node();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", Some("n1"), "x", "1")),
+        )
+        .unwrap();
+        let done = pod_json("a", Some("n1"), "x", "1").replace("Pending", "Succeeded");
+        let change = s.apply_event(Kind::Pod, &event("MODIFIED", &done)).unwrap();
+        assert!(change.terminal);
+        assert_eq!(cpu_on(&s, "n1"), 0);
+    }
+
+    #[test]
+    fn assume_confirm_and_no_double_count() {
+        let mut s = state_with_node();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", None, "podium", "1")),
+        )
+        .unwrap();
+        s.assume("a", "n1", Some("{}")).unwrap();
+        assert!(s.is_assumed("a"));
+        assert!(s.pending().is_empty());
+        assert_eq!(cpu_on(&s, "n1"), 1000);
+        // The watch reports the bind on the same node: confirmed, counted once.
+        s.apply_event(
+            Kind::Pod,
+            &event("MODIFIED", &pod_json("a", Some("n1"), "podium", "1")),
+        )
+        .unwrap();
+        assert!(!s.is_assumed("a"));
+        assert_eq!(cpu_on(&s, "n1"), 1000);
+        s.forget("a");
+        assert_eq!(
+            cpu_on(&s, "n1"),
+            1000,
+            "forget after confirmation is a no-op"
+        );
+    }
+
+    #[test]
+    fn watch_wins_over_assumption() {
+        let mut s = state_with_node();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", None, "podium", "1")),
+        )
+        .unwrap();
+        s.assume("a", "n1", None).unwrap();
+        s.apply_event(
+            Kind::Pod,
+            &event("MODIFIED", &pod_json("a", Some("n2"), "podium", "1")),
+        )
+        .unwrap();
+        assert_eq!((cpu_on(&s, "n1"), cpu_on(&s, "n2")), (0, 1000));
+    }
+
+    #[test]
+    fn forget_returns_the_pod_to_pending() {
+        let mut s = state_with_node();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", None, "podium", "1")),
+        )
+        .unwrap();
+        s.assume("a", "n1", None).unwrap();
+        // An unrelated update while the bind is in flight keeps the assumption.
+        s.apply_event(
+            Kind::Pod,
+            &event("MODIFIED", &pod_json("a", None, "podium", "1")),
+        )
+        .unwrap();
+        assert!(s.is_assumed("a"));
+        s.forget("a");
+        assert!(!s.is_assumed("a"));
+        assert_eq!(cpu_on(&s, "n1"), 0);
+        assert_eq!(s.pending().len(), 1);
+        assert!(s.assume("nope", "n1", None).is_err());
+        assert!(s.assume("a", "no-such-node", None).is_err());
+    }
+
+    #[test]
+    fn relist_drops_what_was_not_seen() {
+        let mut s = state_with_node();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", None, "podium", "1")),
+        )
+        .unwrap();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("b", Some("n1"), "x", "1")),
+        )
+        .unwrap();
+        s.begin_relist(Kind::Pod);
+        let page = format!(
+            r#"{{"metadata":{{"resourceVersion":"9"}},"items":[{}]}}"#,
+            pod_json("b", Some("n1"), "x", "1")
+        );
+        s.apply_list(Kind::Pod, page.as_bytes()).unwrap();
+        assert_eq!(s.end_relist(Kind::Pod), vec!["a".to_owned()]);
+        assert_eq!(s.pod_count(), 1);
+        s.begin_relist(Kind::Node);
+        s.apply_list(
+            Kind::Node,
+            format!(r#"{{"items":[{}]}}"#, node_json("n1", "4", 0)).as_bytes(),
+        )
+        .unwrap();
+        s.end_relist(Kind::Node);
+        assert_eq!(s.node_count(), 1);
+        assert!(s.node_usage("n2").is_none());
+    }
+
+    #[test]
+    fn bookmark_and_error_events() {
+        let mut s = ClusterState::new(&["podium"]);
+        let b = s.apply_event(Kind::Pod, br#"{"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"77"}}}"#).unwrap();
+        assert_eq!(
+            (b.event.as_str(), b.resource_version.as_str()),
+            ("BOOKMARK", "77")
+        );
+        let e = s.apply_event(Kind::Pod, br#"{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}}"#).unwrap();
+        assert_eq!(e.status_code, Some(410));
+        assert!(
+            s.apply_event(Kind::Pod, br#"{"type":"WHAT","object":{}}"#)
+                .is_err()
+        );
+        assert!(s.apply_event(Kind::Pod, b"garbage").is_err());
+    }
+
+    #[test]
+    fn snapshot_is_isolated_from_later_changes() {
+        let mut s = state_with_node();
+        let before = s.snapshot();
+        s.apply_event(
+            Kind::Pod,
+            &event("ADDED", &pod_json("a", Some("n1"), "x", "1")),
+        )
+        .unwrap();
+        let after = s.snapshot();
+        assert!(after.generation() > before.generation());
+        let used = |snap: &Snapshot| {
+            snap.nodes_for_test()
+                .iter()
+                .map(|n| n.requested.milli_cpu)
+                .sum::<i64>()
+        };
+        assert_eq!((used(&before), used(&after)), (0, 1000));
+    }
+}

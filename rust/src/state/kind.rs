@@ -1,0 +1,62 @@
+//! The object kinds the cache holds (mirrored by `podium._core.Kind`).
+
+use crate::error::CoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Node = 0,
+    Pod = 1,
+    NodeResourceTopology = 2,
+    PersistentVolume = 3,
+    PersistentVolumeClaim = 4,
+    StorageClass = 5,
+    Namespace = 6,
+    PodGroup = 7,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Node,
+        Kind::Pod,
+        Kind::NodeResourceTopology,
+        Kind::PersistentVolume,
+        Kind::PersistentVolumeClaim,
+        Kind::StorageClass,
+        Kind::Namespace,
+        Kind::PodGroup,
+    ];
+
+    pub fn from_index(i: i64) -> Result<Self, CoreError> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+            .ok_or_else(|| CoreError::Invalid(format!("unknown object kind {i}")))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Node => "Node",
+            Kind::Pod => "Pod",
+            Kind::NodeResourceTopology => "NodeResourceTopology",
+            Kind::PersistentVolume => "PersistentVolume",
+            Kind::PersistentVolumeClaim => "PersistentVolumeClaim",
+            Kind::StorageClass => "StorageClass",
+            Kind::Namespace => "Namespace",
+            Kind::PodGroup => "PodGroup",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_index(k as i64), Ok(k));
+        }
+        assert!(Kind::from_index(8).is_err());
+        assert!(Kind::from_index(-1).is_err());
+    }
+}

@@ -1,0 +1,483 @@
+//! Pod records: what the scheduler keeps of a Pod object, parsed once from the apiserver's bytes.
+
+use std::sync::Arc;
+
+use crate::intern::{Sym, resolve, sym};
+use crate::quantity;
+use crate::state::labels::Labels;
+use crate::state::node::join_errors;
+use crate::state::node_selector::{
+    FIELD_METADATA_NAME, NodeSelector, Operator, PreferredTerm, Requirement, Term,
+};
+use crate::state::object::{FieldError, LenientIdentity, ObjectRef, decode};
+use crate::state::requests::{ContainerRequests, InitContainer, PodSpecRequests, pod_requests};
+use crate::state::resources::{ResourceName, Resources};
+use crate::state::taints::Toleration;
+use crate::state::wire::{PodWire, RequirementWire, StrMap, TermWire};
+
+/// The label that ties a pod to its PodGroup (scheduler-plugins coscheduling).
+pub const POD_GROUP_LABEL: &str = "scheduling.x-k8s.io/pod-group";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+/// A host port a container binds: kube's (ip, protocol, port) triple, ip "" meaning 0.0.0.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    /// None: the wildcard address 0.0.0.0.
+    pub ip: Option<Sym>,
+    pub protocol: Protocol,
+    pub port: i32,
+}
+
+impl HostPort {
+    /// `HostPortInfo.CheckConflict`: the wildcard address conflicts with every address.
+    pub fn conflicts_with(&self, other: &HostPort) -> bool {
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (self.ip.is_none() || other.ip.is_none() || self.ip == other.ip)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PodRecord {
+    pub uid: Arc<str>,
+    pub namespace: Sym,
+    pub name: Box<str>,
+    pub resource_version: Box<str>,
+    pub scheduler_name: Sym,
+    pub node_name: Option<Sym>,
+    pub priority: i32,
+    pub created: f64,
+    /// `status.phase` Succeeded or Failed: holds no resources.
+    pub terminal: bool,
+    /// `metadata.deletionTimestamp` set.
+    pub deleting: bool,
+    /// Has `spec.schedulingGates`.
+    pub gated: bool,
+    pub pod_group: Option<Sym>,
+    pub labels: Labels,
+    pub requests: Resources,
+    /// Requests with kube's scoring defaults for containers that omit cpu or memory.
+    pub non_zero_requests: Resources,
+    pub host_ports: Box<[HostPort]>,
+    pub node_selector: Labels,
+    pub required_affinity: Option<NodeSelector>,
+    pub preferred_affinity: Box<[PreferredTerm]>,
+    pub tolerations: Box<[Toleration]>,
+    /// Set when part of the object was malformed: a pending pod then fails with this message.
+    pub error: Option<Box<str>>,
+}
+
+impl PodRecord {
+    pub fn namespace(&self) -> &'static str {
+        resolve(self.namespace)
+    }
+
+    pub fn object(&self) -> ObjectRef {
+        ObjectRef::new("Pod", self.namespace(), &self.name)
+    }
+
+    /// An empty record, for tests and for pods known only by identity.
+    pub fn empty(uid: &str, namespace: &str, name: &str) -> Self {
+        Self {
+            uid: uid.into(),
+            namespace: sym(namespace),
+            name: name.into(),
+            resource_version: Box::default(),
+            scheduler_name: sym(""),
+            node_name: None,
+            priority: 0,
+            created: 0.0,
+            terminal: false,
+            deleting: false,
+            gated: false,
+            pod_group: None,
+            labels: Labels::default(),
+            requests: Resources::default(),
+            non_zero_requests: Resources::default(),
+            host_ports: Box::default(),
+            node_selector: Labels::default(),
+            required_affinity: None,
+            preferred_affinity: Box::default(),
+            tolerations: Box::default(),
+            error: None,
+        }
+    }
+}
+
+pub enum PodParse {
+    Record(PodRecord),
+    /// Not even a uid: nothing can be kept.
+    Unusable(String),
+}
+
+pub fn parse_pod(bytes: &[u8]) -> PodParse {
+    match decode::<PodWire<'_>>(bytes) {
+        Ok(wire) => {
+            let mut errors = Vec::new();
+            let record = from_wire(&wire, &mut errors);
+            if record.uid.is_empty() {
+                return PodParse::Unusable(format!("{}: metadata.uid: missing", record.object()));
+            }
+            PodParse::Record(PodRecord {
+                error: join_errors(&errors),
+                ..record
+            })
+        }
+        Err((path, message)) => {
+            let id = LenientIdentity::read(bytes).unwrap_or_default();
+            let err = FieldError {
+                object: ObjectRef::new("Pod", &id.namespace, &id.name),
+                path,
+                message,
+            };
+            if id.uid.is_empty() {
+                return PodParse::Unusable(err.to_string());
+            }
+            let mut record = PodRecord::empty(&id.uid, &id.namespace, &id.name);
+            record.resource_version = id.resource_version.into();
+            record.scheduler_name = sym(&id.scheduler_name);
+            record.node_name = id.node_name.as_deref().map(sym);
+            record.terminal = id.terminal;
+            record.error = Some(err.to_string().into());
+            PodParse::Record(record)
+        }
+    }
+}
+
+/// RFC 3339 timestamp to seconds since the epoch.
+fn timestamp(text: &str) -> Option<f64> {
+    let t = humantime::parse_rfc3339_weak(text).ok()?;
+    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
+}
+
+struct Ctx<'e> {
+    object: ObjectRef,
+    errors: &'e mut Vec<FieldError>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, path: String, message: String) {
+        self.errors.push(FieldError {
+            object: self.object.clone(),
+            path,
+            message,
+        });
+    }
+
+    fn requests(&mut self, path: &str, map: Option<&StrMap<'_>>) -> ContainerRequests {
+        let mut out = ContainerRequests::default();
+        for (key, text) in map.into_iter().flatten() {
+            let resource = ResourceName::parse(key);
+            let parsed = if resource == ResourceName::Cpu {
+                quantity::parse_milli_value(text)
+            } else {
+                quantity::parse_value(text)
+            };
+            match parsed {
+                Ok(v) if v >= 0 => {
+                    out.requests.set(resource, v);
+                    out.has_cpu |= resource == ResourceName::Cpu;
+                    out.has_memory |= resource == ResourceName::Memory;
+                }
+                Ok(_) => self.error(
+                    format!("{path}.{key}"),
+                    format!("negative quantity {text:?}"),
+                ),
+                Err(e) => self.error(format!("{path}.{key}"), e.to_string()),
+            }
+        }
+        out
+    }
+}
+
+fn term(t: &TermWire<'_>) -> Term {
+    let values = |r: &RequirementWire<'_>| -> Vec<String> {
+        r.values.iter().flatten().map(|v| v.to_string()).collect()
+    };
+    let op = |r: &RequirementWire<'_>| {
+        let vs = values(r);
+        let refs: Vec<&str> = vs.iter().map(String::as_str).collect();
+        Operator::parse(&r.operator, &refs)
+    };
+    Term {
+        expressions: t
+            .match_expressions
+            .iter()
+            .flatten()
+            .map(|r| Requirement {
+                key: sym(&r.key),
+                op: op(r),
+            })
+            .collect(),
+        fields: t
+            .match_fields
+            .iter()
+            .flatten()
+            .map(|r| {
+                if r.key == FIELD_METADATA_NAME && matches!(&*r.operator, "In" | "NotIn") {
+                    op(r)
+                } else {
+                    Operator::Never
+                }
+            })
+            .collect(),
+    }
+}
+
+fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
+    let meta = &wire.metadata;
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let name = meta.name.as_deref().unwrap_or_default();
+    let mut ctx = Ctx {
+        object: ObjectRef::new("Pod", namespace, name),
+        errors,
+    };
+    let mut record = PodRecord::empty(meta.uid.as_deref().unwrap_or_default(), namespace, name);
+    record.resource_version = meta.resource_version.as_deref().unwrap_or_default().into();
+    record.deleting = meta.deletion_timestamp.is_some();
+    if let Some(ts) = meta.creation_timestamp.as_deref() {
+        match timestamp(ts) {
+            Some(t) => record.created = t,
+            None => ctx.error(
+                "metadata.creationTimestamp".into(),
+                format!("invalid timestamp {ts:?}"),
+            ),
+        }
+    }
+    if let Some(labels) = &meta.labels {
+        record.labels = Labels::from_map(labels);
+        record.pod_group = labels.get(POD_GROUP_LABEL).map(|g| sym(g));
+    }
+    record.terminal = matches!(
+        wire.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    );
+    let Some(spec) = &wire.spec else {
+        record.scheduler_name = sym("default-scheduler");
+        return record;
+    };
+    record.scheduler_name = sym(spec
+        .scheduler_name
+        .as_deref()
+        .unwrap_or("default-scheduler"));
+    record.node_name = spec.node_name.as_deref().filter(|n| !n.is_empty()).map(sym);
+    record.priority = spec.priority.unwrap_or(0);
+    record.gated = spec
+        .scheduling_gates
+        .as_ref()
+        .is_some_and(|g| !g.is_empty());
+    record.node_selector = spec
+        .node_selector
+        .as_ref()
+        .map(Labels::from_map)
+        .unwrap_or_default();
+    record.tolerations = spec
+        .tolerations
+        .iter()
+        .flatten()
+        .map(|t| {
+            Toleration::new(
+                t.key.as_deref().unwrap_or_default(),
+                t.operator.as_deref().unwrap_or_default(),
+                t.value.as_deref().unwrap_or_default(),
+                t.effect.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    if let Some(na) = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+    {
+        record.required_affinity = na
+            .required_during_scheduling_ignored_during_execution
+            .as_ref()
+            .map(|sel| NodeSelector {
+                terms: sel.node_selector_terms.iter().flatten().map(term).collect(),
+            });
+        record.preferred_affinity = na
+            .preferred_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                let t = term(&p.preference);
+                // kube ignores zero-weight and empty preferences.
+                (p.weight != 0 && !t.is_empty()).then_some(PreferredTerm {
+                    weight: p.weight,
+                    term: t,
+                })
+            })
+            .collect();
+    }
+
+    let mut spec_requests = PodSpecRequests::default();
+    let mut host_ports = Vec::new();
+    for (i, c) in spec.containers.iter().flatten().enumerate() {
+        let path = format!("spec.containers[{i}].resources.requests");
+        let reqs = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        spec_requests.containers.push(ctx.requests(&path, reqs));
+        for p in c.ports.iter().flatten() {
+            if let Some(port) = p.host_port.filter(|&p| p > 0) {
+                host_ports.push(HostPort {
+                    ip: p
+                        .host_ip
+                        .as_deref()
+                        .filter(|ip| !ip.is_empty() && *ip != "0.0.0.0")
+                        .map(sym),
+                    protocol: match p.protocol.as_deref() {
+                        Some("UDP") => Protocol::Udp,
+                        Some("SCTP") => Protocol::Sctp,
+                        _ => Protocol::Tcp,
+                    },
+                    port,
+                });
+            }
+        }
+    }
+    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
+        let path = format!("spec.initContainers[{i}].resources.requests");
+        let reqs = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        spec_requests.init_containers.push(InitContainer {
+            requests: ctx.requests(&path, reqs),
+            restartable: c.restart_policy.as_deref() == Some("Always"),
+        });
+    }
+    if let Some(pod_level) = spec.resources.as_ref().and_then(|r| r.requests.as_ref()) {
+        let reqs = ctx.requests("spec.resources.requests", Some(pod_level));
+        if reqs.has_cpu || reqs.has_memory || !reqs.requests.scalar.is_empty() {
+            spec_requests.pod_level = Some(reqs);
+        }
+    }
+    spec_requests.overhead = ctx
+        .requests("spec.overhead", spec.overhead.as_ref())
+        .requests;
+    let (requests, non_zero) = pod_requests(&spec_requests);
+    record.requests = requests;
+    record.non_zero_requests = non_zero;
+    record.host_ports = host_ports.into_boxed_slice();
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(body: &str) -> PodRecord {
+        match parse_pod(body.as_bytes()) {
+            PodParse::Record(r) => r,
+            PodParse::Unusable(e) => panic!("unusable: {e}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_full_pod() {
+        let p = record(
+            r#"{"metadata":{"name":"web-1","namespace":"default","uid":"u1","resourceVersion":"5",
+                 "creationTimestamp":"2024-01-01T00:00:00Z","labels":{"app":"web","scheduling.x-k8s.io/pod-group":"g1"}},
+                "spec":{"schedulerName":"podium","priority":10,"nodeSelector":{"zone":"a"},
+                 "tolerations":[{"key":"gpu","operator":"Exists","effect":"NoSchedule"}],
+                 "affinity":{"nodeAffinity":{
+                   "requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"gpu","operator":"In","values":["h100"]}]}]},
+                   "preferredDuringSchedulingIgnoredDuringExecution":[{"weight":5,"preference":{"matchExpressions":[{"key":"rack","operator":"Exists"}]}},{"weight":0,"preference":{"matchExpressions":[{"key":"x","operator":"Exists"}]}}]}},
+                 "containers":[{"name":"a","resources":{"requests":{"cpu":"500m","memory":"1Gi","nvidia.com/gpu":"2"}},
+                   "ports":[{"containerPort":80,"hostPort":8080},{"containerPort":53,"hostPort":53,"protocol":"UDP","hostIP":"10.0.0.1"}]}]},
+                "status":{"phase":"Pending"}}"#,
+        );
+        assert_eq!(&*p.uid, "u1");
+        assert_eq!(p.namespace(), "default");
+        assert_eq!(resolve(p.scheduler_name), "podium");
+        assert_eq!(p.priority, 10);
+        assert!((p.created - 1_704_067_200.0).abs() < 1e-6);
+        assert_eq!(p.pod_group, Some(sym("g1")));
+        assert_eq!(p.requests.milli_cpu, 500);
+        assert_eq!(p.requests.memory, 1 << 30);
+        assert_eq!(p.requests.scalar(sym("nvidia.com/gpu")), 2);
+        assert_eq!(p.host_ports.len(), 2);
+        assert_eq!(p.host_ports[1].protocol, Protocol::Udp);
+        assert_eq!(p.tolerations.len(), 1);
+        assert_eq!(p.required_affinity.as_ref().map(|s| s.terms.len()), Some(1));
+        assert_eq!(p.preferred_affinity.len(), 1, "zero weight dropped");
+        assert!(!p.terminal && !p.gated && p.error.is_none());
+    }
+
+    #[test]
+    fn bad_quantity_names_pod_and_field_and_keeps_the_rest() {
+        let p = record(
+            r#"{"metadata":{"name":"web-1","namespace":"default","uid":"u1"},
+                "spec":{"containers":[{"resources":{"requests":{"cpu":"1x","memory":"1Gi"}}}]}}"#,
+        );
+        assert_eq!(
+            p.error.as_deref(),
+            Some(
+                r#"Pod default/web-1: spec.containers[0].resources.requests.cpu: invalid quantity "1x": unknown suffix"#
+            )
+        );
+        assert_eq!(p.requests.memory, 1 << 30);
+    }
+
+    #[test]
+    fn wrong_type_keeps_identity_and_placement() {
+        let p = record(
+            r#"{"metadata":{"name":"w","namespace":"ns","uid":"u2"},
+                "spec":{"nodeName":"n1","schedulerName":"podium","priority":"high"}}"#,
+        );
+        let err = p.error.expect("error");
+        assert!(
+            err.starts_with("Pod ns/w: spec.priority: invalid type"),
+            "{err}"
+        );
+        assert_eq!(p.node_name, Some(sym("n1")));
+        assert_eq!(resolve(p.scheduler_name), "podium");
+    }
+
+    #[test]
+    fn unusable_without_uid() {
+        assert!(matches!(
+            parse_pod(br#"{"metadata":{"name":"x"}}"#),
+            PodParse::Unusable(_)
+        ));
+        assert!(matches!(parse_pod(b"[1,2"), PodParse::Unusable(_)));
+    }
+
+    #[test]
+    fn terminal_gated_and_deleting() {
+        let p = record(
+            r#"{"metadata":{"uid":"u","deletionTimestamp":"2024-01-01T00:00:00Z"},
+                "spec":{"schedulingGates":[{"name":"g"}]},"status":{"phase":"Succeeded"}}"#,
+        );
+        assert!(p.terminal && p.gated && p.deleting);
+        assert_eq!(resolve(p.scheduler_name), "default-scheduler");
+    }
+
+    #[test]
+    fn host_port_conflicts() {
+        let any = HostPort {
+            ip: None,
+            protocol: Protocol::Tcp,
+            port: 80,
+        };
+        let ip1 = HostPort {
+            ip: Some(sym("10.0.0.1")),
+            ..any
+        };
+        let ip2 = HostPort {
+            ip: Some(sym("10.0.0.2")),
+            ..any
+        };
+        let udp = HostPort {
+            protocol: Protocol::Udp,
+            ..any
+        };
+        assert!(any.conflicts_with(&ip1) && ip1.conflicts_with(&any));
+        assert!(!ip1.conflicts_with(&ip2));
+        assert!(ip1.conflicts_with(&ip1));
+        assert!(!any.conflicts_with(&udp));
+        assert!(!any.conflicts_with(&HostPort { port: 81, ..any }));
+    }
+}

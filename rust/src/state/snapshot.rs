@@ -1,0 +1,76 @@
+//! An immutable view of the cluster for scheduling cycles, O(1) to take.
+//!
+//! It shares structure with the `ClusterState` it came from. Placements made by `schedule` go
+//! into the snapshot's own copy (copy-on-write per node), so later pods of a batch, and later
+//! batches on the same snapshot, see them; the `ClusterState` is untouched.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+
+/// Node slots: `None` marks a free slot.
+pub type NodeSlots = imbl::Vector<Option<Arc<NodeInfo>>>;
+/// Podium's pods waiting for a node, by uid.
+pub type PendingPods = imbl::HashMap<Arc<str>, Arc<PodRecord>>;
+
+#[derive(Clone)]
+pub struct SnapshotData {
+    pub nodes: NodeSlots,
+    pub pending: PendingPods,
+}
+
+impl SnapshotData {
+    /// The real nodes (not placeholders for pods whose node is unknown), with their slots.
+    pub fn real_nodes(&self) -> Vec<(usize, Arc<NodeInfo>)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, info)| {
+                info.as_ref()
+                    .filter(|i| i.node.is_some())
+                    .map(|i| (slot, i.clone()))
+            })
+            .collect()
+    }
+}
+
+pub struct Snapshot {
+    generation: u64,
+    node_count: usize,
+    data: Mutex<SnapshotData>,
+}
+
+impl Snapshot {
+    pub fn new(generation: u64, node_count: usize, nodes: NodeSlots, pending: PendingPods) -> Self {
+        Self {
+            generation,
+            node_count,
+            data: Mutex::new(SnapshotData { nodes, pending }),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    /// Exclusive access for one `schedule` call (calls on one snapshot run one at a time).
+    pub fn lock(&self) -> MutexGuard<'_, SnapshotData> {
+        // A panic inside a cycle is caught at the boundary; the data is still consistent
+        // because placements are written back only after a pod's decision is complete.
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    pub fn nodes_for_test(&self) -> Vec<Arc<NodeInfo>> {
+        self.lock()
+            .real_nodes()
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    }
+}

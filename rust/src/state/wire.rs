@@ -1,0 +1,244 @@
+//! The subset of the Kubernetes JSON the core reads, borrowed from the input bytes.
+//!
+//! Only the fields the scheduler needs are declared; serde skips the rest without building
+//! them. Every collection is optional because the apiserver may send `null` or omit it.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+
+pub type Str<'a> = Cow<'a, str>;
+pub type StrMap<'a> = BTreeMap<Str<'a>, Str<'a>>;
+
+#[derive(Deserialize)]
+pub struct ListWire<'a> {
+    #[serde(borrow)]
+    pub metadata: Option<ListMetaWire<'a>>,
+    #[serde(borrow)]
+    pub items: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMetaWire<'a> {
+    #[serde(borrow)]
+    pub resource_version: Option<Str<'a>>,
+    #[serde(borrow, rename = "continue")]
+    pub continue_token: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+pub struct EventWire<'a> {
+    #[serde(borrow, rename = "type")]
+    pub event_type: Str<'a>,
+    #[serde(borrow)]
+    pub object: &'a RawValue,
+}
+
+/// The `Status` object of an ERROR watch event.
+#[derive(Deserialize)]
+pub struct StatusWire<'a> {
+    pub code: Option<i64>,
+    #[serde(borrow)]
+    pub message: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub reason: Option<Str<'a>>,
+}
+
+/// Only `metadata.resourceVersion` of a BOOKMARK.
+#[derive(Deserialize)]
+pub struct BookmarkWire<'a> {
+    #[serde(borrow)]
+    pub metadata: Option<ObjectMetaWire<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMetaWire<'a> {
+    #[serde(borrow)]
+    pub name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub namespace: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub uid: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub resource_version: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub creation_timestamp: Option<Str<'a>>,
+    pub deletion_timestamp: Option<IgnoredAny>,
+    #[serde(borrow)]
+    pub labels: Option<StrMap<'a>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node
+
+#[derive(Deserialize)]
+pub struct NodeWire<'a> {
+    #[serde(borrow, default)]
+    pub metadata: ObjectMetaWire<'a>,
+    #[serde(borrow)]
+    pub spec: Option<NodeSpecWire<'a>>,
+    #[serde(borrow)]
+    pub status: Option<NodeStatusWire<'a>>,
+}
+
+#[derive(Deserialize)]
+pub struct NodeSpecWire<'a> {
+    pub unschedulable: Option<bool>,
+    #[serde(borrow)]
+    pub taints: Option<Vec<TaintWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct TaintWire<'a> {
+    #[serde(borrow)]
+    pub key: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub value: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub effect: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+pub struct NodeStatusWire<'a> {
+    #[serde(borrow)]
+    pub allocatable: Option<StrMap<'a>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod
+
+#[derive(Deserialize)]
+pub struct PodWire<'a> {
+    #[serde(borrow, default)]
+    pub metadata: ObjectMetaWire<'a>,
+    #[serde(borrow)]
+    pub spec: Option<PodSpecWire<'a>>,
+    #[serde(borrow)]
+    pub status: Option<PodStatusWire<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpecWire<'a> {
+    #[serde(borrow)]
+    pub scheduler_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub node_name: Option<Str<'a>>,
+    pub priority: Option<i32>,
+    pub scheduling_gates: Option<Vec<IgnoredAny>>,
+    #[serde(borrow)]
+    pub node_selector: Option<StrMap<'a>>,
+    #[serde(borrow)]
+    pub affinity: Option<AffinityWire<'a>>,
+    #[serde(borrow)]
+    pub tolerations: Option<Vec<TolerationWire<'a>>>,
+    #[serde(borrow)]
+    pub containers: Option<Vec<ContainerWire<'a>>>,
+    #[serde(borrow)]
+    pub init_containers: Option<Vec<ContainerWire<'a>>>,
+    #[serde(borrow)]
+    pub overhead: Option<StrMap<'a>>,
+    #[serde(borrow)]
+    pub resources: Option<RequirementsWire<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerWire<'a> {
+    #[serde(borrow)]
+    pub resources: Option<RequirementsWire<'a>>,
+    #[serde(borrow)]
+    pub ports: Option<Vec<PortWire<'a>>>,
+    #[serde(borrow)]
+    pub restart_policy: Option<Str<'a>>,
+}
+
+/// Requests only: the apiserver defaults missing requests from limits.
+#[derive(Deserialize)]
+pub struct RequirementsWire<'a> {
+    #[serde(borrow)]
+    pub requests: Option<StrMap<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortWire<'a> {
+    pub host_port: Option<i32>,
+    #[serde(borrow, rename = "hostIP")]
+    pub host_ip: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub protocol: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TolerationWire<'a> {
+    #[serde(borrow)]
+    pub key: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub operator: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub value: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub effect: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AffinityWire<'a> {
+    #[serde(borrow)]
+    pub node_affinity: Option<NodeAffinityWire<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeAffinityWire<'a> {
+    #[serde(borrow)]
+    pub required_during_scheduling_ignored_during_execution: Option<NodeSelectorWire<'a>>,
+    #[serde(borrow)]
+    pub preferred_during_scheduling_ignored_during_execution: Option<Vec<PreferredTermWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSelectorWire<'a> {
+    #[serde(borrow)]
+    pub node_selector_terms: Option<Vec<TermWire<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TermWire<'a> {
+    #[serde(borrow)]
+    pub match_expressions: Option<Vec<RequirementWire<'a>>>,
+    #[serde(borrow)]
+    pub match_fields: Option<Vec<RequirementWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct RequirementWire<'a> {
+    #[serde(borrow)]
+    pub key: Str<'a>,
+    #[serde(borrow)]
+    pub operator: Str<'a>,
+    #[serde(borrow)]
+    pub values: Option<Vec<Str<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct PreferredTermWire<'a> {
+    pub weight: i32,
+    #[serde(borrow, default)]
+    pub preference: TermWire<'a>,
+}
+
+#[derive(Deserialize)]
+pub struct PodStatusWire<'a> {
+    #[serde(borrow)]
+    pub phase: Option<Str<'a>>,
+}
