@@ -9,16 +9,18 @@ the build's message: nothing is skipped silently.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import pytest_asyncio
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 
 from podium.kubeclient import api_client
-from podium.testing.binaries import Binaries, BuildError, ensure_binaries
+from podium.testing.binaries import Binaries, BuildError, ensure_binaries, ensure_jaeger
 from podium.testing.cluster import LocalCluster
+from podium.testing.jaeger import Jaeger
 from podium.testing.nodes import delete_nodes
 
 TEST_NODE_LABEL = "podium.dev/test"
@@ -26,6 +28,8 @@ TEST_NODE_LABEL = "podium.dev/test"
 _TESTS = Path(__file__).parent
 _MARK_BY_DIRECTORY = {"integration": "integration", "e2e": "e2e"}
 _BINARIES = pytest.StashKey["Binaries | BuildError"]()
+_JAEGER = pytest.StashKey["Path | BuildError"]()
+_T = TypeVar("_T")
 _CLUSTER_FIXTURES = frozenset({"binaries", "cluster", "api", "namespace", "node_labels"})
 
 
@@ -43,25 +47,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    needs_cluster = any(
-        _CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items
-    )
-    if needs_cluster:
-        try:
-            session.config.stash[_BINARIES] = ensure_binaries()
-        except BuildError as error:
-            session.config.stash[_BINARIES] = error
+    used: set[str] = set()
+    for item in session.items:
+        used.update(getattr(item, "fixturenames", ()))
+    if _CLUSTER_FIXTURES & used:
+        session.config.stash[_BINARIES] = _build(ensure_binaries)
+    if "jaeger" in used:
+        session.config.stash[_JAEGER] = _build(ensure_jaeger)
+
+
+def _build(build: Callable[[], _T]) -> _T | BuildError:
+    try:
+        return build()
+    except BuildError as error:
+        return error
+
+
+def _built(
+    request: pytest.FixtureRequest,
+    key: pytest.StashKey[_T | BuildError],
+    build: Callable[[], _T],
+) -> _T:
+    built = request.config.stash.get(key, None)
+    if built is None:
+        built = _build(build)
+    if isinstance(built, BuildError):
+        raise built
+    return built
 
 
 @pytest.fixture(scope="session")
 def binaries(request: pytest.FixtureRequest) -> Binaries:
     """The local-cluster executables (built after collection; a build error fails the test)."""
-    built = request.config.stash.get(_BINARIES, None)
-    if built is None:
-        built = ensure_binaries()
-    if isinstance(built, BuildError):
-        raise built
-    return built
+    return _built(request, _BINARIES, ensure_binaries)
+
+
+@pytest.fixture(scope="session")
+def jaeger_binary(request: pytest.FixtureRequest) -> Path:
+    """The Jaeger executable: an optional build, made only when a selected test needs it."""
+    return _built(request, _JAEGER, ensure_jaeger)
+
+
+@pytest.fixture
+def jaeger(jaeger_binary: Path) -> Iterator[Jaeger]:
+    """A fresh in-memory Jaeger for one test."""
+    with Jaeger(binary=jaeger_binary) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

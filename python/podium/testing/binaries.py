@@ -35,6 +35,8 @@ TOOLS_DIR_ENV = "PODIUM_TOOLS_DIR"
 
 _KEY_HEX_DIGITS = 16
 _LOG_TAIL_LINES = 40
+# The status line must fit one terminal line, or each refresh scrolls.
+_STEP_WIDTH = 40
 
 
 class BuildError(RuntimeError):
@@ -43,13 +45,22 @@ class BuildError(RuntimeError):
 
 @dataclass(frozen=True)
 class GoTarget:
-    """A Go module under ``tools/`` and the commands (``./cmd/<name>``) to build from it."""
+    """A Go module under ``tools/`` and the main packages to build in it.
+
+    A package is ``./cmd/<name>`` in the module itself or the import path of a dependency's
+    main package (pinned by the module's go.mod); each executable is named after the last
+    element of its package path."""
 
     module: str
-    commands: tuple[str, ...]
+    packages: tuple[str, ...]
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(package.rstrip("/").rsplit("/", 1)[-1] for package in self.packages)
 
 
-LOCALCLUSTER = GoTarget("localcluster", ("podium-apiserver", "kube-scheduler"))
+LOCALCLUSTER = GoTarget("localcluster", ("./cmd/podium-apiserver", "./cmd/kube-scheduler"))
+JAEGER = GoTarget("jaeger", ("github.com/jaegertracing/jaeger/cmd/jaeger",))
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,12 @@ def ensure_binaries(console: Console | None = None) -> Binaries:
     )
 
 
+def ensure_jaeger(console: Console | None = None) -> Path:
+    """The Jaeger v2 executable (an optional target: only the tracing end-to-end test needs
+    it), built on first use."""
+    return ensure_built(JAEGER, console) / "jaeger"
+
+
 def _complete(directory: Path, commands: Sequence[str]) -> bool:
     return all(os.access(directory / name, os.X_OK) for name in commands)
 
@@ -154,9 +171,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _go_build(go: str, source: Path, out: Path, target: GoTarget, console: Console) -> None:
-    packages = [f"./cmd/{name}" for name in target.commands]
     # -v names each package as it compiles: that is the progress shown as the current step.
-    argv = [go, "build", "-trimpath", "-v", "-o", f"{out}{os.sep}", *packages]
+    argv = [go, "build", "-trimpath", "-v", "-o", f"{out}{os.sep}", *target.packages]
     what = f"{target.module} ({', '.join(target.commands)})"
     started = time.monotonic()
     _say(console, f"building {what} with {go} into {out.parent}; the first build takes minutes")
@@ -175,7 +191,7 @@ def _go_build(go: str, source: Path, out: Path, target: GoTarget, console: Conso
         if console.is_terminal:
             with console.status(f"building {what}") as status:
                 while process.poll() is None:
-                    step = tail[-1] if tail else "resolving modules"
+                    step = tail[-1][-_STEP_WIDTH:] if tail else "resolving modules"
                     status.update(f"building {what} [{_elapsed(started)}] {step}")
                     time.sleep(0.2)
         process.wait()
@@ -211,14 +227,20 @@ def _elapsed(started: float) -> str:
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    """Builds the local-cluster binaries and prints their directory."""
+    """Builds the local-cluster binaries (and Jaeger with ``--jaeger``); prints their paths."""
+    unknown = [arg for arg in argv if arg != "--jaeger"]
+    if unknown:
+        print(f"usage: python -m podium.testing.binaries [--jaeger]; unknown: {unknown}")
+        return 2
     console = Console(stderr=True)
     try:
         binaries = ensure_binaries(console)
+        print(binaries.directory)
+        if "--jaeger" in argv:
+            print(ensure_jaeger(console).parent)
     except BuildError as error:
         console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
         return 1
-    print(binaries.directory)
     return 0
 
 
