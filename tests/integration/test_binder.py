@@ -182,14 +182,22 @@ async def test_pod_bound_by_someone_else_is_dropped(world: World) -> None:
 
 
 async def test_node_deleted_mid_flight_requeues(world: World) -> None:
+    # The apiserver binds to a node that no longer exists without complaint, so the binder asks
+    # the cache before each attempt. Here the cache's node names follow the watch's changes.
+    live_nodes = {world.node}
+    binder: Binder[PendingPod] = Binder(
+        world.api, world.state, world.queue, node_exists=live_nodes.__contains__
+    )
     pod = await world.pending_pod("orphan")
     node = orjson.loads(await request_bytes(world.api, "GET", f"/api/v1/nodes/{world.node}"))
     await request_bytes(world.api, "DELETE", f"/api/v1/nodes/{world.node}")
     # What the node watch delivers to the cache.
-    world.state.apply_event(Kind.NODE, orjson.dumps({"type": "DELETED", "object": node}))
-    world.binder.submit(world.decision(pod), pod)
-    await world.binder.drain()
+    change = world.state.apply_event(Kind.NODE, orjson.dumps({"type": "DELETED", "object": node}))
+    assert (change.event, change.name) == ("DELETED", world.node)
+    live_nodes.discard(change.name)
+    binder.submit(world.decision(pod), pod)
+    await binder.drain()
     assert "nodeName" not in (await world.read_pod("orphan"))["spec"]
     assert not world.state.is_assumed(pod.uid)
     assert world.queue.pending_counts()["backoff"] == 1
-    assert len(world.binder) == 0
+    assert len(binder) == 0
