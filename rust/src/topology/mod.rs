@@ -27,7 +27,8 @@ pub use node::{
 pub use nrt::{MAX_ZONES, parse_node_resource_topology, parse_node_resource_topology_json};
 pub use packing::{MAX_SCORE, PackingContext, PackingWeights, packing_score, stranded_gpus};
 pub use placement::{
-    Infeasible, insufficient_reason, manager_policy_reason, no_single_zone_reason, place,
+    Infeasible, Placement, insufficient_reason, manager_policy_reason, no_single_zone_reason,
+    place, plan,
 };
 pub use request::{
     NUMA_POLICY_ANNOTATION, NumaPolicy, PlacementRequest, RequestedResource, ResourceRole,

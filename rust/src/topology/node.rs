@@ -120,10 +120,13 @@ impl Distances {
     /// over zone pairs of their distance, taking the larger direction when the object is
     /// asymmetric. One zone costs nothing.
     pub fn spread_cost(&self, set: u32) -> i64 {
-        let members: Vec<usize> = (0..self.zones).filter(|&z| set & (1 << z) != 0).collect();
+        if set.count_ones() <= 1 {
+            return 0;
+        }
+        let member = |z: usize| z < 32 && set & (1 << z) != 0;
         let mut cost = 0;
-        for (k, &a) in members.iter().enumerate() {
-            for &b in &members[k + 1..] {
+        for a in (0..self.zones).filter(|&a| member(a)) {
+            for b in (a + 1..self.zones).filter(|&b| member(b)) {
                 cost += self.get(a, b).max(self.get(b, a));
             }
         }

@@ -11,10 +11,11 @@
 
 use serde::Deserialize;
 
-use super::allocation::Allocation;
 use super::error::TopologyError;
-use super::node::{NodeTopology, Zone};
-use super::request::{PlacementRequest, ResourceRole};
+use super::node::NodeTopology;
+use super::nrt::MAX_ZONES;
+use super::placement::Placement;
+use super::request::ResourceRole;
 use super::usage::ZoneUsage;
 
 /// Highest score, as kube-scheduler's MaxNodeScore.
@@ -107,59 +108,66 @@ pub struct PackingContext<'a> {
     pub waiting_sizes: &'a [i64],
 }
 
-/// Scores `allocation` (from `placement::place` for `request` on `topology` with `pending`).
+/// Scores `placement` (from `placement::plan` on `topology` with `pending`).
 pub fn packing_score(
     topology: &NodeTopology,
     pending: &ZoneUsage,
-    request: &PlacementRequest,
-    allocation: &Allocation,
+    placement: &Placement<'_>,
     weights: &PackingWeights,
     context: &PackingContext<'_>,
 ) -> i64 {
-    let gpus = GpuView::new(topology, pending, context.gpu_resources, allocation);
-    let requested = request.total(ResourceRole::Gpu).min(gpus.free_before());
+    let gpus = GpuView::new(topology, pending, context.gpu_resources, Some(placement));
+    let total = gpus.total();
+    let requested = gpus.taken_total();
     let mut mean = WeightedMean::default();
-    if requested == 0 || gpus.total() == 0 {
-        if gpus.total() > 0 {
-            mean.add(
-                weights.gpu_node_avoidance,
-                1.0 - ratio(gpus.free_before(), gpus.total()),
-            );
-        } else {
-            mean.add(weights.gpu_node_avoidance, 1.0);
-        }
+    if requested == 0 || total == 0 {
+        mean.add(
+            weights.gpu_node_avoidance,
+            1.0 - ratio(gpus.free_total(), total),
+        );
     } else {
-        let total = gpus.total();
-        let left = gpus.free_before() - requested;
-        mean.add(weights.node_fit, 1.0 - ratio(left, total));
-        let used = gpus.used_zones();
-        let zone_left: i64 = used.iter().map(|&z| gpus.free_after(z)).sum();
-        let zone_total: i64 = used.iter().map(|&z| gpus.allocatable[z]).sum();
+        mean.add(
+            weights.node_fit,
+            1.0 - ratio(gpus.free_total() - requested, total),
+        );
+        let used = || (0..gpus.zones).filter(|&z| gpus.taken[z] > 0);
+        let zone_left: i64 = used().map(|z| gpus.free_after(z)).sum();
+        let zone_total: i64 = used().map(|z| gpus.allocatable[z]).sum();
         mean.add(weights.zone_fit, 1.0 - ratio(zone_left, zone_total));
-        let breaks_node = gpus.free_before() == total && requested < total;
+        let breaks_node = gpus.free_total() == total && requested < total;
         mean.add(weights.whole_node, if breaks_node { 0.0 } else { 1.0 });
-        let broken = used
-            .iter()
-            .filter(|&&z| gpus.free[z] == gpus.allocatable[z] && gpus.free_after(z) > 0)
+        let broken = used()
+            .filter(|&z| gpus.free[z] == gpus.allocatable[z] && gpus.free_after(z) > 0)
             .count();
         mean.add(
             weights.whole_zone,
-            1.0 - ratio(broken as i64, used.len() as i64),
+            1.0 - ratio(broken as i64, used().count() as i64),
         );
         if !context.waiting_sizes.is_empty() {
-            let before = stranded(&gpus.free, &gpus.allocatable, context.waiting_sizes);
-            let after_free: Vec<i64> = (0..gpus.free.len()).map(|z| gpus.free_after(z)).collect();
-            let after = stranded(&after_free, &gpus.allocatable, context.waiting_sizes);
+            let before = stranded(
+                &gpus.free[..gpus.zones],
+                &gpus.allocatable[..gpus.zones],
+                context.waiting_sizes,
+            );
+            let mut after = [0i64; MAX_ZONES];
+            for (z, slot) in after.iter_mut().enumerate().take(gpus.zones) {
+                *slot = gpus.free_after(z);
+            }
+            let after = stranded(
+                &after[..gpus.zones],
+                &gpus.allocatable[..gpus.zones],
+                context.waiting_sizes,
+            );
             // Only new stranding counts against the node: GPUs already stranded there are no
             // reason to avoid it (filling such holes is what node fit rewards).
             mean.add(weights.stranding, 1.0 - ratio(after - before, total));
         }
-        if let Some(affinity) = nic_affinity(topology, request, allocation, context.gpu_resources) {
+        if let Some(affinity) = nic_affinity(topology, placement) {
             mean.add(weights.nic_affinity, affinity);
         }
     }
-    if !allocation.zones.is_empty() {
-        mean.add(weights.alignment, 1.0 / allocation.zones.len() as f64);
+    if !placement.is_empty() {
+        mean.add(weights.alignment, 1.0 / f64::from(placement.zone_count()));
     }
     (mean.value() * MAX_SCORE as f64)
         .round()
@@ -174,125 +182,78 @@ pub fn stranded_gpus(
     gpu_resources: &[String],
     waiting_sizes: &[i64],
 ) -> i64 {
-    let free: Vec<i64> = topology
-        .zones
-        .iter()
-        .map(|zone| zone_gpus(zone, gpu_resources, |z, r| pending.free_in_zone(z, r)))
-        .collect();
-    let allocatable: Vec<i64> = topology
-        .zones
-        .iter()
-        .map(|zone| {
-            zone_gpus(zone, gpu_resources, |z, r| {
-                z.resource(r).map_or(0, |x| x.allocatable.max(0))
-            })
-        })
-        .collect();
-    stranded(&free, &allocatable, waiting_sizes)
+    let gpus = GpuView::new(topology, pending, gpu_resources, None);
+    stranded(
+        &gpus.free[..gpus.zones],
+        &gpus.allocatable[..gpus.zones],
+        waiting_sizes,
+    )
 }
 
 fn stranded(free: &[i64], allocatable: &[i64], sizes: &[i64]) -> i64 {
-    let left: i64 = free.iter().sum();
     if sizes.is_empty() {
         return 0;
     }
+    let left: i64 = free.iter().sum();
     let largest_zone = allocatable.iter().copied().max().unwrap_or(0);
-    let small: Vec<i64> = sizes
-        .iter()
-        .copied()
-        .filter(|&s| s > 0 && s <= largest_zone)
-        .collect();
-    let large: Vec<i64> = sizes
-        .iter()
-        .copied()
-        .filter(|&s| s > largest_zone)
-        .collect();
-    let by_zones: i64 = free.iter().map(|&f| fillable(f, &small)).sum();
-    let spanning = fillable(left, &large);
+    let small = |s: &i64| *s > 0 && *s <= largest_zone;
+    let by_zones: i64 = free.iter().map(|&f| fillable(f, sizes, small)).sum();
+    let spanning = fillable(left, sizes, |s| *s > largest_zone);
     left - by_zones.max(spanning)
 }
 
-/// Most of `capacity` that jobs of the given sizes (any number of each) can fill.
-fn fillable(capacity: i64, sizes: &[i64]) -> i64 {
-    let Ok(capacity) = usize::try_from(capacity) else {
-        return 0;
-    };
-    if sizes.is_empty() || capacity == 0 {
-        return 0;
-    }
-    let mut reachable = vec![false; capacity + 1];
-    reachable[0] = true;
+/// Most of `capacity` that jobs of the admitted sizes (any number of each) can fill.
+fn fillable(capacity: i64, sizes: &[i64], admit: impl Fn(&i64) -> bool) -> i64 {
+    // Reachable totals as a bitset; GPU counts per node are far below 128.
+    const LIMIT: i64 = 127;
+    let capacity = capacity.clamp(0, LIMIT);
+    let mut reachable: u128 = 1;
     for amount in 1..=capacity {
-        reachable[amount] = sizes
+        let hit = sizes
             .iter()
-            .filter_map(|&s| usize::try_from(s).ok())
-            .any(|s| s <= amount && reachable[amount - s]);
+            .filter(|s| admit(s))
+            .any(|&s| s <= amount && reachable & (1 << (amount - s)) != 0);
+        if hit {
+            reachable |= 1 << amount;
+        }
     }
-    reachable.iter().rposition(|&r| r).unwrap_or(0) as i64
+    i64::from(127 - reachable.leading_zeros() as i32)
 }
 
-/// Share of the pod's NICs in zones holding its GPUs, averaged with the share of its zones
-/// (among those with switches) where one switch holds the GPUs and NICs. `None` without both.
-fn nic_affinity(
-    topology: &NodeTopology,
-    request: &PlacementRequest,
-    allocation: &Allocation,
-    gpu_resources: &[String],
-) -> Option<f64> {
-    let nic_names: Vec<&str> = request
-        .resources
-        .iter()
-        .filter(|r| r.role == ResourceRole::Nic)
-        .map(|r| r.name.as_str())
-        .collect();
-    let has_gpu = |zone: &super::allocation::ZoneAllocation| {
-        gpu_resources
-            .iter()
-            .any(|g| zone.resources.get(g).is_some_and(|&a| a > 0))
-    };
-    let nics_in = |zone: &super::allocation::ZoneAllocation| -> i64 {
-        nic_names
-            .iter()
-            .filter_map(|n| zone.resources.get(*n))
-            .sum()
-    };
-    let nics: i64 = allocation.zones.iter().map(nics_in).sum();
-    if nics == 0 || !allocation.zones.iter().any(has_gpu) {
+/// Share of the pod's NICs in zones holding its GPUs, averaged with the share of those zones
+/// (among the ones with switches) where one switch holds the GPUs and NICs. `None` unless the
+/// pod got both GPUs and NICs.
+fn nic_affinity(topology: &NodeTopology, placement: &Placement<'_>) -> Option<f64> {
+    let nics = |z: usize| placement.taken_in_role(z, ResourceRole::Nic);
+    let has_gpu = |z: &usize| placement.taken_in_role(*z, ResourceRole::Gpu) > 0;
+    let total: i64 = placement.zones().map(nics).sum();
+    if total == 0 || !placement.zones().any(|z| has_gpu(&z)) {
         return None;
     }
-    let near: i64 = allocation
-        .zones
-        .iter()
-        .filter(|z| has_gpu(z))
-        .map(nics_in)
-        .sum();
-    let switched: Vec<_> = allocation
-        .zones
-        .iter()
-        .filter(|z| has_gpu(z) && nics_in(z) > 0)
-        .filter(|z| {
-            topology
-                .zone_index(&z.zone)
-                .is_some_and(|i| !topology.zones[i].switches.is_empty())
-        })
-        .collect();
-    let switch_share = if switched.is_empty() {
+    let near: i64 = placement.zones().filter(has_gpu).map(nics).sum();
+    let mut switched = 0;
+    let mut aligned = 0;
+    for z in placement.zones().filter(has_gpu).filter(|&z| nics(z) > 0) {
+        if !topology.zones[z].switches.is_empty() {
+            switched += 1;
+            aligned += i64::from(placement.switch(z).is_some());
+        }
+    }
+    let switch_share = if switched == 0 {
         1.0
     } else {
-        ratio(
-            switched.iter().filter(|z| z.switch.is_some()).count() as i64,
-            switched.len() as i64,
-        )
+        ratio(aligned, switched)
     };
-    Some(0.5 * ratio(near, nics) + 0.5 * switch_share)
+    Some(0.5 * ratio(near, total) + 0.5 * switch_share)
 }
 
-/// The node's GPUs per zone: free now (after pending) and allocatable, and what the
-/// allocation takes.
+/// The node's GPUs per zone: free now (after pending), allocatable, and what the placement
+/// takes. Fixed arrays: this runs per node per pod.
 struct GpuView {
-    free: Vec<i64>,
-    allocatable: Vec<i64>,
-    taken: Vec<i64>,
+    zones: usize,
+    free: [i64; MAX_ZONES],
+    allocatable: [i64; MAX_ZONES],
+    taken: [i64; MAX_ZONES],
 }
 
 impl GpuView {
@@ -300,60 +261,41 @@ impl GpuView {
         topology: &NodeTopology,
         pending: &ZoneUsage,
         gpu_resources: &[String],
-        allocation: &Allocation,
+        placement: Option<&Placement<'_>>,
     ) -> Self {
-        let free = topology
-            .zones
-            .iter()
-            .map(|zone| zone_gpus(zone, gpu_resources, |z, r| pending.free_in_zone(z, r)))
-            .collect();
-        let allocatable = topology
-            .zones
-            .iter()
-            .map(|zone| {
-                zone_gpus(zone, gpu_resources, |z, r| {
-                    z.resource(r).map_or(0, |x| x.allocatable.max(0))
-                })
-            })
-            .collect();
-        let taken = topology
-            .zones
-            .iter()
-            .map(|zone| {
-                gpu_resources
-                    .iter()
-                    .map(|g| allocation.amount(&zone.name, g))
-                    .sum()
-            })
-            .collect();
-        Self {
-            free,
-            allocatable,
-            taken,
+        let mut view = Self {
+            zones: topology.zones.len().min(MAX_ZONES),
+            free: [0; MAX_ZONES],
+            allocatable: [0; MAX_ZONES],
+            taken: [0; MAX_ZONES],
+        };
+        for (z, zone) in topology.zones.iter().take(MAX_ZONES).enumerate() {
+            for gpu in gpu_resources {
+                if let Some(resource) = zone.resource(gpu) {
+                    view.free[z] += pending.free_in_zone(zone, gpu);
+                    view.allocatable[z] += resource.allocatable.max(0);
+                }
+            }
+            view.taken[z] = placement.map_or(0, |p| p.taken_in_role(z, ResourceRole::Gpu));
         }
+        view
     }
 
     fn total(&self) -> i64 {
         self.allocatable.iter().sum()
     }
 
-    fn free_before(&self) -> i64 {
+    fn free_total(&self) -> i64 {
         self.free.iter().sum()
+    }
+
+    fn taken_total(&self) -> i64 {
+        self.taken.iter().sum()
     }
 
     fn free_after(&self, zone: usize) -> i64 {
         (self.free[zone] - self.taken[zone]).max(0)
     }
-
-    fn used_zones(&self) -> Vec<usize> {
-        (0..self.taken.len())
-            .filter(|&z| self.taken[z] > 0)
-            .collect()
-    }
-}
-
-fn zone_gpus(zone: &Zone, gpu_resources: &[String], amount: impl Fn(&Zone, &str) -> i64) -> i64 {
-    gpu_resources.iter().map(|g| amount(zone, g)).sum()
 }
 
 fn ratio(part: i64, whole: i64) -> f64 {

@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::super::node::NodeTopology;
 use super::super::nrt::parse_node_resource_topology;
-use super::super::placement::place;
+use super::super::placement::plan;
 use super::super::request::{NumaPolicy, PlacementRequest, ResourceRole};
 use super::super::test_support::{GPU, NIC, ZoneSpec, topology, used, zone};
 use super::super::usage::ZoneUsage;
@@ -34,13 +34,13 @@ fn score_with(
     sizes: &[i64],
 ) -> i64 {
     let pending = ZoneUsage::new();
-    let allocation = place(node, &pending, request).expect("the test places feasible pods");
+    let placement = plan(node, &pending, request).expect("the test places feasible pods");
     let names = gpu_names();
     let context = PackingContext {
         gpu_resources: &names,
         waiting_sizes: sizes,
     };
-    packing_score(node, &pending, request, &allocation, weights, &context)
+    packing_score(node, &pending, &placement, weights, &context)
 }
 
 fn score(node: &NodeTopology, request: &PlacementRequest) -> i64 {

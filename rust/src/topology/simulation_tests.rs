@@ -10,7 +10,7 @@
 use super::allocation::{Allocation, ZoneAllocation};
 use super::node::NodeTopology;
 use super::packing::{PackingContext, PackingWeights, packing_score, stranded_gpus};
-use super::placement::place;
+use super::placement::plan;
 use super::request::{NumaPolicy, PlacementRequest, ResourceRole};
 use super::test_support::{GPU, NIC, topology, zone};
 use super::usage::ZoneUsage;
@@ -144,17 +144,19 @@ fn run(chooser: Chooser, seed: u64) -> Outcome {
             let pod = request(size);
             let mut best: Option<(i64, usize, Allocation)> = None;
             for (n, node_usage) in usage.iter().enumerate() {
-                let placed = match chooser {
-                    Chooser::Packing => place(&node, node_usage, &pod).ok(),
-                    _ => kubelet_first_fit(&node, node_usage, size),
+                let scored = match chooser {
+                    Chooser::Packing => plan(&node, node_usage, &pod).ok().map(|placement| {
+                        let score =
+                            packing_score(&node, node_usage, &placement, &weights, &context);
+                        (score, placement.to_allocation(&node))
+                    }),
+                    Chooser::LeastAllocated => kubelet_first_fit(&node, node_usage, size)
+                        .map(|allocation| (free_gpus(&node, node_usage), allocation)),
+                    Chooser::MostAllocated => kubelet_first_fit(&node, node_usage, size)
+                        .map(|allocation| (-free_gpus(&node, node_usage), allocation)),
                 };
-                let Some(allocation) = placed else { continue };
-                let key = match chooser {
-                    Chooser::Packing => {
-                        packing_score(&node, node_usage, &pod, &allocation, &weights, &context)
-                    }
-                    Chooser::LeastAllocated => free_gpus(&node, node_usage),
-                    Chooser::MostAllocated => -free_gpus(&node, node_usage),
+                let Some((key, allocation)) = scored else {
+                    continue;
                 };
                 if best.as_ref().is_none_or(|(k, _, _)| key > *k) {
                     best = Some((key, n, allocation));
