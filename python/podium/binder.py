@@ -132,7 +132,9 @@ class Binder(Generic[P]):
         """Start binding ``pod`` to ``decision.node``. The caller has assumed it already.
 
         Returns False (and binds nothing) if a bind for this pod is already in flight, the
-        decision has no node, or the binder was stopped."""
+        decision has no node, or the binder was stopped. The binder has then done all the
+        undoing there is to do (forget + requeue for the last two); the caller must not forget
+        the pod itself: for a duplicate that would drop the assumption of the bind in flight."""
         uid = decision.uid
         if uid in self._tasks:
             log.error("bind for pod %s/%s already in flight; refused", decision.namespace, uid)
