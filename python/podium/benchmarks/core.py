@@ -173,15 +173,27 @@ def _run_workload(
 def _machine() -> dict[str, str | int]:
     import os
 
-    from podium._core import __version__
+    from podium import _core
 
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpus": os.cpu_count() or 0,
-        "core_version": __version__,
+        "core_version": _core.__version__,
+        "core_build": core_build(Path(_core.__file__ or "")),
         "commit": _git_commit(),
     }
+
+
+def core_build(path: Path) -> str:
+    """ "debug" when the extension carries DWARF sections: ``maturin develop`` without
+    ``--release`` builds the dev profile (no optimisation), whose figures mean nothing. A release
+    build with debug info enabled would read as debug too; the crate's release profile has none."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "unknown"
+    return "debug" if b".debug_info" in data else "release"
 
 
 def _git_commit() -> str:

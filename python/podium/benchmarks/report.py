@@ -83,6 +83,12 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
                 )
             notes.append(f"{case.nodes:,} nodes, {case.workload}: {detail}")
     console.print(table)
+    if report.machine.get("core_build") == "debug":
+        console.print(
+            "WARNING: podium._core is a debug build (maturin develop without --release): "
+            "these figures are not representative of the core.",
+            style="bold red",
+        )
     console.print(
         "decisions/s: cycle rate (snapshot + schedule + assume). core only: inside "
         "Snapshot.schedule. decision µs: Decision.filter_seconds + score_seconds per pod (core "

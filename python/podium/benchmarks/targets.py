@@ -6,6 +6,7 @@ the core; an unsupported or failed case is "not measured", which counts as misse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -39,6 +40,13 @@ def evaluate(report: BenchReport) -> list[TargetCheck]:
     checks = [_rate_check(report, w, t) for w, t in RATE_TARGETS.items()]
     checks.extend(_memory_checks(report))
     checks.extend(_scaling_checks(report))
+    if report.machine.get("core_build") == "debug":
+        checks = [
+            dataclasses.replace(c, measured=f"{c.measured} (debug build)")
+            if c.status != "not measured"
+            else c
+            for c in checks
+        ]
     return checks
 
 
