@@ -201,3 +201,18 @@ async def test_node_deleted_mid_flight_requeues(world: World) -> None:
     assert not world.state.is_assumed(pod.uid)
     assert world.queue.pending_counts()["backoff"] == 1
     assert len(binder) == 0
+
+
+async def test_many_concurrent_binds_all_land(world: World) -> None:
+    pods = [await world.pending_pod(f"many-{i}") for i in range(40)]
+    for pod in pods:
+        assert world.binder.submit(world.decision(pod), pod)
+    await world.binder.drain()
+    listed = orjson.loads(
+        await request_bytes(world.api, "GET", f"/api/v1/namespaces/{world.namespace}/pods")
+    )["items"]
+    assert sorted(p["metadata"]["name"] for p in listed if p["spec"].get("nodeName")) == sorted(
+        p.name for p in pods
+    )
+    assert len(world.binder) == 0
+    assert len(world.queue) == 0

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from kubernetes_asyncio.client import ApiClient
 
-from podium.events import EventRecorder, ObjectRef
+from podium.events import SERIES_WINDOW_SECONDS, EventRecorder, ObjectRef
 from podium.metrics import Metrics
 from podium.rawapi import request_bytes
 from podium.testing.pods import make_pod
@@ -147,3 +147,23 @@ async def test_stop_flushes_what_is_buffered(api: ApiClient, namespace: str) -> 
         recorder.failed_scheduling(pod, f"n{i}")
     await recorder.stop()
     assert len(await list_events(api, namespace)) == 5
+
+
+async def test_repeat_after_the_window_starts_a_new_event(api: ApiClient, namespace: str) -> None:
+    pod = await create_pod(api, namespace, "web-0")
+    now = [0.0]
+    recorder = EventRecorder(api, "holder", clock=lambda: now[0])
+    recorder.start()
+    try:
+        recorder.failed_scheduling(pod, "same")
+        await recorder.flush()
+        now[0] += SERIES_WINDOW_SECONDS - 1
+        recorder.failed_scheduling(pod, "same")
+        await recorder.flush()
+        now[0] += SERIES_WINDOW_SECONDS + 1
+        recorder.failed_scheduling(pod, "same")
+        await recorder.flush()
+    finally:
+        await recorder.stop()
+    events = await list_events(api, namespace)
+    assert [e.get("series", {}).get("count") for e in events] == [2, None]
