@@ -6,17 +6,20 @@
 
 mod allocation;
 mod error;
+mod needs;
 mod node;
 mod nrt;
 mod packing;
 mod placement;
 mod quantity;
 mod request;
+mod shares;
 #[cfg(test)]
 mod simulation_tests;
 #[cfg(test)]
 mod test_support;
 mod usage;
+mod zone_choice;
 
 pub use allocation::{ALLOCATION_ANNOTATION, Allocation, ZoneAllocation};
 pub use error::TopologyError;

@@ -170,6 +170,11 @@ impl NodeTopology {
             .any(|zone| zone.resource(resource).is_some())
     }
 
+    /// Whether any zone reports device groups (switches) below it.
+    pub fn has_switches(&self) -> bool {
+        self.zones.iter().any(|zone| !zone.switches.is_empty())
+    }
+
     pub fn zone_index(&self, name: &str) -> Option<usize> {
         self.zones.iter().position(|zone| zone.name == name)
     }

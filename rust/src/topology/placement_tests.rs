@@ -434,3 +434,46 @@ fn large_zone_counts_fall_back_to_a_greedy_cover() {
     let total: i64 = allocation.zones.iter().map(|z| z.resources[GPU]).sum();
     assert_eq!(total, 5);
 }
+
+#[test]
+fn placement_reports_what_it_takes_where() {
+    let node = topology(&[zone(4, 1), zone(4, 1)]);
+    let request = gpus_nics(NumaPolicy::Prefer, 6, 2);
+    let placement = plan(&node, &ZoneUsage::new(), &request).unwrap();
+    assert_eq!(placement.zone_count(), 2);
+    assert!(!placement.numa_aligned());
+    assert_eq!(placement.cost(), 21);
+    assert_eq!(placement.taken(0, GPU) + placement.taken(1, GPU), 6);
+    assert_eq!(placement.taken_in_role(0, ResourceRole::Nic), 1);
+    assert_eq!(placement.taken_in_role(1, ResourceRole::Nic), 1);
+    assert_eq!(placement.taken(0, "cpu"), 0, "cpu was not requested");
+    assert_eq!(placement.zones().collect::<Vec<_>>(), [0, 1]);
+    let allocation = placement.to_allocation(&node);
+    assert_eq!(
+        allocation,
+        place(&node, &ZoneUsage::new(), &request).unwrap()
+    );
+    assert_eq!(allocation.cost, 21);
+}
+
+#[test]
+fn parses_and_places_on_an_object_as_the_apiserver_returns_it() {
+    // Integers and strings mixed, as stored by the apiserver for an int-or-string field.
+    let stored = r#"{"apiVersion":"topology.node.k8s.io/v1alpha2","kind":"NodeResourceTopology",
+        "metadata":{"name":"node-7","resourceVersion":"195","uid":"6dbb9689"},
+        "attributes":[{"name":"topologyManagerPolicy","value":"single-numa-node"}],
+        "topologyPolicies":["SingleNUMANodePodLevel"],
+        "zones":[{"costs":[{"name":"node-0","value":10}],"name":"node-0","type":"Node",
+          "resources":[{"allocatable":"4","available":"3","capacity":4,"name":"nvidia.com/gpu"},
+                       {"allocatable":"60Gi","available":"60Gi","capacity":"64Gi","name":"memory"}]},
+          {"name":"pci-0","parent":"node-0","type":"PCIeSwitch"}]}"#;
+    let node = super::super::nrt::parse_node_resource_topology_json(stored.as_bytes()).unwrap();
+    assert_eq!(node.policy, ManagerPolicy::SingleNumaNode);
+    assert_eq!(node.zones[0].switches[0].name, "pci-0");
+    assert!(place(&node, &ZoneUsage::new(), &gpus(NumaPolicy::Prefer, 3)).is_ok());
+    let err = place(&node, &ZoneUsage::new(), &gpus(NumaPolicy::Prefer, 4)).unwrap_err();
+    assert_eq!(
+        err.reason,
+        "node(s) had topology manager policy single-numa-node that cannot align the pod"
+    );
+}
