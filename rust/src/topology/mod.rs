@@ -2,7 +2,20 @@
 //! placement under the pod's and kubelet's alignment policies, fragmentation-aware packing,
 //! and the `podium.dev/allocation` annotation.
 //!
-//! Free of PyO3: the boundary lives in `lib.rs`.
+//! How the pieces meet (free of PyO3; the boundary lives in `lib.rs`):
+//! - cache: each NRT object → [`parse_node_resource_topology`] → a [`NodeTopology`] per node
+//!   (a node without one: [`NodeTopology::single_zone`]); a parse error marks the node
+//!   infeasible with that message. Each node also keeps a [`PendingLedger`]: `assume` on
+//!   assume/bind (or from a bound pod's [`Allocation::from_annotation`] at restart), `forget`
+//!   on bind failure or pod deletion, `admitted` when the pod runs, `nrt_updated` on every
+//!   NRT update of that node.
+//! - per pod: [`NumaPolicy::from_annotation`] and [`TopologyConfig::request`] build a
+//!   [`PlacementRequest`] once.
+//! - filter: [`plan`] with the node's ledger usage; `Err(Infeasible)` gives the reason and
+//!   whether it is resolvable.
+//! - score: [`packing_score`] on the [`Placement`], weights from [`PackingWeights::from_json`].
+//! - the chosen node: [`Placement::to_allocation`] → [`Allocation::to_annotation`], and the
+//!   ledger `assume`s it (and decisions later in the batch see it).
 
 mod allocation;
 mod error;
