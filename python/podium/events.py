@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ SERIES_WINDOW_SECONDS = 6 * 60
 _MAX_NOTE_BYTES = 1024
 _MAX_FIELD = 128
 _REQUEST_TIMEOUT = 10.0
+_RETRIES = 2
+_RETRY_DELAY = 0.2
 
 EventType = Literal["Normal", "Warning"]
 
@@ -179,7 +182,7 @@ class EventRecorder:
         while True:
             pending = await self._buffer.get()
             try:
-                await self._write(pending)
+                await self._write_with_retries(pending)
             except asyncio.CancelledError:
                 raise
             except (ApiStatusError, aiohttp.ClientError, TimeoutError) as e:
@@ -190,6 +193,22 @@ class EventRecorder:
                 self._drop("internal error")
             finally:
                 self._buffer.task_done()
+
+    async def _write_with_retries(self, pending: _Pending) -> None:
+        # A busy apiserver (5xx, 429) or a blip gets a couple of short retries; beyond that the
+        # event is not worth holding a writer for.
+        for attempt in range(_RETRIES + 1):
+            try:
+                await self._write(pending)
+            except ApiStatusError as e:
+                if attempt == _RETRIES or not (e.status == 429 or e.status >= 500):
+                    raise
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == _RETRIES:
+                    raise
+            else:
+                return
+            await asyncio.sleep(random.uniform(0, _RETRY_DELAY * 2**attempt))
 
     async def _write(self, pending: _Pending) -> None:
         key: _Key = (pending.regarding, pending.reason, pending.action, pending.note)
@@ -210,16 +229,16 @@ class EventRecorder:
         self._purge(now)
         series = self._series.get(key)
         if series is not None and now - series.last_observed <= SERIES_WINDOW_SECONDS:
-            series.count += 1
-            series.last_observed = now
             try:
-                await self._patch_series(series, pending.observed)
+                await self._patch_series(series, series.count + 1, pending.observed)
             except ApiStatusError as e:
                 if e.status != 404:
-                    raise
+                    raise  # the count stays as written, so a retry does not count twice
                 # Someone deleted the event (or it expired): start over with a fresh one.
                 del self._series[key]
             else:
+                series.count += 1
+                series.last_observed = now
                 self.written += 1
                 return
         name = await self._create(pending)
@@ -253,12 +272,12 @@ class EventRecorder:
         )
         return name
 
-    async def _patch_series(self, series: _Series, observed: float) -> None:
+    async def _patch_series(self, series: _Series, count: int, observed: float) -> None:
         await request_bytes(
             self._api,
             "PATCH",
             f"/apis/events.k8s.io/v1/namespaces/{series.namespace}/events/{series.name}",
-            body={"series": {"count": series.count, "lastObservedTime": _micro_time(observed)}},
+            body={"series": {"count": count, "lastObservedTime": _micro_time(observed)}},
             content_type="application/merge-patch+json",
             timeout=_REQUEST_TIMEOUT,
         )
