@@ -94,7 +94,8 @@ class Decision:
     node: str | None  # set when code == SUCCESS
     score: int
     # kube-scheduler's message form:
-    # "0/100 nodes are available: 60 Insufficient nvidia.com/gpu, 40 node(s) had untolerated taint {k: v}."
+    # "0/100 nodes are available: 40 node(s) had untolerated taint {k: v},
+    #  60 Insufficient nvidia.com/gpu." (reasons sorted as strings, as kube does)
     message: str
     # reason -> number of nodes that failed with it
     reasons: dict[str, int]
@@ -122,7 +123,7 @@ class Profile:
      "podium": {...podium-specific args...}}
     Unknown plugin names raise CoreError naming them."""
 
-    def __init__(self, spec: bytes) -> None: ...
+    def __new__(cls, spec: bytes) -> Profile: ...
     @property
     def scheduler_name(self) -> str: ...
 
@@ -144,15 +145,17 @@ class Snapshot:
 class ClusterState:
     """The cache: nodes, all pods (bound ones count on their nodes), topology, volumes."""
 
-    def __init__(self, scheduler_names: list[str]) -> None:
+    def __new__(cls, scheduler_names: list[str]) -> ClusterState:
         """``scheduler_names``: the profiles' schedulerNames; pending pods with one of them are
         podium's to schedule."""
 
     def apply_list(self, kind: Kind, body: bytes) -> ListPage:
-        """Apply one page of a list response (``{"kind": "...List", "metadata": {...}, "items": [...]}``)."""
+        """Apply one page of a list response
+        (``{"kind": "...List", "metadata": {...}, "items": [...]}``)."""
 
     def begin_relist(self, kind: Kind) -> None:
-        """Start a full relist of ``kind``: objects not seen again before ``end_relist`` are removed."""
+        """Start a full relist of ``kind``: objects not seen again before ``end_relist`` are
+        removed."""
 
     def end_relist(self, kind: Kind) -> list[str]:
         """Finish a relist; returns the uids of pending pods that disappeared."""
@@ -165,7 +168,8 @@ class ClusterState:
 
     def pending_pod(self, uid: str) -> PendingPod | None: ...
     def assume(self, uid: str, node: str, allocation: str | None) -> None:
-        """Count ``uid`` on ``node`` now, before the bind lands. CoreError if unknown pod or node."""
+        """Count ``uid`` on ``node`` now, before the bind lands. CoreError if unknown pod or
+        node."""
 
     def forget(self, uid: str) -> None:
         """Undo ``assume`` (bind failed). No-op if the pod is not assumed."""

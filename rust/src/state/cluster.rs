@@ -14,10 +14,10 @@ use std::sync::Arc;
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
 use crate::state::kind::Kind;
-use crate::state::node::{NodeParse, NodeRecord, parse_node};
+use crate::state::node::{NodeRecord, parse_node};
 use crate::state::node_info::NodeInfo;
 use crate::state::object::{LenientIdentity, decode};
-use crate::state::pod::{PodParse, PodRecord, parse_pod};
+use crate::state::pod::{PodRecord, parse_pod};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
 
@@ -272,7 +272,7 @@ impl ClusterState {
         };
         match kind {
             Kind::Node => match parse_node(bytes) {
-                NodeParse::Record(node) => {
+                Ok(node) => {
                     out.name = node.name().to_owned();
                     out.uid = node.uid.to_string();
                     out.resource_version = node.resource_version.to_string();
@@ -286,10 +286,10 @@ impl ClusterState {
                         self.upsert_node(node);
                     }
                 }
-                NodeParse::Unusable(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e),
             },
             Kind::Pod => match parse_pod(bytes) {
-                PodParse::Record(pod) => {
+                Ok(pod) => {
                     out.namespace = pod.namespace().to_owned();
                     out.name = pod.name.to_string();
                     out.uid = pod.uid.to_string();
@@ -311,7 +311,7 @@ impl ClusterState {
                         self.upsert_pod(pod);
                     }
                 }
-                PodParse::Unusable(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e),
             },
             // Kinds other plugins will cache: reported, not yet stored.
             _ => {

@@ -29,15 +29,12 @@ impl NodeRecord {
     }
 }
 
-/// A decoded node, or why none could be made (not even a name).
-pub enum NodeParse {
-    Record(NodeRecord),
-    Unusable(String),
-}
+/// A decoded record, or why none could be made (not even an identity).
+pub type NodeParse = Result<NodeRecord, String>;
 
 pub fn parse_node(bytes: &[u8]) -> NodeParse {
     match decode::<NodeWire<'_>>(bytes) {
-        Ok(wire) => NodeParse::Record(from_wire(&wire)),
+        Ok(wire) => Ok(from_wire(&wire)),
         Err((path, message)) => {
             let id = LenientIdentity::read(bytes).unwrap_or_default();
             let err = FieldError {
@@ -46,9 +43,9 @@ pub fn parse_node(bytes: &[u8]) -> NodeParse {
                 message,
             };
             if id.name.is_empty() {
-                return NodeParse::Unusable(err.to_string());
+                return Err(err.to_string());
             }
-            NodeParse::Record(NodeRecord {
+            Ok(NodeRecord {
                 name: sym(&id.name),
                 uid: id.uid.into(),
                 resource_version: id.resource_version.into(),
@@ -163,8 +160,8 @@ mod tests {
 
     fn record(body: &str) -> NodeRecord {
         match parse_node(body.as_bytes()) {
-            NodeParse::Record(r) => r,
-            NodeParse::Unusable(e) => panic!("unusable: {e}"),
+            Ok(r) => r,
+            Err(e) => panic!("unusable: {e}"),
         }
     }
 
@@ -207,10 +204,7 @@ mod tests {
                 .expect("error")
                 .starts_with("Node bad-2: spec.unschedulable: invalid type")
         );
-        assert!(matches!(
-            parse_node(b"{\"metadata\":{}, \"spec\": 3}"),
-            NodeParse::Unusable(_)
-        ));
-        assert!(matches!(parse_node(b"not json"), NodeParse::Unusable(_)));
+        assert!(parse_node(b"{\"metadata\":{}, \"spec\": 3}").is_err());
+        assert!(parse_node(b"not json").is_err());
     }
 }

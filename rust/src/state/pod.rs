@@ -110,11 +110,8 @@ impl PodRecord {
     }
 }
 
-pub enum PodParse {
-    Record(PodRecord),
-    /// Not even a uid: nothing can be kept.
-    Unusable(String),
-}
+/// A decoded record, or why none could be made (not even an identity).
+pub type PodParse = Result<PodRecord, String>;
 
 pub fn parse_pod(bytes: &[u8]) -> PodParse {
     match decode::<PodWire<'_>>(bytes) {
@@ -122,9 +119,9 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
             let mut errors = Vec::new();
             let record = from_wire(&wire, &mut errors);
             if record.uid.is_empty() {
-                return PodParse::Unusable(format!("{}: metadata.uid: missing", record.object()));
+                return Err(format!("{}: metadata.uid: missing", record.object()));
             }
-            PodParse::Record(PodRecord {
+            Ok(PodRecord {
                 error: join_errors(&errors),
                 ..record
             })
@@ -137,7 +134,7 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
                 message,
             };
             if id.uid.is_empty() {
-                return PodParse::Unusable(err.to_string());
+                return Err(err.to_string());
             }
             let mut record = PodRecord::empty(&id.uid, &id.namespace, &id.name);
             record.resource_version = id.resource_version.into();
@@ -145,7 +142,7 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
             record.node_name = id.node_name.as_deref().map(sym);
             record.terminal = id.terminal;
             record.error = Some(err.to_string().into());
-            PodParse::Record(record)
+            Ok(record)
         }
     }
 }
@@ -370,8 +367,8 @@ mod tests {
 
     fn record(body: &str) -> PodRecord {
         match parse_pod(body.as_bytes()) {
-            PodParse::Record(r) => r,
-            PodParse::Unusable(e) => panic!("unusable: {e}"),
+            Ok(r) => r,
+            Err(e) => panic!("unusable: {e}"),
         }
     }
 
@@ -438,11 +435,8 @@ mod tests {
 
     #[test]
     fn unusable_without_uid() {
-        assert!(matches!(
-            parse_pod(br#"{"metadata":{"name":"x"}}"#),
-            PodParse::Unusable(_)
-        ));
-        assert!(matches!(parse_pod(b"[1,2"), PodParse::Unusable(_)));
+        assert!(parse_pod(br#"{"metadata":{"name":"x"}}"#).is_err());
+        assert!(parse_pod(b"[1,2").is_err());
     }
 
     #[test]
