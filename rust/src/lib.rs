@@ -13,6 +13,7 @@ pub mod intern;
 pub mod quantity;
 pub mod score;
 pub mod state;
+pub mod topology;
 #[cfg(test)]
 mod testutil;
 
