@@ -12,6 +12,7 @@ use crate::diagnosis::{self, Diagnosis};
 use crate::framework::code::Code;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
+use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::intern::resolve;
 use crate::state::node_info::NodeInfo;
@@ -134,6 +135,58 @@ fn run_filters(
     None
 }
 
+/// Nodes filtered per parallel round while looking for enough feasible ones.
+const MIN_NODES_PER_ROUND: usize = 256;
+
+struct Filtered {
+    /// Indices into the node list, in the order they were examined.
+    feasible: Vec<usize>,
+    failures: Vec<Status>,
+    processed: usize,
+}
+
+/// Filters nodes from the profile's rotating start until enough are feasible (kube's
+/// `findNodesThatPassFilters`), in parallel rounds.
+fn find_feasible(
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+) -> Filtered {
+    let n = nodes.len();
+    let want = feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n);
+    let start = profile.start.get(n);
+    let mut out = Filtered {
+        feasible: Vec::with_capacity(want.min(n)),
+        failures: Vec::new(),
+        processed: 0,
+    };
+    while out.processed < n && out.feasible.len() < want {
+        let round = (want - out.feasible.len())
+            .max(MIN_NODES_PER_ROUND)
+            .min(n - out.processed);
+        let first = out.processed;
+        let results: Vec<(usize, Option<Status>)> = (first..first + round)
+            .into_par_iter()
+            .with_min_len(MIN_NODES_PER_TASK)
+            .map(|k| {
+                let i = (start + k) % n;
+                (i, run_filters(profile, states, pod, &nodes[i]))
+            })
+            .collect();
+        out.processed += round;
+        for (i, status) in results {
+            match status {
+                None => out.feasible.push(i),
+                Some(s) => out.failures.push(s),
+            }
+        }
+    }
+    out.feasible.truncate(want);
+    profile.start.advance(start, out.processed, n);
+    out
+}
+
 static TIE_BREAK: LazyLock<ahash::RandomState> = LazyLock::new(|| {
     ahash::RandomState::with_seeds(0x706f_6469, 0x756d_2d74, 0x6965_2d62, 0x7265_616b)
 });
@@ -167,23 +220,22 @@ pub fn schedule_pod(
             }
         }
     }
-    let results: Vec<Option<Status>> = nodes
-        .par_iter()
-        .with_min_len(MIN_NODES_PER_TASK)
-        .map(|node| run_filters(profile, &states, pod, node))
-        .collect();
+    let Filtered {
+        feasible,
+        failures,
+        processed,
+    } = find_feasible(profile, &states, pod, nodes);
     decision.filter_seconds = started.elapsed().as_secs_f64();
-    decision.evaluated_nodes = nodes.len();
-    if let Some(err) = results.iter().flatten().find(|s| s.code == Code::Error) {
+    decision.evaluated_nodes = processed;
+    if let Some(err) = failures.iter().find(|s| s.code == Code::Error) {
         decision.code = Code::Error;
         decision.message = err.reasons.join(", ");
         return (decision, None);
     }
-    let feasible: Vec<usize> = (0..nodes.len()).filter(|&i| results[i].is_none()).collect();
     decision.feasible_nodes = feasible.len();
     if feasible.is_empty() {
         return (
-            decision.failed(diagnosis::fit_error(nodes.len(), results.iter().flatten())),
+            decision.failed(diagnosis::fit_error(nodes.len(), &failures)),
             None,
         );
     }
@@ -349,6 +401,33 @@ mod tests {
             schedule_pod(&prof, &ns, &pod("p7")).0.node,
             "deterministic"
         );
+    }
+
+    #[test]
+    fn large_clusters_filter_only_enough_nodes_and_rotate() {
+        let names: Vec<String> = (0..1000).map(|i| format!("n{i:04}")).collect();
+        let specs: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 4000)).collect();
+        let ns = nodes(&specs);
+        let prof = profile("");
+        let (first, _) = schedule_pod(&prof, &ns, &pod("a"));
+        // 50% - 1000/125 = 42% of 1000 nodes.
+        assert_eq!((first.evaluated_nodes, first.feasible_nodes), (420, 420));
+        assert_eq!(
+            prof.start.get(ns.len()),
+            420,
+            "the next cycle starts where this one stopped"
+        );
+        let all = profile(r#","percentageOfNodesToScore":100"#);
+        assert_eq!(schedule_pod(&all, &ns, &pod("b")).0.evaluated_nodes, 1000);
+
+        // Few feasible nodes: everything is examined and every failure explained.
+        let mut mixed = nodes(&specs);
+        for n in mixed.iter_mut().skip(3) {
+            Arc::make_mut(n).add_pod(Arc::new(with_requests(pod("big"), 4000, 0)));
+        }
+        let (d, i) = schedule_pod(&prof, &mixed, &with_requests(pod("c"), 1000, 0));
+        assert_eq!((d.evaluated_nodes, d.feasible_nodes), (1000, 3));
+        assert!(i.is_some_and(|i| i < 3));
     }
 
     #[test]

@@ -5,4 +5,5 @@ pub mod code;
 pub mod plugin;
 pub mod profile;
 pub mod registry;
+pub mod sampling;
 pub mod status;

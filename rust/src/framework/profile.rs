@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::registry;
+use crate::framework::sampling::StartIndex;
 use crate::state::object::decode;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -61,8 +62,10 @@ pub struct Profile {
     pub scheduler_name: String,
     pub filters: Vec<Box<dyn FilterPlugin>>,
     pub scores: Vec<WeightedScore>,
-    /// Accepted; every node is evaluated for now.
-    pub percentage_of_nodes_to_score: i64,
+    /// 0: kube's adaptive rule (see `sampling`).
+    pub percentage_of_nodes_to_score: usize,
+    /// Where the next cycle of this profile starts filtering.
+    pub start: StartIndex,
     pub pool: Arc<rayon::ThreadPool>,
     pub spec: ProfileSpec,
 }
@@ -123,7 +126,9 @@ impl Profile {
             scheduler_name: spec.scheduler_name.clone(),
             filters,
             scores,
-            percentage_of_nodes_to_score: spec.percentage_of_nodes_to_score,
+            percentage_of_nodes_to_score: usize::try_from(spec.percentage_of_nodes_to_score)
+                .unwrap_or(0),
+            start: StartIndex::default(),
             pool: Arc::new(pool),
             spec,
         })
