@@ -35,16 +35,18 @@ pub fn fit_error<'a>(
     num_nodes: usize,
     failures: impl IntoIterator<Item = &'a Status>,
 ) -> Diagnosis {
-    let mut reasons: HashMap<String, u32> = HashMap::new();
+    let mut counts: HashMap<&str, u32> = HashMap::new();
     let mut all_unresolvable = true;
     let mut any = false;
     for status in failures {
         any = true;
         all_unresolvable &= status.code == Code::UnschedulableAndUnresolvable;
         for r in &status.reasons {
-            *reasons.entry(r.to_string()).or_default() += 1;
+            *counts.entry(r.as_ref()).or_default() += 1;
         }
     }
+    let reasons: HashMap<String, u32> =
+        counts.into_iter().map(|(r, n)| (r.to_owned(), n)).collect();
     Diagnosis {
         code: if any && all_unresolvable {
             Code::UnschedulableAndUnresolvable

@@ -3,8 +3,9 @@
 
 use crate::framework::code::Code;
 use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::reasons;
 use crate::framework::status::{Reason, Status};
-use crate::intern::resolve;
+use crate::intern::{Sym, resolve};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
@@ -14,8 +15,11 @@ pub const REASON_CPU: &str = "Insufficient cpu";
 pub const REASON_MEMORY: &str = "Insufficient memory";
 pub const REASON_EPHEMERAL_STORAGE: &str = "Insufficient ephemeral-storage";
 
-pub fn reason_insufficient(resource: &str) -> String {
-    format!("Insufficient {resource}")
+/// `Insufficient <resource>` for extended resources.
+pub fn reason_insufficient(resource: Sym) -> &'static str {
+    reasons::cached(NAME, resource, None, || {
+        format!("Insufficient {}", resolve(resource))
+    })
 }
 
 pub struct NodeResourcesFit;
@@ -52,7 +56,7 @@ pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Vec<Reason> {
     }
     for &(name, amount) in &want.scalar {
         if short(amount, alloc.scalar(name), used.scalar(name)) {
-            reasons.push(reason_insufficient(resolve(name)).into());
+            reasons.push(reason_insufficient(name).into());
         }
     }
     reasons

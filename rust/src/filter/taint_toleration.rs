@@ -1,16 +1,19 @@
 //! TaintToleration (filter): the pod must tolerate every NoSchedule and NoExecute taint.
 
 use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::reasons;
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::taints::{TaintEffect, tolerated};
+use crate::state::taints::{Taint, TaintEffect, tolerated};
 
 pub const NAME: &str = "TaintToleration";
 
 /// `node(s) had untolerated taint {key: value}`.
-pub fn reason_untolerated(taint: &str) -> String {
-    format!("node(s) had untolerated taint {taint}")
+pub fn reason_untolerated(taint: &Taint) -> &'static str {
+    reasons::cached(NAME, taint.key, Some(taint.value), || {
+        format!("node(s) had untolerated taint {}", taint.describe())
+    })
 }
 
 pub struct TaintToleration;
@@ -29,7 +32,7 @@ impl FilterPlugin for TaintToleration {
                 && !tolerated(&pod.tolerations, t)
         });
         match untolerated {
-            Some(t) => Status::unresolvable(reason_untolerated(&t.describe())),
+            Some(t) => Status::unresolvable(reason_untolerated(t)),
             None => Status::success(),
         }
     }
@@ -39,7 +42,7 @@ impl FilterPlugin for TaintToleration {
 mod tests {
     use super::*;
     use crate::framework::code::Code;
-    use crate::state::taints::{Taint, Toleration};
+    use crate::state::taints::Toleration;
     use crate::testutil::{node, pod};
 
     #[test]

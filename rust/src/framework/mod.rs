@@ -4,6 +4,7 @@
 pub mod code;
 pub mod plugin;
 pub mod profile;
+pub mod reasons;
 pub mod registry;
 pub mod sampling;
 pub mod status;

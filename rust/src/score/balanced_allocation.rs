@@ -59,15 +59,30 @@ impl ScorePlugin for BalancedAllocation {
 
     #[allow(clippy::cast_precision_loss)]
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
-        let fractions: Vec<f64> = self
-            .resources
-            .iter()
-            .filter_map(|&r| {
-                let (alloc, req) = allocatable_and_requested(node, pod, r, true);
-                (alloc != 0).then(|| (req as f64 / alloc as f64).min(1.0))
-            })
-            .collect();
-        balanced_score(&fractions)
+        // Profiles name a handful of resources: keep the fractions on the stack.
+        let mut buf = [0.0f64; 8];
+        let mut heap = Vec::new();
+        let mut len = 0;
+        for &r in &self.resources {
+            let (alloc, req) = allocatable_and_requested(node, pod, r, true);
+            if alloc == 0 {
+                continue;
+            }
+            let fraction = (req as f64 / alloc as f64).min(1.0);
+            if len < buf.len() {
+                buf[len] = fraction;
+            } else {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&buf);
+                }
+                heap.push(fraction);
+            }
+            len += 1;
+        }
+        if len > buf.len() {
+            return balanced_score(&heap);
+        }
+        balanced_score(&buf[..len])
     }
 }
 
@@ -101,6 +116,31 @@ mod tests {
         assert_eq!(balanced_score(&[0.5, 0.5, 0.5]), 100);
         // mean 0.5, deviations 0.5,0,-0.5 -> sqrt(0.5/3) = 0.408 -> 59.
         assert_eq!(balanced_score(&[1.0, 0.5, 0.0]), 59);
+    }
+
+    #[test]
+    fn many_resources_are_all_counted() {
+        let gpu = crate::intern::sym("nvidia.com/gpu");
+        let mut n = node("n", 1000, 1000);
+        n.record.allocatable.set(ResourceName::Scalar(gpu), 10);
+        let info = n.build();
+        let mut p = with_requests(pod("p"), 500, 500);
+        p.requests.set(ResourceName::Scalar(gpu), 5);
+        let mut resources = vec![ResourceName::Cpu; 9];
+        resources.push(ResourceName::Memory);
+        resources.push(ResourceName::Scalar(gpu));
+        // Every fraction is 0.5: perfectly balanced, whatever the count.
+        assert_eq!(BalancedAllocation { resources }.score(None, &p, &info), 100);
+        let skewed = vec![ResourceName::Cpu; 10]
+            .into_iter()
+            .chain([ResourceName::Scalar(gpu)])
+            .collect();
+        p.requests.set(ResourceName::Scalar(gpu), 10);
+        // Ten fractions of 0.5 and one of 1.0: mean 0.545, std 0.144 -> 85.
+        assert_eq!(
+            BalancedAllocation { resources: skewed }.score(None, &p, &info),
+            85
+        );
     }
 
     #[test]
