@@ -54,6 +54,12 @@ class FailureReporter:
         self._conditions.set_unschedulable(pod.namespace, pod.name, message)
 
 
+def _log_death(task: asyncio.Task[None]) -> None:
+    """A background task that ends other than by cancellation is a bug: say so loudly."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())
+
+
 def _pod_ref(pod: _core.PendingPod) -> ObjectRef:
     return ObjectRef(namespace=pod.namespace, name=pod.name, uid=pod.uid)
 
@@ -117,6 +123,7 @@ class Podium:
             self.recorder.start()
             self.conditions.start()
             self._cache_task = asyncio.create_task(self.cache.run(), name="podium-cache")
+            self._cache_task.add_done_callback(_log_death)
         await self.cache.wait_synced()
         self._update_cache_metrics()
 
@@ -125,6 +132,7 @@ class Podium:
         if self._scheduler_task is None or self._scheduler_task.done():
             self.binder.resume()
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="podium-cycles")
+            self._scheduler_task.add_done_callback(_log_death)
             log.info(
                 "scheduling as %s: %d nodes, %d pods cached",
                 self.identity,

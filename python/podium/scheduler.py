@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 class Queue(Protocol):
     async def pop_batch(self, max_pods: int, wait: float) -> list[PendingPod]: ...
     def requeue(self, pod: PendingPod, unschedulable: bool) -> None: ...
+    def in_flight(self, uid: str) -> bool: ...
     def pending_counts(self) -> dict[str, int]: ...
 
 
@@ -89,8 +90,16 @@ class Scheduler:
                 pods = await self._queue.pop_batch(
                     self._options.batch_size, self._options.batch_wait
                 )
-                if pods:
+                if not pods:
+                    continue
+                try:
                     await self.schedule_batch(pods)
+                except Exception:
+                    # One bad cycle must not stop scheduling, nor strand its pods in flight.
+                    log.exception("scheduling cycle of %d pods failed; requeued", len(pods))
+                    for pod in pods:
+                        if self._queue.in_flight(pod.uid) and not self._state.is_assumed(pod.uid):
+                            self._queue.requeue(pod, unschedulable=False)
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -217,7 +226,7 @@ class Scheduler:
                 result.errors += 1
                 return "error"
             if not self._binder.submit(decision, pod):
-                self._state.forget(decision.uid)
+                # Refused: the binder has already undone the assumption and requeued as needed.
                 result.errors += 1
                 return "error"
             result.scheduled += 1
