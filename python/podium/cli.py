@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Coroutine
@@ -105,6 +106,10 @@ def dev(
     except ConfigError as err:
         typer.echo(f"podium: {err}", err=True)
         raise typer.Exit(2) from err
+    if config is None:
+        # kube's default client limits (50 qps) are for sharing a production apiserver; the
+        # demo's apiserver is podium's alone.
+        cfg = dataclasses.replace(cfg, qps=2000.0, burst=4000)
     ok = _run_async(run_demo(cfg, DemoOptions(nodes=nodes, pods=pods, seed=seed)))
     if not ok:
         raise typer.Exit(1)
