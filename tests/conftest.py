@@ -20,6 +20,7 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1Objec
 from podium.kubeclient import api_client
 from podium.testing.binaries import Binaries, BuildError, ensure_binaries, ensure_jaeger
 from podium.testing.cluster import LocalCluster
+from podium.testing.crds import install_crds
 from podium.testing.jaeger import Jaeger
 from podium.testing.nodes import delete_nodes
 
@@ -30,7 +31,7 @@ _MARK_BY_DIRECTORY = {"integration": "integration", "e2e": "e2e"}
 _BINARIES = pytest.StashKey["Binaries | BuildError"]()
 _JAEGER = pytest.StashKey["Path | BuildError"]()
 _T = TypeVar("_T")
-_CLUSTER_FIXTURES = frozenset({"binaries", "cluster", "api", "namespace", "node_labels"})
+_CLUSTER_FIXTURES = frozenset({"binaries", "cluster", "api", "crds", "namespace", "node_labels"})
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -108,6 +109,12 @@ async def api(cluster: LocalCluster) -> AsyncIterator[ApiClient]:
     client = await api_client(cluster.kubeconfig, qps=0.0, burst=256)
     async with client:
         yield client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def crds(api: ApiClient) -> list[str]:
+    """podium's CRDs (deploy/crds) installed and served; returns their names."""
+    return await install_crds(api)
 
 
 @pytest_asyncio.fixture

@@ -17,6 +17,7 @@ from podium.testing.nodes import (
     make_nodes,
 )
 from podium.testing.pods import PodSpecError, make_pod, make_priority_class
+from podium.testing.topology import NumaZone, make_node_resource_topology, make_numa_gpu_node
 
 
 def test_node_has_capacity_labels_taints_and_ready_condition() -> None:
@@ -157,3 +158,38 @@ def test_priority_class() -> None:
     assert make_priority_class("high", 1000)["value"] == 1000
     with pytest.raises(PodSpecError, match="priorityclass 'x': preemptionPolicy"):
         make_priority_class("x", 1, preemption_policy="Sometimes")
+
+
+def test_numa_gpu_node_capacity_is_the_sum_of_its_zones() -> None:
+    zones = [NumaZone(cpu=8, memory="512Mi", gpus=2, extended={"x/y": 1})] * 2
+    node, topology = make_numa_gpu_node("n", zones, rack="r1")
+    allocatable = node["status"]["allocatable"]
+    assert (allocatable["cpu"], allocatable["memory"], allocatable[GPU_RESOURCE]) == (
+        "16",
+        "1Gi",
+        "4",
+    )
+    assert allocatable["x/y"] == "2"
+    assert node["metadata"]["labels"][RACK_LABEL] == "r1"
+    assert topology["metadata"]["name"] == "n"
+    assert [z["costs"][1]["value"] for z in topology["zones"]] == [21, 10]
+
+
+@pytest.mark.parametrize(
+    ("zones", "costs", "message"),
+    [
+        ([], None, "zones must not be empty"),
+        ([NumaZone()], [[10, 20]], "costs must be a 1x1 matrix"),
+        ([NumaZone(gpus=2, used={GPU_RESOURCE: 3})], None, r"zones\[0\].used\['nvidia.com/gpu'\]"),
+    ],
+)
+def test_bad_topology_input_names_the_field(
+    zones: list[NumaZone], costs: list[list[int]] | None, message: str
+) -> None:
+    with pytest.raises(NodeSpecError, match=f"noderesourcetopology 'n': {message}"):
+        make_node_resource_topology("n", zones, costs=costs)
+
+
+def test_zone_memory_must_be_binary_units() -> None:
+    with pytest.raises(NodeSpecError, match=r"node 'n': zones\[0\].memory"):
+        make_numa_gpu_node("n", [NumaZone(memory="1G")])
