@@ -11,6 +11,7 @@ reference size (5,000 nodes, 150,000 pods) in a process of its own.
 from __future__ import annotations
 
 import platform
+import struct
 import subprocess
 import tempfile
 import time
@@ -186,14 +187,30 @@ def _machine() -> dict[str, str | int]:
 
 
 def core_build(path: Path) -> str:
-    """ "debug" when the extension carries DWARF sections: ``maturin develop`` without
-    ``--release`` builds the dev profile (no optimisation), whose figures mean nothing. A release
-    build with debug info enabled would read as debug too; the crate's release profile has none."""
+    """ "debug" when the extension has DWARF sections: ``maturin develop`` without ``--release``
+    builds the dev profile (no optimisation), whose figures mean nothing; the crate's release
+    profile strips debug info. Sections are read from the ELF header: the bytes ".debug_info"
+    also occur as data inside any Rust binary (std's symboliser names them)."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        names = elf_section_names(path.read_bytes())
+    except (OSError, ValueError, struct.error):
         return "unknown"
-    return "debug" if b".debug_info" in data else "release"
+    return "debug" if any(n.startswith(".debug_") for n in names) else "release"
+
+
+def elf_section_names(data: bytes) -> list[str]:
+    if data[:5] != b"\x7fELF\x02":  # 64-bit ELF only
+        raise ValueError("not a 64-bit ELF file")
+    order = "<" if data[5] == 1 else ">"
+    shoff = struct.unpack_from(order + "Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x3A)
+    strtab_offset = struct.unpack_from(order + "Q", data, shoff + shstrndx * shentsize + 0x18)[0]
+    names = []
+    for i in range(shnum):
+        name_offset = struct.unpack_from(order + "I", data, shoff + i * shentsize)[0]
+        start = strtab_offset + name_offset
+        names.append(data[start : data.index(b"\0", start)].decode("ascii", "replace"))
+    return names
 
 
 def _git_commit() -> str:
