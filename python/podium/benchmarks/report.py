@@ -27,6 +27,7 @@ DEFINITIONS: dict[str, str] = {
     "ready_seconds": "core time to load nodes and pods from list pages (begin_relist, apply_list "
     "per page, end_relist) and take the first snapshot; page generation and reads excluded",
     "rss_loaded_mib": "RSS after loading the cluster (before the pending pods)",
+    "rss_end_mib": "RSS (/proc/self/statm) after the last batch",
     "peak_rss_mib": "ru_maxrss of the case's own process",
     "unsupported": "the profile lacks the plugin the workload's constraints need, or the core "
     "accepted it but placements show the constraint ignored: not a measurement of that workload",
@@ -49,7 +50,7 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
         "batch µs/pod p50/p99",
         "placed",
         "ready s",
-        "peak RSS MiB",
+        "RSS MiB end/peak",
     ):
         table.add_column(header, justify="left" if header in {"workload", "status"} else "right")
     notes: list[str] = []
@@ -72,7 +73,7 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
             else "-",
             f"{case.placed_share:.0%}" if measured else "-",
             f"{case.ready_seconds:.2f}" if case.ready_seconds else "-",
-            _fmt(case.peak_rss_mib) if case.peak_rss_mib else "-",
+            f"{case.rss_end_mib:,.0f} / {case.peak_rss_mib:,.0f}" if case.peak_rss_mib else "-",
             style=style,
         )
         if case.note or case.violations:
@@ -92,7 +93,8 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
     console.print(
         "decisions/s: cycle rate (snapshot + schedule + assume). core only: inside "
         "Snapshot.schedule. decision µs: Decision.filter_seconds + score_seconds per pod (core "
-        "clock). batch µs/pod: wall time per batch / batch size.",
+        "clock). batch µs/pod: wall time per batch / batch size. placed: share of pods with a "
+        "feasible node. RSS: /proc/self/statm at the end, ru_maxrss.",
         style="dim",
     )
     for note in notes:
