@@ -24,7 +24,6 @@ mod node;
 mod nrt;
 mod packing;
 mod placement;
-mod quantity;
 mod request;
 mod shares;
 #[cfg(test)]

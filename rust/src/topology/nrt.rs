@@ -11,7 +11,7 @@ use super::error::TopologyError;
 use super::node::{
     Distances, ManagerPolicy, ManagerScope, NodeTopology, Switch, Zone, ZoneResource,
 };
-use super::quantity;
+use crate::quantity;
 
 /// Most NUMA zones a node may have; placement works on zone bitmasks.
 pub const MAX_ZONES: usize = 32;
@@ -358,11 +358,20 @@ impl<'a> Parser<'a> {
 /// A resource amount from an int-or-string quantity: cpu in millicores, the rest in units.
 /// The single place the quantity parser is called.
 fn resource_amount(resource: &str, value: &Value) -> Result<i64, String> {
-    let milli = resource == "cpu";
-    match value {
-        Value::String(text) => quantity::parse(text, milli),
-        Value::Number(number) => quantity::parse(&number.to_string(), milli),
-        other => Err(format!("invalid quantity {other}")),
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        other => return Err(format!("invalid quantity {other}")),
+    };
+    let parsed = if resource == "cpu" {
+        quantity::parse_milli_value(&text)
+    } else {
+        quantity::parse_value(&text)
+    };
+    match parsed {
+        Ok(amount) if amount < 0 => Err(format!("negative quantity {text:?}")),
+        Ok(amount) => Ok(amount),
+        Err(err) => Err(err.to_string()),
     }
 }
 

@@ -146,10 +146,9 @@ fn malformed_objects_name_the_object_and_field() {
     let base = || nrt_object("node-7", &[zone(4, 1), zone(4, 1)], None, None);
     let mut bad_quantity = base();
     bad_quantity["zones"][1]["resources"][0]["available"] = json!("x");
-    assert_eq!(
-        parse_err(bad_quantity),
+    assert!(parse_err(bad_quantity).starts_with(
         "NodeResourceTopology node-7: zones[1].resources[0].available: invalid quantity \"x\""
-    );
+    ));
 
     let mut negative = base();
     negative["zones"][0]["resources"][2]["capacity"] = json!(-4);
