@@ -176,31 +176,31 @@ def _go_build(go: str, source: Path, out: Path, target: GoTarget, console: Conso
     what = f"{target.module} ({', '.join(target.commands)})"
     started = time.monotonic()
     _say(console, f"building {what} with {go} into {out.parent}; the first build takes minutes")
-    process = subprocess.Popen(
+    tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+    with subprocess.Popen(
         argv,
         cwd=source,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-    )
-    tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
-    reader = threading.Thread(target=_collect, args=(process, tail), daemon=True)
-    reader.start()
-    try:
-        if console.is_terminal:
-            with console.status(f"building {what}") as status:
-                while process.poll() is None:
-                    step = tail[-1][-_STEP_WIDTH:] if tail else "resolving modules"
-                    status.update(f"building {what} [{_elapsed(started)}] {step}")
-                    time.sleep(0.2)
-        process.wait()
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    finally:
-        reader.join()
+    ) as process:
+        reader = threading.Thread(target=_collect, args=(process, tail), daemon=True)
+        reader.start()
+        try:
+            if console.is_terminal:
+                with console.status(f"building {what}") as status:
+                    while process.poll() is None:
+                        step = tail[-1][-_STEP_WIDTH:] if tail else "resolving modules"
+                        status.update(f"building {what} [{_elapsed(started)}] {step}")
+                        time.sleep(0.2)
+            process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            reader.join()
     if process.returncode != 0:
         output = "\n".join(tail)
         raise BuildError(
