@@ -141,6 +141,34 @@ class Snapshot:
         snapshot does not know get code ERROR. Does not touch the ClusterState: the caller
         assumes the successes there."""
 
+    def explain(self, uid: str, profile: Profile) -> dict[str, list[str]]:
+        """Why the pending pod ``uid`` fits or not, node by node, with the GIL released.
+
+        Returns node name -> reasons; an empty list means the node is feasible, exactly as a
+        scheduling cycle would find it. Unlike ``schedule``, every node is examined (no
+        ``percentageOfNodesToScore`` sampling) and every enabled filter runs on each node (not
+        just up to the first that fails), so a node lists all that is wrong with it, in the
+        profile's filter order. A PreFilter rejection appears on every node. A malformed node
+        lists only its own parse error; a malformed pod gets its parse error on every node.
+        Nothing is placed: the snapshot is unchanged, and placements made by earlier
+        ``schedule`` calls on it count.
+
+        CoreError if ``uid`` is not pending in this snapshot (bound, assumed, gated, finished,
+        another scheduler's, already placed by ``schedule``, or unknown)."""
+
+    def explain_bound(self, uid: str, profile: Profile) -> dict[str, list[str]]:
+        """``explain`` for a pod that counts on a node of this snapshot: bound by any scheduler
+        (whatever its schedulerName), assumed by podium, or placed by ``schedule``.
+
+        The pod is evaluated as if it were still pending: it is taken off its node first (its
+        requests, host ports and labels no longer count there) and its ``spec.nodeName`` is
+        ignored, so the NodeName filter does not pin it. Every other pod stays where it is. The
+        snapshot itself is unchanged. Useful to ask whether another scheduler's choice is one
+        podium finds feasible.
+
+        CoreError if ``uid`` is not counted on a node the snapshot has (pending, finished,
+        bound to a node the cache does not know, or unknown)."""
+
 @final
 class ClusterState:
     """The cache: nodes, all pods (bound ones count on their nodes), topology, volumes."""

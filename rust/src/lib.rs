@@ -7,17 +7,18 @@
 pub mod cycle;
 pub mod diagnosis;
 pub mod error;
+pub mod explain;
 pub mod filter;
 pub mod framework;
 pub mod intern;
 pub mod quantity;
 pub mod score;
 pub mod state;
-pub mod topology;
 #[cfg(test)]
 mod testutil;
+pub mod topology;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -282,6 +283,28 @@ impl PySnapshot {
             })?;
         }
         Ok(out)
+    }
+
+    fn explain(
+        &self,
+        py: Python<'_>,
+        uid: &str,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<BTreeMap<String, Vec<String>>> {
+        let profile = &profile.get().inner;
+        let target = explain::Target::Pending(uid);
+        without_gil(py, || explain::explain(&self.inner, target, profile))
+    }
+
+    fn explain_bound(
+        &self,
+        py: Python<'_>,
+        uid: &str,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<BTreeMap<String, Vec<String>>> {
+        let profile = &profile.get().inner;
+        let target = explain::Target::Bound(uid);
+        without_gil(py, || explain::explain(&self.inner, target, profile))
     }
 }
 
