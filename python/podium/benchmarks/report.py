@@ -114,7 +114,9 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
             f"{' with the scheduler modules' if m.scheduler_modules else ''}, state "
             f"{m.state_mib:,.0f} MiB), peak {m.peak_rss_mib:,.0f} MiB, ready in "
             f"{m.ready_seconds:.2f} s (nodes {m.node_load.core_seconds:.2f} s, pods "
-            f"{m.pod_load.core_seconds:.2f} s)"
+            f"{m.pod_load.core_seconds:.2f} s = "
+            f"{m.pod_load.core_seconds / max(1, m.pod_load.items) * 1e6:.1f} µs/pod, "
+            f"{m.pod_load.bytes / max(1e-9, m.pod_load.core_seconds) / 1e6:.0f} MB/s of JSON)"
         )
     elif report.memory_failure:
         console.print(f"memory run failed: {report.memory_failure}", style="red")
