@@ -156,6 +156,21 @@ async def test_kube_scheduler_binds_a_pod_to_a_fake_node(
     # Only the big node has the GPUs and CPU the pod asks for.
     assert node_name == big
 
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{scheduler.url}/metrics", ssl=False) as response,
+    ):
+        metrics = await response.text()
+    scheduled = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("scheduler_schedule_attempts_total")
+        and f'profile="{name}"' in line
+        and 'result="scheduled"' in line
+    ]
+    assert len(scheduled) == 1
+    assert scheduled[0].endswith(" 1")
+
 
 def test_stop_kills_the_whole_process_group(binaries: Binaries) -> None:
     cluster = LocalCluster(binaries=binaries).start()

@@ -49,6 +49,7 @@ def test_builds_once_into_a_directory_keyed_by_the_sources(tools: Path, tmp_path
     rebuilt = ensure_built(TARGET, QUIET)
     assert rebuilt != directory
     assert not list(rebuilt.parent.glob(".build-*"))  # staging directories are gone
+    assert not directory.exists()  # the outdated build of the same module is removed
 
 
 def test_compile_error_is_reported_with_the_go_output(tools: Path) -> None:

@@ -35,6 +35,7 @@ TOOLS_DIR_ENV = "PODIUM_TOOLS_DIR"
 
 _KEY_HEX_DIGITS = 16
 _LOG_TAIL_LINES = 40
+_MODULE_MARKER = ".module"
 # The status line must fit one terminal line, or each refresh scrolls.
 _STEP_WIDTH = 40
 
@@ -134,10 +135,22 @@ def ensure_built(target: GoTarget, console: Console | None = None) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=f".build-{final.name}-", dir=final.parent))
         try:
             _go_build(go, source, staging, target, console or Console(stderr=True))
+            (staging / _MODULE_MARKER).write_text(target.module)
             staging.rename(final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        _remove_older_builds(final, target)
     return final
+
+
+def _remove_older_builds(current: Path, target: GoTarget) -> None:
+    # Each source change makes a new directory of a few hundred MB: keep only the newest per
+    # module. A server still running from a removed directory is unaffected (Linux keeps the
+    # open executable).
+    for marker in current.parent.glob(f"*/{_MODULE_MARKER}"):
+        directory = marker.parent
+        if directory != current and marker.read_text() == target.module:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def ensure_binaries(console: Console | None = None) -> Binaries:

@@ -83,11 +83,16 @@ class KubeScheduler(LocalServer):
             f"--bind-address={LOOPBACK}",
             f"--secure-port={port}",
             f"--cert-dir={self.workdir / 'certs'}",
-            # Without delegated authn/authz only the always-allowed paths (/healthz, /readyz,
-            # /livez) answer, which is all the runner needs; the local apiserver has no
-            # front-proxy CA for delegation to look up anyway.
+            # No delegated authn/authz (the local apiserver has no front-proxy CA to look up):
+            # only the always-allowed paths answer, and benchmarks read /metrics.
+            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
             f"--v={self.verbosity}",
         ]
 
+    @property
+    def url(self) -> str:
+        """Base URL of the scheduler's HTTPS endpoints (self-signed): /readyz, /metrics."""
+        return f"https://{LOOPBACK}:{self.ports[0]}"
+
     def _ready(self) -> bool:
-        return http_ok(f"https://{LOOPBACK}:{self.ports[0]}/readyz", expect=b"ok")
+        return http_ok(f"{self.url}/readyz", expect=b"ok")
