@@ -115,6 +115,33 @@ def dev(
         raise typer.Exit(1)
 
 
+@app.command()
+def explain(
+    pod: Annotated[
+        str, typer.Argument(help="NAMESPACE/NAME of the pod (NAME: namespace default).")
+    ],
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="kubeconfig file; in-cluster credentials when omitted."),
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="KubeSchedulerConfiguration whose profiles judge the pod."),
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    feasible_only: Annotated[
+        bool, typer.Option(help="Table: list only feasible nodes (and the pod's own).")
+    ] = False,
+) -> None:
+    """Why a pod fits or not on each node, by every enabled filter (nothing is scheduled)."""
+    from podium.explain import run_explain
+
+    raise typer.Exit(
+        _run_async(run_explain(pod, kubeconfig, context, config, output, feasible_only))
+    )
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,100 @@
+"""``podium explain``'s pieces without an apiserver: target parsing, explaining against a state
+built from list pages, the table and the JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from rich.console import Console
+
+from podium._core import ClusterState, Kind
+from podium.config import default_config
+from podium.explain import ExplainError, PodFacts, Target, explain_in, render
+
+
+def node(name: str, cpu: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1"},
+        "status": {"allocatable": {"cpu": cpu, "memory": "16Gi", "pods": "110"}},
+    }
+
+
+def pod(uid: str, cpu: str, scheduler: str, node_name: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "schedulerName": scheduler,
+        "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}],
+    }
+    if node_name:
+        spec["nodeName"] = node_name
+    return {
+        "metadata": {"name": uid, "namespace": "ns", "uid": uid, "resourceVersion": "2"},
+        "spec": spec,
+        "status": {"phase": "Pending"},
+    }
+
+
+def state(names: list[str], *pods: dict[str, Any]) -> ClusterState:
+    s = ClusterState(names)
+    s.apply_list(Kind.NODE, orjson.dumps({"items": [node("a", "2"), node("b", "8")]}))
+    s.apply_list(Kind.POD, orjson.dumps({"items": list(pods)}))
+    return s
+
+
+def test_target_parsing() -> None:
+    assert Target.parse("ns/web") == Target("ns", "web")
+    assert Target.parse("web") == Target("default", "web")
+    for bad in ("/web", "ns/", "a/b/c"):
+        with pytest.raises(ExplainError, match="NAMESPACE/NAME"):
+            Target.parse(bad)
+
+
+def test_pending_pod_of_podium() -> None:
+    p = pod("p", "4", "podium")
+    facts = PodFacts.of(Target("ns", "p"), p)
+    result = explain_in(state(["podium"], p), Target("ns", "p"), facts, default_config())
+    assert result.nodes == {"a": ["Insufficient cpu"], "b": []}
+    assert (result.profile, result.foreign, result.feasible) == ("podium", False, ["b"])
+    assert result.summary() == "1/2 nodes are available: 1 Insufficient cpu."
+    decoded = orjson.loads(result.to_json())
+    assert decoded["nodes"] == {"a": ["Insufficient cpu"], "b": []}
+    assert decoded["pod"] == "ns/p"
+
+
+def test_bound_pod_of_another_scheduler_is_judged_as_if_pending() -> None:
+    p = pod("k", "2", "default-scheduler", node_name="a")
+    facts = PodFacts.of(Target("ns", "k"), p)
+    s = state(["podium", "default-scheduler"], p)
+    result = explain_in(s, Target("ns", "k"), facts, default_config())
+    assert result.nodes == {"a": [], "b": []}
+    assert result.foreign
+    console = Console(record=True, width=120)
+    render(console, result)
+    text = console.export_text()
+    assert "bound to a" in text
+    assert "has no podium profile" in text
+    assert "2/2 nodes are available." in text
+
+
+def test_finished_and_gated_pods_are_refused() -> None:
+    done = pod("d", "1", "podium")
+    done["status"]["phase"] = "Succeeded"
+    with pytest.raises(ExplainError, match="has finished"):
+        explain_in(
+            state(["podium"], done),
+            Target("ns", "d"),
+            PodFacts.of(Target("ns", "d"), done),
+            default_config(),
+        )
+    gated = pod("g", "1", "podium")
+    gated["spec"]["schedulingGates"] = [{"name": "wait"}]
+    with pytest.raises(ExplainError, match="schedulingGates"):
+        explain_in(
+            state(["podium"], gated),
+            Target("ns", "g"),
+            PodFacts.of(Target("ns", "g"), gated),
+            default_config(),
+        )
+    with pytest.raises(ExplainError, match=r"metadata\.uid"):
+        PodFacts.of(Target("ns", "x"), {"metadata": {}})
