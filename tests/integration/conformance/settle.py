@@ -1,0 +1,120 @@
+"""Puts a generated scenario on the apiserver and lets the real kube-scheduler place it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from podium.rawapi import request_bytes
+from podium.testing.kube_scheduler import KubeScheduler
+from podium.testing.nodes import create_nodes
+
+from .check import Outcome
+from .generator import Scenario
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+    from podium.testing.binaries import Binaries
+    from podium.testing.cluster import LocalCluster
+
+# Nothing bound and every pending pod marked Unschedulable for this long, with kube-scheduler
+# retrying each pod at least every second (its backoff is set to 1 s), means it is done.
+QUIET_SECONDS = 5.0
+_POLL_SECONDS = 0.5
+_PAGE = 250
+
+
+async def create_scenario(api: ApiClient, scenario: Scenario, namespace: str) -> None:
+    await create_nodes(api, scenario.nodes)
+    await _create_pods(api, namespace, scenario.bound)
+    await _create_pods(api, namespace, scenario.pending)
+
+
+async def _create_pods(api: ApiClient, namespace: str, pods: Sequence[Any]) -> None:
+    queue = iter(pods)
+
+    async def worker() -> None:
+        for pod in queue:
+            await request_bytes(api, "POST", f"/api/v1/namespaces/{namespace}/pods", body=pod)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(16):
+            group.create_task(worker())
+
+
+async def run_kube_scheduler(
+    api: ApiClient,
+    cluster: LocalCluster,
+    binaries: Binaries,
+    scheduler_name: str,
+    namespace: str,
+) -> None:
+    """Runs kube-scheduler until it has placed all it can, then stops it."""
+    scheduler = KubeScheduler(
+        cluster,
+        binaries=binaries,
+        profiles=[{"schedulerName": scheduler_name}],
+        # Fast retries: a pod made feasible by a later placement (a spread minimum rising) is
+        # tried again within a second, well inside the quiet window.
+        config={"podInitialBackoffSeconds": 1, "podMaxBackoffSeconds": 1},
+    )
+    await scheduler.start_async()
+    try:
+        await _wait_settled(api, namespace)
+    finally:
+        scheduler.stop()
+
+
+async def _wait_settled(api: ApiClient, namespace: str) -> None:
+    last_bound = -1
+    quiet_since = time.monotonic()
+    while True:
+        await asyncio.sleep(_POLL_SECONDS)
+        pods = orjson.loads(
+            await request_bytes(api, "GET", f"/api/v1/namespaces/{namespace}/pods")
+        )["items"]
+        bound = sum(1 for pod in pods if pod["spec"].get("nodeName"))
+        undecided = sum(
+            1 for pod in pods if not pod["spec"].get("nodeName") and not _unschedulable(pod)
+        )
+        if bound != last_bound or undecided:
+            last_bound = bound
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET_SECONDS:
+            return
+
+
+def _unschedulable(pod: Any) -> bool:
+    return any(
+        c.get("type") == "PodScheduled"
+        and c.get("status") == "False"
+        and c.get("reason") == "Unschedulable"
+        for c in pod.get("status", {}).get("conditions", [])
+    )
+
+
+async def list_outcome(api: ApiClient) -> Outcome:
+    """Everything kube-scheduler saw: all nodes and all pods, as raw list pages."""
+    return Outcome(
+        node_pages=await _pages(api, "/api/v1/nodes"),
+        pod_pages=await _pages(api, "/api/v1/pods"),
+    )
+
+
+async def _pages(api: ApiClient, path: str) -> list[bytes]:
+    pages: list[bytes] = []
+    token: str | None = None
+    while True:
+        query: dict[str, str | int | bool] = {"limit": _PAGE}
+        if token:
+            query["continue"] = token
+        body = await request_bytes(api, "GET", path, query=query)
+        pages.append(body)
+        token = orjson.loads(body)["metadata"].get("continue")
+        if not token:
+            return pages
