@@ -35,7 +35,7 @@ pub fn fit_error<'a>(
     num_nodes: usize,
     failures: impl IntoIterator<Item = &'a Status>,
 ) -> Diagnosis {
-    let mut counts: HashMap<&str, u32> = HashMap::new();
+    let mut counts: ahash::AHashMap<&str, u32> = ahash::AHashMap::new();
     let mut all_unresolvable = true;
     let mut any = false;
     for status in failures {
