@@ -27,7 +27,12 @@ from podium.testing.cluster import LocalCluster
 
 from .conformance.check import disagreements
 from .conformance.generator import Options, generate, parse_seeds, runtime_class
-from .conformance.settle import create_scenario, list_outcome, run_kube_scheduler
+from .conformance.settle import (
+    create_scenario,
+    delete_volumes,
+    list_outcome,
+    run_kube_scheduler,
+)
 
 SEEDS = parse_seeds(os.environ.get("PODIUM_CONFORMANCE_SEEDS", "1"))
 NODES = int(os.environ.get("PODIUM_CONFORMANCE_NODES", "60"))
@@ -64,6 +69,7 @@ async def test_podium_agrees_with_kube_scheduler(
         nodes=NODES,
         pods=PODS,
         runtime_class=overhead_class,
+        storage_class=f"conformance-{namespace}",
     )
     scenario = generate(seed, options)
     path = "/apis/node.k8s.io/v1/runtimeclasses"
@@ -74,6 +80,7 @@ async def test_podium_agrees_with_kube_scheduler(
         outcome = await list_outcome(api)
     finally:
         await request_bytes(api, "DELETE", f"{path}/{overhead_class}")
+        await delete_volumes(api, scenario, namespace)
 
     judged = [pod["metadata"]["name"] for pod in scenario.pending]
     mismatches, placed, pending = disagreements(scheduler_name, outcome, judged)

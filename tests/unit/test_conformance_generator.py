@@ -198,3 +198,23 @@ def test_checker_reports_both_kinds_of_disagreement() -> None:
     assert "infeasible on small" in described["overcommitted"]
     assert "Insufficient cpu" in described["overcommitted"]
     assert "feasible on 1 node(s): big" in described["fits-big"]
+
+
+def test_local_volumes_only_with_volume_binding_and_each_pv_pinned_to_one_node() -> None:
+    assert not _scenario(plugins=EVERYTHING).volumes
+    scenario = _scenario(plugins=EVERYTHING | {"VolumeBinding"})
+    assert scenario.storage_class is not None and scenario.volumes
+    nodes = {n["metadata"]["name"] for n in scenario.nodes}
+    claims = set()
+    for volume in scenario.volumes:
+        terms = volume.pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        assert len(terms) == 1 and terms[0]["matchExpressions"][0]["values"][0] in nodes
+        assert volume.claim["spec"]["volumeName"] == volume.pv["metadata"]["name"]
+        assert volume.pv["spec"]["claimRef"]["name"] == volume.claim["metadata"]["name"]
+        claims.add(volume.claim["metadata"]["name"])
+    used = {
+        v["persistentVolumeClaim"]["claimName"]
+        for p in scenario.pending
+        for v in p["spec"].get("volumes", [])
+    }
+    assert used and used <= claims

@@ -9,7 +9,7 @@ argued in ``generator``'s docstring.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,8 @@ class Outcome:
 
     node_pages: Sequence[bytes]
     pod_pages: Sequence[bytes]
+    # Kind name -> pages, for PVs, claims and StorageClasses.
+    volume_pages: Mapping[str, Sequence[bytes]] = dataclasses.field(default_factory=dict)
 
     def pods(self) -> list[JSON]:
         return [pod for page in self.pod_pages for pod in orjson.loads(page)["items"]]
@@ -68,7 +70,9 @@ def podium_profile(scheduler_name: str) -> _core.Profile:
 
 def load_state(scheduler_name: str, outcome: Outcome) -> _core.ClusterState:
     state = _core.ClusterState([scheduler_name])
-    for kind, pages in ((_core.Kind.NODE, outcome.node_pages), (_core.Kind.POD, outcome.pod_pages)):
+    feeds = [(_core.Kind[name], pages) for name, pages in outcome.volume_pages.items()]
+    feeds += [(_core.Kind.NODE, outcome.node_pages), (_core.Kind.POD, outcome.pod_pages)]
+    for kind, pages in feeds:
         for body in pages:
             page = state.apply_list(kind, body)
             if page.errors:

@@ -41,6 +41,8 @@ only has *more* pods than any state kube-scheduler saw. For each generated featu
   same labels but other constraints or selectors would break this, hence the groups. A pending
   spread pod may become feasible as others raise the minimum: kube-scheduler requeues it on
   that pod event, and ``settle`` waits (with 1 s backoff) until nothing moves any more.
+- Local volumes: pods mount claims already bound to local PVs, each PV pinned to one node by
+  its node affinity. Static, like node labels.
 - Preferred terms (node affinity, pod affinity, PreferNoSchedule taints) only score.
 """
 
@@ -99,6 +101,10 @@ OVERHEAD = {"cpu": "250m", "memory": "64Mi"}
 # Plugin names whose features the generator can produce beyond the node-local ones.
 INTER_POD_AFFINITY = "InterPodAffinity"
 POD_TOPOLOGY_SPREAD = "PodTopologySpread"
+VOLUME_BINDING = "VolumeBinding"
+# kube-scheduler treats a claim as bound only with this annotation (set by the PV controller,
+# which does not run here).
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,16 @@ class Options:
     pods: int = 500
     # A RuntimeClass with OVERHEAD (see ``runtime_class``); None: no pod uses overhead.
     runtime_class: str | None = None
+    # The StorageClass of the local PVs (cluster-scoped, so unique per run).
+    storage_class: str = "cf-local"
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A local PV and the claim bound to it (both get status phase Bound once created)."""
+
+    pv: JSON
+    claim: JSON
 
 
 @dataclass(frozen=True)
@@ -123,6 +139,8 @@ class Scenario:
     bound: list[JSON]
     pending: list[JSON]
     features: frozenset[str]
+    volumes: list[Volume] = field(default_factory=list)
+    storage_class: JSON | None = None
 
 
 def runtime_class(name: str) -> JSON:
@@ -144,6 +162,8 @@ def features_for(plugins: frozenset[str]) -> frozenset[str]:
         base |= {"pod-anti-affinity", "pod-affinity", "preferred-pod-affinity"}
     if POD_TOPOLOGY_SPREAD in plugins:
         base |= {"topology-spread"}
+    if VOLUME_BINDING in plugins:
+        base |= {"local-volumes"}
     return frozenset(base)
 
 
@@ -153,7 +173,76 @@ def generate(seed: int, options: Options) -> Scenario:
     nodes = [_node(rng, i, options) for i in range(options.nodes)]
     bound = _bound_pods(rng, nodes, options, features)
     pending = [_pending_pod(rng, i, nodes, options, features) for i in range(options.pods)]
-    return Scenario(seed, nodes, bound, pending, features)
+    if "local-volumes" not in features:
+        return Scenario(seed, nodes, bound, pending, features)
+    volumes = _volumes(rng, nodes, options)
+    # Claims may be shared (ReadWriteOnce allows pods on one node), which is kube's rule too.
+    for pod in pending:
+        if rng.random() < 0.06:
+            claim = rng.choice(volumes).claim["metadata"]["name"]
+            pod["spec"]["volumes"] = [
+                {"name": "data", "persistentVolumeClaim": {"claimName": claim}}
+            ]
+    return Scenario(seed, nodes, bound, pending, features, volumes, storage_class(options))
+
+
+def storage_class(options: Options) -> JSON:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": options.storage_class},
+        "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+
+
+def _volumes(rng: random.Random, nodes: list[JSON], options: Options) -> list[Volume]:
+    volumes = []
+    for k, node in enumerate(rng.sample(nodes, max(1, len(nodes) // 4))):
+        pv_name = f"{options.node_prefix}-pv-{k:03d}"
+        claim_name = f"claim-{k:03d}"
+        host = node["metadata"]["name"]
+        pv = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": pv_name, "labels": dict(options.node_labels)},
+            "spec": {
+                "capacity": {"storage": "10Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": options.storage_class,
+                "local": {"path": f"/mnt/disks/{pv_name}"},
+                "claimRef": {"namespace": options.namespace, "name": claim_name},
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": HOSTNAME_LABEL, "operator": "In", "values": [host]}
+                                ]
+                            }
+                        ]
+                    }
+                },
+            },
+        }
+        claim = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": claim_name,
+                "namespace": options.namespace,
+                "annotations": {BIND_COMPLETED: "yes"},
+            },
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": options.storage_class,
+                "volumeName": pv_name,
+                "resources": {"requests": {"storage": "10Gi"}},
+            },
+        }
+        volumes.append(Volume(pv, claim))
+    return volumes
 
 
 # -- nodes -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from podium.rawapi import request_bytes
+from podium.rawapi import ApiStatusError, request_bytes
 from podium.testing.kube_scheduler import KubeScheduler
 from podium.testing.nodes import create_nodes
 
@@ -27,12 +27,59 @@ if TYPE_CHECKING:
 QUIET_SECONDS = 5.0
 _POLL_SECONDS = 0.5
 _PAGE = 250
+_STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
 
 
 async def create_scenario(api: ApiClient, scenario: Scenario, namespace: str) -> None:
     await create_nodes(api, scenario.nodes)
+    if scenario.storage_class is not None:
+        await request_bytes(api, "POST", _STORAGE_CLASSES, body=scenario.storage_class)
+    for volume in scenario.volumes:
+        await _create_bound(api, "/api/v1/persistentvolumes", volume.pv)
+        await _create_bound(
+            api, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", volume.claim
+        )
     await _create_pods(api, namespace, scenario.bound)
     await _create_pods(api, namespace, scenario.pending)
+
+
+async def _create_bound(api: ApiClient, collection: str, obj: Any) -> None:
+    # No PV controller runs: the binding it would record is written here.
+    await request_bytes(api, "POST", collection, body=obj)
+    await request_bytes(
+        api,
+        "PATCH",
+        f"{collection}/{obj['metadata']['name']}/status",
+        body={"status": {"phase": "Bound"}},
+        content_type="application/merge-patch+json",
+    )
+
+
+async def delete_volumes(api: ApiClient, scenario: Scenario, namespace: str) -> None:
+    """Removes the run's PVs, claims and StorageClass (with no controller to clear finalizers)."""
+    unfinalize = {"metadata": {"finalizers": None}}
+    for volume in scenario.volumes:
+        claims = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims"
+        for path in (
+            f"{claims}/{volume.claim['metadata']['name']}",
+            f"/api/v1/persistentvolumes/{volume.pv['metadata']['name']}",
+        ):
+            await _gone(api, "PATCH", path, unfinalize)
+            await _gone(api, "DELETE", path)
+    if scenario.storage_class is not None:
+        name = scenario.storage_class["metadata"]["name"]
+        await _gone(api, "DELETE", f"{_STORAGE_CLASSES}/{name}")
+
+
+async def _gone(api: ApiClient, method: str, path: str, body: Any = None) -> None:
+    # Cleanup after a run that may have stopped half way: what was never created is fine.
+    try:
+        await request_bytes(
+            api, method, path, body=body, content_type="application/merge-patch+json"
+        )
+    except ApiStatusError as error:
+        if error.status != 404:
+            raise
 
 
 async def _create_pods(api: ApiClient, namespace: str, pods: Sequence[Any]) -> None:
@@ -103,6 +150,11 @@ async def list_outcome(api: ApiClient) -> Outcome:
     return Outcome(
         node_pages=await _pages(api, "/api/v1/nodes"),
         pod_pages=await _pages(api, "/api/v1/pods"),
+        volume_pages={
+            "PERSISTENT_VOLUME": await _pages(api, "/api/v1/persistentvolumes"),
+            "PERSISTENT_VOLUME_CLAIM": await _pages(api, "/api/v1/persistentvolumeclaims"),
+            "STORAGE_CLASS": await _pages(api, _STORAGE_CLASSES),
+        },
     )
 
 
