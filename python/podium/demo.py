@@ -8,6 +8,7 @@ apiserver, and latency measured from each pod's creation to the watch seeing it 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import statistics
 import time
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from podium.kubeclient import api_client
-from podium.rawapi import open_stream, request_bytes
+from podium.rawapi import ApiStatusError, open_stream, request_bytes
 from podium.runner import Podium
 from podium.testing.binaries import ensure_binaries
 from podium.testing.cluster import LocalCluster
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from podium.config import SchedulerConfig
 
 NAMESPACE = "demo"
+log = logging.getLogger(__name__)
+
 GPU = "nvidia.com/gpu"
 GPU_TAINT = Taint(key=GPU, value="present", effect="NoSchedule")
 GPU_TOLERATION = {"key": GPU, "operator": "Exists", "effect": "NoSchedule"}
@@ -161,28 +164,53 @@ class Observed:
 
 
 async def _watch_bindings(api: ApiClient, observed: Observed, started: asyncio.Event) -> None:
-    """Record when each demo pod is first seen bound (spec.nodeName set)."""
+    """Record when each demo pod is first seen bound (spec.nodeName set). Re-watches from the
+    last resourceVersion when the stream ends or breaks, so no binding goes unseen."""
     path = f"/api/v1/namespaces/{NAMESPACE}/pods"
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
-    response = await open_stream(api, path, {"watch": True, "resourceVersion": "0"}, timeout)
-    started.set()
-    try:
-        buffer = b""
-        async for chunk in response.content.iter_any():
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            now = time.monotonic()
-            for line in lines:
-                if not line.strip():
-                    continue
-                pod = orjson.loads(line).get("object", {})
-                name = pod.get("metadata", {}).get("name")
-                node = pod.get("spec", {}).get("nodeName")
-                if name and node and name not in observed.bound:
-                    observed.bound[name] = now
-                    observed.node_of[name] = node
-    finally:
-        response.release()
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    resource_version = "0"
+    while True:
+        query: dict[str, str | int | bool] = {
+            "watch": True,
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": True,
+        }
+        try:
+            response = await open_stream(api, path, query, timeout)
+        except (aiohttp.ClientError, TimeoutError, ApiStatusError) as err:
+            log.warning("demo watch: %s; retrying", err)
+            await asyncio.sleep(0.5)
+            continue
+        started.set()
+        try:
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                now = time.monotonic()
+                for line in lines:
+                    if line.strip():
+                        resource_version = _observe(orjson.loads(line), observed, now) or (
+                            resource_version
+                        )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("demo watch broke: %s; re-watching", err)
+        finally:
+            response.release()
+
+
+def _observe(event: dict[str, Any], observed: Observed, now: float) -> str | None:
+    """Apply one watch event; returns the resourceVersion to resume from (None: relist)."""
+    pod = event.get("object", {})
+    if event.get("type") == "ERROR":
+        return "0"
+    name = pod.get("metadata", {}).get("name")
+    node = pod.get("spec", {}).get("nodeName")
+    if name and node and name not in observed.bound:
+        observed.bound[name] = now
+        observed.node_of[name] = node
+    version: str | None = pod.get("metadata", {}).get("resourceVersion")
+    return version
 
 
 async def _submit(api: ApiClient, pods: list[dict[str, Any]], observed: Observed) -> None:
@@ -192,8 +220,9 @@ async def _submit(api: ApiClient, pods: list[dict[str, Any]], observed: Observed
     async def worker() -> None:
         for pod in items:
             name = pod["metadata"]["name"]
-            observed.created[name] = time.monotonic()
             await request_bytes(api, "POST", path, body=pod)
+            # The pod exists from the moment the apiserver answered.
+            observed.created[name] = time.monotonic()
 
     async with asyncio.TaskGroup() as group:
         for _ in range(32):
@@ -271,6 +300,14 @@ async def _run(
             await podium.recorder.flush()
         await scheduler_api.close()
         watcher.cancel()
+        # The summary counts from the apiserver's own list, not from what the watch saw.
+        listed = orjson.loads(
+            await request_bytes(api, "GET", f"/api/v1/namespaces/{NAMESPACE}/pods")
+        )
+        for pod in listed["items"]:
+            node = pod["spec"].get("nodeName")
+            if node:
+                observed.node_of[pod["metadata"]["name"]] = node
         reasons = await _failed_reasons(api)
         _summary(console, pods, mine, observed, reasons, elapsed_bind)
         return settled
@@ -322,10 +359,14 @@ def _summary(
     reasons: dict[str, str],
     elapsed: float,
 ) -> None:
-    bound = [name for name in mine if name in observed.bound]
-    latencies = [observed.bound[n] - observed.created[n] for n in bound if n in observed.created]
+    bound = [name for name in mine if name in observed.node_of]
+    latencies = [
+        observed.bound[n] - observed.created[n]
+        for n in bound
+        if n in observed.created and n in observed.bound
+    ]
     others = [p["metadata"]["name"] for p in pods if p["metadata"]["name"] not in set(mine)]
-    touched = [name for name in others if name in observed.bound]
+    touched = [name for name in others if name in observed.node_of]
     table = Table(title="podium dev: summary", show_header=False)
     table.add_row("podium's pods", str(len(mine)))
     table.add_row("scheduled (bound)", str(len(bound)))
@@ -340,7 +381,7 @@ def _summary(
     per_node = Counter(observed.node_of[n] for n in bound)
     table.add_row("nodes used", str(len(per_node)))
     console.print(table)
-    unscheduled = [n for n in mine if n not in observed.bound]
+    unscheduled = [n for n in mine if n not in observed.node_of]
     if unscheduled:
         why = Counter(reasons.get(n, "(no event yet)") for n in unscheduled)
         reasons_table = Table(title="unschedulable, by reason (FailedScheduling events)")
