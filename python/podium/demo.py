@@ -206,6 +206,9 @@ def _observe(event: dict[str, Any], observed: Observed, now: float) -> str | Non
         return "0"
     name = pod.get("metadata", {}).get("name")
     node = pod.get("spec", {}).get("nodeName")
+    # Creation and binding are both timed as one watcher sees them, so the two clocks agree.
+    if name and name not in observed.created:
+        observed.created[name] = now
     if name and node and name not in observed.bound:
         observed.bound[name] = now
         observed.node_of[name] = node
@@ -219,10 +222,7 @@ async def _submit(api: ApiClient, pods: list[dict[str, Any]], observed: Observed
 
     async def worker() -> None:
         for pod in items:
-            name = pod["metadata"]["name"]
             await request_bytes(api, "POST", path, body=pod)
-            # The pod exists from the moment the apiserver answered.
-            observed.created[name] = time.monotonic()
 
     async with asyncio.TaskGroup() as group:
         for _ in range(32):
