@@ -216,7 +216,7 @@ def _observe(event: dict[str, Any], observed: Observed, now: float) -> str | Non
     return version
 
 
-async def _submit(api: ApiClient, pods: list[dict[str, Any]], observed: Observed) -> None:
+async def _submit(api: ApiClient, pods: list[dict[str, Any]]) -> None:
     path = f"/api/v1/namespaces/{NAMESPACE}/pods"
     items = iter(pods)
 
@@ -294,7 +294,7 @@ async def _run(
         async with Podium(config, scheduler_api, identity="podium-dev") as podium:
             await podium.start_scheduling()
             started = time.monotonic()
-            submit = asyncio.create_task(_submit(api, pods, observed))
+            submit = asyncio.create_task(_submit(api, pods))
             settled = await _follow(podium, submit, observed, mine, options, console)
             elapsed_bind = max(observed.bound.values(), default=started) - started
             await podium.recorder.flush()
