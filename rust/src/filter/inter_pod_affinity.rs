@@ -1,0 +1,346 @@
+//! InterPodAffinity (filter): the pod's required pod affinity and anti-affinity terms, and the
+//! required anti-affinity terms of the pods already placed, against the pod (symmetry).
+//!
+//! PreFilter counts, once per pod and in parallel over nodes, the matching pods per topology
+//! domain; Filter then looks up the node's domains, O(terms) per node.
+
+use rayon::prelude::*;
+
+use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::status::Status;
+use crate::intern::Sym;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::pod_affinity::AffinityTerm;
+use crate::state::topology_pairs::PairCounts;
+
+pub const NAME: &str = "InterPodAffinity";
+pub const REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
+pub const REASON_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
+pub const REASON_EXISTING_ANTI_AFFINITY: &str =
+    "node(s) didn't satisfy existing pods anti-affinity rules";
+
+/// Nodes per parallel task in PreFilter.
+const MIN_NODES_PER_TASK: usize = 64;
+
+pub struct InterPodAffinity;
+
+#[derive(Default)]
+struct Counts {
+    /// Domains of placed pods whose required anti-affinity selects the incoming pod.
+    existing_anti: PairCounts,
+    /// Domains of placed pods that match every required affinity term of the incoming pod.
+    affinity: PairCounts,
+    /// Domains of placed pods that match a required anti-affinity term of the incoming pod.
+    anti: PairCounts,
+}
+
+impl Counts {
+    fn merge(self, other: Self) -> Self {
+        Self {
+            existing_anti: self.existing_anti.merge(other.existing_anti),
+            affinity: self.affinity.merge(other.affinity),
+            anti: self.anti.merge(other.anti),
+        }
+    }
+}
+
+struct State {
+    counts: Counts,
+    /// The topology keys of `counts.existing_anti`: the only labels of a node to look up.
+    existing_anti_keys: Vec<Sym>,
+    /// kube's first-pod rule: no pod anywhere matches the affinity terms, but the pod matches
+    /// its own terms, so it may go anywhere its topology keys exist.
+    may_go_first: bool,
+}
+
+const NO_TERMS: &[AffinityTerm] = &[];
+
+fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
+    pod.pod_affinity.as_ref().map_or((NO_TERMS, NO_TERMS), |a| {
+        (&a.required_affinity[..], &a.required_anti_affinity[..])
+    })
+}
+
+fn count(ctx: &PodContext<'_>, info: &NodeInfo, mut acc: Counts) -> Counts {
+    let Some(node) = &info.node else {
+        return acc;
+    };
+    let pod = ctx.pod;
+    let labels = &node.labels;
+    let ns_labels = ctx.namespaces.labels(pod.namespace);
+    for existing in &info.affinity_pods {
+        let Some(terms) = &existing.pod_affinity else {
+            continue;
+        };
+        for t in terms.required_anti_affinity.iter() {
+            if t.matches_with(pod, ns_labels) {
+                acc.existing_anti.add(t.topology_key, labels, 1);
+            }
+        }
+    }
+    let (affinity, anti) = required(pod);
+    if affinity.is_empty() && anti.is_empty() {
+        return acc;
+    }
+    for existing in &info.pods {
+        if !affinity.is_empty() && affinity.iter().all(|t| t.matches(existing, ctx.namespaces)) {
+            for t in affinity {
+                acc.affinity.add(t.topology_key, labels, 1);
+            }
+        }
+        for t in anti {
+            if t.matches(existing, ctx.namespaces) {
+                acc.anti.add(t.topology_key, labels, 1);
+            }
+        }
+    }
+    acc
+}
+
+impl FilterPlugin for InterPodAffinity {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        let counts = ctx
+            .nodes
+            .par_iter()
+            .with_min_len(MIN_NODES_PER_TASK)
+            .fold(Counts::default, |acc, info| count(ctx, info, acc))
+            .reduce(Counts::default, Counts::merge);
+        let (affinity, anti) = required(ctx.pod);
+        if counts.existing_anti.is_empty() && affinity.is_empty() && anti.is_empty() {
+            return Prepared::Skip;
+        }
+        let ns_labels = ctx.namespaces.labels(ctx.pod.namespace);
+        let may_go_first = !affinity.is_empty()
+            && counts.affinity.is_empty()
+            && affinity.iter().all(|t| t.matches_with(ctx.pod, ns_labels));
+        let existing_anti_keys = counts.existing_anti.keys();
+        Prepared::Run(Some(Box::new(State {
+            counts,
+            existing_anti_keys,
+            may_go_first,
+        })))
+    }
+
+    fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
+        let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
+        else {
+            return Status::success();
+        };
+        let labels = &n.labels;
+        let (affinity, anti) = required(pod);
+        let mut pods_exist = true;
+        for t in affinity {
+            match state.counts.affinity.for_node(t.topology_key, labels) {
+                // Every topology key of the terms must exist on the node.
+                None => return Status::unresolvable(REASON_AFFINITY),
+                Some(c) if c <= 0 => pods_exist = false,
+                Some(_) => {}
+            }
+        }
+        if !pods_exist && !state.may_go_first {
+            return Status::unresolvable(REASON_AFFINITY);
+        }
+        if anti.iter().any(|t| {
+            state
+                .counts
+                .anti
+                .for_node(t.topology_key, labels)
+                .is_some_and(|c| c > 0)
+        }) {
+            return Status::unschedulable(REASON_ANTI_AFFINITY);
+        }
+        if state.existing_anti_keys.iter().any(|&k| {
+            state
+                .counts
+                .existing_anti
+                .for_node(k, labels)
+                .is_some_and(|c| c > 0)
+        }) {
+            return Status::unschedulable(REASON_EXISTING_ANTI_AFFINITY);
+        }
+        Status::success()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::framework::code::Code;
+    use crate::intern::sym;
+    use crate::state::labels::Labels;
+    use crate::state::namespaces::Namespaces;
+    use crate::state::pod_affinity::PodAffinity;
+    use crate::testutil::{affinity_term, context, node, pod};
+
+    fn zone_node(name: &str, zone: Option<&str>) -> Arc<NodeInfo> {
+        let mut n = node(name, 4000, 1 << 30);
+        let mut labels = vec![("kubernetes.io/hostname", name)];
+        if let Some(z) = zone {
+            labels.push(("zone", z));
+        }
+        n.record.labels = Labels::from_pairs(labels);
+        Arc::new(n.build())
+    }
+
+    fn labelled(name: &str, ns: &str, labels: &[(&str, &str)]) -> PodRecord {
+        let mut p = pod(name);
+        p.namespace = sym(ns);
+        p.labels = Labels::from_pairs(labels.iter().copied());
+        p
+    }
+
+    fn place(nodes: &mut [Arc<NodeInfo>], i: usize, p: PodRecord) {
+        Arc::make_mut(&mut nodes[i]).add_pod(Arc::new(p));
+    }
+
+    /// Runs PreFilter and Filter on every node: the code per node (None = success, Skip = "-").
+    fn run(nodes: &[Arc<NodeInfo>], namespaces: &Namespaces, p: &PodRecord) -> Vec<Option<Code>> {
+        let ctx = context(p, nodes, namespaces);
+        let state = match InterPodAffinity.pre_filter(&ctx) {
+            Prepared::Run(s) => s,
+            Prepared::Skip => return vec![None; nodes.len()],
+            Prepared::Reject(_) => panic!("no rejection expected"),
+        };
+        nodes
+            .iter()
+            .map(|n| {
+                let st = InterPodAffinity.filter(state.as_ref(), p, n);
+                (!st.is_success()).then_some(st.code)
+            })
+            .collect()
+    }
+
+    fn with_terms(mut p: PodRecord, aff: Vec<AffinityTerm>, anti: Vec<AffinityTerm>) -> PodRecord {
+        p.pod_affinity = Some(Box::new(PodAffinity {
+            required_affinity: aff.into(),
+            required_anti_affinity: anti.into(),
+            ..PodAffinity::default()
+        }));
+        p
+    }
+
+    const U: Option<Code> = Some(Code::Unschedulable);
+    const UU: Option<Code> = Some(Code::UnschedulableAndUnresolvable);
+
+    #[test]
+    fn affinity_needs_a_matching_pod_in_the_domain() {
+        let mut nodes = vec![
+            zone_node("a1", Some("a")),
+            zone_node("a2", Some("a")),
+            zone_node("b1", Some("b")),
+            zone_node("x", None),
+        ];
+        place(&mut nodes, 0, labelled("db", "default", &[("app", "db")]));
+        let p = with_terms(pod("web"), vec![affinity_term("zone", "app", "db")], vec![]);
+        let ns = Namespaces::default();
+        assert_eq!(run(&nodes, &ns, &p), vec![None, None, UU, UU]);
+        let ctx = context(&p, &nodes, &ns);
+        let Prepared::Run(state) = InterPodAffinity.pre_filter(&ctx) else {
+            panic!("runs");
+        };
+        assert_eq!(
+            InterPodAffinity.filter(state.as_ref(), &p, &nodes[2]).reasons,
+            vec![REASON_AFFINITY]
+        );
+    }
+
+    #[test]
+    fn affinity_term_namespaces_and_namespace_selector() {
+        let mut nodes = vec![zone_node("a1", Some("a")), zone_node("b1", Some("b"))];
+        place(&mut nodes, 0, labelled("db", "data", &[("app", "db")]));
+        let ns = {
+            let mut ns = Namespaces::default();
+            ns.set(sym("data"), Labels::from_pairs([("team", "storage")]));
+            ns
+        };
+        // Same namespace as the pod by default: the db in "data" does not count.
+        let p = with_terms(pod("web"), vec![affinity_term("zone", "app", "db")], vec![]);
+        assert_eq!(run(&nodes, &ns, &p), vec![UU, UU]);
+        let mut named = affinity_term("zone", "app", "db");
+        named.namespaces = vec![sym("data")].into();
+        let p = with_terms(pod("web"), vec![named], vec![]);
+        assert_eq!(run(&nodes, &ns, &p), vec![None, UU]);
+        let mut by_selector = affinity_term("zone", "app", "db");
+        by_selector.namespaces = Box::default();
+        by_selector.namespace_selector = Some(crate::testutil::match_labels(&[("team", "storage")]));
+        let p = with_terms(pod("web"), vec![by_selector.clone()], vec![]);
+        assert_eq!(run(&nodes, &ns, &p), vec![None, UU]);
+        let mut other_team = by_selector;
+        other_team.namespace_selector = Some(crate::testutil::match_labels(&[("team", "web")]));
+        let p = with_terms(pod("web"), vec![other_team], vec![]);
+        assert_eq!(run(&nodes, &ns, &p), vec![UU, UU]);
+    }
+
+    #[test]
+    fn first_pod_of_a_self_affine_group_goes_anywhere_with_the_key() {
+        let nodes = vec![zone_node("a1", Some("a")), zone_node("x", None)];
+        let me = with_terms(
+            labelled("web-0", "default", &[("app", "web")]),
+            vec![affinity_term("zone", "app", "web")],
+            vec![],
+        );
+        let ns = Namespaces::default();
+        assert_eq!(run(&nodes, &ns, &me), vec![None, UU]);
+        // A pod that does not match its own term has no such exception.
+        let other = with_terms(pod("p"), vec![affinity_term("zone", "app", "web")], vec![]);
+        assert_eq!(run(&nodes, &ns, &other), vec![UU, UU]);
+    }
+
+    #[test]
+    fn anti_affinity_and_symmetry() {
+        let mut nodes = vec![
+            zone_node("a1", Some("a")),
+            zone_node("a2", Some("a")),
+            zone_node("b1", Some("b")),
+            zone_node("x", None),
+        ];
+        place(&mut nodes, 0, labelled("web-0", "default", &[("app", "web")]));
+        let p = with_terms(
+            labelled("web-1", "default", &[("app", "web")]),
+            vec![],
+            vec![affinity_term("zone", "app", "web")],
+        );
+        let ns = Namespaces::default();
+        assert_eq!(run(&nodes, &ns, &p), vec![U, U, None, None]);
+
+        // An existing pod's anti-affinity keeps a plain pod it selects out of its domain.
+        let mut nodes = vec![zone_node("a1", Some("a")), zone_node("b1", Some("b"))];
+        place(
+            &mut nodes,
+            0,
+            with_terms(
+                labelled("guard", "default", &[("app", "guard")]),
+                vec![],
+                vec![affinity_term("zone", "app", "web")],
+            ),
+        );
+        let plain = labelled("web-2", "default", &[("app", "web")]);
+        assert_eq!(run(&nodes, &ns, &plain), vec![U, None]);
+        let mut elsewhere = plain.clone();
+        elsewhere.namespace = sym("other");
+        assert_eq!(run(&nodes, &ns, &elsewhere), vec![None, None], "term's namespace only");
+        let ctx = context(&plain, &nodes, &ns);
+        let Prepared::Run(state) = InterPodAffinity.pre_filter(&ctx) else {
+            panic!("runs");
+        };
+        assert_eq!(
+            InterPodAffinity.filter(state.as_ref(), &plain, &nodes[0]).reasons,
+            vec![REASON_EXISTING_ANTI_AFFINITY]
+        );
+    }
+
+    #[test]
+    fn nothing_to_check_skips() {
+        let nodes = vec![zone_node("a1", Some("a"))];
+        let (p, ns) = (pod("p"), Namespaces::default());
+        let ctx = context(&p, &nodes, &ns);
+        assert!(matches!(InterPodAffinity.pre_filter(&ctx), Prepared::Skip));
+    }
+}

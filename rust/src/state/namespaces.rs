@@ -1,0 +1,93 @@
+//! Namespace labels, for pod affinity terms' `namespaceSelector`. Persistent, so a snapshot
+//! shares it in O(1).
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use crate::intern::{Sym, sym};
+use crate::state::labels::Labels;
+use crate::state::object::decode;
+use crate::state::wire::ObjectMetaWire;
+
+#[derive(Debug, Clone, Default)]
+pub struct Namespaces(imbl::HashMap<Sym, Labels>);
+
+static NO_LABELS: LazyLock<Labels> = LazyLock::new(Labels::default);
+
+impl Namespaces {
+    /// The labels of `namespace`; none when the cache has not seen it (as kube's lister).
+    pub fn labels(&self, namespace: Sym) -> &Labels {
+        self.0.get(&namespace).unwrap_or(&NO_LABELS)
+    }
+
+    pub fn set(&mut self, name: Sym, labels: Labels) {
+        self.0.insert(name, labels);
+    }
+
+    pub fn remove(&mut self, name: Sym) {
+        self.0.remove(&name);
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = Sym> + '_ {
+        self.0.keys().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Deserialize)]
+struct NamespaceWire<'a> {
+    #[serde(borrow, default)]
+    metadata: ObjectMetaWire<'a>,
+}
+
+/// A Namespace object's name and labels, or a message naming the bad field.
+pub fn parse_namespace(bytes: &[u8]) -> Result<(Sym, Labels), String> {
+    let wire: NamespaceWire<'_> =
+        decode(bytes).map_err(|(path, msg)| format!("Namespace: {path}: {msg}"))?;
+    let name = wire.metadata.name.as_deref().unwrap_or_default();
+    if name.is_empty() {
+        return Err("Namespace: metadata.name: missing".into());
+    }
+    let labels = wire
+        .metadata
+        .labels
+        .as_ref()
+        .map(Labels::from_map)
+        .unwrap_or_default();
+    Ok((sym(name), labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_looks_up() {
+        let (name, labels) =
+            parse_namespace(br#"{"metadata":{"name":"team-a","labels":{"env":"prod"}}}"#).unwrap();
+        let mut ns = Namespaces::default();
+        ns.set(name, labels);
+        assert_eq!(ns.labels(sym("team-a")).get(sym("env")), Some(sym("prod")));
+        assert!(ns.labels(sym("unknown-ns")).is_empty());
+        ns.remove(name);
+        assert!(ns.is_empty());
+        assert!(
+            parse_namespace(br#"{"metadata":{}}"#)
+                .unwrap_err()
+                .contains("metadata.name")
+        );
+        assert!(
+            parse_namespace(br#"{"metadata":{"name":"x","labels":{"a":1}}}"#)
+                .unwrap_err()
+                .contains("metadata.labels")
+        );
+    }
+}
