@@ -41,9 +41,12 @@ class LocalCluster(LocalServer):
         self.server = ""
         self.token = ""
 
-    def _argv(self, ports: Sequence[int]) -> list[str]:
+    def _prepare(self) -> None:
         if self._binaries is None:
             self._binaries = ensure_binaries()
+
+    def _argv(self, ports: Sequence[int]) -> list[str]:
+        assert self._binaries is not None, "_prepare runs first"
         api_port, etcd_port, etcd_peer_port = ports
         self.server = f"https://{LOOPBACK}:{api_port}"
         self.token = ""

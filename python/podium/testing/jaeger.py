@@ -82,9 +82,12 @@ class Jaeger(LocalServer):
             "exporters": {"jaeger_storage_exporter": {"trace_storage": storage}},
         }
 
-    def _argv(self, ports: Sequence[int]) -> list[str]:
+    def _prepare(self) -> None:
         if self._binary is None:
             self._binary = ensure_jaeger()
+
+    def _argv(self, ports: Sequence[int]) -> list[str]:
+        assert self._binary is not None, "_prepare runs first"
         self.config_path.write_text(yaml.safe_dump(self.configuration(ports), sort_keys=False))
         return [str(self._binary), f"--config={self.config_path}"]
 

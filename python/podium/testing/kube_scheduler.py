@@ -69,13 +69,14 @@ class KubeScheduler(LocalServer):
         }
 
     def _prepare(self) -> None:
+        if self._binaries is None:
+            self._binaries = ensure_binaries()
         if not self.cluster.token:
             raise RuntimeError("KubeScheduler: start the LocalCluster before the scheduler")
         self.config_path.write_text(yaml.safe_dump(self.configuration(), sort_keys=False))
 
     def _argv(self, ports: Sequence[int]) -> list[str]:
-        if self._binaries is None:
-            self._binaries = ensure_binaries()
+        assert self._binaries is not None, "_prepare runs first"
         (port,) = ports
         return [
             str(self._binaries.kube_scheduler),

@@ -70,7 +70,8 @@ class LocalServer(abc.ABC):
         """One non-blocking-ish readiness probe (a short HTTP request at most)."""
 
     def _prepare(self) -> None:  # noqa: B027 (an optional hook, empty by default)
-        """Called once before the first launch (write config files and the like)."""
+        """Called once before the first launch, off the event loop in ``start_async``: find or
+        build the executable, write config files and the like."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ class LocalServer(abc.ABC):
     async def start_async(self) -> Self:
         """Starts the server without blocking the event loop."""
         try:
-            self._prepare()
+            await asyncio.to_thread(self._prepare)
             for attempt in range(1, _PORT_ATTEMPTS + 1):
                 # Launched on the loop's thread: the child dies with the thread that started it.
                 self._launch()
