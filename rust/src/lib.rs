@@ -68,8 +68,9 @@ where
 // ---------------------------------------------------------------------------------------------
 // IntEnums, built with Python's enum module so they are real `enum.IntEnum`s.
 
-static CODE_ENUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static KIND_ENUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// The members of each enum, by value (values are 0..n), so a result costs no Python call.
+static CODE_ENUM: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
+static KIND_ENUM: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
 
 const CODE_MEMBERS: [(&str, Code); 6] = [
     ("SUCCESS", Code::Success),
@@ -100,15 +101,21 @@ fn make_int_enum<'py>(
     Ok(cls)
 }
 
-fn enum_member<'py>(
-    py: Python<'py>,
-    cell: &PyOnceLock<Py<PyAny>>,
+/// The members of an IntEnum whose values are 0..n, in value order.
+fn enum_members(cls: &Bound<'_, PyAny>, count: usize) -> PyResult<Vec<Py<PyAny>>> {
+    (0..count).map(|v| Ok(cls.call1((v,))?.unbind())).collect()
+}
+
+fn enum_member(
+    py: Python<'_>,
+    cell: &PyOnceLock<Vec<Py<PyAny>>>,
     value: i64,
 ) -> PyResult<Py<PyAny>> {
-    let cls = cell
+    let member = cell
         .get(py)
-        .ok_or_else(|| PyRuntimeError::new_err("podium._core enums are not initialised"))?;
-    Ok(cls.bind(py).call1((value,))?.unbind())
+        .and_then(|members| usize::try_from(value).ok().and_then(|i| members.get(i)))
+        .ok_or_else(|| PyRuntimeError::new_err(format!("podium._core: no enum member {value}")))?;
+    Ok(member.clone_ref(py))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,8 +472,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("Code", &code)?;
     m.add("Kind", &kind)?;
-    let _ = CODE_ENUM.set(py, code.unbind());
-    let _ = KIND_ENUM.set(py, kind.unbind());
+    let _ = CODE_ENUM.set(py, enum_members(&code, CODE_MEMBERS.len())?);
+    let _ = KIND_ENUM.set(py, enum_members(&kind, Kind::ALL.len())?);
     m.add_class::<ListPage>()?;
     m.add_class::<Change>()?;
     m.add_class::<PendingPod>()?;
