@@ -70,6 +70,9 @@ class Jaeger(LocalServer):
                 },
                 "jaeger_query": {
                     "storage": {"traces": storage},
+                    # Jaeger traces itself to localhost:4317 by default: into whatever collector
+                    # listens there, and its shutdown then waits for the export to time out.
+                    "enable_tracing": False,
                     "http": {"endpoint": f"{LOOPBACK}:{query_http}"},
                     "grpc": {"endpoint": f"{LOOPBACK}:{query_grpc}"},
                 },
