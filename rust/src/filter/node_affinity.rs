@@ -1,6 +1,6 @@
 //! NodeAffinity (filter): `spec.nodeSelector` and the required node affinity terms must match.
 
-use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -26,6 +26,15 @@ pub fn required_matches(pod: &PodRecord, node: &NodeInfo) -> bool {
 impl FilterPlugin for NodeAffinity {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        // Nothing required: every node matches.
+        if ctx.pod.node_selector.is_empty() && ctx.pod.required_affinity.is_none() {
+            Prepared::Skip
+        } else {
+            Prepared::Run(None)
+        }
     }
 
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
@@ -74,5 +83,22 @@ mod tests {
             terms: vec![term("a100"), term("h100")].into(),
         });
         assert!(NodeAffinity.filter(None, &p, &info).is_success());
+    }
+
+    #[test]
+    fn skipped_when_nothing_is_required() {
+        let nodes = [std::sync::Arc::new(node("n1", 1000, 1000).build())];
+        let mut p = pod("p");
+        let ctx = PodContext {
+            pod: &p,
+            nodes: &nodes,
+        };
+        assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Skip));
+        p.node_selector = Labels::from_pairs([("zone", "a")]);
+        let ctx = PodContext {
+            pod: &p,
+            nodes: &nodes,
+        };
+        assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Run(None)));
     }
 }

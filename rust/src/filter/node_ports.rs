@@ -1,7 +1,7 @@
 //! NodePorts: the pod's host ports must be free on the node (same protocol and port on the same
 //! address, the wildcard 0.0.0.0 clashing with every address).
 
-use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -14,6 +14,15 @@ pub struct NodePorts;
 impl FilterPlugin for NodePorts {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        // A pod without host ports clashes with nothing.
+        if ctx.pod.host_ports.is_empty() {
+            Prepared::Skip
+        } else {
+            Prepared::Run(None)
+        }
     }
 
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
@@ -67,5 +76,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn skipped_for_pods_without_host_ports() {
+        let nodes = [Arc::new(node("n1", 1000, 1000).build())];
+        let mut p = pod("p");
+        let ctx = PodContext {
+            pod: &p,
+            nodes: &nodes,
+        };
+        assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Skip));
+        p.host_ports = vec![HostPort {
+            ip: None,
+            protocol: Protocol::Tcp,
+            port: 80,
+        }]
+        .into();
+        let ctx = PodContext {
+            pod: &p,
+            nodes: &nodes,
+        };
+        assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Run(None)));
     }
 }
