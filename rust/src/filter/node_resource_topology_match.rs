@@ -1,0 +1,366 @@
+//! NodeResourceTopologyMatch (filter; named as the scheduler-plugins equivalent): a pod asking
+//! for GPUs or NICs must fit the node's NUMA zones under its `podium.dev/numa` policy and the
+//! node's kubelet Topology Manager policy, counting podium's allocations the node's
+//! NodeResourceTopology object does not show yet. The chosen zones become the pod's
+//! `podium.dev/allocation`.
+//!
+//! A node without an NRT object is one zone. A node whose NRT object is malformed is infeasible
+//! for these pods (unresolvable until the object is fixed): its zones are unknown, and guessing
+//! them could get the pod rejected by kubelet's Topology Manager after binding. The parse error
+//! itself is reported once by the cache, when the object arrives.
+
+use serde::Deserialize;
+
+use crate::framework::code::Code;
+use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::profile::ProfileSpec;
+use crate::framework::status::Status;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::topology::NodeView;
+use crate::topology::{
+    NumaPolicy, PackingWeights, PlacementRequest, ResourceRole, TopologyConfig, plan,
+};
+
+pub const NAME: &str = "NodeResourceTopologyMatch";
+pub const REASON_MALFORMED: &str = "node(s) had a malformed NodeResourceTopology object";
+
+/// Job sizes (GPUs) assumed to be waiting when the args name none.
+pub const DEFAULT_WAITING_SIZES: [i64; 4] = [1, 2, 4, 8];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NumaWire {
+    gpu_resources: Option<Vec<String>>,
+    nic_resources: Option<Vec<String>>,
+    weights: Option<serde_json::Value>,
+    waiting_sizes: Option<Vec<i64>>,
+}
+
+/// The NUMA plugins' settings, from the profile spec's `podium` object:
+/// `numaDefaultPolicy` and `numa: {gpuResources, nicResources, weights, waitingSizes}`.
+#[derive(Debug, Clone)]
+pub struct NumaArgs {
+    pub config: TopologyConfig,
+    pub weights: PackingWeights,
+    pub waiting_sizes: Vec<i64>,
+}
+
+impl NumaArgs {
+    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+        let mut config = TopologyConfig {
+            gpu_resources: vec!["nvidia.com/gpu".into()],
+            nic_resources: vec!["rdma/hca".into(), "nvidia.com/hostdev".into()],
+            default_policy: NumaPolicy::Prefer,
+        };
+        if let Some(policy) = spec.podium.get("numaDefaultPolicy") {
+            let text = policy.as_str().unwrap_or_default();
+            config.default_policy = NumaPolicy::parse(text).ok_or_else(|| {
+                format!("podium.numaDefaultPolicy: unknown policy {policy} (expected single, prefer or none)")
+            })?;
+        }
+        let wire: NumaWire = match spec.podium.get("numa") {
+            None | Some(serde_json::Value::Null) => NumaWire {
+                gpu_resources: None,
+                nic_resources: None,
+                weights: None,
+                waiting_sizes: None,
+            },
+            Some(value) => serde_json::from_value(value.clone())
+                .map_err(|err| format!("podium.numa: {err}"))?,
+        };
+        if let Some(gpus) = wire.gpu_resources {
+            config.gpu_resources = gpus;
+        }
+        if let Some(nics) = wire.nic_resources {
+            config.nic_resources = nics;
+        }
+        let weights = match &wire.weights {
+            Some(value) => PackingWeights::from_json(value).map_err(|e| e.to_string())?,
+            None => PackingWeights::default(),
+        };
+        let waiting_sizes = wire
+            .waiting_sizes
+            .unwrap_or_else(|| DEFAULT_WAITING_SIZES.to_vec());
+        if let Some(bad) = waiting_sizes.iter().find(|&&s| s <= 0) {
+            return Err(format!(
+                "podium.numa.waitingSizes: {bad} is not a positive GPU count"
+            ));
+        }
+        Ok(Self {
+            config,
+            weights,
+            waiting_sizes,
+        })
+    }
+
+    /// The names a node without an NRT object must report as its single zone.
+    pub fn device_resources(&self) -> Vec<&str> {
+        self.config
+            .gpu_resources
+            .iter()
+            .chain(&self.config.nic_resources)
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The pod's NUMA request: `Ok(None)` when it asks for no GPU or NIC, `Err` (naming the
+    /// pod and the annotation) when its policy annotation is unknown.
+    pub fn request(&self, pod: &PodRecord) -> Result<Option<PlacementRequest>, String> {
+        let requests: Vec<(&str, i64)> = self
+            .config
+            .gpu_resources
+            .iter()
+            .chain(&self.config.nic_resources)
+            .map(|name| {
+                (
+                    name.as_str(),
+                    pod.requests
+                        .get(crate::state::resources::ResourceName::parse(name)),
+                )
+            })
+            .filter(|&(_, amount)| amount > 0)
+            .collect();
+        if requests.is_empty() {
+            return Ok(None);
+        }
+        let who = format!("{}/{}", pod.namespace(), pod.name);
+        let policy = NumaPolicy::from_annotation(
+            &who,
+            pod.numa_policy.as_deref(),
+            self.config.default_policy,
+        )
+        .map_err(|e| e.to_string())?;
+        // Only devices: exclusive CPUs and memory need the pod's QoS class, which the cache
+        // does not keep, and kubelet aligns devices for every pod.
+        let request = self.config.request(policy, &requests, false);
+        let aligned = request.total(ResourceRole::Gpu) + request.total(ResourceRole::Nic);
+        Ok((aligned > 0).then_some(request))
+    }
+}
+
+pub struct NodeResourceTopologyMatch {
+    args: NumaArgs,
+}
+
+impl NodeResourceTopologyMatch {
+    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+        Ok(Self {
+            args: NumaArgs::from_spec(spec)?,
+        })
+    }
+}
+
+fn request_of(state: Option<&PluginState>) -> Option<&PlacementRequest> {
+    state.and_then(|s| s.downcast_ref::<PlacementRequest>())
+}
+
+impl FilterPlugin for NodeResourceTopologyMatch {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        match self.args.request(ctx.pod) {
+            Ok(Some(request)) => Prepared::Run(Some(Box::new(request))),
+            Ok(None) => Prepared::Skip,
+            Err(message) => Prepared::Reject(Status::unresolvable(message)),
+        }
+    }
+
+    fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
+        let Some(request) = request_of(state) else {
+            return Status::success();
+        };
+        let view = node.numa.view(node, &self.args.device_resources());
+        let Some((topology, usage)) = view.parts() else {
+            return Status::unresolvable(REASON_MALFORMED);
+        };
+        match plan(topology, usage, request) {
+            Ok(_) => Status::success(),
+            Err(infeasible) => Status::new(
+                if infeasible.resolvable {
+                    Code::Unschedulable
+                } else {
+                    Code::UnschedulableAndUnresolvable
+                },
+                infeasible.reason,
+            ),
+        }
+    }
+
+    fn allocation(
+        &self,
+        state: Option<&PluginState>,
+        _pod: &PodRecord,
+        node: &NodeInfo,
+    ) -> Option<String> {
+        let request = request_of(state)?;
+        let view = node.numa.view(node, &self.args.device_resources());
+        let (topology, usage) = view.parts()?;
+        let placement = plan(topology, usage, request).ok()?;
+        (!placement.is_empty()).then(|| placement.to_allocation(topology).to_annotation())
+    }
+}
+
+/// Keeps `NodeView` in this module's vocabulary for the score plugin.
+pub fn view<'a>(args: &NumaArgs, node: &'a NodeInfo) -> NodeView<'a> {
+    node.numa.view(node, &args.device_resources())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::framework::profile::Profile;
+    use crate::state::topology::Nrt;
+    use crate::topology::parse_node_resource_topology;
+
+    fn spec(podium: &str) -> ProfileSpec {
+        serde_json::from_str(&format!(
+            r#"{{"schedulerName":"podium","podium":{podium}}}"#
+        ))
+        .expect("spec")
+    }
+
+    fn gpu_pod(gpus: i64, policy: Option<&str>) -> PodRecord {
+        let mut pod = PodRecord::empty("u", "ns", "p");
+        pod.requests.set(
+            crate::state::resources::ResourceName::parse("nvidia.com/gpu"),
+            gpus,
+        );
+        pod.numa_policy = policy.map(Into::into);
+        pod
+    }
+
+    fn nrt(name: &str, free: [i64; 2]) -> Nrt {
+        let zones: Vec<serde_json::Value> = free
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| {
+                serde_json::json!({"name": format!("node-{i}"), "type": "Node", "resources": [
+                    {"name": "nvidia.com/gpu", "capacity": 4, "allocatable": 4, "available": f}]})
+            })
+            .collect();
+        let object = serde_json::json!({"apiVersion": "topology.node.k8s.io/v1alpha2",
+            "kind": "NodeResourceTopology", "metadata": {"name": name}, "zones": zones});
+        Nrt::Parsed(Arc::new(
+            parse_node_resource_topology(&object).expect("valid"),
+        ))
+    }
+
+    fn node_with(nrt: Option<Nrt>) -> NodeInfo {
+        let mut builder = crate::testutil::node("n1", 64_000, 1 << 36);
+        builder.record.allocatable.set(
+            crate::state::resources::ResourceName::parse("nvidia.com/gpu"),
+            8,
+        );
+        let mut info = builder.build();
+        info.numa.nrt = nrt;
+        info
+    }
+
+    fn run(plugin: &NodeResourceTopologyMatch, pod: &PodRecord, node: &NodeInfo) -> Status {
+        let ctx = PodContext {
+            pod,
+            nodes: &[],
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
+        };
+        match plugin.pre_filter(&ctx) {
+            Prepared::Run(state) => plugin.filter(state.as_ref(), pod, node),
+            Prepared::Skip => Status::success(),
+            Prepared::Reject(status) => status,
+        }
+    }
+
+    #[test]
+    fn single_needs_one_zone_and_usage_makes_it_resolvable() {
+        let plugin = NodeResourceTopologyMatch::from_spec(&spec("{}")).unwrap();
+        let split = node_with(Some(nrt("n1", [2, 2])));
+        let status = run(&plugin, &gpu_pod(3, Some("single")), &split);
+        assert_eq!(status.code, Code::Unschedulable, "{status:?}");
+        assert!(status.reasons[0].contains("no single NUMA node with 3 nvidia.com/gpu"));
+        let status = run(&plugin, &gpu_pod(3, Some("prefer")), &split);
+        assert!(status.is_success(), "{status:?}");
+        let status = run(&plugin, &gpu_pod(5, Some("single")), &split);
+        assert_eq!(
+            status.code,
+            Code::UnschedulableAndUnresolvable,
+            "{status:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_objects_and_annotations_fail_clearly() {
+        let plugin = NodeResourceTopologyMatch::from_spec(&spec("{}")).unwrap();
+        let bad = node_with(Some(Nrt::Malformed("boom".into())));
+        let status = run(&plugin, &gpu_pod(1, None), &bad);
+        assert_eq!(
+            (status.code, status.reasons[0].as_ref()),
+            (Code::UnschedulableAndUnresolvable, REASON_MALFORMED)
+        );
+        let status = run(&plugin, &gpu_pod(1, Some("strict")), &bad);
+        assert_eq!(status.code, Code::UnschedulableAndUnresolvable);
+        assert!(status.reasons[0].contains("Pod ns/p: annotation podium.dev/numa"));
+        let cpu_only = PodRecord::empty("u", "ns", "q");
+        assert!(
+            run(&plugin, &cpu_only, &bad).is_success(),
+            "no devices: not our business"
+        );
+    }
+
+    #[test]
+    fn nodes_without_nrt_are_one_zone_and_allocation_names_it() {
+        let plugin = NodeResourceTopologyMatch::from_spec(&spec("{}")).unwrap();
+        let node = node_with(None);
+        let pod = gpu_pod(8, Some("single"));
+        let ctx = PodContext {
+            pod: &pod,
+            nodes: &[],
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
+        };
+        let Prepared::Run(state) = plugin.pre_filter(&ctx) else {
+            panic!("gpu pod must run");
+        };
+        assert!(plugin.filter(state.as_ref(), &pod, &node).is_success());
+        let annotation = plugin
+            .allocation(state.as_ref(), &pod, &node)
+            .expect("allocation");
+        assert!(annotation.contains(r#""zone":"n1""#), "{annotation}");
+        assert!(!run(&plugin, &gpu_pod(9, Some("single")), &node).is_success());
+    }
+
+    #[test]
+    fn args_are_checked() {
+        assert!(
+            NumaArgs::from_spec(&spec(r#"{"numa":{"bogus":1}}"#))
+                .unwrap_err()
+                .contains("bogus")
+        );
+        assert!(
+            NumaArgs::from_spec(&spec(r#"{"numa":{"waitingSizes":[0]}}"#))
+                .unwrap_err()
+                .contains("waitingSizes")
+        );
+        assert!(
+            NumaArgs::from_spec(&spec(r#"{"numa":{"weights":{"nodeFit":-1}}}"#))
+                .unwrap_err()
+                .contains("nodeFit")
+        );
+        assert!(
+            NumaArgs::from_spec(&spec(r#"{"numaDefaultPolicy":"x"}"#))
+                .unwrap_err()
+                .contains("numaDefaultPolicy")
+        );
+        let args = NumaArgs::from_spec(&spec(
+            r#"{"numaDefaultPolicy":"single","numa":{"gpuResources":["amd.com/gpu"]}}"#,
+        ))
+        .unwrap();
+        assert_eq!(args.config.default_policy, NumaPolicy::Single);
+        assert_eq!(args.config.gpu_resources, ["amd.com/gpu"]);
+        let _ = Profile::from_spec(spec("{}"));
+    }
+}

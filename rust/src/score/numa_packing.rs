@@ -1,0 +1,155 @@
+//! NUMAPacking (score): fragmentation-aware bin-packing of GPUs and NICs over NUMA zones
+//! (`topology::packing_score`), so small jobs fill partly used nodes and zones and whole nodes
+//! stay free for 8-GPU jobs. Weights and the job sizes to keep room for come from the profile's
+//! NUMA args (`podium.numa.weights`, `podium.numa.waitingSizes`).
+//!
+//! Pods without GPUs or NICs are steered away from free GPUs: nodes without GPUs score highest.
+
+use crate::filter::node_resource_topology_match::{NumaArgs, view};
+use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::profile::ProfileSpec;
+use crate::intern::{Sym, sym};
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::topology::{PackingContext, PlacementRequest, packing_score, plan};
+
+pub const NAME: &str = "NUMAPacking";
+
+pub struct NumaPacking {
+    args: NumaArgs,
+    gpus: Vec<Sym>,
+    /// The request of a pod without devices: scored only by the GPU-avoidance term.
+    no_devices: PlacementRequest,
+}
+
+impl NumaPacking {
+    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+        let args = NumaArgs::from_spec(spec)?;
+        Ok(Self {
+            gpus: args.config.gpu_resources.iter().map(|g| sym(g)).collect(),
+            no_devices: PlacementRequest::new(args.config.default_policy),
+            args,
+        })
+    }
+
+    fn context(&self) -> PackingContext<'_> {
+        PackingContext {
+            gpu_resources: &self.args.config.gpu_resources,
+            waiting_sizes: &self.args.waiting_sizes,
+        }
+    }
+}
+
+impl ScorePlugin for NumaPacking {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
+        match self.args.request(ctx.pod) {
+            Ok(Some(request)) => Prepared::Run(Some(Box::new(request))),
+            Ok(None) => Prepared::Run(None),
+            // The filter has already rejected such a pod; without it, there is nothing to rank.
+            Err(_) => Prepared::Skip,
+        }
+    }
+
+    fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
+        let request = state.and_then(|s| s.downcast_ref::<PlacementRequest>());
+        if request.is_none() {
+            let offers_gpus = node
+                .node
+                .as_ref()
+                .is_some_and(|n| self.gpus.iter().any(|&g| n.allocatable.scalar(g) > 0));
+            if !offers_gpus {
+                return MAX_NODE_SCORE;
+            }
+        }
+        let request = request.unwrap_or(&self.no_devices);
+        let view = view(&self.args, node);
+        let Some((topology, usage)) = view.parts() else {
+            return 0;
+        };
+        match plan(topology, usage, request) {
+            Ok(placement) => packing_score(
+                topology,
+                usage,
+                &placement,
+                &self.args.weights,
+                &self.context(),
+            ),
+            Err(_) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::state::resources::ResourceName;
+    use crate::state::topology::Nrt;
+    use crate::topology::parse_node_resource_topology;
+
+    fn plugin() -> NumaPacking {
+        let spec = serde_json::from_str(r#"{"schedulerName":"podium","podium":{}}"#).unwrap();
+        NumaPacking::from_spec(&spec).unwrap()
+    }
+
+    fn gpu_node(name: &str, free: [i64; 2]) -> NodeInfo {
+        let mut builder = crate::testutil::node(name, 64_000, 1 << 36);
+        builder
+            .record
+            .allocatable
+            .set(ResourceName::parse("nvidia.com/gpu"), 8);
+        let mut info = builder.build();
+        let zones: Vec<serde_json::Value> = free
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| {
+                serde_json::json!({"name": format!("node-{i}"), "type": "Node", "resources": [
+                    {"name": "nvidia.com/gpu", "capacity": 4, "allocatable": 4, "available": f}]})
+            })
+            .collect();
+        let object = serde_json::json!({"metadata": {"name": name}, "zones": zones});
+        info.numa.nrt = Some(Nrt::Parsed(Arc::new(
+            parse_node_resource_topology(&object).expect("valid"),
+        )));
+        info
+    }
+
+    fn score(plugin: &NumaPacking, gpus: i64, node: &NodeInfo) -> i64 {
+        let mut pod = PodRecord::empty("u", "ns", "p");
+        if gpus > 0 {
+            pod.requests
+                .set(ResourceName::parse("nvidia.com/gpu"), gpus);
+        }
+        let ctx = PodContext {
+            pod: &pod,
+            nodes: &[],
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
+        };
+        let Prepared::Run(state) = plugin.pre_score(&ctx, &[]) else {
+            panic!("runs");
+        };
+        plugin.score(state.as_ref(), &pod, node)
+    }
+
+    #[test]
+    fn small_jobs_pack_into_used_nodes_and_whole_nodes_stay_whole() {
+        let p = plugin();
+        let (empty, used) = (gpu_node("a", [4, 4]), gpu_node("b", [1, 4]));
+        assert!(score(&p, 1, &used) > score(&p, 1, &empty));
+        assert!(score(&p, 8, &empty) >= score(&p, 1, &empty));
+    }
+
+    #[test]
+    fn pods_without_gpus_prefer_nodes_without_free_gpus() {
+        let p = plugin();
+        let cpu_node = crate::testutil::node("c", 64_000, 1 << 36).build();
+        assert_eq!(score(&p, 0, &cpu_node), MAX_NODE_SCORE);
+        assert!(score(&p, 0, &gpu_node("a", [4, 4])) < score(&p, 0, &gpu_node("b", [0, 1])));
+    }
+}

@@ -1,0 +1,357 @@
+//! A node's NUMA state: its `NodeResourceTopology` object, parsed once and shared, and podium's
+//! own allocations on it that the object does not show yet.
+//!
+//! It lives in `NodeInfo`, so a snapshot carries its own copy and the placements a batch makes
+//! in the snapshot are seen by the rest of the batch, as node usage is.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::intern::sym;
+use crate::state::node_info::NodeInfo;
+use crate::state::resources::ResourceName;
+use crate::topology::{Allocation, NodeTopology, PendingLedger, ZoneResource, ZoneUsage};
+
+/// A node's `NodeResourceTopology` object as the cache holds it.
+#[derive(Debug, Clone)]
+pub enum Nrt {
+    Parsed(Arc<NodeTopology>),
+    /// The object exists but cannot be trusted; the message names the object and the field.
+    /// Pods that need NUMA placement treat the node as infeasible rather than guess its zones.
+    Malformed(Arc<str>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NodeNuma {
+    /// None: the node has no NRT object and counts as a single zone.
+    pub nrt: Option<Nrt>,
+    ledger: PendingLedger,
+    /// Pods whose allocation the NRT object now reflects: counted by the object alone for as
+    /// long as they stay on the node, however often their own object changes.
+    settled: HashSet<Arc<str>>,
+}
+
+/// How placement sees one node.
+pub enum NodeView<'a> {
+    /// From the NRT object, minus podium's allocations it does not show yet.
+    Zones(&'a NodeTopology, &'a ZoneUsage),
+    /// No NRT object: one zone with what node-level accounting says is free (which already
+    /// counts every pod, so there is nothing to subtract).
+    Single(NodeTopology),
+    Malformed(&'a str),
+}
+
+static NO_USAGE: std::sync::LazyLock<ZoneUsage> = std::sync::LazyLock::new(ZoneUsage::new);
+
+impl NodeView<'_> {
+    /// The topology and the usage to subtract from it, unless the object is malformed.
+    pub fn parts(&self) -> Option<(&NodeTopology, &ZoneUsage)> {
+        match self {
+            Self::Zones(topology, usage) => Some((topology, usage)),
+            Self::Single(topology) => Some((topology, &NO_USAGE)),
+            Self::Malformed(_) => None,
+        }
+    }
+}
+
+impl NodeNuma {
+    /// The node as placement sees it; a node without an NRT object becomes a single zone
+    /// holding `resources` (the only ones the caller will ask about).
+    pub fn view<'a>(&'a self, info: &NodeInfo, resources: &[&str]) -> NodeView<'a> {
+        match &self.nrt {
+            Some(Nrt::Parsed(topology)) => NodeView::Zones(topology, self.ledger.usage()),
+            Some(Nrt::Malformed(message)) => NodeView::Malformed(message),
+            None => NodeView::Single(single_zone(info, resources)),
+        }
+    }
+
+    pub fn ledger(&self) -> &PendingLedger {
+        &self.ledger
+    }
+
+    /// Pod `uid` counts on this node with `allocation` (none: it holds nothing podium placed
+    /// by zone). `running`: kubelet has admitted it, so NRT updates will start to include it.
+    pub fn track(&mut self, uid: &Arc<str>, allocation: Option<&Allocation>, running: bool) {
+        if self.settled.contains(uid) {
+            return;
+        }
+        let Some(allocation) = allocation else {
+            self.ledger.forget(uid);
+            return;
+        };
+        // Re-assuming would reset the pod's admission count, so an unchanged pod keeps its entry.
+        if !self.ledger.contains(uid) {
+            self.ledger.assume(uid, allocation.clone());
+        }
+        if running {
+            self.ledger.admitted(uid);
+        }
+    }
+
+    /// Pod `uid` no longer counts here (deleted, finished, moved, or its bind failed).
+    pub fn untrack(&mut self, uid: &str) {
+        self.ledger.forget(uid);
+        self.settled.remove(uid);
+    }
+
+    /// The NRT object was replaced: settles the allocations it now reflects.
+    pub fn set_nrt(&mut self, nrt: Option<Nrt>) {
+        let updated = nrt.is_some();
+        self.nrt = nrt;
+        if updated {
+            for uid in self.ledger.nrt_updated() {
+                self.settled.insert(uid.into());
+            }
+        }
+    }
+
+    /// Counts a placement made inside a snapshot; `annotation` is the one this crate wrote.
+    pub fn reserve(&mut self, uid: &Arc<str>, annotation: &str) {
+        if let Ok(allocation) = Allocation::from_annotation(uid, annotation) {
+            self.ledger.assume(uid, allocation);
+        }
+    }
+}
+
+/// The one zone of a node without an NRT object: allocatable and what pods on it leave free.
+pub fn single_zone(info: &NodeInfo, resources: &[&str]) -> NodeTopology {
+    let name = info.node.as_ref().map_or("", |n| n.name());
+    let zone_resources = resources
+        .iter()
+        .filter_map(|&resource| {
+            let node = info.node.as_ref()?;
+            let key = ResourceName::parse(resource);
+            if let ResourceName::Scalar(s) = key
+                && !node.allocatable.has_scalar(s)
+            {
+                return None;
+            }
+            let allocatable = node.allocatable.get(key);
+            Some(ZoneResource {
+                name: resource.to_string(),
+                capacity: allocatable,
+                allocatable,
+                available: allocatable.saturating_sub(info.requested.get(key)),
+            })
+        })
+        .collect();
+    NodeTopology::single_zone(name, zone_resources)
+}
+
+/// Whether the node offers any of `resources` (so a pod without them should avoid it).
+pub fn offers_any(info: &NodeInfo, resources: &[String]) -> bool {
+    info.node.as_ref().is_some_and(|node| {
+        resources
+            .iter()
+            .any(|r| node.allocatable.scalar(sym(r)) > 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{NumaPolicy, ZoneAllocation};
+
+    fn gpus(zone: &str, count: i64) -> Allocation {
+        Allocation {
+            policy: NumaPolicy::Single,
+            zones: vec![ZoneAllocation {
+                zone: zone.into(),
+                switch: None,
+                resources: [("nvidia.com/gpu".to_string(), count)].into(),
+            }],
+            numa_aligned: true,
+            cost: 0,
+        }
+    }
+
+    #[test]
+    fn settled_pods_are_not_counted_again_when_their_object_changes() {
+        let mut numa = NodeNuma::default();
+        let uid: Arc<str> = "a".into();
+        numa.track(&uid, Some(&gpus("node-0", 4)), true);
+        assert_eq!(numa.ledger().usage().get("node-0", "nvidia.com/gpu"), 4);
+        let nrt = || Some(Nrt::Malformed("x".into()));
+        numa.set_nrt(nrt());
+        numa.set_nrt(nrt());
+        assert!(numa.ledger().is_empty(), "settled after two updates");
+        numa.track(&uid, Some(&gpus("node-0", 4)), true);
+        assert!(numa.ledger().is_empty(), "a pod update does not recount it");
+        numa.untrack(&uid);
+        numa.track(&uid, Some(&gpus("node-0", 4)), false);
+        assert_eq!(numa.ledger().usage().get("node-0", "nvidia.com/gpu"), 4);
+    }
+
+    #[test]
+    fn pending_pods_stay_counted_and_lose_their_count_without_allocation() {
+        let mut numa = NodeNuma::default();
+        let uid: Arc<str> = "b".into();
+        numa.track(&uid, Some(&gpus("node-1", 2)), false);
+        numa.set_nrt(None);
+        numa.set_nrt(None);
+        assert_eq!(numa.ledger().usage().get("node-1", "nvidia.com/gpu"), 2);
+        numa.track(&uid, None, false);
+        assert!(numa.ledger().is_empty());
+    }
+
+    mod cluster {
+        use crate::cycle::schedule_batch;
+        use crate::framework::code::Code;
+        use crate::framework::profile::Profile;
+        use crate::state::cluster::ClusterState;
+        use crate::state::kind::Kind;
+        use crate::state::topology::Nrt;
+
+        fn event(kind: &str, object: &str) -> Vec<u8> {
+            format!(r#"{{"type":"{kind}","object":{object}}}"#).into_bytes()
+        }
+
+        fn nrt(available: [i64; 2], cost: &str) -> String {
+            format!(
+                r#"{{"metadata":{{"name":"n1","uid":"t1","resourceVersion":"5"}},"zones":[
+                {{"name":"node-0","type":"Node","costs":[{{"name":"node-1","value":{cost}}}],
+                  "resources":[{{"name":"nvidia.com/gpu","capacity":"4","allocatable":"4","available":"{}"}}]}},
+                {{"name":"node-1","type":"Node",
+                  "resources":[{{"name":"nvidia.com/gpu","capacity":"4","allocatable":"4","available":"{}"}}]}}]}}"#,
+                available[0], available[1]
+            )
+        }
+
+        fn gpu_pod(uid: &str, node: Option<&str>, gpus: u32, annotations: &str) -> String {
+            let node = node.map_or(String::new(), |n| format!(r#""nodeName":"{n}","#));
+            format!(
+                r#"{{"metadata":{{"name":"{uid}","namespace":"ns","uid":"{uid}","resourceVersion":"1",
+                   "annotations":{{{annotations}}}}},
+                   "spec":{{{node}"schedulerName":"podium","containers":[{{"name":"c",
+                   "resources":{{"requests":{{"nvidia.com/gpu":"{gpus}"}}}}}}]}},
+                   "status":{{"phase":"Pending"}}}}"#
+            )
+        }
+
+        fn state() -> ClusterState {
+            let mut state = ClusterState::new(&["podium"]);
+            let node = crate::state::cluster::tests::node_json("n1", "64", 8);
+            state
+                .apply_event(Kind::Node, &event("ADDED", &node))
+                .unwrap();
+            state
+        }
+
+        fn ledger_gpus(state: &ClusterState, zone: &str) -> i64 {
+            state.snapshot().nodes_for_test()[0]
+                .numa
+                .ledger()
+                .usage()
+                .get(zone, "nvidia.com/gpu")
+        }
+
+        #[test]
+        fn a_bound_pods_annotation_is_counted_against_its_zone_after_a_restart() {
+            let mut state = state();
+            state
+                .apply_event(
+                    Kind::NodeResourceTopology,
+                    &event("ADDED", &nrt([4, 4], "20")),
+                )
+                .unwrap();
+            let annotation = r#""podium.dev/allocation":"{\"policy\":\"single\",\"zones\":[{\"zone\":\"node-1\",\"resources\":{\"nvidia.com/gpu\":3}}]}""#;
+            state
+                .apply_event(
+                    Kind::Pod,
+                    &event("ADDED", &gpu_pod("a", Some("n1"), 3, annotation)),
+                )
+                .unwrap();
+            assert_eq!(ledger_gpus(&state, "node-1"), 3);
+            state
+                .apply_event(
+                    Kind::Pod,
+                    &event("DELETED", &gpu_pod("a", Some("n1"), 3, annotation)),
+                )
+                .unwrap();
+            assert_eq!(ledger_gpus(&state, "node-1"), 0);
+        }
+
+        #[test]
+        fn a_batch_against_a_stale_object_never_overfills_a_zone() {
+            let mut state = state();
+            state
+                .apply_event(
+                    Kind::NodeResourceTopology,
+                    &event("ADDED", &nrt([3, 3], "20")),
+                )
+                .unwrap();
+            for uid in ["p1", "p2", "p3"] {
+                let single = r#""podium.dev/numa":"single""#;
+                state
+                    .apply_event(Kind::Pod, &event("ADDED", &gpu_pod(uid, None, 2, single)))
+                    .unwrap();
+            }
+            let profile = Profile::from_json(
+                br#"{"schedulerName":"podium","filters":["NodeResourcesFit","NodeResourceTopologyMatch"],
+                     "scores":{"NUMAPacking":1},"parallelism":1}"#,
+            )
+            .unwrap();
+            let uids: Vec<String> = ["p1", "p2", "p3"].map(String::from).to_vec();
+            let decisions = schedule_batch(&state.snapshot(), &uids, &profile);
+            let placed: Vec<_> = decisions.iter().filter(|d| d.node.is_some()).collect();
+            assert_eq!(placed.len(), 2, "{decisions:?}");
+            let zones: Vec<&str> = placed
+                .iter()
+                .map(|d| {
+                    if d.allocation.as_deref().unwrap().contains("node-0") {
+                        "0"
+                    } else {
+                        "1"
+                    }
+                })
+                .collect();
+            assert_ne!(zones[0], zones[1], "one 2-GPU pod per zone with 3 free");
+            assert_eq!(decisions[2].code, Code::Unschedulable, "{:?}", decisions[2]);
+            assert!(
+                decisions[2]
+                    .message
+                    .contains("no single NUMA node with 2 nvidia.com/gpu"),
+                "{}",
+                decisions[2].message
+            );
+
+            // Assumed with their allocations, the pods count against the object that still
+            // shows every GPU free.
+            for d in &placed {
+                state.assume(&d.uid, "n1", d.allocation.as_deref()).unwrap();
+            }
+            assert_eq!(
+                ledger_gpus(&state, "node-0") + ledger_gpus(&state, "node-1"),
+                6
+            );
+            let again = schedule_batch(&state.snapshot(), &uids[2..], &profile);
+            assert!(again[0].node.is_none(), "{again:?}");
+        }
+
+        #[test]
+        fn a_malformed_object_is_reported_and_the_node_kept_out_of_numa_placement() {
+            let mut state = state();
+            let change = state
+                .apply_event(
+                    Kind::NodeResourceTopology,
+                    &event("ADDED", &nrt([4, 4], "-3")),
+                )
+                .unwrap();
+            let error = change.error.expect("reported");
+            assert!(
+                error.starts_with("NodeResourceTopology n1: zones[0].costs[0].value"),
+                "{error}"
+            );
+            assert!(error.contains("node n1 is skipped"), "{error}");
+            let nodes = state.snapshot().nodes_for_test();
+            assert!(matches!(nodes[0].numa.nrt, Some(Nrt::Malformed(_))));
+            state
+                .apply_event(
+                    Kind::NodeResourceTopology,
+                    &event("DELETED", &nrt([4, 4], "-3")),
+                )
+                .unwrap();
+            assert!(state.snapshot().nodes_for_test()[0].numa.nrt.is_none());
+        }
+    }
+}
