@@ -1,0 +1,386 @@
+//! VolumeBinding: a pod's PersistentVolumeClaims decide which nodes it may run on.
+//!
+//! - A bound claim pins the pod to where its PV is reachable (the PV's `nodeAffinity`).
+//! - An unbound `WaitForFirstConsumer` claim needs, on the node, either an available PV that
+//!   fits it (class, access modes, size, node affinity; the smallest such PV is the one taken)
+//!   or a class that provisions volumes there (`allowedTopologies`). A claim that already has
+//!   `volume.kubernetes.io/selected-node` can only go to that node.
+//! - An unbound claim of any other mode waits for the PV controller: no node will do.
+//!
+//! Claims of one pod never share a PV, and a PV a placement counts on is reserved (see
+//! `state::volumes`) so the next pods of the batch do not count on it too.
+//! Not modelled: PVC label selectors, volumeMode, CSIStorageCapacity, and the owner check on
+//! ephemeral volumes' claims.
+
+use std::sync::Arc;
+
+use crate::framework::code::Code;
+use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::status::{Reason, Status};
+use crate::intern::{Sym, resolve};
+use crate::state::node::NodeRecord;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::volumes::{ClaimKey, ClassRecord, PvRecord, PvcRecord, Volumes};
+
+pub const NAME: &str = "VolumeBinding";
+
+pub const REASON_NODE_CONFLICT: &str = "node(s) had volume node affinity conflict";
+pub const REASON_BIND_CONFLICT: &str = "node(s) didn't find available persistent volumes to bind";
+pub const REASON_PV_NOT_EXIST: &str =
+    "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
+pub const REASON_UNBOUND_IMMEDIATE: &str = "pod has unbound immediate PersistentVolumeClaims";
+
+pub struct VolumeBinding;
+
+/// What PreFilter learnt about the pod's claims.
+struct Claims {
+    /// PVs of bound claims: each must be reachable from the node.
+    bound: Vec<Arc<PvRecord>>,
+    /// Unbound WaitForFirstConsumer claims, with their class.
+    unbound: Vec<(Arc<PvcRecord>, Arc<ClassRecord>)>,
+    /// The volume state to match unbound claims against.
+    volumes: Volumes,
+}
+
+impl VolumeBinding {
+    /// Resolves the pod's claims, or the status every node fails with.
+    fn claims(pod: &PodRecord, volumes: &Volumes) -> Result<Option<Claims>, Status> {
+        if pod.claims.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Claims {
+            bound: Vec::new(),
+            unbound: Vec::new(),
+            volumes: Volumes::default(),
+        };
+        let mut immediate = false;
+        for &claim in pod.claims.iter() {
+            let Some(pvc) = volumes.pvc(pod.namespace, claim) else {
+                return Err(Status::unresolvable(format!(
+                    "persistentvolumeclaim {:?} not found",
+                    resolve(claim)
+                )));
+            };
+            if pvc.deleting {
+                return Err(Status::unresolvable(format!(
+                    "persistentvolumeclaim {:?} is being deleted",
+                    resolve(claim)
+                )));
+            }
+            if let Some(err) = &pvc.error {
+                return Err(Status::unresolvable(err.to_string()));
+            }
+            if let Some(pv) = pvc.volume_name {
+                match volumes.pvs.get(&pv) {
+                    Some(pv) => out.bound.push(pv.clone()),
+                    None => return Err(Status::unresolvable(REASON_PV_NOT_EXIST)),
+                }
+                continue;
+            }
+            if resolve(pvc.class).is_empty() {
+                immediate = true;
+                continue;
+            }
+            let Some(class) = volumes.classes.get(&pvc.class) else {
+                // kube reports the lister's error: retried, not unresolvable.
+                return Err(Status::new(
+                    Code::Error,
+                    format!(
+                        "storageclass.storage.k8s.io {:?} not found",
+                        resolve(pvc.class)
+                    ),
+                ));
+            };
+            if class.wait_for_first_consumer {
+                out.unbound.push((pvc.clone(), class.clone()));
+            } else {
+                immediate = true;
+            }
+        }
+        if immediate {
+            return Err(Status::unresolvable(REASON_UNBOUND_IMMEDIATE));
+        }
+        if !out.unbound.is_empty() {
+            out.volumes = volumes.clone();
+        }
+        Ok(Some(out))
+    }
+}
+
+/// For one node: the PVs the unbound claims would take, or None when some claim finds no PV
+/// and cannot be provisioned there.
+fn match_unbound(claims: &Claims, node: &NodeRecord) -> Option<Vec<(Sym, ClaimKey)>> {
+    let mut taken: Vec<(Sym, ClaimKey)> = Vec::new();
+    for (pvc, class) in &claims.unbound {
+        if let Some(selected) = pvc.selected_node {
+            // Being provisioned for that node already.
+            if selected != node.name {
+                return None;
+            }
+            continue;
+        }
+        let best = claims
+            .volumes
+            .pvs
+            .values()
+            .filter(|pv| {
+                claims.volumes.is_free_for(pv, pvc)
+                    && !taken.iter().any(|(t, _)| *t == pv.name)
+                    && pv.fits_node(node.name, &node.labels)
+            })
+            // The smallest PV that fits; a PV pre-bound to this claim first.
+            .min_by_key(|pv| (pv.claim.is_none(), pv.capacity));
+        match best {
+            Some(pv) => taken.push((pv.name, pvc.key())),
+            None => {
+                let allowed = class
+                    .allowed_topologies
+                    .as_ref()
+                    .is_none_or(|t| t.matches(node.name, &node.labels));
+                if !class.provisions() || !allowed {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(taken)
+}
+
+/// The PVs `pod` takes on `node` (for the reservation once it is placed there). Empty when the
+/// pod has no unbound claim or none of them is matched to an existing PV.
+pub fn volumes_taken(
+    volumes: &Volumes,
+    pod: &PodRecord,
+    node: &NodeRecord,
+) -> Vec<(Sym, ClaimKey)> {
+    match VolumeBinding::claims(pod, volumes) {
+        Ok(Some(claims)) if !claims.unbound.is_empty() => {
+            match_unbound(&claims, node).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl FilterPlugin for VolumeBinding {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        match Self::claims(ctx.pod, ctx.volumes) {
+            Ok(None) => Prepared::Skip,
+            Ok(Some(claims)) => Prepared::Run(Some(Box::new(claims))),
+            Err(status) => Prepared::Reject(status),
+        }
+    }
+
+    fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, info: &NodeInfo) -> Status {
+        let Some(claims) = state.and_then(|s| s.downcast_ref::<Claims>()) else {
+            return Status::success();
+        };
+        let Some(node) = &info.node else {
+            return Status::success();
+        };
+        let mut reasons: Vec<Reason> = Vec::new();
+        if !claims
+            .bound
+            .iter()
+            .all(|pv| pv.fits_node(node.name, &node.labels))
+        {
+            reasons.push(REASON_NODE_CONFLICT.into());
+        }
+        if !claims.unbound.is_empty() && match_unbound(claims, node).is_none() {
+            reasons.push(REASON_BIND_CONFLICT.into());
+        }
+        if reasons.is_empty() {
+            Status::success()
+        } else {
+            Status {
+                code: Code::UnschedulableAndUnresolvable,
+                reasons,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::state::labels::Labels;
+    use crate::state::volumes::tests::{class, local_pv, pvc};
+    use crate::testutil::{node, pod};
+
+    fn volumes(pvs: &[String], pvcs: &[String], classes: &[String]) -> Volumes {
+        let mut v = Volumes::default();
+        for p in pvs {
+            v.apply_pv(p.as_bytes(), false).unwrap();
+        }
+        for c in pvcs {
+            v.apply_pvc(c.as_bytes(), false).unwrap();
+        }
+        for c in classes {
+            v.apply_class(c.as_bytes(), false).unwrap();
+        }
+        v
+    }
+
+    fn host(name: &str) -> NodeInfo {
+        let mut n = node(name, 4000, 1 << 34);
+        n.record.labels = Labels::from_pairs([("kubernetes.io/hostname", name)]);
+        n.build()
+    }
+
+    fn with_claims(names: &[&str]) -> PodRecord {
+        let mut p = pod("p");
+        p.namespace = sym("ns");
+        p.claims = names.iter().map(|n| sym(n)).collect();
+        p
+    }
+
+    /// Runs PreFilter and Filter on each node: the reasons per node, or the PreFilter status.
+    fn run(v: &Volumes, p: &PodRecord, nodes: &[&str]) -> Result<Vec<Vec<String>>, Status> {
+        let infos: Vec<Arc<NodeInfo>> = nodes.iter().map(|n| Arc::new(host(n))).collect();
+        let ns = crate::state::namespaces::Namespaces::default();
+        let ctx = PodContext {
+            pod: p,
+            nodes: &infos,
+            namespaces: &ns,
+            volumes: v,
+        };
+        let state = match VolumeBinding.pre_filter(&ctx) {
+            Prepared::Run(s) => s,
+            Prepared::Skip => None,
+            Prepared::Reject(status) => return Err(status),
+        };
+        Ok(infos
+            .iter()
+            .map(|i| {
+                VolumeBinding
+                    .filter(state.as_ref(), p, i)
+                    .reasons
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect()
+            })
+            .collect())
+    }
+
+    const WFFC: &str = "WaitForFirstConsumer";
+
+    #[test]
+    fn pods_without_claims_are_skipped() {
+        let out = run(&Volumes::default(), &pod("p"), &["n1"]).unwrap();
+        assert_eq!(out, vec![Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn bound_claim_pins_the_pod_to_its_pv() {
+        let v = volumes(
+            &[local_pv("pv1", "n2", "10Gi", "local")],
+            &[pvc("data", "5Gi", "local", r#""volumeName":"pv1","#)],
+            &[],
+        );
+        let out = run(&v, &with_claims(&["data"]), &["n1", "n2"]).unwrap();
+        assert_eq!(out[0], vec![REASON_NODE_CONFLICT]);
+        assert!(out[1].is_empty());
+        let gone = volumes(
+            &[],
+            &[pvc("data", "5Gi", "local", r#""volumeName":"pv9","#)],
+            &[],
+        );
+        let err = run(&gone, &with_claims(&["data"]), &["n1"]).unwrap_err();
+        assert_eq!(err.reasons, vec![REASON_PV_NOT_EXIST]);
+    }
+
+    #[test]
+    fn missing_deleting_and_immediate_claims() {
+        let err = run(&Volumes::default(), &with_claims(&["x"]), &["n1"]).unwrap_err();
+        assert_eq!(
+            (err.code, err.reasons[0].as_ref()),
+            (
+                Code::UnschedulableAndUnresolvable,
+                "persistentvolumeclaim \"x\" not found"
+            )
+        );
+        let v = volumes(
+            &[local_pv("pv1", "n1", "10Gi", "std")],
+            &[pvc("data", "5Gi", "std", "")],
+            &[class("std", "Immediate", "kubernetes.io/no-provisioner")],
+        );
+        let err = run(&v, &with_claims(&["data"]), &["n1"]).unwrap_err();
+        assert_eq!(err.reasons, vec![REASON_UNBOUND_IMMEDIATE]);
+        let no_class = volumes(&[], &[pvc("data", "5Gi", "gone", "")], &[]);
+        let err = run(&no_class, &with_claims(&["data"]), &["n1"]).unwrap_err();
+        assert_eq!(err.code, Code::Error);
+        assert!(err.reasons[0].contains("\"gone\" not found"));
+        let deleting = pvc("data", "5Gi", "local", "").replace(
+            r#""namespace":"ns""#,
+            r#""namespace":"ns","deletionTimestamp":"2024-01-01T00:00:00Z""#,
+        );
+        let v = volumes(&[], &[deleting], &[]);
+        let err = run(&v, &with_claims(&["data"]), &["n1"]).unwrap_err();
+        assert!(err.reasons[0].contains("is being deleted"));
+    }
+
+    #[test]
+    fn wait_for_first_consumer_needs_a_matching_local_pv() {
+        let v = volumes(
+            &[
+                local_pv("small", "n1", "1Gi", "local"),
+                local_pv("other-class", "n2", "100Gi", "fast"),
+                local_pv("fits", "n3", "10Gi", "local"),
+            ],
+            &[pvc("data", "5Gi", "local", "")],
+            &[class("local", WFFC, "kubernetes.io/no-provisioner")],
+        );
+        let out = run(&v, &with_claims(&["data"]), &["n1", "n2", "n3"]).unwrap();
+        assert_eq!(out[0], vec![REASON_BIND_CONFLICT], "too small");
+        assert_eq!(out[1], vec![REASON_BIND_CONFLICT], "wrong class");
+        assert!(out[2].is_empty());
+    }
+
+    #[test]
+    fn dynamic_provisioning_fits_where_the_class_allows() {
+        let zoned = class("csi", WFFC, "ebs.csi.aws.com").replace(
+            r#""provisioner""#,
+            r#""allowedTopologies":[{"matchLabelExpressions":[{"key":"kubernetes.io/hostname","values":["n2"]}]}],"provisioner""#,
+        );
+        let v = volumes(&[], &[pvc("data", "5Gi", "csi", "")], &[zoned]);
+        let out = run(&v, &with_claims(&["data"]), &["n1", "n2"]).unwrap();
+        assert_eq!(out[0], vec![REASON_BIND_CONFLICT]);
+        assert!(out[1].is_empty());
+    }
+
+    #[test]
+    fn selected_node_pins_an_unbound_claim() {
+        let annotated = pvc("data", "5Gi", "csi", "").replace(
+            r#""namespace":"ns""#,
+            r#""namespace":"ns","annotations":{"volume.kubernetes.io/selected-node":"n2"}"#,
+        );
+        let v = volumes(&[], &[annotated], &[class("csi", WFFC, "ebs.csi.aws.com")]);
+        let out = run(&v, &with_claims(&["data"]), &["n1", "n2"]).unwrap();
+        assert_eq!(out[0], vec![REASON_BIND_CONFLICT]);
+        assert!(out[1].is_empty());
+    }
+
+    #[test]
+    fn claims_of_one_pod_do_not_share_a_pv_and_reservations_hold() {
+        let mut v = volumes(
+            &[local_pv("only", "n1", "10Gi", "local")],
+            &[pvc("a", "1Gi", "local", ""), pvc("b", "1Gi", "local", "")],
+            &[class("local", WFFC, "kubernetes.io/no-provisioner")],
+        );
+        let out = run(&v, &with_claims(&["a", "b"]), &["n1"]).unwrap();
+        assert_eq!(out[0], vec![REASON_BIND_CONFLICT], "two claims, one PV");
+        let first = with_claims(&["a"]);
+        let n1 = host("n1");
+        let taken = volumes_taken(&v, &first, n1.node.as_ref().unwrap());
+        assert_eq!(taken, vec![(sym("only"), (sym("ns"), sym("a")))]);
+        v.reserve(&first.uid, &taken);
+        let out = run(&v, &with_claims(&["b"]), &["n1"]).unwrap();
+        assert_eq!(out[0], vec![REASON_BIND_CONFLICT], "reserved for a");
+        assert!(run(&v, &with_claims(&["a"]), &["n1"]).unwrap()[0].is_empty());
+    }
+}
