@@ -25,7 +25,24 @@ log = logging.getLogger(__name__)
 
 NODES = Resource(Kind.NODE, "/api/v1/nodes")
 PODS = Resource(Kind.POD, "/api/v1/pods")
-CORE_RESOURCES: tuple[Resource, ...] = (NODES, PODS)
+# NFD's topology-updater objects, one per node (named after it). Optional: without the CRD every
+# node is a single NUMA zone. A malformed object is logged by its reflector (the message names the
+# object and field) and the node is kept out of NUMA placement until the object is fixed.
+NODE_RESOURCE_TOPOLOGIES = Resource(
+    Kind.NODE_RESOURCE_TOPOLOGY,
+    "/apis/topology.node.k8s.io/v1alpha2/noderesourcetopologies",
+    optional=True,
+)
+PERSISTENT_VOLUMES = Resource(Kind.PERSISTENT_VOLUME, "/api/v1/persistentvolumes")
+PERSISTENT_VOLUME_CLAIMS = Resource(Kind.PERSISTENT_VOLUME_CLAIM, "/api/v1/persistentvolumeclaims")
+STORAGE_CLASSES = Resource(Kind.STORAGE_CLASS, "/apis/storage.k8s.io/v1/storageclasses")
+# What VolumeBinding reads.
+VOLUME_RESOURCES: tuple[Resource, ...] = (
+    PERSISTENT_VOLUMES,
+    PERSISTENT_VOLUME_CLAIMS,
+    STORAGE_CLASSES,
+)
+CORE_RESOURCES: tuple[Resource, ...] = (NODES, PODS, NODE_RESOURCE_TOPOLOGIES, *VOLUME_RESOURCES)
 
 
 class QueueSink(Protocol):

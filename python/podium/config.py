@@ -67,6 +67,8 @@ DEFAULT_FILTERS: tuple[str, ...] = (
     "VolumeBinding",
     "PodTopologySpread",
     "InterPodAffinity",
+    # podium's NUMA placement, under the scheduler-plugins name of the equivalent plugin.
+    "NodeResourceTopologyMatch",
 )
 # Score plugins with kube-scheduler's default weights.
 DEFAULT_SCORES: dict[str, int] = {
@@ -77,6 +79,8 @@ DEFAULT_SCORES: dict[str, int] = {
     "NodeResourcesFit": 1,
     "NodeResourcesBalancedAllocation": 1,
     "ImageLocality": 1,
+    # Outweighs NodeResourcesFit's spreading for GPU pods, so whole nodes stay free.
+    "NUMAPacking": 5,
 }
 # The filter/score plugins the Rust core implements today. Defaults are limited to these so the
 # core never sees a name it would reject; grow this set as plugins land in rust/src/{filter,score}.
@@ -89,6 +93,10 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "NodePorts",
         "NodeResourcesFit",
         "NodeResourcesBalancedAllocation",
+        "VolumeBinding",
+        "ImageLocality",
+        "NodeResourceTopologyMatch",
+        "NUMAPacking",
     }
 )
 # kube-scheduler plugins podium provides as built-in behaviour rather than as core plugins (queue
@@ -328,6 +336,60 @@ class _BalancedAllocationArgs(_ArgsModel):
     )
 
 
+class _PackingWeights(_Model):
+    """NUMAPacking's term weights (see ``rust/src/topology/packing.rs``)."""
+
+    node_fit: float = Field(default=4.0, ge=0)
+    zone_fit: float = Field(default=2.0, ge=0)
+    whole_node: float = Field(default=3.0, ge=0)
+    whole_zone: float = Field(default=1.0, ge=0)
+    stranding: float = Field(default=3.0, ge=0)
+    nic_affinity: float = Field(default=1.0, ge=0)
+    alignment: float = Field(default=2.0, ge=0)
+    gpu_node_avoidance: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> _PackingWeights:
+        if not any(self.model_dump().values()):
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
+class _TopologyMatchArgs(_ArgsModel):
+    """``pluginConfig`` args of NodeResourceTopologyMatch: which resources are NUMA-placed."""
+
+    gpu_resources: list[str] = Field(default_factory=lambda: ["nvidia.com/gpu"])
+    nic_resources: list[str] = Field(default_factory=lambda: ["rdma/hca", "nvidia.com/hostdev"])
+
+
+class _NumaPackingArgs(_ArgsModel):
+    """``pluginConfig`` args of NUMAPacking."""
+
+    weights: _PackingWeights = _PackingWeights()
+    # GPU counts of the jobs to keep room for: free GPUs no such job could use are "stranded".
+    waiting_sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 2, 4, 8], min_length=1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NumaSettings:
+    """The NUMA plugins' args, as the core reads them (``podium.numa`` in the spec)."""
+
+    gpu_resources: tuple[str, ...] = ("nvidia.com/gpu",)
+    nic_resources: tuple[str, ...] = ("rdma/hca", "nvidia.com/hostdev")
+    weights: tuple[tuple[str, float], ...] = tuple(_PackingWeights().model_dump().items())
+    waiting_sizes: tuple[int, ...] = (1, 2, 4, 8)
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "gpuResources": list(self.gpu_resources),
+            "nicResources": list(self.nic_resources),
+            "weights": {to_camel(k): v for k, v in self.weights},
+            "waitingSizes": list(self.waiting_sizes),
+        }
+
+
 class PodiumArgs(_ArgsModel):
     """podium's own settings: ``pluginConfig: [{name: Podium, args: {...}}]``."""
 
@@ -377,6 +439,7 @@ class Profile:
     percentage_of_nodes_to_score: int = 0
     parallelism: int = 16
     podium: PodiumArgs = field(default_factory=PodiumArgs)
+    numa: NumaSettings = NumaSettings()
 
     def core_spec(self) -> bytes:
         """The JSON spec ``podium._core.Profile`` is built from (documented in ``_core.pyi``)."""
@@ -396,6 +459,7 @@ class Profile:
                 "podium": {
                     "numaDefaultPolicy": self.podium.numa_default_policy,
                     "rackLabel": self.podium.rack_label,
+                    "numa": self.numa.spec(),
                 },
             }
         )
@@ -501,6 +565,8 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
     fit_args = _NodeResourcesFitArgs()
     balanced = _BalancedAllocationArgs()
     podium = PodiumArgs()
+    topology_match = _TopologyMatchArgs()
+    packing = _NumaPackingArgs()
     seen: set[str] = set()
     for j, pc in enumerate(p.plugin_config):
         at = f"{where}.pluginConfig[{j}]"
@@ -516,6 +582,12 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             balanced = _validate_args(
                 _BalancedAllocationArgs, pc.args, f"{at}.args", errors, balanced
             )
+        elif pc.name == "NodeResourceTopologyMatch":
+            topology_match = _validate_args(
+                _TopologyMatchArgs, pc.args, f"{at}.args", errors, topology_match
+            )
+        elif pc.name == "NUMAPacking":
+            packing = _validate_args(_NumaPackingArgs, pc.args, f"{at}.args", errors, packing)
         elif pc.name == PODIUM_ARGS_NAME:
             podium = _validate_args(PodiumArgs, pc.args, f"{at}.args", errors, podium)
         elif pc.name in KNOWN_PLUGINS:
@@ -541,6 +613,12 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
         ),
         parallelism=raw.parallelism,
         podium=podium,
+        numa=NumaSettings(
+            gpu_resources=tuple(topology_match.gpu_resources),
+            nic_resources=tuple(topology_match.nic_resources),
+            weights=tuple(packing.weights.model_dump().items()),
+            waiting_sizes=tuple(packing.waiting_sizes),
+        ),
     )
 
 

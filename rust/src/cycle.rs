@@ -9,15 +9,18 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::diagnosis::{self, Diagnosis};
+use crate::filter::volume_binding;
 use crate::framework::code::Code;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::intern::resolve;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::snapshot::Snapshot;
+use crate::state::volumes::Volumes;
 
 /// Below this many nodes per task, splitting the work costs more than it saves.
 const MIN_NODES_PER_TASK: usize = 64;
@@ -98,9 +101,18 @@ pub fn schedule_batch(snapshot: &Snapshot, uids: &[String], profile: &Profile) -
                 let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
                     return Decision::unknown(uid);
                 };
-                let (decision, chosen) = schedule_pod(profile, &nodes, &pod);
+                let (decision, chosen) = schedule_pod_with(profile, &nodes, &data.namespaces, &data.volumes, &pod);
                 if let Some(i) = chosen {
-                    Arc::make_mut(&mut nodes[i]).add_pod(pod);
+                    let node = Arc::make_mut(&mut nodes[i]);
+                    if let Some(allocation) = &decision.allocation {
+                        node.numa.reserve(&pod.uid, allocation);
+                    }
+                    // The free PVs this placement counts on are not free for the next pods.
+                    if let Some(record) = &node.node {
+                        let taken = volume_binding::volumes_taken(&data.volumes, &pod, record);
+                        data.volumes.reserve(&pod.uid, &taken);
+                    }
+                    node.add_pod(pod);
                     data.pending.remove(uid.as_str());
                     touched.push(i);
                 }
@@ -197,6 +209,27 @@ pub fn schedule_pod(
     nodes: &[Arc<NodeInfo>],
     pod: &PodRecord,
 ) -> (Decision, Option<usize>) {
+    schedule_pod_in(profile, nodes, &Namespaces::default(), pod)
+}
+
+/// As `schedule_pod`, with the namespaces' labels (pod affinity's namespaceSelector).
+pub fn schedule_pod_in(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    pod: &PodRecord,
+) -> (Decision, Option<usize>) {
+    schedule_pod_with(profile, nodes, namespaces, &Volumes::default(), pod)
+}
+
+/// As `schedule_pod_in`, with the volume state (VolumeBinding).
+pub fn schedule_pod_with(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    volumes: &Volumes,
+    pod: &PodRecord,
+) -> (Decision, Option<usize>) {
     let mut decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
         return (decision.failed(diagnosis::invalid_pod(err)), None);
@@ -204,7 +237,12 @@ pub fn schedule_pod(
     if nodes.is_empty() {
         return (decision.failed(diagnosis::no_nodes()), None);
     }
-    let ctx = PodContext { pod, nodes };
+    let ctx = PodContext {
+        pod,
+        nodes,
+        namespaces,
+        volumes,
+    };
     let started = Instant::now();
     let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
     for plugin in &profile.filters {
@@ -291,6 +329,14 @@ pub fn schedule_pod(
     };
     decision.node = nodes[index].node.as_ref().map(|n| n.name().to_owned());
     decision.score = score;
+    decision.allocation = profile
+        .filters
+        .iter()
+        .zip(&states)
+        .find_map(|(plugin, state)| {
+            let state = state.as_ref()?;
+            plugin.allocation(state.as_ref(), pod, &nodes[index])
+        });
     (decision, Some(index))
 }
 

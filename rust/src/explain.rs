@@ -22,9 +22,11 @@ use rayon::prelude::*;
 use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::snapshot::Snapshot;
+use crate::state::volumes::Volumes;
 
 /// Which pod to explain, and how to find it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,7 @@ pub fn explain(
     target: Target<'_>,
     profile: &Profile,
 ) -> CoreResult<Explanation> {
-    let (pod, nodes) = {
+    let (pod, nodes, namespaces, volumes) = {
         let data = snapshot.lock();
         let mut nodes: Vec<Arc<NodeInfo>> = data.real_nodes().into_iter().map(|(_, n)| n).collect();
         let pod = match target {
@@ -59,9 +61,16 @@ pub fn explain(
             })?,
             Target::Bound(uid) => take_off_node(&mut nodes, uid)?,
         };
-        (pod, nodes)
+        let mut volumes = data.volumes.clone();
+        // As if pending: the PVs the pod reserved are free again for it.
+        if let Target::Bound(uid) = target {
+            volumes.release(uid);
+        }
+        (pod, nodes, data.namespaces.clone(), volumes)
     };
-    Ok(profile.pool.install(|| explain_pod(profile, &nodes, &pod)))
+    Ok(profile
+        .pool
+        .install(|| explain_pod_with(profile, &nodes, &namespaces, &volumes, &pod)))
 }
 
 /// Removes the pod `uid` from the node it counts on (in a private copy of that node) and
@@ -83,6 +92,27 @@ fn take_off_node(nodes: &mut [Arc<NodeInfo>], uid: &str) -> CoreResult<Arc<PodRe
 
 /// The per-node reasons for `pod` on `nodes`.
 pub fn explain_pod(profile: &Profile, nodes: &[Arc<NodeInfo>], pod: &PodRecord) -> Explanation {
+    explain_pod_in(profile, nodes, &Namespaces::default(), pod)
+}
+
+/// As `explain_pod`, with the namespaces' labels (pod affinity's namespaceSelector).
+pub fn explain_pod_in(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    pod: &PodRecord,
+) -> Explanation {
+    explain_pod_with(profile, nodes, namespaces, &Volumes::default(), pod)
+}
+
+/// As `explain_pod_in`, with the volume state (VolumeBinding).
+pub fn explain_pod_with(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    volumes: &Volumes,
+    pod: &PodRecord,
+) -> Explanation {
     let everywhere = |reasons: Vec<String>| -> Explanation {
         nodes
             .iter()
@@ -94,7 +124,12 @@ pub fn explain_pod(profile: &Profile, nodes: &[Arc<NodeInfo>], pod: &PodRecord) 
     if let Some(err) = &pod.error {
         return everywhere(vec![err.to_string()]);
     }
-    let ctx = PodContext { pod, nodes };
+    let ctx = PodContext {
+        pod,
+        nodes,
+        namespaces,
+        volumes,
+    };
     let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
     let mut rejected: Vec<String> = Vec::new();
     for plugin in &profile.filters {

@@ -35,6 +35,7 @@ pub fn node(name: &str, milli_cpu: i64, memory: i64) -> NodeBuilder {
                 ..Resources::default()
             },
             allowed_pods: 110,
+            images: Box::default(),
             error: None,
         },
     }
@@ -53,4 +54,48 @@ pub fn with_requests(mut p: PodRecord, milli_cpu: i64, memory: i64) -> PodRecord
     p.requests.memory = memory;
     p.non_zero_requests = p.requests.clone();
     p
+}
+
+/// A label selector `matchLabels: {pairs}`.
+pub fn match_labels(pairs: &[(&str, &str)]) -> crate::state::label_selector::LabelSelector {
+    use crate::state::label_selector::{LabelSelector, SelectorOp, SelectorRequirement};
+    LabelSelector::All(
+        pairs
+            .iter()
+            .map(|&(k, v)| SelectorRequirement {
+                key: sym(k),
+                op: SelectorOp::In(Box::new([sym(v)])),
+            })
+            .collect(),
+    )
+}
+
+/// A pod affinity term over `topology_key` selecting `label=value` in namespace `default`.
+pub fn affinity_term(
+    topology_key: &str,
+    label: &str,
+    value: &str,
+) -> crate::state::pod_affinity::AffinityTerm {
+    crate::state::pod_affinity::AffinityTerm {
+        selector: match_labels(&[(label, value)]),
+        namespaces: Box::new([sym("default")]),
+        namespace_selector: None,
+        topology_key: sym(topology_key),
+    }
+}
+
+/// A plugin context over `nodes` with these namespaces and no volumes.
+pub fn context<'a>(
+    pod: &'a PodRecord,
+    nodes: &'a [Arc<NodeInfo>],
+    namespaces: &'a crate::state::namespaces::Namespaces,
+) -> crate::framework::plugin::PodContext<'a> {
+    static NO_VOLUMES: std::sync::LazyLock<crate::state::volumes::Volumes> =
+        std::sync::LazyLock::new(Default::default);
+    crate::framework::plugin::PodContext {
+        pod,
+        nodes,
+        namespaces,
+        volumes: &NO_VOLUMES,
+    }
 }

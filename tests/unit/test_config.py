@@ -9,8 +9,10 @@ import orjson
 import pytest
 import yaml
 
+from podium._core import Profile as CoreProfile
 from podium.config import (
     DEFAULT_FILTERS,
+    DEFAULT_SCORES,
     IMPLEMENTED,
     ConfigError,
     load_config,
@@ -125,12 +127,16 @@ def test_defaults_without_a_file() -> None:
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeBinding",
+        "NodeResourceTopologyMatch",
     ]
     assert spec["scores"] == {
         "TaintToleration": 3,
         "NodeAffinity": 2,
         "NodeResourcesFit": 1,
         "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
+        "NUMAPacking": 5,
     }
     assert spec["fit"] == {
         "strategy": "LeastAllocated",
@@ -392,3 +398,54 @@ def test_the_deployed_configmap_loads() -> None:
     configmap = yaml.safe_load((REPO / "deploy" / "configmap.yaml").read_text())
     config = parse_config(yaml.safe_load(configmap["data"]["config.yaml"]), "deploy/configmap.yaml")
     assert config.scheduler_names == ["podium"]
+
+
+def test_numa_plugin_args_reach_the_core_spec() -> None:
+    cfg = parse_config(
+        _cfg(
+            profiles=[
+                {
+                    "pluginConfig": [
+                        {
+                            "name": "NodeResourceTopologyMatch",
+                            "args": {"gpuResources": ["amd.com/gpu"], "nicResources": []},
+                        },
+                        {
+                            "name": "NUMAPacking",
+                            "args": {
+                                "weights": {"nodeFit": 7, "stranding": 0.5},
+                                "waitingSizes": [8],
+                            },
+                        },
+                    ]
+                }
+            ]
+        ),
+        "test.yaml",
+    )
+    profile = cfg.profiles[0]
+    assert "NodeResourceTopologyMatch" in profile.filters
+    assert profile.scores["NUMAPacking"] == DEFAULT_SCORES["NUMAPacking"]
+    numa = orjson.loads(profile.core_spec())["podium"]["numa"]
+    assert numa["gpuResources"] == ["amd.com/gpu"] and numa["nicResources"] == []
+    assert (numa["weights"]["nodeFit"], numa["weights"]["stranding"]) == (7, 0.5)
+    assert numa["weights"]["wholeNode"] == 3.0
+    assert numa["waitingSizes"] == [8]
+    CoreProfile(profile.core_spec())  # the core accepts what config writes
+
+
+def test_numa_plugin_args_are_validated() -> None:
+    errors = _errors(
+        _cfg(
+            profiles=[
+                {
+                    "pluginConfig": [
+                        {"name": "NUMAPacking", "args": {"weights": {"nodeFit": -1}}},
+                        {"name": "NodeResourceTopologyMatch", "args": {"gpus": []}},
+                    ]
+                }
+            ]
+        )
+    )
+    assert any("pluginConfig[0].args.weights.nodeFit" in e for e in errors), errors
+    assert any("pluginConfig[1].args.gpus" in e for e in errors), errors

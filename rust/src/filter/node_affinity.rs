@@ -92,12 +92,16 @@ mod tests {
         let ctx = PodContext {
             pod: &p,
             nodes: &nodes,
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
         };
         assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Skip));
         p.node_selector = Labels::from_pairs([("zone", "a")]);
         let ctx = PodContext {
             pod: &p,
             nodes: &nodes,
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
         };
         assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Run(None)));
     }

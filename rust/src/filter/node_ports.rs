@@ -85,6 +85,8 @@ mod tests {
         let ctx = PodContext {
             pod: &p,
             nodes: &nodes,
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
         };
         assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Skip));
         p.host_ports = vec![HostPort {
@@ -96,6 +98,8 @@ mod tests {
         let ctx = PodContext {
             pod: &p,
             nodes: &nodes,
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
         };
         assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Run(None)));
     }

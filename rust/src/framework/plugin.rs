@@ -8,8 +8,10 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::framework::status::Status;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::volumes::Volumes;
 
 /// Per-pod, per-plugin state computed before the per-node calls.
 pub type PluginState = Box<dyn Any + Send + Sync>;
@@ -29,6 +31,10 @@ pub struct PodContext<'a> {
     pub pod: &'a PodRecord,
     /// Every node of the snapshot, with the placements made so far in this batch.
     pub nodes: &'a [Arc<NodeInfo>],
+    /// Namespace labels, for pod affinity terms' namespaceSelector.
+    pub namespaces: &'a Namespaces,
+    /// PersistentVolumes, claims and classes, with this batch's reservations (VolumeBinding).
+    pub volumes: &'a Volumes,
 }
 
 pub trait FilterPlugin: Send + Sync {
@@ -40,6 +46,17 @@ pub trait FilterPlugin: Send + Sync {
     }
 
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
+
+    /// For the node chosen: the device placement to record on the pod (`podium.dev/allocation`)
+    /// and count on the node until its topology object shows it. At most one plugin has one.
+    fn allocation(
+        &self,
+        _state: Option<&PluginState>,
+        _pod: &PodRecord,
+        _node: &NodeInfo,
+    ) -> Option<String> {
+        None
+    }
 }
 
 pub trait ScorePlugin: Send + Sync {

@@ -51,6 +51,10 @@ pub struct ProfileSpec {
     /// podium's own arguments (NUMA policy, rack label): read by the plugins that need them.
     #[serde(default)]
     pub podium: serde_json::Value,
+    /// Other plugins' pluginConfig args by plugin name (kube's field names), read by the
+    /// plugins themselves (InterPodAffinity, PodTopologySpread).
+    #[serde(default)]
+    pub plugin_args: BTreeMap<String, serde_json::Value>,
 }
 
 pub struct WeightedScore {

@@ -9,6 +9,14 @@ type FilterCtor = fn(&ProfileSpec) -> Result<Box<dyn FilterPlugin>, String>;
 type ScoreCtor = fn(&ProfileSpec) -> Result<Box<dyn ScorePlugin>, String>;
 
 const FILTERS: &[(&str, FilterCtor)] = &[
+    (filter::pod_topology_spread::NAME, |spec| {
+        Ok(Box::new(
+            filter::pod_topology_spread::PodTopologySpread::from_spec(spec)?,
+        ))
+    }),
+    (filter::inter_pod_affinity::NAME, |_| {
+        Ok(Box::new(filter::inter_pod_affinity::InterPodAffinity))
+    }),
     (filter::node_unschedulable::NAME, |_| {
         Ok(Box::new(filter::node_unschedulable::NodeUnschedulable))
     }),
@@ -27,9 +35,25 @@ const FILTERS: &[(&str, FilterCtor)] = &[
     (filter::node_resources_fit::NAME, |_| {
         Ok(Box::new(filter::node_resources_fit::NodeResourcesFit))
     }),
+    (filter::node_resource_topology_match::NAME, |spec| {
+        Ok(Box::new(
+            filter::node_resource_topology_match::NodeResourceTopologyMatch::from_spec(spec)?,
+        ))
+    }),
+    (filter::volume_binding::NAME, |_| {
+        Ok(Box::new(filter::volume_binding::VolumeBinding))
+    }),
 ];
 
 const SCORES: &[(&str, ScoreCtor)] = &[
+    (score::inter_pod_affinity::NAME, |spec| {
+        Ok(Box::new(
+            score::inter_pod_affinity::InterPodAffinityScore::from_spec(spec)?,
+        ))
+    }),
+    (score::image_locality::NAME, |_| {
+        Ok(Box::new(score::image_locality::ImageLocality))
+    }),
     (score::node_resources_fit::NAME, |spec| {
         Ok(Box::new(
             score::node_resources_fit::NodeResourcesFitScore::from_spec(spec)?,
@@ -45,6 +69,9 @@ const SCORES: &[(&str, ScoreCtor)] = &[
     }),
     (score::node_affinity::NAME, |_| {
         Ok(Box::new(score::node_affinity::NodeAffinityScore))
+    }),
+    (score::numa_packing::NAME, |spec| {
+        Ok(Box::new(score::numa_packing::NumaPacking::from_spec(spec)?))
     }),
 ];
 

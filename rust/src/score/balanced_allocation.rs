@@ -150,6 +150,8 @@ mod tests {
         let ctx = PodContext {
             pod: &p,
             nodes: &nodes,
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
         };
         assert!(matches!(plugin().pre_score(&ctx, &[]), Prepared::Skip));
     }

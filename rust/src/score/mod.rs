@@ -3,5 +3,8 @@
 pub mod balanced_allocation;
 pub mod node_affinity;
 pub mod node_resources_fit;
+pub mod numa_packing;
 pub mod resource_allocation;
 pub mod taint_toleration;
+pub mod image_locality;
+pub mod inter_pod_affinity;

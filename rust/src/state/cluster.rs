@@ -14,12 +14,17 @@ use std::sync::Arc;
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
 use crate::state::kind::Kind;
+use crate::state::namespaces::{Namespaces, parse_namespace};
+use crate::state::volumes::{self, Volumes};
+use crate::filter::volume_binding;
 use crate::state::node::{NodeRecord, parse_node};
 use crate::state::node_info::NodeInfo;
 use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::{PodRecord, parse_pod};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
+use crate::state::topology::Nrt;
 use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
+use crate::topology::{Allocation, parse_node_resource_topology_json};
 
 /// What one list page said.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,6 +111,13 @@ pub struct ClusterState {
     pending: PendingPods,
     /// Keys (node names, pod uids) seen since `begin_relist`, per kind being relisted.
     relisting: HashMap<Kind, HashSet<Box<str>>>,
+    /// Namespace labels (pod affinity's namespaceSelector).
+    namespaces: Namespaces,
+    /// PVs, PVCs, StorageClasses and the PVs assumed pods count on.
+    volumes: Volumes,
+    /// NodeResourceTopology objects by node name; kept apart from the slots because they may
+    /// arrive before their node and outlive its deletion.
+    topologies: HashMap<Sym, Nrt>,
 }
 
 impl ClusterState {
@@ -120,6 +132,9 @@ impl ClusterState {
             pods: HashMap::new(),
             pending: PendingPods::new(),
             relisting: HashMap::new(),
+            namespaces: Namespaces::default(),
+            volumes: Volumes::default(),
+            topologies: HashMap::new(),
         }
     }
 
@@ -142,6 +157,8 @@ impl ClusterState {
             self.nodes.clone(),
             self.pending.clone(),
         )
+        .with_namespaces(self.namespaces.clone())
+        .with_volumes(self.volumes.clone())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -213,6 +230,35 @@ impl ClusterState {
                     self.delete_pod(&uid);
                 }
                 vanished
+            }
+            Kind::NodeResourceTopology => {
+                let gone: Vec<Sym> = self
+                    .topologies
+                    .keys()
+                    .filter(|name| !seen.contains(resolve(**name)))
+                    .copied()
+                    .collect();
+                for name in gone {
+                    self.set_topology(name, None);
+                }
+                Vec::new()
+            }
+            Kind::Namespace => {
+                let gone: Vec<Sym> = self
+                    .namespaces
+                    .names()
+                    .filter(|name| !seen.contains(resolve(*name)))
+                    .collect();
+                for name in gone {
+                    self.namespaces.remove(name);
+                    self.generation += 1;
+                }
+                Vec::new()
+            }
+            Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
+                volumes::end_relist(&mut self.volumes, kind, &seen);
+                self.generation += 1;
+                Vec::new()
             }
             _ => Vec::new(),
         }
@@ -313,6 +359,40 @@ impl ClusterState {
                 }
                 Err(e) => out.error = Some(e),
             },
+            Kind::NodeResourceTopology => self.apply_topology(&mut out, deleted, bytes),
+            Kind::Namespace => match parse_namespace(bytes) {
+                Ok((name, labels)) => {
+                    out.name = resolve(name).to_owned();
+                    if let Some(id) = LenientIdentity::read(bytes) {
+                        out.uid = id.uid;
+                        out.resource_version = id.resource_version;
+                    }
+                    if let Some(seen) = self.relisting.get_mut(&Kind::Namespace) {
+                        seen.insert(resolve(name).into());
+                    }
+                    if deleted {
+                        self.namespaces.remove(name);
+                    } else {
+                        self.namespaces.set(name, labels);
+                    }
+                    self.generation += 1;
+                }
+                Err(e) => out.error = Some(e),
+            },
+            Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
+                let seen = self.relisting.get_mut(&kind);
+                match volumes::apply_object(&mut self.volumes, kind, bytes, deleted, seen) {
+                    Ok((namespace, name, error)) => {
+                        if let Some(id) = LenientIdentity::read(bytes) {
+                            out.uid = id.uid;
+                            out.resource_version = id.resource_version;
+                        }
+                        (out.namespace, out.name, out.error) = (namespace, name, error);
+                        self.generation += 1;
+                    }
+                    Err(e) => out.error = Some(e),
+                }
+            }
             // Kinds other plugins will cache: reported, not yet stored.
             _ => {
                 if let Some(id) = LenientIdentity::read(bytes) {
@@ -354,8 +434,12 @@ impl ClusterState {
 
     fn upsert_node(&mut self, node: NodeRecord) {
         let slot = self.slot_for(node.name);
+        let nrt = self.topologies.get(&node.name).cloned();
         let info = self.node_mut(slot);
         let was_real = info.node.is_some();
+        if !was_real {
+            info.numa.nrt = nrt;
+        }
         info.node = Some(Arc::new(node));
         if !was_real {
             self.node_count += 1;
@@ -421,17 +505,83 @@ impl ClusterState {
     /// Replaces the entry for `uid` (or removes it), keeping node usage and the pending set
     /// consistent.
     fn replace_entry(&mut self, uid: &Arc<str>, new: Option<PodEntry>) {
+        let mut was_on = None;
         if let Some(old) = self.pods.remove(uid) {
             self.unplace(&old);
             self.pending.remove(uid);
+            was_on = old.placed_on;
+        }
+        let now_on = new.as_ref().and_then(PodEntry::placement);
+        if let Some(node) = was_on.filter(|&n| Some(n) != now_on)
+            && let Some(&slot) = self.slot_by_name.get(&node)
+        {
+            self.node_mut(slot).numa.untrack(uid);
         }
         if let Some(mut entry) = new {
             entry.placed_on = entry.placement();
             self.place(&entry);
+            self.track_allocation(uid, &entry);
             if self.is_pending(&entry) {
                 self.pending.insert(uid.clone(), entry.record.clone());
             }
             self.pods.insert(uid.clone(), entry);
+        }
+        self.generation += 1;
+    }
+
+    /// Keeps the NUMA ledger of the pod's node in step with the pod: what podium assumed, or
+    /// the allocation annotation of a bound pod (so a restart counts it again).
+    fn track_allocation(&mut self, uid: &Arc<str>, entry: &PodEntry) {
+        let Some(node) = entry.placed_on else {
+            return;
+        };
+        let assumed = entry.allocation.as_deref().and_then(|text| {
+            Allocation::from_annotation(&entry.record.object().to_string(), text).ok()
+        });
+        let allocation = assumed.as_ref().or(entry.record.allocation.as_deref());
+        let running = entry.record.running;
+        let slot = self.slot_for(node);
+        self.node_mut(slot).numa.track(uid, allocation, running);
+    }
+
+    fn apply_topology(&mut self, out: &mut ChangeOutcome, deleted: bool, bytes: &[u8]) {
+        let Some(id) = LenientIdentity::read(bytes) else {
+            out.error = Some("NodeResourceTopology: not a JSON object".into());
+            return;
+        };
+        out.name = id.name;
+        out.uid = id.uid;
+        out.resource_version = id.resource_version;
+        if out.name.is_empty() {
+            out.error = Some("NodeResourceTopology: metadata.name: missing".into());
+            return;
+        }
+        if let Some(seen) = self.relisting.get_mut(&Kind::NodeResourceTopology) {
+            seen.insert(out.name.as_str().into());
+        }
+        let name = sym(&out.name);
+        if deleted {
+            self.set_topology(name, None);
+            return;
+        }
+        let nrt = match parse_node_resource_topology_json(bytes) {
+            Ok(topology) => Nrt::Parsed(Arc::new(topology)),
+            Err(err) => {
+                let message = format!("{err}; node {} is skipped for NUMA placement", out.name);
+                out.error = Some(message.clone());
+                Nrt::Malformed(message.into())
+            }
+        };
+        self.set_topology(name, Some(nrt));
+    }
+
+    fn set_topology(&mut self, name: Sym, nrt: Option<Nrt>) {
+        match &nrt {
+            Some(nrt) => self.topologies.insert(name, nrt.clone()),
+            None => self.topologies.remove(&name),
+        };
+        if let Some(&slot) = self.slot_by_name.get(&name) {
+            self.node_mut(slot).numa.set_nrt(nrt);
         }
         self.generation += 1;
     }
@@ -458,6 +608,7 @@ impl ClusterState {
     }
 
     fn delete_pod(&mut self, uid: &str) {
+        self.volumes.release(uid);
         if let Some(key) = self.pods.get_key_value(uid).map(|(k, _)| k.clone()) {
             self.replace_entry(&key, None);
         }
@@ -515,7 +666,17 @@ impl ClusterState {
             allocation: allocation.map(Into::into),
             placed_on: None,
         };
+        let record = new.record.clone();
         self.replace_entry(&key, Some(new));
+        // podium does not bind PVs: the free ones this pod counts on stay reserved for it.
+        let node_record = self.slot_by_name.get(&node_sym).and_then(|&s| {
+            self.nodes[s].as_ref().and_then(|i| i.node.clone())
+        });
+        if let Some(node_record) = node_record {
+            self.volumes.release(uid);
+            let taken = volume_binding::volumes_taken(&self.volumes, &record, &node_record);
+            self.volumes.reserve(&key, &taken);
+        }
         Ok(())
     }
 
@@ -527,6 +688,7 @@ impl ClusterState {
             return;
         }
         let key = key.clone();
+        self.volumes.release(uid);
         let new = PodEntry {
             record: entry.record.clone(),
             assumed_on: None,
@@ -562,7 +724,7 @@ impl ClusterState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn node_json(name: &str, cpu: &str, gpus: u32) -> String {

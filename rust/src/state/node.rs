@@ -19,6 +19,9 @@ pub struct NodeRecord {
     pub allocatable: Resources,
     /// `status.allocatable.pods`.
     pub allowed_pods: i64,
+    /// `status.images`: every name an image is known by, with its size in bytes, sorted by
+    /// name (ImageLocality).
+    pub images: Box<[(Sym, i64)]>,
     /// Set when part of the object was malformed: the node is then infeasible for every pod.
     pub error: Option<Box<str>>,
 }
@@ -54,6 +57,7 @@ pub fn parse_node(bytes: &[u8]) -> NodeParse {
                 taints: Box::default(),
                 allocatable: Resources::default(),
                 allowed_pods: 0,
+                images: Box::default(),
                 error: Some(err.to_string().into()),
             })
         }
@@ -133,8 +137,23 @@ fn from_wire(wire: &NodeWire<'_>) -> NodeRecord {
         taints,
         allocatable,
         allowed_pods,
+        images: images(wire.status.as_ref().and_then(|s| s.images.as_deref())),
         error: join_errors(&errors),
     }
+}
+
+fn images(list: Option<&[crate::state::wire::ContainerImageWire<'_>]>) -> Box<[(Sym, i64)]> {
+    let mut out: Vec<(Sym, i64)> = list
+        .into_iter()
+        .flatten()
+        .flat_map(|image| {
+            let size = image.size_bytes.unwrap_or(0).max(0);
+            image.names.iter().flatten().map(move |n| (sym(n), size))
+        })
+        .collect();
+    out.sort_unstable_by_key(|&(name, _)| name);
+    out.dedup_by_key(|&mut (name, _)| name);
+    out.into_boxed_slice()
 }
 
 pub fn join_errors(errors: &[FieldError]) -> Option<Box<str>> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::state::node::NodeRecord;
 use crate::state::pod::{HostPort, PodRecord};
 use crate::state::resources::Resources;
+use crate::state::topology::NodeNuma;
 
 /// Immutable once shared: updates clone it (`Arc::make_mut`), so snapshots keep their version.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +19,11 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     /// Host ports in use (a multiset: one entry per pod port).
     pub used_ports: Vec<HostPort>,
+    /// The pods of `pods` with inter-pod affinity terms (kube's `PodsWithAffinity`): the
+    /// only ones whose terms the incoming pod must be checked against.
+    pub affinity_pods: Vec<Arc<PodRecord>>,
+    /// NUMA topology and podium's allocations not yet in it.
+    pub numa: NodeNuma,
 }
 
 impl NodeInfo {
@@ -36,6 +42,9 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_requested.add(&pod.non_zero_requests);
         self.used_ports.extend(pod.host_ports.iter().copied());
+        if pod.pod_affinity.is_some() {
+            self.affinity_pods.push(pod.clone());
+        }
         self.pods.push(pod);
     }
 
@@ -45,6 +54,11 @@ impl NodeInfo {
             return false;
         };
         let pod = self.pods.swap_remove(i);
+        if pod.pod_affinity.is_some()
+            && let Some(j) = self.affinity_pods.iter().position(|p| p.uid == pod.uid)
+        {
+            self.affinity_pods.swap_remove(j);
+        }
         self.requested.sub(&pod.requests);
         self.non_zero_requested.sub(&pod.non_zero_requests);
         for port in pod.host_ports.iter() {

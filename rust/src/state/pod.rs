@@ -10,10 +10,13 @@ use crate::state::node_selector::{
     FIELD_METADATA_NAME, NodeSelector, Operator, PreferredTerm, Requirement, Term,
 };
 use crate::state::object::{FieldError, LenientIdentity, ObjectRef, decode};
+use crate::state::pod_affinity::PodAffinity;
 use crate::state::requests::{ContainerRequests, InitContainer, PodSpecRequests, pod_requests};
 use crate::state::resources::{ResourceName, Resources};
+use crate::state::spread::{SpreadConstraint, parse_constraints};
 use crate::state::taints::Toleration;
 use crate::state::wire::{PodWire, RequirementWire, StrMap, TermWire};
+use crate::topology::{ALLOCATION_ANNOTATION, Allocation, NUMA_POLICY_ANNOTATION};
 
 /// The label that ties a pod to its PodGroup (scheduler-plugins coscheduling).
 pub const POD_GROUP_LABEL: &str = "scheduling.x-k8s.io/pod-group";
@@ -68,7 +71,22 @@ pub struct PodRecord {
     pub node_selector: Labels,
     pub required_affinity: Option<NodeSelector>,
     pub preferred_affinity: Box<[PreferredTerm]>,
+    /// Inter-pod affinity and anti-affinity; None for the many pods without any.
+    pub pod_affinity: Option<Box<PodAffinity>>,
+    pub spread: Box<[SpreadConstraint]>,
     pub tolerations: Box<[Toleration]>,
+    /// PersistentVolumeClaims the pod's volumes use, in its namespace (ephemeral volumes'
+    /// claims are `<pod>-<volume>`).
+    pub claims: Box<[Sym]>,
+    /// Container images (init containers included), normalized as ImageLocality compares
+    /// them: `:latest` added when no tag is given.
+    pub images: Box<[Sym]>,
+    /// `status.phase` Running: kubelet has admitted the pod and handed it its devices.
+    pub running: bool,
+    /// The `podium.dev/numa` annotation, checked by the NUMA plugins (an error is theirs).
+    pub numa_policy: Option<Box<str>>,
+    /// The `podium.dev/allocation` annotation of a bound pod: its devices' NUMA zones.
+    pub allocation: Option<Arc<Allocation>>,
     /// Set when part of the object was malformed: a pending pod then fails with this message.
     pub error: Option<Box<str>>,
 }
@@ -104,7 +122,14 @@ impl PodRecord {
             node_selector: Labels::default(),
             required_affinity: None,
             preferred_affinity: Box::default(),
+            pod_affinity: None,
+            spread: Box::default(),
             tolerations: Box::default(),
+            claims: Box::default(),
+            images: Box::default(),
+            running: false,
+            numa_policy: None,
+            allocation: None,
             error: None,
         }
     }
@@ -193,6 +218,11 @@ impl Ctx<'_> {
     }
 }
 
+/// A node selector term as the pod's node affinity reads it (also PVs' node affinity).
+pub(crate) fn node_selector_term(t: &TermWire<'_>) -> Term {
+    term(t)
+}
+
 fn term(t: &TermWire<'_>) -> Term {
     let values = |r: &RequirementWire<'_>| -> Vec<String> {
         r.values.iter().flatten().map(|v| v.to_string()).collect()
@@ -255,6 +285,30 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         wire.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
     );
+    record.running = wire.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    if let Some(annotations) = &meta.annotations {
+        record.numa_policy = annotations
+            .get(NUMA_POLICY_ANNOTATION)
+            .map(|v| Box::from(&**v));
+        if let Some(text) = annotations.get(ALLOCATION_ANNOTATION) {
+            let bound = wire
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| !n.is_empty());
+            match Allocation::from_annotation(&format!("{namespace}/{name}"), text) {
+                Ok(allocation) => record.allocation = Some(Arc::new(allocation)),
+                // A pending pod's stale value is replaced by the next binding: only a bound
+                // pod's is worth reporting (its devices then go uncounted until the NRT
+                // object shows them).
+                Err(err) if bound => ctx.error(
+                    format!("metadata.annotations[{ALLOCATION_ANNOTATION}]"),
+                    err.to_string(),
+                ),
+                Err(_) => {}
+            }
+        }
+    }
     let Some(spec) = &wire.spec else {
         record.scheduler_name = sym("default-scheduler");
         return record;
@@ -312,6 +366,49 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
             })
             .collect();
     }
+    let mut term_errors = Vec::new();
+    let affinity = spec.affinity.as_ref();
+    let pod_affinity = PodAffinity::parse(
+        affinity.and_then(|a| a.pod_affinity.as_ref()),
+        affinity.and_then(|a| a.pod_anti_affinity.as_ref()),
+        record.namespace,
+        &record.labels,
+        &mut term_errors,
+    );
+    if !pod_affinity.is_empty() {
+        record.pod_affinity = Some(Box::new(pod_affinity));
+    }
+    record.spread = parse_constraints(
+        spec.topology_spread_constraints
+            .as_deref()
+            .unwrap_or_default(),
+        &record.labels,
+        &mut term_errors,
+    );
+    for (path, message) in term_errors {
+        ctx.error(path, message);
+    }
+    record.images = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter().flatten())
+        .filter_map(|c| c.image.as_deref().filter(|i| !i.is_empty()))
+        .map(|image| sym(&crate::score::image_locality::normalized_image_name(image)))
+        .collect();
+    record.claims = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| {
+            if let Some(claim) = v.persistent_volume_claim.as_ref() {
+                return claim.claim_name.as_deref().map(sym);
+            }
+            // The ephemeral volume controller names the claim after the pod and the volume.
+            v.ephemeral.as_ref()?;
+            Some(sym(&format!("{name}-{}", v.name.as_deref()?)))
+        })
+        .collect();
 
     let mut spec_requests = PodSpecRequests::default();
     let mut host_ports = Vec::new();

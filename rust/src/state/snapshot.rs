@@ -6,8 +6,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::volumes::Volumes;
 
 /// Node slots: `None` marks a free slot.
 pub type NodeSlots = imbl::Vector<Option<Arc<NodeInfo>>>;
@@ -18,6 +20,8 @@ pub type PendingPods = imbl::HashMap<Arc<str>, Arc<PodRecord>>;
 pub struct SnapshotData {
     pub nodes: NodeSlots,
     pub pending: PendingPods,
+    pub namespaces: Namespaces,
+    pub volumes: Volumes,
 }
 
 impl SnapshotData {
@@ -46,7 +50,38 @@ impl Snapshot {
         Self {
             generation,
             node_count,
-            data: Mutex::new(SnapshotData { nodes, pending }),
+            data: Mutex::new(SnapshotData {
+                nodes,
+                pending,
+                namespaces: Namespaces::default(),
+                volumes: Volumes::default(),
+            }),
+        }
+    }
+
+    /// The volume state this snapshot sees (none unless set).
+    pub fn with_volumes(self, volumes: Volumes) -> Self {
+        let mut data = self
+            .data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        data.volumes = volumes;
+        Self {
+            data: Mutex::new(data),
+            ..self
+        }
+    }
+
+    /// The namespace labels this snapshot sees (none unless set).
+    pub fn with_namespaces(self, namespaces: Namespaces) -> Self {
+        let mut data = self
+            .data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        data.namespaces = namespaces;
+        Self {
+            data: Mutex::new(data),
+            ..self
         }
     }
 

@@ -48,6 +48,14 @@ impl PairCounts {
         self.0.is_empty()
     }
 
+    /// The distinct topology keys, whatever their counts.
+    pub fn all_keys(&self) -> Vec<Sym> {
+        let mut keys: Vec<Sym> = self.0.keys().map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
     /// The distinct topology keys with a positive count.
     pub fn keys(&self) -> Vec<Sym> {
         let mut keys: Vec<Sym> = self

@@ -71,6 +71,8 @@ pub struct ObjectMetaWire<'a> {
     pub deletion_timestamp: Option<IgnoredAny>,
     #[serde(borrow)]
     pub labels: Option<StrMap<'a>>,
+    #[serde(borrow)]
+    pub annotations: Option<StrMap<'a>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,6 +109,17 @@ pub struct TaintWire<'a> {
 pub struct NodeStatusWire<'a> {
     #[serde(borrow)]
     pub allocatable: Option<StrMap<'a>>,
+    #[serde(borrow)]
+    pub images: Option<Vec<ContainerImageWire<'a>>>,
+}
+
+/// `status.images[]`: the names an image is known by on the node, and its size.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerImageWire<'a> {
+    #[serde(borrow)]
+    pub names: Option<Vec<Str<'a>>>,
+    pub size_bytes: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,11 +151,16 @@ pub struct PodSpecWire<'a> {
     #[serde(borrow)]
     pub tolerations: Option<Vec<TolerationWire<'a>>>,
     #[serde(borrow)]
+    pub topology_spread_constraints:
+        Option<Vec<crate::state::affinity_wire::TopologySpreadConstraintWire<'a>>>,
+    #[serde(borrow)]
     pub containers: Option<Vec<ContainerWire<'a>>>,
     #[serde(borrow)]
     pub init_containers: Option<Vec<ContainerWire<'a>>>,
     #[serde(borrow)]
     pub overhead: Option<StrMap<'a>>,
+    #[serde(borrow)]
+    pub volumes: Option<Vec<PodVolumeWire<'a>>>,
     #[serde(borrow)]
     pub resources: Option<RequirementsWire<'a>>,
 }
@@ -150,6 +168,8 @@ pub struct PodSpecWire<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerWire<'a> {
+    #[serde(borrow)]
+    pub image: Option<Str<'a>>,
     #[serde(borrow)]
     pub resources: Option<RequirementsWire<'a>>,
     #[serde(borrow)]
@@ -193,6 +213,10 @@ pub struct TolerationWire<'a> {
 pub struct AffinityWire<'a> {
     #[serde(borrow)]
     pub node_affinity: Option<NodeAffinityWire<'a>>,
+    #[serde(borrow)]
+    pub pod_affinity: Option<crate::state::affinity_wire::PodAffinityWire<'a>>,
+    #[serde(borrow)]
+    pub pod_anti_affinity: Option<crate::state::affinity_wire::PodAffinityWire<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -241,4 +265,22 @@ pub struct PreferredTermWire<'a> {
 pub struct PodStatusWire<'a> {
     #[serde(borrow)]
     pub phase: Option<Str<'a>>,
+}
+
+/// A pod volume: only whether (and which) PersistentVolumeClaim it uses.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodVolumeWire<'a> {
+    #[serde(borrow)]
+    pub name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub persistent_volume_claim: Option<ClaimSourceWire<'a>>,
+    pub ephemeral: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimSourceWire<'a> {
+    #[serde(borrow)]
+    pub claim_name: Option<Str<'a>>,
 }

@@ -1,0 +1,317 @@
+//! PodTopologySpread (filter): `whenUnsatisfiable: DoNotSchedule` constraints. Placing the pod
+//! in a node's domain must keep that domain within `maxSkew` of the least populated eligible
+//! domain (taken as 0 while fewer than `minDomains` domains exist).
+//!
+//! PreFilter counts the selected pods per domain once, in parallel over nodes; Filter is a
+//! label lookup and a map lookup per constraint.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::profile::ProfileSpec;
+use crate::framework::status::Status;
+use crate::intern::Sym;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::spread::{SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys};
+
+pub const NAME: &str = "PodTopologySpread";
+pub const REASON_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
+pub const REASON_MISSING_LABEL: &str =
+    "node(s) didn't match pod topology spread constraints (missing required label)";
+
+const MIN_NODES_PER_TASK: usize = 64;
+
+pub struct PodTopologySpread {
+    defaults: SpreadDefaults,
+}
+
+impl PodTopologySpread {
+    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+        Ok(Self {
+            defaults: SpreadDefaults::parse(spec.plugin_args.get(NAME))?,
+        })
+    }
+}
+
+type DomainCounts = HashMap<Sym, i64, ahash::RandomState>;
+
+struct Constraint {
+    c: SpreadConstraint,
+    counts: DomainCounts,
+    /// The smallest count over the eligible domains (0 below minDomains; i64::MAX when there
+    /// is no eligible domain, so nothing is ever skewed).
+    min: i64,
+    /// 1 when the constraint selects the incoming pod itself.
+    self_match: i64,
+}
+
+struct State {
+    constraints: Vec<Constraint>,
+}
+
+/// Pods per domain for each constraint, over the nodes that carry every constraint's key and
+/// pass its inclusion policies.
+pub fn domain_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<DomainCounts> {
+    let pod = ctx.pod;
+    ctx.nodes
+        .par_iter()
+        .with_min_len(MIN_NODES_PER_TASK)
+        .fold(
+            || vec![DomainCounts::default(); cs.len()],
+            |mut acc, info| {
+                let Some(node) = &info.node else {
+                    return acc;
+                };
+                if !has_all_keys(&node.labels, cs) {
+                    return acc;
+                }
+                for (c, counts) in cs.iter().zip(acc.iter_mut()) {
+                    if !c.includes(pod, info) {
+                        continue;
+                    }
+                    if let Some(value) = node.labels.get(c.topology_key) {
+                        *counts.entry(value).or_default() += c.count_on(info, pod.namespace);
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![DomainCounts::default(); cs.len()],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    for (k, v) in y {
+                        *x.entry(k).or_default() += v;
+                    }
+                }
+                a
+            },
+        )
+}
+
+impl FilterPlugin for PodTopologySpread {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        let cs = self.defaults.for_pod(ctx.pod, WhenUnsatisfiable::DoNotSchedule);
+        if cs.is_empty() {
+            return Prepared::Skip;
+        }
+        let counts = domain_counts(ctx, &cs);
+        let constraints = cs
+            .into_iter()
+            .zip(counts)
+            .map(|(c, counts)| {
+                let domains = i64::try_from(counts.len()).unwrap_or(i64::MAX);
+                let min = if domains < i64::from(c.min_domains) {
+                    0
+                } else {
+                    counts.values().copied().min().unwrap_or(i64::MAX)
+                };
+                let self_match = i64::from(c.selector.matches(&ctx.pod.labels));
+                Constraint {
+                    c,
+                    counts,
+                    min,
+                    self_match,
+                }
+            })
+            .collect();
+        Prepared::Run(Some(Box::new(State { constraints })))
+    }
+
+    fn filter(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> Status {
+        let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
+        else {
+            return Status::success();
+        };
+        let mut values = Vec::with_capacity(state.constraints.len());
+        for k in &state.constraints {
+            match n.labels.get(k.c.topology_key) {
+                Some(v) => values.push(v),
+                None => return Status::unresolvable(REASON_MISSING_LABEL),
+            }
+        }
+        for (k, value) in state.constraints.iter().zip(values) {
+            let matching = k.counts.get(&value).copied().unwrap_or(0);
+            let skew = matching + k.self_match - k.min;
+            if skew > i64::from(k.c.max_skew) {
+                return Status::unschedulable(REASON_NOT_MATCH);
+            }
+        }
+        Status::success()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::framework::code::Code;
+    use crate::intern::sym;
+    use crate::state::labels::Labels;
+    use crate::state::namespaces::Namespaces;
+    use crate::state::taints::{Taint, TaintEffect};
+    use crate::testutil::{context, match_labels, node, pod};
+
+    fn zone_node(name: &str, zone: Option<&str>) -> NodeInfo {
+        let mut n = node(name, 4000, 1 << 30);
+        let mut labels = vec![("kubernetes.io/hostname", name)];
+        if let Some(z) = zone {
+            labels.push(("zone", z));
+        }
+        n.record.labels = Labels::from_pairs(labels);
+        n.build()
+    }
+
+    fn web(name: &str) -> PodRecord {
+        let mut p = pod(name);
+        p.labels = Labels::from_pairs([("app", "web")]);
+        p
+    }
+
+    fn constraint(max_skew: i32) -> SpreadConstraint {
+        SpreadConstraint {
+            max_skew,
+            topology_key: sym("zone"),
+            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+            selector: match_labels(&[("app", "web")]),
+            min_domains: 1,
+            honor_node_affinity: true,
+            honor_node_taints: false,
+        }
+    }
+
+    fn plugin() -> PodTopologySpread {
+        PodTopologySpread {
+            defaults: SpreadDefaults::default(),
+        }
+    }
+
+    fn run(nodes: &[Arc<NodeInfo>], p: &PodRecord) -> Vec<Option<Code>> {
+        let ns = Namespaces::default();
+        let ctx = context(p, nodes, &ns);
+        let state = match plugin().pre_filter(&ctx) {
+            Prepared::Run(s) => s,
+            _ => return vec![None; nodes.len()],
+        };
+        nodes
+            .iter()
+            .map(|n| {
+                let st = plugin().filter(state.as_ref(), p, n);
+                (!st.is_success()).then_some(st.code)
+            })
+            .collect()
+    }
+
+    /// Nodes a1, a2 (zone a), b1 (zone b), x (no zone); `per_node` web pods on each.
+    fn cluster(per_node: &[usize]) -> Vec<Arc<NodeInfo>> {
+        [("a1", Some("a")), ("a2", Some("a")), ("b1", Some("b")), ("x", None)]
+            .iter()
+            .zip(per_node)
+            .map(|(&(name, zone), &k)| {
+                let mut info = zone_node(name, zone);
+                for i in 0..k {
+                    info.add_pod(Arc::new(web(&format!("{name}-{i}"))));
+                }
+                Arc::new(info)
+            })
+            .collect()
+    }
+
+    const U: Option<Code> = Some(Code::Unschedulable);
+    const UU: Option<Code> = Some(Code::UnschedulableAndUnresolvable);
+
+    #[test]
+    fn skew_and_missing_label() {
+        let nodes = cluster(&[1, 1, 1, 5]);
+        let mut p = web("new");
+        p.spread = vec![constraint(1)].into();
+        // a has 2, b has 1: only b keeps the skew ≤ 1; x lacks the key.
+        assert_eq!(run(&nodes, &p), vec![U, U, None, UU]);
+        p.spread = vec![constraint(2)].into();
+        assert_eq!(run(&nodes, &p), vec![None, None, None, UU]);
+        // A pod the selector does not pick does not add itself.
+        let mut other = pod("other");
+        other.spread = vec![constraint(1)].into();
+        assert_eq!(run(&nodes, &other), vec![None, None, None, UU]);
+        let ns = Namespaces::default();
+        p.spread = vec![constraint(1)].into();
+        let Prepared::Run(state) = plugin().pre_filter(&context(&p, &nodes, &ns)) else {
+            panic!("runs")
+        };
+        assert_eq!(plugin().filter(state.as_ref(), &p, &nodes[0]).reasons, vec![REASON_NOT_MATCH]);
+        assert_eq!(plugin().filter(state.as_ref(), &p, &nodes[3]).reasons, vec![REASON_MISSING_LABEL]);
+    }
+
+    #[test]
+    fn other_namespaces_and_deleting_pods_do_not_count() {
+        let mut nodes = cluster(&[0, 0, 0, 0]);
+        let mut elsewhere = web("e");
+        elsewhere.namespace = sym("other");
+        let mut leaving = web("l");
+        leaving.deleting = true;
+        Arc::make_mut(&mut nodes[0]).add_pod(Arc::new(elsewhere));
+        Arc::make_mut(&mut nodes[1]).add_pod(Arc::new(leaving));
+        let mut p = web("new");
+        p.spread = vec![constraint(1)].into();
+        assert_eq!(run(&nodes, &p), vec![None, None, None, UU]);
+    }
+
+    #[test]
+    fn min_domains_treats_the_global_minimum_as_zero() {
+        let nodes = cluster(&[1, 0, 1, 0]);
+        let mut p = web("new");
+        let mut c = constraint(1);
+        p.spread = vec![c.clone()].into();
+        assert_eq!(run(&nodes, &p), vec![None, None, None, UU], "a=1 b=1");
+        c.min_domains = 3;
+        p.spread = vec![c].into();
+        // Only 2 domains < 3: min is 0, so 1 + 1 - 0 = 2 > 1 everywhere.
+        assert_eq!(run(&nodes, &p), vec![U, U, U, UU]);
+    }
+
+    #[test]
+    fn inclusion_policies_decide_the_domains() {
+        let mut nodes = cluster(&[1, 1, 0, 0]);
+        let mut tainted = zone_node("c1", Some("c"));
+        tainted.node = tainted.node.map(|n| {
+            let mut r = (*n).clone();
+            r.taints = vec![Taint::new("k", "v", TaintEffect::NoSchedule)].into();
+            Arc::new(r)
+        });
+        nodes.push(Arc::new(tainted));
+        let mut p = web("new");
+        p.spread = vec![constraint(1)].into();
+        // Taints ignored (default): zone c (0 pods) is the minimum; a=2 and b=0.
+        assert_eq!(run(&nodes, &p), vec![U, U, None, UU, None]);
+        let mut c = constraint(1);
+        c.honor_node_taints = true;
+        p.spread = vec![c].into();
+        // Zone c does not count; b (0) is still the minimum.
+        assert_eq!(run(&nodes, &p), vec![U, U, None, UU, None]);
+        // Node affinity honoured: only zone a is a domain for a pod that selects zone a.
+        let mut pinned = web("pinned");
+        pinned.node_selector = Labels::from_pairs([("zone", "a")]);
+        pinned.spread = vec![constraint(1)].into();
+        assert_eq!(run(&nodes, &pinned)[..2], [None, None]);
+        let mut ignore = constraint(1);
+        ignore.honor_node_affinity = false;
+        pinned.spread = vec![ignore].into();
+        assert_eq!(run(&nodes, &pinned)[..2], [U, U]);
+    }
+
+    #[test]
+    fn pods_without_constraints_skip() {
+        let nodes = cluster(&[0, 0, 0, 0]);
+        let p = web("p");
+        let ns = Namespaces::default();
+        assert!(matches!(plugin().pre_filter(&context(&p, &nodes, &ns)), Prepared::Skip));
+    }
+}
