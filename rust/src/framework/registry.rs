@@ -46,6 +46,11 @@ const FILTERS: &[(&str, FilterCtor)] = &[
 ];
 
 const SCORES: &[(&str, ScoreCtor)] = &[
+    (score::pod_topology_spread::NAME, |spec| {
+        Ok(Box::new(
+            score::pod_topology_spread::PodTopologySpreadScore::from_spec(spec)?,
+        ))
+    }),
     (score::inter_pod_affinity::NAME, |spec| {
         Ok(Box::new(
             score::inter_pod_affinity::InterPodAffinityScore::from_spec(spec)?,

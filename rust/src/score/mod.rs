@@ -3,6 +3,7 @@
 pub mod balanced_allocation;
 pub mod node_affinity;
 pub mod node_resources_fit;
+pub mod pod_topology_spread;
 pub mod numa_packing;
 pub mod resource_allocation;
 pub mod taint_toleration;
