@@ -138,10 +138,7 @@ def _run_workload(
 ) -> CaseResult:
     missing = missing_plugins(profile, workload)
     if missing:
-        reasons = [
-            f"{m} ({profile.rejected[m.split()[1]]})" if m.split()[1] in profile.rejected else m
-            for m in missing
-        ]
+        reasons = [f"{m} ({profile.rejected[m]})" if m in profile.rejected else m for m in missing]
         return CaseResult(
             nodes=shape.nodes,
             bound_pods=cluster.bound_pods,

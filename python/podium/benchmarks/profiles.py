@@ -38,7 +38,8 @@ class ResolvedProfile:
     spec: bytes  # what ``podium._core.Profile`` is built from
     filters: tuple[str, ...]
     scores: dict[str, int]
-    # Default plugins the core rejected, with its message: why some workloads are unsupported.
+    # Default plugins the core rejected ("filter X" / "score X") with its message: why some
+    # workloads are unsupported, and what the measured profile lacks.
     rejected: dict[str, str]
 
 
@@ -52,7 +53,8 @@ def _accepts(base: config.Profile, filters: tuple[str, ...], scores: dict[str, i
 
 
 def default_profile() -> ResolvedProfile:
-    """kube-scheduler's default plugins, minus those the core rejects (each probed alone)."""
+    """kube-scheduler's default plugins, minus those the core rejects (each probed alone, as a
+    filter and as a score: a plugin may exist at one extension point before the other)."""
     base = config.Profile()
     filters = config.DEFAULT_FILTERS
     scores = dict(config.DEFAULT_SCORES)
@@ -61,13 +63,13 @@ def default_profile() -> ResolvedProfile:
         for name in filters:
             error = _accepts(base, (name,), {})
             if error is not None:
-                rejected[name] = error
+                rejected[f"filter {name}"] = error
         for name, weight in scores.items():
             error = _accepts(base, (), {name: weight})
             if error is not None:
-                rejected.setdefault(name, error)
-        filters = tuple(f for f in filters if f not in rejected)
-        scores = {s: w for s, w in scores.items() if s not in rejected}
+                rejected[f"score {name}"] = error
+        filters = tuple(f for f in filters if f"filter {f}" not in rejected)
+        scores = {s: w for s, w in scores.items() if f"score {s}" not in rejected}
     chosen = dataclasses.replace(base, filters=filters, scores=scores)
     return ResolvedProfile(chosen.core_spec(), filters, scores, rejected)
 

@@ -101,7 +101,8 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
         console.print(f"  [yellow]•[/] {note}")
     if report.profile.rejected:
         console.print(
-            "core rejects: " + ", ".join(sorted(report.profile.rejected)),
+            "the profile lacks (the core rejects them): "
+            + ", ".join(sorted(report.profile.rejected)),
             style="yellow",
         )
     _print_breakdown(report, console)
