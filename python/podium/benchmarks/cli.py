@@ -104,3 +104,19 @@ def core_command(
     json_path = write_json(report, checks, out)
     png_path = plot_throughput(report, out / "core-throughput.png")
     console.print(f"wrote {json_path} and {png_path}")
+
+
+@bench_app.command("gpu")
+def gpu_command(
+    nodes: Annotated[int, typer.Option(min=1, help="GPU nodes (8 GPUs in 2 NUMA zones).")] = 1000,
+    steps: Annotated[int, typer.Option(min=1, help="Time steps of the job stream.")] = 240,
+    load: Annotated[
+        float, typer.Option(min=0.05, max=2.0, help="Offered GPU load, share of all GPUs.")
+    ] = 0.92,
+    seed: Annotated[int, typer.Option(help="Seed of the job stream.")] = 1,
+    out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
+) -> None:
+    """Replay a seeded 1/2/4/8-GPU job stream: podium's NUMA packing vs Least/MostAllocated."""
+    from podium.benchmarks.gpu_packing import StreamOptions, main
+
+    main(StreamOptions(nodes=nodes, steps=steps, load=load, seed=seed), out)
