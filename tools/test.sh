@@ -22,8 +22,8 @@ step "import layers"
 .venv/bin/lint-imports
 step "stubs match the Rust core"
 $py -m mypy.stubtest podium._core --ignore-missing-stub
-step "local cluster binaries (built once, cached under ~/.cache/podium)"
-$py -m podium.testing.binaries
+step "local cluster and Jaeger binaries (built once, cached under ~/.cache/podium)"
+$py -m podium.testing.binaries --jaeger
 step "pytest"
 set +e
 $py -m pytest -p no:cacheprovider -q "$@"

@@ -120,7 +120,16 @@ class Profile:
      "balancedResources": [{"name": "cpu", "weight": 1}, ...],   # BalancedAllocation args
      "percentageOfNodesToScore": 0,
      "parallelism": 16,
-     "podium": {...podium-specific args...}}
+     # pluginConfig args read by core plugins, kube's field names:
+     # {"InterPodAffinity": {"hardPodAffinityWeight": 1, ...},
+     #  "PodTopologySpread": {"defaultingType": "List", "defaultConstraints": [...]}}
+     "pluginArgs": {...},
+     "podium": {"numaDefaultPolicy": "prefer", "rackLabel": "...",
+                # NodeResourceTopologyMatch / NUMAPacking args:
+                "numa": {"gpuResources": ["nvidia.com/gpu"],
+                         "nicResources": ["rdma/hca", "nvidia.com/hostdev"],
+                         "weights": {"nodeFit": 4.0, ...},   # topology::PackingWeights
+                         "waitingSizes": [1, 2, 4, 8]}}}
     Unknown plugin names raise CoreError naming them."""
 
     def __new__(cls, spec: bytes) -> Profile: ...
@@ -197,7 +206,8 @@ class ClusterState:
     def pending_pod(self, uid: str) -> PendingPod | None: ...
     def assume(self, uid: str, node: str, allocation: str | None) -> None:
         """Count ``uid`` on ``node`` now, before the bind lands. CoreError if unknown pod or
-        node."""
+        node. ``allocation`` (the decision's) is counted against the node's NUMA zones until
+        its NodeResourceTopology object shows it."""
 
     def forget(self, uid: str) -> None:
         """Undo ``assume`` (bind failed). No-op if the pod is not assumed."""
@@ -210,6 +220,10 @@ class ClusterState:
     def pod_count(self) -> int: ...
     @property
     def generation(self) -> int: ...
+    def has_node(self, node: str) -> bool:
+        """True while the Node object exists. A deleted node's pods may still count on it, and the
+        apiserver accepts a binding to a node that no longer exists: the binder asks this first."""
+
     def node_usage(self, node: str) -> dict[str, int]:
         """Requested totals on ``node`` (cpu in millicores, memory/storage in bytes, pods,
         extended resources in units), assumed pods included. For tests and ``explain``."""

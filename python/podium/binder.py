@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import aiohttp
+from opentelemetry import trace
 
 from podium.events import ObjectRef
 from podium.rawapi import ApiStatusError, request_bytes
@@ -104,6 +105,7 @@ class Binder(Generic[P]):
         max_retry_delay: float = 5.0,
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
+        tracer: trace.Tracer | None = None,
         node_exists: Callable[[str], bool] | None = None,
     ) -> None:
         if concurrency < 1:
@@ -122,6 +124,7 @@ class Binder(Generic[P]):
         self._max_delay = max_retry_delay
         self._metrics = metrics
         self._rng = rng or random.Random()
+        self._tracer = tracer or trace.NoOpTracer()
         # Asked before every attempt: the apiserver binds to a node that no longer exists
         # without complaint, and such a pod would only be garbage-collected later.
         self._node_exists = node_exists
@@ -178,8 +181,18 @@ class Binder(Generic[P]):
         started = time.monotonic()
         result = "error"
         try:
-            async with self._semaphore:
-                result = await self._bind_with_retries(decision, node)
+            # The task was created inside the cycle's decision span, so this is its child.
+            with self._tracer.start_as_current_span(
+                "bind",
+                attributes={
+                    "k8s.namespace.name": decision.namespace,
+                    "k8s.pod.name": decision.name,
+                    "k8s.node.name": node,
+                },
+            ) as span:
+                async with self._semaphore:
+                    result = await self._bind_with_retries(decision, node)
+                span.set_attribute("podium.bind.result", result)
         except asyncio.CancelledError:
             result = "cancelled"
             self._state.forget(decision.uid)
@@ -244,6 +257,9 @@ class Binder(Generic[P]):
                         e,
                     )
                     return "error"
+                trace.get_current_span().add_event(
+                    "retry", {"podium.bind.attempt": attempt + 1, "podium.bind.error": str(e)}
+                )
                 if self._metrics is not None:
                     self._metrics.bind_retries.inc()
                 await asyncio.sleep(self._retry_delay(attempt, e.retry_after))

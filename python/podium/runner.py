@@ -100,6 +100,8 @@ class Podium:
             retries=podium_args.bind_retries,
             request_timeout=podium_args.bind_timeout,
             metrics=self.metrics,
+            tracer=self.tracing.tracer,
+            node_exists=self.state.has_node,
         )
         profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
         self.scheduler = Scheduler(

@@ -87,13 +87,14 @@ class Scheduler:
         """Schedule until cancelled."""
         try:
             while True:
+                waiting_since = time.time_ns()
                 pods = await self._queue.pop_batch(
                     self._options.batch_size, self._options.batch_wait
                 )
                 if not pods:
                     continue
                 try:
-                    await self.schedule_batch(pods)
+                    await self.schedule_batch(pods, waiting_since=waiting_since)
                 except Exception:
                     # One bad cycle must not stop scheduling, nor strand its pods in flight.
                     log.exception("scheduling cycle of %d pods failed; requeued", len(pods))
@@ -103,7 +104,11 @@ class Scheduler:
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def schedule_batch(self, pods: Sequence[PendingPod]) -> CycleResult:
+    async def schedule_batch(
+        self, pods: Sequence[PendingPod], waiting_since: int | None = None
+    ) -> CycleResult:
+        """Decide ``pods``; ``waiting_since`` (ns since the epoch): when the loop started waiting
+        for them, so the cycle's trace shows the queue wait too."""
         result = CycleResult()
         by_profile: dict[str, list[PendingPod]] = defaultdict(list)
         for pod in pods:
@@ -114,16 +119,26 @@ class Scheduler:
                 # The cache only queues pods of our profiles; a stray one is a bug, not a crash.
                 log.error("no profile %r for %d pods; dropping them", scheduler_name, len(group))
                 continue
-            await self._cycle(profile, group, result)
+            await self._cycle(profile, group, result, waiting_since)
         return result
 
-    async def _cycle(self, profile: Profile, pods: list[PendingPod], result: CycleResult) -> None:
+    async def _cycle(
+        self,
+        profile: Profile,
+        pods: list[PendingPod],
+        result: CycleResult,
+        waiting_since: int | None,
+    ) -> None:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        popped = time.time_ns()
         with self._tracer.start_as_current_span(
             "scheduling_cycle",
+            start_time=waiting_since or popped,
             attributes={"podium.profile": profile.scheduler_name, "podium.batch_size": len(pods)},
         ) as cycle_span:
+            if waiting_since is not None:
+                self._tracer.start_span("queue_wait", start_time=waiting_since).end(end_time=popped)
             with self._tracer.start_as_current_span("snapshot") as span:
                 snapshot = self._state.snapshot()
                 span.set_attribute("podium.generation", snapshot.generation)

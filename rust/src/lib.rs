@@ -431,6 +431,10 @@ impl PyClusterState {
         self.lock().generation()
     }
 
+    fn has_node(&self, node: &str) -> bool {
+        self.lock().has_node(node)
+    }
+
     fn node_usage(&self, node: &str) -> PyResult<HashMap<String, i64>> {
         self.lock()
             .node_usage(node)

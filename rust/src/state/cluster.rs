@@ -707,6 +707,14 @@ impl ClusterState {
     }
 
     /// Requested totals on a node (assumed pods included), or None for an unknown node.
+    /// True while the Node object exists (a deleted node's pods may still be counted on it).
+    pub fn has_node(&self, node: &str) -> bool {
+        lookup(node)
+            .and_then(|sym| self.slot_by_name.get(&sym))
+            .and_then(|&slot| self.nodes[slot].as_ref())
+            .is_some_and(|info| info.node.is_some())
+    }
+
     pub fn node_usage(&self, node: &str) -> Option<Vec<(String, i64)>> {
         let slot = *self.slot_by_name.get(&lookup(node)?)?;
         let info = self.nodes[slot].as_ref()?;
