@@ -42,7 +42,15 @@ VOLUME_RESOURCES: tuple[Resource, ...] = (
     PERSISTENT_VOLUME_CLAIMS,
     STORAGE_CLASSES,
 )
-CORE_RESOURCES: tuple[Resource, ...] = (NODES, PODS, NODE_RESOURCE_TOPOLOGIES, *VOLUME_RESOURCES)
+# Namespace labels, for pod affinity terms' namespaceSelector.
+NAMESPACES = Resource(Kind.NAMESPACE, "/api/v1/namespaces")
+CORE_RESOURCES: tuple[Resource, ...] = (
+    NODES,
+    PODS,
+    NAMESPACES,
+    NODE_RESOURCE_TOPOLOGIES,
+    *VOLUME_RESOURCES,
+)
 
 
 class QueueSink(Protocol):
@@ -99,7 +107,7 @@ class Cache:
         if change.kind == Kind.POD:
             self._on_pod(change)
         elif change.kind == Kind.NODE:
-            if change.event in ("ADDED", "MODIFIED"):
+            if change.event in ("ADDED", "MODIFIED") and change.relevant:
                 self._queue.move_all_to_active_or_backoff(f"Node{change.event.title()}")
         elif change.event in ("ADDED", "MODIFIED", "DELETED"):
             # Topology, volumes, namespaces, groups: any change may unblock a parked pod.

@@ -146,6 +146,7 @@ pub struct Change {
     gated: bool,
     pod_group: Option<String>,
     error: Option<String>,
+    relevant: bool,
 }
 
 #[pymethods]
@@ -348,6 +349,7 @@ fn change_to_py(py: Python<'_>, c: state::cluster::ChangeOutcome, kind: Kind) ->
         gated: c.gated,
         pod_group: c.pod_group,
         error: c.error,
+        relevant: c.relevant,
     })
 }
 

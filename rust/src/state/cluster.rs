@@ -12,17 +12,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
+use crate::filter::volume_binding;
 use crate::intern::{Sym, lookup, resolve, sym};
 use crate::state::kind::Kind;
 use crate::state::namespaces::{Namespaces, parse_namespace};
-use crate::state::volumes::{self, Volumes};
-use crate::filter::volume_binding;
 use crate::state::node::{NodeRecord, parse_node};
 use crate::state::node_info::NodeInfo;
 use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::{PodRecord, parse_pod};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
+use crate::state::volumes::{self, Volumes};
 use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
 use crate::topology::{Allocation, parse_node_resource_topology_json};
 
@@ -53,6 +53,8 @@ pub struct ChangeOutcome {
     pub gated: bool,
     pub pod_group: Option<String>,
     pub error: Option<String>,
+    /// False for a node update that changes nothing scheduling reads (a heartbeat).
+    pub relevant: bool,
 }
 
 /// A pod podium should schedule, as the queue needs it.
@@ -314,6 +316,7 @@ impl ClusterState {
         let mut out = ChangeOutcome {
             event: event.to_owned(),
             kind: Some(kind),
+            relevant: true,
             ..ChangeOutcome::default()
         };
         match kind {
@@ -329,7 +332,7 @@ impl ClusterState {
                     if deleted {
                         self.delete_node(node.name);
                     } else {
-                        self.upsert_node(node);
+                        out.relevant = self.upsert_node(node);
                     }
                 }
                 Err(e) => out.error = Some(e),
@@ -432,8 +435,13 @@ impl ClusterState {
         Arc::make_mut(entry.get_or_insert_with(Default::default))
     }
 
-    fn upsert_node(&mut self, node: NodeRecord) {
+    /// Returns whether the update matters to scheduling (a new node, or changed fields).
+    fn upsert_node(&mut self, node: NodeRecord) -> bool {
         let slot = self.slot_for(node.name);
+        let unchanged = self.nodes[slot]
+            .as_ref()
+            .and_then(|info| info.node.as_ref())
+            .is_some_and(|old| old.schedules_like(&node));
         let nrt = self.topologies.get(&node.name).cloned();
         let info = self.node_mut(slot);
         let was_real = info.node.is_some();
@@ -445,6 +453,7 @@ impl ClusterState {
             self.node_count += 1;
         }
         self.generation += 1;
+        !unchanged
     }
 
     fn delete_node(&mut self, name: Sym) {
@@ -669,9 +678,10 @@ impl ClusterState {
         let record = new.record.clone();
         self.replace_entry(&key, Some(new));
         // podium does not bind PVs: the free ones this pod counts on stay reserved for it.
-        let node_record = self.slot_by_name.get(&node_sym).and_then(|&s| {
-            self.nodes[s].as_ref().and_then(|i| i.node.clone())
-        });
+        let node_record = self
+            .slot_by_name
+            .get(&node_sym)
+            .and_then(|&s| self.nodes[s].as_ref().and_then(|i| i.node.clone()));
         if let Some(node_record) = node_record {
             self.volumes.release(uid);
             let taken = volume_binding::volumes_taken(&self.volumes, &record, &node_record);
@@ -771,6 +781,29 @@ pub(crate) mod tests {
         s.apply_event(Kind::Node, &event("ADDED", &node_json("n2", "4", 0)))
             .unwrap();
         s
+    }
+
+    #[test]
+    fn a_heartbeat_is_not_relevant_but_a_capacity_change_is() {
+        let mut s = ClusterState::new(&["podium"]);
+        let added = s
+            .apply_event(Kind::Node, &event("ADDED", &node_json("n1", "4", 0)))
+            .unwrap();
+        assert!(added.relevant);
+        let heartbeat =
+            node_json("n1", "4", 0).replace(r#""resourceVersion":"1""#, r#""resourceVersion":"9""#);
+        let beat = s
+            .apply_event(Kind::Node, &event("MODIFIED", &heartbeat))
+            .unwrap();
+        assert!(!beat.relevant, "only the resourceVersion changed");
+        let grown = s
+            .apply_event(Kind::Node, &event("MODIFIED", &node_json("n1", "8", 0)))
+            .unwrap();
+        assert!(grown.relevant);
+        assert!(s.has_node("n1"));
+        s.apply_event(Kind::Node, &event("DELETED", &node_json("n1", "8", 0)))
+            .unwrap();
+        assert!(!s.has_node("n1"));
     }
 
     #[test]

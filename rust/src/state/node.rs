@@ -30,6 +30,18 @@ impl NodeRecord {
     pub fn name(&self) -> &'static str {
         resolve(self.name)
     }
+
+    /// Whether `other` could schedule differently from `self`: heartbeats that only touch
+    /// status conditions or the resourceVersion do not, and must not wake every parked pod.
+    pub fn schedules_like(&self, other: &NodeRecord) -> bool {
+        self.labels == other.labels
+            && self.unschedulable == other.unschedulable
+            && self.taints == other.taints
+            && self.allocatable == other.allocatable
+            && self.allowed_pods == other.allowed_pods
+            && self.images == other.images
+            && self.error == other.error
+    }
 }
 
 /// A decoded record, or why none could be made (not even an identity).
