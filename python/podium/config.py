@@ -97,6 +97,8 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "ImageLocality",
         "NodeResourceTopologyMatch",
         "NUMAPacking",
+        "InterPodAffinity",
+        "PodTopologySpread",
     }
 )
 # kube-scheduler plugins podium provides as built-in behaviour rather than as core plugins (queue
@@ -362,6 +364,24 @@ class _TopologyMatchArgs(_ArgsModel):
     nic_resources: list[str] = Field(default_factory=lambda: ["rdma/hca", "nvidia.com/hostdev"])
 
 
+class _InterPodAffinityArgs(_ArgsModel):
+    """``pluginConfig`` args of InterPodAffinity (kube's defaults)."""
+
+    hard_pod_affinity_weight: int = Field(default=1, ge=0, le=100)
+    ignore_preferred_terms_of_existing_pods: bool = False
+
+
+class _PodTopologySpreadArgs(_ArgsModel):
+    """``pluginConfig`` args of PodTopologySpread. Each constraint is validated by the core.
+
+    ``System`` defaulting applies no constraints in podium: kube derives their selectors from
+    the Services and workload controllers selecting the pod, which podium does not watch.
+    ``List`` constraints select the pods sharing the pod's labels (see ``state/spread.rs``)."""
+
+    default_constraints: list[dict[str, Any]] = Field(default_factory=list)
+    defaulting_type: Literal["System", "List"] = "System"
+
+
 class _NumaPackingArgs(_ArgsModel):
     """``pluginConfig`` args of NUMAPacking."""
 
@@ -440,6 +460,8 @@ class Profile:
     parallelism: int = 16
     podium: PodiumArgs = field(default_factory=PodiumArgs)
     numa: NumaSettings = NumaSettings()
+    # Args the core's plugins read themselves, by plugin name (kube's field names).
+    plugin_args: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def core_spec(self) -> bytes:
         """The JSON spec ``podium._core.Profile`` is built from (documented in ``_core.pyi``)."""
@@ -456,6 +478,7 @@ class Profile:
                 "balancedResources": [{"name": n, "weight": w} for n, w in self.balanced_resources],
                 "percentageOfNodesToScore": self.percentage_of_nodes_to_score,
                 "parallelism": self.parallelism,
+                "pluginArgs": self.plugin_args,
                 "podium": {
                     "numaDefaultPolicy": self.podium.numa_default_policy,
                     "rackLabel": self.podium.rack_label,
@@ -567,6 +590,7 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
     podium = PodiumArgs()
     topology_match = _TopologyMatchArgs()
     packing = _NumaPackingArgs()
+    plugin_args: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for j, pc in enumerate(p.plugin_config):
         at = f"{where}.pluginConfig[{j}]"
@@ -588,6 +612,12 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             )
         elif pc.name == "NUMAPacking":
             packing = _validate_args(_NumaPackingArgs, pc.args, f"{at}.args", errors, packing)
+        elif pc.name in _PASSED_ARGS:
+            model = _PASSED_ARGS[pc.name]
+            checked = _validate_args(model, pc.args, f"{at}.args", errors, model())
+            plugin_args[pc.name] = checked.model_dump(
+                by_alias=True, exclude={"api_version", "kind"}
+            )
         elif pc.name == PODIUM_ARGS_NAME:
             podium = _validate_args(PodiumArgs, pc.args, f"{at}.args", errors, podium)
         elif pc.name in KNOWN_PLUGINS:
@@ -613,6 +643,7 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
         ),
         parallelism=raw.parallelism,
         podium=podium,
+        plugin_args=plugin_args,
         numa=NumaSettings(
             gpu_resources=tuple(topology_match.gpu_resources),
             nic_resources=tuple(topology_match.nic_resources),
@@ -620,6 +651,13 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             waiting_sizes=tuple(packing.waiting_sizes),
         ),
     )
+
+
+# Plugins whose args are checked here and handed to the core as they are.
+_PASSED_ARGS: dict[str, type[_ArgsModel]] = {
+    "InterPodAffinity": _InterPodAffinityArgs,
+    "PodTopologySpread": _PodTopologySpreadArgs,
+}
 
 
 def _validate_args(

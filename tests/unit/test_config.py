@@ -128,11 +128,15 @@ def test_defaults_without_a_file() -> None:
         "NodePorts",
         "NodeResourcesFit",
         "VolumeBinding",
+        "PodTopologySpread",
+        "InterPodAffinity",
         "NodeResourceTopologyMatch",
     ]
     assert spec["scores"] == {
         "TaintToleration": 3,
         "NodeAffinity": 2,
+        "PodTopologySpread": 2,
+        "InterPodAffinity": 2,
         "NodeResourcesFit": 1,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
@@ -292,7 +296,8 @@ def test_filter_weight_is_refused() -> None:
 
 
 def test_known_but_unimplemented_plugin() -> None:
-    unimplemented = next(p for p in DEFAULT_FILTERS if p not in IMPLEMENTED)
+    unimplemented = "VolumeRestrictions"
+    assert unimplemented not in IMPLEMENTED
     errors = _errors(
         _cfg(profiles=[{"plugins": {"filter": {"enabled": [{"name": unimplemented}]}}}])
     )
@@ -315,7 +320,8 @@ def test_plugin_args_errors_carry_their_path() -> None:
                             "args": {"scoringStrategy": {"type": "RequestedToCapacityRatio"}},
                         },
                         {"name": "Podium", "args": {"batchSize": 0, "bindTimeout": "1q"}},
-                        {"name": "InterPodAffinity", "args": {}},
+                        {"name": "VolumeRestrictions", "args": {}},
+                        {"name": "PodTopologySpread", "args": {"defaultingType": "Some"}},
                     ],
                 },
             ]
@@ -328,7 +334,8 @@ def test_plugin_args_errors_carry_their_path() -> None:
         "profiles[1].pluginConfig[1].args.bindTimeout: "
         'must be a duration like "15s" or "1m30s" (got \'1q\')',
         "profiles[1].pluginConfig[2].name: podium does not support args for plugin "
-        "'InterPodAffinity'",
+        "'VolumeRestrictions'",
+        "profiles[1].pluginConfig[3].args.defaultingType: must be 'System' or 'List' (got 'Some')",
     ]
 
 

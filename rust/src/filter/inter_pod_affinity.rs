@@ -246,7 +246,9 @@ mod tests {
             panic!("runs");
         };
         assert_eq!(
-            InterPodAffinity.filter(state.as_ref(), &p, &nodes[2]).reasons,
+            InterPodAffinity
+                .filter(state.as_ref(), &p, &nodes[2])
+                .reasons,
             vec![REASON_AFFINITY]
         );
     }
@@ -269,7 +271,8 @@ mod tests {
         assert_eq!(run(&nodes, &ns, &p), vec![None, UU]);
         let mut by_selector = affinity_term("zone", "app", "db");
         by_selector.namespaces = Box::default();
-        by_selector.namespace_selector = Some(crate::testutil::match_labels(&[("team", "storage")]));
+        by_selector.namespace_selector =
+            Some(crate::testutil::match_labels(&[("team", "storage")]));
         let p = with_terms(pod("web"), vec![by_selector.clone()], vec![]);
         assert_eq!(run(&nodes, &ns, &p), vec![None, UU]);
         let mut other_team = by_selector;
@@ -301,7 +304,11 @@ mod tests {
             zone_node("b1", Some("b")),
             zone_node("x", None),
         ];
-        place(&mut nodes, 0, labelled("web-0", "default", &[("app", "web")]));
+        place(
+            &mut nodes,
+            0,
+            labelled("web-0", "default", &[("app", "web")]),
+        );
         let p = with_terms(
             labelled("web-1", "default", &[("app", "web")]),
             vec![],
@@ -325,13 +332,19 @@ mod tests {
         assert_eq!(run(&nodes, &ns, &plain), vec![U, None]);
         let mut elsewhere = plain.clone();
         elsewhere.namespace = sym("other");
-        assert_eq!(run(&nodes, &ns, &elsewhere), vec![None, None], "term's namespace only");
+        assert_eq!(
+            run(&nodes, &ns, &elsewhere),
+            vec![None, None],
+            "term's namespace only"
+        );
         let ctx = context(&plain, &nodes, &ns);
         let Prepared::Run(state) = InterPodAffinity.pre_filter(&ctx) else {
             panic!("runs");
         };
         assert_eq!(
-            InterPodAffinity.filter(state.as_ref(), &plain, &nodes[0]).reasons,
+            InterPodAffinity
+                .filter(state.as_ref(), &plain, &nodes[0])
+                .reasons,
             vec![REASON_EXISTING_ANTI_AFFINITY]
         );
     }

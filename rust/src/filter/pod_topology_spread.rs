@@ -98,7 +98,9 @@ impl FilterPlugin for PodTopologySpread {
     }
 
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
-        let cs = self.defaults.for_pod(ctx.pod, WhenUnsatisfiable::DoNotSchedule);
+        let cs = self
+            .defaults
+            .for_pod(ctx.pod, WhenUnsatisfiable::DoNotSchedule);
         if cs.is_empty() {
             return Prepared::Skip;
         }
@@ -212,17 +214,22 @@ mod tests {
 
     /// Nodes a1, a2 (zone a), b1 (zone b), x (no zone); `per_node` web pods on each.
     fn cluster(per_node: &[usize]) -> Vec<Arc<NodeInfo>> {
-        [("a1", Some("a")), ("a2", Some("a")), ("b1", Some("b")), ("x", None)]
-            .iter()
-            .zip(per_node)
-            .map(|(&(name, zone), &k)| {
-                let mut info = zone_node(name, zone);
-                for i in 0..k {
-                    info.add_pod(Arc::new(web(&format!("{name}-{i}"))));
-                }
-                Arc::new(info)
-            })
-            .collect()
+        [
+            ("a1", Some("a")),
+            ("a2", Some("a")),
+            ("b1", Some("b")),
+            ("x", None),
+        ]
+        .iter()
+        .zip(per_node)
+        .map(|(&(name, zone), &k)| {
+            let mut info = zone_node(name, zone);
+            for i in 0..k {
+                info.add_pod(Arc::new(web(&format!("{name}-{i}"))));
+            }
+            Arc::new(info)
+        })
+        .collect()
     }
 
     const U: Option<Code> = Some(Code::Unschedulable);
@@ -246,8 +253,14 @@ mod tests {
         let Prepared::Run(state) = plugin().pre_filter(&context(&p, &nodes, &ns)) else {
             panic!("runs")
         };
-        assert_eq!(plugin().filter(state.as_ref(), &p, &nodes[0]).reasons, vec![REASON_NOT_MATCH]);
-        assert_eq!(plugin().filter(state.as_ref(), &p, &nodes[3]).reasons, vec![REASON_MISSING_LABEL]);
+        assert_eq!(
+            plugin().filter(state.as_ref(), &p, &nodes[0]).reasons,
+            vec![REASON_NOT_MATCH]
+        );
+        assert_eq!(
+            plugin().filter(state.as_ref(), &p, &nodes[3]).reasons,
+            vec![REASON_MISSING_LABEL]
+        );
     }
 
     #[test]
@@ -312,6 +325,9 @@ mod tests {
         let nodes = cluster(&[0, 0, 0, 0]);
         let p = web("p");
         let ns = Namespaces::default();
-        assert!(matches!(plugin().pre_filter(&context(&p, &nodes, &ns)), Prepared::Skip));
+        assert!(matches!(
+            plugin().pre_filter(&context(&p, &nodes, &ns)),
+            Prepared::Skip
+        ));
     }
 }

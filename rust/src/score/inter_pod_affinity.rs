@@ -7,9 +7,7 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::framework::plugin::{
-    MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin,
-};
+use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::Sym;
 use crate::state::labels::Labels;
@@ -187,8 +185,10 @@ mod tests {
     use crate::testutil::{affinity_term, context, node, pod};
 
     fn spec(args: &str) -> ProfileSpec {
-        serde_json::from_str(&format!(r#"{{"schedulerName":"p","pluginArgs":{{{args}}}}}"#))
-            .expect("spec")
+        serde_json::from_str(&format!(
+            r#"{{"schedulerName":"p","pluginArgs":{{{args}}}}}"#
+        ))
+        .expect("spec")
     }
 
     fn zone_node(name: &str, zone: &str) -> Arc<NodeInfo> {
@@ -211,7 +211,10 @@ mod tests {
             Prepared::Run(s) => s,
             _ => return vec![0; nodes.len()],
         };
-        let mut s: Vec<i64> = nodes.iter().map(|n| plugin.score(state.as_ref(), p, n)).collect();
+        let mut s: Vec<i64> = nodes
+            .iter()
+            .map(|n| plugin.score(state.as_ref(), p, n))
+            .collect();
         plugin.normalize(state.as_ref(), &mut s);
         s
     }
@@ -222,13 +225,19 @@ mod tests {
 
     #[test]
     fn incoming_preferences_attract_and_repel() {
-        let mut nodes = vec![zone_node("a1", "a"), zone_node("a2", "a"), zone_node("b1", "b"), zone_node("c1", "c")];
+        let mut nodes = vec![
+            zone_node("a1", "a"),
+            zone_node("a2", "a"),
+            zone_node("b1", "b"),
+            zone_node("c1", "c"),
+        ];
         Arc::make_mut(&mut nodes[0]).add_pod(Arc::new(labelled("db", "db")));
         Arc::make_mut(&mut nodes[2]).add_pod(Arc::new(labelled("noisy", "noisy")));
         let mut p = pod("web");
         p.pod_affinity = Some(Box::new(PodAffinity {
             preferred_affinity: vec![weighted(80, affinity_term("zone", "app", "db"))].into(),
-            preferred_anti_affinity: vec![weighted(20, affinity_term("zone", "app", "noisy"))].into(),
+            preferred_anti_affinity: vec![weighted(20, affinity_term("zone", "app", "noisy"))]
+                .into(),
             ..PodAffinity::default()
         }));
         let plugin = InterPodAffinityScore::from_spec(&spec("")).unwrap();
@@ -238,7 +247,11 @@ mod tests {
 
     #[test]
     fn existing_pods_terms_count_symmetrically() {
-        let mut nodes = vec![zone_node("a1", "a"), zone_node("b1", "b"), zone_node("c1", "c")];
+        let mut nodes = vec![
+            zone_node("a1", "a"),
+            zone_node("b1", "b"),
+            zone_node("c1", "c"),
+        ];
         let mut wants_web = labelled("cache", "cache");
         wants_web.pod_affinity = Some(Box::new(PodAffinity {
             required_affinity: vec![affinity_term("zone", "app", "web")].into(),
@@ -255,13 +268,20 @@ mod tests {
         let plugin = InterPodAffinityScore::from_spec(&spec("")).unwrap();
         // Raw: a=+1 (hard weight), b=-5, c=0 → min -5, max 1.
         assert_eq!(scores(&plugin, &nodes, &web), vec![100, 0, 83]);
-        let heavy = InterPodAffinityScore::from_spec(&spec(r#""InterPodAffinity":{"hardPodAffinityWeight":10}"#)).unwrap();
+        let heavy = InterPodAffinityScore::from_spec(&spec(
+            r#""InterPodAffinity":{"hardPodAffinityWeight":10}"#,
+        ))
+        .unwrap();
         assert_eq!(scores(&heavy, &nodes, &web), vec![100, 0, 33]);
         let ignore = InterPodAffinityScore::from_spec(&spec(
             r#""InterPodAffinity":{"ignorePreferredTermsOfExistingPods":true}"#,
         ))
         .unwrap();
-        assert_eq!(scores(&ignore, &nodes, &web), vec![0, 0, 0], "skipped: no own terms");
+        assert_eq!(
+            scores(&ignore, &nodes, &web),
+            vec![0, 0, 0],
+            "skipped: no own terms"
+        );
         let other_ns = {
             let mut p = labelled("web", "web");
             p.namespace = sym("elsewhere");
@@ -272,11 +292,15 @@ mod tests {
 
     #[test]
     fn bad_args_are_named() {
-        let err = InterPodAffinityScore::from_spec(&spec(r#""InterPodAffinity":{"hardPodAffinityWeight":101}"#))
+        let err = InterPodAffinityScore::from_spec(&spec(
+            r#""InterPodAffinity":{"hardPodAffinityWeight":101}"#,
+        ))
+        .err()
+        .unwrap();
+        assert!(err.contains("hardPodAffinityWeight"), "{err}");
+        let err = InterPodAffinityScore::from_spec(&spec(r#""InterPodAffinity":{"bogus":1}"#))
             .err()
             .unwrap();
-        assert!(err.contains("hardPodAffinityWeight"), "{err}");
-        let err = InterPodAffinityScore::from_spec(&spec(r#""InterPodAffinity":{"bogus":1}"#)).err().unwrap();
         assert!(err.contains("bogus"), "{err}");
     }
 }

@@ -55,14 +55,20 @@ impl ScorePlugin for PodTopologySpreadScore {
     }
 
     fn pre_score(&self, ctx: &PodContext<'_>, feasible: &[&NodeInfo]) -> Prepared {
-        let cs = self.defaults.for_pod(ctx.pod, WhenUnsatisfiable::ScheduleAnyway);
+        let cs = self
+            .defaults
+            .for_pod(ctx.pod, WhenUnsatisfiable::ScheduleAnyway);
         if cs.is_empty() {
             return Prepared::Skip;
         }
         let ranked: Vec<&NodeInfo> = feasible
             .iter()
             .copied()
-            .filter(|n| n.node.as_ref().is_some_and(|r| has_all_keys(&r.labels, &cs)))
+            .filter(|n| {
+                n.node
+                    .as_ref()
+                    .is_some_and(|r| has_all_keys(&r.labels, &cs))
+            })
             .collect();
         let all_counts = domain_counts(ctx, &cs);
         let constraints = cs
@@ -74,7 +80,8 @@ impl ScorePlugin for PodTopologySpreadScore {
                 let mut counts: HashMap<Sym, i64, ahash::RandomState> = HashMap::default();
                 if !per_node {
                     for n in &ranked {
-                        if let Some(v) = n.node.as_ref().and_then(|r| r.labels.get(c.topology_key)) {
+                        if let Some(v) = n.node.as_ref().and_then(|r| r.labels.get(c.topology_key))
+                        {
                             counts.insert(v, all.get(&v).copied().unwrap_or(0));
                         }
                     }
@@ -196,14 +203,22 @@ mod tests {
         let Prepared::Run(state) = plugin().pre_score(&ctx, &feasible) else {
             return vec![];
         };
-        let mut s: Vec<i64> = nodes.iter().map(|n| plugin().score(state.as_ref(), p, n)).collect();
+        let mut s: Vec<i64> = nodes
+            .iter()
+            .map(|n| plugin().score(state.as_ref(), p, n))
+            .collect();
         plugin().normalize(state.as_ref(), &mut s);
         s
     }
 
     #[test]
     fn emptier_domains_score_higher() {
-        let nodes = cluster(&[("a1", Some("a"), 2), ("a2", Some("a"), 1), ("b1", Some("b"), 0), ("x", None, 0)]);
+        let nodes = cluster(&[
+            ("a1", Some("a"), 2),
+            ("a2", Some("a"), 1),
+            ("b1", Some("b"), 0),
+            ("x", None, 0),
+        ]);
         let mut p = web("new");
         p.spread = vec![soft("zone", 1)].into();
         // Two domains: weight ln 4. a: 3 * 1.386 = 4.16 → 4; b: 0. max 4, min 0.
@@ -216,7 +231,11 @@ mod tests {
 
     #[test]
     fn hostname_counts_each_node() {
-        let nodes = cluster(&[("a1", Some("a"), 2), ("a2", Some("a"), 1), ("b1", Some("b"), 0)]);
+        let nodes = cluster(&[
+            ("a1", Some("a"), 2),
+            ("a2", Some("a"), 1),
+            ("b1", Some("b"), 0),
+        ]);
         let mut p = web("new");
         p.spread = vec![soft(HOSTNAME_KEY, 1)].into();
         // Three ranked nodes: weight ln 5 = 1.609. 3.2 → 3, 1.6 → 2, 0.
@@ -228,6 +247,9 @@ mod tests {
         let nodes = cluster(&[("a1", Some("a"), 0)]);
         let p = web("new");
         let ns = Namespaces::default();
-        assert!(matches!(plugin().pre_score(&context(&p, &nodes, &ns), &[]), Prepared::Skip));
+        assert!(matches!(
+            plugin().pre_score(&context(&p, &nodes, &ns), &[]),
+            Prepared::Skip
+        ));
     }
 }

@@ -37,18 +37,13 @@ impl SelectorRequirement {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum LabelSelector {
     /// A nil selector.
+    #[default]
     Nothing,
     /// ANDed requirements; none at all matches everything.
     All(Box<[SelectorRequirement]>),
-}
-
-impl Default for LabelSelector {
-    fn default() -> Self {
-        Self::Nothing
-    }
 }
 
 impl LabelSelector {

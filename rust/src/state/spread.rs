@@ -234,7 +234,9 @@ impl SpreadDefaults {
             None | Some("System") => false,
             Some("List") => true,
             Some(other) => {
-                return Err(format!("{AT}.defaultingType: unknown value {other:?} (System, List)"));
+                return Err(format!(
+                    "{AT}.defaultingType: unknown value {other:?} (System, List)"
+                ));
             }
         };
         if !list && !wire.default_constraints.is_empty() {
@@ -279,10 +281,12 @@ impl SpreadDefaults {
             (!keep.is_empty()).then(|| {
                 LabelSelector::All(
                     keep.into_iter()
-                        .map(|(key, v)| crate::state::label_selector::SelectorRequirement {
-                            key,
-                            op: crate::state::label_selector::SelectorOp::In(Box::new([v])),
-                        })
+                        .map(
+                            |(key, v)| crate::state::label_selector::SelectorRequirement {
+                                key,
+                                op: crate::state::label_selector::SelectorOp::In(Box::new([v])),
+                            },
+                        )
                         .collect(),
                 )
             })
@@ -376,18 +380,35 @@ mod tests {
         .unwrap();
         let d = SpreadDefaults::parse(Some(&args)).unwrap();
         let mut p = pod("p");
-        assert!(d.for_pod(&p, WhenUnsatisfiable::ScheduleAnyway).is_empty(), "no labels");
+        assert!(
+            d.for_pod(&p, WhenUnsatisfiable::ScheduleAnyway).is_empty(),
+            "no labels"
+        );
         p.labels = Labels::from_pairs([("app", "web"), ("controller-revision-hash", "x")]);
         let cs = d.for_pod(&p, WhenUnsatisfiable::ScheduleAnyway);
         assert_eq!(cs.len(), 1);
-        assert!(cs[0].selector.matches(&Labels::from_pairs([("app", "web")])));
+        assert!(
+            cs[0]
+                .selector
+                .matches(&Labels::from_pairs([("app", "web")]))
+        );
         assert!(d.for_pod(&p, WhenUnsatisfiable::DoNotSchedule).is_empty());
         let system = SpreadDefaults::parse(None).unwrap();
-        assert!(system.for_pod(&p, WhenUnsatisfiable::ScheduleAnyway).is_empty());
+        assert!(
+            system
+                .for_pod(&p, WhenUnsatisfiable::ScheduleAnyway)
+                .is_empty()
+        );
         for (bad, field) in [
             (r#"{"defaultingType":"Other"}"#, "defaultingType"),
-            (r#"{"defaultingType":"System","defaultConstraints":[{"maxSkew":1,"topologyKey":"z","whenUnsatisfiable":"ScheduleAnyway"}]}"#, "defaultConstraints"),
-            (r#"{"defaultingType":"List","defaultConstraints":[{"maxSkew":1,"topologyKey":"z","whenUnsatisfiable":"ScheduleAnyway","labelSelector":{}}]}"#, "defaultConstraints[0].labelSelector"),
+            (
+                r#"{"defaultingType":"System","defaultConstraints":[{"maxSkew":1,"topologyKey":"z","whenUnsatisfiable":"ScheduleAnyway"}]}"#,
+                "defaultConstraints",
+            ),
+            (
+                r#"{"defaultingType":"List","defaultConstraints":[{"maxSkew":1,"topologyKey":"z","whenUnsatisfiable":"ScheduleAnyway","labelSelector":{}}]}"#,
+                "defaultConstraints[0].labelSelector",
+            ),
             (r#"{"bogus":1}"#, "bogus"),
         ] {
             let err = SpreadDefaults::parse(Some(&serde_json::from_str(bad).unwrap())).unwrap_err();
