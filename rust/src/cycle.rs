@@ -15,12 +15,12 @@ use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared
 use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
-use crate::intern::resolve;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::snapshot::Snapshot;
 use crate::state::volumes::Volumes;
+use lasso::Key;
 
 /// Below this many nodes per task, splitting the work costs more than it saves.
 const MIN_NODES_PER_TASK: usize = 64;
@@ -101,7 +101,8 @@ pub fn schedule_batch(snapshot: &Snapshot, uids: &[String], profile: &Profile) -
                 let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
                     return Decision::unknown(uid);
                 };
-                let (decision, chosen) = schedule_pod_with(profile, &nodes, &data.namespaces, &data.volumes, &pod);
+                let (decision, chosen) =
+                    schedule_pod_with(profile, &nodes, &data.namespaces, &data.volumes, &pod);
                 if let Some(i) = chosen {
                     let node = Arc::make_mut(&mut nodes[i]);
                     if let Some(allocation) = &decision.allocation {
@@ -309,13 +310,10 @@ pub fn schedule_pod_with(
                 );
             }
         }
+        // Hashes the node's symbol, not its name: no string lookup per comparison.
         let tie = |i: usize| {
-            let name = nodes[i]
-                .node
-                .as_ref()
-                .map(|n| resolve(n.name))
-                .unwrap_or_default();
-            TIE_BREAK.hash_one((&*pod.uid, name))
+            let node = nodes[i].node.as_ref().map(|n| n.name.into_usize());
+            TIE_BREAK.hash_one((&*pod.uid, node))
         };
         feasible
             .iter()

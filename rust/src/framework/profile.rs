@@ -115,11 +115,15 @@ impl Profile {
                 registry::score(name, &spec).map_err(|e| invalid(&format!("scores.{name}"), e))?;
             scores.push(WeightedScore { plugin, weight });
         }
-        let threads = match spec.parallelism {
+        let wanted = match spec.parallelism {
             0 => DEFAULT_PARALLELISM,
             n if n > 0 => usize::try_from(n).unwrap_or(DEFAULT_PARALLELISM),
             n => return Err(invalid("parallelism", format!("{n} is negative"))),
         };
+        // kube's parallelism counts goroutines; these are OS threads, and more of them than
+        // cores only makes the work-stealing pool spin against itself.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let threads = wanted.min(cores);
         let name = spec.scheduler_name.clone();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -156,7 +160,8 @@ mod tests {
         assert_eq!(p.scheduler_name, "podium");
         assert_eq!(p.filters.len(), 2);
         assert_eq!(p.scores.len(), 2);
-        assert_eq!(p.pool.current_num_threads(), 2);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(p.pool.current_num_threads(), 2.min(cores));
     }
 
     #[test]
