@@ -120,6 +120,11 @@ def _nodes(count: int) -> tuple[bytes, bytes]:
         node, topology = make_numa_gpu_node(f"gpu-{i:04d}", [zone, zone])
         node["metadata"]["uid"] = f"uid-gpu-{i:04d}"
         topology["metadata"]["uid"] = f"uid-nrt-{i:04d}"
+        # kubelet's restricted policy: an 8-GPU job may take both zones (single-numa-node
+        # would reject it), a job that fits in one zone must get one.
+        for attribute in topology["attributes"]:
+            if attribute["name"] == "topologyManagerPolicy":
+                attribute["value"] = "restricted"
         nodes.append(node)
         topologies.append(topology)
     return orjson.dumps({"items": nodes}), orjson.dumps({"items": topologies})
