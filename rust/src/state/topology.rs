@@ -320,9 +320,10 @@ mod tests {
             for d in &placed {
                 state.assume(&d.uid, "n1", d.allocation.as_deref()).unwrap();
             }
+            // Two pods of 2 GPUs each: 4 GPUs held, once each.
             assert_eq!(
                 ledger_gpus(&state, "node-0") + ledger_gpus(&state, "node-1"),
-                6
+                4
             );
             let again = schedule_batch(&state.snapshot(), &uids[2..], &profile);
             assert!(again[0].node.is_none(), "{again:?}");
