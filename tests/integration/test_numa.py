@@ -65,7 +65,7 @@ async def _numa_nodes(
 def _gpu_pod(
     name: str, namespace: str, labels: Mapping[str, str], gpus: int, rdma: int = 0
 ) -> dict[str, Any]:
-    requests = {"cpu": "100m", GPU_RESOURCE: gpus}
+    requests: dict[str, str | int] = {"cpu": "100m", GPU_RESOURCE: gpus}
     if rdma:
         requests[RDMA_RESOURCE] = rdma
     return make_pod(
