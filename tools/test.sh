@@ -9,6 +9,8 @@ py=.venv/bin/python
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "rustfmt"
+cargo fmt --check
 step "cargo test"
 cargo test --quiet
 step "cargo clippy"
