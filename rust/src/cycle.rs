@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::diagnosis::{self, Diagnosis};
 use crate::filter::volume_binding;
 use crate::framework::code::Code;
+use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
@@ -287,7 +288,8 @@ pub fn schedule_pod_with(
         let mut totals = vec![0i64; feasible.len()];
         for weighted in &profile.scores {
             let plugin = &weighted.plugin;
-            let state = match plugin.pre_score(&ctx, &feasible_nodes) {
+            let filters = FilterStates::new(&profile.filters, &states);
+            let state = match plugin.pre_score_with(&ctx, &feasible_nodes, filters) {
                 Prepared::Run(state) => state,
                 Prepared::Skip => continue,
                 Prepared::Reject(status) => {

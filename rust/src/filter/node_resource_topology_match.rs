@@ -9,8 +9,11 @@
 //! them could get the pod rejected by kubelet's Topology Manager after binding. The parse error
 //! itself is reported once by the cache, when the object arrives.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
+use crate::filter::numa_fits::{NodeFit, NumaFits};
 use crate::framework::code::Code;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::profile::ProfileSpec;
@@ -151,8 +154,9 @@ impl NodeResourceTopologyMatch {
     }
 }
 
-fn request_of(state: Option<&PluginState>) -> Option<&PlacementRequest> {
-    state.and_then(|s| s.downcast_ref::<PlacementRequest>())
+/// The pod's NUMA fits: this plugin's PreFilter state, which NUMAPacking reads too.
+pub fn fits_of(state: Option<&PluginState>) -> Option<&Arc<NumaFits>> {
+    state.and_then(|s| s.downcast_ref::<Arc<NumaFits>>())
 }
 
 impl FilterPlugin for NodeResourceTopologyMatch {
@@ -162,23 +166,23 @@ impl FilterPlugin for NodeResourceTopologyMatch {
 
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match self.args.request(ctx.pod) {
-            Ok(Some(request)) => Prepared::Run(Some(Box::new(request))),
+            Ok(Some(request)) => {
+                let fits = Arc::new(NumaFits::new(request, ctx.nodes.len()));
+                Prepared::Run(Some(Box::new(fits)))
+            }
             Ok(None) => Prepared::Skip,
             Err(message) => Prepared::Reject(Status::unresolvable(message)),
         }
     }
 
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
-        let Some(request) = request_of(state) else {
+        let Some(fits) = fits_of(state) else {
             return Status::success();
         };
-        let view = node.numa.view(node, &self.args.device_resources());
-        let Some((topology, usage)) = view.parts() else {
-            return Status::unresolvable(REASON_MALFORMED);
-        };
-        match plan(topology, usage, request) {
-            Ok(_) => Status::success(),
-            Err(infeasible) => Status::new(
+        match fits.fit(&self.args, node) {
+            NodeFit::Fits { .. } => Status::success(),
+            NodeFit::Malformed => Status::unresolvable(REASON_MALFORMED),
+            NodeFit::Infeasible(infeasible) => Status::new(
                 if infeasible.resolvable {
                     Code::Unschedulable
                 } else {
@@ -195,7 +199,7 @@ impl FilterPlugin for NodeResourceTopologyMatch {
         _pod: &PodRecord,
         node: &NodeInfo,
     ) -> Option<String> {
-        let request = request_of(state)?;
+        let request = &fits_of(state)?.request;
         let view = node.numa.view(node, &self.args.device_resources());
         let (topology, usage) = view.parts()?;
         let placement = plan(topology, usage, request).ok()?;

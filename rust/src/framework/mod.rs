@@ -2,6 +2,7 @@
 //! plugins by name, and profiles.
 
 pub mod code;
+pub mod filter_states;
 pub mod plugin;
 pub mod profile;
 pub mod reasons;

@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::framework::filter_states::FilterStates;
 use crate::framework::status::Status;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
@@ -66,6 +67,17 @@ pub trait ScorePlugin: Send + Sync {
     /// `feasible`: the nodes that passed every filter.
     fn pre_score(&self, _ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
         Prepared::Run(None)
+    }
+
+    /// PreScore in a scheduling cycle, which also hands over the filters' PreFilter states so
+    /// per-node work a filter already did is not redone; by default, `pre_score`.
+    fn pre_score_with(
+        &self,
+        ctx: &PodContext<'_>,
+        feasible: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
+        self.pre_score(ctx, feasible)
     }
 
     /// A raw score; after `normalize` every score must be in `0..=MAX_NODE_SCORE`.

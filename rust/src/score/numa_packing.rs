@@ -5,7 +5,11 @@
 //!
 //! Pods without GPUs or NICs are steered away from free GPUs: nodes without GPUs score highest.
 
-use crate::filter::node_resource_topology_match::{NumaArgs, view};
+use std::sync::Arc;
+
+use crate::filter::node_resource_topology_match::{self as topology_match, NumaArgs, view};
+use crate::filter::numa_fits::{NodeFit, NumaFits};
+use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::{Sym, sym};
@@ -45,32 +49,52 @@ impl ScorePlugin for NumaPacking {
         NAME
     }
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
+    fn pre_score(&self, ctx: &PodContext<'_>, feasible: &[&NodeInfo]) -> Prepared {
         match self.args.request(ctx.pod) {
-            Ok(Some(request)) => Prepared::Run(Some(Box::new(request))),
+            Ok(Some(request)) => {
+                let fits = Arc::new(NumaFits::new(request, feasible.len()));
+                Prepared::Run(Some(Box::new(fits)))
+            }
             Ok(None) => Prepared::Run(None),
             // The filter has already rejected such a pod; without it, there is nothing to rank.
             Err(_) => Prepared::Skip,
         }
     }
 
-    fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
-        let request = state.and_then(|s| s.downcast_ref::<PlacementRequest>());
-        if request.is_none() {
-            let offers_gpus = node
-                .node
-                .as_ref()
-                .is_some_and(|n| self.gpus.iter().any(|&g| n.allocatable.scalar(g) > 0));
-            if !offers_gpus {
-                return MAX_NODE_SCORE;
-            }
+    /// The placements NodeResourceTopologyMatch made for the pod, when it ran: the score of a
+    /// node is then read, not recomputed.
+    fn pre_score_with(
+        &self,
+        ctx: &PodContext<'_>,
+        feasible: &[&NodeInfo],
+        filters: FilterStates<'_>,
+    ) -> Prepared {
+        match filters.get::<Arc<NumaFits>>(topology_match::NAME) {
+            Some(fits) => Prepared::Run(Some(Box::new(fits.clone()))),
+            None => self.pre_score(ctx, feasible),
         }
-        let request = request.unwrap_or(&self.no_devices);
+    }
+
+    fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
+        if let Some(fits) = topology_match::fits_of(state) {
+            return match fits.fit(&self.args, node) {
+                NodeFit::Fits { score } => score,
+                NodeFit::Malformed | NodeFit::Infeasible(_) => 0,
+            };
+        }
+        // A pod without devices: only the GPU-avoidance term.
+        let offers_gpus = node
+            .node
+            .as_ref()
+            .is_some_and(|n| self.gpus.iter().any(|&g| n.allocatable.scalar(g) > 0));
+        if !offers_gpus {
+            return MAX_NODE_SCORE;
+        }
         let view = view(&self.args, node);
         let Some((topology, usage)) = view.parts() else {
             return 0;
         };
-        match plan(topology, usage, request) {
+        match plan(topology, usage, &self.no_devices) {
             Ok(placement) => packing_score(
                 topology,
                 usage,
