@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::state::wire::{Str, StrMap};
+use crate::state::wire::{RequirementWire, Str, StrMap};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -11,17 +11,8 @@ pub struct LabelSelectorWire<'a> {
     #[serde(borrow)]
     pub match_labels: Option<StrMap<'a>>,
     #[serde(borrow)]
-    pub match_expressions: Option<Vec<SelectorRequirementWire<'a>>>,
-}
-
-#[derive(Deserialize)]
-pub struct SelectorRequirementWire<'a> {
-    #[serde(borrow)]
-    pub key: Str<'a>,
-    #[serde(borrow)]
-    pub operator: Str<'a>,
-    #[serde(borrow)]
-    pub values: Option<Vec<Str<'a>>>,
+    // A label selector's requirement has the node selector requirement's shape.
+    pub match_expressions: Option<Vec<RequirementWire<'a>>>,
 }
 
 /// `spec.affinity.podAffinity` and `spec.affinity.podAntiAffinity` share this shape.
