@@ -10,6 +10,7 @@ reference size (5,000 nodes, 150,000 pods) in a process of its own.
 
 from __future__ import annotations
 
+import os
 import platform
 import struct
 import subprocess
@@ -106,6 +107,7 @@ def run_benchmark(
                     report.memory_failure = str(err)
             cluster.node_pages.path.unlink()
             cluster.pod_pages.path.unlink()
+    report.machine["load_average_end"] = f"{os.getloadavg()[0]:.2f}"
     return report
 
 
@@ -169,8 +171,6 @@ def _run_workload(
 
 
 def _machine() -> dict[str, str | int]:
-    import os
-
     from podium import _core
 
     return {
@@ -180,6 +180,8 @@ def _machine() -> dict[str, str | int]:
         "core_version": _core.__version__,
         "core_build": core_build(Path(_core.__file__ or "")),
         "commit": _git_commit(),
+        # Other work on a shared machine skews every figure: the 1-minute load at the start.
+        "load_average_start": f"{os.getloadavg()[0]:.2f}",
     }
 
 

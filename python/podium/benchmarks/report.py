@@ -84,6 +84,12 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
                 )
             notes.append(f"{case.nodes:,} nodes, {case.workload}: {detail}")
     console.print(table)
+    console.print(
+        f"{report.machine.get('cpus')} CPUs, core {report.machine.get('core_build')} build at "
+        f"{report.machine.get('commit')}, load average {report.machine.get('load_average_start')}"
+        f" at the start, {report.machine.get('load_average_end')} at the end",
+        style="dim",
+    )
     if report.machine.get("core_build") == "debug":
         console.print(
             "WARNING: podium._core is a debug build (maturin develop without --release): "
