@@ -200,7 +200,7 @@ impl FilterPlugin for NodeResourceTopologyMatch {
         node: &NodeInfo,
     ) -> Option<String> {
         let request = &fits_of(state)?.request;
-        let view = node.numa.view(node, &self.args.device_resources());
+        let view = view(&self.args, node);
         let (topology, usage) = view.parts()?;
         let placement = plan(topology, usage, request).ok()?;
         (!placement.is_empty()).then(|| placement.to_allocation(topology).to_annotation())
@@ -208,7 +208,12 @@ impl FilterPlugin for NodeResourceTopologyMatch {
 }
 
 /// Keeps `NodeView` in this module's vocabulary for the score plugin.
+/// (The device names are only needed for a node without an NRT object: no list is built for
+/// the others, as this runs for every node a device pod is filtered or scored on.)
 pub fn view<'a>(args: &NumaArgs, node: &'a NodeInfo) -> NodeView<'a> {
+    if node.numa.nrt.is_some() {
+        return node.numa.view(node, &[]);
+    }
     node.numa.view(node, &args.device_resources())
 }
 

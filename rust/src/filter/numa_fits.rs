@@ -17,7 +17,9 @@ pub enum NodeFit {
     Malformed,
     Infeasible(Infeasible),
     /// The placement's packing score (`topology::packing_score`, 0..=100).
-    Fits { score: i64 },
+    Fits {
+        score: i64,
+    },
 }
 
 /// The pod's request and its fit on every node looked at so far (keyed by node name).

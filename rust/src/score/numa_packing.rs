@@ -170,6 +170,41 @@ mod tests {
     }
 
     #[test]
+    fn the_score_reads_the_placements_the_filter_made() {
+        use crate::filter::node_resource_topology_match::NodeResourceTopologyMatch;
+        use crate::framework::plugin::FilterPlugin;
+
+        let spec = serde_json::from_str(r#"{"schedulerName":"podium","podium":{}}"#).unwrap();
+        let filters: Vec<Box<dyn FilterPlugin>> = vec![Box::new(
+            NodeResourceTopologyMatch::from_spec(&spec).unwrap(),
+        )];
+        let mut pod = PodRecord::empty("u", "ns", "p");
+        pod.requests.set(ResourceName::parse("nvidia.com/gpu"), 2);
+        let ctx = PodContext {
+            pod: &pod,
+            nodes: &[],
+            namespaces: &Default::default(),
+            volumes: &Default::default(),
+        };
+        let Prepared::Run(state) = filters[0].pre_filter(&ctx) else {
+            panic!("a GPU pod runs the filter");
+        };
+        let node = gpu_node("b", [1, 4]);
+        assert!(filters[0].filter(state.as_ref(), &pod, &node).is_success());
+        let states = vec![Some(state)];
+        let p = plugin();
+        let Prepared::Run(Some(shared)) =
+            p.pre_score_with(&ctx, &[], FilterStates::new(&filters, &states))
+        else {
+            panic!("runs with the filter's fits");
+        };
+        let filter_fits = topology_match::fits_of(states[0].as_ref().unwrap().as_ref()).unwrap();
+        let score_fits = topology_match::fits_of(Some(&shared)).unwrap();
+        assert!(Arc::ptr_eq(filter_fits, score_fits), "one cache per pod");
+        assert_eq!(p.score(Some(&shared), &pod, &node), score(&p, 2, &node));
+    }
+
+    #[test]
     fn pods_without_gpus_prefer_nodes_without_free_gpus() {
         let p = plugin();
         let cpu_node = crate::testutil::node("c", 64_000, 1 << 36).build();
