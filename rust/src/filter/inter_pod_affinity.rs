@@ -56,6 +56,12 @@ struct State {
 
 const NO_TERMS: &[AffinityTerm] = &[];
 
+/// Whether any placed pod carries inter-pod affinity terms (kube's `HavePodsWithAffinity`):
+/// when none does and the incoming pod has none, both InterPodAffinity plugins have nothing to do.
+pub(crate) fn any_pod_has_affinity_terms(nodes: &[std::sync::Arc<NodeInfo>]) -> bool {
+    nodes.iter().any(|n| !n.affinity_pods.is_empty())
+}
+
 fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
     pod.pod_affinity.as_ref().map_or((NO_TERMS, NO_TERMS), |a| {
         (&a.required_affinity[..], &a.required_anti_affinity[..])
@@ -104,13 +110,17 @@ impl FilterPlugin for InterPodAffinity {
     }
 
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        let (affinity, anti) = required(ctx.pod);
+        if affinity.is_empty() && anti.is_empty() && !any_pod_has_affinity_terms(ctx.nodes) {
+            // The common case: nothing to count, so no cluster-wide pass.
+            return Prepared::Skip;
+        }
         let counts = ctx
             .nodes
             .par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
             .fold(Counts::default, |acc, info| count(ctx, info, acc))
             .reduce(Counts::default, Counts::merge);
-        let (affinity, anti) = required(ctx.pod);
         if counts.existing_anti.is_empty() && affinity.is_empty() && anti.is_empty() {
             return Prepared::Skip;
         }

@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::filter::inter_pod_affinity::any_pod_has_affinity_terms;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::Sym;
@@ -92,7 +93,9 @@ impl ScorePlugin for InterPodAffinityScore {
         let has_preferred = own.is_some_and(|a| {
             !a.preferred_affinity.is_empty() || !a.preferred_anti_affinity.is_empty()
         });
-        if self.ignore_existing_preferred && !has_preferred {
+        if !has_preferred
+            && (self.ignore_existing_preferred || !any_pod_has_affinity_terms(ctx.nodes))
+        {
             return Prepared::Skip;
         }
         let ns_labels = ctx.namespaces.labels(pod.namespace);
