@@ -68,13 +68,18 @@ fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
     })
 }
 
-fn count(ctx: &PodContext<'_>, info: &NodeInfo, mut acc: Counts) -> Counts {
+/// `ns_labels`: the incoming pod's namespace labels, looked up once per pass, not per node.
+fn count(
+    ctx: &PodContext<'_>,
+    ns_labels: &crate::state::labels::Labels,
+    info: &NodeInfo,
+    mut acc: Counts,
+) -> Counts {
     let Some(node) = &info.node else {
         return acc;
     };
     let pod = ctx.pod;
     let labels = &node.labels;
-    let ns_labels = ctx.namespaces.labels(pod.namespace);
     for existing in &info.affinity_pods {
         let Some(terms) = &existing.pod_affinity else {
             continue;
@@ -115,16 +120,18 @@ impl FilterPlugin for InterPodAffinity {
             // The common case: nothing to count, so no cluster-wide pass.
             return Prepared::Skip;
         }
+        let ns_labels = ctx.namespaces.labels(ctx.pod.namespace);
         let counts = ctx
             .nodes
             .par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
-            .fold(Counts::default, |acc, info| count(ctx, info, acc))
+            .fold(Counts::default, |acc, info| {
+                count(ctx, ns_labels, info, acc)
+            })
             .reduce(Counts::default, Counts::merge);
         if counts.existing_anti.is_empty() && affinity.is_empty() && anti.is_empty() {
             return Prepared::Skip;
         }
-        let ns_labels = ctx.namespaces.labels(ctx.pod.namespace);
         let may_go_first = !affinity.is_empty()
             && counts.affinity.is_empty()
             && affinity.iter().all(|t| t.matches_with(ctx.pod, ns_labels));
