@@ -11,6 +11,7 @@ import orjson
 import yaml
 
 from podium.rawapi import ApiStatusError, request_bytes
+from podium.testing.manifests import deploy_dir
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -27,8 +28,7 @@ class CrdError(RuntimeError):
 
 def deploy_crds_dir() -> Path:
     """``deploy/crds`` of the repository checkout."""
-    # python/podium/testing/crds.py -> repository root
-    return Path(__file__).resolve().parents[3] / "deploy" / "crds"
+    return deploy_dir() / "crds"
 
 
 def load_crds(paths: Iterable[Path]) -> list[dict[str, Any]]:
