@@ -120,3 +120,68 @@ def gpu_command(
     from podium.benchmarks.gpu_packing import StreamOptions, main
 
     main(StreamOptions(nodes=nodes, steps=steps, load=load, seed=seed), out)
+
+
+def _choices(value: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    out = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [v for v in out if v not in allowed]
+    if unknown or not out:
+        raise typer.BadParameter(f"unknown {what} {unknown}; choose from {', '.join(allowed)}")
+    return out
+
+
+@bench_app.command("load")
+def load_command(
+    nodes: Annotated[int, typer.Option(min=1, help="Fake nodes (64 CPUs, 8 GPUs each).")] = 5000,
+    pods: Annotated[
+        int, typer.Option(min=1, help="Pods per scheduler, workload and creation mode.")
+    ] = 1000,
+    rate: Annotated[float, typer.Option(min=1, help="Pods/s created in rate mode.")] = 200.0,
+    workloads: Annotated[
+        str, typer.Option(help="Workloads, comma-separated, of: plain, gpu, spread.")
+    ] = "plain,gpu,spread",
+    modes: Annotated[str, typer.Option(help="Creation modes: rate, burst.")] = "rate,burst",
+    schedulers: Annotated[
+        str, typer.Option(help="Schedulers, in this order, of: ceiling, kube-scheduler, podium.")
+    ] = "ceiling,kube-scheduler,podium",
+    case_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds a case may take from its first creation.")
+    ] = 180.0,
+    out: Annotated[Path, typer.Option(help="Directory for the JSON and the PNG.")] = Path(
+        "bench/results"
+    ),
+) -> None:
+    """End to end on one local apiserver: the bind ceiling, kube-scheduler and podium in turn."""
+    import uvloop
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from podium.benchmarks.e2e_load import MODES, LoadOptions, run_load
+    from podium.benchmarks.e2e_report import plot_load, print_report, write_json
+    from podium.benchmarks.e2e_schedulers import SCHEDULERS
+    from podium.benchmarks.e2e_targets import evaluate
+    from podium.benchmarks.e2e_workloads import WORKLOADS
+
+    options = LoadOptions(
+        nodes=nodes,
+        pods=pods,
+        rate=rate,
+        workloads=_choices(workloads, WORKLOADS, "workloads"),
+        modes=_choices(modes, MODES, "modes"),
+        schedulers=_choices(schedulers, SCHEDULERS, "schedulers"),
+        case_timeout=case_timeout,
+    )
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        report = uvloop.run(run_load(options, progress=progress, say=progress.console.log))
+    checks = evaluate(report)
+    print_report(report, checks, console)
+    json_path = write_json(report, checks, out)
+    png_path = plot_load(report, out / "e2e-load.png")
+    console.print(f"wrote {json_path} and {png_path}")

@@ -79,7 +79,7 @@ def run_benchmark(
         options=options,
         profile=profile,
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        machine=_machine(),
+        machine=machine_info(),
     )
     sizes = list(options.nodes)
     if options.memory_nodes and options.memory_nodes not in sizes:
@@ -170,7 +170,7 @@ def _run_workload(
         )
 
 
-def _machine() -> dict[str, str | int]:
+def machine_info() -> dict[str, str | int]:
     from podium import _core
 
     return {

@@ -1,0 +1,110 @@
+"""The schedulers the load benchmark compares, each a process of its own on the same apiserver,
+with the same client limits: the bind ceiling, the upstream kube-scheduler, and ``podium run``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podium.config import PodiumArgs
+from podium.testing.binaries import Binaries
+from podium.testing.cluster import LocalCluster
+from podium.testing.kube_scheduler import KubeScheduler
+from podium.testing.podium_run import PodiumRun
+from podium.testing.server import LocalServer
+
+CEILING = "ceiling"
+KUBE_SCHEDULER = "kube-scheduler"
+PODIUM = "podium"
+SCHEDULERS = (CEILING, KUBE_SCHEDULER, PODIUM)
+TITLES = {CEILING: "bind ceiling", KUBE_SCHEDULER: "kube-scheduler", PODIUM: "podium"}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """client-go's qps/burst, raised so no scheduler is throttled by its own client."""
+
+    qps: float = 5000.0
+    burst: int = 10000
+    # The ceiling binds with podium's own default concurrency.
+    bind_concurrency: int = PodiumArgs().bind_concurrency
+
+
+class BindCeiling(LocalServer):
+    """``python -m podium.benchmarks.ceiling``: ready once its watch is open."""
+
+    name = "bind-ceiling"
+    port_count = 0
+
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        scheduler_name: str,
+        node_selector: str,
+        limits: ClientLimits,
+        *,
+        workdir: Path | None = None,
+    ) -> None:
+        super().__init__(workdir=workdir, start_timeout=60.0)
+        self.cluster = cluster
+        self.scheduler_name = scheduler_name
+        self.node_selector = node_selector
+        self.limits = limits
+        self.ready_file = self.workdir / "ready"
+
+    def _argv(self, ports: Sequence[int]) -> list[str]:
+        self.ready_file.unlink(missing_ok=True)
+        return [
+            sys.executable,
+            "-m",
+            "podium.benchmarks.ceiling",
+            f"--kubeconfig={self.cluster.kubeconfig}",
+            f"--scheduler-name={self.scheduler_name}",
+            f"--ready-file={self.ready_file}",
+            f"--node-selector={self.node_selector}",
+            f"--qps={self.limits.qps}",
+            f"--burst={self.limits.burst}",
+            f"--concurrency={self.limits.bind_concurrency}",
+        ]
+
+    def _ready(self) -> bool:
+        return self.ready_file.is_file()
+
+
+def podium_config(scheduler_name: str, limits: ClientLimits) -> dict[str, Any]:
+    """podium's defaults, one profile, no leader election (kube-scheduler runs without too)."""
+    return {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"qps": limits.qps, "burst": limits.burst},
+        "leaderElection": {"leaderElect": False},
+        "profiles": [{"schedulerName": scheduler_name}],
+    }
+
+
+def scheduler_process(
+    kind: str,
+    cluster: LocalCluster,
+    scheduler_name: str,
+    node_labels: Mapping[str, str],
+    limits: ClientLimits,
+    binaries: Binaries | None = None,
+) -> LocalServer:
+    """The (not yet started) process of scheduler ``kind``, taking pods of ``scheduler_name``."""
+    if kind == CEILING:
+        selector = ",".join(f"{k}={v}" for k, v in node_labels.items())
+        return BindCeiling(cluster, scheduler_name, selector, limits)
+    if kind == KUBE_SCHEDULER:
+        return KubeScheduler(
+            cluster,
+            profiles=[{"schedulerName": scheduler_name}],
+            qps=limits.qps,
+            burst=limits.burst,
+            binaries=binaries,
+        )
+    if kind == PODIUM:
+        return PodiumRun(cluster, podium_config(scheduler_name, limits))
+    raise ValueError(f"unknown scheduler {kind!r}; choose from {', '.join(SCHEDULERS)}")
