@@ -5,6 +5,7 @@ JSON bytes straight from the apiserver (list pages and watch lines); the core pa
 once into compact records. Nothing here returns a Python object per cached pod.
 """
 
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Final, final
 
@@ -110,6 +111,55 @@ class Decision:
     score_seconds: float
 
 @final
+class NodeScore:
+    """One feasible node's scores in an ``Evaluation``."""
+
+    node: str
+    # The weighted sum a scheduling cycle ranks nodes by.
+    total: int
+    # (plugin, normalized score 0..100, weight), in the profile's order.
+    plugins: list[tuple[str, int, int]]
+
+@final
+class Evaluation:
+    """``Snapshot.evaluate``'s answer: per-node reasons and the feasible nodes' scores."""
+
+    # Every examined node -> its reasons (empty: feasible). A node name the caller gave that the
+    # snapshot lacks has the single reason "node(s) not in podium's cache".
+    reasons: dict[str, list[str]]
+    # The feasible nodes, best first (ties by name).
+    scores: list[NodeScore]
+    # A score plugin's PreScore failed (plugin named); ``scores`` is empty then.
+    score_error: str | None
+
+@final
+class PluginPod:
+    """What Python plugins see of the pod being scheduled."""
+
+    uid: str
+    namespace: str
+    name: str
+    priority: int
+    labels: dict[str, str]
+    # Effective requests (cpu in millicores, memory/storage in bytes, extended resources in
+    # units); zero entries left out.
+    requests: dict[str, int]
+
+@final
+class PluginNode:
+    """What Python plugins see of one node the core's filters kept."""
+
+    name: str
+    labels: dict[str, str]
+    # As requests; ``pods`` is status.allocatable.pods.
+    allocatable: dict[str, int]
+    # Totals of the pods counted on the node (this batch's placements included).
+    requested: dict[str, int]
+    pods: int
+    # The core's weighted score for the node.
+    score: int
+
+@final
 class Profile:
     """One scheduling profile, built from a validated KubeSchedulerConfiguration profile.
 
@@ -147,11 +197,38 @@ class Snapshot:
     def generation(self) -> int: ...
     @property
     def node_count(self) -> int: ...
-    def schedule(self, uids: list[str], profile: Profile) -> list[Decision]:
+    def schedule(
+        self,
+        uids: list[str],
+        profile: Profile,
+        plugins: Callable[[PluginPod, list[PluginNode]], Sequence[int | str]] | None = None,
+    ) -> list[Decision]:
         """Decide a batch with the GIL released. Decisions inside the batch see each other (a
         pod placed earlier in the batch counts on its node for the later ones). Pods the
         snapshot does not know get code ERROR. Does not touch the ClusterState: the caller
-        assumes the successes there."""
+        assumes the successes there.
+
+        ``plugins``: called (with the GIL, on a core thread) once per pod that has feasible nodes,
+        with those nodes; returns one verdict per node in order: an int is added to the node's
+        core score, a str rejects the node with that reason. If it raises, the pod's decision is
+        ERROR with the exception in its message. It must not call back into this snapshot."""
+
+    def evaluate(
+        self,
+        pod: str | bytes,
+        profile: Profile,
+        nodes: list[str] | None = None,
+        *,
+        bound: bool = False,
+    ) -> Evaluation:
+        """Judge one pod on ``nodes`` (names; None: every node) without placing it, GIL
+        released: every filter's reasons per node (as ``explain``) and the feasible nodes'
+        per-plugin scores. ``pod``: the uid of a pending pod (``bound=True``: of a pod counted on
+        a node, evaluated as ``explain_bound`` does), or a Pod object as JSON bytes from outside
+        the snapshot (its nodeName ignored). Cluster-wide plugins still count every node.
+
+        CoreError: the uid is not pending (bound) here, or the object is malformed (field
+        named)."""
 
     def explain(self, uid: str, profile: Profile) -> dict[str, list[str]]:
         """Why the pending pod ``uid`` fits or not, node by node, with the GIL released.
@@ -230,3 +307,8 @@ class ClusterState:
     def node_usage(self, node: str) -> dict[str, int]:
         """Requested totals on ``node`` (cpu in millicores, memory/storage in bytes, pods,
         extended resources in units), assumed pods included. For tests and ``explain``."""
+
+    def capacity_totals(self) -> dict[str, tuple[int, int]]:
+        """Per resource, (requested, allocatable) summed over the nodes that exist (assumed
+        pods included; ``pods`` counts pods against ``status.allocatable.pods``). Units as
+        ``node_usage``."""

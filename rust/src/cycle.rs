@@ -11,10 +11,11 @@ use rayon::prelude::*;
 use crate::diagnosis::{self, Diagnosis};
 use crate::filter::volume_binding;
 use crate::framework::code::Code;
-use crate::framework::filter_states::FilterStates;
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
+use crate::framework::extension::{Extension, Verdict};
+use crate::framework::plugin::{PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
+use crate::framework::scoring;
 use crate::framework::status::Status;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
@@ -91,6 +92,16 @@ impl Decision {
 /// Decides `uids` in order; each success is placed in the snapshot's own copy, so later pods
 /// (in this batch and in later batches on the same snapshot) see it.
 pub fn schedule_batch(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Vec<Decision> {
+    schedule_batch_with(snapshot, uids, profile, None)
+}
+
+/// As `schedule_batch`, with outside plugins judging the nodes the core keeps.
+pub fn schedule_batch_with(
+    snapshot: &Snapshot,
+    uids: &[String],
+    profile: &Profile,
+    extension: Option<&dyn Extension>,
+) -> Vec<Decision> {
     let mut guard = snapshot.lock();
     let data = &mut *guard;
     let (slots, mut nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) =
@@ -102,8 +113,14 @@ pub fn schedule_batch(snapshot: &Snapshot, uids: &[String], profile: &Profile) -
                 let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
                     return Decision::unknown(uid);
                 };
-                let (decision, chosen) =
-                    schedule_pod_with(profile, &nodes, &data.namespaces, &data.volumes, &pod);
+                let (decision, chosen) = schedule_pod_extended(
+                    profile,
+                    &nodes,
+                    &data.namespaces,
+                    &data.volumes,
+                    &pod,
+                    extension,
+                );
                 if let Some(i) = chosen {
                     let node = Arc::make_mut(&mut nodes[i]);
                     if let Some(allocation) = &decision.allocation {
@@ -232,6 +249,18 @@ pub fn schedule_pod_with(
     volumes: &Volumes,
     pod: &PodRecord,
 ) -> (Decision, Option<usize>) {
+    schedule_pod_extended(profile, nodes, namespaces, volumes, pod, None)
+}
+
+/// As `schedule_pod_with`, with outside plugins judging the nodes the core keeps.
+pub fn schedule_pod_extended(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    volumes: &Volumes,
+    pod: &PodRecord,
+    extension: Option<&dyn Extension>,
+) -> (Decision, Option<usize>) {
     let mut decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
         return (decision.failed(diagnosis::invalid_pod(err)), None);
@@ -281,34 +310,58 @@ pub fn schedule_pod_with(
     }
 
     let started = Instant::now();
-    let chosen = if feasible.len() == 1 {
+    let chosen = if feasible.len() == 1 && extension.is_none() {
         Some((feasible[0], 0))
     } else {
         let feasible_nodes: Vec<&NodeInfo> = feasible.iter().map(|&i| &*nodes[i]).collect();
-        let mut totals = vec![0i64; feasible.len()];
-        for weighted in &profile.scores {
-            let plugin = &weighted.plugin;
-            let filters = FilterStates::new(&profile.filters, &states);
-            let state = match plugin.pre_score_with(&ctx, &feasible_nodes, filters) {
-                Prepared::Run(state) => state,
-                Prepared::Skip => continue,
-                Prepared::Reject(status) => {
+        let scored = match scoring::score_nodes(profile, &ctx, &states, &feasible_nodes) {
+            Ok(scored) => scored,
+            Err(message) => {
+                decision.code = Code::Error;
+                decision.message = message;
+                return (decision, None);
+            }
+        };
+        let mut totals: Vec<Option<i64>> = scoring::totals(&scored, feasible.len())
+            .into_iter()
+            .map(Some)
+            .collect();
+        if let Some(extension) = extension {
+            let core: Vec<i64> = totals.iter().map(|t| t.unwrap_or(0)).collect();
+            let verdicts = match extension.judge(pod, &feasible_nodes, &core) {
+                Ok(v) if v.len() == feasible.len() => v,
+                Ok(v) => {
                     decision.code = Code::Error;
-                    decision.message = format!("{}: {}", plugin.name(), status.reasons.join(", "));
+                    decision.message = format!(
+                        "plugins judged {} nodes, {} were feasible",
+                        v.len(),
+                        feasible.len()
+                    );
+                    return (decision, None);
+                }
+                Err(message) => {
+                    decision.code = Code::Error;
+                    decision.message = message;
                     return (decision, None);
                 }
             };
-            let mut scores: Vec<i64> = feasible_nodes
-                .par_iter()
-                .with_min_len(MIN_NODES_PER_TASK)
-                .map(|node| plugin.score(state.as_ref(), pod, node))
-                .collect();
-            plugin.normalize(state.as_ref(), &mut scores);
-            for (total, score) in totals.iter_mut().zip(scores) {
-                *total = total.saturating_add(
-                    score
-                        .clamp(0, MAX_NODE_SCORE)
-                        .saturating_mul(weighted.weight),
+            let mut rejected = Vec::new();
+            for (total, verdict) in totals.iter_mut().zip(verdicts) {
+                match verdict {
+                    Verdict::Score(extra) => *total = total.map(|t| t.saturating_add(extra)),
+                    Verdict::Reject(reason) => {
+                        *total = None;
+                        rejected.push(Status::unschedulable(reason));
+                    }
+                }
+            }
+            decision.feasible_nodes -= rejected.len();
+            if decision.feasible_nodes == 0 {
+                decision.score_seconds = started.elapsed().as_secs_f64();
+                let all = failures.iter().chain(&rejected);
+                return (
+                    decision.failed(diagnosis::fit_error(nodes.len(), all)),
+                    None,
                 );
             }
         }
@@ -320,8 +373,9 @@ pub fn schedule_pod_with(
         feasible
             .iter()
             .zip(&totals)
+            .filter_map(|(i, total)| total.map(|t| (i, t)))
             .max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(**b).cmp(&tie(**a))))
-            .map(|(&i, &s)| (i, s))
+            .map(|(&i, s)| (i, s))
     };
     decision.score_seconds = started.elapsed().as_secs_f64();
     let Some((index, score)) = chosen else {
@@ -480,6 +534,65 @@ mod tests {
         let (d, i) = schedule_pod(&prof, &mixed, &with_requests(pod("c"), 1000, 0));
         assert_eq!((d.evaluated_nodes, d.feasible_nodes), (1000, 3));
         assert!(i.is_some_and(|i| i < 3));
+    }
+
+    /// Rejects node "a", gives node "c" a large bonus.
+    struct Outside;
+
+    impl Extension for Outside {
+        fn judge(
+            &self,
+            _pod: &PodRecord,
+            feasible: &[&NodeInfo],
+            _totals: &[i64],
+        ) -> Result<Vec<Verdict>, String> {
+            Ok(feasible
+                .iter()
+                .map(|n| match n.node.as_ref().map(|r| r.name()) {
+                    Some("a") => Verdict::Reject("outside says no".to_owned()),
+                    Some("c") => Verdict::Score(10_000),
+                    _ => Verdict::Score(0),
+                })
+                .collect())
+        }
+    }
+
+    struct Broken;
+
+    impl Extension for Broken {
+        fn judge(&self, _: &PodRecord, _: &[&NodeInfo], _: &[i64]) -> Result<Vec<Verdict>, String> {
+            Err("plugins: boom".to_owned())
+        }
+    }
+
+    #[test]
+    fn outside_plugins_filter_and_score_the_kept_nodes() {
+        let ns = nodes(&[("a", 8000), ("b", 8000), ("c", 1000)]);
+        let p = with_requests(pod("p"), 500, 0);
+        let run = |ext: &dyn Extension, ns: &[Arc<NodeInfo>]| {
+            schedule_pod_extended(
+                &profile(""),
+                ns,
+                &Namespaces::default(),
+                &Volumes::default(),
+                &p,
+                Some(ext),
+            )
+            .0
+        };
+        let d = run(&Outside, &ns);
+        assert_eq!(
+            d.node.as_deref(),
+            Some("c"),
+            "the bonus outweighs the core's preference"
+        );
+        assert_eq!(d.feasible_nodes, 2);
+        let only_a = nodes(&[("a", 8000)]);
+        let d = run(&Outside, &only_a);
+        assert_eq!(d.code, Code::Unschedulable);
+        assert_eq!(d.message, "0/1 nodes are available: 1 outside says no.");
+        let d = run(&Broken, &ns);
+        assert_eq!((d.code, d.message.as_str()), (Code::Error, "plugins: boom"));
     }
 
     #[test]

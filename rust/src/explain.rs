@@ -24,7 +24,7 @@ use crate::framework::plugin::{PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
-use crate::state::pod::PodRecord;
+use crate::state::pod::{PodRecord, parse_pod};
 use crate::state::snapshot::Snapshot;
 use crate::state::volumes::Volumes;
 
@@ -35,6 +35,9 @@ pub enum Target<'a> {
     Pending(&'a str),
     /// A pod counted on a node of this snapshot, by uid, re-evaluated as if pending.
     Bound(&'a str),
+    /// A Pod object (JSON) from outside the snapshot, such as the one kube-scheduler sends an
+    /// extender; evaluated as given (a malformed object is an error, not a reason per node).
+    Object(&'a [u8]),
 }
 
 /// Node name → the reasons it fails the pod (empty: feasible), sorted by node name.
@@ -43,34 +46,62 @@ pub type Explanation = BTreeMap<String, Vec<String>>;
 /// Nodes per parallel task: below this, splitting costs more than it saves.
 const MIN_NODES_PER_TASK: usize = 64;
 
+/// What a target is judged with: the pod and a consistent copy of what the filters read.
+pub struct Resolved {
+    pub pod: Arc<PodRecord>,
+    pub nodes: Vec<Arc<NodeInfo>>,
+    pub namespaces: Namespaces,
+    pub volumes: Volumes,
+}
+
+/// Finds `target` in `snapshot` (or decodes it) and copies out what judging it needs.
+pub fn resolve(snapshot: &Snapshot, target: Target<'_>) -> CoreResult<Resolved> {
+    let data = snapshot.lock();
+    let mut nodes: Vec<Arc<NodeInfo>> = data.real_nodes().into_iter().map(|(_, n)| n).collect();
+    let pod = match target {
+        Target::Pending(uid) => data.pending.get(uid).cloned().ok_or_else(|| {
+            CoreError::Invalid(format!(
+                "explain: pod uid {uid:?} is not pending in this snapshot \
+                 (bound, assumed, gated, finished, another scheduler's, or unknown; \
+                 explain_bound checks a pod that is on a node)"
+            ))
+        })?,
+        Target::Bound(uid) => take_off_node(&mut nodes, uid)?,
+        Target::Object(bytes) => Arc::new(decode_object(bytes)?),
+    };
+    let mut volumes = data.volumes.clone();
+    // As if pending: the PVs the pod reserved are free again for it.
+    if let Target::Bound(uid) = target {
+        volumes.release(uid);
+    }
+    Ok(Resolved {
+        pod,
+        nodes,
+        namespaces: data.namespaces.clone(),
+        volumes,
+    })
+}
+
+/// A Pod object from outside the cache; malformed input is the caller's error.
+fn decode_object(bytes: &[u8]) -> CoreResult<PodRecord> {
+    let mut pod = parse_pod(bytes).map_err(CoreError::Invalid)?;
+    if let Some(err) = &pod.error {
+        return Err(CoreError::Invalid(err.to_string()));
+    }
+    // The pod asks where it may go: a nodeName it may carry is not a request to enforce.
+    pod.node_name = None;
+    Ok(pod)
+}
+
 pub fn explain(
     snapshot: &Snapshot,
     target: Target<'_>,
     profile: &Profile,
 ) -> CoreResult<Explanation> {
-    let (pod, nodes, namespaces, volumes) = {
-        let data = snapshot.lock();
-        let mut nodes: Vec<Arc<NodeInfo>> = data.real_nodes().into_iter().map(|(_, n)| n).collect();
-        let pod = match target {
-            Target::Pending(uid) => data.pending.get(uid).cloned().ok_or_else(|| {
-                CoreError::Invalid(format!(
-                    "explain: pod uid {uid:?} is not pending in this snapshot \
-                     (bound, assumed, gated, finished, another scheduler's, or unknown; \
-                     explain_bound checks a pod that is on a node)"
-                ))
-            })?,
-            Target::Bound(uid) => take_off_node(&mut nodes, uid)?,
-        };
-        let mut volumes = data.volumes.clone();
-        // As if pending: the PVs the pod reserved are free again for it.
-        if let Target::Bound(uid) = target {
-            volumes.release(uid);
-        }
-        (pod, nodes, data.namespaces.clone(), volumes)
-    };
+    let r = resolve(snapshot, target)?;
     Ok(profile
         .pool
-        .install(|| explain_pod_with(profile, &nodes, &namespaces, &volumes, &pod)))
+        .install(|| explain_pod_with(profile, &r.nodes, &r.namespaces, &r.volumes, &r.pod)))
 }
 
 /// Removes the pod `uid` from the node it counts on (in a private copy of that node) and
@@ -130,10 +161,23 @@ pub fn explain_pod_with(
         namespaces,
         volumes,
     };
+    let prepared = pre_filter_all(profile, &ctx);
+    reasons_on(profile, &prepared, pod, nodes)
+}
+
+/// Every filter's PreFilter outcome for one pod.
+pub struct PreFiltered {
+    /// Per filter: `Some(state)` to run its per-node step, `None` to skip it.
+    pub states: Vec<Option<Option<PluginState>>>,
+    /// PreFilter rejections: they hold for every node.
+    pub rejected: Vec<String>,
+}
+
+pub fn pre_filter_all(profile: &Profile, ctx: &PodContext<'_>) -> PreFiltered {
     let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
     let mut rejected: Vec<String> = Vec::new();
     for plugin in &profile.filters {
-        match plugin.pre_filter(&ctx) {
+        match plugin.pre_filter(ctx) {
             Prepared::Run(state) => states.push(Some(state)),
             Prepared::Skip => states.push(None),
             // A PreFilter rejection holds for every node; the other plugins still speak.
@@ -143,7 +187,17 @@ pub fn explain_pod_with(
             }
         }
     }
-    nodes
+    PreFiltered { states, rejected }
+}
+
+/// The reasons each of `examined` fails the pod, every enabled filter run on every node.
+pub fn reasons_on(
+    profile: &Profile,
+    prepared: &PreFiltered,
+    pod: &PodRecord,
+    examined: &[Arc<NodeInfo>],
+) -> Explanation {
+    examined
         .par_iter()
         .with_min_len(MIN_NODES_PER_TASK)
         .filter_map(|info| {
@@ -152,8 +206,8 @@ pub fn explain_pod_with(
             if let Some(err) = &node.error {
                 return Some((node.name().to_owned(), vec![err.to_string()]));
             }
-            let mut reasons = rejected.clone();
-            for (plugin, state) in profile.filters.iter().zip(&states) {
+            let mut reasons = prepared.rejected.clone();
+            for (plugin, state) in profile.filters.iter().zip(&prepared.states) {
                 let Some(state) = state else { continue };
                 let status = plugin.filter(state.as_ref(), pod, info);
                 if !status.is_success() {

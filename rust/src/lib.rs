@@ -7,6 +7,7 @@
 pub mod cycle;
 pub mod diagnosis;
 pub mod error;
+pub mod evaluate;
 pub mod explain;
 pub mod filter;
 pub mod framework;
@@ -26,6 +27,10 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
+
+use crate::framework::extension::{Extension, Verdict};
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
 
 use crate::framework::code::Code;
 use crate::state::kind::Kind;
@@ -221,6 +226,151 @@ impl Decision {
     }
 }
 
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct NodeScore {
+    node: String,
+    total: i64,
+    plugins: Vec<(String, i64, i64)>,
+}
+
+#[pymethods]
+impl NodeScore {
+    fn __repr__(&self) -> String {
+        format!("NodeScore({:?} total={})", self.node, self.total)
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct Evaluation {
+    reasons: BTreeMap<String, Vec<String>>,
+    scores: Vec<Py<NodeScore>>,
+    score_error: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Python plugins see of a pod and of a node.
+
+fn resource_map(resources: &state::resources::Resources) -> HashMap<String, i64> {
+    resources
+        .entries()
+        .filter(|&(_, v)| v != 0)
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+fn label_map(labels: &state::labels::Labels) -> HashMap<String, String> {
+    labels
+        .iter()
+        .map(|(k, v)| (intern::resolve(k).to_owned(), intern::resolve(v).to_owned()))
+        .collect()
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct PluginPod {
+    uid: String,
+    namespace: String,
+    name: String,
+    priority: i32,
+    labels: HashMap<String, String>,
+    requests: HashMap<String, i64>,
+}
+
+#[pymethods]
+impl PluginPod {
+    fn __repr__(&self) -> String {
+        format!("PluginPod({}/{})", self.namespace, self.name)
+    }
+}
+
+impl From<&PodRecord> for PluginPod {
+    fn from(pod: &PodRecord) -> Self {
+        Self {
+            uid: pod.uid.to_string(),
+            namespace: pod.namespace().to_owned(),
+            name: pod.name.to_string(),
+            priority: pod.priority,
+            labels: label_map(&pod.labels),
+            requests: resource_map(&pod.requests),
+        }
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct PluginNode {
+    name: String,
+    labels: HashMap<String, String>,
+    allocatable: HashMap<String, i64>,
+    requested: HashMap<String, i64>,
+    pods: usize,
+    score: i64,
+}
+
+#[pymethods]
+impl PluginNode {
+    fn __repr__(&self) -> String {
+        format!("PluginNode({:?} score={})", self.name, self.score)
+    }
+}
+
+/// Python plugins behind the core's `Extension` hook: one call per pod with its feasible nodes.
+struct PyExtension {
+    judge: Py<PyAny>,
+}
+
+impl PyExtension {
+    fn call(
+        &self,
+        py: Python<'_>,
+        pod: &PodRecord,
+        feasible: &[&NodeInfo],
+        totals: &[i64],
+    ) -> PyResult<Vec<Verdict>> {
+        let nodes = PyList::empty(py);
+        for (info, &score) in feasible.iter().zip(totals) {
+            let Some(record) = info.node.as_ref() else {
+                continue;
+            };
+            let mut allocatable = resource_map(&record.allocatable);
+            allocatable.insert("pods".to_owned(), record.allowed_pods);
+            nodes.append(PluginNode {
+                name: record.name().to_owned(),
+                labels: label_map(&record.labels),
+                allocatable,
+                requested: resource_map(&info.requested),
+                pods: info.pod_count(),
+                score,
+            })?;
+        }
+        let verdicts = self.judge.call1(py, (PluginPod::from(pod), nodes))?;
+        verdicts
+            .bind(py)
+            .try_iter()?
+            .map(|item| {
+                let item = item?;
+                if let Ok(points) = item.extract::<i64>() {
+                    Ok(Verdict::Score(points))
+                } else {
+                    Ok(Verdict::Reject(item.extract::<String>()?))
+                }
+            })
+            .collect()
+    }
+}
+
+impl Extension for PyExtension {
+    fn judge(
+        &self,
+        pod: &PodRecord,
+        feasible: &[&NodeInfo],
+        totals: &[i64],
+    ) -> Result<Vec<Verdict>, String> {
+        Python::attach(|py| {
+            self.call(py, pod, feasible, totals)
+                .map_err(|err| format!("plugins: {err}"))
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Profile and Snapshot.
 
@@ -261,15 +411,24 @@ impl PySnapshot {
         self.inner.node_count()
     }
 
+    #[pyo3(signature = (uids, profile, plugins = None))]
     fn schedule<'py>(
         &self,
         py: Python<'py>,
         uids: Vec<String>,
         profile: &Bound<'py, PyProfile>,
+        plugins: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let profile = &profile.get().inner;
+        let extension = plugins.map(|judge| PyExtension { judge });
         let decisions = without_gil(py, || {
-            Ok(cycle::schedule_batch(&self.inner, &uids, profile))
+            let extension = extension.as_ref().map(|e| e as &dyn Extension);
+            Ok(cycle::schedule_batch_with(
+                &self.inner,
+                &uids,
+                profile,
+                extension,
+            ))
         })?;
         let out = PyList::empty(py);
         for d in decisions {
@@ -302,6 +461,62 @@ impl PySnapshot {
         let profile = &profile.get().inner;
         let target = explain::Target::Pending(uid);
         without_gil(py, || explain::explain(&self.inner, target, profile))
+    }
+
+    #[pyo3(signature = (pod, profile, nodes = None, *, bound = false))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        pod: &Bound<'_, PyAny>,
+        profile: &Bound<'_, PyProfile>,
+        nodes: Option<Vec<String>>,
+        bound: bool,
+    ) -> PyResult<Evaluation> {
+        let profile = &profile.get().inner;
+        let result = if let Ok(object) = pod.cast::<pyo3::types::PyBytes>() {
+            let bytes = object.as_bytes();
+            without_gil(py, || {
+                evaluate::evaluate(
+                    &self.inner,
+                    explain::Target::Object(bytes),
+                    profile,
+                    nodes.as_deref(),
+                )
+            })?
+        } else {
+            let uid: String = pod.extract()?;
+            let target = if bound {
+                explain::Target::Bound(&uid)
+            } else {
+                explain::Target::Pending(&uid)
+            };
+            without_gil(py, || {
+                evaluate::evaluate(&self.inner, target, profile, nodes.as_deref())
+            })?
+        };
+        let scores = result
+            .scores
+            .into_iter()
+            .map(|n| {
+                Py::new(
+                    py,
+                    NodeScore {
+                        node: n.node,
+                        total: n.total,
+                        plugins: n
+                            .plugins
+                            .into_iter()
+                            .map(|(p, s, w)| (p.to_owned(), s, w))
+                            .collect(),
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Evaluation {
+            reasons: result.reasons,
+            scores,
+            score_error: result.score_error,
+        })
     }
 
     fn explain_bound(
@@ -437,6 +652,10 @@ impl PyClusterState {
         self.lock().has_node(node)
     }
 
+    fn capacity_totals(&self) -> BTreeMap<String, (i64, i64)> {
+        self.lock().capacity_totals()
+    }
+
     fn node_usage(&self, node: &str) -> PyResult<HashMap<String, i64>> {
         self.lock()
             .node_usage(node)
@@ -484,6 +703,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Change>()?;
     m.add_class::<PendingPod>()?;
     m.add_class::<Decision>()?;
+    m.add_class::<NodeScore>()?;
+    m.add_class::<Evaluation>()?;
+    m.add_class::<PluginPod>()?;
+    m.add_class::<PluginNode>()?;
     m.add_class::<PyProfile>()?;
     m.add_class::<PySnapshot>()?;
     m.add_class::<PyClusterState>()?;

@@ -2,10 +2,12 @@
 //! plugins by name, and profiles.
 
 pub mod code;
+pub mod extension;
 pub mod filter_states;
 pub mod plugin;
 pub mod profile;
 pub mod reasons;
 pub mod registry;
 pub mod sampling;
+pub mod scoring;
 pub mod status;

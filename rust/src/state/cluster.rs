@@ -8,7 +8,7 @@
 //! always wins over an assumption: a pod reported on its assumed node is confirmed (counted once),
 //! one reported elsewhere moves there.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
@@ -738,6 +738,31 @@ impl ClusterState {
             i64::try_from(info.pod_count()).unwrap_or(i64::MAX),
         ));
         Some(out)
+    }
+
+    /// Per resource, (requested, allocatable) summed over the nodes that exist, assumed pods
+    /// included; `pods` counts pods against `status.allocatable.pods`. For utilisation reports.
+    pub fn capacity_totals(&self) -> BTreeMap<String, (i64, i64)> {
+        let mut out: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for info in self.nodes.iter().flatten() {
+            let Some(node) = info.node.as_ref() else {
+                continue;
+            };
+            for (name, value) in node.allocatable.entries() {
+                let entry = out.entry(name.to_owned()).or_default();
+                entry.1 = entry.1.saturating_add(value);
+            }
+            for (name, value) in info.requested.entries() {
+                let entry = out.entry(name.to_owned()).or_default();
+                entry.0 = entry.0.saturating_add(value);
+            }
+            let pods = out.entry("pods".to_owned()).or_default();
+            pods.0 = pods
+                .0
+                .saturating_add(i64::try_from(info.pod_count()).unwrap_or(i64::MAX));
+            pods.1 = pods.1.saturating_add(node.allowed_pods);
+        }
+        out
     }
 }
 

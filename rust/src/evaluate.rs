@@ -1,0 +1,237 @@
+//! `evaluate`: one pod against some or all nodes, without placing it: every filter's reasons per
+//! node (as `explain`) and, for the nodes that pass, each score plugin's normalized score with
+//! the weighted total a scheduling cycle would rank them by.
+//!
+//! The extender protocol asks exactly this for the nodes kube-scheduler sends (filter, then
+//! prioritize), and `podium explain` shows the best nodes' score breakdown with it. The
+//! cluster-wide plugins (inter-pod affinity, topology spread) still count every node of the
+//! snapshot; only the per-node steps are limited to the examined nodes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::CoreResult;
+use crate::explain::{Explanation, Target, pre_filter_all, reasons_on, resolve};
+use crate::framework::plugin::PodContext;
+use crate::framework::profile::Profile;
+use crate::framework::scoring::{self, PluginScores};
+use crate::state::node_info::NodeInfo;
+use crate::state::snapshot::Snapshot;
+
+/// The reason given for a node the caller named but the snapshot does not have.
+pub const UNKNOWN_NODE: &str = "node(s) not in podium's cache";
+
+/// One feasible node's scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeScores {
+    pub node: String,
+    /// The weighted sum, as a scheduling cycle ranks nodes.
+    pub total: i64,
+    /// (plugin, normalized score 0..=100, weight), in the profile's order.
+    pub plugins: Vec<(&'static str, i64, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Every examined node → its reasons (empty: feasible).
+    pub reasons: Explanation,
+    /// The feasible nodes, best first (ties by name); empty if a PreScore failed.
+    pub scores: Vec<NodeScores>,
+    /// Set when a score plugin's PreScore failed (plugin named): no scores then.
+    pub score_error: Option<String>,
+}
+
+/// Evaluates `target` on `only` (node names; None: every node).
+pub fn evaluate(
+    snapshot: &Snapshot,
+    target: Target<'_>,
+    profile: &Profile,
+    only: Option<&[String]>,
+) -> CoreResult<Evaluation> {
+    let resolved = resolve(snapshot, target)?;
+    let (examined, unknown) = match only {
+        None => (resolved.nodes.clone(), Vec::new()),
+        Some(names) => pick(&resolved.nodes, names),
+    };
+    let ctx = PodContext {
+        pod: &resolved.pod,
+        nodes: &resolved.nodes,
+        namespaces: &resolved.namespaces,
+        volumes: &resolved.volumes,
+    };
+    Ok(profile.pool.install(|| {
+        let prepared = pre_filter_all(profile, &ctx);
+        let mut reasons = if let Some(err) = &resolved.pod.error {
+            // A malformed cached pod fails everywhere with its own message, as a cycle would.
+            examined
+                .iter()
+                .filter_map(|n| n.node.as_ref())
+                .map(|n| (n.name().to_owned(), vec![err.to_string()]))
+                .collect()
+        } else {
+            reasons_on(profile, &prepared, &resolved.pod, &examined)
+        };
+        let feasible: Vec<&NodeInfo> = examined
+            .iter()
+            .filter(|n| {
+                n.node
+                    .as_ref()
+                    .is_some_and(|r| reasons.get(r.name()).is_some_and(Vec::is_empty))
+            })
+            .map(|n| &**n)
+            .collect();
+        for name in unknown {
+            reasons.insert(name, vec![UNKNOWN_NODE.to_owned()]);
+        }
+        match scoring::score_nodes(profile, &ctx, &prepared.states, &feasible) {
+            Ok(scored) => Evaluation {
+                reasons,
+                scores: ranked(&feasible, &scored),
+                score_error: None,
+            },
+            Err(message) => Evaluation {
+                reasons,
+                scores: Vec::new(),
+                score_error: Some(message),
+            },
+        }
+    }))
+}
+
+/// The nodes named in `names` (in that order, once each), and the names the snapshot lacks.
+fn pick(nodes: &[Arc<NodeInfo>], names: &[String]) -> (Vec<Arc<NodeInfo>>, Vec<String>) {
+    let by_name: HashMap<&str, &Arc<NodeInfo>> = nodes
+        .iter()
+        .filter_map(|n| n.node.as_ref().map(|r| (r.name(), n)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut found = Vec::with_capacity(names.len());
+    let mut unknown = Vec::new();
+    for name in names {
+        if !seen.insert(name.as_str()) {
+            continue;
+        }
+        match by_name.get(name.as_str()) {
+            Some(&node) => found.push(node.clone()),
+            None => unknown.push(name.clone()),
+        }
+    }
+    (found, unknown)
+}
+
+fn ranked(feasible: &[&NodeInfo], scored: &[PluginScores]) -> Vec<NodeScores> {
+    let totals = scoring::totals(scored, feasible.len());
+    let mut out: Vec<NodeScores> = feasible
+        .iter()
+        .zip(totals)
+        .enumerate()
+        .filter_map(|(i, (info, total))| {
+            let node = info.node.as_ref()?.name().to_owned();
+            let plugins = scored
+                .iter()
+                .map(|p| (p.plugin, p.scores[i], p.weight))
+                .collect();
+            Some(NodeScores {
+                node,
+                total,
+                plugins,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.node.cmp(&b.node)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CoreError;
+    use crate::state::cluster::ClusterState;
+    use crate::state::kind::Kind;
+
+    fn profile() -> Profile {
+        Profile::from_json(
+            br#"{"schedulerName":"podium","parallelism":2,
+                "filters":["NodeUnschedulable","NodeResourcesFit"],
+                "scores":{"NodeResourcesFit":2}}"#,
+        )
+        .expect("valid profile")
+    }
+
+    fn node(name: &str, cpu: &str) -> Vec<u8> {
+        format!(
+            r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{name}","uid":"uid-{name}"}},
+                "status":{{"allocatable":{{"cpu":"{cpu}","memory":"8Gi","pods":"110"}}}}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    fn pod_object(cpu: &str) -> Vec<u8> {
+        format!(
+            r#"{{"metadata":{{"name":"x","namespace":"ns","uid":"ux"}},
+                "spec":{{"schedulerName":"default-scheduler","nodeName":"a",
+                "containers":[{{"resources":{{"requests":{{"cpu":"{cpu}","memory":"1Gi"}}}}}}]}}}}"#
+        )
+        .into_bytes()
+    }
+
+    fn cluster() -> ClusterState {
+        let mut s = ClusterState::new(&["podium"]);
+        for (n, cpu) in [("a", "2"), ("b", "4"), ("c", "8")] {
+            s.apply_event(Kind::Node, &node(n, cpu)).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn scores_the_feasible_nodes_best_first() {
+        let s = cluster();
+        let obj = pod_object("3");
+        let ev = evaluate(&s.snapshot(), Target::Object(&obj), &profile(), None).unwrap();
+        assert_eq!(ev.reasons["a"], vec!["Insufficient cpu".to_owned()]);
+        assert!(ev.reasons["b"].is_empty() && ev.reasons["c"].is_empty());
+        let order: Vec<&str> = ev.scores.iter().map(|n| n.node.as_str()).collect();
+        assert_eq!(order, ["c", "b"], "LeastAllocated prefers the emptier node");
+        let best = &ev.scores[0];
+        assert_eq!(best.plugins.len(), 1);
+        let (plugin, score, weight) = best.plugins[0];
+        assert_eq!((plugin, weight), ("NodeResourcesFit", 2));
+        assert_eq!(best.total, score * 2);
+    }
+
+    #[test]
+    fn only_the_named_nodes_and_unknown_names_said_so() {
+        let s = cluster();
+        let obj = pod_object("1");
+        let names = vec!["b".to_owned(), "zz".to_owned(), "b".to_owned()];
+        let ev = evaluate(
+            &s.snapshot(),
+            Target::Object(&obj),
+            &profile(),
+            Some(&names),
+        )
+        .unwrap();
+        assert_eq!(ev.reasons.len(), 2);
+        assert_eq!(ev.reasons["zz"], vec![UNKNOWN_NODE.to_owned()]);
+        assert_eq!(ev.scores.len(), 1);
+        assert_eq!(ev.scores[0].node, "b");
+    }
+
+    #[test]
+    fn a_malformed_object_is_an_error_naming_the_field() {
+        let s = cluster();
+        let err = evaluate(
+            &s.snapshot(),
+            Target::Object(&pod_object("1x")),
+            &profile(),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, CoreError::Invalid(m) if m.contains("requests.cpu")),
+            "{err}"
+        );
+        let err = evaluate(&s.snapshot(), Target::Object(b"[]"), &profile(), None).unwrap_err();
+        assert!(matches!(err, CoreError::Invalid(_)), "{err}");
+    }
+}
