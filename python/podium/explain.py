@@ -1,8 +1,11 @@
-"""``podium explain NAMESPACE/NAME``: why one pod fits or does not fit each node.
+"""``podium explain NAMESPACE/NAME``: why one pod fits or does not fit each node, and how the
+best nodes score.
 
-Lists the cluster once into a fresh ``ClusterState`` (the same parsing the scheduler's cache
-uses), then asks the core for the per-node reasons of every enabled filter
-(``Snapshot.explain``). Nothing is scheduled or written.
+Three sources of the cluster: a fresh listing of the apiserver into a ``ClusterState`` (the same
+parsing the scheduler's cache uses), a snapshot file (``podium snapshot``), or the live
+scheduler's own cache through its debug endpoint (``/debug/explain/NAMESPACE/NAME``, see
+``explain_live``). The core gives the per-node reasons of every enabled filter and the
+feasible nodes' per-plugin scores (``Snapshot.evaluate``). Nothing is scheduled or written.
 
 Which profile judges the pod: the one whose schedulerName the pod names; when no profile does (a
 pod of another scheduler), the first profile, and the output says so. A bound pod is judged as if
@@ -29,18 +32,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from podium.config import SchedulerConfig
+    from podium.snapshotfile import ClusterSnapshot
 
-# What is listed to build the state: everything the filters read. Kinds the core does not store
-# yet are skipped by it; listing them costs one request each.
-LISTED: tuple[tuple[Kind, str], ...] = (
-    (Kind.NODE, "/api/v1/nodes"),
-    (Kind.POD, "/api/v1/pods"),
-    (Kind.PERSISTENT_VOLUME, "/api/v1/persistentvolumes"),
-    (Kind.PERSISTENT_VOLUME_CLAIM, "/api/v1/persistentvolumeclaims"),
-    (Kind.STORAGE_CLASS, "/apis/storage.k8s.io/v1/storageclasses"),
-)
-PAGE_SIZE = 500
 HTTP_NOT_FOUND = 404
+# How many of the best feasible nodes get their score breakdown shown.
+DEFAULT_TOP = 5
+# Infeasible nodes named per reason group in the table (the rest are counted).
+NODES_PER_GROUP = 6
 
 
 class ExplainError(Exception):
@@ -95,6 +93,15 @@ class PodFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoredNode:
+    """A feasible node's total and its per-plugin (normalized score, weight)."""
+
+    node: str
+    total: int
+    plugins: tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     target: Target
     pod: PodFacts
@@ -103,10 +110,22 @@ class Explanation:
     foreign: bool
     # Node name -> failing reasons (empty: feasible).
     nodes: dict[str, list[str]]
+    # The best feasible nodes, best first, with their score breakdown.
+    best: tuple[ScoredNode, ...] = ()
+    # A score plugin's PreScore failed (no breakdown then).
+    score_error: str | None = None
 
     @property
     def feasible(self) -> list[str]:
         return sorted(n for n, reasons in self.nodes.items() if not reasons)
+
+    def groups(self) -> list[tuple[tuple[str, ...], list[str]]]:
+        """Infeasible nodes grouped by their exact reasons, largest group first."""
+        by_reasons: dict[tuple[str, ...], list[str]] = {}
+        for node, reasons in sorted(self.nodes.items()):
+            if reasons:
+                by_reasons.setdefault(tuple(reasons), []).append(node)
+        return sorted(by_reasons.items(), key=lambda item: (-len(item[1]), item[0]))
 
     def summary(self) -> str:
         """kube-scheduler's message form: ``2/5 nodes are available: 3 Insufficient cpu.``"""
@@ -117,43 +136,88 @@ class Explanation:
         text = f"{len(self.feasible)}/{len(self.nodes)} nodes are available"
         return f"{text}: {', '.join(parts)}." if parts else f"{text}."
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pod": str(self.target),
+            "uid": self.pod.uid,
+            "schedulerName": self.pod.scheduler_name,
+            "nodeName": self.pod.node_name,
+            "phase": self.pod.phase,
+            "profile": self.profile,
+            "foreignScheduler": self.foreign,
+            "feasible": self.feasible,
+            "summary": self.summary(),
+            "nodes": self.nodes,
+            "groups": [{"reasons": list(r), "nodes": n} for r, n in self.groups()],
+            "best": [
+                {
+                    "node": b.node,
+                    "total": b.total,
+                    "plugins": [{"name": p, "score": s, "weight": w} for p, s, w in b.plugins],
+                }
+                for b in self.best
+            ],
+            "scoreError": self.score_error,
+        }
+
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "pod": str(self.target),
-                "uid": self.pod.uid,
-                "schedulerName": self.pod.scheduler_name,
-                "nodeName": self.pod.node_name,
-                "profile": self.profile,
-                "foreignScheduler": self.foreign,
-                "feasible": self.feasible,
-                "summary": self.summary(),
-                "nodes": self.nodes,
-            },
-            option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2,
-        )
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Explanation:
+        """The inverse of ``to_dict`` (what the live scheduler's endpoint answers)."""
+        try:
+            target = Target.parse(data["pod"])
+            facts = PodFacts(
+                uid=str(data["uid"]),
+                scheduler_name=str(data["schedulerName"]),
+                node_name=data["nodeName"],
+                phase=str(data.get("phase") or ""),
+                gated=False,
+            )
+            best = tuple(
+                ScoredNode(
+                    str(b["node"]),
+                    int(b["total"]),
+                    tuple(
+                        (str(p["name"]), int(p["score"]), int(p["weight"])) for p in b["plugins"]
+                    ),
+                )
+                for b in data["best"]
+            )
+            return cls(
+                target,
+                facts,
+                str(data["profile"]),
+                bool(data["foreignScheduler"]),
+                {str(k): [str(r) for r in v] for k, v in data["nodes"].items()},
+                best,
+                data.get("scoreError"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ExplainError(f"unexpected answer from the scheduler: {err!r}") from err
 
 
 async def load_state(api: ApiClient, scheduler_names: list[str]) -> ClusterState:
-    """A ClusterState holding the whole cluster, listed page by page."""
-    state = ClusterState(scheduler_names)
-    for kind, path in LISTED:
-        continue_token: str | None = None
-        while True:
-            query: dict[str, str | int | bool] = {"limit": PAGE_SIZE}
-            if continue_token:
-                query["continue"] = continue_token
-            page = state.apply_list(kind, await request_bytes(api, "GET", path, query=query))
-            continue_token = page.continue_token
-            if not continue_token:
-                break
+    """A ClusterState holding what the scheduler's cache holds, listed page by page."""
+    from podium.snapshotfile import take_snapshot
+
+    state, _ = (await take_snapshot(api)).state(scheduler_names)
     return state
 
 
 def explain_in(
-    state: ClusterState, target: Target, pod: PodFacts, config: SchedulerConfig
+    state: ClusterState,
+    target: Target,
+    pod: PodFacts,
+    config: SchedulerConfig,
+    *,
+    raw: bytes | None = None,
+    top: int = DEFAULT_TOP,
 ) -> Explanation:
-    """Explain ``pod`` against ``state`` (which must treat ``pod.scheduler_name`` as its own)."""
+    """Explain ``pod`` against ``state``. A pending pod is judged from ``raw`` (its JSON) when
+    given, so it need not be one of the state's pending pods (another scheduler's pod, a pod the
+    cache has not seen yet); otherwise the state must hold it as pending."""
     if pod.phase in ("Succeeded", "Failed"):
         raise ExplainError(f"Pod {target}: has finished (phase {pod.phase}); it uses no node")
     chosen = config.profile(pod.scheduler_name)
@@ -164,17 +228,28 @@ def explain_in(
         raise ExplainError(f"Pod {target}: has spec.schedulingGates; no scheduler looks at it")
     try:
         if pod.node_name is not None:
-            nodes = snapshot.explain_bound(pod.uid, core_profile)
+            result = snapshot.evaluate(pod.uid, core_profile, bound=True)
         else:
-            nodes = snapshot.explain(pod.uid, core_profile)
+            result = snapshot.evaluate(raw if raw is not None else pod.uid, core_profile)
     except CoreError as err:
         # Listed after the pod was read: it changed (bound, deleted, its node gone) meanwhile.
         raise ExplainError(f"Pod {target}: {err}") from err
-    return Explanation(target, pod, profile.scheduler_name, chosen is None, nodes)
+    best = tuple(
+        ScoredNode(s.node, s.total, tuple((name, score, w) for name, score, w in s.plugins))
+        for s in result.scores[: max(top, 0)]
+    )
+    return Explanation(
+        target,
+        pod,
+        profile.scheduler_name,
+        chosen is None,
+        result.reasons,
+        best,
+        result.score_error,
+    )
 
 
-async def explain(api: ApiClient, target: Target, config: SchedulerConfig) -> Explanation:
-    """Read the pod and the cluster, then explain the pod."""
+async def read_pod(api: ApiClient, target: Target) -> tuple[PodFacts, bytes]:
     path = f"/api/v1/namespaces/{target.namespace}/pods/{target.name}"
     try:
         raw = await request_bytes(api, "GET", path)
@@ -182,15 +257,74 @@ async def explain(api: ApiClient, target: Target, config: SchedulerConfig) -> Ex
         if err.status == HTTP_NOT_FOUND:
             raise ExplainError(f"Pod {target}: not found") from err
         raise
-    pod = PodFacts.of(target, orjson.loads(raw))
-    # The pod's own scheduler counts as "ours" so an unbound pod of any scheduler is pending.
-    names = list(dict.fromkeys([*config.scheduler_names, pod.scheduler_name]))
-    state = await load_state(api, names)
-    return explain_in(state, target, pod, config)
+    return PodFacts.of(target, orjson.loads(raw)), raw
+
+
+async def explain(
+    api: ApiClient, target: Target, config: SchedulerConfig, top: int = DEFAULT_TOP
+) -> Explanation:
+    """Read the pod and the cluster, then explain the pod."""
+    pod, raw = await read_pod(api, target)
+    state = await load_state(api, config.scheduler_names)
+    return explain_in(state, target, pod, config, raw=raw, top=top)
+
+
+def explain_snapshot(
+    snapshot: ClusterSnapshot, target: Target, config: SchedulerConfig, top: int = DEFAULT_TOP
+) -> Explanation:
+    """Explain a pod of a snapshot file against the rest of it."""
+    for obj in snapshot.objects.get(Kind.POD, ()):
+        meta = obj.get("metadata") or {}
+        if meta.get("namespace") == target.namespace and meta.get("name") == target.name:
+            state, _ = snapshot.state(config.scheduler_names)
+            raw = orjson.dumps(obj)
+            return explain_in(state, target, PodFacts.of(target, obj), config, raw=raw, top=top)
+    raise ExplainError(f"Pod {target}: not in the snapshot")
+
+
+async def explain_live(
+    api: ApiClient,
+    state: ClusterState,
+    config: SchedulerConfig,
+    target: Target,
+    top: int = DEFAULT_TOP,
+) -> Explanation:
+    """For the scheduler's debug endpoint: the pod as the apiserver has it now, judged against
+    the scheduler's own cache (assumed pods included), off the event loop."""
+    import asyncio
+
+    pod, raw = await read_pod(api, target)
+    return await asyncio.to_thread(explain_in, state, target, pod, config, raw=raw, top=top)
+
+
+async def fetch_live(url: str, target: Target, top: int) -> Explanation:
+    """Ask a running scheduler's debug endpoint."""
+    import aiohttp
+
+    address = f"{url.rstrip('/')}/debug/explain/{target.namespace}/{target.name}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.get(address, params={"top": str(top)}) as response,
+        ):
+            body = await response.read()
+    except aiohttp.ClientError as err:
+        raise ExplainError(f"{address}: {err}") from err
+    if response.status != 200:
+        try:
+            message = orjson.loads(body)["error"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            message = body[:200].decode("utf-8", "replace")
+        raise ExplainError(f"{address}: HTTP {response.status}: {message}")
+    try:
+        return Explanation.from_dict(orjson.loads(body))
+    except orjson.JSONDecodeError as err:
+        raise ExplainError(f"{address}: not JSON: {err}") from err
 
 
 def render(console: Console, result: Explanation, *, show_all: bool = True) -> None:
-    """A table of nodes (feasible first) with their reasons, and kube's one-line summary."""
+    """The best nodes' score breakdown, the infeasible nodes grouped by reason, and kube's
+    one-line summary. ``show_all``: also list every feasible node by name."""
     from rich.table import Table
 
     where = f" (bound to {result.pod.node_name})" if result.pod.node_name else " (pending)"
@@ -200,16 +334,35 @@ def render(console: Console, result: Explanation, *, show_all: bool = True) -> N
             f"[yellow]schedulerName {result.pod.scheduler_name!r} has no podium profile; "
             f"judged by {result.profile!r}[/yellow]"
         )
-    table = Table("node", "feasible", "reasons")
-    order = sorted(result.nodes.items(), key=lambda item: (bool(item[1]), item[0]))
-    for node, reasons in order:
-        if not show_all and reasons and node != result.pod.node_name:
-            continue
-        mark = "[green]yes[/green]" if not reasons else "[red]no[/red]"
-        label = f"{node} *" if node == result.pod.node_name else node
-        table.add_row(label, mark, "\n".join(reasons))
-    console.print(table)
+    if result.pod.node_name and result.pod.node_name in result.nodes:
+        reasons = result.nodes[result.pod.node_name]
+        verdict = "feasible" if not reasons else "infeasible: " + ", ".join(reasons)
+        console.print(f"its node {result.pod.node_name}: {verdict}", markup=False)
+    if result.best:
+        plugins = [name for name, _, _ in result.best[0].plugins]
+        table = Table("best nodes", "total", *plugins, title="scores (normalized x weight)")
+        for scored in result.best:
+            cells = [f"{score}x{weight}" for _, score, weight in scored.plugins]
+            label = f"{scored.node} *" if scored.node == result.pod.node_name else scored.node
+            table.add_row(label, str(scored.total), *cells)
+        console.print(table)
+    elif result.score_error:
+        console.print(f"[red]scoring failed: {result.score_error}[/red]")
+    feasible = result.feasible
+    if feasible and show_all:
+        console.print(f"feasible ({len(feasible)}): {_names(feasible, len(feasible))}")
+    groups = result.groups()
+    if groups:
+        table = Table("nodes", "count", "rejected because", title="infeasible nodes by reason")
+        for group, nodes in groups:
+            table.add_row(_names(nodes, NODES_PER_GROUP), str(len(nodes)), "\n".join(group))
+        console.print(table)
     console.print(result.summary())
+
+
+def _names(nodes: list[str], limit: int) -> str:
+    shown = ", ".join(nodes[:limit])
+    return f"{shown}, … (+{len(nodes) - limit} more)" if len(nodes) > limit else shown
 
 
 async def run_explain(
@@ -219,31 +372,41 @@ async def run_explain(
     config_path: Path | None,
     output: str,
     feasible_only: bool,
+    *,
+    snapshot: Path | None = None,
+    live: str | None = None,
+    top: int = DEFAULT_TOP,
 ) -> int:
     """The ``podium explain`` command; returns its exit code (2: bad input or pod)."""
     from rich.console import Console
 
     from podium.config import ConfigError, load_config
     from podium.kubeclient import api_client
+    from podium.snapshotfile import ClusterSnapshot, SnapshotError
 
     err = Console(stderr=True)
     if output not in ("table", "json"):
         err.print(f"podium explain: --output: {output!r} is not table or json")
         return 2
+    if snapshot is not None and live is not None:
+        err.print("podium explain: --snapshot and --from: give at most one")
+        return 2
     try:
         target = Target.parse(pod)
         cfg = load_config(config_path)
-    except (ExplainError, ConfigError) as e:
+        if live is not None:
+            result = await fetch_live(live, target, top)
+        elif snapshot is not None:
+            result = explain_snapshot(ClusterSnapshot.read(snapshot), target, cfg, top)
+        else:
+            api = await api_client(kubeconfig, cfg.qps, cfg.burst, context=context)
+            try:
+                result = await explain(api, target, cfg, top)
+            finally:
+                await api.close()
+    except (ExplainError, ConfigError, SnapshotError) as e:
         err.print(f"podium explain: {e}", markup=False)
         return 2
-    api = await api_client(kubeconfig, cfg.qps, cfg.burst, context=context)
-    try:
-        result = await explain(api, target, cfg)
-    except ExplainError as e:
-        err.print(f"podium explain: {e}", markup=False)
-        return 2
-    finally:
-        await api.close()
     if output == "json":
         sys.stdout.buffer.write(result.to_json() + b"\n")
         sys.stdout.flush()

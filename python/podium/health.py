@@ -4,18 +4,25 @@
 - ``/readyz`` is 200 once the caches have synced; the body says whether this replica leads.
   Followers are ready too: they keep warm caches and take over at once.
 - ``/metrics`` is the ``Metrics`` registry in Prometheus text format.
+- ``/debug/explain/{namespace}/{name}?top=N`` (when the scheduler wires it): ``podium explain``'s
+  JSON for one pod, judged against this replica's live cache.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from podium.metrics import CONTENT_TYPE_LATEST, Metrics
 
-__all__ = ["HealthServer", "HealthState", "parse_address"]
+__all__ = ["DebugExplain", "HealthServer", "HealthState", "parse_address"]
+
+# (namespace, name, top) -> (HTTP status, JSON body).
+DebugExplain = Callable[[str, str, int], Awaitable[tuple[int, bytes]]]
+_MAX_TOP = 1000
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +45,15 @@ def parse_address(address: str) -> tuple[str, int]:
 
 
 class HealthServer:
-    def __init__(self, metrics: Metrics, state: HealthState, address: str) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        state: HealthState,
+        address: str,
+        debug_explain: DebugExplain | None = None,
+    ) -> None:
         self._metrics = metrics
+        self._debug_explain = debug_explain
         self._state = state
         self._host, self._port = parse_address(address)
         self._runner: web.AppRunner | None = None
@@ -58,6 +72,8 @@ class HealthServer:
         app.router.add_get("/livez", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_handler)
+        if self._debug_explain is not None:
+            app.router.add_get("/debug/explain/{namespace}/{name}", self._explain)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -91,3 +107,15 @@ class HealthServer:
         # Set the raw header: aiohttp's content_type setter refuses parameters like version=0.0.4.
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
+
+    async def _explain(self, request: web.Request) -> web.Response:
+        assert self._debug_explain is not None, "routed only when set"
+        top_text = request.query.get("top", "5")
+        if not top_text.isdigit() or int(top_text) > _MAX_TOP:
+            return web.json_response(
+                {"error": f"top: {top_text!r} is not an integer in 0..{_MAX_TOP}"}, status=400
+            )
+        status, body = await self._debug_explain(
+            request.match_info["namespace"], request.match_info["name"], int(top_text)
+        )
+        return web.Response(status=status, body=body, content_type="application/json")

@@ -22,7 +22,7 @@ from podium.binder import Binder
 from podium.cache import Cache
 from podium.conditions import ConditionWriter
 from podium.events import EventRecorder, ObjectRef
-from podium.health import HealthServer, HealthState
+from podium.health import DebugExplain, HealthServer, HealthState
 from podium.kubeclient import api_client
 from podium.metrics import Metrics
 from podium.queue import SchedulingQueue
@@ -173,6 +173,25 @@ class Podium:
         self.metrics.cache_objects.labels(kind="pod").set(self.state.pod_count)
 
 
+def live_explainer(
+    api: ApiClient, state: _core.ClusterState, config: SchedulerConfig
+) -> DebugExplain:
+    """The health server's ``/debug/explain`` handler over this replica's cache."""
+    import orjson
+
+    from podium.explain import ExplainError, Target, explain_live
+
+    async def answer(namespace: str, name: str, top: int) -> tuple[int, bytes]:
+        try:
+            result = await explain_live(api, state, config, Target(namespace, name), top)
+        except ExplainError as err:
+            status = 404 if str(err).endswith("not found") else 422
+            return status, orjson.dumps({"error": str(err)})
+        return 200, result.to_json()
+
+    return answer
+
+
 @dataclass(frozen=True)
 class RunOptions:
     kubeconfig: Path | None = None
@@ -196,10 +215,13 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
         )
     )
     health_state = HealthState()
-    health = HealthServer(
-        metrics, health_state, options.listen or config.podium.health_bind_address
-    )
     podium = Podium(config, api, identity=identity, metrics=metrics, tracing=tracing)
+    health = HealthServer(
+        metrics,
+        health_state,
+        options.listen or config.podium.health_bind_address,
+        debug_explain=live_explainer(api, podium.state, config),
+    )
     await health.start()
     try:
         await podium.start_cache()

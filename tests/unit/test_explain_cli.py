@@ -11,7 +11,16 @@ from rich.console import Console
 
 from podium._core import ClusterState, Kind
 from podium.config import default_config
-from podium.explain import ExplainError, PodFacts, Target, explain_in, render
+from podium.explain import (
+    ExplainError,
+    Explanation,
+    PodFacts,
+    Target,
+    explain_in,
+    explain_snapshot,
+    render,
+)
+from podium.snapshotfile import ClusterSnapshot
 
 
 def node(name: str, cpu: str) -> dict[str, Any]:
@@ -98,3 +107,56 @@ def test_finished_and_gated_pods_are_refused() -> None:
         )
     with pytest.raises(ExplainError, match=r"metadata\.uid"):
         PodFacts.of(Target("ns", "x"), {"metadata": {}})
+
+
+def generated_state(count: int) -> tuple[ClusterState, dict[str, Any]]:
+    """``count`` nodes: a third too small, a third cordoned, a third free (cpu 4..); one pod
+    of another scheduler pending, wanting 3 cpus."""
+    nodes = []
+    for i in range(count):
+        n = node(f"n{i:02d}", "2" if i % 3 == 0 else str(4 + i))
+        if i % 3 == 1:
+            n["spec"] = {"unschedulable": True}
+        nodes.append(n)
+    s = ClusterState(["podium"])
+    s.apply_list(Kind.NODE, orjson.dumps({"items": nodes}))
+    return s, pod("w", "3", "someone-else")
+
+
+def test_groups_nodes_by_reason_and_shows_the_best_scores() -> None:
+    s, p = generated_state(12)
+    facts = PodFacts.of(Target("ns", "w"), p)
+    result = explain_in(s, Target("ns", "w"), facts, default_config(), raw=orjson.dumps(p), top=3)
+    groups = dict(result.groups())
+    assert groups[("Insufficient cpu",)] == ["n00", "n03", "n06", "n09"]
+    assert groups[("node(s) were unschedulable",)] == ["n01", "n04", "n07", "n10"]
+    assert len(result.feasible) == 4
+    assert [b.node for b in result.best] == ["n11", "n08", "n05"], "emptiest first"
+    best = result.best[0]
+    weights = {name: weight for name, _, weight in best.plugins}
+    assert weights["NodeResourcesFit"] == 1
+    assert best.total == sum(score * weight for _, score, weight in best.plugins)
+
+    decoded = orjson.loads(result.to_json())
+    assert decoded["groups"][0]["nodes"] == ["n00", "n03", "n06", "n09"]
+    assert decoded["best"][0]["node"] == "n11"
+    assert Explanation.from_dict(decoded) == result
+
+    console = Console(record=True, width=160)
+    render(console, result)
+    text = console.export_text()
+    assert "n00, n03, n06, n09" in text and "Insufficient cpu" in text
+    assert "scores (normalized x weight)" in text and "NodeResourcesFit" in text
+    assert "4/12 nodes are available: 4 Insufficient cpu, 4 node(s) were unschedulable." in text
+
+
+def test_explain_from_a_snapshot_file() -> None:
+    _, p = generated_state(6)
+    taken = ClusterSnapshot(
+        {Kind.NODE: [node("a", "2"), node("b", "8")], Kind.POD: [p]}, "2026-01-01T00:00:00Z"
+    )
+    result = explain_snapshot(taken, Target("ns", "w"), default_config())
+    assert result.nodes == {"a": ["Insufficient cpu"], "b": []}
+    assert result.foreign
+    with pytest.raises(ExplainError, match="not in the snapshot"):
+        explain_snapshot(taken, Target("ns", "nope"), default_config())
