@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from podium.metrics import Metrics
     from podium.queue import Completed
 
-__all__ = ["ALLOCATION_ANNOTATION", "Binder"]
+__all__ = ["ALLOCATION_ANNOTATION", "Binder", "binding_body"]
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class Binder(Generic[P]):
 
     async def _bind_with_retries(self, decision: DecisionLike, node: str) -> str:
         """Returns "bound", "dropped" or "error"."""
-        body = _binding(decision, node)
+        body = binding_body(decision, node)
         path = f"/api/v1/namespaces/{decision.namespace}/pods/{decision.name}/binding"
         for attempt in range(self._retries + 1):
             if not self._state.is_assumed(decision.uid):
@@ -293,7 +293,7 @@ class Binder(Generic[P]):
         return self._rng.uniform(0, ceiling)
 
 
-def _binding(decision: DecisionLike, node: str) -> dict[str, Any]:
+def binding_body(decision: DecisionLike, node: str) -> dict[str, Any]:
     # metadata.uid is a precondition: a pod deleted and recreated under the same name gets 409
     # instead of a stale placement.
     metadata: dict[str, Any] = {

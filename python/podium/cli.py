@@ -131,15 +131,136 @@ def explain(
     ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
     feasible_only: Annotated[
-        bool, typer.Option(help="Table: list only feasible nodes (and the pod's own).")
+        bool, typer.Option(help="Table: do not list the feasible nodes by name.")
     ] = False,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Explain from a `podium snapshot` file.")
+    ] = None,
+    live: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="A running scheduler's health address, e.g. http://host:10351."
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option(min=0, help="Best nodes whose scores are shown.")] = 5,
 ) -> None:
-    """Why a pod fits or not on each node, by every enabled filter (nothing is scheduled)."""
+    """Why a pod fits or not on each node (grouped by reason), and the best nodes' scores."""
     from podium.explain import run_explain
 
     raise typer.Exit(
-        _run_async(run_explain(pod, kubeconfig, context, config, output, feasible_only))
+        _run_async(
+            run_explain(
+                pod,
+                kubeconfig,
+                context,
+                config,
+                output,
+                feasible_only,
+                snapshot=snapshot,
+                live=live,
+                top=top,
+            )
+        )
     )
+
+
+@app.command()
+def extender(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="KubeSchedulerConfiguration; its profile's plugins judge the pods."),
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="kubeconfig file; in-cluster credentials when omitted."),
+    ] = None,
+    listen: Annotated[str, typer.Option(help="host:port of the extender endpoints.")] = (
+        "0.0.0.0:8888"
+    ),
+    url_prefix: Annotated[
+        str, typer.Option(help="Path the verbs sit under (the urlPrefix's path part).")
+    ] = "",
+    profile: Annotated[
+        str | None, typer.Option(help="schedulerName of the profile to use (default: first).")
+    ] = None,
+    tls_cert_file: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")
+    ] = None,
+    tls_key_file: Annotated[Path | None, typer.Option(help="Private key of the cert.")] = None,
+    health_listen: Annotated[
+        str | None, typer.Option(help="host:port for /healthz, /readyz, /metrics.")
+    ] = None,
+    log_format: Annotated[str, typer.Option(help="text or json")] = "text",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+) -> None:
+    """Serve kube-scheduler's extender protocol (filter, prioritize, bind) with podium's core."""
+    from podium.config import ConfigError, load_config
+    from podium.extender import TlsFiles
+    from podium.extender_runner import ExtenderOptions, run_extender
+    from podium.logs import setup_logging
+
+    setup_logging(log_format, log_level)
+    if (tls_cert_file is None) != (tls_key_file is None):
+        typer.echo("podium: --tls-cert-file and --tls-key-file go together", err=True)
+        raise typer.Exit(2)
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        typer.echo(f"podium: {err}", err=True)
+        raise typer.Exit(2) from err
+    tls = (
+        TlsFiles(tls_cert_file, tls_key_file)
+        if tls_cert_file is not None and tls_key_file is not None
+        else None
+    )
+    options = ExtenderOptions(
+        listen=listen,
+        url_prefix=url_prefix,
+        profile=profile,
+        tls=tls,
+        kubeconfig=kubeconfig or (Path(cfg.kubeconfig) if cfg.kubeconfig else None),
+        health_listen=health_listen,
+    )
+    try:
+        _run_async(run_extender(cfg, options))
+    except ValueError as err:
+        typer.echo(f"podium: {err}", err=True)
+        raise typer.Exit(2) from err
+    except KeyboardInterrupt:
+        logging.getLogger("podium").info("interrupted; stopped")
+
+
+@app.command()
+def snapshot(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (JSON).")],
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="kubeconfig file; in-cluster credentials when omitted."),
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+) -> None:
+    """Save the cluster's nodes, pods, namespaces, volumes and topology objects to a file."""
+    from podium.simulate_cli import run_snapshot
+
+    raise typer.Exit(_run_async(run_snapshot(output, kubeconfig, context)))
+
+
+@app.command()
+def simulate(
+    snapshot: Annotated[Path, typer.Option(help="File written by `podium snapshot`.")],
+    workload: Annotated[
+        Path, typer.Option(help="YAML of Pods (or Deployments/Jobs/... with replicas).")
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option(help="KubeSchedulerConfiguration whose profiles schedule the workload."),
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    """Where a workload would go on a snapshot, what stays pending and why (offline)."""
+    from podium.simulate_cli import run_simulate
+
+    raise typer.Exit(run_simulate(snapshot, workload, config, output))
 
 
 def main() -> None:
