@@ -16,3 +16,5 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # Editable install: maturin builds the Rust extension (release profile) into python/podium/.
 .venv/bin/python -m pip install --quiet -e ".[dev,bench]"
+# The example Python plugins (entry points in group podium.plugins), used by the plugin tests.
+.venv/bin/python -m pip install --quiet --no-deps -e examples/podium-plugins-example

@@ -16,8 +16,8 @@ cargo test --quiet
 step "cargo clippy"
 cargo clippy --quiet --all-targets -- -D warnings
 step "ruff"
-.venv/bin/ruff format --check python tests bench
-.venv/bin/ruff check python tests bench
+.venv/bin/ruff format --check python tests bench examples
+.venv/bin/ruff check python tests bench examples
 step "mypy (strict)"
 .venv/bin/mypy
 step "import layers"

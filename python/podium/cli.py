@@ -81,8 +81,13 @@ def run(
         listen=listen,
         trace_endpoint=trace_endpoint,
     )
+    from podium.plugins import PluginError
+
     try:
         _run_async(run_scheduler(cfg, options))
+    except PluginError as err:
+        typer.echo(f"podium: {err}", err=True)
+        raise typer.Exit(2) from err
     except KeyboardInterrupt:
         logging.getLogger("podium").info("interrupted; stopped")
 

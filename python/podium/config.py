@@ -32,6 +32,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from podium.plugins import EnabledPlugin, Point, available_plugins
+
 __all__ = [
     "API_VERSION",
     "DEFAULT_FILTERS",
@@ -462,6 +464,8 @@ class Profile:
     numa: NumaSettings = NumaSettings()
     # Args the core's plugins read themselves, by plugin name (kube's field names).
     plugin_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Python plugins (``podium.plugins``) enabled in this profile, with their args.
+    python_plugins: tuple[EnabledPlugin, ...] = ()
 
     def core_spec(self) -> bytes:
         """The JSON spec ``podium._core.Profile`` is built from (documented in ``_core.pyi``)."""
@@ -584,7 +588,9 @@ def parse_config(data: object, source: str = "configuration") -> SchedulerConfig
 
 def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[str]) -> Profile:
     where = f"profiles[{index}]"
-    filters, scores = _resolve_plugins(p.plugins, f"{where}.plugins", errors)
+    core_plugins, python = _split_python_plugins(p.plugins, f"{where}.plugins", errors)
+    filters, scores = _resolve_plugins(core_plugins, f"{where}.plugins", errors)
+    python_args: dict[str, dict[str, Any]] = {}
     fit_args = _NodeResourcesFitArgs()
     balanced = _BalancedAllocationArgs()
     podium = PodiumArgs()
@@ -620,6 +626,9 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             )
         elif pc.name == PODIUM_ARGS_NAME:
             podium = _validate_args(PodiumArgs, pc.args, f"{at}.args", errors, podium)
+        elif pc.name in _installed_python_plugins() and pc.name not in KNOWN_PLUGINS:
+            # Checked by the plugin's factory when the scheduler builds it.
+            python_args[pc.name] = pc.args
         elif pc.name in KNOWN_PLUGINS:
             errors.append(f"{at}.name: podium does not support args for plugin {pc.name!r}")
         else:
@@ -644,6 +653,10 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
         parallelism=raw.parallelism,
         podium=podium,
         plugin_args=plugin_args,
+        python_plugins=tuple(
+            EnabledPlugin(name, tuple(points), weight, python_args.get(name, {}))
+            for name, (points, weight) in python.items()
+        ),
         numa=NumaSettings(
             gpu_resources=tuple(topology_match.gpu_resources),
             nic_resources=tuple(topology_match.nic_resources),
@@ -658,6 +671,50 @@ _PASSED_ARGS: dict[str, type[_ArgsModel]] = {
     "InterPodAffinity": _InterPodAffinityArgs,
     "PodTopologySpread": _PodTopologySpreadArgs,
 }
+
+
+def _installed_python_plugins() -> frozenset[str]:
+    return frozenset(available_plugins())
+
+
+_PYTHON_POINTS: tuple[Point, ...] = ("filter", "score", "permit")
+
+
+def _split_python_plugins(
+    plugins: _Plugins, where: str, errors: list[str]
+) -> tuple[_Plugins, dict[str, tuple[list[Point], int]]]:
+    """Take the Python plugins (installed ``podium.plugins`` entry points that are not core
+    plugin names) out of the filter, score and permit sets: name -> (points, score weight)."""
+    installed = _installed_python_plugins() - KNOWN_PLUGINS
+    if not installed:
+        return plugins, {}
+    found: dict[str, tuple[list[Point], int]] = {}
+    updates: dict[str, _PluginSet] = {}
+    for point in _PYTHON_POINTS:
+        plugin_set: _PluginSet = getattr(plugins, point)
+        keep: list[_PluginRef] = []
+        for k, ref in enumerate(plugin_set.enabled):
+            if ref.name not in installed:
+                keep.append(ref)
+                continue
+            points, weight = found.get(ref.name, ([], 1))
+            points.append(point)
+            if ref.weight is not None:
+                if point == "score":
+                    weight = ref.weight
+                else:
+                    errors.append(
+                        f"{where}.{point}.enabled[{k}].weight: only score plugins have a weight"
+                    )
+            found[ref.name] = (points, weight)
+        updates[point] = plugin_set.model_copy(update={"enabled": keep})
+    for k, ref in enumerate(plugins.multi_point.enabled):
+        if ref.name in installed:
+            errors.append(
+                f"{where}.multiPoint.enabled[{k}].name: Python plugin {ref.name!r} is enabled "
+                "at filter, score or permit, not multiPoint"
+            )
+    return plugins.model_copy(update=updates), found
 
 
 def _validate_args(

@@ -25,6 +25,7 @@ from podium.events import EventRecorder, ObjectRef
 from podium.health import DebugExplain, HealthServer, HealthState
 from podium.kubeclient import api_client
 from podium.metrics import Metrics
+from podium.plugins import load_plugins
 from podium.queue import SchedulingQueue
 from podium.scheduler import CycleOptions, Scheduler
 from podium.tracing import Tracing, TracingOptions
@@ -104,6 +105,10 @@ class Podium:
             node_exists=self.state.has_node,
         )
         profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
+        self.plugins = {
+            p.scheduler_name: load_plugins(p.scheduler_name, p.python_plugins)
+            for p in config.profiles
+        }
         self.scheduler = Scheduler(
             state=self.state,
             queue=self.queue,
@@ -115,6 +120,7 @@ class Podium:
             options=CycleOptions(
                 batch_size=podium_args.batch_size, batch_wait=podium_args.batch_wait
             ),
+            plugins=self.plugins,
         )
         self._cache_task: asyncio.Task[None] | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
@@ -122,6 +128,8 @@ class Podium:
     async def start_cache(self) -> None:
         """Start list+watch (followers do this too, so a failover starts with a warm cache)."""
         if self._cache_task is None:
+            for plugins in self.plugins.values():
+                await plugins.start()
             self.recorder.start()
             self.conditions.start()
             self._cache_task = asyncio.create_task(self.cache.run(), name="podium-cache")
@@ -158,6 +166,8 @@ class Podium:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cache_task
             self._cache_task = None
+        for plugins in self.plugins.values():
+            await plugins.stop()
         await self.recorder.stop()
         await self.conditions.stop()
         self.tracing.shutdown()

@@ -21,6 +21,7 @@ import orjson
 from opentelemetry import trace
 
 from podium._core import ClusterState, Code, CoreError, Decision, PendingPod, Profile
+from podium.plugins import PermitGate, PluginSet
 
 if TYPE_CHECKING:
     from podium.metrics import Metrics
@@ -71,6 +72,7 @@ class Scheduler:
         metrics: Metrics | None = None,
         tracer: trace.Tracer | None = None,
         options: CycleOptions | None = None,
+        plugins: Mapping[str, PluginSet] | None = None,
     ) -> None:
         self._state = state
         self._queue = queue
@@ -80,6 +82,9 @@ class Scheduler:
         self._metrics = metrics
         self._tracer = tracer or trace.NoOpTracer()
         self._options = options or CycleOptions()
+        # Python plugins by profile: they judge the nodes the core keeps, and permit binds.
+        self._plugins = dict(plugins or {})
+        self._permitting: set[asyncio.Task[None]] = set()
         # One thread: the core parallelises over nodes itself; cycles stay ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-core")
 
@@ -102,6 +107,8 @@ class Scheduler:
                         if self._queue.in_flight(pod.uid) and not self._state.is_assumed(pod.uid):
                             self._queue.requeue(pod, unschedulable=False)
         finally:
+            for task in list(self._permitting):
+                task.cancel()
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def schedule_batch(
@@ -145,9 +152,11 @@ class Scheduler:
                 span.set_attribute("podium.nodes", snapshot.node_count)
             with self._tracer.start_as_current_span("schedule") as span:
                 uids = [pod.uid for pod in pods]
+                plugins = self._plugins.get(profile.scheduler_name)
+                judge = plugins.judge if plugins is not None and plugins.judges else None
                 try:
                     decisions = await loop.run_in_executor(
-                        self._executor, snapshot.schedule, uids, profile
+                        self._executor, snapshot.schedule, uids, profile, judge
                     )
                 except CoreError as err:
                     # A core bug or an input it rejects wholesale: the pods go back, none is lost.
@@ -196,7 +205,7 @@ class Scheduler:
                 "podium.score_seconds": decision.score_seconds,
             },
         ) as span:
-            outcome = self._apply(decision, pod, result)
+            outcome = self._apply(decision, pod, result, profile.scheduler_name)
             if decision.node is not None:
                 span.set_attribute("k8s.node.name", decision.node)
             if outcome != "scheduled":
@@ -230,7 +239,7 @@ class Scheduler:
                     extension_point=point, status=decision.code.name, profile=profile.scheduler_name
                 ).observe(seconds)
 
-    def _apply(self, decision: Decision, pod: PendingPod, result: CycleResult) -> str:
+    def _apply(self, decision: Decision, pod: PendingPod, result: CycleResult, profile: str) -> str:
         if decision.code == Code.SUCCESS and decision.node is not None:
             try:
                 self._state.assume(decision.uid, decision.node, decision.allocation)
@@ -240,6 +249,17 @@ class Scheduler:
                 self._queue.requeue(pod, unschedulable=False)
                 result.errors += 1
                 return "error"
+            plugins = self._plugins.get(profile)
+            if plugins is not None and plugins.permits:
+                # Counted on its node already; the bind waits for the Permit plugins.
+                task = asyncio.create_task(
+                    self._permit_then_bind(PermitGate(plugins), decision, pod),
+                    name=f"permit-{pod.uid}",
+                )
+                self._permitting.add(task)
+                task.add_done_callback(self._permitting.discard)
+                result.scheduled += 1
+                return "scheduled"
             if not self._binder.submit(decision, pod):
                 # Refused: the binder has already undone the assumption and requeued as needed.
                 result.errors += 1
@@ -255,3 +275,21 @@ class Scheduler:
         self._queue.requeue(pod, unschedulable=True)
         result.unschedulable += 1
         return "unschedulable"
+
+    async def _permit_then_bind(
+        self, gate: PermitGate, decision: Decision, pod: PendingPod
+    ) -> None:
+        assert decision.node is not None, "only successes are permitted"
+        try:
+            denied = await gate.admit(pod, decision.node)
+        except asyncio.CancelledError:
+            self._state.forget(pod.uid)
+            self._queue.requeue(pod, unschedulable=False)
+            raise
+        if denied is None:
+            self._binder.submit(decision, pod)
+            return
+        log.info("permit denied %s/%s on %s: %s", pod.namespace, pod.name, decision.node, denied)
+        self._state.forget(pod.uid)
+        self._failures.unschedulable(pod, f"permit denied on node {decision.node}: {denied}")
+        self._queue.requeue(pod, unschedulable=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from podium._core import Code, Kind, Profile
+from podium.plugins import load_plugins
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,7 +114,10 @@ def simulate(
         settings = config.profile(scheduler_name)
         if settings is None:  # the state only holds pods of the config's profiles
             continue
-        decisions = state.snapshot().schedule(uids, Profile(settings.core_spec()))
+        # Python plugins judge here too (their background refreshes are not started offline).
+        plugins = load_plugins(scheduler_name, settings.python_plugins)
+        judge = plugins.judge if plugins.judges else None
+        decisions = state.snapshot().schedule(uids, Profile(settings.core_spec()), judge)
         for decision in decisions:
             pod_name = names[decision.uid]
             if decision.code == Code.SUCCESS and decision.node is not None:

@@ -38,6 +38,7 @@ def run_simulate(snapshot: Path, workload: Path, config: Path | None, output: st
     from rich.console import Console
 
     from podium.config import ConfigError, load_config
+    from podium.plugins import PluginError
     from podium.simulate import render, simulate
     from podium.snapshotfile import ClusterSnapshot, SnapshotError
     from podium.workload import WorkloadError, load_workload
@@ -53,7 +54,11 @@ def run_simulate(snapshot: Path, workload: Path, config: Path | None, output: st
     except (ConfigError, SnapshotError, WorkloadError) as e:
         err.print(f"podium simulate: {e}", markup=False)
         return 2
-    report = simulate(taken, pods, cfg)
+    try:
+        report = simulate(taken, pods, cfg)
+    except PluginError as e:
+        err.print(f"podium simulate: {e}", markup=False)
+        return 2
     if output == "json":
         sys.stdout.buffer.write(report.to_json() + b"\n")
         sys.stdout.flush()

@@ -8,12 +8,14 @@ batch sees the placements. Pods are taken in creation order, as the queue pops e
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from podium._core import ClusterState, Code, Kind, Profile
+from podium._core import ClusterState, Code, Kind, PluginNode, PluginPod, Profile
 from podium.benchmarks.load import LoadTiming, load_kind
 from podium.benchmarks.pagefile import read_pages
 from podium.benchmarks.rss import current_rss_mib, peak_rss_mib
@@ -28,6 +30,21 @@ from podium.benchmarks.synthetic import (
     watch_lines,
 )
 from podium.benchmarks.verify import verify
+from podium.plugins import EnabledPlugin, PluginSet, load_plugins
+
+Judge = Callable[[PluginPod, list[PluginNode]], Sequence[int | str]]
+# How long the plugins' background tasks get to read their sources before the measurement.
+_SOURCE_WARMUP_SECONDS = 0.5
+
+
+async def _read_sources(plugins: PluginSet) -> None:
+    """Start and stop the plugins once, so their background sources (metrics) are read; the
+    measurement then runs on the values read, as a live scheduler between refreshes."""
+    if not plugins.lifecycles:
+        return
+    await plugins.start()
+    await asyncio.sleep(_SOURCE_WARMUP_SECONDS)
+    await plugins.stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +58,8 @@ class CaseSpec:
     pod_pages: Path
     # Stop deciding after this many seconds of scheduling: the rate is measured on what was done.
     schedule_budget: float
+    # Python plugins judging the nodes the core keeps (from the profile's config file).
+    python_plugins: tuple[EnabledPlugin, ...] = ()
 
 
 @dataclass(slots=True)
@@ -120,6 +139,8 @@ def run_case(spec: CaseSpec) -> CaseResult:
         nodes=spec.shape.nodes, bound_pods=cluster.pod_count, workload=spec.workload
     )
     profile = Profile(spec.profile_spec)
+    plugins = load_plugins(SCHEDULER_NAME, spec.python_plugins)
+    asyncio.run(_read_sources(plugins))
     loaded = load_cluster(spec.node_pages, spec.pod_pages)
     state = loaded.state
     result.node_load, result.pod_load = loaded.nodes, loaded.pods
@@ -131,7 +152,8 @@ def run_case(spec: CaseSpec) -> CaseResult:
     result.requested = len(records)
     uids = _apply_pending(state, records, result)
     samples = _Samples()
-    placements = _decide(state, profile, uids, spec, result, samples)
+    judge = plugins.judge if plugins.judges else None
+    placements = _decide(state, profile, uids, spec, result, samples, judge)
     _summarise(result, samples)
     result.rss_end_mib = current_rss_mib()
     result.peak_rss_mib = peak_rss_mib()
@@ -192,6 +214,7 @@ def _decide(
     spec: CaseSpec,
     result: CaseResult,
     samples: _Samples,
+    judge: Judge | None = None,
 ) -> dict[str, str]:
     """The scheduling cycle, batch after batch; returns uid -> node of the placed pods."""
     placements: dict[str, str] = {}
@@ -207,7 +230,7 @@ def _decide(
         t0 = time.perf_counter()
         snapshot = state.snapshot()
         t1 = time.perf_counter()
-        decisions = snapshot.schedule(batch, profile)
+        decisions = snapshot.schedule(batch, profile, judge)
         t2 = time.perf_counter()
         for d in decisions:
             if d.code == Code.SUCCESS and d.node is not None:

@@ -157,6 +157,7 @@ def _run_workload(
         node_pages=cluster.node_pages.path,
         pod_pages=cluster.pod_pages.path,
         schedule_budget=options.schedule_budget,
+        python_plugins=profile.python_plugins,
     )
     try:
         return run_isolated(run_case, spec, options.case_timeout)

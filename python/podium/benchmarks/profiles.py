@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from podium import config
 from podium._core import CoreError, Profile
+from podium.plugins import EnabledPlugin
 
 # The plugins that give each workload's constraints their meaning.
 REQUIRED_FILTERS: Mapping[str, tuple[str, ...]] = {
@@ -41,6 +42,9 @@ class ResolvedProfile:
     # Default plugins the core rejected ("filter X" / "score X") with its message: why some
     # workloads are unsupported, and what the measured profile lacks.
     rejected: dict[str, str]
+    # Python plugins the profile enables: measured with the core (their cost is in the score
+    # time and the decisions/s).
+    python_plugins: tuple[EnabledPlugin, ...] = ()
 
 
 def _accepts(base: config.Profile, filters: tuple[str, ...], scores: dict[str, int]) -> str | None:
@@ -80,7 +84,9 @@ def file_profile(cfg: config.SchedulerConfig) -> ResolvedProfile:
     profile = dataclasses.replace(cfg.profiles[0], scheduler_name=config.DEFAULT_SCHEDULER_NAME)
     spec = profile.core_spec()
     Profile(spec)
-    return ResolvedProfile(spec, tuple(profile.filters), dict(profile.scores), {})
+    return ResolvedProfile(
+        spec, tuple(profile.filters), dict(profile.scores), {}, profile.python_plugins
+    )
 
 
 def missing_plugins(profile: ResolvedProfile, workload: str) -> list[str]:

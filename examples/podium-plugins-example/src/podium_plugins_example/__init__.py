@@ -1,0 +1,1 @@
+"""Example podium plugins: ``MostAvailableCPU`` and ``LowestGPUUtilisation``."""
