@@ -37,6 +37,22 @@ Judge = Callable[[PluginPod, list[PluginNode]], Sequence[int | str]]
 _SOURCE_WARMUP_SECONDS = 0.5
 
 
+class _TimedJudge:
+    """The plugins' judge, timed per call."""
+
+    def __init__(self, judge: Judge) -> None:
+        self._judge = judge
+        self.seconds: list[float] = []
+        self.nodes = 0
+
+    def __call__(self, pod: PluginPod, nodes: list[PluginNode]) -> Sequence[int | str]:
+        started = time.perf_counter()
+        verdicts = self._judge(pod, nodes)
+        self.seconds.append(time.perf_counter() - started)
+        self.nodes += len(nodes)
+        return verdicts
+
+
 async def _read_sources(plugins: PluginSet) -> None:
     """Start and stop the plugins once, so their background sources (metrics) are read; the
     measurement then runs on the values read, as a live scheduler between refreshes."""
@@ -131,6 +147,11 @@ class CaseResult:
     violations: dict[str, int] = field(default_factory=dict)
     affinity_share: float | None = None
     first_unplaced_message: str = ""
+    # Python plugins (when the profile enables any): their judge call per pod (Python side only;
+    # building the nodes they see is in the core's score time), and per node judged.
+    plugin_us_p50: float = 0.0
+    plugin_us_p99: float = 0.0
+    plugin_us_per_node: float = 0.0
 
 
 def run_case(spec: CaseSpec) -> CaseResult:
@@ -152,9 +173,14 @@ def run_case(spec: CaseSpec) -> CaseResult:
     result.requested = len(records)
     uids = _apply_pending(state, records, result)
     samples = _Samples()
-    judge = plugins.judge if plugins.judges else None
-    placements = _decide(state, profile, uids, spec, result, samples, judge)
+    timed = _TimedJudge(plugins.judge) if plugins.judges else None
+    placements = _decide(state, profile, uids, spec, result, samples, timed)
     _summarise(result, samples)
+    if timed is not None and timed.seconds:
+        calls = sorted(timed.seconds)
+        result.plugin_us_p50 = percentile(calls, 50) * 1e6
+        result.plugin_us_p99 = percentile(calls, 99) * 1e6
+        result.plugin_us_per_node = sum(calls) / max(timed.nodes, 1) * 1e6
     result.rss_end_mib = current_rss_mib()
     result.peak_rss_mib = peak_rss_mib()
 

@@ -76,6 +76,12 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
             f"{case.rss_end_mib:,.0f} / {case.peak_rss_mib:,.0f}" if case.peak_rss_mib else "-",
             style=style,
         )
+        if case.plugin_us_p50:
+            notes.append(
+                f"{case.nodes:,} nodes, {case.workload}: Python plugins "
+                f"{_fmt(case.plugin_us_p50, 1)} / {_fmt(case.plugin_us_p99, 1)} µs per pod "
+                f"(p50/p99), {case.plugin_us_per_node:.2f} µs per node judged"
+            )
         if case.note or case.violations:
             detail = case.note
             if case.violations:
