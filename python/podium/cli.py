@@ -202,6 +202,7 @@ def extender(
     from podium.config import ConfigError, load_config
     from podium.extender import TlsFiles
     from podium.extender_runner import ExtenderOptions, run_extender
+    from podium.health import parse_address
     from podium.logs import setup_logging
 
     setup_logging(log_format, log_level)
@@ -210,9 +211,16 @@ def extender(
         raise typer.Exit(2)
     try:
         cfg = load_config(config)
-    except ConfigError as err:
+        for address in (listen, health_listen):
+            if address is not None:
+                parse_address(address)
+    except (ConfigError, ValueError) as err:
         typer.echo(f"podium: {err}", err=True)
         raise typer.Exit(2) from err
+    if profile is not None and cfg.profile(profile) is None:
+        known = ", ".join(cfg.scheduler_names)
+        typer.echo(f"podium: --profile: no profile {profile!r} (profiles: {known})", err=True)
+        raise typer.Exit(2)
     tls = (
         TlsFiles(tls_cert_file, tls_key_file)
         if tls_cert_file is not None and tls_key_file is not None
@@ -228,9 +236,6 @@ def extender(
     )
     try:
         _run_async(run_extender(cfg, options))
-    except ValueError as err:
-        typer.echo(f"podium: {err}", err=True)
-        raise typer.Exit(2) from err
     except KeyboardInterrupt:
         logging.getLogger("podium").info("interrupted; stopped")
 

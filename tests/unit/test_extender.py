@@ -138,3 +138,21 @@ async def test_http_verbs_and_errors(server: str) -> None:
         async with session.post(f"{server}/bind", data=b"{}") as response:
             assert response.status == 400
             assert "ExtenderBindingArgs.PodName" in (await response.json())["Error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--profile", "nope"], "--profile: no profile 'nope' (profiles: podium)"),
+        (["--listen", "bad"], "invalid address 'bad': expected host:port"),
+        (["--tls-cert-file", "x.crt"], "--tls-cert-file and --tls-key-file go together"),
+    ],
+)
+def test_cli_refuses_bad_options(args: list[str], expected: str) -> None:
+    from typer.testing import CliRunner
+
+    from podium.cli import app
+
+    result = CliRunner().invoke(app, ["extender", *args])
+    assert result.exit_code == 2
+    assert expected in result.output
