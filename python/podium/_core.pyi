@@ -127,6 +127,9 @@ class Evaluation:
     # Every examined node -> its reasons (empty: feasible). A node name the caller gave that the
     # snapshot lacks has the single reason "node(s) not in podium's cache".
     reasons: dict[str, list[str]]
+    # The filter that gave each reason (same lists' order): a plugin name, "Node" for a malformed
+    # or unknown node, "Pod" for a malformed pod.
+    filters: dict[str, list[str]]
     # The feasible nodes, best first (ties by name).
     scores: list[NodeScore]
     # A score plugin's PreScore failed (plugin named); ``scores`` is empty then.

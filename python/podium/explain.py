@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -114,17 +114,28 @@ class Explanation:
     best: tuple[ScoredNode, ...] = ()
     # A score plugin's PreScore failed (no breakdown then).
     score_error: str | None = None
+    # Node name -> the filter that gave each of its reasons (same order as ``nodes``).
+    filters: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def feasible(self) -> list[str]:
         return sorted(n for n, reasons in self.nodes.items() if not reasons)
 
+    def rejections(self, node: str) -> list[str]:
+        """The node's reasons, each as ``Filter: reason`` when the filter is known."""
+        reasons = self.nodes[node]
+        filters = self.filters.get(node, [])
+        if len(filters) != len(reasons):
+            return list(reasons)
+        return [f"{by}: {why}" for by, why in zip(filters, reasons, strict=True)]
+
     def groups(self) -> list[tuple[tuple[str, ...], list[str]]]:
-        """Infeasible nodes grouped by their exact reasons, largest group first."""
+        """Infeasible nodes grouped by their exact rejections (``Filter: reason``), largest
+        group first."""
         by_reasons: dict[tuple[str, ...], list[str]] = {}
         for node, reasons in sorted(self.nodes.items()):
             if reasons:
-                by_reasons.setdefault(tuple(reasons), []).append(node)
+                by_reasons.setdefault(tuple(self.rejections(node)), []).append(node)
         return sorted(by_reasons.items(), key=lambda item: (-len(item[1]), item[0]))
 
     def summary(self) -> str:
@@ -148,6 +159,7 @@ class Explanation:
             "feasible": self.feasible,
             "summary": self.summary(),
             "nodes": self.nodes,
+            "rejectedBy": self.filters,
             "groups": [{"reasons": list(r), "nodes": n} for r, n in self.groups()],
             "best": [
                 {
@@ -193,6 +205,7 @@ class Explanation:
                 {str(k): [str(r) for r in v] for k, v in data["nodes"].items()},
                 best,
                 data.get("scoreError"),
+                {str(k): [str(f) for f in v] for k, v in (data.get("rejectedBy") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ExplainError(f"unexpected answer from the scheduler: {err!r}") from err
@@ -246,6 +259,7 @@ def explain_in(
         result.reasons,
         best,
         result.score_error,
+        result.filters,
     )
 
 
@@ -335,7 +349,7 @@ def render(console: Console, result: Explanation, *, show_all: bool = True) -> N
             f"judged by {result.profile!r}[/yellow]"
         )
     if result.pod.node_name and result.pod.node_name in result.nodes:
-        reasons = result.nodes[result.pod.node_name]
+        reasons = result.rejections(result.pod.node_name)
         verdict = "feasible" if not reasons else "infeasible: " + ", ".join(reasons)
         console.print(f"its node {result.pod.node_name}: {verdict}", markup=False)
     if result.best:

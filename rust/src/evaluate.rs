@@ -7,11 +7,11 @@
 //! cluster-wide plugins (inter-pod affinity, topology spread) still count every node of the
 //! snapshot; only the per-node steps are limited to the examined nodes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::error::CoreResult;
-use crate::explain::{Explanation, Target, pre_filter_all, reasons_on, resolve};
+use crate::explain::{Failure, Target, failures_on, pre_filter_all, resolve};
 use crate::framework::plugin::PodContext;
 use crate::framework::profile::Profile;
 use crate::framework::scoring::{self, PluginScores};
@@ -33,8 +33,8 @@ pub struct NodeScores {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
-    /// Every examined node → its reasons (empty: feasible).
-    pub reasons: Explanation,
+    /// Every examined node → its reasons with the filter that gave each (empty: feasible).
+    pub failures: BTreeMap<String, Vec<Failure>>,
     /// The feasible nodes, best first (ties by name); empty if a PreScore failed.
     pub scores: Vec<NodeScores>,
     /// Set when a score plugin's PreScore failed (plugin named): no scores then.
@@ -61,36 +61,36 @@ pub fn evaluate(
     };
     Ok(profile.pool.install(|| {
         let prepared = pre_filter_all(profile, &ctx);
-        let mut reasons = if let Some(err) = &resolved.pod.error {
+        let mut failures = if let Some(err) = &resolved.pod.error {
             // A malformed cached pod fails everywhere with its own message, as a cycle would.
             examined
                 .iter()
                 .filter_map(|n| n.node.as_ref())
-                .map(|n| (n.name().to_owned(), vec![err.to_string()]))
+                .map(|n| (n.name().to_owned(), vec![("Pod", err.to_string())]))
                 .collect()
         } else {
-            reasons_on(profile, &prepared, &resolved.pod, &examined)
+            failures_on(profile, &prepared, &resolved.pod, &examined)
         };
         let feasible: Vec<&NodeInfo> = examined
             .iter()
             .filter(|n| {
                 n.node
                     .as_ref()
-                    .is_some_and(|r| reasons.get(r.name()).is_some_and(Vec::is_empty))
+                    .is_some_and(|r| failures.get(r.name()).is_some_and(Vec::is_empty))
             })
             .map(|n| &**n)
             .collect();
         for name in unknown {
-            reasons.insert(name, vec![UNKNOWN_NODE.to_owned()]);
+            failures.insert(name, vec![("Node", UNKNOWN_NODE.to_owned())]);
         }
         match scoring::score_nodes(profile, &ctx, &prepared.states, &feasible) {
             Ok(scored) => Evaluation {
-                reasons,
+                failures,
                 scores: ranked(&feasible, &scored),
                 score_error: None,
             },
             Err(message) => Evaluation {
-                reasons,
+                failures,
                 scores: Vec::new(),
                 score_error: Some(message),
             },
@@ -188,8 +188,11 @@ mod tests {
         let s = cluster();
         let obj = pod_object("3");
         let ev = evaluate(&s.snapshot(), Target::Object(&obj), &profile(), None).unwrap();
-        assert_eq!(ev.reasons["a"], vec!["Insufficient cpu".to_owned()]);
-        assert!(ev.reasons["b"].is_empty() && ev.reasons["c"].is_empty());
+        assert_eq!(
+            ev.failures["a"],
+            vec![("NodeResourcesFit", "Insufficient cpu".to_owned())]
+        );
+        assert!(ev.failures["b"].is_empty() && ev.failures["c"].is_empty());
         let order: Vec<&str> = ev.scores.iter().map(|n| n.node.as_str()).collect();
         assert_eq!(order, ["c", "b"], "LeastAllocated prefers the emptier node");
         let best = &ev.scores[0];
@@ -211,8 +214,8 @@ mod tests {
             Some(&names),
         )
         .unwrap();
-        assert_eq!(ev.reasons.len(), 2);
-        assert_eq!(ev.reasons["zz"], vec![UNKNOWN_NODE.to_owned()]);
+        assert_eq!(ev.failures.len(), 2);
+        assert_eq!(ev.failures["zz"], vec![("Node", UNKNOWN_NODE.to_owned())]);
         assert_eq!(ev.scores.len(), 1);
         assert_eq!(ev.scores[0].node, "b");
     }

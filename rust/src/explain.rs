@@ -169,20 +169,29 @@ pub fn explain_pod_with(
 pub struct PreFiltered {
     /// Per filter: `Some(state)` to run its per-node step, `None` to skip it.
     pub states: Vec<Option<Option<PluginState>>>,
-    /// PreFilter rejections: they hold for every node.
-    pub rejected: Vec<String>,
+    /// PreFilter rejections (filter, reason): they hold for every node.
+    pub rejected: Vec<Failure>,
 }
+
+/// One reason a node fails the pod, with the filter that gave it ("Node" for a malformed node,
+/// "Pod" for a malformed pod).
+pub type Failure = (&'static str, String);
 
 pub fn pre_filter_all(profile: &Profile, ctx: &PodContext<'_>) -> PreFiltered {
     let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
-    let mut rejected: Vec<String> = Vec::new();
+    let mut rejected: Vec<Failure> = Vec::new();
     for plugin in &profile.filters {
         match plugin.pre_filter(ctx) {
             Prepared::Run(state) => states.push(Some(state)),
             Prepared::Skip => states.push(None),
             // A PreFilter rejection holds for every node; the other plugins still speak.
             Prepared::Reject(status) => {
-                rejected.extend(status.reasons.iter().map(|r| r.to_string()));
+                rejected.extend(
+                    status
+                        .reasons
+                        .iter()
+                        .map(|r| (plugin.name(), r.to_string())),
+                );
                 states.push(None);
             }
         }
@@ -197,6 +206,19 @@ pub fn reasons_on(
     pod: &PodRecord,
     examined: &[Arc<NodeInfo>],
 ) -> Explanation {
+    failures_on(profile, prepared, pod, examined)
+        .into_iter()
+        .map(|(node, failures)| (node, failures.into_iter().map(|(_, r)| r).collect()))
+        .collect()
+}
+
+/// As `reasons_on`, each reason with the filter that gave it.
+pub fn failures_on(
+    profile: &Profile,
+    prepared: &PreFiltered,
+    pod: &PodRecord,
+    examined: &[Arc<NodeInfo>],
+) -> BTreeMap<String, Vec<Failure>> {
     examined
         .par_iter()
         .with_min_len(MIN_NODES_PER_TASK)
@@ -204,17 +226,22 @@ pub fn reasons_on(
             let node = info.node.as_ref()?;
             // A malformed node is infeasible for its own reason; its fields cannot be trusted.
             if let Some(err) = &node.error {
-                return Some((node.name().to_owned(), vec![err.to_string()]));
+                return Some((node.name().to_owned(), vec![("Node", err.to_string())]));
             }
-            let mut reasons = prepared.rejected.clone();
+            let mut failures = prepared.rejected.clone();
             for (plugin, state) in profile.filters.iter().zip(&prepared.states) {
                 let Some(state) = state else { continue };
                 let status = plugin.filter(state.as_ref(), pod, info);
                 if !status.is_success() {
-                    reasons.extend(status.reasons.iter().map(|r| r.to_string()));
+                    failures.extend(
+                        status
+                            .reasons
+                            .iter()
+                            .map(|r| (plugin.name(), r.to_string())),
+                    );
                 }
             }
-            Some((node.name().to_owned(), reasons))
+            Some((node.name().to_owned(), failures))
         })
         .collect()
 }

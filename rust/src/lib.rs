@@ -243,6 +243,7 @@ impl NodeScore {
 #[pyclass(frozen, get_all, module = "podium._core")]
 pub struct Evaluation {
     reasons: BTreeMap<String, Vec<String>>,
+    filters: BTreeMap<String, Vec<String>>,
     scores: Vec<Py<NodeScore>>,
     score_error: Option<String>,
 }
@@ -512,8 +513,19 @@ impl PySnapshot {
                 )
             })
             .collect::<PyResult<Vec<_>>>()?;
+        let mut reasons = BTreeMap::new();
+        let mut filters = BTreeMap::new();
+        for (node, failures) in result.failures {
+            let (by, why): (Vec<String>, Vec<String>) = failures
+                .into_iter()
+                .map(|(filter, reason)| (filter.to_owned(), reason))
+                .unzip();
+            filters.insert(node.clone(), by);
+            reasons.insert(node, why);
+        }
         Ok(Evaluation {
-            reasons: result.reasons,
+            reasons,
+            filters,
             scores,
             score_error: result.score_error,
         })

@@ -129,6 +129,8 @@ async def test_live_scheduler_answers_from_its_cache(
             assert result["nodes"][big] == []
             assert result["nodes"][small] == ["Insufficient cpu"]
             assert result["nodes"][cordoned] == ["node(s) were unschedulable"]
+            assert result["rejectedBy"][cordoned] == ["NodeUnschedulable"]
+            assert result["rejectedBy"][small] == ["NodeResourcesFit"]
             assert [b["node"] for b in result["best"]] == [big]
             assert {p["name"] for p in result["best"][0]["plugins"]} >= {"NodeResourcesFit"}
 
@@ -136,7 +138,8 @@ async def test_live_scheduler_answers_from_its_cache(
                 "explain", f"{namespace}/wants-8", "--from", f"http://127.0.0.1:{port}", raw=True
             )
             assert code == 0, err
-            assert "infeasible nodes by reason" in table and "Insufficient cpu" in table
+            assert "infeasible nodes by reason" in table
+            assert "NodeResourcesFit: Insufficient cpu" in table
 
             code, _, err = await podium_cli(
                 "explain", f"{namespace}/missing", "--from", f"http://127.0.0.1:{port}"

@@ -128,8 +128,13 @@ def test_groups_nodes_by_reason_and_shows_the_best_scores() -> None:
     facts = PodFacts.of(Target("ns", "w"), p)
     result = explain_in(s, Target("ns", "w"), facts, default_config(), raw=orjson.dumps(p), top=3)
     groups = dict(result.groups())
-    assert groups[("Insufficient cpu",)] == ["n00", "n03", "n06", "n09"]
-    assert groups[("node(s) were unschedulable",)] == ["n01", "n04", "n07", "n10"]
+    assert groups[("NodeResourcesFit: Insufficient cpu",)] == ["n00", "n03", "n06", "n09"]
+    assert groups[("NodeUnschedulable: node(s) were unschedulable",)] == [
+        "n01",
+        "n04",
+        "n07",
+        "n10",
+    ]
     assert len(result.feasible) == 4
     assert [b.node for b in result.best] == ["n11", "n08", "n05"], "emptiest first"
     best = result.best[0]
@@ -145,7 +150,7 @@ def test_groups_nodes_by_reason_and_shows_the_best_scores() -> None:
     console = Console(record=True, width=160)
     render(console, result)
     text = console.export_text()
-    assert "n00, n03, n06, n09" in text and "Insufficient cpu" in text
+    assert "n00, n03, n06, n09" in text and "NodeResourcesFit: Insufficient cpu" in text
     assert "scores (normalized x weight)" in text and "NodeResourcesFit" in text
     assert "4/12 nodes are available: 4 Insufficient cpu, 4 node(s) were unschedulable." in text
 

@@ -43,12 +43,14 @@ class _TimedJudge:
     def __init__(self, judge: Judge) -> None:
         self._judge = judge
         self.seconds: list[float] = []
+        self.cpu_seconds = 0.0
         self.nodes = 0
 
     def __call__(self, pod: PluginPod, nodes: list[PluginNode]) -> Sequence[int | str]:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         verdicts = self._judge(pod, nodes)
         self.seconds.append(time.perf_counter() - started)
+        self.cpu_seconds += time.thread_time() - cpu_started
         self.nodes += len(nodes)
         return verdicts
 
@@ -152,6 +154,9 @@ class CaseResult:
     plugin_us_p50: float = 0.0
     plugin_us_p99: float = 0.0
     plugin_us_per_node: float = 0.0
+    # The same per node in CPU time of the calling thread: what the plugins cost, whatever else
+    # competes for the machine.
+    plugin_cpu_us_per_node: float = 0.0
 
 
 def run_case(spec: CaseSpec) -> CaseResult:
@@ -181,6 +186,7 @@ def run_case(spec: CaseSpec) -> CaseResult:
         result.plugin_us_p50 = percentile(calls, 50) * 1e6
         result.plugin_us_p99 = percentile(calls, 99) * 1e6
         result.plugin_us_per_node = sum(calls) / max(timed.nodes, 1) * 1e6
+        result.plugin_cpu_us_per_node = timed.cpu_seconds / max(timed.nodes, 1) * 1e6
     result.rss_end_mib = current_rss_mib()
     result.peak_rss_mib = peak_rss_mib()
 

@@ -80,7 +80,8 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
             notes.append(
                 f"{case.nodes:,} nodes, {case.workload}: Python plugins "
                 f"{_fmt(case.plugin_us_p50, 1)} / {_fmt(case.plugin_us_p99, 1)} µs per pod "
-                f"(p50/p99), {case.plugin_us_per_node:.2f} µs per node judged"
+                f"(p50/p99), {case.plugin_us_per_node:.2f} µs per node judged "
+                f"({case.plugin_cpu_us_per_node:.2f} µs of CPU)"
             )
         if case.note or case.violations:
             detail = case.note
