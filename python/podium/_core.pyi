@@ -107,8 +107,13 @@ class Decision:
     feasible_nodes: int
     # JSON for the pod annotation podium.dev/allocation, when the NUMA placement chose zones.
     allocation: str | None
+    # When the core started deciding this pod (ns since the Unix epoch; 0 if it never did), and
+    # how long each phase took; the phases follow back to back: filter, score, placement
+    # (choosing the node and its NUMA allocation).
+    started_ns: int
     filter_seconds: float
     score_seconds: float
+    placement_seconds: float
 
 @final
 class NodeScore:

@@ -8,7 +8,12 @@ the binder makes that true in the apiserver, or undoes it:
   entry is forgotten and the pod dropped; the watch will tell what really happened;
 - 5xx, 429, timeouts, connection errors: retried with exponential backoff and full jitter
   (429's Retry-After is honoured), up to ``retries`` times;
-- anything else, or retries exhausted: forget the assumption and requeue the pod with backoff.
+- anything else, or retries exhausted: forget the assumption and requeue the pod with backoff;
+- this replica may have lost the leader lease (``may_bind`` says no right before a POST): nothing
+  is sent; the pod is forgotten and requeued for whoever leads next.
+
+Each bind is a ``bind`` span with one ``bind_attempt`` child per POST, and one log line with its
+outcome, its number of requests and when the last one was sent.
 
 A pod has at most one bind in flight; bounded concurrency keeps the apiserver from being flooded.
 """
@@ -20,12 +25,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import aiohttp
 from opentelemetry import trace
 
 from podium.events import ObjectRef
+from podium.logs import fields
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -83,6 +90,58 @@ class RequeueTarget(Protocol[P_contra]):
     def done(self, uid: str) -> Completed | None: ...
 
 
+class _NotLeading(Exception):
+    """This replica may no longer hold the leader lease: the bind is not sent."""
+
+
+class _Progress:
+    """How far one bind got: its POSTs and when the last one was sent (wall clock)."""
+
+    __slots__ = ("attempts", "sent_at")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.sent_at: float | None = None
+
+    def sent(self, at: float) -> None:
+        self.attempts += 1
+        self.sent_at = at
+
+
+def _bind_fields(
+    decision: DecisionLike, node: str, result: str, progress: _Progress
+) -> dict[str, object]:
+    # sent_at: when the last POST left, so a log reader can tell which binds a replica sent
+    # after it may have lost the lease.
+    sent_at = None
+    if progress.sent_at is not None:
+        sent_at = datetime.fromtimestamp(progress.sent_at, UTC).isoformat(timespec="microseconds")
+    return fields(
+        event="bind",
+        pod=f"{decision.namespace}/{decision.name}",
+        uid=decision.uid,
+        node=node,
+        result=result,
+        attempts=progress.attempts,
+        sent_at=sent_at,
+    )
+
+
+def _log_outcome(decision: DecisionLike, node: str, result: str, progress: _Progress) -> None:
+    """One line per bind with its outcome (every POST sent is in this line or a retry line)."""
+    level = logging.INFO if result in ("bound", "dropped") else logging.WARNING
+    log.log(
+        level,
+        "bind %s/%s to %s: %s after %d request(s)",
+        decision.namespace,
+        decision.name,
+        node,
+        result,
+        progress.attempts,
+        extra=_bind_fields(decision, node, result, progress),
+    )
+
+
 class _Retryable(Exception):
     def __init__(self, why: str, retry_after: float | None = None) -> None:
         super().__init__(why)
@@ -107,6 +166,7 @@ class Binder(Generic[P]):
         rng: random.Random | None = None,
         tracer: trace.Tracer | None = None,
         node_exists: Callable[[str], bool] | None = None,
+        may_bind: Callable[[], bool] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
@@ -128,6 +188,9 @@ class Binder(Generic[P]):
         # Asked before every attempt: the apiserver binds to a node that no longer exists
         # without complaint, and such a pod would only be garbage-collected later.
         self._node_exists = node_exists
+        # Asked right before every POST: False once this replica may have lost the leader lease
+        # (e.g. its process was frozen past the renew deadline and has not noticed yet).
+        self._may_bind = may_bind
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = False
 
@@ -179,6 +242,7 @@ class Binder(Generic[P]):
 
     async def _bind(self, decision: DecisionLike, node: str, pod: P) -> None:
         started = time.monotonic()
+        progress = _Progress()
         result = "error"
         try:
             # The task was created inside the cycle's decision span, so this is its child.
@@ -191,8 +255,11 @@ class Binder(Generic[P]):
                 },
             ) as span:
                 async with self._semaphore:
-                    result = await self._bind_with_retries(decision, node)
+                    result = await self._bind_with_retries(decision, node, progress)
                 span.set_attribute("podium.bind.result", result)
+                span.set_attribute("podium.bind.attempts", progress.attempts)
+                if result not in ("bound", "dropped"):
+                    span.set_status(trace.StatusCode.ERROR, result)
         except asyncio.CancelledError:
             result = "cancelled"
             self._state.forget(decision.uid)
@@ -203,11 +270,12 @@ class Binder(Generic[P]):
             result = "error"
         finally:
             del self._tasks[decision.uid]
+            _log_outcome(decision, node, result, progress)
             if self._metrics is not None:
                 self._metrics.bind_duration.labels(result=result).observe(
                     time.monotonic() - started
                 )
-            if result == "error":
+            if result in ("error", "not_leader"):
                 self._state.forget(decision.uid)
                 self._queue.requeue(pod, unschedulable=False)
 
@@ -217,6 +285,7 @@ class Binder(Generic[P]):
                 self._metrics.pod_scheduling_sli_duration.labels(
                     attempts=str(completed.attempts)
                 ).observe(completed.seconds_since_enqueued)
+                self._metrics.pod_scheduling_attempts.observe(completed.attempts)
             if self._conditions is not None:
                 self._conditions.forget(decision.namespace, decision.name)
             if self._recorder is not None:
@@ -229,8 +298,10 @@ class Binder(Generic[P]):
             # queue; if it is in fact still pending, the watch will add it again.
             self._queue.done(decision.uid)
 
-    async def _bind_with_retries(self, decision: DecisionLike, node: str) -> str:
-        """Returns "bound", "dropped" or "error"."""
+    async def _bind_with_retries(
+        self, decision: DecisionLike, node: str, progress: _Progress
+    ) -> str:
+        """Returns "bound", "dropped", "not_leader" or "error"."""
         body = binding_body(decision, node)
         path = f"/api/v1/namespaces/{decision.namespace}/pods/{decision.name}/binding"
         for attempt in range(self._retries + 1):
@@ -244,40 +315,56 @@ class Binder(Generic[P]):
                     "node %s of %s/%s is gone; not binding", node, decision.namespace, decision.name
                 )
                 return "error"
-            try:
-                await self._post(path, body)
-            except _Retryable as e:
-                if attempt == self._retries:
-                    log.warning(
-                        "bind %s/%s to %s failed after %d attempts: %s",
+            with self._tracer.start_as_current_span(
+                "bind_attempt", attributes={"podium.bind.attempt": attempt + 1}
+            ) as span:
+                try:
+                    await self._post(path, body, progress)
+                except _NotLeading:
+                    span.set_status(trace.StatusCode.ERROR, "not leading")
+                    return "not_leader"
+                except _Retryable as e:
+                    span.record_exception(e)
+                    span.set_status(trace.StatusCode.ERROR, str(e))
+                    if attempt == self._retries:
+                        return "error"
+                    log.info(
+                        "bind %s/%s to %s: attempt %d failed, retrying: %s",
                         decision.namespace,
                         decision.name,
                         node,
                         attempt + 1,
                         e,
+                        extra=_bind_fields(decision, node, "retry", progress),
                     )
+                    if self._metrics is not None:
+                        self._metrics.bind_retries.inc()
+                    delay = self._retry_delay(attempt, e.retry_after)
+                    span.set_attribute("podium.bind.retry_in_seconds", delay)
+                except ApiStatusError as e:
+                    span.record_exception(e)
+                    span.set_attribute("http.response.status_code", e.status)
+                    if e.status in (404, 409):
+                        return "dropped"
+                    span.set_status(trace.StatusCode.ERROR, str(e))
                     return "error"
-                trace.get_current_span().add_event(
-                    "retry", {"podium.bind.attempt": attempt + 1, "podium.bind.error": str(e)}
-                )
-                if self._metrics is not None:
-                    self._metrics.bind_retries.inc()
-                await asyncio.sleep(self._retry_delay(attempt, e.retry_after))
-            except ApiStatusError as e:
-                if e.status in (404, 409):
-                    log.info("bind %s/%s dropped: %s", decision.namespace, decision.name, e)
-                    return "dropped"
-                log.warning(
-                    "bind %s/%s to %s failed: %s", decision.namespace, decision.name, node, e
-                )
-                return "error"
-            else:
-                return "bound"
+                else:
+                    return "bound"
+            await asyncio.sleep(delay)
         return "error"
 
-    async def _post(self, path: str, body: dict[str, Any]) -> None:
+    async def _post(self, path: str, body: dict[str, Any], progress: _Progress) -> None:
+        def last_check() -> None:
+            # Right before the request leaves (after any rate-limit wait): a replica whose
+            # lease may have passed to another since must not bind.
+            if self._may_bind is not None and not self._may_bind():
+                raise _NotLeading
+            progress.sent(time.time())
+
         try:
-            await request_bytes(self._api, "POST", path, body=body, timeout=self._timeout)
+            await request_bytes(
+                self._api, "POST", path, body=body, timeout=self._timeout, precondition=last_check
+            )
         except ApiStatusError as e:
             if e.status == 429 or e.status >= 500:
                 raise _Retryable(str(e), e.retry_after if e.status == 429 else None) from e

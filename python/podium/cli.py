@@ -60,36 +60,39 @@ def run(
     trace_endpoint: Annotated[
         str | None,
         typer.Option(
-            envvar="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            help="OTLP/HTTP traces endpoint, e.g. http://localhost:4318/v1/traces.",
+            help="OTLP/HTTP traces endpoint, e.g. http://localhost:4318/v1/traces (overrides "
+            "the config's otlpEndpoint and OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).",
         ),
     ] = None,
 ) -> None:
-    """Run the scheduler against a cluster until interrupted."""
+    """Run the scheduler against a cluster until SIGTERM or SIGINT (then it releases its lease)."""
     from podium.config import ConfigError, load_config
     from podium.logs import setup_logging
-    from podium.runner import RunOptions, run_scheduler
+    from podium.runner import RunOptions, serve
+    from podium.tracing import TracingConfigError, TracingOptions
 
     setup_logging(log_format, log_level)
     try:
         cfg = load_config(config)
-    except ConfigError as err:
+        tracing = TracingOptions.resolve(
+            endpoint=trace_endpoint or cfg.podium.otlp_endpoint,
+            sampling_ratio=cfg.podium.trace_sample_ratio,
+        )
+    except (ConfigError, TracingConfigError) as err:
         typer.echo(f"podium: {err}", err=True)
         raise typer.Exit(2) from err
     options = RunOptions(
         kubeconfig=kubeconfig or (Path(cfg.kubeconfig) if cfg.kubeconfig else None),
         listen=listen,
-        trace_endpoint=trace_endpoint,
+        tracing=tracing,
     )
     from podium.plugins import PluginError
 
     try:
-        _run_async(run_scheduler(cfg, options))
+        _run_async(serve(cfg, options))
     except PluginError as err:
         typer.echo(f"podium: {err}", err=True)
         raise typer.Exit(2) from err
-    except KeyboardInterrupt:
-        logging.getLogger("podium").info("interrupted; stopped")
 
 
 @app.command()

@@ -426,7 +426,9 @@ class PodiumArgs(_ArgsModel):
     numa_default_policy: Literal["single", "prefer", "none"] = "prefer"
     rack_label: str = Field(default="topology.kubernetes.io/rack", min_length=1)
     health_bind_address: str = Field(default="0.0.0.0:10351", pattern=r"^.*:\d{1,5}$")
-    trace_sample_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Unset: OTEL_TRACES_SAMPLER/OTEL_TRACES_SAMPLER_ARG decide, else every cycle is traced.
+    trace_sample_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    # OTLP/HTTP traces URL (…/v1/traces). Unset: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else off.
     otlp_endpoint: str | None = None
 
 

@@ -63,15 +63,24 @@ class RateLimitedApiClient(client.ApiClient):
         super().__init__(configuration)
         self.limiter = limiter
 
-    def call_api(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+    def call_api(
+        self, *args: Any, precondition: Callable[[], None] | None = None, **kwargs: Any
+    ) -> Coroutine[Any, Any, Any]:
+        """``precondition`` runs once the token is taken, right before the request is sent;
+        whatever it raises abandons the request (a rate-limit wait can last long enough for the
+        reason to send to have expired, e.g. a leader's lease)."""
         request: Coroutine[Any, Any, Any] = super().call_api(*args, **kwargs)
-        return self._after_token(request)
+        return self._after_token(request, precondition)
 
-    async def _after_token(self, request: Coroutine[Any, Any, Any]) -> Any:
+    async def _after_token(
+        self, request: Coroutine[Any, Any, Any], precondition: Callable[[], None] | None
+    ) -> Any:
         try:
             await self.limiter.acquire()
+            if precondition is not None:
+                precondition()
         except BaseException:
-            # Cancelled while waiting: the request never started, so it must not warn.
+            # Cancelled while waiting or refused: the request never started, so it must not warn.
             request.close()
             raise
         return await request

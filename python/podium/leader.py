@@ -241,6 +241,14 @@ class LeaderElector:
     def is_leader(self) -> bool:
         return self.leading.is_set()
 
+    def holds_lease(self) -> bool:
+        """Whether this replica may act as leader at this very moment, by its own clock.
+
+        Stricter than ``is_leader``: a process frozen (SIGSTOP, a stalled VM) past its renew
+        deadline still has ``is_leader`` set when it resumes, until its renew loop runs again;
+        anything it does meanwhile must first ask this."""
+        return self.is_leader and self._clock() < self._renewed_at + self.renew_deadline
+
     @property
     def _ref(self) -> str:
         return f"Lease {self.namespace}/{self.name}"

@@ -1,4 +1,8 @@
-"""Logging setup: plain text for people, one JSON object per line for log pipelines."""
+"""Logging setup: plain text for people, one JSON object per line for log pipelines.
+
+A log call may carry structured fields through ``extra=fields(...)``: the JSON formatter puts them
+beside ``msg`` as top-level keys, the text formatter appends them as ``key=value``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,20 @@ import sys
 import time
 
 import orjson
+
+_FIELDS = "podium_fields"
+_RESERVED = frozenset({"ts", "level", "logger", "msg", "exc"})
+
+
+def fields(**values: object) -> dict[str, object]:
+    """``extra=`` for a logging call: ``log.info("bound", extra=fields(pod=..., node=...))``."""
+    return {_FIELDS: values}
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The structured fields a record carries (empty when it has none)."""
+    values = getattr(record, _FIELDS, None)
+    return values if isinstance(values, dict) else {}
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,9 +36,31 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        for key, value in record_fields(record).items():
+            # A field never hides one of the line's own keys.
+            entry[f"field.{key}" if key in _RESERVED else key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry).decode()
+        return orjson.dumps(entry, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        extra = record_fields(record)
+        if not extra:
+            return line
+        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in extra.items())
+        return f"{line} {pairs}"
+
+
+def _text_value(value: object) -> str:
+    text = "" if value is None else str(value)
+    # Quote what would otherwise run into the next pair.
+    return orjson.dumps(text).decode() if not text or " " in text or "=" in text else text
 
 
 def setup_logging(log_format: str, level: str) -> None:
@@ -31,10 +71,7 @@ def setup_logging(log_format: str, level: str) -> None:
         raise ValueError(f"--log-level: {level!r} is not one of {', '.join(levels)}")
     numeric = levels[level.upper()]
     handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

@@ -6,6 +6,8 @@ process-wide default, so two schedulers (or two tests) in one process never shar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -55,6 +57,12 @@ class Metrics:
             "queue, and might involve multiple scheduling attempts.",
             ["attempts"],
             buckets=_SLI_BUCKETS,
+            registry=r,
+        )
+        self.pod_scheduling_attempts = Histogram(
+            "scheduler_pod_scheduling_attempts",
+            "Number of attempts to successfully schedule a pod.",
+            buckets=(1, 2, 4, 8, 16),
             registry=r,
         )
         self.framework_extension_point_duration = Histogram(
@@ -108,6 +116,12 @@ class Metrics:
         for queue in QUEUES:
             self.pending_pods.labels(queue=queue).set(0)
         self.is_leader.set(0)
+        self._refreshers: list[Callable[[], None]] = []
+
+    def on_scrape(self, refresh: Callable[[], None]) -> None:
+        """Call ``refresh`` before every exposition: gauges of state that changes anywhere (the
+        queue, the cache) are read when asked for, not updated on every change."""
+        self._refreshers.append(refresh)
 
     def set_pending(self, counts: dict[str, int]) -> None:
         """Publish ``SchedulingQueue.pending_counts()``."""
@@ -116,4 +130,6 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
+        for refresh in self._refreshers:
+            refresh()
         return generate_latest(self.registry)

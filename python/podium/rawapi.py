@@ -7,6 +7,7 @@ and hand back the undecoded response.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -82,11 +83,22 @@ async def request_bytes(
     body: Any = None,
     content_type: str = "application/json",
     timeout: float = 30.0,  # noqa: ASYNC109 - the HTTP request's own timeout, passed to aiohttp
+    precondition: Callable[[], None] | None = None,
 ) -> bytes:
-    """One request; returns the response body. ``body`` (plain JSON data) is sent as JSON."""
+    """One request; returns the response body. ``body`` (plain JSON data) is sent as JSON.
+
+    ``precondition`` runs at the last moment before the request goes out (after any wait for the
+    client's rate limit); whatever it raises abandons the request unsent."""
+    from podium.kubeclient import RateLimitedApiClient
+
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = content_type
+    extra: dict[str, Any] = {}
+    if isinstance(api, RateLimitedApiClient):
+        extra["precondition"] = precondition
+    elif precondition is not None:
+        precondition()
     response: aiohttp.ClientResponse = await api.call_api(
         path,
         method,
@@ -96,6 +108,7 @@ async def request_bytes(
         auth_settings=["BearerToken"],
         _preload_content=False,
         _request_timeout=timeout,
+        **extra,
     )
     try:
         data = await response.read()

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
+import signal
 import socket
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +79,10 @@ class Podium:
         identity: str | None = None,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        may_bind: Callable[[], bool] | None = None,
     ) -> None:
+        """``may_bind``: asked right before every bind request (leader election's lease check);
+        None binds whenever scheduling runs."""
         podium_args = config.podium
         self.config = config
         self.identity = identity or default_identity()
@@ -103,6 +109,7 @@ class Podium:
             metrics=self.metrics,
             tracer=self.tracing.tracer,
             node_exists=self.state.has_node,
+            may_bind=may_bind,
         )
         profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
         self.plugins = {
@@ -124,6 +131,7 @@ class Podium:
         )
         self._cache_task: asyncio.Task[None] | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
+        self.metrics.on_scrape(self._refresh_gauges)
 
     async def start_cache(self) -> None:
         """Start list+watch (followers do this too, so a failover starts with a warm cache)."""
@@ -135,7 +143,6 @@ class Podium:
             self._cache_task = asyncio.create_task(self.cache.run(), name="podium-cache")
             self._cache_task.add_done_callback(_log_death)
         await self.cache.wait_synced()
-        self._update_cache_metrics()
 
     async def start_scheduling(self) -> None:
         await self.start_cache()
@@ -178,9 +185,11 @@ class Podium:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _update_cache_metrics(self) -> None:
+    def _refresh_gauges(self) -> None:
+        """Gauges of state that changes outside scheduling cycles, read at each scrape."""
         self.metrics.cache_objects.labels(kind="node").set(self.state.node_count)
         self.metrics.cache_objects.labels(kind="pod").set(self.state.pod_count)
+        self.metrics.set_pending(self.queue.pending_counts())
 
 
 def live_explainer(
@@ -206,8 +215,32 @@ def live_explainer(
 class RunOptions:
     kubeconfig: Path | None = None
     listen: str | None = None
-    trace_endpoint: str | None = None
+    tracing: TracingOptions = field(default_factory=TracingOptions)  # see .resolve
     identity: str | None = None
+
+
+async def serve(config: SchedulerConfig, options: RunOptions) -> None:
+    """``run_scheduler`` until SIGTERM or SIGINT, then a graceful stop: binding stops, the lease
+    is released (a follower takes over at once, not after leaseDuration), caches close."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.create_task(run_scheduler(config, options), name="podium")
+    received: list[str] = []
+
+    def stop(signum: signal.Signals) -> None:
+        received.append(signum.name)
+        main.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        log.info("%s received; stopped", received[0])
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
@@ -217,15 +250,32 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
     api = await api_client(options.kubeconfig, config.qps, config.burst)
     identity = options.identity or default_identity()
     metrics = Metrics()
-    tracing = Tracing(
-        TracingOptions(
-            endpoint=options.trace_endpoint or config.podium.otlp_endpoint,
-            sampling_ratio=config.podium.trace_sample_ratio,
-            instance=identity,
-        )
-    )
+    tracing = Tracing(dataclasses.replace(options.tracing, instance=identity))
     health_state = HealthState()
-    podium = Podium(config, api, identity=identity, metrics=metrics, tracing=tracing)
+    election = config.leader_election
+    election_api: ApiClient | None = None
+    elector: LeaderElector | None = None
+    if election.leader_elect:
+        # The lease has a client of its own, as kube-scheduler's: renewals never queue behind
+        # binds for a rate-limit token or a pooled connection.
+        election_api = await api_client(options.kubeconfig, config.qps, config.burst)
+        elector = LeaderElector(
+            election_api,
+            name=election.resource_name,
+            namespace=election.resource_namespace,
+            identity=identity,
+            lease_duration=election.lease_duration,
+            renew_deadline=election.renew_deadline,
+            retry_period=election.retry_period,
+        )
+    podium = Podium(
+        config,
+        api,
+        identity=identity,
+        metrics=metrics,
+        tracing=tracing,
+        may_bind=None if elector is None else elector.holds_lease,
+    )
     health = HealthServer(
         metrics,
         health_state,
@@ -236,8 +286,7 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
     try:
         await podium.start_cache()
         health_state.synced = True
-        election = config.leader_election
-        if not election.leader_elect:
+        if elector is None:
             health_state.leader = True
             metrics.is_leader.set(1)
             await podium.start_scheduling()
@@ -254,17 +303,10 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
             health_state.leader = False
             metrics.is_leader.set(0)
 
-        elector = LeaderElector(
-            api,
-            name=election.resource_name,
-            namespace=election.resource_namespace,
-            identity=identity,
-            lease_duration=election.lease_duration,
-            renew_deadline=election.renew_deadline,
-            retry_period=election.retry_period,
-        )
         await elector.run(started, stopped)
     finally:
         await podium.close()
         await health.stop()
         await api.close()
+        if election_api is not None:
+            await election_api.close()

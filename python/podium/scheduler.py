@@ -9,19 +9,20 @@ one is being bound: the assumed pods already count in the next snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-import orjson
 from opentelemetry import trace
 
 from podium._core import ClusterState, Code, CoreError, Decision, PendingPod, Profile
 from podium.plugins import PermitGate, PluginSet
+from podium.logs import fields
 
 if TYPE_CHECKING:
     from podium.metrics import Metrics
@@ -33,7 +34,6 @@ class Queue(Protocol):
     async def pop_batch(self, max_pods: int, wait: float) -> list[PendingPod]: ...
     def requeue(self, pod: PendingPod, unschedulable: bool) -> None: ...
     def in_flight(self, uid: str) -> bool: ...
-    def pending_counts(self) -> dict[str, int]: ...
 
 
 class BindSink(Protocol):
@@ -58,6 +58,11 @@ class CycleResult:
     scheduled: int = 0
     unschedulable: int = 0
     errors: int = 0
+
+
+def _core_executor() -> ThreadPoolExecutor:
+    # One thread: the core parallelises over nodes itself; cycles stay ordered.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-core")
 
 
 class Scheduler:
@@ -85,8 +90,7 @@ class Scheduler:
         # Python plugins by profile: they judge the nodes the core keeps, and permit binds.
         self._plugins = dict(plugins or {})
         self._permitting: set[asyncio.Task[None]] = set()
-        # One thread: the core parallelises over nodes itself; cycles stay ordered.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-core")
+        self._executor = _core_executor()
 
     async def run(self) -> None:
         """Schedule until cancelled."""
@@ -109,7 +113,10 @@ class Scheduler:
         finally:
             for task in list(self._permitting):
                 task.cancel()
+            # A replica that loses leadership may regain it and run again: it gets a fresh
+            # executor (threads start on first use, so an idle one costs nothing).
             self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = _core_executor()
 
     async def schedule_batch(
         self, pods: Sequence[PendingPod], waiting_since: int | None = None
@@ -166,13 +173,15 @@ class Scheduler:
                         self._queue.requeue(pod, unschedulable=False)
                     result.errors += len(pods)
                     return
+            # Per-pod spans only in sampled cycles: an unsampled cycle costs no attribute work.
+            traced = cycle_span.is_recording()
             by_uid = {pod.uid: pod for pod in pods}
             for decision in decisions:
                 decided = by_uid.pop(decision.uid, None)
                 if decided is None:
                     log.error("core answered for unknown pod %s", decision.uid)
                     continue
-                self._record(decision, decided, profile, started, result)
+                self._record(decision, decided, profile, started, result, traced)
             for missing in by_uid.values():
                 log.error(
                     "core gave no decision for %s/%s; requeued", missing.namespace, missing.name
@@ -183,7 +192,6 @@ class Scheduler:
             cycle_span.set_attribute("podium.unschedulable", result.unschedulable)
         if self._metrics is not None:
             self._metrics.batch_size.observe(len(pods))
-            self._metrics.set_pending(self._queue.pending_counts())
 
     def _record(
         self,
@@ -192,37 +200,36 @@ class Scheduler:
         profile: Profile,
         started: float,
         result: CycleResult,
+        traced: bool,
     ) -> None:
-        with self._tracer.start_as_current_span(
-            "decision",
-            attributes={
-                "k8s.namespace.name": pod.namespace,
-                "k8s.pod.name": pod.name,
-                "podium.code": decision.code.name,
-                "podium.evaluated_nodes": decision.evaluated_nodes,
-                "podium.feasible_nodes": decision.feasible_nodes,
-                "podium.filter_seconds": decision.filter_seconds,
-                "podium.score_seconds": decision.score_seconds,
-            },
-        ) as span:
+        if traced:
+            with self._decision_span(decision, profile) as span:
+                outcome = self._apply(decision, pod, result, profile.scheduler_name)
+                span.set_attribute("podium.result", outcome)
+                if outcome != "scheduled":
+                    span.set_attribute("podium.reason", decision.message)
+                    if outcome == "error":
+                        span.set_status(trace.StatusCode.ERROR, decision.message)
+        else:
             outcome = self._apply(decision, pod, result, profile.scheduler_name)
-            if decision.node is not None:
-                span.set_attribute("k8s.node.name", decision.node)
-            if outcome != "scheduled":
-                span.set_attribute("podium.reason", decision.message)
-        log.info(
-            "%s",
-            orjson.dumps(
-                {
-                    "pod": f"{pod.namespace}/{pod.name}",
-                    "result": outcome,
-                    "node": decision.node,
-                    "score": decision.score,
-                    "feasible": decision.feasible_nodes,
-                    "reason": decision.message or None,
-                }
-            ).decode(),
-        )
+        if log.isEnabledFor(logging.INFO):  # the fields cost more than the check
+            log.info(
+                "%s/%s: %s%s",
+                pod.namespace,
+                pod.name,
+                outcome,
+                f" on {decision.node}" if outcome == "scheduled" else f": {decision.message}",
+                extra=fields(
+                    event="decision",
+                    pod=f"{pod.namespace}/{pod.name}",
+                    profile=profile.scheduler_name,
+                    result=outcome,
+                    node=decision.node,
+                    score=decision.score,
+                    feasible=decision.feasible_nodes,
+                    reason=decision.message or None,
+                ),
+            )
         if self._metrics is not None:
             elapsed = time.perf_counter() - started
             self._metrics.schedule_attempts.labels(
@@ -239,12 +246,57 @@ class Scheduler:
                     extension_point=point, status=decision.code.name, profile=profile.scheduler_name
                 ).observe(seconds)
 
+    @contextlib.contextmanager
+    def _decision_span(self, decision: Decision, profile: Profile) -> Iterator[trace.Span]:
+        """The pod's span from the moment the core took it up, with the core's phases as child
+        spans placed by the core's own clock readings, then the hand-off to binding."""
+        attributes: dict[str, str | int | list[str]] = {
+            "k8s.namespace.name": decision.namespace,
+            "k8s.pod.name": decision.name,
+            "podium.profile": profile.scheduler_name,
+            "podium.code": decision.code.name,
+            "podium.evaluated_nodes": decision.evaluated_nodes,
+            "podium.feasible_nodes": decision.feasible_nodes,
+        }
+        if decision.node is not None:
+            attributes["k8s.node.name"] = decision.node
+            attributes["podium.score"] = decision.score
+        if decision.reasons:
+            # Why nodes were filtered out, as "<nodes> <reason>" (the message's parts).
+            attributes["podium.diagnosis"] = sorted(
+                f"{count} {reason}" for reason, count in decision.reasons.items()
+            )
+        start = decision.started_ns or None
+        with self._tracer.start_as_current_span(
+            "decision", start_time=start, attributes=attributes
+        ) as span:
+            if start is not None:
+                at = start
+                for phase, seconds in (
+                    ("filter", decision.filter_seconds),
+                    ("score", decision.score_seconds),
+                    ("placement", decision.placement_seconds),
+                ):
+                    if phase != "filter" and seconds == 0.0:
+                        continue  # the core stopped before this phase (no feasible node)
+                    end = at + round(seconds * 1e9)
+                    child = self._tracer.start_span(phase, start_time=at)
+                    if phase == "filter":
+                        child.set_attribute("podium.evaluated_nodes", decision.evaluated_nodes)
+                        child.set_attribute("podium.feasible_nodes", decision.feasible_nodes)
+                    elif phase == "placement" and decision.allocation is not None:
+                        child.set_attribute("podium.allocation", decision.allocation)
+                    child.end(end_time=end)
+                    at = end
+            yield span
+
     def _apply(self, decision: Decision, pod: PendingPod, result: CycleResult, profile: str) -> str:
         if decision.code == Code.SUCCESS and decision.node is not None:
             try:
                 self._state.assume(decision.uid, decision.node, decision.allocation)
             except CoreError as err:
                 # The node or pod vanished between the snapshot and now: try again later.
+                trace.get_current_span().record_exception(err)
                 log.warning("assume %s/%s: %s", pod.namespace, pod.name, err)
                 self._queue.requeue(pod, unschedulable=False)
                 result.errors += 1

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
@@ -40,8 +40,12 @@ pub struct Decision {
     pub evaluated_nodes: usize,
     pub feasible_nodes: usize,
     pub allocation: Option<String>,
+    /// When deciding this pod started, in ns since the Unix epoch (0 if it never started). The
+    /// phases follow back to back: filter, then score, then placement.
+    pub started_ns: u64,
     pub filter_seconds: f64,
     pub score_seconds: f64,
+    pub placement_seconds: f64,
 }
 
 impl Decision {
@@ -58,8 +62,10 @@ impl Decision {
             evaluated_nodes: 0,
             feasible_nodes: 0,
             allocation: None,
+            started_ns: 0,
             filter_seconds: 0.0,
             score_seconds: 0.0,
+            placement_seconds: 0.0,
         }
     }
 
@@ -83,8 +89,10 @@ impl Decision {
             evaluated_nodes: 0,
             feasible_nodes: 0,
             allocation: None,
+            started_ns: 0,
             filter_seconds: 0.0,
             score_seconds: 0.0,
+            placement_seconds: 0.0,
         }
     }
 }
@@ -275,6 +283,11 @@ pub fn schedule_pod_extended(
         volumes,
     };
     let started = Instant::now();
+    decision.started_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        });
     let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
     for plugin in &profile.filters {
         match plugin.pre_filter(&ctx) {
@@ -309,7 +322,8 @@ pub fn schedule_pod_extended(
         );
     }
 
-    let started = Instant::now();
+    let filtered_at = Instant::now();
+    decision.filter_seconds = (filtered_at - started).as_secs_f64();
     let chosen = if feasible.len() == 1 && extension.is_none() {
         Some((feasible[0], 0))
     } else {
@@ -357,7 +371,7 @@ pub fn schedule_pod_extended(
             }
             decision.feasible_nodes -= rejected.len();
             if decision.feasible_nodes == 0 {
-                decision.score_seconds = started.elapsed().as_secs_f64();
+                decision.score_seconds = filtered_at.elapsed().as_secs_f64();
                 let all = failures.iter().chain(&rejected);
                 return (
                     decision.failed(diagnosis::fit_error(nodes.len(), all)),
@@ -377,7 +391,8 @@ pub fn schedule_pod_extended(
             .max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(**b).cmp(&tie(**a))))
             .map(|(&i, s)| (i, s))
     };
-    decision.score_seconds = started.elapsed().as_secs_f64();
+    let scored_at = Instant::now();
+    decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
     let Some((index, score)) = chosen else {
         return (decision, None);
     };
@@ -391,6 +406,7 @@ pub fn schedule_pod_extended(
             let state = state.as_ref()?;
             plugin.allocation(state.as_ref(), pod, &nodes[index])
         });
+    decision.placement_seconds = scored_at.elapsed().as_secs_f64();
     (decision, Some(index))
 }
 

@@ -212,8 +212,10 @@ pub struct Decision {
     evaluated_nodes: usize,
     feasible_nodes: usize,
     allocation: Option<String>,
+    started_ns: u64,
     filter_seconds: f64,
     score_seconds: f64,
+    placement_seconds: f64,
 }
 
 #[pymethods]
@@ -446,8 +448,10 @@ impl PySnapshot {
                 evaluated_nodes: d.evaluated_nodes,
                 feasible_nodes: d.feasible_nodes,
                 allocation: d.allocation,
+                started_ns: d.started_ns,
                 filter_seconds: d.filter_seconds,
                 score_seconds: d.score_seconds,
+                placement_seconds: d.placement_seconds,
             })?;
         }
         Ok(out)

@@ -9,13 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from podium.rawapi import request_bytes
@@ -23,74 +22,21 @@ from podium.testing.cluster import LocalCluster
 from podium.testing.jaeger import Jaeger
 from podium.testing.nodes import create_nodes, make_node
 from podium.testing.pods import make_pod
-from podium.testing.ports import free_ports
+from podium.testing.replica import Replica, scheduler_config
 
 pytestmark = pytest.mark.timeout(420)
 
-
-def _config(path: Path, lease_namespace: str) -> Path:
-    document: dict[str, Any] = {
-        "apiVersion": "kubescheduler.config.k8s.io/v1",
-        "kind": "KubeSchedulerConfiguration",
-        "leaderElection": {
-            "leaderElect": True,
-            "leaseDuration": "4s",
-            "renewDeadline": "3s",
-            "retryPeriod": "500ms",
-            "resourceName": "podium",
-            "resourceNamespace": lease_namespace,
-        },
-        "clientConnection": {"qps": 500, "burst": 1000},
-        "profiles": [
-            {
-                "schedulerName": "podium",
-                "pluginConfig": [{"name": "Podium", "args": {"traceSampleRatio": 1.0}}],
-            }
-        ],
-    }
-    path.write_text(yaml.safe_dump(document))
-    return path
+OK_PODS = 12
 
 
-def _scrape(url: str) -> dict[str, float]:
-    """Prometheus text → {'name{labels}': value} (labels as exposed)."""
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text: str = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            samples[key] = float(value)
-    return samples
-
-
-def _sample(samples: dict[str, float], name: str, **labels: str) -> float:
-    """The sum of ``name``'s samples whose labels include ``labels``."""
-    total = 0.0
-    for key, value in samples.items():
-        metric, _, rest = key.partition("{")
-        if metric != name:
-            continue
-        if all(f'{k}="{v}"' in rest for k, v in labels.items()):
-            total += value
-    return total
-
-
-def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-async def _wait_for(predicate: Any, what: str, limit: float = 60.0) -> None:
+async def _until(
+    predicate: Callable[[], bool], what: str, replica: Replica, limit: float = 60
+) -> None:
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return
+    while not await asyncio.to_thread(predicate):
+        assert replica.exit_code() is None, replica.log_tail()
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{replica.log_tail()}"
         await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_podium_run_metrics_traces_and_leader_lease(
@@ -105,33 +51,19 @@ async def test_podium_run_metrics_traces_and_leader_lease(
         api,
         [make_node(f"ops-{i}", cpu="8", memory="32Gi", labels=node_labels) for i in range(5)],
     )
-    (port,) = free_ports(1)
-    listen = f"127.0.0.1:{port}"
-    log_path = tmp_path / "podium.log"
-    command = [
-        sys.executable,
-        "-m",
-        "podium",
-        "run",
-        f"--config={_config(tmp_path / 'config.yaml', namespace)}",
-        f"--kubeconfig={cluster.kubeconfig}",
-        f"--listen={listen}",
-        f"--trace-endpoint={jaeger.otlp_endpoint}/v1/traces",
-        "--log-format=json",
-    ]
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=log, stderr=asyncio.subprocess.STDOUT
-        )
+    replica = Replica(
+        "ops",
+        cluster.kubeconfig,
+        scheduler_config(namespace, podium_args={"traceSampleRatio": 1.0}),
+        tmp_path,
+        trace_endpoint=f"{jaeger.otlp_endpoint}/v1/traces",
+    )
     try:
-        await _wait_for(lambda: _ok(f"http://{listen}/readyz"), "podium /readyz")
-        await _wait_for(
-            lambda: _sample(_scrape(f"http://{listen}/metrics"), "podium_is_leader") == 1,
-            "leadership",
-        )
+        await _until(replica.ready, "/readyz", replica)
+        await _until(replica.leads, "leadership", replica)
         pods = [
             make_pod(f"ok-{i}", namespace, scheduler_name="podium", requests={"cpu": "500m"})
-            for i in range(12)
+            for i in range(OK_PODS)
         ]
         pods.append(make_pod("too-big", namespace, scheduler_name="podium", requests={"cpu": "64"}))
         for pod in pods:
@@ -144,48 +76,18 @@ async def test_podium_run_metrics_traces_and_leader_lease(
             return sum(1 for p in body["items"] if p["spec"].get("nodeName"))
 
         deadline = time.monotonic() + 60
-        while await bound() < 12:
+        while await bound() < OK_PODS:
             assert time.monotonic() < deadline, "pods not bound"
-            assert process.returncode is None, log_path.read_text()
+            assert replica.exit_code() is None, replica.log_tail()
             await asyncio.sleep(0.3)
 
-        def metrics_settled() -> bool:
-            samples = _scrape(f"http://{listen}/metrics")
-            scheduled = _sample(samples, "scheduler_schedule_attempts_total", result="scheduled")
-            failed = _sample(samples, "scheduler_schedule_attempts_total", result="unschedulable")
-            return scheduled >= 12 and failed >= 1
-
-        await _wait_for(metrics_settled, "schedule attempt counters")
-        samples = _scrape(f"http://{listen}/metrics")
-        assert _sample(samples, "scheduler_pending_pods", queue="unschedulable") >= 1
-        assert _sample(samples, "podium_bind_duration_seconds_count") >= 12
-
-        # Traces: a cycle with its queue wait, snapshot and decisions, and binds below them.
-        def traced() -> bool:
-            traces = jaeger.traces("podium", limit=500)
-            names = {span["operationName"] for trace in traces for span in trace["spans"]}
-            return {"scheduling_cycle", "snapshot", "schedule", "decision", "bind"} <= names
-
-        await _wait_for(traced, "traces in Jaeger", limit=90)
-        spans = [span for trace in jaeger.traces("podium", limit=500) for span in trace["spans"]]
-        decisions = {
-            _tag(span, "k8s.pod.name"): span
-            for span in spans
-            if span["operationName"] == "decision"
-        }
-        assert _tag(decisions["ok-0"], "podium.code") == "SUCCESS"
-        assert _tag(decisions["ok-0"], "k8s.node.name", default="").startswith("ops-")
-        assert "Insufficient cpu" in _tag(decisions["too-big"], "podium.reason")
-        bind = next(
-            s for s in spans if s["operationName"] == "bind" and _tag(s, "k8s.pod.name") == "ok-0"
-        )
-        assert _tag(bind, "podium.bind.result") == "bound"
-        # The bind span is a child of the decision that made it, in the same trace.
-        assert bind["traceID"] == decisions["ok-0"]["traceID"]
+        await _check_metrics(api, replica)
+        await _check_traces(jaeger, replica)
 
         # A graceful stop releases the Lease so a standby takes over at once.
-        process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 30) == 0, log_path.read_text()
+        replica.signal(signal.SIGINT)
+        await _until(lambda: replica.exit_code() is not None, "exit", replica, limit=30)
+        assert replica.exit_code() == 0, replica.log_tail()
         lease = orjson.loads(
             await request_bytes(
                 api,
@@ -195,18 +97,99 @@ async def test_podium_run_metrics_traces_and_leader_lease(
         )
         assert not lease["spec"].get("holderIdentity"), lease
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        replica.stop()
 
 
-def _tag(span: dict[str, Any], key: str, default: str | None = None) -> str:
-    for tag in span.get("tags", []):
-        if tag["key"] == key:
-            return str(tag["value"])
-    if default is not None:
-        return default
-    raise AssertionError(f"span {span['operationName']} has no tag {key}: {span.get('tags')}")
+async def _check_metrics(api: ApiClient, replica: Replica) -> None:
+    """/metrics counts exactly what happened, as the apiserver and the decision log tell it."""
+
+    def unschedulable_logged() -> int:
+        return sum(1 for d in replica.events("decision") if d["result"] == "unschedulable")
+
+    def settled() -> bool:
+        # The too-big pod is retried with backoff: compare while no attempt slips in between.
+        before = replica.metric("scheduler_schedule_attempts_total", result="unschedulable")
+        logged = unschedulable_logged()
+        after = replica.metric("scheduler_schedule_attempts_total", result="unschedulable")
+        bound = replica.metric("podium_bind_duration_seconds_count", result="bound")
+        return before == logged == after >= 1 and bound == OK_PODS
+
+    await _until(settled, "metrics to match the decision log", replica)
+    assert replica.metric("scheduler_schedule_attempts_total", result="scheduled") == OK_PODS
+    assert sum(1 for d in replica.events("decision") if d["result"] == "scheduled") == OK_PODS
+    assert replica.metric("scheduler_schedule_attempts_total", result="error") == 0
+    attempts = replica.metric("scheduler_schedule_attempts_total")
+    assert replica.metric("scheduler_scheduling_attempt_duration_seconds_count") == attempts
+    assert replica.metric("podium_bind_duration_seconds_count") == OK_PODS
+    assert replica.metric("podium_bind_retries_total") == 0
+    assert replica.metric("scheduler_pod_scheduling_sli_duration_seconds_count") == OK_PODS
+    assert replica.metric("scheduler_pod_scheduling_attempts_count") == OK_PODS
+    # Only too-big is still pending, in whichever sub-queue its backoff has it now.
+    assert replica.metric("scheduler_pending_pods") == 1
+    nodes = orjson.loads(await request_bytes(api, "GET", "/api/v1/nodes"))["items"]
+    assert replica.metric("podium_cache_objects", kind="node") == len(nodes)
+    assert replica.metric("podium_is_leader") == 1
+
+
+async def _check_traces(jaeger: Jaeger, replica: Replica) -> None:
+    """A cycle's trace in Jaeger: queue wait, snapshot, the core call and one decision per pod,
+    each with the core's filter/score/placement phases and its bind with one span per request."""
+
+    def spans() -> list[dict[str, Any]]:
+        return [s for t in jaeger.traces("podium", limit=1000) for s in t["spans"]]
+
+    wanted = {"scheduling_cycle", "queue_wait", "snapshot", "schedule", "decision", "filter"}
+    wanted |= {"score", "placement", "bind", "bind_attempt"}
+
+    def complete() -> bool:
+        found = spans()
+        names = {s["operationName"] for s in found}
+        bound = {_tag(s, "k8s.pod.name") for s in found if s["operationName"] == "bind"}
+        return wanted <= names and len(bound) == OK_PODS
+
+    await _until(complete, "traces in Jaeger", replica, limit=90)
+    found = spans()
+    by_id = {s["spanID"]: s for s in found}
+
+    def parent(span: dict[str, Any]) -> dict[str, Any]:
+        (ref,) = [r for r in span["references"] if r["refType"] == "CHILD_OF"]
+        return by_id[ref["spanID"]]
+
+    def children(span: dict[str, Any]) -> list[str]:
+        return sorted(
+            s["operationName"]
+            for s in found
+            if s["references"] and s["references"][0]["spanID"] == span["spanID"]
+        )
+
+    decisions = {_tag(s, "k8s.pod.name"): s for s in found if s["operationName"] == "decision"}
+    ok = decisions["ok-0"]
+    assert _tag(ok, "podium.code") == "SUCCESS"
+    assert _tag(ok, "podium.result") == "scheduled"
+    assert _tag(ok, "podium.profile") == "podium"
+    assert _tag(ok, "k8s.node.name").startswith("ops-")
+    assert children(ok) == ["bind", "filter", "placement", "score"]
+    cycle = parent(ok)
+    assert cycle["operationName"] == "scheduling_cycle"
+    assert not cycle["references"], "the cycle is the root of its trace"
+    assert {"queue_wait", "snapshot", "schedule", "decision"} <= set(children(cycle))
+    assert _tag(cycle, "podium.profile") == "podium"
+    # The core's phases follow one another inside the decision.
+    phases = sorted(
+        (s for s in found if s["references"] and s["references"][0]["spanID"] == ok["spanID"]),
+        key=lambda s: int(s["startTime"]),
+    )
+    assert [s["operationName"] for s in phases[:3]] == ["filter", "score", "placement"]
+    assert int(phases[0]["startTime"]) >= int(ok["startTime"])
+    bind = next(s for s in found if s["operationName"] == "bind" and parent(s) is ok)
+    assert _tag(bind, "podium.bind.result") == "bound"
+    assert children(bind) == ["bind_attempt"]
+
+    too_big = decisions["too-big"]
+    assert _tag(too_big, "podium.result") == "unschedulable"
+    assert "Insufficient cpu" in _tag(too_big, "podium.reason")
+    assert "Insufficient cpu" in _tag(too_big, "podium.diagnosis")
+    assert "bind" not in children(too_big)
 
 
 def test_bad_config_fails_fast_naming_the_field(tmp_path: Path) -> None:
@@ -227,3 +210,10 @@ def test_bad_config_fails_fast_naming_the_field(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "profiles[0].percentageOfNodesToScor" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _tag(span: dict[str, Any], key: str) -> str:
+    for tag in span.get("tags", []):
+        if tag["key"] == key:
+            return str(tag["value"])
+    raise AssertionError(f"span {span['operationName']} has no tag {key}: {span.get('tags')}")

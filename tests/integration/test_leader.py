@@ -327,3 +327,27 @@ async def test_malformed_lease_is_reported_and_taken_over_only_after_lease_durat
     assert spec["holderIdentity"] == "solo"
     assert spec["leaseTransitions"] == 1
     assert spec["leaseDurationSeconds"] == 2
+
+
+async def test_holds_lease_ends_at_the_renew_deadline_before_the_loop_notices(
+    api: ApiClient, namespace: str, spawn: Callable[[LeaderElector, Term], asyncio.Task[None]]
+) -> None:
+    """A leader frozen past its renew deadline wakes with ``is_leader`` still set; binds must
+    ask ``holds_lease``, which judges by the clock alone."""
+    skew = [0.0]
+    frozen = LeaderElector(
+        api,
+        name="podium",
+        namespace=namespace,
+        identity="frozen",
+        lease_duration=60.0,
+        renew_deadline=30.0,
+        retry_period=10.0,
+        clock=lambda: time.monotonic() + skew[0],
+    )
+    spawn(frozen, Term())
+    await asyncio.wait_for(frozen.leading.wait(), timeout=10)
+    assert frozen.holds_lease()
+    skew[0] = 30.0  # as if the process had been stopped for the whole renew deadline
+    assert frozen.is_leader
+    assert not frozen.holds_lease()

@@ -5,16 +5,23 @@ The apiserver-backed behaviour (the pod really gets its node) is in tests/integr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import ApiClient, Configuration
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from podium.binder import ALLOCATION_ANNOTATION, Binder
+from podium.logs import record_fields
 from podium.metrics import Metrics
 from podium.queue import SchedulingQueue
 
@@ -118,6 +125,8 @@ def make(
     retries: int = 3,
     timeout: float = 5.0,
     nodes: set[str] | None = None,
+    may_bind: Callable[[], bool] | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> tuple[Binder[Pod], FakeState, SchedulingQueue[Pod], Metrics]:
     state = FakeState()
     queue: SchedulingQueue[Pod] = SchedulingQueue()
@@ -133,6 +142,8 @@ def make(
         max_retry_delay=0.005,
         metrics=metrics,
         node_exists=None if nodes is None else nodes.__contains__,
+        may_bind=may_bind,
+        tracer=tracer,
     )
     return binder, state, queue, metrics
 
@@ -345,3 +356,83 @@ async def test_node_gone_is_not_bound(peer: tuple[Peer, ApiClient]) -> None:
     assert [r["metadata"]["name"] for r in server.requests] == ["a"]
     assert state.forgotten == ["u2"]
     assert queue.pending_counts()["backoff"] == 1
+
+
+async def test_lost_lease_sends_nothing_and_requeues(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    leading = [True]
+    binder, state, queue, metrics = make(api, may_bind=lambda: leading[0])
+    first = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), first)
+    await binder.drain()
+    leading[0] = False
+    second = await pop_assumed(queue, state, Pod("u2", name="q"))
+    binder.submit(Decision("u2", name="q"), second)
+    await binder.drain()
+    assert [r["metadata"]["uid"] for r in server.requests] == ["u1"]
+    assert state.forgotten == ["u2"]
+    assert queue.pending_counts()["backoff"] == 1
+    value = metrics.registry.get_sample_value(
+        "podium_bind_duration_seconds_count", {"result": "not_leader"}
+    )
+    assert value == 1
+
+
+async def test_lease_is_checked_after_the_rate_limit_wait(peer: tuple[Peer, ApiClient]) -> None:
+    """The lease may pass to another replica while a bind waits for a client-side token."""
+    from podium.kubeclient import RateLimitedApiClient, TokenBucket
+
+    server, plain = peer
+    leading = [True]
+
+    async def lose_lease_while_waiting(seconds: float) -> None:
+        leading[0] = False
+        await asyncio.sleep(0)
+
+    limiter = TokenBucket(1.0, 1, sleep=lose_lease_while_waiting)
+    api = RateLimitedApiClient(plain.configuration, limiter)
+    try:
+        binder, state, queue, _ = make(api, may_bind=lambda: leading[0])
+        pods = [await pop_assumed(queue, state, Pod(f"u{i}", name=f"p{i}")) for i in range(2)]
+        for pod in pods:
+            binder.submit(Decision(pod.uid, name=pod.name), pod)
+        await binder.drain()
+    finally:
+        await api.close()
+    # The first took the one token at once; the second waited, and by then the lease was gone.
+    assert [r["metadata"]["uid"] for r in server.requests] == ["u0"]
+    assert state.forgotten == ["u1"]
+
+
+async def test_each_request_is_a_span_and_the_outcome_a_log_line(
+    peer: tuple[Peer, ApiClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, api = peer
+    server.script = [503, 201]
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    binder, state, queue, _ = make(api, tracer=provider.get_tracer("test"))
+    pod = await pop_assumed(queue, state, Pod("u1", name="web-0"))
+    with caplog.at_level(logging.INFO, logger="podium.binder"):
+        binder.submit(Decision("u1", name="web-0"), pod)
+        await binder.drain()
+
+    spans = exporter.get_finished_spans()
+    attempts = [s for s in spans if s.name == "bind_attempt"]
+    (bind,) = [s for s in spans if s.name == "bind"]
+    assert [s.attributes and s.attributes["podium.bind.attempt"] for s in attempts] == [1, 2]
+    assert all(s.parent is not None and s.parent.span_id == bind.context.span_id for s in attempts)
+    assert attempts[0].status.status_code == trace.StatusCode.ERROR
+    assert [e.name for e in attempts[0].events] == ["exception"]
+    assert bind.attributes is not None
+    assert bind.attributes["podium.bind.result"] == "bound"
+    assert bind.attributes["podium.bind.attempts"] == 2
+
+    lines = [record_fields(r) for r in caplog.records if record_fields(r).get("event") == "bind"]
+    assert [(line["result"], line["attempts"]) for line in lines] == [("retry", 1), ("bound", 2)]
+    assert lines[-1]["pod"] == "ns/web-0"
+    assert lines[-1]["node"] == "node-1"
+    sent_at = lines[-1]["sent_at"]
+    assert isinstance(sent_at, str)
+    assert datetime.fromisoformat(sent_at).tzinfo is not None

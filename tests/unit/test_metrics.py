@@ -51,3 +51,13 @@ def test_registries_are_isolated() -> None:
     a.bind_retries.inc(5)
     assert _samples(a)[("podium_bind_retries_total", frozenset())] == 5
     assert _samples(b)[("podium_bind_retries_total", frozenset())] == 0
+
+
+def test_gauges_are_refreshed_at_each_scrape() -> None:
+    m = Metrics()
+    pending = {"active": 0, "backoff": 0, "unschedulable": 0}
+    m.on_scrape(lambda: m.set_pending(pending))
+    pending["active"] = 7
+    assert _samples(m)[("scheduler_pending_pods", frozenset({("queue", "active")}))] == 7
+    pending["active"] = 2
+    assert _samples(m)[("scheduler_pending_pods", frozenset({("queue", "active")}))] == 2

@@ -185,3 +185,38 @@ def load_command(
     json_path = write_json(report, checks, out)
     png_path = plot_load(report, out / "e2e-load.png")
     console.print(f"wrote {json_path} and {png_path}")
+
+
+@bench_app.command("tracing")
+def tracing_command(
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes of the generated cluster.")] = 1000,
+    pods: Annotated[int, typer.Option(min=1, help="Pending pods decided per round.")] = 10_000,
+    workload: Annotated[
+        str, typer.Option(help=f"Workload, one of: {', '.join(WORKLOADS)}.")
+    ] = "plain",
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per mode (interleaved).")] = 5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Pods per scheduling cycle.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of the generated cluster and pods.")] = 1,
+    out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
+) -> None:
+    """The scheduling cycle with tracing off, at sampling ratio 0.01 and 1.0 (OTLP export to a
+    receiver process): decisions/s and overhead."""
+    from podium.benchmarks.tracing_overhead import (
+        TracingBenchOptions,
+        format_report,
+        run_tracing_benchmark,
+        write_report,
+    )
+
+    (chosen,) = _workloads(workload)
+    options = TracingBenchOptions(
+        nodes=nodes,
+        pods=pods,
+        workload=chosen,
+        rounds=rounds,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    report = run_tracing_benchmark(options, progress=lambda line: typer.echo(line, err=True))
+    typer.echo(format_report(report))
+    typer.echo(f"wrote {write_report(report, out)}")
