@@ -35,10 +35,14 @@ class Jaeger(LocalServer):
         workdir: Path | None = None,
         start_timeout: float = 60.0,
         max_traces: int = 100_000,
+        ui_assets: Path | None = None,
     ) -> None:
+        """``ui_assets``: a jaeger-ui build (``packages/jaeger-ui/build``) for the query service
+        to serve; a Jaeger built from its Go module embeds only a placeholder page."""
         super().__init__(workdir=workdir, start_timeout=start_timeout)
         self._binary = binary
         self.max_traces = max_traces
+        self.ui_assets = ui_assets
         self.config_path = self.workdir / "config.yaml"
 
     @property
@@ -55,6 +59,16 @@ class Jaeger(LocalServer):
         """The collector configuration for ``ports`` (OTLP, query HTTP, query gRPC, health)."""
         otlp, query_http, query_grpc, health = ports
         storage = "memstore"
+        query: dict[str, Any] = {
+            "storage": {"traces": storage},
+            # Jaeger traces itself to localhost:4317 by default: into whatever collector
+            # listens there, and its shutdown then waits for the export to time out.
+            "enable_tracing": False,
+            "http": {"endpoint": f"{LOOPBACK}:{query_http}"},
+            "grpc": {"endpoint": f"{LOOPBACK}:{query_grpc}"},
+        }
+        if self.ui_assets is not None:
+            query["ui"] = {"assets_path": str(self.ui_assets)}
         return {
             "service": {
                 "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
@@ -68,14 +82,7 @@ class Jaeger(LocalServer):
                 "jaeger_storage": {
                     "backends": {storage: {"memory": {"max_traces": self.max_traces}}}
                 },
-                "jaeger_query": {
-                    "storage": {"traces": storage},
-                    # Jaeger traces itself to localhost:4317 by default: into whatever collector
-                    # listens there, and its shutdown then waits for the export to time out.
-                    "enable_tracing": False,
-                    "http": {"endpoint": f"{LOOPBACK}:{query_http}"},
-                    "grpc": {"endpoint": f"{LOOPBACK}:{query_grpc}"},
-                },
+                "jaeger_query": query,
                 "healthcheckv2": {
                     "use_v2": True,
                     "http": {"endpoint": f"{LOOPBACK}:{health}"},
@@ -98,6 +105,12 @@ class Jaeger(LocalServer):
         return http_ok(f"http://{LOOPBACK}:{self.ports[3]}/status") and http_ok(
             f"{self.query_url}/api/services"
         )
+
+    def serves_real_ui(self) -> bool:
+        """Whether ``/`` is the Jaeger UI rather than the placeholder of a UI-less build."""
+        with urllib.request.urlopen(f"{self.query_url}/", timeout=_QUERY_TIMEOUT_SECONDS) as r:
+            page: bytes = r.read()
+        return b"not the Jaeger UI you are looking for" not in page
 
     def services(self) -> list[str]:
         """Names of the services that reported spans."""
