@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 from opentelemetry import trace
 
 from podium._core import ClusterState, Code, CoreError, Decision, PendingPod, Profile
-from podium.plugins import PermitGate, PluginSet
 from podium.logs import fields
+from podium.plugins import PermitGate, PluginSet
 
 if TYPE_CHECKING:
     from podium.metrics import Metrics
