@@ -400,29 +400,50 @@ class LeaderElector:
         self._observer.observe(lease.get("spec"), self._clock())
 
     async def _release(self) -> None:
-        """Clear holderIdentity, guarded by the resourceVersion we last wrote: if anyone changed
-        the lease since, it is no longer ours to release."""
+        """Clear holderIdentity, guarded by resourceVersion so that a lease someone else has
+        taken meanwhile is left alone."""
         lease = self._lease
         if lease is None or self._observer.record.holder != self.identity:
             return
-        now = format_micro_time(datetime.now(UTC))
-        lease["spec"] = {
-            "holderIdentity": "",
-            "leaseDurationSeconds": 1,
-            "acquireTime": now,
-            "renewTime": now,
-            "leaseTransitions": self._observer.record.transitions,
-        }
         try:
             async with asyncio.timeout(self.retry_period):
-                written = await request_bytes(
-                    self._api, "PUT", f"{self._collection}/{self.name}", body=lease
-                )
-            self._remember(_decode_lease(written, self._ref))
+                released = await self._clear_holder(lease)
         except (ApiStatusError, aiohttp.ClientError, OSError, TimeoutError, NotALeaseError) as err:
             log.warning("%s: release failed (it will expire instead): %s", self._ref, err)
             return
+        if not released:
+            return
         log.info("%s: %s released the lease", self._ref, self.identity)
+
+    async def _clear_holder(self, lease: dict[str, Any]) -> bool:
+        """PUT ``lease`` with no holder; False when it turns out to be someone else's.
+
+        A 409 may mean our own renewal landed while its answer was lost (cancelled in flight, as
+        a SIGTERM does): the lease, read afresh, still names us and is released in that form."""
+        path = f"{self._collection}/{self.name}"
+        for _ in range(2):
+            now = format_micro_time(datetime.now(UTC))
+            lease["spec"] = {
+                "holderIdentity": "",
+                "leaseDurationSeconds": 1,
+                "acquireTime": now,
+                "renewTime": now,
+                "leaseTransitions": self._observer.record.transitions,
+            }
+            try:
+                written = await request_bytes(self._api, "PUT", path, body=lease)
+            except ApiStatusError as err:
+                if err.status != 409:
+                    raise
+                lease = _decode_lease(await request_bytes(self._api, "GET", path), self._ref)
+                self._observer.observe(lease.get("spec"), self._clock())
+                if self._observer.record.holder != self.identity:
+                    return False
+                continue
+            self._remember(_decode_lease(written, self._ref))
+            return True
+        log.warning("%s: release failed (it will expire instead): it kept changing", self._ref)
+        return False
 
 
 class NotALeaseError(Exception):

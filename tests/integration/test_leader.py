@@ -13,6 +13,7 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from podium.kubeclient import api_client
-from podium.leader import LeaderElector
+from podium.leader import LeaderElector, format_micro_time
 from podium.rawapi import request_bytes
 from podium.testing.cluster import LocalCluster
 
@@ -351,3 +352,21 @@ async def test_holds_lease_ends_at_the_renew_deadline_before_the_loop_notices(
     skew[0] = 30.0  # as if the process had been stopped for the whole renew deadline
     assert frozen.is_leader
     assert not frozen.holds_lease()
+
+
+async def test_release_after_a_renewal_whose_answer_was_lost(
+    api: ApiClient, namespace: str, spawn: Callable[[LeaderElector, Term], asyncio.Task[None]]
+) -> None:
+    """SIGTERM can cancel a renewal the apiserver has already applied: the elector's copy of
+    the lease is then one version behind, and the release must still go through."""
+    a = elector(api, namespace, "a", lease=30.0, renew=20.0, retry=5.0)
+    task = spawn(a, Term())
+    await asyncio.wait_for(a.leading.wait(), timeout=10)
+    lease = await get_lease(api, namespace)
+    lease["spec"]["renewTime"] = format_micro_time(datetime.now(UTC))  # "a"'s lost renewal
+    await request_bytes(api, "PUT", lease_path(namespace), body=lease)
+
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert (await get_lease(api, namespace))["spec"]["holderIdentity"] == ""
