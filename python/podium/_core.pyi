@@ -301,6 +301,10 @@ class ClusterState:
         """Undo ``assume`` (bind failed). No-op if the pod is not assumed."""
 
     def is_assumed(self, uid: str) -> bool: ...
+    @property
+    def assumed_count(self) -> int:
+        """Pods assumed and neither confirmed by the watch nor forgotten (binds in flight); zero
+        once scheduling is idle, or a reservation leaked."""
     def snapshot(self) -> Snapshot: ...
     @property
     def node_count(self) -> int: ...

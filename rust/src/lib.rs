@@ -643,6 +643,11 @@ impl PyClusterState {
         self.lock().is_assumed(uid)
     }
 
+    #[getter]
+    fn assumed_count(&self) -> usize {
+        self.lock().assumed_count()
+    }
+
     fn snapshot(&self) -> PySnapshot {
         PySnapshot {
             inner: self.lock().snapshot(),

@@ -712,6 +712,12 @@ impl ClusterState {
         self.pods.get(uid).is_some_and(|e| e.assumed_on.is_some())
     }
 
+    /// Pods assumed and not yet confirmed or forgotten: binds in flight. Once scheduling is idle
+    /// it must be zero, or a reservation leaked. O(pods): for tests and metrics scrapes.
+    pub fn assumed_count(&self) -> usize {
+        self.pods.values().filter(|e| e.assumed_on.is_some()).count()
+    }
+
     pub fn allocation(&self, uid: &str) -> Option<&str> {
         self.pods.get(uid).and_then(|e| e.allocation.as_deref())
     }
@@ -919,8 +925,10 @@ pub(crate) mod tests {
             &event("ADDED", &pod_json("a", None, "podium", "1")),
         )
         .unwrap();
+        assert_eq!(s.assumed_count(), 0);
         s.assume("a", "n1", Some("{}")).unwrap();
         assert!(s.is_assumed("a"));
+        assert_eq!(s.assumed_count(), 1);
         assert!(s.pending().is_empty());
         assert_eq!(cpu_on(&s, "n1"), 1000);
         // The watch reports the bind on the same node: confirmed, counted once.
@@ -930,6 +938,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(!s.is_assumed("a"));
+        assert_eq!(s.assumed_count(), 0);
         assert_eq!(cpu_on(&s, "n1"), 1000);
         s.forget("a");
         assert_eq!(
