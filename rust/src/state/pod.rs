@@ -12,7 +12,7 @@ use crate::state::node_selector::{
 use crate::state::object::{FieldError, LenientIdentity, ObjectRef, decode};
 use crate::state::pod_affinity::PodAffinity;
 use crate::state::requests::{ContainerRequests, InitContainer, PodSpecRequests, pod_requests};
-use crate::state::resources::{ResourceName, Resources};
+use crate::state::resources::{MAX_POD_REQUEST, ResourceName, Resources};
 use crate::state::spread::{SpreadConstraint, parse_constraints};
 use crate::state::taints::Toleration;
 use crate::state::wire::{PodWire, RequirementWire, StrMap, TermWire};
@@ -451,7 +451,14 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
     spec_requests.overhead = ctx
         .requests("spec.overhead", spec.overhead.as_ref())
         .requests;
-    let (requests, non_zero) = pod_requests(&spec_requests);
+    let (mut requests, mut non_zero) = pod_requests(&spec_requests);
+    for name in requests.clamp_to(MAX_POD_REQUEST) {
+        ctx.error(
+            "spec".to_owned(),
+            format!("{name} requests add up to more than {MAX_POD_REQUEST}, the most podium counts"),
+        );
+    }
+    non_zero.clamp_to(MAX_POD_REQUEST);
     record.requests = requests;
     record.non_zero_requests = non_zero;
     record.host_ports = host_ports.into_boxed_slice();
@@ -570,5 +577,25 @@ mod tests {
         assert!(ip1.conflicts_with(&ip1));
         assert!(!any.conflicts_with(&udp));
         assert!(!any.conflicts_with(&HostPort { port: 81, ..any }));
+    }
+
+    #[test]
+    fn huge_requests_neither_wrap_nor_count_unbounded() {
+        // Two containers of 5Ei each: 2^63 and more. A wrapping sum would be negative, and such
+        // a pod would fit anywhere and free room on the node it is bound to.
+        let p = record(
+            r#"{"metadata":{"name":"big","namespace":"d","uid":"u"},"spec":{"containers":[
+                {"resources":{"requests":{"memory":"5Ei","nvidia.com/gpu":"5000000000000000000"}}},
+                {"resources":{"requests":{"memory":"5Ei","nvidia.com/gpu":"5000000000000000000"}}}
+            ]}}"#,
+        );
+        assert_eq!(p.requests.memory, MAX_POD_REQUEST);
+        assert_eq!(p.requests.scalar(sym("nvidia.com/gpu")), MAX_POD_REQUEST);
+        let error = p.error.as_deref().expect("marked invalid");
+        assert!(
+            error.contains("Pod d/big: spec: memory requests add up to more than"),
+            "{error}"
+        );
+        assert!(error.contains("nvidia.com/gpu requests"), "{error}");
     }
 }

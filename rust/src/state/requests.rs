@@ -62,19 +62,19 @@ fn aggregate(
 ) -> Resources {
     let mut total = Resources::default();
     for c in &spec.containers {
-        total.add(&per_container(c));
+        total.saturating_add(&per_container(c));
     }
     let mut sidecars = Resources::default();
     let mut init_peak = Resources::default();
     for init in &spec.init_containers {
         let own = per_container(&init.requests);
         let needed = if init.restartable {
-            total.add(&own);
-            sidecars.add(&own);
+            total.saturating_add(&own);
+            sidecars.saturating_add(&own);
             sidecars.clone()
         } else {
             let mut with_sidecars = own;
-            with_sidecars.add(&sidecars);
+            with_sidecars.saturating_add(&sidecars);
             with_sidecars
         };
         init_peak.max_with(&needed);
@@ -106,8 +106,8 @@ pub fn pod_requests(spec: &PodSpecRequests) -> (Resources, Resources) {
         apply_pod_level(&mut requests, pod_level);
         apply_pod_level(&mut non_zero, pod_level);
     }
-    requests.add(&spec.overhead);
-    non_zero.add(&spec.overhead);
+    requests.saturating_add(&spec.overhead);
+    non_zero.saturating_add(&spec.overhead);
     requests.compact();
     non_zero.compact();
     (requests, non_zero)

@@ -45,10 +45,16 @@ impl ResourceName {
     }
 }
 
+/// The most of one resource a single pod is counted for (2^53: 9e15 bytes, 9e12 cores). A pod
+/// asking more is marked invalid and counted for this much, so a node's total, a wrapping sum
+/// of its pods, cannot wrap below 1,024 such pods.
+pub const MAX_POD_REQUEST: i64 = 1 << 53;
+
 /// Amounts of cpu (millicores), memory and ephemeral storage (bytes) and scalar resources
-/// (units). Sums use wrapping arithmetic so that adding then removing a pod is exact whatever
-/// the input; only absurd inputs (totals beyond 9.2e18) could wrap, and the filters compare
-/// with saturating arithmetic.
+/// (units). A node's sums use wrapping arithmetic so that adding then removing a pod is exact
+/// whatever the input; each pod's own total saturates and is capped at `MAX_POD_REQUEST`, so
+/// only absurd inputs (totals beyond 9.2e18) could wrap, and the filters compare with saturating
+/// arithmetic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
     pub milli_cpu: i64,
@@ -120,6 +126,39 @@ impl Resources {
             *e = e.wrapping_sub(v);
         }
         self.scalar.retain(|&(_, v)| v != 0);
+    }
+
+    /// Adds without ever wrapping: for a pod's own total, computed once and never taken back.
+    pub fn saturating_add(&mut self, other: &Resources) {
+        self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
+        self.memory = self.memory.saturating_add(other.memory);
+        self.ephemeral_storage = self.ephemeral_storage.saturating_add(other.ephemeral_storage);
+        for &(k, v) in &other.scalar {
+            let e = self.scalar_entry(k);
+            *e = e.saturating_add(v);
+        }
+    }
+
+    /// Lowers every amount above `max` to `max`; returns the names of those lowered.
+    pub fn clamp_to(&mut self, max: i64) -> Vec<&'static str> {
+        let mut clamped = Vec::new();
+        for (name, value) in [
+            (CPU, &mut self.milli_cpu),
+            (MEMORY, &mut self.memory),
+            (EPHEMERAL_STORAGE, &mut self.ephemeral_storage),
+        ] {
+            if *value > max {
+                *value = max;
+                clamped.push(name);
+            }
+        }
+        for (k, v) in &mut self.scalar {
+            if *v > max {
+                *v = max;
+                clamped.push(resolve(*k));
+            }
+        }
+        clamped
     }
 
     /// Element-wise maximum, as `maxResourceList` for init containers.
