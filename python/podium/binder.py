@@ -4,11 +4,16 @@ The scheduler has already assumed the pod on its node in the cache, so later dec
 the binder makes that true in the apiserver, or undoes it:
 
 - success: the queue forgets the pod and a ``Scheduled`` event is recorded;
-- 409 Conflict / 404 Not Found: the pod is bound already, was deleted or replaced. The cache
-  entry is forgotten and the pod dropped; the watch will tell what really happened;
 - 5xx, 429, timeouts, connection errors: retried with exponential backoff and full jitter
   (429's Retry-After is honoured), up to ``retries`` times;
-- anything else, or retries exhausted: forget the assumption and requeue the pod with backoff;
+- 409 Conflict / 404 Not Found, or retries exhausted: the outcome is not known. An earlier
+  attempt whose answer was lost may have bound the pod; the pod may have been bound by someone
+  else, deleted or replaced; or the conflict was spurious and the pod still waits. The binder
+  reads the pod back and acts on what it finds: bound to this node → bound (the assumption stays
+  until the watch confirms it, so the node is never under-counted meanwhile); gone, replaced,
+  bound elsewhere or finished → forgotten and dropped; still pending → forgotten and requeued;
+- anything else, or the pod cannot be read: forget the assumption and requeue with backoff (the
+  watch removes the pod from the queue if it is in fact gone or bound);
 - this replica may have lost the leader lease (``may_bind`` says no right before a POST): nothing
   is sent; the pod is forgotten and requeued for whoever leads next.
 
@@ -29,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import aiohttp
+import orjson
 from opentelemetry import trace
 
 from podium.events import ObjectRef
@@ -50,6 +56,8 @@ log = logging.getLogger(__name__)
 ALLOCATION_ANNOTATION = "podium.dev/allocation"
 # A Retry-After beyond this is not trusted (a confused proxy must not stall a bind for hours).
 _MAX_RETRY_AFTER = 60.0
+# Reads of the pod to learn the outcome of a bind that ended in doubt.
+_RESOLVE_ATTEMPTS = 3
 
 
 class DecisionLike(Protocol):
@@ -294,8 +302,8 @@ class Binder(Generic[P]):
                 )
         elif result == "dropped":
             self._state.forget(decision.uid)
-            # Out of podium's hands (bound elsewhere, deleted, replaced): release it from the
-            # queue; if it is in fact still pending, the watch will add it again.
+            # Out of podium's hands, as read back (bound elsewhere, deleted, replaced, finished):
+            # release it from the queue.
             self._queue.done(decision.uid)
 
     async def _bind_with_retries(
@@ -327,7 +335,7 @@ class Binder(Generic[P]):
                     span.record_exception(e)
                     span.set_status(trace.StatusCode.ERROR, str(e))
                     if attempt == self._retries:
-                        return "error"
+                        break
                     log.info(
                         "bind %s/%s to %s: attempt %d failed, retrying: %s",
                         decision.namespace,
@@ -345,12 +353,34 @@ class Binder(Generic[P]):
                     span.record_exception(e)
                     span.set_attribute("http.response.status_code", e.status)
                     if e.status in (404, 409):
-                        return "dropped"
+                        log.info("bind %s/%s: %s; reading the pod back", *_ref(decision), e)
+                        break
                     span.set_status(trace.StatusCode.ERROR, str(e))
                     return "error"
                 else:
                     return "bound"
             await asyncio.sleep(delay)
+        # A conflict, or retries exhausted: an attempt whose answer was lost may have bound it.
+        return await self._resolve(decision, node)
+
+    async def _resolve(self, decision: DecisionLike, node: str) -> str:
+        """What became of a bind whose answer was a conflict, or was lost: reads the pod."""
+        path = f"/api/v1/namespaces/{decision.namespace}/pods/{decision.name}"
+        for attempt in range(_RESOLVE_ATTEMPTS):
+            try:
+                body = await request_bytes(self._api, "GET", path, timeout=self._timeout)
+            except ApiStatusError as e:
+                if e.status == 404:
+                    log.info("bind %s/%s dropped: the pod is gone", *_ref(decision))
+                    return "dropped"
+                why = str(e)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                why = f"{type(e).__name__}: {e}"
+            else:
+                return _outcome(decision, node, body)
+            if attempt + 1 < _RESOLVE_ATTEMPTS:
+                await asyncio.sleep(self._retry_delay(attempt, None))
+        log.warning("bind %s/%s: cannot read the pod back (%s); requeued", *_ref(decision), why)
         return "error"
 
     async def _post(self, path: str, body: dict[str, Any], progress: _Progress) -> None:
@@ -378,6 +408,36 @@ class Binder(Generic[P]):
         # Full jitter: spreads the retries of many binds that failed together.
         ceiling = min(self._max_delay, self._initial_delay * 2 ** min(attempt, 30))
         return self._rng.uniform(0, ceiling)
+
+
+def _ref(decision: DecisionLike) -> tuple[str, str]:
+    return decision.namespace, decision.name
+
+
+def _outcome(decision: DecisionLike, node: str, body: bytes) -> str:
+    """ "bound", "dropped" or "error" (still pending), from the pod as the apiserver has it."""
+    try:
+        pod = orjson.loads(body)
+        uid = pod["metadata"]["uid"]
+        bound_to = (pod.get("spec") or {}).get("nodeName")
+        phase = (pod.get("status") or {}).get("phase")
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        log.warning("bind %s/%s: unreadable pod in answer; requeued", *_ref(decision))
+        return "error"
+    if uid != decision.uid:
+        log.info("bind %s/%s dropped: the pod was replaced", *_ref(decision))
+        return "dropped"
+    if bound_to == node:
+        # An attempt whose answer was lost did bind it.
+        return "bound"
+    if bound_to:
+        log.info("bind %s/%s dropped: bound to %s by someone else", *_ref(decision), bound_to)
+        return "dropped"
+    if phase in ("Succeeded", "Failed"):
+        log.info("bind %s/%s dropped: the pod has finished", *_ref(decision))
+        return "dropped"
+    log.info("bind %s/%s not done and the pod still waits; requeued", *_ref(decision))
+    return "error"
 
 
 def binding_body(decision: DecisionLike, node: str) -> dict[str, Any]:

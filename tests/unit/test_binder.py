@@ -62,9 +62,14 @@ class FakeState:
 @dataclass
 class Peer:
     """Answers binding POSTs from a script: an int status, or "hang" (no answer until
-    ``release`` is set, then 201); 201 once the script is exhausted."""
+    ``release`` is set, then 201); 201 once the script is exhausted.
+
+    A GET of a pod answers ``pods[name]`` (an int: that status) if set, else the pod as the last
+    binding POST for it named it (uid), still pending."""
 
     script: list[int | str] = field(default_factory=list)
+    pods: dict[str, dict[str, Any] | int] = field(default_factory=dict)
+    reads: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     retry_after: str | None = None
     hanging: int = 0
@@ -95,6 +100,18 @@ class Peer:
         body = orjson.dumps({"kind": "Status", "code": step, "message": f"scripted {step}"})
         return web.Response(status=step, body=body, headers=headers)
 
+    async def read_pod(self, request: web.Request) -> web.Response:
+        self.reads += 1
+        name = request.match_info["name"]
+        answer = self.pods.get(name)
+        if isinstance(answer, int):
+            body = orjson.dumps({"kind": "Status", "code": answer, "message": "scripted"})
+            return web.Response(status=answer, body=body)
+        if answer is None:
+            uid = next(r["metadata"]["uid"] for r in self.requests if r["metadata"]["name"] == name)
+            answer = {"metadata": {"name": name, "uid": uid}, "spec": {}, "status": {}}
+        return web.Response(status=200, body=orjson.dumps(answer))
+
 
 async def wait_hanging(peer: Peer, count: int) -> None:
     async with peer.hang_changed:
@@ -106,6 +123,7 @@ async def peer() -> AsyncIterator[tuple[Peer, ApiClient]]:
     peer = Peer()
     app = web.Application()
     app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/binding", peer.handle)
+    app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}", peer.read_pod)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -236,22 +254,78 @@ async def test_exhausted_retries_forget_and_requeue(peer: tuple[Peer, ApiClient]
     binder.submit(Decision("u1"), pod)
     await binder.drain()
     assert len(server.requests) == 3
+    # Read back: still pending.
+    assert server.reads == 1
     assert state.forgotten == ["u1"]
     assert queue.pending_counts()["backoff"] == 1
     assert not queue.in_flight("u1")
 
 
+GONE: dict[str, Any] | int = 404
+REPLACED: dict[str, Any] | int = {"metadata": {"uid": "u2"}, "spec": {}}
+BOUND_ELSEWHERE: dict[str, Any] | int = {"metadata": {"uid": "u1"}, "spec": {"nodeName": "n9"}}
+FINISHED: dict[str, Any] | int = {"metadata": {"uid": "u1"}, "status": {"phase": "Succeeded"}}
+
+
 @pytest.mark.parametrize("status", [404, 409])
-async def test_conflict_or_gone_drops(peer: tuple[Peer, ApiClient], status: int) -> None:
+@pytest.mark.parametrize("truth", [GONE, REPLACED, BOUND_ELSEWHERE, FINISHED])
+async def test_conflict_or_gone_drops_when_the_pod_is_out_of_reach(
+    peer: tuple[Peer, ApiClient], status: int, truth: dict[str, Any] | int
+) -> None:
     server, api = peer
     server.script = [status]
+    server.pods["p"] = truth
     binder, state, queue, _ = make(api)
     pod = await pop_assumed(queue, state, Pod("u1"))
     binder.submit(Decision("u1"), pod)
     await binder.drain()
     assert len(server.requests) == 1
+    assert server.reads == 1
     assert state.forgotten == ["u1"]
     assert "u1" not in queue
+
+
+async def test_spurious_conflict_requeues_a_pod_that_still_waits(
+    peer: tuple[Peer, ApiClient],
+) -> None:
+    # Dropping it would lose it: the pod did not change, so no watch event would bring it back.
+    server, api = peer
+    server.script = [409]
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert state.forgotten == ["u1"]
+    assert queue.pending_counts()["backoff"] == 1
+
+
+async def test_conflict_after_a_lost_answer_is_a_bind(peer: tuple[Peer, ApiClient]) -> None:
+    # The first attempt bound the pod but its answer was lost (here: 503); the retry conflicts.
+    # The pod is on our node: bound, and its assumption stays until the watch confirms it, so
+    # the node is not under-counted meanwhile.
+    server, api = peer
+    server.script = [503, 409]
+    server.pods["p"] = {"metadata": {"uid": "u1"}, "spec": {"nodeName": "node-1"}}
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert state.forgotten == []
+    assert state.is_assumed("u1")
+    assert "u1" not in queue
+
+
+async def test_unreadable_pod_after_conflict_requeues(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = [409]
+    server.pods["p"] = 500
+    binder, state, queue, _ = make(api)
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert server.reads == 3
+    assert state.forgotten == ["u1"]
+    assert queue.pending_counts()["backoff"] == 1
 
 
 async def test_other_client_error_requeues_without_retry(peer: tuple[Peer, ApiClient]) -> None:
