@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from podium._core import CoreError
 from podium.rawapi import ApiStatusError, open_stream
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ class ReflectorOptions:
 
 class ResourceVersionGone(Exception):
     """The watch's resourceVersion is too old: relist."""
+
+
+class StreamCorrupt(Exception):
+    """A watch line could not be read: an event may be lost, so relist."""
 
 
 ChangeHandler = Callable[["Change"], None]
@@ -101,6 +106,13 @@ class Reflector:
                     "%s: resourceVersion %s gone, relisting", self._path, self.resource_version
                 )
                 need_list = True
+            except (StreamCorrupt, CoreError) as err:
+                # What the apiserver sent cannot be read (a cut or hostile stream, a page the
+                # core rejects). Relist after a backoff: it must neither stop the cache nor spin.
+                log.error("%s: %s; relisting in %.1fs", self._path, err, backoff)  # noqa: TRY400
+                need_list = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._options.max_backoff)
             except ApiStatusError as err:
                 if err.status == HTTP_GONE:
                     need_list = True
@@ -185,7 +197,10 @@ class Reflector:
             response.release()
 
     def _apply(self, line: bytes) -> None:
-        change = self._state.apply_event(self._resource.kind, line)
+        try:
+            change = self._state.apply_event(self._resource.kind, line)
+        except CoreError as err:
+            raise StreamCorrupt(f"unreadable watch line ({len(line)} bytes): {err}") from err
         if change.event == "ERROR":
             if change.status_code == HTTP_GONE:
                 raise ResourceVersionGone
