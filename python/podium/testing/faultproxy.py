@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import NoReturn, Self
 
 import aiohttp
 import orjson
@@ -358,9 +358,7 @@ class FaultProxy:
             forward.add_done_callback(self._writes.discard)
             status, answer_headers, answer_body = await asyncio.shield(forward)
             if isinstance(fault, Lose):
-                _drop(request)
-                # Handled by aiohttp as a client that went away (no error logged).
-                raise asyncio.CancelledError
+                _cut(request)
             exchange.status = status
             return web.Response(
                 status=status, body=answer_body, headers=_answer_headers(answer_headers)
@@ -401,8 +399,7 @@ class FaultProxy:
             async for chunk in answer.content.iter_any():
                 if limit is not None and sent + len(chunk) >= limit:
                     await response.write(chunk[: max(0, limit - sent)])
-                    _drop(request)
-                    raise asyncio.CancelledError
+                    _cut(request)
                 await response.write(chunk)
                 sent += len(chunk)
             await response.write_eof()
@@ -437,6 +434,13 @@ def _drop(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.abort()
+
+
+def _cut(request: web.Request) -> NoReturn:
+    """Drop the connection and end the handler as aiohttp ends one whose client went away
+    (quietly: any other exception would be logged as a server error)."""
+    _drop(request)
+    raise asyncio.CancelledError
 
 
 def bind_counts(exchanges: Iterable[Exchange]) -> dict[str, int]:
