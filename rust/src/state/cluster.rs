@@ -715,7 +715,10 @@ impl ClusterState {
     /// Pods assumed and not yet confirmed or forgotten: binds in flight. Once scheduling is idle
     /// it must be zero, or a reservation leaked. O(pods): for tests and metrics scrapes.
     pub fn assumed_count(&self) -> usize {
-        self.pods.values().filter(|e| e.assumed_on.is_some()).count()
+        self.pods
+            .values()
+            .filter(|e| e.assumed_on.is_some())
+            .count()
     }
 
     pub fn allocation(&self, uid: &str) -> Option<&str> {

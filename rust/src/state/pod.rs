@@ -455,7 +455,9 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
     for name in requests.clamp_to(MAX_POD_REQUEST) {
         ctx.error(
             "spec".to_owned(),
-            format!("{name} requests add up to more than {MAX_POD_REQUEST}, the most podium counts"),
+            format!(
+                "{name} requests add up to more than {MAX_POD_REQUEST}, the most podium counts"
+            ),
         );
     }
     non_zero.clamp_to(MAX_POD_REQUEST);

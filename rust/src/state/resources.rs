@@ -132,7 +132,9 @@ impl Resources {
     pub fn saturating_add(&mut self, other: &Resources) {
         self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
         self.memory = self.memory.saturating_add(other.memory);
-        self.ephemeral_storage = self.ephemeral_storage.saturating_add(other.ephemeral_storage);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_add(other.ephemeral_storage);
         for &(k, v) in &other.scalar {
             let e = self.scalar_entry(k);
             *e = e.saturating_add(v);
