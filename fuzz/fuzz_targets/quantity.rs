@@ -8,8 +8,9 @@ fuzz_target!(|text: &str| {
     let value = parse_value(text);
     let milli = parse_milli_value(text);
     if let (Ok(v), Ok(m)) = (&value, &milli) {
-        // Value() rounds up whole units: milli/1000 rounded up (away from zero if negative).
-        let expected = if *m >= 0 { (m + 999) / 1000 } else { -((-m + 999) / 1000) };
+        // Value() rounds up whole units: |milli|/1000 rounded up, with milli's sign.
+        let magnitude = i64::try_from(m.unsigned_abs().div_ceil(1000)).expect("fits");
+        let expected = if *m >= 0 { magnitude } else { -magnitude };
         assert_eq!(*v, expected, "{text:?}");
     }
     if milli.is_ok() {
