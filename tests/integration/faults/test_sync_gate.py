@@ -42,7 +42,7 @@ async def test_no_decision_before_the_cache_synced(
 
     node_lists = [e for e in proxy.exchanges if e.path == "/api/v1/nodes" and e.fault == "Delay"]
     assert node_lists, "the node list was not slowed"
-    synced_at = min(e.finished for e in node_lists)
+    synced_at = min(e.finished for e in node_lists if e.finished is not None)
     writes = [e for e in proxy.exchanges if e.method in ("POST", "PATCH", "PUT")]
     assert writes
     early = [(e.method, e.path) for e in writes if e.started < synced_at]
