@@ -85,6 +85,9 @@ class Reflector:
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0
+        # Lines applied by the current watch (a broken connection that made progress restarts
+        # the backoff).
+        self._watched_events = 0
 
     @property
     def resource(self) -> Resource:
@@ -95,6 +98,7 @@ class Reflector:
         backoff = self._options.min_backoff
         need_list = True
         while True:
+            self._watched_events = 0
             try:
                 if need_list:
                     await self._list()
@@ -128,6 +132,10 @@ class Reflector:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._options.max_backoff)
             except (aiohttp.ClientError, TimeoutError, ConnectionError) as err:
+                if self._watched_events:
+                    # The connection worked and then broke: start the backoff over, or a
+                    # flapping network would push every reconnect towards max_backoff.
+                    backoff = self._options.min_backoff
                 log.warning("%s: %r; retrying in %.1fs", self._path, err, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._options.max_backoff)
@@ -197,6 +205,7 @@ class Reflector:
             response.release()
 
     def _apply(self, line: bytes) -> None:
+        self._watched_events += 1
         try:
             change = self._state.apply_event(self._resource.kind, line)
         except CoreError as err:
