@@ -56,11 +56,15 @@ async def test_broken_watches_relist_and_converge(
             r for r in podium.cache.reflectors if r.resource.path.endswith("/pods")
         )
         relists_before = pods_reflector.relists
-        cut = proxy.add(Rule(CutStream(after_bytes=2500), method="GET", query=WATCH, rate=0.5))
+        # In order: the next two pod watches are told 410, the next node watch gets unreadable
+        # lines, and any watch may be cut after a few events.
         gone = proxy.add(Rule(watch_gone(), path="/api/v1/pods$", query=WATCH, limit=2))
         garbage = proxy.add(
             Rule(WatchAnswer(UNREADABLE), path="/api/v1/nodes$", query=WATCH, limit=1)
         )
+        cut = proxy.add(Rule(CutStream(after_bytes=2500), method="GET", query=WATCH, rate=0.5))
+        # Reconnect now, into those rules.
+        proxy.break_streams()
         pods = slot_pods(150, namespace, name, node_labels)
         for wave in range(3):
             await create_pods(api, namespace, pods[wave * 50 : (wave + 1) * 50])
