@@ -220,3 +220,42 @@ def tracing_command(
     report = run_tracing_benchmark(options, progress=lambda line: typer.echo(line, err=True))
     typer.echo(format_report(report))
     typer.echo(f"wrote {write_report(report, out)}")
+
+
+@bench_app.command("soak")
+def soak_command(
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of churn.")] = 600.0,
+    warmup: Annotated[
+        float, typer.Option(min=0, help="Seconds left out of the slopes (caches fill up).")
+    ] = 120.0,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between samples.")] = 5.0,
+    nodes: Annotated[int, typer.Option(min=2, help="Nodes (one is replaced at a time).")] = 50,
+    live_pods: Annotated[int, typer.Option(min=1, help="Pods alive at steady state.")] = 1000,
+    churn: Annotated[float, typer.Option(min=0.1, help="Pods created per second.")] = 20.0,
+    node_churn_every: Annotated[
+        float, typer.Option(min=1, help="Seconds between node replacements.")
+    ] = 10.0,
+    out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
+) -> None:
+    """Churn pods and nodes on a local apiserver for a bounded time; print RSS and cache size
+    over time and their slopes after warm-up."""
+    import asyncio
+
+    from podium.benchmarks.soak import SoakOptions, run_soak, write_report
+
+    options = SoakOptions(
+        duration=duration,
+        warmup=warmup,
+        interval=interval,
+        nodes=nodes,
+        live_pods=live_pods,
+        churn_per_second=churn,
+        node_churn_every=node_churn_every,
+    )
+    report = asyncio.run(run_soak(options))
+    path = write_report(report, out)
+    typer.echo(
+        f"after {warmup:.0f}s warm-up: RSS {report.rss_slope_mib_per_min:+.3f} MiB/min, "
+        f"cached pods {report.cached_pods_slope_per_min:+.2f}/min, "
+        f"cached nodes {report.cached_nodes_slope_per_min:+.2f}/min; wrote {path}"
+    )
