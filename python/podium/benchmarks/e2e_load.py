@@ -152,6 +152,11 @@ async def run_load(
                             progress,
                         )
                         report.cases.append(case)
+                        say(
+                            f"{case.title}: {case.bound:,}/{case.pods:,} bound, "
+                            f"{case.pods_per_s:,.0f} pods/s, p99 {case.latency_ms_p99:,.0f} ms, "
+                            f"CPU {case.cpu_seconds:.1f} s"
+                        )
                         if overall is not None and progress is not None:
                             progress.advance(overall)
             finally:
