@@ -90,6 +90,7 @@ class LoadReport:
     node_create_seconds: float = math.nan
     scheduler_start_seconds: dict[str, float] = field(default_factory=dict)
     cases: list[CaseResult] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # scheduler -> why its turn ended
 
 
 Say = Callable[[str], None]
@@ -159,6 +160,9 @@ async def run_load(
                         )
                         if overall is not None and progress is not None:
                             progress.advance(overall)
+            except Exception as error:  # one scheduler's failure ends its turn, not the run
+                report.failures[kind] = repr(error)
+                say(f"{TITLES[kind]} failed: {error!r}")
             finally:
                 await asyncio.to_thread(server.stop)
     report.machine["load_average_end"] = f"{os.getloadavg()[0]:.2f}"
@@ -215,8 +219,8 @@ async def _run_case(
             watcher.cancel()
             if not creator.done():
                 creator.cancel()
-    except OSError as error:  # the scheduler's process is gone
-        case.status, case.note = "failed", f"scheduler process: {error}"
+    except* OSError as gone:  # the scheduler's process is gone (/proc/<pid> unreadable)
+        case.status, case.note = "failed", f"scheduler process: {gone.exceptions[0]}"
     else:
         _summarise(case, times, before, after)
     finally:
@@ -235,6 +239,8 @@ def _summarise(case: CaseResult, times: CaseTimes, before: Usage, after: Usage) 
     if case.bound < case.pods:
         case.status = "incomplete"
         case.note = f"{case.bound:,} of {case.pods:,} bound before the case timeout"
+        if times.create_errors:
+            case.note += f"; {len(times.create_errors):,} not created ({times.create_errors[0]})"
     if times.created:
         first = min(times.created.values())
         case.create_seconds = max(times.created.values()) - first

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+import orjson
+
 from podium.benchmarks.podwatch import watch
 from podium.rawapi import ApiStatusError, request_bytes
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 class CaseTimes:
     created: dict[str, float] = field(default_factory=dict)  # pod name -> creation sent
     bound: dict[str, float] = field(default_factory=dict)  # pod name -> binding seen
+    create_errors: list[str] = field(default_factory=list)
 
 
 async def create_pods(
@@ -45,9 +49,15 @@ async def create_pods(
     async def create(index: int, pod: dict[str, Any]) -> None:
         if rate is not None:
             await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+        name = pod["metadata"]["name"]
         async with limit:
-            times.created[pod["metadata"]["name"]] = time.monotonic()
-            await request_bytes(api, "POST", path, body=pod)
+            times.created[name] = time.monotonic()
+            try:
+                await request_bytes(api, "POST", path, body=pod)
+            except (ApiStatusError, aiohttp.ClientError, TimeoutError) as error:
+                # Counted, not fatal: the case reports fewer pods bound than asked for.
+                del times.created[name]
+                times.create_errors.append(f"{name}: {error!r}")
 
     async with asyncio.TaskGroup() as group:
         for index, pod in enumerate(pods):
@@ -65,14 +75,18 @@ async def record_bindings(
             times.bound[name] = arrived
 
 
-async def delete_namespace(api: ApiClient, namespace: str) -> None:
-    """Deletes the case's pods at once (no kubelet would confirm a graceful stop) and its
-    namespace."""
-    with contextlib.suppress(ApiStatusError):
-        await request_bytes(
-            api,
-            "DELETE",
-            f"/api/v1/namespaces/{namespace}/pods",
-            query={"gracePeriodSeconds": 0},
-        )
+async def delete_namespace(api: ApiClient, namespace: str, *, limit: float = 300.0) -> None:
+    """Deletes the case's pods at once (no kubelet would confirm a graceful stop) and waits until
+    they are gone, so the next case starts on empty nodes; then deletes the namespace. A busy
+    apiserver may take longer than one request's timeout for thousands of pods: retried."""
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ApiStatusError, aiohttp.ClientError, TimeoutError):
+            await request_bytes(api, "DELETE", pods, query={"gracePeriodSeconds": 0}, timeout=limit)
+            left = orjson.loads(await request_bytes(api, "GET", pods, query={"limit": 1}))
+            if not left["items"]:
+                break
+        await asyncio.sleep(1.0)
+    with contextlib.suppress(ApiStatusError, aiohttp.ClientError, TimeoutError):
         await request_bytes(api, "DELETE", f"/api/v1/namespaces/{namespace}")

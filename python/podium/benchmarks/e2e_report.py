@@ -75,6 +75,8 @@ def print_report(report: LoadReport, checks: list[TargetCheck], console: Console
             "" if c.status == "ok" else f"[red]{c.status}[/]: {c.note}",
         )
     console.print(table)
+    for scheduler, why in report.failures.items():
+        console.print(f"{TITLES.get(scheduler, scheduler)} stopped early: {why}", style="red")
     if checks:
         targets = Table(title="DESIGN §8 end-to-end targets", title_justify="left")
         for header in ("target", "wanted", "measured", ""):

@@ -5,6 +5,7 @@ binder want the objects themselves.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ async def watch(
 ) -> AsyncIterator[tuple[float, str, dict[str, Any]]]:
     """(monotonic arrival time, event type, object) for every object under ``path``: first
     ADDED for those that exist, then every change. Re-watches from the last resourceVersion
-    when the server ends the stream; sets ``opened`` once the first stream is open."""
+    when the stream ends or breaks; sets ``opened`` once the first stream is open."""
     resource_version = "0"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     while True:
@@ -44,12 +45,17 @@ async def watch(
         }
         if field_selector:
             query["fieldSelector"] = field_selector
-        response = await open_stream(api, path, query, timeout)
+        try:
+            response = await open_stream(api, path, query, timeout)
+        except (aiohttp.ClientError, TimeoutError):
+            # A busy apiserver: try again from the last resourceVersion, losing nothing.
+            await asyncio.sleep(0.5)
+            continue
         if opened is not None:
             opened.set()
         try:
             buffer = b""
-            async for chunk in response.content.iter_any():
+            async for chunk in _chunks(response):
                 arrived = time.monotonic()
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
@@ -67,3 +73,10 @@ async def watch(
                         yield arrived, event["type"], obj
         finally:
             response.release()
+
+
+async def _chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The stream's chunks until it ends or breaks (the caller re-watches either way)."""
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        async for chunk in response.content.iter_any():
+            yield chunk
