@@ -195,7 +195,7 @@ def tracing_command(
         str, typer.Option(help=f"Workload, one of: {', '.join(WORKLOADS)}.")
     ] = "plain",
     rounds: Annotated[int, typer.Option(min=1, help="Rounds per mode (interleaved).")] = 5,
-    batch_size: Annotated[int, typer.Option(min=1, help="Pods per scheduling cycle.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Pods per scheduling cycle.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the generated cluster and pods.")] = 1,
     out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
 ) -> None:

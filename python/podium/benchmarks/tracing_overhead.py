@@ -9,7 +9,8 @@ noise next to it. With tracing on, spans go through the real pipeline (``BatchSp
 and sending count, as they would in production.
 
 Modes run interleaved, round after round, on the same cluster (every assumption is forgotten
-after a round), so drift in the machine's load hits all of them alike; the median round counts.
+after a round); each round's modes are compared with each other (the load of a shared machine
+drifts between rounds far more than within one) and the median over rounds is reported.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class TracingBenchOptions:
     nodes: int = 1_000
     pods: int = 10_000
     pods_per_node: int = 30
-    batch_size: int = 256
+    # Smaller than the scheduler's 256: more cycles, so ratio 0.01 samples some of them.
+    batch_size: int = 64
     rounds: int = 5
     workload: str = "plain"
     seed: int = 1
@@ -69,10 +71,17 @@ class TracingBenchOptions:
 class ModeResult:
     mode: str
     sampling_ratio: float | None
-    decisions_per_s: list[float] = field(default_factory=list)
+    decisions_per_s: list[float] = field(default_factory=list)  # wall clock
+    decisions_per_cpu_s: list[float] = field(default_factory=list)
     exported_spans: int = 0
     median_decisions_per_s: float = 0.0
+    median_decisions_per_cpu_s: float = 0.0
+    # Against "off" in the same round, median over rounds; by CPU time, and by wall time
+    # (noisier on a shared machine).
     overhead_percent: float = 0.0
+    wall_overhead_percent: float = 0.0
+    # The same in absolute terms: CPU that tracing adds to each decision.
+    overhead_cpu_us_per_decision: float = 0.0
 
 
 @dataclass(slots=True)
@@ -125,9 +134,12 @@ def _load(options: TracingBenchOptions) -> tuple[ClusterState, list[PendingPod]]
 
 async def _round(
     state: ClusterState, pods: list[PendingPod], profile: Profile, tracing: Tracing, batch: int
-) -> tuple[float, int]:
-    """One pass over ``pods``; returns (decisions/s, pods decided), then forgets every
-    placement so the next round starts from the same cluster."""
+) -> tuple[float, float, int]:
+    """One pass over ``pods``; returns (decisions per wall second, decisions per CPU second,
+    pods decided), then forgets every placement so the next round starts from the same cluster.
+
+    CPU time is the whole process's (the core's threads, the exporter's) up to the flush of the
+    round's spans: on a shared machine it moves far less with the load than wall time does."""
     scheduler = Scheduler(
         state=state,
         queue=_Queue(),
@@ -139,15 +151,18 @@ async def _round(
         options=CycleOptions(batch_size=batch),
     )
     decided = 0
+    cpu_started = time.process_time()
     started = time.perf_counter()
     for first in range(0, len(pods), batch):
         result = await scheduler.schedule_batch(pods[first : first + batch], time.time_ns())
         decided += result.scheduled + result.unschedulable + result.errors
     elapsed = time.perf_counter() - started
+    tracing.shutdown()  # flushes: sending this round's spans is part of its cost
+    cpu = time.process_time() - cpu_started
     for pod in pods:
         if state.is_assumed(pod.uid):
             state.forget(pod.uid)
-    return decided / elapsed, decided
+    return decided / elapsed, decided / cpu, decided
 
 
 def _sink_stats(url: str) -> dict[str, int]:
@@ -200,23 +215,42 @@ def run_tracing_benchmark(
                         exporter=None if ratio is None else OTLPSpanExporter(f"{url}/v1/traces"),
                     )
                     before = _sink_stats(url)["spans"]
-                    rate, decided = asyncio.run(
+                    rate, cpu_rate, decided = asyncio.run(
                         _round(state, pods, profile, tracing, options.batch_size)
                     )
-                    tracing.shutdown()  # flushes: this round's spans are all sent, not timed
                     results[label].decisions_per_s.append(rate)
+                    results[label].decisions_per_cpu_s.append(cpu_rate)
                     results[label].exported_spans += _sink_stats(url)["spans"] - before
                     report.decided_per_round = decided
-                    progress(f"round {number + 1}/{options.rounds} {label:>4}: {rate:,.0f}/s")
+                    progress(
+                        f"round {number + 1}/{options.rounds} {label:>4}: {rate:,.0f}/s, "
+                        f"{cpu_rate:,.0f}/CPU-s"
+                    )
         finally:
             sink.stop()
-    baseline = statistics.median(results["off"].decisions_per_s)
+    off = results["off"]
     for result in results.values():
         result.median_decisions_per_s = statistics.median(result.decisions_per_s)
-        result.overhead_percent = (baseline / result.median_decisions_per_s - 1.0) * 100.0
+        result.median_decisions_per_cpu_s = statistics.median(result.decisions_per_cpu_s)
+        # Each round ran the modes back to back, under the same load: compare within rounds.
+        result.overhead_percent = _median_overhead(
+            off.decisions_per_cpu_s, result.decisions_per_cpu_s
+        )
+        result.wall_overhead_percent = _median_overhead(off.decisions_per_s, result.decisions_per_s)
+        result.overhead_cpu_us_per_decision = statistics.median(
+            (1 / traced - 1 / plain) * 1e6
+            for plain, traced in zip(
+                off.decisions_per_cpu_s, result.decisions_per_cpu_s, strict=True
+            )
+        )
     report.modes = list(results.values())
     report.load_average_end = os.getloadavg()[0]
     return report
+
+
+def _median_overhead(plain: list[float], traced: list[float]) -> float:
+    """Median over rounds of how much slower the traced rate was than the plain one, in %."""
+    return statistics.median((p / t - 1.0) * 100.0 for p, t in zip(plain, traced, strict=True))
 
 
 def write_report(report: TracingReport, directory: Path) -> Path:
@@ -232,12 +266,13 @@ def format_report(report: TracingReport) -> str:
         f"tracing overhead: {o.nodes:,} nodes, {report.decided_per_round:,} {o.workload} pods per "
         f"round, batches of {o.batch_size}, {o.rounds} rounds; load average "
         f"{report.load_average_start:.1f} → {report.load_average_end:.1f}",
-        f"{'mode':>6} {'decisions/s (median)':>22} {'overhead':>9} {'spans exported':>15}  rounds",
+        f"{'mode':>6} {'decisions/CPU-s':>16} {'overhead':>9} {'CPU µs/decision':>16} "
+        f"{'decisions/s':>12} {'(wall)':>8} {'spans exported':>15}",
     ]
     for m in report.modes:
-        rounds = ", ".join(f"{r:,.0f}" for r in m.decisions_per_s)
         lines.append(
-            f"{m.mode:>6} {m.median_decisions_per_s:>22,.0f} {m.overhead_percent:>8.1f}% "
-            f"{m.exported_spans:>15,}  {rounds}"
+            f"{m.mode:>6} {m.median_decisions_per_cpu_s:>16,.0f} {m.overhead_percent:>8.1f}% "
+            f"{m.overhead_cpu_us_per_decision:>16.1f} {m.median_decisions_per_s:>12,.0f} "
+            f"{m.wall_overhead_percent:>7.1f}% {m.exported_spans:>15,}"
         )
     return "\n".join(lines)
