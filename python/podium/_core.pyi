@@ -228,12 +228,16 @@ class Snapshot:
         nodes: list[str] | None = None,
         *,
         bound: bool = False,
+        plugins: Callable[[PluginPod, list[PluginNode]], Sequence[int | str]] | None = None,
     ) -> Evaluation:
         """Judge one pod on ``nodes`` (names; None: every node) without placing it, GIL
         released: every filter's reasons per node (as ``explain``) and the feasible nodes'
         per-plugin scores. ``pod``: the uid of a pending pod (``bound=True``: of a pod counted on
         a node, evaluated as ``explain_bound`` does), or a Pod object as JSON bytes from outside
         the snapshot (its nodeName ignored). Cluster-wide plugins still count every node.
+        ``plugins``: as in ``schedule``, after the core: its rejections are reasons (filter
+        "PythonPlugins") and its points one more score entry (weight 1); if it raises,
+        ``score_error`` says so.
 
         CoreError: the uid is not pending (bound) here, or the object is malformed (field
         named)."""

@@ -237,8 +237,13 @@ def extender(
         kubeconfig=kubeconfig or (Path(cfg.kubeconfig) if cfg.kubeconfig else None),
         health_listen=health_listen,
     )
+    from podium.plugins import PluginError
+
     try:
         _run_async(run_extender(cfg, options))
+    except PluginError as err:
+        typer.echo(f"podium: {err}", err=True)
+        raise typer.Exit(2) from err
     except KeyboardInterrupt:
         logging.getLogger("podium").info("interrupted; stopped")
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from podium._core import ClusterState, CoreError, Kind, Profile
+from podium.plugins import PluginError, PluginSet, load_plugins
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -227,23 +229,34 @@ def explain_in(
     *,
     raw: bytes | None = None,
     top: int = DEFAULT_TOP,
+    plugins: Mapping[str, PluginSet] | None = None,
 ) -> Explanation:
     """Explain ``pod`` against ``state``. A pending pod is judged from ``raw`` (its JSON) when
     given, so it need not be one of the state's pending pods (another scheduler's pod, a pod the
-    cache has not seen yet); otherwise the state must hold it as pending."""
+    cache has not seen yet); otherwise the state must hold it as pending. ``plugins``: the
+    profiles' Python plugins (a running scheduler's); loaded afresh when None (their background
+    sources not read)."""
     if pod.phase in ("Succeeded", "Failed"):
         raise ExplainError(f"Pod {target}: has finished (phase {pod.phase}); it uses no node")
     chosen = config.profile(pod.scheduler_name)
     profile = chosen or config.profiles[0]
     core_profile = Profile(profile.core_spec())
+    chosen_plugins = (plugins or {}).get(profile.scheduler_name)
+    if chosen_plugins is None:
+        try:
+            chosen_plugins = load_plugins(profile.scheduler_name, profile.python_plugins)
+        except PluginError as err:
+            raise ExplainError(str(err)) from err
+    judge = chosen_plugins.judge if chosen_plugins.judges else None
     snapshot = state.snapshot()
     if pod.node_name is None and pod.gated:
         raise ExplainError(f"Pod {target}: has spec.schedulingGates; no scheduler looks at it")
     try:
         if pod.node_name is not None:
-            result = snapshot.evaluate(pod.uid, core_profile, bound=True)
+            result = snapshot.evaluate(pod.uid, core_profile, bound=True, plugins=judge)
         else:
-            result = snapshot.evaluate(raw if raw is not None else pod.uid, core_profile)
+            subject = raw if raw is not None else pod.uid
+            result = snapshot.evaluate(subject, core_profile, plugins=judge)
     except CoreError as err:
         # Listed after the pod was read: it changed (bound, deleted, its node gone) meanwhile.
         raise ExplainError(f"Pod {target}: {err}") from err
@@ -302,13 +315,16 @@ async def explain_live(
     config: SchedulerConfig,
     target: Target,
     top: int = DEFAULT_TOP,
+    plugins: Mapping[str, PluginSet] | None = None,
 ) -> Explanation:
     """For the scheduler's debug endpoint: the pod as the apiserver has it now, judged against
     the scheduler's own cache (assumed pods included), off the event loop."""
     import asyncio
 
     pod, raw = await read_pod(api, target)
-    return await asyncio.to_thread(explain_in, state, target, pod, config, raw=raw, top=top)
+    return await asyncio.to_thread(
+        explain_in, state, target, pod, config, raw=raw, top=top, plugins=plugins
+    )
 
 
 async def fetch_live(url: str, target: Target, top: int) -> Explanation:

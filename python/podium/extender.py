@@ -35,6 +35,7 @@ from aiohttp import web
 
 from podium._core import ClusterState, CoreError, Evaluation, Profile
 from podium.binder import binding_body
+from podium.plugins import PluginSet
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -161,10 +162,17 @@ def scaled_priorities(evaluation: Evaluation, names: Sequence[str]) -> list[dict
 class Extender:
     """The three verbs over one ClusterState and one profile."""
 
-    def __init__(self, state: ClusterState, profile: Profile, api: ApiClient | None) -> None:
+    def __init__(
+        self,
+        state: ClusterState,
+        profile: Profile,
+        api: ApiClient | None,
+        plugins: PluginSet | None = None,
+    ) -> None:
         self._state = state
         self._profile = profile
         self._api = api
+        self._judge = plugins.judge if plugins is not None and plugins.judges else None
         # filter then prioritize come back to back for one pod: the second reuses the first's
         # evaluation while nothing in the cache changed.
         self._last: tuple[tuple[bytes, int, tuple[str, ...]], Evaluation] | None = None
@@ -176,7 +184,11 @@ class Extender:
         snapshot = self._state.snapshot()
         try:
             result = await asyncio.to_thread(
-                snapshot.evaluate, args.pod_json, self._profile, args.node_names
+                snapshot.evaluate,
+                args.pod_json,
+                self._profile,
+                args.node_names,
+                plugins=self._judge,
             )
         except CoreError as err:
             raise ExtenderInputError(f"ExtenderArgs.Pod: {err}") from err

@@ -15,8 +15,10 @@ from podium.extender import Extender, ExtenderServer, TlsFiles
 from podium.health import HealthServer, HealthState, parse_address
 from podium.kubeclient import api_client
 from podium.metrics import Metrics
+from podium.plugins import load_plugins
 
 if TYPE_CHECKING:
+    from podium.config import Profile as ConfigProfile
     from podium.config import SchedulerConfig
 
 __all__ = ["ExtenderOptions", "NoQueue", "run_extender"]
@@ -51,16 +53,18 @@ class ExtenderOptions:
     health_listen: str | None = None
 
 
-def choose_profile(config: SchedulerConfig, name: str | None) -> Profile:
+def choose_profile(config: SchedulerConfig, name: str | None) -> ConfigProfile:
     settings = config.profile(name) if name is not None else config.profiles[0]
     if settings is None:
         known = ", ".join(config.scheduler_names)
         raise ValueError(f"--profile: no profile {name!r} in the config (profiles: {known})")
-    return Profile(settings.core_spec())
+    return settings
 
 
 async def run_extender(config: SchedulerConfig, options: ExtenderOptions) -> None:
-    profile = choose_profile(config, options.profile)
+    settings = choose_profile(config, options.profile)
+    profile = Profile(settings.core_spec())
+    plugins = load_plugins(settings.scheduler_name, settings.python_plugins)
     host, port = parse_address(options.listen)
     api = await api_client(options.kubeconfig, config.qps, config.burst)
     cache = Cache(api, config.scheduler_names, NoQueue())
@@ -69,13 +73,14 @@ async def run_extender(config: SchedulerConfig, options: ExtenderOptions) -> Non
         Metrics(), health_state, options.health_listen or config.podium.health_bind_address
     )
     server = ExtenderServer(
-        Extender(cache.state, profile, api),
+        Extender(cache.state, profile, api, plugins),
         host,
         port,
         prefix=options.url_prefix,
         tls=options.tls,
     )
     try:
+        await plugins.start()
         async with asyncio.TaskGroup() as group:
             group.create_task(cache.run(), name="extender-cache")
             await health.start()
@@ -90,6 +95,7 @@ async def run_extender(config: SchedulerConfig, options: ExtenderOptions) -> Non
             )
             await server.start()
     finally:
+        await plugins.stop()
         await server.stop()
         await health.stop()
         await api.close()

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ from podium.events import EventRecorder, ObjectRef
 from podium.health import DebugExplain, HealthServer, HealthState
 from podium.kubeclient import api_client
 from podium.metrics import Metrics
-from podium.plugins import load_plugins
+from podium.plugins import PluginSet, load_plugins
 from podium.queue import SchedulingQueue
 from podium.scheduler import CycleOptions, Scheduler
 from podium.tracing import Tracing, TracingOptions
@@ -193,7 +193,10 @@ class Podium:
 
 
 def live_explainer(
-    api: ApiClient, state: _core.ClusterState, config: SchedulerConfig
+    api: ApiClient,
+    state: _core.ClusterState,
+    config: SchedulerConfig,
+    plugins: Mapping[str, PluginSet] | None = None,
 ) -> DebugExplain:
     """The health server's ``/debug/explain`` handler over this replica's cache."""
     import orjson
@@ -202,7 +205,8 @@ def live_explainer(
 
     async def answer(namespace: str, name: str, top: int) -> tuple[int, bytes]:
         try:
-            result = await explain_live(api, state, config, Target(namespace, name), top)
+            target = Target(namespace, name)
+            result = await explain_live(api, state, config, target, top, plugins)
         except ExplainError as err:
             status = 404 if str(err).endswith("not found") else 422
             return status, orjson.dumps({"error": str(err)})
@@ -280,7 +284,7 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
         metrics,
         health_state,
         options.listen or config.podium.health_bind_address,
-        debug_explain=live_explainer(api, podium.state, config),
+        debug_explain=live_explainer(api, podium.state, config, podium.plugins),
     )
     await health.start()
     try:

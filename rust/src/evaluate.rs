@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::error::CoreResult;
 use crate::explain::{Failure, Target, failures_on, pre_filter_all, resolve};
+use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::PodContext;
 use crate::framework::profile::Profile;
 use crate::framework::scoring::{self, PluginScores};
@@ -41,12 +42,17 @@ pub struct Evaluation {
     pub score_error: Option<String>,
 }
 
-/// Evaluates `target` on `only` (node names; None: every node).
+/// The name outside plugins' reasons and points are shown under.
+pub const OUTSIDE_PLUGINS: &str = "PythonPlugins";
+
+/// Evaluates `target` on `only` (node names; None: every node); `extension` (the Python
+/// plugins) judges the feasible nodes after the core, as in a scheduling cycle.
 pub fn evaluate(
     snapshot: &Snapshot,
     target: Target<'_>,
     profile: &Profile,
     only: Option<&[String]>,
+    extension: Option<&dyn Extension>,
 ) -> CoreResult<Evaluation> {
     let resolved = resolve(snapshot, target)?;
     let (examined, unknown) = match only {
@@ -83,19 +89,58 @@ pub fn evaluate(
         for name in unknown {
             failures.insert(name, vec![("Node", UNKNOWN_NODE.to_owned())]);
         }
-        match scoring::score_nodes(profile, &ctx, &prepared.states, &feasible) {
-            Ok(scored) => Evaluation {
-                failures,
-                scores: ranked(&feasible, &scored),
-                score_error: None,
-            },
-            Err(message) => Evaluation {
-                failures,
-                scores: Vec::new(),
-                score_error: Some(message),
-            },
+        let scored = match scoring::score_nodes(profile, &ctx, &prepared.states, &feasible) {
+            Ok(scored) => scored,
+            Err(message) => {
+                return Evaluation {
+                    failures,
+                    scores: Vec::new(),
+                    score_error: Some(message),
+                };
+            }
+        };
+        let mut scores = node_scores(&feasible, &scored);
+        let mut score_error = None;
+        if let Some(extension) = extension.filter(|_| !feasible.is_empty()) {
+            let totals: Vec<i64> = scores.iter().map(|n| n.total).collect();
+            match extension.judge(&resolved.pod, &feasible, &totals) {
+                Ok(verdicts) => judged(&mut scores, &mut failures, verdicts),
+                Err(message) => score_error = Some(message),
+            }
+        }
+        scores.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.node.cmp(&b.node)));
+        Evaluation {
+            failures,
+            scores,
+            score_error,
         }
     }))
+}
+
+/// Applies the outside plugins' verdicts: rejected nodes leave `scores` for `failures`, the
+/// others get their points added (shown as one more plugin, weight 1).
+fn judged(
+    scores: &mut Vec<NodeScores>,
+    failures: &mut BTreeMap<String, Vec<Failure>>,
+    verdicts: Vec<Verdict>,
+) {
+    let mut kept = Vec::with_capacity(scores.len());
+    for (mut node, verdict) in scores.drain(..).zip(verdicts) {
+        match verdict {
+            Verdict::Score(points) => {
+                node.total = node.total.saturating_add(points);
+                node.plugins.push((OUTSIDE_PLUGINS, points, 1));
+                kept.push(node);
+            }
+            Verdict::Reject(reason) => {
+                failures
+                    .entry(node.node)
+                    .or_default()
+                    .push((OUTSIDE_PLUGINS, reason));
+            }
+        }
+    }
+    *scores = kept;
 }
 
 /// The nodes named in `names` (in that order, once each), and the names the snapshot lacks.
@@ -119,9 +164,10 @@ fn pick(nodes: &[Arc<NodeInfo>], names: &[String]) -> (Vec<Arc<NodeInfo>>, Vec<S
     (found, unknown)
 }
 
-fn ranked(feasible: &[&NodeInfo], scored: &[PluginScores]) -> Vec<NodeScores> {
+/// Each feasible node's scores, in `feasible`'s order.
+fn node_scores(feasible: &[&NodeInfo], scored: &[PluginScores]) -> Vec<NodeScores> {
     let totals = scoring::totals(scored, feasible.len());
-    let mut out: Vec<NodeScores> = feasible
+    feasible
         .iter()
         .zip(totals)
         .enumerate()
@@ -137,9 +183,7 @@ fn ranked(feasible: &[&NodeInfo], scored: &[PluginScores]) -> Vec<NodeScores> {
                 plugins,
             })
         })
-        .collect();
-    out.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.node.cmp(&b.node)));
-    out
+        .collect()
 }
 
 #[cfg(test)]
@@ -187,7 +231,7 @@ mod tests {
     fn scores_the_feasible_nodes_best_first() {
         let s = cluster();
         let obj = pod_object("3");
-        let ev = evaluate(&s.snapshot(), Target::Object(&obj), &profile(), None).unwrap();
+        let ev = evaluate(&s.snapshot(), Target::Object(&obj), &profile(), None, None).unwrap();
         assert_eq!(
             ev.failures["a"],
             vec![("NodeResourcesFit", "Insufficient cpu".to_owned())]
@@ -212,12 +256,62 @@ mod tests {
             Target::Object(&obj),
             &profile(),
             Some(&names),
+            None,
         )
         .unwrap();
         assert_eq!(ev.failures.len(), 2);
         assert_eq!(ev.failures["zz"], vec![("Node", UNKNOWN_NODE.to_owned())]);
         assert_eq!(ev.scores.len(), 1);
         assert_eq!(ev.scores[0].node, "b");
+    }
+
+    /// Rejects "b", gives "c" nothing and every other node 1000 points.
+    struct Outside;
+
+    impl Extension for Outside {
+        fn judge(
+            &self,
+            _: &crate::state::pod::PodRecord,
+            feasible: &[&NodeInfo],
+            _: &[i64],
+        ) -> Result<Vec<Verdict>, String> {
+            Ok(feasible
+                .iter()
+                .map(|n| match n.node.as_ref().map(|r| r.name()) {
+                    Some("b") => Verdict::Reject("too warm".to_owned()),
+                    Some("c") => Verdict::Score(0),
+                    _ => Verdict::Score(1000),
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn outside_plugins_reject_and_score_after_the_core() {
+        let s = cluster();
+        let obj = pod_object("1");
+        let ev = evaluate(
+            &s.snapshot(),
+            Target::Object(&obj),
+            &profile(),
+            None,
+            Some(&Outside),
+        )
+        .unwrap();
+        assert_eq!(
+            ev.failures["b"],
+            vec![(OUTSIDE_PLUGINS, "too warm".to_owned())]
+        );
+        let order: Vec<&str> = ev.scores.iter().map(|n| n.node.as_str()).collect();
+        assert_eq!(
+            order,
+            ["a", "c"],
+            "a's 1000 points outweigh c's emptier cpu"
+        );
+        assert_eq!(
+            ev.scores[0].plugins.last(),
+            Some(&(OUTSIDE_PLUGINS, 1000, 1))
+        );
     }
 
     #[test]
@@ -228,13 +322,15 @@ mod tests {
             Target::Object(&pod_object("1x")),
             &profile(),
             None,
+            None,
         )
         .unwrap_err();
         assert!(
             matches!(&err, CoreError::Invalid(m) if m.contains("requests.cpu")),
             "{err}"
         );
-        let err = evaluate(&s.snapshot(), Target::Object(b"[]"), &profile(), None).unwrap_err();
+        let err =
+            evaluate(&s.snapshot(), Target::Object(b"[]"), &profile(), None, None).unwrap_err();
         assert!(matches!(err, CoreError::Invalid(_)), "{err}");
     }
 }

@@ -468,7 +468,7 @@ impl PySnapshot {
         without_gil(py, || explain::explain(&self.inner, target, profile))
     }
 
-    #[pyo3(signature = (pod, profile, nodes = None, *, bound = false))]
+    #[pyo3(signature = (pod, profile, nodes = None, *, bound = false, plugins = None))]
     fn evaluate(
         &self,
         py: Python<'_>,
@@ -476,8 +476,11 @@ impl PySnapshot {
         profile: &Bound<'_, PyProfile>,
         nodes: Option<Vec<String>>,
         bound: bool,
+        plugins: Option<Py<PyAny>>,
     ) -> PyResult<Evaluation> {
         let profile = &profile.get().inner;
+        let extension = plugins.map(|judge| PyExtension { judge });
+        let extension = extension.as_ref().map(|e| e as &dyn Extension);
         let result = if let Ok(object) = pod.cast::<pyo3::types::PyBytes>() {
             let bytes = object.as_bytes();
             without_gil(py, || {
@@ -486,6 +489,7 @@ impl PySnapshot {
                     explain::Target::Object(bytes),
                     profile,
                     nodes.as_deref(),
+                    extension,
                 )
             })?
         } else {
@@ -496,7 +500,7 @@ impl PySnapshot {
                 explain::Target::Pending(&uid)
             };
             without_gil(py, || {
-                evaluate::evaluate(&self.inner, target, profile, nodes.as_deref())
+                evaluate::evaluate(&self.inner, target, profile, nodes.as_deref(), extension)
             })?
         };
         let scores = result

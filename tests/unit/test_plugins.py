@@ -357,3 +357,34 @@ async def test_gpu_utilisation_from_prometheus(prometheus: str) -> None:
     _, plugin = gpu_plugin(prometheusURL=prometheus, query="gpu_util", nodeLabel="Hostname")
     await plugin.refresh()
     assert plugin.utilisation == {"small": 75.5, "large": 10.0}
+
+
+def test_explain_and_the_extender_apply_the_python_plugins() -> None:
+    from podium.explain import PodFacts, Target, explain_in
+    from podium.extender import Extender, ExtenderArgs
+
+    cfg = config(MOST_ALLOCATED)
+    pod = pending("p", "2")
+    state = cluster(pod)
+    plugins = PluginSet(filters=[("Cold", ColdSmall())], scores=[("Recording", Recording(), 1)])
+    result = explain_in(
+        state,
+        Target("ns", "p"),
+        PodFacts.of(Target("ns", "p"), pod),
+        cfg,
+        plugins={"podium": plugins},
+    )
+    assert result.rejections("small") == ["PythonPlugins: node(s) are cold"]
+    assert [b.node for b in result.best] == ["large"]
+    assert result.best[0].plugins[-1] == ("PythonPlugins", 100, 1)
+
+    extender = Extender(state, Profile(cfg.profiles[0].core_spec()), None, plugins)
+    args = ExtenderArgs.parse(orjson.dumps({"Pod": pod, "NodeNames": ["small", "large"]}))
+    answer = asyncio.run(extender.filter(args))
+    assert answer["NodeNames"] == ["large"]
+    assert answer["FailedNodes"] == {"small": "node(s) are cold"}
+
+
+class ColdSmall:
+    def filter(self, pod: PluginPod, node: PluginNode) -> str | None:
+        return "node(s) are cold" if node.name == "small" else None
