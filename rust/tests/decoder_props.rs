@@ -73,7 +73,7 @@ fn pod(cpu: &str, memory: &str) -> Value {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 1000,
+        cases: 400,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

@@ -33,7 +33,7 @@ fn value_from_milli(milli: i64) -> i64 {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 2000,
+        cases: 1000,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

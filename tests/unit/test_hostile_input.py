@@ -19,7 +19,7 @@ from podium.binder import _outcome
 from podium.config import ConfigError, default_config, parse_config, parse_duration
 
 BOUNDED = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
