@@ -88,6 +88,53 @@ class PendingPod:
     pod_group: str | None
 
 @final
+class PodGroup:
+    """A PodGroup (``scheduling.x-k8s.io/v1alpha1``, scheduler-plugins' coscheduling) as cached,
+    with podium's annotations read: ``podium.dev/rack`` (``rack``), ``podium.dev/distinct-hosts``
+    (``distinct_hosts``) and ``podium.dev/job`` (``job``)."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def min_member(self) -> int: ...
+    @property
+    def min_resources(self) -> dict[str, int]:
+        """``spec.minResources``: cpu in millicores, memory/storage in bytes, others in units."""
+
+    @property
+    def schedule_timeout_seconds(self) -> int | None: ...
+    @property
+    def rack(self) -> str:
+        """``none``, ``preferred`` or ``required``."""
+
+    @property
+    def distinct_hosts(self) -> bool: ...
+    @property
+    def job(self) -> str | None: ...
+    @property
+    def created(self) -> float: ...
+    @property
+    def error(self) -> str | None:
+        """Set when the object is malformed (names the object and the field); its members are
+        not scheduled while it is."""
+
+@final
+class GroupMember:
+    """A pod labelled ``scheduling.x-k8s.io/pod-group`` with a group's name."""
+
+    uid: str
+    name: str
+    node: str | None  # where it counts (bound or assumed); None while pending or finished
+    assumed: bool
+    running: bool
+    terminal: bool
+    owner: str | None  # name of its controller (ownerReference with controller: true)
+
+@final
 class Decision:
     """The core's answer for one pod of a batch."""
 
@@ -242,6 +289,20 @@ class Snapshot:
         CoreError: the uid is not pending (bound) here, or the object is malformed (field
         named)."""
 
+    def schedule_gang(
+        self, uids: list[str], profile: Profile, group: PodGroup, job_groups: list[str]
+    ) -> list[Decision]:
+        """Place the pending members ``uids`` of ``group`` all together or not at all, with the
+        GIL released. Success: every decision succeeds and the placements count in the
+        snapshot. Otherwise every member gets the same UNSCHEDULABLE decision saying why the gang
+        does not fit (and how close it came), and the snapshot is unchanged; nothing is held.
+        ``group.rack``: ``required`` places the gang inside one rack (nodes' rack label from the
+        profile's ``podium.rackLabel``), ``preferred`` tries racks first; members already placed
+        keep the gang to their rack. ``group.distinct_hosts``: one member per node.
+        ``job_groups``: names of the groups of the same job (in the group's namespace): racks
+        holding fewer of their pods are preferred. A uid not pending here makes every decision
+        ERROR."""
+
     def explain(self, uid: str, profile: Profile) -> dict[str, list[str]]:
         """Why the pending pod ``uid`` fits or not, node by node, with the GIL released.
 
@@ -309,6 +370,11 @@ class ClusterState:
     def assumed_count(self) -> int:
         """Pods assumed and neither confirmed by the watch nor forgotten (binds in flight); zero
         once scheduling is idle, or a reservation leaked."""
+    def pod_group(self, namespace: str, name: str) -> PodGroup | None: ...
+    def pod_groups(self) -> list[PodGroup]: ...
+    def group_members(self, namespace: str, name: str) -> list[GroupMember]:
+        """The pods labelled with the group, sorted by name (the group need not exist)."""
+
     def snapshot(self) -> Snapshot: ...
     @property
     def node_count(self) -> int: ...

@@ -49,7 +49,7 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn for_pod(pod: &PodRecord) -> Self {
+    pub(crate) fn for_pod(pod: &PodRecord) -> Self {
         Self {
             uid: pod.uid.to_string(),
             namespace: pod.namespace().to_owned(),
@@ -76,7 +76,7 @@ impl Decision {
         self
     }
 
-    fn unknown(uid: &str) -> Self {
+    pub(crate) fn unknown(uid: &str) -> Self {
         Self {
             uid: uid.to_owned(),
             namespace: String::new(),
@@ -191,10 +191,20 @@ fn find_feasible(
     states: &[Option<Option<PluginState>>],
     pod: &PodRecord,
     nodes: &[Arc<NodeInfo>],
+    only: Option<&[usize]>,
 ) -> Filtered {
-    let n = nodes.len();
-    let want = feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n);
-    let start = profile.start.get(n);
+    // A subset (a gang's candidate rack) is examined whole, in its own order: it is small, and
+    // the profile's rotating start belongs to full passes.
+    let n = only.map_or(nodes.len(), <[usize]>::len);
+    let want = match only {
+        None => feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n),
+        Some(_) => n,
+    };
+    let start = if only.is_some() {
+        0
+    } else {
+        profile.start.get(n)
+    };
     let mut out = Filtered {
         feasible: Vec::with_capacity(want.min(n)),
         failures: Vec::new(),
@@ -209,7 +219,10 @@ fn find_feasible(
             .into_par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
             .map(|k| {
-                let i = (start + k) % n;
+                let i = match only {
+                    Some(subset) => subset[k],
+                    None => (start + k) % n,
+                };
                 (i, run_filters(profile, states, pod, &nodes[i]))
             })
             .collect();
@@ -222,7 +235,9 @@ fn find_feasible(
         }
     }
     out.feasible.truncate(want);
-    profile.start.advance(start, out.processed, n);
+    if only.is_none() {
+        profile.start.advance(start, out.processed, n);
+    }
     out
 }
 
@@ -269,11 +284,27 @@ pub fn schedule_pod_extended(
     pod: &PodRecord,
     extension: Option<&dyn Extension>,
 ) -> (Decision, Option<usize>) {
+    schedule_pod_among(profile, nodes, namespaces, volumes, pod, extension, None)
+}
+
+/// As `schedule_pod_extended`, choosing only among the nodes at the indices `only` (all when
+/// None); the others still count for the plugins that look across nodes (spread, affinity).
+/// The diagnosis counts the candidates only.
+pub fn schedule_pod_among(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    volumes: &Volumes,
+    pod: &PodRecord,
+    extension: Option<&dyn Extension>,
+    only: Option<&[usize]>,
+) -> (Decision, Option<usize>) {
     let mut decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
         return (decision.failed(diagnosis::invalid_pod(err)), None);
     }
-    if nodes.is_empty() {
+    let candidates = only.map_or(nodes.len(), <[usize]>::len);
+    if candidates == 0 {
         return (decision.failed(diagnosis::no_nodes()), None);
     }
     let ctx = PodContext {
@@ -296,7 +327,7 @@ pub fn schedule_pod_extended(
             Prepared::Reject(status) => {
                 decision.filter_seconds = started.elapsed().as_secs_f64();
                 return (
-                    decision.failed(diagnosis::pre_filter_error(nodes.len(), &status)),
+                    decision.failed(diagnosis::pre_filter_error(candidates, &status)),
                     None,
                 );
             }
@@ -306,7 +337,7 @@ pub fn schedule_pod_extended(
         feasible,
         failures,
         processed,
-    } = find_feasible(profile, &states, pod, nodes);
+    } = find_feasible(profile, &states, pod, nodes, only);
     decision.filter_seconds = started.elapsed().as_secs_f64();
     decision.evaluated_nodes = processed;
     if let Some(err) = failures.iter().find(|s| s.code == Code::Error) {
@@ -317,7 +348,7 @@ pub fn schedule_pod_extended(
     decision.feasible_nodes = feasible.len();
     if feasible.is_empty() {
         return (
-            decision.failed(diagnosis::fit_error(nodes.len(), &failures)),
+            decision.failed(diagnosis::fit_error(candidates, &failures)),
             None,
         );
     }
@@ -373,10 +404,7 @@ pub fn schedule_pod_extended(
             if decision.feasible_nodes == 0 {
                 decision.score_seconds = filtered_at.elapsed().as_secs_f64();
                 let all = failures.iter().chain(&rejected);
-                return (
-                    decision.failed(diagnosis::fit_error(nodes.len(), all)),
-                    None,
-                );
+                return (decision.failed(diagnosis::fit_error(candidates, all)), None);
             }
         }
         // Hashes the node's symbol, not its name: no string lookup per comparison.

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod filter;
 pub mod framework;
+pub mod gang;
 pub mod intern;
 pub mod quantity;
 pub mod score;
@@ -374,6 +375,125 @@ impl Extension for PyExtension {
     }
 }
 
+/// A PodGroup as the cache holds it (see `state::pod_group`).
+#[pyclass(frozen, module = "podium._core")]
+pub struct PodGroup {
+    inner: std::sync::Arc<state::pod_group::PodGroupRecord>,
+}
+
+#[pymethods]
+impl PodGroup {
+    #[getter]
+    fn namespace(&self) -> &str {
+        self.inner.namespace()
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    #[getter]
+    fn uid(&self) -> &str {
+        &self.inner.uid
+    }
+    #[getter]
+    fn min_member(&self) -> u32 {
+        self.inner.min_member
+    }
+    #[getter]
+    fn min_resources(&self) -> BTreeMap<String, i64> {
+        self.inner.min_resources.clone()
+    }
+    #[getter]
+    fn schedule_timeout_seconds(&self) -> Option<u32> {
+        self.inner.schedule_timeout_seconds
+    }
+    #[getter]
+    fn rack(&self) -> &'static str {
+        self.inner.rack.as_str()
+    }
+    #[getter]
+    fn distinct_hosts(&self) -> bool {
+        self.inner.distinct_hosts
+    }
+    #[getter]
+    fn job(&self) -> Option<&'static str> {
+        self.inner.job.map(intern::resolve)
+    }
+    #[getter]
+    fn created(&self) -> f64 {
+        self.inner.created
+    }
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.inner.error.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "PodGroup({}/{} minMember={})",
+            self.inner.namespace(),
+            self.inner.name(),
+            self.inner.min_member
+        )
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct GroupMember {
+    uid: String,
+    name: String,
+    node: Option<String>,
+    assumed: bool,
+    running: bool,
+    terminal: bool,
+    owner: Option<String>,
+}
+
+#[pymethods]
+impl GroupMember {
+    fn __repr__(&self) -> String {
+        format!("GroupMember({} node={:?})", self.name, self.node)
+    }
+}
+
+impl From<state::cluster::GroupMember> for GroupMember {
+    fn from(m: state::cluster::GroupMember) -> Self {
+        Self {
+            uid: m.uid,
+            name: m.name,
+            node: m.node,
+            assumed: m.assumed,
+            running: m.running,
+            terminal: m.terminal,
+            owner: m.owner,
+        }
+    }
+}
+
+fn decisions_to_py(py: Python<'_>, decisions: Vec<cycle::Decision>) -> PyResult<Bound<'_, PyList>> {
+    let out = PyList::empty(py);
+    for d in decisions {
+        let code = enum_member(py, &CODE_ENUM, d.code.as_int())?;
+        out.append(Decision {
+            uid: d.uid,
+            namespace: d.namespace,
+            name: d.name,
+            code,
+            node: d.node,
+            score: d.score,
+            message: d.message,
+            reasons: d.reasons,
+            evaluated_nodes: d.evaluated_nodes,
+            feasible_nodes: d.feasible_nodes,
+            allocation: d.allocation,
+            started_ns: d.started_ns,
+            filter_seconds: d.filter_seconds,
+            score_seconds: d.score_seconds,
+            placement_seconds: d.placement_seconds,
+        })?;
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Profile and Snapshot.
 
@@ -433,28 +553,32 @@ impl PySnapshot {
                 extension,
             ))
         })?;
-        let out = PyList::empty(py);
-        for d in decisions {
-            let code = enum_member(py, &CODE_ENUM, d.code.as_int())?;
-            out.append(Decision {
-                uid: d.uid,
-                namespace: d.namespace,
-                name: d.name,
-                code,
-                node: d.node,
-                score: d.score,
-                message: d.message,
-                reasons: d.reasons,
-                evaluated_nodes: d.evaluated_nodes,
-                feasible_nodes: d.feasible_nodes,
-                allocation: d.allocation,
-                started_ns: d.started_ns,
-                filter_seconds: d.filter_seconds,
-                score_seconds: d.score_seconds,
-                placement_seconds: d.placement_seconds,
-            })?;
-        }
-        Ok(out)
+        decisions_to_py(py, decisions)
+    }
+
+    #[pyo3(signature = (uids, profile, group, job_groups, plugins = None))]
+    fn schedule_gang<'py>(
+        &self,
+        py: Python<'py>,
+        uids: Vec<String>,
+        profile: &Bound<'py, PyProfile>,
+        group: &Bound<'py, PodGroup>,
+        job_groups: Vec<String>,
+        plugins: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let profile = &profile.get().inner;
+        let group = &*group.get().inner;
+        let job_groups: Vec<intern::Sym> = job_groups.iter().map(|g| intern::sym(g)).collect();
+        let extension = plugins.map(|judge| PyExtension { judge });
+        let decisions = without_gil(py, || {
+            let gang = gang::Gang {
+                group,
+                job_groups: &job_groups,
+                extension: extension.as_ref().map(|e| e as &dyn Extension),
+            };
+            Ok(gang::schedule_gang(&self.inner, &uids, profile, &gang))
+        })?;
+        decisions_to_py(py, decisions)
     }
 
     fn explain(
@@ -652,6 +776,28 @@ impl PyClusterState {
         self.lock().assumed_count()
     }
 
+    fn pod_group(&self, namespace: &str, name: &str) -> Option<PodGroup> {
+        self.lock()
+            .pod_group(namespace, name)
+            .map(|inner| PodGroup { inner })
+    }
+
+    fn pod_groups(&self) -> Vec<PodGroup> {
+        self.lock()
+            .pod_groups()
+            .into_iter()
+            .map(|inner| PodGroup { inner })
+            .collect()
+    }
+
+    fn group_members(&self, namespace: &str, name: &str) -> Vec<GroupMember> {
+        self.lock()
+            .group_members(namespace, name)
+            .into_iter()
+            .map(GroupMember::from)
+            .collect()
+    }
+
     fn snapshot(&self) -> PySnapshot {
         PySnapshot {
             inner: self.lock().snapshot(),
@@ -728,6 +874,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Change>()?;
     m.add_class::<PendingPod>()?;
     m.add_class::<Decision>()?;
+    m.add_class::<PodGroup>()?;
+    m.add_class::<GroupMember>()?;
     m.add_class::<NodeScore>()?;
     m.add_class::<Evaluation>()?;
     m.add_class::<PluginPod>()?;

@@ -20,6 +20,8 @@ use crate::state::node::{NodeRecord, parse_node};
 use crate::state::node_info::NodeInfo;
 use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::{PodRecord, parse_pod};
+use crate::state::pod_group::{PodGroupRecord, parse_pod_group};
+use crate::state::pod_groups::{GroupKey, PodGroups};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
 use crate::state::volumes::{self, Volumes};
@@ -83,6 +85,19 @@ impl PendingInfo {
     }
 }
 
+/// A pod labelled with a PodGroup, as the group's status reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMember {
+    pub uid: String,
+    pub name: String,
+    /// Where it counts (bound or assumed); None while pending or once finished.
+    pub node: Option<String>,
+    pub assumed: bool,
+    pub running: bool,
+    pub terminal: bool,
+    pub owner: Option<String>,
+}
+
 struct PodEntry {
     record: Arc<PodRecord>,
     /// Podium chose this node and the bind has not been reported yet.
@@ -120,6 +135,8 @@ pub struct ClusterState {
     /// NodeResourceTopology objects by node name; kept apart from the slots because they may
     /// arrive before their node and outlive its deletion.
     topologies: HashMap<Sym, Nrt>,
+    /// PodGroups and the pods labelled with each.
+    groups: PodGroups,
 }
 
 impl ClusterState {
@@ -137,6 +154,7 @@ impl ClusterState {
             namespaces: Namespaces::default(),
             volumes: Volumes::default(),
             topologies: HashMap::new(),
+            groups: PodGroups::default(),
         }
     }
 
@@ -262,7 +280,17 @@ impl ClusterState {
                 self.generation += 1;
                 Vec::new()
             }
-            _ => Vec::new(),
+            Kind::PodGroup => {
+                let gone: Vec<GroupKey> = self
+                    .groups
+                    .keys()
+                    .filter(|&(ns, name)| !seen.contains(&*group_seen_key(ns, name)))
+                    .collect();
+                for key in gone {
+                    self.groups.remove(key);
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -396,17 +424,24 @@ impl ClusterState {
                     Err(e) => out.error = Some(e),
                 }
             }
-            // Kinds other plugins will cache: reported, not yet stored.
-            _ => {
-                if let Some(id) = LenientIdentity::read(bytes) {
-                    out.namespace = id.namespace;
-                    out.name = id.name;
-                    out.uid = id.uid;
-                    out.resource_version = id.resource_version;
-                } else {
-                    out.error = Some(format!("{}: not a JSON object", kind.name()));
+            Kind::PodGroup => match parse_pod_group(bytes) {
+                Ok(group) => {
+                    out.namespace = group.namespace().to_owned();
+                    out.name = group.name().to_owned();
+                    out.uid = group.uid.to_string();
+                    out.resource_version = group.resource_version.to_string();
+                    out.error = group.error.as_deref().map(str::to_owned);
+                    if let Some(seen) = self.relisting.get_mut(&Kind::PodGroup) {
+                        seen.insert(group_seen_key(group.namespace, group.name));
+                    }
+                    if deleted {
+                        self.groups.remove((group.namespace, group.name));
+                    } else {
+                        self.groups.set(group);
+                    }
                 }
-            }
+                Err(e) => out.error = Some(e),
+            },
         }
         out
     }
@@ -515,11 +550,15 @@ impl ClusterState {
     /// consistent.
     fn replace_entry(&mut self, uid: &Arc<str>, new: Option<PodEntry>) {
         let mut was_on = None;
+        let mut was_in = None;
         if let Some(old) = self.pods.remove(uid) {
             self.unplace(&old);
             self.pending.remove(uid);
             was_on = old.placed_on;
+            was_in = group_of(&old.record);
         }
+        let now_in = new.as_ref().and_then(|e| group_of(&e.record));
+        self.groups.track(uid, was_in, now_in);
         let now_on = new.as_ref().and_then(PodEntry::placement);
         if let Some(node) = was_on.filter(|&n| Some(n) != now_on)
             && let Some(&slot) = self.slot_by_name.get(&node)
@@ -708,6 +747,41 @@ impl ClusterState {
         self.replace_entry(&key, Some(new));
     }
 
+    // -----------------------------------------------------------------------------------------
+    // PodGroups
+
+    pub fn pod_group(&self, namespace: &str, name: &str) -> Option<Arc<PodGroupRecord>> {
+        let key = (lookup(namespace)?, lookup(name)?);
+        self.groups.get(key).cloned()
+    }
+
+    pub fn pod_groups(&self) -> Vec<Arc<PodGroupRecord>> {
+        self.groups.all().cloned().collect()
+    }
+
+    /// The pods labelled with the group `namespace/name`, sorted by name.
+    pub fn group_members(&self, namespace: &str, name: &str) -> Vec<GroupMember> {
+        let (Some(ns), Some(group)) = (lookup(namespace), lookup(name)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<GroupMember> = self
+            .groups
+            .members((ns, group))
+            .filter_map(|uid| self.pods.get(uid))
+            .map(|entry| GroupMember {
+                uid: entry.record.uid.to_string(),
+                name: entry.record.name.to_string(),
+                node: entry.placed_on.map(|n| resolve(n).to_owned()),
+                assumed: entry.assumed_on.is_some(),
+                running: entry.record.running,
+                terminal: entry.record.terminal,
+                owner: entry.record.owner.as_deref().map(str::to_owned),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
     pub fn is_assumed(&self, uid: &str) -> bool {
         self.pods.get(uid).is_some_and(|e| e.assumed_on.is_some())
     }
@@ -773,6 +847,15 @@ impl ClusterState {
         }
         out
     }
+}
+
+fn group_of(pod: &PodRecord) -> Option<GroupKey> {
+    pod.pod_group.map(|g| (pod.namespace, g))
+}
+
+/// How a relist remembers a namespaced group it saw.
+fn group_seen_key(namespace: Sym, name: Sym) -> Box<str> {
+    format!("{}/{}", resolve(namespace), resolve(name)).into()
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ pub mod node_selector;
 pub mod object;
 pub mod pod;
 pub mod pod_affinity;
+pub mod pod_group;
+pub mod pod_groups;
 pub mod requests;
 pub mod resources;
 pub mod snapshot;

@@ -63,6 +63,9 @@ pub struct PodRecord {
     /// Has `spec.schedulingGates`.
     pub gated: bool,
     pub pod_group: Option<Sym>,
+    /// The name of the controller that owns the pod (its ownerReference with `controller`),
+    /// what a PodGroup's `status.occupiedBy` reports.
+    pub owner: Option<Box<str>>,
     pub labels: Labels,
     pub requests: Resources,
     /// Requests with kube's scoring defaults for containers that omit cpu or memory.
@@ -115,6 +118,7 @@ impl PodRecord {
             deleting: false,
             gated: false,
             pod_group: None,
+            owner: None,
             labels: Labels::default(),
             requests: Resources::default(),
             non_zero_requests: Resources::default(),
@@ -173,7 +177,7 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
 }
 
 /// RFC 3339 timestamp to seconds since the epoch.
-fn timestamp(text: &str) -> Option<f64> {
+pub(crate) fn timestamp(text: &str) -> Option<f64> {
     let t = humantime::parse_rfc3339_weak(text).ok()?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
 }
@@ -281,6 +285,13 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         record.labels = Labels::from_map(labels);
         record.pod_group = labels.get(POD_GROUP_LABEL).map(|g| sym(g));
     }
+    record.owner = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .and_then(|r| r.name.as_deref())
+        .map(Box::from);
     record.terminal = matches!(
         wire.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")

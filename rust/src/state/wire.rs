@@ -73,6 +73,15 @@ pub struct ObjectMetaWire<'a> {
     pub labels: Option<StrMap<'a>>,
     #[serde(borrow)]
     pub annotations: Option<StrMap<'a>>,
+    #[serde(borrow)]
+    pub owner_references: Option<Vec<OwnerReferenceWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct OwnerReferenceWire<'a> {
+    #[serde(borrow)]
+    pub name: Option<Str<'a>>,
+    pub controller: Option<bool>,
 }
 
 // ---------------------------------------------------------------------------------------------
