@@ -290,7 +290,12 @@ class Snapshot:
         named)."""
 
     def schedule_gang(
-        self, uids: list[str], profile: Profile, group: PodGroup, job_groups: list[str]
+        self,
+        uids: list[str],
+        profile: Profile,
+        group: PodGroup,
+        job_groups: list[str],
+        plugins: Callable[[PluginPod, list[PluginNode]], Sequence[int | str]] | None = None,
     ) -> list[Decision]:
         """Place the pending members ``uids`` of ``group`` all together or not at all, with the
         GIL released. Success: every decision succeeds and the placements count in the
@@ -300,8 +305,8 @@ class Snapshot:
         profile's ``podium.rackLabel``), ``preferred`` tries racks first; members already placed
         keep the gang to their rack. ``group.distinct_hosts``: one member per node.
         ``job_groups``: names of the groups of the same job (in the group's namespace): racks
-        holding fewer of their pods are preferred. A uid not pending here makes every decision
-        ERROR."""
+        holding fewer of their pods are preferred. ``plugins``: as for ``schedule``, per member.
+        A uid not pending here makes every decision ERROR."""
 
     def explain(self, uid: str, profile: Profile) -> dict[str, list[str]]:
         """Why the pending pod ``uid`` fits or not, node by node, with the GIL released.

@@ -175,6 +175,7 @@ class Binder(Generic[P]):
         tracer: trace.Tracer | None = None,
         node_exists: Callable[[str], bool] | None = None,
         may_bind: Callable[[], bool] | None = None,
+        on_failed: Callable[[P, str], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
@@ -199,6 +200,8 @@ class Binder(Generic[P]):
         # Asked right before every POST: False once this replica may have lost the leader lease
         # (e.g. its process was frozen past the renew deadline and has not noticed yet).
         self._may_bind = may_bind
+        # Told (pod, node) when a bind fails for good and the pod is requeued (gangs report it).
+        self._on_failed = on_failed
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = False
 
@@ -286,6 +289,8 @@ class Binder(Generic[P]):
             if result in ("error", "not_leader"):
                 self._state.forget(decision.uid)
                 self._queue.requeue(pod, unschedulable=False)
+                if self._on_failed is not None:
+                    self._on_failed(pod, node)
 
         if result == "bound":
             completed = self._queue.done(decision.uid)

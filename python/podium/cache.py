@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from podium._core import ClusterState, Kind, PendingPod
@@ -42,6 +42,9 @@ VOLUME_RESOURCES: tuple[Resource, ...] = (
     PERSISTENT_VOLUME_CLAIMS,
     STORAGE_CLASSES,
 )
+# scheduler-plugins' PodGroups (gangs). Optional: without the CRD, grouped pods wait for their
+# group and say so.
+POD_GROUPS = Resource(Kind.POD_GROUP, "/apis/scheduling.x-k8s.io/v1alpha1/podgroups", optional=True)
 # Namespace labels, for pod affinity terms' namespaceSelector.
 NAMESPACES = Resource(Kind.NAMESPACE, "/api/v1/namespaces")
 CORE_RESOURCES: tuple[Resource, ...] = (
@@ -49,6 +52,7 @@ CORE_RESOURCES: tuple[Resource, ...] = (
     PODS,
     NAMESPACES,
     NODE_RESOURCE_TOPOLOGIES,
+    POD_GROUPS,
     *VOLUME_RESOURCES,
 )
 
@@ -70,9 +74,12 @@ class Cache:
         queue: QueueSink,
         resources: Iterable[Resource] = CORE_RESOURCES,
         options: ReflectorOptions | None = None,
+        on_group_change: Callable[[tuple[str, str]], None] | None = None,
     ) -> None:
         self.state = ClusterState(list(scheduler_names))
         self._queue = queue
+        # Told (namespace, group) when a PodGroup or one of its pods changes.
+        self._on_group_change = on_group_change
         self._known_pending: set[str] = set()
         self._reflectors = [
             Reflector(
@@ -104,6 +111,11 @@ class Cache:
                 group.create_task(reflector.run(), name=f"reflector {reflector.resource.path}")
 
     def _on_change(self, change: Change) -> None:
+        if self._on_group_change is not None:
+            if change.kind == Kind.POD_GROUP:
+                self._on_group_change((change.namespace, change.name))
+            elif change.kind == Kind.POD and change.pod_group:
+                self._on_group_change((change.namespace, change.pod_group))
         if change.kind == Kind.POD:
             self._on_pod(change)
         elif change.kind == Kind.NODE:

@@ -27,7 +27,14 @@ from podium.rawapi import ApiStatusError, open_stream, request_bytes
 from podium.runner import Podium
 from podium.testing.binaries import ensure_binaries
 from podium.testing.cluster import LocalCluster
+from podium.testing.crds import install_crds
 from podium.testing.nodes import Taint, create_nodes, make_node
+from podium.testing.podgroups import (
+    POD_GROUP_LABEL,
+    create_pod_group,
+    make_pod_group,
+    pod_groups_path,
+)
 from podium.testing.pods import make_pod
 
 if TYPE_CHECKING:
@@ -42,6 +49,8 @@ GPU = "nvidia.com/gpu"
 GPU_TAINT = Taint(key=GPU, value="present", effect="NoSchedule")
 GPU_TOLERATION = {"key": GPU, "operator": "Exists", "effect": "NoSchedule"}
 ZONES = ("zone-a", "zone-b", "zone-c")
+# GPU nodes sit in racks of this many (label topology.kubernetes.io/rack).
+GPU_NODES_PER_RACK = 4
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ def demo_nodes(count: int, rng: random.Random) -> list[dict[str, Any]]:
                     gpus=8,
                     rdma=4,
                     zone=zone,
+                    rack=f"rack-{i // GPU_NODES_PER_RACK}",
                     labels={"node.podium.dev/pool": "gpu"},
                     taints=(GPU_TAINT,),
                 )
@@ -154,6 +164,59 @@ def demo_pods(count: int, rng: random.Random) -> list[dict[str, Any]]:
                 )
             )
     return pods
+
+
+@dataclass(frozen=True)
+class GangJob:
+    """One PodGroup and its member pods (``created`` of them; fewer than ``min_member`` makes a
+    gang that waits for members)."""
+
+    name: str
+    members: int
+    gpus: int
+    rack: str | None = None
+    distinct_hosts: bool = False
+    job: str | None = None
+    created: int | None = None
+
+    def group(self) -> dict[str, Any]:
+        return make_pod_group(
+            self.name,
+            NAMESPACE,
+            min_member=self.members,
+            rack=self.rack,
+            distinct_hosts=self.distinct_hosts,
+            job=self.job,
+        )
+
+    def pods(self) -> list[dict[str, Any]]:
+        count = self.members if self.created is None else self.created
+        return [
+            make_pod(
+                f"gang-{self.name}-{i}",
+                NAMESPACE,
+                scheduler_name="podium",
+                requests={"cpu": "4", "memory": "32Gi", GPU: str(self.gpus)},
+                limits={GPU: str(self.gpus)},
+                tolerations=(GPU_TOLERATION,),
+                labels={"app": "gang", POD_GROUP_LABEL: self.name},
+            )
+            for i in range(count)
+        ]
+
+
+def demo_gangs() -> list[GangJob]:
+    """Distributed training jobs: whole-rack jobs on distinct hosts, a job of two groups spread
+    over racks, loose gangs, one larger than the cluster and one still missing members."""
+    return [
+        GangJob("llm-rack", members=4, gpus=8, rack="required", distinct_hosts=True),
+        GangJob("moe-0", members=2, gpus=4, rack="required", distinct_hosts=True, job="moe"),
+        GangJob("moe-1", members=2, gpus=4, rack="required", distinct_hosts=True, job="moe"),
+        GangJob("vision", members=4, gpus=2, rack="preferred"),
+        GangJob("finetune", members=3, gpus=1),
+        GangJob("too-big", members=40, gpus=8),
+        GangJob("incomplete", members=4, gpus=1, created=3),
+    ]
 
 
 @dataclass
@@ -282,9 +345,17 @@ async def _run(
             api, "POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}}
         )
         nodes = demo_nodes(options.nodes, rng)
-        with console.status(f"creating {len(nodes)} fake nodes"):
+        with console.status(f"creating {len(nodes)} fake nodes and the PodGroup CRD"):
             await create_nodes(api, nodes)
+            await install_crds(api)
+        gangs = demo_gangs()
+        for gang in gangs:
+            await create_pod_group(api, gang.group())
         pods = demo_pods(options.pods, rng)
+        # Gang members arrive mixed into the first quarter of the workload, interleaved with it.
+        for gang in gangs:
+            for member in gang.pods():
+                pods.insert(rng.randrange(len(pods) // 4 + 1), member)
         mine = [p["metadata"]["name"] for p in pods if p["spec"]["schedulerName"] == "podium"]
         observed = Observed()
         watching = asyncio.Event()
@@ -297,6 +368,7 @@ async def _run(
             submit = asyncio.create_task(_submit(api, pods))
             settled = await _follow(podium, submit, observed, mine, options, console)
             elapsed_bind = max(observed.bound.values(), default=started) - started
+            await podium.gangs.flush()
             await podium.recorder.flush()
         await scheduler_api.close()
         watcher.cancel()
@@ -310,6 +382,7 @@ async def _run(
                 observed.node_of[pod["metadata"]["name"]] = node
         reasons = await _failed_reasons(api)
         _summary(console, pods, mine, observed, reasons, elapsed_bind)
+        await _gang_summary(api, console, gangs, observed, nodes, reasons)
         return settled
     finally:
         await api.close()
@@ -390,3 +463,49 @@ def _summary(
         for note, count in why.most_common():
             reasons_table.add_row(str(count), note)
         console.print(reasons_table)
+
+
+async def _gang_summary(
+    api: ApiClient,
+    console: Console,
+    gangs: list[GangJob],
+    observed: Observed,
+    nodes: list[dict[str, Any]],
+    reasons: dict[str, str],
+) -> None:
+    """Per gang: placed whole or waiting, where, and the PodGroup's phase as podium wrote it."""
+    rack_of = {
+        n["metadata"]["name"]: n["metadata"]["labels"].get("topology.kubernetes.io/rack", "-")
+        for n in nodes
+    }
+    listed = orjson.loads(await request_bytes(api, "GET", pod_groups_path(NAMESPACE)))
+    phase = {g["metadata"]["name"]: g.get("status", {}).get("phase", "") for g in listed["items"]}
+    table = Table(title="gangs (PodGroups)")
+    for column in ("group", "members", "rack", "result", "hosts", "racks", "phase", "why"):
+        table.add_column(column)
+    whole = waiting = 0
+    for gang in gangs:
+        names = [p["metadata"]["name"] for p in gang.pods()]
+        hosts = [observed.node_of[n] for n in names if n in observed.node_of]
+        placed = len(hosts)
+        if placed and placed == len(names):
+            whole += 1
+            result = "placed whole"
+        elif placed == 0:
+            waiting += 1
+            result = "waiting"
+        else:
+            result = f"PARTIAL {placed}/{len(names)}"
+        why = "" if placed else reasons.get(names[0], "")
+        table.add_row(
+            gang.name,
+            f"{len(names)}/{gang.members}",
+            gang.rack or "-",
+            result,
+            str(len(set(hosts))) if hosts else "-",
+            ",".join(sorted({rack_of.get(h, "-") for h in hosts})) or "-",
+            phase.get(gang.name, ""),
+            why[:120],
+        )
+    console.print(table)
+    console.print(f"gangs placed whole: {whole}, waiting: {waiting}, of {len(gangs)}")

@@ -11,6 +11,9 @@ Three places a waiting pod can be:
   was deleted, ...) or until ``unschedulable_timeout`` passes.
 
 A pod that has been popped is *in flight* until ``requeue`` or ``done``; it is never queued twice.
+
+Gangs: with ``group_of``, popping a pod of a group pops every other queued member of that group
+with it (whichever sub-queue it waits in), so a gang reaches the scheduler whole.
 ``add``/``update``/``delete`` for an in-flight pod are remembered and applied when it comes back.
 
 Everything runs on the event loop's thread; there is no locking. Time comes from an injected
@@ -24,7 +27,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
@@ -93,6 +96,7 @@ class SchedulingQueue(Generic[P]):
         max_backoff: float = 10.0,
         unschedulable_timeout: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        group_of: Callable[[P], Hashable | None] | None = None,
     ) -> None:
         if initial_backoff <= 0 or max_backoff < initial_backoff:
             raise ValueError(
@@ -102,6 +106,9 @@ class SchedulingQueue(Generic[P]):
         self._max_backoff = max_backoff
         self._unschedulable_timeout = unschedulable_timeout
         self._clock = clock
+        self._group_of = group_of
+        # Group key -> uids of its queued members (any sub-queue, in flight included).
+        self._groups: dict[Hashable, set[str]] = {}
         self._entries: dict[str, _Entry[P]] = {}
         # (-priority, created, token, uid); stale items are skipped on pop.
         self._active: list[tuple[int, float, int, str]] = []
@@ -125,6 +132,7 @@ class SchedulingQueue(Generic[P]):
             return
         entry = _Entry(pod=pod, where=_Where.ACTIVE, attempts=0, first_enqueued=self._clock())
         self._entries[pod.uid] = entry
+        self._join_group(pod)
         self._counts[_Where.ACTIVE] += 1
         self._push_active(entry)
 
@@ -140,7 +148,9 @@ class SchedulingQueue(Generic[P]):
             entry.deleted = False
             return
         old_priority = entry.pod.priority
+        self._leave_group(entry.pod)
         entry.pod = pod
+        self._join_group(pod)
         if entry.where is _Where.ACTIVE and pod.priority != old_priority:
             self._push_active(entry)
         elif entry.where is _Where.UNSCHEDULABLE:
@@ -197,11 +207,40 @@ class SchedulingQueue(Generic[P]):
             entry = self._entries.get(uid)
             if entry is None or entry.where is not _Where.ACTIVE or entry.token != token:
                 continue
-            self._set_where(entry, _Where.IN_FLIGHT)
-            entry.attempts += 1
-            entry.popped_at_move = self._moves
-            batch.append(entry.pod)
+            self._take(entry, batch)
+            # The rest of its gang comes along, wherever it waits (a batch may run over
+            # ``max_pods`` by the gang's size: a gang is never split).
+            for member in self._gang_of(entry.pod):
+                if member.where is not _Where.IN_FLIGHT:
+                    self._take(member, batch)
         return batch
+
+    def _take(self, entry: _Entry[P], batch: list[P]) -> None:
+        self._set_where(entry, _Where.IN_FLIGHT)
+        entry.attempts += 1
+        entry.popped_at_move = self._moves
+        batch.append(entry.pod)
+
+    def _gang_of(self, pod: P) -> list[_Entry[P]]:
+        key = self._group_of(pod) if self._group_of is not None else None
+        if key is None:
+            return []
+        return [self._entries[uid] for uid in self._groups.get(key, ()) if uid != pod.uid]
+
+    def _join_group(self, pod: P) -> None:
+        key = self._group_of(pod) if self._group_of is not None else None
+        if key is not None:
+            self._groups.setdefault(key, set()).add(pod.uid)
+
+    def _leave_group(self, pod: P) -> None:
+        key = self._group_of(pod) if self._group_of is not None else None
+        if key is None:
+            return
+        members = self._groups.get(key)
+        if members is not None:
+            members.discard(pod.uid)
+            if not members:
+                del self._groups[key]
 
     def requeue(self, pod: P, unschedulable: bool) -> None:
         """A popped pod was not bound. ``unschedulable``: no node fits it, so park it until the
@@ -213,7 +252,9 @@ class SchedulingQueue(Generic[P]):
         if entry.deleted:
             self._remove(entry)
             return
+        self._leave_group(entry.pod)
         entry.pod = entry.pending_update if entry.pending_update is not None else pod
+        self._join_group(entry.pod)
         updated = entry.pending_update is not None
         entry.pending_update = None
         now = self._clock()
@@ -297,6 +338,7 @@ class SchedulingQueue(Generic[P]):
         entry.where = where
 
     def _remove(self, entry: _Entry[P]) -> None:
+        self._leave_group(entry.pod)
         if entry.where is _Where.UNSCHEDULABLE:
             del self._parked[entry.pod.uid]
         self._counts[entry.where] -= 1

@@ -29,6 +29,7 @@ from podium.health import DebugExplain, HealthServer, HealthState
 from podium.kubeclient import api_client
 from podium.metrics import Metrics
 from podium.plugins import PluginSet, load_plugins
+from podium.podgroup_status import GROUP_API, PodGroupStatusWriter
 from podium.queue import SchedulingQueue
 from podium.scheduler import CycleOptions, Scheduler
 from podium.tracing import Tracing, TracingOptions
@@ -68,6 +69,23 @@ def _pod_ref(pod: _core.PendingPod) -> ObjectRef:
     return ObjectRef(namespace=pod.namespace, name=pod.name, uid=pod.uid)
 
 
+def _gang_key(pod: _core.PendingPod) -> tuple[str, str] | None:
+    return (pod.namespace, pod.pod_group) if pod.pod_group else None
+
+
+class GroupEventWriter:
+    """PodGroup events through the scheduler's event recorder."""
+
+    def __init__(self, recorder: EventRecorder) -> None:
+        self._recorder = recorder
+
+    def __call__(
+        self, namespace: str, name: str, uid: str, warning: bool, reason: str, note: str
+    ) -> None:
+        ref = ObjectRef(namespace, name, uid, kind="PodGroup", api_version=GROUP_API)
+        self._recorder.record(ref, "Warning" if warning else "Normal", reason, "Scheduling", note)
+
+
 class Podium:
     """One scheduler: cache + queue + core + binder + event and condition writers."""
 
@@ -92,10 +110,14 @@ class Podium:
             initial_backoff=config.pod_initial_backoff_seconds,
             max_backoff=config.pod_max_backoff_seconds,
             unschedulable_timeout=podium_args.unschedulable_timeout,
+            group_of=_gang_key,
         )
-        self.cache = Cache(api, config.scheduler_names, self.queue)
+        self.cache = Cache(
+            api, config.scheduler_names, self.queue, on_group_change=self._group_changed
+        )
         self.state = self.cache.state
         self.recorder = EventRecorder(api, self.identity, metrics=self.metrics)
+        self.gangs = PodGroupStatusWriter(api, self.state, GroupEventWriter(self.recorder))
         self.conditions = ConditionWriter(api)
         self.binder: Binder[_core.PendingPod] = Binder(
             api,
@@ -110,6 +132,7 @@ class Podium:
             tracer=self.tracing.tracer,
             node_exists=self.state.has_node,
             may_bind=may_bind,
+            on_failed=self._bind_failed,
         )
         profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
         self.plugins = {
@@ -128,10 +151,19 @@ class Podium:
                 batch_size=podium_args.batch_size, batch_wait=podium_args.batch_wait
             ),
             plugins=self.plugins,
+            gangs=self.gangs,
         )
         self._cache_task: asyncio.Task[None] | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
         self.metrics.on_scrape(self._refresh_gauges)
+
+    def _group_changed(self, key: tuple[str, str]) -> None:
+        self.gangs.changed(key)
+
+    def _bind_failed(self, pod: _core.PendingPod, node: str) -> None:
+        key = _gang_key(pod)
+        if key is not None:
+            self.gangs.bind_failed(key, pod.name, f"binding to node {node} failed")
 
     async def start_cache(self) -> None:
         """Start list+watch (followers do this too, so a failover starts with a warm cache)."""
@@ -148,6 +180,8 @@ class Podium:
         await self.start_cache()
         if self._scheduler_task is None or self._scheduler_task.done():
             self.binder.resume()
+            # Only the leader writes PodGroup status.
+            self.gangs.start()
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="podium-cycles")
             self._scheduler_task.add_done_callback(_log_death)
             log.info(
@@ -165,6 +199,7 @@ class Podium:
                 await self._scheduler_task
             self._scheduler_task = None
         await self.binder.stop()
+        await self.gangs.stop()
 
     async def close(self) -> None:
         await self.stop_scheduling()

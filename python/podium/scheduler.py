@@ -13,14 +13,25 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry import trace
 
-from podium._core import ClusterState, Code, CoreError, Decision, PendingPod, Profile
+from podium._core import (
+    ClusterState,
+    Code,
+    CoreError,
+    Decision,
+    PendingPod,
+    PluginNode,
+    PluginPod,
+    Profile,
+    Snapshot,
+)
+from podium.gang import GangKey, assess, job_groups, split_gangs
 from podium.logs import fields
 from podium.plugins import PermitGate, PluginSet
 
@@ -28,6 +39,9 @@ if TYPE_CHECKING:
     from podium.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+# Python plugins' verdicts on the nodes the core keeps (``PluginSet.judge``).
+Judge = Callable[[PluginPod, list[PluginNode]], Sequence[int | str]]
 
 
 class Queue(Protocol):
@@ -38,6 +52,21 @@ class Queue(Protocol):
 
 class BindSink(Protocol):
     def submit(self, decision: Decision, pod: PendingPod) -> bool: ...
+
+
+class GangSink(Protocol):
+    """Told what happened to each gang: its PodGroup's status and events follow."""
+
+    def waiting(self, key: GangKey, message: str, tried: bool) -> None: ...
+    def placed(self, key: GangKey, nodes: Sequence[str]) -> None: ...
+
+
+class _NoGangs:
+    def waiting(self, key: GangKey, message: str, tried: bool) -> None:
+        pass
+
+    def placed(self, key: GangKey, nodes: Sequence[str]) -> None:
+        pass
 
 
 class FailureSink(Protocol):
@@ -78,6 +107,7 @@ class Scheduler:
         tracer: trace.Tracer | None = None,
         options: CycleOptions | None = None,
         plugins: Mapping[str, PluginSet] | None = None,
+        gangs: GangSink | None = None,
     ) -> None:
         self._state = state
         self._queue = queue
@@ -90,6 +120,7 @@ class Scheduler:
         # Python plugins by profile: they judge the nodes the core keeps, and permit binds.
         self._plugins = dict(plugins or {})
         self._permitting: set[asyncio.Task[None]] = set()
+        self._gangs = gangs or _NoGangs()
         self._executor = _core_executor()
 
     async def run(self) -> None:
@@ -143,7 +174,6 @@ class Scheduler:
         result: CycleResult,
         waiting_since: int | None,
     ) -> None:
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
         popped = time.time_ns()
         with self._tracer.start_as_current_span(
@@ -157,41 +187,122 @@ class Scheduler:
                 snapshot = self._state.snapshot()
                 span.set_attribute("podium.generation", snapshot.generation)
                 span.set_attribute("podium.nodes", snapshot.node_count)
-            with self._tracer.start_as_current_span("schedule") as span:
-                uids = [pod.uid for pod in pods]
-                plugins = self._plugins.get(profile.scheduler_name)
-                judge = plugins.judge if plugins is not None and plugins.judges else None
-                try:
-                    decisions = await loop.run_in_executor(
-                        self._executor, snapshot.schedule, uids, profile, judge
-                    )
-                except CoreError as err:
-                    # A core bug or an input it rejects wholesale: the pods go back, none is lost.
-                    log.exception("core rejected a batch of %d pods", len(pods))
-                    span.record_exception(err)
-                    for pod in pods:
-                        self._queue.requeue(pod, unschedulable=False)
-                    result.errors += len(pods)
-                    return
             # Per-pod spans only in sampled cycles: an unsampled cycle costs no attribute work.
             traced = cycle_span.is_recording()
-            by_uid = {pod.uid: pod for pod in pods}
-            for decision in decisions:
-                decided = by_uid.pop(decision.uid, None)
-                if decided is None:
-                    log.error("core answered for unknown pod %s", decision.uid)
-                    continue
-                self._record(decision, decided, profile, started, result, traced)
-            for missing in by_uid.values():
-                log.error(
-                    "core gave no decision for %s/%s; requeued", missing.namespace, missing.name
-                )
-                self._queue.requeue(missing, unschedulable=False)
-                result.errors += 1
+            plugins = self._plugins.get(profile.scheduler_name)
+            judge = plugins.judge if plugins is not None and plugins.judges else None
+            singles, gangs = split_gangs(pods)
+            if singles:
+                decisions = await self._decide(snapshot.schedule, singles, profile, result, judge)
+                self._record_all(decisions, singles, profile, started, result, traced)
+            for key, members in gangs.items():
+                await self._gang(snapshot, key, members, profile, started, result, judge, traced)
             cycle_span.set_attribute("podium.scheduled", result.scheduled)
             cycle_span.set_attribute("podium.unschedulable", result.unschedulable)
         if self._metrics is not None:
             self._metrics.batch_size.observe(len(pods))
+
+    async def _decide(
+        self,
+        schedule: Callable[..., list[Decision]],
+        pods: list[PendingPod],
+        profile: Profile,
+        result: CycleResult,
+        *args: object,
+    ) -> list[Decision] | None:
+        """Runs one core call on the core's thread; a CoreError requeues ``pods`` (None)."""
+        loop = asyncio.get_running_loop()
+        with self._tracer.start_as_current_span("schedule") as span:
+            uids = [pod.uid for pod in pods]
+            try:
+                return await loop.run_in_executor(self._executor, schedule, uids, profile, *args)
+            except CoreError as err:
+                # A core bug or an input it rejects wholesale: the pods go back, none is lost.
+                log.exception("core rejected a batch of %d pods", len(pods))
+                span.record_exception(err)
+                for pod in pods:
+                    self._queue.requeue(pod, unschedulable=False)
+                result.errors += len(pods)
+                return None
+
+    def _record_all(
+        self,
+        decisions: list[Decision] | None,
+        pods: list[PendingPod],
+        profile: Profile,
+        started: float,
+        result: CycleResult,
+        traced: bool,
+    ) -> None:
+        if decisions is None:
+            return
+        by_uid = {pod.uid: pod for pod in pods}
+        for decision in decisions:
+            decided = by_uid.pop(decision.uid, None)
+            if decided is None:
+                log.error("core answered for unknown pod %s", decision.uid)
+                continue
+            self._record(decision, decided, profile, started, result, traced)
+        for missing in by_uid.values():
+            log.error("core gave no decision for %s/%s; requeued", missing.namespace, missing.name)
+            self._queue.requeue(missing, unschedulable=False)
+            result.errors += 1
+
+    async def _gang(
+        self,
+        snapshot: Snapshot,
+        key: GangKey,
+        members: list[PendingPod],
+        profile: Profile,
+        started: float,
+        result: CycleResult,
+        judge: Judge | None,
+        traced: bool,
+    ) -> None:
+        """A gang's pending members: placed all together in one core call, or all sent back."""
+        group = self._state.pod_group(*key)
+        readiness = assess(key, group, members, self._state.group_members(*key))
+        if group is None or not readiness.ready:
+            for pod in members:
+                self._failures.unschedulable(pod, readiness.message)
+                self._queue.requeue(pod, unschedulable=True)
+            result.unschedulable += len(members)
+            self._gangs.waiting(key, readiness.message, tried=False)
+            return
+        job = job_groups(group, self._state.pod_groups())
+        decisions = await self._decide(
+            snapshot.schedule_gang, members, profile, result, group, job, judge
+        )
+        if decisions is None:
+            return
+        # The core places at least what the group needs, or nothing.
+        placed = [d for d in decisions if d.code == Code.SUCCESS and d.node is not None]
+        if placed and not self._assume_all(placed, members, result):
+            return
+        self._record_all(decisions, members, profile, started, result, traced)
+        if placed:
+            self._gangs.placed(key, [d.node or "" for d in placed])
+        else:
+            self._gangs.waiting(key, decisions[0].message if decisions else "", tried=True)
+
+    def _assume_all(
+        self, placed: list[Decision], members: list[PendingPod], result: CycleResult
+    ) -> bool:
+        """Assume every member before any bind starts; if one cannot be, none stays assumed."""
+        assumed: list[str] = []
+        for decision in placed:
+            try:
+                self._state.assume(decision.uid, decision.node or "", decision.allocation)
+            except CoreError as err:
+                log.warning("assume gang member %s/%s: %s", decision.namespace, decision.name, err)
+                for uid in assumed:
+                    self._state.forget(uid)
+                for pod in members:
+                    self._queue.requeue(pod, unschedulable=False)
+                result.errors += len(members)
+                return False
+            assumed.append(decision.uid)
+        return True
 
     def _record(
         self,

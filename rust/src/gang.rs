@@ -55,9 +55,11 @@ struct Candidate {
     nodes: Vec<usize>,
 }
 
-/// A trial that placed every member: member index -> (node index, decision).
+/// A trial that placed every member the group needs: each member's decision, in order (those
+/// left behind, beyond minMember, with their own failure).
 struct Placed {
     placements: Vec<(usize, Decision)>,
+    placed: usize,
     score: i64,
     volumes: Volumes,
     nodes: Vec<(usize, Arc<NodeInfo>)>,
@@ -69,9 +71,14 @@ struct Stuck {
     failed: Box<Decision>,
 }
 
-/// How racks that fit are ranked (lowest first): pods of the job already there, then the
-/// summed score (highest first), then the rack name.
-type RackRank = (usize, std::cmp::Reverse<i64>, &'static str);
+/// How racks that fit are ranked (lowest first): pods of the job already there, then members
+/// placed and the summed score (highest first), then the rack name.
+type RackRank = (
+    usize,
+    std::cmp::Reverse<usize>,
+    std::cmp::Reverse<i64>,
+    &'static str,
+);
 
 /// What every trial of one gang shares.
 struct Search<'a> {
@@ -81,12 +88,15 @@ struct Search<'a> {
     members: &'a [Arc<PodRecord>],
     excluded: &'a HashSet<usize>,
     gang: &'a Gang<'a>,
+    /// Members that must be placed: minMember less the members already placed.
+    need: usize,
 }
 
-/// Places `uids` (the gang's pending members) all together or not at all. On success every
-/// member's decision is a success and the placements are in the snapshot; otherwise every member
-/// gets the same unschedulable decision explaining the gang's failure, and the snapshot is as
-/// before. Uids the snapshot does not hold pending make the whole gang an error.
+/// Places `uids` (the gang's pending members) all together or not at all: together, at least
+/// `minMember` less the members already placed (members beyond that may stay behind, with their
+/// own decision). On success the placements are in the snapshot; otherwise every member gets the
+/// same unschedulable decision explaining the gang's failure, and the snapshot is as before.
+/// Uids the snapshot does not hold pending make the whole gang an error.
 pub fn schedule_gang(
     snapshot: &Snapshot,
     uids: &[String],
@@ -106,6 +116,14 @@ pub fn schedule_gang(
     let label = rack_label(profile);
     let group = gang.group;
     let placed_members = nodes_with_members(&nodes, group);
+    let already: usize = placed_members
+        .iter()
+        .map(|&i| nodes[i].pods.iter().filter(|p| is_member(p, group)).count())
+        .sum();
+    let need = usize::try_from(group.min_member)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(already)
+        .min(members.len());
     let candidates = candidates(&nodes, label, group, &placed_members);
     let excluded: HashSet<usize> = if group.distinct_hosts {
         placed_members.iter().copied().collect()
@@ -119,6 +137,7 @@ pub fn schedule_gang(
         members: &members,
         excluded: &excluded,
         gang,
+        need,
     };
     let outcome = profile
         .pool
@@ -129,8 +148,10 @@ pub fn schedule_gang(
                 data.nodes.set(slots[i], Some(node));
             }
             data.volumes = placed.volumes;
-            for member in &members {
-                data.pending.remove(&member.uid);
+            for (m, decision) in &placed.placements {
+                if decision.node.is_some() {
+                    data.pending.remove(&members[*m].uid);
+                }
             }
             placed.placements.into_iter().map(|(_, d)| d).collect()
         }
@@ -163,7 +184,12 @@ impl Search<'_> {
                         .rack
                         .map_or(0, |_| job_pods_on(self.nodes, &candidate.nodes, gang));
                     let name = candidate.rack.map_or("", resolve);
-                    let rank = (job_pods, std::cmp::Reverse(placed.score), name);
+                    let rank = (
+                        job_pods,
+                        std::cmp::Reverse(placed.placed),
+                        std::cmp::Reverse(placed.score),
+                        name,
+                    );
                     if best.as_ref().is_none_or(|(r, _)| rank < *r) {
                         best = Some((rank, placed));
                     }
@@ -217,6 +243,7 @@ impl Search<'_> {
         let mut placements = Vec::with_capacity(self.members.len());
         let mut touched: Vec<usize> = Vec::new();
         let mut score = 0i64;
+        let mut skipped = 0usize;
         for (m, pod) in self.members.iter().enumerate() {
             let (decision, chosen) = schedule_pod_among(
                 self.profile,
@@ -228,10 +255,16 @@ impl Search<'_> {
                 Some(&open),
             );
             let Some(i) = chosen else {
-                return Err(Stuck {
-                    placed: m,
-                    failed: Box::new(decision),
-                });
+                // Members beyond what the group still needs may stay behind; the rest may not.
+                skipped += 1;
+                if self.members.len() - skipped < self.need {
+                    return Err(Stuck {
+                        placed: m + 1 - skipped,
+                        failed: Box::new(decision),
+                    });
+                }
+                placements.push((m, decision));
+                continue;
             };
             let node = Arc::make_mut(&mut working[i]);
             if let Some(allocation) = &decision.allocation {
@@ -249,10 +282,12 @@ impl Search<'_> {
             touched.push(i);
             placements.push((m, decision));
         }
+        let placed = touched.len();
         touched.sort_unstable();
         touched.dedup();
         Ok(Placed {
             placements,
+            placed,
             score,
             volumes,
             nodes: touched

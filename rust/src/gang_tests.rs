@@ -280,3 +280,21 @@ fn an_unknown_member_fails_the_whole_gang() {
     assert!(ds.iter().all(|d| d.code == Code::Error));
     assert_eq!(snap.lock().pending.len(), 1);
 }
+
+#[test]
+fn members_beyond_min_member_may_stay_behind() {
+    let pods = members("a", 4, 1000, "g");
+    let snap = snapshot(&[("n1", "", 2000), ("n2", "", 1000)], &pods);
+    let ds = place(&snap, &pods, &group("", 3));
+    let placed = ds.iter().filter(|d| d.code == Code::Success).count();
+    assert_eq!(placed, 3, "{ds:?}");
+    assert_eq!(snap.lock().pending.len(), 1, "the fourth stays pending");
+
+    let snap = snapshot(&[("n1", "", 2000)], &pods);
+    let ds = place(&snap, &pods, &group("", 3));
+    assert!(
+        ds.iter().all(|d| d.code == Code::Unschedulable),
+        "minMember 3 never fits"
+    );
+    assert!(ds[0].message.contains("closest: 2/4"), "{}", ds[0].message);
+}

@@ -1,0 +1,194 @@
+"""Gang scheduling's pure logic: which pods form a gang, whether a gang is ready to be tried, and
+what its PodGroup's status says.
+
+A gang is the pending members of one PodGroup (``scheduling.x-k8s.io/v1alpha1``, as
+scheduler-plugins' coscheduling defines it; pods join with the label
+``scheduling.x-k8s.io/pod-group``). It is tried only once ``minMember`` pods exist, and then
+placed whole by the core (``Snapshot.schedule_gang``) or not at all.
+
+The status follows the phases users of that CRD know:
+
+- ``Pending``: fewer than ``minMember`` pods exist;
+- ``PreScheduling``: enough pods exist, podium has not tried them yet;
+- ``Scheduling``: tried, not (all) placed yet;
+- ``Scheduled``: at least ``minMember`` members are placed (bound, or assumed while binding);
+- ``Running``: at least ``minMember`` members run;
+- ``Failed``: ``scheduleTimeoutSeconds`` passed since the first attempt without the gang being
+  placed. podium keeps trying such a gang: it becomes ``Scheduled`` if it fits later.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol, TypeVar
+
+__all__ = [
+    "POD_GROUP_LABEL",
+    "GangKey",
+    "GangStatus",
+    "Readiness",
+    "assess",
+    "gang_status",
+    "job_groups",
+    "split_gangs",
+]
+
+POD_GROUP_LABEL: Final = "scheduling.x-k8s.io/pod-group"
+# (namespace, PodGroup name)
+GangKey = tuple[str, str]
+
+
+class Grouped(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def pod_group(self) -> str | None: ...
+
+
+class GroupLike(Protocol):
+    """What this module reads of ``podium._core.PodGroup``."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def min_member(self) -> int: ...
+    @property
+    def schedule_timeout_seconds(self) -> int | None: ...
+    @property
+    def job(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class MemberLike(Protocol):
+    """What this module reads of ``podium._core.GroupMember``."""
+
+    @property
+    def uid(self) -> str: ...
+    @property
+    def node(self) -> str | None: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def terminal(self) -> bool: ...
+    @property
+    def owner(self) -> str | None: ...
+
+
+T = TypeVar("T", bound=Grouped)
+
+
+def split_gangs(pods: Iterable[T]) -> tuple[list[T], dict[GangKey, list[T]]]:
+    """Pods without a group, and the grouped ones by (namespace, group), in arrival order."""
+    singles: list[T] = []
+    gangs: dict[GangKey, list[T]] = defaultdict(list)
+    for pod in pods:
+        if pod.pod_group:
+            gangs[(pod.namespace, pod.pod_group)].append(pod)
+        else:
+            singles.append(pod)
+    return singles, dict(gangs)
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether a gang can be tried now; if not, the message its pods and group are told."""
+
+    ready: bool
+    message: str = ""
+
+
+def assess(
+    key: GangKey,
+    group: GroupLike | None,
+    pending: Sequence[object],
+    members: Sequence[MemberLike],
+) -> Readiness:
+    """``pending``: the gang's members popped for this cycle; ``members``: every pod labelled
+    with the group, as the cache knows them (``pending`` among them)."""
+    namespace, name = key
+    if group is None:
+        return Readiness(False, f"PodGroup {namespace}/{name} not found; waiting for it")
+    if group.error:
+        return Readiness(False, f"{group.error}; waiting for the PodGroup to be fixed")
+    placed = sum(1 for m in members if m.node is not None and not m.terminal)
+    present = placed + len(pending)
+    if present < group.min_member:
+        return Readiness(
+            False,
+            f"PodGroup {namespace}/{name}: waiting for members: {present} of minMember "
+            f"{group.min_member} present",
+        )
+    return Readiness(True)
+
+
+def job_groups(group: GroupLike, groups: Iterable[GroupLike]) -> list[str]:
+    """Names of the groups of ``group``'s job in its namespace (itself included), whose pods the
+    core spreads over racks."""
+    if group.job is None:
+        return [group.name]
+    return sorted(
+        g.name for g in groups if g.namespace == group.namespace and g.job == group.job
+    ) or [group.name]
+
+
+@dataclass(frozen=True, slots=True)
+class GangStatus:
+    phase: str
+    scheduled: int
+    running: int
+    occupied_by: str
+    schedule_start_time: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``status`` of a PodGroup, its field names."""
+        status: dict[str, Any] = {
+            "phase": self.phase,
+            "scheduled": self.scheduled,
+            "running": self.running,
+            "occupiedBy": self.occupied_by,
+        }
+        if self.schedule_start_time is not None:
+            status["scheduleStartTime"] = rfc3339(self.schedule_start_time)
+        return status
+
+
+def gang_status(
+    group: GroupLike,
+    members: Sequence[MemberLike],
+    *,
+    first_attempt: float | None,
+    now: float,
+) -> GangStatus:
+    """The status ``group`` should show. ``first_attempt``: when podium first tried the gang
+    (seconds since the epoch), or None."""
+    live = [m for m in members if not m.terminal]
+    scheduled = sum(1 for m in live if m.node is not None)
+    running = sum(1 for m in live if m.running)
+    owners = sorted({f"{group.namespace}/{m.owner}" for m in live if m.owner})
+    need = group.min_member
+    timeout = group.schedule_timeout_seconds
+    if running >= need:
+        phase = "Running"
+    elif scheduled >= need:
+        phase = "Scheduled"
+    elif timeout is not None and first_attempt is not None and now - first_attempt >= timeout:
+        phase = "Failed"
+    elif len(live) < need:
+        phase = "Pending"
+    elif first_attempt is None:
+        phase = "PreScheduling"
+    else:
+        phase = "Scheduling"
+    return GangStatus(phase, scheduled, running, ",".join(owners), first_attempt)
+
+
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,212 @@
+"""Gangs and racks end to end: PodGroups and their pods on the real apiserver, podium in-process.
+
+The acceptance of gang scheduling: two gangs that each need 60% of the cluster never deadlock
+(one runs whole, the other waits with no member bound, then runs once the first is gone); a gang
+of 8 that must share a rack lands in one rack on 8 distinct hosts, or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from podium.config import default_config, parse_config
+from podium.rawapi import request_bytes
+from podium.runner import Podium
+from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
+from podium.testing.podgroups import (
+    POD_GROUP_LABEL,
+    create_pod_group,
+    get_pod_group,
+    make_pod_group,
+)
+from podium.testing.pods import make_pod
+
+pytestmark = pytest.mark.timeout(180)
+
+WAIT_SECONDS = 60
+CORP_RACK_LABEL = "topology.corp.com/rack-id"
+
+
+def _member(
+    name: str, namespace: str, group: str, labels: Mapping[str, str], gpus: int
+) -> dict[str, Any]:
+    return make_pod(
+        name,
+        namespace,
+        scheduler_name="podium",
+        requests={"cpu": "100m", GPU_RESOURCE: gpus},
+        limits={GPU_RESOURCE: gpus},
+        node_selector=dict(labels),
+        labels={POD_GROUP_LABEL: group},
+    )
+
+
+async def _pods(api: ApiClient, namespace: str) -> dict[str, dict[str, Any]]:
+    body = orjson.loads(await request_bytes(api, "GET", f"/api/v1/namespaces/{namespace}/pods"))
+    return {p["metadata"]["name"]: p for p in body["items"]}
+
+
+async def _create_pods(api: ApiClient, namespace: str, pods: list[dict[str, Any]]) -> None:
+    for pod in pods:
+        await request_bytes(api, "POST", f"/api/v1/namespaces/{namespace}/pods", body=pod)
+
+
+def _bound(pods: Mapping[str, dict[str, Any]], prefix: str) -> dict[str, str]:
+    return {
+        name: pod["spec"]["nodeName"]
+        for name, pod in pods.items()
+        if name.startswith(prefix) and pod["spec"].get("nodeName")
+    }
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _events(api: ApiClient, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+    body = orjson.loads(
+        await request_bytes(api, "GET", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")
+    )
+    return [
+        e
+        for e in body["items"]
+        if e["regarding"].get("kind") == kind and e["regarding"].get("name") == name
+    ]
+
+
+async def test_two_gangs_each_needing_60_percent_never_deadlock(
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+    await create_nodes(
+        api, [make_node(f"gang60-{i}-{suffix}", gpus=8, labels=node_labels) for i in range(5)]
+    )
+    for group in ("a", "b"):
+        await create_pod_group(api, make_pod_group(group, namespace, min_member=3))
+    # Interleaved: neither gang is complete before the other has started arriving.
+    pods = [
+        _member(f"{group}-{i}", namespace, group, node_labels, gpus=8)
+        for i in range(3)
+        for group in ("a", "b")
+    ]
+    async with Podium(default_config(), api, identity="gang-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(api, namespace, pods)
+
+        async def one_gang_placed() -> bool:
+            stored = await _pods(api, namespace)
+            counts = podium.queue.pending_counts()
+            return (
+                sorted((len(_bound(stored, "a-")), len(_bound(stored, "b-")))) == [0, 3]
+                and counts["active"] == counts["backoff"] == 0
+                and counts["unschedulable"] == 3
+            )
+
+        await _until(one_gang_placed, "one gang to be placed and the other parked")
+        stored = await _pods(api, namespace)
+        winner, loser = ("a", "b") if _bound(stored, "a-") else ("b", "a")
+        assert len(set(_bound(stored, f"{winner}-").values())) == 3
+        assert _bound(stored, f"{loser}-") == {}, "no member of the waiting gang is bound"
+
+        await podium.gangs.flush()
+        await podium.recorder.flush()
+        won = await get_pod_group(api, namespace, winner)
+        assert won["status"]["phase"] == "Scheduled"
+        assert won["status"]["scheduled"] == 3
+        assert "scheduleStartTime" in won["status"]
+        lost = await get_pod_group(api, namespace, loser)
+        assert lost["status"]["phase"] == "Scheduling"
+        assert lost["status"]["scheduled"] == 0
+        reasons = {e["reason"]: e["note"] for e in await _events(api, namespace, "PodGroup", loser)}
+        assert "do not all fit at once" in reasons["FailedScheduling"], reasons
+
+        for i in range(3):
+            await request_bytes(
+                api,
+                "DELETE",
+                f"/api/v1/namespaces/{namespace}/pods/{winner}-{i}",
+                query={"gracePeriodSeconds": 0},
+            )
+
+        async def loser_placed() -> bool:
+            return len(_bound(await _pods(api, namespace), f"{loser}-")) == 3
+
+        await _until(loser_placed, "the waiting gang to be placed once the first is gone")
+        await podium.gangs.flush()
+        assert (await get_pod_group(api, namespace, loser))["status"]["phase"] == "Scheduled"
+
+
+async def test_gang_of_8_with_same_rack_lands_in_one_rack_on_distinct_hosts_or_not_at_all(
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+    config = parse_config(
+        {
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "profiles": [
+                {
+                    "schedulerName": "podium",
+                    "pluginConfig": [{"name": "Podium", "args": {"rackLabel": CORP_RACK_LABEL}}],
+                }
+            ],
+        }
+    )
+
+    def rack_nodes(rack: str, count: int) -> list[dict[str, Any]]:
+        return [
+            make_node(
+                f"{rack}-{i}-{suffix}",
+                gpus=8,
+                labels=node_labels,
+                rack=rack,
+                rack_label=CORP_RACK_LABEL,
+            )
+            for i in range(count)
+        ]
+
+    # 11 hosts, but no rack with 8 of them; each node alone could hold all 8 one-GPU members.
+    await create_nodes(api, rack_nodes("r1", 6) + rack_nodes("r2", 5))
+    await create_pod_group(
+        api,
+        make_pod_group("train", namespace, min_member=8, rack="required", distinct_hosts=True),
+    )
+    pods = [_member(f"train-{i}", namespace, "train", node_labels, gpus=1) for i in range(8)]
+    async with Podium(config, api, identity="rack-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(api, namespace, pods)
+
+        async def parked() -> bool:
+            return podium.queue.pending_counts()["unschedulable"] == 8
+
+        await _until(parked, "the gang to wait")
+        assert _bound(await _pods(api, namespace), "train-") == {}, "not at all"
+        await podium.recorder.flush()
+        notes = [e["note"] for e in await _events(api, namespace, "PodGroup", "train")]
+        assert any("no rack (of 2) has room for all 8 pod(s) together" in n for n in notes), notes
+
+        # A rack with 8 hosts appears: the gang lands there, whole.
+        await create_nodes(api, rack_nodes("r3", 8))
+
+        async def placed() -> bool:
+            return len(_bound(await _pods(api, namespace), "train-")) == 8
+
+        await _until(placed, "the gang to land in the new rack")
+        bound = _bound(await _pods(api, namespace), "train-")
+        assert len(set(bound.values())) == 8, "8 distinct hosts"
+        assert all(node.startswith("r3-") for node in bound.values()), bound
+        await podium.gangs.flush()
+        status = (await get_pod_group(api, namespace, "train"))["status"]
+        assert (status["phase"], status["scheduled"]) == ("Scheduled", 8)
