@@ -210,3 +210,36 @@ async def test_gang_of_8_with_same_rack_lands_in_one_rack_on_distinct_hosts_or_n
         await podium.gangs.flush()
         status = (await get_pod_group(api, namespace, "train"))["status"]
         assert (status["phase"], status["scheduled"]) == ("Scheduled", 8)
+
+
+async def test_a_malformed_pod_group_is_named_and_its_pods_wait(
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+    await create_nodes(api, [make_node(f"gangbad-{suffix}", gpus=8, labels=node_labels)])
+    bad = make_pod_group("bad", namespace, min_member=1, rack="same-rack")
+    bad["spec"]["minMember"] = 0  # the CRD allows it; podium cannot place a gang of none
+    await create_pod_group(api, bad)
+    pods = [_member(f"bad-{i}", namespace, "bad", node_labels, gpus=1) for i in range(2)]
+    pods.append(_member("orphan-0", namespace, "missing", node_labels, gpus=1))
+    pods.append(make_pod("plain", namespace, scheduler_name="podium", node_selector=node_labels))
+    async with Podium(default_config(), api, identity="gang-bad-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(api, namespace, pods)
+
+        async def settled() -> bool:
+            stored = await _pods(api, namespace)
+            return podium.queue.pending_counts()["unschedulable"] == 3 and "plain" in _bound(
+                stored, "plain"
+            )
+
+        await _until(settled, "the grouped pods to wait and the plain pod to bind")
+        await podium.recorder.flush()
+        notes = {e["note"] for e in await _events(api, namespace, "Pod", "bad-0")}
+        assert any(
+            f"PodGroup {namespace}/bad: spec.minMember: must be at least 1, got 0" in n
+            and "podium.dev/rack" in n
+            for n in notes
+        ), notes
+        orphan = {e["note"] for e in await _events(api, namespace, "Pod", "orphan-0")}
+        assert f"PodGroup {namespace}/missing not found; waiting for it" in orphan, orphan
