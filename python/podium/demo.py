@@ -481,9 +481,10 @@ async def _gang_summary(
     listed = orjson.loads(await request_bytes(api, "GET", pod_groups_path(NAMESPACE)))
     phase = {g["metadata"]["name"]: g.get("status", {}).get("phase", "") for g in listed["items"]}
     table = Table(title="gangs (PodGroups)")
-    for column in ("group", "members", "rack", "result", "hosts", "racks", "phase", "why"):
+    for column in ("group", "members", "rack", "result", "hosts", "racks", "phase"):
         table.add_column(column)
     whole = waiting = 0
+    why: dict[str, str] = {}
     for gang in gangs:
         names = [p["metadata"]["name"] for p in gang.pods()]
         hosts = [observed.node_of[n] for n in names if n in observed.node_of]
@@ -496,7 +497,8 @@ async def _gang_summary(
             result = "waiting"
         else:
             result = f"PARTIAL {placed}/{len(names)}"
-        why = "" if placed else reasons.get(names[0], "")
+        if not placed:
+            why[gang.name] = reasons.get(names[0], "(no event yet)")
         table.add_row(
             gang.name,
             f"{len(names)}/{gang.members}",
@@ -505,7 +507,8 @@ async def _gang_summary(
             str(len(set(hosts))) if hosts else "-",
             ",".join(sorted({rack_of.get(h, "-") for h in hosts})) or "-",
             phase.get(gang.name, ""),
-            why[:120],
         )
     console.print(table)
+    for name, note in why.items():
+        console.print(f"[bold]{name}[/] waits: {note}", soft_wrap=True)
     console.print(f"gangs placed whole: {whole}, waiting: {waiting}, of {len(gangs)}")
