@@ -145,6 +145,7 @@ def make(
     nodes: set[str] | None = None,
     may_bind: Callable[[], bool] | None = None,
     tracer: trace.Tracer | None = None,
+    on_failed: Callable[[Pod, str], None] | None = None,
 ) -> tuple[Binder[Pod], FakeState, SchedulingQueue[Pod], Metrics]:
     state = FakeState()
     queue: SchedulingQueue[Pod] = SchedulingQueue()
@@ -162,6 +163,7 @@ def make(
         node_exists=None if nodes is None else nodes.__contains__,
         may_bind=may_bind,
         tracer=tracer,
+        on_failed=on_failed,
     )
     return binder, state, queue, metrics
 
@@ -259,6 +261,24 @@ async def test_exhausted_retries_forget_and_requeue(peer: tuple[Peer, ApiClient]
     assert state.forgotten == ["u1"]
     assert queue.pending_counts()["backoff"] == 1
     assert not queue.in_flight("u1")
+
+
+async def test_a_bind_that_fails_for_good_is_reported(peer: tuple[Peer, ApiClient]) -> None:
+    server, api = peer
+    server.script = [503, 503, 503, 201]
+    failed: list[tuple[str, str]] = []
+    binder, state, queue, _ = make(
+        api, retries=2, on_failed=lambda pod, node: failed.append((pod.uid, node))
+    )
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    binder.submit(Decision("u1"), pod)
+    await binder.drain()
+    assert failed == [("u1", Decision("u1").node)]
+    # A bind that succeeds is not reported.
+    pod = await pop_assumed(queue, state, Pod("u2"))
+    binder.submit(Decision("u2"), pod)
+    await binder.drain()
+    assert failed == [("u1", Decision("u1").node)]
 
 
 GONE: dict[str, Any] | int = 404
