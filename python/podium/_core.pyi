@@ -36,6 +36,8 @@ class Kind(IntEnum):
     STORAGE_CLASS = 5
     NAMESPACE = 6
     POD_GROUP = 7
+    PRIORITY_CLASS = 8
+    POD_DISRUPTION_BUDGET = 9
 
 @final
 class ListPage:
@@ -215,6 +217,32 @@ class PluginNode:
     score: int
 
 @final
+class Victim:
+    """A pod a preemption evicts (with its whole gang, when it is in one)."""
+
+    uid: str
+    namespace: str
+    name: str
+    node: str
+    priority: int
+    pod_group: str | None  # label scheduling.x-k8s.io/pod-group
+
+@final
+class Preemption:
+    """What ``Snapshot.preempt`` decided for a set of pods."""
+
+    # (pod uid, node) for every pod of the set, in the order given; empty when it failed.
+    nominations: list[tuple[str, str]]
+    victims: list[Victim]
+    # False when the pods may not preempt now (preemptionPolicy Never, or the victims of their
+    # last preemption are still terminating): a nomination they hold must be kept.
+    eligible: bool
+    # Empty on success; otherwise why, in kube's form: "preemption: Pod ns/p: 0/5 nodes are
+    # available: 2 No preemption victims found for incoming pod, 3 Preemption is not helpful
+    # for scheduling."
+    message: str
+
+@final
 class Profile:
     """One scheduling profile, built from a validated KubeSchedulerConfiguration profile.
 
@@ -308,6 +336,23 @@ class Snapshot:
         holding fewer of their pods are preferred. ``plugins``: as for ``schedule``, per member.
         A uid not pending here makes every decision ERROR."""
 
+    def preempt(self, uids: list[str], profile: Profile) -> Preemption:
+        """kube's DefaultPreemption for the pending pods ``uids``, planned as one set (a gang:
+        all of them get room, or none does), with the GIL released, in parallel over nodes.
+
+        For each pod in turn: on every node where removing pods could help, evict every pod of
+        lower priority, then reprieve them from the most important down (those covered by an
+        exhausted PodDisruptionBudget first) while the pod still fits; a victim in a gang
+        (label scheduling.x-k8s.io/pod-group) takes every placed member of its gang with it, and
+        a gang with a member the pod may not evict is kept whole. The node is chosen by fewest
+        budget violations, lowest highest-victim priority, smallest priority sum, fewest
+        victims, latest-started victims. Priority is ``spec.priority``, else the cached
+        PriorityClasses'. Pods with preemptionPolicy Never, or whose nominated node still has
+        terminating lower-priority pods, do not preempt.
+
+        The snapshot records the plan (victims removed, the pods counted on their nodes), so
+        later ``schedule``/``preempt`` calls on it see it. The ClusterState is untouched."""
+
     def explain(self, uid: str, profile: Profile) -> dict[str, list[str]]:
         """Why the pending pod ``uid`` fits or not, node by node, with the GIL released.
 
@@ -379,6 +424,14 @@ class ClusterState:
     def pod_groups(self) -> list[PodGroup]: ...
     def group_members(self, namespace: str, name: str) -> list[GroupMember]:
         """The pods labelled with the group, sorted by name (the group need not exist)."""
+
+    def nominate(self, uid: str, node: str | None) -> None:
+        """Hold ``node`` for the pending pod ``uid`` after a preemption made room there (None
+        releases it): pods of lower or equal priority are filtered as if it stood there.
+        CoreError if the pod is unknown."""
+
+    def nominated_node(self, uid: str) -> str | None:
+        """The node held for ``uid``: podium's nomination, else ``status.nominatedNodeName``."""
 
     def snapshot(self) -> Snapshot: ...
     @property

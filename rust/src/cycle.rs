@@ -17,6 +17,7 @@ use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::scoring;
 use crate::framework::status::Status;
+use crate::preemption::nominated::Nominees;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -115,15 +116,18 @@ pub fn schedule_batch_with(
     let (slots, mut nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) =
         data.real_nodes().into_iter().unzip();
     let mut touched: Vec<usize> = Vec::new();
+    let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
                 let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
                     return Decision::unknown(uid);
                 };
+                // Nodes a preemption made room on stay held for their nominated pods.
+                let view = nominees.held_for(&pod, &nodes, &data.pending, &data.priorities);
                 let (decision, chosen) = schedule_pod_extended(
                     profile,
-                    &nodes,
+                    &view,
                     &data.namespaces,
                     &data.volumes,
                     &pod,
@@ -153,7 +157,24 @@ pub fn schedule_batch_with(
     decisions
 }
 
-fn run_filters(
+/// Per filter plugin: its PreFilter state, or None when it skips the pod. Err: a PreFilter
+/// rejected the pod for every node.
+pub(crate) type FilterPrep = Vec<Option<Option<PluginState>>>;
+
+pub(crate) fn pre_filter(profile: &Profile, ctx: &PodContext<'_>) -> Result<FilterPrep, Status> {
+    let mut states: FilterPrep = Vec::with_capacity(profile.filters.len());
+    for plugin in &profile.filters {
+        match plugin.pre_filter(ctx) {
+            Prepared::Run(state) => states.push(Some(state)),
+            Prepared::Skip => states.push(None),
+            Prepared::Reject(status) => return Err(status),
+        }
+    }
+    Ok(states)
+}
+
+/// The first filter `pod` fails on `node`, or None when it passes them all.
+pub(crate) fn run_filters(
     profile: &Profile,
     states: &[Option<Option<PluginState>>],
     pod: &PodRecord,
@@ -319,20 +340,16 @@ pub fn schedule_pod_among(
         .map_or(0, |since| {
             u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
         });
-    let mut states: Vec<Option<Option<PluginState>>> = Vec::with_capacity(profile.filters.len());
-    for plugin in &profile.filters {
-        match plugin.pre_filter(&ctx) {
-            Prepared::Run(state) => states.push(Some(state)),
-            Prepared::Skip => states.push(None),
-            Prepared::Reject(status) => {
-                decision.filter_seconds = started.elapsed().as_secs_f64();
-                return (
-                    decision.failed(diagnosis::pre_filter_error(candidates, &status)),
-                    None,
-                );
-            }
+    let states = match pre_filter(profile, &ctx) {
+        Ok(states) => states,
+        Err(status) => {
+            decision.filter_seconds = started.elapsed().as_secs_f64();
+            return (
+                decision.failed(diagnosis::pre_filter_error(candidates, &status)),
+                None,
+            );
         }
-    }
+    };
     let Filtered {
         feasible,
         failures,

@@ -13,6 +13,7 @@ pub mod filter;
 pub mod framework;
 pub mod gang;
 pub mod intern;
+pub mod preemption;
 pub mod quantity;
 pub mod score;
 pub mod state;
@@ -494,6 +495,48 @@ fn decisions_to_py(py: Python<'_>, decisions: Vec<cycle::Decision>) -> PyResult<
     Ok(out)
 }
 
+/// A pod a preemption evicts.
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct Victim {
+    uid: String,
+    namespace: String,
+    name: String,
+    node: String,
+    priority: i32,
+    pod_group: Option<String>,
+}
+
+#[pymethods]
+impl Victim {
+    fn __repr__(&self) -> String {
+        format!(
+            "Victim({}/{} on {} priority={})",
+            self.namespace, self.name, self.node, self.priority
+        )
+    }
+}
+
+/// What `Snapshot.preempt` decided.
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct Preemption {
+    nominations: Vec<(String, String)>,
+    victims: Vec<Py<Victim>>,
+    eligible: bool,
+    message: String,
+}
+
+#[pymethods]
+impl Preemption {
+    fn __repr__(&self) -> String {
+        format!(
+            "Preemption(nominations={:?}, victims={}, message={:?})",
+            self.nominations,
+            self.victims.len(),
+            self.message
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Profile and Snapshot.
 
@@ -579,6 +622,39 @@ impl PySnapshot {
             Ok(gang::schedule_gang(&self.inner, &uids, profile, &gang))
         })?;
         decisions_to_py(py, decisions)
+    }
+
+    fn preempt(
+        &self,
+        py: Python<'_>,
+        uids: Vec<String>,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<Preemption> {
+        let profile = &profile.get().inner;
+        let outcome = without_gil(py, || Ok(preemption::preempt(&self.inner, &uids, profile)))?;
+        let victims = outcome
+            .victims
+            .into_iter()
+            .map(|v| {
+                Py::new(
+                    py,
+                    Victim {
+                        uid: v.uid,
+                        namespace: v.namespace,
+                        name: v.name,
+                        node: v.node,
+                        priority: v.priority,
+                        pod_group: v.pod_group,
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Preemption {
+            nominations: outcome.nominations,
+            victims,
+            eligible: outcome.eligible,
+            message: outcome.message,
+        })
     }
 
     fn explain(
@@ -798,6 +874,15 @@ impl PyClusterState {
             .collect()
     }
 
+    #[pyo3(signature = (uid, node))]
+    fn nominate(&self, uid: &str, node: Option<&str>) -> PyResult<()> {
+        Ok(self.lock().nominate(uid, node)?)
+    }
+
+    fn nominated_node(&self, uid: &str) -> Option<&'static str> {
+        self.lock().nominated_node(uid)
+    }
+
     fn snapshot(&self) -> PySnapshot {
         PySnapshot {
             inner: self.lock().snapshot(),
@@ -861,6 +946,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
             ("STORAGE_CLASS", Kind::StorageClass),
             ("NAMESPACE", Kind::Namespace),
             ("POD_GROUP", Kind::PodGroup),
+            ("PRIORITY_CLASS", Kind::PriorityClass),
+            ("POD_DISRUPTION_BUDGET", Kind::PodDisruptionBudget),
         ]
         .iter()
         .map(|&(n, k)| (n, k as i64))
@@ -874,6 +961,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Change>()?;
     m.add_class::<PendingPod>()?;
     m.add_class::<Decision>()?;
+    m.add_class::<Victim>()?;
+    m.add_class::<Preemption>()?;
     m.add_class::<PodGroup>()?;
     m.add_class::<GroupMember>()?;
     m.add_class::<NodeScore>()?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::error::{CoreError, CoreResult};
 use crate::filter::volume_binding;
 use crate::intern::{Sym, lookup, resolve, sym};
+use crate::state::disruption::{self, Budgets};
 use crate::state::kind::Kind;
 use crate::state::namespaces::{Namespaces, parse_namespace};
 use crate::state::node::{NodeRecord, parse_node};
@@ -22,6 +23,7 @@ use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::{PodRecord, parse_pod};
 use crate::state::pod_group::{PodGroupRecord, parse_pod_group};
 use crate::state::pod_groups::{GroupKey, PodGroups};
+use crate::state::priority::{PriorityClasses, parse_priority_class};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
 use crate::state::volumes::{self, Volumes};
@@ -106,6 +108,9 @@ struct PodEntry {
     allocation: Option<Box<str>>,
     /// Where the pod currently counts.
     placed_on: Option<Sym>,
+    /// The node a preemption made room on, as podium decided it: held for the pod before the
+    /// apiserver echoes `status.nominatedNodeName` back.
+    nominated_on: Option<Sym>,
 }
 
 impl PodEntry {
@@ -126,6 +131,8 @@ pub struct ClusterState {
     node_count: usize,
     pods: HashMap<Arc<str>, PodEntry>,
     pending: PendingPods,
+    /// The pending pods with a nominated node: nodes held for them (see `nominate`).
+    nominated: PendingPods,
     /// Keys (node names, pod uids) seen since `begin_relist`, per kind being relisted.
     relisting: HashMap<Kind, HashSet<Box<str>>>,
     /// Namespace labels (pod affinity's namespaceSelector).
@@ -137,6 +144,8 @@ pub struct ClusterState {
     topologies: HashMap<Sym, Nrt>,
     /// PodGroups and the pods labelled with each.
     groups: PodGroups,
+    priorities: PriorityClasses,
+    budgets: Budgets,
 }
 
 impl ClusterState {
@@ -150,11 +159,14 @@ impl ClusterState {
             node_count: 0,
             pods: HashMap::new(),
             pending: PendingPods::new(),
+            nominated: PendingPods::new(),
             relisting: HashMap::new(),
             namespaces: Namespaces::default(),
             volumes: Volumes::default(),
             topologies: HashMap::new(),
             groups: PodGroups::default(),
+            priorities: PriorityClasses::default(),
+            budgets: Budgets::default(),
         }
     }
 
@@ -179,6 +191,11 @@ impl ClusterState {
         )
         .with_namespaces(self.namespaces.clone())
         .with_volumes(self.volumes.clone())
+        .with_preemption_objects(
+            self.priorities.clone(),
+            self.budgets.clone(),
+            self.nominated.clone(),
+        )
     }
 
     // -----------------------------------------------------------------------------------------
@@ -289,6 +306,31 @@ impl ClusterState {
                 for key in gone {
                     self.groups.remove(key);
                 }
+                Vec::new()
+            }
+            Kind::PriorityClass => {
+                let gone: Vec<Sym> = self
+                    .priorities
+                    .names()
+                    .filter(|name| !seen.contains(resolve(*name)))
+                    .collect();
+                for name in gone {
+                    self.priorities.remove(name);
+                }
+                self.generation += 1;
+                Vec::new()
+            }
+            Kind::PodDisruptionBudget => {
+                let gone: Vec<Box<str>> = self
+                    .budgets
+                    .keys()
+                    .filter(|key| !seen.contains(*key))
+                    .map(Box::from)
+                    .collect();
+                for key in gone {
+                    self.budgets.remove(&key);
+                }
+                self.generation += 1;
                 Vec::new()
             }
         }
@@ -424,6 +466,8 @@ impl ClusterState {
                     Err(e) => out.error = Some(e),
                 }
             }
+            Kind::PriorityClass => self.apply_priority_class(&mut out, deleted, bytes),
+            Kind::PodDisruptionBudget => self.apply_budget(&mut out, deleted, bytes),
             Kind::PodGroup => match parse_pod_group(bytes) {
                 Ok(group) => {
                     out.namespace = group.namespace().to_owned();
@@ -554,6 +598,7 @@ impl ClusterState {
         if let Some(old) = self.pods.remove(uid) {
             self.unplace(&old);
             self.pending.remove(uid);
+            self.nominated.remove(uid);
             was_on = old.placed_on;
             was_in = group_of(&old.record);
         }
@@ -570,7 +615,18 @@ impl ClusterState {
             self.place(&entry);
             self.track_allocation(uid, &entry);
             if self.is_pending(&entry) {
-                self.pending.insert(uid.clone(), entry.record.clone());
+                let record = match entry.nominated_on {
+                    Some(node) if entry.record.nominated_node != Some(node) => {
+                        let mut nominated = (*entry.record).clone();
+                        nominated.nominated_node = Some(node);
+                        Arc::new(nominated)
+                    }
+                    _ => entry.record.clone(),
+                };
+                if record.nominated_node.is_some() {
+                    self.nominated.insert(uid.clone(), record.clone());
+                }
+                self.pending.insert(uid.clone(), record);
             }
             self.pods.insert(uid.clone(), entry);
         }
@@ -623,6 +679,58 @@ impl ClusterState {
         self.set_topology(name, Some(nrt));
     }
 
+    fn apply_priority_class(&mut self, out: &mut ChangeOutcome, deleted: bool, bytes: &[u8]) {
+        if let Some(id) = LenientIdentity::read(bytes) {
+            out.name = id.name;
+            out.uid = id.uid;
+            out.resource_version = id.resource_version;
+        }
+        if let Some(seen) = self.relisting.get_mut(&Kind::PriorityClass) {
+            seen.insert(out.name.as_str().into());
+        }
+        self.generation += 1;
+        if deleted {
+            self.priorities.remove(sym(&out.name));
+            return;
+        }
+        match parse_priority_class(bytes) {
+            Ok((name, class)) => self.priorities.set(name, class),
+            Err(err) => {
+                // A class the apiserver would never have admitted: forget any older version
+                // rather than keep a value the object no longer says.
+                self.priorities.remove(sym(&out.name));
+                out.error = Some(err);
+            }
+        }
+    }
+
+    fn apply_budget(&mut self, out: &mut ChangeOutcome, deleted: bool, bytes: &[u8]) {
+        if let Some(id) = LenientIdentity::read(bytes) {
+            out.namespace = id.namespace;
+            out.name = id.name;
+            out.uid = id.uid;
+            out.resource_version = id.resource_version;
+        }
+        let key = disruption::budget_key(bytes);
+        if let (Some(seen), Some(key)) = (self.relisting.get_mut(&Kind::PodDisruptionBudget), &key)
+        {
+            seen.insert(key.clone());
+        }
+        self.generation += 1;
+        if let Some(key) = &key {
+            self.budgets.remove(key);
+        }
+        if deleted {
+            return;
+        }
+        match disruption::parse_budget(bytes) {
+            Ok(budget) => self.budgets.set(budget),
+            // Without a valid selector the budget protects nothing podium can tell; the message
+            // names the object and field.
+            Err(err) => out.error = Some(err),
+        }
+    }
+
     fn set_topology(&mut self, name: Sym, nrt: Option<Nrt>) {
         match &nrt {
             Some(nrt) => self.topologies.insert(name, nrt.clone()),
@@ -636,21 +744,23 @@ impl ClusterState {
 
     fn upsert_pod(&mut self, pod: PodRecord) {
         let uid: Arc<str> = pod.uid.clone();
-        let (mut assumed_on, mut allocation) = self
+        let (mut assumed_on, mut allocation, mut nominated_on) = self
             .pods
             .get(&uid)
-            .map(|e| (e.assumed_on, e.allocation.clone()))
+            .map(|e| (e.assumed_on, e.allocation.clone(), e.nominated_on))
             .unwrap_or_default();
         if pod.node_name.is_some() || pod.terminal {
             // Bound (where podium chose: confirmed; elsewhere: the watch wins) or finished.
             assumed_on = None;
             allocation = None;
+            nominated_on = None;
         }
         let entry = PodEntry {
             record: Arc::new(pod),
             assumed_on,
             allocation,
             placed_on: None,
+            nominated_on,
         };
         self.replace_entry(&uid, Some(entry));
     }
@@ -713,6 +823,7 @@ impl ClusterState {
             assumed_on: Some(node_sym),
             allocation: allocation.map(Into::into),
             placed_on: None,
+            nominated_on: entry.nominated_on,
         };
         let record = new.record.clone();
         self.replace_entry(&key, Some(new));
@@ -743,6 +854,7 @@ impl ClusterState {
             assumed_on: None,
             allocation: None,
             placed_on: None,
+            nominated_on: entry.nominated_on,
         };
         self.replace_entry(&key, Some(new));
     }
@@ -780,6 +892,36 @@ impl ClusterState {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// Holds `node` for the pending pod `uid` after a preemption made room there (`None`
+    /// releases it): pods of lower or equal priority are then filtered as if it stood there.
+    pub fn nominate(&mut self, uid: &str, node: Option<&str>) -> CoreResult<()> {
+        let Some((key, entry)) = self.pods.get_key_value(uid) else {
+            return Err(CoreError::Invalid(format!(
+                "nominate: unknown pod uid {uid:?}"
+            )));
+        };
+        let key = key.clone();
+        let new = PodEntry {
+            record: entry.record.clone(),
+            assumed_on: entry.assumed_on,
+            allocation: entry.allocation.clone(),
+            placed_on: None,
+            nominated_on: node.map(sym),
+        };
+        self.replace_entry(&key, Some(new));
+        Ok(())
+    }
+
+    /// The node held for `uid`: podium's own nomination, else the pod's
+    /// `status.nominatedNodeName`.
+    pub fn nominated_node(&self, uid: &str) -> Option<&'static str> {
+        let entry = self.pods.get(uid)?;
+        entry
+            .nominated_on
+            .or(entry.record.nominated_node)
+            .map(resolve)
     }
 
     pub fn is_assumed(&self, uid: &str) -> bool {

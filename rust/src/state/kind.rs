@@ -12,10 +12,12 @@ pub enum Kind {
     StorageClass = 5,
     Namespace = 6,
     PodGroup = 7,
+    PriorityClass = 8,
+    PodDisruptionBudget = 9,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Node,
         Kind::Pod,
         Kind::NodeResourceTopology,
@@ -24,6 +26,8 @@ impl Kind {
         Kind::StorageClass,
         Kind::Namespace,
         Kind::PodGroup,
+        Kind::PriorityClass,
+        Kind::PodDisruptionBudget,
     ];
 
     pub fn from_index(i: i64) -> Result<Self, CoreError> {
@@ -43,6 +47,8 @@ impl Kind {
             Kind::StorageClass => "StorageClass",
             Kind::Namespace => "Namespace",
             Kind::PodGroup => "PodGroup",
+            Kind::PriorityClass => "PriorityClass",
+            Kind::PodDisruptionBudget => "PodDisruptionBudget",
         }
     }
 }
@@ -56,7 +62,7 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::from_index(k as i64), Ok(k));
         }
-        assert!(Kind::from_index(8).is_err());
+        assert!(Kind::from_index(10).is_err());
         assert!(Kind::from_index(-1).is_err());
     }
 }

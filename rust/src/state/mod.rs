@@ -2,6 +2,7 @@
 
 pub mod affinity_wire;
 pub mod cluster;
+pub mod disruption;
 pub mod kind;
 pub mod label_selector;
 pub mod labels;
@@ -14,6 +15,7 @@ pub mod pod;
 pub mod pod_affinity;
 pub mod pod_group;
 pub mod pod_groups;
+pub mod priority;
 pub mod requests;
 pub mod resources;
 pub mod snapshot;

@@ -54,8 +54,20 @@ pub struct PodRecord {
     pub resource_version: Box<str>,
     pub scheduler_name: Sym,
     pub node_name: Option<Sym>,
+    /// `spec.priority` (0 when unset; see `priority_set`).
     pub priority: i32,
+    /// Whether `spec.priority` was set (the Priority admission plugin fills it from the class);
+    /// when not, the cached PriorityClasses decide (see `state::priority`).
+    pub priority_set: bool,
+    pub priority_class: Option<Sym>,
+    /// `spec.preemptionPolicy: Never`: the pod waits instead of preempting.
+    pub never_preempts: bool,
+    /// `status.nominatedNodeName`: the node a preemption made room on for this pod.
+    pub nominated_node: Option<Sym>,
     pub created: f64,
+    /// `status.startTime` (seconds since the epoch), or `created` when unset: the preemption
+    /// tie-break prefers victims that started last.
+    pub started: f64,
     /// `status.phase` Succeeded or Failed: holds no resources.
     pub terminal: bool,
     /// `metadata.deletionTimestamp` set.
@@ -113,7 +125,12 @@ impl PodRecord {
             scheduler_name: sym(""),
             node_name: None,
             priority: 0,
+            priority_set: false,
+            priority_class: None,
+            never_preempts: false,
+            nominated_node: None,
             created: 0.0,
+            started: 0.0,
             terminal: false,
             deleting: false,
             gated: false,
@@ -292,6 +309,23 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         .find(|r| r.controller == Some(true))
         .and_then(|r| r.name.as_deref())
         .map(Box::from);
+    record.started = record.created;
+    if let Some(status) = &wire.status {
+        if let Some(ts) = status.start_time.as_deref() {
+            match timestamp(ts) {
+                Some(t) => record.started = t,
+                None => ctx.error(
+                    "status.startTime".into(),
+                    format!("invalid timestamp {ts:?}"),
+                ),
+            }
+        }
+        record.nominated_node = status
+            .nominated_node_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .map(sym);
+    }
     record.terminal = matches!(
         wire.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
@@ -330,6 +364,20 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         .unwrap_or("default-scheduler"));
     record.node_name = spec.node_name.as_deref().filter(|n| !n.is_empty()).map(sym);
     record.priority = spec.priority.unwrap_or(0);
+    record.priority_set = spec.priority.is_some();
+    record.priority_class = spec
+        .priority_class_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(sym);
+    match spec.preemption_policy.as_deref() {
+        None | Some("PreemptLowerPriority") => {}
+        Some("Never") => record.never_preempts = true,
+        Some(other) => ctx.error(
+            "spec.preemptionPolicy".into(),
+            format!("unknown policy {other:?} (PreemptLowerPriority, Never)"),
+        ),
+    }
     record.gated = spec
         .scheduling_gates
         .as_ref()

@@ -6,9 +6,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::state::disruption::Budgets;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::priority::PriorityClasses;
 use crate::state::volumes::Volumes;
 
 /// Node slots: `None` marks a free slot.
@@ -22,6 +24,11 @@ pub struct SnapshotData {
     pub pending: PendingPods,
     pub namespaces: Namespaces,
     pub volumes: Volumes,
+    /// What preemption reads: priority classes and disruption budgets.
+    pub priorities: PriorityClasses,
+    pub budgets: Budgets,
+    /// The pending pods with a nominated node (a subset of `pending`, at the snapshot's time).
+    pub nominated: PendingPods,
 }
 
 impl SnapshotData {
@@ -55,6 +62,9 @@ impl Snapshot {
                 pending,
                 namespaces: Namespaces::default(),
                 volumes: Volumes::default(),
+                priorities: PriorityClasses::default(),
+                budgets: Budgets::default(),
+                nominated: PendingPods::new(),
             }),
         }
     }
@@ -66,6 +76,27 @@ impl Snapshot {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         data.volumes = volumes;
+        Self {
+            data: Mutex::new(data),
+            ..self
+        }
+    }
+
+    /// The priority classes and disruption budgets this snapshot sees (none unless set) and,
+    /// With them, the pending pods holding a nominated node.
+    pub fn with_preemption_objects(
+        self,
+        priorities: PriorityClasses,
+        budgets: Budgets,
+        nominated: PendingPods,
+    ) -> Self {
+        let mut data = self
+            .data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        data.priorities = priorities;
+        data.budgets = budgets;
+        data.nominated = nominated;
         Self {
             data: Mutex::new(data),
             ..self

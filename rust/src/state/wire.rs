@@ -152,6 +152,10 @@ pub struct PodSpecWire<'a> {
     #[serde(borrow)]
     pub node_name: Option<Str<'a>>,
     pub priority: Option<i32>,
+    #[serde(borrow)]
+    pub priority_class_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub preemption_policy: Option<Str<'a>>,
     pub scheduling_gates: Option<Vec<IgnoredAny>>,
     #[serde(borrow)]
     pub node_selector: Option<StrMap<'a>>,
@@ -271,9 +275,14 @@ pub struct PreferredTermWire<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PodStatusWire<'a> {
     #[serde(borrow)]
     pub phase: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub start_time: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub nominated_node_name: Option<Str<'a>>,
 }
 
 /// A pod volume: only whether (and which) PersistentVolumeClaim it uses.

@@ -1,0 +1,79 @@
+//! Which placed pods belong together: a pod labelled `scheduling.x-k8s.io/pod-group: <g>` is
+//! one of gang `g` of its namespace. Preemption never breaks a gang: a victim takes every
+//! placed member of its gang with it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::intern::Sym;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+
+/// A placed gang member: its node (index in the cycle's node list) and record.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub node: usize,
+    pub pod: Arc<PodRecord>,
+}
+
+/// The placed members of every gang, by (namespace, group name).
+#[derive(Debug, Default)]
+pub struct Gangs(HashMap<(Sym, Sym), Vec<Member>>);
+
+impl Gangs {
+    pub fn of(nodes: &[Arc<NodeInfo>]) -> Self {
+        let mut gangs: HashMap<(Sym, Sym), Vec<Member>> = HashMap::new();
+        for (i, info) in nodes.iter().enumerate() {
+            for pod in &info.pods {
+                if let Some(group) = pod.pod_group {
+                    gangs
+                        .entry((pod.namespace, group))
+                        .or_default()
+                        .push(Member {
+                            node: i,
+                            pod: pod.clone(),
+                        });
+                }
+            }
+        }
+        Self(gangs)
+    }
+
+    /// Every placed member of `pod`'s gang (itself included), or None for a pod in no gang.
+    pub fn of_pod(&self, pod: &PodRecord) -> Option<&[Member]> {
+        let group = pod.pod_group?;
+        self.0.get(&(pod.namespace, group)).map(Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::testutil::{node, pod};
+
+    #[test]
+    fn members_across_nodes_by_namespace_and_group() {
+        let member = |name: &str, ns: &str, group: &str| {
+            let mut p = pod(name);
+            p.namespace = sym(ns);
+            p.pod_group = Some(sym(group));
+            Arc::new(p)
+        };
+        let mut a = node("a", 1000, 1 << 30).build();
+        let mut b = node("b", 1000, 1 << 30).build();
+        a.add_pod(member("g-0", "ns", "g"));
+        b.add_pod(member("g-1", "ns", "g"));
+        b.add_pod(member("other-ns", "ns2", "g"));
+        b.add_pod(Arc::new(pod("loner")));
+        let gangs = Gangs::of(&[Arc::new(a), Arc::new(b)]);
+        let g = gangs.of_pod(&member("x", "ns", "g")).expect("gang");
+        let placed: Vec<(usize, &str)> = g.iter().map(|m| (m.node, &*m.pod.name)).collect();
+        assert_eq!(placed, vec![(0, "g-0"), (1, "g-1")]);
+        assert_eq!(
+            gangs.of_pod(&member("y", "ns2", "g")).map(<[_]>::len),
+            Some(1)
+        );
+        assert!(gangs.of_pod(&pod("loner")).is_none());
+    }
+}

@@ -1,0 +1,138 @@
+//! Nodes held for nominated pods: once a preemption has made room on a node for a pod, pods of
+//! lower or equal priority are filtered as if the nominated pod already stood there, so they
+//! cannot take the room while it waits for its next cycle (kube's nominated-pod filtering).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::intern::Sym;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::priority::PriorityClasses;
+use crate::state::snapshot::PendingPods;
+
+/// The pending pods with a nominated node, by the node's index in the cycle's node list.
+#[derive(Default)]
+pub struct Nominees {
+    by_node: Vec<(usize, Vec<Arc<PodRecord>>)>,
+}
+
+impl Nominees {
+    pub fn of(
+        pending: &PendingPods,
+        nodes: &[Arc<NodeInfo>],
+        priorities: &PriorityClasses,
+    ) -> Self {
+        let mut nominated: HashMap<Sym, Vec<Arc<PodRecord>>> = HashMap::new();
+        for pod in pending.values() {
+            if let Some(node) = pod.nominated_node {
+                nominated.entry(node).or_default().push(pod.clone());
+            }
+        }
+        if nominated.is_empty() {
+            return Self::default();
+        }
+        let mut by_node: Vec<(usize, Vec<Arc<PodRecord>>)> = nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, info)| {
+                let name = info.node.as_ref()?.name;
+                nominated.remove(&name).map(|pods| (i, pods))
+            })
+            .collect();
+        for (_, pods) in &mut by_node {
+            // Highest priority first: a pod sees a prefix of each list.
+            pods.sort_by_key(|p| std::cmp::Reverse(priorities.of(p)));
+        }
+        Self { by_node }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_node.is_empty()
+    }
+
+    /// `nodes` as `pod` must see them: the nominated pods of at least its priority (itself
+    /// excluded, and those placed since the cycle began) count on their nodes. Borrowed as is
+    /// when nothing is held against it.
+    pub fn held_for<'a>(
+        &self,
+        pod: &PodRecord,
+        nodes: &'a [Arc<NodeInfo>],
+        pending: &PendingPods,
+        priorities: &PriorityClasses,
+    ) -> Cow<'a, [Arc<NodeInfo>]> {
+        if self.by_node.is_empty() {
+            return Cow::Borrowed(nodes);
+        }
+        let priority = priorities.of(pod);
+        let mut view: Option<Vec<Arc<NodeInfo>>> = None;
+        for (i, held) in &self.by_node {
+            for other in held {
+                if priorities.of(other) < priority {
+                    break;
+                }
+                if other.uid == pod.uid || !pending.contains_key(&*other.uid) {
+                    continue;
+                }
+                let view = view.get_or_insert_with(|| nodes.to_vec());
+                Arc::make_mut(&mut view[*i]).add_pod(other.clone());
+            }
+        }
+        view.map_or(Cow::Borrowed(nodes), Cow::Owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::testutil::{node, pod, with_requests};
+
+    #[test]
+    fn a_nominated_pod_holds_its_node_against_lower_priorities_only() {
+        let nodes: Vec<Arc<NodeInfo>> = vec![
+            Arc::new(node("a", 4000, 1 << 30).build()),
+            Arc::new(node("b", 4000, 1 << 30).build()),
+        ];
+        let mut high = with_requests(pod("high"), 3000, 0);
+        high.priority = 100;
+        high.priority_set = true;
+        high.nominated_node = Some(sym("b"));
+        let mut pending = PendingPods::new();
+        pending.insert(high.uid.clone(), Arc::new(high.clone()));
+        let classes = PriorityClasses::default();
+        let nominees = Nominees::of(&pending, &nodes, &classes);
+        assert!(!nominees.is_empty());
+
+        let low = with_requests(pod("low"), 2000, 0);
+        let view = nominees.held_for(&low, &nodes, &pending, &classes);
+        assert_eq!(
+            view[1].requested.milli_cpu, 3000,
+            "held for the nominated pod"
+        );
+        assert_eq!(view[0].requested.milli_cpu, 0);
+        assert_eq!(
+            nodes[1].requested.milli_cpu, 0,
+            "the cycle's nodes are untouched"
+        );
+
+        let mut higher = low.clone();
+        higher.priority = 200;
+        higher.priority_set = true;
+        let view = nominees.held_for(&higher, &nodes, &pending, &classes);
+        assert!(
+            matches!(view, Cow::Borrowed(_)),
+            "a higher priority pod may take it"
+        );
+        let view = nominees.held_for(&high, &nodes, &pending, &classes);
+        assert!(matches!(view, Cow::Borrowed(_)), "not held against itself");
+
+        pending.remove(&*high.uid);
+        let view = nominees.held_for(&low, &nodes, &pending, &classes);
+        assert!(
+            matches!(view, Cow::Borrowed(_)),
+            "placed meanwhile: no longer held"
+        );
+    }
+}
