@@ -47,6 +47,13 @@ VOLUME_RESOURCES: tuple[Resource, ...] = (
 POD_GROUPS = Resource(Kind.POD_GROUP, "/apis/scheduling.x-k8s.io/v1alpha1/podgroups", optional=True)
 # Namespace labels, for pod affinity terms' namespaceSelector.
 NAMESPACES = Resource(Kind.NAMESPACE, "/api/v1/namespaces")
+# What preemption reads: pod priorities when spec.priority is unset, and disruption budgets.
+# A malformed object is logged by its reflector (object and field named) and left out.
+PRIORITY_CLASSES = Resource(Kind.PRIORITY_CLASS, "/apis/scheduling.k8s.io/v1/priorityclasses")
+POD_DISRUPTION_BUDGETS = Resource(
+    Kind.POD_DISRUPTION_BUDGET, "/apis/policy/v1/poddisruptionbudgets"
+)
+PREEMPTION_RESOURCES: tuple[Resource, ...] = (PRIORITY_CLASSES, POD_DISRUPTION_BUDGETS)
 CORE_RESOURCES: tuple[Resource, ...] = (
     NODES,
     PODS,
@@ -54,6 +61,7 @@ CORE_RESOURCES: tuple[Resource, ...] = (
     NODE_RESOURCE_TOPOLOGIES,
     POD_GROUPS,
     *VOLUME_RESOURCES,
+    *PREEMPTION_RESOURCES,
 )
 
 
@@ -121,6 +129,9 @@ class Cache:
         elif change.kind == Kind.NODE:
             if change.event in ("ADDED", "MODIFIED") and change.relevant:
                 self._queue.move_all_to_active_or_backoff(f"Node{change.event.title()}")
+        elif change.kind in (Kind.PRIORITY_CLASS, Kind.POD_DISRUPTION_BUDGET):
+            # Only preemption reads them: nothing parked fits because of them.
+            return
         elif change.event in ("ADDED", "MODIFIED", "DELETED"):
             # Topology, volumes, namespaces, groups: any change may unblock a parked pod.
             self._queue.move_all_to_active_or_backoff(f"{change.kind.name}{change.event.title()}")

@@ -468,6 +468,8 @@ class Profile:
     plugin_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Python plugins (``podium.plugins``) enabled in this profile, with their args.
     python_plugins: tuple[EnabledPlugin, ...] = ()
+    # DefaultPreemption (postFilter) enabled: pods that fit nowhere evict lower-priority ones.
+    preemption: bool = True
 
     def core_spec(self) -> bytes:
         """The JSON spec ``podium._core.Profile`` is built from (documented in ``_core.pyi``)."""
@@ -659,6 +661,7 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             EnabledPlugin(name, tuple(points), weight, python_args.get(name, {}))
             for name, (points, weight) in python.items()
         ),
+        preemption=_preemption_enabled(p.plugins),
         numa=NumaSettings(
             gpu_resources=tuple(topology_match.gpu_resources),
             nic_resources=tuple(topology_match.nic_resources),
@@ -788,6 +791,21 @@ def _resolve_plugins(
         if p not in scores and not _drops(sc_disabled, p):
             scores[p] = w
     return tuple(dict.fromkeys(filters)), scores
+
+
+_PREEMPTION = "DefaultPreemption"
+
+
+def _preemption_enabled(plugins: _Plugins) -> bool:
+    """DefaultPreemption is on by default; disabled in multiPoint or postFilter (by name or
+    "*") it is off, unless enabled again at postFilter (or multiPoint, over its own "*")."""
+    multi_on = not _drops({r.name for r in plugins.multi_point.disabled}, _PREEMPTION) or any(
+        r.name == _PREEMPTION for r in plugins.multi_point.enabled
+    )
+    post = plugins.post_filter
+    if any(r.name == _PREEMPTION for r in post.enabled):
+        return True
+    return multi_on and not _drops({r.name for r in post.disabled}, _PREEMPTION)
 
 
 def _drops(disabled: set[str], plugin: str) -> bool:

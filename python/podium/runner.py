@@ -30,6 +30,7 @@ from podium.kubeclient import api_client
 from podium.metrics import Metrics
 from podium.plugins import PluginSet, load_plugins
 from podium.podgroup_status import GROUP_API, PodGroupStatusWriter
+from podium.preemption import Preemptor
 from podium.queue import SchedulingQueue
 from podium.scheduler import CycleOptions, Scheduler
 from podium.tracing import Tracing, TracingOptions
@@ -139,6 +140,7 @@ class Podium:
             p.scheduler_name: load_plugins(p.scheduler_name, p.python_plugins)
             for p in config.profiles
         }
+        self.preemptor = Preemptor(api, self.state, self.recorder)
         self.scheduler = Scheduler(
             state=self.state,
             queue=self.queue,
@@ -152,6 +154,8 @@ class Podium:
             ),
             plugins=self.plugins,
             gangs=self.gangs,
+            preemptor=self.preemptor,
+            preempting=frozenset(p.scheduler_name for p in config.profiles if p.preemption),
         )
         self._cache_task: asyncio.Task[None] | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
@@ -200,6 +204,7 @@ class Podium:
             self._scheduler_task = None
         await self.binder.stop()
         await self.gangs.stop()
+        await self.preemptor.stop()
 
     async def close(self) -> None:
         await self.stop_scheduling()

@@ -28,12 +28,14 @@ from podium._core import (
     PendingPod,
     PluginNode,
     PluginPod,
+    Preemption,
     Profile,
     Snapshot,
 )
 from podium.gang import GangKey, assess, job_groups, split_gangs
 from podium.logs import fields
 from podium.plugins import PermitGate, PluginSet
+from podium.preemption import preemption_sets
 
 if TYPE_CHECKING:
     from podium.metrics import Metrics
@@ -75,6 +77,16 @@ class FailureSink(Protocol):
     def unschedulable(self, pod: PendingPod, message: str) -> None: ...
 
 
+class PreemptionSink(Protocol):
+    """Carries out what ``Snapshot.preempt`` decided (``podium.preemption.Preemptor``)."""
+
+    def in_flight(self, uid: str) -> bool: ...
+    def carry_out(
+        self, scheduler_name: str, pods: Sequence[PendingPod], preemption: Preemption
+    ) -> None: ...
+    def release(self, pod: PendingPod) -> None: ...
+
+
 @dataclass(frozen=True)
 class CycleOptions:
     batch_size: int = 256
@@ -108,7 +120,11 @@ class Scheduler:
         options: CycleOptions | None = None,
         plugins: Mapping[str, PluginSet] | None = None,
         gangs: GangSink | None = None,
+        preemptor: PreemptionSink | None = None,
+        preempting: frozenset[str] = frozenset(),
     ) -> None:
+        """``preempting``: the schedulerNames of the profiles with DefaultPreemption enabled;
+        their pods that fit nowhere preempt through ``preemptor``."""
         self._state = state
         self._queue = queue
         self._binder = binder
@@ -121,6 +137,8 @@ class Scheduler:
         self._plugins = dict(plugins or {})
         self._permitting: set[asyncio.Task[None]] = set()
         self._gangs = gangs or _NoGangs()
+        self._preemptor = preemptor
+        self._preempting = preempting if preemptor is not None else frozenset()
         self._executor = _core_executor()
 
     async def run(self) -> None:
@@ -194,7 +212,9 @@ class Scheduler:
             singles, gangs = split_gangs(pods)
             if singles:
                 decisions = await self._decide(snapshot.schedule, singles, profile, result, judge)
-                self._record_all(decisions, singles, profile, started, result, traced)
+                await self._record_all(
+                    decisions, singles, profile, started, result, traced, snapshot
+                )
             for key, members in gangs.items():
                 await self._gang(snapshot, key, members, profile, started, result, judge, traced)
             cycle_span.set_attribute("podium.scheduled", result.scheduled)
@@ -225,7 +245,7 @@ class Scheduler:
                 result.errors += len(pods)
                 return None
 
-    def _record_all(
+    async def _record_all(
         self,
         decisions: list[Decision] | None,
         pods: list[PendingPod],
@@ -233,20 +253,27 @@ class Scheduler:
         started: float,
         result: CycleResult,
         traced: bool,
+        snapshot: Snapshot,
     ) -> None:
         if decisions is None:
             return
         by_uid = {pod.uid: pod for pod in pods}
+        # Pods that fit nowhere, when the profile preempts: reported after the preemption.
+        failed: list[tuple[Decision, PendingPod]] | None = (
+            [] if profile.scheduler_name in self._preempting else None
+        )
         for decision in decisions:
             decided = by_uid.pop(decision.uid, None)
             if decided is None:
                 log.error("core answered for unknown pod %s", decision.uid)
                 continue
-            self._record(decision, decided, profile, started, result, traced)
+            self._record(decision, decided, profile, started, result, traced, failed)
         for missing in by_uid.values():
             log.error("core gave no decision for %s/%s; requeued", missing.namespace, missing.name)
             self._queue.requeue(missing, unschedulable=False)
             result.errors += 1
+        if failed:
+            await self._preempt(profile, snapshot, failed)
 
     async def _gang(
         self,
@@ -279,7 +306,7 @@ class Scheduler:
         placed = [d for d in decisions if d.code == Code.SUCCESS and d.node is not None]
         if placed and not self._assume_all(placed, members, result):
             return
-        self._record_all(decisions, members, profile, started, result, traced)
+        await self._record_all(decisions, members, profile, started, result, traced, snapshot)
         if placed:
             self._gangs.placed(key, [d.node or "" for d in placed])
         else:
@@ -312,17 +339,18 @@ class Scheduler:
         started: float,
         result: CycleResult,
         traced: bool,
+        failed: list[tuple[Decision, PendingPod]] | None,
     ) -> None:
         if traced:
             with self._decision_span(decision, profile) as span:
-                outcome = self._apply(decision, pod, result, profile.scheduler_name)
+                outcome = self._apply(decision, pod, result, profile.scheduler_name, failed)
                 span.set_attribute("podium.result", outcome)
                 if outcome != "scheduled":
                     span.set_attribute("podium.reason", decision.message)
                     if outcome == "error":
                         span.set_status(trace.StatusCode.ERROR, decision.message)
         else:
-            outcome = self._apply(decision, pod, result, profile.scheduler_name)
+            outcome = self._apply(decision, pod, result, profile.scheduler_name, failed)
         if log.isEnabledFor(logging.INFO):  # the fields cost more than the check
             log.info(
                 "%s/%s: %s%s",
@@ -401,7 +429,14 @@ class Scheduler:
                     at = end
             yield span
 
-    def _apply(self, decision: Decision, pod: PendingPod, result: CycleResult, profile: str) -> str:
+    def _apply(
+        self,
+        decision: Decision,
+        pod: PendingPod,
+        result: CycleResult,
+        profile: str,
+        failed: list[tuple[Decision, PendingPod]] | None,
+    ) -> str:
         if decision.code == Code.SUCCESS and decision.node is not None:
             try:
                 self._state.assume(decision.uid, decision.node, decision.allocation)
@@ -434,9 +469,12 @@ class Scheduler:
             self._queue.requeue(pod, unschedulable=False)
             result.errors += 1
             return "error"
+        result.unschedulable += 1
+        if failed is not None and decision.code == Code.UNSCHEDULABLE:
+            failed.append((decision, pod))
+            return "unschedulable"
         self._failures.unschedulable(pod, decision.message)
         self._queue.requeue(pod, unschedulable=True)
-        result.unschedulable += 1
         return "unschedulable"
 
     async def _permit_then_bind(
@@ -456,3 +494,46 @@ class Scheduler:
         self._state.forget(pod.uid)
         self._failures.unschedulable(pod, f"permit denied on node {decision.node}: {denied}")
         self._queue.requeue(pod, unschedulable=True)
+
+    async def _preempt(
+        self, profile: Profile, snapshot: Snapshot, failed: list[tuple[Decision, PendingPod]]
+    ) -> None:
+        """kube's PostFilter: make room for the pods that fit nowhere, a gang's pods as one
+        set. They are reported unschedulable and parked either way; the victims' deletions
+        bring them back."""
+        assert self._preemptor is not None
+        loop = asyncio.get_running_loop()
+        messages = {pod.uid: decision.message for decision, pod in failed}
+        waiting = [pod for _, pod in failed if not self._preemptor.in_flight(pod.uid)]
+        try:
+            with self._tracer.start_as_current_span(
+                "preemption", attributes={"podium.pods": len(waiting)}
+            ) as span:
+                for pods in preemption_sets(waiting):
+                    uids = [pod.uid for pod in pods]
+                    try:
+                        outcome = await loop.run_in_executor(
+                            self._executor, snapshot.preempt, uids, profile
+                        )
+                    except CoreError as err:
+                        log.exception("core rejected preemption for %d pod(s)", len(pods))
+                        span.record_exception(err)
+                        continue
+                    if outcome.nominations:
+                        span.add_event(
+                            "preempting",
+                            {
+                                "podium.victims": len(outcome.victims),
+                                "k8s.node.name": [node for _, node in outcome.nominations],
+                            },
+                        )
+                        self._preemptor.carry_out(profile.scheduler_name, pods, outcome)
+                        continue
+                    for pod in pods:
+                        if outcome.eligible:
+                            self._preemptor.release(pod)
+                        messages[pod.uid] = f"{messages[pod.uid]} {outcome.message}"
+        finally:
+            for _, pod in failed:
+                self._failures.unschedulable(pod, messages[pod.uid])
+                self._queue.requeue(pod, unschedulable=True)
