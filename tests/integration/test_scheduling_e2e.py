@@ -146,7 +146,8 @@ def _first_static_reason(reasons: list[str], node: dict[str, Any]) -> str | None
 
 
 def _parse_note(note: str) -> tuple[int, Counter[str]]:
-    match = re.match(r"^0/(\d+) nodes are available: (.*)\.$", note)
+    # As kube-scheduler, podium appends what preemption found: " preemption: 0/N nodes ...".
+    match = re.match(r"^0/(\d+) nodes are available: (.*?)\.(?: preemption: .*)?$", note)
     assert match, f"not kube-scheduler's message form: {note!r}"
     histogram: Counter[str] = Counter()
     for part in re.split(r", (?=\d+ )", match.group(2)):
