@@ -26,6 +26,7 @@ from podium.preemption import DISRUPTION_TARGET, PREEMPTION_REASON
 from podium.rawapi import ApiStatusError, request_bytes
 from podium.runner import Podium
 from podium.testing.nodes import create_nodes, make_node
+from podium.testing.podgroups import create_pod_group, make_pod_group
 from podium.testing.pods import make_pod, make_priority_class
 from podium.testing.terminator import Terminator
 
@@ -289,9 +290,12 @@ async def test_a_victim_in_a_gang_takes_its_whole_gang(
 
 
 async def test_a_high_priority_gang_preempts_whole_lower_gangs(
-    setup: Setup, start: Callable[[], Awaitable[Podium]]
+    setup: Setup, start: Callable[[], Awaitable[Podium]], crds: list[str]
 ) -> None:
     await setup.nodes(4)
+    # The preempting gang is a PodGroup (all-or-nothing placement); the victims' gangs are
+    # known by their pods' label alone.
+    await create_pod_group(setup.api, make_pod_group("h", setup.namespace, min_member=2))
     for group, nodes in (("a", (0, 1)), ("b", (2, 3))):
         for i, node in enumerate(nodes):
             await setup.pod(f"{group}-{i}", LOW, node=node, labels={GANG_LABEL: group})
