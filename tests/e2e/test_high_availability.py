@@ -50,13 +50,16 @@ CREATE_CONCURRENCY = 16
 
 @dataclass
 class Watched:
-    """What the apiserver's watches showed, stamped with the wall clock on arrival."""
+    """What the apiserver's watches showed, with each write's resourceVersion."""
 
     # pod name -> the distinct nodeName values it had, in order ("" while unbound)
     nodes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    bound_at: dict[str, float] = field(default_factory=dict)
+    # pod name -> resourceVersion of the write that bound it: one etcd's revisions order writes
+    # to pods and Leases exactly, where arrival times lag behind on a loaded machine
+    bound_version: dict[str, int] = field(default_factory=dict)
     # every version of the Lease's spec
     leases: list[dict[str, Any]] = field(default_factory=list)
+    lease_versions: list[int] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     # why a watch stopped: every later read of the evidence raises it
     broken: BaseException | None = None
@@ -68,18 +71,19 @@ class Watched:
         if not history or history[-1] != node:
             history.append(node)
             if node:
-                self.bound_at.setdefault(name, time.time())
+                self.bound_version.setdefault(name, int(obj["metadata"]["resourceVersion"]))
             self.changed.set()
 
     def lease(self, obj: dict[str, Any]) -> None:
         self.leases.append(obj.get("spec") or {})
+        self.lease_versions.append(int(obj["metadata"]["resourceVersion"]))
         self.changed.set()
 
     @property
     def bound(self) -> int:
         if self.broken is not None:
             raise AssertionError(f"a watch stopped: {self.broken!r}") from self.broken
-        return len(self.bound_at)
+        return len(self.bound_version)
 
     def terms(self, prefix: str) -> list[dict[str, Any]]:
         return [s for s in self.leases if str(s.get("holderIdentity", "")).startswith(prefix)]
@@ -268,7 +272,12 @@ async def _failover(
                 new,
             )
             pod_nodes = {name: list(history) for name, history in watched.nodes.items()}
-            bound_at = dict(watched.bound_at)
+            bound_version = dict(watched.bound_version)
+            new_acquired_version = min(
+                version
+                for spec, version in zip(watched.leases, watched.lease_versions, strict=True)
+                if str(spec.get("holderIdentity", "")).startswith("replica-b_")
+            )
             old_terms = watched.terms("replica-a_")
             new_terms = watched.terms("replica-b_")
 
@@ -325,7 +334,7 @@ async def _failover(
             p
             for p in unlogged
             if sent.get(p) != pod_nodes[p][-1]
-            and not (fault == "kill" and bound_at[p] < new_acquired)
+            and not (fault == "kill" and bound_version[p] < new_acquired_version)
         ]
         assert not unexplained, f"bound by no request a replica logged: {sorted(unexplained)[:5]}"
         if fault == "freeze":
