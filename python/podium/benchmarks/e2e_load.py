@@ -26,13 +26,22 @@ from podium.benchmarks.e2e_schedulers import (
     ClientLimits,
     scheduler_process,
 )
-from podium.benchmarks.e2e_workloads import WORKLOADS, bench_node, bench_pod
+from podium.benchmarks.e2e_workloads import (
+    PODIUM_ONLY_WORKLOADS,
+    WORKLOADS,
+    bench_node,
+    bench_pod,
+    bench_pod_groups,
+    runs,
+)
 from podium.benchmarks.procstat import Usage, usage
 from podium.benchmarks.stats import percentile
 from podium.kubeclient import api_client
 from podium.rawapi import request_bytes
 from podium.testing.cluster import LocalCluster
+from podium.testing.crds import install_crds
 from podium.testing.nodes import create_nodes, delete_nodes
+from podium.testing.podgroups import create_pod_group
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -124,9 +133,13 @@ async def run_load(
             api, (bench_node(i, labels) for i in range(options.nodes)), concurrency=64
         )
         report.node_create_seconds = time.monotonic() - started
+        if PODIUM_ONLY_WORKLOADS & set(options.workloads):
+            async with asyncio.timeout(60):
+                await install_crds(api)
         overall = None
         if progress is not None:
-            total = len(options.schedulers) * len(options.workloads) * len(options.modes)
+            pairs = [(k, w) for k in options.schedulers for w in options.workloads if runs(k, w)]
+            total = len(pairs) * len(options.modes)
             overall = progress.add_task("all cases", total=total)
         for kind in options.schedulers:
             scheduler_name = f"bench-{kind}-{run_id}"
@@ -139,7 +152,7 @@ async def run_load(
                 await server.start_async()
                 report.scheduler_start_seconds[kind] = time.monotonic() - started
                 assert server.process is not None
-                for workload in options.workloads:
+                for workload in (w for w in options.workloads if runs(kind, w)):
                     for mode in options.modes:
                         case = CaseResult(kind, workload, mode, options.pods)
                         await _run_case(
@@ -192,6 +205,8 @@ async def _run_case(
         )
         for i in range(case.pods)
     ]
+    for pod_group in bench_pod_groups(case.workload, case.pods, namespace=namespace):
+        await create_pod_group(api, pod_group)
     times = CaseTimes()
     task = progress.add_task(case.title, total=case.pods) if progress is not None else None
     try:

@@ -6,10 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from podium.benchmarks.e2e_schedulers import PODIUM
+from podium.gang import POD_GROUP_LABEL
 from podium.testing.nodes import GPU_RESOURCE, HOSTNAME_LABEL, ZONE_LABEL, make_node
+from podium.testing.podgroups import make_pod_group
 from podium.testing.pods import make_pod
 
-WORKLOADS = ("plain", "gpu", "spread")
+WORKLOADS = ("plain", "gpu", "spread", "gang")
+# Neither kube-scheduler nor the bind ceiling knows PodGroups: they would bind gang members one
+# by one, which is not the same work, so only podium runs these.
+PODIUM_ONLY_WORKLOADS = frozenset({"gang"})
+# Members per gang, one GPU each: a gang fills a node's GPUs or spreads over several.
+GANG_SIZE = 8
 ZONES = 10
 GPUS_PER_NODE = 8
 # Anti-affinity groups: at most this many pods share an app label (one per node at most).
@@ -78,4 +86,30 @@ def bench_pod(
             ],
             **common,
         )
+    if workload == "gang":
+        group = {POD_GROUP_LABEL: _gang_name(index // GANG_SIZE)}
+        gpu: dict[str, str | int] = {"cpu": 4, "memory": "32Gi", GPU_RESOURCE: 1}
+        return make_pod(
+            name, namespace, requests=gpu, limits={GPU_RESOURCE: 1}, labels=group, **common
+        )
     raise ValueError(f"unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
+
+
+def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[str, Any]]:
+    """The PodGroups ``pods`` pods of ``workload`` join (none but for gangs); the last gang is
+    smaller when ``pods`` is not a multiple of ``GANG_SIZE``, and waits for no one."""
+    if workload != "gang":
+        return []
+    return [
+        make_pod_group(_gang_name(g), namespace, min_member=min(GANG_SIZE, pods - g * GANG_SIZE))
+        for g in range(-(-pods // GANG_SIZE))
+    ]
+
+
+def runs(scheduler: str, workload: str) -> bool:
+    """Whether ``scheduler`` takes part in ``workload``."""
+    return scheduler == PODIUM or workload not in PODIUM_ONLY_WORKLOADS
+
+
+def _gang_name(group: int) -> str:
+    return f"gang-{group:05d}"
