@@ -138,8 +138,11 @@ def load_command(
     ] = 1000,
     rate: Annotated[float, typer.Option(min=1, help="Pods/s created in rate mode.")] = 200.0,
     workloads: Annotated[
-        str, typer.Option(help="Workloads, comma-separated, of: plain, gpu, spread, gang (podium only).")
-    ] = "plain,gpu,spread",
+        str,
+        typer.Option(
+            help="Workloads, comma-separated, of: plain, gpu, spread, gang (podium only)."
+        ),
+    ] = "plain,gpu,spread,gang",
     modes: Annotated[str, typer.Option(help="Creation modes: rate, burst.")] = "rate,burst",
     schedulers: Annotated[
         str, typer.Option(help="Schedulers, in this order, of: ceiling, kube-scheduler, podium.")
