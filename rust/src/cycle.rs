@@ -2,6 +2,7 @@
 //! (parallel), Normalize, weighted sum, then the best node, ties broken by a hash of the pod and
 //! node (deterministic, but not always the first node, like kube's random pick among ties).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -21,7 +22,9 @@ use crate::preemption::nominated::Nominees;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::pod_index::{IndexView, NO_NODE};
 use crate::state::snapshot::Snapshot;
+use crate::state::spread_domains::DomainCache;
 use crate::state::volumes::Volumes;
 use lasso::Key;
 
@@ -117,6 +120,11 @@ pub fn schedule_batch_with(
         data.real_nodes().into_iter().unzip();
     let mut touched: Vec<usize> = Vec::new();
     let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
+    let mut positions = vec![NO_NODE; data.nodes.len()];
+    for (position, &slot) in slots.iter().enumerate() {
+        positions[slot] = u32::try_from(position).unwrap_or(NO_NODE);
+    }
+    let domains = DomainCache::default();
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
@@ -125,14 +133,24 @@ pub fn schedule_batch_with(
                 };
                 // Nodes a preemption made room on stay held for their nominated pods.
                 let view = nominees.held_for(&pod, &nodes, &data.pending, &data.priorities);
-                let (decision, chosen) = schedule_pod_extended(
+                // The index does not know the nominated pods a held view adds.
+                let index = matches!(view, Cow::Borrowed(_)).then(|| IndexView {
+                    pods: &data.index,
+                    positions: &positions,
+                    nodes: nodes.len(),
+                    domains: &domains,
+                });
+                let (decision, chosen) = decide(
                     profile,
                     &view,
                     &data.namespaces,
                     &data.volumes,
                     &pod,
                     extension,
+                    None,
+                    index.as_ref(),
                 );
+                drop(view);
                 if let Some(i) = chosen {
                     let node = Arc::make_mut(&mut nodes[i]);
                     if let Some(allocation) = &decision.allocation {
@@ -143,6 +161,7 @@ pub fn schedule_batch_with(
                         let taken = volume_binding::volumes_taken(&data.volumes, &pod, record);
                         data.volumes.reserve(&pod.uid, &taken);
                     }
+                    data.index.add(slots[i], &pod);
                     node.add_pod(pod);
                     data.pending.remove(uid.as_str());
                     touched.push(i);
@@ -320,6 +339,24 @@ pub fn schedule_pod_among(
     extension: Option<&dyn Extension>,
     only: Option<&[usize]>,
 ) -> (Decision, Option<usize>) {
+    decide(
+        profile, nodes, namespaces, volumes, pod, extension, only, None,
+    )
+}
+
+/// As `schedule_pod_among`, with the placed pods by label when the caller keeps them in step
+/// with `nodes`.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    volumes: &Volumes,
+    pod: &PodRecord,
+    extension: Option<&dyn Extension>,
+    only: Option<&[usize]>,
+    index: Option<&IndexView<'_>>,
+) -> (Decision, Option<usize>) {
     let mut decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
         return (decision.failed(diagnosis::invalid_pod(err)), None);
@@ -333,6 +370,7 @@ pub fn schedule_pod_among(
         nodes,
         namespaces,
         volumes,
+        index,
     };
     let started = Instant::now();
     decision.started_ns = SystemTime::now()

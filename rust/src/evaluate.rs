@@ -64,6 +64,7 @@ pub fn evaluate(
         nodes: &resolved.nodes,
         namespaces: &resolved.namespaces,
         volumes: &resolved.volumes,
+        index: None,
     };
     Ok(profile.pool.install(|| {
         let prepared = pre_filter_all(profile, &ctx);

@@ -160,6 +160,7 @@ pub fn explain_pod_with(
         nodes,
         namespaces,
         volumes,
+        index: None,
     };
     let prepared = pre_filter_all(profile, &ctx);
     reasons_on(profile, &prepared, pod, nodes)

@@ -12,6 +12,8 @@ pub mod explain;
 pub mod filter;
 pub mod framework;
 pub mod gang;
+#[cfg(test)]
+mod index_equivalence_tests;
 pub mod intern;
 pub mod preemption;
 pub mod quantity;

@@ -97,5 +97,6 @@ pub fn context<'a>(
         nodes,
         namespaces,
         volumes: &NO_VOLUMES,
+        index: None,
     }
 }

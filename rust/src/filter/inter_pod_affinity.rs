@@ -9,9 +9,11 @@ use rayon::prelude::*;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::intern::Sym;
+use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::AffinityTerm;
+use crate::state::pod_index::{IndexView, Placed, filed_under};
 use crate::state::topology_pairs::PairCounts;
 
 pub const NAME: &str = "InterPodAffinity";
@@ -58,8 +60,94 @@ const NO_TERMS: &[AffinityTerm] = &[];
 
 /// Whether any placed pod carries inter-pod affinity terms (kube's `HavePodsWithAffinity`):
 /// when none does and the incoming pod has none, both InterPodAffinity plugins have nothing to do.
-pub(crate) fn any_pod_has_affinity_terms(nodes: &[std::sync::Arc<NodeInfo>]) -> bool {
-    nodes.iter().any(|n| !n.affinity_pods.is_empty())
+pub(crate) fn any_pod_has_affinity_terms(ctx: &PodContext<'_>) -> bool {
+    match ctx.index {
+        Some(view) => view.pods.any_affinity_terms(),
+        None => ctx.nodes.iter().any(|n| !n.affinity_pods.is_empty()),
+    }
+}
+
+/// The labels of the node a placed pod is on, if the cycle has that node.
+pub(crate) fn node_labels<'a>(
+    ctx: &PodContext<'a>,
+    view: &IndexView<'_>,
+    placed: &Placed,
+) -> Option<&'a Labels> {
+    let pos = view.position(placed)?;
+    ctx.nodes[pos].node.as_ref().map(|n| &n.labels)
+}
+
+/// Calls `f(node labels, pod)` for the placed pods `term` may select (a superset: `f` matches
+/// each): from the index, or by walking every node when the term has nothing to look pods up
+/// by (no `In` requirement, or a namespaceSelector).
+pub(crate) fn for_candidates<'a>(
+    ctx: &PodContext<'a>,
+    view: &IndexView<'_>,
+    term: &AffinityTerm,
+    mut f: impl FnMut(&'a Labels, &PodRecord),
+) {
+    let buckets = if term.namespace_selector.is_none() {
+        view.pods.candidates(&term.namespaces, &term.selector)
+    } else {
+        None
+    };
+    match buckets {
+        Some(buckets) => {
+            for placed in buckets.into_iter().flat_map(|pods| pods.values()) {
+                if let Some(labels) = node_labels(ctx, view, placed) {
+                    f(labels, &placed.pod);
+                }
+            }
+        }
+        None => {
+            for info in ctx.nodes {
+                if let Some(node) = &info.node {
+                    for p in &info.pods {
+                        f(&node.labels, p);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `count` from the index: only the pods a selector can match are looked at.
+fn indexed(ctx: &PodContext<'_>, view: &IndexView<'_>, ns_labels: &Labels) -> Counts {
+    let pod = ctx.pod;
+    let mut acc = Counts::default();
+    for (bucket, holders) in view.pods.term_holders(&pod.labels) {
+        for placed in holders.values() {
+            let (Some(terms), Some(labels)) =
+                (&placed.pod.pod_affinity, node_labels(ctx, view, placed))
+            else {
+                continue;
+            };
+            for t in terms.required_anti_affinity.iter() {
+                if filed_under(t, bucket) && t.matches_with(pod, ns_labels) {
+                    acc.existing_anti.add(t.topology_key, labels, 1);
+                }
+            }
+        }
+    }
+    let (affinity, anti) = required(pod);
+    // A pod must match every affinity term: the first term's candidates are enough.
+    if let Some(first) = affinity.first() {
+        for_candidates(ctx, view, first, |labels, existing| {
+            if affinity.iter().all(|t| t.matches(existing, ctx.namespaces)) {
+                for t in affinity {
+                    acc.affinity.add(t.topology_key, labels, 1);
+                }
+            }
+        });
+    }
+    for t in anti {
+        for_candidates(ctx, view, t, |labels, existing| {
+            if t.matches(existing, ctx.namespaces) {
+                acc.anti.add(t.topology_key, labels, 1);
+            }
+        });
+    }
+    acc
 }
 
 fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
@@ -69,12 +157,7 @@ fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
 }
 
 /// `ns_labels`: the incoming pod's namespace labels, looked up once per pass, not per node.
-fn count(
-    ctx: &PodContext<'_>,
-    ns_labels: &crate::state::labels::Labels,
-    info: &NodeInfo,
-    mut acc: Counts,
-) -> Counts {
+fn count(ctx: &PodContext<'_>, ns_labels: &Labels, info: &NodeInfo, mut acc: Counts) -> Counts {
     let Some(node) = &info.node else {
         return acc;
     };
@@ -116,19 +199,22 @@ impl FilterPlugin for InterPodAffinity {
 
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         let (affinity, anti) = required(ctx.pod);
-        if affinity.is_empty() && anti.is_empty() && !any_pod_has_affinity_terms(ctx.nodes) {
+        if affinity.is_empty() && anti.is_empty() && !any_pod_has_affinity_terms(ctx) {
             // The common case: nothing to count, so no cluster-wide pass.
             return Prepared::Skip;
         }
         let ns_labels = ctx.namespaces.labels(ctx.pod.namespace);
-        let counts = ctx
-            .nodes
-            .par_iter()
-            .with_min_len(MIN_NODES_PER_TASK)
-            .fold(Counts::default, |acc, info| {
-                count(ctx, ns_labels, info, acc)
-            })
-            .reduce(Counts::default, Counts::merge);
+        let counts = match ctx.index {
+            Some(view) => indexed(ctx, view, ns_labels),
+            None => ctx
+                .nodes
+                .par_iter()
+                .with_min_len(MIN_NODES_PER_TASK)
+                .fold(Counts::default, |acc, info| {
+                    count(ctx, ns_labels, info, acc)
+                })
+                .reduce(Counts::default, Counts::merge),
+        };
         if counts.existing_anti.is_empty() && affinity.is_empty() && anti.is_empty() {
             return Prepared::Skip;
         }

@@ -94,6 +94,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Skip));
         p.node_selector = Labels::from_pairs([("zone", "a")]);
@@ -102,6 +103,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Run(None)));
     }

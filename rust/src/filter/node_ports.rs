@@ -87,6 +87,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Skip));
         p.host_ports = vec![HostPort {
@@ -100,6 +101,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Run(None)));
     }

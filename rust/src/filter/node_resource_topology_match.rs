@@ -276,6 +276,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         match plugin.pre_filter(&ctx) {
             Prepared::Run(state) => plugin.filter(state.as_ref(), pod, node),
@@ -330,6 +331,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         let Prepared::Run(state) = plugin.pre_filter(&ctx) else {
             panic!("gpu pod must run");

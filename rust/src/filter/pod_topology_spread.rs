@@ -15,6 +15,7 @@ use crate::framework::status::Status;
 use crate::intern::Sym;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::pod_index::IndexView;
 use crate::state::spread::{SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys};
 
 pub const NAME: &str = "PodTopologySpread";
@@ -52,9 +53,95 @@ struct State {
     constraints: Vec<Constraint>,
 }
 
+/// The selected pods per eligible domain of one constraint.
+pub struct Domains {
+    /// Pods per domain; an eligible domain missing here has none.
+    pub counts: DomainCounts,
+    /// How many eligible domains there are.
+    pub domains: usize,
+}
+
+impl Domains {
+    /// The count of the least populated eligible domain (i64::MAX when there is none).
+    pub fn min(&self) -> i64 {
+        if self.domains == 0 {
+            i64::MAX
+        } else if self.counts.len() < self.domains {
+            0
+        } else {
+            self.counts.values().copied().min().unwrap_or(0)
+        }
+    }
+}
+
 /// Pods per domain for each constraint, over the nodes that carry every constraint's key and
 /// pass its inclusion policies.
-pub fn domain_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<DomainCounts> {
+pub fn domain_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<Domains> {
+    if let Some(view) = ctx.index {
+        return cs
+            .iter()
+            .map(|c| indexed_counts(ctx, view, cs, c))
+            .collect();
+    }
+    scanned_counts(ctx, cs)
+        .into_iter()
+        .map(|counts| Domains {
+            domains: counts.len(),
+            counts,
+        })
+        .collect()
+}
+
+/// One constraint's counts from the pods its selector can match, on the nodes the batch's
+/// domain cache says count.
+fn indexed_counts(
+    ctx: &PodContext<'_>,
+    view: &IndexView<'_>,
+    cs: &[SpreadConstraint],
+    c: &SpreadConstraint,
+) -> Domains {
+    let eligible = view.domains.eligible(ctx.pod, ctx.nodes, cs, c);
+    let namespace = ctx.pod.namespace;
+    let mut counts = DomainCounts::default();
+    let mut count = |info: &NodeInfo, n: i64| {
+        if let Some(v) = info
+            .node
+            .as_ref()
+            .and_then(|r| r.labels.get(c.topology_key))
+        {
+            *counts.entry(v).or_default() += n;
+        }
+    };
+    match view.pods.candidates(&[namespace], &c.selector) {
+        Some(buckets) => {
+            for placed in buckets.into_iter().flat_map(|pods| pods.values()) {
+                let p = &placed.pod;
+                if p.namespace != namespace || p.deleting || !c.selector.matches(&p.labels) {
+                    continue;
+                }
+                if let Some(pos) = view.position(placed).filter(|&pos| eligible.nodes[pos]) {
+                    count(&ctx.nodes[pos], 1);
+                }
+            }
+        }
+        // A selector without an `In` requirement: every eligible node's pods.
+        None => {
+            for (info, _) in ctx.nodes.iter().zip(&eligible.nodes).filter(|(_, e)| **e) {
+                let n = c.count_on(info, namespace);
+                if n > 0 {
+                    count(info, n);
+                }
+            }
+        }
+    }
+    Domains {
+        counts,
+        domains: eligible.domains,
+    }
+}
+
+/// Every node's pods, in parallel: when no index is kept in step with the nodes.
+fn scanned_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<DomainCounts> {
     let pod = ctx.pod;
     ctx.nodes
         .par_iter()
@@ -108,13 +195,14 @@ impl FilterPlugin for PodTopologySpread {
         let constraints = cs
             .into_iter()
             .zip(counts)
-            .map(|(c, counts)| {
-                let domains = i64::try_from(counts.len()).unwrap_or(i64::MAX);
+            .map(|(c, found)| {
+                let domains = i64::try_from(found.domains).unwrap_or(i64::MAX);
                 let min = if domains < i64::from(c.min_domains) {
                     0
                 } else {
-                    counts.values().copied().min().unwrap_or(i64::MAX)
+                    found.min()
                 };
+                let counts = found.counts;
                 let self_match = i64::from(c.selector.matches(&ctx.pod.labels));
                 Constraint {
                     c,

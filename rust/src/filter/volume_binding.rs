@@ -248,6 +248,7 @@ mod tests {
             nodes: &infos,
             namespaces: &ns,
             volumes: v,
+            index: None,
         };
         let state = match VolumeBinding.pre_filter(&ctx) {
             Prepared::Run(s) => s,

@@ -12,6 +12,7 @@ use crate::framework::status::Status;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::pod_index::IndexView;
 use crate::state::volumes::Volumes;
 
 /// Per-pod, per-plugin state computed before the per-node calls.
@@ -36,6 +37,9 @@ pub struct PodContext<'a> {
     pub namespaces: &'a Namespaces,
     /// PersistentVolumes, claims and classes, with this batch's reservations (VolumeBinding).
     pub volumes: &'a Volumes,
+    /// The placed pods by label, in step with `nodes`; None when `nodes` holds pods the index
+    /// does not (a preemption's trial removals, nominated pods): plugins then walk `nodes`.
+    pub index: Option<&'a IndexView<'a>>,
 }
 
 pub trait FilterPlugin: Send + Sync {

@@ -196,6 +196,7 @@ fn plan(
             nodes: &view,
             namespaces: &data.namespaces,
             volumes: &data.volumes,
+            index: None,
         };
         let states = pre_filter(profile, &ctx).map_err(|status| {
             format!(

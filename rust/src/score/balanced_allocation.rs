@@ -152,6 +152,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         assert!(matches!(plugin().pre_score(&ctx, &[]), Prepared::Skip));
     }

@@ -69,6 +69,15 @@ impl ScorePlugin for ImageLocality {
         let mut nodes_with: Vec<(Sym, usize)> = ctx.pod.images.iter().map(|&i| (i, 0)).collect();
         nodes_with.sort_unstable_by_key(|&(i, _)| i);
         nodes_with.dedup_by_key(|&mut (i, _)| i);
+        if let Some(index) = ctx.index {
+            for (image, count) in &mut nodes_with {
+                *count = index.pods.nodes_with_image(*image);
+            }
+            return Prepared::Run(Some(Box::new(Spread {
+                nodes_with,
+                total: index.nodes,
+            })));
+        }
         let mut total = 0;
         // Spread is over every node of the snapshot, not only the feasible ones, as kube.
         for node in ctx.nodes.iter().filter_map(|n| n.node.as_deref()) {

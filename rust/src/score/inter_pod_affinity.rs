@@ -7,14 +7,15 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::filter::inter_pod_affinity::any_pod_has_affinity_terms;
+use crate::filter::inter_pod_affinity::{any_pod_has_affinity_terms, for_candidates, node_labels};
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::Sym;
 use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::pod_affinity::{AffinityTerm, WeightedTerm};
+use crate::state::pod_affinity::{AffinityTerm, PodAffinity, WeightedTerm};
+use crate::state::pod_index::{IndexView, filed_under};
 use crate::state::topology_pairs::PairCounts;
 
 pub const NAME: &str = "InterPodAffinity";
@@ -93,15 +94,110 @@ impl ScorePlugin for InterPodAffinityScore {
         let has_preferred = own.is_some_and(|a| {
             !a.preferred_affinity.is_empty() || !a.preferred_anti_affinity.is_empty()
         });
-        if !has_preferred
-            && (self.ignore_existing_preferred || !any_pod_has_affinity_terms(ctx.nodes))
-        {
+        if !has_preferred && (self.ignore_existing_preferred || !any_pod_has_affinity_terms(ctx)) {
             return Prepared::Skip;
         }
         let ns_labels = ctx.namespaces.labels(pod.namespace);
+        let scores = match ctx.index {
+            Some(view) => self.indexed(ctx, view, own.filter(|_| has_preferred), ns_labels),
+            None => self.scanned(ctx, own.filter(|_| has_preferred), ns_labels),
+        };
+        if scores.is_empty() {
+            return Prepared::Skip;
+        }
+        let keys = scores.all_keys();
+        Prepared::Run(Some(Box::new(State { scores, keys })))
+    }
+
+    fn score(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> i64 {
+        let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
+        else {
+            return 0;
+        };
+        state
+            .keys
+            .iter()
+            .filter_map(|&k| state.scores.for_node(k, &n.labels))
+            .sum()
+    }
+
+    /// Min-max scaling: the lowest node 0, the highest 100; all equal → all 0.
+    fn normalize(&self, _: Option<&PluginState>, scores: &mut [i64]) {
+        let (Some(&min), Some(&max)) = (scores.iter().min(), scores.iter().max()) else {
+            return;
+        };
+        let diff = max - min;
+        for s in scores.iter_mut() {
+            *s = if diff > 0 {
+                // kube computes in float and truncates.
+                (MAX_NODE_SCORE as f64 * ((*s - min) as f64 / diff as f64)) as i64
+            } else {
+                0
+            };
+        }
+    }
+}
+
+impl InterPodAffinityScore {
+    /// The score per domain from the index: only the pods a term can select are looked at.
+    fn indexed(
+        &self,
+        ctx: &PodContext<'_>,
+        view: &IndexView<'_>,
+        own: Option<&PodAffinity>,
+        ns_labels: &Labels,
+    ) -> PairCounts {
+        let pod = ctx.pod;
+        let mut acc = PairCounts::default();
+        if let Some(a) = own {
+            for (terms, sign) in [(&a.preferred_affinity, 1), (&a.preferred_anti_affinity, -1)] {
+                for w in terms.iter() {
+                    for_candidates(ctx, view, &w.term, |labels, existing| {
+                        if w.term.matches(existing, ctx.namespaces) {
+                            acc.add(w.term.topology_key, labels, sign * i64::from(w.weight));
+                        }
+                    });
+                }
+            }
+        }
+        for (bucket, holders) in view.pods.term_holders(&pod.labels) {
+            for placed in holders.values() {
+                let (Some(e), Some(labels)) = (
+                    placed.pod.pod_affinity.as_deref(),
+                    node_labels(ctx, view, placed),
+                ) else {
+                    continue;
+                };
+                let selects =
+                    |t: &AffinityTerm| filed_under(t, bucket) && t.matches_with(pod, ns_labels);
+                if self.hard_weight > 0 {
+                    for t in e.required_affinity.iter() {
+                        if selects(t) {
+                            acc.add(t.topology_key, labels, self.hard_weight);
+                        }
+                    }
+                }
+                if !self.ignore_existing_preferred {
+                    add_terms(&mut acc, &e.preferred_affinity, 1, selects, labels);
+                    add_terms(&mut acc, &e.preferred_anti_affinity, -1, selects, labels);
+                }
+            }
+        }
+        acc
+    }
+
+    /// The score per domain by walking every node's pods, in parallel: when no index is kept
+    /// in step with the nodes.
+    fn scanned(
+        &self,
+        ctx: &PodContext<'_>,
+        own: Option<&PodAffinity>,
+        ns_labels: &Labels,
+    ) -> PairCounts {
+        let pod = ctx.pod;
+        let has_preferred = own.is_some();
         let incoming = |t: &AffinityTerm| t.matches_with(pod, ns_labels);
-        let scores = ctx
-            .nodes
+        ctx.nodes
             .par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
             .fold(PairCounts::default, |mut acc, info| {
@@ -140,40 +236,7 @@ impl ScorePlugin for InterPodAffinityScore {
                 }
                 acc
             })
-            .reduce(PairCounts::default, PairCounts::merge);
-        if scores.is_empty() {
-            return Prepared::Skip;
-        }
-        let keys = scores.all_keys();
-        Prepared::Run(Some(Box::new(State { scores, keys })))
-    }
-
-    fn score(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> i64 {
-        let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
-        else {
-            return 0;
-        };
-        state
-            .keys
-            .iter()
-            .filter_map(|&k| state.scores.for_node(k, &n.labels))
-            .sum()
-    }
-
-    /// Min-max scaling: the lowest node 0, the highest 100; all equal → all 0.
-    fn normalize(&self, _: Option<&PluginState>, scores: &mut [i64]) {
-        let (Some(&min), Some(&max)) = (scores.iter().min(), scores.iter().max()) else {
-            return;
-        };
-        let diff = max - min;
-        for s in scores.iter_mut() {
-            *s = if diff > 0 {
-                // kube computes in float and truncates.
-                (MAX_NODE_SCORE as f64 * ((*s - min) as f64 / diff as f64)) as i64
-            } else {
-                0
-            };
-        }
+            .reduce(PairCounts::default, PairCounts::merge)
     }
 }
 

@@ -154,6 +154,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         let Prepared::Run(state) = plugin.pre_score(&ctx, &[]) else {
             panic!("runs");
@@ -185,6 +186,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            index: None,
         };
         let Prepared::Run(state) = filters[0].pre_filter(&ctx) else {
             panic!("a GPU pod runs the filter");

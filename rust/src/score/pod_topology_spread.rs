@@ -41,6 +41,34 @@ struct Constraint {
     counts: HashMap<Sym, i64, ahash::RandomState>,
     weight: f64,
     per_node: bool,
+    /// For the hostname key with an index: selected pods per node name (else counted on the
+    /// node when scored).
+    by_node: Option<HashMap<Sym, i64, ahash::RandomState>>,
+}
+
+/// Selected pods per node name, from the pods the selector can match; None when the selector
+/// has nothing to look pods up by.
+fn counts_by_node(
+    ctx: &PodContext<'_>,
+    c: &SpreadConstraint,
+) -> Option<HashMap<Sym, i64, ahash::RandomState>> {
+    let view = ctx.index?;
+    let namespace = ctx.pod.namespace;
+    let buckets = view.pods.candidates(&[namespace], &c.selector)?;
+    let mut out: HashMap<Sym, i64, ahash::RandomState> = HashMap::default();
+    for placed in buckets.into_iter().flat_map(|pods| pods.values()) {
+        let p = &placed.pod;
+        if p.namespace != namespace || p.deleting || !c.selector.matches(&p.labels) {
+            continue;
+        }
+        let node = view
+            .position(placed)
+            .and_then(|pos| ctx.nodes[pos].node.as_ref());
+        if let Some(node) = node {
+            *out.entry(node.name).or_default() += 1;
+        }
+    }
+    Some(out)
 }
 
 struct State {
@@ -82,16 +110,22 @@ impl ScorePlugin for PodTopologySpreadScore {
                     for n in &ranked {
                         if let Some(v) = n.node.as_ref().and_then(|r| r.labels.get(c.topology_key))
                         {
-                            counts.insert(v, all.get(&v).copied().unwrap_or(0));
+                            counts.insert(v, all.counts.get(&v).copied().unwrap_or(0));
                         }
                     }
                 }
                 let size = if per_node { ranked.len() } else { counts.len() };
+                let by_node = if per_node {
+                    counts_by_node(ctx, &c)
+                } else {
+                    None
+                };
                 Constraint {
                     c,
                     counts,
                     weight: ((size + 2) as f64).ln(),
                     per_node,
+                    by_node,
                 }
             })
             .collect();
@@ -112,7 +146,9 @@ impl ScorePlugin for PodTopologySpreadScore {
         }
         let mut score = 0.0;
         for k in &state.constraints {
-            let count = if k.per_node {
+            let count = if let Some(by_node) = &k.by_node {
+                by_node.get(&n.name).copied().unwrap_or(0)
+            } else if k.per_node {
                 k.c.count_on(node, state.namespace)
             } else {
                 n.labels

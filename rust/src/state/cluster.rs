@@ -23,6 +23,7 @@ use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::{PodRecord, parse_pod};
 use crate::state::pod_group::{PodGroupRecord, parse_pod_group};
 use crate::state::pod_groups::{GroupKey, PodGroups};
+use crate::state::pod_index::PodIndex;
 use crate::state::priority::{PriorityClasses, parse_priority_class};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
@@ -146,6 +147,8 @@ pub struct ClusterState {
     groups: PodGroups,
     priorities: PriorityClasses,
     budgets: Budgets,
+    /// The placed pods by label, in step with `nodes`.
+    index: PodIndex,
 }
 
 impl ClusterState {
@@ -167,6 +170,7 @@ impl ClusterState {
             groups: PodGroups::default(),
             priorities: PriorityClasses::default(),
             budgets: Budgets::default(),
+            index: PodIndex::default(),
         }
     }
 
@@ -196,6 +200,7 @@ impl ClusterState {
             self.budgets.clone(),
             self.nominated.clone(),
         )
+        .with_index(self.index.clone())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -522,6 +527,8 @@ impl ClusterState {
             .and_then(|info| info.node.as_ref())
             .is_some_and(|old| old.schedules_like(&node));
         let nrt = self.topologies.get(&node.name).cloned();
+        let old = self.nodes[slot].as_ref().and_then(|i| i.node.clone());
+        self.index.replace_node(old.as_deref(), Some(&node));
         let info = self.node_mut(slot);
         let was_real = info.node.is_some();
         if !was_real {
@@ -540,7 +547,10 @@ impl ClusterState {
             return;
         };
         let info = self.node_mut(slot);
-        let was_real = info.node.take().is_some();
+        let old = info.node.take();
+        let was_real = old.is_some();
+        self.index.replace_node(old.as_deref(), None);
+        let info = self.node_mut(slot);
         let empty = info.pods.is_empty();
         if was_real {
             self.node_count -= 1;
@@ -573,6 +583,7 @@ impl ClusterState {
         if let Some(node) = entry.placed_on {
             let slot = self.slot_for(node);
             self.node_mut(slot).add_pod(entry.record.clone());
+            self.index.add(slot, &entry.record);
         }
     }
 
@@ -584,7 +595,10 @@ impl ClusterState {
             return;
         };
         let info = self.node_mut(slot);
-        info.remove_pod(&entry.record.uid);
+        if info.remove_pod(&entry.record.uid) {
+            self.index.remove(&entry.record);
+        }
+        let info = self.node_mut(slot);
         if info.node.is_none() && info.pods.is_empty() {
             self.release_slot(node, slot);
         }

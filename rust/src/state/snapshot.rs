@@ -10,6 +10,7 @@ use crate::state::disruption::Budgets;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::pod_index::PodIndex;
 use crate::state::priority::PriorityClasses;
 use crate::state::volumes::Volumes;
 
@@ -29,6 +30,8 @@ pub struct SnapshotData {
     pub budgets: Budgets,
     /// The pending pods with a nominated node (a subset of `pending`, at the snapshot's time).
     pub nominated: PendingPods,
+    /// The placed pods by label, in step with `nodes`.
+    pub index: PodIndex,
 }
 
 impl SnapshotData {
@@ -65,6 +68,7 @@ impl Snapshot {
                 priorities: PriorityClasses::default(),
                 budgets: Budgets::default(),
                 nominated: PendingPods::new(),
+                index: PodIndex::default(),
             }),
         }
     }
@@ -97,6 +101,20 @@ impl Snapshot {
         data.priorities = priorities;
         data.budgets = budgets;
         data.nominated = nominated;
+        Self {
+            data: Mutex::new(data),
+            ..self
+        }
+    }
+
+    /// The placed pods by label (empty unless set: plugins then find nothing by label, so a
+    /// snapshot of pods on nodes must carry the index of those pods).
+    pub fn with_index(self, index: PodIndex) -> Self {
+        let mut data = self
+            .data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        data.index = index;
         Self {
             data: Mutex::new(data),
             ..self

@@ -1,0 +1,148 @@
+//! Topology spread's eligible nodes and domains, computed once per batch and shared by the
+//! batch's pods. Which nodes count for a constraint depends on node labels and taints (fixed
+//! within a batch) and on the few pod fields the inclusion policies read, so pods of one
+//! workload share one entry instead of each walking every node.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::intern::Sym;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::spread::{SpreadConstraint, has_all_keys};
+
+/// The nodes counting for one constraint of one kind of pod.
+#[derive(Debug)]
+pub struct Eligible {
+    /// Per position in the cycle's node list.
+    pub nodes: Vec<bool>,
+    /// Distinct values of the constraint's topology key over those nodes.
+    pub domains: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct DomainCache(Mutex<HashMap<String, Arc<Eligible>>>);
+
+/// Everything eligibility depends on besides the nodes: the constraints' keys (a node must
+/// carry all of them), the policies, and the pod fields the policies read.
+fn cache_key(pod: &PodRecord, all: &[SpreadConstraint], c: &SpreadConstraint) -> String {
+    let keys: Vec<Sym> = all.iter().map(|c| c.topology_key).collect();
+    let mut key = format!(
+        "{keys:?}|{:?}|{}|{}",
+        c.topology_key, c.honor_node_affinity, c.honor_node_taints
+    );
+    if c.honor_node_affinity {
+        let _ = write!(key, "|{:?}|{:?}", pod.node_selector, pod.required_affinity);
+    }
+    if c.honor_node_taints {
+        let _ = write!(key, "|{:?}", pod.tolerations);
+    }
+    key
+}
+
+impl DomainCache {
+    /// The nodes of `nodes` that count for constraint `c` of `pod`, whose constraints of the
+    /// same kind are `all`.
+    pub fn eligible(
+        &self,
+        pod: &PodRecord,
+        nodes: &[Arc<NodeInfo>],
+        all: &[SpreadConstraint],
+        c: &SpreadConstraint,
+    ) -> Arc<Eligible> {
+        let key = cache_key(pod, all, c);
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .entry(key)
+            .or_insert_with(|| Arc::new(compute(pod, nodes, all, c)))
+            .clone()
+    }
+}
+
+fn compute(
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+    all: &[SpreadConstraint],
+    c: &SpreadConstraint,
+) -> Eligible {
+    let mut values: HashSet<Sym, ahash::RandomState> = HashSet::default();
+    let eligible = nodes
+        .iter()
+        .map(|info| {
+            let Some(node) = &info.node else {
+                return false;
+            };
+            if !has_all_keys(&node.labels, all) || !c.includes(pod, info) {
+                return false;
+            }
+            if let Some(v) = node.labels.get(c.topology_key) {
+                values.insert(v);
+            }
+            true
+        })
+        .collect();
+    Eligible {
+        nodes: eligible,
+        domains: values.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::state::labels::Labels;
+    use crate::state::spread::WhenUnsatisfiable;
+    use crate::testutil::{match_labels, node, pod};
+
+    fn zone_node(name: &str, zone: Option<&str>, pool: &str) -> Arc<NodeInfo> {
+        let mut n = node(name, 1000, 1 << 30);
+        let mut labels = vec![("pool", pool)];
+        if let Some(z) = zone {
+            labels.push(("zone", z));
+        }
+        n.record.labels = Labels::from_pairs(labels);
+        Arc::new(n.build())
+    }
+
+    #[test]
+    fn eligibility_follows_keys_and_node_affinity_and_is_shared() {
+        let nodes = vec![
+            zone_node("a", Some("z1"), "gpu"),
+            zone_node("b", Some("z2"), "cpu"),
+            zone_node("c", None, "cpu"),
+            zone_node("d", Some("z2"), "gpu"),
+        ];
+        let c = SpreadConstraint {
+            max_skew: 1,
+            topology_key: sym("zone"),
+            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+            selector: match_labels(&[("app", "web")]),
+            min_domains: 1,
+            honor_node_affinity: true,
+            honor_node_taints: false,
+        };
+        let all = [c.clone()];
+        let cache = DomainCache::default();
+        let any = pod("p");
+        let e = cache.eligible(&any, &nodes, &all, &c);
+        assert_eq!(
+            (e.nodes.as_slice(), e.domains),
+            (&[true, true, false, true][..], 2)
+        );
+        let mut gpu = pod("q");
+        gpu.node_selector = Labels::from_pairs([("pool", "gpu")]);
+        let e = cache.eligible(&gpu, &nodes, &all, &c);
+        assert_eq!(
+            (e.nodes.as_slice(), e.domains),
+            (&[true, false, false, true][..], 2)
+        );
+        let twin = pod("r");
+        assert!(Arc::ptr_eq(
+            &cache.eligible(&twin, &nodes, &all, &c),
+            &cache.eligible(&any, &nodes, &all, &c)
+        ));
+        assert_eq!(cache.0.lock().expect("lock").len(), 2);
+    }
+}
