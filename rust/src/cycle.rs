@@ -18,6 +18,7 @@ use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::scoring;
 use crate::framework::status::Status;
+use crate::framework::warm::warm;
 use crate::preemption::nominated::Nominees;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
@@ -255,19 +256,28 @@ fn find_feasible(
             .max(MIN_NODES_PER_ROUND)
             .min(n - out.processed);
         let first = out.processed;
-        let results: Vec<(usize, Option<Status>)> = (first..first + round)
+        let at = |k: usize| match only {
+            Some(subset) => subset[k],
+            None => (start + k) % n,
+        };
+        // Each task warms its run of nodes, then filters them (see `warm`).
+        let runs: Vec<Vec<(usize, Option<Status>)>> = (first..first + round)
+            .step_by(MIN_NODES_PER_TASK)
+            .collect::<Vec<usize>>()
             .into_par_iter()
-            .with_min_len(MIN_NODES_PER_TASK)
-            .map(|k| {
-                let i = match only {
-                    Some(subset) => subset[k],
-                    None => (start + k) % n,
-                };
-                (i, run_filters(profile, states, pod, &nodes[i]))
+            .map(|from| {
+                let to = (from + MIN_NODES_PER_TASK).min(first + round);
+                warm((from..to).map(|k| &*nodes[at(k)]));
+                (from..to)
+                    .map(|k| {
+                        let i = at(k);
+                        (i, run_filters(profile, states, pod, &nodes[i]))
+                    })
+                    .collect()
             })
             .collect();
         out.processed += round;
-        for (i, status) in results {
+        for (i, status) in runs.into_iter().flatten() {
             match status {
                 None => out.feasible.push(i),
                 Some(s) => out.failures.push(s),

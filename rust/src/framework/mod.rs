@@ -11,3 +11,4 @@ pub mod registry;
 pub mod sampling;
 pub mod scoring;
 pub mod status;
+pub mod warm;

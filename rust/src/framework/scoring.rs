@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
+use crate::framework::warm::warm;
 use crate::state::node_info::NodeInfo;
 
 /// Below this many nodes per task, splitting the work costs more than it saves.
@@ -29,6 +30,9 @@ pub fn score_nodes(
     feasible: &[&NodeInfo],
 ) -> Result<Vec<PluginScores>, String> {
     let mut out = Vec::with_capacity(profile.scores.len());
+    feasible
+        .par_chunks(MIN_NODES_PER_TASK)
+        .for_each(|run| warm(run.iter().copied()));
     for weighted in &profile.scores {
         let plugin = &weighted.plugin;
         let filters = FilterStates::new(&profile.filters, filter_states);

@@ -1,0 +1,27 @@
+//! Loads what filters and scores read of a run of nodes, before they run. Node data sits behind
+//! pointers scattered over the heap (a `NodeInfo`, its `NodeRecord`, their label, taint and
+//! image arrays), and a filter chain visiting one node at a time takes each cache miss in turn:
+//! at 5,000 nodes that, not the filters' arithmetic, was most of a decision. The loads here are
+//! independent from one node to the next, so the CPU overlaps their misses.
+
+use std::hint::black_box;
+
+use lasso::Key;
+
+use crate::state::node_info::NodeInfo;
+
+pub fn warm<'a>(nodes: impl Iterator<Item = &'a NodeInfo>) {
+    let mut sum = 0usize;
+    for info in nodes {
+        sum = sum.wrapping_add(info.pods.len());
+        if let Some(n) = &info.node {
+            sum = sum
+                .wrapping_add(usize::from(n.unschedulable))
+                .wrapping_add(n.allocatable.scalar.len())
+                .wrapping_add(n.taints.first().map_or(0, |t| t.key.into_usize()))
+                .wrapping_add(n.labels.len())
+                .wrapping_add(n.images.first().map_or(0, |&(image, _)| image.into_usize()));
+        }
+    }
+    black_box(sum);
+}
