@@ -17,6 +17,7 @@ use crate::framework::plugin::{PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::scoring;
+use crate::framework::static_filters::{StaticFilters, static_prefix};
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::preemption::nominated::Nominees;
@@ -126,6 +127,7 @@ pub fn schedule_batch_with(
         positions[slot] = u32::try_from(position).unwrap_or(NO_NODE);
     }
     let domains = DomainCache::default();
+    let statics = StaticFilters::default();
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
@@ -150,6 +152,7 @@ pub fn schedule_batch_with(
                     extension,
                     None,
                     index.as_ref(),
+                    Some(&statics),
                 );
                 drop(view);
                 if let Some(i) = chosen {
@@ -200,10 +203,26 @@ pub(crate) fn run_filters(
     pod: &PodRecord,
     node: &NodeInfo,
 ) -> Option<Status> {
-    if let Some(err) = node.node.as_ref().and_then(|n| n.error.as_deref()) {
+    run_filter_range(profile, states, pod, node, 0..profile.filters.len())
+}
+
+/// As `run_filters`, with the profile's filters in `range` only (a node whose object is
+/// malformed fails before the first filter).
+pub(crate) fn run_filter_range(
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    node: &NodeInfo,
+    range: std::ops::Range<usize>,
+) -> Option<Status> {
+    if range.start == 0
+        && let Some(err) = node.node.as_ref().and_then(|n| n.error.as_deref())
+    {
         return Some(Status::unresolvable(err.to_owned()));
     }
-    for (plugin, state) in profile.filters.iter().zip(states) {
+    let plugins = profile.filters.get(range.clone()).unwrap_or_default();
+    let states = states.get(range).unwrap_or_default();
+    for (plugin, state) in plugins.iter().zip(states) {
         let Some(state) = state else {
             continue;
         };
@@ -222,7 +241,19 @@ struct Filtered {
     /// Indices into the node list, in the order they were examined.
     feasible: Vec<usize>,
     failures: Vec<Status>,
+    /// Nodes refused by the static filters, whose verdicts say why.
+    refused: Vec<usize>,
     processed: usize,
+}
+
+/// The static filters' verdicts for a pod and how many filters they cover.
+type Statics<'a> = Option<(&'a [Option<Status>], usize)>;
+
+/// What one node's filtering found.
+enum Found {
+    Feasible,
+    Refused,
+    Failed(Status),
 }
 
 /// Filters nodes from the profile's rotating start until enough are feasible (kube's
@@ -233,6 +264,7 @@ fn find_feasible(
     pod: &PodRecord,
     nodes: &[Arc<NodeInfo>],
     only: Option<&[usize]>,
+    statics: Statics<'_>,
 ) -> Filtered {
     // A subset (a gang's candidate rack) is examined whole, in its own order: it is small, and
     // the profile's rotating start belongs to full passes.
@@ -249,6 +281,7 @@ fn find_feasible(
     let mut out = Filtered {
         feasible: Vec::with_capacity(want.min(n)),
         failures: Vec::new(),
+        refused: Vec::new(),
         processed: 0,
     };
     while out.processed < n && out.feasible.len() < want {
@@ -261,26 +294,40 @@ fn find_feasible(
             None => (start + k) % n,
         };
         // Each task warms its run of nodes, then filters them (see `warm`).
-        let runs: Vec<Vec<(usize, Option<Status>)>> = (first..first + round)
+        let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i].is_some());
+        let runs: Vec<Vec<(usize, Found)>> = (first..first + round)
             .step_by(MIN_NODES_PER_TASK)
             .collect::<Vec<usize>>()
             .into_par_iter()
             .map(|from| {
                 let to = (from + MIN_NODES_PER_TASK).min(first + round);
-                warm((from..to).map(|k| &*nodes[at(k)]));
+                warm(
+                    (from..to)
+                        .map(at)
+                        .filter(|&i| !refused(i))
+                        .map(|i| &*nodes[i]),
+                );
                 (from..to)
                     .map(|k| {
                         let i = at(k);
-                        (i, run_filters(profile, states, pod, &nodes[i]))
+                        if refused(i) {
+                            return (i, Found::Refused);
+                        }
+                        let range = statics.map_or(0, |(_, prefix)| prefix)..profile.filters.len();
+                        match run_filter_range(profile, states, pod, &nodes[i], range) {
+                            None => (i, Found::Feasible),
+                            Some(s) => (i, Found::Failed(s)),
+                        }
                     })
                     .collect()
             })
             .collect();
         out.processed += round;
-        for (i, status) in runs.into_iter().flatten() {
-            match status {
-                None => out.feasible.push(i),
-                Some(s) => out.failures.push(s),
+        for (i, found) in runs.into_iter().flatten() {
+            match found {
+                Found::Feasible => out.feasible.push(i),
+                Found::Refused => out.refused.push(i),
+                Found::Failed(s) => out.failures.push(s),
             }
         }
     }
@@ -350,7 +397,7 @@ pub fn schedule_pod_among(
     only: Option<&[usize]>,
 ) -> (Decision, Option<usize>) {
     decide(
-        profile, nodes, namespaces, volumes, pod, extension, only, None,
+        profile, nodes, namespaces, volumes, pod, extension, only, None, None,
     )
 }
 
@@ -366,6 +413,7 @@ fn decide(
     extension: Option<&dyn Extension>,
     only: Option<&[usize]>,
     index: Option<&IndexView<'_>>,
+    statics: Option<&StaticFilters>,
 ) -> (Decision, Option<usize>) {
     let mut decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
@@ -398,11 +446,29 @@ fn decide(
             );
         }
     };
+    let prefix = static_prefix(profile);
+    let verdicts = statics
+        .filter(|_| prefix > 0)
+        .map(|cache| cache.verdicts(profile, prefix, &states, pod, nodes));
     let Filtered {
         feasible,
-        failures,
+        mut failures,
+        refused,
         processed,
-    } = find_feasible(profile, &states, pod, nodes, only);
+    } = find_feasible(
+        profile,
+        &states,
+        pod,
+        nodes,
+        only,
+        verdicts.as_deref().map(|v| (v.as_slice(), prefix)),
+    );
+    // The static refusals' reasons, only when a diagnosis needs them.
+    let explain_refused = |failures: &mut Vec<Status>| {
+        if let Some(verdicts) = &verdicts {
+            failures.extend(refused.iter().filter_map(|&i| verdicts[i].clone()));
+        }
+    };
     decision.filter_seconds = started.elapsed().as_secs_f64();
     decision.evaluated_nodes = processed;
     if let Some(err) = failures.iter().find(|s| s.code == Code::Error) {
@@ -412,6 +478,7 @@ fn decide(
     }
     decision.feasible_nodes = feasible.len();
     if feasible.is_empty() {
+        explain_refused(&mut failures);
         return (
             decision.failed(diagnosis::fit_error(candidates, &failures)),
             None,
@@ -467,6 +534,7 @@ fn decide(
             }
             decision.feasible_nodes -= rejected.len();
             if decision.feasible_nodes == 0 {
+                explain_refused(&mut failures);
                 decision.score_seconds = filtered_at.elapsed().as_secs_f64();
                 let all = failures.iter().chain(&rejected);
                 return (decision.failed(diagnosis::fit_error(candidates, all)), None);

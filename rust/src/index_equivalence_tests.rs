@@ -1,6 +1,7 @@
-//! The pod index changes how the cluster-wide plugins find pods, never what they decide: on
-//! random clusters, a batch scheduled with the index (`schedule_batch`) decides every pod
-//! exactly as pods scheduled one by one by walking every node (`schedule_pod_in`).
+//! The batch's shortcuts (the pod index, spread's domain cache, the static filters' verdicts)
+//! change how a decision is reached, never the decision: on random clusters, a batch scheduled
+//! with them (`schedule_batch`) decides every pod exactly as pods scheduled one by one without
+//! them (`schedule_pod_in`), down to the failure message.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use crate::state::pod_affinity::{AffinityTerm, PodAffinity, WeightedTerm};
 use crate::state::pod_index::PodIndex;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::spread::{SpreadConstraint, WhenUnsatisfiable};
-use crate::state::taints::{Taint, TaintEffect};
+use crate::state::taints::{Taint, TaintEffect, Toleration};
 use crate::testutil::{node, pod, with_requests};
 
 /// A small deterministic generator (xorshift): the seed is all a failure needs to replay.
@@ -167,6 +168,9 @@ fn random_pod(rng: &mut Rng, name: &str, pending: bool) -> PodRecord {
         }
         if rng.chance(50) {
             p.images = Box::new([sym(rng.pick(IMAGES))]);
+        }
+        if rng.chance(30) {
+            p.tolerations = Box::new([Toleration::new("t", "Equal", "v", "NoSchedule")]);
         }
     }
     p

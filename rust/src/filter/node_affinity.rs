@@ -28,6 +28,10 @@ impl FilterPlugin for NodeAffinity {
         NAME
     }
 
+    fn node_static(&self) -> bool {
+        true
+    }
+
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         // Nothing required: every node matches.
         if ctx.pod.node_selector.is_empty() && ctx.pod.required_affinity.is_none() {

@@ -15,6 +15,10 @@ impl FilterPlugin for NodeName {
         NAME
     }
 
+    fn node_static(&self) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         match (pod.node_name, &node.node) {
             (Some(wanted), Some(n)) if wanted != n.name => Status::unresolvable(REASON),

@@ -23,6 +23,10 @@ impl FilterPlugin for TaintToleration {
         NAME
     }
 
+    fn node_static(&self) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::success();

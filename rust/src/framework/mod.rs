@@ -10,5 +10,6 @@ pub mod reasons;
 pub mod registry;
 pub mod sampling;
 pub mod scoring;
+pub mod static_filters;
 pub mod status;
 pub mod warm;

@@ -52,6 +52,13 @@ pub trait FilterPlugin: Send + Sync {
 
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
 
+    /// Does the verdict depend only on the node object (labels, taints, cordon, name) and on
+    /// the pod's tolerations, node selector, required node affinity and nodeName? Such a
+    /// verdict holds for a whole batch (see `static_filters`).
+    fn node_static(&self) -> bool {
+        false
+    }
+
     /// For the node chosen: the device placement to record on the pod (`podium.dev/allocation`)
     /// and count on the node until its topology object shows it. At most one plugin has one.
     fn allocation(
