@@ -284,17 +284,29 @@ fn find_feasible(
         refused: Vec::new(),
         processed: 0,
     };
+    let at = |k: usize| match only {
+        Some(subset) => subset[k],
+        None => (start + k) % n,
+    };
+    let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i].is_some());
     while out.processed < n && out.feasible.len() < want {
-        let round = (want - out.feasible.len())
-            .max(MIN_NODES_PER_ROUND)
-            .min(n - out.processed);
-        let first = out.processed;
-        let at = |k: usize| match only {
-            Some(subset) => subset[k],
-            None => (start + k) % n,
+        let need = want - out.feasible.len();
+        // Far enough to meet `need` nodes the static filters let through, so most pods take one
+        // parallel round.
+        let reach = if statics.is_some() {
+            let mut passing = 0;
+            (out.processed..n)
+                .take_while(|&k| {
+                    passing += usize::from(!refused(at(k)));
+                    passing <= need
+                })
+                .count()
+        } else {
+            need
         };
+        let round = reach.max(MIN_NODES_PER_ROUND).min(n - out.processed);
+        let first = out.processed;
         // Each task warms its run of nodes, then filters them (see `warm`).
-        let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i].is_some());
         let runs: Vec<Vec<(usize, Found)>> = (first..first + round)
             .step_by(MIN_NODES_PER_TASK)
             .collect::<Vec<usize>>()

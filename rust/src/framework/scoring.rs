@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
-use crate::framework::profile::Profile;
+use crate::framework::profile::{Profile, WeightedScore};
 use crate::framework::warm::warm;
 use crate::state::node_info::NodeInfo;
 
@@ -23,42 +23,58 @@ pub struct PluginScores {
 
 /// Runs every score plugin of `profile` on `feasible`; a plugin that skips the pod is left out.
 /// Err: a PreScore failed (the pod's cycle is an error), with the plugin named.
+///
+/// Every plugin scores a node in one parallel pass over the nodes (one fork-join per pod, not
+/// one per plugin, and a node's data is read while it is in cache), then each normalizes.
 pub fn score_nodes(
     profile: &Profile,
     ctx: &PodContext<'_>,
     filter_states: &[Option<Option<PluginState>>],
     feasible: &[&NodeInfo],
 ) -> Result<Vec<PluginScores>, String> {
-    let mut out = Vec::with_capacity(profile.scores.len());
-    feasible
-        .par_chunks(MIN_NODES_PER_TASK)
-        .for_each(|run| warm(run.iter().copied()));
+    let mut running: Vec<(&WeightedScore, Option<PluginState>)> =
+        Vec::with_capacity(profile.scores.len());
     for weighted in &profile.scores {
         let plugin = &weighted.plugin;
         let filters = FilterStates::new(&profile.filters, filter_states);
-        let state = match plugin.pre_score_with(ctx, feasible, filters) {
-            Prepared::Run(state) => state,
-            Prepared::Skip => continue,
+        match plugin.pre_score_with(ctx, feasible, filters) {
+            Prepared::Run(state) => running.push((weighted, state)),
+            Prepared::Skip => {}
             Prepared::Reject(status) => {
                 return Err(format!("{}: {}", plugin.name(), status.reasons.join(", ")));
             }
-        };
-        let mut scores: Vec<i64> = feasible
-            .par_iter()
-            .with_min_len(MIN_NODES_PER_TASK)
-            .map(|node| plugin.score(state.as_ref(), ctx.pod, node))
-            .collect();
-        plugin.normalize(state.as_ref(), &mut scores);
-        for score in &mut scores {
-            *score = (*score).clamp(0, MAX_NODE_SCORE);
         }
-        out.push(PluginScores {
-            plugin: plugin.name(),
-            weight: weighted.weight,
-            scores,
-        });
     }
-    Ok(out)
+    let width = running.len();
+    let mut raw = vec![0i64; feasible.len() * width];
+    if width > 0 {
+        raw.par_chunks_mut(MIN_NODES_PER_TASK * width)
+            .zip(feasible.par_chunks(MIN_NODES_PER_TASK))
+            .for_each(|(out, nodes)| {
+                warm(nodes.iter().copied());
+                for (row, node) in out.chunks_mut(width).zip(nodes) {
+                    for (cell, (weighted, state)) in row.iter_mut().zip(&running) {
+                        *cell = weighted.plugin.score(state.as_ref(), ctx.pod, node);
+                    }
+                }
+            });
+    }
+    Ok(running
+        .iter()
+        .enumerate()
+        .map(|(k, (weighted, state))| {
+            let mut scores: Vec<i64> = raw.iter().skip(k).step_by(width).copied().collect();
+            weighted.plugin.normalize(state.as_ref(), &mut scores);
+            for score in &mut scores {
+                *score = (*score).clamp(0, MAX_NODE_SCORE);
+            }
+            PluginScores {
+                plugin: weighted.plugin.name(),
+                weight: weighted.weight,
+                scores,
+            }
+        })
+        .collect())
 }
 
 /// The weighted sum per node.
