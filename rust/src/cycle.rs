@@ -246,8 +246,8 @@ struct Filtered {
     processed: usize,
 }
 
-/// The static filters' verdicts for a pod and how many filters they cover.
-type Statics<'a> = Option<(&'a [Option<Status>], usize)>;
+/// The static verdicts for a pod and how many leading filters they cover.
+type Statics<'a> = Option<(&'a [bool], usize)>;
 
 /// What one node's filtering found.
 enum Found {
@@ -288,7 +288,7 @@ fn find_feasible(
         Some(subset) => subset[k],
         None => (start + k) % n,
     };
-    let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i].is_some());
+    let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i]);
     while out.processed < n && out.feasible.len() < want {
         let need = want - out.feasible.len();
         // Far enough to meet `need` nodes the static filters let through, so most pods take one
@@ -459,9 +459,7 @@ fn decide(
         }
     };
     let prefix = static_prefix(profile);
-    let verdicts = statics
-        .filter(|_| prefix > 0)
-        .map(|cache| cache.verdicts(profile, prefix, &states, pod, nodes));
+    let verdicts = statics.map(|cache| cache.verdicts(profile, &states, pod, nodes));
     let Filtered {
         feasible,
         mut failures,
@@ -475,11 +473,13 @@ fn decide(
         only,
         verdicts.as_deref().map(|v| (v.as_slice(), prefix)),
     );
-    // The static refusals' reasons, only when a diagnosis needs them.
+    // The refused nodes' reasons, only when a diagnosis needs them.
     let explain_refused = |failures: &mut Vec<Status>| {
-        if let Some(verdicts) = &verdicts {
-            failures.extend(refused.iter().filter_map(|&i| verdicts[i].clone()));
-        }
+        failures.extend(
+            refused
+                .iter()
+                .filter_map(|&i| run_filters(profile, &states, pod, &nodes[i])),
+        );
     };
     decision.filter_seconds = started.elapsed().as_secs_f64();
     decision.evaluated_nodes = processed;

@@ -1,4 +1,4 @@
-//! The batch's shortcuts (the pod index, spread's domain cache, the static filters' verdicts)
+//! The batch's shortcuts (the pod index, spread's domain cache, the static verdicts)
 //! change how a decision is reached, never the decision: on random clusters, a batch scheduled
 //! with them (`schedule_batch`) decides every pod exactly as pods scheduled one by one without
 //! them (`schedule_pod_in`), down to the failure message.
@@ -172,6 +172,11 @@ fn random_pod(rng: &mut Rng, name: &str, pending: bool) -> PodRecord {
         if rng.chance(30) {
             p.tolerations = Box::new([Toleration::new("t", "Equal", "v", "NoSchedule")]);
         }
+        if rng.chance(30) {
+            let gpus = i64::try_from(1 + rng.below(3)).expect("small");
+            p.requests.scalar = vec![(sym("example.com/gpu"), gpus)];
+            p.non_zero_requests.scalar = p.requests.scalar.clone();
+        }
     }
     p
 }
@@ -189,6 +194,9 @@ fn random_node(rng: &mut Rng, i: usize) -> NodeInfo {
         labels.push(("rack", &rack));
     }
     b.record.labels = Labels::from_pairs(labels);
+    if rng.chance(50) {
+        b.record.allocatable.scalar = vec![(sym("example.com/gpu"), 4)];
+    }
     if rng.chance(10) {
         b.record.taints = vec![Taint::new("t", "v", TaintEffect::NoSchedule)].into();
     }

@@ -67,6 +67,21 @@ impl FilterPlugin for NodeResourcesFit {
         NAME
     }
 
+    /// An extended resource the node has none of can never fit, whatever leaves the node.
+    fn refuses_statically(
+        &self,
+        _: Option<&PluginState>,
+        pod: &PodRecord,
+        node: &NodeInfo,
+    ) -> bool {
+        node.node.as_ref().is_some_and(|n| {
+            pod.requests
+                .scalar
+                .iter()
+                .any(|&(name, amount)| amount > 0 && n.allocatable.scalar(name) <= 0)
+        })
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let reasons = insufficient(pod, node);
         if reasons.is_empty() {

@@ -59,6 +59,18 @@ pub trait FilterPlugin: Send + Sync {
         false
     }
 
+    /// Is `node` refused whatever is placed on it, judged from fields static filters read and
+    /// the names of the extended resources the pod requests (e.g. a GPU pod on a node without
+    /// GPUs)? Only says which nodes to skip: a diagnosis still runs `filter` for its reason.
+    fn refuses_statically(
+        &self,
+        _state: Option<&PluginState>,
+        _pod: &PodRecord,
+        _node: &NodeInfo,
+    ) -> bool {
+        false
+    }
+
     /// For the node chosen: the device placement to record on the pod (`podium.dev/allocation`)
     /// and count on the node until its topology object shows it. At most one plugin has one.
     fn allocation(

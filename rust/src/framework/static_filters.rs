@@ -1,27 +1,26 @@
-//! The verdicts of the filters that read nothing a placement changes (node labels, taints,
-//! cordon, name) against the pod fields they read, computed once per batch per kind of pod.
-//! Most nodes a pod is refused by are refused for such a reason (GPU taints, node selectors):
-//! those nodes then cost a table lookup instead of a walk through their data.
-//!
-//! Only the leading run of such filters in the profile is cached, so the first failing filter,
-//! the one the diagnosis names, is the same as when every filter runs.
+//! Which nodes a pod is refused by for reasons no placement changes (cordon, nodeName, taints,
+//! node affinity, an extended resource the node has none of), computed once per batch per kind
+//! of pod. Most nodes a pod cannot go on are such nodes (GPU taints, node selectors, CPU nodes
+//! for GPU pods): they then cost a table lookup instead of a walk through their data. A
+//! diagnosis still runs the filters on them, so it names the same first failing filter.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::framework::plugin::PluginState;
 use crate::framework::profile::Profile;
-use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
-/// Per node position: the static filters' failure, or None when the node passes them.
-pub type Verdicts = Arc<Vec<Option<Status>>>;
+/// Per node position: is the node refused whatever is placed on it?
+pub type Verdicts = Arc<Vec<bool>>;
 
 #[derive(Debug, Default)]
 pub struct StaticFilters(Mutex<HashMap<String, Verdicts>>);
 
-/// How many of the profile's filters, from the first, are static.
+/// How many of the profile's filters, from the first, are static: a node the verdicts let
+/// through passes them, so they need not run again.
 pub fn static_prefix(profile: &Profile) -> usize {
     profile
         .filters
@@ -30,20 +29,46 @@ pub fn static_prefix(profile: &Profile) -> usize {
         .count()
 }
 
-/// The pod fields static filters read.
+/// The pod fields the verdicts depend on.
 fn pod_key(pod: &PodRecord) -> String {
-    format!(
+    let mut key = format!(
         "{:?}|{:?}|{:?}|{:?}",
         pod.tolerations, pod.node_selector, pod.required_affinity, pod.node_name
-    )
+    );
+    for (name, amount) in &pod.requests.scalar {
+        if *amount > 0 {
+            let _ = write!(key, "|{name:?}");
+        }
+    }
+    key
+}
+
+fn refused(
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    node: &NodeInfo,
+) -> bool {
+    if node.node.as_ref().is_some_and(|n| n.error.is_some()) {
+        return true;
+    }
+    profile.filters.iter().zip(states).any(|(plugin, state)| {
+        let Some(state) = state else {
+            return false;
+        };
+        if plugin.node_static() {
+            !plugin.filter(state.as_ref(), pod, node).is_success()
+        } else {
+            plugin.refuses_statically(state.as_ref(), pod, node)
+        }
+    })
 }
 
 impl StaticFilters {
-    /// The verdicts of the first `prefix` filters for `pod` on every node.
+    /// The verdicts for `pod` on every node.
     pub fn verdicts(
         &self,
         profile: &Profile,
-        prefix: usize,
         states: &[Option<Option<PluginState>>],
         pod: &PodRecord,
         nodes: &[Arc<NodeInfo>],
@@ -56,9 +81,7 @@ impl StaticFilters {
                 Arc::new(
                     nodes
                         .iter()
-                        .map(|node| {
-                            crate::cycle::run_filter_range(profile, states, pod, node, 0..prefix)
-                        })
+                        .map(|node| refused(profile, states, pod, node))
                         .collect(),
                 )
             })
