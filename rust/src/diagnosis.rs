@@ -119,7 +119,7 @@ mod tests {
     fn multiple_reasons_per_node_and_string_order() {
         let both = Status {
             code: Code::Unschedulable,
-            reasons: vec!["Insufficient cpu".into(), "Insufficient memory".into()],
+            reasons: smallvec::smallvec!["Insufficient cpu".into(), "Insufficient memory".into()],
         };
         let mut failures = vec![both; 3];
         failures.extend((0..12).map(|_| Status::unschedulable("Insufficient memory")));

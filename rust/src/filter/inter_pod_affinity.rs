@@ -351,7 +351,8 @@ mod tests {
         assert_eq!(
             InterPodAffinity
                 .filter(state.as_ref(), &p, &nodes[2])
-                .reasons,
+                .reasons
+                .to_vec(),
             vec![REASON_AFFINITY]
         );
     }
@@ -447,7 +448,8 @@ mod tests {
         assert_eq!(
             InterPodAffinity
                 .filter(state.as_ref(), &plain, &nodes[0])
-                .reasons,
+                .reasons
+                .to_vec(),
             vec![REASON_EXISTING_ANTI_AFFINITY]
         );
     }

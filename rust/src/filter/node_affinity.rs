@@ -67,7 +67,7 @@ mod tests {
         assert!(NodeAffinity.filter(None, &p, &info).is_success());
         p.node_selector = Labels::from_pairs([("zone", "b")]);
         assert_eq!(
-            NodeAffinity.filter(None, &p, &info).reasons,
+            NodeAffinity.filter(None, &p, &info).reasons.to_vec(),
             vec![REASON_POD]
         );
         p.node_selector = Labels::from_pairs([("zone", "a")]);

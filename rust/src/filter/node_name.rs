@@ -39,7 +39,10 @@ mod tests {
         let n1 = node("n1", 1000, 1000).build();
         assert!(NodeName.filter(None, &p, &n1).is_success());
         p.node_name = Some(sym("n2"));
-        assert_eq!(NodeName.filter(None, &p, &n1).reasons, vec![REASON]);
+        assert_eq!(
+            NodeName.filter(None, &p, &n1).reasons.to_vec(),
+            vec![REASON]
+        );
         assert!(
             NodeName
                 .filter(None, &p, &node("n2", 1, 1).build())

@@ -71,7 +71,7 @@ mod tests {
             assert_eq!(st.is_success(), ok, "{want:?}");
             if !ok {
                 assert_eq!(
-                    (st.code, st.reasons),
+                    (st.code, st.reasons.to_vec()),
                     (Code::Unschedulable, vec![REASON.into()])
                 );
             }

@@ -4,7 +4,7 @@
 use crate::framework::code::Code;
 use crate::framework::plugin::{FilterPlugin, PluginState};
 use crate::framework::reasons;
-use crate::framework::status::{Reason, Status};
+use crate::framework::status::{Reasons, Status};
 use crate::intern::{Sym, resolve};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -25,8 +25,8 @@ pub fn reason_insufficient(resource: Sym) -> &'static str {
 pub struct NodeResourcesFit;
 
 /// Every reason the pod does not fit (empty when it fits).
-pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Vec<Reason> {
-    let mut reasons: Vec<Reason> = Vec::new();
+pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Reasons {
+    let mut reasons = Reasons::new();
     let Some(n) = &node.node else {
         return reasons;
     };
@@ -98,6 +98,7 @@ impl FilterPlugin for NodeResourcesFit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::status::Reason;
     use crate::intern::sym;
     use crate::state::resources::ResourceName;
     use crate::testutil::{node, pod};
@@ -159,7 +160,7 @@ mod tests {
         assert!(NodeResourcesFit.filter(None, &p, &info).is_success());
         info.add_pod(Arc::new(pod("other")));
         assert_eq!(
-            NodeResourcesFit.filter(None, &p, &info).reasons,
+            NodeResourcesFit.filter(None, &p, &info).reasons.to_vec(),
             vec![REASON_TOO_MANY_PODS]
         );
     }

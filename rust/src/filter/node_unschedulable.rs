@@ -53,7 +53,7 @@ mod tests {
         n.record.unschedulable = true;
         let st = NodeUnschedulable.filter(None, &p, &n.build());
         assert_eq!(st.code, Code::UnschedulableAndUnresolvable);
-        assert_eq!(st.reasons, vec![REASON_UNSCHEDULABLE]);
+        assert_eq!(st.reasons.to_vec(), vec![REASON_UNSCHEDULABLE]);
         let mut tolerant = pod("t");
         tolerant.tolerations = vec![Toleration::new(
             TAINT_UNSCHEDULABLE,

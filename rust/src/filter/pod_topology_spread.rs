@@ -342,11 +342,17 @@ mod tests {
             panic!("runs")
         };
         assert_eq!(
-            plugin().filter(state.as_ref(), &p, &nodes[0]).reasons,
+            plugin()
+                .filter(state.as_ref(), &p, &nodes[0])
+                .reasons
+                .to_vec(),
             vec![REASON_NOT_MATCH]
         );
         assert_eq!(
-            plugin().filter(state.as_ref(), &p, &nodes[3]).reasons,
+            plugin()
+                .filter(state.as_ref(), &p, &nodes[3])
+                .reasons
+                .to_vec(),
             vec![REASON_MISSING_LABEL]
         );
     }

@@ -63,12 +63,12 @@ mod tests {
         let st = TaintToleration.filter(None, &p, &info);
         assert_eq!(st.code, Code::UnschedulableAndUnresolvable);
         assert_eq!(
-            st.reasons,
+            st.reasons.to_vec(),
             vec!["node(s) had untolerated taint {gpu: true}"]
         );
         p.tolerations = vec![Toleration::new("gpu", "Equal", "true", "NoSchedule")].into();
         assert_eq!(
-            TaintToleration.filter(None, &p, &info).reasons,
+            TaintToleration.filter(None, &p, &info).reasons.to_vec(),
             vec!["node(s) had untolerated taint {evict: }"]
         );
         p.tolerations = vec![Toleration::new("", "Exists", "", "")].into();

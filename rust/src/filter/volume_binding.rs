@@ -198,7 +198,7 @@ impl FilterPlugin for VolumeBinding {
         } else {
             Status {
                 code: Code::UnschedulableAndUnresolvable,
-                reasons,
+                reasons: reasons.into(),
             }
         }
     }
@@ -292,7 +292,7 @@ mod tests {
             &[],
         );
         let err = run(&gone, &with_claims(&["data"]), &["n1"]).unwrap_err();
-        assert_eq!(err.reasons, vec![REASON_PV_NOT_EXIST]);
+        assert_eq!(err.reasons.to_vec(), vec![REASON_PV_NOT_EXIST]);
     }
 
     #[test]
@@ -311,7 +311,7 @@ mod tests {
             &[class("std", "Immediate", "kubernetes.io/no-provisioner")],
         );
         let err = run(&v, &with_claims(&["data"]), &["n1"]).unwrap_err();
-        assert_eq!(err.reasons, vec![REASON_UNBOUND_IMMEDIATE]);
+        assert_eq!(err.reasons.to_vec(), vec![REASON_UNBOUND_IMMEDIATE]);
         let no_class = volumes(&[], &[pvc("data", "5Gi", "gone", "")], &[]);
         let err = run(&no_class, &with_claims(&["data"]), &["n1"]).unwrap_err();
         assert_eq!(err.code, Code::Error);
