@@ -27,6 +27,7 @@ use crate::state::pod::PodRecord;
 use crate::state::pod_index::{IndexView, NO_NODE};
 use crate::state::snapshot::Snapshot;
 use crate::state::spread_domains::DomainCache;
+use crate::state::term_counts::TermCounts;
 use crate::state::volumes::Volumes;
 use lasso::Key;
 
@@ -128,6 +129,7 @@ pub fn schedule_batch_with(
     }
     let domains = DomainCache::default();
     let statics = StaticFilters::default();
+    let terms = TermCounts::default();
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
@@ -142,6 +144,7 @@ pub fn schedule_batch_with(
                     positions: &positions,
                     nodes: nodes.len(),
                     domains: &domains,
+                    terms: &terms,
                 });
                 let (decision, chosen) = decide(
                     profile,
@@ -166,6 +169,9 @@ pub fn schedule_batch_with(
                         data.volumes.reserve(&pod.uid, &taken);
                     }
                     data.index.add(slots[i], &pod);
+                    if let Some(record) = &node.node {
+                        terms.place(&pod, &data.namespaces, &record.labels);
+                    }
                     node.add_pod(pod);
                     data.pending.remove(uid.as_str());
                     touched.push(i);

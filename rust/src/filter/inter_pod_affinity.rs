@@ -80,7 +80,7 @@ pub(crate) fn node_labels<'a>(
 /// Calls `f(node labels, pod)` for the placed pods `term` may select (a superset: `f` matches
 /// each): from the index, or by walking every node when the term has nothing to look pods up
 /// by (no `In` requirement, or a namespaceSelector).
-pub(crate) fn for_candidates<'a>(
+fn for_candidates<'a>(
     ctx: &PodContext<'a>,
     view: &IndexView<'_>,
     term: &AffinityTerm,
@@ -141,13 +141,25 @@ fn indexed(ctx: &PodContext<'_>, view: &IndexView<'_>, ns_labels: &Labels) -> Co
         });
     }
     for t in anti {
-        for_candidates(ctx, view, t, |labels, existing| {
-            if t.matches(existing, ctx.namespaces) {
-                acc.anti.add(t.topology_key, labels, 1);
-            }
-        });
+        let count = || matching_per_domain(ctx, view, t);
+        view.terms.with(t, count, |c| acc.anti.add_scaled(c, 1));
     }
     acc
+}
+
+/// The placed pods `term` selects, per domain of its topology key.
+pub(crate) fn matching_per_domain(
+    ctx: &PodContext<'_>,
+    view: &IndexView<'_>,
+    term: &AffinityTerm,
+) -> PairCounts {
+    let mut counts = PairCounts::default();
+    for_candidates(ctx, view, term, |labels, existing| {
+        if term.matches(existing, ctx.namespaces) {
+            counts.add(term.topology_key, labels, 1);
+        }
+    });
+    counts
 }
 
 fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {

@@ -7,7 +7,9 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::filter::inter_pod_affinity::{any_pod_has_affinity_terms, for_candidates, node_labels};
+use crate::filter::inter_pod_affinity::{
+    any_pod_has_affinity_terms, matching_per_domain, node_labels,
+};
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::Sym;
@@ -152,11 +154,10 @@ impl InterPodAffinityScore {
         if let Some(a) = own {
             for (terms, sign) in [(&a.preferred_affinity, 1), (&a.preferred_anti_affinity, -1)] {
                 for w in terms.iter() {
-                    for_candidates(ctx, view, &w.term, |labels, existing| {
-                        if w.term.matches(existing, ctx.namespaces) {
-                            acc.add(w.term.topology_key, labels, sign * i64::from(w.weight));
-                        }
-                    });
+                    let count = || matching_per_domain(ctx, view, &w.term);
+                    let weight = sign * i64::from(w.weight);
+                    view.terms
+                        .with(&w.term, count, |c| acc.add_scaled(c, weight));
                 }
             }
         }

@@ -23,6 +23,7 @@ pub mod snapshot;
 pub mod spread;
 pub mod spread_domains;
 pub mod taints;
+pub mod term_counts;
 pub mod topology;
 pub mod topology_pairs;
 pub mod volumes;

@@ -217,6 +217,8 @@ pub struct IndexView<'a> {
     pub nodes: usize,
     /// Spread's eligible domains, computed once per batch.
     pub domains: &'a crate::state::spread_domains::DomainCache,
+    /// Affinity terms' counts, computed once per batch.
+    pub terms: &'a crate::state::term_counts::TermCounts,
 }
 
 pub const NO_NODE: u32 = u32::MAX;

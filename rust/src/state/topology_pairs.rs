@@ -26,6 +26,13 @@ impl PairCounts {
         node_labels.get(key).map(|v| self.get(key, v))
     }
 
+    /// Adds `factor` times each of `other`'s counts.
+    pub fn add_scaled(&mut self, other: &Self, factor: i64) {
+        for (&pair, &n) in &other.0 {
+            *self.0.entry(pair).or_default() += n * factor;
+        }
+    }
+
     pub fn merge(mut self, other: Self) -> Self {
         let (mut big, small) = if self.0.len() >= other.0.len() {
             (std::mem::take(&mut self.0), other.0)
