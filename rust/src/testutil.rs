@@ -100,3 +100,16 @@ pub fn context<'a>(
         index: None,
     }
 }
+
+/// A DoNotSchedule spread constraint on `zone` over pods labelled `app=web`.
+pub fn zone_spread(max_skew: i32) -> crate::state::spread::SpreadConstraint {
+    crate::state::spread::SpreadConstraint {
+        max_skew,
+        topology_key: sym("zone"),
+        when_unsatisfiable: crate::state::spread::WhenUnsatisfiable::DoNotSchedule,
+        selector: match_labels(&[("app", "web")]),
+        min_domains: 1,
+        honor_node_affinity: true,
+        honor_node_taints: false,
+    }
+}

@@ -248,7 +248,7 @@ mod tests {
     use crate::state::labels::Labels;
     use crate::state::namespaces::Namespaces;
     use crate::state::taints::{Taint, TaintEffect};
-    use crate::testutil::{context, match_labels, node, pod};
+    use crate::testutil::{context, node, pod, zone_spread};
 
     fn zone_node(name: &str, zone: Option<&str>) -> NodeInfo {
         let mut n = node(name, 4000, 1 << 30);
@@ -267,15 +267,7 @@ mod tests {
     }
 
     fn constraint(max_skew: i32) -> SpreadConstraint {
-        SpreadConstraint {
-            max_skew,
-            topology_key: sym("zone"),
-            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-            selector: match_labels(&[("app", "web")]),
-            min_domains: 1,
-            honor_node_affinity: true,
-            honor_node_taints: false,
-        }
+        zone_spread(max_skew)
     }
 
     fn plugin() -> PodTopologySpread {

@@ -91,10 +91,8 @@ fn compute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intern::sym;
     use crate::state::labels::Labels;
-    use crate::state::spread::WhenUnsatisfiable;
-    use crate::testutil::{match_labels, node, pod};
+    use crate::testutil::{node, pod, zone_spread};
 
     fn zone_node(name: &str, zone: Option<&str>, pool: &str) -> Arc<NodeInfo> {
         let mut n = node(name, 1000, 1 << 30);
@@ -114,15 +112,7 @@ mod tests {
             zone_node("c", None, "cpu"),
             zone_node("d", Some("z2"), "gpu"),
         ];
-        let c = SpreadConstraint {
-            max_skew: 1,
-            topology_key: sym("zone"),
-            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-            selector: match_labels(&[("app", "web")]),
-            min_domains: 1,
-            honor_node_affinity: true,
-            honor_node_taints: false,
-        };
+        let c = zone_spread(1);
         let all = [c.clone()];
         let cache = DomainCache::default();
         let any = pod("p");
