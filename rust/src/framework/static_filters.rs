@@ -8,10 +8,15 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rayon::prelude::*;
+
 use crate::framework::plugin::PluginState;
 use crate::framework::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+
+/// Nodes per parallel task.
+const MIN_NODES_PER_TASK: usize = 256;
 
 /// Per node position: is the node refused whatever is placed on it?
 pub type Verdicts = Arc<Vec<bool>>;
@@ -80,7 +85,8 @@ impl StaticFilters {
             .or_insert_with(|| {
                 Arc::new(
                     nodes
-                        .iter()
+                        .par_iter()
+                        .with_min_len(MIN_NODES_PER_TASK)
                         .map(|node| refused(profile, states, pod, node))
                         .collect(),
                 )
