@@ -110,16 +110,37 @@ def core_command(
 def gpu_command(
     nodes: Annotated[int, typer.Option(min=1, help="GPU nodes (8 GPUs in 2 NUMA zones).")] = 1000,
     steps: Annotated[int, typer.Option(min=1, help="Time steps of the job stream.")] = 240,
+    scenarios: Annotated[
+        str,
+        typer.Option(
+            help="Scenarios, comma-separated, of: steady (load 0.98), queued (load 1.15)."
+        ),
+    ] = "steady,queued",
     load: Annotated[
-        float, typer.Option(min=0.05, max=2.0, help="Offered GPU load, share of all GPUs.")
-    ] = 0.92,
+        float | None,
+        typer.Option(min=0.05, max=2.0, help="Instead of the scenarios: one stream at this load."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the job stream.")] = 1,
     out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
 ) -> None:
     """Replay a seeded 1/2/4/8-GPU job stream: podium's NUMA packing vs Least/MostAllocated."""
-    from podium.benchmarks.gpu_packing import StreamOptions, main
+    import dataclasses
 
-    main(StreamOptions(nodes=nodes, steps=steps, load=load, seed=seed), out)
+    from podium.benchmarks.gpu_packing import SCENARIOS, StreamOptions, main
+
+    if load is not None:
+        chosen = {f"load-{load:g}": StreamOptions(load=load)}
+    else:
+        chosen = {
+            name: SCENARIOS[name] for name in _choices(scenarios, tuple(SCENARIOS), "scenario")
+        }
+    main(
+        {
+            name: dataclasses.replace(options, nodes=nodes, steps=steps, seed=seed)
+            for name, options in chosen.items()
+        },
+        out,
+    )
 
 
 def _choices(value: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:

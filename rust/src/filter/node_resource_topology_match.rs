@@ -18,11 +18,13 @@ use crate::framework::code::Code;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::profile::ProfileSpec;
 use crate::framework::status::Status;
+use crate::intern::{Sym, sym};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::topology::NodeView;
 use crate::topology::{
-    NumaPolicy, PackingWeights, PlacementRequest, ResourceRole, TopologyConfig, plan,
+    NumaPolicy, PackingContext, PackingWeights, PlacementRequest, ResourceRole, Stranding,
+    TopologyConfig, plan_in,
 };
 
 pub const NAME: &str = "NodeResourceTopologyMatch";
@@ -47,6 +49,10 @@ pub struct NumaArgs {
     pub config: TopologyConfig,
     pub weights: PackingWeights,
     pub waiting_sizes: Vec<i64>,
+    /// `config.gpu_resources`, interned: zone tables are read by symbol.
+    pub gpu_syms: Vec<Sym>,
+    /// What `waiting_sizes` can fill, worked out once for every node and pod.
+    pub stranding: Stranding,
 }
 
 impl NumaArgs {
@@ -91,10 +97,20 @@ impl NumaArgs {
             ));
         }
         Ok(Self {
+            gpu_syms: config.gpu_resources.iter().map(|g| sym(g)).collect(),
+            stranding: Stranding::new(&waiting_sizes),
             config,
             weights,
             waiting_sizes,
         })
+    }
+
+    /// What the packing score needs beyond the node.
+    pub fn packing_context(&self) -> PackingContext<'_> {
+        PackingContext {
+            gpu_resources: &self.gpu_syms,
+            stranding: &self.stranding,
+        }
     }
 
     /// The names a node without an NRT object must report as its single zone.
@@ -167,7 +183,7 @@ impl FilterPlugin for NodeResourceTopologyMatch {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match self.args.request(ctx.pod) {
             Ok(Some(request)) => {
-                let fits = Arc::new(NumaFits::new(request, ctx.nodes.len()));
+                let fits = Arc::new(NumaFits::new(request));
                 Prepared::Run(Some(Box::new(fits)))
             }
             Ok(None) => Prepared::Skip,
@@ -180,7 +196,7 @@ impl FilterPlugin for NodeResourceTopologyMatch {
             return Status::success();
         };
         match fits.fit(&self.args, node) {
-            NodeFit::Fits { .. } => Status::success(),
+            NodeFit::Fits => Status::success(),
             NodeFit::Malformed => Status::unresolvable(REASON_MALFORMED),
             NodeFit::Infeasible(infeasible) => Status::new(
                 if infeasible.resolvable {
@@ -201,8 +217,8 @@ impl FilterPlugin for NodeResourceTopologyMatch {
     ) -> Option<String> {
         let request = &fits_of(state)?.request;
         let view = view(&self.args, node);
-        let (topology, usage) = view.parts()?;
-        let placement = plan(topology, usage, request).ok()?;
+        let (topology, table, usage) = view.parts()?;
+        let placement = plan_in(topology, table, usage, request).ok()?;
         (!placement.is_empty()).then(|| placement.to_allocation(topology).to_annotation())
     }
 }

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 
 use crate::filter::node_resource_topology_match::{self as topology_match, NumaArgs, view};
-use crate::filter::numa_fits::{NodeFit, NumaFits};
+use crate::filter::numa_fits::NumaFits;
 use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::topology::{PackingContext, PlacementRequest, packing_score, plan};
+use crate::topology::{PlacementRequest, packing_score, plan_in};
 
 pub const NAME: &str = "NUMAPacking";
 
@@ -35,13 +35,6 @@ impl NumaPacking {
             args,
         })
     }
-
-    fn context(&self) -> PackingContext<'_> {
-        PackingContext {
-            gpu_resources: &self.args.config.gpu_resources,
-            waiting_sizes: &self.args.waiting_sizes,
-        }
-    }
 }
 
 impl ScorePlugin for NumaPacking {
@@ -49,10 +42,10 @@ impl ScorePlugin for NumaPacking {
         NAME
     }
 
-    fn pre_score(&self, ctx: &PodContext<'_>, feasible: &[&NodeInfo]) -> Prepared {
+    fn pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
         match self.args.request(ctx.pod) {
             Ok(Some(request)) => {
-                let fits = Arc::new(NumaFits::new(request, feasible.len()));
+                let fits = Arc::new(NumaFits::new(request));
                 Prepared::Run(Some(Box::new(fits)))
             }
             Ok(None) => Prepared::Run(None),
@@ -77,10 +70,7 @@ impl ScorePlugin for NumaPacking {
 
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         if let Some(fits) = topology_match::fits_of(state) {
-            return match fits.fit(&self.args, node) {
-                NodeFit::Fits { score } => score,
-                NodeFit::Malformed | NodeFit::Infeasible(_) => 0,
-            };
+            return fits.score(&self.args, node);
         }
         // A pod without devices: only the GPU-avoidance term.
         let offers_gpus = node
@@ -91,16 +81,16 @@ impl ScorePlugin for NumaPacking {
             return MAX_NODE_SCORE;
         }
         let view = view(&self.args, node);
-        let Some((topology, usage)) = view.parts() else {
+        let Some((topology, table, usage)) = view.parts() else {
             return 0;
         };
-        match plan(topology, usage, &self.no_devices) {
+        match plan_in(topology, table, usage, &self.no_devices) {
             Ok(placement) => packing_score(
                 topology,
-                usage,
+                table,
                 &placement,
                 &self.args.weights,
-                &self.context(),
+                &self.args.packing_context(),
             ),
             Err(_) => 0,
         }

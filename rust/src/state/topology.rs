@@ -4,13 +4,16 @@
 //! It lives in `NodeInfo`, so a snapshot carries its own copy and the placements a batch makes
 //! in the snapshot are seen by the rest of the batch, as node usage is.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::intern::sym;
 use crate::state::node_info::NodeInfo;
 use crate::state::resources::ResourceName;
-use crate::topology::{Allocation, NodeTopology, PendingLedger, ZoneResource, ZoneUsage};
+use crate::topology::{
+    Allocation, NodeTopology, PendingLedger, ZoneResource, ZoneTable, ZoneUsage,
+};
 
 /// A node's `NodeResourceTopology` object as the cache holds it.
 #[derive(Debug, Clone)]
@@ -29,26 +32,32 @@ pub struct NodeNuma {
     /// Pods whose allocation the NRT object now reflects: counted by the object alone for as
     /// long as they stay on the node, however often their own object changes.
     settled: HashSet<Arc<str>>,
+    /// The object's figures minus the ledger, built on first use after either changes (every
+    /// `&mut self` method starts over) and then read by every pod until the next change. It
+    /// keeps the object it was built from, so a table built before `nrt` was replaced
+    /// directly is seen to be stale.
+    zone_table: OnceLock<(Arc<NodeTopology>, Arc<ZoneTable>)>,
 }
 
 /// How placement sees one node.
 pub enum NodeView<'a> {
     /// From the NRT object, minus podium's allocations it does not show yet.
-    Zones(&'a NodeTopology, &'a ZoneUsage),
+    Zones(&'a NodeTopology, &'a ZoneUsage, Cow<'a, ZoneTable>),
     /// No NRT object: one zone with what node-level accounting says is free (which already
     /// counts every pod, so there is nothing to subtract).
-    Single(NodeTopology),
+    Single(NodeTopology, ZoneTable),
     Malformed(&'a str),
 }
 
 static NO_USAGE: std::sync::LazyLock<ZoneUsage> = std::sync::LazyLock::new(ZoneUsage::new);
 
 impl NodeView<'_> {
-    /// The topology and the usage to subtract from it, unless the object is malformed.
-    pub fn parts(&self) -> Option<(&NodeTopology, &ZoneUsage)> {
+    /// The topology, its figures net of pending allocations, and those allocations, unless
+    /// the object is malformed.
+    pub fn parts(&self) -> Option<(&NodeTopology, &ZoneTable, &ZoneUsage)> {
         match self {
-            Self::Zones(topology, usage) => Some((topology, usage)),
-            Self::Single(topology) => Some((topology, &NO_USAGE)),
+            Self::Zones(topology, usage, table) => Some((topology, table, usage)),
+            Self::Single(topology, table) => Some((topology, table, &NO_USAGE)),
             Self::Malformed(_) => None,
         }
     }
@@ -59,9 +68,24 @@ impl NodeNuma {
     /// holding `resources` (the only ones the caller will ask about).
     pub fn view<'a>(&'a self, info: &NodeInfo, resources: &[&str]) -> NodeView<'a> {
         match &self.nrt {
-            Some(Nrt::Parsed(topology)) => NodeView::Zones(topology, self.ledger.usage()),
+            Some(Nrt::Parsed(topology)) => {
+                let usage = self.ledger.usage();
+                let (built_from, table) = self
+                    .zone_table
+                    .get_or_init(|| (topology.clone(), Arc::new(ZoneTable::new(topology, usage))));
+                let table = if Arc::ptr_eq(built_from, topology) {
+                    Cow::Borrowed(&**table)
+                } else {
+                    Cow::Owned(ZoneTable::new(topology, usage))
+                };
+                NodeView::Zones(topology, usage, table)
+            }
             Some(Nrt::Malformed(message)) => NodeView::Malformed(message),
-            None => NodeView::Single(single_zone(info, resources)),
+            None => {
+                let topology = single_zone(info, resources);
+                let table = ZoneTable::new(&topology, &NO_USAGE);
+                NodeView::Single(topology, table)
+            }
         }
     }
 
@@ -72,6 +96,7 @@ impl NodeNuma {
     /// Pod `uid` counts on this node with `allocation` (none: it holds nothing podium placed
     /// by zone). `running`: kubelet has admitted it, so NRT updates will start to include it.
     pub fn track(&mut self, uid: &Arc<str>, allocation: Option<&Allocation>, running: bool) {
+        self.zone_table = OnceLock::new();
         if self.settled.contains(uid) {
             return;
         }
@@ -90,12 +115,14 @@ impl NodeNuma {
 
     /// Pod `uid` no longer counts here (deleted, finished, moved, or its bind failed).
     pub fn untrack(&mut self, uid: &str) {
+        self.zone_table = OnceLock::new();
         self.ledger.forget(uid);
         self.settled.remove(uid);
     }
 
     /// The NRT object was replaced: settles the allocations it now reflects.
     pub fn set_nrt(&mut self, nrt: Option<Nrt>) {
+        self.zone_table = OnceLock::new();
         let updated = nrt.is_some();
         self.nrt = nrt;
         if updated {
@@ -107,6 +134,7 @@ impl NodeNuma {
 
     /// Counts a placement made inside a snapshot; `annotation` is the one this crate wrote.
     pub fn reserve(&mut self, uid: &Arc<str>, annotation: &str) {
+        self.zone_table = OnceLock::new();
         if let Ok(allocation) = Allocation::from_annotation(uid, annotation) {
             self.ledger.assume(uid, allocation);
         }
@@ -192,6 +220,46 @@ mod tests {
         assert_eq!(numa.ledger().usage().get("node-1", "nvidia.com/gpu"), 2);
         numa.track(&uid, None, false);
         assert!(numa.ledger().is_empty());
+    }
+
+    #[test]
+    fn the_zone_table_follows_the_ledger_and_the_object() {
+        use crate::topology::parse_node_resource_topology;
+
+        let object = |available: i64| {
+            let zone = |i: usize| {
+                serde_json::json!({"name": format!("node-{i}"), "type": "Node", "resources": [
+                    {"name": "nvidia.com/gpu", "capacity": 4, "allocatable": 4, "available": available}]})
+            };
+            let object =
+                serde_json::json!({"metadata": {"name": "n"}, "zones": [zone(0), zone(1)]});
+            Some(Nrt::Parsed(Arc::new(
+                parse_node_resource_topology(&object).expect("valid"),
+            )))
+        };
+        let free = |numa: &NodeNuma| {
+            let info = NodeInfo::default();
+            let view = numa.view(&info, &[]);
+            let (_, table, _) = view.parts().expect("parsed");
+            let gpu = table.column(sym("nvidia.com/gpu")).expect("reported");
+            (table.free(0, gpu), table.free(1, gpu))
+        };
+        let mut numa = NodeNuma::default();
+        numa.set_nrt(object(4));
+        assert_eq!(free(&numa), (4, 4));
+        let uid: Arc<str> = "a".into();
+        numa.reserve(&uid, &gpus("node-1", 3).to_annotation());
+        assert_eq!(
+            free(&numa),
+            (4, 1),
+            "a placement in the snapshot counts at once"
+        );
+        numa.untrack(&uid);
+        assert_eq!(free(&numa), (4, 4));
+        // Replaced without going through set_nrt (as a new node's first object is): the
+        // table built from the old object must not be used.
+        numa.nrt = object(2);
+        assert_eq!(free(&numa), (2, 2));
     }
 
     mod cluster {

@@ -11,9 +11,11 @@
 //!   NRT update of that node.
 //! - per pod: [`NumaPolicy::from_annotation`] and [`TopologyConfig::request`] build a
 //!   [`PlacementRequest`] once.
-//! - filter: [`plan`] with the node's ledger usage; `Err(Infeasible)` gives the reason and
-//!   whether it is resolvable.
-//! - score: [`packing_score`] on the [`Placement`], weights from [`PackingWeights::from_json`].
+//! - filter: [`plan_in`] with the node's ledger usage and its cached [`ZoneTable`] (the NRT
+//!   figures minus that usage, by interned resource name); `Err(Infeasible)` gives the reason
+//!   and whether it is resolvable.
+//! - score: [`packing_score`] on the [`Placement`], weights from [`PackingWeights::from_json`],
+//!   stranding against the waiting job sizes precomputed once in a [`Stranding`].
 //! - the chosen node: [`Placement::to_allocation`] → [`Allocation::to_annotation`], and the
 //!   ledger `assume`s it (and decisions later in the batch see it).
 
@@ -28,10 +30,12 @@ mod request;
 mod shares;
 #[cfg(test)]
 mod simulation_tests;
+mod stranding;
 #[cfg(test)]
 mod test_support;
 mod usage;
 mod zone_choice;
+mod zone_table;
 
 pub use allocation::{ALLOCATION_ANNOTATION, Allocation, ZoneAllocation};
 pub use error::TopologyError;
@@ -43,10 +47,12 @@ pub use nrt::{MAX_ZONES, parse_node_resource_topology, parse_node_resource_topol
 pub use packing::{MAX_SCORE, PackingContext, PackingWeights, packing_score, stranded_gpus};
 pub use placement::{
     Infeasible, Placement, insufficient_reason, manager_policy_reason, no_single_zone_reason,
-    place, plan,
+    place, plan, plan_in,
 };
 pub use request::{
     NUMA_POLICY_ANNOTATION, NumaPolicy, PlacementRequest, RequestedResource, ResourceRole,
     TopologyConfig,
 };
+pub use stranding::Stranding;
 pub use usage::{DEFAULT_SETTLE_UPDATES, PendingLedger, ZoneUsage};
+pub use zone_table::ZoneTable;

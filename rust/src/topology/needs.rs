@@ -1,8 +1,7 @@
 //! A pod's topology-managed needs against a node's zones, as small matrices over zone bitmasks.
 
-use super::node::NodeTopology;
 use super::request::{PlacementRequest, ResourceRole};
-use super::usage::ZoneUsage;
+use super::zone_table::ZoneTable;
 
 /// The request's resources that this node's topology manages, GPUs first.
 pub(super) struct Needs<'r> {
@@ -14,18 +13,23 @@ pub(super) struct Need<'r> {
     pub(super) name: &'r str,
     pub(super) amount: i64,
     pub(super) role: ResourceRole,
+    /// The resource's column in the node's [`ZoneTable`].
+    pub(super) column: usize,
 }
 
 impl<'r> Needs<'r> {
-    pub(super) fn of(topology: &NodeTopology, request: &'r PlacementRequest) -> Self {
+    pub(super) fn of(zones: &ZoneTable, request: &'r PlacementRequest) -> Self {
         let mut items: Vec<Need<'r>> = request
             .resources
             .iter()
-            .filter(|r| r.amount > 0 && topology.reports(&r.name))
-            .map(|r| Need {
-                name: &r.name,
-                amount: r.amount,
-                role: r.role,
+            .filter(|r| r.amount > 0)
+            .filter_map(|r| {
+                Some(Need {
+                    name: &r.name,
+                    amount: r.amount,
+                    role: r.role,
+                    column: zones.column(r.sym)?,
+                })
             })
             .collect();
         items.sort_by_key(|need| role_rank(need.role));
@@ -47,27 +51,62 @@ pub(super) fn role_rank(role: ResourceRole) -> u8 {
     }
 }
 
+/// Cells a grid keeps in place; larger grids (many zones or many aligned resources) go to the
+/// heap. Placement builds several grids per node per pod, and most nodes have 2 zones and
+/// most pods ask for GPUs and at most a NIC.
+const INLINE_CELLS: usize = 16;
+
 /// A zones × needs matrix of amounts.
 #[derive(Debug, Clone)]
 pub(super) struct Grid {
     pub(super) needs: usize,
-    pub(super) cells: Vec<i64>,
+    zones: usize,
+    inline: [i64; INLINE_CELLS],
+    heap: Vec<i64>,
 }
 
 impl Grid {
     pub(super) fn zeros(zones: usize, needs: usize) -> Self {
+        let cells = zones * needs;
         Self {
             needs,
-            cells: vec![0; zones * needs],
+            zones,
+            inline: [0; INLINE_CELLS],
+            heap: if cells > INLINE_CELLS {
+                vec![0; cells]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    pub(super) fn zones(&self) -> usize {
+        self.zones
+    }
+
+    fn cells(&self) -> &[i64] {
+        if self.heap.is_empty() {
+            &self.inline[..self.zones * self.needs]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn cells_mut(&mut self) -> &mut [i64] {
+        if self.heap.is_empty() {
+            &mut self.inline[..self.zones * self.needs]
+        } else {
+            &mut self.heap
         }
     }
 
     pub(super) fn get(&self, zone: usize, need: usize) -> i64 {
-        self.cells[zone * self.needs + need]
+        self.cells()[zone * self.needs + need]
     }
 
     pub(super) fn add(&mut self, zone: usize, need: usize, amount: i64) {
-        self.cells[zone * self.needs + need] += amount;
+        let needs = self.needs;
+        self.cells_mut()[zone * needs + need] += amount;
     }
 
     pub(super) fn sum(&self, mask: u32, need: usize) -> i64 {
@@ -83,20 +122,14 @@ pub(super) struct Table {
 }
 
 impl Table {
-    pub(super) fn new(topology: &NodeTopology, pending: &ZoneUsage, needs: &Needs<'_>) -> Self {
-        let zones = topology.zones.len();
+    pub(super) fn new(table: &ZoneTable, needs: &Needs<'_>) -> Self {
+        let zones = table.zones();
         let mut free = Grid::zeros(zones, needs.len());
         let mut allocatable = Grid::zeros(zones, needs.len());
-        for (z, zone) in topology.zones.iter().enumerate() {
+        for z in 0..zones {
             for (k, need) in needs.items.iter().enumerate() {
-                if let Some(resource) = zone.resource(need.name) {
-                    free.add(
-                        z,
-                        k,
-                        (resource.free() - pending.get(&zone.name, need.name)).max(0),
-                    );
-                    allocatable.add(z, k, resource.allocatable.max(0));
-                }
+                free.add(z, k, table.free(z, need.column));
+                allocatable.add(z, k, table.allocatable(z, need.column));
             }
         }
         Self {

@@ -16,7 +16,9 @@ use super::node::NodeTopology;
 use super::nrt::MAX_ZONES;
 use super::placement::Placement;
 use super::request::ResourceRole;
-use super::usage::ZoneUsage;
+use super::stranding::Stranding;
+use super::zone_table::ZoneTable;
+use crate::intern::Sym;
 
 /// Highest score, as kube-scheduler's MaxNodeScore.
 pub const MAX_SCORE: i64 = 100;
@@ -104,19 +106,19 @@ impl PackingWeights {
 /// jobs waiting to be placed (empty: unknown, the stranding term is skipped).
 #[derive(Debug, Clone, Copy)]
 pub struct PackingContext<'a> {
-    pub gpu_resources: &'a [String],
-    pub waiting_sizes: &'a [i64],
+    pub gpu_resources: &'a [Sym],
+    pub stranding: &'a Stranding,
 }
 
-/// Scores `placement` (from `placement::plan` on `topology` with `pending`).
+/// Scores `placement` (from `placement::plan` on `topology`, whose figures `zones` holds).
 pub fn packing_score(
     topology: &NodeTopology,
-    pending: &ZoneUsage,
+    zones: &ZoneTable,
     placement: &Placement<'_>,
     weights: &PackingWeights,
     context: &PackingContext<'_>,
 ) -> i64 {
-    let gpus = GpuView::new(topology, pending, context.gpu_resources, Some(placement));
+    let gpus = GpuView::new(zones, context.gpu_resources, Some(placement));
     let total = gpus.total();
     let requested = gpus.taken_total();
     let mut mean = WeightedMean::default();
@@ -143,21 +145,18 @@ pub fn packing_score(
             weights.whole_zone,
             1.0 - ratio(broken as i64, used().count() as i64),
         );
-        if !context.waiting_sizes.is_empty() {
-            let before = stranded(
-                &gpus.free[..gpus.zones],
-                &gpus.allocatable[..gpus.zones],
-                context.waiting_sizes,
-            );
+        if !context.stranding.is_empty() {
+            let allocatable = &gpus.allocatable[..gpus.zones];
+            let before = context
+                .stranding
+                .stranded(&gpus.free[..gpus.zones], allocatable);
             let mut after = [0i64; MAX_ZONES];
             for (z, slot) in after.iter_mut().enumerate().take(gpus.zones) {
                 *slot = gpus.free_after(z);
             }
-            let after = stranded(
-                &after[..gpus.zones],
-                &gpus.allocatable[..gpus.zones],
-                context.waiting_sizes,
-            );
+            let after = context
+                .stranding
+                .stranded(&after[..gpus.zones], allocatable);
             // Only new stranding counts against the node: GPUs already stranded there are no
             // reason to avoid it (filling such holes is what node fit rewards).
             mean.add(weights.stranding, 1.0 - ratio(after - before, total));
@@ -174,50 +173,12 @@ pub fn packing_score(
         .clamp(0.0, MAX_SCORE as f64) as i64
 }
 
-/// Free GPUs on the node that no job of the `waiting_sizes` could use: a job fits within one
-/// zone when it is no larger than a zone, and larger jobs may span the node.
-pub fn stranded_gpus(
-    topology: &NodeTopology,
-    pending: &ZoneUsage,
-    gpu_resources: &[String],
-    waiting_sizes: &[i64],
-) -> i64 {
-    let gpus = GpuView::new(topology, pending, gpu_resources, None);
-    stranded(
-        &gpus.free[..gpus.zones],
-        &gpus.allocatable[..gpus.zones],
-        waiting_sizes,
-    )
-}
-
-fn stranded(free: &[i64], allocatable: &[i64], sizes: &[i64]) -> i64 {
-    if sizes.is_empty() {
-        return 0;
-    }
-    let left: i64 = free.iter().sum();
-    let largest_zone = allocatable.iter().copied().max().unwrap_or(0);
-    let small = |s: &i64| *s > 0 && *s <= largest_zone;
-    let by_zones: i64 = free.iter().map(|&f| fillable(f, sizes, small)).sum();
-    let spanning = fillable(left, sizes, |s| *s > largest_zone);
-    left - by_zones.max(spanning)
-}
-
-/// Most of `capacity` that jobs of the admitted sizes (any number of each) can fill.
-fn fillable(capacity: i64, sizes: &[i64], admit: impl Fn(&i64) -> bool) -> i64 {
-    // Reachable totals as a bitset; GPU counts per node are far below 128.
-    const LIMIT: i64 = 127;
-    let capacity = capacity.clamp(0, LIMIT);
-    let mut reachable: u128 = 1;
-    for amount in 1..=capacity {
-        let hit = sizes
-            .iter()
-            .filter(|s| admit(s))
-            .any(|&s| s <= amount && reachable & (1 << (amount - s)) != 0);
-        if hit {
-            reachable |= 1 << amount;
-        }
-    }
-    i64::from(127 - reachable.leading_zeros() as i32)
+/// Free GPUs on the node (whose figures `zones` holds) that no job of the waiting sizes could
+/// use: a job fits within one zone when it is no larger than a zone, and larger jobs may span
+/// the node.
+pub fn stranded_gpus(zones: &ZoneTable, gpu_resources: &[Sym], stranding: &Stranding) -> i64 {
+    let gpus = GpuView::new(zones, gpu_resources, None);
+    stranding.stranded(&gpus.free[..gpus.zones], &gpus.allocatable[..gpus.zones])
 }
 
 /// Share of the pod's NICs in zones holding its GPUs, averaged with the share of those zones
@@ -257,26 +218,18 @@ struct GpuView {
 }
 
 impl GpuView {
-    fn new(
-        topology: &NodeTopology,
-        pending: &ZoneUsage,
-        gpu_resources: &[String],
-        placement: Option<&Placement<'_>>,
-    ) -> Self {
+    fn new(zones: &ZoneTable, gpu_resources: &[Sym], placement: Option<&Placement<'_>>) -> Self {
         let mut view = Self {
-            zones: topology.zones.len().min(MAX_ZONES),
+            zones: zones.zones().min(MAX_ZONES),
             free: [0; MAX_ZONES],
             allocatable: [0; MAX_ZONES],
             taken: [0; MAX_ZONES],
         };
-        for (z, zone) in topology.zones.iter().take(MAX_ZONES).enumerate() {
-            for gpu in gpu_resources {
-                if let Some(resource) = zone.resource(gpu) {
-                    view.free[z] += pending.free_in_zone(zone, gpu);
-                    view.allocatable[z] += resource.allocatable.max(0);
-                }
+        zones.sum_into(gpu_resources, &mut view.free, &mut view.allocatable);
+        if let Some(placement) = placement {
+            for z in placement.zones().filter(|&z| z < MAX_ZONES) {
+                view.taken[z] = placement.taken_in_role(z, ResourceRole::Gpu);
             }
-            view.taken[z] = placement.map_or(0, |p| p.taken_in_role(z, ResourceRole::Gpu));
         }
         view
     }

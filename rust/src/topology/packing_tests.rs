@@ -6,10 +6,21 @@ use super::super::placement::plan;
 use super::super::request::{NumaPolicy, PlacementRequest, ResourceRole};
 use super::super::test_support::{GPU, NIC, ZoneSpec, topology, used, zone};
 use super::super::usage::ZoneUsage;
+use super::super::zone_table::ZoneTable;
 use super::*;
 
 fn gpu_names() -> Vec<String> {
     vec![GPU.to_string()]
+}
+
+/// The packing module's `stranded_gpus`, from a topology and its pending usage.
+fn stranded_gpus(node: &NodeTopology, pending: &ZoneUsage, names: &[String], sizes: &[i64]) -> i64 {
+    let gpus: Vec<Sym> = names.iter().map(|n| crate::intern::sym(n)).collect();
+    super::stranded_gpus(
+        &ZoneTable::new(node, pending),
+        &gpus,
+        &Stranding::new(sizes),
+    )
 }
 
 fn only(set: impl FnOnce(&mut PackingWeights)) -> PackingWeights {
@@ -35,12 +46,19 @@ fn score_with(
 ) -> i64 {
     let pending = ZoneUsage::new();
     let placement = plan(node, &pending, request).expect("the test places feasible pods");
-    let names = gpu_names();
+    let gpus = [crate::intern::sym(GPU)];
+    let stranding = Stranding::new(sizes);
     let context = PackingContext {
-        gpu_resources: &names,
-        waiting_sizes: sizes,
+        gpu_resources: &gpus,
+        stranding: &stranding,
     };
-    packing_score(node, &pending, &placement, weights, &context)
+    packing_score(
+        node,
+        &ZoneTable::new(node, &pending),
+        &placement,
+        weights,
+        &context,
+    )
 }
 
 fn score(node: &NodeTopology, request: &PlacementRequest) -> i64 {

@@ -12,6 +12,7 @@
 //! (round-robin over the GPU zones, on the same switch where the node reports switches), then
 //! CPUs and memory, also towards the GPU zones.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::allocation::{Allocation, ZoneAllocation};
@@ -22,13 +23,15 @@ use super::request::{NumaPolicy, PlacementRequest, ResourceRole};
 use super::shares::{fill_shares, pick_switch};
 use super::usage::ZoneUsage;
 use super::zone_choice::choose_zones;
+use super::zone_table::ZoneTable;
 
 /// Why a node cannot host the pod's aligned resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Infeasible {
     /// kube-style reason, the same for every node failing the same way, e.g.
-    /// `node(s) had no single NUMA node with 4 nvidia.com/gpu and 1 rdma/hca`.
-    pub reason: String,
+    /// `node(s) had no single NUMA node with 4 nvidia.com/gpu and 1 rdma/hca`. Shared, not
+    /// built per node: a pod may be infeasible on thousands of nodes.
+    pub reason: Cow<'static, str>,
     /// Whether the node could host the pod once pods on it finish (false: it never can, as for
     /// kube's UnschedulableAndUnresolvable).
     pub resolvable: bool,
@@ -132,7 +135,23 @@ pub fn plan<'r>(
     pending: &ZoneUsage,
     request: &'r PlacementRequest,
 ) -> Result<Placement<'r>, Infeasible> {
-    let needs = Needs::of(topology, request);
+    plan_in(
+        topology,
+        &ZoneTable::new(topology, pending),
+        pending,
+        request,
+    )
+}
+
+/// [`plan`] with the node's [`ZoneTable`] (built from `topology` and `pending`) at hand, as the
+/// cache keeps it.
+pub fn plan_in<'r>(
+    topology: &NodeTopology,
+    zone_table: &ZoneTable,
+    pending: &ZoneUsage,
+    request: &'r PlacementRequest,
+) -> Result<Placement<'r>, Infeasible> {
+    let needs = Needs::of(zone_table, request);
     if needs.items.is_empty() {
         return Ok(Placement {
             policy: request.policy,
@@ -145,11 +164,11 @@ pub fn plan<'r>(
     }
     if topology.zones.len() > MAX_ZONES {
         return Err(Infeasible {
-            reason: format!("node(s) had more than {MAX_ZONES} NUMA zones"),
+            reason: Cow::Owned(format!("node(s) had more than {MAX_ZONES} NUMA zones")),
             resolvable: false,
         });
     }
-    let table = Table::new(topology, pending, &needs);
+    let table = Table::new(zone_table, &needs);
     let mask = choose_zones(topology, request, &needs, &table)?;
     let mut taken = Grid::zeros(table.zones, needs.items.len());
     fill_shares(&needs, &table, mask, &mut taken);
@@ -200,11 +219,19 @@ pub fn no_single_zone_reason(request: &PlacementRequest) -> String {
 }
 
 /// Reason when kubelet's own policy on the node would reject the pod.
-pub fn manager_policy_reason(policy: ManagerPolicy) -> String {
-    format!(
-        "node(s) had topology manager policy {} that cannot align the pod",
-        policy.as_str()
-    )
+pub fn manager_policy_reason(policy: ManagerPolicy) -> &'static str {
+    match policy {
+        ManagerPolicy::None => "node(s) had topology manager policy none that cannot align the pod",
+        ManagerPolicy::BestEffort => {
+            "node(s) had topology manager policy best-effort that cannot align the pod"
+        }
+        ManagerPolicy::Restricted => {
+            "node(s) had topology manager policy restricted that cannot align the pod"
+        }
+        ManagerPolicy::SingleNumaNode => {
+            "node(s) had topology manager policy single-numa-node that cannot align the pod"
+        }
+    }
 }
 
 /// Reason when the zones together lack a resource (usually because of pending allocations).

@@ -1,6 +1,9 @@
 //! What a pod asks of a node's topology: the resources to align and the alignment policy.
 
+use std::sync::OnceLock;
+
 use super::error::TopologyError;
+use crate::intern::{Sym, resolve, sym};
 
 /// Pod annotation selecting the alignment policy.
 pub const NUMA_POLICY_ANNOTATION: &str = "podium.dev/numa";
@@ -73,6 +76,8 @@ pub enum ResourceRole {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestedResource {
     pub name: String,
+    /// `name`, interned: nodes' zone tables are looked up by it.
+    pub sym: Sym,
     pub amount: i64,
     pub role: ResourceRole,
 }
@@ -82,6 +87,9 @@ pub struct RequestedResource {
 pub struct PlacementRequest {
     pub policy: NumaPolicy,
     pub resources: Vec<RequestedResource>,
+    /// The reason nodes without one fitting zone give, rendered on first use: every such node
+    /// of a cycle reports the same text.
+    single_zone_reason: OnceLock<&'static str>,
 }
 
 impl PlacementRequest {
@@ -89,14 +97,23 @@ impl PlacementRequest {
         Self {
             policy,
             resources: Vec::new(),
+            single_zone_reason: OnceLock::new(),
         }
+    }
+
+    /// `render`'s text for this request, rendered (and interned) once.
+    pub(super) fn single_zone_reason(&self, render: impl FnOnce(&Self) -> String) -> &'static str {
+        self.single_zone_reason
+            .get_or_init(|| resolve(sym(&render(self))))
     }
 
     /// Adds `amount` of `name` in `role`; zero amounts are dropped.
     pub fn with(mut self, name: &str, amount: i64, role: ResourceRole) -> Self {
         if amount > 0 {
+            self.single_zone_reason = OnceLock::new();
             self.resources.push(RequestedResource {
                 name: name.to_string(),
+                sym: sym(name),
                 amount,
                 role,
             });

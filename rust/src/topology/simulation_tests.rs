@@ -9,11 +9,14 @@
 
 use super::allocation::{Allocation, ZoneAllocation};
 use super::node::NodeTopology;
-use super::packing::{PackingContext, PackingWeights, packing_score, stranded_gpus};
+use super::packing::{PackingContext, PackingWeights, packing_score};
 use super::placement::plan;
 use super::request::{NumaPolicy, PlacementRequest, ResourceRole};
+use super::stranding::Stranding;
 use super::test_support::{GPU, NIC, topology, zone};
 use super::usage::ZoneUsage;
+use super::zone_table::ZoneTable;
+use crate::intern::sym;
 
 const NODES: usize = 32;
 const STEPS: usize = 1200;
@@ -109,11 +112,13 @@ fn free_gpus(node: &NodeTopology, usage: &ZoneUsage) -> i64 {
 
 fn run(chooser: Chooser, seed: u64) -> Outcome {
     let node = topology(&[zone(4, 1), zone(4, 1)]);
-    let gpu_names = vec![GPU.to_string()];
+    let gpu_names = [sym(GPU)];
     let weights = PackingWeights::default();
+    let stranding = Stranding::new(&SIZES);
+    let large = Stranding::new(&SIZES[3..]);
     let context = PackingContext {
         gpu_resources: &gpu_names,
-        waiting_sizes: &SIZES,
+        stranding: &stranding,
     };
     let mut usage: Vec<ZoneUsage> = vec![ZoneUsage::new(); NODES];
     let mut running: Vec<(usize, usize, Allocation)> = Vec::new();
@@ -146,8 +151,13 @@ fn run(chooser: Chooser, seed: u64) -> Outcome {
             for (n, node_usage) in usage.iter().enumerate() {
                 let scored = match chooser {
                     Chooser::Packing => plan(&node, node_usage, &pod).ok().map(|placement| {
-                        let score =
-                            packing_score(&node, node_usage, &placement, &weights, &context);
+                        let score = packing_score(
+                            &node,
+                            &ZoneTable::new(&node, node_usage),
+                            &placement,
+                            &weights,
+                            &context,
+                        );
                         (score, placement.to_allocation(&node))
                     }),
                     Chooser::LeastAllocated => kubelet_first_fit(&node, node_usage, size)
@@ -183,7 +193,9 @@ fn run(chooser: Chooser, seed: u64) -> Outcome {
         if step % 10 == 0 {
             outcome.stranded_sum += usage
                 .iter()
-                .map(|u| stranded_gpus(&node, u, &gpu_names, &SIZES[3..]))
+                .map(|u| {
+                    super::packing::stranded_gpus(&ZoneTable::new(&node, u), &gpu_names, &large)
+                })
                 .sum::<i64>();
         }
     }

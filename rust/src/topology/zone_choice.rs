@@ -27,11 +27,14 @@ pub(super) fn choose_zones(
         return best(topology, needs, table, fitting).ok_or_else(|| {
             let resolvable = single_zones(zones).any(|m| covers(&table.allocatable, m, needs));
             let reason = if request.policy == NumaPolicy::Single {
-                no_single_zone_reason(request)
+                request.single_zone_reason(no_single_zone_reason)
             } else {
                 manager_policy_reason(topology.policy)
             };
-            Infeasible { reason, resolvable }
+            Infeasible {
+                reason: reason.into(),
+                resolvable,
+            }
         });
     }
     let everything = all_zones(zones);
@@ -43,8 +46,8 @@ pub(super) fn choose_zones(
             return Err(insufficient(needs, table));
         };
         let fitting = subsets_that_fit(&table.free, needs, size);
-        return best(topology, needs, table, fitting.into_iter()).ok_or_else(|| Infeasible {
-            reason: manager_policy_reason(topology.policy),
+        return best(topology, needs, table, fitting).ok_or_else(|| Infeasible {
+            reason: manager_policy_reason(topology.policy).into(),
             resolvable: true,
         });
     }
@@ -53,7 +56,7 @@ pub(super) fn choose_zones(
     }
     let size = smallest_cover(&table.free, needs).expect("all zones together cover the request");
     let fitting = subsets_that_fit(&table.free, needs, size);
-    Ok(best(topology, needs, table, fitting.into_iter()).expect("a cover of this size exists"))
+    Ok(best(topology, needs, table, fitting).expect("a cover of this size exists"))
 }
 
 pub(super) fn insufficient(needs: &Needs<'_>, table: &Table) -> Infeasible {
@@ -65,14 +68,14 @@ pub(super) fn insufficient(needs: &Needs<'_>, table: &Table) -> Infeasible {
         .find(|&(k, need)| table.free.sum(everything, k) < need.amount)
         .map_or(needs.items[0].name, |(_, need)| need.name);
     Infeasible {
-        reason: insufficient_reason(short),
+        reason: insufficient_reason(short).into(),
         resolvable: covers(&table.allocatable, everything, needs),
     }
 }
 
 /// Fewest zones that together could hold the request per `amounts`; `None` if even all cannot.
 pub(super) fn smallest_cover(amounts: &Grid, needs: &Needs<'_>) -> Option<u32> {
-    let zones = amounts.cells.len() / amounts.needs;
+    let zones = amounts.zones();
     if single_zones(zones).any(|m| covers(amounts, m, needs)) {
         return Some(1);
     }
@@ -86,25 +89,26 @@ pub(super) fn smallest_cover(amounts: &Grid, needs: &Needs<'_>) -> Option<u32> {
         .min()
 }
 
-/// Zone sets of exactly `size` zones that hold the request per `amounts`.
-pub(super) fn subsets_that_fit(amounts: &Grid, needs: &Needs<'_>, size: u32) -> Vec<u32> {
-    let zones = amounts.cells.len() / amounts.needs;
-    if size == 1 {
-        return single_zones(zones)
-            .filter(|&m| covers(amounts, m, needs))
-            .collect();
-    }
-    if zones > EXHAUSTIVE_ZONE_LIMIT {
-        let mask = greedy_cover(amounts, zones, needs);
-        return if mask.count_ones() == size && covers(amounts, mask, needs) {
-            vec![mask]
-        } else {
-            Vec::new()
-        };
-    }
-    (1..=all_zones(zones))
-        .filter(|&mask| mask.count_ones() == size && covers(amounts, mask, needs))
-        .collect()
+/// Zone sets of exactly `size` zones that hold the request per `amounts` (lazily: this runs
+/// per node per pod).
+pub(super) fn subsets_that_fit<'a>(
+    amounts: &'a Grid,
+    needs: &'a Needs<'_>,
+    size: u32,
+) -> impl Iterator<Item = u32> + 'a {
+    let zones = amounts.zones();
+    let singles = (size == 1).then(|| single_zones(zones));
+    let exhaustive = (size > 1 && zones <= EXHAUSTIVE_ZONE_LIMIT)
+        .then(|| (1..=all_zones(zones)).filter(move |mask| mask.count_ones() == size));
+    let greedy = (size > 1 && zones > EXHAUSTIVE_ZONE_LIMIT)
+        .then(|| greedy_cover(amounts, zones, needs))
+        .filter(|mask| mask.count_ones() == size);
+    singles
+        .into_iter()
+        .flatten()
+        .chain(exhaustive.into_iter().flatten())
+        .chain(greedy)
+        .filter(move |&mask| covers(amounts, mask, needs))
 }
 
 /// For nodes with too many zones to try every subset: add zones by most free of the first
