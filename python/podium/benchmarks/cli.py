@@ -113,9 +113,10 @@ def gpu_command(
     scenarios: Annotated[
         str,
         typer.Option(
-            help="Scenarios, comma-separated, of: steady (load 0.98), queued (load 1.15)."
+            help="Scenarios, comma-separated, of: steady (load 0.98), queued (load 1.15), "
+            "queued-admission (load 1.15, kubelet rejects split single-zone jobs)."
         ),
-    ] = "steady,queued",
+    ] = "steady,queued,queued-admission",
     load: Annotated[
         float | None,
         typer.Option(min=0.05, max=2.0, help="Instead of the scenarios: one stream at this load."),

@@ -53,6 +53,8 @@ pub struct NumaArgs {
     pub gpu_syms: Vec<Sym>,
     /// What `waiting_sizes` can fill, worked out once for every node and pod.
     pub stranding: Stranding,
+    /// Tells these args apart in nodes' caches of answers (weights and sizes change scores).
+    pub id: u64,
 }
 
 impl NumaArgs {
@@ -96,7 +98,9 @@ impl NumaArgs {
                 "podium.numa.waitingSizes: {bad} is not a positive GPU count"
             ));
         }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             gpu_syms: config.gpu_resources.iter().map(|g| sym(g)).collect(),
             stranding: Stranding::new(&waiting_sizes),
             config,

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use crate::intern::sym;
+use crate::state::fit_cache::FitCache;
 use crate::state::node_info::NodeInfo;
 use crate::state::resources::ResourceName;
 use crate::topology::{
@@ -32,17 +33,33 @@ pub struct NodeNuma {
     /// Pods whose allocation the NRT object now reflects: counted by the object alone for as
     /// long as they stay on the node, however often their own object changes.
     settled: HashSet<Arc<str>>,
-    /// The object's figures minus the ledger, built on first use after either changes (every
-    /// `&mut self` method starts over) and then read by every pod until the next change. It
-    /// keeps the object it was built from, so a table built before `nrt` was replaced
-    /// directly is seen to be stale.
-    zone_table: OnceLock<(Arc<NodeTopology>, Arc<ZoneTable>)>,
+    /// What pods read about the node until its object or ledger changes (every `&mut self`
+    /// method starts over): built on first use.
+    cache: OnceLock<Arc<NumaCache>>,
+}
+
+/// A node's NUMA state worked out for placement.
+#[derive(Debug)]
+struct NumaCache {
+    /// The object it was built from: a cache built before `nrt` was replaced directly is seen
+    /// to be stale.
+    built_from: Arc<NodeTopology>,
+    /// The object's figures minus the ledger.
+    table: ZoneTable,
+    /// Answers per request shape.
+    fits: FitCache,
 }
 
 /// How placement sees one node.
 pub enum NodeView<'a> {
-    /// From the NRT object, minus podium's allocations it does not show yet.
-    Zones(&'a NodeTopology, &'a ZoneUsage, Cow<'a, ZoneTable>),
+    /// From the NRT object, minus podium's allocations it does not show yet; with the node's
+    /// cached answers unless the cache was stale.
+    Zones(
+        &'a NodeTopology,
+        &'a ZoneUsage,
+        Cow<'a, ZoneTable>,
+        Option<&'a FitCache>,
+    ),
     /// No NRT object: one zone with what node-level accounting says is free (which already
     /// counts every pod, so there is nothing to subtract).
     Single(NodeTopology, ZoneTable),
@@ -56,9 +73,18 @@ impl NodeView<'_> {
     /// the object is malformed.
     pub fn parts(&self) -> Option<(&NodeTopology, &ZoneTable, &ZoneUsage)> {
         match self {
-            Self::Zones(topology, usage, table) => Some((topology, table, usage)),
+            Self::Zones(topology, usage, table, _) => Some((topology, table, usage)),
             Self::Single(topology, table) => Some((topology, table, &NO_USAGE)),
             Self::Malformed(_) => None,
+        }
+    }
+
+    /// The node's answers per request shape, where they can be kept (not for a node without
+    /// an NRT object, whose single zone follows every pod placed on it).
+    pub fn fits(&self) -> Option<&FitCache> {
+        match self {
+            Self::Zones(_, _, _, fits) => *fits,
+            Self::Single(..) | Self::Malformed(_) => None,
         }
     }
 }
@@ -70,15 +96,28 @@ impl NodeNuma {
         match &self.nrt {
             Some(Nrt::Parsed(topology)) => {
                 let usage = self.ledger.usage();
-                let (built_from, table) = self
-                    .zone_table
-                    .get_or_init(|| (topology.clone(), Arc::new(ZoneTable::new(topology, usage))));
-                let table = if Arc::ptr_eq(built_from, topology) {
-                    Cow::Borrowed(&**table)
+                let cache = self.cache.get_or_init(|| {
+                    Arc::new(NumaCache {
+                        built_from: topology.clone(),
+                        table: ZoneTable::new(topology, usage),
+                        fits: FitCache::default(),
+                    })
+                });
+                if Arc::ptr_eq(&cache.built_from, topology) {
+                    NodeView::Zones(
+                        topology,
+                        usage,
+                        Cow::Borrowed(&cache.table),
+                        Some(&cache.fits),
+                    )
                 } else {
-                    Cow::Owned(ZoneTable::new(topology, usage))
-                };
-                NodeView::Zones(topology, usage, table)
+                    NodeView::Zones(
+                        topology,
+                        usage,
+                        Cow::Owned(ZoneTable::new(topology, usage)),
+                        None,
+                    )
+                }
             }
             Some(Nrt::Malformed(message)) => NodeView::Malformed(message),
             None => {
@@ -96,7 +135,7 @@ impl NodeNuma {
     /// Pod `uid` counts on this node with `allocation` (none: it holds nothing podium placed
     /// by zone). `running`: kubelet has admitted it, so NRT updates will start to include it.
     pub fn track(&mut self, uid: &Arc<str>, allocation: Option<&Allocation>, running: bool) {
-        self.zone_table = OnceLock::new();
+        self.cache = OnceLock::new();
         if self.settled.contains(uid) {
             return;
         }
@@ -115,14 +154,14 @@ impl NodeNuma {
 
     /// Pod `uid` no longer counts here (deleted, finished, moved, or its bind failed).
     pub fn untrack(&mut self, uid: &str) {
-        self.zone_table = OnceLock::new();
+        self.cache = OnceLock::new();
         self.ledger.forget(uid);
         self.settled.remove(uid);
     }
 
     /// The NRT object was replaced: settles the allocations it now reflects.
     pub fn set_nrt(&mut self, nrt: Option<Nrt>) {
-        self.zone_table = OnceLock::new();
+        self.cache = OnceLock::new();
         let updated = nrt.is_some();
         self.nrt = nrt;
         if updated {
@@ -134,7 +173,7 @@ impl NodeNuma {
 
     /// Counts a placement made inside a snapshot; `annotation` is the one this crate wrote.
     pub fn reserve(&mut self, uid: &Arc<str>, annotation: &str) {
-        self.zone_table = OnceLock::new();
+        self.cache = OnceLock::new();
         if let Ok(allocation) = Allocation::from_annotation(uid, annotation) {
             self.ledger.assume(uid, allocation);
         }

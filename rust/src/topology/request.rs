@@ -90,6 +90,8 @@ pub struct PlacementRequest {
     /// The reason nodes without one fitting zone give, rendered on first use: every such node
     /// of a cycle reports the same text.
     single_zone_reason: OnceLock<&'static str>,
+    /// The policy and resources as one interned string, for caches keyed by request.
+    shape: OnceLock<Sym>,
 }
 
 impl PlacementRequest {
@@ -98,7 +100,20 @@ impl PlacementRequest {
             policy,
             resources: Vec::new(),
             single_zone_reason: OnceLock::new(),
+            shape: OnceLock::new(),
         }
+    }
+
+    /// Equal for equal requests (policy, and resources in order with their amounts and
+    /// roles), different otherwise.
+    pub fn shape(&self) -> Sym {
+        *self.shape.get_or_init(|| {
+            let mut text = self.policy.as_str().to_string();
+            for r in &self.resources {
+                text.push_str(&format!("|{}={}:{:?}", r.name, r.amount, r.role));
+            }
+            sym(&text)
+        })
     }
 
     /// `render`'s text for this request, rendered (and interned) once.
@@ -111,6 +126,7 @@ impl PlacementRequest {
     pub fn with(mut self, name: &str, amount: i64, role: ResourceRole) -> Self {
         if amount > 0 {
             self.single_zone_reason = OnceLock::new();
+            self.shape = OnceLock::new();
             self.resources.push(RequestedResource {
                 name: name.to_string(),
                 sym: sym(name),
@@ -236,6 +252,30 @@ mod tests {
         assert!(
             fractional.resources.is_empty(),
             "fractional cpu is shared, not pinned"
+        );
+    }
+
+    #[test]
+    fn shapes_tell_requests_apart() {
+        let gpus =
+            |policy, n| PlacementRequest::new(policy).with("nvidia.com/gpu", n, ResourceRole::Gpu);
+        assert_eq!(
+            gpus(NumaPolicy::Single, 2).shape(),
+            gpus(NumaPolicy::Single, 2).shape()
+        );
+        assert_ne!(
+            gpus(NumaPolicy::Single, 2).shape(),
+            gpus(NumaPolicy::Single, 1).shape()
+        );
+        assert_ne!(
+            gpus(NumaPolicy::Single, 2).shape(),
+            gpus(NumaPolicy::Prefer, 2).shape()
+        );
+        let request = gpus(NumaPolicy::Single, 2);
+        let before = request.shape();
+        assert_ne!(
+            request.with("rdma/hca", 1, ResourceRole::Nic).shape(),
+            before
         );
     }
 
