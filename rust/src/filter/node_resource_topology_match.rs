@@ -53,8 +53,9 @@ pub struct NumaArgs {
     pub gpu_syms: Vec<Sym>,
     /// What `waiting_sizes` can fill, worked out once for every node and pod.
     pub stranding: Stranding,
-    /// Tells these args apart in nodes' caches of answers (weights and sizes change scores).
-    pub id: u64,
+    /// Tells these args apart in nodes' caches of answers (weights and sizes change scores);
+    /// equal for equal args, so the filter's answers serve the score of the same profile.
+    pub id: u32,
 }
 
 impl NumaArgs {
@@ -98,9 +99,9 @@ impl NumaArgs {
                 "podium.numa.waitingSizes: {bad} is not a positive GPU count"
             ));
         }
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = sym(&format!("{config:?}|{weights:?}|{waiting_sizes:?}"));
         Ok(Self {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: lasso::Key::into_usize(id) as u32,
             gpu_syms: config.gpu_resources.iter().map(|g| sym(g)).collect(),
             stranding: Stranding::new(&waiting_sizes),
             config,
