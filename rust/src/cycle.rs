@@ -11,13 +11,14 @@ use rayon::prelude::*;
 
 use crate::diagnosis::{self, Diagnosis};
 use crate::filter::volume_binding;
+use crate::framework::batch_cache::BatchCache;
 use crate::framework::code::Code;
 use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
 use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::scoring;
-use crate::framework::static_filters::{StaticFilters, static_prefix};
+use crate::framework::static_filters::{self, StaticFilters, static_prefix};
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::preemption::nominated::Nominees;
@@ -130,6 +131,7 @@ pub fn schedule_batch_with(
     let domains = DomainCache::default();
     let statics = StaticFilters::default();
     let terms = TermCounts::default();
+    let image_scores = BatchCache::default();
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
@@ -145,6 +147,7 @@ pub fn schedule_batch_with(
                     nodes: nodes.len(),
                     domains: &domains,
                     terms: &terms,
+                    image_scores: &image_scores,
                 });
                 let (decision, chosen) = decide(
                     profile,
@@ -465,7 +468,8 @@ fn decide(
         }
     };
     let prefix = static_prefix(profile);
-    let verdicts = statics.map(|cache| cache.verdicts(profile, &states, pod, nodes));
+    let verdicts =
+        statics.map(|cache| static_filters::verdicts(cache, profile, &states, pod, nodes));
     let Filtered {
         feasible,
         mut failures,

@@ -17,6 +17,7 @@ use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_index::IndexView;
 use crate::state::spread::{SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys};
+use crate::state::spread_domains;
 
 pub const NAME: &str = "PodTopologySpread";
 pub const REASON_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
@@ -100,7 +101,7 @@ fn indexed_counts(
     cs: &[SpreadConstraint],
     c: &SpreadConstraint,
 ) -> Domains {
-    let eligible = view.domains.eligible(ctx.pod, ctx.nodes, cs, c);
+    let eligible = spread_domains::eligible(view.domains, ctx.pod, ctx.nodes, cs, c);
     let namespace = ctx.pod.namespace;
     let mut counts = DomainCounts::default();
     let mut count = |info: &NodeInfo, n: i64| {

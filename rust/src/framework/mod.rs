@@ -1,6 +1,7 @@
 //! The scheduling framework: result codes, statuses, plugin interfaces, the registry of
 //! plugins by name, and profiles.
 
+pub mod batch_cache;
 pub mod code;
 pub mod extension;
 pub mod filter_states;

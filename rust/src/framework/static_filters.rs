@@ -4,12 +4,12 @@
 //! for GPU pods): they then cost a table lookup instead of a walk through their data. A
 //! diagnosis still runs the filters on them, so it names the same first failing filter.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::framework::batch_cache::BatchCache;
 use crate::framework::plugin::PluginState;
 use crate::framework::profile::Profile;
 use crate::state::node_info::NodeInfo;
@@ -21,8 +21,7 @@ const MIN_NODES_PER_TASK: usize = 256;
 /// Per node position: is the node refused whatever is placed on it?
 pub type Verdicts = Arc<Vec<bool>>;
 
-#[derive(Debug, Default)]
-pub struct StaticFilters(Mutex<HashMap<String, Verdicts>>);
+pub type StaticFilters = BatchCache<Vec<bool>>;
 
 /// How many of the profile's filters, from the first, are static: a node the verdicts let
 /// through passes them, so they need not run again.
@@ -69,28 +68,19 @@ fn refused(
     })
 }
 
-impl StaticFilters {
-    /// The verdicts for `pod` on every node.
-    pub fn verdicts(
-        &self,
-        profile: &Profile,
-        states: &[Option<Option<PluginState>>],
-        pod: &PodRecord,
-        nodes: &[Arc<NodeInfo>],
-    ) -> Verdicts {
-        let key = pod_key(pod);
-        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(
-                    nodes
-                        .par_iter()
-                        .with_min_len(MIN_NODES_PER_TASK)
-                        .map(|node| refused(profile, states, pod, node))
-                        .collect(),
-                )
-            })
-            .clone()
-    }
+/// The verdicts for `pod` on every node, computed once per batch per kind of pod.
+pub fn verdicts(
+    cache: &StaticFilters,
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+) -> Verdicts {
+    cache.get_or(pod_key(pod), || {
+        nodes
+            .par_iter()
+            .with_min_len(MIN_NODES_PER_TASK)
+            .map(|node| refused(profile, states, pod, node))
+            .collect()
+    })
 }

@@ -208,7 +208,8 @@ impl PodIndex {
     }
 }
 
-/// The index as one cycle sees it: slots mapped to positions in the cycle's node list.
+/// The index as one cycle sees it (slots mapped to positions in the cycle's node list), with
+/// the values its batch computes once for all its pods.
 pub struct IndexView<'a> {
     pub pods: &'a PodIndex,
     /// Per slot, the position of its node in the cycle's node list (`NO_NODE`: none).
@@ -219,6 +220,9 @@ pub struct IndexView<'a> {
     pub domains: &'a crate::state::spread_domains::DomainCache,
     /// Affinity terms' counts, computed once per batch.
     pub terms: &'a crate::state::term_counts::TermCounts,
+    /// ImageLocality's raw scores per image list, computed once per batch.
+    pub image_scores:
+        &'a crate::framework::batch_cache::BatchCache<crate::score::image_locality::NodeScores>,
 }
 
 pub const NO_NODE: u32 = u32::MAX;

@@ -3,9 +3,11 @@
 //! within a batch) and on the few pod fields the inclusion policies read, so pods of one
 //! workload share one entry instead of each walking every node.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use crate::framework::batch_cache::BatchCache;
 
 use crate::intern::Sym;
 use crate::state::node_info::NodeInfo;
@@ -21,8 +23,7 @@ pub struct Eligible {
     pub domains: usize,
 }
 
-#[derive(Debug, Default)]
-pub struct DomainCache(Mutex<HashMap<String, Arc<Eligible>>>);
+pub type DomainCache = BatchCache<Eligible>;
 
 /// Everything eligibility depends on besides the nodes: the constraints' keys (a node must
 /// carry all of them), the policies, and the pod fields the policies read.
@@ -41,23 +42,16 @@ fn cache_key(pod: &PodRecord, all: &[SpreadConstraint], c: &SpreadConstraint) ->
     key
 }
 
-impl DomainCache {
-    /// The nodes of `nodes` that count for constraint `c` of `pod`, whose constraints of the
-    /// same kind are `all`.
-    pub fn eligible(
-        &self,
-        pod: &PodRecord,
-        nodes: &[Arc<NodeInfo>],
-        all: &[SpreadConstraint],
-        c: &SpreadConstraint,
-    ) -> Arc<Eligible> {
-        let key = cache_key(pod, all, c);
-        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .entry(key)
-            .or_insert_with(|| Arc::new(compute(pod, nodes, all, c)))
-            .clone()
-    }
+/// The nodes of `nodes` that count for constraint `c` of `pod`, whose constraints of the same
+/// kind are `all`; computed once per batch.
+pub fn eligible(
+    cache: &DomainCache,
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+    all: &[SpreadConstraint],
+    c: &SpreadConstraint,
+) -> Arc<Eligible> {
+    cache.get_or(cache_key(pod, all, c), || compute(pod, nodes, all, c))
 }
 
 fn compute(
@@ -116,23 +110,23 @@ mod tests {
         let all = [c.clone()];
         let cache = DomainCache::default();
         let any = pod("p");
-        let e = cache.eligible(&any, &nodes, &all, &c);
+        let e = eligible(&cache, &any, &nodes, &all, &c);
         assert_eq!(
             (e.nodes.as_slice(), e.domains),
             (&[true, true, false, true][..], 2)
         );
         let mut gpu = pod("q");
         gpu.node_selector = Labels::from_pairs([("pool", "gpu")]);
-        let e = cache.eligible(&gpu, &nodes, &all, &c);
+        let e = eligible(&cache, &gpu, &nodes, &all, &c);
         assert_eq!(
             (e.nodes.as_slice(), e.domains),
             (&[true, false, false, true][..], 2)
         );
         let twin = pod("r");
         assert!(Arc::ptr_eq(
-            &cache.eligible(&twin, &nodes, &all, &c),
-            &cache.eligible(&any, &nodes, &all, &c)
+            &eligible(&cache, &twin, &nodes, &all, &c),
+            &eligible(&cache, &any, &nodes, &all, &c)
         ));
-        assert_eq!(cache.0.lock().expect("lock").len(), 2);
+        assert_eq!(cache.len(), 2);
     }
 }
