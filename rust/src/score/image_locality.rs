@@ -6,9 +6,6 @@
 //! the sum is clamped to `23Mi ..= 1000Mi × containers` and scaled linearly to 0..=100. No
 //! normalization step.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::intern::Sym;
 use crate::state::node::NodeRecord;
@@ -76,20 +73,10 @@ impl ScorePlugin for ImageLocality {
             for (image, count) in &mut nodes_with {
                 *count = index.pods.nodes_with_image(*image);
             }
-            let spread = Spread {
+            return Prepared::Run(Some(Box::new(Spread {
                 nodes_with,
                 total: index.nodes,
-            };
-            // A node's score depends on the pod's images only: once per batch per image list.
-            let pod = ctx.pod;
-            let scores = index.image_scores.get_or(format!("{:?}", pod.images), || {
-                ctx.nodes
-                    .iter()
-                    .filter_map(|info| info.node.as_deref())
-                    .map(|node| (node.name, node_score(&spread, pod, node)))
-                    .collect()
-            });
-            return Prepared::Run(Some(Box::new(scores)));
+            })));
         }
         let mut total = 0;
         // Spread is over every node of the snapshot, not only the feasible ones, as kube.
@@ -105,40 +92,31 @@ impl ScorePlugin for ImageLocality {
     }
 
     fn score(&self, state: Option<&PluginState>, pod: &PodRecord, info: &NodeInfo) -> i64 {
-        let (Some(state), Some(node)) = (state, info.node.as_deref()) else {
+        let (Some(spread), Some(node)) = (
+            state.and_then(|s| s.downcast_ref::<Spread>()),
+            info.node.as_deref(),
+        ) else {
             return 0;
         };
-        if let Some(scores) = state.downcast_ref::<Arc<NodeScores>>() {
-            return scores.get(&node.name).copied().unwrap_or(0);
+        if spread.total == 0 {
+            return 0;
         }
-        state
-            .downcast_ref::<Spread>()
-            .map_or(0, |spread| node_score(spread, pod, node))
+        let mut sum: i64 = 0;
+        for &image in pod.images.iter() {
+            let Some(size) = image_size(node, image) else {
+                continue;
+            };
+            let with = spread
+                .nodes_with
+                .binary_search_by_key(&image, |&(i, _)| i)
+                .map_or(0, |k| spread.nodes_with[k].1);
+            // kube scales in floating point and truncates.
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let scaled = (size as f64 * with as f64 / spread.total as f64) as i64;
+            sum = sum.saturating_add(scaled);
+        }
+        priority(sum, pod.images.len())
     }
-}
-
-/// Raw scores by node name, for every node of the batch.
-pub type NodeScores = HashMap<Sym, i64, ahash::RandomState>;
-
-fn node_score(spread: &Spread, pod: &PodRecord, node: &NodeRecord) -> i64 {
-    if spread.total == 0 {
-        return 0;
-    }
-    let mut sum: i64 = 0;
-    for &image in pod.images.iter() {
-        let Some(size) = image_size(node, image) else {
-            continue;
-        };
-        let with = spread
-            .nodes_with
-            .binary_search_by_key(&image, |&(i, _)| i)
-            .map_or(0, |k| spread.nodes_with[k].1);
-        // kube scales in floating point and truncates.
-        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-        let scaled = (size as f64 * with as f64 / spread.total as f64) as i64;
-        sum = sum.saturating_add(scaled);
-    }
-    priority(sum, pod.images.len())
 }
 
 #[cfg(test)]
