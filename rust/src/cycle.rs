@@ -11,7 +11,6 @@ use rayon::prelude::*;
 
 use crate::diagnosis::{self, Diagnosis};
 use crate::filter::volume_binding;
-use crate::framework::batch_cache::BatchCache;
 use crate::framework::code::Code;
 use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
@@ -131,7 +130,6 @@ pub fn schedule_batch_with(
     let domains = DomainCache::default();
     let statics = StaticFilters::default();
     let terms = TermCounts::default();
-    let image_scores = BatchCache::default();
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
@@ -147,7 +145,6 @@ pub fn schedule_batch_with(
                     nodes: nodes.len(),
                     domains: &domains,
                     terms: &terms,
-                    image_scores: &image_scores,
                 });
                 let (decision, chosen) = decide(
                     profile,

@@ -220,9 +220,6 @@ pub struct IndexView<'a> {
     pub domains: &'a crate::state::spread_domains::DomainCache,
     /// Affinity terms' counts, computed once per batch.
     pub terms: &'a crate::state::term_counts::TermCounts,
-    /// ImageLocality's raw scores per image list, computed once per batch.
-    pub image_scores:
-        &'a crate::framework::batch_cache::BatchCache<crate::score::image_locality::NodeScores>,
 }
 
 pub const NO_NODE: u32 = u32::MAX;
