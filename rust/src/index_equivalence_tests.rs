@@ -206,7 +206,7 @@ fn random_node(rng: &mut Rng, i: usize) -> NodeInfo {
         .map(|i| (sym(i), 300 << 20))
         .collect();
     images.sort_unstable_by_key(|&(i, _)| i);
-    b.record.images = images.into();
+    b.record.images = crate::state::node_images::NodeImages::new(images);
     b.build()
 }
 

@@ -35,7 +35,7 @@ pub fn node(name: &str, milli_cpu: i64, memory: i64) -> NodeBuilder {
                 ..Resources::default()
             },
             allowed_pods: 110,
-            images: Box::default(),
+            images: crate::state::node_images::NodeImages::default(),
             error: None,
         },
     }

@@ -20,7 +20,7 @@ pub fn warm<'a>(nodes: impl Iterator<Item = &'a NodeInfo>) {
                 .wrapping_add(n.allocatable.scalar.len())
                 .wrapping_add(n.taints.first().map_or(0, |t| t.key.into_usize()))
                 .wrapping_add(n.labels.len())
-                .wrapping_add(n.images.first().map_or(0, |&(image, _)| image.into_usize()));
+                .wrapping_add(n.images.first().map_or(0, Key::into_usize));
         }
     }
     black_box(sum);

@@ -41,10 +41,7 @@ struct Spread {
 }
 
 fn image_size(node: &NodeRecord, image: Sym) -> Option<i64> {
-    node.images
-        .binary_search_by_key(&image, |&(name, _)| name)
-        .ok()
-        .map(|i| node.images[i].1)
+    node.images.size(image)
 }
 
 /// kube's `calculatePriority`.
@@ -132,7 +129,7 @@ mod tests {
         let mut n = node(name, 1000, 1 << 30);
         let mut list: Vec<(Sym, i64)> = images.iter().map(|&(i, s)| (sym(i), s)).collect();
         list.sort_unstable_by_key(|&(i, _)| i);
-        n.record.images = list.into_boxed_slice();
+        n.record.images = crate::state::node_images::NodeImages::new(list);
         Arc::new(n.build())
     }
 

@@ -9,6 +9,7 @@ pub mod label_selector;
 pub mod labels;
 pub mod namespaces;
 pub mod node;
+pub mod node_images;
 pub mod node_info;
 pub mod node_selector;
 pub mod object;

@@ -3,6 +3,7 @@
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::labels::Labels;
+use crate::state::node_images::NodeImages;
 use crate::state::object::{FieldError, LenientIdentity, ObjectRef, decode};
 use crate::state::resources::{ResourceName, Resources};
 use crate::state::taints::{Taint, TaintEffect};
@@ -21,7 +22,7 @@ pub struct NodeRecord {
     pub allowed_pods: i64,
     /// `status.images`: every name an image is known by, with its size in bytes, sorted by
     /// name (ImageLocality).
-    pub images: Box<[(Sym, i64)]>,
+    pub images: NodeImages,
     /// Set when part of the object was malformed: the node is then infeasible for every pod.
     pub error: Option<Box<str>>,
 }
@@ -69,7 +70,7 @@ pub fn parse_node(bytes: &[u8]) -> NodeParse {
                 taints: Box::default(),
                 allocatable: Resources::default(),
                 allowed_pods: 0,
-                images: Box::default(),
+                images: NodeImages::default(),
                 error: Some(err.to_string().into()),
             })
         }
@@ -154,18 +155,16 @@ fn from_wire(wire: &NodeWire<'_>) -> NodeRecord {
     }
 }
 
-fn images(list: Option<&[crate::state::wire::ContainerImageWire<'_>]>) -> Box<[(Sym, i64)]> {
-    let mut out: Vec<(Sym, i64)> = list
-        .into_iter()
-        .flatten()
-        .flat_map(|image| {
-            let size = image.size_bytes.unwrap_or(0).max(0);
-            image.names.iter().flatten().map(move |n| (sym(n), size))
-        })
-        .collect();
-    out.sort_unstable_by_key(|&(name, _)| name);
-    out.dedup_by_key(|&mut (name, _)| name);
-    out.into_boxed_slice()
+fn images(list: Option<&[crate::state::wire::ContainerImageWire<'_>]>) -> NodeImages {
+    NodeImages::new(
+        list.into_iter()
+            .flatten()
+            .flat_map(|image| {
+                let size = image.size_bytes.unwrap_or(0).max(0);
+                image.names.iter().flatten().map(move |n| (sym(n), size))
+            })
+            .collect(),
+    )
 }
 
 pub fn join_errors(errors: &[FieldError]) -> Option<Box<str>> {

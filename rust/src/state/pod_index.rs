@@ -150,16 +150,16 @@ impl PodIndex {
     /// Keeps the image counts in step with a node replaced by `new` (None: deleted).
     pub fn replace_node(&mut self, old: Option<&NodeRecord>, new: Option<&NodeRecord>) {
         for (image, _) in old.iter().flat_map(|n| n.images.iter()) {
-            let gone = self.images.get_mut(image).is_some_and(|count| {
+            let gone = self.images.get_mut(&image).is_some_and(|count| {
                 *count = count.saturating_sub(1);
                 *count == 0
             });
             if gone {
-                self.images.remove(image);
+                self.images.remove(&image);
             }
         }
         for (image, _) in new.iter().flat_map(|n| n.images.iter()) {
-            *self.images.entry(*image).or_default() += 1;
+            *self.images.entry(image).or_default() += 1;
         }
     }
 

@@ -1,0 +1,77 @@
+//! A node's `status.images`: every name an image is known by, with its size, sorted by name, and
+//! a 128-bit filter of the names kept inline. ImageLocality asks every feasible node whether it
+//! holds the pod's images; most nodes do not hold a given image, and the filter answers that
+//! without touching the list (a cache miss per node on a large cluster).
+
+use lasso::Key;
+
+use crate::intern::Sym;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeImages {
+    filter: u128,
+    list: Box<[(Sym, i64)]>,
+}
+
+fn bit(image: Sym) -> u128 {
+    // Interned symbols are dense small integers: spread them over the 128 bits.
+    let h = (image.into_usize() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    1u128 << (h >> 57)
+}
+
+impl NodeImages {
+    /// From (name, size) pairs in any order; a name given twice keeps its first size.
+    pub fn new(mut list: Vec<(Sym, i64)>) -> Self {
+        list.sort_by_key(|&(name, _)| name);
+        list.dedup_by_key(|&mut (name, _)| name);
+        Self {
+            filter: list.iter().fold(0, |f, &(name, _)| f | bit(name)),
+            list: list.into_boxed_slice(),
+        }
+    }
+
+    /// The size of `image` on this node, if the node has it.
+    pub fn size(&self, image: Sym) -> Option<i64> {
+        if self.filter & bit(image) == 0 {
+            return None;
+        }
+        self.list
+            .binary_search_by_key(&image, |&(name, _)| name)
+            .ok()
+            .map(|i| self.list[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Sym, i64)> + '_ {
+        self.list.iter().copied()
+    }
+
+    pub fn first(&self) -> Option<Sym> {
+        self.list.first().map(|&(name, _)| name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+
+    #[test]
+    fn sizes_by_name_and_absent_names() {
+        let images = NodeImages::new(
+            (0..40)
+                .map(|i| (sym(&format!("img-{i}:v1")), i64::from(i) + 1))
+                .collect(),
+        );
+        for i in 0..40 {
+            assert_eq!(
+                images.size(sym(&format!("img-{i}:v1"))),
+                Some(i64::from(i) + 1)
+            );
+        }
+        for i in 40..400 {
+            assert_eq!(images.size(sym(&format!("img-{i}:v1"))), None);
+        }
+        assert_eq!(NodeImages::default().size(sym("img-1:v1")), None);
+        assert_eq!(images.iter().count(), 40);
+    }
+}
