@@ -52,12 +52,12 @@ impl NumaFits {
     /// The node's answer, from its cache or worked out (and kept); `None` for a malformed
     /// NRT object.
     fn answer(&self, args: &NumaArgs, node: &NodeInfo) -> Option<FitEntry> {
-        let view = view(args, node);
-        let (topology, table, usage) = view.parts()?;
         let key = (args.id, self.request.shape());
-        if let Some(entry) = view.fits().and_then(|fits| fits.get(key)) {
+        if let Some(entry) = node.numa.cached_fits().and_then(|fits| fits.get(key)) {
             return Some(entry);
         }
+        let view = view(args, node);
+        let (topology, table, usage) = view.parts()?;
         let entry = match plan_in(topology, table, usage, &self.request) {
             Ok(placement) => FitEntry {
                 fit: Ok(()),

@@ -12,6 +12,9 @@
 
 use std::borrow::Cow;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lasso::Key;
 
 use crate::intern::{Sym, resolve, sym};
 use crate::topology::Infeasible;
@@ -19,7 +22,7 @@ use crate::topology::Infeasible;
 /// Answers kept per node. Request shapes seen between two changes of a node stay few; beyond
 /// this the oldest answer makes room.
 const SLOTS: usize = 8;
-/// A free slot's key (no real key is 0: shapes are interned symbols, never index 0 plus one).
+/// A free slot's key (no real key is 0: shapes are interned symbols, stored plus one).
 const FREE: u64 = 0;
 
 /// Who asks (the NUMA args' id: weights and job sizes change the score) and what (the
@@ -27,8 +30,7 @@ const FREE: u64 = 0;
 pub type FitKey = (u32, Sym);
 
 fn packed((args, shape): FitKey) -> u64 {
-    // +1 keeps every real key away from FREE.
-    (u64::from(args) << 32) | (lasso::Key::into_usize(shape) as u64 + 1)
+    (u64::from(args) << 32) | (shape.into_usize() as u64 + 1)
 }
 
 /// What the node answered for one key.
@@ -39,98 +41,87 @@ pub struct FitEntry {
     pub score: i64,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Answer {
-    /// Empty when the request fits.
-    reason: &'static str,
-    fits: bool,
-    resolvable: bool,
-    score: i64,
-}
+// An answer in one word: the reason's symbol plus one (0: none) in the low 32 bits, then
+// whether it fits, whether the refusal is resolvable, and the score (0..=100) on top.
+const FITS: u64 = 1 << 32;
+const RESOLVABLE: u64 = 1 << 33;
+const SCORE_SHIFT: u32 = 48;
 
-#[derive(Debug)]
-struct Slots {
-    keys: [u64; SLOTS],
-    answers: [Answer; SLOTS],
-    /// The slot the next new key takes once all are used.
-    next: usize,
-}
-
-#[derive(Debug)]
-pub struct FitCache {
-    slots: Mutex<Slots>,
-}
-
-impl Default for FitCache {
-    fn default() -> Self {
-        let empty = Answer {
-            reason: "",
-            fits: false,
-            resolvable: false,
-            score: 0,
-        };
-        Self {
-            slots: Mutex::new(Slots {
-                keys: [FREE; SLOTS],
-                answers: [empty; SLOTS],
-                next: 0,
-            }),
+fn encode(entry: &FitEntry) -> u64 {
+    let score = (entry.score.clamp(0, i64::from(u16::MAX)) as u64) << SCORE_SHIFT;
+    match &entry.fit {
+        Ok(()) => score | FITS | RESOLVABLE,
+        Err(infeasible) => {
+            let reason = sym(&infeasible.reason).into_usize() as u64 + 1;
+            score | reason | if infeasible.resolvable { RESOLVABLE } else { 0 }
         }
     }
+}
+
+fn decode(word: u64) -> FitEntry {
+    let fit = if word & FITS != 0 {
+        Ok(())
+    } else {
+        let index = (word & u64::from(u32::MAX)) as usize;
+        let reason = index
+            .checked_sub(1)
+            .and_then(Sym::try_from_usize)
+            .map_or("", resolve);
+        Err(Infeasible {
+            reason: Cow::Borrowed(reason),
+            resolvable: word & RESOLVABLE != 0,
+        })
+    };
+    FitEntry {
+        fit,
+        score: (word >> SCORE_SHIFT) as i64,
+    }
+}
+
+/// Reads take no lock (a cache line of keys, then one word): they run for every candidate node
+/// of every device pod. Writes (a node's first answer for a shape) take one, so two writers
+/// never interleave in a slot; a write empties the slot's key before changing its answer, and
+/// a read checks the key again after reading the answer, so it never pairs a key with another
+/// key's answer.
+#[derive(Debug, Default)]
+pub struct FitCache {
+    keys: [AtomicU64; SLOTS],
+    answers: [AtomicU64; SLOTS],
+    /// The slot the next new key takes once all are used.
+    next: Mutex<usize>,
 }
 
 impl FitCache {
     pub fn get(&self, key: FitKey) -> Option<FitEntry> {
         let key = packed(key);
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = slots.keys.iter().position(|&k| k == key)?;
-        let answer = slots.answers[slot];
-        Some(FitEntry {
-            fit: if answer.fits {
-                Ok(())
-            } else {
-                Err(Infeasible {
-                    reason: Cow::Borrowed(answer.reason),
-                    resolvable: answer.resolvable,
-                })
-            },
-            score: answer.score,
+        (0..SLOTS).find_map(|slot| {
+            if self.keys[slot].load(Ordering::Acquire) != key {
+                return None;
+            }
+            let answer = self.answers[slot].load(Ordering::Acquire);
+            (self.keys[slot].load(Ordering::Acquire) == key).then(|| decode(answer))
         })
     }
 
     /// Records `entry` for `key`, replacing an earlier one.
     pub fn put(&self, key: FitKey, entry: &FitEntry) {
         let key = packed(key);
-        let answer = match &entry.fit {
-            Ok(()) => Answer {
-                reason: "",
-                fits: true,
-                resolvable: true,
-                score: entry.score,
-            },
-            Err(infeasible) => Answer {
-                // Built reasons are rare (most are shared already); interning keeps the slot
-                // small and its reads free of allocation.
-                reason: match &infeasible.reason {
-                    Cow::Borrowed(text) => text,
-                    Cow::Owned(text) => resolve(sym(text)),
-                },
-                fits: false,
-                resolvable: infeasible.resolvable,
-                score: entry.score,
-            },
-        };
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = match slots.keys.iter().position(|&k| k == key || k == FREE) {
+        let answer = encode(entry);
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match (0..SLOTS).find(|&slot| {
+            let k = self.keys[slot].load(Ordering::Relaxed);
+            k == key || k == FREE
+        }) {
             Some(slot) => slot,
             None => {
-                let oldest = slots.next;
-                slots.next = (oldest + 1) % SLOTS;
+                let oldest = *next;
+                *next = (oldest + 1) % SLOTS;
                 oldest
             }
         };
-        slots.keys[slot] = key;
-        slots.answers[slot] = answer;
+        self.keys[slot].store(FREE, Ordering::Relaxed);
+        self.answers[slot].store(answer, Ordering::Release);
+        self.keys[slot].store(key, Ordering::Release);
     }
 }
 
@@ -172,5 +163,16 @@ mod tests {
         };
         cache.put((3, shape), &built);
         assert_eq!(cache.get((3, shape)), Some(built));
+        let unresolvable = FitEntry {
+            fit: Err(Infeasible {
+                reason: Cow::Borrowed("node(s) had no single NUMA node with 9 nvidia.com/gpu"),
+                resolvable: false,
+            }),
+            score: 0,
+        };
+        cache.put((3, shape), &unresolvable);
+        assert_eq!(cache.get((3, shape)), Some(unresolvable));
+        cache.put((4, shape), &fits(100));
+        assert_eq!(cache.get((4, shape)), Some(fits(100)));
     }
 }

@@ -90,6 +90,16 @@ impl NodeView<'_> {
 }
 
 impl NodeNuma {
+    /// The node's cached answers when its cache is built and current: the cheap first look
+    /// for every candidate node (no view is put together for a node that has the answer).
+    pub fn cached_fits(&self) -> Option<&FitCache> {
+        let Some(Nrt::Parsed(topology)) = &self.nrt else {
+            return None;
+        };
+        let cache = self.cache.get()?;
+        Arc::ptr_eq(&cache.built_from, topology).then_some(&cache.fits)
+    }
+
     /// The node as placement sees it; a node without an NRT object becomes a single zone
     /// holding `resources` (the only ones the caller will ask about).
     pub fn view<'a>(&'a self, info: &NodeInfo, resources: &[&str]) -> NodeView<'a> {
