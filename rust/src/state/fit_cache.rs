@@ -78,28 +78,38 @@ fn decode(word: u64) -> FitEntry {
     }
 }
 
-/// Reads take no lock (a cache line of keys, then one word): they run for every candidate node
+/// Reads take no lock: they run for every candidate node
 /// of every device pod. Writes (a node's first answer for a shape) take one, so two writers
 /// never interleave in a slot; a write empties the slot's key before changing its answer, and
 /// a read checks the key again after reading the answer, so it never pairs a key with another
 /// key's answer.
+///
+/// A key and its answer sit side by side, so a hit reads one cache line (the node's first
+/// shapes share the line with the cache's header, see `NodeNuma`).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct FitCache {
-    keys: [AtomicU64; SLOTS],
-    answers: [AtomicU64; SLOTS],
+    slots: [Slot; SLOTS],
     /// The slot the next new key takes once all are used.
     next: Mutex<usize>,
+}
+
+#[derive(Debug, Default)]
+#[repr(C)]
+struct Slot {
+    key: AtomicU64,
+    answer: AtomicU64,
 }
 
 impl FitCache {
     pub fn get(&self, key: FitKey) -> Option<FitEntry> {
         let key = packed(key);
-        (0..SLOTS).find_map(|slot| {
-            if self.keys[slot].load(Ordering::Acquire) != key {
+        self.slots.iter().find_map(|slot| {
+            if slot.key.load(Ordering::Acquire) != key {
                 return None;
             }
-            let answer = self.answers[slot].load(Ordering::Acquire);
-            (self.keys[slot].load(Ordering::Acquire) == key).then(|| decode(answer))
+            let answer = slot.answer.load(Ordering::Acquire);
+            (slot.key.load(Ordering::Acquire) == key).then(|| decode(answer))
         })
     }
 
@@ -109,7 +119,7 @@ impl FitCache {
         let answer = encode(entry);
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
         let slot = match (0..SLOTS).find(|&slot| {
-            let k = self.keys[slot].load(Ordering::Relaxed);
+            let k = self.slots[slot].key.load(Ordering::Relaxed);
             k == key || k == FREE
         }) {
             Some(slot) => slot,
@@ -119,9 +129,10 @@ impl FitCache {
                 oldest
             }
         };
-        self.keys[slot].store(FREE, Ordering::Relaxed);
-        self.answers[slot].store(answer, Ordering::Release);
-        self.keys[slot].store(key, Ordering::Release);
+        let slot = &self.slots[slot];
+        slot.key.store(FREE, Ordering::Relaxed);
+        slot.answer.store(answer, Ordering::Release);
+        slot.key.store(key, Ordering::Release);
     }
 }
 
