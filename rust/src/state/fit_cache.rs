@@ -84,14 +84,26 @@ fn decode(word: u64) -> FitEntry {
 /// a read checks the key again after reading the answer, so it never pairs a key with another
 /// key's answer.
 ///
-/// A key and its answer sit side by side, so a hit reads one cache line (the node's first
-/// shapes share the line with the cache's header, see `NodeNuma`).
+/// A key and its answer sit side by side, so a hit reads one cache line.
 #[derive(Debug, Default)]
 #[repr(C)]
 pub struct FitCache {
     slots: [Slot; SLOTS],
     /// The slot the next new key takes once all are used.
     next: Mutex<usize>,
+}
+
+impl Clone for FitCache {
+    fn clone(&self) -> Self {
+        let copy = Self::default();
+        for (to, from) in copy.slots.iter().zip(&self.slots) {
+            to.key
+                .store(from.key.load(Ordering::Acquire), Ordering::Relaxed);
+            to.answer
+                .store(from.answer.load(Ordering::Acquire), Ordering::Relaxed);
+        }
+        copy
+    }
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +123,14 @@ impl FitCache {
             let answer = slot.answer.load(Ordering::Acquire);
             (slot.key.load(Ordering::Acquire) == key).then(|| decode(answer))
         })
+    }
+
+    /// Forgets every answer (the node changed).
+    pub fn clear(&mut self) {
+        for slot in &mut self.slots {
+            *slot.key.get_mut() = FREE;
+        }
+        *self.next.get_mut().unwrap_or_else(|e| e.into_inner()) = 0;
     }
 
     /// Records `entry` for `key`, replacing an earlier one.
