@@ -482,11 +482,12 @@ fn decide(
     );
     // The refused nodes' reasons, only when a diagnosis needs them.
     let explain_refused = |failures: &mut Vec<Status>| {
-        failures.extend(
-            refused
-                .iter()
-                .filter_map(|&i| run_filters(profile, &states, pod, &nodes[i])),
-        );
+        let found: Vec<Status> = refused
+            .par_iter()
+            .with_min_len(MIN_NODES_PER_TASK)
+            .filter_map(|&i| run_filters(profile, &states, pod, &nodes[i]))
+            .collect();
+        failures.extend(found);
     };
     decision.filter_seconds = started.elapsed().as_secs_f64();
     decision.evaluated_nodes = processed;
