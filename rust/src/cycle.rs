@@ -247,7 +247,7 @@ struct Filtered {
     /// Indices into the node list, in the order they were examined.
     feasible: Vec<usize>,
     failures: Vec<Status>,
-    /// Nodes refused by the static filters, whose verdicts say why.
+    /// Nodes the static verdicts refused: a diagnosis re-runs the filters on them for why.
     refused: Vec<usize>,
     processed: usize,
 }
