@@ -336,7 +336,9 @@ class Snapshot:
         holding fewer of their pods are preferred. ``plugins``: as for ``schedule``, per member.
         A uid not pending here makes every decision ERROR."""
 
-    def preempt(self, uids: list[str], profile: Profile) -> Preemption:
+    def preempt(
+        self, uids: list[str], profile: Profile, group: PodGroup | None = None
+    ) -> Preemption:
         """kube's DefaultPreemption for the pending pods ``uids``, planned as one set (a gang:
         all of them get room, or none does), with the GIL released, in parallel over nodes.
 
@@ -349,6 +351,11 @@ class Snapshot:
         victims, latest-started victims. Priority is ``spec.priority``, else the cached
         PriorityClasses'. Pods with preemptionPolicy Never, or whose nominated node still has
         terminating lower-priority pods, do not preempt.
+
+        ``group``: the PodGroup of a gang's members. The plan keeps to its rack policy (each
+        rack is planned and the cheapest plan wins; ``preferred`` falls back to every node)
+        and gives each member a host of its own when it asks for distinct hosts. A plan that
+        evicts nobody is refused: the pods failed for want of something eviction cannot give.
 
         The snapshot records the plan (victims removed, the pods counted on their nodes), so
         later ``schedule``/``preempt`` calls on it see it. The ClusterState is untouched."""

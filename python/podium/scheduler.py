@@ -511,9 +511,15 @@ class Scheduler:
             ) as span:
                 for pods in preemption_sets(waiting):
                     uids = [pod.uid for pod in pods]
+                    group_name = pods[0].pod_group
+                    group = (
+                        None
+                        if group_name is None
+                        else self._state.pod_group(pods[0].namespace, group_name)
+                    )
                     try:
                         outcome = await loop.run_in_executor(
-                            self._executor, snapshot.preempt, uids, profile
+                            self._executor, snapshot.preempt, uids, profile, group
                         )
                     except CoreError as err:
                         log.exception("core rejected preemption for %d pod(s)", len(pods))

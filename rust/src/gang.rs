@@ -298,6 +298,43 @@ impl Search<'_> {
     }
 }
 
+/// Where a gang may go, for a caller that places its members itself (preemption): the node
+/// sets to try (the whole cluster, or each rack), the set tried only when none of those works
+/// (the whole cluster for `preferred`), and the nodes it may not use.
+pub struct Scope {
+    pub sets: Vec<Vec<usize>>,
+    pub fallback: Option<Vec<usize>>,
+    /// Nodes already holding a member, when members need distinct hosts.
+    pub excluded: HashSet<usize>,
+    pub distinct_hosts: bool,
+}
+
+/// The gang's scope over `nodes` (the snapshot's real nodes, in order), as `schedule_gang`
+/// sees it.
+pub fn scope(nodes: &[Arc<NodeInfo>], profile: &Profile, group: &PodGroupRecord) -> Scope {
+    let placed_members = nodes_with_members(nodes, group);
+    let mut sets = Vec::new();
+    let mut fallback = None;
+    for candidate in candidates(nodes, rack_label(profile), group, &placed_members) {
+        if candidate.rack.is_none() && group.rack == RackPolicy::Preferred {
+            fallback = Some(candidate.nodes);
+        } else {
+            sets.push(candidate.nodes);
+        }
+    }
+    let excluded = if group.distinct_hosts {
+        placed_members.into_iter().collect()
+    } else {
+        HashSet::new()
+    };
+    Scope {
+        sets,
+        fallback,
+        excluded,
+        distinct_hosts: group.distinct_hosts,
+    }
+}
+
 /// Indices of the nodes that already hold a (bound or assumed) member of the group.
 fn nodes_with_members(nodes: &[Arc<NodeInfo>], group: &PodGroupRecord) -> Vec<usize> {
     nodes

@@ -626,14 +626,24 @@ impl PySnapshot {
         decisions_to_py(py, decisions)
     }
 
+    #[pyo3(signature = (uids, profile, group = None))]
     fn preempt(
         &self,
         py: Python<'_>,
         uids: Vec<String>,
         profile: &Bound<'_, PyProfile>,
+        group: Option<&Bound<'_, PodGroup>>,
     ) -> PyResult<Preemption> {
         let profile = &profile.get().inner;
-        let outcome = without_gil(py, || Ok(preemption::preempt(&self.inner, &uids, profile)))?;
+        let group = group.map(|g| g.get().inner.clone());
+        let outcome = without_gil(py, || {
+            Ok(preemption::preempt(
+                &self.inner,
+                &uids,
+                profile,
+                group.as_deref(),
+            ))
+        })?;
         let victims = outcome
             .victims
             .into_iter()

@@ -20,12 +20,14 @@ use rayon::prelude::*;
 use crate::cycle::pre_filter;
 use crate::framework::plugin::PodContext;
 use crate::framework::profile::Profile;
+use crate::gang::{self, Scope};
 use crate::intern::resolve;
 use crate::preemption::gangs::Gangs;
 use crate::preemption::nominated::Nominees;
 use crate::preemption::victims::{Candidate, Search, Verdict, Victim};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::pod_group::PodGroupRecord;
 use crate::state::snapshot::{Snapshot, SnapshotData};
 
 /// Below this many nodes per task, splitting the work costs more than it saves.
@@ -79,10 +81,16 @@ impl Outcome {
     }
 }
 
-/// Plans preemption for the pending pods `uids` as one set (all of them, or none). The
-/// snapshot's copy records the plan (victims gone, the pods on their nominated nodes) so
-/// later calls on it see it; the `ClusterState` is untouched.
-pub fn preempt(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Outcome {
+/// Plans preemption for the pending pods `uids` as one set (all of them, or none); `group`:
+/// the PodGroup when they are a gang's members, whose rack and distinct hosts the plan keeps
+/// to. The snapshot's copy records the plan (victims gone, the pods on their nominated nodes)
+/// so later calls on it see it; the `ClusterState` is untouched.
+pub fn preempt(
+    snapshot: &Snapshot,
+    uids: &[String],
+    profile: &Profile,
+    group: Option<&PodGroupRecord>,
+) -> Outcome {
     let mut guard = snapshot.lock();
     let data = &mut *guard;
     let mut pods = Vec::with_capacity(uids.len());
@@ -103,7 +111,10 @@ pub fn preempt(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Outco
             return Outcome::ineligible(format!("preemption: {}: {why}", pod.object()));
         }
     }
-    let plan = match profile.pool.install(|| plan(profile, data, nodes, &pods)) {
+    let plan = match profile
+        .pool
+        .install(|| plan(profile, data, nodes, &pods, group))
+    {
         Ok(plan) => plan,
         Err(message) => return Outcome::failed(message),
     };
@@ -172,90 +183,213 @@ struct Plan {
     touched: BTreeSet<usize>,
     nominations: Vec<(Arc<PodRecord>, usize)>,
     victims: Vec<Victim>,
+    /// What the plan costs, compared as kube compares nodes (`pick`).
+    pdb_violations: usize,
 }
 
+impl Plan {
+    /// Lower is better: PodDisruptionBudget violations, the highest victim priority, the sum
+    /// of victim priorities (offset per victim, as kube does), the number of victims.
+    fn cost(&self) -> (usize, i32, i64, usize) {
+        let highest = self.victims.iter().map(|v| v.priority).max();
+        let sum = self
+            .victims
+            .iter()
+            .map(|v| i64::from(v.priority) + (1i64 << 31))
+            .sum();
+        (
+            self.pdb_violations,
+            highest.unwrap_or(i32::MIN),
+            sum,
+            self.victims.len(),
+        )
+    }
+}
+
+/// Where the set may go: every node for pods outside a gang; a gang's racks (and its whole
+/// cluster as a fallback when its rack is only preferred), with a host per member when it
+/// asks for distinct hosts.
+fn scope(profile: &Profile, nodes: &[Arc<NodeInfo>], group: Option<&PodGroupRecord>) -> Scope {
+    match group {
+        Some(group) => gang::scope(nodes, profile, group),
+        None => Scope {
+            sets: vec![(0..nodes.len()).collect()],
+            fallback: None,
+            excluded: HashSet::new(),
+            distinct_hosts: false,
+        },
+    }
+}
+
+/// The cheapest plan over the scope's node sets (the fallback only when none works), or the
+/// failure of the set that got furthest.
 fn plan(
     profile: &Profile,
     data: &SnapshotData,
     nodes: Vec<Arc<NodeInfo>>,
     pods: &[Arc<PodRecord>],
+    group: Option<&PodGroupRecord>,
 ) -> Result<Plan, String> {
+    let scope = scope(profile, &nodes, group);
     let gangs = Gangs::of(&nodes);
     let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
-    let mut plan = Plan {
-        nodes,
-        touched: BTreeSet::new(),
-        nominations: Vec::with_capacity(pods.len()),
-        victims: Vec::new(),
+    let context = Context {
+        profile,
+        data,
+        nodes: &nodes,
+        pods,
+        gangs: &gangs,
+        nominees: &nominees,
+        scope: &scope,
     };
-    let mut removed: HashSet<Arc<str>> = HashSet::new();
-    for pod in pods {
-        let view = nominees.held_for(pod, &plan.nodes, &data.pending, &data.priorities);
-        let ctx = PodContext {
-            pod,
-            nodes: &view,
-            namespaces: &data.namespaces,
-            volumes: &data.volumes,
-            index: None,
-        };
-        let states = pre_filter(profile, &ctx).map_err(|status| {
-            format!(
-                "preemption: {}: {}",
-                pod.object(),
-                status.reasons.join(", ")
-            )
-        })?;
-        let search = Search {
-            profile,
-            states: &states,
-            pod,
-            priority: data.priorities.of(pod),
-            nodes: &view,
-            gangs: &gangs,
-            removed: &removed,
-            priorities: &data.priorities,
-            budgets: &data.budgets,
-        };
-        let verdicts: Vec<Verdict> = (0..view.len())
-            .into_par_iter()
-            .with_min_len(MIN_NODES_PER_TASK)
-            .map(|i| search.select(i))
-            .collect();
-        let (mut not_helpful, mut no_victims) = (0usize, 0usize);
-        let mut candidates: Vec<Candidate> = Vec::new();
-        for verdict in verdicts {
-            match verdict {
-                Verdict::Candidate(c) => candidates.push(c),
-                Verdict::NotHelpful => not_helpful += 1,
-                Verdict::NoVictims => no_victims += 1,
+    let mut best: Option<Plan> = None;
+    let mut furthest: Option<(usize, String)> = None;
+    for sets in [
+        scope.sets.iter().collect::<Vec<_>>(),
+        scope.fallback.iter().collect(),
+    ] {
+        for set in sets {
+            match context.plan_in(set) {
+                Ok(plan) => {
+                    if best.as_ref().is_none_or(|b| plan.cost() < b.cost()) {
+                        best = Some(plan);
+                    }
+                }
+                Err((planned, why)) => {
+                    if furthest.as_ref().is_none_or(|(p, _)| planned > *p) {
+                        furthest = Some((planned, why));
+                    }
+                }
             }
         }
-        let Some(best) = pick::best(&candidates) else {
-            let set = if pods.len() > 1 {
-                format!(" (one of a set of {} planned together)", pods.len())
-            } else {
-                String::new()
-            };
-            return Err(format!(
-                "preemption: {}{set}: {}",
-                pod.object(),
-                failure_message(view.len(), not_helpful, no_victims)
-            ));
-        };
-        let chosen = candidates.swap_remove(best);
-        drop(view);
-        for victim in chosen.victims {
-            if removed.insert(victim.pod.uid.clone()) {
-                Arc::make_mut(&mut plan.nodes[victim.node]).remove_pod(&victim.pod.uid);
-                plan.touched.insert(victim.node);
-                plan.victims.push(victim);
-            }
+        if best.is_some() {
+            break;
         }
-        Arc::make_mut(&mut plan.nodes[chosen.node]).add_pod(pod.clone());
-        plan.touched.insert(chosen.node);
-        plan.nominations.push((pod.clone(), chosen.node));
     }
-    Ok(plan)
+    match best {
+        // The pods fit without evicting anyone: they failed for want of something victims
+        // cannot give (a gang's rack or hosts of its own). A nomination would only hold nodes
+        // and send the pods round again.
+        Some(plan) if plan.victims.is_empty() => Err(format!(
+            "preemption: {}{}: {NO_VICTIMS}.",
+            pods[0].object(),
+            set_note(pods.len())
+        )),
+        Some(plan) => Ok(plan),
+        None => Err(furthest.map_or_else(
+            || format!("preemption: {}: no node to try.", pods[0].object()),
+            |(_, why)| why,
+        )),
+    }
+}
+
+fn set_note(pods: usize) -> String {
+    if pods > 1 {
+        format!(" (one of a set of {pods} planned together)")
+    } else {
+        String::new()
+    }
+}
+
+/// What planning in each of the scope's node sets shares.
+struct Context<'a> {
+    profile: &'a Profile,
+    data: &'a SnapshotData,
+    nodes: &'a [Arc<NodeInfo>],
+    pods: &'a [Arc<PodRecord>],
+    gangs: &'a Gangs,
+    nominees: &'a Nominees,
+    scope: &'a Scope,
+}
+
+impl Context<'_> {
+    /// Each pod in turn takes the best node of `set`, its victims taken out before the next
+    /// pod is planned. Fails with how many pods were planned and why the next could not be.
+    fn plan_in(&self, set: &[usize]) -> Result<Plan, (usize, String)> {
+        let (profile, data) = (self.profile, self.data);
+        let mut plan = Plan {
+            nodes: self.nodes.to_vec(),
+            touched: BTreeSet::new(),
+            nominations: Vec::with_capacity(self.pods.len()),
+            victims: Vec::new(),
+            pdb_violations: 0,
+        };
+        let mut open: Vec<usize> = set
+            .iter()
+            .copied()
+            .filter(|i| !self.scope.excluded.contains(i))
+            .collect();
+        let mut removed: HashSet<Arc<str>> = HashSet::new();
+        for (planned, pod) in self.pods.iter().enumerate() {
+            let view = self
+                .nominees
+                .held_for(pod, &plan.nodes, &data.pending, &data.priorities);
+            let ctx = PodContext {
+                pod,
+                nodes: &view,
+                namespaces: &data.namespaces,
+                volumes: &data.volumes,
+                index: None,
+            };
+            let states = pre_filter(profile, &ctx).map_err(|status| {
+                let why = status.reasons.join(", ");
+                (planned, format!("preemption: {}: {why}", pod.object()))
+            })?;
+            let search = Search {
+                profile,
+                states: &states,
+                pod,
+                priority: data.priorities.of(pod),
+                nodes: &view,
+                gangs: self.gangs,
+                removed: &removed,
+                priorities: &data.priorities,
+                budgets: &data.budgets,
+            };
+            let verdicts: Vec<Verdict> = open
+                .par_iter()
+                .with_min_len(MIN_NODES_PER_TASK)
+                .map(|&i| search.select(i))
+                .collect();
+            let (mut not_helpful, mut no_victims) = (0usize, 0usize);
+            let mut candidates: Vec<Candidate> = Vec::new();
+            for verdict in verdicts {
+                match verdict {
+                    Verdict::Candidate(c) => candidates.push(c),
+                    Verdict::NotHelpful => not_helpful += 1,
+                    Verdict::NoVictims => no_victims += 1,
+                }
+            }
+            let Some(best) = pick::best(&candidates) else {
+                return Err((
+                    planned,
+                    format!(
+                        "preemption: {}{}: {}",
+                        pod.object(),
+                        set_note(self.pods.len()),
+                        failure_message(open.len(), not_helpful, no_victims)
+                    ),
+                ));
+            };
+            let chosen = candidates.swap_remove(best);
+            drop(view);
+            plan.pdb_violations += chosen.pdb_violations;
+            for victim in chosen.victims {
+                if removed.insert(victim.pod.uid.clone()) {
+                    Arc::make_mut(&mut plan.nodes[victim.node]).remove_pod(&victim.pod.uid);
+                    plan.touched.insert(victim.node);
+                    plan.victims.push(victim);
+                }
+            }
+            Arc::make_mut(&mut plan.nodes[chosen.node]).add_pod(pod.clone());
+            plan.touched.insert(chosen.node);
+            plan.nominations.push((pod.clone(), chosen.node));
+            if self.scope.distinct_hosts {
+                open.retain(|&i| i != chosen.node);
+            }
+        }
+        Ok(plan)
+    }
 }
 
 fn failure_message(nodes: usize, not_helpful: usize, no_victims: usize) -> String {
@@ -267,6 +401,10 @@ fn failure_message(nodes: usize, not_helpful: usize, no_victims: usize) -> Strin
         parts.push(format!("{not_helpful} {NOT_HELPFUL}"));
     }
     parts.sort_unstable();
+    if parts.is_empty() {
+        // Every node of the set was taken by an earlier pod that needs a host of its own.
+        return "no node left to try.".into();
+    }
     format!("0/{nodes} nodes are available: {}.", parts.join(", "))
 }
 
