@@ -360,6 +360,16 @@ class Snapshot:
         The snapshot records the plan (victims removed, the pods counted on their nodes), so
         later ``schedule``/``preempt`` calls on it see it. The ClusterState is untouched."""
 
+    def reserve(self, uids: list[str], profile: Profile) -> list[str | None]:
+        """Whole-node reservations (the profile's ``podium.reservation``) for the pending pods
+        ``uids`` that fit nowhere, in priority order: per pod, the node to hold for it
+        (``ClusterState.nominate``) or None. A pod is reserved for when it asks for at least
+        ``minShare`` of a node's allocatable amount of one of ``resources``; it gets the node
+        that would take it once emptied with the fewest of that resource in use (then the
+        fewest pods), among nodes nobody holds; at most ``maxNodeShare`` of the nodes are held
+        at once. A pod's standing nomination comes back unchanged while its node would still
+        take it. All None when the profile reserves nothing."""
+
     def explain(self, uid: str, profile: Profile) -> dict[str, list[str]]:
         """Why the pending pod ``uid`` fits or not, node by node, with the GIL released.
 

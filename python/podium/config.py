@@ -412,6 +412,22 @@ class NumaSettings:
         }
 
 
+class _ReservationArgs(_Model):
+    """Whole-node reservations (``rust/src/reservation.rs``): a pod that fits nowhere and asks
+    for at least ``min_share`` of a node's allocatable amount of one of ``resources`` gets the
+    node nearest to free held for it (``status.nominatedNodeName``) while that node's pods
+    finish; at most ``max_node_share`` of the nodes are held at once (0: off). A quarter by
+    default: on the GPU packing benchmark's overloaded stream, a twentieth held too few nodes
+    to place more whole-node jobs than best-fit packing alone, a quarter placed more of them
+    and as many small jobs (``bench/README.md``)."""
+
+    resources: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: ["nvidia.com/gpu"]
+    )
+    min_share: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_node_share: float = Field(default=0.25, ge=0.0, le=1.0)
+
+
 class PodiumArgs(_ArgsModel):
     """podium's own settings: ``pluginConfig: [{name: Podium, args: {...}}]``."""
 
@@ -430,6 +446,7 @@ class PodiumArgs(_ArgsModel):
     trace_sample_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     # OTLP/HTTP traces URL (…/v1/traces). Unset: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else off.
     otlp_endpoint: str | None = None
+    reservation: _ReservationArgs = _ReservationArgs()
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -491,6 +508,11 @@ class Profile:
                     "numaDefaultPolicy": self.podium.numa_default_policy,
                     "rackLabel": self.podium.rack_label,
                     "numa": self.numa.spec(),
+                    "reservation": {
+                        "resources": self.podium.reservation.resources,
+                        "minShare": self.podium.reservation.min_share,
+                        "maxNodeShare": self.podium.reservation.max_node_share,
+                    },
                 },
             }
         )

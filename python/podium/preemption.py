@@ -132,8 +132,17 @@ class Preemptor:
             self._tasks[pod.uid] = task
         task.add_done_callback(lambda _: self._done([pod.uid for pod, _ in nominated], task))
 
+    def hold(self, pod: PodLike, node: str) -> None:
+        """Hold ``node`` for ``pod`` with no victims (a whole-node reservation): in the cache
+        at once, then in the pod's ``status.nominatedNodeName``."""
+        self._state.nominate(pod.uid, node)
+        task = asyncio.create_task(self._write_nomination(pod, node), name=f"hold-{pod.uid}")
+        self._tasks.setdefault(pod.uid, task)
+        task.add_done_callback(lambda _: self._done([pod.uid], task))
+        log.info("holding node %s for %s/%s while its pods finish", node, pod.namespace, pod.name)
+
     def release(self, pod: PodLike) -> None:
-        """Preemption found no room for ``pod``: give up the node it was nominated to, if any."""
+        """No room was found for ``pod``: give up the node it was nominated to, if any."""
         if self._state.nominated_node(pod.uid) is None:
             return
         self._state.nominate(pod.uid, None)

@@ -156,6 +156,9 @@ class Podium:
             gangs=self.gangs,
             preemptor=self.preemptor,
             preempting=frozenset(p.scheduler_name for p in config.profiles if p.preemption),
+            reserving=frozenset(
+                p.scheduler_name for p in config.profiles if p.podium.reservation.max_node_share > 0
+            ),
         )
         self._cache_task: asyncio.Task[None] | None = None
         self._scheduler_task: asyncio.Task[None] | None = None

@@ -85,6 +85,7 @@ class PreemptionSink(Protocol):
         self, scheduler_name: str, pods: Sequence[PendingPod], preemption: Preemption
     ) -> None: ...
     def release(self, pod: PendingPod) -> None: ...
+    def hold(self, pod: PendingPod, node: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,12 @@ class Scheduler:
         gangs: GangSink | None = None,
         preemptor: PreemptionSink | None = None,
         preempting: frozenset[str] = frozenset(),
+        reserving: frozenset[str] = frozenset(),
     ) -> None:
         """``preempting``: the schedulerNames of the profiles with DefaultPreemption enabled;
-        their pods that fit nowhere preempt through ``preemptor``."""
+        their pods that fit nowhere preempt through ``preemptor``. ``reserving``: those with
+        whole-node reservations on; their whole-node pods that fit nowhere (and preempt
+        nothing) get a node held through ``preemptor``."""
         self._state = state
         self._queue = queue
         self._binder = binder
@@ -139,6 +143,7 @@ class Scheduler:
         self._gangs = gangs or _NoGangs()
         self._preemptor = preemptor
         self._preempting = preempting if preemptor is not None else frozenset()
+        self._reserving = reserving if preemptor is not None else frozenset()
         self._executor = _core_executor()
 
     async def run(self) -> None:
@@ -258,9 +263,12 @@ class Scheduler:
         if decisions is None:
             return
         by_uid = {pod.uid: pod for pod in pods}
-        # Pods that fit nowhere, when the profile preempts: reported after the preemption.
+        # Pods that fit nowhere, when the profile preempts or reserves: reported after that.
         failed: list[tuple[Decision, PendingPod]] | None = (
-            [] if profile.scheduler_name in self._preempting else None
+            []
+            if profile.scheduler_name in self._preempting
+            or profile.scheduler_name in self._reserving
+            else None
         )
         for decision in decisions:
             decided = by_uid.pop(decision.uid, None)
@@ -273,7 +281,7 @@ class Scheduler:
             self._queue.requeue(missing, unschedulable=False)
             result.errors += 1
         if failed:
-            await self._preempt(profile, snapshot, failed)
+            await self._post_filter(profile, snapshot, failed)
 
     async def _gang(
         self,
@@ -495,51 +503,109 @@ class Scheduler:
         self._failures.unschedulable(pod, f"permit denied on node {decision.node}: {denied}")
         self._queue.requeue(pod, unschedulable=True)
 
-    async def _preempt(
+    async def _post_filter(
         self, profile: Profile, snapshot: Snapshot, failed: list[tuple[Decision, PendingPod]]
     ) -> None:
-        """kube's PostFilter: make room for the pods that fit nowhere, a gang's pods as one
-        set. They are reported unschedulable and parked either way; the victims' deletions
-        bring them back."""
+        """kube's PostFilter: make room for the pods that fit nowhere (preemption, a gang's
+        pods as one set), else hold a node for the whole-node pods among them (reservation).
+        They are reported unschedulable and parked either way; the victims' deletions, or the
+        pods finishing on the held node, bring them back."""
         assert self._preemptor is not None
-        loop = asyncio.get_running_loop()
         messages = {pod.uid: decision.message for decision, pod in failed}
         waiting = [pod for _, pod in failed if not self._preemptor.in_flight(pod.uid)]
         try:
             with self._tracer.start_as_current_span(
-                "preemption", attributes={"podium.pods": len(waiting)}
+                "post_filter", attributes={"podium.pods": len(waiting)}
             ) as span:
-                for pods in preemption_sets(waiting):
-                    uids = [pod.uid for pod in pods]
-                    group_name = pods[0].pod_group
-                    group = (
-                        None
-                        if group_name is None
-                        else self._state.pod_group(pods[0].namespace, group_name)
-                    )
-                    try:
-                        outcome = await loop.run_in_executor(
-                            self._executor, snapshot.preempt, uids, profile, group
-                        )
-                    except CoreError as err:
-                        log.exception("core rejected preemption for %d pod(s)", len(pods))
-                        span.record_exception(err)
-                        continue
-                    if outcome.nominations:
-                        span.add_event(
-                            "preempting",
-                            {
-                                "podium.victims": len(outcome.victims),
-                                "k8s.node.name": [node for _, node in outcome.nominations],
-                            },
-                        )
-                        self._preemptor.carry_out(profile.scheduler_name, pods, outcome)
-                        continue
-                    for pod in pods:
-                        if outcome.eligible:
-                            self._preemptor.release(pod)
-                        messages[pod.uid] = f"{messages[pod.uid]} {outcome.message}"
+                unplaced = (
+                    await self._preempt(profile, snapshot, waiting, messages, span)
+                    if profile.scheduler_name in self._preempting
+                    else [(pod, True) for pod in waiting]
+                )
+                if profile.scheduler_name in self._reserving:
+                    unplaced = await self._reserve(profile, snapshot, unplaced, messages, span)
+                for pod, eligible in unplaced:
+                    if eligible:
+                        self._preemptor.release(pod)
         finally:
             for _, pod in failed:
                 self._failures.unschedulable(pod, messages[pod.uid])
                 self._queue.requeue(pod, unschedulable=True)
+
+    async def _preempt(
+        self,
+        profile: Profile,
+        snapshot: Snapshot,
+        waiting: list[PendingPod],
+        messages: dict[str, str],
+        span: trace.Span,
+    ) -> list[tuple[PendingPod, bool]]:
+        """Preemption for each set; returns the pods it found no room for, each with whether
+        it was eligible to preempt (an ineligible pod keeps the node it holds)."""
+        assert self._preemptor is not None
+        loop = asyncio.get_running_loop()
+        unplaced: list[tuple[PendingPod, bool]] = []
+        for pods in preemption_sets(waiting):
+            uids = [pod.uid for pod in pods]
+            group_name = pods[0].pod_group
+            group = (
+                None if group_name is None else self._state.pod_group(pods[0].namespace, group_name)
+            )
+            try:
+                outcome = await loop.run_in_executor(
+                    self._executor, snapshot.preempt, uids, profile, group
+                )
+            except CoreError as err:
+                log.exception("core rejected preemption for %d pod(s)", len(pods))
+                span.record_exception(err)
+                continue
+            if outcome.nominations:
+                span.add_event(
+                    "preempting",
+                    {
+                        "podium.victims": len(outcome.victims),
+                        "k8s.node.name": [node for _, node in outcome.nominations],
+                    },
+                )
+                self._preemptor.carry_out(profile.scheduler_name, pods, outcome)
+                continue
+            for pod in pods:
+                unplaced.append((pod, outcome.eligible))
+                messages[pod.uid] = f"{messages[pod.uid]} {outcome.message}"
+        return unplaced
+
+    async def _reserve(
+        self,
+        profile: Profile,
+        snapshot: Snapshot,
+        unplaced: list[tuple[PendingPod, bool]],
+        messages: dict[str, str],
+        span: trace.Span,
+    ) -> list[tuple[PendingPod, bool]]:
+        """Whole-node reservations for the pods outside gangs (a gang's members hold nothing
+        unless the whole gang fits); returns the pods still without a node."""
+        assert self._preemptor is not None
+        single = [(pod, eligible) for pod, eligible in unplaced if pod.pod_group is None]
+        if not single:
+            return unplaced
+        try:
+            nodes = await asyncio.get_running_loop().run_in_executor(
+                self._executor, snapshot.reserve, [pod.uid for pod, _ in single], profile
+            )
+        except CoreError as err:
+            log.exception("core rejected reservations for %d pod(s)", len(single))
+            span.record_exception(err)
+            return unplaced
+        reserved: dict[str, str] = {}
+        for (pod, _), node in zip(single, nodes, strict=True):
+            if node is None:
+                continue
+            reserved[pod.uid] = node
+            messages[pod.uid] = (
+                f"{messages[pod.uid]} Node {node} is reserved for the pod while its pods finish."
+            )
+            if self._state.nominated_node(pod.uid) != node:
+                self._preemptor.hold(pod, node)
+        if reserved:
+            span.add_event("reserving", {"k8s.node.name": sorted(set(reserved.values()))})
+        return [(pod, eligible) for pod, eligible in unplaced if pod.uid not in reserved]

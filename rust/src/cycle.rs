@@ -130,15 +130,31 @@ pub fn schedule_batch_with(
     let domains = DomainCache::default();
     let statics = StaticFilters::default();
     let terms = TermCounts::default();
+    // Nodes held for nominated pods (preemption, reservations), as most pods see them: built
+    // once, kept in step with the batch's placements, and counted in the index for the batch.
+    let mut held = (!nominees.is_empty()).then(|| nominees.held_all(&nodes));
+    for (i, pod) in nominees.all() {
+        data.index.add(slots[i], pod);
+    }
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| {
                 let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
                     return Decision::unknown(uid);
                 };
-                // Nodes a preemption made room on stay held for their nominated pods.
-                let view = nominees.held_for(&pod, &nodes, &data.pending, &data.priorities);
-                // The index does not know the nominated pods a held view adds.
+                // A nominee, or a pod above some nominee's priority, gets its own view, which
+                // the index (holding every nominee) does not describe.
+                let view = match &held {
+                    None => Cow::Borrowed(nodes.as_slice()),
+                    Some(all) if nominees.sees_all(&pod, &data.priorities) => {
+                        Cow::Borrowed(all.as_slice())
+                    }
+                    Some(_) => Cow::Owned(
+                        nominees
+                            .held_for(&pod, &nodes, &data.pending, &data.priorities)
+                            .into_owned(),
+                    ),
+                };
                 let index = matches!(view, Cow::Borrowed(_)).then(|| IndexView {
                     pods: &data.index,
                     positions: &positions,
@@ -159,6 +175,18 @@ pub fn schedule_batch_with(
                 );
                 drop(view);
                 if let Some(i) = chosen {
+                    if let Some(all) = &mut held {
+                        // Placed: no longer held where it was nominated (kube drops a
+                        // nomination once its pod is assumed).
+                        if let Some(j) = nominees.node_of(&pod.uid) {
+                            Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
+                        }
+                        let node = Arc::make_mut(&mut all[i]);
+                        if let Some(allocation) = &decision.allocation {
+                            node.numa.reserve(&pod.uid, allocation);
+                        }
+                        node.add_pod(pod.clone());
+                    }
                     let node = Arc::make_mut(&mut nodes[i]);
                     if let Some(allocation) = &decision.allocation {
                         node.numa.reserve(&pod.uid, allocation);
@@ -182,6 +210,13 @@ pub fn schedule_batch_with(
     });
     for i in touched {
         data.nodes.set(slots[i], Some(nodes[i].clone()));
+    }
+    // Nominees placed in the batch are in the index where they landed (same uid); the others
+    // were only held.
+    for (_, pod) in nominees.all() {
+        if data.pending.contains_key(&*pod.uid) {
+            data.index.remove(pod);
+        }
     }
     decisions
 }

@@ -17,6 +17,7 @@ mod index_equivalence_tests;
 pub mod intern;
 pub mod preemption;
 pub mod quantity;
+pub mod reservation;
 pub mod score;
 pub mod state;
 #[cfg(test)]
@@ -624,6 +625,16 @@ impl PySnapshot {
             Ok(gang::schedule_gang(&self.inner, &uids, profile, &gang))
         })?;
         decisions_to_py(py, decisions)
+    }
+
+    fn reserve(
+        &self,
+        py: Python<'_>,
+        uids: Vec<String>,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<Vec<Option<String>>> {
+        let profile = &profile.get().inner;
+        without_gil(py, || Ok(reservation::reserve(&self.inner, &uids, profile)))
     }
 
     #[pyo3(signature = (uids, profile, group = None))]

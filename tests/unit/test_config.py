@@ -15,6 +15,7 @@ from podium.config import (
     DEFAULT_SCORES,
     IMPLEMENTED,
     ConfigError,
+    default_config,
     load_config,
     parse_config,
     parse_duration,
@@ -456,3 +457,44 @@ def test_numa_plugin_args_are_validated() -> None:
     )
     assert any("pluginConfig[0].args.weights.nodeFit" in e for e in errors), errors
     assert any("pluginConfig[1].args.gpus" in e for e in errors), errors
+
+
+def test_reservation_args_reach_the_core_spec_and_are_validated() -> None:
+    default = orjson.loads(default_config().profiles[0].core_spec())["podium"]["reservation"]
+    assert default == {"resources": ["nvidia.com/gpu"], "minShare": 1.0, "maxNodeShare": 0.25}
+    cfg = parse_config(
+        _cfg(
+            profiles=[
+                {
+                    "pluginConfig": [
+                        {
+                            "name": "Podium",
+                            "args": {
+                                "reservation": {
+                                    "resources": ["amd.com/gpu"],
+                                    "minShare": 0.5,
+                                    "maxNodeShare": 0,
+                                }
+                            },
+                        }
+                    ]
+                }
+            ]
+        ),
+        "test.yaml",
+    )
+    spec = orjson.loads(cfg.profiles[0].core_spec())["podium"]["reservation"]
+    assert spec == {"resources": ["amd.com/gpu"], "minShare": 0.5, "maxNodeShare": 0}
+    CoreProfile(cfg.profiles[0].core_spec())
+    errors = _errors(
+        _cfg(
+            profiles=[
+                {
+                    "pluginConfig": [
+                        {"name": "Podium", "args": {"reservation": {"minShare": 0}}},
+                    ]
+                }
+            ]
+        )
+    )
+    assert any("pluginConfig[0].args.reservation.minShare" in e for e in errors), errors

@@ -40,6 +40,12 @@ def test_plain_is_the_default_profile_without_the_numa_plugins() -> None:
     assert set(podium.filters) - set(plain.filters) == {"NodeResourceTopologyMatch"}
     assert set(podium.scores) - set(plain.scores) == {"NUMAPacking"}
     assert plain.fit == podium.fit
+    # kube-scheduler has no whole-node reservations: neither do the reference and baselines.
+    assert podium.podium.reservation.max_node_share > 0
+    assert plain.podium.reservation.max_node_share == 0
+    assert all(
+        p.podium.reservation.max_node_share == 0 for n, p in profiles().items() if n != "podium"
+    )
 
 
 def test_kubelet_restricted_admission_rejects_split_single_zone_jobs() -> None:

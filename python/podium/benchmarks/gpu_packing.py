@@ -116,6 +116,9 @@ class StrategyResult:
     # The plain profile's time on the same snapshots and batches (podium's run only).
     plain_seconds: float = 0.0
     plain_cpu_seconds: float = 0.0
+    # Whole-node reservations (podium's run): CPU time of the step, nodes held per step.
+    reserve_cpu_seconds: float = 0.0
+    reserved_per_step: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         times = sorted(self.decision_seconds) or [0.0]
@@ -149,6 +152,9 @@ class StrategyResult:
             "decision_p50_ms": 1000 * times[len(times) // 2],
             "decision_p99_ms": 1000 * times[min(len(times) - 1, int(len(times) * 0.99))],
             "zone_overfills": self.zone_overfills,
+            "mean_nodes_reserved": statistics.fmean(self.reserved_per_step or [0]),
+            "reserve_cpu_seconds": self.reserve_cpu_seconds,
+            "small_jobs_placed": self.placed - self.eight_gpu_placed,
         }
 
 
@@ -224,12 +230,18 @@ def _lines(job: Job) -> tuple[bytes, bytes]:
 
 
 def plain_profile() -> ProfileConfig:
-    """podium's default profile without the NUMA plugins: the throughput reference."""
+    """podium's default profile without the NUMA plugins and whole-node reservations: the
+    throughput reference, and the base of the kube-scheduler baselines."""
     podium = default_config().profiles[0]
     return dataclasses.replace(
         podium,
         filters=tuple(f for f in podium.filters if f != NUMA_MATCH),
         scores={k: w for k, w in podium.scores.items() if k != NUMA_PACKING},
+        podium=podium.podium.model_copy(
+            update={
+                "reservation": podium.podium.reservation.model_copy(update={"max_node_share": 0.0})
+            }
+        ),
     )
 
 
@@ -386,6 +398,8 @@ def run_strategy(
                 _placed(result, model, job, decision.node, decision.allocation, step)
                 finishing.setdefault(step + job.duration, []).append(job)
         queue = waiting
+        if profile_config.podium.reservation.max_node_share > 0:
+            _reserve(state, queue, profile, result)
         result.waiting_per_step.append(len(queue))
         result.busy_gpus_per_step.append(model.busy())
         result.zone_overfills += model.overfilled()
@@ -393,6 +407,23 @@ def run_strategy(
         if step % 60 == 0:
             progress(f"{name}: step {step}/{options.steps}, waiting {len(queue)}")
     return result
+
+
+def _reserve(
+    state: ClusterState, waiting: deque[Job], profile: Profile, result: StrategyResult
+) -> None:
+    """The scheduler's PostFilter reservation step for the jobs still waiting, oldest first:
+    nodes held for whole-node jobs (``Snapshot.reserve``, ``ClusterState.nominate``)."""
+    if not waiting:
+        return
+    uids = [job.uid for job in waiting]
+    began = time.process_time()
+    nodes = state.snapshot().reserve(uids, profile)
+    result.reserve_cpu_seconds += time.process_time() - began
+    for uid, node in zip(uids, nodes, strict=True):
+        if state.nominated_node(uid) != node:
+            state.nominate(uid, node)
+    result.reserved_per_step.append(sum(1 for node in nodes if node is not None))
 
 
 def _placed(

@@ -16,6 +16,10 @@ use crate::state::snapshot::PendingPods;
 #[derive(Default)]
 pub struct Nominees {
     by_node: Vec<(usize, Vec<Arc<PodRecord>>)>,
+    /// Each nominee's node index.
+    node_of: HashMap<Arc<str>, usize>,
+    /// The lowest priority among the nominees.
+    lowest: i32,
 }
 
 impl Nominees {
@@ -45,7 +49,48 @@ impl Nominees {
             // Highest priority first: a pod sees a prefix of each list.
             pods.sort_by_key(|p| std::cmp::Reverse(priorities.of(p)));
         }
-        Self { by_node }
+        let node_of = by_node
+            .iter()
+            .flat_map(|(i, pods)| pods.iter().map(move |p| (p.uid.clone(), *i)))
+            .collect();
+        let lowest = by_node
+            .iter()
+            .flat_map(|(_, pods)| pods.iter().map(|p| priorities.of(p)))
+            .min()
+            .unwrap_or(i32::MAX);
+        Self {
+            by_node,
+            node_of,
+            lowest,
+        }
+    }
+
+    /// Every nominee with its node index.
+    pub fn all(&self) -> impl Iterator<Item = (usize, &Arc<PodRecord>)> + '_ {
+        self.by_node
+            .iter()
+            .flat_map(|(i, pods)| pods.iter().map(move |p| (*i, p)))
+    }
+
+    /// The node index `uid` is nominated to, if it is a nominee.
+    pub fn node_of(&self, uid: &str) -> Option<usize> {
+        self.node_of.get(uid).copied()
+    }
+
+    /// `nodes` with every nominee counted on its node: what `held_for` gives a pod that
+    /// `sees_all` (built once per batch instead of once per pod).
+    pub fn held_all(&self, nodes: &[Arc<NodeInfo>]) -> Vec<Arc<NodeInfo>> {
+        let mut view = nodes.to_vec();
+        for (i, pod) in self.all() {
+            Arc::make_mut(&mut view[i]).add_pod(pod.clone());
+        }
+        view
+    }
+
+    /// Is every nominee held against `pod`: it is none of them, and of no higher priority
+    /// than the lowest of them?
+    pub fn sees_all(&self, pod: &PodRecord, priorities: &PriorityClasses) -> bool {
+        !self.node_of.contains_key(&pod.uid) && priorities.of(pod) <= self.lowest
     }
 
     pub fn is_empty(&self) -> bool {
