@@ -7,8 +7,6 @@ of 8 that must share a rack lands in one rack on 8 distinct hosts, or not at all
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -27,6 +25,7 @@ from podium.testing.podgroups import (
     make_pod_group,
 )
 from podium.testing.pods import make_pod
+from podium.testing.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -67,12 +66,7 @@ def _bound(pods: Mapping[str, dict[str, Any]], prefix: str) -> dict[str, str]:
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    await until(check, what, WAIT_SECONDS)
 
 
 async def _events(api: ApiClient, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:

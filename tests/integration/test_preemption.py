@@ -11,7 +11,6 @@ Priorities come from PriorityClasses through the apiserver's Priority admission.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -29,6 +28,7 @@ from podium.testing.nodes import create_nodes, make_node
 from podium.testing.podgroups import create_pod_group, make_pod_group
 from podium.testing.pods import make_pod, make_priority_class
 from podium.testing.terminator import Terminator
+from podium.testing.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -144,12 +144,7 @@ class Setup:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {limit}s: {what}")
+    await until(check, what, limit, every=0.1)
 
 
 @pytest_asyncio.fixture

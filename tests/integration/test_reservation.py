@@ -8,7 +8,6 @@ The pods already running are bound with ``spec.nodeName`` (no scheduler involved
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from podium.rawapi import request_bytes
 from podium.runner import Podium
 from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
 from podium.testing.pods import make_pod
+from podium.testing.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,12 +28,7 @@ WAIT_SECONDS = 45
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    await until(check, what, WAIT_SECONDS)
 
 
 def _gpu_pod(
