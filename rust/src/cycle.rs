@@ -142,20 +142,36 @@ pub fn schedule_batch_with(
                 let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
                     return Decision::unknown(uid);
                 };
-                // A nominee, or a pod above some nominee's priority, gets its own view, which
-                // the index (holding every nominee) does not describe.
-                let view = match &held {
-                    None => Cow::Borrowed(nodes.as_slice()),
-                    Some(all) if nominees.sees_all(&pod, &data.priorities) => {
-                        Cow::Borrowed(all.as_slice())
-                    }
-                    Some(_) => Cow::Owned(
-                        nominees
-                            .held_for(&pod, &nodes, &data.pending, &data.priorities)
-                            .into_owned(),
+                // A pod above some nominee's priority gets its own view, which the index
+                // (holding every nominee) does not describe. A nominee sees the others held,
+                // not itself: taken out of the view and, while it is decided, the index.
+                let own = nominees.node_of(&pod.uid);
+                let (view, indexed) = match &held {
+                    None => (Cow::Borrowed(nodes.as_slice()), true),
+                    Some(all) if nominees.sees_all(&pod, &data.priorities) => match own {
+                        None => (Cow::Borrowed(all.as_slice()), true),
+                        Some(j) => {
+                            let mut view = all.clone();
+                            Arc::make_mut(&mut view[j]).remove_pod(&pod.uid);
+                            data.index.remove(&pod);
+                            if let Some(record) = &nodes[j].node {
+                                terms.unplace(&pod, &data.namespaces, &record.labels);
+                            }
+                            (Cow::Owned(view), true)
+                        }
+                    },
+                    Some(_) => (
+                        Cow::Owned(
+                            nominees
+                                .held_for(&pod, &nodes, &data.pending, &data.priorities)
+                                .into_owned(),
+                        ),
+                        false,
                     ),
                 };
-                let index = matches!(view, Cow::Borrowed(_)).then(|| IndexView {
+                // Taken out of the index and term counts while decided (see above).
+                let indexed_own = indexed && own.is_some();
+                let index = indexed.then(|| IndexView {
                     pods: &data.index,
                     positions: &positions,
                     nodes: nodes.len(),
@@ -174,12 +190,26 @@ pub fn schedule_batch_with(
                     Some(&statics),
                 );
                 drop(view);
+                if chosen.is_none()
+                    && let Some(j) = own
+                    && indexed_own
+                {
+                    // Still waiting: held on its node again for the pods after it.
+                    data.index.add(slots[j], &pod);
+                    if let Some(record) = &nodes[j].node {
+                        terms.place(&pod, &data.namespaces, &record.labels);
+                    }
+                }
                 if let Some(i) = chosen {
                     if let Some(all) = &mut held {
                         // Placed: no longer held where it was nominated (kube drops a
                         // nomination once its pod is assumed).
                         if let Some(j) = nominees.node_of(&pod.uid) {
                             Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
+                            // Counted there unless it was decided as a nominee (taken out then).
+                            if !indexed_own && let Some(record) = &nodes[j].node {
+                                terms.unplace(&pod, &data.namespaces, &record.labels);
+                            }
                         }
                         let node = Arc::make_mut(&mut all[i]);
                         if let Some(allocation) = &decision.allocation {

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use crate::cycle::{Decision, schedule_batch, schedule_pod_in};
 use crate::framework::profile::Profile;
 use crate::intern::sym;
+use crate::preemption::nominated::Nominees;
+use crate::state::disruption::Budgets;
 use crate::state::label_selector::{LabelSelector, SelectorOp, SelectorRequirement};
 use crate::state::labels::Labels;
 use crate::state::namespaces::Namespaces;
@@ -15,6 +17,7 @@ use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::{AffinityTerm, PodAffinity, WeightedTerm};
 use crate::state::pod_index::PodIndex;
+use crate::state::priority::PriorityClasses;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::spread::{SpreadConstraint, WhenUnsatisfiable};
 use crate::state::taints::{Taint, TaintEffect, Toleration};
@@ -266,24 +269,47 @@ fn check(seed: u64) {
         index.replace_node(None, info.node.as_deref());
         slots.push_back(Some(info.clone()));
     }
+    // Some pods hold a nominated node (preemption, reservations), some pods outrank others.
     let pending: Vec<Arc<PodRecord>> = (0..60)
-        .map(|i| Arc::new(random_pod(&mut rng, &format!("p{i}"), true)))
+        .map(|i| {
+            let mut p = random_pod(&mut rng, &format!("p{i}"), true);
+            if rng.chance(15) {
+                p.priority = 5;
+                p.priority_set = true;
+            }
+            if rng.chance(12) {
+                let node = &nodes[rng.below(nodes.len())];
+                p.nominated_node = node.node.as_ref().map(|n| n.name);
+            }
+            Arc::new(p)
+        })
         .collect();
     let mut pending_map = PendingPods::new();
+    let mut nominated = PendingPods::new();
     for p in &pending {
         pending_map.insert(p.uid.clone(), p.clone());
+        if p.nominated_node.is_some() {
+            nominated.insert(p.uid.clone(), p.clone());
+        }
     }
     let mut namespaces = Namespaces::default();
     namespaces.set(sym("other"), Labels::from_pairs([("team", "x")]));
-    let snapshot = Snapshot::new(1, nodes.len(), slots, pending_map)
+    let classes = PriorityClasses::default();
+    let snapshot = Snapshot::new(1, nodes.len(), slots, pending_map.clone())
         .with_index(index)
-        .with_namespaces(namespaces.clone());
+        .with_namespaces(namespaces.clone())
+        .with_preemption_objects(classes.clone(), Budgets::default(), nominated.clone());
     let uids: Vec<String> = pending.iter().map(|p| p.uid.to_string()).collect();
     let batched = schedule_batch(&snapshot, &uids, &profile());
 
     let walking = profile();
+    let nominees = Nominees::of(&nominated, &nodes, &classes);
     for (p, with_index) in pending.iter().zip(&batched) {
-        let (d, chosen) = schedule_pod_in(&walking, &nodes, &namespaces, p);
+        // kube's view: every nominee still pending, of at least this pod's priority, but itself.
+        let view = nominees
+            .held_for(p, &nodes, &pending_map, &classes)
+            .into_owned();
+        let (d, chosen) = schedule_pod_in(&walking, &view, &namespaces, p);
         assert!(
             same(&d, with_index),
             "seed {seed}: pod {} decided differently with the index:\n walking: {d:?}\n index:   {with_index:?}",
@@ -291,6 +317,7 @@ fn check(seed: u64) {
         );
         if let Some(i) = chosen {
             Arc::make_mut(&mut nodes[i]).add_pod(p.clone());
+            pending_map.remove(&*p.uid);
         }
     }
     assert!(

@@ -87,10 +87,10 @@ impl Nominees {
         view
     }
 
-    /// Is every nominee held against `pod`: it is none of them, and of no higher priority
-    /// than the lowest of them?
+    /// Is every nominee but `pod` itself held against it: it is of no higher priority than
+    /// the lowest of them? Then its view is `held_all`'s, less itself when it is a nominee.
     pub fn sees_all(&self, pod: &PodRecord, priorities: &PriorityClasses) -> bool {
-        !self.node_of.contains_key(&pod.uid) && priorities.of(pod) <= self.lowest
+        priorities.of(pod) <= self.lowest
     }
 
     pub fn is_empty(&self) -> bool {

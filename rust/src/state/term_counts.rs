@@ -39,10 +39,19 @@ impl TermCounts {
 
     /// Counts `pod`, just placed on a node with `node_labels`, for every term it matches.
     pub fn place(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+        self.count(pod, namespaces, node_labels, 1);
+    }
+
+    /// Takes back a `place` (a pod held on a node for the batch that no longer stands there).
+    pub fn unplace(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+        self.count(pod, namespaces, node_labels, -1);
+    }
+
+    fn count(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels, delta: i64) {
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         for (term, counts) in entries.iter_mut() {
             if term.matches(pod, namespaces) {
-                counts.add(term.topology_key, node_labels, 1);
+                counts.add(term.topology_key, node_labels, delta);
             }
         }
     }
