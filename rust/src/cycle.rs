@@ -146,20 +146,18 @@ pub fn schedule_batch_with(
                 // (holding every nominee) does not describe. A nominee sees the others held,
                 // not itself: taken out of the view and, while it is decided, the index.
                 let own = nominees.node_of(&pod.uid);
+                let sees_all = held.is_some() && nominees.sees_all(&pod, &data.priorities);
+                if sees_all && let (Some(all), Some(j)) = (&mut held, own) {
+                    // Taken off its own node while it is decided; put back if it stays pending.
+                    Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
+                    data.index.remove(&pod);
+                    if let Some(record) = &nodes[j].node {
+                        terms.unplace(&pod, &data.namespaces, &record.labels);
+                    }
+                }
                 let (view, indexed) = match &held {
                     None => (Cow::Borrowed(nodes.as_slice()), true),
-                    Some(all) if nominees.sees_all(&pod, &data.priorities) => match own {
-                        None => (Cow::Borrowed(all.as_slice()), true),
-                        Some(j) => {
-                            let mut view = all.clone();
-                            Arc::make_mut(&mut view[j]).remove_pod(&pod.uid);
-                            data.index.remove(&pod);
-                            if let Some(record) = &nodes[j].node {
-                                terms.unplace(&pod, &data.namespaces, &record.labels);
-                            }
-                            (Cow::Owned(view), true)
-                        }
-                    },
+                    Some(all) if sees_all => (Cow::Borrowed(all.as_slice()), true),
                     Some(_) => (
                         Cow::Owned(
                             nominees
@@ -195,6 +193,9 @@ pub fn schedule_batch_with(
                     && indexed_own
                 {
                     // Still waiting: held on its node again for the pods after it.
+                    if let Some(all) = &mut held {
+                        Arc::make_mut(&mut all[j]).add_pod(pod.clone());
+                    }
                     data.index.add(slots[j], &pod);
                     if let Some(record) = &nodes[j].node {
                         terms.place(&pod, &data.namespaces, &record.labels);
