@@ -39,10 +39,24 @@ pub struct Args {
 }
 
 impl Args {
+    /// The args in a profile spec's `podium.reservation`, checked.
+    pub fn parse(value: &serde_json::Value) -> Result<Self, String> {
+        let args: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        if !(args.min_share > 0.0 && args.min_share <= 1.0) {
+            return Err(format!("minShare {} is not in (0, 1]", args.min_share));
+        }
+        if !(0.0..=1.0).contains(&args.max_node_share) {
+            return Err(format!(
+                "maxNodeShare {} is not in [0, 1]",
+                args.max_node_share
+            ));
+        }
+        Ok(args)
+    }
+
     /// The profile's args; None when reservations are off (or the spec has none).
     pub fn of(profile: &Profile) -> Option<Self> {
-        let value = profile.spec.podium.get("reservation")?;
-        let args: Self = serde_json::from_value(value.clone()).ok()?;
+        let args = Self::parse(profile.spec.podium.get("reservation")?).ok()?;
         (args.max_node_share > 0.0 && !args.resources.is_empty()).then_some(args)
     }
 }

@@ -173,3 +173,31 @@ fn a_hold_ends_when_its_pod_lands_elsewhere_in_the_same_batch() {
     // small first: b is held, so small takes a, and big then fits nowhere.
     assert_eq!(batch(&["small", "big"]), vec![Some("a".to_owned()), None]);
 }
+
+#[test]
+fn a_profile_with_bad_reservation_args_is_refused_naming_the_field() {
+    for (args, why) in [
+        (
+            r#"{"resources":[],"minShare":0,"maxNodeShare":0.1}"#,
+            "minShare 0 is not in (0, 1]",
+        ),
+        (
+            r#"{"resources":[],"minShare":1,"maxNodeShare":2}"#,
+            "maxNodeShare 2 is not in [0, 1]",
+        ),
+        (
+            r#"{"resources":"gpu","minShare":1,"maxNodeShare":0}"#,
+            "invalid type",
+        ),
+    ] {
+        let spec = format!(r#"{{"schedulerName":"p","podium":{{"reservation":{args}}}}}"#);
+        let err = Profile::from_json(spec.as_bytes())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("podium.reservation") && err.contains(why),
+            "{err}"
+        );
+    }
+}

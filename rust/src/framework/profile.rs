@@ -97,6 +97,9 @@ impl Profile {
                 format!("{} is not in 0..100", spec.percentage_of_nodes_to_score),
             ));
         }
+        if let Some(value) = spec.podium.get("reservation") {
+            crate::reservation::Args::parse(value).map_err(|e| invalid("podium.reservation", e))?;
+        }
         let mut filters = Vec::with_capacity(spec.filters.len());
         for (i, name) in spec.filters.iter().enumerate() {
             let plugin =
