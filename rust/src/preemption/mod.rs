@@ -376,7 +376,7 @@ impl Context<'_> {
             plan.pdb_violations += chosen.pdb_violations;
             for victim in chosen.victims {
                 if removed.insert(victim.pod.uid.clone()) {
-                    Arc::make_mut(&mut plan.nodes[victim.node]).remove_pod(&victim.pod.uid);
+                    Arc::make_mut(&mut plan.nodes[victim.node]).evict(&victim.pod.uid);
                     plan.touched.insert(victim.node);
                     plan.victims.push(victim);
                 }

@@ -134,7 +134,7 @@ impl Search<'_> {
         let mut trial = (**info).clone();
         for unit in &units {
             for victim in unit.on(node) {
-                trial.remove_pod(&victim.pod.uid);
+                trial.evict(&victim.pod.uid);
             }
         }
         if !self.fits(&trial) {
@@ -150,13 +150,13 @@ impl Search<'_> {
                     continue;
                 }
                 for victim in unit.on(node) {
-                    trial.add_pod(victim.pod.clone());
+                    trial.readmit(victim.pod.clone());
                 }
                 if self.fits(&trial) {
                     continue;
                 }
                 for victim in unit.on(node) {
-                    trial.remove_pod(&victim.pod.uid);
+                    trial.evict(&victim.pod.uid);
                 }
                 pdb_violations += violations;
                 victims.extend(unit.members.iter().cloned());

@@ -48,6 +48,23 @@ impl NodeInfo {
         self.pods.push(pod);
     }
 
+    /// A preemption trial evicts the pod with this uid: gone from the node, its devices free
+    /// in their NUMA zones too. False if it was not here.
+    pub fn evict(&mut self, uid: &str) -> bool {
+        let Some(pod) = self.pods.iter().find(|p| &*p.uid == uid).cloned() else {
+            return false;
+        };
+        self.remove_pod(uid);
+        self.numa.release(uid, pod.allocation.as_deref());
+        true
+    }
+
+    /// Undoes `evict`.
+    pub fn readmit(&mut self, pod: Arc<PodRecord>) {
+        self.numa.restore(&pod.uid);
+        self.add_pod(pod);
+    }
+
     /// Removes the pod with this uid; false if it was not here.
     pub fn remove_pod(&mut self, uid: &str) -> bool {
         let Some(i) = self.pods.iter().position(|p| &*p.uid == uid) else {

@@ -192,6 +192,20 @@ impl NodeNuma {
         }
     }
 
+    /// A preemption trial takes pod `uid` (with its `allocation` annotation) off the node: its
+    /// devices count as free again, whether podium's ledger or the NRT object held them.
+    pub fn release(&mut self, uid: &str, allocation: Option<&Allocation>) {
+        self.changed();
+        let settled = allocation.filter(|_| matches!(self.nrt, Some(Nrt::Parsed(_))));
+        self.ledger.release(uid, settled);
+    }
+
+    /// Undoes `release`.
+    pub fn restore(&mut self, uid: &str) {
+        self.changed();
+        self.ledger.restore(uid);
+    }
+
     /// Counts a placement made inside a snapshot; `annotation` is the one this crate wrote.
     pub fn reserve(&mut self, uid: &Arc<str>, annotation: &str) {
         self.changed();
@@ -506,6 +520,79 @@ mod tests {
                 )
                 .unwrap();
             assert!(state.snapshot().nodes_for_test()[0].numa.nrt.is_none());
+        }
+
+        /// Both zones full in the NRT object, by two running pods podium placed there.
+        fn full_node(low_priority: i32) -> ClusterState {
+            let mut state = state();
+            state
+                .apply_event(
+                    Kind::NodeResourceTopology,
+                    &event("ADDED", &nrt([0, 0], "20")),
+                )
+                .unwrap();
+            for (uid, zone) in [("low-a", "node-0"), ("low-b", "node-1")] {
+                let annotation = format!(
+                    r#""podium.dev/allocation":"{{\"policy\":\"single\",\"zones\":[{{\"zone\":\"{zone}\",\"resources\":{{\"nvidia.com/gpu\":4}}}}]}}""#
+                );
+                let pod = gpu_pod(uid, Some("n1"), 4, &annotation)
+                    .replace(r#""phase":"Pending""#, r#""phase":"Running""#)
+                    .replace(
+                        r#""schedulerName""#,
+                        &format!(r#""priority":{low_priority},"schedulerName""#),
+                    );
+                state.apply_event(Kind::Pod, &event("ADDED", &pod)).unwrap();
+            }
+            // Two updates of the object after they run: their devices are in its figures now.
+            for version in ["6", "7"] {
+                let object = nrt([0, 0], "20").replace(
+                    r#""resourceVersion":"5""#,
+                    &format!(r#""resourceVersion":"{version}""#),
+                );
+                state
+                    .apply_event(Kind::NodeResourceTopology, &event("MODIFIED", &object))
+                    .unwrap();
+            }
+            let high = gpu_pod("hi", None, 4, r#""podium.dev/numa":"single""#)
+                .replace(r#""schedulerName""#, r#""priority":100,"schedulerName""#);
+            state
+                .apply_event(Kind::Pod, &event("ADDED", &high))
+                .unwrap();
+            state
+        }
+
+        #[test]
+        fn preemption_frees_a_victims_zone_that_the_nrt_object_counts_as_taken() {
+            let profile = Profile::from_json(
+                br#"{"schedulerName":"podium","filters":["NodeResourcesFit","NodeResourceTopologyMatch"],
+                     "scores":{"NUMAPacking":1},"parallelism":1}"#,
+            )
+            .unwrap();
+            let state = full_node(1);
+            assert_eq!(
+                ledger_gpus(&state, "node-0"),
+                0,
+                "settled: the object counts them"
+            );
+            let uids = ["hi".to_owned()];
+            let decisions = schedule_batch(&state.snapshot(), &uids, &profile);
+            assert_eq!(decisions[0].code, Code::Unschedulable);
+            let outcome = crate::preemption::preempt(&state.snapshot(), &uids, &profile, None);
+            assert_eq!(outcome.message, "");
+            assert_eq!(
+                outcome.victims.len(),
+                1,
+                "one zone's pod is enough: {outcome:?}"
+            );
+            assert_eq!(
+                outcome.nominations,
+                vec![("hi".to_owned(), "n1".to_owned())]
+            );
+
+            // Pods it may not evict free nothing.
+            let state = full_node(1000);
+            let outcome = crate::preemption::preempt(&state.snapshot(), &uids, &profile, None);
+            assert!(outcome.victims.is_empty() && outcome.nominations.is_empty());
         }
     }
 }

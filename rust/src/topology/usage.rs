@@ -60,7 +60,9 @@ impl ZoneUsage {
         let resources = self.by_zone.entry(zone.to_string()).or_default();
         let total = resources.entry(resource.to_string()).or_insert(0);
         *total = total.saturating_add(amount);
-        if *total <= 0 {
+        // Below zero is a credit: devices the NRT object counts as taken by a pod that a
+        // preemption trial has removed.
+        if *total == 0 {
             resources.remove(resource);
             if resources.is_empty() {
                 self.by_zone.remove(zone);
@@ -103,6 +105,9 @@ pub struct PendingLedger {
     settle_updates: u32,
     entries: HashMap<String, Entry>,
     usage: ZoneUsage,
+    /// Pods a preemption trial took off the node: their allocation, and whether it was a
+    /// pending entry (else a credit against what the NRT object counts).
+    released: HashMap<String, (Allocation, bool)>,
 }
 
 impl Default for PendingLedger {
@@ -117,6 +122,38 @@ impl PendingLedger {
             settle_updates: settle_updates.max(1),
             entries: HashMap::new(),
             usage: ZoneUsage::new(),
+            released: HashMap::new(),
+        }
+    }
+
+    /// A preemption trial removes pod `uid`: its pending entry stops counting or, when the
+    /// NRT object already counts it (`settled`, with its `allocation` from its annotation), its
+    /// devices are credited back. Without either, nothing is known to free.
+    pub fn release(&mut self, uid: &str, settled: Option<&Allocation>) {
+        if let Some(entry) = self.entries.remove(uid) {
+            self.usage.subtract(&entry.allocation);
+            self.released
+                .insert(uid.to_string(), (entry.allocation, true));
+        } else if let Some(allocation) = settled {
+            self.usage.subtract(allocation);
+            self.released
+                .insert(uid.to_string(), (allocation.clone(), false));
+        }
+    }
+
+    /// Undoes `release` (the trial puts the pod back).
+    pub fn restore(&mut self, uid: &str) {
+        if let Some((allocation, pending)) = self.released.remove(uid) {
+            self.usage.add(&allocation);
+            if pending {
+                self.entries.insert(
+                    uid.to_string(),
+                    Entry {
+                        allocation,
+                        updates_since_admitted: None,
+                    },
+                );
+            }
         }
     }
 
@@ -202,6 +239,27 @@ mod tests {
             numa_aligned: true,
             cost: 0,
         }
+    }
+
+    #[test]
+    fn a_trial_release_frees_pending_or_settled_devices_and_restores_them() {
+        let mut ledger = PendingLedger::new(2);
+        ledger.assume("pending", gpus("node-0", None, 2));
+        ledger.release("pending", None);
+        assert_eq!(ledger.usage().get("node-0", "nvidia.com/gpu"), 0);
+        assert!(!ledger.contains("pending"));
+        ledger.release("settled", Some(&gpus("node-0", None, 3)));
+        assert_eq!(
+            ledger.usage().get("node-0", "nvidia.com/gpu"),
+            -3,
+            "a credit against what the object counts"
+        );
+        ledger.release("unknown", None);
+        ledger.restore("settled");
+        ledger.restore("pending");
+        ledger.restore("unknown");
+        assert_eq!(ledger.usage().get("node-0", "nvidia.com/gpu"), 2);
+        assert!(ledger.contains("pending") && !ledger.contains("settled"));
     }
 
     #[test]
