@@ -221,7 +221,8 @@ impl FilterPlugin for PodTopologySpread {
         else {
             return Status::success();
         };
-        let mut values = Vec::with_capacity(state.constraints.len());
+        // Inline: this runs for every candidate node of every spread pod.
+        let mut values: smallvec::SmallVec<[Sym; 4]> = smallvec::SmallVec::new();
         for k in &state.constraints {
             match n.labels.get(k.c.topology_key) {
                 Some(v) => values.push(v),
