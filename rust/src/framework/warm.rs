@@ -17,9 +17,15 @@ pub fn warm<'a>(nodes: impl Iterator<Item = &'a NodeInfo>) {
         if let Some(n) = &info.node {
             sum = sum
                 .wrapping_add(usize::from(n.unschedulable))
-                .wrapping_add(n.allocatable.scalar.len())
+                .wrapping_add(
+                    n.allocatable
+                        .scalar
+                        .first()
+                        .map_or(0, |(k, _)| k.into_usize()),
+                )
                 .wrapping_add(n.taints.first().map_or(0, |t| t.key.into_usize()))
-                .wrapping_add(n.labels.len())
+                // The label array itself (spread and affinity read a node's domains there).
+                .wrapping_add(n.labels.iter().next().map_or(0, |(k, _)| k.into_usize()))
                 .wrapping_add(n.images.first().map_or(0, Key::into_usize));
         }
     }
