@@ -27,7 +27,7 @@ const MIN_NODES_PER_TASK: usize = 64;
 
 pub struct InterPodAffinity;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Counts {
     /// Domains of placed pods whose required anti-affinity selects the incoming pod.
     existing_anti: PairCounts,
@@ -38,6 +38,12 @@ struct Counts {
 }
 
 impl Counts {
+    fn subtract(&mut self, other: &Self) {
+        self.existing_anti.add_scaled(&other.existing_anti, -1);
+        self.affinity.add_scaled(&other.affinity, -1);
+        self.anti.add_scaled(&other.anti, -1);
+    }
+
     fn merge(self, other: Self) -> Self {
         Self {
             existing_anti: self.existing_anti.merge(other.existing_anti),
@@ -162,6 +168,15 @@ pub(crate) fn matching_per_domain(
     counts
 }
 
+/// kube's first-pod rule (see `State::may_go_first`); counts may hold domains brought to 0 by
+/// a preemption's removals, which count as none.
+fn may_go_first(ctx: &PodContext<'_>, counts: &Counts, ns_labels: &Labels) -> bool {
+    let (affinity, _) = required(ctx.pod);
+    !affinity.is_empty()
+        && !counts.affinity.any_positive()
+        && affinity.iter().all(|t| t.matches_with(ctx.pod, ns_labels))
+}
+
 fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
     pod.pod_affinity.as_ref().map_or((NO_TERMS, NO_TERMS), |a| {
         (&a.required_affinity[..], &a.required_anti_affinity[..])
@@ -230,15 +245,31 @@ impl FilterPlugin for InterPodAffinity {
         if counts.existing_anti.is_empty() && affinity.is_empty() && anti.is_empty() {
             return Prepared::Skip;
         }
-        let may_go_first = !affinity.is_empty()
-            && counts.affinity.is_empty()
-            && affinity.iter().all(|t| t.matches_with(ctx.pod, ns_labels));
+        let may_go_first = may_go_first(ctx, &counts, ns_labels);
         let existing_anti_keys = counts.existing_anti.keys();
         Prepared::Run(Some(Box::new(State {
             counts,
             existing_anti_keys,
             may_go_first,
         })))
+    }
+
+    fn without(
+        &self,
+        state: &PluginState,
+        ctx: &PodContext<'_>,
+        removed: &NodeInfo,
+    ) -> Option<PluginState> {
+        let state = state.downcast_ref::<State>()?;
+        let ns_labels = ctx.namespaces.labels(ctx.pod.namespace);
+        let mut counts = state.counts.clone();
+        counts.subtract(&count(ctx, ns_labels, removed, Counts::default()));
+        let may_go_first = may_go_first(ctx, &counts, ns_labels);
+        Some(Box::new(State {
+            counts,
+            existing_anti_keys: state.existing_anti_keys.clone(),
+            may_go_first,
+        }))
     }
 
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {

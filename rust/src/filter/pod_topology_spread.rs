@@ -40,9 +40,12 @@ impl PodTopologySpread {
 
 type DomainCounts = HashMap<Sym, i64, ahash::RandomState>;
 
+#[derive(Clone)]
 struct Constraint {
     c: SpreadConstraint,
     counts: DomainCounts,
+    /// How many eligible domains there are.
+    domains: usize,
     /// The smallest count over the eligible domains (0 below minDomains; i64::MAX when there
     /// is no eligible domain, so nothing is ever skewed).
     min: i64,
@@ -65,13 +68,26 @@ pub struct Domains {
 impl Domains {
     /// The count of the least populated eligible domain (i64::MAX when there is none).
     pub fn min(&self) -> i64 {
-        if self.domains == 0 {
-            i64::MAX
-        } else if self.counts.len() < self.domains {
-            0
-        } else {
-            self.counts.values().copied().min().unwrap_or(0)
-        }
+        least(&self.counts, self.domains)
+    }
+}
+
+fn least(counts: &DomainCounts, domains: usize) -> i64 {
+    if domains == 0 {
+        i64::MAX
+    } else if counts.len() < domains {
+        0
+    } else {
+        counts.values().copied().min().unwrap_or(0)
+    }
+}
+
+/// A constraint's smallest count, 0 below its minDomains (as kube's `minMatchNum`).
+fn global_min(c: &SpreadConstraint, counts: &DomainCounts, domains: usize) -> i64 {
+    if i64::try_from(domains).unwrap_or(i64::MAX) < i64::from(c.min_domains) {
+        0
+    } else {
+        least(counts, domains)
     }
 }
 
@@ -197,23 +213,49 @@ impl FilterPlugin for PodTopologySpread {
             .into_iter()
             .zip(counts)
             .map(|(c, found)| {
-                let domains = i64::try_from(found.domains).unwrap_or(i64::MAX);
-                let min = if domains < i64::from(c.min_domains) {
-                    0
-                } else {
-                    found.min()
-                };
-                let counts = found.counts;
+                let min = global_min(&c, &found.counts, found.domains);
                 let self_match = i64::from(c.selector.matches(&ctx.pod.labels));
                 Constraint {
                     c,
-                    counts,
+                    counts: found.counts,
+                    domains: found.domains,
                     min,
                     self_match,
                 }
             })
             .collect();
         Prepared::Run(Some(Box::new(State { constraints })))
+    }
+
+    fn without(
+        &self,
+        state: &PluginState,
+        ctx: &PodContext<'_>,
+        removed: &NodeInfo,
+    ) -> Option<PluginState> {
+        let state = state.downcast_ref::<State>()?;
+        let node = removed.node.as_ref()?;
+        let all: Vec<SpreadConstraint> = state.constraints.iter().map(|k| k.c.clone()).collect();
+        let mut constraints = state.constraints.clone();
+        // Only pods on a node the counting took in (kube's RemovePod checks the same).
+        if has_all_keys(&node.labels, &all) {
+            for k in &mut constraints {
+                if !k.c.includes(ctx.pod, removed) {
+                    continue;
+                }
+                let Some(value) = node.labels.get(k.c.topology_key) else {
+                    continue;
+                };
+                let gone = k.c.count_on(removed, ctx.pod.namespace);
+                if gone > 0
+                    && let Some(n) = k.counts.get_mut(&value)
+                {
+                    *n -= gone;
+                    k.min = global_min(&k.c, &k.counts, k.domains);
+                }
+            }
+        }
+        Some(Box::new(State { constraints }))
     }
 
     fn filter(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> Status {

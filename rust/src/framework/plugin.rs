@@ -52,6 +52,18 @@ pub trait FilterPlugin: Send + Sync {
 
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
 
+    /// The PreFilter `state` as it would be once the pods on `removed` (a node holding only
+    /// them) are gone, as kube's `RemovePod` extension leaves it; None when the state does not
+    /// count other pods. A preemption judges its victims with it.
+    fn without(
+        &self,
+        _state: &PluginState,
+        _ctx: &PodContext<'_>,
+        _removed: &NodeInfo,
+    ) -> Option<PluginState> {
+        None
+    }
+
     /// Does the verdict depend only on the node object (labels, taints, cordon, name) and on
     /// the pod's tolerations, node selector, required node affinity and nodeName? Such a
     /// verdict holds for a whole batch (see `static_filters`).

@@ -345,6 +345,8 @@ impl Context<'_> {
                 removed: &removed,
                 priorities: &data.priorities,
                 budgets: &data.budgets,
+                namespaces: &data.namespaces,
+                volumes: &data.volumes,
             };
             let verdicts: Vec<Verdict> = open
                 .par_iter()

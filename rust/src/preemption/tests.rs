@@ -483,3 +483,61 @@ fn a_gang_preempts_inside_one_rack_on_distinct_hosts() {
         (vec!["b1", "b1"], vec!["pb1"])
     );
 }
+
+fn affinity_profile() -> Profile {
+    Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":2,
+            "filters":["NodeResourcesFit","PodTopologySpread","InterPodAffinity"],
+            "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile")
+}
+
+fn run_with(state: &ClusterState, uid: &str, profile: &Profile) -> Outcome {
+    preempt(&state.snapshot(), &[uid.to_owned()], profile, None)
+}
+
+#[test]
+fn evicting_the_pods_its_anti_affinity_refuses_makes_room() {
+    // n1 has room, but a low-priority pod of app x that the incoming pod's anti-affinity
+    // refuses; n2 has a pod of app x it may not evict. Only the eviction on n1 helps: the
+    // PreFilter counts must see it gone (kube's RemovePod).
+    let mut s = cluster(&["n1", "n2"]);
+    let mut low = Pod::new("low", Some("n1"), "1", 1);
+    low.labels = &[("app", "x")];
+    put(&mut s, &low);
+    let mut high = Pod::new("high", Some("n2"), "1", 1000);
+    high.labels = &[("app", "x")];
+    put(&mut s, &high);
+    let mut hi = Pod::new("hi", None, "1", 100);
+    hi.extra_spec = r#","affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+        {"labelSelector":{"matchLabels":{"app":"x"}},"topologyKey":"name"}]}}"#;
+    put(&mut s, &hi);
+    let out = run_with(&s, "hi", &affinity_profile());
+    assert_eq!(out.message, "");
+    assert_eq!((nominated(&out), victims(&out)), (vec!["n1"], vec!["low"]));
+}
+
+#[test]
+fn evicting_pods_that_skew_the_spread_makes_room() {
+    // n1 holds two low-priority pods of app y, n2 is full with a pod it may not evict:
+    // with maxSkew 1 over nodes, the pod fits n1 only once both are gone.
+    let mut s = cluster(&["n1", "n2"]);
+    for name in ["y-0", "y-1"] {
+        let mut p = Pod::new(name, Some("n1"), "1", 1);
+        p.labels = &[("app", "y")];
+        put(&mut s, &p);
+    }
+    put(&mut s, &Pod::new("full", Some("n2"), "4", 1000));
+    let mut hi = Pod::new("hi", None, "1", 100);
+    hi.labels = &[("app", "y")];
+    hi.extra_spec = r#","topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"name",
+        "whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"y"}}}]"#;
+    put(&mut s, &hi);
+    let out = run_with(&s, "hi", &affinity_profile());
+    assert_eq!(out.message, "");
+    assert_eq!(
+        (nominated(&out), victims(&out)),
+        (vec!["n1"], vec!["y-0", "y-1"])
+    );
+}

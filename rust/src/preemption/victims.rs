@@ -12,12 +12,15 @@ use std::sync::Arc;
 
 use crate::cycle::{FilterPrep, run_filters};
 use crate::framework::code::Code;
+use crate::framework::plugin::PodContext;
 use crate::framework::profile::Profile;
 use crate::preemption::gangs::Gangs;
 use crate::state::disruption::Budgets;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::priority::PriorityClasses;
+use crate::state::volumes::Volumes;
 
 /// A pod to evict, with the node it is on (index in the cycle's node list).
 #[derive(Debug, Clone)]
@@ -86,6 +89,8 @@ pub struct Search<'a> {
     pub removed: &'a HashSet<Arc<str>>,
     pub priorities: &'a PriorityClasses,
     pub budgets: &'a Budgets,
+    pub namespaces: &'a Namespaces,
+    pub volumes: &'a Volumes,
 }
 
 /// Pods that are evicted together: one pod, or a whole gang.
@@ -132,12 +137,18 @@ impl Search<'_> {
             return Verdict::NoVictims;
         }
         let mut trial = (**info).clone();
+        // The pods taken off the node, as PreFilter states see them (kube's RemovePod).
+        let mut gone = NodeInfo {
+            node: info.node.clone(),
+            ..NodeInfo::default()
+        };
         for unit in &units {
             for victim in unit.on(node) {
                 trial.evict(&victim.pod.uid);
+                gone.add_pod(victim.pod.clone());
             }
         }
-        if !self.fits(&trial) {
+        if !self.fits(&trial, &gone) {
             return Verdict::NoVictims;
         }
         let violating = self.budget_violations(&units);
@@ -151,12 +162,14 @@ impl Search<'_> {
                 }
                 for victim in unit.on(node) {
                     trial.readmit(victim.pod.clone());
+                    gone.remove_pod(&victim.pod.uid);
                 }
-                if self.fits(&trial) {
+                if self.fits(&trial, &gone) {
                     continue;
                 }
                 for victim in unit.on(node) {
                     trial.evict(&victim.pod.uid);
+                    gone.add_pod(victim.pod.clone());
                 }
                 pdb_violations += violations;
                 victims.extend(unit.members.iter().cloned());
@@ -165,8 +178,34 @@ impl Search<'_> {
         Verdict::Candidate(Candidate::new(node, victims, pdb_violations))
     }
 
-    fn fits(&self, info: &NodeInfo) -> bool {
-        run_filters(self.profile, self.states, self.pod, info).is_none()
+    /// Does the pod pass every filter on `info`, with the PreFilter states of the plugins
+    /// that count other pods taken as if the pods on `gone` were not there?
+    fn fits(&self, info: &NodeInfo, gone: &NodeInfo) -> bool {
+        if gone.pods.is_empty() {
+            return run_filters(self.profile, self.states, self.pod, info).is_none();
+        }
+        if info.node.as_ref().is_some_and(|n| n.error.is_some()) {
+            return false;
+        }
+        let ctx = PodContext {
+            pod: self.pod,
+            nodes: self.nodes,
+            namespaces: self.namespaces,
+            volumes: self.volumes,
+            index: None,
+        };
+        self.profile
+            .filters
+            .iter()
+            .zip(self.states)
+            .all(|(plugin, state)| {
+                let Some(state) = state else {
+                    return true;
+                };
+                let adjusted = state.as_ref().and_then(|s| plugin.without(s, &ctx, gone));
+                let state = adjusted.as_ref().or(state.as_ref());
+                plugin.filter(state, self.pod, info).is_success()
+            })
     }
 
     /// The units with a pod on `node` that the preemptor may evict, most important first
