@@ -212,16 +212,10 @@ pub fn schedule_batch_with(
                                 terms.unplace(&pod, &data.namespaces, &record.labels);
                             }
                         }
-                        let node = Arc::make_mut(&mut all[i]);
-                        if let Some(allocation) = &decision.allocation {
-                            node.numa.reserve(&pod.uid, allocation);
-                        }
-                        node.add_pod(pod.clone());
+                        Arc::make_mut(&mut all[i])
+                            .place(pod.clone(), decision.allocation.as_deref());
                     }
                     let node = Arc::make_mut(&mut nodes[i]);
-                    if let Some(allocation) = &decision.allocation {
-                        node.numa.reserve(&pod.uid, allocation);
-                    }
                     // The free PVs this placement counts on are not free for the next pods.
                     if let Some(record) = &node.node {
                         let taken = volume_binding::volumes_taken(&data.volumes, &pod, record);
@@ -231,7 +225,7 @@ pub fn schedule_batch_with(
                     if let Some(record) = &node.node {
                         terms.place(&pod, &data.namespaces, &record.labels);
                     }
-                    node.add_pod(pod);
+                    node.place(pod, decision.allocation.as_deref());
                     data.pending.remove(uid.as_str());
                     touched.push(i);
                 }

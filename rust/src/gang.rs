@@ -267,14 +267,11 @@ impl Search<'_> {
                 continue;
             };
             let node = Arc::make_mut(&mut working[i]);
-            if let Some(allocation) = &decision.allocation {
-                node.numa.reserve(&pod.uid, allocation);
-            }
             if let Some(record) = &node.node {
                 let taken = volume_binding::volumes_taken(&volumes, pod, record);
                 volumes.reserve(&pod.uid, &taken);
             }
-            node.add_pod(pod.clone());
+            node.place(pod.clone(), decision.allocation.as_deref());
             if self.gang.group.distinct_hosts {
                 open.retain(|&j| j != i);
             }

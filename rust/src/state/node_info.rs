@@ -48,6 +48,15 @@ impl NodeInfo {
         self.pods.push(pod);
     }
 
+    /// Places a decided pod here: its NUMA `allocation` (the annotation the core wrote, if it
+    /// chose zones) counts on the node's ledger, and the pod on the node.
+    pub fn place(&mut self, pod: Arc<PodRecord>, allocation: Option<&str>) {
+        if let Some(allocation) = allocation {
+            self.numa.reserve(&pod.uid, allocation);
+        }
+        self.add_pod(pod);
+    }
+
     /// A preemption trial evicts the pod with this uid: gone from the node, its devices free
     /// in their NUMA zones too. False if it was not here.
     pub fn evict(&mut self, uid: &str) -> bool {
