@@ -124,3 +124,22 @@ def usage_by_node(pods: Iterable[JSON]) -> tuple[dict[str, dict[str, Decimal]], 
         for name, amount in pod_requests(pod).items():
             bucket[name] = bucket.get(name, Decimal(0)) + amount
     return used, counts
+
+
+def held_for(
+    pods: Iterable[JSON], pod: JSON
+) -> tuple[dict[str, dict[str, Decimal]], dict[str, int]]:
+    """What nominated pods hold against ``pod`` (kube's filtering with nominated pods): the
+    requests and count of every other pending pod with a ``status.nominatedNodeName`` and a
+    priority at least ``pod``'s, by that node."""
+    priority = pod["spec"].get("priority", 0)
+    uid = pod["metadata"]["uid"]
+    held = [
+        {**p, "spec": {**p["spec"], "nodeName": p["status"]["nominatedNodeName"]}}
+        for p in pods
+        if not p["spec"].get("nodeName")
+        and p.get("status", {}).get("nominatedNodeName")
+        and p["metadata"]["uid"] != uid
+        and p["spec"].get("priority", 0) >= priority
+    ]
+    return usage_by_node(held)

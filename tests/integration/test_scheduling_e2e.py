@@ -12,6 +12,7 @@ import random
 import re
 import time
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ from podium.runner import Podium
 from podium.testing.nodes import Taint, create_nodes, make_node
 from podium.testing.pods import make_pod
 
-from .feasibility import quantity, reasons_infeasible, usage_by_node
+from .feasibility import held_for, quantity, reasons_infeasible, usage_by_node
 
 SEED = 20261123
 GPU = "nvidia.com/gpu"
@@ -202,6 +203,8 @@ async def test_mixed_workload_end_to_end(
             )
         await podium.recorder.flush()
         await podium.conditions.flush()
+        # Nominations (whole-node reservations) written before the pods are read.
+        await podium.preemptor.drain()
     assert settled, f"workload did not settle: queue {counts}, bound {bound}"
 
     pods = await _list(api, f"/api/v1/namespaces/{namespace}/pods", {})
@@ -256,10 +259,18 @@ async def test_mixed_workload_end_to_end(
             assert not static, f"{name} on {node_name}: {static}"
             continue
         unplaced += 1
-        # Unplaced: the oracle agrees it fits nowhere now.
+        # Unplaced: the oracle agrees it fits nowhere now, counting what nominated pods of its
+        # priority or higher hold (nodes reserved for waiting whole-node GPU pods).
+        held, held_counts = held_for(pods, live)
         for node_name, node in node_objects.items():
+            with_held = dict(used.get(node_name, {}))
+            for resource, amount in held.get(node_name, {}).items():
+                with_held[resource] = with_held.get(resource, Decimal(0)) + amount
             why = reasons_infeasible(
-                live, node, used.get(node_name, {}), counts_on_node.get(node_name, 0)
+                live,
+                node,
+                with_held,
+                counts_on_node.get(node_name, 0) + held_counts.get(node_name, 0),
             )
             assert why, f"{name} left pending but fits {node_name}"
         assert name in notes, f"{name} pending without a FailedScheduling event"
