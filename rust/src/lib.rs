@@ -15,6 +15,7 @@ pub mod gang;
 #[cfg(test)]
 mod index_equivalence_tests;
 pub mod intern;
+pub mod plugins;
 pub mod preemption;
 pub mod quantity;
 pub mod reservation;
