@@ -1,0 +1,684 @@
+//! The allocator: kube-scheduler's structured-parameters semantics, per node. All requests of
+//! all of a pod's unallocated claims are allocated together by a bounded backtracking search
+//! over the node's devices in kube's order (class selectors, then request selectors; devices in
+//! use skipped; `ExactCount` picks combinations in order; `All` takes every matching device or
+//! fails; `firstAvailable` takes the first subrequest with which everything else fits;
+//! constraints, shared counters, taints and consumable capacity checked as devices are picked).
+//!
+//! Beyond kube: the search does not stop at the first solution. With the same subrequest
+//! choices it keeps looking (up to `Options::max_solutions`) and returns the device set that
+//! strands the fewest devices: it breaks the fewest wholly free PCIe roots, then leaves the
+//! fewest free devices in partly used roots, so whole roots stay free for large requests.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::capacity::consumption;
+use super::claim::{AllocatedDevice, AllocationMode, Alternative, Claim, MAX_DEVICES_PER_CLAIM};
+use super::class::DeviceClass;
+use super::constraints::ConstraintState;
+use super::device::{DeviceKey, NodeScope, QualifiedName};
+use super::error::ClaimError;
+use super::ledger::InUse;
+use super::matcher::{MatchError, Matcher, Matchers};
+use super::pools::{DevId, Inventory, PoolState};
+use super::score::{PCIE_ROOT, node_score, root_measure};
+use super::taints::prevents_allocation;
+use crate::intern::{Sym, resolve, sym};
+use crate::state::labels::Labels;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Solutions compared for packing; 1 is kube's first fit.
+    pub max_solutions: u32,
+    /// Device picks tried per node before giving up (kube bounds the filter by time instead).
+    pub step_budget: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_solutions: 16,
+            step_budget: 20_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct PreparedAlt {
+    pub alt: Alternative,
+    pub matcher: Arc<Matcher>,
+}
+
+#[derive(Debug)]
+pub struct PreparedRequest {
+    pub name: Sym,
+    pub alts: Vec<PreparedAlt>,
+}
+
+#[derive(Debug)]
+pub struct PreparedClaim {
+    pub claim: Arc<Claim>,
+    pub requests: Vec<PreparedRequest>,
+}
+
+/// A pod's claims, resolved once per scheduling attempt (kube's PreFilter): classes looked up
+/// and selectors compiled, so the per-node work is only the search.
+#[derive(Debug, Default)]
+pub struct PreparedPod {
+    pub to_allocate: Vec<PreparedClaim>,
+    /// Claims already allocated (shared, or allocated for this pod before): only where their
+    /// devices are matters.
+    pub allocated: Vec<Arc<Claim>>,
+}
+
+fn selector_error(claim: &Claim, request: Sym, e: MatchError) -> ClaimError {
+    ClaimError::Selector {
+        claim: claim.display_name(),
+        request: resolve(request).to_owned(),
+        origin: e.source,
+        expression: e.expression.to_string(),
+        failure: e.error.failure,
+        detail: e.error.detail,
+    }
+}
+
+pub fn prepare(
+    claims: &[Arc<Claim>],
+    classes: &HashMap<Sym, Arc<DeviceClass>>,
+    matchers: &Matchers,
+    inv: &Inventory,
+) -> Result<PreparedPod, ClaimError> {
+    let mut out = PreparedPod::default();
+    for claim in claims {
+        if claim.allocation.is_some() {
+            out.allocated.push(claim.clone());
+            continue;
+        }
+        let mut requests = Vec::with_capacity(claim.requests.len());
+        for r in &claim.requests {
+            let mut alts = Vec::with_capacity(r.alternatives.len());
+            for alt in &r.alternatives {
+                let Some(class) = classes.get(&alt.class) else {
+                    return Err(ClaimError::ClassNotFound {
+                        claim: claim.display_name(),
+                        request: resolve(alt.name).to_owned(),
+                        class: resolve(alt.class).to_owned(),
+                    });
+                };
+                let matcher = matchers
+                    .get(inv, class, &alt.selectors)
+                    .map_err(|e| selector_error(claim, alt.name, e))?;
+                alts.push(PreparedAlt {
+                    alt: alt.clone(),
+                    matcher,
+                });
+            }
+            requests.push(PreparedRequest { name: r.name, alts });
+        }
+        out.to_allocate.push(PreparedClaim {
+            claim: claim.clone(),
+            requests,
+        });
+    }
+    Ok(out)
+}
+
+/// One claim's devices on the chosen node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAllocation {
+    pub claim_uid: String,
+    pub devices: Vec<AllocatedDevice>,
+    /// The node the allocation is bound to (`None` when all devices are usable anywhere).
+    pub node: Option<Sym>,
+}
+
+/// Why a node cannot take the pod's claims, in kube's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfit {
+    /// An allocated claim's devices are not usable on this node.
+    ClaimNotAvailable {
+        claim: String,
+    },
+    CannotAllocate,
+    InvalidPools,
+    /// An `All` request meets a pool whose newest generation is still being published.
+    PoolBeingUpdated {
+        claim: String,
+        request: String,
+        pool: String,
+    },
+    SearchLimit,
+}
+
+impl std::fmt::Display for Unfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClaimNotAvailable { .. } => {
+                f.write_str("resourceclaim not available on the node")
+            }
+            Self::CannotAllocate => f.write_str("cannot allocate all claims"),
+            Self::InvalidPools => f.write_str("invalid resource pools were encountered"),
+            Self::PoolBeingUpdated {
+                claim,
+                request,
+                pool,
+            } => write!(
+                f,
+                "claim {claim}, request {request}: asks for all devices, but resource pool {pool} is currently being updated"
+            ),
+            Self::SearchLimit => f.write_str("timed out trying to allocate devices"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fit {
+    pub claims: Vec<ClaimAllocation>,
+    /// The packing measure of the chosen set (lower is better): wholly free PCIe roots broken,
+    /// then free devices left in partly used roots.
+    pub broken_roots: u32,
+    pub stranded: u32,
+    /// 0..=100 for the Score extension point: fuller nodes and fewer stranded devices first.
+    pub score: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Fit(Fit),
+    Unfit(Unfit),
+}
+
+#[derive(Debug, Clone)]
+struct Pick {
+    request: Sym,
+    dev: DevId,
+    admin: bool,
+    /// Shares only: what it consumes from each capacity.
+    share: Option<Vec<i64>>,
+    counters: Vec<(u32, Sym, Sym, i64)>,
+    constraints_added: usize,
+    marked: bool,
+}
+
+struct Search<'a> {
+    pod: &'a PreparedPod,
+    inv: &'a Inventory,
+    in_use: &'a InUse,
+    node: Sym,
+    labels: &'a Labels,
+    node_devs: &'a [DevId],
+    opts: Options,
+    /// Per claim, request and alternative: the node's matching devices, once computed.
+    candidates: Vec<Vec<Vec<Candidates>>>,
+    taken: Vec<(DevId, usize)>,
+    shares: Vec<(DevId, Vec<i64>)>,
+    counters: HashMap<(u32, Sym, Sym), i64>,
+    constraints: Vec<Vec<ConstraintState>>,
+    picks: Vec<Vec<Pick>>,
+    choices: Vec<Vec<usize>>,
+    fixed: Option<Vec<Vec<usize>>>,
+    /// The best solution so far: its packing measure and picks.
+    best: Option<Best>,
+    solutions: u32,
+    steps: u32,
+    limit_hit: bool,
+    error: Option<ClaimError>,
+    unfit: Option<Unfit>,
+}
+
+type Candidates = Option<Vec<DevId>>;
+type Best = ((u32, u32), Vec<Vec<Pick>>);
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl<'a> Search<'a> {
+    fn alt(&self, c: usize, r: usize, a: usize) -> &'a PreparedAlt {
+        &self.pod.to_allocate[c].requests[r].alts[a]
+    }
+
+    /// The node's devices matching the alternative, in order; computed on first need.
+    fn candidates(&mut self, c: usize, r: usize, a: usize) -> Option<Vec<DevId>> {
+        if let Some(list) = &self.candidates[c][r][a] {
+            return Some(list.clone());
+        }
+        let pa = self.alt(c, r, a);
+        let all = pa.alt.mode == AllocationMode::All;
+        let mut out = Vec::new();
+        for &dev in self.node_devs {
+            // kube skips devices in use before evaluating selectors (except for `All`, which
+            // must see them to fail).
+            if !all && !pa.alt.admin_access && self.in_use.dedicated(dev) {
+                continue;
+            }
+            let device = self.inv.device(dev);
+            // Binding conditions need PreBind to wait for the driver: not supported yet.
+            if device.has_binding_conditions {
+                continue;
+            }
+            match pa.matcher.check(self.inv, dev) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    let claim = &self.pod.to_allocate[c].claim;
+                    self.error = Some(selector_error(claim, pa.alt.name, e));
+                    return None;
+                }
+            }
+            if consumption(&pa.alt.capacity, device, |i| {
+                self.in_use.capacity_consumed(dev, i)
+            })
+            .is_none()
+            {
+                continue;
+            }
+            out.push(dev);
+        }
+        if all {
+            if let Some(p) = self
+                .inv
+                .unusable_pools_on(self.node, self.labels)
+                .find(|p| p.state == PoolState::Incomplete)
+            {
+                self.unfit = Some(Unfit::PoolBeingUpdated {
+                    claim: self.pod.to_allocate[c].claim.display_name(),
+                    request: resolve(pa.alt.name).to_owned(),
+                    pool: format!("{}/{}", resolve(p.id.driver), resolve(p.id.pool)),
+                });
+                return None;
+            }
+        }
+        self.candidates[c][r][a] = Some(out.clone());
+        Some(out)
+    }
+
+    fn claim_device_count(&self, c: usize) -> usize {
+        self.picks[c].len()
+    }
+
+    fn request_level(&mut self, c: usize, r: usize) -> Flow {
+        if c == self.pod.to_allocate.len() {
+            return self.solution();
+        }
+        if r == self.pod.to_allocate[c].requests.len() {
+            return self.request_level(c + 1, 0);
+        }
+        for a in 0..self.pod.to_allocate[c].requests[r].alts.len() {
+            if let Some(fixed) = &self.fixed
+                && fixed[c][r] != a
+            {
+                continue;
+            }
+            self.choices[c][r] = a;
+            let Some(cands) = self.candidates(c, r, a) else {
+                return Flow::Stop;
+            };
+            let need = match self.alt(c, r, a).alt.mode {
+                AllocationMode::ExactCount(n) => n as usize,
+                AllocationMode::All => {
+                    if cands.is_empty() {
+                        continue;
+                    }
+                    cands.len()
+                }
+            };
+            if self.claim_device_count(c) + need > MAX_DEVICES_PER_CLAIM as usize {
+                continue;
+            }
+            let all = self.alt(c, r, a).alt.mode == AllocationMode::All;
+            if self.pick(c, r, a, &cands, need, 0, all) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pick(
+        &mut self,
+        c: usize,
+        r: usize,
+        a: usize,
+        cands: &[DevId],
+        remaining: usize,
+        start: usize,
+        all: bool,
+    ) -> Flow {
+        if remaining == 0 {
+            return self.request_level(c, r + 1);
+        }
+        let end = if all { start + 1 } else { cands.len() };
+        for i in start..end.min(cands.len()) {
+            if cands.len() - i < remaining {
+                break;
+            }
+            self.steps += 1;
+            if self.steps > self.opts.step_budget {
+                self.limit_hit = true;
+                return Flow::Stop;
+            }
+            if !self.take(c, r, a, cands[i]) {
+                if all {
+                    return Flow::Continue;
+                }
+                continue;
+            }
+            let flow = self.pick(c, r, a, cands, remaining - 1, i + 1, all);
+            self.untake(c);
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn take(&mut self, c: usize, r: usize, a: usize, dev: DevId) -> bool {
+        let pa = self.alt(c, r, a);
+        let alt = &pa.alt;
+        let device = self.inv.device(dev);
+        let multi = device.allow_multiple_allocations;
+        if !multi && alt.admin_access && self.taken.iter().any(|&(d, cl)| d == dev && cl == c) {
+            return false;
+        }
+        if !alt.admin_access
+            && (self.in_use.dedicated(dev) || self.taken.iter().any(|&(d, _)| d == dev))
+        {
+            return false;
+        }
+        let mut counters = Vec::new();
+        let capacity_in_use = self.in_use.shared(dev) || self.shares.iter().any(|(d, _)| *d == dev);
+        if !(device.consumes_counters.is_empty() || multi && capacity_in_use) {
+            let pool_idx = self.inv.devices[dev as usize].pool;
+            let pool = &self.inv.pools[pool_idx as usize];
+            for u in &device.consumes_counters {
+                for &(name, v) in &u.counters {
+                    let key = (pool_idx, u.set, name);
+                    let total = pool.counters.get(&(u.set, name)).copied().unwrap_or(0);
+                    let drawn = self.in_use.counter_drawn(pool_idx, u.set, name)
+                        + self.counters.get(&key).copied().unwrap_or(0);
+                    if total - drawn < v {
+                        self.undo_counters(&counters);
+                        return false;
+                    }
+                    *self.counters.entry(key).or_default() += v;
+                    counters.push((pool_idx, u.set, name, v));
+                }
+            }
+        }
+        if prevents_allocation(&device.taints, &alt.tolerations) {
+            self.undo_counters(&counters);
+            return false;
+        }
+        let request = self.pod.to_allocate[c].requests[r].name;
+        let mut added = 0;
+        for cs in &mut self.constraints[c] {
+            if !cs.add(request, alt.name, device) {
+                break;
+            }
+            added += 1;
+        }
+        if added < self.constraints[c].len() {
+            for cs in self.constraints[c][..added].iter_mut().rev() {
+                cs.remove(request, alt.name);
+            }
+            self.undo_counters(&counters);
+            return false;
+        }
+        let shares = &self.shares;
+        let used = |i: usize| {
+            self.in_use.capacity_consumed(dev, i)
+                + shares
+                    .iter()
+                    .filter(|(d, _)| *d == dev)
+                    .map(|(_, v)| v[i])
+                    .sum::<i64>()
+        };
+        let Some(consumed) = consumption(&alt.capacity, device, used) else {
+            for cs in self.constraints[c].iter_mut().rev() {
+                cs.remove(request, alt.name);
+            }
+            self.undo_counters(&counters);
+            return false;
+        };
+        let share = if multi {
+            self.shares.push((dev, consumed.clone()));
+            Some(consumed)
+        } else {
+            self.taken.push((dev, c));
+            None
+        };
+        self.picks[c].push(Pick {
+            request: alt.name,
+            dev,
+            admin: alt.admin_access,
+            marked: share.is_none(),
+            share,
+            counters,
+            constraints_added: added,
+        });
+        true
+    }
+
+    fn undo_counters(&mut self, counters: &[(u32, Sym, Sym, i64)]) {
+        for &(p, s, n, v) in counters {
+            *self.counters.entry((p, s, n)).or_default() -= v;
+        }
+    }
+
+    fn untake(&mut self, c: usize) {
+        let Some(p) = self.picks[c].pop() else { return };
+        if p.marked {
+            self.taken.pop();
+        }
+        if p.share.is_some() {
+            self.shares.pop();
+        }
+        // The pick's request name is `req` or `req/sub`; constraints were given both.
+        let base = resolve(p.request)
+            .split_once('/')
+            .map_or(p.request, |(b, _)| sym(b));
+        for cs in self.constraints[c][..p.constraints_added].iter_mut().rev() {
+            cs.remove(base, p.request);
+        }
+        self.undo_counters(&p.counters);
+    }
+
+    fn solution(&mut self) -> Flow {
+        self.solutions += 1;
+        if self.fixed.is_none() {
+            self.fixed = Some(self.choices.clone());
+        }
+        let measure = self.measure();
+        if self.best.as_ref().is_none_or(|(m, _)| measure < *m) {
+            self.best = Some((measure, self.picks.clone()));
+        }
+        if self.solutions >= self.opts.max_solutions || measure == (0, 0) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// (wholly free PCIe roots this allocation breaks, free devices left in partly used roots).
+    fn measure(&self) -> (u32, u32) {
+        root_measure(self.inv, self.in_use, self.node_devs, PCIE_ROOT, |dev| {
+            self.picks
+                .iter()
+                .flatten()
+                .any(|p| p.dev == dev && !p.admin)
+        })
+    }
+}
+
+/// Allocates the pod's claims on one node.
+pub fn allocate(
+    pod: &PreparedPod,
+    inv: &Inventory,
+    in_use: &InUse,
+    node: Sym,
+    labels: &Labels,
+    opts: &Options,
+) -> Result<Verdict, ClaimError> {
+    for claim in &pod.allocated {
+        let ok = claim
+            .allocation
+            .as_ref()
+            .and_then(|a| a.node_selector.as_ref())
+            .is_none_or(|s| s.matches(node, labels));
+        if !ok {
+            return Ok(Verdict::Unfit(Unfit::ClaimNotAvailable {
+                claim: claim.display_name(),
+            }));
+        }
+    }
+    if pod.to_allocate.is_empty() {
+        return Ok(Verdict::Fit(Fit {
+            claims: Vec::new(),
+            broken_roots: 0,
+            stranded: 0,
+            score: 0,
+        }));
+    }
+    let node_devs: Cow<'_, [DevId]> = if inv.has_shared() {
+        Cow::Owned(inv.node_devices(node, labels))
+    } else {
+        Cow::Borrowed(inv.local_devices(node))
+    };
+    let mut s = Search {
+        pod,
+        inv,
+        in_use,
+        node,
+        labels,
+        node_devs: &node_devs,
+        opts: *opts,
+        candidates: pod
+            .to_allocate
+            .iter()
+            .map(|c| {
+                c.requests
+                    .iter()
+                    .map(|r| vec![None; r.alts.len()])
+                    .collect()
+            })
+            .collect(),
+        taken: Vec::new(),
+        shares: Vec::new(),
+        counters: HashMap::new(),
+        constraints: pod
+            .to_allocate
+            .iter()
+            .map(|c| {
+                c.claim
+                    .constraints
+                    .iter()
+                    .map(ConstraintState::new)
+                    .collect()
+            })
+            .collect(),
+        picks: vec![Vec::new(); pod.to_allocate.len()],
+        choices: pod
+            .to_allocate
+            .iter()
+            .map(|c| vec![0; c.requests.len()])
+            .collect(),
+        fixed: None,
+        best: None,
+        solutions: 0,
+        steps: 0,
+        limit_hit: false,
+        error: None,
+        unfit: None,
+    };
+    s.request_level(0, 0);
+    if let Some(e) = s.error {
+        return Err(e);
+    }
+    let Some(((broken_roots, stranded), picks)) = s.best else {
+        let unfit = if let Some(u) = s.unfit {
+            u
+        } else if s.limit_hit {
+            Unfit::SearchLimit
+        } else if inv
+            .unusable_pools_on(node, labels)
+            .any(|p| matches!(p.state, PoolState::Invalid(_)))
+        {
+            Unfit::InvalidPools
+        } else {
+            Unfit::CannotAllocate
+        };
+        return Ok(Verdict::Unfit(unfit));
+    };
+    let claims = pod
+        .to_allocate
+        .iter()
+        .zip(picks.iter())
+        .map(|(pc, picks)| {
+            let mut node_bound = None;
+            let devices = picks
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let device = inv.device(p.dev);
+                    if matches!(device.scope, NodeScope::Node(_)) {
+                        node_bound = Some(node);
+                    }
+                    AllocatedDevice {
+                        request: p.request,
+                        key: device.key,
+                        admin_access: p.admin,
+                        share_id: p
+                            .share
+                            .as_ref()
+                            .map(|_| sym(&format!("{}-{i}", pc.claim.uid))),
+                        consumed: p.share.as_ref().map_or_else(Box::default, |v| {
+                            device
+                                .capacity
+                                .iter()
+                                .zip(v)
+                                .map(|(cap, amount)| {
+                                    (
+                                        QualifiedName {
+                                            domain: Some(cap.domain),
+                                            id: cap.id,
+                                        },
+                                        *amount,
+                                    )
+                                })
+                                .collect()
+                        }),
+                    }
+                })
+                .collect();
+            ClaimAllocation {
+                claim_uid: pc.claim.uid.clone(),
+                devices,
+                node: node_bound,
+            }
+        })
+        .collect();
+    let picked = |d: DevId| picks.iter().flatten().any(|p| p.dev == d && !p.admin);
+    let score = node_score(in_use, &node_devs, picked, stranded);
+    Ok(Verdict::Fit(Fit {
+        claims,
+        broken_roots,
+        stranded,
+        score,
+    }))
+}
+
+/// The devices a fit takes, for callers that check results (tests, the benchmark).
+pub fn fit_keys(fit: &Fit) -> Vec<DeviceKey> {
+    fit.claims
+        .iter()
+        .flat_map(|c| c.devices.iter().map(|d| d.key))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

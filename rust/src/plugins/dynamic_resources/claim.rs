@@ -1,0 +1,486 @@
+//! A ResourceClaim decoded once: its requests (`exactly` or `firstAvailable`), constraints,
+//! and status (allocation, reservedFor).
+
+use std::sync::Arc;
+
+use super::device::{DeviceKey, QualifiedName, TaintEffect};
+use super::error::DecodeError;
+use super::wire::{
+    AllocationWire, ConstraintWire, DeviceRequestWire, DeviceSelectorWire, ResourceClaimWire,
+    TolerationWire,
+};
+use crate::intern::{Sym, sym};
+use crate::quantity::parse_milli_value;
+use crate::state::node_selector::NodeSelector;
+use crate::state::pod::node_selector_term;
+
+/// kube's `AllocationResultsMaxSize`: devices one claim may be allocated.
+pub const MAX_DEVICES_PER_CLAIM: u32 = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationMode {
+    ExactCount(u32),
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TolerationOp {
+    Equal,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Toleration {
+    /// `None`: every key (only with `Exists`).
+    pub key: Option<Sym>,
+    pub op: TolerationOp,
+    pub value: Sym,
+    /// `None`: every effect.
+    pub effect: Option<TaintEffect>,
+}
+
+/// One way to satisfy a request: a request's `exactly`, or one `firstAvailable` subrequest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alternative {
+    /// The name results carry: `req`, or `req/sub` for a subrequest.
+    pub name: Sym,
+    pub class: Sym,
+    pub selectors: Box<[Arc<str>]>,
+    pub mode: AllocationMode,
+    pub admin_access: bool,
+    pub tolerations: Box<[Toleration]>,
+    /// Consumable capacity asked from each device, milli-units.
+    pub capacity: Box<[(QualifiedName, i64)]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub name: Sym,
+    /// `exactly` is one alternative; `firstAvailable` lists them in order of preference.
+    pub alternatives: Box<[Alternative]>,
+    pub first_available: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    MatchAttribute(QualifiedName),
+    DistinctAttribute(QualifiedName),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// Request (or `req/sub`) names it applies to; empty means all of the claim's.
+    pub requests: Box<[Sym]>,
+    pub kind: ConstraintKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocatedDevice {
+    pub request: Sym,
+    pub key: DeviceKey,
+    /// Admin access does not count as using the device.
+    pub admin_access: bool,
+    /// Set for a share of a device with `allowMultipleAllocations`.
+    pub share_id: Option<Sym>,
+    pub consumed: Box<[(QualifiedName, i64)]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allocation {
+    pub devices: Box<[AllocatedDevice]>,
+    /// Where the allocated devices can be used; `None`: everywhere.
+    pub node_selector: Option<Arc<NodeSelector>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    pub resource: Sym,
+    pub name: String,
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub namespace: Sym,
+    pub name: String,
+    pub uid: String,
+    pub requests: Box<[Request]>,
+    pub constraints: Box<[Constraint]>,
+    pub allocation: Option<Allocation>,
+    pub reserved_for: Box<[Consumer]>,
+}
+
+impl Claim {
+    /// `namespace/name`, as kube's `klog.KObj` prints it in reasons.
+    pub fn display_name(&self) -> String {
+        format!("{}/{}", crate::intern::resolve(self.namespace), self.name)
+    }
+}
+
+struct Ctx<'a> {
+    claim: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: impl Into<String>, why: impl Into<String>) -> DecodeError {
+        DecodeError {
+            kind: "ResourceClaim",
+            name: self.claim.to_owned(),
+            field: field.into(),
+            why: why.into(),
+        }
+    }
+}
+
+fn selectors(
+    ctx: &Ctx<'_>,
+    field: &str,
+    w: &[DeviceSelectorWire],
+) -> Result<Box<[Arc<str>]>, DecodeError> {
+    w.iter()
+        .enumerate()
+        .map(|(i, s)| match &s.cel {
+            Some(c) => Ok(Arc::from(c.expression.as_str())),
+            None => Err(ctx.err(
+                format!("{field}.selectors[{i}]"),
+                "only CEL selectors are supported",
+            )),
+        })
+        .collect()
+}
+
+fn effect(ctx: &Ctx<'_>, field: &str, e: &str) -> Result<Option<TaintEffect>, DecodeError> {
+    match e {
+        "" => Ok(None),
+        "NoSchedule" => Ok(Some(TaintEffect::NoSchedule)),
+        "NoExecute" => Ok(Some(TaintEffect::NoExecute)),
+        "None" => Ok(Some(TaintEffect::None)),
+        other => Err(ctx.err(field, format!("unknown effect {other:?}"))),
+    }
+}
+
+fn tolerations(
+    ctx: &Ctx<'_>,
+    field: &str,
+    w: &[TolerationWire],
+) -> Result<Box<[Toleration]>, DecodeError> {
+    w.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let f = format!("{field}.tolerations[{i}]");
+            let op = match t.operator.as_str() {
+                "" | "Equal" => TolerationOp::Equal,
+                "Exists" => TolerationOp::Exists,
+                other => return Err(ctx.err(&f, format!("unknown operator {other:?}"))),
+            };
+            Ok(Toleration {
+                key: (!t.key.is_empty()).then(|| sym(&t.key)),
+                op,
+                value: sym(&t.value),
+                effect: effect(ctx, &f, &t.effect)?,
+            })
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn alternative(
+    ctx: &Ctx<'_>,
+    field: &str,
+    name: Sym,
+    class: &str,
+    sel: &[DeviceSelectorWire],
+    mode: Option<&str>,
+    count: Option<i64>,
+    admin_access: bool,
+    tol: &[TolerationWire],
+    capacity: Option<&super::wire::CapacityRequirementsWire>,
+) -> Result<Alternative, DecodeError> {
+    if class.is_empty() {
+        return Err(ctx.err(format!("{field}.deviceClassName"), "required"));
+    }
+    let mode = match (mode.unwrap_or("ExactCount"), count) {
+        ("ExactCount" | "", c) => {
+            let c = c.unwrap_or(1);
+            if c < 1 || c > i64::from(MAX_DEVICES_PER_CLAIM) {
+                return Err(ctx.err(
+                    format!("{field}.count"),
+                    format!("must be between 1 and {MAX_DEVICES_PER_CLAIM}, not {c}"),
+                ));
+            }
+            AllocationMode::ExactCount(c as u32)
+        }
+        ("All", None | Some(0)) => AllocationMode::All,
+        ("All", Some(_)) => {
+            return Err(ctx.err(format!("{field}.count"), "must not be set with All"));
+        }
+        (other, _) => {
+            return Err(ctx.err(
+                format!("{field}.allocationMode"),
+                format!("unknown mode {other:?}"),
+            ));
+        }
+    };
+    let capacity = match capacity {
+        None => Box::default(),
+        Some(c) => c
+            .requests
+            .iter()
+            .map(|(n, q)| {
+                parse_milli_value(q)
+                    .map(|v| (QualifiedName::parse(n), v))
+                    .map_err(|e| ctx.err(format!("{field}.capacity.requests[{n}]"), e.to_string()))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Alternative {
+        name,
+        class: sym(class),
+        selectors: selectors(ctx, field, sel)?,
+        mode,
+        admin_access,
+        tolerations: tolerations(ctx, field, tol)?,
+        capacity,
+    })
+}
+
+fn request(ctx: &Ctx<'_>, i: usize, w: &DeviceRequestWire) -> Result<Request, DecodeError> {
+    let field = format!("spec.devices.requests[{i}]");
+    let name = sym(&w.name);
+    match (&w.exactly, w.first_available.is_empty()) {
+        (Some(e), true) => Ok(Request {
+            name,
+            alternatives: Box::new([alternative(
+                ctx,
+                &format!("{field}.exactly"),
+                name,
+                &e.device_class_name,
+                &e.selectors,
+                e.allocation_mode.as_deref(),
+                e.count,
+                e.admin_access.unwrap_or(false),
+                &e.tolerations,
+                e.capacity.as_ref(),
+            )?]),
+            first_available: false,
+        }),
+        (None, false) => Ok(Request {
+            name,
+            alternatives: w
+                .first_available
+                .iter()
+                .enumerate()
+                .map(|(j, s)| {
+                    alternative(
+                        ctx,
+                        &format!("{field}.firstAvailable[{j}]"),
+                        sym(&format!("{}/{}", w.name, s.name)),
+                        &s.device_class_name,
+                        &s.selectors,
+                        s.allocation_mode.as_deref(),
+                        s.count,
+                        false,
+                        &s.tolerations,
+                        s.capacity.as_ref(),
+                    )
+                })
+                .collect::<Result<_, _>>()?,
+            first_available: true,
+        }),
+        _ => Err(ctx.err(
+            field,
+            "exactly one of exactly and firstAvailable must be set",
+        )),
+    }
+}
+
+fn constraint(ctx: &Ctx<'_>, i: usize, w: &ConstraintWire) -> Result<Constraint, DecodeError> {
+    let kind = match (&w.match_attribute, &w.distinct_attribute) {
+        (Some(a), None) => ConstraintKind::MatchAttribute(QualifiedName::parse(a)),
+        (None, Some(a)) => ConstraintKind::DistinctAttribute(QualifiedName::parse(a)),
+        _ => {
+            return Err(ctx.err(
+                format!("spec.devices.constraints[{i}]"),
+                "exactly one of matchAttribute and distinctAttribute must be set",
+            ));
+        }
+    };
+    Ok(Constraint {
+        requests: w.requests.iter().map(|r| sym(r)).collect(),
+        kind,
+    })
+}
+
+fn allocation(ctx: &Ctx<'_>, w: &AllocationWire<'_>) -> Result<Allocation, DecodeError> {
+    let devices = w
+        .devices
+        .results
+        .iter()
+        .map(|r| {
+            Ok(AllocatedDevice {
+                request: sym(&r.request),
+                key: DeviceKey::new(&r.driver, &r.pool, &r.device),
+                admin_access: r.admin_access.unwrap_or(false),
+                share_id: r.share_id.as_deref().map(sym),
+                consumed: r
+                    .consumed_capacity
+                    .iter()
+                    .map(|(n, q)| {
+                        parse_milli_value(q)
+                            .map(|v| (QualifiedName::parse(n), v))
+                            .map_err(|e| {
+                                ctx.err(
+                                    format!("status.allocation.devices.results[{}]", r.device),
+                                    e.to_string(),
+                                )
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+        .collect::<Result<_, DecodeError>>()?;
+    let node_selector = w.node_selector.as_ref().map(|s| {
+        Arc::new(NodeSelector {
+            terms: s
+                .node_selector_terms
+                .iter()
+                .flatten()
+                .map(node_selector_term)
+                .collect(),
+        })
+    });
+    Ok(Allocation {
+        devices,
+        node_selector,
+    })
+}
+
+impl Claim {
+    pub fn decode(json: &str) -> Result<Self, DecodeError> {
+        let w: ResourceClaimWire<'_> = serde_json::from_str(json).map_err(|e| DecodeError {
+            kind: "ResourceClaim",
+            name: String::new(),
+            field: "(json)".into(),
+            why: e.to_string(),
+        })?;
+        Self::from_wire(&w)
+    }
+
+    pub fn from_wire(w: &ResourceClaimWire<'_>) -> Result<Self, DecodeError> {
+        let display = format!("{}/{}", w.metadata.namespace, w.metadata.name);
+        let ctx = Ctx { claim: &display };
+        let devices = &w.spec.devices;
+        Ok(Self {
+            namespace: sym(&w.metadata.namespace),
+            name: w.metadata.name.clone(),
+            uid: w.metadata.uid.clone(),
+            requests: devices
+                .requests
+                .iter()
+                .enumerate()
+                .map(|(i, r)| request(&ctx, i, r))
+                .collect::<Result<_, _>>()?,
+            constraints: devices
+                .constraints
+                .iter()
+                .enumerate()
+                .map(|(i, c)| constraint(&ctx, i, c))
+                .collect::<Result<_, _>>()?,
+            allocation: w
+                .status
+                .allocation
+                .as_ref()
+                .map(|a| allocation(&ctx, a))
+                .transpose()?,
+            reserved_for: w
+                .status
+                .reserved_for
+                .iter()
+                .map(|c| Consumer {
+                    resource: sym(&c.resource),
+                    name: c.name.clone(),
+                    uid: c.uid.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::resolve;
+    use crate::plugins::dynamic_resources::testing::{aligned_claim, claim_json};
+
+    #[test]
+    fn decodes_requests_constraints_and_status() {
+        let c = Claim::decode(&aligned_claim("ns", "train", 2)).unwrap();
+        assert_eq!(c.display_name(), "ns/train");
+        assert_eq!(c.requests.len(), 2);
+        let gpu = &c.requests[0].alternatives[0];
+        assert_eq!(resolve(gpu.class), "gpu.example.com");
+        assert_eq!(gpu.mode, AllocationMode::ExactCount(2));
+        assert_eq!(
+            c.constraints[0].kind,
+            ConstraintKind::MatchAttribute(QualifiedName::parse("resource.kubernetes.io/pcieRoot"))
+        );
+        assert!(c.allocation.is_none());
+
+        let allocated = claim_json(
+            "ns",
+            "shared",
+            r#"[{"name":"gpu","exactly":{"deviceClassName":"gpu.example.com"}}]"#,
+            "[]",
+            r#"{"allocation":{"devices":{"results":[{"request":"gpu","driver":"gpu.example.com","pool":"node-1","device":"gpu-0"}]},
+               "nodeSelector":{"nodeSelectorTerms":[{"matchFields":[{"key":"metadata.name","operator":"In","values":["node-1"]}]}]}},
+               "reservedFor":[{"resource":"pods","name":"p","uid":"u1"}]}"#,
+        );
+        let c = Claim::decode(&allocated).unwrap();
+        let a = c.allocation.unwrap();
+        assert_eq!(
+            a.devices[0].key,
+            DeviceKey::new("gpu.example.com", "node-1", "gpu-0")
+        );
+        assert!(a.node_selector.is_some());
+        assert_eq!(c.reserved_for[0].uid, "u1");
+    }
+
+    #[test]
+    fn first_available_names_subrequests() {
+        let json = claim_json(
+            "ns",
+            "c",
+            r#"[{"name":"gpu","firstAvailable":[{"name":"big","deviceClassName":"gpu.example.com","count":2},
+                                                 {"name":"small","deviceClassName":"gpu.example.com","allocationMode":"All"}]}]"#,
+            "[]",
+            "{}",
+        );
+        let c = Claim::decode(&json).unwrap();
+        let r = &c.requests[0];
+        assert!(r.first_available);
+        assert_eq!(resolve(r.alternatives[0].name), "gpu/big");
+        assert_eq!(r.alternatives[1].mode, AllocationMode::All);
+    }
+
+    #[test]
+    fn invalid_requests_are_named() {
+        let bad = |requests: &str| {
+            Claim::decode(&claim_json("ns", "c", requests, "[]", "{}"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(r#"[{"name":"g"}]"#).contains("exactly one of"));
+        assert!(
+            bad(r#"[{"name":"g","exactly":{"deviceClassName":"c","count":0}}]"#)
+                .contains("requests[0].exactly.count")
+        );
+        assert!(
+            bad(r#"[{"name":"g","exactly":{"deviceClassName":"c","allocationMode":"All","count":2}}]"#)
+                .contains("must not be set with All")
+        );
+        assert!(
+            bad(r#"[{"name":"g","exactly":{"deviceClassName":"c","tolerations":[{"operator":"Maybe"}]}}]"#)
+                .contains("unknown operator")
+        );
+    }
+}

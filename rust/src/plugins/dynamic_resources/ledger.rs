@@ -1,0 +1,228 @@
+//! What is allocated: the devices of every claim whose `status.allocation` the informer has
+//! shown, plus the "assumed" allocations podium decided but has not written yet (kube's
+//! in-flight claims), so no device is handed out twice. `InUse` is the same, indexed against one
+//! inventory: dedicated use counts per device, shared (consumable capacity) uses and the
+//! capacity they consume, and what partitions draw from their pool's counters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::claim::AllocatedDevice;
+use super::pools::{DevId, Inventory};
+use crate::intern::Sym;
+
+/// Allocations by claim uid.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    allocated: HashMap<String, Arc<[AllocatedDevice]>>,
+    assumed: HashMap<String, Arc<[AllocatedDevice]>>,
+}
+
+impl Ledger {
+    /// A claim's written allocation (from the informer), replacing what was known of it.
+    pub fn set_allocated(&mut self, claim_uid: &str, devices: Arc<[AllocatedDevice]>) {
+        self.allocated.insert(claim_uid.to_owned(), devices);
+    }
+
+    pub fn remove_allocated(&mut self, claim_uid: &str) -> Option<Arc<[AllocatedDevice]>> {
+        self.allocated.remove(claim_uid)
+    }
+
+    /// An allocation decided but not yet written; it counts until `forget`.
+    pub fn assume(&mut self, claim_uid: &str, devices: Arc<[AllocatedDevice]>) {
+        self.assumed.insert(claim_uid.to_owned(), devices);
+    }
+
+    pub fn forget(&mut self, claim_uid: &str) -> Option<Arc<[AllocatedDevice]>> {
+        self.assumed.remove(claim_uid)
+    }
+
+    pub fn is_assumed(&self, claim_uid: &str) -> bool {
+        self.assumed.contains_key(claim_uid)
+    }
+
+    /// Each claim's devices once: an assumed allocation stands for the claim until forgotten.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[AllocatedDevice])> {
+        self.assumed.iter().map(|(k, v)| (k.as_str(), &**v)).chain(
+            self.allocated
+                .iter()
+                .filter(|(k, _)| !self.assumed.contains_key(*k))
+                .map(|(k, v)| (k.as_str(), &**v)),
+        )
+    }
+}
+
+/// The ledger against one inventory. Devices the inventory lacks (a slice gone) are skipped.
+#[derive(Debug, Clone, Default)]
+pub struct InUse {
+    dedicated: Vec<u16>,
+    shared: Vec<u16>,
+    /// (pool index, counter set, counter) → amount drawn.
+    counters: HashMap<(u32, Sym, Sym), i64>,
+    /// (device, capacity index) → amount consumed by shares.
+    capacity: HashMap<(DevId, u16), i64>,
+}
+
+impl InUse {
+    pub fn build(inv: &Inventory, ledger: &Ledger) -> Self {
+        let mut out = Self {
+            dedicated: vec![0; inv.len()],
+            shared: vec![0; inv.len()],
+            ..Self::default()
+        };
+        for (_, devices) in ledger.entries() {
+            for d in devices {
+                out.add(inv, d);
+            }
+        }
+        out
+    }
+
+    fn any_use(&self, dev: DevId) -> bool {
+        self.dedicated[dev as usize] > 0 || self.shared[dev as usize] > 0
+    }
+
+    fn draw_counters(&mut self, inv: &Inventory, dev: DevId, sign: i64) {
+        let pool = inv.devices[dev as usize].pool;
+        for u in &inv.device(dev).consumes_counters {
+            for (c, v) in &u.counters {
+                *self.counters.entry((pool, u.set, *c)).or_default() += sign * v;
+            }
+        }
+    }
+
+    pub fn add(&mut self, inv: &Inventory, d: &AllocatedDevice) {
+        let Some(dev) = inv.id(&d.key) else { return };
+        if d.admin_access {
+            return;
+        }
+        // A partition draws from its counters once, however many shares it serves.
+        if !self.any_use(dev) {
+            self.draw_counters(inv, dev, 1);
+        }
+        if d.share_id.is_some() {
+            self.shared[dev as usize] += 1;
+            let device = inv.device(dev);
+            for (name, v) in &d.consumed {
+                if let Some(i) = device
+                    .capacity
+                    .iter()
+                    .position(|c| Some(c) == device.capacity_named(*name))
+                {
+                    *self.capacity.entry((dev, i as u16)).or_default() += v;
+                }
+            }
+        } else {
+            self.dedicated[dev as usize] += 1;
+        }
+    }
+
+    pub fn remove(&mut self, inv: &Inventory, d: &AllocatedDevice) {
+        let Some(dev) = inv.id(&d.key) else { return };
+        if d.admin_access {
+            return;
+        }
+        if d.share_id.is_some() {
+            let slot = &mut self.shared[dev as usize];
+            *slot = slot.saturating_sub(1);
+            let device = inv.device(dev);
+            for (name, v) in &d.consumed {
+                if let Some(i) = device
+                    .capacity
+                    .iter()
+                    .position(|c| Some(c) == device.capacity_named(*name))
+                {
+                    *self.capacity.entry((dev, i as u16)).or_default() -= v;
+                }
+            }
+        } else {
+            let slot = &mut self.dedicated[dev as usize];
+            *slot = slot.saturating_sub(1);
+        }
+        if !self.any_use(dev) {
+            self.draw_counters(inv, dev, -1);
+        }
+    }
+
+    /// Allocated to some claim without admin access and not as a share.
+    pub fn dedicated(&self, dev: DevId) -> bool {
+        self.dedicated[dev as usize] > 0
+    }
+
+    /// Serving at least one share (consumable capacity).
+    pub fn shared(&self, dev: DevId) -> bool {
+        self.shared[dev as usize] > 0
+    }
+
+    pub fn counter_drawn(&self, pool: u32, set: Sym, counter: Sym) -> i64 {
+        self.counters
+            .get(&(pool, set, counter))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn capacity_consumed(&self, dev: DevId, index: usize) -> i64 {
+        self.capacity
+            .get(&(dev, index as u16))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::plugins::dynamic_resources::device::DeviceKey;
+    use crate::plugins::dynamic_resources::slice::Slice;
+    use crate::plugins::dynamic_resources::testing::gpu_node_slice;
+
+    fn dev(n: &str) -> AllocatedDevice {
+        AllocatedDevice {
+            request: sym("gpu"),
+            key: DeviceKey::new("gpu.example.com", "n0", n),
+            admin_access: false,
+            share_id: None,
+            consumed: Box::default(),
+        }
+    }
+
+    #[test]
+    fn assumed_allocations_count_until_forgotten() {
+        let s = Slice::decode(&gpu_node_slice("n0", 8, 4)).unwrap();
+        let inv = Inventory::build([&s]);
+        let mut ledger = Ledger::default();
+        ledger.set_allocated("c1", Arc::from(vec![dev("gpu-0")]));
+        ledger.assume("c2", Arc::from(vec![dev("gpu-1")]));
+        let in_use = InUse::build(&inv, &ledger);
+        let id = |n: &str| inv.id(&DeviceKey::new("gpu.example.com", "n0", n)).unwrap();
+        assert!(in_use.dedicated(id("gpu-0")));
+        assert!(in_use.dedicated(id("gpu-1")));
+        assert!(!in_use.dedicated(id("gpu-2")));
+        // The informer catches up: the assumption and the written allocation are one claim.
+        ledger.set_allocated("c2", Arc::from(vec![dev("gpu-1")]));
+        assert_eq!(ledger.entries().count(), 2);
+        ledger.forget("c2");
+        assert_eq!(ledger.entries().count(), 2);
+        ledger.remove_allocated("c2");
+        let in_use = InUse::build(&inv, &ledger);
+        assert!(!in_use.dedicated(id("gpu-1")));
+    }
+
+    #[test]
+    fn admin_access_does_not_use_the_device() {
+        let s = Slice::decode(&gpu_node_slice("n0", 2, 1)).unwrap();
+        let inv = Inventory::build([&s]);
+        let mut ledger = Ledger::default();
+        let mut d = dev("gpu-0");
+        d.admin_access = true;
+        ledger.set_allocated("c", Arc::from(vec![d.clone()]));
+        let mut in_use = InUse::build(&inv, &ledger);
+        assert!(!in_use.dedicated(0));
+        d.admin_access = false;
+        in_use.add(&inv, &d);
+        assert!(in_use.dedicated(0));
+        in_use.remove(&inv, &d);
+        assert!(!in_use.dedicated(0));
+    }
+}

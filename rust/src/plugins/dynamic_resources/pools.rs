@@ -1,0 +1,287 @@
+//! The pool view: which published devices count. Slices are grouped into pools (driver, pool
+//! name); only a pool's newest generation counts, and only once all `resourceSliceCount` slices
+//! of it are present. A pool with duplicate device names or a device drawing on a counter set
+//! the pool does not publish is invalid and contributes nothing, as in kube.
+//!
+//! Devices get dense ids (`DevId`) in kube's search order (driver, pool, slice name, position),
+//! so the allocator's per-node lists, the in-use counts and the selector verdicts are arrays.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::device::{Device, DeviceKey, NodeScope};
+use super::slice::Slice;
+use crate::intern::Sym;
+use crate::state::labels::Labels;
+
+pub type DevId = u32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PoolId {
+    pub driver: Sym,
+    pub pool: Sym,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolState {
+    Usable,
+    /// Not all slices of the newest generation are there yet.
+    Incomplete,
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub id: PoolId,
+    pub generation: i64,
+    pub state: PoolState,
+    /// (counter set, counter) → total, from the pool's `sharedCounters`.
+    pub counters: HashMap<(Sym, Sym), i64>,
+    /// Scopes of the pool's slices, to tell which nodes an unusable pool concerns.
+    pub scopes: Vec<NodeScope>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvDevice {
+    pub device: Device,
+    pub pool: u32,
+}
+
+/// Every usable device in the cluster, indexed.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub devices: Vec<InvDevice>,
+    pub pools: Vec<Pool>,
+    by_key: HashMap<DeviceKey, DevId>,
+    /// Devices usable on exactly one node, by node, in search order.
+    by_node: HashMap<Sym, Vec<DevId>>,
+    /// Devices with `allNodes` or a node selector, checked per node.
+    shared: Vec<DevId>,
+}
+
+fn validate(slices: &[&Slice]) -> Result<HashMap<(Sym, Sym), i64>, String> {
+    let mut counters = HashMap::new();
+    for s in slices {
+        for set in &s.counter_sets {
+            if counters.keys().any(|(name, _)| *name == set.name) {
+                return Err(format!(
+                    "duplicate counter set name {}",
+                    crate::intern::resolve(set.name)
+                ));
+            }
+            for (c, v) in &set.counters {
+                counters.insert((set.name, *c), *v);
+            }
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for s in slices {
+        for d in &s.devices {
+            if !names.insert(d.key.device) {
+                return Err(format!(
+                    "duplicate device name {}",
+                    crate::intern::resolve(d.key.device)
+                ));
+            }
+            for u in &d.consumes_counters {
+                for (c, _) in &u.counters {
+                    if !counters.contains_key(&(u.set, *c)) {
+                        return Err(format!(
+                            "counter {} not found in counter set {}",
+                            crate::intern::resolve(*c),
+                            crate::intern::resolve(u.set)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(counters)
+}
+
+impl Inventory {
+    pub fn build<'a>(slices: impl IntoIterator<Item = &'a Slice>) -> Self {
+        let mut grouped: BTreeMap<(&str, &str), Vec<&Slice>> = BTreeMap::new();
+        for s in slices {
+            grouped
+                .entry((
+                    crate::intern::resolve(s.driver),
+                    crate::intern::resolve(s.pool),
+                ))
+                .or_default()
+                .push(s);
+        }
+        let mut inv = Self::default();
+        for (_, mut group) in grouped {
+            let generation = group.iter().map(|s| s.generation).max().unwrap_or(0);
+            group.retain(|s| s.generation == generation);
+            group.sort_by(|a, b| a.name.cmp(&b.name));
+            let first = group[0];
+            let id = PoolId {
+                driver: first.driver,
+                pool: first.pool,
+            };
+            let scopes = group.iter().map(|s| s.scope.clone()).collect();
+            let complete = i64::try_from(group.len()).ok() == Some(first.slice_count);
+            let (state, counters) = if !complete {
+                (PoolState::Incomplete, HashMap::new())
+            } else {
+                match validate(&group) {
+                    Ok(c) => (PoolState::Usable, c),
+                    Err(why) => (PoolState::Invalid(why), HashMap::new()),
+                }
+            };
+            let pool_idx = inv.pools.len() as u32;
+            if state == PoolState::Usable {
+                for s in &group {
+                    for d in &s.devices {
+                        let dev = inv.devices.len() as DevId;
+                        inv.by_key.insert(d.key, dev);
+                        match &d.scope {
+                            NodeScope::Node(n) => inv.by_node.entry(*n).or_default().push(dev),
+                            NodeScope::All | NodeScope::Selector(_) => inv.shared.push(dev),
+                            NodeScope::Nowhere => {}
+                        }
+                        inv.devices.push(InvDevice {
+                            device: d.clone(),
+                            pool: pool_idx,
+                        });
+                    }
+                }
+            }
+            inv.pools.push(Pool {
+                id,
+                generation,
+                state,
+                counters,
+                scopes,
+            });
+        }
+        inv
+    }
+
+    pub fn id(&self, key: &DeviceKey) -> Option<DevId> {
+        self.by_key.get(key).copied()
+    }
+
+    pub fn device(&self, id: DevId) -> &Device {
+        &self.devices[id as usize].device
+    }
+
+    pub fn pool_of(&self, id: DevId) -> &Pool {
+        &self.pools[self.devices[id as usize].pool as usize]
+    }
+
+    /// The devices a node can use, in kube's search order (node-local pools first by driver
+    /// and pool name, then network-attached ones that select the node).
+    pub fn node_devices(&self, node: Sym, labels: &Labels) -> Vec<DevId> {
+        let mut out: Vec<DevId> = self.by_node.get(&node).cloned().unwrap_or_default();
+        out.extend(
+            self.shared
+                .iter()
+                .copied()
+                .filter(|d| self.device(*d).scope.matches(node, labels)),
+        );
+        out
+    }
+
+    /// The node-local list without allocating (the fast path when no shared devices exist).
+    pub fn local_devices(&self, node: Sym) -> &[DevId] {
+        self.by_node.get(&node).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn has_shared(&self) -> bool {
+        !self.shared.is_empty()
+    }
+
+    /// Pools that concern `node` but are not usable (kube: `All` fails there, and a failed
+    /// allocation there is reported as meeting invalid pools).
+    pub fn unusable_pools_on(&self, node: Sym, labels: &Labels) -> impl Iterator<Item = &Pool> {
+        self.pools.iter().filter(move |p| {
+            p.state != PoolState::Usable && p.scopes.iter().any(|s| s.matches(node, labels))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    pub fn shared_arc(self) -> Arc<Self> {
+        Arc::new(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::plugins::dynamic_resources::testing::gpu_node_slice;
+
+    fn slice_with(pool_gen: i64, count: i64, name: &str, devices: &[&str]) -> Slice {
+        let devs: Vec<String> = devices
+            .iter()
+            .map(|d| format!(r#"{{"name":"{d}"}}"#))
+            .collect();
+        Slice::decode(&format!(
+            r#"{{"metadata":{{"name":"{name}"}},"spec":{{"driver":"d","pool":{{"name":"p","generation":{pool_gen},"resourceSliceCount":{count}}},
+                "nodeName":"n","devices":[{}]}}}}"#,
+            devs.join(",")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_the_newest_complete_generation_counts() {
+        let old = slice_with(1, 1, "s-old", &["a", "b"]);
+        let new1 = slice_with(2, 2, "s-new-1", &["c"]);
+        let inv = Inventory::build([&old, &new1]);
+        assert!(
+            inv.is_empty(),
+            "generation 2 is incomplete, generation 1 obsolete"
+        );
+        assert_eq!(inv.pools[0].state, PoolState::Incomplete);
+        assert_eq!(
+            inv.unusable_pools_on(sym("n"), &Labels::default()).count(),
+            1
+        );
+        let new2 = slice_with(2, 2, "s-new-2", &["d"]);
+        let inv = Inventory::build([&new2, &old, &new1]);
+        let names: Vec<_> = inv
+            .devices
+            .iter()
+            .map(|d| crate::intern::resolve(d.device.key.device))
+            .collect();
+        assert_eq!(
+            names,
+            ["c", "d"],
+            "slices in name order, old generation ignored"
+        );
+        assert_eq!(inv.local_devices(sym("n")), &[0, 1]);
+    }
+
+    #[test]
+    fn duplicate_device_names_invalidate_the_pool() {
+        let a = slice_with(1, 2, "s1", &["x"]);
+        let b = slice_with(1, 2, "s2", &["x"]);
+        let inv = Inventory::build([&a, &b]);
+        assert!(inv.is_empty());
+        assert!(matches!(inv.pools[0].state, PoolState::Invalid(ref w) if w.contains("duplicate")));
+    }
+
+    #[test]
+    fn devices_are_found_by_node_and_key() {
+        let s0 = Slice::decode(&gpu_node_slice("n0", 8, 4)).unwrap();
+        let s1 = Slice::decode(&gpu_node_slice("n1", 8, 4)).unwrap();
+        let inv = Inventory::build([&s1, &s0]);
+        assert_eq!(inv.len(), 16);
+        let key = DeviceKey::new("gpu.example.com", "n1", "gpu-3");
+        let id = inv.id(&key).unwrap();
+        assert_eq!(inv.device(id).key, key);
+        assert!(inv.local_devices(sym("n1")).contains(&id));
+        assert_eq!(inv.node_devices(sym("n0"), &Labels::default()).len(), 8);
+    }
+}
