@@ -237,9 +237,9 @@ class Preemption:
     # False when the pods may not preempt now (preemptionPolicy Never, or the victims of their
     # last preemption are still terminating): a nomination they hold must be kept.
     eligible: bool
-    # Empty on success; otherwise why, in kube's form: "preemption: Pod ns/p: 0/5 nodes are
-    # available: 2 No preemption victims found for incoming pod, 3 Preemption is not helpful
-    # for scheduling."
+    # Empty on success; otherwise why, in kube's words (no pod named, so messages group):
+    # "preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod,
+    # 3 Preemption is not helpful for scheduling."
     message: str
 
 @final

@@ -58,8 +58,9 @@ pub struct Outcome {
     /// False when the pods may not preempt now (policy Never, or the victims of their last
     /// preemption are still terminating): a nomination they hold must stay.
     pub eligible: bool,
-    /// Empty on success; otherwise kube's form:
-    /// `preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod, ...`
+    /// Empty on success; otherwise kube's words, with no pod named in them, so the messages of
+    /// many pods group: `preemption: 0/5 nodes are available: 2 No preemption victims found for
+    /// incoming pod, 3 Preemption is not helpful for scheduling.`
     pub message: String,
 }
 
@@ -108,7 +109,7 @@ pub fn preempt(
     let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) = data.real_nodes().into_iter().unzip();
     for pod in &pods {
         if let Some(why) = ineligible(data, &nodes, pod) {
-            return Outcome::ineligible(format!("preemption: {}: {why}", pod.object()));
+            return Outcome::ineligible(format!("preemption: {why}"));
         }
     }
     let plan = match profile
@@ -156,7 +157,7 @@ pub fn preempt(
 /// kube's `PodEligibleToPreemptOthers`: why `pod` may not preempt now, if so.
 fn ineligible(data: &SnapshotData, nodes: &[Arc<NodeInfo>], pod: &PodRecord) -> Option<String> {
     if pod.never_preempts {
-        return Some("not eligible due to preemptionPolicy=Never".into());
+        return Some("not eligible due to preemptionPolicy=Never.".into());
     }
     if let Some(err) = &pod.error {
         return Some(err.to_string());
@@ -170,12 +171,7 @@ fn ineligible(data: &SnapshotData, nodes: &[Arc<NodeInfo>], pod: &PodRecord) -> 
     info.pods
         .iter()
         .any(|p| p.deleting && data.priorities.of(p) < priority)
-        .then(|| {
-            format!(
-                "not eligible due to a terminating pod on the nominated node {}",
-                resolve(nominated)
-            )
-        })
+        .then(|| "not eligible due to a terminating pod on the nominated node.".to_string())
 }
 
 struct Plan {
@@ -270,22 +266,22 @@ fn plan(
         // The pods fit without evicting anyone: they failed for want of something victims
         // cannot give (a gang's rack or hosts of its own). A nomination would only hold nodes
         // and send the pods round again.
-        Some(plan) if plan.victims.is_empty() => Err(format!(
-            "preemption: {}{}: {NO_VICTIMS}.",
-            pods[0].object(),
-            set_note(pods.len())
-        )),
+        Some(plan) if plan.victims.is_empty() => {
+            Err(format!("preemption: {NO_VICTIMS}.{}", set_note(pods.len())))
+        }
         Some(plan) => Ok(plan),
         None => Err(furthest.map_or_else(
-            || format!("preemption: {}: no node to try.", pods[0].object()),
+            || format!("preemption: no node to try.{}", set_note(pods.len())),
             |(_, why)| why,
         )),
     }
 }
 
+/// Said after kube's wording (never inside it, so messages still group and match kube's) when
+/// a gang's pods were planned as one set: one pod's failure is the whole set's.
 fn set_note(pods: usize) -> String {
     if pods > 1 {
-        format!(" (one of a set of {pods} planned together)")
+        format!(" The {pods} pods of the gang were planned together.")
     } else {
         String::new()
     }
@@ -333,7 +329,10 @@ impl Context<'_> {
             };
             let states = pre_filter(profile, &ctx).map_err(|status| {
                 let why = status.reasons.join(", ");
-                (planned, format!("preemption: {}: {why}", pod.object()))
+                (
+                    planned,
+                    format!("preemption: {why}.{}", set_note(self.pods.len())),
+                )
             })?;
             let search = Search {
                 profile,
@@ -366,10 +365,9 @@ impl Context<'_> {
                 return Err((
                     planned,
                     format!(
-                        "preemption: {}{}: {}",
-                        pod.object(),
-                        set_note(self.pods.len()),
-                        failure_message(open.len(), not_helpful, no_victims)
+                        "preemption: {}{}",
+                        failure_message(open.len(), not_helpful, no_victims),
+                        set_note(self.pods.len())
                     ),
                 ));
             };

@@ -151,7 +151,7 @@ fn only_lower_priorities_and_only_where_it_helps() {
     assert!(out.eligible);
     assert_eq!(
         out.message,
-        "preemption: Pod ns/hi: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
+        "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
     );
 }
 
@@ -296,8 +296,10 @@ fn a_set_gets_all_its_room_or_nothing() {
         "{out:?}"
     );
     assert!(
-        out.message
-            .contains("Pod ns/h-1 (one of a set of 2 planned together)"),
+        out.message.starts_with("preemption: 0/")
+            && out
+                .message
+                .ends_with(" The 2 pods of the gang were planned together."),
         "{}",
         out.message
     );
@@ -313,7 +315,7 @@ fn eligibility() {
     let out = run(&s, &["never"]);
     assert_eq!(
         out.message,
-        "preemption: Pod ns/never: not eligible due to preemptionPolicy=Never"
+        "preemption: not eligible due to preemptionPolicy=Never."
     );
     assert!(!out.eligible);
     // The victims of the last preemption are still terminating on the nominated node.
@@ -324,8 +326,7 @@ fn eligibility() {
     s.nominate("waiting", Some("n1")).unwrap();
     let out = run(&s, &["waiting"]);
     assert!(
-        out.message
-            .contains("terminating pod on the nominated node n1")
+        out.message == "preemption: not eligible due to a terminating pod on the nominated node."
     );
     assert!(!out.eligible, "the nomination must be kept");
     assert!(run(&s, &["ghost"]).message.contains("not pending"));
