@@ -18,7 +18,13 @@ import pytest_asyncio
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 
 from podium.kubeclient import api_client
-from podium.testing.binaries import Binaries, BuildError, ensure_binaries, ensure_jaeger
+from podium.testing.binaries import (
+    Binaries,
+    BuildError,
+    ensure_binaries,
+    ensure_helm,
+    ensure_jaeger,
+)
 from podium.testing.cluster import LocalCluster
 from podium.testing.crds import install_crds
 from podium.testing.jaeger import Jaeger
@@ -30,6 +36,7 @@ _TESTS = Path(__file__).parent
 _MARK_BY_DIRECTORY = {"integration": "integration", "e2e": "e2e"}
 _BINARIES = pytest.StashKey["Binaries | BuildError"]()
 _JAEGER = pytest.StashKey["Path | BuildError"]()
+_HELM = pytest.StashKey["Path | BuildError"]()
 _T = TypeVar("_T")
 _CLUSTER_FIXTURES = frozenset({"binaries", "cluster", "api", "crds", "namespace", "node_labels"})
 
@@ -55,6 +62,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_BINARIES] = _build(ensure_binaries)
     if "jaeger" in used:
         session.config.stash[_JAEGER] = _build(ensure_jaeger)
+    if "helm_binary" in used:
+        session.config.stash[_HELM] = _build(ensure_helm)
 
 
 def _build(build: Callable[[], _T]) -> _T | BuildError:
@@ -87,6 +96,12 @@ def binaries(request: pytest.FixtureRequest) -> Binaries:
 def jaeger_binary(request: pytest.FixtureRequest) -> Path:
     """The Jaeger executable: an optional build, made only when a selected test needs it."""
     return _built(request, _JAEGER, ensure_jaeger)
+
+
+@pytest.fixture(scope="session")
+def helm_binary(request: pytest.FixtureRequest) -> Path:
+    """The Helm executable (for the chart's tests), built only when a selected test needs it."""
+    return _built(request, _HELM, ensure_helm)
 
 
 @pytest.fixture

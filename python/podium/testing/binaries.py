@@ -62,6 +62,7 @@ class GoTarget:
 
 LOCALCLUSTER = GoTarget("localcluster", ("./cmd/podium-apiserver", "./cmd/kube-scheduler"))
 JAEGER = GoTarget("jaeger", ("github.com/jaegertracing/jaeger/cmd/jaeger",))
+HELM = GoTarget("helm", ("helm.sh/helm/v4/cmd/helm",))
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,11 @@ def ensure_jaeger(console: Console | None = None) -> Path:
     return ensure_built(JAEGER, console) / "jaeger"
 
 
+def ensure_helm(console: Console | None = None) -> Path:
+    """The Helm executable (for the chart tests: lint, template, install), built on first use."""
+    return ensure_built(HELM, console) / "helm"
+
+
 def _complete(directory: Path, commands: Sequence[str]) -> bool:
     return all(os.access(directory / name, os.X_OK) for name in commands)
 
@@ -240,10 +246,11 @@ def _elapsed(started: float) -> str:
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    """Builds the local-cluster binaries (and Jaeger with ``--jaeger``); prints their paths."""
-    unknown = [arg for arg in argv if arg != "--jaeger"]
+    """Builds the local-cluster binaries (and Jaeger with ``--jaeger``, Helm with ``--helm``);
+    prints their directories."""
+    unknown = [arg for arg in argv if arg not in ("--jaeger", "--helm")]
     if unknown:
-        print(f"usage: python -m podium.testing.binaries [--jaeger]; unknown: {unknown}")
+        print(f"usage: python -m podium.testing.binaries [--jaeger] [--helm]; unknown: {unknown}")
         return 2
     console = Console(stderr=True)
     try:
@@ -251,6 +258,8 @@ def main(argv: Sequence[str] = ()) -> int:
         print(binaries.directory)
         if "--jaeger" in argv:
             print(ensure_jaeger(console).parent)
+        if "--helm" in argv:
+            print(ensure_helm(console).parent)
     except BuildError as error:
         console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
         return 1
