@@ -23,7 +23,7 @@ step "mypy (strict)"
 step "import layers"
 .venv/bin/lint-imports
 step "stubs match the Rust core"
-$py -m mypy.stubtest podium._core --ignore-missing-stub
+$py -m mypy.stubtest podium._core
 step "local cluster, Jaeger and Helm binaries (built once, cached under ~/.cache/podium)"
 $py -m podium.testing.binaries --jaeger --helm
 step "pytest"

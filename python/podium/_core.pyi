@@ -1,4 +1,4 @@
-"""Typed surface of podium's Rust core (``rust/src/lib.rs``).
+"""Typed surface of podium's Rust core (``rust/src/py/``, registered by ``rust/src/lib.rs``).
 
 The contract between the Python control plane and the Rust hot path. Python hands the core raw
 JSON bytes straight from the apiserver (list pages and watch lines); the core parses each object
@@ -6,8 +6,32 @@ once into compact records. Nothing here returns a Python object per cached pod.
 """
 
 from collections.abc import Callable, Sequence
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Final, final
+
+# What the module registers (pyo3 keeps `__all__` as classes are added; stubtest compares).
+__all__ = [
+    "Change",
+    "ClusterState",
+    "Code",
+    "CoreError",
+    "Decision",
+    "Evaluation",
+    "EventType",
+    "GroupMember",
+    "Kind",
+    "ListPage",
+    "NodeScore",
+    "PendingPod",
+    "PluginNode",
+    "PluginPod",
+    "PodGroup",
+    "Preemption",
+    "Profile",
+    "Snapshot",
+    "Victim",
+    "__version__",
+]
 
 __version__: Final[str]
 
@@ -39,6 +63,15 @@ class Kind(IntEnum):
     PRIORITY_CLASS = 8
     POD_DISRUPTION_BUDGET = 9
 
+class EventType(Enum):
+    """A watch event's type, as the apiserver's watch.EventType."""
+
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+    BOOKMARK = "BOOKMARK"
+    ERROR = "ERROR"
+
 @final
 class ListPage:
     """What one page of a paginated list said."""
@@ -54,10 +87,10 @@ class ListPage:
 class Change:
     """What one watch line did to the cache.
 
-    ``event`` is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR. For ERROR, ``status_code`` holds the
-    apiserver's code (410 means the resourceVersion is gone: relist)."""
+    For ``EventType.ERROR``, ``status_code`` holds the apiserver's code (410 means the
+    resourceVersion is gone: relist)."""
 
-    event: str
+    event: EventType
     kind: Kind
     resource_version: str
     status_code: int | None

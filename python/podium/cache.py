@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from podium._core import ClusterState, Kind, PendingPod
+from podium._core import ClusterState, EventType, Kind, PendingPod
 from podium.watch import Reflector, ReflectorOptions, Resource
 
 if TYPE_CHECKING:
@@ -127,21 +127,23 @@ class Cache:
         if change.kind == Kind.POD:
             self._on_pod(change)
         elif change.kind == Kind.NODE:
-            if change.event in ("ADDED", "MODIFIED") and change.relevant:
-                self._queue.move_all_to_active_or_backoff(f"Node{change.event.title()}")
+            if change.event in (EventType.ADDED, EventType.MODIFIED) and change.relevant:
+                self._queue.move_all_to_active_or_backoff(f"Node{change.event.name.title()}")
         elif change.kind in (Kind.PRIORITY_CLASS, Kind.POD_DISRUPTION_BUDGET):
             # Only preemption reads them: nothing parked fits because of them.
             return
-        elif change.event in ("ADDED", "MODIFIED", "DELETED"):
+        elif change.event in (EventType.ADDED, EventType.MODIFIED, EventType.DELETED):
             # Topology, volumes, namespaces, groups: any change may unblock a parked pod.
-            self._queue.move_all_to_active_or_backoff(f"{change.kind.name}{change.event.title()}")
+            self._queue.move_all_to_active_or_backoff(
+                f"{change.kind.name}{change.event.name.title()}"
+            )
 
     def _on_pod(self, change: Change) -> None:
         uid = change.uid
-        if change.event != "DELETED" and self.state.is_assumed(uid):
+        if change.event != EventType.DELETED and self.state.is_assumed(uid):
             # Chosen and being bound: the binder owns it until the bind lands or fails.
             return
-        pending = self.state.pending_pod(uid) if change.event != "DELETED" else None
+        pending = self.state.pending_pod(uid) if change.event != EventType.DELETED else None
         if pending is not None:
             if uid in self._known_pending:
                 self._queue.update(pending)
@@ -153,7 +155,7 @@ class Cache:
             # Bound, deleted, gated or finished: no longer the queue's.
             self._known_pending.discard(uid)
             self._queue.delete(uid)
-        if change.event == "DELETED" or change.terminal:
+        if change.event == EventType.DELETED or change.terminal:
             # Its resources are free now.
             self._queue.move_all_to_active_or_backoff("AssignedPodDelete")
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from podium._core import CoreError
+from podium._core import CoreError, EventType
 from podium.rawapi import ApiStatusError, open_stream
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ class Reflector:
             change = self._state.apply_event(self._resource.kind, line)
         except CoreError as err:
             raise StreamCorrupt(f"unreadable watch line ({len(line)} bytes): {err}") from err
-        if change.event == "ERROR":
+        if change.event == EventType.ERROR:
             if change.status_code == HTTP_GONE:
                 raise ResourceVersionGone
             log.warning("%s: watch error %s", self._path, change.status_code)
@@ -219,5 +219,5 @@ class Reflector:
             self.resource_version = change.resource_version
         if change.error:
             log.error("%s: %s", self._path, change.error)
-        if change.event != "BOOKMARK":
+        if change.event != EventType.BOOKMARK:
             self._on_change(change)

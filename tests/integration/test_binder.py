@@ -11,7 +11,7 @@ import orjson
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
-from podium._core import ClusterState, Kind, PendingPod
+from podium._core import ClusterState, EventType, Kind, PendingPod
 from podium.binder import ALLOCATION_ANNOTATION, Binder
 from podium.events import EventRecorder
 from podium.queue import SchedulingQueue
@@ -193,7 +193,7 @@ async def test_node_deleted_mid_flight_requeues(world: World) -> None:
     await request_bytes(world.api, "DELETE", f"/api/v1/nodes/{world.node}")
     # What the node watch delivers to the cache.
     change = world.state.apply_event(Kind.NODE, orjson.dumps({"type": "DELETED", "object": node}))
-    assert (change.event, change.name) == ("DELETED", world.node)
+    assert (change.event, change.name) == (EventType.DELETED, world.node)
     live_nodes.discard(change.name)
     binder.submit(world.decision(pod), pod)
     await binder.drain()

@@ -9,7 +9,7 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from podium._core import ClusterState, Code, CoreError, Kind, Profile
+from podium._core import ClusterState, Code, CoreError, EventType, Kind, Profile
 
 PROFILE = Profile(
     orjson.dumps(
@@ -117,7 +117,12 @@ def test_list_page_and_pending(state: ClusterState) -> None:
 
 def test_watch_lines(state: ClusterState) -> None:
     added = state.apply_event(Kind.POD, line("ADDED", pod("a")))
-    assert (added.event, added.kind, added.uid, added.name) == ("ADDED", Kind.POD, "a", "pod-a")
+    assert (added.event, added.kind, added.uid, added.name) == (
+        EventType.ADDED,
+        Kind.POD,
+        "a",
+        "pod-a",
+    )
     assert isinstance(added.kind, Kind)
     assert state.pending_pod("a") is not None
     bound = state.apply_event(Kind.POD, line("MODIFIED", pod("a", node_name="n2")))
@@ -129,11 +134,11 @@ def test_watch_lines(state: ClusterState) -> None:
     bookmark = state.apply_event(
         Kind.POD, b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}}'
     )
-    assert (bookmark.event, bookmark.resource_version) == ("BOOKMARK", "99")
+    assert (bookmark.event, bookmark.resource_version) == (EventType.BOOKMARK, "99")
     gone = state.apply_event(
         Kind.POD, b'{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}'
     )
-    assert (gone.event, gone.status_code) == ("ERROR", 410)
+    assert (gone.event, gone.status_code) == (EventType.ERROR, 410)
 
 
 def test_malformed_objects_name_object_and_field(state: ClusterState) -> None:

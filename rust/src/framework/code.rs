@@ -13,9 +13,3 @@ pub enum Code {
     Wait = 4,
     Skip = 5,
 }
-
-impl Code {
-    pub fn as_int(self) -> i64 {
-        self as i64
-    }
-}

@@ -15,6 +15,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::filter::volume_binding;
 use crate::intern::{Sym, lookup, resolve, sym};
 use crate::state::disruption::{self, Budgets};
+use crate::state::event_type::EventType;
 use crate::state::kind::Kind;
 use crate::state::namespaces::{Namespaces, parse_namespace};
 use crate::state::node::{NodeRecord, parse_node};
@@ -43,7 +44,7 @@ pub struct ListOutcome {
 /// What one watch line did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChangeOutcome {
-    pub event: String,
+    pub event: EventType,
     pub kind: Option<Kind>,
     pub resource_version: String,
     pub status_code: Option<i64>,
@@ -224,7 +225,7 @@ impl ClusterState {
         };
         for item in list.items.iter().flatten() {
             out.items += 1;
-            let change = self.apply_object(kind, "ADDED", item.get().as_bytes());
+            let change = self.apply_object(kind, EventType::Added, item.get().as_bytes());
             if let Some(e) = change.error {
                 out.errors.push(e);
             }
@@ -345,16 +346,22 @@ impl ClusterState {
         let event: EventWire<'_> = decode(line)
             .map_err(|(path, msg)| CoreError::Invalid(format!("watch event: {path}: {msg}")))?;
         let object = event.object.get().as_bytes();
-        match &*event.event_type {
-            "ADDED" | "MODIFIED" | "DELETED" => {
-                Ok(self.apply_object(kind, &event.event_type, object))
+        let Some(event_type) = EventType::parse(&event.event_type) else {
+            return Err(CoreError::Invalid(format!(
+                "watch event: type: unknown event type {:?}",
+                &*event.event_type
+            )));
+        };
+        match event_type {
+            EventType::Added | EventType::Modified | EventType::Deleted => {
+                Ok(self.apply_object(kind, event_type, object))
             }
-            "BOOKMARK" => {
+            EventType::Bookmark => {
                 let b: BookmarkWire<'_> = decode(object).map_err(|(path, msg)| {
                     CoreError::Invalid(format!("BOOKMARK event: object.{path}: {msg}"))
                 })?;
                 Ok(ChangeOutcome {
-                    event: "BOOKMARK".into(),
+                    event: EventType::Bookmark,
                     kind: Some(kind),
                     resource_version: b
                         .metadata
@@ -364,12 +371,12 @@ impl ClusterState {
                     ..ChangeOutcome::default()
                 })
             }
-            "ERROR" => {
+            EventType::Error => {
                 let s: StatusWire<'_> = decode(object).map_err(|(path, msg)| {
                     CoreError::Invalid(format!("ERROR event: object.{path}: {msg}"))
                 })?;
                 Ok(ChangeOutcome {
-                    event: "ERROR".into(),
+                    event: EventType::Error,
                     kind: Some(kind),
                     status_code: s.code,
                     error: Some(format!(
@@ -380,16 +387,13 @@ impl ClusterState {
                     ..ChangeOutcome::default()
                 })
             }
-            other => Err(CoreError::Invalid(format!(
-                "watch event: type: unknown event type {other:?}"
-            ))),
         }
     }
 
-    fn apply_object(&mut self, kind: Kind, event: &str, bytes: &[u8]) -> ChangeOutcome {
-        let deleted = event == "DELETED";
+    fn apply_object(&mut self, kind: Kind, event: EventType, bytes: &[u8]) -> ChangeOutcome {
+        let deleted = event == EventType::Deleted;
         let mut out = ChangeOutcome {
-            event: event.to_owned(),
+            event,
             kind: Some(kind),
             relevant: true,
             ..ChangeOutcome::default()

@@ -1,7 +1,5 @@
 //! The object kinds the cache holds (mirrored by `podium._core.Kind`).
 
-use crate::error::CoreError;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Node = 0,
@@ -30,13 +28,6 @@ impl Kind {
         Kind::PodDisruptionBudget,
     ];
 
-    pub fn from_index(i: i64) -> Result<Self, CoreError> {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .ok_or_else(|| CoreError::Invalid(format!("unknown object kind {i}")))
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Kind::Node => "Node",
@@ -50,19 +41,5 @@ impl Kind {
             Kind::PriorityClass => "PriorityClass",
             Kind::PodDisruptionBudget => "PodDisruptionBudget",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn indices_round_trip() {
-        for k in Kind::ALL {
-            assert_eq!(Kind::from_index(k as i64), Ok(k));
-        }
-        assert!(Kind::from_index(10).is_err());
-        assert!(Kind::from_index(-1).is_err());
     }
 }

@@ -1,0 +1,352 @@
+//! `ClusterState` (the cache) and what its methods return: list pages, watch changes, pending
+//! pods, PodGroups and their members.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use pyo3::prelude::*;
+
+use super::enums;
+use super::errors::{CoreError, without_gil};
+use super::snapshot::PySnapshot;
+use crate::intern;
+use crate::state::cluster::{self, ChangeOutcome, ClusterState, PendingInfo};
+use crate::state::kind::Kind;
+use crate::state::pod_group::PodGroupRecord;
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct ListPage {
+    resource_version: String,
+    continue_token: Option<String>,
+    items: usize,
+    errors: Vec<String>,
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct Change {
+    event: Py<PyAny>,
+    kind: Py<PyAny>,
+    resource_version: String,
+    status_code: Option<i64>,
+    namespace: String,
+    name: String,
+    uid: String,
+    scheduler_name: String,
+    node_name: Option<String>,
+    priority: i32,
+    created: f64,
+    terminal: bool,
+    gated: bool,
+    pod_group: Option<String>,
+    error: Option<String>,
+    relevant: bool,
+}
+
+#[pymethods]
+impl Change {
+    fn __repr__(&self) -> String {
+        format!(
+            "Change(event={}, uid={:?}, name={:?}/{:?}, error={:?})",
+            self.event, self.uid, self.namespace, self.name, self.error
+        )
+    }
+}
+
+impl Change {
+    fn new(py: Python<'_>, c: ChangeOutcome, kind: Kind) -> PyResult<Self> {
+        Ok(Self {
+            event: enums::event_type(py, c.event)?,
+            kind: enums::kind(py, kind)?,
+            resource_version: c.resource_version,
+            status_code: c.status_code,
+            namespace: c.namespace,
+            name: c.name,
+            uid: c.uid,
+            scheduler_name: c.scheduler_name,
+            node_name: c.node_name,
+            priority: c.priority,
+            created: c.created,
+            terminal: c.terminal,
+            gated: c.gated,
+            pod_group: c.pod_group,
+            error: c.error,
+            relevant: c.relevant,
+        })
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct PendingPod {
+    uid: String,
+    namespace: String,
+    name: String,
+    scheduler_name: String,
+    priority: i32,
+    created: f64,
+    pod_group: Option<String>,
+}
+
+#[pymethods]
+impl PendingPod {
+    fn __repr__(&self) -> String {
+        format!(
+            "PendingPod({}/{} uid={})",
+            self.namespace, self.name, self.uid
+        )
+    }
+}
+
+impl From<PendingInfo> for PendingPod {
+    fn from(p: PendingInfo) -> Self {
+        Self {
+            uid: p.uid,
+            namespace: p.namespace,
+            name: p.name,
+            scheduler_name: p.scheduler_name,
+            priority: p.priority,
+            created: p.created,
+            pod_group: p.pod_group,
+        }
+    }
+}
+
+/// A PodGroup as the cache holds it (see `state::pod_group`).
+#[pyclass(frozen, module = "podium._core")]
+pub struct PodGroup {
+    pub(crate) inner: Arc<PodGroupRecord>,
+}
+
+#[pymethods]
+impl PodGroup {
+    #[getter]
+    fn namespace(&self) -> &str {
+        self.inner.namespace()
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    #[getter]
+    fn uid(&self) -> &str {
+        &self.inner.uid
+    }
+    #[getter]
+    fn min_member(&self) -> u32 {
+        self.inner.min_member
+    }
+    #[getter]
+    fn min_resources(&self) -> BTreeMap<String, i64> {
+        self.inner.min_resources.clone()
+    }
+    #[getter]
+    fn schedule_timeout_seconds(&self) -> Option<u32> {
+        self.inner.schedule_timeout_seconds
+    }
+    #[getter]
+    fn rack(&self) -> &'static str {
+        self.inner.rack.as_str()
+    }
+    #[getter]
+    fn distinct_hosts(&self) -> bool {
+        self.inner.distinct_hosts
+    }
+    #[getter]
+    fn job(&self) -> Option<&'static str> {
+        self.inner.job.map(intern::resolve)
+    }
+    #[getter]
+    fn created(&self) -> f64 {
+        self.inner.created
+    }
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.inner.error.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "PodGroup({}/{} minMember={})",
+            self.inner.namespace(),
+            self.inner.name(),
+            self.inner.min_member
+        )
+    }
+}
+
+#[pyclass(frozen, get_all, module = "podium._core")]
+pub struct GroupMember {
+    uid: String,
+    name: String,
+    node: Option<String>,
+    assumed: bool,
+    running: bool,
+    terminal: bool,
+    owner: Option<String>,
+}
+
+#[pymethods]
+impl GroupMember {
+    fn __repr__(&self) -> String {
+        format!("GroupMember({} node={:?})", self.name, self.node)
+    }
+}
+
+impl From<cluster::GroupMember> for GroupMember {
+    fn from(m: cluster::GroupMember) -> Self {
+        Self {
+            uid: m.uid,
+            name: m.name,
+            node: m.node,
+            assumed: m.assumed,
+            running: m.running,
+            terminal: m.terminal,
+            owner: m.owner,
+        }
+    }
+}
+
+#[pyclass(name = "ClusterState", frozen, module = "podium._core")]
+pub struct PyClusterState {
+    // A mutex, not a PyO3 borrow: a second caller waits instead of failing while the first
+    // works without the GIL.
+    inner: Mutex<ClusterState>,
+}
+
+impl PyClusterState {
+    fn lock(&self) -> MutexGuard<'_, ClusterState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[pymethods]
+impl PyClusterState {
+    #[new]
+    fn new(scheduler_names: Vec<String>) -> Self {
+        Self {
+            inner: Mutex::new(ClusterState::new(&scheduler_names)),
+        }
+    }
+
+    fn apply_list(&self, py: Python<'_>, kind: Kind, body: &[u8]) -> PyResult<ListPage> {
+        let page = without_gil(py, || self.lock().apply_list(kind, body))?;
+        Ok(ListPage {
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+            items: page.items,
+            errors: page.errors,
+        })
+    }
+
+    fn begin_relist(&self, kind: Kind) {
+        self.lock().begin_relist(kind);
+    }
+
+    fn end_relist(&self, py: Python<'_>, kind: Kind) -> PyResult<Vec<String>> {
+        without_gil(py, || Ok(self.lock().end_relist(kind)))
+    }
+
+    fn apply_event(&self, py: Python<'_>, kind: Kind, line: &[u8]) -> PyResult<Change> {
+        let change = without_gil(py, || self.lock().apply_event(kind, line))?;
+        Change::new(py, change, kind)
+    }
+
+    fn pending(&self, py: Python<'_>) -> PyResult<Vec<PendingPod>> {
+        let pods = without_gil(py, || Ok(self.lock().pending()))?;
+        Ok(pods.into_iter().map(PendingPod::from).collect())
+    }
+
+    fn pending_pod(&self, uid: &str) -> Option<PendingPod> {
+        self.lock().pending_pod(uid).map(PendingPod::from)
+    }
+
+    #[pyo3(signature = (uid, node, allocation))]
+    fn assume(&self, uid: &str, node: &str, allocation: Option<&str>) -> PyResult<()> {
+        Ok(self.lock().assume(uid, node, allocation)?)
+    }
+
+    fn forget(&self, uid: &str) {
+        self.lock().forget(uid);
+    }
+
+    fn is_assumed(&self, uid: &str) -> bool {
+        self.lock().is_assumed(uid)
+    }
+
+    #[getter]
+    fn assumed_count(&self) -> usize {
+        self.lock().assumed_count()
+    }
+
+    fn pod_group(&self, namespace: &str, name: &str) -> Option<PodGroup> {
+        self.lock()
+            .pod_group(namespace, name)
+            .map(|inner| PodGroup { inner })
+    }
+
+    fn pod_groups(&self) -> Vec<PodGroup> {
+        self.lock()
+            .pod_groups()
+            .into_iter()
+            .map(|inner| PodGroup { inner })
+            .collect()
+    }
+
+    fn group_members(&self, namespace: &str, name: &str) -> Vec<GroupMember> {
+        self.lock()
+            .group_members(namespace, name)
+            .into_iter()
+            .map(GroupMember::from)
+            .collect()
+    }
+
+    #[pyo3(signature = (uid, node))]
+    fn nominate(&self, uid: &str, node: Option<&str>) -> PyResult<()> {
+        Ok(self.lock().nominate(uid, node)?)
+    }
+
+    fn nominated_node(&self, uid: &str) -> Option<&'static str> {
+        self.lock().nominated_node(uid)
+    }
+
+    fn snapshot(&self) -> PySnapshot {
+        PySnapshot::new(self.lock().snapshot())
+    }
+
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.lock().node_count()
+    }
+
+    #[getter]
+    fn pod_count(&self) -> usize {
+        self.lock().pod_count()
+    }
+
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.lock().generation()
+    }
+
+    fn has_node(&self, node: &str) -> bool {
+        self.lock().has_node(node)
+    }
+
+    fn capacity_totals(&self) -> BTreeMap<String, (i64, i64)> {
+        self.lock().capacity_totals()
+    }
+
+    fn node_usage(&self, node: &str) -> PyResult<HashMap<String, i64>> {
+        self.lock()
+            .node_usage(node)
+            .map(|entries| entries.into_iter().collect())
+            .ok_or_else(|| CoreError::new_err(format!("node_usage: unknown node {node:?}")))
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ListPage>()?;
+    m.add_class::<Change>()?;
+    m.add_class::<PendingPod>()?;
+    m.add_class::<PodGroup>()?;
+    m.add_class::<GroupMember>()?;
+    m.add_class::<PyClusterState>()
+}

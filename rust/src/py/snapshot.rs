@@ -1,0 +1,179 @@
+//! `Profile` and `Snapshot`: a scheduling profile, and the immutable view of the cluster one
+//! cycle decides on.
+
+use std::collections::BTreeMap;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use super::cluster_state::PodGroup;
+use super::decisions::{Preemption, decisions_to_py};
+use super::errors::without_gil;
+use super::evaluate::{self, Evaluation};
+use super::plugins::PyExtension;
+use crate::explain::Target;
+use crate::framework::extension::Extension;
+use crate::framework::profile::Profile;
+use crate::state::snapshot::Snapshot;
+use crate::{cycle, gang, intern, preemption, reservation};
+
+#[pyclass(name = "Profile", frozen, module = "podium._core")]
+pub struct PyProfile {
+    inner: Profile,
+}
+
+#[pymethods]
+impl PyProfile {
+    #[new]
+    fn new(spec: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: Profile::from_json(spec)?,
+        })
+    }
+
+    #[getter]
+    fn scheduler_name(&self) -> &str {
+        &self.inner.scheduler_name
+    }
+}
+
+#[pyclass(name = "Snapshot", frozen, module = "podium._core")]
+pub struct PySnapshot {
+    inner: Snapshot,
+}
+
+impl PySnapshot {
+    pub(crate) fn new(inner: Snapshot) -> Self {
+        Self { inner }
+    }
+}
+
+#[pymethods]
+impl PySnapshot {
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.inner.generation()
+    }
+
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.inner.node_count()
+    }
+
+    #[pyo3(signature = (uids, profile, plugins = None))]
+    fn schedule<'py>(
+        &self,
+        py: Python<'py>,
+        uids: Vec<String>,
+        profile: &Bound<'py, PyProfile>,
+        plugins: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let profile = &profile.get().inner;
+        let extension = PyExtension::from_arg(plugins);
+        let decisions = without_gil(py, || {
+            let extension = extension.as_ref().map(|e| e as &dyn Extension);
+            Ok(cycle::schedule_batch_with(
+                &self.inner,
+                &uids,
+                profile,
+                extension,
+            ))
+        })?;
+        decisions_to_py(py, decisions)
+    }
+
+    #[pyo3(signature = (uids, profile, group, job_groups, plugins = None))]
+    fn schedule_gang<'py>(
+        &self,
+        py: Python<'py>,
+        uids: Vec<String>,
+        profile: &Bound<'py, PyProfile>,
+        group: &Bound<'py, PodGroup>,
+        job_groups: Vec<String>,
+        plugins: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let profile = &profile.get().inner;
+        let group = &*group.get().inner;
+        let job_groups: Vec<intern::Sym> = job_groups.iter().map(|g| intern::sym(g)).collect();
+        let extension = PyExtension::from_arg(plugins);
+        let decisions = without_gil(py, || {
+            let gang = gang::Gang {
+                group,
+                job_groups: &job_groups,
+                extension: extension.as_ref().map(|e| e as &dyn Extension),
+            };
+            Ok(gang::schedule_gang(&self.inner, &uids, profile, &gang))
+        })?;
+        decisions_to_py(py, decisions)
+    }
+
+    fn reserve(
+        &self,
+        py: Python<'_>,
+        uids: Vec<String>,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<Vec<Option<String>>> {
+        let profile = &profile.get().inner;
+        without_gil(py, || Ok(reservation::reserve(&self.inner, &uids, profile)))
+    }
+
+    #[pyo3(signature = (uids, profile, group = None))]
+    fn preempt(
+        &self,
+        py: Python<'_>,
+        uids: Vec<String>,
+        profile: &Bound<'_, PyProfile>,
+        group: Option<&Bound<'_, PodGroup>>,
+    ) -> PyResult<Preemption> {
+        let profile = &profile.get().inner;
+        let group = group.map(|g| g.get().inner.clone());
+        let outcome = without_gil(py, || {
+            Ok(preemption::preempt(
+                &self.inner,
+                &uids,
+                profile,
+                group.as_deref(),
+            ))
+        })?;
+        Preemption::new(py, outcome)
+    }
+
+    fn explain(
+        &self,
+        py: Python<'_>,
+        uid: &str,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<BTreeMap<String, Vec<String>>> {
+        let profile = &profile.get().inner;
+        evaluate::explain(py, &self.inner, Target::Pending(uid), profile)
+    }
+
+    fn explain_bound(
+        &self,
+        py: Python<'_>,
+        uid: &str,
+        profile: &Bound<'_, PyProfile>,
+    ) -> PyResult<BTreeMap<String, Vec<String>>> {
+        let profile = &profile.get().inner;
+        evaluate::explain(py, &self.inner, Target::Bound(uid), profile)
+    }
+
+    #[pyo3(signature = (pod, profile, nodes = None, *, bound = false, plugins = None))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        pod: &Bound<'_, PyAny>,
+        profile: &Bound<'_, PyProfile>,
+        nodes: Option<Vec<String>>,
+        bound: bool,
+        plugins: Option<Py<PyAny>>,
+    ) -> PyResult<Evaluation> {
+        let profile = &profile.get().inner;
+        evaluate::evaluate(py, &self.inner, pod, profile, nodes, bound, plugins)
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyProfile>()?;
+    m.add_class::<PySnapshot>()
+}
