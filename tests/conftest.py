@@ -28,6 +28,7 @@ from podium.testing.binaries import (
 from podium.testing.cluster import LocalCluster
 from podium.testing.crds import install_crds
 from podium.testing.jaeger import Jaeger
+from podium.testing.live_cluster import LiveCluster
 from podium.testing.nodes import delete_nodes
 
 TEST_NODE_LABEL = "podium.dev/test"
@@ -38,7 +39,10 @@ _BINARIES = pytest.StashKey["Binaries | BuildError"]()
 _JAEGER = pytest.StashKey["Path | BuildError"]()
 _HELM = pytest.StashKey["Path | BuildError"]()
 _T = TypeVar("_T")
-_CLUSTER_FIXTURES = frozenset({"binaries", "cluster", "api", "crds", "namespace", "node_labels"})
+_LIVE_FIXTURES = frozenset({"live_cluster", "live_api", "live_namespace", "live_node_labels"})
+_CLUSTER_FIXTURES = (
+    frozenset({"binaries", "cluster", "api", "crds", "namespace", "node_labels"}) | _LIVE_FIXTURES
+)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -153,3 +157,38 @@ async def node_labels(api: ApiClient) -> AsyncIterator[dict[str, str]]:
     labels = {TEST_NODE_LABEL: uuid.uuid4().hex[:10]}
     yield labels
     await delete_nodes(api, label_selector=f"{TEST_NODE_LABEL}={labels[TEST_NODE_LABEL]}")
+
+
+@pytest.fixture(scope="session")
+def live_cluster(binaries: Binaries) -> Iterator[LiveCluster]:
+    """A second apiserver for the session, with kube-controller-manager: for tests of what
+    controllers do (Deployments, Jobs, garbage collection, volume binding)."""
+    with LiveCluster(binaries=binaries) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="session")
+async def live_api(live_cluster: LiveCluster) -> AsyncIterator[ApiClient]:
+    """An admin client for ``live_cluster`` without a client-side rate limit."""
+    client = await api_client(live_cluster.kubeconfig, qps=0.0, burst=256)
+    async with client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def live_namespace(live_api: ApiClient) -> AsyncIterator[str]:
+    """A fresh namespace of ``live_cluster`` for one test; deleting it after the test is
+    enough: the namespace controller empties it."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    core = CoreV1Api(live_api)
+    await core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=name)))
+    yield name
+    await core.delete_namespace(name)
+
+
+@pytest_asyncio.fixture
+async def live_node_labels(live_api: ApiClient) -> AsyncIterator[dict[str, str]]:
+    """``node_labels`` for ``live_cluster``: its nodes carrying them are deleted after the test."""
+    labels = {TEST_NODE_LABEL: uuid.uuid4().hex[:10]}
+    yield labels
+    await delete_nodes(live_api, label_selector=f"{TEST_NODE_LABEL}={labels[TEST_NODE_LABEL]}")

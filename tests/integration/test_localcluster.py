@@ -215,7 +215,12 @@ def test_killed_owner_leaves_no_orphan_server(binaries: Binaries) -> None:
         from podium.testing.binaries import Binaries
         from podium.testing.cluster import LocalCluster
         directory = Path({str(binaries.directory)!r})
-        binaries = Binaries(directory, directory / "podium-apiserver", directory / "kube-scheduler")
+        binaries = Binaries(
+            directory,
+            directory / "podium-apiserver",
+            directory / "kube-scheduler",
+            directory / "kube-controller-manager",
+        )
         cluster = LocalCluster(binaries=binaries).start()
         print(cluster.process.pgid, flush=True)
         time.sleep(600)

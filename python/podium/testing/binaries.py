@@ -60,7 +60,10 @@ class GoTarget:
         return tuple(package.rstrip("/").rsplit("/", 1)[-1] for package in self.packages)
 
 
-LOCALCLUSTER = GoTarget("localcluster", ("./cmd/podium-apiserver", "./cmd/kube-scheduler"))
+LOCALCLUSTER = GoTarget(
+    "localcluster",
+    ("./cmd/podium-apiserver", "./cmd/kube-scheduler", "./cmd/kube-controller-manager"),
+)
 JAEGER = GoTarget("jaeger", ("github.com/jaegertracing/jaeger/cmd/jaeger",))
 HELM = GoTarget("helm", ("helm.sh/helm/v4/cmd/helm",))
 
@@ -72,6 +75,7 @@ class Binaries:
     directory: Path
     apiserver: Path
     kube_scheduler: Path
+    controller_manager: Path
 
 
 def tools_dir() -> Path:
@@ -155,12 +159,14 @@ def _remove_older_builds(current: Path, target: GoTarget) -> None:
 
 
 def ensure_binaries(console: Console | None = None) -> Binaries:
-    """The podium-apiserver and kube-scheduler executables, built on first use."""
+    """The podium-apiserver, kube-scheduler and kube-controller-manager executables, built on
+    first use."""
     directory = ensure_built(LOCALCLUSTER, console)
     return Binaries(
         directory=directory,
         apiserver=directory / "podium-apiserver",
         kube_scheduler=directory / "kube-scheduler",
+        controller_manager=directory / "kube-controller-manager",
     )
 
 

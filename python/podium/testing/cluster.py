@@ -2,6 +2,7 @@
 
 No kubelet, controller-manager or scheduler runs: nodes are plain API objects (see
 ``podium.testing.nodes``) and pods stay where the scheduler under test puts them.
+``podium.testing.live_cluster`` adds kube-controller-manager around the same apiserver.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class LocalCluster(LocalServer):
         self.apiserver_args = list(apiserver_args)
         self.state_dir = self.workdir / "state"
         self.kubeconfig = self.state_dir / "kubeconfig"
+        #: The key the apiserver verifies ServiceAccount tokens with (and signs its own).
+        self.service_account_key = self.state_dir / "sa.key"
+        #: The apiserver's self-signed serving certificate (with its CA), written at start.
+        self.serving_certificate = self.state_dir / "certs" / "apiserver.crt"
         self.server = ""
         self.token = ""
 

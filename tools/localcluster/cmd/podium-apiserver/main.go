@@ -1,6 +1,8 @@
 // Command podium-apiserver runs embedded etcd and kube-apiserver in one process on loopback,
-// for podium's tests, demo and benchmarks. It writes an admin kubeconfig into its state
-// directory; no kubelet or controller-manager runs, so nodes are plain API objects.
+// for podium's tests, demo and benchmarks. It writes an admin kubeconfig and the
+// service-account key pair into its state directory; podium.testing may start
+// kube-controller-manager (signing tokens with the same key) and KWOK beside it. No kubelet
+// runs: nodes are plain API objects, or KWOK's fake nodes.
 package main
 
 import (
@@ -61,7 +63,7 @@ func main() {
 		// No controller-manager creates default ServiceAccounts, so the admission plugin
 		// that demands them would reject every pod.
 		// TaintNodesByCondition taints every new node not-ready, and without a node lifecycle
-		// controller nothing would ever lift the taint from the fake nodes.
+		// controller (off unless a test asks for it) nothing would ever lift the taint.
 		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		// The default reconciler publishes the advertise address in the "kubernetes" Endpoints,
 		// which rejects loopback addresses and logs an error every few seconds.
