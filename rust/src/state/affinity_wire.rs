@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::state::wire::{RequirementWire, Str, StrMap};
+use crate::state::wire_base::{RequirementWire, Str, StrMap};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

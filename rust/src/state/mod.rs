@@ -31,3 +31,4 @@ pub mod topology;
 pub mod topology_pairs;
 pub mod volumes;
 pub mod wire;
+pub mod wire_base;

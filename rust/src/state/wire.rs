@@ -3,15 +3,11 @@
 //! Only the fields the scheduler needs are declared; serde skips the rest without building
 //! them. Every collection is optional because the apiserver may send `null` or omit it.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-pub type Str<'a> = Cow<'a, str>;
-pub type StrMap<'a> = BTreeMap<Str<'a>, Str<'a>>;
+pub use crate::state::wire_base::{RequirementWire, Str, StrMap};
 
 #[derive(Deserialize)]
 pub struct ListWire<'a> {
@@ -255,16 +251,6 @@ pub struct TermWire<'a> {
     pub match_expressions: Option<Vec<RequirementWire<'a>>>,
     #[serde(borrow)]
     pub match_fields: Option<Vec<RequirementWire<'a>>>,
-}
-
-#[derive(Deserialize)]
-pub struct RequirementWire<'a> {
-    #[serde(borrow)]
-    pub key: Str<'a>,
-    #[serde(borrow)]
-    pub operator: Str<'a>,
-    #[serde(borrow)]
-    pub values: Option<Vec<Str<'a>>>,
 }
 
 #[derive(Deserialize)]

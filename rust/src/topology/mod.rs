@@ -21,6 +21,7 @@
 
 mod allocation;
 mod error;
+mod infeasible;
 mod needs;
 mod node;
 mod nrt;
@@ -39,16 +40,16 @@ mod zone_table;
 
 pub use allocation::{ALLOCATION_ANNOTATION, Allocation, ZoneAllocation};
 pub use error::TopologyError;
+pub use infeasible::{
+    Infeasible, insufficient_reason, manager_policy_reason, no_single_zone_reason,
+};
 pub use node::{
     Distances, LOCAL_DISTANCE, ManagerPolicy, ManagerScope, NodeTopology, REMOTE_DISTANCE, Switch,
     Zone, ZoneResource,
 };
 pub use nrt::{MAX_ZONES, parse_node_resource_topology, parse_node_resource_topology_json};
 pub use packing::{MAX_SCORE, PackingContext, PackingWeights, packing_score, stranded_gpus};
-pub use placement::{
-    Infeasible, Placement, insufficient_reason, manager_policy_reason, no_single_zone_reason,
-    place, plan, plan_in,
-};
+pub use placement::{Placement, place, plan, plan_in};
 pub use request::{
     NUMA_POLICY_ANNOTATION, NumaPolicy, PlacementRequest, RequestedResource, ResourceRole,
     TopologyConfig,

@@ -16,26 +16,15 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::allocation::{Allocation, ZoneAllocation};
+use super::infeasible::Infeasible;
 use super::needs::{Grid, Need, Needs, Table, members};
-use super::node::{ManagerPolicy, NodeTopology};
+use super::node::NodeTopology;
 use super::nrt::MAX_ZONES;
 use super::request::{NumaPolicy, PlacementRequest, ResourceRole};
 use super::shares::{fill_shares, pick_switch};
 use super::usage::ZoneUsage;
 use super::zone_choice::choose_zones;
 use super::zone_table::ZoneTable;
-
-/// Why a node cannot host the pod's aligned resources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Infeasible {
-    /// kube-style reason, the same for every node failing the same way, e.g.
-    /// `node(s) had no single NUMA node with 4 nvidia.com/gpu and 1 rdma/hca`. Shared, not
-    /// built per node: a pod may be infeasible on thousands of nodes.
-    pub reason: Cow<'static, str>,
-    /// Whether the node could host the pod once pods on it finish (false: it never can, as for
-    /// kube's UnschedulableAndUnresolvable).
-    pub resolvable: bool,
-}
 
 /// A placement decided for one node, in compact form (zone indices, no strings), cheap enough
 /// to compute for every candidate node. Turn the winner into an [`Allocation`] with
@@ -203,66 +192,6 @@ pub fn place(
     request: &PlacementRequest,
 ) -> Result<Allocation, Infeasible> {
     plan(topology, pending, request).map(|placement| placement.to_allocation(topology))
-}
-
-/// Reason when the pod's own `single` policy finds no zone.
-pub fn no_single_zone_reason(request: &PlacementRequest) -> String {
-    let described: Vec<String> = request
-        .resources
-        .iter()
-        .map(|r| describe_amount(&r.name, r.amount))
-        .collect();
-    format!(
-        "node(s) had no single NUMA node with {}",
-        join_english(&described)
-    )
-}
-
-/// Reason when kubelet's own policy on the node would reject the pod.
-pub fn manager_policy_reason(policy: ManagerPolicy) -> &'static str {
-    match policy {
-        ManagerPolicy::None => "node(s) had topology manager policy none that cannot align the pod",
-        ManagerPolicy::BestEffort => {
-            "node(s) had topology manager policy best-effort that cannot align the pod"
-        }
-        ManagerPolicy::Restricted => {
-            "node(s) had topology manager policy restricted that cannot align the pod"
-        }
-        ManagerPolicy::SingleNumaNode => {
-            "node(s) had topology manager policy single-numa-node that cannot align the pod"
-        }
-    }
-}
-
-/// Reason when the zones together lack a resource (usually because of pending allocations).
-pub fn insufficient_reason(resource: &str) -> String {
-    format!("node(s) had insufficient {resource} in NUMA zones")
-}
-/// `4 nvidia.com/gpu`, `8 cpu` (whole cores), `16Gi memory`.
-fn describe_amount(name: &str, amount: i64) -> String {
-    if name == "cpu" {
-        return if amount % 1000 == 0 {
-            format!("{} cpu", amount / 1000)
-        } else {
-            format!("{amount}m cpu")
-        };
-    }
-    if name == "memory" || name.starts_with("hugepages-") {
-        for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
-            if amount != 0 && amount % (1i64 << shift) == 0 {
-                return format!("{}{suffix} {name}", amount >> shift);
-            }
-        }
-    }
-    format!("{amount} {name}")
-}
-
-fn join_english(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [only] => only.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! that applies: the pod's or kubelet's single-NUMA demand, kubelet's `restricted` minimal
 //! alignment, the pod's `prefer` (fewest zones, lowest cost) or `none` (all zones).
 
-use super::needs::{Grid, Needs, Table, all_zones, covers, members, single_zones};
-use super::node::{ManagerPolicy, NodeTopology};
-use super::placement::{
+use super::infeasible::{
     Infeasible, insufficient_reason, manager_policy_reason, no_single_zone_reason,
 };
+use super::needs::{Grid, Needs, Table, all_zones, covers, members, single_zones};
+use super::node::{ManagerPolicy, NodeTopology};
 use super::request::{NumaPolicy, PlacementRequest};
 use super::shares::{fill_shares, pick_switch, switch_level};
 
