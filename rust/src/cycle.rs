@@ -10,7 +10,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 
 use crate::diagnosis::{self, Diagnosis};
-use crate::filter::volume_binding;
 use crate::framework::code::Code;
 use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
@@ -20,14 +19,15 @@ use crate::framework::scoring;
 use crate::framework::static_filters::{self, StaticFilters, static_prefix};
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
+use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
+use crate::plugins::pod_topology_spread::domains::DomainCache;
+use crate::plugins::volume_binding;
 use crate::preemption::nominated::Nominees;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_index::{IndexView, NO_NODE};
 use crate::state::snapshot::Snapshot;
-use crate::state::spread_domains::DomainCache;
-use crate::state::term_counts::TermCounts;
 use crate::state::volumes::Volumes;
 use lasso::Key;
 

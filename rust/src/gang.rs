@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::cycle::{Decision, schedule_pod_among};
-use crate::filter::volume_binding;
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
 use crate::framework::profile::Profile;
 use crate::intern::{Sym, resolve, sym};
+use crate::plugins::volume_binding;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::{PodGroupRecord, RackPolicy};

@@ -12,7 +12,6 @@ pub mod diagnosis;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
-pub mod filter;
 pub mod framework;
 pub mod gang;
 #[cfg(test)]
@@ -23,7 +22,6 @@ pub mod preemption;
 mod py;
 pub mod quantity;
 pub mod reservation;
-pub mod score;
 pub mod state;
 #[cfg(test)]
 mod testutil;

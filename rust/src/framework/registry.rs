@@ -1,82 +1,82 @@
-//! Plugins by kube-scheduler name. A new plugin is one file plus one line here.
+//! Plugins by kube-scheduler name. A new plugin is one folder under `plugins/` plus one line
+//! here.
 
-use crate::filter;
 use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
-use crate::score;
+use crate::plugins::{
+    balanced_allocation, image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
+    node_resource_topology_match, node_resources_fit, node_unschedulable, numa_packing,
+    pod_topology_spread, taint_toleration, volume_binding,
+};
 
 type FilterCtor = fn(&ProfileSpec) -> Result<Box<dyn FilterPlugin>, String>;
 type ScoreCtor = fn(&ProfileSpec) -> Result<Box<dyn ScorePlugin>, String>;
 
 const FILTERS: &[(&str, FilterCtor)] = &[
-    (filter::pod_topology_spread::NAME, |spec| {
+    (pod_topology_spread::filter::NAME, |spec| {
         Ok(Box::new(
-            filter::pod_topology_spread::PodTopologySpread::from_spec(spec)?,
+            pod_topology_spread::filter::PodTopologySpread::from_spec(spec)?,
         ))
     }),
-    (filter::inter_pod_affinity::NAME, |_| {
-        Ok(Box::new(filter::inter_pod_affinity::InterPodAffinity))
+    (inter_pod_affinity::filter::NAME, |_| {
+        Ok(Box::new(inter_pod_affinity::filter::InterPodAffinity))
     }),
-    (filter::node_unschedulable::NAME, |_| {
-        Ok(Box::new(filter::node_unschedulable::NodeUnschedulable))
+    (node_unschedulable::NAME, |_| {
+        Ok(Box::new(node_unschedulable::NodeUnschedulable))
     }),
-    (filter::node_name::NAME, |_| {
-        Ok(Box::new(filter::node_name::NodeName))
+    (node_name::NAME, |_| Ok(Box::new(node_name::NodeName))),
+    (taint_toleration::filter::NAME, |_| {
+        Ok(Box::new(taint_toleration::filter::TaintToleration))
     }),
-    (filter::taint_toleration::NAME, |_| {
-        Ok(Box::new(filter::taint_toleration::TaintToleration))
+    (node_affinity::filter::NAME, |_| {
+        Ok(Box::new(node_affinity::filter::NodeAffinity))
     }),
-    (filter::node_affinity::NAME, |_| {
-        Ok(Box::new(filter::node_affinity::NodeAffinity))
+    (node_ports::NAME, |_| Ok(Box::new(node_ports::NodePorts))),
+    (node_resources_fit::filter::NAME, |_| {
+        Ok(Box::new(node_resources_fit::filter::NodeResourcesFit))
     }),
-    (filter::node_ports::NAME, |_| {
-        Ok(Box::new(filter::node_ports::NodePorts))
-    }),
-    (filter::node_resources_fit::NAME, |_| {
-        Ok(Box::new(filter::node_resources_fit::NodeResourcesFit))
-    }),
-    (filter::node_resource_topology_match::NAME, |spec| {
+    (node_resource_topology_match::filter::NAME, |spec| {
         Ok(Box::new(
-            filter::node_resource_topology_match::NodeResourceTopologyMatch::from_spec(spec)?,
+            node_resource_topology_match::filter::NodeResourceTopologyMatch::from_spec(spec)?,
         ))
     }),
-    (filter::volume_binding::NAME, |_| {
-        Ok(Box::new(filter::volume_binding::VolumeBinding))
+    (volume_binding::NAME, |_| {
+        Ok(Box::new(volume_binding::VolumeBinding))
     }),
 ];
 
 const SCORES: &[(&str, ScoreCtor)] = &[
-    (score::pod_topology_spread::NAME, |spec| {
+    (pod_topology_spread::score::NAME, |spec| {
         Ok(Box::new(
-            score::pod_topology_spread::PodTopologySpreadScore::from_spec(spec)?,
+            pod_topology_spread::score::PodTopologySpreadScore::from_spec(spec)?,
         ))
     }),
-    (score::inter_pod_affinity::NAME, |spec| {
+    (inter_pod_affinity::score::NAME, |spec| {
         Ok(Box::new(
-            score::inter_pod_affinity::InterPodAffinityScore::from_spec(spec)?,
+            inter_pod_affinity::score::InterPodAffinityScore::from_spec(spec)?,
         ))
     }),
-    (score::image_locality::NAME, |_| {
-        Ok(Box::new(score::image_locality::ImageLocality))
+    (image_locality::NAME, |_| {
+        Ok(Box::new(image_locality::ImageLocality))
     }),
-    (score::node_resources_fit::NAME, |spec| {
+    (node_resources_fit::score::NAME, |spec| {
         Ok(Box::new(
-            score::node_resources_fit::NodeResourcesFitScore::from_spec(spec)?,
+            node_resources_fit::score::NodeResourcesFitScore::from_spec(spec)?,
         ))
     }),
-    (score::balanced_allocation::NAME, |spec| {
+    (balanced_allocation::NAME, |spec| {
         Ok(Box::new(
-            score::balanced_allocation::BalancedAllocation::from_spec(spec)?,
+            balanced_allocation::BalancedAllocation::from_spec(spec)?,
         ))
     }),
-    (score::taint_toleration::NAME, |_| {
-        Ok(Box::new(score::taint_toleration::TaintTolerationScore))
+    (taint_toleration::score::NAME, |_| {
+        Ok(Box::new(taint_toleration::score::TaintTolerationScore))
     }),
-    (score::node_affinity::NAME, |_| {
-        Ok(Box::new(score::node_affinity::NodeAffinityScore))
+    (node_affinity::score::NAME, |_| {
+        Ok(Box::new(node_affinity::score::NodeAffinityScore))
     }),
-    (score::numa_packing::NAME, |spec| {
-        Ok(Box::new(score::numa_packing::NumaPacking::from_spec(spec)?))
+    (numa_packing::NAME, |spec| {
+        Ok(Box::new(numa_packing::NumaPacking::from_spec(spec)?))
     }),
 ];
 
@@ -94,12 +94,4 @@ pub fn score(name: &str, spec: &ProfileSpec) -> Result<Box<dyn ScorePlugin>, Str
         .find(|(n, _)| *n == name)
         .ok_or_else(|| format!("unknown score plugin {name:?}"))?;
     ctor(spec)
-}
-
-pub fn filter_names() -> impl Iterator<Item = &'static str> {
-    FILTERS.iter().map(|(n, _)| *n)
-}
-
-pub fn score_names() -> impl Iterator<Item = &'static str> {
-    SCORES.iter().map(|(n, _)| *n)
 }

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
-use crate::filter::volume_binding;
 use crate::intern::{Sym, lookup, resolve, sym};
+use crate::plugins::volume_binding;
 use crate::state::disruption::{self, Budgets};
 use crate::state::event_type::EventType;
 use crate::state::kind::Kind;

@@ -7,6 +7,18 @@ use lasso::Key;
 
 use crate::intern::Sym;
 
+/// kube's `normalizedImageName`: an image without a tag means `:latest`. A digest or tag after
+/// the last `/` counts as given.
+pub fn normalized_image_name(image: &str) -> String {
+    let colon = image.rfind(':');
+    let slash = image.rfind('/');
+    if colon.is_none() || colon < slash {
+        format!("{image}:latest")
+    } else {
+        image.to_owned()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeImages {
     filter: u128,

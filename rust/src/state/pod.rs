@@ -453,7 +453,7 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         .flatten()
         .chain(spec.containers.iter().flatten())
         .filter_map(|c| c.image.as_deref().filter(|i| !i.is_empty()))
-        .map(|image| sym(&crate::score::image_locality::normalized_image_name(image)))
+        .map(|image| sym(&crate::state::node_images::normalized_image_name(image)))
         .collect();
     record.claims = spec
         .volumes

@@ -217,9 +217,9 @@ pub struct IndexView<'a> {
     /// Real nodes in the cycle's node list.
     pub nodes: usize,
     /// Spread's eligible domains, computed once per batch.
-    pub domains: &'a crate::state::spread_domains::DomainCache,
+    pub domains: &'a crate::plugins::pod_topology_spread::domains::DomainCache,
     /// Affinity terms' counts, computed once per batch.
-    pub terms: &'a crate::state::term_counts::TermCounts,
+    pub terms: &'a crate::plugins::inter_pod_affinity::term_counts::TermCounts,
 }
 
 pub const NO_NODE: u32 = u32::MAX;

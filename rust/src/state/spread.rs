@@ -2,13 +2,13 @@
 //! validated once, and the pieces kube's PodTopologySpread filter and score share: which nodes
 //! count as domains (the inclusion policies) and how many pods on a node a constraint selects.
 
-use crate::filter::node_affinity::required_matches;
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::TopologySpreadConstraintWire;
 use crate::state::label_selector::LabelSelector;
 use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::required_node_affinity::required_matches;
 use crate::state::taints::{TaintEffect, tolerated};
 
 /// kube's `v1.LabelHostname`: the score counts this key per node instead of per domain.

@@ -3,7 +3,9 @@
 
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
-use crate::score::resource_allocation::{allocatable_and_requested, weighted_resources};
+use crate::plugins::node_resources_fit::resource_allocation::{
+    allocatable_and_requested, weighted_resources,
+};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::resources::ResourceName;

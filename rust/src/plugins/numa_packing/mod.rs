@@ -7,12 +7,14 @@
 
 use std::sync::Arc;
 
-use crate::filter::node_resource_topology_match::{self as topology_match, NumaArgs, view};
-use crate::filter::numa_fits::NumaFits;
 use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::{Sym, sym};
+use crate::plugins::node_resource_topology_match::filter::{
+    self as topology_match, NumaArgs, view,
+};
+use crate::plugins::node_resource_topology_match::numa_fits::NumaFits;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::topology::{PlacementRequest, packing_score, plan_in};
@@ -162,8 +164,8 @@ mod tests {
 
     #[test]
     fn the_score_reads_the_placements_the_filter_made() {
-        use crate::filter::node_resource_topology_match::NodeResourceTopologyMatch;
         use crate::framework::plugin::FilterPlugin;
+        use crate::plugins::node_resource_topology_match::filter::NodeResourceTopologyMatch;
 
         let spec = serde_json::from_str(r#"{"schedulerName":"podium","podium":{}}"#).unwrap();
         let filters: Vec<Box<dyn FilterPlugin>> = vec![Box::new(

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use crate::filter::pod_topology_spread::domain_counts;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::{Sym, sym};
+use crate::plugins::pod_topology_spread::filter::domain_counts;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::spread::{

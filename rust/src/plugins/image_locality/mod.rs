@@ -20,18 +20,6 @@ const MIN_THRESHOLD: i64 = 23 * MB;
 /// Per container: more than this does not score higher.
 const MAX_CONTAINER_THRESHOLD: i64 = 1000 * MB;
 
-/// kube's `normalizedImageName`: an image without a tag means `:latest`. A digest or tag after
-/// the last `/` counts as given.
-pub fn normalized_image_name(image: &str) -> String {
-    let colon = image.rfind(':');
-    let slash = image.rfind('/');
-    if colon.is_none() || colon < slash {
-        format!("{image}:latest")
-    } else {
-        image.to_owned()
-    }
-}
-
 pub struct ImageLocality;
 
 /// Per pod image: on how many of the snapshot's nodes it is, and out of how many.
@@ -123,6 +111,7 @@ mod tests {
     use super::*;
     use crate::intern::sym;
     use crate::state::namespaces::Namespaces;
+    use crate::state::node_images::normalized_image_name;
     use crate::testutil::{context, node, pod};
 
     fn with_images(name: &str, images: &[(&str, i64)]) -> Arc<NodeInfo> {

@@ -13,11 +13,11 @@ use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::profile::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::Sym;
+use crate::plugins::pod_topology_spread::domains;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_index::IndexView;
 use crate::state::spread::{SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys};
-use crate::state::spread_domains;
 
 pub const NAME: &str = "PodTopologySpread";
 pub const REASON_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
@@ -117,7 +117,7 @@ fn indexed_counts(
     cs: &[SpreadConstraint],
     c: &SpreadConstraint,
 ) -> Domains {
-    let eligible = spread_domains::eligible(view.domains, ctx.pod, ctx.nodes, cs, c);
+    let eligible = domains::eligible(view.domains, ctx.pod, ctx.nodes, cs, c);
     let namespace = ctx.pod.namespace;
     let mut counts = DomainCounts::default();
     let mut count = |info: &NodeInfo, n: i64| {

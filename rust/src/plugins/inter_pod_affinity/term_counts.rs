@@ -4,11 +4,11 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use crate::plugins::inter_pod_affinity::topology_pairs::PairCounts;
 use crate::state::labels::Labels;
 use crate::state::namespaces::Namespaces;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::AffinityTerm;
-use crate::state::topology_pairs::PairCounts;
 
 /// Beyond this many distinct terms in a batch, new ones are counted per pod: every placement
 /// updates every entry.

@@ -9,12 +9,12 @@ use rayon::prelude::*;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::intern::Sym;
+use crate::plugins::inter_pod_affinity::topology_pairs::PairCounts;
 use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::AffinityTerm;
 use crate::state::pod_index::{IndexView, Placed, filed_under};
-use crate::state::topology_pairs::PairCounts;
 
 pub const NAME: &str = "InterPodAffinity";
 pub const REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";

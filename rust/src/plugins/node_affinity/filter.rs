@@ -4,24 +4,12 @@ use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::required_node_affinity::required_matches;
 
 pub const NAME: &str = "NodeAffinity";
 pub const REASON_POD: &str = "node(s) didn't match Pod's node affinity/selector";
 
 pub struct NodeAffinity;
-
-/// `RequiredNodeAffinity.Match`.
-pub fn required_matches(pod: &PodRecord, node: &NodeInfo) -> bool {
-    let Some(n) = &node.node else {
-        return false;
-    };
-    if !pod.node_selector.is_subset_of(&n.labels) {
-        return false;
-    }
-    pod.required_affinity
-        .as_ref()
-        .is_none_or(|sel| sel.matches(n.name, &n.labels))
-}
 
 impl FilterPlugin for NodeAffinity {
     fn name(&self) -> &'static str {

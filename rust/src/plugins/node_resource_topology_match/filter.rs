@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::filter::numa_fits::{NodeFit, NumaFits};
 use crate::framework::code::Code;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::profile::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::{Sym, sym};
+use crate::plugins::node_resource_topology_match::numa_fits::{NodeFit, NumaFits};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::topology::NodeView;

@@ -7,18 +7,18 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::filter::inter_pod_affinity::{
-    any_pod_has_affinity_terms, matching_per_domain, node_labels,
-};
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::profile::ProfileSpec;
 use crate::intern::Sym;
+use crate::plugins::inter_pod_affinity::filter::{
+    any_pod_has_affinity_terms, matching_per_domain, node_labels,
+};
+use crate::plugins::inter_pod_affinity::topology_pairs::PairCounts;
 use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::{AffinityTerm, PodAffinity, WeightedTerm};
 use crate::state::pod_index::{IndexView, filed_under};
-use crate::state::topology_pairs::PairCounts;
 
 pub const NAME: &str = "InterPodAffinity";
 

@@ -1,0 +1,4 @@
+//! NodeAffinity: `nodeSelector` and required node affinity (filter), preferred terms (score).
+
+pub mod filter;
+pub mod score;
