@@ -31,7 +31,8 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -39,6 +40,7 @@ from opentelemetry import trace
 
 from podium.events import ObjectRef
 from podium.logs import fields
+from podium.pods import PodLike
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -48,8 +50,9 @@ if TYPE_CHECKING:
     from podium.events import EventRecorder
     from podium.metrics import Metrics
     from podium.queue import Completed
+    from podium.supervisor import Supervisor
 
-__all__ = ["ALLOCATION_ANNOTATION", "Binder", "binding_body"]
+__all__ = ["ALLOCATION_ANNOTATION", "BindResult", "Binder", "binding_body"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,22 @@ ALLOCATION_ANNOTATION = "podium.dev/allocation"
 _MAX_RETRY_AFTER = 60.0
 # Reads of the pod to learn the outcome of a bind that ended in doubt.
 _RESOLVE_ATTEMPTS = 3
+
+
+class BindResult(StrEnum):
+    """How a bind ended: the ``result`` label of ``podium_bind_duration_seconds`` and the log's."""
+
+    BOUND = "bound"
+    # Out of podium's hands: bound elsewhere, deleted, replaced or finished.
+    DROPPED = "dropped"
+    ERROR = "error"
+    NOT_LEADER = "not_leader"
+    CANCELLED = "cancelled"
+
+    @property
+    def settled(self) -> bool:
+        """The pod's fate is known (bound, or no longer podium's): nothing to retry."""
+        return self in (BindResult.BOUND, BindResult.DROPPED)
 
 
 class DecisionLike(Protocol):
@@ -80,11 +99,6 @@ class AssumeCache(Protocol):
 
     def forget(self, uid: str) -> None: ...
     def is_assumed(self, uid: str) -> bool: ...
-
-
-class PodLike(Protocol):
-    @property
-    def uid(self) -> str: ...
 
 
 P = TypeVar("P", bound=PodLike)
@@ -117,7 +131,7 @@ class _Progress:
 
 
 def _bind_fields(
-    decision: DecisionLike, node: str, result: str, progress: _Progress
+    decision: DecisionLike, node: str, result: BindResult | Literal["retry"], progress: _Progress
 ) -> dict[str, object]:
     # sent_at: when the last POST left, so a log reader can tell which binds a replica sent
     # after it may have lost the lease.
@@ -135,9 +149,11 @@ def _bind_fields(
     )
 
 
-def _log_outcome(decision: DecisionLike, node: str, result: str, progress: _Progress) -> None:
+def _log_outcome(
+    decision: DecisionLike, node: str, result: BindResult, progress: _Progress
+) -> None:
     """One line per bind with its outcome (every POST sent is in this line or a retry line)."""
-    level = logging.INFO if result in ("bound", "dropped") else logging.WARNING
+    level = logging.INFO if result.settled else logging.WARNING
     log.log(
         level,
         "bind %s/%s to %s: %s after %d request(s)",
@@ -165,6 +181,7 @@ class Binder(Generic[P]):
         recorder: EventRecorder | None = None,
         conditions: ConditionWriter | None = None,
         *,
+        supervisor: Supervisor,
         concurrency: int = 64,
         retries: int = 5,
         request_timeout: float = 10.0,
@@ -177,6 +194,7 @@ class Binder(Generic[P]):
         may_bind: Callable[[], bool] | None = None,
         on_failed: Callable[[P, str], None] | None = None,
     ) -> None:
+        """``supervisor``: whose group the binds run in (the leadership term's)."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
         if retries < 0:
@@ -184,6 +202,7 @@ class Binder(Generic[P]):
         self._api = api
         self._state = state
         self._queue = queue
+        self._supervisor = supervisor
         self._recorder = recorder
         self._conditions = conditions
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -209,9 +228,10 @@ class Binder(Generic[P]):
         """Start binding ``pod`` to ``decision.node``. The caller has assumed it already.
 
         Returns False (and binds nothing) if a bind for this pod is already in flight, the
-        decision has no node, or the binder was stopped. The binder has then done all the
-        undoing there is to do (forget + requeue for the last two); the caller must not forget
-        the pod itself: for a duplicate that would drop the assumption of the bind in flight."""
+        decision has no node, or the binder (or its supervisor) was stopped. The binder has then
+        done all the undoing there is to do (forget + requeue for the last three); the caller
+        must not forget the pod itself: for a duplicate that would drop the assumption of the
+        bind in flight."""
         uid = decision.uid
         if uid in self._tasks:
             log.error("bind for pod %s/%s already in flight; refused", decision.namespace, uid)
@@ -222,10 +242,21 @@ class Binder(Generic[P]):
             self._state.forget(uid)
             self._queue.requeue(pod, unschedulable=False)
             return False
-        self._tasks[uid] = asyncio.create_task(
-            self._bind(decision, decision.node, pod), name=f"bind-{uid}"
-        )
+        task = self._supervisor.spawn(self._bind(decision, decision.node, pod), name=f"bind-{uid}")
+        if task is None:
+            log.error("cannot bind %s/%s: not scheduling", decision.namespace, decision.name)
+            self._state.forget(uid)
+            self._queue.requeue(pod, unschedulable=False)
+            return False
+        self._tasks[uid] = task
+        task.add_done_callback(lambda _: self._never_ran(uid, pod))
         return True
+
+    def _never_ran(self, uid: str, pod: P) -> None:
+        """A bind cancelled before its first step runs none of its own undoing: do it here."""
+        if self._tasks.pop(uid, None) is not None:
+            self._state.forget(uid)
+            self._queue.requeue(pod, unschedulable=False)
 
     def in_flight(self, uid: str) -> bool:
         return uid in self._tasks
@@ -254,7 +285,7 @@ class Binder(Generic[P]):
     async def _bind(self, decision: DecisionLike, node: str, pod: P) -> None:
         started = time.monotonic()
         progress = _Progress()
-        result = "error"
+        result = BindResult.ERROR
         try:
             # The task was created inside the cycle's decision span, so this is its child.
             with self._tracer.start_as_current_span(
@@ -269,30 +300,30 @@ class Binder(Generic[P]):
                     result = await self._bind_with_retries(decision, node, progress)
                 span.set_attribute("podium.bind.result", result)
                 span.set_attribute("podium.bind.attempts", progress.attempts)
-                if result not in ("bound", "dropped"):
-                    span.set_status(trace.StatusCode.ERROR, result)
+                if not result.settled:
+                    span.set_status(trace.StatusCode.ERROR, result.value)
         except asyncio.CancelledError:
-            result = "cancelled"
+            result = BindResult.CANCELLED
             self._state.forget(decision.uid)
             self._queue.requeue(pod, unschedulable=False)
             raise
         except Exception:
             log.exception("bind of %s/%s failed unexpectedly", decision.namespace, decision.name)
-            result = "error"
+            result = BindResult.ERROR
         finally:
             del self._tasks[decision.uid]
             _log_outcome(decision, node, result, progress)
             if self._metrics is not None:
-                self._metrics.bind_duration.labels(result=result).observe(
+                self._metrics.bind_duration.labels(result=result.value).observe(
                     time.monotonic() - started
                 )
-            if result in ("error", "not_leader"):
+            if result in (BindResult.ERROR, BindResult.NOT_LEADER):
                 self._state.forget(decision.uid)
                 self._queue.requeue(pod, unschedulable=False)
                 if self._on_failed is not None:
                     self._on_failed(pod, node)
 
-        if result == "bound":
+        if result is BindResult.BOUND:
             completed = self._queue.done(decision.uid)
             if completed is not None and self._metrics is not None:
                 self._metrics.pod_scheduling_sli_duration.labels(
@@ -305,7 +336,7 @@ class Binder(Generic[P]):
                 self._recorder.scheduled(
                     ObjectRef(decision.namespace, decision.name, decision.uid), node
                 )
-        elif result == "dropped":
+        elif result is BindResult.DROPPED:
             self._state.forget(decision.uid)
             # Out of podium's hands, as read back (bound elsewhere, deleted, replaced, finished):
             # release it from the queue.
@@ -313,8 +344,8 @@ class Binder(Generic[P]):
 
     async def _bind_with_retries(
         self, decision: DecisionLike, node: str, progress: _Progress
-    ) -> str:
-        """Returns "bound", "dropped", "not_leader" or "error"."""
+    ) -> BindResult:
+        """BOUND, DROPPED, NOT_LEADER or ERROR."""
         body = binding_body(decision, node)
         path = f"/api/v1/namespaces/{decision.namespace}/pods/{decision.name}/binding"
         for attempt in range(self._retries + 1):
@@ -322,12 +353,12 @@ class Binder(Generic[P]):
                 # The cache dropped the assumption (pod or node deleted meanwhile): the placement
                 # it vouched for no longer holds.
                 log.info("%s/%s no longer assumed; not binding", decision.namespace, decision.name)
-                return "error"
+                return BindResult.ERROR
             if self._node_exists is not None and not self._node_exists(node):
                 log.info(
                     "node %s of %s/%s is gone; not binding", node, decision.namespace, decision.name
                 )
-                return "error"
+                return BindResult.ERROR
             with self._tracer.start_as_current_span(
                 "bind_attempt", attributes={"podium.bind.attempt": attempt + 1}
             ) as span:
@@ -335,7 +366,7 @@ class Binder(Generic[P]):
                     await self._post(path, body, progress)
                 except _NotLeading:
                     span.set_status(trace.StatusCode.ERROR, "not leading")
-                    return "not_leader"
+                    return BindResult.NOT_LEADER
                 except _Retryable as e:
                     span.record_exception(e)
                     span.set_status(trace.StatusCode.ERROR, str(e))
@@ -361,14 +392,14 @@ class Binder(Generic[P]):
                         log.info("bind %s/%s: %s; reading the pod back", *_ref(decision), e)
                         break
                     span.set_status(trace.StatusCode.ERROR, str(e))
-                    return "error"
+                    return BindResult.ERROR
                 else:
-                    return "bound"
+                    return BindResult.BOUND
             await asyncio.sleep(delay)
         # A conflict, or retries exhausted: an attempt whose answer was lost may have bound it.
         return await self._resolve(decision, node)
 
-    async def _resolve(self, decision: DecisionLike, node: str) -> str:
+    async def _resolve(self, decision: DecisionLike, node: str) -> BindResult:
         """What became of a bind whose answer was a conflict, or was lost: reads the pod."""
         path = f"/api/v1/namespaces/{decision.namespace}/pods/{decision.name}"
         for attempt in range(_RESOLVE_ATTEMPTS):
@@ -377,7 +408,7 @@ class Binder(Generic[P]):
             except ApiStatusError as e:
                 if e.status == 404:
                     log.info("bind %s/%s dropped: the pod is gone", *_ref(decision))
-                    return "dropped"
+                    return BindResult.DROPPED
                 why = str(e)
             except (aiohttp.ClientError, TimeoutError) as e:
                 why = f"{type(e).__name__}: {e}"
@@ -386,7 +417,7 @@ class Binder(Generic[P]):
             if attempt + 1 < _RESOLVE_ATTEMPTS:
                 await asyncio.sleep(self._retry_delay(attempt, None))
         log.warning("bind %s/%s: cannot read the pod back (%s); requeued", *_ref(decision), why)
-        return "error"
+        return BindResult.ERROR
 
     async def _post(self, path: str, body: dict[str, Any], progress: _Progress) -> None:
         def last_check() -> None:
@@ -419,8 +450,8 @@ def _ref(decision: DecisionLike) -> tuple[str, str]:
     return decision.namespace, decision.name
 
 
-def _outcome(decision: DecisionLike, node: str, body: bytes) -> str:
-    """ "bound", "dropped" or "error" (still pending), from the pod as the apiserver has it."""
+def _outcome(decision: DecisionLike, node: str, body: bytes) -> BindResult:
+    """BOUND, DROPPED or ERROR (still pending), from the pod as the apiserver has it."""
     try:
         pod = orjson.loads(body)
         uid = pod["metadata"]["uid"]
@@ -428,21 +459,21 @@ def _outcome(decision: DecisionLike, node: str, body: bytes) -> str:
         phase = (pod.get("status") or {}).get("phase")
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         log.warning("bind %s/%s: unreadable pod in answer; requeued", *_ref(decision))
-        return "error"
+        return BindResult.ERROR
     if uid != decision.uid:
         log.info("bind %s/%s dropped: the pod was replaced", *_ref(decision))
-        return "dropped"
+        return BindResult.DROPPED
     if bound_to == node:
         # An attempt whose answer was lost did bind it.
-        return "bound"
+        return BindResult.BOUND
     if bound_to:
         log.info("bind %s/%s dropped: bound to %s by someone else", *_ref(decision), bound_to)
-        return "dropped"
+        return BindResult.DROPPED
     if phase in ("Succeeded", "Failed"):
         log.info("bind %s/%s dropped: the pod has finished", *_ref(decision))
-        return "dropped"
+        return BindResult.DROPPED
     log.info("bind %s/%s not done and the pod still waits; requeued", *_ref(decision))
-    return "error"
+    return BindResult.ERROR
 
 
 def binding_body(decision: DecisionLike, node: str) -> dict[str, Any]:

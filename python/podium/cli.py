@@ -13,6 +13,8 @@ import typer
 
 from podium import __version__
 from podium.benchmarks.cli import bench_app
+from podium.logs import LogFormat
+from podium.output import OutputFormat
 
 T = TypeVar("T")
 
@@ -55,7 +57,7 @@ def run(
         str | None,
         typer.Option(help="host:port for /metrics, /healthz and /readyz (overrides the config)."),
     ] = None,
-    log_format: Annotated[str, typer.Option(help="text or json")] = "text",
+    log_format: Annotated[LogFormat, typer.Option(help="text or json")] = LogFormat.TEXT,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
     trace_endpoint: Annotated[
         str | None,
@@ -108,7 +110,7 @@ def dev(
     from podium.demo import DemoOptions, run_demo
     from podium.logs import setup_logging
 
-    setup_logging("text", log_level)
+    setup_logging(LogFormat.TEXT, log_level)
     try:
         cfg = load_config(config)
     except ConfigError as err:
@@ -137,7 +139,9 @@ def explain(
         Path | None,
         typer.Option(help="KubeSchedulerConfiguration whose profiles judge the pod."),
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table or json")
+    ] = OutputFormat.TABLE,
     feasible_only: Annotated[
         bool, typer.Option(help="Table: do not list the feasible nodes by name.")
     ] = False,
@@ -198,7 +202,7 @@ def extender(
     health_listen: Annotated[
         str | None, typer.Option(help="host:port for /healthz, /readyz, /metrics.")
     ] = None,
-    log_format: Annotated[str, typer.Option(help="text or json")] = "text",
+    log_format: Annotated[LogFormat, typer.Option(help="text or json")] = LogFormat.TEXT,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
 ) -> None:
     """Serve kube-scheduler's extender protocol (filter, prioritize, bind) with podium's core."""
@@ -273,7 +277,9 @@ def simulate(
         Path | None,
         typer.Option(help="KubeSchedulerConfiguration whose profiles schedule the workload."),
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table or json")
+    ] = OutputFormat.TABLE,
 ) -> None:
     """Where a workload would go on a snapshot, what stays pending and why (offline)."""
     from podium.simulate_cli import run_simulate

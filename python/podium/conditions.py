@@ -22,6 +22,8 @@ from podium.rawapi import ApiStatusError, request_bytes
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
 
+    from podium.supervisor import Supervisor
+
 __all__ = ["ConditionWriter"]
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,18 @@ class ConditionWriter:
         self._written.pop(key, None)
         self._update_idle()
 
-    def start(self) -> None:
-        if not self._workers:
-            self._workers = [
-                asyncio.create_task(self._work(), name=f"podium-conditions-{i}")
-                for i in range(self._concurrency)
-            ]
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Start the workers, in ``supervisor``'s group (a leadership term's); without one, as
+        tasks of their own that ``stop`` awaits (tests, tools)."""
+        if any(not worker.done() for worker in self._workers):
+            return
+        self._workers = []
+        for i in range(self._concurrency):
+            name = f"podium-conditions-{i}"
+            if supervisor is None:
+                self._workers.append(asyncio.create_task(self._work(), name=name))
+            elif (worker := supervisor.spawn(self._work(), name=name)) is not None:
+                self._workers.append(worker)
 
     async def flush(self) -> None:
         """Wait until every requested write has been attempted."""

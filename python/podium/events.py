@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
 
     from podium.metrics import Metrics
+    from podium.supervisor import Supervisor
 
 __all__ = ["EventRecorder", "ObjectRef"]
 
@@ -151,12 +152,18 @@ class EventRecorder:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self._run(), name=f"podium-event-writer-{i}")
-                for i in range(self._concurrency)
-            ]
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Start the writers, in ``supervisor``'s group (a leadership term's); without one, as
+        tasks of their own that ``stop`` awaits (tests, tools)."""
+        if any(not task.done() for task in self._tasks):
+            return
+        self._tasks = []
+        for i in range(self._concurrency):
+            name = f"podium-event-writer-{i}"
+            if supervisor is None:
+                self._tasks.append(asyncio.create_task(self._run(), name=name))
+            elif (task := supervisor.spawn(self._run(), name=name)) is not None:
+                self._tasks.append(task)
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written (or dropped)."""
@@ -172,6 +179,7 @@ class EventRecorder:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
+            # A writer that failed raises here: stopped or not, a failure is never swallowed.
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from podium._core import ClusterState, CoreError, Kind, Profile
+from podium.output import OutputFormat
 from podium.plugins import PluginError, PluginSet, load_plugins
 from podium.rawapi import ApiStatusError, request_bytes
 
@@ -45,6 +46,10 @@ NODES_PER_GROUP = 6
 
 class ExplainError(Exception):
     """The pod cannot be explained (bad name, missing, finished, gated); the message says why."""
+
+
+class PodNotFound(ExplainError):
+    """The pod does not exist (where it was looked for: the apiserver, a snapshot)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +287,7 @@ async def read_pod(api: ApiClient, target: Target) -> tuple[PodFacts, bytes]:
         raw = await request_bytes(api, "GET", path)
     except ApiStatusError as err:
         if err.status == HTTP_NOT_FOUND:
-            raise ExplainError(f"Pod {target}: not found") from err
+            raise PodNotFound(f"Pod {target}: not found") from err
         raise
     return PodFacts.of(target, orjson.loads(raw)), raw
 
@@ -306,7 +311,7 @@ def explain_snapshot(
             state, _ = snapshot.state(config.scheduler_names)
             raw = orjson.dumps(obj)
             return explain_in(state, target, PodFacts.of(target, obj), config, raw=raw, top=top)
-    raise ExplainError(f"Pod {target}: not in the snapshot")
+    raise PodNotFound(f"Pod {target}: not in the snapshot")
 
 
 async def explain_live(
@@ -345,7 +350,8 @@ async def fetch_live(url: str, target: Target, top: int) -> Explanation:
             message = orjson.loads(body)["error"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             message = body[:200].decode("utf-8", "replace")
-        raise ExplainError(f"{address}: HTTP {response.status}: {message}")
+        error = PodNotFound if response.status == HTTP_NOT_FOUND else ExplainError
+        raise error(f"{address}: HTTP {response.status}: {message}")
     try:
         return Explanation.from_dict(orjson.loads(body))
     except orjson.JSONDecodeError as err:
@@ -400,7 +406,7 @@ async def run_explain(
     kubeconfig: Path | None,
     context: str | None,
     config_path: Path | None,
-    output: str,
+    output: OutputFormat,
     feasible_only: bool,
     *,
     snapshot: Path | None = None,
@@ -415,9 +421,6 @@ async def run_explain(
     from podium.snapshotfile import ClusterSnapshot, SnapshotError
 
     err = Console(stderr=True)
-    if output not in ("table", "json"):
-        err.print(f"podium explain: --output: {output!r} is not table or json")
-        return 2
     if snapshot is not None and live is not None:
         err.print("podium explain: --snapshot and --from: give at most one")
         return 2
@@ -437,7 +440,7 @@ async def run_explain(
     except (ExplainError, ConfigError, SnapshotError) as e:
         err.print(f"podium explain: {e}", markup=False)
         return 2
-    if output == "json":
+    if output is OutputFormat.JSON:
         sys.stdout.buffer.write(result.to_json() + b"\n")
         sys.stdout.flush()
     else:

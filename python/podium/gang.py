@@ -23,11 +23,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Final, Protocol, TypeVar
+
+from podium.pods import GangKey, PodLike, gang_key
 
 __all__ = [
     "POD_GROUP_LABEL",
     "GangKey",
+    "GangPhase",
     "GangStatus",
     "Readiness",
     "assess",
@@ -37,15 +41,6 @@ __all__ = [
 ]
 
 POD_GROUP_LABEL: Final = "scheduling.x-k8s.io/pod-group"
-# (namespace, PodGroup name)
-GangKey = tuple[str, str]
-
-
-class Grouped(Protocol):
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def pod_group(self) -> str | None: ...
 
 
 class GroupLike(Protocol):
@@ -82,7 +77,7 @@ class MemberLike(Protocol):
     def owner(self) -> str | None: ...
 
 
-T = TypeVar("T", bound=Grouped)
+T = TypeVar("T", bound=PodLike)
 
 
 def split_gangs(pods: Iterable[T]) -> tuple[list[T], dict[GangKey, list[T]]]:
@@ -90,10 +85,11 @@ def split_gangs(pods: Iterable[T]) -> tuple[list[T], dict[GangKey, list[T]]]:
     singles: list[T] = []
     gangs: dict[GangKey, list[T]] = defaultdict(list)
     for pod in pods:
-        if pod.pod_group:
-            gangs[(pod.namespace, pod.pod_group)].append(pod)
-        else:
+        key = gang_key(pod)
+        if key is None:
             singles.append(pod)
+        else:
+            gangs[key].append(pod)
     return singles, dict(gangs)
 
 
@@ -139,9 +135,25 @@ def job_groups(group: GroupLike, groups: Iterable[GroupLike]) -> list[str]:
     ) or [group.name]
 
 
+class GangPhase(StrEnum):
+    """A PodGroup's ``status.phase``, as scheduler-plugins spells it (see the module's doc)."""
+
+    PENDING = "Pending"
+    PRE_SCHEDULING = "PreScheduling"
+    SCHEDULING = "Scheduling"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    FAILED = "Failed"
+
+    @property
+    def placing(self) -> bool:
+        """Not placed yet, so ``scheduleTimeoutSeconds`` may still run out."""
+        return self in (GangPhase.PENDING, GangPhase.PRE_SCHEDULING, GangPhase.SCHEDULING)
+
+
 @dataclass(frozen=True, slots=True)
 class GangStatus:
-    phase: str
+    phase: GangPhase
     scheduled: int
     running: int
     occupied_by: str
@@ -150,7 +162,7 @@ class GangStatus:
     def as_json(self) -> dict[str, Any]:
         """The ``status`` of a PodGroup, its field names."""
         status: dict[str, Any] = {
-            "phase": self.phase,
+            "phase": self.phase.value,
             "scheduled": self.scheduled,
             "running": self.running,
             "occupiedBy": self.occupied_by,
@@ -176,17 +188,17 @@ def gang_status(
     need = group.min_member
     timeout = group.schedule_timeout_seconds
     if running >= need:
-        phase = "Running"
+        phase = GangPhase.RUNNING
     elif scheduled >= need:
-        phase = "Scheduled"
+        phase = GangPhase.SCHEDULED
     elif timeout is not None and first_attempt is not None and now - first_attempt >= timeout:
-        phase = "Failed"
+        phase = GangPhase.FAILED
     elif len(live) < need:
-        phase = "Pending"
+        phase = GangPhase.PENDING
     elif first_attempt is None:
-        phase = "PreScheduling"
+        phase = GangPhase.PRE_SCHEDULING
     else:
-        phase = "Scheduling"
+        phase = GangPhase.SCHEDULING
     return GangStatus(phase, scheduled, running, ",".join(owners), first_attempt)
 
 

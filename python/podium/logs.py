@@ -9,8 +9,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from enum import StrEnum
 
 import orjson
+
+
+class LogFormat(StrEnum):
+    """``--log-format``: plain text for people, one JSON object per line for pipelines."""
+
+    TEXT = "text"
+    JSON = "json"
+
 
 _FIELDS = "podium_fields"
 _RESERVED = frozenset({"ts", "level", "logger", "msg", "exc"})
@@ -63,15 +72,13 @@ def _text_value(value: object) -> str:
     return orjson.dumps(text).decode() if not text or " " in text or "=" in text else text
 
 
-def setup_logging(log_format: str, level: str) -> None:
-    if log_format not in ("text", "json"):
-        raise ValueError(f"--log-format: {log_format!r} is not one of text, json")
+def setup_logging(log_format: LogFormat, level: str) -> None:
     levels = logging.getLevelNamesMapping()
     if level.upper() not in levels:
         raise ValueError(f"--log-level: {level!r} is not one of {', '.join(levels)}")
     numeric = levels[level.upper()]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if log_format is LogFormat.JSON else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

@@ -17,8 +17,9 @@ with a weight for scores and args in ``pluginConfig``::
 
 The factory is called once per profile as ``factory(args, context)`` and returns an object with
 ``filter`` and/or ``score`` and/or ``permit`` (``FilterPlugin``, ``ScorePlugin``,
-``PermitPlugin``), optionally ``start``/``stop`` coroutines (``Lifecycle``) for background work
-such as refreshing metrics: the scheduling path never awaits anything.
+``PermitPlugin``), optionally a ``run`` coroutine (``Background``) for background work such as
+refreshing metrics: podium runs it, supervised, until the replica stops (on followers too, so a
+new leader starts with warm values); the scheduling path never awaits anything.
 
 When they run: after the core's filters and scores, on the nodes the core kept (with
 ``percentageOfNodesToScore`` applied), on a core thread while it waits. Filters first: a reason
@@ -42,11 +43,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from podium._core import PendingPod, PluginNode, PluginPod
+from podium._core import Code, PendingPod, PluginNode, PluginPod
+from podium.supervisor import Supervisor
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "Lifecycle",
+    "Background",
     "PendingPod",
     "Permit",
     "PermitGate",
@@ -90,23 +92,23 @@ class ScorePlugin(Protocol):
 @dataclass(frozen=True, slots=True)
 class Permit:
     """A Permit plugin's verdict: ``Permit.allow()``, ``Permit.deny(reason)`` or
-    ``Permit.wait(seconds)``."""
+    ``Permit.wait(seconds)``; ``code`` is kube's framework Code (Success, Unschedulable, Wait)."""
 
-    status: Literal["allow", "deny", "wait"]
+    code: Code
     reason: str = ""
     timeout: float = 0.0
 
     @classmethod
     def allow(cls) -> Permit:
-        return cls("allow")
+        return cls(Code.SUCCESS)
 
     @classmethod
     def deny(cls, reason: str) -> Permit:
-        return cls("deny", reason=reason)
+        return cls(Code.UNSCHEDULABLE, reason=reason)
 
     @classmethod
     def wait(cls, timeout: float) -> Permit:
-        return cls("wait", timeout=timeout)
+        return cls(Code.WAIT, timeout=timeout)
 
 
 @runtime_checkable
@@ -117,9 +119,11 @@ class PermitPlugin(Protocol):
 
 
 @runtime_checkable
-class Lifecycle(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
+class Background(Protocol):
+    async def run(self) -> None:
+        """Work until cancelled (say, refresh a metrics source). A failure is logged and ends
+        only this plugin's background work."""
+        ...
 
 
 class WaitingPods:
@@ -217,30 +221,34 @@ class PluginSet:
         filters: Sequence[tuple[str, FilterPlugin]] = (),
         scores: Sequence[tuple[str, ScorePlugin, int]] = (),
         permits: Sequence[tuple[str, PermitPlugin]] = (),
-        lifecycles: Sequence[Lifecycle] = (),
+        backgrounds: Sequence[tuple[str, Background]] = (),
         waiting: WaitingPods | None = None,
     ) -> None:
         self.filters = list(filters)
         self.scores = [_Scored(n, p, w) for n, p, w in scores]
         self.permits = list(permits)
-        self.lifecycles = list(lifecycles)
+        self.backgrounds = list(backgrounds)
         self.waiting = waiting or WaitingPods()
+        self._supervisor = Supervisor("plugins")
 
     @property
     def judges(self) -> bool:
         """Whether ``judge`` has anything to do (else the core runs alone)."""
         return bool(self.filters or self.scores)
 
+    async def run(self) -> None:
+        """The plugins' background work, until cancelled (a replica's supervisor runs this)."""
+        async with asyncio.TaskGroup() as group:
+            for name, plugin in self.backgrounds:
+                group.create_task(_background(name, plugin), name=f"plugin {name}")
+
     async def start(self) -> None:
-        for plugin in self.lifecycles:
-            await plugin.start()
+        """``run`` under a supervisor of its own, for use outside a replica (benchmarks)."""
+        await self._supervisor.start()
+        self._supervisor.spawn(self.run(), name="plugins")
 
     async def stop(self) -> None:
-        for plugin in self.lifecycles:
-            try:
-                await plugin.stop()
-            except Exception:
-                log.exception("stopping plugin %r failed", plugin)
+        await self._supervisor.stop()
 
     def judge(self, pod: PluginPod, nodes: list[PluginNode]) -> list[int | str]:
         """One verdict per node: a reason string (rejected) or points to add to its score."""
@@ -283,6 +291,15 @@ class PluginSet:
         return value
 
 
+async def _background(name: str, plugin: Background) -> None:
+    try:
+        await plugin.run()
+    except Exception:
+        # Third-party code: its failure stops its own refreshing (the scores it feeds keep
+        # their last values), not the scheduler.
+        log.exception("plugin %s: background work failed; it is not restarted", name)
+
+
 class PermitGate:
     """Runs a profile's Permit plugins for a chosen node: None when every one allows."""
 
@@ -302,12 +319,14 @@ class PermitGate:
                     "plugin %s: permit raised; %s/%s denied", name, pod.namespace, pod.name
                 )
                 return f"plugin {name}: permit: {err!r}"
-            if verdict.status == "deny":
+            if verdict.code is Code.SUCCESS:
+                continue
+            if verdict.code is not Code.WAIT:
+                # As kube's framework: any code but Success or Wait rejects the pod.
                 return f"{name}: {verdict.reason}" if verdict.reason else f"{name}: denied"
-            if verdict.status == "wait":
-                outcome = await self._plugins.waiting.hold(pod.uid, verdict.timeout, name)
-                if outcome is not None:
-                    return outcome
+            outcome = await self._plugins.waiting.hold(pod.uid, verdict.timeout, name)
+            if outcome is not None:
+                return outcome
         return None
 
 
@@ -318,7 +337,7 @@ def load_plugins(profile: str, enabled: Sequence[EnabledPlugin]) -> PluginSet:
     filters: list[tuple[str, FilterPlugin]] = []
     scores: list[tuple[str, ScorePlugin, int]] = []
     permits: list[tuple[str, PermitPlugin]] = []
-    lifecycles: list[Lifecycle] = []
+    backgrounds: list[tuple[str, Background]] = []
     for spec in enabled:
         factory = _factory(spec.name)
         try:
@@ -336,6 +355,6 @@ def load_plugins(profile: str, enabled: Sequence[EnabledPlugin]) -> PluginSet:
             scores.append((spec.name, plugin, spec.weight))
         if "permit" in spec.points and isinstance(plugin, PermitPlugin):
             permits.append((spec.name, plugin))
-        if isinstance(plugin, Lifecycle):
-            lifecycles.append(plugin)
-    return PluginSet(filters, scores, permits, lifecycles, waiting)
+        if isinstance(plugin, Background):
+            backgrounds.append((spec.name, plugin))
+    return PluginSet(filters, scores, permits, backgrounds, waiting)

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
-from podium.gang import GangKey, GangStatus, GroupLike, MemberLike, gang_status
+from podium.gang import GangKey, GangPhase, GangStatus, GroupLike, MemberLike, gang_status
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
+
+    from podium.supervisor import Supervisor
 
 __all__ = ["GROUP_API", "PodGroupStatusWriter"]
 
@@ -130,9 +132,15 @@ class PodGroupStatusWriter:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._task is None:
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Start writing, in ``supervisor``'s group (a leadership term's); without one, as a
+        task of its own that ``stop`` awaits (tests, tools)."""
+        if self._task is not None and not self._task.done():
+            return
+        if supervisor is None:
             self._task = asyncio.create_task(self._run(), name="podgroup-status")
+        else:
+            self._task = supervisor.spawn(self._run(), name="podgroup-status")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -190,7 +198,7 @@ class PodGroupStatusWriter:
                 timeout is not None
                 and now - started >= timeout
                 and written is not None
-                and written.phase in ("PreScheduling", "Scheduling", "Pending")
+                and written.phase.placing
             ):
                 self._mark(key)
 
@@ -205,7 +213,9 @@ class PodGroupStatusWriter:
         previous = self._written.get(key)
         if status == previous:
             return
-        if status.phase == "Failed" and (previous is None or previous.phase != "Failed"):
+        if status.phase is GangPhase.FAILED and (
+            previous is None or previous.phase is not GangPhase.FAILED
+        ):
             self._events(
                 group.namespace,
                 group.name,

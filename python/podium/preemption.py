@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import aiohttp
 
 from podium.events import ObjectRef
+from podium.pods import GangKey, PodLike, gang_key
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from podium._core import Preemption, Victim
     from podium.events import EventRecorder
+    from podium.supervisor import Supervisor
 
 __all__ = ["DISRUPTION_TARGET", "PREEMPTION_REASON", "Preemptor", "preemption_sets"]
 
@@ -42,17 +44,6 @@ log = logging.getLogger(__name__)
 DISRUPTION_TARGET = "DisruptionTarget"
 PREEMPTION_REASON = "PreemptionByScheduler"
 _REQUEST_TIMEOUT = 10.0
-
-
-class PodLike(Protocol):
-    @property
-    def uid(self) -> str: ...
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def pod_group(self) -> str | None: ...
 
 
 class NominationCache(Protocol):
@@ -69,12 +60,12 @@ def preemption_sets(pods: Iterable[P]) -> list[list[P]]:
     """Pods to preempt for, grouped: a gang's pods (same namespace and pod group) form one set,
     any other pod is a set of its own. Sets keep the order of their first pod."""
     sets: list[list[P]] = []
-    gangs: dict[tuple[str, str], list[P]] = {}
+    gangs: dict[GangKey, list[P]] = {}
     for pod in pods:
-        if pod.pod_group is None:
+        key = gang_key(pod)
+        if key is None:
             sets.append([pod])
             continue
-        key = (pod.namespace, pod.pod_group)
         members = gangs.get(key)
         if members is None:
             members = gangs[key] = []
@@ -90,6 +81,7 @@ class Preemptor:
         state: NominationCache,
         recorder: EventRecorder | None = None,
         *,
+        supervisor: Supervisor,
         concurrency: int = 16,
         request_timeout: float = _REQUEST_TIMEOUT,
     ) -> None:
@@ -97,6 +89,7 @@ class Preemptor:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
         self._api = api
         self._state = state
+        self._supervisor = supervisor
         self._recorder = recorder
         self._semaphore = asyncio.Semaphore(concurrency)
         self._timeout = request_timeout
@@ -124,10 +117,15 @@ class Preemptor:
             nominated.append((pod, node))
         if not nominated:
             return
-        task = asyncio.create_task(
+        task = self._supervisor.spawn(
             self._run(scheduler_name, nominated, preemption.victims),
             name=f"preempt-{nominated[0][0].uid}",
         )
+        if task is None:
+            # Not scheduling any more: the held nodes stay held in this cache only; the next
+            # leader plans again from what it finds.
+            log.warning("preemption for %d pod(s) not carried out: not scheduling", len(nominated))
+            return
         for pod, _ in nominated:
             self._tasks[pod.uid] = task
         task.add_done_callback(lambda _: self._done([pod.uid for pod, _ in nominated], task))
@@ -136,9 +134,7 @@ class Preemptor:
         """Hold ``node`` for ``pod`` with no victims (a whole-node reservation): in the cache
         at once, then in the pod's ``status.nominatedNodeName``."""
         self._state.nominate(pod.uid, node)
-        task = asyncio.create_task(self._write_nomination(pod, node), name=f"hold-{pod.uid}")
-        self._tasks.setdefault(pod.uid, task)
-        task.add_done_callback(lambda _: self._done([pod.uid], task))
+        self._write_in_background(pod, node, f"hold-{pod.uid}")
         log.info("holding node %s for %s/%s while its pods finish", node, pod.namespace, pod.name)
 
     def release(self, pod: PodLike) -> None:
@@ -146,7 +142,12 @@ class Preemptor:
         if self._state.nominated_node(pod.uid) is None:
             return
         self._state.nominate(pod.uid, None)
-        task = asyncio.create_task(self._write_nomination(pod, None), name=f"unnominate-{pod.uid}")
+        self._write_in_background(pod, None, f"unnominate-{pod.uid}")
+
+    def _write_in_background(self, pod: PodLike, node: str | None, name: str) -> None:
+        task = self._supervisor.spawn(self._write_nomination(pod, node), name=name)
+        if task is None:
+            return  # not scheduling: the cache holds the change, the next leader writes its own
         self._tasks.setdefault(pod.uid, task)
         task.add_done_callback(lambda _: self._done([pod.uid], task))
 
@@ -167,8 +168,7 @@ class Preemptor:
         for uid in uids:
             if self._tasks.get(uid) is task:
                 del self._tasks[uid]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("preemption task failed", exc_info=task.exception())
+        # A failure also ends the supervisor's group, which logs it; nothing more to do here.
 
     async def _run(
         self,

@@ -30,25 +30,16 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-__all__ = ["Completed", "PodLike", "SchedulingQueue"]
+from podium.pods import PodLike
+
+__all__ = ["Completed", "SchedulingQueue"]
 
 log = logging.getLogger(__name__)
 
 # Upper bound on one idle sleep, so a clock that jumps (or a lost wake-up) costs at most this.
 _MAX_IDLE_SLEEP = 1.0
-
-
-class PodLike(Protocol):
-    """What the queue needs of a pod (``podium._core.PendingPod`` has it)."""
-
-    @property
-    def uid(self) -> str: ...
-    @property
-    def priority(self) -> int: ...
-    @property
-    def created(self) -> float: ...
 
 
 P = TypeVar("P", bound=PodLike)

@@ -8,7 +8,6 @@ replica needs around it: health and metrics endpoints, tracing and leader electi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -30,9 +29,11 @@ from podium.kubeclient import api_client
 from podium.metrics import Metrics
 from podium.plugins import PluginSet, load_plugins
 from podium.podgroup_status import GROUP_API, PodGroupStatusWriter
+from podium.pods import gang_key
 from podium.preemption import Preemptor
 from podium.queue import SchedulingQueue
 from podium.scheduler import CycleOptions, Scheduler
+from podium.supervisor import Supervisor
 from podium.tracing import Tracing, TracingOptions
 
 if TYPE_CHECKING:
@@ -60,18 +61,8 @@ class FailureReporter:
         self._conditions.set_unschedulable(pod.namespace, pod.name, message)
 
 
-def _log_death(task: asyncio.Task[None]) -> None:
-    """A background task that ends other than by cancellation is a bug: say so loudly."""
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped", task.get_name(), exc_info=task.exception())
-
-
 def _pod_ref(pod: _core.PendingPod) -> ObjectRef:
     return ObjectRef(namespace=pod.namespace, name=pod.name, uid=pod.uid)
-
-
-def _gang_key(pod: _core.PendingPod) -> tuple[str, str] | None:
-    return (pod.namespace, pod.pod_group) if pod.pod_group else None
 
 
 class GroupEventWriter:
@@ -88,7 +79,13 @@ class GroupEventWriter:
 
 
 class Podium:
-    """One scheduler: cache + queue + core + binder + event and condition writers."""
+    """One scheduler: cache + queue + core + binder + event and condition writers.
+
+    Two supervisors own every task it runs: the replica's (list+watch, the Python plugins'
+    background sources) from ``start_cache`` to ``close``, and the leadership term's (the cycle
+    loop, binds, Permit waits, preemptions, events, conditions, PodGroup status) from
+    ``start_scheduling`` to ``stop_scheduling``. A task that fails ends its supervisor's tasks
+    and ``failed()`` raises it: a replica that stopped scheduling must not keep the lease."""
 
     def __init__(
         self,
@@ -103,6 +100,10 @@ class Podium:
         """``may_bind``: asked right before every bind request (leader election's lease check);
         None binds whenever scheduling runs."""
         podium_args = config.podium
+        self.replica = Supervisor("replica", on_failure=self._supervision_failed)
+        self.term = Supervisor("leadership term", on_failure=self._supervision_failed)
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
         self.config = config
         self.identity = identity or default_identity()
         self.metrics = metrics or Metrics()
@@ -111,7 +112,7 @@ class Podium:
             initial_backoff=config.pod_initial_backoff_seconds,
             max_backoff=config.pod_max_backoff_seconds,
             unschedulable_timeout=podium_args.unschedulable_timeout,
-            group_of=_gang_key,
+            group_of=gang_key,
         )
         self.cache = Cache(
             api, config.scheduler_names, self.queue, on_group_change=self._group_changed
@@ -129,6 +130,7 @@ class Podium:
             concurrency=podium_args.bind_concurrency,
             retries=podium_args.bind_retries,
             request_timeout=podium_args.bind_timeout,
+            supervisor=self.term,
             metrics=self.metrics,
             tracer=self.tracing.tracer,
             node_exists=self.state.has_node,
@@ -140,7 +142,7 @@ class Podium:
             p.scheduler_name: load_plugins(p.scheduler_name, p.python_plugins)
             for p in config.profiles
         }
-        self.preemptor = Preemptor(api, self.state, self.recorder)
+        self.preemptor = Preemptor(api, self.state, self.recorder, supervisor=self.term)
         self.scheduler = Scheduler(
             state=self.state,
             queue=self.queue,
@@ -159,38 +161,50 @@ class Podium:
             reserving=frozenset(
                 p.scheduler_name for p in config.profiles if p.podium.reservation.max_node_share > 0
             ),
+            supervisor=self.term,
         )
-        self._cache_task: asyncio.Task[None] | None = None
-        self._scheduler_task: asyncio.Task[None] | None = None
+        self._cycles: asyncio.Task[None] | None = None
         self.metrics.on_scrape(self._refresh_gauges)
+
+    def _supervision_failed(self, failure: BaseException) -> None:
+        if self._failure is None:
+            self._failure = failure
+        self._failed.set()
+
+    async def failed(self) -> None:
+        """Returns only by raising what ended a supervisor: a supervised task's failure."""
+        await self._failed.wait()
+        assert self._failure is not None
+        raise self._failure
 
     def _group_changed(self, key: tuple[str, str]) -> None:
         self.gangs.changed(key)
 
     def _bind_failed(self, pod: _core.PendingPod, node: str) -> None:
-        key = _gang_key(pod)
+        key = gang_key(pod)
         if key is not None:
             self.gangs.bind_failed(key, pod.name, f"binding to node {node} failed")
 
     async def start_cache(self) -> None:
-        """Start list+watch (followers do this too, so a failover starts with a warm cache)."""
-        if self._cache_task is None:
-            for plugins in self.plugins.values():
-                await plugins.start()
-            self.recorder.start()
-            self.conditions.start()
-            self._cache_task = asyncio.create_task(self.cache.run(), name="podium-cache")
-            self._cache_task.add_done_callback(_log_death)
+        """Start list+watch (followers do this too, so a failover starts with a warm cache),
+        and the Python plugins' background sources (warm for the same reason)."""
+        if not self.replica.running:
+            await self.replica.start()
+            self.replica.spawn(self.cache.run(), name="podium-cache")
+            for name, plugins in self.plugins.items():
+                self.replica.spawn(plugins.run(), name=f"plugins {name}")
         await self.cache.wait_synced()
 
     async def start_scheduling(self) -> None:
         await self.start_cache()
-        if self._scheduler_task is None or self._scheduler_task.done():
+        if not self.term.running:
+            await self.term.start()
             self.binder.resume()
-            # Only the leader writes PodGroup status.
-            self.gangs.start()
-            self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="podium-cycles")
-            self._scheduler_task.add_done_callback(_log_death)
+            # Only the leader writes: events, conditions, PodGroup status.
+            self.recorder.start(self.term)
+            self.conditions.start(self.term)
+            self.gangs.start(self.term)
+            self._cycles = self.term.spawn(self.scheduler.run(), name="podium-cycles")
             log.info(
                 "scheduling as %s: %d nodes, %d pods cached",
                 self.identity,
@@ -198,28 +212,26 @@ class Podium:
                 self.state.pod_count,
             )
 
-    async def stop_scheduling(self) -> None:
-        """Stop deciding and binding at once (leadership lost); assumed pods are forgotten."""
-        if self._scheduler_task is not None:
-            self._scheduler_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler_task
-            self._scheduler_task = None
+    async def stop_scheduling(self, *, flush_events: bool = False) -> None:
+        """Stop deciding and binding at once (leadership lost); assumed pods are forgotten.
+        ``flush_events``: write the buffered events first (shutting down, not stepping down:
+        a replica that lost its lease must not hold up the handover)."""
+        if self._cycles is not None:
+            # The cycle loop first, then the binds: nothing new is handed to a stopped binder.
+            self._cycles.cancel()
+            await asyncio.wait([self._cycles])
+            self._cycles = None
         await self.binder.stop()
-        await self.gangs.stop()
         await self.preemptor.stop()
+        await self.gangs.stop()
+        await self.conditions.stop()
+        await self.recorder.stop(flush_timeout=5.0 if flush_events else 0.0)
+        # Whatever is left of the term (Permit waits) is cancelled and awaited here.
+        await self.term.stop()
 
     async def close(self) -> None:
-        await self.stop_scheduling()
-        if self._cache_task is not None:
-            self._cache_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cache_task
-            self._cache_task = None
-        for plugins in self.plugins.values():
-            await plugins.stop()
-        await self.recorder.stop()
-        await self.conditions.stop()
+        await self.stop_scheduling(flush_events=True)
+        await self.replica.stop()
         self.tracing.shutdown()
 
     async def __aenter__(self) -> Podium:
@@ -244,14 +256,14 @@ def live_explainer(
     """The health server's ``/debug/explain`` handler over this replica's cache."""
     import orjson
 
-    from podium.explain import ExplainError, Target, explain_live
+    from podium.explain import ExplainError, PodNotFound, Target, explain_live
 
     async def answer(namespace: str, name: str, top: int) -> tuple[int, bytes]:
         try:
             target = Target(namespace, name)
             result = await explain_live(api, state, config, target, top, plugins)
         except ExplainError as err:
-            status = 404 if str(err).endswith("not found") else 422
+            status = 404 if isinstance(err, PodNotFound) else 422
             return status, orjson.dumps({"error": str(err)})
         return 200, result.to_json()
 
@@ -337,7 +349,7 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
             health_state.leader = True
             metrics.is_leader.set(1)
             await podium.start_scheduling()
-            await asyncio.Event().wait()
+            await podium.failed()
             return
 
         async def started() -> None:
@@ -350,7 +362,11 @@ async def run_scheduler(config: SchedulerConfig, options: RunOptions) -> None:
             health_state.leader = False
             metrics.is_leader.set(0)
 
-        await elector.run(started, stopped)
+        # A supervised task's failure ends the election too: the lease is released and the
+        # process exits, so the standby takes over instead of a leader that schedules nothing.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(elector.run(started, stopped), name="leader election")
+            group.create_task(podium.failed(), name="supervision")
     finally:
         await podium.close()
         await health.stop()

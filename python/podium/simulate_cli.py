@@ -6,6 +6,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
+from podium.output import OutputFormat
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -33,7 +35,7 @@ async def run_snapshot(output: Path, kubeconfig: Path | None, context: str | Non
     return 0
 
 
-def run_simulate(snapshot: Path, workload: Path, config: Path | None, output: str) -> int:
+def run_simulate(snapshot: Path, workload: Path, config: Path | None, output: OutputFormat) -> int:
     """2 for bad input (the message names the file and field), else 0."""
     from rich.console import Console
 
@@ -44,9 +46,6 @@ def run_simulate(snapshot: Path, workload: Path, config: Path | None, output: st
     from podium.workload import WorkloadError, load_workload
 
     err = Console(stderr=True)
-    if output not in ("table", "json"):
-        err.print(f"podium simulate: --output: {output!r} is not table or json", markup=False)
-        return 2
     try:
         cfg = load_config(config)
         taken = ClusterSnapshot.read(snapshot)
@@ -59,7 +58,7 @@ def run_simulate(snapshot: Path, workload: Path, config: Path | None, output: st
     except PluginError as e:
         err.print(f"podium simulate: {e}", markup=False)
         return 2
-    if output == "json":
+    if output is OutputFormat.JSON:
         sys.stdout.buffer.write(report.to_json() + b"\n")
         sys.stdout.flush()
     else:

@@ -16,6 +16,7 @@ from podium.binder import ALLOCATION_ANNOTATION, Binder
 from podium.events import EventRecorder
 from podium.queue import SchedulingQueue
 from podium.rawapi import request_bytes
+from podium.supervisor import Supervisor
 from podium.testing.nodes import create_nodes, make_node
 from podium.testing.pods import make_pod
 
@@ -39,6 +40,7 @@ class World:
     queue: SchedulingQueue[PendingPod]
     recorder: EventRecorder
     binder: Binder[PendingPod]
+    term: Supervisor
 
     async def pending_pod(self, name: str) -> PendingPod:
         """Create a pod, load it into the state, pop it from the queue and assume it."""
@@ -95,11 +97,16 @@ async def world(
     queue: SchedulingQueue[PendingPod] = SchedulingQueue()
     recorder = EventRecorder(api, "binder-test")
     recorder.start()
-    binder: Binder[PendingPod] = Binder(api, state, queue, recorder, concurrency=8, retries=2)
+    term = Supervisor("binder test")
+    await term.start()
+    binder: Binder[PendingPod] = Binder(
+        api, state, queue, recorder, supervisor=term, concurrency=8, retries=2
+    )
     try:
-        yield World(api, namespace, scheduler_name, node, state, queue, recorder, binder)
+        yield World(api, namespace, scheduler_name, node, state, queue, recorder, binder, term)
     finally:
         await binder.stop()
+        await term.stop()
         await recorder.stop()
 
 
@@ -186,7 +193,11 @@ async def test_node_deleted_mid_flight_requeues(world: World) -> None:
     # the cache before each attempt. Here the cache's node names follow the watch's changes.
     live_nodes = {world.node}
     binder: Binder[PendingPod] = Binder(
-        world.api, world.state, world.queue, node_exists=live_nodes.__contains__
+        world.api,
+        world.state,
+        world.queue,
+        supervisor=world.term,
+        node_exists=live_nodes.__contains__,
     )
     pod = await world.pending_pod("orphan")
     node = orjson.loads(await request_bytes(world.api, "GET", f"/api/v1/nodes/{world.node}"))

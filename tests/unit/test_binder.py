@@ -24,6 +24,16 @@ from podium.binder import ALLOCATION_ANNOTATION, Binder
 from podium.logs import record_fields
 from podium.metrics import Metrics
 from podium.queue import SchedulingQueue
+from podium.supervisor import Supervisor
+
+# The binds' supervisor, as a replica's leadership term is theirs.
+_TERM = Supervisor("binder test")
+
+
+@pytest.fixture(autouse=True)
+async def term() -> AsyncIterator[None]:
+    async with _TERM:
+        yield
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Pod:
     name: str = "p"
     priority: int = 0
     created: float = 0.0
+    pod_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,7 @@ def make(
         api,
         state,
         queue,
+        supervisor=_TERM,
         concurrency=4,
         retries=retries,
         request_timeout=timeout,

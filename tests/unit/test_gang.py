@@ -16,6 +16,7 @@ class Pod:
     pod_group: str | None = None
     priority: int = 0
     created: float = 0.0
+    name: str = "p"
 
 
 @dataclass(frozen=True)

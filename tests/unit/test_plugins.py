@@ -27,6 +27,7 @@ from podium.plugins import (
     load_plugins,
 )
 from podium.scheduler import Scheduler
+from podium.supervisor import Supervisor
 
 
 def node(name: str, cpu: str, used_cpu: str | None = None) -> dict[str, Any]:
@@ -272,20 +273,22 @@ async def test_scheduler_binds_only_what_permit_allows(verdict: Permit) -> None:
     cfg = config(MOST_ALLOCATED)
     state = cluster(pending("p", "2"))
     queue, binder, failures = FakeQueue(), FakeBinder(), FakeFailures()
-    scheduler = Scheduler(
-        state=state,
-        queue=queue,
-        binder=binder,
-        failures=failures,
-        profiles={"podium": Profile(cfg.profiles[0].core_spec())},
-        plugins={"podium": PluginSet(permits=[("Gate", Gatekeeper(verdict))])},
-    )
-    (pod,) = state.pending()
-    result = await scheduler.schedule_batch([pod])
-    assert result.scheduled == 1
-    assert state.is_assumed("p"), "counted on its node while permit decides"
-    await until(lambda: bool(binder.submitted or queue.requeued))
-    if verdict.status == "allow":
+    async with Supervisor("permit test") as term:
+        scheduler = Scheduler(
+            state=state,
+            queue=queue,
+            binder=binder,
+            failures=failures,
+            profiles={"podium": Profile(cfg.profiles[0].core_spec())},
+            plugins={"podium": PluginSet(permits=[("Gate", Gatekeeper(verdict))])},
+            supervisor=term,
+        )
+        (pod,) = state.pending()
+        result = await scheduler.schedule_batch([pod])
+        assert result.scheduled == 1
+        assert state.is_assumed("p"), "counted on its node while permit decides"
+        await until(lambda: bool(binder.submitted or queue.requeued))
+    if verdict.code is Code.SUCCESS:
         assert binder.submitted == [("p", "small")]
     else:
         assert binder.submitted == []

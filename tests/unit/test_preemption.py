@@ -20,6 +20,8 @@ class Pod:
     namespace: str = "ns"
     name: str = "p"
     pod_group: str | None = None
+    priority: int = 0
+    created: float = 0.0
 
 
 def test_a_gangs_pods_preempt_as_one_set_in_order_of_their_first() -> None:

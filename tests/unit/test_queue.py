@@ -16,6 +16,9 @@ class Pod:
     uid: str
     priority: int = 0
     created: float = 0.0
+    namespace: str = "ns"
+    name: str = "p"
+    pod_group: str | None = None
 
 
 class Clock:

@@ -58,7 +58,7 @@ class _TimedJudge:
 async def _read_sources(plugins: PluginSet) -> None:
     """Start and stop the plugins once, so their background sources (metrics) are read; the
     measurement then runs on the values read, as a live scheduler between refreshes."""
-    if not plugins.lifecycles:
+    if not plugins.backgrounds:
         return
     await plugins.start()
     await asyncio.sleep(_SOURCE_WARMUP_SECONDS)

@@ -13,7 +13,6 @@ args (all optional but one source):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,21 +86,10 @@ class LowestGPUUtilisation:
         self._unknown = _percent(args.get("unknownUtilisation", 100), "unknownUtilisation")
         # Replaced whole by the refresher, read by the scheduling thread: never mutated in place.
         self.utilisation: Mapping[str, float] = {}
-        self._task: asyncio.Task[None] | None = None
         self.refreshed = asyncio.Event()
 
     def score(self, pod: PluginPod, node: PluginNode) -> float:
         return 100.0 - self.utilisation.get(node.name, self._unknown)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._refresh_forever(), name="gpu-utilisation")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def refresh(self) -> None:
         """Read the source once; on failure the last values stay."""
@@ -119,7 +107,8 @@ class LowestGPUUtilisation:
                 self.utilisation = parse_prometheus(await response.read(), self._node_label)
         self.refreshed.set()
 
-    async def _refresh_forever(self) -> None:
+    async def run(self) -> None:
+        """Refresh every ``refreshSeconds`` until cancelled (podium runs this, supervised)."""
         while True:
             try:
                 await self.refresh()

@@ -1,0 +1,100 @@
+"""A gang's turn in a scheduling cycle: its pending members placed together in one core call
+(each member seeing the ones before it), assumed together before any bind starts, or all sent
+back with the reason; its PodGroup is told either way."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from podium._core import Code, CoreError
+from podium.gang import assess, job_groups
+
+if TYPE_CHECKING:
+    from podium._core import ClusterState, Decision, PendingPod, Profile, Snapshot
+    from podium.core_calls import CoreCalls
+    from podium.decisions import Decisions
+    from podium.outcomes import CycleResult
+    from podium.pods import GangKey
+    from podium.sinks import FailureSink, GangSink, Judge, Requeue
+
+__all__ = ["GangCycle"]
+
+log = logging.getLogger(__name__)
+
+
+class GangCycle:
+    def __init__(
+        self,
+        *,
+        state: ClusterState,
+        queue: Requeue,
+        failures: FailureSink,
+        gangs: GangSink,
+        calls: CoreCalls,
+        decisions: Decisions,
+    ) -> None:
+        self._state = state
+        self._queue = queue
+        self._failures = failures
+        self._gangs = gangs
+        self._calls = calls
+        self._decisions = decisions
+
+    async def place(
+        self,
+        snapshot: Snapshot,
+        key: GangKey,
+        members: list[PendingPod],
+        profile: Profile,
+        started: float,
+        result: CycleResult,
+        judge: Judge | None,
+        traced: bool,
+    ) -> None:
+        """A gang's pending members: placed all together, or all sent back."""
+        group = self._state.pod_group(*key)
+        readiness = assess(key, group, members, self._state.group_members(*key))
+        if group is None or not readiness.ready:
+            for pod in members:
+                self._failures.unschedulable(pod, readiness.message)
+                self._queue.requeue(pod, unschedulable=True)
+            result.unschedulable += len(members)
+            self._gangs.waiting(key, readiness.message, tried=False)
+            return
+        job = job_groups(group, self._state.pod_groups())
+        decisions = await self._calls.decide(
+            snapshot.schedule_gang, members, profile, result, group, job, judge
+        )
+        if decisions is None:
+            return
+        # The core places at least what the group needs, or nothing.
+        placed = [d for d in decisions if d.code == Code.SUCCESS and d.node is not None]
+        if placed and not self._assume_all(placed, members, result):
+            return
+        await self._decisions.record_all(
+            decisions, members, profile, started, result, traced, snapshot
+        )
+        if placed:
+            self._gangs.placed(key, [d.node or "" for d in placed])
+        else:
+            self._gangs.waiting(key, decisions[0].message if decisions else "", tried=True)
+
+    def _assume_all(
+        self, placed: list[Decision], members: list[PendingPod], result: CycleResult
+    ) -> bool:
+        """Assume every member before any bind starts; if one cannot be, none stays assumed."""
+        assumed: list[str] = []
+        for decision in placed:
+            try:
+                self._state.assume(decision.uid, decision.node or "", decision.allocation)
+            except CoreError as err:
+                log.warning("assume gang member %s/%s: %s", decision.namespace, decision.name, err)
+                for uid in assumed:
+                    self._state.forget(uid)
+                for pod in members:
+                    self._queue.requeue(pod, unschedulable=False)
+                result.errors += len(members)
+                return False
+            assumed.append(decision.uid)
+        return True
