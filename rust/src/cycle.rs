@@ -10,23 +10,23 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 
 use crate::diagnosis::{self, Diagnosis};
+use crate::framework::batch_state::BatchState;
 use crate::framework::code::Code;
 use crate::framework::extension::{Extension, Verdict};
+use crate::framework::index_view::{IndexView, NO_NODE};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
-use crate::framework::profile::Profile;
 use crate::framework::sampling::feasible_nodes_to_find;
-use crate::framework::scoring;
-use crate::framework::static_filters::{self, StaticFilters, static_prefix};
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
-use crate::plugins::pod_topology_spread::domains::DomainCache;
 use crate::plugins::volume_binding;
 use crate::preemption::nominated::Nominees;
+use crate::runtime::profile::Profile;
+use crate::runtime::scoring;
+use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::pod_index::{IndexView, NO_NODE};
 use crate::state::snapshot::Snapshot;
 use crate::state::volumes::Volumes;
 use lasso::Key;
@@ -127,9 +127,9 @@ pub fn schedule_batch_with(
     for (position, &slot) in slots.iter().enumerate() {
         positions[slot] = u32::try_from(position).unwrap_or(NO_NODE);
     }
-    let domains = DomainCache::default();
+    let batch = BatchState::default();
     let statics = StaticFilters::default();
-    let terms = TermCounts::default();
+    let terms = batch.get::<TermCounts>();
     // Nodes held for nominated pods (preemption, reservations), as most pods see them: built
     // once, kept in step with the batch's placements, and counted in the index for the batch.
     let mut held = (!nominees.is_empty()).then(|| nominees.held_all(&nodes));
@@ -173,8 +173,7 @@ pub fn schedule_batch_with(
                     pods: &data.index,
                     positions: &positions,
                     nodes: nodes.len(),
-                    domains: &domains,
-                    terms: &terms,
+                    batch: &batch,
                 });
                 let (decision, chosen) = decide(
                     profile,

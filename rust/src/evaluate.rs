@@ -14,8 +14,8 @@ use crate::error::CoreResult;
 use crate::explain::{Failure, Target, failures_on, pre_filter_all, resolve};
 use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::PodContext;
-use crate::framework::profile::Profile;
-use crate::framework::scoring::{self, PluginScores};
+use crate::runtime::profile::Profile;
+use crate::runtime::scoring::{self, PluginScores};
 use crate::state::node_info::NodeInfo;
 use crate::state::snapshot::Snapshot;
 

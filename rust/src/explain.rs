@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
-use crate::framework::profile::Profile;
+use crate::runtime::profile::Profile;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::{PodRecord, parse_pod};
@@ -121,22 +121,8 @@ fn take_off_node(nodes: &mut [Arc<NodeInfo>], uid: &str) -> CoreResult<Arc<PodRe
     )))
 }
 
-/// The per-node reasons for `pod` on `nodes`.
-pub fn explain_pod(profile: &Profile, nodes: &[Arc<NodeInfo>], pod: &PodRecord) -> Explanation {
-    explain_pod_in(profile, nodes, &Namespaces::default(), pod)
-}
-
-/// As `explain_pod`, with the namespaces' labels (pod affinity's namespaceSelector).
-pub fn explain_pod_in(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    pod: &PodRecord,
-) -> Explanation {
-    explain_pod_with(profile, nodes, namespaces, &Volumes::default(), pod)
-}
-
-/// As `explain_pod_in`, with the volume state (VolumeBinding).
+/// The per-node reasons for `pod` on `nodes`, with the namespaces' labels (pod affinity's
+/// namespaceSelector) and the volume state (VolumeBinding).
 pub fn explain_pod_with(
     profile: &Profile,
     nodes: &[Arc<NodeInfo>],

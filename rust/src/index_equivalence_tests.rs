@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use crate::cycle::{Decision, schedule_batch, schedule_pod_in};
-use crate::framework::profile::Profile;
 use crate::intern::sym;
 use crate::preemption::nominated::Nominees;
+use crate::runtime::profile::Profile;
 use crate::state::disruption::Budgets;
 use crate::state::label_selector::{LabelSelector, SelectorOp, SelectorRequirement};
 use crate::state::labels::Labels;

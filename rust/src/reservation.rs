@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use crate::cycle::{FilterPrep, pre_filter, run_filters};
 use crate::framework::plugin::PodContext;
-use crate::framework::profile::Profile;
 use crate::intern::{Sym, resolve, sym};
+use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::snapshot::Snapshot;

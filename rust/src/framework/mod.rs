@@ -1,16 +1,16 @@
-//! The scheduling framework: result codes, statuses, plugin interfaces, the registry of
-//! plugins by name, and profiles.
+//! The scheduling framework: result codes, statuses, the plugin interfaces and what they are
+//! handed (the pod's context, the profile's spec). Below the plugins; `runtime` builds and runs
+//! them.
 
 pub mod batch_cache;
+pub mod batch_state;
 pub mod code;
 pub mod extension;
 pub mod filter_states;
+pub mod index_view;
 pub mod plugin;
-pub mod profile;
 pub mod reasons;
-pub mod registry;
 pub mod sampling;
-pub mod scoring;
-pub mod static_filters;
+pub mod spec;
 pub mod status;
 pub mod warm;

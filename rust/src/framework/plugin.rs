@@ -8,11 +8,11 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::framework::filter_states::FilterStates;
+use crate::framework::index_view::IndexView;
 use crate::framework::status::Status;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::pod_index::IndexView;
 use crate::state::volumes::Volumes;
 
 /// Per-pod, per-plugin state computed before the per-node calls.

@@ -19,12 +19,12 @@ use rayon::prelude::*;
 
 use crate::cycle::pre_filter;
 use crate::framework::plugin::PodContext;
-use crate::framework::profile::Profile;
 use crate::gang::{self, Scope};
 use crate::intern::resolve;
 use crate::preemption::gangs::Gangs;
 use crate::preemption::nominated::Nominees;
 use crate::preemption::victims::{Candidate, Search, Verdict, Victim};
+use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::PodGroupRecord;

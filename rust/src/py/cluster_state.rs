@@ -1,18 +1,17 @@
 //! `ClusterState` (the cache) and what its methods return: list pages, watch changes, pending
-//! pods, PodGroups and their members.
+//! pods, PodGroups' members.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
 
 use super::enums;
 use super::errors::{CoreError, without_gil};
+use super::pod_group::PodGroup;
 use super::snapshot::PySnapshot;
-use crate::intern;
 use crate::state::cluster::{self, ChangeOutcome, ClusterState, PendingInfo};
 use crate::state::kind::Kind;
-use crate::state::pod_group::PodGroupRecord;
 
 #[pyclass(frozen, get_all, module = "podium._core")]
 pub struct ListPage {
@@ -107,68 +106,6 @@ impl From<PendingInfo> for PendingPod {
             created: p.created,
             pod_group: p.pod_group,
         }
-    }
-}
-
-/// A PodGroup as the cache holds it (see `state::pod_group`).
-#[pyclass(frozen, module = "podium._core")]
-pub struct PodGroup {
-    pub(crate) inner: Arc<PodGroupRecord>,
-}
-
-#[pymethods]
-impl PodGroup {
-    #[getter]
-    fn namespace(&self) -> &str {
-        self.inner.namespace()
-    }
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    #[getter]
-    fn uid(&self) -> &str {
-        &self.inner.uid
-    }
-    #[getter]
-    fn min_member(&self) -> u32 {
-        self.inner.min_member
-    }
-    #[getter]
-    fn min_resources(&self) -> BTreeMap<String, i64> {
-        self.inner.min_resources.clone()
-    }
-    #[getter]
-    fn schedule_timeout_seconds(&self) -> Option<u32> {
-        self.inner.schedule_timeout_seconds
-    }
-    #[getter]
-    fn rack(&self) -> &'static str {
-        self.inner.rack.as_str()
-    }
-    #[getter]
-    fn distinct_hosts(&self) -> bool {
-        self.inner.distinct_hosts
-    }
-    #[getter]
-    fn job(&self) -> Option<&'static str> {
-        self.inner.job.map(intern::resolve)
-    }
-    #[getter]
-    fn created(&self) -> f64 {
-        self.inner.created
-    }
-    #[getter]
-    fn error(&self) -> Option<&str> {
-        self.inner.error.as_deref()
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "PodGroup({}/{} minMember={})",
-            self.inner.namespace(),
-            self.inner.name(),
-            self.inner.min_member
-        )
     }
 }
 
@@ -346,7 +283,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ListPage>()?;
     m.add_class::<Change>()?;
     m.add_class::<PendingPod>()?;
-    m.add_class::<PodGroup>()?;
     m.add_class::<GroupMember>()?;
     m.add_class::<PyClusterState>()
 }

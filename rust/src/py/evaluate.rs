@@ -10,7 +10,7 @@ use super::plugins::PyExtension;
 use crate::evaluate;
 use crate::explain::{self, Target};
 use crate::framework::extension::Extension;
-use crate::framework::profile::Profile;
+use crate::runtime::profile::Profile;
 use crate::state::snapshot::Snapshot;
 
 #[pyclass(frozen, get_all, module = "podium._core")]

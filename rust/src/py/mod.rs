@@ -7,6 +7,7 @@ mod enums;
 mod errors;
 mod evaluate;
 mod plugins;
+mod pod_group;
 mod snapshot;
 
 use pyo3::prelude::*;
@@ -17,6 +18,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     enums::register(m)?;
     cluster_state::register(m)?;
+    pod_group::register(m)?;
     snapshot::register(m)?;
     decisions::register(m)?;
     evaluate::register(m)?;

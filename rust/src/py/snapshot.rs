@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::cluster_state::PodGroup;
 use super::decisions::{Preemption, decisions_to_py};
 use super::errors::without_gil;
 use super::evaluate::{self, Evaluation};
 use super::plugins::PyExtension;
+use super::pod_group::PodGroup;
 use crate::explain::Target;
 use crate::framework::extension::Extension;
-use crate::framework::profile::Profile;
+use crate::runtime::profile::Profile;
 use crate::state::snapshot::Snapshot;
 use crate::{cycle, gang, intern, preemption, reservation};
 

@@ -208,33 +208,6 @@ impl PodIndex {
     }
 }
 
-/// The index as one cycle sees it (slots mapped to positions in the cycle's node list), with
-/// the values its batch computes once for all its pods.
-pub struct IndexView<'a> {
-    pub pods: &'a PodIndex,
-    /// Per slot, the position of its node in the cycle's node list (`NO_NODE`: none).
-    pub positions: &'a [u32],
-    /// Real nodes in the cycle's node list.
-    pub nodes: usize,
-    /// Spread's eligible domains, computed once per batch.
-    pub domains: &'a crate::plugins::pod_topology_spread::domains::DomainCache,
-    /// Affinity terms' counts, computed once per batch.
-    pub terms: &'a crate::plugins::inter_pod_affinity::term_counts::TermCounts,
-}
-
-pub const NO_NODE: u32 = u32::MAX;
-
-impl IndexView<'_> {
-    /// The position of the placed pod's node, if the cycle has that node.
-    pub fn position(&self, placed: &Placed) -> Option<usize> {
-        self.positions
-            .get(placed.slot)
-            .copied()
-            .filter(|&p| p != NO_NODE)
-            .map(|p| p as usize)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,7 +364,7 @@ mod tests {
     mod cluster {
         use crate::cycle::schedule_batch;
         use crate::framework::code::Code;
-        use crate::framework::profile::Profile;
+        use crate::runtime::profile::Profile;
         use crate::state::cluster::ClusterState;
         use crate::state::kind::Kind;
         use crate::state::topology::Nrt;

@@ -2,7 +2,7 @@
 //! (one minus the standard deviation of the requested fractions).
 
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
     allocatable_and_requested, weighted_resources,
 };

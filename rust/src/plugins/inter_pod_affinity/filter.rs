@@ -6,15 +6,17 @@
 
 use rayon::prelude::*;
 
+use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::intern::Sym;
+use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
 use crate::plugins::inter_pod_affinity::topology_pairs::PairCounts;
 use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::AffinityTerm;
-use crate::state::pod_index::{IndexView, Placed, filed_under};
+use crate::state::pod_index::{Placed, filed_under};
 
 pub const NAME: &str = "InterPodAffinity";
 pub const REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
@@ -146,9 +148,10 @@ fn indexed(ctx: &PodContext<'_>, view: &IndexView<'_>, ns_labels: &Labels) -> Co
             }
         });
     }
+    let terms = view.batch.get::<TermCounts>();
     for t in anti {
         let count = || matching_per_domain(ctx, view, t);
-        view.terms.with(t, count, |c| acc.anti.add_scaled(c, 1));
+        terms.with(t, count, |c| acc.anti.add_scaled(c, 1));
     }
     acc
 }

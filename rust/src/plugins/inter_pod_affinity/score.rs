@@ -7,18 +7,20 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::intern::Sym;
 use crate::plugins::inter_pod_affinity::filter::{
     any_pod_has_affinity_terms, matching_per_domain, node_labels,
 };
+use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
 use crate::plugins::inter_pod_affinity::topology_pairs::PairCounts;
 use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::{AffinityTerm, PodAffinity, WeightedTerm};
-use crate::state::pod_index::{IndexView, filed_under};
+use crate::state::pod_index::filed_under;
 
 pub const NAME: &str = "InterPodAffinity";
 
@@ -152,12 +154,12 @@ impl InterPodAffinityScore {
         let pod = ctx.pod;
         let mut acc = PairCounts::default();
         if let Some(a) = own {
+            let counts = view.batch.get::<TermCounts>();
             for (terms, sign) in [(&a.preferred_affinity, 1), (&a.preferred_anti_affinity, -1)] {
                 for w in terms.iter() {
                     let count = || matching_per_domain(ctx, view, &w.term);
                     let weight = sign * i64::from(w.weight);
-                    view.terms
-                        .with(&w.term, count, |c| acc.add_scaled(c, weight));
+                    counts.with(&w.term, count, |c| acc.add_scaled(c, weight));
                 }
             }
         }

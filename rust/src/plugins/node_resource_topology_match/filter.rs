@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::framework::code::Code;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::{Sym, sym};
 use crate::plugins::node_resource_topology_match::numa_fits::{NodeFit, NumaFits};
@@ -243,7 +243,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::framework::profile::Profile;
+    use crate::runtime::profile::Profile;
     use crate::state::topology::Nrt;
     use crate::topology::parse_node_resource_topology;
 

@@ -50,7 +50,7 @@ pub fn allocatable_and_requested(
 
 /// The weighted resources a scorer reads, from the profile's `[{name, weight}]`.
 pub fn weighted_resources(
-    list: Option<&[crate::framework::profile::ResourceWeight]>,
+    list: Option<&[crate::framework::spec::ResourceWeight]>,
 ) -> Result<Vec<(ResourceName, i64)>, String> {
     let Some(list) = list.filter(|l| !l.is_empty()) else {
         return Ok(vec![(ResourceName::Cpu, 1), (ResourceName::Memory, 1)]);

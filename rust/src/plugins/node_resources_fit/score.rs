@@ -3,7 +3,7 @@
 //! over the configured resources.
 
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, ScorePlugin};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
     allocatable_and_requested, weighted_resources,
 };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::plugins::node_resource_topology_match::filter::{
     self as topology_match, NumaArgs, view,

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::Sym;
-use crate::plugins::pod_topology_spread::domains;
+use crate::plugins::pod_topology_spread::domains::{self, DomainCache};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::pod_index::IndexView;
 use crate::state::spread::{SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys};
 
 pub const NAME: &str = "PodTopologySpread";
@@ -117,7 +117,7 @@ fn indexed_counts(
     cs: &[SpreadConstraint],
     c: &SpreadConstraint,
 ) -> Domains {
-    let eligible = domains::eligible(view.domains, ctx.pod, ctx.nodes, cs, c);
+    let eligible = domains::eligible(&view.batch.get::<DomainCache>(), ctx.pod, ctx.nodes, cs, c);
     let namespace = ctx.pod.namespace;
     let mut counts = DomainCounts::default();
     let mut count = |info: &NodeInfo, n: i64| {

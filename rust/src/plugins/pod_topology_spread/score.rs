@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::plugins::pod_topology_spread::filter::domain_counts;
 use crate::state::node_info::NodeInfo;

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::framework::batch_cache::BatchCache;
 use crate::framework::plugin::PluginState;
-use crate::framework::profile::Profile;
+use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 

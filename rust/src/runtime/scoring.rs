@@ -6,8 +6,8 @@ use rayon::prelude::*;
 
 use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
-use crate::framework::profile::{Profile, WeightedScore};
 use crate::framework::warm::warm;
+use crate::runtime::profile::{Profile, WeightedScore};
 use crate::state::node_info::NodeInfo;
 
 /// Below this many nodes per task, splitting the work costs more than it saves.

@@ -2,7 +2,7 @@
 //! here.
 
 use crate::framework::plugin::{FilterPlugin, ScorePlugin};
-use crate::framework::profile::ProfileSpec;
+use crate::framework::spec::ProfileSpec;
 use crate::plugins::{
     balanced_allocation, image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
     node_resource_topology_match, node_resources_fit, node_unschedulable, numa_packing,

@@ -1,0 +1,76 @@
+//! `PodGroup`: a gang's PodGroup as the cache holds it; `ClusterState` hands it out and
+//! `Snapshot.schedule_gang`/`preempt` take it back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+
+use crate::intern;
+use crate::state::pod_group::PodGroupRecord;
+
+/// A PodGroup as the cache holds it (see `state::pod_group`).
+#[pyclass(frozen, module = "podium._core")]
+pub struct PodGroup {
+    pub(crate) inner: Arc<PodGroupRecord>,
+}
+
+#[pymethods]
+impl PodGroup {
+    #[getter]
+    fn namespace(&self) -> &str {
+        self.inner.namespace()
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    #[getter]
+    fn uid(&self) -> &str {
+        &self.inner.uid
+    }
+    #[getter]
+    fn min_member(&self) -> u32 {
+        self.inner.min_member
+    }
+    #[getter]
+    fn min_resources(&self) -> BTreeMap<String, i64> {
+        self.inner.min_resources.clone()
+    }
+    #[getter]
+    fn schedule_timeout_seconds(&self) -> Option<u32> {
+        self.inner.schedule_timeout_seconds
+    }
+    #[getter]
+    fn rack(&self) -> &'static str {
+        self.inner.rack.as_str()
+    }
+    #[getter]
+    fn distinct_hosts(&self) -> bool {
+        self.inner.distinct_hosts
+    }
+    #[getter]
+    fn job(&self) -> Option<&'static str> {
+        self.inner.job.map(intern::resolve)
+    }
+    #[getter]
+    fn created(&self) -> f64 {
+        self.inner.created
+    }
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.inner.error.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "PodGroup({}/{} minMember={})",
+            self.inner.namespace(),
+            self.inner.name(),
+            self.inner.min_member
+        )
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PodGroup>()
+}
