@@ -24,6 +24,7 @@ from podium.testing.binaries import (
     ensure_binaries,
     ensure_helm,
     ensure_jaeger,
+    ensure_kwok,
 )
 from podium.testing.cluster import LocalCluster
 from podium.testing.crds import install_crds
@@ -38,8 +39,11 @@ _MARK_BY_DIRECTORY = {"integration": "integration", "e2e": "e2e"}
 _BINARIES = pytest.StashKey["Binaries | BuildError"]()
 _JAEGER = pytest.StashKey["Path | BuildError"]()
 _HELM = pytest.StashKey["Path | BuildError"]()
+_KWOK = pytest.StashKey["Path | BuildError"]()
 _T = TypeVar("_T")
-_LIVE_FIXTURES = frozenset({"live_cluster", "live_api", "live_namespace", "live_node_labels"})
+_LIVE_FIXTURES = frozenset(
+    {"kwok_binary", "live_cluster", "live_api", "live_namespace", "live_node_labels"}
+)
 _CLUSTER_FIXTURES = (
     frozenset({"binaries", "cluster", "api", "crds", "namespace", "node_labels"}) | _LIVE_FIXTURES
 )
@@ -64,6 +68,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         used.update(getattr(item, "fixturenames", ()))
     if _CLUSTER_FIXTURES & used:
         session.config.stash[_BINARIES] = _build(ensure_binaries)
+    if _LIVE_FIXTURES & used:
+        session.config.stash[_KWOK] = _build(ensure_kwok)
     if "jaeger" in used:
         session.config.stash[_JAEGER] = _build(ensure_jaeger)
     if "helm_binary" in used:
@@ -106,6 +112,13 @@ def jaeger_binary(request: pytest.FixtureRequest) -> Path:
 def helm_binary(request: pytest.FixtureRequest) -> Path:
     """The Helm executable (for the chart's tests), built only when a selected test needs it."""
     return _built(request, _HELM, ensure_helm)
+
+
+@pytest.fixture(scope="session")
+def kwok_binary(request: pytest.FixtureRequest) -> Path:
+    """The KWOK controller executable (its own Go module), built after collection when a
+    selected test needs the live cluster."""
+    return _built(request, _KWOK, ensure_kwok)
 
 
 @pytest.fixture
@@ -160,10 +173,12 @@ async def node_labels(api: ApiClient) -> AsyncIterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def live_cluster(binaries: Binaries) -> Iterator[LiveCluster]:
-    """A second apiserver for the session, with kube-controller-manager: for tests of what
-    controllers do (Deployments, Jobs, garbage collection, volume binding)."""
-    with LiveCluster(binaries=binaries) as running:
+def live_cluster(binaries: Binaries, kwok_binary: Path) -> Iterator[LiveCluster]:
+    """A second apiserver for the session, with kube-controller-manager and KWOK: for tests of
+    what controllers and kubelets do (Deployments, Jobs, garbage collection, volume binding,
+    pods running). Give it KWOK nodes (``make_kwok_node``): the node lifecycle controller runs,
+    so a static node, which never heartbeats, is tainted unreachable after two minutes."""
+    with LiveCluster(binaries=binaries, kwok_binary=kwok_binary) as running:
         yield running
 
 

@@ -24,8 +24,8 @@ step "import layers"
 .venv/bin/lint-imports
 step "stubs match the Rust core"
 $py -m mypy.stubtest podium._core
-step "local cluster, Jaeger and Helm binaries (built once, cached under ~/.cache/podium)"
-$py -m podium.testing.binaries --jaeger --helm
+step "local cluster, KWOK, Jaeger and Helm binaries (built once, cached under ~/.cache/podium)"
+$py -m podium.testing.binaries --kwok --jaeger --helm
 step "pytest"
 set +e
 $py -m pytest -p no:cacheprovider -q "$@"

@@ -66,6 +66,7 @@ LOCALCLUSTER = GoTarget(
 )
 JAEGER = GoTarget("jaeger", ("github.com/jaegertracing/jaeger/cmd/jaeger",))
 HELM = GoTarget("helm", ("helm.sh/helm/v4/cmd/helm",))
+KWOK = GoTarget("kwok", ("sigs.k8s.io/kwok/cmd/kwok",))
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,12 @@ def ensure_helm(console: Console | None = None) -> Path:
     return ensure_built(HELM, console) / "helm"
 
 
+def ensure_kwok(console: Console | None = None) -> Path:
+    """The KWOK controller executable (a module of its own: only clusters with KWOK nodes need
+    it), built on first use."""
+    return ensure_built(KWOK, console) / "kwok"
+
+
 def _complete(directory: Path, commands: Sequence[str]) -> bool:
     return all(os.access(directory / name, os.X_OK) for name in commands)
 
@@ -252,16 +259,21 @@ def _elapsed(started: float) -> str:
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    """Builds the local-cluster binaries (and Jaeger with ``--jaeger``, Helm with ``--helm``);
-    prints their directories."""
-    unknown = [arg for arg in argv if arg not in ("--jaeger", "--helm")]
+    """Builds the local-cluster binaries (and KWOK with ``--kwok``, Jaeger with ``--jaeger``,
+    Helm with ``--helm``); prints their directories."""
+    unknown = [arg for arg in argv if arg not in ("--kwok", "--jaeger", "--helm")]
     if unknown:
-        print(f"usage: python -m podium.testing.binaries [--jaeger] [--helm]; unknown: {unknown}")
+        print(
+            "usage: python -m podium.testing.binaries [--kwok] [--jaeger] [--helm]; "
+            f"unknown: {unknown}"
+        )
         return 2
     console = Console(stderr=True)
     try:
         binaries = ensure_binaries(console)
         print(binaries.directory)
+        if "--kwok" in argv:
+            print(ensure_kwok(console).parent)
         if "--jaeger" in argv:
             print(ensure_jaeger(console).parent)
         if "--helm" in argv:

@@ -2,7 +2,7 @@
 
 No kubelet, controller-manager or scheduler runs: nodes are plain API objects (see
 ``podium.testing.nodes``) and pods stay where the scheduler under test puts them.
-``podium.testing.live_cluster`` adds kube-controller-manager around the same apiserver.
+``podium.testing.live_cluster`` adds kube-controller-manager and KWOK around the same apiserver.
 """
 
 from __future__ import annotations
