@@ -99,13 +99,16 @@ def run(
 
 @app.command()
 def dev(
-    nodes: Annotated[int, typer.Option(min=1, help="Fake nodes to create.")] = 60,
-    pods: Annotated[int, typer.Option(min=1, help="Demo pods to submit.")] = 600,
+    nodes: Annotated[int, typer.Option(min=1, help="KWOK nodes to create.")] = 60,
+    pods: Annotated[
+        int,
+        typer.Option(min=1, help="About how many pods the Deployments, Jobs and bare pods make."),
+    ] = 600,
     seed: Annotated[int, typer.Option(help="Seed of the demo workload.")] = 7,
     config: Annotated[Path | None, typer.Option(help="KubeSchedulerConfiguration file.")] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the scheduler.")] = "WARNING",
 ) -> None:
-    """Start a local cluster, schedule a demo workload with GPUs, print a summary, stop."""
+    """Start a local cluster with KWOK nodes, run Deployments, Jobs and gangs, summarise, stop."""
     from podium.config import ConfigError, load_config
     from podium.demo import DemoOptions, run_demo
     from podium.logs import setup_logging
@@ -120,8 +123,8 @@ def dev(
         # kube's default client limits (50 qps) are for sharing a production apiserver; the
         # demo's apiserver is podium's alone.
         cfg = dataclasses.replace(cfg, qps=2000.0, burst=4000)
-    ok = _run_async(run_demo(cfg, DemoOptions(nodes=nodes, pods=pods, seed=seed)))
-    if not ok:
+    result = _run_async(run_demo(cfg, DemoOptions(nodes=nodes, pods=pods, seed=seed)))
+    if not result.settled:
         raise typer.Exit(1)
 
 

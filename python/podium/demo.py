@@ -1,8 +1,10 @@
-"""``podium dev``: a local cluster, fake GPU nodes, a mixed workload, and a summary.
+"""``podium dev``: a live local cluster, KWOK GPU nodes, what users submit, and a summary.
 
-Everything is real but the nodes: a kube-apiserver with etcd on loopback, podium scheduling
-in this process through the same code path as ``podium run``, bindings and events written to the
-apiserver, and latency measured from each pod's creation to the watch seeing it bound.
+Everything is real but the kubelets: a kube-apiserver with etcd on loopback,
+kube-controller-manager turning Deployments and Jobs into pods, KWOK playing the kubelet of the
+fake nodes (bound pods go Running, Job pods succeed after their run time), and podium scheduling
+in this process through the same code path as ``podium run``. Latency is measured from each
+pod's creation to the watch seeing it bound.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from rich.table import Table
 from podium.kubeclient import api_client
 from podium.rawapi import ApiStatusError, open_stream, request_bytes
 from podium.runner import Podium
-from podium.testing.binaries import ensure_binaries
-from podium.testing.cluster import LocalCluster
+from podium.testing.binaries import ensure_binaries, ensure_kwok
 from podium.testing.crds import install_crds
-from podium.testing.nodes import Taint, create_nodes, make_node
+from podium.testing.kwok.nodes import COMPLETE_AFTER_ANNOTATION, make_kwok_node
+from podium.testing.live_cluster import LiveCluster
+from podium.testing.nodes import Taint, create_nodes
 from podium.testing.podgroups import (
     POD_GROUP_LABEL,
     create_pod_group,
@@ -36,6 +39,7 @@ from podium.testing.podgroups import (
     pod_groups_path,
 )
 from podium.testing.pods import make_pod
+from podium.testing.workloads import make_deployment, make_job
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -51,11 +55,21 @@ GPU_TOLERATION = {"key": GPU, "operator": "Exists", "effect": "NoSchedule"}
 ZONES = ("zone-a", "zone-b", "zone-c")
 # GPU nodes sit in racks of this many (label topology.kubernetes.io/rack).
 GPU_NODES_PER_RACK = 4
+# How long the pods of each kind run on KWOK's nodes before they succeed (Go durations).
+BATCH_RUN_FOR = "2s"
+TRAIN_RUN_FOR = "2s"
+GANG_RUN_FOR = "3s"
+TASK_RUN_FOR = "2s"
+DEPLOYMENTS_PATH = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments"
+JOBS_PATH = f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs"
+PODS_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods"
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     nodes: int = 60
+    # About how many pods the workload makes in all (Deployments, Jobs, bare pods; gangs come
+    # on top).
     pods: int = 600
     seed: int = 7
     # Give up waiting for the workload to settle after this long.
@@ -63,14 +77,15 @@ class DemoOptions:
 
 
 def demo_nodes(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    """About a quarter GPU nodes (8 GPUs, tainted), the rest CPU nodes; two cordoned."""
+    """KWOK nodes: about a quarter GPU nodes (8 GPUs, tainted, in racks), the rest CPU nodes;
+    two cordoned."""
     nodes = []
     gpu_nodes = max(1, count // 4)
     for i in range(count):
         zone = ZONES[i % len(ZONES)]
         if i < gpu_nodes:
             nodes.append(
-                make_node(
+                make_kwok_node(
                     f"gpu-{i:03d}",
                     cpu="64",
                     memory="512Gi",
@@ -84,7 +99,7 @@ def demo_nodes(count: int, rng: random.Random) -> list[dict[str, Any]]:
             )
         else:
             nodes.append(
-                make_node(
+                make_kwok_node(
                     f"cpu-{i:03d}",
                     cpu=rng.choice(("16", "32")),
                     memory=rng.choice(("64Gi", "128Gi")),
@@ -96,80 +111,10 @@ def demo_nodes(count: int, rng: random.Random) -> list[dict[str, Any]]:
     return nodes
 
 
-def demo_pods(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    """Web and batch pods, GPU jobs of 1 to 8 GPUs, some that fit nowhere, some for another
-    scheduler (podium must leave them alone)."""
-    pods = []
-    for i in range(count):
-        roll = rng.random()
-        name = f"pod-{i:04d}"
-        if roll < 0.50:
-            pods.append(
-                make_pod(
-                    f"web-{name}",
-                    NAMESPACE,
-                    scheduler_name="podium",
-                    requests={
-                        "cpu": rng.choice(("250m", "500m", "1", "2")),
-                        "memory": rng.choice(("256Mi", "1Gi", "4Gi")),
-                    },
-                    labels={"app": "web"},
-                )
-            )
-        elif roll < 0.65:
-            pods.append(
-                make_pod(
-                    f"batch-{name}",
-                    NAMESPACE,
-                    scheduler_name="podium",
-                    requests={"cpu": rng.choice(("2", "4")), "memory": "8Gi"},
-                    node_selector={"topology.kubernetes.io/zone": rng.choice(ZONES)},
-                    labels={"app": "batch"},
-                )
-            )
-        elif roll < 0.90:
-            gpus = rng.choice((1, 1, 2, 4, 8))
-            pods.append(
-                make_pod(
-                    f"train-{gpus}gpu-{name}",
-                    NAMESPACE,
-                    scheduler_name="podium",
-                    requests={"cpu": str(4 * gpus), "memory": f"{32 * gpus}Gi", GPU: str(gpus)},
-                    limits={GPU: str(gpus)},
-                    tolerations=(GPU_TOLERATION,),
-                    labels={"app": "train"},
-                )
-            )
-        elif roll < 0.95:
-            # Fits nowhere: more GPUs than any node has.
-            pods.append(
-                make_pod(
-                    f"huge-{name}",
-                    NAMESPACE,
-                    scheduler_name="podium",
-                    requests={"cpu": "8", GPU: "16"},
-                    limits={GPU: "16"},
-                    tolerations=(GPU_TOLERATION,),
-                    labels={"app": "huge"},
-                )
-            )
-        else:
-            pods.append(
-                make_pod(
-                    f"other-{name}",
-                    NAMESPACE,
-                    scheduler_name="default-scheduler",
-                    requests={"cpu": "100m"},
-                    labels={"app": "other"},
-                )
-            )
-    return pods
-
-
 @dataclass(frozen=True)
 class GangJob:
-    """One PodGroup and its member pods (``created`` of them; fewer than ``min_member`` makes a
-    gang that waits for members)."""
+    """A distributed training Job whose pods form one PodGroup (``created`` pods; fewer than
+    ``min_member`` makes a gang that waits for members)."""
 
     name: str
     members: int
@@ -189,20 +134,26 @@ class GangJob:
             job=self.job,
         )
 
-    def pods(self) -> list[dict[str, Any]]:
+    def as_job(self) -> dict[str, Any]:
         count = self.members if self.created is None else self.created
-        return [
-            make_pod(
-                f"gang-{self.name}-{i}",
-                NAMESPACE,
-                scheduler_name="podium",
-                requests={"cpu": "4", "memory": "32Gi", GPU: str(self.gpus)},
-                limits={GPU: str(self.gpus)},
-                tolerations=(GPU_TOLERATION,),
-                labels={"app": "gang", POD_GROUP_LABEL: self.name},
-            )
-            for i in range(count)
-        ]
+        pod = make_pod(
+            "member",
+            NAMESPACE,
+            scheduler_name="podium",
+            requests={"cpu": "4", "memory": "32Gi", GPU: str(self.gpus)},
+            limits={GPU: str(self.gpus)},
+            tolerations=(GPU_TOLERATION,),
+            labels={"app": "gang", POD_GROUP_LABEL: self.name},
+        )
+        # Every member at once: a gang runs whole or not at all.
+        return make_job(
+            f"gang-{self.name}",
+            NAMESPACE,
+            pod,
+            completions=count,
+            parallelism=count,
+            run_for=GANG_RUN_FOR,
+        )
 
 
 def demo_gangs() -> list[GangJob]:
@@ -219,11 +170,152 @@ def demo_gangs() -> list[GangJob]:
     ]
 
 
+@dataclass(frozen=True)
+class Workload:
+    """What the demo submits, as users do: Deployments, Jobs (the gangs' among them, with their
+    PodGroups) and a few bare pods."""
+
+    deployments: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    gangs: list[GangJob]
+    pods: list[dict[str, Any]]
+
+
+def demo_workload(total: int, rng: random.Random) -> Workload:
+    """About ``total`` pods: web and API Deployments (45%), batch Jobs on CPUs (15%), training
+    Jobs of 1 to 8 GPUs (20%), bare pods that run a moment (10%), bare pods that fit nowhere
+    (5%) and bare pods for another scheduler (5%, podium must leave them alone); plus the gangs."""
+
+    def share(fraction: float, per: int = 1) -> int:
+        return max(1, round(total * fraction / per))
+
+    web = make_pod(
+        "web",
+        NAMESPACE,
+        scheduler_name="podium",
+        requests={"cpu": "500m", "memory": "1Gi"},
+        labels={"app": "web"},
+    )
+    api = make_pod(
+        "api",
+        NAMESPACE,
+        scheduler_name="podium",
+        requests={"cpu": "2", "memory": "4Gi"},
+        labels={"app": "api"},
+        topology_spread_constraints=[
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": "api"}},
+            }
+        ],
+    )
+    deployments = [
+        make_deployment("web", NAMESPACE, web, replicas=share(0.30)),
+        make_deployment("api", NAMESPACE, api, replicas=share(0.15)),
+    ]
+    jobs = []
+    for i in range(share(0.15, per=10)):
+        batch = make_pod(
+            "batch",
+            NAMESPACE,
+            scheduler_name="podium",
+            requests={"cpu": rng.choice(("2", "4")), "memory": "8Gi"},
+            node_selector={"topology.kubernetes.io/zone": rng.choice(ZONES)},
+            labels={"app": "batch"},
+        )
+        jobs.append(
+            make_job(
+                f"etl-{i}", NAMESPACE, batch, completions=10, parallelism=5, run_for=BATCH_RUN_FOR
+            )
+        )
+    for i in range(share(0.20, per=4)):
+        gpus = rng.choice((1, 1, 2, 4, 8))
+        train = make_pod(
+            "train",
+            NAMESPACE,
+            scheduler_name="podium",
+            requests={"cpu": str(4 * gpus), "memory": f"{32 * gpus}Gi", GPU: str(gpus)},
+            limits={GPU: str(gpus)},
+            tolerations=(GPU_TOLERATION,),
+            labels={"app": "train"},
+        )
+        jobs.append(
+            make_job(
+                f"train-{gpus}gpu-{i}",
+                NAMESPACE,
+                train,
+                completions=4,
+                parallelism=2,
+                run_for=TRAIN_RUN_FOR,
+            )
+        )
+    gangs = demo_gangs()
+    jobs.extend(gang.as_job() for gang in gangs)
+    pods = [
+        make_pod(
+            f"task-{i:04d}",
+            NAMESPACE,
+            scheduler_name="podium",
+            requests={"cpu": "250m", "memory": "256Mi"},
+            labels={"app": "task"},
+            annotations={COMPLETE_AFTER_ANNOTATION: TASK_RUN_FOR},
+        )
+        for i in range(share(0.10))
+    ]
+    # Fits nowhere: more GPUs than any node has.
+    pods.extend(
+        make_pod(
+            f"huge-{i:04d}",
+            NAMESPACE,
+            scheduler_name="podium",
+            requests={"cpu": "8", GPU: "16"},
+            limits={GPU: "16"},
+            tolerations=(GPU_TOLERATION,),
+            labels={"app": "huge"},
+        )
+        for i in range(share(0.05))
+    )
+    pods.extend(
+        make_pod(
+            f"other-{i:04d}",
+            NAMESPACE,
+            scheduler_name="default-scheduler",
+            requests={"cpu": "100m"},
+            labels={"app": "other"},
+        )
+        for i in range(share(0.05))
+    )
+    rng.shuffle(pods)
+    return Workload(deployments=deployments, jobs=jobs, gangs=gangs, pods=pods)
+
+
+@dataclass
+class Seen:
+    """One pod as the demo's watch saw it."""
+
+    created: float
+    scheduler: str
+    group: str | None
+    owner: str | None
+    # Runs to completion on KWOK (a Job's pod, or one with a run time) rather than until deleted.
+    finishes: bool
+    bound: float | None = None
+    node: str | None = None
+    phase: str = "Pending"
+
+    @property
+    def done(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+
 @dataclass
 class Observed:
-    created: dict[str, float] = field(default_factory=dict)
-    bound: dict[str, float] = field(default_factory=dict)
-    node_of: dict[str, str] = field(default_factory=dict)
+    pods: dict[str, Seen] = field(default_factory=dict)
+
+    def podium(self) -> list[Seen]:
+        return [seen for seen in self.pods.values() if seen.scheduler == "podium"]
 
 
 async def _watch_bindings(api: ApiClient, observed: Observed, started: asyncio.Event) -> None:
@@ -267,25 +359,48 @@ def _observe(event: dict[str, Any], observed: Observed, now: float) -> str | Non
     pod = event.get("object", {})
     if event.get("type") == "ERROR":
         return "0"
-    name = pod.get("metadata", {}).get("name")
-    node = pod.get("spec", {}).get("nodeName")
+    metadata = pod.get("metadata", {})
+    name = metadata.get("name")
+    if not name:
+        return None
+    spec = pod.get("spec", {})
+    seen = observed.pods.get(name)
     # Creation and binding are both timed as one watcher sees them, so the two clocks agree.
-    if name and name not in observed.created:
-        observed.created[name] = now
-    if name and node and name not in observed.bound:
-        observed.bound[name] = now
-        observed.node_of[name] = node
-    version: str | None = pod.get("metadata", {}).get("resourceVersion")
+    if seen is None:
+        labels = metadata.get("labels") or {}
+        owners = metadata.get("ownerReferences") or ()
+        owner = owners[0].get("kind") if owners else None
+        seen = Seen(
+            created=now,
+            scheduler=spec.get("schedulerName", ""),
+            group=labels.get(POD_GROUP_LABEL),
+            owner=owner,
+            finishes=owner == "Job"
+            or COMPLETE_AFTER_ANNOTATION in (metadata.get("annotations") or {}),
+        )
+        observed.pods[name] = seen
+    node = spec.get("nodeName")
+    if node and seen.bound is None:
+        seen.bound = now
+        seen.node = node
+    seen.phase = pod.get("status", {}).get("phase", seen.phase)
+    version: str | None = metadata.get("resourceVersion")
     return version
 
 
-async def _submit(api: ApiClient, pods: list[dict[str, Any]]) -> None:
-    path = f"/api/v1/namespaces/{NAMESPACE}/pods"
-    items = iter(pods)
+async def _submit(api: ApiClient, workload: Workload) -> None:
+    """Creates the PodGroups first (their members wait for them), then everything else with
+    32 requests in flight."""
+    for gang in workload.gangs:
+        await create_pod_group(api, gang.group())
+    requests = [(DEPLOYMENTS_PATH, d) for d in workload.deployments]
+    requests += [(JOBS_PATH, j) for j in workload.jobs]
+    requests += [(PODS_PATH, p) for p in workload.pods]
+    items = iter(requests)
 
     async def worker() -> None:
-        for pod in items:
-            await request_bytes(api, "POST", path, body=pod)
+        for path, body in items:
+            await request_bytes(api, "POST", path, body=body)
 
     async with asyncio.TaskGroup() as group:
         for _ in range(32):
@@ -309,6 +424,17 @@ async def _failed_reasons(api: ApiClient) -> dict[str, str]:
     return {pod: note for pod, (_, note) in latest.items()}
 
 
+def _busiest_second(bound: list[Seen]) -> int:
+    """The most pods bound within any one second, as the watch saw them."""
+    times = sorted(seen.bound for seen in bound if seen.bound is not None)
+    best = start = 0
+    for end, at in enumerate(times):
+        while at - times[start] > 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -317,14 +443,15 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def run_demo(config: SchedulerConfig, options: DemoOptions) -> bool:
-    """Returns True when the workload settled: every podium pod bound or reported unschedulable."""
+async def run_demo(config: SchedulerConfig, options: DemoOptions) -> DemoResult:
+    """Runs the demo on a live local cluster it starts and stops; prints progress and summary."""
     console = Console()
     rng = random.Random(options.seed)
     console.print("[bold]podium dev[/]: building or reusing the local cluster binaries")
     binaries = await asyncio.to_thread(ensure_binaries, console)
-    with console.status("starting kube-apiserver + etcd on 127.0.0.1"):
-        cluster = await LocalCluster(binaries=binaries).start_async()
+    kwok = await asyncio.to_thread(ensure_kwok, console)
+    with console.status("starting kube-apiserver + etcd, kube-controller-manager and KWOK"):
+        cluster = await LiveCluster(binaries=binaries, kwok_binary=kwok).start_async()
     try:
         return await _run(config, options, cluster, rng, console)
     finally:
@@ -335,28 +462,20 @@ async def run_demo(config: SchedulerConfig, options: DemoOptions) -> bool:
 async def _run(
     config: SchedulerConfig,
     options: DemoOptions,
-    cluster: LocalCluster,
+    cluster: LiveCluster,
     rng: random.Random,
     console: Console,
-) -> bool:
+) -> DemoResult:
     api = await api_client(cluster.kubeconfig, qps=2000, burst=4000)
     try:
         await request_bytes(
             api, "POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}}
         )
         nodes = demo_nodes(options.nodes, rng)
-        with console.status(f"creating {len(nodes)} fake nodes and the PodGroup CRD"):
+        with console.status(f"creating {len(nodes)} KWOK nodes and the PodGroup CRD"):
             await create_nodes(api, nodes)
             await install_crds(api)
-        gangs = demo_gangs()
-        for gang in gangs:
-            await create_pod_group(api, gang.group())
-        pods = demo_pods(options.pods, rng)
-        # Gang members arrive mixed into the first quarter of the workload, interleaved with it.
-        for gang in gangs:
-            for member in gang.pods():
-                pods.insert(rng.randrange(len(pods) // 4 + 1), member)
-        mine = [p["metadata"]["name"] for p in pods if p["spec"]["schedulerName"] == "podium"]
+        workload = demo_workload(options.pods, rng)
         observed = Observed()
         watching = asyncio.Event()
         watcher = asyncio.create_task(_watch_bindings(api, observed, watching))
@@ -364,99 +483,189 @@ async def _run(
         scheduler_api = await api_client(cluster.kubeconfig, config.qps, config.burst)
         async with Podium(config, scheduler_api, identity="podium-dev") as podium:
             await podium.start_scheduling()
-            started = time.monotonic()
-            submit = asyncio.create_task(_submit(api, pods))
-            settled = await _follow(podium, submit, observed, mine, options, console)
-            elapsed_bind = max(observed.bound.values(), default=started) - started
+            submit = asyncio.create_task(_submit(api, workload))
+            progress = await _follow(api, podium, submit, observed, options, console)
             await podium.gangs.flush()
             await podium.recorder.flush()
         await scheduler_api.close()
         watcher.cancel()
-        # The summary counts from the apiserver's own list, not from what the watch saw.
-        listed = orjson.loads(
-            await request_bytes(api, "GET", f"/api/v1/namespaces/{NAMESPACE}/pods")
-        )
+        # The summary counts from the apiserver's own lists, not from what the watch saw.
+        listed = orjson.loads(await request_bytes(api, "GET", PODS_PATH))
         for pod in listed["items"]:
-            node = pod["spec"].get("nodeName")
-            if node:
-                observed.node_of[pod["metadata"]["name"]] = node
+            seen = observed.pods.get(pod["metadata"]["name"])
+            if seen is not None:
+                seen.node = pod["spec"].get("nodeName") or seen.node
+                seen.phase = pod.get("status", {}).get("phase", seen.phase)
         reasons = await _failed_reasons(api)
-        _summary(console, pods, mine, observed, reasons, elapsed_bind)
-        await _gang_summary(api, console, gangs, observed, nodes, reasons)
-        return settled
+        controllers = await _controllers(api)
+        _summary(console, observed, reasons, progress, controllers)
+        await _gang_summary(api, console, workload.gangs, observed, nodes, reasons)
+        phases = Counter(seen.phase for seen in observed.podium() if seen.node is not None)
+        return DemoResult(settled=progress.settled, controllers=controllers, phases=phases)
     finally:
         await api.close()
 
 
+@dataclass
+class Controllers:
+    """The Deployments' and Jobs' status as their controllers wrote it."""
+
+    deployments: int = 0
+    available: int = 0
+    replicas: int = 0
+    ready: int = 0
+    jobs: int = 0
+    complete: int = 0
+    # Pods the controllers are yet to create: replicas not created, Jobs between two pods.
+    to_create: int = 0
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """How the demo ended: ``settled`` when every Deployment's and Job's pods were bound,
+    finished or reported unschedulable, with no Job pod still running."""
+
+    settled: bool
+    controllers: Controllers
+    # Phases of podium's bound pods at the end (Running, Succeeded, ...).
+    phases: Counter[str]
+
+
+async def _controllers(api: ApiClient) -> Controllers:
+    deployments = orjson.loads(await request_bytes(api, "GET", DEPLOYMENTS_PATH))["items"]
+    jobs = orjson.loads(await request_bytes(api, "GET", JOBS_PATH))["items"]
+    out = Controllers(deployments=len(deployments), jobs=len(jobs))
+    for deployment in deployments:
+        wanted = deployment["spec"].get("replicas", 1)
+        ready = deployment.get("status", {}).get("readyReplicas", 0)
+        out.replicas += wanted
+        out.ready += ready
+        out.available += ready == wanted
+        out.to_create += max(0, wanted - deployment.get("status", {}).get("replicas", 0))
+    for job in jobs:
+        status = job.get("status", {})
+        finished = {c["type"] for c in status.get("conditions") or () if c["status"] == "True"} & {
+            "Complete",
+            "Failed",
+        }
+        out.complete += "Complete" in finished
+        # A Job neither finished nor with an active pod is about to create its next pods.
+        out.to_create += not finished and not status.get("active")
+    return out
+
+
+@dataclass
+class FollowResult:
+    settled: bool
+
+
 async def _follow(
+    api: ApiClient,
     podium: Podium,
     submit: asyncio.Task[None],
     observed: Observed,
-    mine: list[str],
     options: DemoOptions,
     console: Console,
-) -> bool:
-    """Show progress until every podium pod is bound or parked as unschedulable."""
+) -> FollowResult:
+    """Show progress until every Job finished or waits unschedulable, every Deployment's pods
+    are bound or unschedulable, and podium has nothing left to try."""
+    result = FollowResult(settled=False)
     deadline = time.monotonic() + options.timeout
+    tick = 0.2
     columns = (
-        TextColumn("scheduling"),
+        TextColumn("workload"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
+    controllers = Controllers()
+    checked = 0.0
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("pods", total=len(mine), detail="")
+        task = progress.add_task("pods", total=None, detail="")
         while time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(tick)
             counts = podium.queue.pending_counts()
-            bound = sum(1 for name in mine if name in observed.bound)
+            mine = observed.podium()
+            bound = sum(1 for seen in mine if seen.bound is not None)
+            running = sum(1 for seen in mine if seen.phase == "Running")
+            succeeded = sum(1 for seen in mine if seen.phase == "Succeeded")
             parked = counts.get("unschedulable", 0)
             progress.update(
                 task,
+                total=len(mine),
                 completed=bound + parked,
-                detail=f"bound {bound} · unschedulable {parked}",
+                detail=(
+                    f"bound {bound} · running {running} · succeeded {succeeded} · "
+                    f"unschedulable {parked}"
+                ),
             )
-            busy = counts.get("active", 0) + counts.get("backoff", 0)
-            if submit.done() and busy == 0 and bound + parked >= len(mine):
-                await submit
-                return True
-    return False
+            if not submit.done() or time.monotonic() - checked < 1.0:
+                continue
+            await submit
+            checked = time.monotonic()
+            controllers = await _controllers(api)
+            idle = counts.get("active", 0) + counts.get("backoff", 0) == 0
+            under_way = any(seen.finishes and seen.node and not seen.done for seen in mine)
+            if idle and len(mine) - bound <= parked and not under_way and not controllers.to_create:
+                result.settled = True
+                return result
+    return result
 
 
 def _summary(
     console: Console,
-    pods: list[dict[str, Any]],
-    mine: list[str],
     observed: Observed,
     reasons: dict[str, str],
-    elapsed: float,
+    progress: FollowResult,
+    controllers: Controllers,
 ) -> None:
-    bound = [name for name in mine if name in observed.node_of]
-    latencies = [
-        observed.bound[n] - observed.created[n]
-        for n in bound
-        if n in observed.created and n in observed.bound
+    mine = {name: seen for name, seen in observed.pods.items() if seen.scheduler == "podium"}
+    bound = [seen for seen in mine.values() if seen.node is not None]
+    # Pods that fit when first tried, apart from those that waited for room (a Job's next pods
+    # wait for GPUs its earlier ones hold): the first measure the scheduler, the others the
+    # workload.
+    at_once = [
+        seen.bound - seen.created
+        for name, seen in mine.items()
+        if seen.bound is not None and name not in reasons
     ]
-    others = [p["metadata"]["name"] for p in pods if p["metadata"]["name"] not in set(mine)]
-    touched = [name for name in others if name in observed.node_of]
+    latencies = [seen.bound - seen.created for seen in bound if seen.bound is not None]
+    others = [seen for seen in observed.pods.values() if seen.scheduler != "podium"]
+    by_owner = Counter(seen.owner or "bare" for seen in mine.values())
     table = Table(title="podium dev: summary", show_header=False)
     table.add_row("podium's pods", str(len(mine)))
+    table.add_row(
+        "  of ReplicaSets / Jobs / bare",
+        f"{by_owner['ReplicaSet']} / {by_owner['Job']} / {by_owner['bare']}",
+    )
     table.add_row("scheduled (bound)", str(len(bound)))
     table.add_row("unschedulable", str(len(mine) - len(bound)))
+    left_alone = sum(1 for seen in others if seen.node is None)
+    table.add_row("other schedulers' pods left alone", f"{left_alone}/{len(others)}")
+    table.add_row("bound in the busiest second", f"{_busiest_second(bound)} pods")
     table.add_row(
-        "other schedulers' pods left alone", f"{len(others) - len(touched)}/{len(others)}"
+        "creation→bound p50 / p99 (fit at once)",
+        f"{_percentile(at_once, 50) * 1000:.0f} / {_percentile(at_once, 99) * 1000:.0f} ms",
     )
-    rate = len(bound) / elapsed if elapsed > 0 else float("nan")
-    table.add_row("throughput", f"{rate:.0f} pods/s")
-    table.add_row("creation→bound p50", f"{_percentile(latencies, 50) * 1000:.1f} ms")
-    table.add_row("creation→bound p99", f"{_percentile(latencies, 99) * 1000:.1f} ms")
-    per_node = Counter(observed.node_of[n] for n in bound)
-    table.add_row("nodes used", str(len(per_node)))
+    table.add_row(
+        "creation→bound p99 (all)",
+        f"{_percentile(latencies, 99) * 1000:.0f} ms",
+    )
+    table.add_row("nodes used", str(len({seen.node for seen in bound})))
+    phases = Counter(seen.phase for seen in bound)
+    table.add_row("Running at the end (KWOK)", str(phases["Running"]))
+    table.add_row("Succeeded (Jobs' and bare pods)", str(phases["Succeeded"]))
+    table.add_row(
+        "Deployments available",
+        f"{controllers.available}/{controllers.deployments} "
+        f"({controllers.ready}/{controllers.replicas} replicas ready)",
+    )
+    table.add_row("Jobs complete", f"{controllers.complete}/{controllers.jobs}")
     console.print(table)
-    unscheduled = [n for n in mine if n not in observed.node_of]
+    unscheduled = [name for name, seen in mine.items() if seen.node is None]
     if unscheduled:
-        why = Counter(reasons.get(n, "(no event yet)") for n in unscheduled)
+        why = Counter(reasons.get(name, "(no event yet)") for name in unscheduled)
         reasons_table = Table(title="unschedulable, by reason (FailedScheduling events)")
         reasons_table.add_column("pods", justify="right")
         reasons_table.add_column("reason")
@@ -480,32 +689,33 @@ async def _gang_summary(
     }
     listed = orjson.loads(await request_bytes(api, "GET", pod_groups_path(NAMESPACE)))
     phase = {g["metadata"]["name"]: g.get("status", {}).get("phase", "") for g in listed["items"]}
-    table = Table(title="gangs (PodGroups)")
-    for column in ("group", "members", "rack", "result", "hosts", "racks", "phase"):
+    table = Table(title="gangs (Jobs with a PodGroup)")
+    for column in ("group", "members", "rack", "result", "hosts", "racks", "done", "phase"):
         table.add_column(column)
     whole = waiting = 0
     why: dict[str, str] = {}
     for gang in gangs:
-        names = [p["metadata"]["name"] for p in gang.pods()]
-        hosts = [observed.node_of[n] for n in names if n in observed.node_of]
+        members = {name: seen for name, seen in observed.pods.items() if seen.group == gang.name}
+        hosts = [seen.node for seen in members.values() if seen.node is not None]
         placed = len(hosts)
-        if placed and placed == len(names):
+        if placed and placed == len(members):
             whole += 1
             result = "placed whole"
         elif placed == 0:
             waiting += 1
             result = "waiting"
         else:
-            result = f"PARTIAL {placed}/{len(names)}"
-        if not placed:
-            why[gang.name] = reasons.get(names[0], "(no event yet)")
+            result = f"PARTIAL {placed}/{len(members)}"
+        if not placed and members:
+            why[gang.name] = reasons.get(min(members), "(no event yet)")
         table.add_row(
             gang.name,
-            f"{len(names)}/{gang.members}",
+            f"{len(members)}/{gang.members}",
             gang.rack or "-",
             result,
             str(len(set(hosts))) if hosts else "-",
             ",".join(sorted({rack_of.get(h, "-") for h in hosts})) or "-",
+            f"{sum(seen.phase == 'Succeeded' for seen in members.values())}/{len(members)}",
             phase.get(gang.name, ""),
         )
     console.print(table)
