@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs podium and runs the demo end to end on an embedded local cluster: kube-apiserver,
-# fake nodes (some with GPUs and taints), a mixed workload, and a summary.
+# Installs podium and runs the demo end to end on a live local cluster: kube-apiserver,
+# kube-controller-manager and KWOK nodes (some with GPUs and taints), Deployments, Jobs and gangs
+# that run and finish, and a summary.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
