@@ -4,13 +4,14 @@ podium scheduling what users submit.
 A Deployment's ReplicaSet creates pods that podium binds and KWOK runs; a Job's pods succeed
 after their run time and the Job completes; a deleted owner's and a deleted namespace's objects
 are garbage-collected; KWOK registers its nodes and renews their Leases, and leaves static
-nodes alone.
+nodes alone; the node lifecycle controller taints a node that stopped reporting, never KWOK's.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,9 +20,12 @@ import pytest_asyncio
 from kubernetes_asyncio.client import ApiClient
 
 from podium.config import default_config
+from podium.kubeclient import api_client
 from podium.rawapi import ApiStatusError, request_bytes
 from podium.runner import Podium
+from podium.testing.binaries import Binaries
 from podium.testing.kwok.nodes import KWOK_NODE_ANNOTATION, make_kwok_node
+from podium.testing.live_cluster import LiveCluster
 from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
 from podium.testing.pods import make_pod
 from podium.testing.waiting import until
@@ -31,6 +35,7 @@ pytestmark = pytest.mark.timeout(180)
 
 WAIT_SECONDS = 60
 NODE_LEASE_NAMESPACE = "kube-node-lease"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 
 
 async def _get(api: ApiClient, path: str) -> Any:
@@ -288,3 +293,38 @@ async def test_deleted_namespace_is_emptied_and_removed(
         return await _missing(live_api, f"/api/v1/namespaces/{namespace}")
 
     await until(gone, "the namespace controller to empty and remove the namespace", WAIT_SECONDS)
+
+
+async def test_node_lifecycle_controller_taints_silent_nodes_not_kwoks(
+    binaries: Binaries, kwok_binary: Path
+) -> None:
+    # Its own cluster, with a short grace period so a node that never heartbeats is caught
+    # within the test: the static node, while KWOK's node, whose Lease KWOK renews, stays Ready
+    # and untainted, and its pod keeps running. KWOK renews its 8 s Leases every 2 s: missing
+    # the 20 s grace would take a 10 times longer stall than the renewal period.
+    async with LiveCluster(
+        binaries=binaries,
+        kwok_binary=kwok_binary,
+        controller_manager_args=["--node-monitor-grace-period=20s"],
+        node_lease_seconds=8,
+    ) as cluster:
+        api = await api_client(cluster.kubeconfig, qps=0.0, burst=64)
+        async with api:
+            labels = {"podium.dev/test": "lifecycle"}
+            (kwok,) = await _kwok_nodes(api, labels, count=1)
+            await create_nodes(api, [make_node("silent", labels=labels)])
+            pods = "/api/v1/namespaces/default/pods"
+            await _post(api, pods, make_pod("work", node_name=kwok))
+
+            async def silent_tainted() -> bool:
+                node = await _get(api, "/api/v1/nodes/silent")
+                keys = {taint["key"] for taint in node["spec"].get("taints") or ()}
+                return UNREACHABLE_TAINT in keys
+
+            await until(silent_tainted, "the silent node to be tainted unreachable", WAIT_SECONDS)
+            node = await _get(api, f"/api/v1/nodes/{kwok}")
+            assert _condition(node, "Ready") == "True"
+            assert not node["spec"].get("taints")
+            pod = await _get(api, f"{pods}/work")
+            assert pod["status"]["phase"] == "Running"
+            assert not pod["metadata"].get("deletionTimestamp")

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from podium.testing.cluster import LocalCluster
 from podium.testing.controller_manager import KubeControllerManager
-from podium.testing.kwok.controller import Kwok
+from podium.testing.kwok.controller import NODE_LEASE_SECONDS, Kwok
 from podium.testing.server import LocalServer
 
 
@@ -23,7 +23,8 @@ class LiveCluster(LocalCluster):
     KWOK (each may be turned off), and stops them in reverse order.
 
     ``node_lifecycle`` runs kube's node lifecycle controller (default: when both the
-    controller-manager and KWOK run, since only KWOK's nodes heartbeat). ``LocalCluster``'s
+    controller-manager and KWOK run, since only KWOK's nodes heartbeat); ``node_lease_seconds``
+    is the KWOK nodes' Lease duration (renewed every quarter of it). ``LocalCluster``'s
     arguments pass through (``binaries``, ``apiserver_args``, ...)."""
 
     def __init__(
@@ -35,6 +36,7 @@ class LiveCluster(LocalCluster):
         controller_manager_args: Sequence[str] = (),
         kwok_binary: Path | None = None,
         kwok_parallelism: int = 16,
+        node_lease_seconds: int = NODE_LEASE_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,6 +58,7 @@ class LiveCluster(LocalCluster):
             self.kwok = Kwok(
                 self,
                 parallelism=kwok_parallelism,
+                node_lease_seconds=node_lease_seconds,
                 binary=kwok_binary,
                 workdir=self.workdir / "kwok",
             )
