@@ -7,7 +7,7 @@
 //! (`state::fit_cache`), per request shape and NUMA args, until its NUMA state changes: most
 //! pods of a batch share a shape with an earlier one, and most nodes are unchanged since.
 
-use crate::plugins::node_resource_topology_match::filter::{NumaArgs, view};
+use crate::plugins::node_resource_topology_match::args::{NumaArgs, view};
 use crate::state::fit_cache::FitEntry;
 use crate::state::node_info::NodeInfo;
 use crate::topology::{Infeasible, PlacementRequest, packing_score, plan_in};

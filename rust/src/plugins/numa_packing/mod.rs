@@ -11,9 +11,8 @@ use crate::framework::filter_states::FilterStates;
 use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
-use crate::plugins::node_resource_topology_match::filter::{
-    self as topology_match, NumaArgs, view,
-};
+use crate::plugins::node_resource_topology_match::args::{NumaArgs, view};
+use crate::plugins::node_resource_topology_match::filter as topology_match;
 use crate::plugins::node_resource_topology_match::numa_fits::NumaFits;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
