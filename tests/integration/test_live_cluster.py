@@ -328,3 +328,64 @@ async def test_node_lifecycle_controller_taints_silent_nodes_not_kwoks(
             pod = await _get(api, f"{pods}/work")
             assert pod["status"]["phase"] == "Running"
             assert not pod["metadata"].get("deletionTimestamp")
+
+
+async def test_resourceclaim_controller_makes_a_pods_claim_from_its_template(
+    live_api: ApiClient, live_namespace: str
+) -> None:
+    # DRA (resource.k8s.io/v1, on by default in 1.36): the claim podium will allocate exists
+    # only once the controller made it from the template, owned by the pod.
+    device_class = f"gpu.{live_namespace}.example.com"
+    await _post(
+        live_api,
+        "/apis/resource.k8s.io/v1/deviceclasses",
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": device_class},
+            "spec": {"selectors": [{"cel": {"expression": f"device.driver == '{device_class}'"}}]},
+        },
+    )
+    try:
+        template = {
+            "devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": device_class}}]}
+        }
+        await _post(
+            live_api,
+            f"/apis/resource.k8s.io/v1/namespaces/{live_namespace}/resourceclaimtemplates",
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaimTemplate",
+                "metadata": {"name": "one-gpu"},
+                "spec": {"spec": template},
+            },
+        )
+        pod = make_pod("train", live_namespace)
+        pod["spec"]["resourceClaims"] = [{"name": "gpu", "resourceClaimTemplateName": "one-gpu"}]
+        pod["spec"]["containers"][0]["resources"] = {"claims": [{"name": "gpu"}]}
+        await _post(live_api, f"/api/v1/namespaces/{live_namespace}/pods", pod)
+        claims = f"/apis/resource.k8s.io/v1/namespaces/{live_namespace}/resourceclaims"
+
+        async def made() -> bool:
+            return bool((await _get(live_api, claims))["items"])
+
+        await until(made, "the ResourceClaim made from the template", WAIT_SECONDS)
+        (claim,) = (await _get(live_api, claims))["items"]
+        (owner,) = claim["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"]) == ("Pod", "train")
+        (request,) = claim["spec"]["devices"]["requests"]
+        assert request["exactly"]["deviceClassName"] == device_class
+
+        async def recorded() -> bool:
+            stored = await _get(live_api, f"/api/v1/namespaces/{live_namespace}/pods/train")
+            return bool(stored["status"].get("resourceClaimStatuses"))
+
+        await until(recorded, "the pod's resourceClaimStatuses", WAIT_SECONDS)
+        stored = await _get(live_api, f"/api/v1/namespaces/{live_namespace}/pods/train")
+        assert stored["status"]["resourceClaimStatuses"] == [
+            {"name": "gpu", "resourceClaimName": claim["metadata"]["name"]}
+        ]
+    finally:
+        await request_bytes(
+            live_api, "DELETE", f"/apis/resource.k8s.io/v1/deviceclasses/{device_class}"
+        )
