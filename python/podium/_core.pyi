@@ -12,6 +12,8 @@ from typing import Final, final
 # What the module registers (pyo3 keeps `__all__` as classes are added; stubtest compares).
 __all__ = [
     "Change",
+    "ClaimBinding",
+    "ClaimInfo",
     "ClusterState",
     "Code",
     "CoreError",
@@ -30,6 +32,7 @@ __all__ = [
     "Profile",
     "Snapshot",
     "Victim",
+    "VolumeInfo",
     "__version__",
 ]
 
@@ -189,6 +192,9 @@ class Decision:
     feasible_nodes: int
     # JSON for the pod annotation podium.dev/allocation, when the NUMA placement chose zones.
     allocation: str | None
+    # What placing the pod on ``node`` does with each of its unbound WaitForFirstConsumer
+    # claims (VolumeBinding's PreBind carries it out); empty when none needs binding.
+    volumes: list[ClaimBinding]
     # When the core started deciding this pod (ns since the Unix epoch; 0 if it never did), and
     # how long each phase took; the phases follow back to back: filter, score, placement
     # (choosing the node and its NUMA allocation).
@@ -196,6 +202,39 @@ class Decision:
     filter_seconds: float
     score_seconds: float
     placement_seconds: float
+
+@final
+class ClaimBinding:
+    """One unbound claim of a placed pod (in the pod's namespace): ``volume`` is the
+    PersistentVolume it is to be bound to, or None to provision one on the pod's node
+    (``volume.kubernetes.io/selected-node``)."""
+
+    claim: str
+    volume: str | None
+    def __new__(cls, claim: str, volume: str | None) -> ClaimBinding: ...
+
+@final
+class ClaimInfo:
+    """A PersistentVolumeClaim as the cache has it."""
+
+    namespace: str
+    name: str
+    uid: str
+    resource_version: int  # 0 when absent
+    volume_name: str | None  # spec.volumeName
+    selected_node: str | None  # annotation volume.kubernetes.io/selected-node
+    # spec.volumeName set and annotation pv.kubernetes.io/bind-completed present (kube's
+    # isPVCFullyBound): the PV controller is done with it.
+    fully_bound: bool
+
+@final
+class VolumeInfo:
+    """A PersistentVolume as the cache has it."""
+
+    name: str
+    resource_version: int  # 0 when absent
+    # spec.claimRef as (namespace, name, uid); uid is "" when unset.
+    claim: tuple[str, str, str] | None
 
 @final
 class NodeScore:
@@ -457,10 +496,23 @@ class ClusterState:
         """Podium's pods that are neither bound, assumed, gated nor terminal."""
 
     def pending_pod(self, uid: str) -> PendingPod | None: ...
-    def assume(self, uid: str, node: str, allocation: str | None) -> None:
+    def assume(
+        self,
+        uid: str,
+        node: str,
+        allocation: str | None,
+        volumes: Sequence[ClaimBinding] | None = None,
+    ) -> None:
         """Count ``uid`` on ``node`` now, before the bind lands. CoreError if unknown pod or
         node. ``allocation`` (the decision's) is counted against the node's NUMA zones until
-        its NodeResourceTopology object shows it."""
+        its NodeResourceTopology object shows it. ``volumes`` (the decision's): the PVs the pod
+        takes, reserved for it until their claimRef shows; CoreError if one is no longer free
+        for its claim. None: the PVs are found again as VolumeBinding's filter would."""
+
+    def claim(self, namespace: str, name: str) -> ClaimInfo | None: ...
+    def volume(self, name: str) -> VolumeInfo | None: ...
+    def volume_fits_node(self, volume: str, node: str) -> bool | None:
+        """Whether the PV's nodeAffinity admits the node; None when either is not cached."""
 
     def forget(self, uid: str) -> None:
         """Undo ``assume`` (bind failed). No-op if the pod is not assumed."""

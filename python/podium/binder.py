@@ -17,6 +17,10 @@ the binder makes that true in the apiserver, or undoes it:
 - this replica may have lost the leader lease (``may_bind`` says no right before a POST): nothing
   is sent; the pod is forgotten and requeued for whoever leads next.
 
+A decision whose pod has unbound claims goes through VolumeBinding's PreBind first
+(``podium.volume_binding``): its volumes are bound, outside the bind concurrency limit since it
+waits on the PV controller, and a failure forgets and requeues the pod like a failed bind.
+
 Each bind is a ``bind`` span with one ``bind_attempt`` child per POST, and one log line with its
 outcome, its number of requests and when the last one was sent.
 
@@ -42,6 +46,7 @@ from podium.events import ObjectRef
 from podium.logs import fields
 from podium.pods import PodLike
 from podium.rawapi import ApiStatusError, request_bytes
+from podium.volume_binding import PLUGIN_NAME, NotLeading, PreBindError, claim_bindings
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from podium.metrics import Metrics
     from podium.queue import Completed
     from podium.supervisor import Supervisor
+    from podium.volume_binding import VolumeBinder
 
 __all__ = ["ALLOCATION_ANNOTATION", "BindResult", "Binder", "binding_body"]
 
@@ -193,6 +199,7 @@ class Binder(Generic[P]):
         node_exists: Callable[[str], bool] | None = None,
         may_bind: Callable[[], bool] | None = None,
         on_failed: Callable[[P, str], None] | None = None,
+        volumes: VolumeBinder | None = None,
     ) -> None:
         """``supervisor``: whose group the binds run in (the leadership term's)."""
         if concurrency < 1:
@@ -221,6 +228,8 @@ class Binder(Generic[P]):
         self._may_bind = may_bind
         # Told (pod, node) when a bind fails for good and the pod is requeued (gangs report it).
         self._on_failed = on_failed
+        # VolumeBinding's PreBind; None binds pods without binding their volumes.
+        self._volumes = volumes
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = False
 
@@ -296,8 +305,12 @@ class Binder(Generic[P]):
                     "k8s.node.name": node,
                 },
             ) as span:
-                async with self._semaphore:
-                    result = await self._bind_with_retries(decision, node, progress)
+                pre_bind_failed = await self._pre_bind(decision, node)
+                if pre_bind_failed is not None:
+                    result = pre_bind_failed
+                else:
+                    async with self._semaphore:
+                        result = await self._bind_with_retries(decision, node, progress)
                 span.set_attribute("podium.bind.result", result)
                 span.set_attribute("podium.bind.attempts", progress.attempts)
                 if not result.settled:
@@ -341,6 +354,31 @@ class Binder(Generic[P]):
             # Out of podium's hands, as read back (bound elsewhere, deleted, replaced, finished):
             # release it from the queue.
             self._queue.done(decision.uid)
+
+    async def _pre_bind(self, decision: DecisionLike, node: str) -> BindResult | None:
+        """VolumeBinding's PreBind: None once the Binding may be sent, else the bind's result
+        (ERROR, NOT_LEADER)."""
+        bindings = claim_bindings(decision)
+        if not bindings or self._volumes is None:
+            return None
+        with self._tracer.start_as_current_span(
+            "pre_bind", attributes={"podium.plugin": PLUGIN_NAME}
+        ) as span:
+            try:
+                await self._volumes.pre_bind(decision, node, bindings)
+            except NotLeading:
+                span.set_status(trace.StatusCode.ERROR, "not leading")
+                return BindResult.NOT_LEADER
+            except PreBindError as e:
+                span.record_exception(e)
+                span.set_status(trace.StatusCode.ERROR, str(e))
+                if self._recorder is not None:
+                    self._recorder.failed_scheduling(
+                        ObjectRef(decision.namespace, decision.name, decision.uid),
+                        f'running PreBind plugin "{PLUGIN_NAME}": {e}',
+                    )
+                return BindResult.ERROR
+        return None
 
     async def _bind_with_retries(
         self, decision: DecisionLike, node: str, progress: _Progress

@@ -89,6 +89,8 @@ class Cache:
         # Told (namespace, group) when a PodGroup or one of its pods changes.
         self._on_group_change = on_group_change
         self._known_pending: set[str] = set()
+        # Told every change after it is applied (VolumeBinding's PreBind waits on them).
+        self.observers: list[Callable[[Change], None]] = []
         self._reflectors = [
             Reflector(
                 api,
@@ -119,6 +121,8 @@ class Cache:
                 group.create_task(reflector.run(), name=f"reflector {reflector.resource.path}")
 
     def _on_change(self, change: Change) -> None:
+        for observer in self.observers:
+            observer(change)
         if self._on_group_change is not None:
             if change.kind == Kind.POD_GROUP:
                 self._on_group_change((change.namespace, change.name))

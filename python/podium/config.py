@@ -384,6 +384,13 @@ class _PodTopologySpreadArgs(_ArgsModel):
     defaulting_type: Literal["System", "List"] = "System"
 
 
+class _VolumeBindingArgs(_ArgsModel):
+    """``pluginConfig`` args of VolumeBinding: how long PreBind waits for the PV controller to
+    bind a pod's claims (kube's default; 0 gives up at once unless they are bound already)."""
+
+    bind_timeout_seconds: int = Field(default=600, ge=0, le=86_400)
+
+
 class _NumaPackingArgs(_ArgsModel):
     """``pluginConfig`` args of NUMAPacking."""
 
@@ -487,6 +494,8 @@ class Profile:
     python_plugins: tuple[EnabledPlugin, ...] = ()
     # DefaultPreemption (postFilter) enabled: pods that fit nowhere evict lower-priority ones.
     preemption: bool = True
+    # VolumeBinding's bindTimeoutSeconds: PreBind's wait for the PV controller.
+    volume_bind_timeout: float = 600.0
 
     def core_spec(self) -> bytes:
         """The JSON spec ``podium._core.Profile`` is built from (documented in ``_core.pyi``)."""
@@ -622,6 +631,7 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
     podium = PodiumArgs()
     topology_match = _TopologyMatchArgs()
     packing = _NumaPackingArgs()
+    volume_binding = _VolumeBindingArgs()
     plugin_args: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for j, pc in enumerate(p.plugin_config):
@@ -644,6 +654,10 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             )
         elif pc.name == "NUMAPacking":
             packing = _validate_args(_NumaPackingArgs, pc.args, f"{at}.args", errors, packing)
+        elif pc.name == "VolumeBinding":
+            volume_binding = _validate_args(
+                _VolumeBindingArgs, pc.args, f"{at}.args", errors, volume_binding
+            )
         elif pc.name in _PASSED_ARGS:
             model = _PASSED_ARGS[pc.name]
             checked = _validate_args(model, pc.args, f"{at}.args", errors, model())
@@ -684,6 +698,7 @@ def _resolve_profile(raw: _RawConfig, index: int, p: _RawProfile, errors: list[s
             for name, (points, weight) in python.items()
         ),
         preemption=_preemption_enabled(p.plugins),
+        volume_bind_timeout=float(volume_binding.bind_timeout_seconds),
         numa=NumaSettings(
             gpu_resources=tuple(topology_match.gpu_resources),
             nic_resources=tuple(topology_match.nic_resources),

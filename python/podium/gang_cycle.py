@@ -87,7 +87,9 @@ class GangCycle:
         assumed: list[str] = []
         for decision in placed:
             try:
-                self._state.assume(decision.uid, decision.node or "", decision.allocation)
+                self._state.assume(
+                    decision.uid, decision.node or "", decision.allocation, decision.volumes
+                )
             except CoreError as err:
                 log.warning("assume gang member %s/%s: %s", decision.namespace, decision.name, err)
                 for uid in assumed:

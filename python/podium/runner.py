@@ -35,6 +35,7 @@ from podium.queue import SchedulingQueue
 from podium.scheduler import CycleOptions, Scheduler
 from podium.supervisor import Supervisor
 from podium.tracing import Tracing, TracingOptions
+from podium.volume_binding import VolumeBinder
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -121,6 +122,15 @@ class Podium:
         self.recorder = EventRecorder(api, self.identity, metrics=self.metrics)
         self.gangs = PodGroupStatusWriter(api, self.state, GroupEventWriter(self.recorder))
         self.conditions = ConditionWriter(api)
+        # Process-wide, as the Podium args: the first profile's bindTimeoutSeconds.
+        self.volume_binder = VolumeBinder(
+            api,
+            self.state,
+            bind_timeout=config.profiles[0].volume_bind_timeout,
+            request_timeout=podium_args.bind_timeout,
+            may_bind=may_bind,
+        )
+        self.cache.observers.append(self.volume_binder.observe)
         self.binder: Binder[_core.PendingPod] = Binder(
             api,
             self.state,
@@ -136,6 +146,7 @@ class Podium:
             node_exists=self.state.has_node,
             may_bind=may_bind,
             on_failed=self._bind_failed,
+            volumes=self.volume_binder,
         )
         profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
         self.plugins = {

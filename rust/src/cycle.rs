@@ -19,7 +19,7 @@ use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
-use crate::plugins::volume_binding;
+use crate::plugins::volume_binding::{self, ClaimBinding};
 use crate::preemption::nominated::Nominees;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
@@ -47,6 +47,9 @@ pub struct Decision {
     pub evaluated_nodes: usize,
     pub feasible_nodes: usize,
     pub allocation: Option<String>,
+    /// What placing the pod on `node` does with its unbound claims (VolumeBinding's PreBind
+    /// carries it out); empty when none needs binding.
+    pub volumes: Vec<ClaimBinding>,
     /// When deciding this pod started, in ns since the Unix epoch (0 if it never started). The
     /// phases follow back to back: filter, then score, then placement.
     pub started_ns: u64,
@@ -69,6 +72,7 @@ impl Decision {
             evaluated_nodes: 0,
             feasible_nodes: 0,
             allocation: None,
+            volumes: Vec::new(),
             started_ns: 0,
             filter_seconds: 0.0,
             score_seconds: 0.0,
@@ -96,6 +100,7 @@ impl Decision {
             evaluated_nodes: 0,
             feasible_nodes: 0,
             allocation: None,
+            volumes: Vec::new(),
             started_ns: 0,
             filter_seconds: 0.0,
             score_seconds: 0.0,
@@ -216,10 +221,8 @@ pub fn schedule_batch_with(
                     }
                     let node = Arc::make_mut(&mut nodes[i]);
                     // The free PVs this placement counts on are not free for the next pods.
-                    if let Some(record) = &node.node {
-                        let taken = volume_binding::volumes_taken(&data.volumes, &pod, record);
-                        data.volumes.reserve(&pod.uid, &taken);
-                    }
+                    data.volumes
+                        .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
                     data.index.add(slots[i], &pod);
                     if let Some(record) = &node.node {
                         terms.place(&pod, &data.namespaces, &record.labels);
@@ -646,6 +649,14 @@ fn decide(
             let state = state.as_ref()?;
             plugin.allocation(state.as_ref(), pod, &nodes[index])
         });
+    decision.volumes = profile
+        .filters
+        .iter()
+        .zip(&states)
+        .find(|(plugin, _)| plugin.name() == volume_binding::NAME)
+        .and_then(|(_, state)| state.as_ref()?.as_ref())
+        .map(|state| volume_binding::claim_bindings(state, &nodes[index]))
+        .unwrap_or_default();
     decision.placement_seconds = scored_at.elapsed().as_secs_f64();
     (decision, Some(index))
 }

@@ -19,7 +19,7 @@ use crate::cycle::{Decision, schedule_pod_among};
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
 use crate::intern::{Sym, resolve, sym};
-use crate::plugins::volume_binding;
+use crate::plugins::volume_binding::ClaimBinding;
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -267,10 +267,7 @@ impl Search<'_> {
                 continue;
             };
             let node = Arc::make_mut(&mut working[i]);
-            if let Some(record) = &node.node {
-                let taken = volume_binding::volumes_taken(&volumes, pod, record);
-                volumes.reserve(&pod.uid, &taken);
-            }
+            volumes.reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
             node.place(pod.clone(), decision.allocation.as_deref());
             if self.gang.group.distinct_hosts {
                 open.retain(|&j| j != i);

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
-from podium._core import ClusterState, Code, Kind, Profile
+from podium._core import ClaimBinding, ClusterState, Code, CoreError, Kind, Profile
 
 PROFILE = Profile(
     orjson.dumps(
@@ -127,3 +128,71 @@ def test_missing_claim_and_change_reports() -> None:
     assert change.error is not None
     assert "PersistentVolumeClaim ns/bad" in change.error
     assert "spec.resources.requests.storage" in change.error
+
+
+def test_the_decision_names_the_pv_each_claim_takes_and_assume_reserves_it() -> None:
+    s = state()
+    first, second = s.snapshot().schedule(["p1", "p2"], PROFILE)
+    assert [(b.claim, b.volume) for b in first.volumes] == [("a", "pv1")]
+    assert second.volumes == []
+    s.assume(first.uid, "n1", None, first.volumes)
+    assert s.snapshot().explain("p2", PROFILE)["n1"] == [
+        "node(s) didn't find available persistent volumes to bind"
+    ]
+    # A decision whose PV another pod holds meanwhile is refused at assume.
+    with pytest.raises(CoreError, match='PersistentVolume "pv1" is no longer free for claim ns/b'):
+        s.assume("p2", "n1", None, [ClaimBinding("b", "pv1")])
+    assert not s.is_assumed("p2")
+    s.forget("p1")
+    s.assume("p2", "n1", None, [ClaimBinding("b", "pv1")])
+    assert s.is_assumed("p2")
+
+
+def test_a_claim_to_provision_has_no_pv() -> None:
+    s = state()
+    provisioning = {
+        "metadata": {"name": "local"},
+        "provisioner": "csi.example.com",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    s.apply_list(Kind.STORAGE_CLASS, page(provisioning))
+    first, second = s.snapshot().schedule(["p1", "p2"], PROFILE)
+    assert [(b.claim, b.volume) for b in first.volumes] == [("a", "pv1")]
+    assert second.code == Code.SUCCESS
+    assert [(b.claim, b.volume) for b in second.volumes] == [("b", None)]
+
+
+def test_the_cache_shows_claims_and_pvs_as_prebind_checks_them() -> None:
+    s = state()
+    bound = claim("a")
+    bound["metadata"].update(
+        uid="claim-a",
+        resourceVersion="42",
+        annotations={
+            "pv.kubernetes.io/bind-completed": "yes",
+            "volume.kubernetes.io/selected-node": "n1",
+        },
+    )
+    bound["spec"]["volumeName"] = "pv1"
+    s.apply_event(Kind.PERSISTENT_VOLUME_CLAIM, orjson.dumps({"type": "MODIFIED", "object": bound}))
+    info = s.claim("ns", "a")
+    assert info is not None
+    assert (info.uid, info.resource_version, info.volume_name, info.selected_node) == (
+        "claim-a",
+        42,
+        "pv1",
+        "n1",
+    )
+    assert info.fully_bound
+    b = s.claim("ns", "b")
+    assert b is not None and not b.fully_bound and b.volume_name is None
+    assert s.claim("ns", "nope") is None
+    pv = local_pv("pv1", "n1")
+    pv["metadata"]["resourceVersion"] = "43"
+    pv["spec"]["claimRef"] = {"namespace": "ns", "name": "a", "uid": "claim-a"}
+    s.apply_event(Kind.PERSISTENT_VOLUME, orjson.dumps({"type": "MODIFIED", "object": pv}))
+    volume = s.volume("pv1")
+    assert volume is not None
+    assert (volume.resource_version, volume.claim) == (43, ("ns", "a", "claim-a"))
+    assert (s.volume_fits_node("pv1", "n1"), s.volume_fits_node("pv1", "n2")) == (True, False)
+    assert s.volume_fits_node("pv1", "nope") is None

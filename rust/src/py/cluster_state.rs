@@ -10,6 +10,8 @@ use super::enums;
 use super::errors::{CoreError, without_gil};
 use super::pod_group::PodGroup;
 use super::snapshot::PySnapshot;
+use super::volumes::{ClaimBinding, ClaimInfo, VolumeInfo};
+use crate::intern;
 use crate::state::cluster::{self, ChangeOutcome, ClusterState, PendingInfo};
 use crate::state::kind::Kind;
 
@@ -195,9 +197,45 @@ impl PyClusterState {
         self.lock().pending_pod(uid).map(PendingPod::from)
     }
 
-    #[pyo3(signature = (uid, node, allocation))]
-    fn assume(&self, uid: &str, node: &str, allocation: Option<&str>) -> PyResult<()> {
-        Ok(self.lock().assume(uid, node, allocation)?)
+    #[pyo3(signature = (uid, node, allocation, volumes=None))]
+    fn assume(
+        &self,
+        uid: &str,
+        node: &str,
+        allocation: Option<&str>,
+        volumes: Option<Vec<PyRef<'_, ClaimBinding>>>,
+    ) -> PyResult<()> {
+        let mut state = self.lock();
+        let Some(volumes) = volumes else {
+            return Ok(state.assume(uid, node, allocation)?);
+        };
+        // The claims are in the pod's namespace.
+        let namespace = state
+            .pending_pod(uid)
+            .map(|p| p.namespace)
+            .unwrap_or_default();
+        let bindings: Vec<crate::plugins::volume_binding::ClaimBinding> = volumes
+            .iter()
+            .map(|b| crate::plugins::volume_binding::ClaimBinding {
+                claim: (intern::sym(&namespace), intern::sym(&b.claim)),
+                volume: b.volume.as_deref().map(intern::sym),
+            })
+            .collect();
+        Ok(state.assume_with_volumes(uid, node, allocation, Some(&bindings))?)
+    }
+
+    fn claim(&self, namespace: &str, name: &str) -> Option<ClaimInfo> {
+        self.lock()
+            .claim(namespace, name)
+            .map(|c| ClaimInfo::from(&*c))
+    }
+
+    fn volume(&self, name: &str) -> Option<VolumeInfo> {
+        self.lock().volume(name).map(|v| VolumeInfo::from(&*v))
+    }
+
+    fn volume_fits_node(&self, volume: &str, node: &str) -> Option<bool> {
+        self.lock().volume_fits_node(volume, node)
     }
 
     fn forget(&self, uid: &str) {

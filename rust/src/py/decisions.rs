@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::enums;
+use super::volumes::ClaimBinding;
 use crate::cycle;
 use crate::preemption::{EvictedPod, Outcome};
 
@@ -22,6 +23,7 @@ pub struct Decision {
     evaluated_nodes: usize,
     feasible_nodes: usize,
     allocation: Option<String>,
+    volumes: Vec<ClaimBinding>,
     started_ns: u64,
     filter_seconds: f64,
     score_seconds: f64,
@@ -52,6 +54,7 @@ impl Decision {
             evaluated_nodes: d.evaluated_nodes,
             feasible_nodes: d.feasible_nodes,
             allocation: d.allocation,
+            volumes: d.volumes.iter().map(ClaimBinding::from).collect(),
             started_ns: d.started_ns,
             filter_seconds: d.filter_seconds,
             score_seconds: d.score_seconds,

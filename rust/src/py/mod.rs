@@ -9,6 +9,7 @@ mod evaluate;
 mod plugins;
 mod pod_group;
 mod snapshot;
+mod volumes;
 
 use pyo3::prelude::*;
 
@@ -22,5 +23,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     snapshot::register(m)?;
     decisions::register(m)?;
     evaluate::register(m)?;
+    volumes::register(m)?;
     plugins::register(m)
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
-use crate::plugins::volume_binding;
+use crate::plugins::volume_binding::{self, ClaimBinding};
 use crate::state::disruption::{self, Budgets};
 use crate::state::event_type::EventType;
 use crate::state::kind::Kind;
@@ -802,6 +802,18 @@ impl ClusterState {
     // Assume / forget
 
     pub fn assume(&mut self, uid: &str, node: &str, allocation: Option<&str>) -> CoreResult<()> {
+        self.assume_with_volumes(uid, node, allocation, None)
+    }
+
+    /// As `assume`; `volumes` (the decision's claim bindings) are the PVs the pod takes, checked
+    /// free for their claims and reserved for it. None: found again here, as the filter would.
+    pub fn assume_with_volumes(
+        &mut self,
+        uid: &str,
+        node: &str,
+        allocation: Option<&str>,
+        volumes: Option<&[ClaimBinding]>,
+    ) -> CoreResult<()> {
         let Some((key, entry)) = self.pods.get_key_value(uid) else {
             return Err(CoreError::Invalid(format!(
                 "assume: unknown pod uid {uid:?}"
@@ -836,6 +848,7 @@ impl ClusterState {
             )));
         }
         let key = key.clone();
+        let object = entry.record.object();
         let new = PodEntry {
             record: entry.record.clone(),
             assumed_on: Some(node_sym),
@@ -844,18 +857,58 @@ impl ClusterState {
             nominated_on: entry.nominated_on,
         };
         let record = new.record.clone();
+        // The free PVs this pod counts on stay reserved for it until their claimRef shows (the
+        // PreBind writes it), so no other pod counts on them meanwhile.
+        self.volumes.release(uid);
+        let taken = match volumes {
+            Some(bindings) => {
+                let taken = ClaimBinding::taken(bindings);
+                if let Some((pv, claim)) = taken.iter().find(|(pv, claim)| {
+                    let free = self.volumes.pvs.get(pv).zip(self.volumes.pvcs.get(claim));
+                    !free.is_some_and(|(pv, claim)| self.volumes.is_free_for(pv, claim))
+                }) {
+                    return Err(CoreError::Invalid(format!(
+                        "assume: {object}: PersistentVolume {:?} is no longer free for claim {}/{}",
+                        resolve(*pv),
+                        resolve(claim.0),
+                        resolve(claim.1)
+                    )));
+                }
+                taken
+            }
+            None => self
+                .slot_by_name
+                .get(&node_sym)
+                .and_then(|&s| self.nodes[s].as_ref().and_then(|i| i.node.clone()))
+                .map(|node_record| {
+                    volume_binding::volumes_taken(&self.volumes, &record, &node_record)
+                })
+                .unwrap_or_default(),
+        };
         self.replace_entry(&key, Some(new));
-        // podium does not bind PVs: the free ones this pod counts on stay reserved for it.
-        let node_record = self
-            .slot_by_name
-            .get(&node_sym)
-            .and_then(|&s| self.nodes[s].as_ref().and_then(|i| i.node.clone()));
-        if let Some(node_record) = node_record {
-            self.volumes.release(uid);
-            let taken = volume_binding::volumes_taken(&self.volumes, &record, &node_record);
-            self.volumes.reserve(&key, &taken);
-        }
+        self.volumes.reserve(&key, &taken);
         Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Volumes, as PreBind checks them
+
+    pub fn claim(&self, namespace: &str, name: &str) -> Option<Arc<volumes::PvcRecord>> {
+        self.volumes.pvc(lookup(namespace)?, lookup(name)?).cloned()
+    }
+
+    pub fn volume(&self, name: &str) -> Option<Arc<volumes::PvRecord>> {
+        self.volumes.pvs.get(&lookup(name)?).cloned()
+    }
+
+    /// Whether PV `volume` can be reached from `node` (its nodeAffinity); None when either is
+    /// not cached.
+    pub fn volume_fits_node(&self, volume: &str, node: &str) -> Option<bool> {
+        let pv = self.volumes.pvs.get(&lookup(volume)?)?;
+        let node_sym = lookup(node)?;
+        let slot = *self.slot_by_name.get(&node_sym)?;
+        let record = self.nodes[slot].as_ref()?.node.as_ref()?;
+        Some(pv.fits_node(record.name, &record.labels))
     }
 
     pub fn forget(&mut self, uid: &str) {

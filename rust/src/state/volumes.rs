@@ -22,6 +22,8 @@ use crate::state::wire::{NodeSelectorWire, Str, StrMap};
 pub const SELECTED_NODE_ANNOTATION: &str = "volume.kubernetes.io/selected-node";
 /// The legacy class annotation, read when `spec.storageClassName` is absent.
 pub const BETA_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-class";
+/// Set on a claim once the PV controller has finished binding it (with `spec.volumeName`).
+pub const BIND_COMPLETED_ANNOTATION: &str = "pv.kubernetes.io/bind-completed";
 /// The provisioner of classes whose volumes are created by hand (local PVs).
 pub const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 
@@ -58,6 +60,12 @@ pub struct PvRecord {
     pub node_affinity: Option<NodeSelector>,
     /// `spec.claimRef`: the claim this PV is bound or pre-bound to.
     pub claim: Option<ClaimKey>,
+    /// `spec.claimRef.uid` ("" when unset: pre-bound by name only, or reset by the PV
+    /// controller).
+    pub claim_uid: Box<str>,
+    /// `metadata.resourceVersion` as a number (0 when absent), to tell an older cached copy
+    /// from the object podium just wrote.
+    pub resource_version: u64,
     /// `status.phase` is Released or Failed: a claim cannot take it.
     pub unusable: bool,
     pub deleting: bool,
@@ -76,6 +84,9 @@ impl PvRecord {
 pub struct PvcRecord {
     pub namespace: Sym,
     pub name: Sym,
+    pub uid: Box<str>,
+    /// `metadata.resourceVersion` as a number (0 when absent).
+    pub resource_version: u64,
     /// `spec.volumeName`: the PV the claim is bound to.
     pub volume_name: Option<Sym>,
     /// `spec.storageClassName` (or the beta annotation); "" for none.
@@ -84,11 +95,18 @@ pub struct PvcRecord {
     pub request: i64,
     pub modes: u8,
     pub selected_node: Option<Sym>,
+    /// `pv.kubernetes.io/bind-completed` is set.
+    pub bind_completed: bool,
     pub deleting: bool,
     pub error: Option<Box<str>>,
 }
 
 impl PvcRecord {
+    /// kube's isPVCFullyBound: bound to a PV and the PV controller is done with it.
+    pub fn fully_bound(&self) -> bool {
+        self.volume_name.is_some() && self.bind_completed
+    }
+
     pub fn key(&self) -> ClaimKey {
         (self.namespace, self.name)
     }
@@ -323,8 +341,21 @@ struct MetaWire<'a> {
     #[serde(borrow)]
     namespace: Option<Str<'a>>,
     #[serde(borrow)]
+    uid: Option<Str<'a>>,
+    #[serde(borrow)]
+    resource_version: Option<Str<'a>>,
+    #[serde(borrow)]
     annotations: Option<StrMap<'a>>,
     deletion_timestamp: Option<serde::de::IgnoredAny>,
+}
+
+impl MetaWire<'_> {
+    fn resource_version(&self) -> u64 {
+        self.resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Deserialize)]
@@ -371,6 +402,8 @@ struct ClaimRefWire<'a> {
     namespace: Option<Str<'a>>,
     #[serde(borrow)]
     name: Option<Str<'a>>,
+    #[serde(borrow)]
+    uid: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +563,12 @@ pub fn parse_pv(bytes: &[u8]) -> Result<PvRecord, String> {
             let name = c.name.as_deref().filter(|n| !n.is_empty())?;
             Some((sym(c.namespace.as_deref().unwrap_or("")), sym(name)))
         }),
+        claim_uid: spec
+            .and_then(|s| s.claim_ref.as_ref())
+            .and_then(|c| c.uid.as_deref())
+            .unwrap_or("")
+            .into(),
+        resource_version: wire.metadata.resource_version(),
         unusable: matches!(phase, Some("Released" | "Failed")),
         deleting: wire.metadata.deletion_timestamp.is_some(),
         error: None,
@@ -557,6 +596,8 @@ pub fn parse_pvc(bytes: &[u8]) -> Result<PvcRecord, String> {
     let record = PvcRecord {
         namespace,
         name,
+        uid: wire.metadata.uid.as_deref().unwrap_or("").into(),
+        resource_version: wire.metadata.resource_version(),
         volume_name: spec
             .and_then(|s| s.volume_name.as_deref())
             .filter(|v| !v.is_empty())
@@ -577,6 +618,7 @@ pub fn parse_pvc(bytes: &[u8]) -> Result<PvcRecord, String> {
             .and_then(|a| a.get(SELECTED_NODE_ANNOTATION))
             .filter(|v| !v.is_empty())
             .map(|v| sym(v)),
+        bind_completed: annotations.is_some_and(|a| a.contains_key(BIND_COMPLETED_ANNOTATION)),
         deleting: wire.metadata.deletion_timestamp.is_some(),
         error: None,
     };

@@ -108,16 +108,39 @@ impl VolumeBinding {
     }
 }
 
-/// For one node: the PVs the unbound claims would take, or None when some claim finds no PV
+/// What a placement does with one unbound claim (kube's `BindingInfo` and `DynamicProvisions`):
+/// the PV it binds the claim to, or None when the claim is provisioned on the node (its
+/// `volume.kubernetes.io/selected-node` set to the node, or already so set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimBinding {
+    pub claim: ClaimKey,
+    pub volume: Option<Sym>,
+}
+
+impl ClaimBinding {
+    /// The PVs `bindings` take, with their claims (what a reservation records).
+    pub fn taken(bindings: &[ClaimBinding]) -> Vec<(Sym, ClaimKey)> {
+        bindings
+            .iter()
+            .filter_map(|b| Some((b.volume?, b.claim)))
+            .collect()
+    }
+}
+
+/// For one node: what each unbound claim would do there, or None when some claim finds no PV
 /// and cannot be provisioned there.
-fn match_unbound(claims: &Claims, node: &NodeRecord) -> Option<Vec<(Sym, ClaimKey)>> {
-    let mut taken: Vec<(Sym, ClaimKey)> = Vec::new();
+fn match_unbound(claims: &Claims, node: &NodeRecord) -> Option<Vec<ClaimBinding>> {
+    let mut chosen: Vec<ClaimBinding> = Vec::with_capacity(claims.unbound.len());
     for (pvc, class) in &claims.unbound {
         if let Some(selected) = pvc.selected_node {
             // Being provisioned for that node already.
             if selected != node.name {
                 return None;
             }
+            chosen.push(ClaimBinding {
+                claim: pvc.key(),
+                volume: None,
+            });
             continue;
         }
         let best = claims
@@ -126,13 +149,16 @@ fn match_unbound(claims: &Claims, node: &NodeRecord) -> Option<Vec<(Sym, ClaimKe
             .values()
             .filter(|pv| {
                 claims.volumes.is_free_for(pv, pvc)
-                    && !taken.iter().any(|(t, _)| *t == pv.name)
+                    && !chosen.iter().any(|b| b.volume == Some(pv.name))
                     && pv.fits_node(node.name, &node.labels)
             })
             // The smallest PV that fits; a PV pre-bound to this claim first.
             .min_by_key(|pv| (pv.claim.is_none(), pv.capacity));
         match best {
-            Some(pv) => taken.push((pv.name, pvc.key())),
+            Some(pv) => chosen.push(ClaimBinding {
+                claim: pvc.key(),
+                volume: Some(pv.name),
+            }),
             None => {
                 let allowed = class
                     .allowed_topologies
@@ -141,10 +167,14 @@ fn match_unbound(claims: &Claims, node: &NodeRecord) -> Option<Vec<(Sym, ClaimKe
                 if !class.provisions() || !allowed {
                     return None;
                 }
+                chosen.push(ClaimBinding {
+                    claim: pvc.key(),
+                    volume: None,
+                });
             }
         }
     }
-    Some(taken)
+    Some(chosen)
 }
 
 /// The PVs `pod` takes on `node` (for the reservation once it is placed there). Empty when the
@@ -156,10 +186,22 @@ pub fn volumes_taken(
 ) -> Vec<(Sym, ClaimKey)> {
     match VolumeBinding::claims(pod, volumes) {
         Ok(Some(claims)) if !claims.unbound.is_empty() => {
-            match_unbound(&claims, node).unwrap_or_default()
+            ClaimBinding::taken(&match_unbound(&claims, node).unwrap_or_default())
         }
         _ => Vec::new(),
     }
+}
+
+/// What placing the pod on `info` does with its unbound claims, from this plugin's PreFilter
+/// state (the pod's decision carries it to PreBind). Empty when nothing needs binding.
+pub fn claim_bindings(state: &PluginState, info: &NodeInfo) -> Vec<ClaimBinding> {
+    let (Some(claims), Some(node)) = (state.downcast_ref::<Claims>(), &info.node) else {
+        return Vec::new();
+    };
+    if claims.unbound.is_empty() {
+        return Vec::new();
+    }
+    match_unbound(claims, node).unwrap_or_default()
 }
 
 impl FilterPlugin for VolumeBinding {
@@ -364,6 +406,48 @@ mod tests {
         let out = run(&v, &with_claims(&["data"]), &["n1", "n2"]).unwrap();
         assert_eq!(out[0], vec![REASON_BIND_CONFLICT]);
         assert!(out[1].is_empty());
+    }
+
+    #[test]
+    fn claim_bindings_name_the_pv_or_the_provisioning() {
+        let v = volumes(
+            &[local_pv("fits", "n1", "10Gi", "local")],
+            &[pvc("a", "5Gi", "local", ""), pvc("b", "5Gi", "csi", "")],
+            &[
+                class("local", WFFC, "kubernetes.io/no-provisioner"),
+                class("csi", WFFC, "ebs.csi.aws.com"),
+            ],
+        );
+        let p = with_claims(&["a", "b"]);
+        let infos = [Arc::new(host("n1"))];
+        let ns = crate::state::namespaces::Namespaces::default();
+        let ctx = PodContext {
+            pod: &p,
+            nodes: &infos,
+            namespaces: &ns,
+            volumes: &v,
+            index: None,
+        };
+        let Prepared::Run(Some(state)) = VolumeBinding.pre_filter(&ctx) else {
+            panic!("the pod has unbound claims");
+        };
+        assert_eq!(
+            claim_bindings(&state, &infos[0]),
+            vec![
+                ClaimBinding {
+                    claim: (sym("ns"), sym("a")),
+                    volume: Some(sym("fits")),
+                },
+                ClaimBinding {
+                    claim: (sym("ns"), sym("b")),
+                    volume: None,
+                },
+            ]
+        );
+        assert_eq!(
+            ClaimBinding::taken(&claim_bindings(&state, &infos[0])),
+            vec![(sym("fits"), (sym("ns"), sym("a")))]
+        );
     }
 
     #[test]
