@@ -25,6 +25,7 @@ from podium.logs import record_fields
 from podium.metrics import Metrics
 from podium.queue import SchedulingQueue
 from podium.supervisor import Supervisor
+from podium.volume_binding import VolumeBinder
 
 # The binds' supervisor, as a replica's leadership term is theirs.
 _TERM = Supervisor("binder test")
@@ -47,12 +48,38 @@ class Pod:
 
 
 @dataclass(frozen=True)
+class Claim:
+    claim: str
+    volume: str | None
+
+
+@dataclass(frozen=True)
 class Decision:
     uid: str
     namespace: str = "ns"
     name: str = "p"
     node: str | None = "node-1"
     allocation: str | None = None
+    volumes: tuple[Claim, ...] = ()
+
+
+class NoVolumes:
+    """A cache that has no claim and no PV: PreBind fails at once."""
+
+    def claim(self, namespace: str, name: str) -> None:
+        return None
+
+    def volume(self, name: str) -> None:
+        return None
+
+    def volume_fits_node(self, volume: str, node: str) -> bool | None:
+        return None
+
+    def is_assumed(self, uid: str) -> bool:
+        return True
+
+    def has_node(self, node: str) -> bool:
+        return True
 
 
 @dataclass
@@ -157,6 +184,7 @@ def make(
     may_bind: Callable[[], bool] | None = None,
     tracer: trace.Tracer | None = None,
     on_failed: Callable[[Pod, str], None] | None = None,
+    volumes: VolumeBinder | None = None,
 ) -> tuple[Binder[Pod], FakeState, SchedulingQueue[Pod], Metrics]:
     state = FakeState()
     queue: SchedulingQueue[Pod] = SchedulingQueue()
@@ -176,6 +204,7 @@ def make(
         may_bind=may_bind,
         tracer=tracer,
         on_failed=on_failed,
+        volumes=volumes,
     )
     return binder, state, queue, metrics
 
@@ -542,3 +571,25 @@ async def test_each_request_is_a_span_and_the_outcome_a_log_line(
     sent_at = lines[-1]["sent_at"]
     assert isinstance(sent_at, str)
     assert datetime.fromisoformat(sent_at).tzinfo is not None
+
+
+async def test_a_failed_pre_bind_sends_no_binding_and_requeues(
+    peer: tuple[Peer, ApiClient],
+) -> None:
+    server, api = peer
+    binder, state, queue, metrics = make(api, volumes=VolumeBinder(api, NoVolumes()))
+    pod = await pop_assumed(queue, state, Pod("u1"))
+    assert binder.submit(Decision("u1", volumes=(Claim("data", "pv-1"),)), pod)
+    await binder.drain()
+    assert server.requests == [], "no Binding before the volumes are bound"
+    assert state.forgotten == ["u1"]
+    assert "u1" in queue
+    errors = metrics.registry.get_sample_value(
+        "podium_bind_duration_seconds_count", {"result": "error"}
+    )
+    assert errors == 1
+    # A decision without claims binds as before.
+    pod = await pop_assumed(queue, state, Pod("u2"))
+    assert binder.submit(Decision("u2"), pod)
+    await binder.drain()
+    assert len(server.requests) == 1
