@@ -183,7 +183,7 @@ class Decision:
     node: str | None  # set when code == SUCCESS
     score: int
     # kube-scheduler's message form:
-    # "0/100 nodes are available: 40 node(s) had untolerated taint {k: v},
+    # "0/100 nodes are available: 40 node(s) had untolerated taint(s),
     #  60 Insufficient nvidia.com/gpu." (reasons sorted as strings, as kube does)
     message: str
     # reason -> number of nodes that failed with it

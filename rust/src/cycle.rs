@@ -21,6 +21,7 @@ use crate::framework::warm::warm;
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
 use crate::plugins::volume_binding::{self, ClaimBinding};
 use crate::preemption::nominated::Nominees;
+use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
@@ -283,10 +284,15 @@ pub(crate) fn run_filter_range(
     node: &NodeInfo,
     range: std::ops::Range<usize>,
 ) -> Option<Status> {
-    if range.start == 0
-        && let Some(err) = node.node.as_ref().and_then(|n| n.error.as_deref())
-    {
-        return Some(Status::unresolvable(err.to_owned()));
+    if range.start == 0 {
+        if let Some(err) = node.node.as_ref().and_then(|n| n.error.as_deref()) {
+            return Some(Status::unresolvable(err.to_owned()));
+        }
+        // Left out by a PreFilter's node names: refused before any filter runs. Such a node
+        // fails one of the static filters too, so a range past them never needs the check.
+        if let Some((_, status)) = pre_filter_result::outside(profile, states, node) {
+            return Some(status);
+        }
     }
     let plugins = profile.filters.get(range.clone()).unwrap_or_default();
     let states = states.get(range).unwrap_or_default();
@@ -724,7 +730,7 @@ mod tests {
         assert_eq!(d.code, Code::Unschedulable);
         assert_eq!(
             d.message,
-            "0/3 nodes are available: 1 node(s) had untolerated taint {key: value}, 2 Insufficient cpu."
+            "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 Insufficient cpu."
         );
         assert_eq!(d.feasible_nodes, 0);
     }

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
+use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
@@ -216,8 +217,20 @@ pub fn failures_on(
                 return Some((node.name().to_owned(), vec![("Node", err.to_string())]));
             }
             let mut failures = prepared.rejected.clone();
+            // Left out by a PreFilter's node names: that plugin's reason is kube's for such a
+            // node, the other filters still speak.
+            let left_out = pre_filter_result::outside(profile, &prepared.states, info);
+            if let Some((plugin, status)) = &left_out {
+                failures.extend(status.reasons.iter().map(|r| (*plugin, r.to_string())));
+            }
             for (plugin, state) in profile.filters.iter().zip(&prepared.states) {
                 let Some(state) = state else { continue };
+                if left_out
+                    .as_ref()
+                    .is_some_and(|(by, _)| *by == plugin.name())
+                {
+                    continue;
+                }
                 let status = plugin.filter(state.as_ref(), pod, info);
                 if !status.is_success() {
                     failures.extend(

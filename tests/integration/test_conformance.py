@@ -3,7 +3,8 @@
 kube-scheduler places a seeded random workload (see ``conformance.generator``); then podium's
 core judges every pod against the final state: a pod kube-scheduler bound to node N must be
 feasible on N (with its own placement taken off), a pod it left pending must be infeasible on
-every node. The features generated follow ``podium.config.IMPLEMENTED``.
+every node, and its FailedScheduling message must give the same reasons as kube-scheduler's
+(``conformance.messages``). The features generated follow ``podium.config.IMPLEMENTED``.
 
 CI runs one seed at the default size. A sweep, by hand::
 

@@ -131,16 +131,13 @@ STATIC_REASONS = {
 }
 
 
-def _first_static_reason(reasons: list[str], node: dict[str, Any]) -> str | None:
+def _first_static_reason(reasons: list[str]) -> str | None:
     """The message kube-scheduler reports for the first failing load-independent filter, in its
     plugin order (NodeUnschedulable, TaintToleration, NodeAffinity)."""
     if "unschedulable" in reasons:
         return STATIC_REASONS["unschedulable"]
-    taints = [r for r in reasons if r.startswith("taint ")]
-    if taints:
-        key = taints[0].removeprefix("taint ")
-        value = next(t.get("value", "") for t in node["spec"]["taints"] if t["key"] == key)
-        return f"node(s) had untolerated taint {{{key}: {value}}}"
+    if any(r.startswith("taint ") for r in reasons):
+        return "node(s) had untolerated taint(s)"
     if "selector" in reasons:
         return STATIC_REASONS["selector"]
     return None
@@ -278,7 +275,7 @@ async def test_mixed_workload_end_to_end(
         assert total == 100
         expected_static: Counter[str] = Counter()
         for node in node_objects.values():
-            reason = _first_static_reason(reasons_infeasible(live, node, {}, 0), node)
+            reason = _first_static_reason(reasons_infeasible(live, node, {}, 0))
             if reason is not None:
                 expected_static[reason] += 1
         reported_static = Counter(

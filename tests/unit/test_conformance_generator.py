@@ -20,7 +20,7 @@ from tests.integration.conformance.generator import (
     parse_seeds,
 )
 
-from podium.testing.nodes import make_node
+from podium.testing.nodes import Taint, make_node
 from podium.testing.pods import make_pod
 
 JSON = dict[str, Any]
@@ -218,3 +218,27 @@ def test_local_volumes_only_with_volume_binding_and_each_pv_pinned_to_one_node()
         for v in p["spec"].get("volumes", [])
     }
     assert used and used <= claims
+
+
+def test_checker_compares_the_messages_of_pods_both_leave_pending() -> None:
+    nodes = [
+        make_node("tainted", cpu="8", taints=[Taint("dedicated", "NoSchedule", "infra")]),
+        make_node("small", cpu="1"),
+    ]
+
+    def pending(name: str, message: str) -> JSON:
+        pod = _pod(name, requests={"cpu": "2"})
+        condition = {"type": "PodScheduled", "status": "False", "message": message}
+        pod["status"] = {"conditions": [condition]}
+        return pod
+
+    agreed = "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint(s)."
+    pods = [
+        pending("agreed", agreed + " preemption: not eligible"),
+        pending("drifted", agreed.replace("taint(s)", "taint {dedicated: infra}")),
+    ]
+    outcome = Outcome([_page("NodeList", nodes)], [_page("PodList", pods)])
+    mismatches, _, pending_count = disagreements("kube", outcome, ["agreed", "drifted"])
+    assert pending_count == 2
+    assert [m.pod["metadata"]["name"] for m in mismatches] == ["drifted"]
+    assert "'node(s) had untolerated taint(s)': kube 0 node(s), podium 1" in mismatches[0].podium

@@ -199,8 +199,7 @@ def test_untolerated_taint_message() -> None:
     (decision,) = s.snapshot().schedule(["p"], PROFILE)
     assert decision.code == Code.UNSCHEDULABLE
     assert decision.message == (
-        "0/2 nodes are available: 1 Insufficient cpu, "
-        "1 node(s) had untolerated taint {dedicated: ml}."
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint(s)."
     )
 
 

@@ -87,7 +87,7 @@ def test_places_the_workload_and_explains_what_stays_pending() -> None:
     assert [u.pod for u in report.pending] == ["default/greedy"]
     message = report.pending[0].message
     assert message.startswith("0/4 nodes are available:"), message
-    assert "1 node(s) had untolerated taint {dedicated: x}" in message
+    assert "1 node(s) had untolerated taint(s)" in message
     assert "Insufficient nvidia.com/gpu" in message
 
     assert report.before["cpu"] == (2000, 32000)

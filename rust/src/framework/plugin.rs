@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::framework::filter_states::FilterStates;
 use crate::framework::index_view::IndexView;
 use crate::framework::status::Status;
+use crate::intern::Sym;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -17,6 +18,9 @@ use crate::state::volumes::Volumes;
 
 /// Per-pod, per-plugin state computed before the per-node calls.
 pub type PluginState = Box<dyn Any + Send + Sync>;
+
+/// Node names a PreFilter narrows a pod's nodes to.
+pub type NodeNames = ahash::AHashSet<Sym>;
 
 /// What a PreFilter or PreScore step says.
 pub enum Prepared {
@@ -51,6 +55,13 @@ pub trait FilterPlugin: Send + Sync {
     }
 
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
+
+    /// kube's `PreFilterResult`: the names of the only nodes the pod may go on, as this
+    /// plugin's PreFilter `state` has them; None: any node. The other nodes are refused before
+    /// any filter runs (see `runtime::pre_filter_result`).
+    fn node_names<'s>(&self, _state: Option<&'s PluginState>) -> Option<&'s NodeNames> {
+        None
+    }
 
     /// The PreFilter `state` as it would be once the pods on `removed` (a node holding only
     /// them) are gone, as kube's `RemovePod` extension leaves it; None when the state does not

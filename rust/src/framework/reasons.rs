@@ -1,6 +1,5 @@
-//! Reasons built from interned parts (`Insufficient nvidia.com/gpu`,
-//! `node(s) had untolerated taint {k: v}`), formatted once per distinct value and then shared:
-//! a failing node costs a table lookup, not a fresh string.
+//! Reasons built from interned parts (`Insufficient nvidia.com/gpu`), formatted once per
+//! distinct value and then shared: a failing node costs a table lookup, not a fresh string.
 
 use std::sync::LazyLock;
 

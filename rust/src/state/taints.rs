@@ -1,6 +1,6 @@
 //! Node taints and pod tolerations, interned, with kube's matching rules.
 
-use crate::intern::{Sym, resolve, sym};
+use crate::intern::{Sym, sym};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaintEffect {
@@ -36,11 +36,6 @@ impl Taint {
             value: sym(value),
             effect,
         }
-    }
-
-    /// `{key: value}`, the form kube-scheduler prints in its reasons.
-    pub fn describe(&self) -> String {
-        format!("{{{}: {}}}", resolve(self.key), resolve(self.value))
     }
 }
 
@@ -121,14 +116,5 @@ mod tests {
         assert!(Toleration::new("", "Exists", "", "").tolerates(&t));
         assert!(!Toleration::new("", "Exists", "", "NoSchedule").tolerates(&t));
         assert!(!Toleration::new("gpu", "Bogus", "x", "").tolerates(&t));
-    }
-
-    #[test]
-    fn describe_matches_kube_form() {
-        assert_eq!(
-            taint("dedicated", "ml", TaintEffect::NoSchedule).describe(),
-            "{dedicated: ml}"
-        );
-        assert_eq!(taint("k", "", TaintEffect::NoSchedule).describe(), "{k: }");
     }
 }

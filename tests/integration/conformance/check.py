@@ -3,7 +3,8 @@
 The cache is fed the apiserver's list pages as they came (``ClusterState.apply_list``, as the
 reflector does). The profile is podium's default one, renamed to the schedulerName the pods
 carry so the core counts them as its own. Why judging against the final state is sound is
-argued in ``generator``'s docstring.
+argued in ``generator``'s docstring. For a pod both leave pending, the FailedScheduling
+messages are compared too (``messages``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import orjson
 
 from podium import _core
 from podium.config import default_config
+
+from . import messages
 
 JSON = dict[str, Any]
 
@@ -111,19 +114,32 @@ def disagreements(
             pending += 1
             verdict = snapshot.explain(uid, profile)
             feasible = sorted(n for n, reasons in verdict.items() if not reasons)
+            kube_message = _unschedulable_message(pod)
             if feasible:
                 mismatches.append(
                     Mismatch(
                         pod,
-                        f"left it pending: {_unschedulable_message(pod)}",
+                        f"left it pending: {kube_message or '(no PodScheduled condition)'}",
                         f"feasible on {len(feasible)} node(s): {', '.join(feasible[:8])}",
                     )
                 )
+            elif kube_message is not None:
+                # Infeasible everywhere, so deciding it places nothing in the snapshot.
+                (decision,) = snapshot.schedule([uid], profile)
+                problems = messages.differences(kube_message, decision.message)
+                if problems:
+                    mismatches.append(
+                        Mismatch(
+                            pod,
+                            f"said: {kube_message}",
+                            f"said: {decision.message}\n  differences: {'; '.join(problems)}",
+                        )
+                    )
     return mismatches, placed, pending
 
 
-def _unschedulable_message(pod: JSON) -> str:
+def _unschedulable_message(pod: JSON) -> str | None:
     for condition in pod.get("status", {}).get("conditions", []):
         if condition.get("type") == "PodScheduled":
             return str(condition.get("message", condition.get("reason", "")))
-    return "(no PodScheduled condition)"
+    return None

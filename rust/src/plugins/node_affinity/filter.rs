@@ -1,15 +1,44 @@
 //! NodeAffinity (filter): `spec.nodeSelector` and the required node affinity terms must match.
 
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::plugin::{FilterPlugin, NodeNames, PluginState, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
+use crate::state::node_selector::{NodeSelector, Operator};
 use crate::state::pod::PodRecord;
 use crate::state::required_node_affinity::required_matches;
 
 pub const NAME: &str = "NodeAffinity";
 pub const REASON_POD: &str = "node(s) didn't match Pod's node affinity/selector";
+/// Every required term names nodes (`matchFields` on `metadata.name`), but no node is named by
+/// all of a term's fields.
+pub const REASON_CONFLICT: &str = "pod affinity terms conflict";
 
 pub struct NodeAffinity;
+
+/// kube's NodeAffinity PreFilter: the nodes the required terms name with `matchFields`
+/// `metadata.name In`, the union over terms of each term's intersection; None when some term
+/// names no node (it may match any). Other fields and operators narrow nothing here: the
+/// filter still judges them.
+fn named_nodes(selector: &NodeSelector) -> Option<NodeNames> {
+    if selector.terms.is_empty() {
+        return None;
+    }
+    let mut union = NodeNames::default();
+    for term in &selector.terms {
+        let mut named: Option<NodeNames> = None;
+        for field in &term.fields {
+            if let Operator::In(values) = field {
+                let these: NodeNames = values.iter().copied().collect();
+                named = Some(match named {
+                    None => these,
+                    Some(so_far) => so_far.intersection(&these).copied().collect(),
+                });
+            }
+        }
+        union.extend(named?);
+    }
+    Some(union)
+}
 
 impl FilterPlugin for NodeAffinity {
     fn name(&self) -> &'static str {
@@ -23,10 +52,19 @@ impl FilterPlugin for NodeAffinity {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         // Nothing required: every node matches.
         if ctx.pod.node_selector.is_empty() && ctx.pod.required_affinity.is_none() {
-            Prepared::Skip
-        } else {
-            Prepared::Run(None)
+            return Prepared::Skip;
         }
+        match ctx.pod.required_affinity.as_ref().and_then(named_nodes) {
+            None => Prepared::Run(None),
+            Some(names) if names.is_empty() => {
+                Prepared::Reject(Status::unresolvable(REASON_CONFLICT))
+            }
+            Some(names) => Prepared::Run(Some(Box::new(names))),
+        }
+    }
+
+    fn node_names<'s>(&self, state: Option<&'s PluginState>) -> Option<&'s NodeNames> {
+        state?.downcast_ref::<NodeNames>()
     }
 
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {

@@ -1,20 +1,16 @@
 //! TaintToleration (filter): the pod must tolerate every NoSchedule and NoExecute taint.
 
 use crate::framework::plugin::{FilterPlugin, PluginState};
-use crate::framework::reasons;
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::taints::{Taint, TaintEffect, tolerated};
+use crate::state::taints::{TaintEffect, tolerated};
 
 pub const NAME: &str = "TaintToleration";
 
-/// `node(s) had untolerated taint {key: value}`.
-pub fn reason_untolerated(taint: &Taint) -> &'static str {
-    reasons::cached(NAME, taint.key, Some(taint.value), || {
-        format!("node(s) had untolerated taint {}", taint.describe())
-    })
-}
+/// kube-scheduler 1.36's words. The taint is not named: a taint's key and value are anyone's
+/// text, and one reason per distinct taint made the message as long as the cluster's taints.
+pub const REASON_UNTOLERATED: &str = "node(s) had untolerated taint(s)";
 
 pub struct TaintToleration;
 
@@ -31,13 +27,14 @@ impl FilterPlugin for TaintToleration {
         let Some(n) = &node.node else {
             return Status::success();
         };
-        let untolerated = n.taints.iter().find(|t| {
+        let untolerated = n.taints.iter().any(|t| {
             matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute)
                 && !tolerated(&pod.tolerations, t)
         });
-        match untolerated {
-            Some(t) => Status::unresolvable(reason_untolerated(t)),
-            None => Status::success(),
+        if untolerated {
+            Status::unresolvable(REASON_UNTOLERATED)
+        } else {
+            Status::success()
         }
     }
 }
@@ -46,11 +43,11 @@ impl FilterPlugin for TaintToleration {
 mod tests {
     use super::*;
     use crate::framework::code::Code;
-    use crate::state::taints::Toleration;
+    use crate::state::taints::{Taint, Toleration};
     use crate::testutil::{node, pod};
 
     #[test]
-    fn first_untolerated_hard_taint_is_reported() {
+    fn any_untolerated_hard_taint_refuses_without_naming_it() {
         let mut n = node("n1", 1000, 1000);
         n.record.taints = vec![
             Taint::new("soft", "x", TaintEffect::PreferNoSchedule),
@@ -62,14 +59,11 @@ mod tests {
         let mut p = pod("p");
         let st = TaintToleration.filter(None, &p, &info);
         assert_eq!(st.code, Code::UnschedulableAndUnresolvable);
-        assert_eq!(
-            st.reasons.to_vec(),
-            vec!["node(s) had untolerated taint {gpu: true}"]
-        );
+        assert_eq!(st.reasons.to_vec(), vec![REASON_UNTOLERATED]);
         p.tolerations = vec![Toleration::new("gpu", "Equal", "true", "NoSchedule")].into();
         assert_eq!(
             TaintToleration.filter(None, &p, &info).reasons.to_vec(),
-            vec!["node(s) had untolerated taint {evict: }"]
+            vec![REASON_UNTOLERATED]
         );
         p.tolerations = vec![Toleration::new("", "Exists", "", "")].into();
         assert!(TaintToleration.filter(None, &p, &info).is_success());

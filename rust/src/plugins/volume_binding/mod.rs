@@ -25,7 +25,7 @@ use crate::state::volumes::{ClaimKey, ClassRecord, PvRecord, PvcRecord, Volumes}
 
 pub const NAME: &str = "VolumeBinding";
 
-pub const REASON_NODE_CONFLICT: &str = "node(s) had volume node affinity conflict";
+pub const REASON_NODE_CONFLICT: &str = "node(s) didn't match PersistentVolume's node affinity";
 pub const REASON_BIND_CONFLICT: &str = "node(s) didn't find available persistent volumes to bind";
 pub const REASON_PV_NOT_EXIST: &str =
     "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
