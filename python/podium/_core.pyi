@@ -65,6 +65,9 @@ class Kind(IntEnum):
     POD_GROUP = 7
     PRIORITY_CLASS = 8
     POD_DISRUPTION_BUDGET = 9
+    DEVICE_CLASS = 10
+    RESOURCE_SLICE = 11
+    RESOURCE_CLAIM = 12
 
 class EventType(Enum):
     """A watch event's type, as the apiserver's watch.EventType."""

@@ -54,6 +54,18 @@ POD_DISRUPTION_BUDGETS = Resource(
     Kind.POD_DISRUPTION_BUDGET, "/apis/policy/v1/poddisruptionbudgets"
 )
 PREEMPTION_RESOURCES: tuple[Resource, ...] = (PRIORITY_CLASSES, POD_DISRUPTION_BUDGETS)
+# What DynamicResources reads (resource.k8s.io/v1, GA since Kubernetes 1.34). Optional: on an
+# apiserver that does not serve the API there are no devices, and pods with claims wait.
+DEVICE_CLASSES = Resource(
+    Kind.DEVICE_CLASS, "/apis/resource.k8s.io/v1/deviceclasses", optional=True
+)
+RESOURCE_SLICES = Resource(
+    Kind.RESOURCE_SLICE, "/apis/resource.k8s.io/v1/resourceslices", optional=True
+)
+RESOURCE_CLAIMS = Resource(
+    Kind.RESOURCE_CLAIM, "/apis/resource.k8s.io/v1/resourceclaims", optional=True
+)
+DRA_RESOURCES: tuple[Resource, ...] = (DEVICE_CLASSES, RESOURCE_SLICES, RESOURCE_CLAIMS)
 CORE_RESOURCES: tuple[Resource, ...] = (
     NODES,
     PODS,
@@ -62,6 +74,7 @@ CORE_RESOURCES: tuple[Resource, ...] = (
     POD_GROUPS,
     *VOLUME_RESOURCES,
     *PREEMPTION_RESOURCES,
+    *DRA_RESOURCES,
 )
 
 

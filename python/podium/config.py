@@ -69,6 +69,8 @@ DEFAULT_FILTERS: tuple[str, ...] = (
     "VolumeBinding",
     "PodTopologySpread",
     "InterPodAffinity",
+    # Devices through ResourceClaims (resource.k8s.io/v1), after InterPodAffinity as in kube.
+    "DynamicResources",
     # podium's NUMA placement, under the scheduler-plugins name of the equivalent plugin.
     "NodeResourceTopologyMatch",
 )
@@ -81,6 +83,8 @@ DEFAULT_SCORES: dict[str, int] = {
     "NodeResourcesFit": 1,
     "NodeResourcesBalancedAllocation": 1,
     "ImageLocality": 1,
+    # kube's default weight; podium's score packs devices (whole PCIe roots stay free).
+    "DynamicResources": 2,
     # Outweighs NodeResourcesFit's spreading for GPU pods, so whole nodes stay free.
     "NUMAPacking": 5,
 }
@@ -101,6 +105,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "NUMAPacking",
         "InterPodAffinity",
         "PodTopologySpread",
+        "DynamicResources",
     }
 )
 # kube-scheduler plugins podium provides as built-in behaviour rather than as core plugins (queue
@@ -117,7 +122,6 @@ _OTHER_KUBE_PLUGINS: frozenset[str] = frozenset(
         "GCEPDLimits",
         "AzureDiskLimits",
         "VolumeZone",
-        "DynamicResources",
     }
 )
 _FILTER_PLUGINS = frozenset(DEFAULT_FILTERS) | _OTHER_KUBE_PLUGINS

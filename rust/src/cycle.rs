@@ -25,6 +25,7 @@ use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
+use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -186,6 +187,7 @@ pub fn schedule_batch_with(
                     &view,
                     &data.namespaces,
                     &data.volumes,
+                    &data.dra,
                     &pod,
                     extension,
                     None,
@@ -467,23 +469,34 @@ pub fn schedule_pod_extended(
     pod: &PodRecord,
     extension: Option<&dyn Extension>,
 ) -> (Decision, Option<usize>) {
-    schedule_pod_among(profile, nodes, namespaces, volumes, pod, extension, None)
+    schedule_pod_among(
+        profile,
+        nodes,
+        namespaces,
+        volumes,
+        Dra::none(),
+        pod,
+        extension,
+        None,
+    )
 }
 
 /// As `schedule_pod_extended`, choosing only among the nodes at the indices `only` (all when
 /// None); the others still count for the plugins that look across nodes (spread, affinity).
 /// The diagnosis counts the candidates only.
+#[allow(clippy::too_many_arguments)]
 pub fn schedule_pod_among(
     profile: &Profile,
     nodes: &[Arc<NodeInfo>],
     namespaces: &Namespaces,
     volumes: &Volumes,
+    dra: &Dra,
     pod: &PodRecord,
     extension: Option<&dyn Extension>,
     only: Option<&[usize]>,
 ) -> (Decision, Option<usize>) {
     decide(
-        profile, nodes, namespaces, volumes, pod, extension, only, None, None,
+        profile, nodes, namespaces, volumes, dra, pod, extension, only, None, None,
     )
 }
 
@@ -495,6 +508,7 @@ fn decide(
     nodes: &[Arc<NodeInfo>],
     namespaces: &Namespaces,
     volumes: &Volumes,
+    dra: &Dra,
     pod: &PodRecord,
     extension: Option<&dyn Extension>,
     only: Option<&[usize]>,
@@ -514,6 +528,7 @@ fn decide(
         nodes,
         namespaces,
         volumes,
+        dra,
         index,
     };
     let started = Instant::now();

@@ -16,6 +16,7 @@ use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::PodContext;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring::{self, PluginScores};
+use crate::state::dra::Dra;
 use crate::state::node_info::NodeInfo;
 use crate::state::snapshot::Snapshot;
 
@@ -64,6 +65,7 @@ pub fn evaluate(
         nodes: &resolved.nodes,
         namespaces: &resolved.namespaces,
         volumes: &resolved.volumes,
+        dra: Dra::none(),
         index: None,
     };
     Ok(profile.pool.install(|| {

@@ -23,6 +23,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{PluginState, PodContext, Prepared};
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
+use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::{PodRecord, parse_pod};
@@ -147,6 +148,8 @@ pub fn explain_pod_with(
         nodes,
         namespaces,
         volumes,
+        // Not yet given the cache's DRA objects: pods with claims explain as not found.
+        dra: Dra::none(),
         index: None,
     };
     let prepared = pre_filter_all(profile, &ctx);

@@ -250,6 +250,7 @@ impl Search<'_> {
                 &working,
                 &self.data.namespaces,
                 &volumes,
+                &self.data.dra,
                 pod,
                 self.gang.extension,
                 Some(&open),

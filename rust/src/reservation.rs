@@ -117,6 +117,7 @@ pub fn reserve(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Vec<O
                 nodes: &nodes,
                 namespaces: &data.namespaces,
                 volumes: &data.volumes,
+                dra: &data.dra,
                 index: None,
             };
             let states = pre_filter(profile, &ctx).ok()?;

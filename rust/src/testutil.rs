@@ -97,6 +97,7 @@ pub fn context<'a>(
         nodes,
         namespaces,
         volumes: &NO_VOLUMES,
+        dra: crate::state::dra::Dra::none(),
         index: None,
     }
 }

@@ -11,6 +11,7 @@ use crate::framework::filter_states::FilterStates;
 use crate::framework::index_view::IndexView;
 use crate::framework::status::Status;
 use crate::intern::Sym;
+use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -41,6 +42,8 @@ pub struct PodContext<'a> {
     pub namespaces: &'a Namespaces,
     /// PersistentVolumes, claims and classes, with this batch's reservations (VolumeBinding).
     pub volumes: &'a Volumes,
+    /// DeviceClasses, ResourceSlices, ResourceClaims and assumed allocations (DynamicResources).
+    pub dra: &'a Dra,
     /// The placed pods by label, in step with `nodes`; None when `nodes` holds pods the index
     /// does not (a preemption's trial removals, nominated pods): plugins then walk `nodes`.
     pub index: Option<&'a IndexView<'a>>,

@@ -325,6 +325,7 @@ impl Context<'_> {
                 nodes: &view,
                 namespaces: &data.namespaces,
                 volumes: &data.volumes,
+                dra: &data.dra,
                 index: None,
             };
             let states = pre_filter(profile, &ctx).map_err(|status| {

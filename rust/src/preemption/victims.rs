@@ -16,6 +16,7 @@ use crate::framework::plugin::PodContext;
 use crate::preemption::gangs::Gangs;
 use crate::runtime::profile::Profile;
 use crate::state::disruption::Budgets;
+use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -192,6 +193,9 @@ impl Search<'_> {
             nodes: self.nodes,
             namespaces: self.namespaces,
             volumes: self.volumes,
+            // Victims' devices are not counted as freed yet: pods with claims are not
+            // preempted for (their claims read as not found).
+            dra: Dra::none(),
             index: None,
         };
         self.profile

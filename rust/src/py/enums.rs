@@ -94,7 +94,7 @@ const CODE_MEMBERS: [(&str, Code); 6] = [
     ("SKIP", Code::Skip),
 ];
 
-const KIND_MEMBERS: [(&str, Kind); 10] = [
+const KIND_MEMBERS: [(&str, Kind); 13] = [
     ("NODE", Kind::Node),
     ("POD", Kind::Pod),
     ("NODE_RESOURCE_TOPOLOGY", Kind::NodeResourceTopology),
@@ -105,6 +105,9 @@ const KIND_MEMBERS: [(&str, Kind); 10] = [
     ("POD_GROUP", Kind::PodGroup),
     ("PRIORITY_CLASS", Kind::PriorityClass),
     ("POD_DISRUPTION_BUDGET", Kind::PodDisruptionBudget),
+    ("DEVICE_CLASS", Kind::DeviceClass),
+    ("RESOURCE_SLICE", Kind::ResourceSlice),
+    ("RESOURCE_CLAIM", Kind::ResourceClaim),
 ];
 
 pub(crate) fn code(py: Python<'_>, code: Code) -> PyResult<Py<PyAny>> {

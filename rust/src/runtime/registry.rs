@@ -3,6 +3,7 @@
 
 use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
+use crate::plugins::dynamic_resources::plugin as dynamic_resources;
 use crate::plugins::{
     balanced_allocation, image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
     node_resource_topology_match, node_resources_fit, node_unschedulable, numa_packing,
@@ -43,6 +44,9 @@ const FILTERS: &[(&str, FilterCtor)] = &[
     (volume_binding::NAME, |_| {
         Ok(Box::new(volume_binding::VolumeBinding))
     }),
+    (dynamic_resources::NAME, |_| {
+        Ok(Box::new(dynamic_resources::DynamicResources::default()))
+    }),
 ];
 
 const SCORES: &[(&str, ScoreCtor)] = &[
@@ -77,6 +81,9 @@ const SCORES: &[(&str, ScoreCtor)] = &[
     }),
     (numa_packing::NAME, |spec| {
         Ok(Box::new(numa_packing::NumaPacking::from_spec(spec)?))
+    }),
+    (dynamic_resources::NAME, |_| {
+        Ok(Box::new(dynamic_resources::DynamicResourcesScore::default()))
     }),
 ];
 

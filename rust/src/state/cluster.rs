@@ -15,6 +15,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
 use crate::plugins::volume_binding::{self, ClaimBinding};
 use crate::state::disruption::{self, Budgets};
+use crate::state::dra::{self, Dra};
 use crate::state::event_type::EventType;
 use crate::state::kind::Kind;
 use crate::state::namespaces::{Namespaces, parse_namespace};
@@ -141,6 +142,8 @@ pub struct ClusterState {
     namespaces: Namespaces,
     /// PVs, PVCs, StorageClasses and the PVs assumed pods count on.
     volumes: Volumes,
+    /// DeviceClasses, ResourceSlices, ResourceClaims and the claim allocations podium assumed.
+    dra: Dra,
     /// NodeResourceTopology objects by node name; kept apart from the slots because they may
     /// arrive before their node and outlive its deletion.
     topologies: HashMap<Sym, Nrt>,
@@ -167,6 +170,7 @@ impl ClusterState {
             relisting: HashMap::new(),
             namespaces: Namespaces::default(),
             volumes: Volumes::default(),
+            dra: Dra::default(),
             topologies: HashMap::new(),
             groups: PodGroups::default(),
             priorities: PriorityClasses::default(),
@@ -196,6 +200,7 @@ impl ClusterState {
         )
         .with_namespaces(self.namespaces.clone())
         .with_volumes(self.volumes.clone())
+        .with_dra(self.dra.clone())
         .with_preemption_objects(
             self.priorities.clone(),
             self.budgets.clone(),
@@ -323,6 +328,11 @@ impl ClusterState {
                 for name in gone {
                     self.priorities.remove(name);
                 }
+                self.generation += 1;
+                Vec::new()
+            }
+            Kind::DeviceClass | Kind::ResourceSlice | Kind::ResourceClaim => {
+                dra::end_relist(&mut self.dra, kind, &seen);
                 self.generation += 1;
                 Vec::new()
             }
@@ -464,6 +474,20 @@ impl ClusterState {
             Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
                 let seen = self.relisting.get_mut(&kind);
                 match volumes::apply_object(&mut self.volumes, kind, bytes, deleted, seen) {
+                    Ok((namespace, name, error)) => {
+                        if let Some(id) = LenientIdentity::read(bytes) {
+                            out.uid = id.uid;
+                            out.resource_version = id.resource_version;
+                        }
+                        (out.namespace, out.name, out.error) = (namespace, name, error);
+                        self.generation += 1;
+                    }
+                    Err(e) => out.error = Some(e),
+                }
+            }
+            Kind::DeviceClass | Kind::ResourceSlice | Kind::ResourceClaim => {
+                let seen = self.relisting.get_mut(&kind);
+                match dra::apply_object(&mut self.dra, kind, bytes, deleted, seen) {
                     Ok((namespace, name, error)) => {
                         if let Some(id) = LenientIdentity::read(bytes) {
                             out.uid = id.uid;
@@ -932,6 +956,16 @@ impl ClusterState {
 
     // -----------------------------------------------------------------------------------------
     // PodGroups
+
+    /// The DRA objects and assumed claim allocations.
+    pub fn dra(&self) -> &Dra {
+        &self.dra
+    }
+
+    pub fn dra_mut(&mut self) -> &mut Dra {
+        self.generation += 1;
+        &mut self.dra
+    }
 
     pub fn pod_group(&self, namespace: &str, name: &str) -> Option<Arc<PodGroupRecord>> {
         let key = (lookup(namespace)?, lookup(name)?);

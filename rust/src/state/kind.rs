@@ -12,10 +12,13 @@ pub enum Kind {
     PodGroup = 7,
     PriorityClass = 8,
     PodDisruptionBudget = 9,
+    DeviceClass = 10,
+    ResourceSlice = 11,
+    ResourceClaim = 12,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Node,
         Kind::Pod,
         Kind::NodeResourceTopology,
@@ -26,6 +29,9 @@ impl Kind {
         Kind::PodGroup,
         Kind::PriorityClass,
         Kind::PodDisruptionBudget,
+        Kind::DeviceClass,
+        Kind::ResourceSlice,
+        Kind::ResourceClaim,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +46,9 @@ impl Kind {
             Kind::PodGroup => "PodGroup",
             Kind::PriorityClass => "PriorityClass",
             Kind::PodDisruptionBudget => "PodDisruptionBudget",
+            Kind::DeviceClass => "DeviceClass",
+            Kind::ResourceSlice => "ResourceSlice",
+            Kind::ResourceClaim => "ResourceClaim",
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod affinity_wire;
 pub mod cluster;
 pub mod disruption;
+pub mod dra;
 pub mod event_type;
 pub mod fit_cache;
 pub mod kind;

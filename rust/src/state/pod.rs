@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
+use crate::state::dra::pod_claims::{PodResourceClaim, resolve_pod_claims};
 use crate::state::labels::Labels;
 use crate::state::node::join_errors;
 use crate::state::node_selector::{
@@ -93,6 +94,8 @@ pub struct PodRecord {
     /// PersistentVolumeClaims the pod's volumes use, in its namespace (ephemeral volumes'
     /// claims are `<pod>-<volume>`).
     pub claims: Box<[Sym]>,
+    /// `spec.resourceClaims`, resolved to claim names where known (DynamicResources).
+    pub resource_claims: Box<[PodResourceClaim]>,
     /// Container images (init containers included), normalized as ImageLocality compares
     /// them: `:latest` added when no tag is given.
     pub images: Box<[Sym]>,
@@ -147,6 +150,7 @@ impl PodRecord {
             spread: Box::default(),
             tolerations: Box::default(),
             claims: Box::default(),
+            resource_claims: Box::default(),
             images: Box::default(),
             running: false,
             numa_policy: None,
@@ -447,6 +451,13 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
     for (path, message) in term_errors {
         ctx.error(path, message);
     }
+    record.resource_claims = resolve_pod_claims(
+        spec.resource_claims.as_deref().unwrap_or_default(),
+        wire.status
+            .as_ref()
+            .and_then(|st| st.resource_claim_statuses.as_deref())
+            .unwrap_or_default(),
+    );
     record.images = spec
         .init_containers
         .iter()

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::state::disruption::Budgets;
+use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -25,6 +26,8 @@ pub struct SnapshotData {
     pub pending: PendingPods,
     pub namespaces: Namespaces,
     pub volumes: Volumes,
+    /// DeviceClasses, ResourceSlices, ResourceClaims and assumed claim allocations.
+    pub dra: Dra,
     /// What preemption reads: priority classes and disruption budgets.
     pub priorities: PriorityClasses,
     pub budgets: Budgets,
@@ -65,6 +68,7 @@ impl Snapshot {
                 pending,
                 namespaces: Namespaces::default(),
                 volumes: Volumes::default(),
+                dra: Dra::default(),
                 priorities: PriorityClasses::default(),
                 budgets: Budgets::default(),
                 nominated: PendingPods::new(),
@@ -115,6 +119,19 @@ impl Snapshot {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         data.index = index;
+        Self {
+            data: Mutex::new(data),
+            ..self
+        }
+    }
+
+    /// The DRA objects this snapshot sees (none unless set).
+    pub fn with_dra(self, dra: Dra) -> Self {
+        let mut data = self
+            .data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        data.dra = dra;
         Self {
             data: Mutex::new(data),
             ..self

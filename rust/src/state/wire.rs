@@ -172,6 +172,30 @@ pub struct PodSpecWire<'a> {
     pub volumes: Option<Vec<PodVolumeWire<'a>>>,
     #[serde(borrow)]
     pub resources: Option<RequirementsWire<'a>>,
+    #[serde(borrow)]
+    pub resource_claims: Option<Vec<PodResourceClaimWire<'a>>>,
+}
+
+/// `spec.resourceClaims[]` (Dynamic Resource Allocation).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodResourceClaimWire<'a> {
+    #[serde(borrow)]
+    pub name: Str<'a>,
+    #[serde(borrow)]
+    pub resource_claim_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub resource_claim_template_name: Option<Str<'a>>,
+}
+
+/// `status.resourceClaimStatuses[]`: the claims generated from templates.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodResourceClaimStatusWire<'a> {
+    #[serde(borrow)]
+    pub name: Str<'a>,
+    #[serde(borrow)]
+    pub resource_claim_name: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +293,8 @@ pub struct PodStatusWire<'a> {
     pub start_time: Option<Str<'a>>,
     #[serde(borrow)]
     pub nominated_node_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub resource_claim_statuses: Option<Vec<PodResourceClaimStatusWire<'a>>>,
 }
 
 /// A pod volume: only whether (and which) PersistentVolumeClaim it uses.

@@ -154,6 +154,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         assert!(matches!(plugin().pre_score(&ctx, &[]), Prepared::Skip));

@@ -15,17 +15,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::capacity::consumption;
-use super::claim::{AllocatedDevice, AllocationMode, Alternative, Claim, MAX_DEVICES_PER_CLAIM};
-use super::class::DeviceClass;
 use super::constraints::ConstraintState;
-use super::device::{DeviceKey, NodeScope, QualifiedName};
 use super::error::ClaimError;
-use super::ledger::InUse;
 use super::matcher::{MatchError, Matcher, Matchers};
-use super::pools::{DevId, Inventory, PoolState};
 use super::score::{PCIE_ROOT, node_score, root_measure};
 use super::taints::prevents_allocation;
 use crate::intern::{Sym, resolve, sym};
+use crate::state::dra::claim::{
+    AllocatedDevice, AllocationMode, Alternative, Claim, MAX_DEVICES_PER_CLAIM,
+};
+use crate::state::dra::class::DeviceClass;
+use crate::state::dra::device::{DeviceKey, NodeScope, QualifiedName};
+use crate::state::dra::ledger::InUse;
+use crate::state::dra::pools::{DevId, Inventory, PoolState};
 use crate::state::labels::Labels;
 
 #[derive(Debug, Clone, Copy)]

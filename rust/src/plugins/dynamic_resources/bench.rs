@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::allocator::Verdict;
-use super::testing::{World, claim, claim_json};
+use super::testing::{World, claim};
+use crate::state::dra::fixtures::claim_json;
 
 #[derive(Debug, Clone)]
 pub struct Report {

@@ -2,7 +2,7 @@
 //! each capacity of a device, rounded up to the device's request policy, and whether that fits
 //! next to what other shares already consume. Mirrors kube's `CmpRequestOverCapacity`.
 
-use super::device::{Capacity, Device, QualifiedName, RequestPolicy};
+use crate::state::dra::device::{Capacity, Device, QualifiedName, RequestPolicy};
 
 fn round_up(requested: i64, c: &Capacity) -> i64 {
     let Some(p) = &c.policy else { return requested };
@@ -78,7 +78,7 @@ pub fn consumption(
 mod tests {
     use super::*;
     use crate::intern::sym;
-    use crate::plugins::dynamic_resources::device::{DeviceKey, NodeScope, ValidRange};
+    use crate::state::dra::device::{DeviceKey, NodeScope, ValidRange};
 
     fn nic(policy: Option<RequestPolicy>) -> Device {
         Device {

@@ -3,9 +3,9 @@
 //! and `distinctAttribute` (no two share a value). A device lacking the attribute satisfies
 //! neither. `add` and `remove` follow the search's picks and backtracking.
 
-use super::claim::{Constraint, ConstraintKind};
-use super::device::{AttrValue, Device};
 use crate::intern::Sym;
+use crate::state::dra::claim::{Constraint, ConstraintKind};
+use crate::state::dra::device::{AttrValue, Device};
 
 #[derive(Debug, Clone)]
 pub struct ConstraintState {

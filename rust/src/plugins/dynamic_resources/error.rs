@@ -77,16 +77,6 @@ fn source_phrase(source: &SelectorSource) -> String {
     }
 }
 
-/// A malformed object the decoder refuses, naming the object and the field.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{kind} {name}: {field}: {why}")]
-pub struct DecodeError {
-    pub kind: &'static str,
-    pub name: String,
-    pub field: String,
-    pub why: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

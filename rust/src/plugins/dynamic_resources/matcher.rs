@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::cel::{self, CelError, Selector, values::device_value};
-use super::class::DeviceClass;
 use super::error::{CelFailure, SelectorSource};
-use super::pools::{DevId, Inventory};
 use crate::intern::{Sym, resolve};
+use crate::state::dra::class::DeviceClass;
+use crate::state::dra::pools::{DevId, Inventory};
 
 const UNKNOWN: u8 = 0;
 const YES: u8 = 1;

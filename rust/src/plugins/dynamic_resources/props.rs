@@ -8,9 +8,12 @@ use std::collections::HashSet;
 use proptest::prelude::*;
 
 use super::allocator::{Unfit, Verdict};
-use super::device::{AttrValue, DeviceKey, QualifiedName};
-use super::testing::{World, claim, claim_json, gpu_node_slice, nic_node_slice};
+use super::testing::{World, claim};
 use crate::intern::{resolve, sym};
+use crate::state::dra::device::{AttrValue, DeviceKey, QualifiedName};
+use crate::state::dra::fixtures::{
+    claim_json, gpu_and_nic_classes, gpu_node_slice, nic_node_slice,
+};
 
 #[derive(Debug, Clone)]
 struct Ask {
@@ -112,7 +115,7 @@ proptest! {
         if nics > 0 {
             slices.push(nic_node_slice("n", nics));
         }
-        let mut w = World::new(&slices, &super::testing::gpu_and_nic_classes());
+        let mut w = World::new(&slices, &gpu_and_nic_classes());
         let mut taken: HashSet<DeviceKey> = HashSet::new();
         for (i, a) in asks.iter().enumerate() {
             let pod = w.prepare(&[claim(&claim_for(i, a))]).unwrap();

@@ -3,10 +3,10 @@
 //! it fills. Devices are grouped by PCIe root (`resource.kubernetes.io/pcieRoot`), the unit a
 //! large aligned request needs whole.
 
-use super::device::{AttrValue, QualifiedName};
-use super::ledger::InUse;
-use super::pools::{DevId, Inventory};
 use crate::intern::Sym;
+use crate::state::dra::device::{AttrValue, QualifiedName};
+use crate::state::dra::ledger::InUse;
+use crate::state::dra::pools::{DevId, Inventory};
 
 /// The attribute podium packs by: devices behind one PCIe root.
 pub const PCIE_ROOT: &str = "resource.kubernetes.io/pcieRoot";

@@ -1,8 +1,8 @@
 //! Device taints (DRADeviceTaints, beta and on in 1.36) against a request's tolerations:
 //! `NoSchedule` and `NoExecute` taints keep a device from requests that do not tolerate them.
 
-use super::claim::{Toleration, TolerationOp};
-use super::device::{DeviceTaint, TaintEffect};
+use crate::state::dra::claim::{Toleration, TolerationOp};
+use crate::state::dra::device::{DeviceTaint, TaintEffect};
 
 /// kube's `resourceclaim.ToleratesTaint`.
 pub fn tolerates(t: &Toleration, taint: &DeviceTaint) -> bool {

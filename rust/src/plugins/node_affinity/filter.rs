@@ -124,6 +124,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Skip));
@@ -133,6 +134,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         assert!(matches!(NodeAffinity.pre_filter(&ctx), Prepared::Run(None)));

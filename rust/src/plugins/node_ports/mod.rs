@@ -87,6 +87,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Skip));
@@ -101,6 +102,7 @@ mod tests {
             nodes: &nodes,
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         assert!(matches!(NodePorts.pre_filter(&ctx), Prepared::Run(None)));

@@ -149,6 +149,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         match plugin.pre_filter(&ctx) {
@@ -204,6 +205,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         let Prepared::Run(state) = plugin.pre_filter(&ctx) else {

@@ -145,6 +145,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         let Prepared::Run(state) = plugin.pre_score(&ctx, &[]) else {
@@ -177,6 +178,7 @@ mod tests {
             nodes: &[],
             namespaces: &Default::default(),
             volumes: &Default::default(),
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         let Prepared::Run(state) = filters[0].pre_filter(&ctx) else {

@@ -290,6 +290,7 @@ mod tests {
             nodes: &infos,
             namespaces: &ns,
             volumes: v,
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         let state = match VolumeBinding.pre_filter(&ctx) {

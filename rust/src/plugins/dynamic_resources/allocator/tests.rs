@@ -1,10 +1,10 @@
 use super::*;
 use crate::intern::resolve;
-use crate::plugins::dynamic_resources::device::AttrValue;
 use crate::plugins::dynamic_resources::error::{CelFailure, SelectorSource};
-use crate::plugins::dynamic_resources::testing::{
-    World, aligned_claim, claim, claim_json, class_json, gpu_and_nic_classes, gpu_node_slice,
-    nic_node_slice,
+use crate::plugins::dynamic_resources::testing::{World, claim};
+use crate::state::dra::device::AttrValue;
+use crate::state::dra::fixtures::{
+    aligned_claim, claim_json, class_json, gpu_and_nic_classes, gpu_node_slice, nic_node_slice,
 };
 
 fn fit(v: Verdict) -> Fit {

@@ -1,7 +1,7 @@
 use super::values::device_value;
 use super::*;
-use crate::plugins::dynamic_resources::slice::Slice;
-use crate::plugins::dynamic_resources::testing::gpu_node_slice;
+use crate::state::dra::fixtures::gpu_node_slice;
+use crate::state::dra::slice::Slice;
 
 fn gpu() -> CelMap<'static> {
     let s = Slice::decode(&gpu_node_slice("n0", 8, 4)).unwrap();

@@ -16,7 +16,7 @@ use cel::common::value::{CowVal, StaticVal, Val};
 
 use super::semver::Semver;
 use crate::intern::resolve;
-use crate::plugins::dynamic_resources::device::{AttrValue, Device};
+use crate::state::dra::device::{AttrValue, Device};
 
 pub static QUANTITY_TYPE: Type = Type::new_unspecified_type("kubernetes.Quantity");
 pub static SEMVER_TYPE: Type = Type::new_unspecified_type("kubernetes.Semver");

@@ -219,7 +219,7 @@ impl Inventory {
 mod tests {
     use super::*;
     use crate::intern::sym;
-    use crate::plugins::dynamic_resources::testing::gpu_node_slice;
+    use crate::state::dra::fixtures::gpu_node_slice;
 
     fn slice_with(pool_gen: i64, count: i64, name: &str, devices: &[&str]) -> Slice {
         let devs: Vec<String> = devices

@@ -8,13 +8,12 @@ use super::device::{
     QualifiedName, RequestPolicy, TaintEffect, ValidRange,
 };
 use super::error::DecodeError;
+use super::node_selection::node_selector;
 use super::wire::{
     AttributeWire, CapacityWire, CounterWire, DeviceWire, RequestPolicyWire, ResourceSliceWire,
 };
 use crate::intern::{Sym, sym};
 use crate::quantity::parse_milli_value;
-use crate::state::node_selector::NodeSelector;
-use crate::state::pod::node_selector_term;
 use crate::state::wire::NodeSelectorWire;
 
 /// A named set of counters a pool's partitions draw from (`sharedCounters`).
@@ -56,26 +55,15 @@ impl Ctx<'_> {
     }
 }
 
-fn selector(w: &NodeSelectorWire<'_>) -> NodeSelector {
-    NodeSelector {
-        terms: w
-            .node_selector_terms
-            .iter()
-            .flatten()
-            .map(node_selector_term)
-            .collect(),
-    }
-}
-
 fn scope(
     node_name: Option<&str>,
     all_nodes: Option<bool>,
-    node_selector: Option<&NodeSelectorWire<'_>>,
+    selector: Option<&NodeSelectorWire<'_>>,
 ) -> NodeScope {
-    match (node_name, all_nodes, node_selector) {
+    match (node_name, all_nodes, selector) {
         (Some(n), _, _) if !n.is_empty() => NodeScope::Node(sym(n)),
         (_, Some(true), _) => NodeScope::All,
-        (_, _, Some(s)) => NodeScope::Selector(Arc::new(selector(s))),
+        (_, _, Some(s)) => NodeScope::Selector(Arc::new(node_selector(s))),
         _ => NodeScope::Nowhere,
     }
 }
@@ -314,7 +302,7 @@ impl Slice {
 mod tests {
     use super::*;
     use crate::intern::resolve;
-    use crate::plugins::dynamic_resources::testing::gpu_node_slice;
+    use crate::state::dra::fixtures::gpu_node_slice;
 
     #[test]
     fn decodes_a_gpu_slice() {

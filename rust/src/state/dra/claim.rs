@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::device::{DeviceKey, QualifiedName, TaintEffect};
 use super::error::DecodeError;
+use super::node_selection::node_selector;
 use super::wire::{
     AllocationWire, ConstraintWire, DeviceRequestWire, DeviceSelectorWire, ResourceClaimWire,
     TolerationWire,
@@ -12,7 +13,6 @@ use super::wire::{
 use crate::intern::{Sym, sym};
 use crate::quantity::parse_milli_value;
 use crate::state::node_selector::NodeSelector;
-use crate::state::pod::node_selector_term;
 
 /// kube's `AllocationResultsMaxSize`: devices one claim may be allocated.
 pub const MAX_DEVICES_PER_CLAIM: u32 = 32;
@@ -339,16 +339,7 @@ fn allocation(ctx: &Ctx<'_>, w: &AllocationWire<'_>) -> Result<Allocation, Decod
             })
         })
         .collect::<Result<_, DecodeError>>()?;
-    let node_selector = w.node_selector.as_ref().map(|s| {
-        Arc::new(NodeSelector {
-            terms: s
-                .node_selector_terms
-                .iter()
-                .flatten()
-                .map(node_selector_term)
-                .collect(),
-        })
-    });
+    let node_selector = w.node_selector.as_ref().map(|s| Arc::new(node_selector(s)));
     Ok(Allocation {
         devices,
         node_selector,
@@ -410,7 +401,7 @@ impl Claim {
 mod tests {
     use super::*;
     use crate::intern::resolve;
-    use crate::plugins::dynamic_resources::testing::{aligned_claim, claim_json};
+    use crate::state::dra::fixtures::{aligned_claim, claim_json};
 
     #[test]
     fn decodes_requests_constraints_and_status() {

@@ -65,15 +65,20 @@ pub struct InUse {
 
 impl InUse {
     pub fn build(inv: &Inventory, ledger: &Ledger) -> Self {
+        Self::from_devices(inv, ledger.entries().flat_map(|(_, d)| d.iter()))
+    }
+
+    pub fn from_devices<'a>(
+        inv: &Inventory,
+        devices: impl IntoIterator<Item = &'a AllocatedDevice>,
+    ) -> Self {
         let mut out = Self {
             dedicated: vec![0; inv.len()],
             shared: vec![0; inv.len()],
             ..Self::default()
         };
-        for (_, devices) in ledger.entries() {
-            for d in devices {
-                out.add(inv, d);
-            }
+        for d in devices {
+            out.add(inv, d);
         }
         out
     }
@@ -173,9 +178,9 @@ impl InUse {
 mod tests {
     use super::*;
     use crate::intern::sym;
-    use crate::plugins::dynamic_resources::device::DeviceKey;
-    use crate::plugins::dynamic_resources::slice::Slice;
-    use crate::plugins::dynamic_resources::testing::gpu_node_slice;
+    use crate::state::dra::device::DeviceKey;
+    use crate::state::dra::fixtures::gpu_node_slice;
+    use crate::state::dra::slice::Slice;
 
     fn dev(n: &str) -> AllocatedDevice {
         AllocatedDevice {

@@ -1,0 +1,12 @@
+//! A malformed DRA object the decoders refuse, naming the object and the field.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{kind} {name}: {field}: {why}")]
+pub struct DecodeError {
+    pub kind: &'static str,
+    pub name: String,
+    pub field: String,
+    pub why: String,
+}
