@@ -131,6 +131,7 @@ def test_defaults_without_a_file() -> None:
         "VolumeBinding",
         "PodTopologySpread",
         "InterPodAffinity",
+        "DynamicResources",
         "NodeResourceTopologyMatch",
     ]
     assert spec["scores"] == {
@@ -141,6 +142,7 @@ def test_defaults_without_a_file() -> None:
         "NodeResourcesFit": 1,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
+        "DynamicResources": 2,
         "NUMAPacking": 5,
     }
     assert spec["fit"] == {
