@@ -9,6 +9,8 @@
 
 pub mod cycle;
 pub mod diagnosis;
+#[cfg(test)]
+mod dra_tests;
 pub mod error;
 pub mod evaluate;
 pub mod explain;

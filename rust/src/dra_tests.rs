@@ -1,4 +1,4 @@
-//! The plugin in a real scheduling cycle: objects through the cache's watch path, a batch on a
+//! DynamicResources in a real scheduling cycle: objects through the cache's watch path, a batch on a
 //! snapshot, the decision's reasons.
 
 use crate::cycle::schedule_batch;
