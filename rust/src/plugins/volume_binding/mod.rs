@@ -427,6 +427,7 @@ mod tests {
             nodes: &infos,
             namespaces: &ns,
             volumes: &v,
+            dra: crate::state::dra::Dra::none(),
             index: None,
         };
         let Prepared::Run(Some(state)) = VolumeBinding.pre_filter(&ctx) else {
