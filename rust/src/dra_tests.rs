@@ -230,3 +230,31 @@ fn claims_allocated_and_reserved_for_the_pod_go_where_their_devices_are() {
     assert_eq!(d.code, Code::Success, "{}", d.message);
     assert_eq!(d.node.as_deref(), Some("node-2"));
 }
+
+#[test]
+fn explain_names_each_nodes_reason() {
+    use crate::explain::{Target, explain};
+    let mut s = cluster(2);
+    let too_big = claim_json(
+        "ns",
+        "nine",
+        r#"[{"name":"gpu","exactly":{"deviceClassName":"gpu.example.com","count":9}}]"#,
+        "[]",
+        "{}",
+    );
+    s.apply_event(Kind::ResourceClaim, &event("ADDED", &too_big))
+        .unwrap();
+    s.apply_event(
+        Kind::Pod,
+        &event(
+            "ADDED",
+            &pod_json("big", r#"[{"name":"g","resourceClaimName":"nine"}]"#, "[]"),
+        ),
+    )
+    .unwrap();
+    let why = explain(&s.snapshot(), Target::Pending("big"), &profile()).unwrap();
+    assert_eq!(why.len(), 2);
+    for reasons in why.values() {
+        assert_eq!(reasons, &["cannot allocate all claims".to_owned()]);
+    }
+}

@@ -16,7 +16,6 @@ use crate::framework::extension::{Extension, Verdict};
 use crate::framework::plugin::PodContext;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring::{self, PluginScores};
-use crate::state::dra::Dra;
 use crate::state::node_info::NodeInfo;
 use crate::state::snapshot::Snapshot;
 
@@ -65,7 +64,7 @@ pub fn evaluate(
         nodes: &resolved.nodes,
         namespaces: &resolved.namespaces,
         volumes: &resolved.volumes,
-        dra: Dra::none(),
+        dra: &resolved.dra,
         index: None,
     };
     Ok(profile.pool.install(|| {

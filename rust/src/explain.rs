@@ -54,6 +54,7 @@ pub struct Resolved {
     pub nodes: Vec<Arc<NodeInfo>>,
     pub namespaces: Namespaces,
     pub volumes: Volumes,
+    pub dra: Dra,
 }
 
 /// Finds `target` in `snapshot` (or decodes it) and copies out what judging it needs.
@@ -81,6 +82,7 @@ pub fn resolve(snapshot: &Snapshot, target: Target<'_>) -> CoreResult<Resolved> 
         nodes,
         namespaces: data.namespaces.clone(),
         volumes,
+        dra: data.dra.clone(),
     })
 }
 
@@ -103,7 +105,7 @@ pub fn explain(
     let r = resolve(snapshot, target)?;
     Ok(profile
         .pool
-        .install(|| explain_pod_with(profile, &r.nodes, &r.namespaces, &r.volumes, &r.pod)))
+        .install(|| explain_pod_with(profile, &r.nodes, &r.namespaces, &r.volumes, &r.dra, &r.pod)))
 }
 
 /// Removes the pod `uid` from the node it counts on (in a private copy of that node) and
@@ -124,12 +126,13 @@ fn take_off_node(nodes: &mut [Arc<NodeInfo>], uid: &str) -> CoreResult<Arc<PodRe
 }
 
 /// The per-node reasons for `pod` on `nodes`, with the namespaces' labels (pod affinity's
-/// namespaceSelector) and the volume state (VolumeBinding).
+/// namespaceSelector), the volume state (VolumeBinding) and the DRA objects (DynamicResources).
 pub fn explain_pod_with(
     profile: &Profile,
     nodes: &[Arc<NodeInfo>],
     namespaces: &Namespaces,
     volumes: &Volumes,
+    dra: &Dra,
     pod: &PodRecord,
 ) -> Explanation {
     let everywhere = |reasons: Vec<String>| -> Explanation {
@@ -148,8 +151,7 @@ pub fn explain_pod_with(
         nodes,
         namespaces,
         volumes,
-        // Not yet given the cache's DRA objects: pods with claims explain as not found.
-        dra: Dra::none(),
+        dra,
         index: None,
     };
     let prepared = pre_filter_all(profile, &ctx);
