@@ -538,6 +538,9 @@ class ClusterState:
     def nominated_node(self, uid: str) -> str | None:
         """The node held for ``uid``: podium's nomination, else ``status.nominatedNodeName``."""
 
+    def nominated_to(self, node: str) -> list[str]:
+        """The uids of the pending pods that hold ``node`` (O(nominated pods))."""
+
     def snapshot(self) -> Snapshot: ...
     @property
     def node_count(self) -> int: ...

@@ -85,6 +85,7 @@ class QueueSink(Protocol):
     def update(self, pod: PendingPod) -> None: ...
     def delete(self, uid: str) -> None: ...
     def move_all_to_active_or_backoff(self, reason: str) -> object: ...
+    def activate(self, uid: str) -> object: ...
 
 
 class Cache:
@@ -143,7 +144,15 @@ class Cache:
                 self._on_group_change((change.namespace, change.pod_group))
         if change.kind == Kind.POD:
             self._on_pod(change)
-        elif change.kind == Kind.NODE:
+            return
+        if change.kind in (Kind.NODE, Kind.NODE_RESOURCE_TOPOLOGY) and (
+            change.relevant or change.event == EventType.DELETED
+        ):
+            # A node held for a pod (a nomination) may no longer take it: its pods are decided
+            # again now, not after their backoff, so a hold never outlives its use.
+            for uid in self.state.nominated_to(change.name):
+                self._queue.activate(uid)
+        if change.kind == Kind.NODE:
             if change.event in (EventType.ADDED, EventType.MODIFIED) and change.relevant:
                 self._queue.move_all_to_active_or_backoff(f"Node{change.event.name.title()}")
         elif change.kind in (Kind.PRIORITY_CLASS, Kind.POD_DISRUPTION_BUDGET):

@@ -41,6 +41,9 @@ class NoQueue:
     def move_all_to_active_or_backoff(self, reason: str) -> None:
         pass
 
+    def activate(self, uid: str) -> None:
+        pass
+
 
 @dataclass(frozen=True)
 class ExtenderOptions:

@@ -170,6 +170,17 @@ class SchedulingQueue(Generic[P]):
             log.debug("moved %d unschedulable pod(s) on %s", len(parked), reason)
         return len(parked)
 
+    def activate(self, uid: str) -> bool:
+        """kube's pod activation: a parked or backing-off pod goes to active at once, for a
+        change that concerns it alone (its nominated node changed). True if it moved."""
+        entry = self._entries.get(uid)
+        if entry is None or entry.where not in (_Where.UNSCHEDULABLE, _Where.BACKOFF):
+            return False
+        self._set_where(entry, _Where.ACTIVE)
+        # A backoff heap item left behind is stale (its token no longer matches) and skipped.
+        self._push_active(entry)
+        return True
+
     # -- scheduling cycle ---------------------------------------------------------------------
 
     async def pop_batch(self, max_pods: int, wait: float = 0.0) -> list[P]:

@@ -20,7 +20,7 @@ use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
 use crate::plugins::volume_binding::{self, ClaimBinding};
-use crate::preemption::nominated::Nominees;
+use crate::preemption::nominated::{HELD_FOR_NOMINATED_PODS, Nominees};
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
@@ -182,6 +182,11 @@ pub fn schedule_batch_with(
                     nodes: nodes.len(),
                     batch: &batch,
                 });
+                let shared = Shared {
+                    index: index.as_ref(),
+                    statics: Some(&statics),
+                    unheld: held.is_some().then_some(nodes.as_slice()),
+                };
                 let (decision, chosen) = decide(
                     profile,
                     &view,
@@ -191,8 +196,7 @@ pub fn schedule_batch_with(
                     &pod,
                     extension,
                     None,
-                    index.as_ref(),
-                    Some(&statics),
+                    shared,
                 );
                 drop(view);
                 if chosen.is_none()
@@ -317,6 +321,8 @@ struct Filtered {
     /// Indices into the node list, in the order they were examined.
     feasible: Vec<usize>,
     failures: Vec<Status>,
+    /// The node index of each of `failures`.
+    failed_at: Vec<usize>,
     /// Nodes the static verdicts refused: a diagnosis re-runs the filters on them for why.
     refused: Vec<usize>,
     processed: usize,
@@ -357,6 +363,7 @@ fn find_feasible(
     let mut out = Filtered {
         feasible: Vec::with_capacity(want.min(n)),
         failures: Vec::new(),
+        failed_at: Vec::new(),
         refused: Vec::new(),
         processed: 0,
     };
@@ -415,7 +422,10 @@ fn find_feasible(
             match found {
                 Found::Feasible => out.feasible.push(i),
                 Found::Refused => out.refused.push(i),
-                Found::Failed(s) => out.failures.push(s),
+                Found::Failed(s) => {
+                    out.failures.push(s);
+                    out.failed_at.push(i);
+                }
             }
         }
     }
@@ -424,6 +434,30 @@ fn find_feasible(
         profile.start.advance(start, out.processed, n);
     }
     out
+}
+
+/// A node that refused the pod only because of the pods nominated to it is reported as held
+/// for them rather than by the filter they made it fail: `Insufficient nvidia.com/gpu` next to
+/// free GPUs sends users looking for who took them. `nodes` are the pod's view and the same
+/// nodes without the holds; only nodes whose two versions differ are judged again.
+fn blame_holds(
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    (nodes, unheld): (&[Arc<NodeInfo>], &[Arc<NodeInfo>]),
+    failed_at: &[usize],
+    failures: &mut [Status],
+) {
+    let free: Vec<usize> = failed_at
+        .par_iter()
+        .enumerate()
+        .filter(|&(_, &i)| !Arc::ptr_eq(&nodes[i], &unheld[i]))
+        .filter(|&(_, &i)| run_filters(profile, states, pod, &unheld[i]).is_none())
+        .map(|(k, _)| k)
+        .collect();
+    for k in free {
+        failures[k] = Status::unschedulable(HELD_FOR_NOMINATED_PODS);
+    }
 }
 
 static TIE_BREAK: LazyLock<ahash::RandomState> = LazyLock::new(|| {
@@ -496,8 +530,28 @@ pub fn schedule_pod_among(
     only: Option<&[usize]>,
 ) -> (Decision, Option<usize>) {
     decide(
-        profile, nodes, namespaces, volumes, dra, pod, extension, only, None, None,
+        profile,
+        nodes,
+        namespaces,
+        volumes,
+        dra,
+        pod,
+        extension,
+        only,
+        Shared::default(),
     )
+}
+
+/// What the decisions of one batch share beyond the nodes.
+#[derive(Clone, Copy, Default)]
+struct Shared<'a> {
+    /// The placed pods by label, when the caller keeps them in step with the nodes.
+    index: Option<&'a IndexView<'a>>,
+    /// The batch's cache of node-only filter verdicts.
+    statics: Option<&'a StaticFilters>,
+    /// The nodes without the pods nominated to them, when the nodes decided on hold some: a
+    /// pod refused only because of a hold is told so.
+    unheld: Option<&'a [Arc<NodeInfo>]>,
 }
 
 /// As `schedule_pod_among`, with the placed pods by label when the caller keeps them in step
@@ -512,9 +566,13 @@ fn decide(
     pod: &PodRecord,
     extension: Option<&dyn Extension>,
     only: Option<&[usize]>,
-    index: Option<&IndexView<'_>>,
-    statics: Option<&StaticFilters>,
+    shared: Shared<'_>,
 ) -> (Decision, Option<usize>) {
+    let Shared {
+        index,
+        statics,
+        unheld,
+    } = shared;
     let mut decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
         return (decision.failed(diagnosis::invalid_pod(err)), None);
@@ -553,6 +611,7 @@ fn decide(
     let Filtered {
         feasible,
         mut failures,
+        failed_at,
         refused,
         processed,
     } = find_feasible(
@@ -581,6 +640,16 @@ fn decide(
     }
     decision.feasible_nodes = feasible.len();
     if feasible.is_empty() {
+        if let Some(unheld) = unheld {
+            blame_holds(
+                profile,
+                &states,
+                pod,
+                (nodes, unheld),
+                &failed_at,
+                &mut failures,
+            );
+        }
         explain_refused(&mut failures);
         return (
             decision.failed(diagnosis::fit_error(candidates, &failures)),

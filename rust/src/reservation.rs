@@ -168,14 +168,12 @@ impl Search<'_> {
     /// Would node `i` take `pod` once every pod on it is gone?
     fn takes(&self, states: &FilterPrep, pod: &PodRecord, i: usize) -> bool {
         let node = &self.nodes[i];
-        let Some(record) = &node.node else {
-            return false;
-        };
-        if self.whole_node_resource(pod, node).is_none() {
+        if node.node.is_none() || self.whole_node_resource(pod, node).is_none() {
             return false;
         }
-        let emptied = NodeInfo::new(record.clone());
-        run_filters(self.profile, states, pod, &emptied).is_none()
+        // Emptied with its NUMA zones: a node whose zones can never hold the pod (8 GPUs in
+        // two zones of 4 for a single-NUMA pod) must not be held for it.
+        run_filters(self.profile, states, pod, &node.emptied()).is_none()
     }
 
     /// The node nearest to free among those not held that would take the pod once emptied.
@@ -210,3 +208,7 @@ impl Search<'_> {
 #[cfg(test)]
 #[path = "reservation_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reservation_numa_tests.rs"]
+mod numa_tests;

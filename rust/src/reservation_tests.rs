@@ -98,6 +98,16 @@ fn the_held_node_is_kept_from_pods_of_equal_priority() {
         decisions[0]
     );
 
+    // A 7-GPU pod fits only on b, and only but for the hold: it is told so, not that GPUs
+    // are short on a node with 7 free.
+    gpu_pod(&mut s, "seven", None, 7);
+    let decisions = schedule_batch(&s.snapshot(), &["seven".to_owned()], &profile(1.0));
+    assert_eq!(
+        decisions[0].message,
+        "0/3 nodes are available: 1 node(s) were reserved for nominated pods, \
+         2 Insufficient nvidia.com/gpu.",
+    );
+
     // Once b's pod is gone, the reserved pod takes b.
     let gone = r#"{"type":"DELETED","object":{"metadata":{"name":"on-b","namespace":"ns","uid":"on-b"},"spec":{"nodeName":"b"}}}"#;
     s.apply_event(Kind::Pod, gone.as_bytes()).expect("event");

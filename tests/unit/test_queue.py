@@ -104,6 +104,22 @@ async def test_move_respects_unexpired_backoff(queue: SchedulingQueue[Pod], cloc
     assert await pop_all(queue) == ["a"]
 
 
+async def test_activate_skips_the_backoff_of_one_pod(queue: SchedulingQueue[Pod]) -> None:
+    for uid in ("held", "other"):
+        queue.add(Pod(uid))
+    for pod in await queue.pop_batch(2):
+        queue.requeue(pod, unschedulable=True)
+    assert queue.activate("held")
+    assert not queue.activate("held"), "already active"
+    assert not queue.activate("unknown")
+    assert queue.pending_counts() == {"active": 1, "backoff": 0, "unschedulable": 1}
+    # Its backoff has not expired, yet it comes out at once; the other stays parked.
+    assert [pod.uid for pod in await queue.pop_batch(10)] == ["held"]
+    queue.move_all_to_active_or_backoff("NodeAdd")
+    assert queue.activate("other"), "from backoff too"
+    assert [pod.uid for pod in await queue.pop_batch(10)] == ["other"]
+
+
 async def test_unschedulable_timeout_releases(queue: SchedulingQueue[Pod], clock: Clock) -> None:
     queue.add(Pod("a"))
     (pod,) = await queue.pop_batch(1)

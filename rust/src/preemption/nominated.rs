@@ -12,6 +12,10 @@ use crate::state::pod::PodRecord;
 use crate::state::priority::PriorityClasses;
 use crate::state::snapshot::PendingPods;
 
+/// Why a node that would take a pod but for the pods nominated to it (preemption's or a
+/// whole-node reservation's) refuses it.
+pub const HELD_FOR_NOMINATED_PODS: &str = "node(s) were reserved for nominated pods";
+
 /// The pending pods with a nominated node, by the node's index in the cycle's node list.
 #[derive(Default)]
 pub struct Nominees {

@@ -282,6 +282,10 @@ impl PyClusterState {
         self.lock().nominated_node(uid)
     }
 
+    fn nominated_to(&self, node: &str) -> Vec<String> {
+        self.lock().nominated_to(node)
+    }
+
     fn snapshot(&self) -> PySnapshot {
         PySnapshot::new(self.lock().snapshot())
     }

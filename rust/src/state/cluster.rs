@@ -1029,6 +1029,16 @@ impl ClusterState {
             .map(resolve)
     }
 
+    /// The pending pods that hold `node` (preemption's nominees, whole-node reservations).
+    pub fn nominated_to(&self, node: &str) -> Vec<String> {
+        let node = sym(node);
+        self.nominated
+            .values()
+            .filter(|pod| pod.nominated_node == Some(node))
+            .map(|pod| pod.uid.to_string())
+            .collect()
+    }
+
     pub fn is_assumed(&self, uid: &str) -> bool {
         self.pods.get(uid).is_some_and(|e| e.assumed_on.is_some())
     }

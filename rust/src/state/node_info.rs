@@ -34,6 +34,17 @@ impl NodeInfo {
         }
     }
 
+    /// This node with every pod gone, its NUMA topology kept (all of it free): what a node
+    /// held for a whole-node pod must take once it drains.
+    #[must_use]
+    pub fn emptied(&self) -> Self {
+        Self {
+            node: self.node.clone(),
+            numa: self.numa.emptied(),
+            ..Self::default()
+        }
+    }
+
     pub fn pod_count(&self) -> usize {
         self.pods.len()
     }

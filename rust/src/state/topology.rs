@@ -149,6 +149,21 @@ impl NodeNuma {
         }
     }
 
+    /// The node's NUMA state with every pod gone: its object's zones all free, no allocations
+    /// of podium's pending. A malformed object stays malformed (the node is still unusable for
+    /// NUMA placement once emptied).
+    #[must_use]
+    pub fn emptied(&self) -> Self {
+        let nrt = self.nrt.as_ref().map(|nrt| match nrt {
+            Nrt::Parsed(topology) => Nrt::Parsed(Arc::new(topology.emptied())),
+            Nrt::Malformed(message) => Nrt::Malformed(message.clone()),
+        });
+        Self {
+            nrt,
+            ..Self::default()
+        }
+    }
+
     pub fn ledger(&self) -> &PendingLedger {
         &self.ledger
     }

@@ -33,7 +33,7 @@ mod shares;
 mod simulation_tests;
 mod stranding;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod usage;
 mod zone_choice;
 mod zone_table;

@@ -178,4 +178,40 @@ impl NodeTopology {
     pub fn zone_index(&self, name: &str) -> Option<usize> {
         self.zones.iter().position(|zone| zone.name == name)
     }
+
+    /// The node as it would report itself with every pod gone: each zone's and switch's
+    /// resources all available, the zones, distances and kubelet policy unchanged. What a
+    /// whole-node reservation is judged against.
+    #[must_use]
+    pub fn emptied(&self) -> Self {
+        let free = |resources: &[ZoneResource]| -> Vec<ZoneResource> {
+            resources
+                .iter()
+                .map(|r| ZoneResource {
+                    available: r.allocatable,
+                    ..r.clone()
+                })
+                .collect()
+        };
+        Self {
+            zones: self
+                .zones
+                .iter()
+                .map(|zone| Zone {
+                    name: zone.name.clone(),
+                    resources: free(&zone.resources),
+                    switches: zone
+                        .switches
+                        .iter()
+                        .map(|switch| Switch {
+                            name: switch.name.clone(),
+                            kind: switch.kind.clone(),
+                            resources: free(&switch.resources),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
 }

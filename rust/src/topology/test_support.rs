@@ -18,7 +18,7 @@ pub struct ZoneSpec {
     pub free_gpus: Option<i64>,
 }
 
-pub fn zone(gpus: i64, nics: i64) -> ZoneSpec {
+pub const fn zone(gpus: i64, nics: i64) -> ZoneSpec {
     ZoneSpec {
         gpus,
         nics,
