@@ -542,6 +542,26 @@ pub fn schedule_pod_among(
     )
 }
 
+/// As `schedule_pod_in` on `nodes` that hold nominated pods, `unheld` being the same nodes
+/// without them: the walking reference for the batch's decisions, reasons included.
+#[cfg(test)]
+pub(crate) fn schedule_pod_holding(
+    profile: &Profile,
+    nodes: &[Arc<NodeInfo>],
+    unheld: &[Arc<NodeInfo>],
+    namespaces: &Namespaces,
+    pod: &PodRecord,
+) -> (Decision, Option<usize>) {
+    let shared = Shared {
+        unheld: Some(unheld),
+        ..Shared::default()
+    };
+    let volumes = Volumes::default();
+    decide(
+        profile, nodes, namespaces, &volumes, pod, None, None, shared,
+    )
+}
+
 /// What the decisions of one batch share beyond the nodes.
 #[derive(Clone, Copy, Default)]
 struct Shared<'a> {

@@ -1,11 +1,11 @@
 //! The batch's shortcuts (the pod index, spread's domain cache, the static verdicts)
 //! change how a decision is reached, never the decision: on random clusters, a batch scheduled
 //! with them (`schedule_batch`) decides every pod exactly as pods scheduled one by one without
-//! them (`schedule_pod_in`), down to the failure message.
+//! them (`schedule_pod_holding`), down to the failure message.
 
 use std::sync::Arc;
 
-use crate::cycle::{Decision, schedule_batch, schedule_pod_in};
+use crate::cycle::{Decision, schedule_batch, schedule_pod_holding};
 use crate::intern::sym;
 use crate::preemption::nominated::Nominees;
 use crate::runtime::profile::Profile;
@@ -309,7 +309,7 @@ fn check(seed: u64) {
         let view = nominees
             .held_for(p, &nodes, &pending_map, &classes)
             .into_owned();
-        let (d, chosen) = schedule_pod_in(&walking, &view, &namespaces, p);
+        let (d, chosen) = schedule_pod_holding(&walking, &view, &nodes, &namespaces, p);
         assert!(
             same(&d, with_index),
             "seed {seed}: pod {} decided differently with the index:\n walking: {d:?}\n index:   {with_index:?}",
