@@ -156,16 +156,12 @@ async def test_a_node_whose_numa_zones_cannot_hold_the_pod_is_never_held(
             assert not (await pod("big"))["status"].get("nominatedNodeName")
 
             # The small pod finishes and the updater reports the zones free again.
-            await request_bytes(
-                api, "DELETE", f"{path}/run-1", query={"gracePeriodSeconds": 0}
-            )
+            await request_bytes(api, "DELETE", f"{path}/run-1", query={"gracePeriodSeconds": 0})
             current = orjson.loads(await request_bytes(api, "GET", f"{NRT_PATH}/{node}"))
             freed = make_node_resource_topology(node, zones)
             freed["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             await request_bytes(api, "PUT", f"{NRT_PATH}/{node}", body=freed)
-            await request_bytes(
-                api, "POST", path, body=_gpu_pod("next", namespace, node_labels, 1)
-            )
+            await request_bytes(api, "POST", path, body=_gpu_pod("next", namespace, node_labels, 1))
 
             async def next_bound() -> bool:
                 return bool((await pod("next"))["spec"].get("nodeName") == node)
