@@ -120,7 +120,7 @@ async def test_a_whole_node_pod_holds_the_node_nearest_to_free_until_it_drains(
 
 
 async def test_a_node_whose_numa_zones_cannot_hold_the_pod_is_never_held(
-    api: ApiClient, namespace: str, node_labels: dict[str, str]
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
 ) -> None:
     """The reproduction from independent testing: 8 GPUs in two zones of 4 under kubelet's
     ``single-numa-node``, a 1-GPU pod on it, then an 8-GPU single-NUMA pod. The node, emptied,
@@ -175,7 +175,7 @@ async def test_a_node_whose_numa_zones_cannot_hold_the_pod_is_never_held(
 
 
 async def test_a_hold_ends_on_the_topology_change_that_makes_it_useless(
-    api: ApiClient, namespace: str, node_labels: dict[str, str]
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
 ) -> None:
     """A legitimate hold (no alignment asked, 8 GPUs on the node) ends as soon as the node's
     topology object says kubelet will align devices to one zone of 4: the pod can no longer
