@@ -558,7 +558,15 @@ pub(crate) fn schedule_pod_holding(
     };
     let volumes = Volumes::default();
     decide(
-        profile, nodes, namespaces, &volumes, pod, None, None, shared,
+        profile,
+        nodes,
+        namespaces,
+        &volumes,
+        Dra::none(),
+        pod,
+        None,
+        None,
+        shared,
     )
 }
 
