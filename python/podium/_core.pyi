@@ -88,6 +88,9 @@ class ListPage:
     # One message per object that could not be parsed (object and field named); those objects
     # are kept as invalid records (a node is infeasible, a pending pod fails with this message).
     errors: list[str]
+    # (namespace, name, uid, message) of the pods among ``errors`` that are on a node: they still
+    # count there (e.g. by their requests when their podium.dev/allocation is wrong).
+    bound_pod_errors: list[tuple[str, str, str, str]]
 
 @final
 class Change:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from podium._core import ClusterState, EventType, Kind, PendingPod
-from podium.watch import Reflector, ReflectorOptions, Resource
+from podium.watch import BoundPodErrorHandler, Reflector, ReflectorOptions, Resource
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -97,11 +97,18 @@ class Cache:
         resources: Iterable[Resource] = CORE_RESOURCES,
         options: ReflectorOptions | None = None,
         on_group_change: Callable[[tuple[str, str]], None] | None = None,
+        on_bound_pod_error: BoundPodErrorHandler | None = None,
     ) -> None:
         self.state = ClusterState(list(scheduler_names))
         self._queue = queue
         # Told (namespace, group) when a PodGroup or one of its pods changes.
         self._on_group_change = on_group_change
+        # Told (namespace, name, uid, message) of each pod on a node podium cannot read whole
+        # (say a podium.dev/allocation that is not its requests), as it is listed or changes.
+        self._on_bound_pod_error = on_bound_pod_error
+        # Those pods now, by uid: (namespace, name, message). Only pods with such an error are
+        # kept, so this is as small as the number of them.
+        self.bound_pod_errors: dict[str, tuple[str, str, str]] = {}
         self._known_pending: set[str] = set()
         # Told every change after it is applied (VolumeBinding's PreBind waits on them).
         self.observers: list[Callable[[Change], None]] = []
@@ -114,6 +121,7 @@ class Cache:
                 on_vanished=self._on_vanished,
                 on_relist=self._on_relist,
                 options=options,
+                on_bound_pod_error=self._bound_pod_error,
             )
             for resource in resources
         ]
@@ -164,8 +172,19 @@ class Cache:
                 f"{change.kind.name}{change.event.name.title()}"
             )
 
+    def _bound_pod_error(self, namespace: str, name: str, uid: str, message: str) -> None:
+        if self.bound_pod_errors.get(uid) == (namespace, name, message):
+            return
+        self.bound_pod_errors[uid] = (namespace, name, message)
+        if self._on_bound_pod_error is not None:
+            self._on_bound_pod_error(namespace, name, uid, message)
+
     def _on_pod(self, change: Change) -> None:
         uid = change.uid
+        if change.event != EventType.DELETED and change.error and change.node_name:
+            self._bound_pod_error(change.namespace, change.name, uid, change.error)
+        else:
+            self.bound_pod_errors.pop(uid, None)
         if change.event != EventType.DELETED and self.state.is_assumed(uid):
             # Chosen and being bound: the binder owns it until the bind lands or fails.
             return

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from podium.config import SchedulerConfig
 
 log = logging.getLogger(__name__)
+# Event reason for a pod on a node that podium could not read whole (the note names the pod and
+# the field, and what podium does instead).
+MALFORMED = "Malformed"
 
 
 def default_identity() -> str:
@@ -116,7 +119,11 @@ class Podium:
             group_of=gang_key,
         )
         self.cache = Cache(
-            api, config.scheduler_names, self.queue, on_group_change=self._group_changed
+            api,
+            config.scheduler_names,
+            self.queue,
+            on_group_change=self._group_changed,
+            on_bound_pod_error=self._bound_pod_error,
         )
         self.state = self.cache.state
         self.recorder = EventRecorder(api, self.identity, metrics=self.metrics)
@@ -191,6 +198,12 @@ class Podium:
     def _group_changed(self, key: tuple[str, str]) -> None:
         self.gangs.changed(key)
 
+    def _bound_pod_error(self, namespace: str, name: str, uid: str, message: str) -> None:
+        # The leader tells the pod's owner; a follower's cache keeps it for when it leads.
+        if self.term.running:
+            ref = ObjectRef(namespace=namespace, name=name, uid=uid)
+            self.recorder.record(ref, "Warning", MALFORMED, "Scheduling", message)
+
     def _bind_failed(self, pod: _core.PendingPod, node: str) -> None:
         key = gang_key(pod)
         if key is not None:
@@ -216,6 +229,8 @@ class Podium:
             self.conditions.start(self.term)
             self.gangs.start(self.term)
             self._cycles = self.term.spawn(self.scheduler.run(), name="podium-cycles")
+            for uid, (namespace, name, message) in list(self.cache.bound_pod_errors.items()):
+                self._bound_pod_error(namespace, name, uid, message)
             log.info(
                 "scheduling as %s: %d nodes, %d pods cached",
                 self.identity,

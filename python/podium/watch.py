@@ -62,6 +62,8 @@ class StreamCorrupt(Exception):
 ChangeHandler = Callable[["Change"], None]
 VanishedHandler = Callable[[list[str]], None]
 RelistHandler = Callable[["Kind"], None]
+# (namespace, name, uid, message) of a pod on a node that podium could not read whole.
+BoundPodErrorHandler = Callable[[str, str, str, str], None]
 
 
 class Reflector:
@@ -74,13 +76,17 @@ class Reflector:
         on_vanished: VanishedHandler,
         on_relist: RelistHandler | None = None,
         options: ReflectorOptions | None = None,
+        on_bound_pod_error: BoundPodErrorHandler | None = None,
     ) -> None:
+        """``on_bound_pod_error``: told of listed pods on a node that podium could not read
+        whole (a watch tells it through ``on_change``)."""
         self._api = api
         self._state = state
         self._resource = resource
         self._on_change = on_change
         self._on_vanished = on_vanished
         self._on_relist = on_relist
+        self._on_bound_pod_error = on_bound_pod_error
         self._options = options or ReflectorOptions()
         self.synced = asyncio.Event()
         self.resource_version = ""
@@ -164,6 +170,9 @@ class Reflector:
                 page = self._state.apply_list(kind, body)
                 for error in page.errors:
                     log.error("%s: %s", self._path, error)
+                if self._on_bound_pod_error is not None:
+                    for namespace, name, uid, error in page.bound_pod_errors:
+                        self._on_bound_pod_error(namespace, name, uid, error)
                 resource_version = page.resource_version
                 continue_token = page.continue_token
                 if not continue_token:

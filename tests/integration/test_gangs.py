@@ -15,7 +15,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from podium.config import default_config, parse_config
-from podium.rawapi import request_bytes
+from podium.rawapi import ApiStatusError, request_bytes
 from podium.runner import Podium
 from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
 from podium.testing.podgroups import (
@@ -211,9 +211,8 @@ async def test_a_malformed_pod_group_is_named_and_its_pods_wait(
 ) -> None:
     suffix = node_labels["podium.dev/test"]
     await create_nodes(api, [make_node(f"gangbad-{suffix}", gpus=8, labels=node_labels)])
-    bad = make_pod_group("bad", namespace, min_member=1, rack="same-rack")
-    bad["spec"]["minMember"] = 0  # the CRD allows it; podium cannot place a gang of none
-    await create_pod_group(api, bad)
+    # The CRD cannot check podium's annotations; podium names the bad one.
+    await create_pod_group(api, make_pod_group("bad", namespace, min_member=1, rack="same-rack"))
     pods = [_member(f"bad-{i}", namespace, "bad", node_labels, gpus=1) for i in range(2)]
     pods.append(_member("orphan-0", namespace, "missing", node_labels, gpus=1))
     pods.append(make_pod("plain", namespace, scheduler_name="podium", node_selector=node_labels))
@@ -231,9 +230,42 @@ async def test_a_malformed_pod_group_is_named_and_its_pods_wait(
         await podium.recorder.flush()
         notes = {e["note"] for e in await _events(api, namespace, "Pod", "bad-0")}
         assert any(
-            f"PodGroup {namespace}/bad: spec.minMember: must be at least 1, got 0" in n
-            and "podium.dev/rack" in n
-            for n in notes
+            f"PodGroup {namespace}/bad: metadata.annotations[podium.dev/rack]" in n for n in notes
         ), notes
         orphan = {e["note"] for e in await _events(api, namespace, "Pod", "orphan-0")}
         assert f"PodGroup {namespace}/missing not found; waiting for it" in orphan, orphan
+
+
+async def test_the_crd_and_podium_agree_on_zero_and_negative_counts(
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
+) -> None:
+    """What podium's CRD admits, podium schedules (0 as scheduler-plugins reads it); what podium
+    would refuse, the CRD refuses first."""
+    suffix = node_labels["podium.dev/test"]
+    await create_nodes(api, [make_node(f"gangzero-{suffix}", gpus=8, labels=node_labels)])
+    for field in ("minMember", "scheduleTimeoutSeconds"):
+        negative = make_pod_group(f"negative-{field.lower()}", namespace, min_member=1)
+        negative["spec"][field] = -1
+        with pytest.raises(ApiStatusError) as refused:
+            await create_pod_group(api, negative)
+        assert refused.value.status == 422, refused.value
+        assert f"spec.{field}" in str(refused.value), refused.value
+    zero = make_pod_group("zero", namespace, min_member=1)
+    zero["spec"] = {"minMember": 0, "scheduleTimeoutSeconds": 0}
+    await create_pod_group(api, zero)
+    defaulted = make_pod_group("defaulted", namespace, min_member=1)
+    del defaulted["spec"]["minMember"]
+    created = await create_pod_group(api, defaulted)
+    assert created["spec"]["minMember"] == 1, "the CRD's default"
+    pods = [_member(f"zero-{i}", namespace, "zero", node_labels, gpus=1) for i in range(2)]
+    async with Podium(default_config(), api, identity="gang-zero-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(api, namespace, pods)
+
+        async def bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "zero-")) == 2
+
+        await _until(bound, "the members of a minMember 0 group to bind")
+        await podium.gangs.flush()
+        status = (await get_pod_group(api, namespace, "zero"))["status"]
+        assert (status["phase"], status["scheduled"]) == ("Scheduled", 2), status

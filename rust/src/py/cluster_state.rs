@@ -21,6 +21,7 @@ pub struct ListPage {
     continue_token: Option<String>,
     items: usize,
     errors: Vec<String>,
+    bound_pod_errors: Vec<(String, String, String, String)>,
 }
 
 #[pyclass(frozen, get_all, module = "podium._core")]
@@ -172,6 +173,7 @@ impl PyClusterState {
             continue_token: page.continue_token,
             items: page.items,
             errors: page.errors,
+            bound_pod_errors: page.bound_pod_errors,
         })
     }
 

@@ -40,6 +40,10 @@ pub struct ListOutcome {
     pub continue_token: Option<String>,
     pub items: usize,
     pub errors: Vec<String>,
+    /// (namespace, name, uid, error) of the pods on a node among `errors`: they count on their
+    /// node whatever podium could not read of them, and their owners are told (a watch
+    /// reports the same through `ChangeOutcome`).
+    pub bound_pod_errors: Vec<(String, String, String, String)>,
 }
 
 /// What one watch line did.
@@ -232,6 +236,14 @@ impl ClusterState {
             out.items += 1;
             let change = self.apply_object(kind, EventType::Added, item.get().as_bytes());
             if let Some(e) = change.error {
+                if kind == Kind::Pod && change.node_name.is_some() {
+                    out.bound_pod_errors.push((
+                        change.namespace,
+                        change.name,
+                        change.uid,
+                        e.clone(),
+                    ));
+                }
                 out.errors.push(e);
             }
         }

@@ -534,7 +534,28 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
     record.requests = requests;
     record.non_zero_requests = non_zero;
     record.host_ports = host_ports.into_boxed_slice();
+    check_allocation(&mut record, &mut ctx);
     record
+}
+
+/// An allocation that does not add up to the pod's requests is dropped: the pod then counts
+/// by its requests (on its node; in its zones once the NRT object shows it). As for a value
+/// that does not parse, only a bound pod's is reported.
+fn check_allocation(record: &mut PodRecord, ctx: &mut Ctx<'_>) {
+    let Some(allocation) = &record.allocation else {
+        return;
+    };
+    let requests = &record.requests;
+    let requested = |name: &str| ResourceName::lookup(name).map_or(0, |r| requests.get(r));
+    if let Err(detail) = allocation.check_totals(requested) {
+        record.allocation = None;
+        if record.node_name.is_some() {
+            ctx.error(
+                format!("metadata.annotations[{ALLOCATION_ANNOTATION}]"),
+                format!("{detail}; ignored, the pod counts by its requests"),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -669,5 +690,34 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("nvidia.com/gpu requests"), "{error}");
+    }
+
+    #[test]
+    fn an_allocation_that_is_not_the_pods_requests_is_dropped() {
+        let pod = |node: &str, claim: &str| {
+            record(&format!(
+                r#"{{"metadata":{{"name":"p","namespace":"d","uid":"u","annotations":{{
+                    "podium.dev/allocation":"{{\"policy\":\"single\",\"zones\":[{{\"zone\":\"node-0\",\"resources\":{{\"nvidia.com/gpu\":{claim}}}}}]}}"}}}},
+                   "spec":{{"nodeName":"{node}","containers":[{{"resources":{{"requests":{{"nvidia.com/gpu":"1"}}}}}}]}}}}"#
+            ))
+        };
+        let fine = pod("n1", "1");
+        assert_eq!(
+            (fine.error.as_deref(), fine.allocation.is_some()),
+            (None, true)
+        );
+        let greedy = pod("n1", "9223372036854775807");
+        assert!(greedy.allocation.is_none(), "counted by its requests");
+        assert_eq!(
+            greedy.error.as_deref(),
+            Some(
+                "Pod d/p: metadata.annotations[podium.dev/allocation]: the zones hold \
+                 9223372036854775807 nvidia.com/gpu in all, the pod requests 1; ignored, the pod \
+                 counts by its requests"
+            )
+        );
+        // A pending pod's stale value is replaced by its binding: dropped, not reported.
+        let pending = pod("", "4");
+        assert_eq!((pending.error, pending.allocation), (None, None));
     }
 }

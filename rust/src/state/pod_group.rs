@@ -169,22 +169,31 @@ fn empty(namespace: &str, name: &str, uid: &str, resource_version: &str) -> PodG
     }
 }
 
-fn read_spec(spec: &PodGroupSpecWire<'_>, record: &mut PodGroupRecord, errors: &mut Vec<String>) {
-    match spec.min_member {
-        None => {}
-        Some(n) => match u32::try_from(n) {
-            Ok(n) if n >= 1 => record.min_member = n,
-            _ => errors.push(format!("spec.minMember: must be at least 1, got {n}")),
-        },
+/// A count the CRD types as int32: not negative, at most `i32::MAX`.
+fn int32_count(path: &str, n: i64) -> Result<u32, String> {
+    match u32::try_from(n) {
+        Ok(count) if n <= i64::from(i32::MAX) => Ok(count),
+        _ if n < 0 => Err(format!("{path}: must not be negative, got {n}")),
+        _ => Err(format!("{path}: must be at most {}, got {n}", i32::MAX)),
     }
-    match spec.schedule_timeout_seconds {
-        None => {}
-        Some(n) => match u32::try_from(n) {
-            Ok(n) if n >= 1 => record.schedule_timeout_seconds = Some(n),
-            _ => errors.push(format!(
-                "spec.scheduleTimeoutSeconds: must be at least 1, got {n}"
-            )),
-        },
+}
+
+fn read_spec(spec: &PodGroupSpecWire<'_>, record: &mut PodGroupRecord, errors: &mut Vec<String>) {
+    // The values scheduler-plugins' CRD admits, read as its coscheduling reads them (podium's
+    // CRD in deploy/crds admits the same: int32, minimum 0).
+    if let Some(n) = spec.min_member {
+        // 0 waits for no one, as 1 does: every member is tried as soon as it exists.
+        match int32_count("spec.minMember", n) {
+            Ok(n) => record.min_member = n.max(1),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(n) = spec.schedule_timeout_seconds {
+        // 0: no wait at all, the group is Failed once an attempt has not placed it.
+        match int32_count("spec.scheduleTimeoutSeconds", n) {
+            Ok(n) => record.schedule_timeout_seconds = Some(n),
+            Err(e) => errors.push(e),
+        }
     }
     for (key, text) in spec.min_resources.iter().flatten() {
         let parsed = if ResourceName::parse(key) == ResourceName::Cpu {
@@ -269,15 +278,33 @@ mod tests {
     }
 
     #[test]
+    fn zeros_mean_what_scheduler_plugins_means() {
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns"},
+               "spec":{"minMember":0,"scheduleTimeoutSeconds":0}}"#,
+        );
+        assert_eq!(g.error, None);
+        assert_eq!((g.min_member, g.schedule_timeout_seconds), (1, Some(0)));
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns"},"spec":{"scheduleTimeoutSeconds":-5}}"#,
+        );
+        let err = g.error.expect("negative");
+        assert!(
+            err.contains("spec.scheduleTimeoutSeconds: must not be negative, got -5"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_fields_are_named_with_the_object() {
         let g = parse(
             r#"{"metadata":{"name":"g","namespace":"ns","annotations":{"podium.dev/rack":"same"}},
-               "spec":{"minMember":0,"minResources":{"cpu":"lots"}}}"#,
+               "spec":{"minMember":-1,"minResources":{"cpu":"lots"}}}"#,
         );
         let err = g.error.expect("invalid");
         assert!(err.starts_with("PodGroup ns/g: "), "{err}");
         assert!(
-            err.contains("spec.minMember: must be at least 1, got 0"),
+            err.contains("spec.minMember: must not be negative, got -1"),
             "{err}"
         );
         assert!(

@@ -34,6 +34,18 @@ impl ResourceName {
         }
     }
 
+    /// As `parse`, without interning a name never seen (None then): for names read from
+    /// values anyone may write, which must not grow the intern table.
+    pub fn lookup(name: &str) -> Option<Self> {
+        match name {
+            CPU => Some(Self::Cpu),
+            MEMORY => Some(Self::Memory),
+            EPHEMERAL_STORAGE => Some(Self::EphemeralStorage),
+            PODS => Some(Self::Pods),
+            other => crate::intern::lookup(other).map(Self::Scalar),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cpu => CPU,

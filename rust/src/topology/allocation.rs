@@ -106,6 +106,31 @@ impl Allocation {
             zones,
         })
     }
+
+    /// Whether the zones add up, resource by resource, to what the pod requests (`requested`,
+    /// in the crate's units). podium writes exactly the pod's requests, split over zones, so
+    /// any other total was not written by podium for this pod: trusting it would count a
+    /// 1-GPU pod as holding a zone's every GPU, or none. Err names the first resource that
+    /// differs.
+    pub fn check_totals(&self, requested: impl Fn(&str) -> i64) -> Result<(), String> {
+        let mut totals: BTreeMap<&str, Option<i64>> = BTreeMap::new();
+        for zone in &self.zones {
+            for (name, &amount) in &zone.resources {
+                let total = totals.entry(name).or_insert(Some(0));
+                *total = total.and_then(|t| t.checked_add(amount));
+            }
+        }
+        for (name, total) in totals {
+            let wanted = requested(name);
+            if total != Some(wanted) {
+                let held = total.map_or_else(|| "more than 2^63".to_owned(), |t| t.to_string());
+                return Err(format!(
+                    "the zones hold {held} {name} in all, the pod requests {wanted}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -187,6 +212,42 @@ mod tests {
         assert_eq!(
             single.to_annotation(),
             r#"{"policy":"single","zones":[{"zone":"node-0","resources":{"nvidia.com/gpu":4,"rdma/hca":1}}]}"#
+        );
+    }
+
+    #[test]
+    fn totals_must_be_the_pods_requests() {
+        let allocation = sample();
+        let requests: BTreeMap<&str, i64> = [
+            ("nvidia.com/gpu", 6),
+            ("rdma/hca", 1),
+            ("cpu", 8000),
+            ("memory", 1 << 30),
+        ]
+        .into();
+        fn of<'a>(r: &'a BTreeMap<&str, i64>) -> impl Fn(&str) -> i64 + 'a {
+            move |name| r.get(name).copied().unwrap_or(0)
+        }
+        assert_eq!(allocation.check_totals(of(&requests)), Ok(()));
+        let mut fewer = requests.clone();
+        fewer.insert("nvidia.com/gpu", 1);
+        assert_eq!(
+            allocation.check_totals(of(&fewer)),
+            Err("the zones hold 6 nvidia.com/gpu in all, the pod requests 1".into())
+        );
+        let mut no_nic = requests.clone();
+        no_nic.remove("rdma/hca");
+        assert_eq!(
+            allocation.check_totals(of(&no_nic)),
+            Err("the zones hold 1 rdma/hca in all, the pod requests 0".into())
+        );
+        let text = r#"{"policy":"prefer","zones":[
+            {"zone":"a","resources":{"nvidia.com/gpu":9223372036854775807}},
+            {"zone":"b","resources":{"nvidia.com/gpu":1}}]}"#;
+        let huge = Allocation::from_annotation("ns/p", text).expect("well-formed");
+        assert_eq!(
+            huge.check_totals(|_| 1),
+            Err("the zones hold more than 2^63 nvidia.com/gpu in all, the pod requests 1".into())
         );
     }
 
