@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from podium.bounded import MAX_CONDITION_BYTES, bound
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class ConditionWriter:
     def set_unschedulable(self, namespace: str, name: str, message: str) -> None:
         """Ask for the condition to be written; returns at once."""
         key = (namespace, name)
+        message = bound(message, MAX_CONDITION_BYTES)
         if self._written.get(key) == message and key not in self._in_progress:
             self._pending.pop(key, None)
             return

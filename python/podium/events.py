@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
+from podium.bounded import bound
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -313,7 +314,4 @@ def _micro_time(epoch_seconds: float) -> str:
 
 
 def _truncate(note: str) -> str:
-    encoded = note.encode()
-    if len(encoded) <= _MAX_NOTE_BYTES:
-        return note
-    return encoded[: _MAX_NOTE_BYTES - 3].decode("utf-8", "ignore") + "..."
+    return bound(note, _MAX_NOTE_BYTES)

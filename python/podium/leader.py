@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
+from podium.bounded import quoted
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def parse_micro_time(value: str) -> datetime:
     """Parse an RFC 3339 timestamp (MicroTime or Time). Raises ValueError when it is not one."""
     match = _RFC3339.fullmatch(value)
     if match is None:
-        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
+        raise ValueError(f"not an RFC 3339 timestamp: {quoted(value)}")
     fraction = match.group(1) or ""
     # fromisoformat wants at most six fractional digits; the apiserver may send up to nine.
     trimmed = value.replace(fraction, fraction[:7], 1) if fraction else value
@@ -101,7 +102,7 @@ def _whole(value: object, minimum: int) -> int | None:
 
 def _time_problem(value: object) -> str | None:
     if not isinstance(value, str):
-        return f"expected an RFC 3339 string, got {value!r}"
+        return f"expected an RFC 3339 string, got {quoted(value)}"
     try:
         parse_micro_time(value)
     except ValueError as err:
@@ -112,7 +113,7 @@ def _time_problem(value: object) -> str | None:
 def parse_record(spec: object) -> LeaseRecord:
     """Read the election fields of a Lease ``spec``; never raises."""
     if not isinstance(spec, dict):
-        return LeaseRecord(None, None, None, 0, (f"spec: expected an object, got {spec!r}",))
+        return LeaseRecord(None, None, None, 0, (f"spec: expected an object, got {quoted(spec)}",))
     problems: list[str] = []
 
     raw_holder = spec.get("holderIdentity")
@@ -123,13 +124,13 @@ def parse_record(spec: object) -> LeaseRecord:
         holder = raw_holder
     else:
         holder = None
-        problems.append(f"spec.holderIdentity: expected a string, got {raw_holder!r}")
+        problems.append(f"spec.holderIdentity: expected a string, got {quoted(raw_holder)}")
 
     raw_duration = spec.get("leaseDurationSeconds")
     duration = _whole(raw_duration, 1)
     if raw_duration is not None and duration is None:
         problems.append(
-            f"spec.leaseDurationSeconds: expected a positive integer, got {raw_duration!r}"
+            f"spec.leaseDurationSeconds: expected a positive integer, got {quoted(raw_duration)}"
         )
     elif raw_duration is None and holder != "":
         problems.append("spec.leaseDurationSeconds: missing while the lease has a holder")
@@ -146,7 +147,7 @@ def parse_record(spec: object) -> LeaseRecord:
     transitions = _whole(raw_transitions, 0)
     if raw_transitions is not None and transitions is None:
         problems.append(
-            f"spec.leaseTransitions: expected a non-negative integer, got {raw_transitions!r}"
+            f"spec.leaseTransitions: expected a non-negative integer, got {quoted(raw_transitions)}"
         )
 
     return LeaseRecord(holder, duration, times["acquireTime"], transitions or 0, tuple(problems))

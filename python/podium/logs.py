@@ -13,6 +13,8 @@ from enum import StrEnum
 
 import orjson
 
+from podium.bounded import MAX_LOG_VALUE_BYTES, bound
+
 
 class LogFormat(StrEnum):
     """``--log-format``: plain text for people, one JSON object per line for pipelines."""
@@ -43,14 +45,19 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": bound(record.getMessage(), MAX_LOG_VALUE_BYTES),
         }
         for key, value in record_fields(record).items():
             # A field never hides one of the line's own keys.
-            entry[f"field.{key}" if key in _RESERVED else key] = value
+            entry[f"field.{key}" if key in _RESERVED else key] = _bounded(value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def _bounded(value: object) -> object:
+    """A field as the line carries it: text bounded, anything else as it is."""
+    return bound(value, MAX_LOG_VALUE_BYTES) if isinstance(value, str) else value
 
 
 class TextFormatter(logging.Formatter):
@@ -58,6 +65,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = bound(record.message, MAX_LOG_VALUE_BYTES)
         line = super().formatMessage(record)
         extra = record_fields(record)
         if not extra:
@@ -67,7 +75,7 @@ class TextFormatter(logging.Formatter):
 
 
 def _text_value(value: object) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else bound(str(value), MAX_LOG_VALUE_BYTES)
     # Quote what would otherwise run into the next pair.
     return orjson.dumps(text).decode() if not text or " " in text or "=" in text else text
 

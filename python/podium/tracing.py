@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from podium import __version__
+from podium.bounded import MAX_SPAN_ATTRIBUTE_CHARS
 
 TRACER_NAME = "podium.scheduler"
 DEFAULT_SERVICE_NAME = "podium"
@@ -137,7 +138,11 @@ class Tracing:
             }
         )
         self._provider = TracerProvider(
-            resource=resource, sampler=ParentBased(TraceIdRatioBased(options.sampling_ratio))
+            resource=resource,
+            sampler=ParentBased(TraceIdRatioBased(options.sampling_ratio)),
+            # A net for attributes that quote users' text (reasons, diagnoses): the core bounds
+            # each value it quotes, this bounds the whole attribute.
+            span_limits=SpanLimits(max_span_attribute_length=MAX_SPAN_ATTRIBUTE_CHARS),
         )
         self._provider.add_span_processor(
             BatchSpanProcessor(exporter or OTLPSpanExporter(endpoint=options.endpoint))

@@ -7,6 +7,7 @@
 //! scheduling above them (`cycle`, `gang`, `preemption`, `reservation`, `explain`, `evaluate`);
 //! and `py`, the Python boundary, on top. This module only registers `py`'s classes.
 
+pub mod bounded;
 pub mod cycle;
 pub mod diagnosis;
 #[cfg(test)]

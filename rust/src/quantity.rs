@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::bounded::quoted;
+
 /// Longer strings are rejected before parsing: no real quantity comes close.
 pub const MAX_LEN: usize = 64;
 /// Significant digits kept exactly (u128 holds 38).
@@ -22,7 +24,7 @@ pub struct QuantityError {
 
 impl fmt::Display for QuantityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid quantity {:?}: {}", self.text, self.why)
+        write!(f, "invalid quantity {}: {}", quoted(&self.text), self.why)
     }
 }
 

@@ -102,4 +102,4 @@ async def test_long_notes_are_truncated_to_the_api_limit(peer: tuple[Peer, ApiCl
     await record(api, ["é" * 2000])
     ((_, body),) = server.calls
     assert len(body["note"].encode()) <= 1024
-    assert body["note"].endswith("...")
+    assert body["note"].endswith("… (4000 bytes)")

@@ -4,6 +4,7 @@
 //! kube's conversion rules: a nil selector matches nothing, an empty one matches everything,
 //! `matchLabels` pairs and `matchExpressions` are ANDed.
 
+use crate::bounded::quoted;
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::LabelSelectorWire;
 use crate::state::labels::Labels;
@@ -120,7 +121,10 @@ impl LabelSelector {
                 (other, _) => {
                     return Err((
                         format!("{at}.operator"),
-                        format!("unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)"),
+                        format!(
+                            "unknown operator {} (In, NotIn, Exists, DoesNotExist)",
+                            quoted(other)
+                        ),
                     ));
                 }
             };

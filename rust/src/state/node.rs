@@ -1,5 +1,6 @@
 //! Node records: what the scheduler keeps of a Node object.
 
+use crate::bounded::quoted;
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::labels::Labels;
@@ -126,7 +127,7 @@ fn from_wire(wire: &NodeWire<'_>) -> NodeRecord {
                 Ok(_) => errors.push(FieldError {
                     object: object.clone(),
                     path: format!("status.allocatable.{key}"),
-                    message: format!("negative quantity {text:?}"),
+                    message: format!("negative quantity {}", quoted(text)),
                 }),
                 Err(e) => errors.push(FieldError {
                     object: object.clone(),

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::bounded;
+
 /// `Pod default/web-1`, `Node gpu-7`: how every error names its object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
@@ -94,9 +96,12 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, (String, Str
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        (path, e.into_inner().to_string())
+        // The path holds map keys and serde quotes the value it refuses: both anyone's text.
+        let message = bounded::message(&e.into_inner().to_string()).into_owned();
+        (bounded::message(&path).into_owned(), message)
     })?;
-    de.end().map_err(|e| (String::new(), e.to_string()))?;
+    de.end()
+        .map_err(|e| (String::new(), bounded::message(&e.to_string()).into_owned()))?;
     Ok(value)
 }
 

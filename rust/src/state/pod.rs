@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::bounded::quoted;
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::dra::pod_claims::{PodResourceClaim, resolve_pod_claims};
@@ -234,7 +235,7 @@ impl Ctx<'_> {
                 }
                 Ok(_) => self.error(
                     format!("{path}.{key}"),
-                    format!("negative quantity {text:?}"),
+                    format!("negative quantity {}", quoted(text)),
                 ),
                 Err(e) => self.error(format!("{path}.{key}"), e.to_string()),
             }
@@ -298,7 +299,7 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
             Some(t) => record.created = t,
             None => ctx.error(
                 "metadata.creationTimestamp".into(),
-                format!("invalid timestamp {ts:?}"),
+                format!("invalid timestamp {}", quoted(ts)),
             ),
         }
     }
@@ -320,7 +321,7 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
                 Some(t) => record.started = t,
                 None => ctx.error(
                     "status.startTime".into(),
-                    format!("invalid timestamp {ts:?}"),
+                    format!("invalid timestamp {}", quoted(ts)),
                 ),
             }
         }
@@ -379,7 +380,10 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         Some("Never") => record.never_preempts = true,
         Some(other) => ctx.error(
             "spec.preemptionPolicy".into(),
-            format!("unknown policy {other:?} (PreemptLowerPriority, Never)"),
+            format!(
+                "unknown policy {} (PreemptLowerPriority, Never)",
+                quoted(other)
+            ),
         ),
     }
     record.gated = spec

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::bounded::{quoted, shown};
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::object::{LenientIdentity, ObjectRef, decode};
@@ -136,7 +137,8 @@ pub fn parse_pod_group(bytes: &[u8]) -> Result<PodGroupRecord, String> {
         match timestamp(ts) {
             Some(t) => record.created = t,
             None => errors.push(format!(
-                "metadata.creationTimestamp: invalid timestamp {ts:?}"
+                "metadata.creationTimestamp: invalid timestamp {}",
+                quoted(ts)
             )),
         }
     }
@@ -205,9 +207,7 @@ fn read_spec(spec: &PodGroupSpecWire<'_>, record: &mut PodGroupRecord, errors: &
             Ok(v) => {
                 record.min_resources.insert(key.to_string(), v);
             }
-            Err(e) => errors.push(format!(
-                "spec.minResources.{key}: invalid quantity {text:?}: {e}"
-            )),
+            Err(e) => errors.push(format!("spec.minResources.{}: {e}", shown(key))),
         }
     }
 }
@@ -222,7 +222,8 @@ fn read_annotations(
         match RackPolicy::parse(text) {
             Some(policy) => record.rack = policy,
             None => errors.push(format!(
-                "metadata.annotations[{RACK_ANNOTATION}]: {text:?} is not one of required, preferred, none"
+                "metadata.annotations[{RACK_ANNOTATION}]: {} is not one of required, preferred, none",
+                quoted(text)
             )),
         }
     }
@@ -231,7 +232,8 @@ fn read_annotations(
             "true" => record.distinct_hosts = true,
             "false" | "" => record.distinct_hosts = false,
             _ => errors.push(format!(
-                "metadata.annotations[{DISTINCT_HOSTS_ANNOTATION}]: {text:?} is not \"true\" or \"false\""
+                "metadata.annotations[{DISTINCT_HOSTS_ANNOTATION}]: {} is not \"true\" or \"false\"",
+                quoted(text)
             )),
         }
     }
@@ -312,6 +314,17 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("podium.dev/rack"), "{err}");
+    }
+
+    #[test]
+    fn huge_annotation_values_are_quoted_bounded() {
+        let huge = "r".repeat(250 * 1024);
+        let g = parse(&format!(
+            r#"{{"metadata":{{"name":"g","namespace":"ns","annotations":{{"podium.dev/rack":"{huge}"}}}}}}"#
+        ));
+        let err = g.error.expect("invalid");
+        assert!(err.len() < 400, "{} bytes", err.len());
+        assert!(err.contains("…\" (256000 bytes) is not one of"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! validated once, and the pieces kube's PodTopologySpread filter and score share: which nodes
 //! count as domains (the inclusion policies) and how many pods on a node a constraint selects.
 
+use crate::bounded::quoted;
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::TopologySpreadConstraintWire;
 use crate::state::label_selector::LabelSelector;
@@ -81,7 +82,7 @@ fn policy(value: Option<&str>, default_honor: bool, field: &str) -> Result<bool,
         Some("Ignore") => Ok(false),
         Some(other) => Err((
             field.to_owned(),
-            format!("unknown policy {other:?} (Honor, Ignore)"),
+            format!("unknown policy {} (Honor, Ignore)", quoted(other)),
         )),
     }
 }
@@ -108,7 +109,10 @@ pub fn parse_constraint(
         other => {
             return Err((
                 format!("{path}.whenUnsatisfiable"),
-                format!("unknown value {other:?} (DoNotSchedule, ScheduleAnyway)"),
+                format!(
+                    "unknown value {} (DoNotSchedule, ScheduleAnyway)",
+                    quoted(other)
+                ),
             ));
         }
     };
@@ -235,7 +239,8 @@ impl SpreadDefaults {
             Some("List") => true,
             Some(other) => {
                 return Err(format!(
-                    "{AT}.defaultingType: unknown value {other:?} (System, List)"
+                    "{AT}.defaultingType: unknown value {} (System, List)",
+                    quoted(other)
                 ));
             }
         };

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::bounded::quoted;
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::node_selector::{NodeSelector, Operator, Requirement, Term};
@@ -488,7 +489,7 @@ fn modes(list: Option<&Vec<Str<'_>>>, path: &str, errors: &mut Errors) -> u8 {
             Some(b) => bits |= b,
             None => errors.push(
                 &format!("{path}[{i}]"),
-                format!("unknown access mode {m:?}"),
+                format!("unknown access mode {}", quoted(m)),
             ),
         }
     }

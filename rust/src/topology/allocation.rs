@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::TopologyError;
 use super::request::NumaPolicy;
+use crate::bounded::{self, quoted, shown};
 
 /// Pod annotation carrying the allocation as JSON.
 pub const ALLOCATION_ANNOTATION: &str = "podium.dev/allocation";
@@ -69,10 +70,14 @@ impl Allocation {
     /// Reads back an annotation value; `pod` (`namespace/name`) names the pod in errors.
     pub fn from_annotation(pod: &str, text: &str) -> Result<Self, TopologyError> {
         let err = |detail: String| TopologyError::annotation(pod, ALLOCATION_ANNOTATION, detail);
-        let wire: WireAllocation =
-            serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let wire: WireAllocation = serde_json::from_str(text).map_err(|e| {
+            err(format!(
+                "invalid JSON: {}",
+                bounded::message(&e.to_string())
+            ))
+        })?;
         let policy = NumaPolicy::parse(&wire.policy)
-            .ok_or_else(|| err(format!("policy: unknown policy {:?}", wire.policy)))?;
+            .ok_or_else(|| err(format!("policy: unknown policy {}", quoted(&wire.policy))))?;
         let mut zones = Vec::with_capacity(wire.zones.len());
         for (i, zone) in wire.zones.into_iter().enumerate() {
             if zone.zone.is_empty() {
@@ -80,15 +85,16 @@ impl Allocation {
             }
             if zones.iter().any(|z: &ZoneAllocation| z.zone == zone.zone) {
                 return Err(err(format!(
-                    "zones[{i}].zone: duplicate zone {:?}",
-                    zone.zone
+                    "zones[{i}].zone: duplicate zone {}",
+                    quoted(&zone.zone)
                 )));
             }
             let mut resources = BTreeMap::new();
             for (name, amount) in zone.resources {
                 let internal = from_wire_amount(&name, amount).ok_or_else(|| {
                     err(format!(
-                        "zones[{i}].resources.{name}: invalid amount {amount}"
+                        "zones[{i}].resources.{}: invalid amount {amount}",
+                        shown(&name)
                     ))
                 })?;
                 resources.insert(name, internal);
@@ -125,7 +131,8 @@ impl Allocation {
             if total != Some(wanted) {
                 let held = total.map_or_else(|| "more than 2^63".to_owned(), |t| t.to_string());
                 return Err(format!(
-                    "the zones hold {held} {name} in all, the pod requests {wanted}"
+                    "the zones hold {held} {} in all, the pod requests {wanted}",
+                    shown(name)
                 ));
             }
         }

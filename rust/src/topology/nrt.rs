@@ -11,6 +11,7 @@ use super::error::TopologyError;
 use super::node::{
     Distances, ManagerPolicy, ManagerScope, NodeTopology, Switch, Zone, ZoneResource,
 };
+use crate::bounded::quoted;
 use crate::quantity;
 
 /// Most NUMA zones a node may have; placement works on zone bitmasks.
@@ -72,7 +73,7 @@ impl<'a> Parser<'a> {
             if raw[..i].iter().any(|earlier| earlier.name == zone.name) {
                 return Err(self.err(
                     &format!("zones[{i}].name"),
-                    format!("duplicate zone {:?}", zone.name),
+                    format!("duplicate zone {}", quoted(zone.name)),
                 ));
             }
         }
@@ -125,7 +126,7 @@ impl<'a> Parser<'a> {
             if resources.iter().any(|r| r.name == parsed.name) {
                 return Err(self.err(
                     &format!("{resource_path}.name"),
-                    format!("duplicate resource {:?}", parsed.name),
+                    format!("duplicate resource {}", quoted(&parsed.name)),
                 ));
             }
             resources.push(parsed);
@@ -241,7 +242,7 @@ impl<'a> Parser<'a> {
                 .ok_or_else(|| {
                     self.err(
                         &format!("zones[{current}].parent"),
-                        format!("unknown zone {parent:?}"),
+                        format!("unknown zone {}", quoted(parent)),
                     )
                 })?;
             if is_numa(raw[found].kind) {
@@ -277,7 +278,7 @@ impl<'a> Parser<'a> {
                     policy = Some(parse_policy(value).ok_or_else(|| {
                         self.err(
                             &value_field,
-                            format!("unknown topology manager policy {value:?}"),
+                            format!("unknown topology manager policy {}", quoted(value)),
                         )
                     })?);
                 }
@@ -289,7 +290,7 @@ impl<'a> Parser<'a> {
                         _ => {
                             return Err(self.err(
                                 &value_field,
-                                format!("unknown topology manager scope {value:?}"),
+                                format!("unknown topology manager scope {}", quoted(value)),
                             ));
                         }
                     });
@@ -307,7 +308,7 @@ impl<'a> Parser<'a> {
                     parse_legacy_policy(value).ok_or_else(|| {
                         self.err(
                             "topologyPolicies[0]",
-                            format!("unknown topology policy {value:?}"),
+                            format!("unknown topology policy {}", quoted(value)),
                         )
                     })?;
                 policy = Some(legacy_policy);
@@ -369,7 +370,7 @@ fn resource_amount(resource: &str, value: &Value) -> Result<i64, String> {
         quantity::parse_value(&text)
     };
     match parsed {
-        Ok(amount) if amount < 0 => Err(format!("negative quantity {text:?}")),
+        Ok(amount) if amount < 0 => Err(format!("negative quantity {}", quoted(&text))),
         Ok(amount) => Ok(amount),
         Err(err) => Err(err.to_string()),
     }

@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use super::error::TopologyError;
+use crate::bounded::quoted;
 use crate::intern::{Sym, resolve, sym};
 
 /// Pod annotation selecting the alignment policy.
@@ -51,7 +52,10 @@ impl NumaPolicy {
                 TopologyError::annotation(
                     pod,
                     NUMA_POLICY_ANNOTATION,
-                    format!("unknown policy {text:?} (expected single, prefer or none)"),
+                    format!(
+                        "unknown policy {} (expected single, prefer or none)",
+                        quoted(text)
+                    ),
                 )
             }),
         }
@@ -294,6 +298,19 @@ mod tests {
         assert_eq!(
             err.message(),
             "Pod ns/p: annotation podium.dev/numa: unknown policy \"strict\" (expected single, prefer or none)"
+        );
+    }
+
+    #[test]
+    fn a_huge_policy_value_is_quoted_bounded() {
+        let huge = "s".repeat(250 * 1024);
+        let err = NumaPolicy::from_annotation("ns/p", Some(&huge), NumaPolicy::None).unwrap_err();
+        assert!(err.message().len() < 400, "{} bytes", err.message().len());
+        assert!(
+            err.message()
+                .ends_with("…\" (256000 bytes) (expected single, prefer or none)"),
+            "{}",
+            err.message()
         );
     }
 }
