@@ -7,6 +7,9 @@
 
 pub mod balanced_allocation;
 pub mod dynamic_resources;
+/// The architecture guide's worked example; registered for tests only.
+#[cfg(test)]
+pub mod fewest_pods;
 pub mod image_locality;
 pub mod inter_pod_affinity;
 pub mod node_affinity;

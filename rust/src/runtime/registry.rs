@@ -10,6 +10,9 @@ use crate::plugins::{
     pod_topology_spread, taint_toleration, volume_binding,
 };
 
+#[cfg(test)]
+use crate::plugins::fewest_pods;
+
 type FilterCtor = fn(&ProfileSpec) -> Result<Box<dyn FilterPlugin>, String>;
 type ScoreCtor = fn(&ProfileSpec) -> Result<Box<dyn ScorePlugin>, String>;
 
@@ -85,6 +88,9 @@ const SCORES: &[(&str, ScoreCtor)] = &[
     (dynamic_resources::NAME, |_| {
         Ok(Box::new(dynamic_resources::DynamicResourcesScore::default()))
     }),
+    // The architecture guide's worked example (docs/architecture.md), for tests only.
+    #[cfg(test)]
+    (fewest_pods::NAME, |_| Ok(Box::new(fewest_pods::FewestPods))),
 ];
 
 pub fn filter(name: &str, spec: &ProfileSpec) -> Result<Box<dyn FilterPlugin>, String> {
