@@ -272,10 +272,13 @@ impl<'a> Search<'a> {
                     return None;
                 }
             }
-            if consumption(&pa.alt.capacity, device, |i| {
-                self.in_use.capacity_consumed(dev, i)
-            })
-            .is_none()
+            // Without capacity asked, a dedicated device always has its whole capacity free.
+            let capacity_matters = !pa.alt.capacity.is_empty() || device.allow_multiple_allocations;
+            if capacity_matters
+                && consumption(&pa.alt.capacity, device, |i| {
+                    self.in_use.capacity_consumed(dev, i)
+                })
+                .is_none()
             {
                 continue;
             }
@@ -430,6 +433,19 @@ impl<'a> Search<'a> {
             }
             self.undo_counters(&counters);
             return false;
+        }
+        if alt.capacity.is_empty() && !multi {
+            self.taken.push((dev, c));
+            self.picks[c].push(Pick {
+                request: alt.name,
+                dev,
+                admin: alt.admin_access,
+                marked: true,
+                share: None,
+                counters,
+                constraints_added: added,
+            });
+            return true;
         }
         let shares = &self.shares;
         let used = |i: usize| {

@@ -61,6 +61,9 @@ pub fn run(nodes: usize, pods: usize) -> Report {
     let setup = t0.elapsed();
     let to_find = feasible_nodes_to_find(nodes);
     let sizes = [1u32, 2, 4, 8];
+    let names: Vec<crate::intern::Sym> = (0..nodes)
+        .map(|n| crate::intern::sym(&format!("node-{n}")))
+        .collect();
     let mut start = 0usize;
     let mut placed = 0;
     let t1 = Instant::now();
@@ -73,7 +76,7 @@ pub fn run(nodes: usize, pods: usize) -> Report {
         let mut found = 0;
         for k in 0..nodes {
             let n = (start + k) % nodes;
-            if let Ok(Verdict::Fit(f)) = w.allocate(&pod, &format!("node-{n}")) {
+            if let Ok(Verdict::Fit(f)) = w.allocate_on(&pod, names[n]) {
                 found += 1;
                 if best.as_ref().is_none_or(|(s, _)| f.score > *s) {
                     best = Some((f.score, f));

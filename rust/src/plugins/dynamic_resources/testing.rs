@@ -67,14 +67,12 @@ impl World {
     }
 
     pub fn allocate(&self, pod: &PreparedPod, node: &str) -> Result<Verdict, ClaimError> {
-        allocate(
-            pod,
-            &self.inv,
-            &self.in_use,
-            sym(node),
-            &Labels::default(),
-            &self.opts,
-        )
+        self.allocate_on(pod, sym(node))
+    }
+
+    pub fn allocate_on(&self, pod: &PreparedPod, node: Sym) -> Result<Verdict, ClaimError> {
+        static NO_LABELS: std::sync::LazyLock<Labels> = std::sync::LazyLock::new(Labels::default);
+        allocate(pod, &self.inv, &self.in_use, node, &NO_LABELS, &self.opts)
     }
 
     /// Assumes a fit's allocations, as Reserve does.
