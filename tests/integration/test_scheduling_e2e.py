@@ -282,7 +282,9 @@ async def test_mixed_workload_end_to_end(
             {
                 r: c
                 for r, c in histogram.items()
+                # Load and holds change as pods come and go; the rest is the node's own.
                 if not r.startswith(("Insufficient", "Too many pods"))
+                and r != "node(s) were reserved for nominated pods"
             }
         )
         assert reported_static == expected_static, (name, notes[name])
