@@ -4,6 +4,7 @@
 
 use crate::intern::{Sym, resolve, sym};
 use crate::state::labels::Labels;
+use crate::state::wire::{NodeSelectorWire, RequirementWire, TermWire};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operator {
@@ -100,6 +101,51 @@ pub struct PreferredTerm {
     pub term: Term,
 }
 
+fn operator(r: &RequirementWire<'_>) -> Operator {
+    let values: Vec<&str> = r.values.iter().flatten().map(|v| &**v).collect();
+    Operator::parse(&r.operator, &values)
+}
+
+/// One node selector term as written in an API object.
+pub fn term_from_wire(t: &TermWire<'_>) -> Term {
+    Term {
+        expressions: t
+            .match_expressions
+            .iter()
+            .flatten()
+            .map(|r| Requirement {
+                key: sym(&r.key),
+                op: operator(r),
+            })
+            .collect(),
+        fields: t
+            .match_fields
+            .iter()
+            .flatten()
+            .map(|r| {
+                if r.key == FIELD_METADATA_NAME && matches!(&*r.operator, "In" | "NotIn") {
+                    operator(r)
+                } else {
+                    Operator::Never
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A node selector as written in an API object (a pod's or PV's node affinity, a
+/// ResourceSlice's or an allocation's `nodeSelector`).
+pub fn from_wire(w: &NodeSelectorWire<'_>) -> NodeSelector {
+    NodeSelector {
+        terms: w
+            .node_selector_terms
+            .iter()
+            .flatten()
+            .map(term_from_wire)
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +218,24 @@ mod tests {
         };
         assert!(t.matches(sym("node-1"), &Labels::default()));
         assert!(!t.matches(sym("node-2"), &Labels::default()));
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use crate::state::labels::Labels;
+
+    #[test]
+    fn match_fields_and_expressions() {
+        let w: NodeSelectorWire<'_> = serde_json::from_str(
+            r#"{"nodeSelectorTerms":[{"matchFields":[{"key":"metadata.name","operator":"In","values":["n1"]}]},
+                                     {"matchExpressions":[{"key":"rack","operator":"In","values":["r1"]}]}]}"#,
+        )
+        .unwrap();
+        let s = from_wire(&w);
+        assert!(s.matches(sym("n1"), &Labels::default()));
+        assert!(!s.matches(sym("n2"), &Labels::default()));
+        assert!(s.matches(sym("n2"), &Labels::from_pairs([("rack", "r1")])));
     }
 }

@@ -8,16 +8,14 @@ use crate::quantity;
 use crate::state::dra::pod_claims::{PodResourceClaim, resolve_pod_claims};
 use crate::state::labels::Labels;
 use crate::state::node::join_errors;
-use crate::state::node_selector::{
-    FIELD_METADATA_NAME, NodeSelector, Operator, PreferredTerm, Requirement, Term,
-};
+use crate::state::node_selector::{NodeSelector, PreferredTerm, term_from_wire};
 use crate::state::object::{FieldError, LenientIdentity, ObjectRef, decode};
 use crate::state::pod_affinity::PodAffinity;
 use crate::state::requests::{ContainerRequests, InitContainer, PodSpecRequests, pod_requests};
 use crate::state::resources::{MAX_POD_REQUEST, ResourceName, Resources};
 use crate::state::spread::{SpreadConstraint, parse_constraints};
 use crate::state::taints::Toleration;
-use crate::state::wire::{PodWire, RequirementWire, StrMap, TermWire};
+use crate::state::wire::{PodWire, StrMap};
 use crate::topology::{ALLOCATION_ANNOTATION, Allocation, NUMA_POLICY_ANNOTATION};
 
 /// The label that ties a pod to its PodGroup (scheduler-plugins coscheduling).
@@ -244,45 +242,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A node selector term as the pod's node affinity reads it (also PVs' node affinity).
-pub(crate) fn node_selector_term(t: &TermWire<'_>) -> Term {
-    term(t)
-}
-
-fn term(t: &TermWire<'_>) -> Term {
-    let values = |r: &RequirementWire<'_>| -> Vec<String> {
-        r.values.iter().flatten().map(|v| v.to_string()).collect()
-    };
-    let op = |r: &RequirementWire<'_>| {
-        let vs = values(r);
-        let refs: Vec<&str> = vs.iter().map(String::as_str).collect();
-        Operator::parse(&r.operator, &refs)
-    };
-    Term {
-        expressions: t
-            .match_expressions
-            .iter()
-            .flatten()
-            .map(|r| Requirement {
-                key: sym(&r.key),
-                op: op(r),
-            })
-            .collect(),
-        fields: t
-            .match_fields
-            .iter()
-            .flatten()
-            .map(|r| {
-                if r.key == FIELD_METADATA_NAME && matches!(&*r.operator, "In" | "NotIn") {
-                    op(r)
-                } else {
-                    Operator::Never
-                }
-            })
-            .collect(),
-    }
-}
-
 fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
     let meta = &wire.metadata;
     let namespace = meta.namespace.as_deref().unwrap_or_default();
@@ -417,14 +376,19 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
             .required_during_scheduling_ignored_during_execution
             .as_ref()
             .map(|sel| NodeSelector {
-                terms: sel.node_selector_terms.iter().flatten().map(term).collect(),
+                terms: sel
+                    .node_selector_terms
+                    .iter()
+                    .flatten()
+                    .map(term_from_wire)
+                    .collect(),
             });
         record.preferred_affinity = na
             .preferred_during_scheduling_ignored_during_execution
             .iter()
             .flatten()
             .filter_map(|p| {
-                let t = term(&p.preference);
+                let t = term_from_wire(&p.preference);
                 // kube ignores zero-weight and empty preferences.
                 (p.weight != 0 && !t.is_empty()).then_some(PreferredTerm {
                     weight: p.weight,

@@ -557,7 +557,7 @@ pub fn parse_pv(bytes: &[u8]) -> Result<PvRecord, String> {
                     .node_selector_terms
                     .iter()
                     .flatten()
-                    .map(crate::state::pod::node_selector_term)
+                    .map(crate::state::node_selector::term_from_wire)
                     .collect(),
             }),
         claim: spec.and_then(|s| s.claim_ref.as_ref()).and_then(|c| {

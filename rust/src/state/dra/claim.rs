@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::device::{DeviceKey, QualifiedName, TaintEffect};
 use super::error::DecodeError;
-use super::node_selection::node_selector;
 use super::wire::{
     AllocationWire, ConstraintWire, DeviceRequestWire, DeviceSelectorWire, ResourceClaimWire,
     TolerationWire,
@@ -13,6 +12,7 @@ use super::wire::{
 use crate::intern::{Sym, sym};
 use crate::quantity::parse_milli_value;
 use crate::state::node_selector::NodeSelector;
+use crate::state::node_selector::from_wire as node_selector;
 
 /// kube's `AllocationResultsMaxSize`: devices one claim may be allocated.
 pub const MAX_DEVICES_PER_CLAIM: u32 = 32;

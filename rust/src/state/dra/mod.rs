@@ -12,7 +12,6 @@ pub mod device;
 pub mod error;
 pub mod fixtures;
 pub mod ledger;
-pub mod node_selection;
 pub mod pod_claims;
 pub mod pools;
 pub mod slice;

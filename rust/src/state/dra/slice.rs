@@ -8,12 +8,12 @@ use super::device::{
     QualifiedName, RequestPolicy, TaintEffect, ValidRange,
 };
 use super::error::DecodeError;
-use super::node_selection::node_selector;
 use super::wire::{
     AttributeWire, CapacityWire, CounterWire, DeviceWire, RequestPolicyWire, ResourceSliceWire,
 };
 use crate::intern::{Sym, sym};
 use crate::quantity::parse_milli_value;
+use crate::state::node_selector::from_wire as node_selector;
 use crate::state::wire::NodeSelectorWire;
 
 /// A named set of counters a pool's partitions draw from (`sharedCounters`).
