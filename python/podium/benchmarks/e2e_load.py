@@ -1,7 +1,9 @@
-"""The end-to-end load benchmark (issue 8): one apiserver, N fake nodes, and each scheduler in
-turn (the bind ceiling, kube-scheduler, podium) given the same pods, created at a fixed rate and
-as one burst. Per scheduler and workload: pods/s, creation→bound latency, CPU seconds and RSS
-of the scheduler's process.
+"""The end-to-end load benchmark (issues 8 and 16): one apiserver with kube-controller-manager
+and KWOK, N KWOK nodes that heartbeat, and each scheduler in turn (the bind ceiling,
+kube-scheduler, podium) given the same pods: as a backlog created before the scheduler starts
+(its drain rate), at a fixed rate (its latency), and as Jobs arriving at a steady rate while
+earlier ones complete (churn). Per case: pods/s, creation→bound latency, CPU seconds and peak
+RSS of the scheduler's process, CPU seconds of the apiserver (and KWOK), and the machine's load.
 
 ``podium bench load --help``.
 """
@@ -14,12 +16,20 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from podium.benchmarks.core import machine_info
-from podium.benchmarks.e2e_pods import CaseTimes, create_pods, delete_namespace, record_bindings
+from podium.benchmarks.e2e_pods import (
+    CaseTimes,
+    create_jobs,
+    create_pods,
+    delete_namespace,
+    record_bindings,
+)
 from podium.benchmarks.e2e_schedulers import (
     SCHEDULERS,
     TITLES,
@@ -27,19 +37,27 @@ from podium.benchmarks.e2e_schedulers import (
     scheduler_process,
 )
 from podium.benchmarks.e2e_workloads import (
+    CHURN,
+    JOB_PODS,
     PODIUM_ONLY_WORKLOADS,
     WORKLOADS,
+    bench_job,
     bench_node,
     bench_pod,
     bench_pod_groups,
+    case_modes,
+    ceiling_selector,
+    placeable,
     runs,
 )
 from podium.benchmarks.procstat import Usage, usage
 from podium.benchmarks.stats import percentile
 from podium.kubeclient import api_client
 from podium.rawapi import request_bytes
-from podium.testing.cluster import LocalCluster
+from podium.testing.binaries import ensure_kwok
 from podium.testing.crds import install_crds
+from podium.testing.kwok.controller import NODE_LEASE_SECONDS
+from podium.testing.live_cluster import LiveCluster
 from podium.testing.nodes import create_nodes, delete_nodes
 from podium.testing.podgroups import create_pod_group
 
@@ -48,9 +66,25 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from podium.testing.binaries import Binaries
+    from podium.testing.cluster import LocalCluster
+    from podium.testing.server import LocalServer
 
 BENCH_LABEL = "podium.dev/bench"
-MODES = ("rate", "burst")
+BACKLOG = "backlog"
+RATE = "rate"
+BURST = "burst"
+MODES = (BACKLOG, RATE, BURST)
+DEFAULT_MODES = (BACKLOG, RATE)
+# Lease writes per second the KWOK nodes cost the apiserver at most: a kubelet renews its 40 s
+# Lease every 10 s, 500 writes/s at 5,000 nodes. Larger clusters get longer Leases (kubelet's
+# nodeLeaseDurationSeconds) so that 20,000 nodes heartbeat at the same write rate; below the
+# controller-manager's node-monitor grace period either way.
+REFERENCE_LEASE_NODES = 5_000
+
+
+def lease_seconds(nodes: int) -> int:
+    """The KWOK nodes' Lease duration for a cluster of ``nodes``."""
+    return max(NODE_LEASE_SECONDS, math.ceil(NODE_LEASE_SECONDS * nodes / REFERENCE_LEASE_NODES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +93,14 @@ class LoadOptions:
     pods: int = 1_000  # per scheduler, workload and mode
     rate: float = 200.0  # pods/s created in "rate" mode
     workloads: tuple[str, ...] = WORKLOADS
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] = DEFAULT_MODES
     schedulers: tuple[str, ...] = SCHEDULERS
     create_concurrency: int = 64  # creation requests in flight
     case_timeout: float = 180.0  # seconds from the first creation before a case gives up
+    node_lease_seconds: int | None = None  # None: lease_seconds(nodes)
+    churn_seconds: float = 30.0  # how long Jobs keep arriving
+    churn_jobs_per_s: float = 10.0  # of JOB_PODS pods each
+    churn_run_for: str = "5s"  # each Job pod's run time on its KWOK node
     limits: ClientLimits = field(default_factory=ClientLimits)
 
 
@@ -71,20 +109,28 @@ class CaseResult:
     scheduler: str
     workload: str
     mode: str
-    pods: int
+    pods: int  # pods the case waits for (deep_queue: the placeable ones; churn: Jobs x pods)
     bound: int = 0
     status: str = "ok"  # ok | incomplete | failed
     note: str = ""
+    unplaceable: int = 0  # pods no node can take, created beside them (deep_queue)
+    unplaceable_bound: int = 0  # of those, bound anyway (the bind ceiling skips them)
     create_seconds: float = math.nan  # first creation to last creation
-    seconds: float = math.nan  # first creation to last binding seen
+    seconds: float = math.nan  # clock start (see DEFINITIONS) to last binding seen
     pods_per_s: float = math.nan
     latency_ms_p50: float = math.nan
     latency_ms_p90: float = math.nan
     latency_ms_p99: float = math.nan
     latency_ms_max: float = math.nan
+    scheduler_start_seconds: float = math.nan  # process launch to ready
     cpu_seconds: float = math.nan
     rss_mib: float = math.nan
     peak_rss_mib: float = math.nan
+    apiserver_cpu_seconds: float = math.nan
+    kwok_cpu_seconds: float = math.nan
+    controller_manager_cpu_seconds: float = math.nan
+    load_start: float = math.nan  # 1-minute load average when the case began
+    load_end: float = math.nan
 
     @property
     def title(self) -> str:
@@ -96,8 +142,10 @@ class LoadReport:
     options: LoadOptions
     started: str
     machine: dict[str, str | int]
+    node_lease_seconds: int = 0
     node_create_seconds: float = math.nan
-    scheduler_start_seconds: dict[str, float] = field(default_factory=dict)
+    node_ready_seconds: float = math.nan  # created to all Ready (KWOK registered them)
+    idle_apiserver_cpu_per_s: float = math.nan  # heartbeats alone, before the first case
     cases: list[CaseResult] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # scheduler -> why its turn ended
 
@@ -108,160 +156,355 @@ Say = Callable[[str], None]
 async def run_load(
     options: LoadOptions,
     *,
-    cluster: LocalCluster | None = None,
+    cluster: LiveCluster | None = None,
     binaries: Binaries | None = None,
     progress: Progress | None = None,
     say: Say = lambda _: None,
 ) -> LoadReport:
-    """Runs every case; on ``cluster`` if given (its other nodes and pods are left alone),
-    else on a fresh ``LocalCluster``."""
+    """Runs every case; on ``cluster`` if given (it must run KWOK; its other nodes and pods are
+    left alone), else on a fresh ``LiveCluster`` (controller-manager, KWOK, node lifecycle)."""
+    lease = options.node_lease_seconds or lease_seconds(options.nodes)
     report = LoadReport(
-        options=options, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine=machine_info()
+        options=options,
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        machine=machine_info(),
+        node_lease_seconds=lease,
     )
     run_id = uuid.uuid4().hex[:8]
     labels = {BENCH_LABEL: run_id}
     async with contextlib.AsyncExitStack() as stack:
+        owned = cluster is None
         if cluster is None:
-            say("starting the local apiserver")
-            cluster = await stack.enter_async_context(LocalCluster(binaries=binaries))
+            say(f"starting the local apiserver, controller-manager and KWOK (Lease {lease} s)")
+            kwok = await asyncio.to_thread(ensure_kwok)
+            cluster = await stack.enter_async_context(
+                LiveCluster(
+                    binaries=binaries,
+                    kwok_binary=kwok,
+                    node_lease_seconds=lease,
+                    kwok_parallelism=32,
+                )
+            )
+        elif cluster.kwok is None:
+            raise ValueError("run_load: the cluster must run KWOK (LiveCluster(kwok=True))")
+        else:
+            report.node_lease_seconds = cluster.kwok.node_lease_seconds
         api = await api_client(cluster.kubeconfig, qps=0.0, burst=options.create_concurrency)
         stack.push_async_callback(api.close)
-        say(f"creating {options.nodes:,} nodes")
+        say(f"creating {options.nodes:,} KWOK nodes")
         started = time.monotonic()
-        stack.push_async_callback(delete_nodes, api, f"{BENCH_LABEL}={run_id}")
+        if not owned:  # a fresh cluster goes away whole
+            stack.push_async_callback(delete_nodes, api, f"{BENCH_LABEL}={run_id}")
         await create_nodes(
             api, (bench_node(i, labels) for i in range(options.nodes)), concurrency=64
         )
         report.node_create_seconds = time.monotonic() - started
+        await wait_nodes_ready(api, f"{BENCH_LABEL}={run_id}", options.nodes, limit=600.0)
+        report.node_ready_seconds = time.monotonic() - started - report.node_create_seconds
+        say(
+            f"{options.nodes:,} nodes created in {report.node_create_seconds:.0f} s, Ready "
+            f"{report.node_ready_seconds:.0f} s later"
+        )
+        report.idle_apiserver_cpu_per_s = await _idle_cpu(cluster, seconds=10.0)
+        say(f"apiserver CPU with heartbeats alone: {report.idle_apiserver_cpu_per_s:.2f} s/s")
         if PODIUM_ONLY_WORKLOADS & set(options.workloads):
             async with asyncio.timeout(60):
                 await install_crds(api)
-        overall = None
-        if progress is not None:
-            pairs = [(k, w) for k in options.schedulers for w in options.workloads if runs(k, w)]
-            total = len(pairs) * len(options.modes)
-            overall = progress.add_task("all cases", total=total)
-        for kind in options.schedulers:
-            scheduler_name = f"bench-{kind}-{run_id}"
-            server = scheduler_process(
-                kind, cluster, scheduler_name, labels, options.limits, binaries
-            )
-            say(f"starting {TITLES[kind]}")
-            started = time.monotonic()
+        pairs = [
+            (kind, workload, mode)
+            for kind in options.schedulers
+            for workload in options.workloads
+            if runs(kind, workload)
+            for mode in case_modes(workload, options.modes)
+        ]
+        overall = progress.add_task("all cases", total=len(pairs)) if progress else None
+        for kind, workload, mode in pairs:
+            if kind in report.failures:
+                continue
+            case = CaseResult(kind, workload, mode, _expected(options, workload))
             try:
-                await server.start_async()
-                report.scheduler_start_seconds[kind] = time.monotonic() - started
-                assert server.process is not None
-                for workload in (w for w in options.workloads if runs(kind, w)):
-                    for mode in options.modes:
-                        case = CaseResult(kind, workload, mode, options.pods)
-                        await _run_case(
-                            api,
-                            case,
-                            server.process.pid,
-                            scheduler_name,
-                            labels,
-                            run_id,
-                            options,
-                            progress,
-                        )
-                        report.cases.append(case)
-                        say(
-                            f"{case.title}: {case.bound:,}/{case.pods:,} bound, "
-                            f"{case.pods_per_s:,.0f} pods/s, p99 {case.latency_ms_p99:,.0f} ms, "
-                            f"CPU {case.cpu_seconds:.1f} s"
-                        )
-                        if overall is not None and progress is not None:
-                            progress.advance(overall)
-            except Exception as error:  # one scheduler's failure ends its turn, not the run
+                await _run_case(api, cluster, case, labels, run_id, options, binaries, progress)
+            except Exception as error:  # a scheduler that cannot start ends its turn, not the run
                 report.failures[kind] = repr(error)
+                case.status, case.note = "failed", repr(error)
                 say(f"{TITLES[kind]} failed: {error!r}")
-            finally:
-                await asyncio.to_thread(server.stop)
+            report.cases.append(case)
+            say(
+                f"{case.title}: {case.bound:,}/{case.pods:,} bound, {case.pods_per_s:,.0f} pods/s, "
+                f"p99 {case.latency_ms_p99:,.0f} ms, CPU {case.cpu_seconds:.1f} s, apiserver "
+                f"{case.apiserver_cpu_seconds:.1f} s, load {case.load_end:.1f}"
+            )
+            if overall is not None and progress is not None:
+                progress.advance(overall)
     report.machine["load_average_end"] = f"{os.getloadavg()[0]:.2f}"
     return report
 
 
+def _expected(options: LoadOptions, workload: str) -> int:
+    if workload == CHURN:
+        return round(options.churn_seconds * options.churn_jobs_per_s) * JOB_PODS
+    return sum(placeable(workload, i) for i in range(options.pods))
+
+
+async def wait_nodes_ready(api: ApiClient, selector: str, count: int, *, limit: float) -> None:
+    """Until ``count`` nodes matching ``selector`` are Ready with no ``node.kubernetes.io/``
+    taint (KWOK registered them; the node lifecycle controller lifted its not-ready taint)."""
+    deadline = time.monotonic() + limit
+    ready = 0
+    while time.monotonic() < deadline:
+        body = orjson.loads(
+            await request_bytes(api, "GET", "/api/v1/nodes", query={"labelSelector": selector})
+        )
+        ready = sum(_node_ready(node) for node in body["items"])
+        if ready >= count:
+            return
+        await asyncio.sleep(2.0)
+    raise TimeoutError(f"{ready:,} of {count:,} KWOK nodes Ready after {limit:.0f} s")
+
+
+def _node_ready(node: dict[str, Any]) -> bool:
+    status = node.get("status") or {}
+    spec = node.get("spec") or {}
+    conditions = status.get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    tainted = any(
+        str(t.get("key", "")).startswith("node.kubernetes.io/") for t in spec.get("taints") or []
+    )
+    return ready and not tainted
+
+
+async def _idle_cpu(cluster: LocalCluster, *, seconds: float) -> float:
+    if cluster.process is None:
+        return math.nan
+    before = usage(cluster.process.pid).cpu_seconds
+    await asyncio.sleep(seconds)
+    return (usage(cluster.process.pid).cpu_seconds - before) / seconds
+
+
+@dataclass(slots=True)
+class _Companions:
+    """CPU seconds of the cluster's own processes, read before and after a case."""
+
+    pids: dict[str, int]
+    before: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cluster: LocalCluster) -> _Companions:
+        servers: dict[str, LocalServer | None] = {"apiserver": cluster}
+        if isinstance(cluster, LiveCluster):
+            servers["kwok"] = cluster.kwok
+            servers["controller_manager"] = cluster.controller_manager
+        return cls(
+            {
+                name: server.process.pid
+                for name, server in servers.items()
+                if server is not None and server.process is not None
+            }
+        )
+
+    def start(self) -> None:
+        self.before = {name: usage(pid).cpu_seconds for name, pid in self.pids.items()}
+
+    def spent(self) -> dict[str, float]:
+        return {
+            name: usage(pid).cpu_seconds - self.before.get(name, math.nan)
+            for name, pid in self.pids.items()
+        }
+
+
+@dataclass(slots=True)
+class _Case:
+    """What one case works with, besides its result."""
+
+    api: ApiClient
+    result: CaseResult
+    server: LocalServer
+    namespace: str
+    common: dict[str, Any]  # namespace, scheduler_name, node_selector of every pod
+    pods: list[dict[str, Any]]
+    options: LoadOptions
+    times: CaseTimes = field(default_factory=CaseTimes)
+
+
 async def _run_case(
     api: ApiClient,
+    cluster: LiveCluster,
     case: CaseResult,
-    pid: int,
-    scheduler_name: str,
     labels: dict[str, str],
     run_id: str,
     options: LoadOptions,
+    binaries: Binaries | None,
     progress: Progress | None,
 ) -> None:
-    namespace = f"bench-{run_id}-{case.scheduler}-{case.workload}-{case.mode}"
+    namespace = f"bench-{run_id}-{case.scheduler}-{case.workload}-{case.mode}".replace("_", "-")
+    scheduler_name = f"bench-{case.scheduler}-{run_id}"
     await request_bytes(api, "POST", "/api/v1/namespaces", body={"metadata": {"name": namespace}})
-    pods = [
-        bench_pod(
-            case.workload,
-            i,
-            namespace=namespace,
-            scheduler_name=scheduler_name,
-            node_selector=labels,
-            nodes=options.nodes,
-        )
-        for i in range(case.pods)
-    ]
-    for pod_group in bench_pod_groups(case.workload, case.pods, namespace=namespace):
+    server = scheduler_process(
+        case.scheduler,
+        cluster,
+        scheduler_name,
+        labels,
+        options.limits,
+        binaries,
+        ceiling_pods=ceiling_selector(case.workload),
+    )
+    common: dict[str, Any] = {
+        "namespace": namespace,
+        "scheduler_name": scheduler_name,
+        "node_selector": labels,
+    }
+    pods = []
+    if case.workload != CHURN:
+        pods = [
+            bench_pod(case.workload, i, nodes=options.nodes, **common) for i in range(options.pods)
+        ]
+        case.unplaceable = sum(not placeable(case.workload, i) for i in range(options.pods))
+    for pod_group in bench_pod_groups(case.workload, options.pods, namespace=namespace):
         await create_pod_group(api, pod_group)
-    times = CaseTimes()
+    run = _Case(api, case, server, namespace, common, pods, options)
+    companions = _Companions.of(cluster)
     task = progress.add_task(case.title, total=case.pods) if progress is not None else None
+    case.load_start = os.getloadavg()[0]
     try:
         async with asyncio.TaskGroup() as group:
             opened = asyncio.Event()
-            watcher = group.create_task(record_bindings(api, namespace, times, opened))
-            await opened.wait()
-            before = usage(pid)
-            creator = group.create_task(
-                create_pods(
-                    api,
-                    namespace,
-                    pods,
-                    rate=options.rate if case.mode == "rate" else None,
-                    concurrency=options.create_concurrency,
-                    times=times,
+            watcher = group.create_task(
+                record_bindings(
+                    api, namespace, run.times, opened, note_creation=case.workload == CHURN
                 )
             )
-            deadline = time.monotonic() + options.case_timeout
-            while len(times.bound) < case.pods and time.monotonic() < deadline:
+            await opened.wait()
+            clock_start, before, creator = await _begin(run, group, companions)
+            deadline = clock_start + options.case_timeout
+            while _bound_placeable(run.times, case) < case.pods and time.monotonic() < deadline:
                 if progress is not None and task is not None:
-                    progress.update(task, completed=len(times.bound))
+                    progress.update(task, completed=_bound_placeable(run.times, case))
                 await asyncio.sleep(0.1)
-            after = usage(pid)
+            if case.unplaceable:
+                # Long enough for a scheduler that binds what it should not to show it.
+                await asyncio.sleep(1.0)
+            assert server.process is not None
+            after = usage(server.process.pid)
+            spent = companions.spent()
             watcher.cancel()
-            if not creator.done():
+            if creator is not None and not creator.done():
                 creator.cancel()
     except* OSError as gone:  # the scheduler's process is gone (/proc/<pid> unreadable)
         case.status, case.note = "failed", f"scheduler process: {gone.exceptions[0]}"
     else:
-        _summarise(case, times, before, after)
+        _summarise(case, run.times, before, after, clock_start=clock_start)
+        case.apiserver_cpu_seconds = spent.get("apiserver", math.nan)
+        case.kwok_cpu_seconds = spent.get("kwok", math.nan)
+        case.controller_manager_cpu_seconds = spent.get("controller_manager", math.nan)
     finally:
+        case.load_end = os.getloadavg()[0]
+        await asyncio.to_thread(server.stop)
         if progress is not None and task is not None:
-            progress.update(task, completed=len(times.bound), visible=False)
+            progress.update(task, completed=len(run.times.bound), visible=False)
         await delete_namespace(api, namespace)
 
 
-def _summarise(case: CaseResult, times: CaseTimes, before: Usage, after: Usage) -> None:
-    latencies = sorted(
-        (times.bound[name] - times.created[name]) * 1000
-        for name in times.bound
-        if name in times.created
-    )
+async def _begin(
+    run: _Case, group: asyncio.TaskGroup, companions: _Companions
+) -> tuple[float, Usage, asyncio.Task[Any] | None]:
+    """Creates the case's pods and starts its scheduler, in the mode's order; returns the
+    case's clock start, the scheduler's usage then, and the task still creating (if any)."""
+    case, server, options = run.result, run.server, run.options
+    if case.mode == BACKLOG:
+        # Every pod pending before the scheduler exists: what is measured is its drain.
+        await create_pods(
+            run.api,
+            run.namespace,
+            run.pods,
+            rate=None,
+            concurrency=options.create_concurrency,
+            times=run.times,
+        )
+        companions.start()
+        clock_start = time.monotonic()
+        await server.start_async()
+        case.scheduler_start_seconds = time.monotonic() - clock_start
+        return clock_start, Usage(0.0, 0.0, 0.0), None  # the process's whole life is the case
+    started = time.monotonic()
+    await server.start_async()
+    case.scheduler_start_seconds = time.monotonic() - started
+    assert server.process is not None
+    companions.start()
+    before = usage(server.process.pid)
+    clock_start = time.monotonic()
+    creating: Coroutine[Any, Any, Any]
+    if case.workload == CHURN:
+        jobs = [
+            bench_job(i, run_for=options.churn_run_for, **run.common)
+            for i in range(case.pods // JOB_PODS)
+        ]
+        creating = create_jobs(
+            run.api,
+            run.namespace,
+            jobs,
+            rate=options.churn_jobs_per_s,
+            concurrency=options.create_concurrency,
+            errors=run.times.create_errors,
+        )
+    else:
+        creating = create_pods(
+            run.api,
+            run.namespace,
+            run.pods,
+            rate=options.rate if case.mode == RATE else None,
+            concurrency=options.create_concurrency,
+            times=run.times,
+        )
+    return clock_start, before, group.create_task(creating)
+
+
+def _bound_placeable(times: CaseTimes, case: CaseResult) -> int:
+    if not case.unplaceable:
+        return len(times.bound)
+    return sum(1 for name in times.bound if not _is_unplaceable_name(case, name))
+
+
+def _is_unplaceable_name(case: CaseResult, name: str) -> bool:
+    index = int(name.rsplit("-", 1)[1])
+    return not placeable(case.workload, index)
+
+
+def _summarise(
+    case: CaseResult, times: CaseTimes, before: Usage, after: Usage, *, clock_start: float
+) -> None:
+    """Rates and latencies by mode (DEFINITIONS in e2e_report)."""
+    names = [n for n in times.bound if not (case.unplaceable and _is_unplaceable_name(case, n))]
+    case.unplaceable_bound = len(times.bound) - len(names)
+    if case.mode == BACKLOG:
+        # From the scheduler's launch: its start (listing the cluster) is part of draining.
+        latencies = sorted((times.bound[n] - clock_start) * 1000 for n in names)
+    else:
+        latencies = sorted(
+            (times.bound[n] - times.created[n]) * 1000 for n in names if n in times.created
+        )
     case.bound = len(latencies)
+    notes = []
     if case.bound < case.pods:
         case.status = "incomplete"
-        case.note = f"{case.bound:,} of {case.pods:,} bound before the case timeout"
-        if times.create_errors:
-            case.note += f"; {len(times.create_errors):,} not created ({times.create_errors[0]})"
+        notes.append(f"{case.bound:,} of {case.pods:,} bound before the case timeout")
+    if case.unplaceable_bound:
+        case.status = "incomplete"
+        notes.append(f"{case.unplaceable_bound:,} pods no node can take were bound")
+    if times.create_errors:
+        notes.append(f"{len(times.create_errors):,} not created ({times.create_errors[0]})")
+    case.note = "; ".join(notes)
     if times.created:
-        first = min(times.created.values())
-        case.create_seconds = max(times.created.values()) - first
-        if times.bound:
-            case.seconds = max(times.bound.values()) - first
-            case.pods_per_s = case.bound / case.seconds if case.seconds > 0 else math.nan
+        case.create_seconds = max(times.created.values()) - min(times.created.values())
+    bound_at = sorted(times.bound[n] for n in names)
+    if bound_at:
+        if case.mode == BACKLOG:
+            case.seconds = bound_at[-1] - clock_start
+            drain = bound_at[-1] - bound_at[0]
+            case.pods_per_s = (len(bound_at) - 1) / drain if drain > 0 else math.nan
+        else:
+            first = min(times.created.values()) if times.created else clock_start
+            case.seconds = bound_at[-1] - first
+            case.pods_per_s = len(bound_at) / case.seconds if case.seconds > 0 else math.nan
     case.latency_ms_p50 = percentile(latencies, 50)
     case.latency_ms_p90 = percentile(latencies, 90)
     case.latency_ms_p99 = percentile(latencies, 99)

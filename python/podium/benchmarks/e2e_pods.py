@@ -1,5 +1,6 @@
-"""The load benchmark's side of a case: create the pods (at a fixed rate or as one burst),
-note when each creation was sent and when each binding was seen, clean up.
+"""The load benchmark's side of a case: create the pods (at a fixed rate or as one burst) or
+the Jobs (at a steady rate), note when each creation was sent (or, for a Job's pods, first
+seen) and when each binding was seen, clean up.
 
 Times are the bench's own monotonic clock: a pod's creationTimestamp has one-second resolution,
 far too coarse for latencies of milliseconds.
@@ -64,13 +65,53 @@ async def create_pods(
             group.create_task(create(index, pod))
 
 
+async def create_jobs(
+    api: ApiClient,
+    namespace: str,
+    jobs: Sequence[dict[str, Any]],
+    *,
+    rate: float,
+    concurrency: int,
+    errors: list[str],
+) -> int:
+    """Creates ``jobs``, job i at ``i / rate`` seconds after the start; returns how many were
+    created (a failure is noted in ``errors``, not fatal)."""
+    path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+    limit = asyncio.Semaphore(concurrency)
+    start = time.monotonic()
+    created = 0
+
+    async def create(index: int, job: dict[str, Any]) -> None:
+        nonlocal created
+        await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+        async with limit:
+            try:
+                await request_bytes(api, "POST", path, body=job)
+                created += 1
+            except (ApiStatusError, aiohttp.ClientError, TimeoutError) as error:
+                errors.append(f"{job['metadata']['name']}: {error!r}")
+
+    async with asyncio.TaskGroup() as group:
+        for index, job in enumerate(jobs):
+            group.create_task(create(index, job))
+    return created
+
+
 async def record_bindings(
-    api: ApiClient, namespace: str, times: CaseTimes, opened: asyncio.Event
+    api: ApiClient,
+    namespace: str,
+    times: CaseTimes,
+    opened: asyncio.Event,
+    *,
+    note_creation: bool = False,
 ) -> None:
-    """Notes the moment each pod of ``namespace`` is first seen with ``spec.nodeName``; runs
-    until cancelled."""
+    """Notes the moment each pod of ``namespace`` is first seen with ``spec.nodeName`` (and,
+    with ``note_creation``, first seen at all: for pods a controller creates); runs until
+    cancelled."""
     async for arrived, _, pod in watch(api, f"/api/v1/namespaces/{namespace}/pods", opened=opened):
         name = pod["metadata"]["name"]
+        if note_creation:
+            times.created.setdefault(name, arrived)
         if pod["spec"].get("nodeName") and name not in times.bound:
             times.bound[name] = arrived
 
@@ -81,6 +122,15 @@ async def delete_namespace(api: ApiClient, namespace: str, *, limit: float = 300
     apiserver may take longer than one request's timeout for thousands of pods: retried."""
     pods = f"/api/v1/namespaces/{namespace}/pods"
     deadline = time.monotonic() + limit
+    # Jobs first, or their controller would make new pods for the ones deleted below.
+    with contextlib.suppress(ApiStatusError, aiohttp.ClientError, TimeoutError):
+        await request_bytes(
+            api,
+            "DELETE",
+            f"/apis/batch/v1/namespaces/{namespace}/jobs",
+            query={"propagationPolicy": "Background"},
+            timeout=limit,
+        )
     while time.monotonic() < deadline:
         with contextlib.suppress(ApiStatusError, aiohttp.ClientError, TimeoutError):
             await request_bytes(api, "DELETE", pods, query={"gracePeriodSeconds": 0}, timeout=limit)

@@ -29,12 +29,16 @@ class ClientLimits:
 
     qps: float = 5000.0
     burst: int = 10000
-    # The ceiling binds with podium's own default concurrency.
+    # podium's binds in flight (its default).
     bind_concurrency: int = PodiumArgs().bind_concurrency
+    # The bind ceiling's binds in flight, one per connection: tuned on this machine
+    # (bench/README.md), not tied to podium's.
+    ceiling_connections: int = 32
 
 
 class BindCeiling(LocalServer):
-    """``python -m podium.benchmarks.ceiling``: ready once its watch is open."""
+    """``python -m podium.benchmarks.ceiling``: ready once its watch is open (its pods already
+    pending are listed and queued by then)."""
 
     name = "bind-ceiling"
     port_count = 0
@@ -46,6 +50,7 @@ class BindCeiling(LocalServer):
         node_selector: str,
         limits: ClientLimits,
         *,
+        pod_selector: str | None = None,
         workdir: Path | None = None,
     ) -> None:
         super().__init__(workdir=workdir, start_timeout=60.0)
@@ -53,11 +58,12 @@ class BindCeiling(LocalServer):
         self.scheduler_name = scheduler_name
         self.node_selector = node_selector
         self.limits = limits
+        self.pod_selector = pod_selector
         self.ready_file = self.workdir / "ready"
 
     def _argv(self, ports: Sequence[int]) -> list[str]:
         self.ready_file.unlink(missing_ok=True)
-        return [
+        argv = [
             sys.executable,
             "-m",
             "podium.benchmarks.ceiling",
@@ -65,10 +71,11 @@ class BindCeiling(LocalServer):
             f"--scheduler-name={self.scheduler_name}",
             f"--ready-file={self.ready_file}",
             f"--node-selector={self.node_selector}",
-            f"--qps={self.limits.qps}",
-            f"--burst={self.limits.burst}",
-            f"--concurrency={self.limits.bind_concurrency}",
+            f"--connections={self.limits.ceiling_connections}",
         ]
+        if self.pod_selector:
+            argv.append(f"--label-selector={self.pod_selector}")
+        return argv
 
     def _ready(self) -> bool:
         return self.ready_file.is_file()
@@ -92,11 +99,14 @@ def scheduler_process(
     node_labels: Mapping[str, str],
     limits: ClientLimits,
     binaries: Binaries | None = None,
+    *,
+    ceiling_pods: str | None = None,
 ) -> LocalServer:
-    """The (not yet started) process of scheduler ``kind``, taking pods of ``scheduler_name``."""
+    """The (not yet started) process of scheduler ``kind``, taking pods of ``scheduler_name``
+    (the bind ceiling only those matching the label selector ``ceiling_pods``)."""
     if kind == CEILING:
         selector = ",".join(f"{k}={v}" for k, v in node_labels.items())
-        return BindCeiling(cluster, scheduler_name, selector, limits)
+        return BindCeiling(cluster, scheduler_name, selector, limits, pod_selector=ceiling_pods)
     if kind == KUBE_SCHEDULER:
         return KubeScheduler(
             cluster,

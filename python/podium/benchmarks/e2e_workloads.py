@@ -1,5 +1,5 @@
-"""The load benchmark's cluster and workloads: fake GPU nodes in zones, and the pods of each
-workload, identical for every scheduler under test."""
+"""The load benchmark's cluster and workloads: KWOK GPU nodes in zones, and the pods (or Jobs)
+of each workload, identical for every scheduler under test."""
 
 from __future__ import annotations
 
@@ -8,26 +8,46 @@ from typing import Any
 
 from podium.benchmarks.e2e_schedulers import PODIUM
 from podium.gang import POD_GROUP_LABEL
-from podium.testing.nodes import GPU_RESOURCE, HOSTNAME_LABEL, ZONE_LABEL, make_node
+from podium.testing.kwok.nodes import make_kwok_node
+from podium.testing.nodes import GPU_RESOURCE, HOSTNAME_LABEL, ZONE_LABEL
 from podium.testing.podgroups import make_pod_group
 from podium.testing.pods import make_pod
+from podium.testing.workloads import make_job
 
-WORKLOADS = ("plain", "gpu", "spread", "gang")
+PLAIN = "plain"
+GPU = "gpu"
+ANTI_AFFINITY = "anti_affinity"
+SPREAD = "spread"
+GANG = "gang"
+DEEP_QUEUE = "deep_queue"
+CHURN = "churn"
+WORKLOADS = (PLAIN, GPU, ANTI_AFFINITY, SPREAD, GANG, DEEP_QUEUE, CHURN)
 # Neither kube-scheduler nor the bind ceiling knows PodGroups: they would bind gang members one
 # by one, which is not the same work, so only podium runs these.
-PODIUM_ONLY_WORKLOADS = frozenset({"gang"})
+PODIUM_ONLY_WORKLOADS = frozenset({GANG})
+# Jobs arriving at a steady rate while earlier ones complete: its own creation mode.
+CHURN_MODE = "steady"
 # Members per gang, one GPU each: a gang fills a node's GPUs or spreads over several.
 GANG_SIZE = 8
 ZONES = 10
 GPUS_PER_NODE = 8
-# Anti-affinity groups: at most this many pods share an app label (one per node at most).
-SPREAD_GROUP = 50
+# Pods sharing an app label (anti-affinity and spread groups): at most one per node.
+GROUP_SIZE = 50
 _GPU_SIZES = (1, 1, 2, 4, 8)
+# deep_queue: every fifth pod (20% of the backlog) asks for more GPUs than any node has.
+UNPLACEABLE_EVERY = 5
+UNPLACEABLE_GPUS = 2 * GPUS_PER_NODE
+UNPLACEABLE_LABEL = "podium.dev/bench-unplaceable"
+"""On the pods no node can take; the bind ceiling leaves them alone (it decides nothing, so it
+would bind them), and the bench waits only for the others."""
+# churn: pods per Job.
+JOB_PODS = 4
 
 
 def bench_node(index: int, labels: Mapping[str, str]) -> dict[str, Any]:
-    """A large GPU node (64 CPUs, 512 GiB, 8 GPUs) in one of ``ZONES`` zones."""
-    return make_node(
+    """A large GPU node (64 CPUs, 512 GiB, 8 GPUs) in one of ``ZONES`` zones, run by KWOK
+    (it registers, heartbeats, and runs the pods bound to it)."""
+    return make_kwok_node(
         f"bench-{index:05d}",
         cpu=64,
         memory="512Gi",
@@ -35,6 +55,11 @@ def bench_node(index: int, labels: Mapping[str, str]) -> dict[str, Any]:
         zone=f"zone-{index % ZONES}",
         labels=labels,
     )
+
+
+def placeable(workload: str, index: int) -> bool:
+    """Whether pod ``index`` of ``workload`` fits some node of an empty bench cluster."""
+    return not (workload == DEEP_QUEUE and index % UNPLACEABLE_EVERY == UNPLACEABLE_EVERY - 1)
 
 
 def bench_pod(
@@ -46,13 +71,19 @@ def bench_pod(
     node_selector: Mapping[str, str],
     nodes: int,
 ) -> dict[str, Any]:
-    """Pod ``index`` of ``workload``; every pod fits (the cluster is large enough for all)."""
-    name = f"{workload}-{index:06d}"
+    """Pod ``index`` of ``workload`` (not churn: its pods come from ``bench_job``); every pod
+    fits the cluster but deep_queue's unplaceable fifth."""
+    name = f"{workload.replace('_', '-')}-{index:06d}"
     common: dict[str, Any] = {"scheduler_name": scheduler_name, "node_selector": node_selector}
-    if workload == "plain":
+    group = {"app": f"{workload.replace('_', '-')}-{index // min(GROUP_SIZE, nodes)}"}
+    if workload == PLAIN:
         return make_pod(name, namespace, requests={"cpu": "100m", "memory": "256Mi"}, **common)
-    if workload == "gpu":
-        gpus = _GPU_SIZES[index % len(_GPU_SIZES)]
+    if workload in (GPU, DEEP_QUEUE):
+        if not placeable(workload, index):
+            gpus = UNPLACEABLE_GPUS
+            common["labels"] = {UNPLACEABLE_LABEL: "true"}
+        else:
+            gpus = _GPU_SIZES[index % len(_GPU_SIZES)]
         requests: dict[str, str | int] = {
             "cpu": 4 * gpus,
             "memory": f"{32 * gpus}Gi",
@@ -60,45 +91,73 @@ def bench_pod(
         }
         # Extended resources need limits equal to requests.
         return make_pod(name, namespace, requests=requests, limits={GPU_RESOURCE: gpus}, **common)
-    if workload == "spread":
-        # Consecutive pods share an app label, in groups no larger than the node count, so each
-        # group's hostname anti-affinity and zone spread can always be met.
-        app = {"app": f"spread-{index // min(SPREAD_GROUP, nodes)}"}
+    if workload == ANTI_AFFINITY:
+        # Required anti-affinity alone: at most one pod of a group per node (kube-scheduler's
+        # slowest common constraint; groups no larger than the node count, so always met).
         return make_pod(
             name,
             namespace,
             requests={"cpu": "500m", "memory": "1Gi"},
-            labels=app,
+            labels=group,
             affinity={
                 "podAntiAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": [
-                        {"topologyKey": HOSTNAME_LABEL, "labelSelector": {"matchLabels": app}}
+                        {"topologyKey": HOSTNAME_LABEL, "labelSelector": {"matchLabels": group}}
                     ]
                 }
             },
+            **common,
+        )
+    if workload == SPREAD:
+        # Topology spread alone: each group even over the zones (max skew 1, hard).
+        return make_pod(
+            name,
+            namespace,
+            requests={"cpu": "500m", "memory": "1Gi"},
+            labels=group,
             topology_spread_constraints=[
                 {
                     "maxSkew": 1,
                     "topologyKey": ZONE_LABEL,
                     "whenUnsatisfiable": "DoNotSchedule",
-                    "labelSelector": {"matchLabels": app},
+                    "labelSelector": {"matchLabels": group},
                 }
             ],
             **common,
         )
-    if workload == "gang":
-        group = {POD_GROUP_LABEL: _gang_name(index // GANG_SIZE)}
+    if workload == GANG:
+        gang = {POD_GROUP_LABEL: _gang_name(index // GANG_SIZE)}
         gpu: dict[str, str | int] = {"cpu": 4, "memory": "32Gi", GPU_RESOURCE: 1}
         return make_pod(
-            name, namespace, requests=gpu, limits={GPU_RESOURCE: 1}, labels=group, **common
+            name, namespace, requests=gpu, limits={GPU_RESOURCE: 1}, labels=gang, **common
         )
-    raise ValueError(f"unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
+    raise ValueError(f"unknown pod workload {workload!r}; choose from {', '.join(WORKLOADS)}")
+
+
+def bench_job(
+    index: int,
+    *,
+    namespace: str,
+    scheduler_name: str,
+    node_selector: Mapping[str, str],
+    run_for: str,
+) -> dict[str, Any]:
+    """Job ``index`` of the churn workload: ``JOB_PODS`` plain pods at once, each running
+    ``run_for`` on its KWOK node before it succeeds (KWOK's pod-complete Stage)."""
+    pod = make_pod(
+        "template",
+        namespace,
+        requests={"cpu": "500m", "memory": "1Gi"},
+        scheduler_name=scheduler_name,
+        node_selector=node_selector,
+    )
+    return make_job(f"churn-{index:06d}", namespace, pod, completions=JOB_PODS, run_for=run_for)
 
 
 def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[str, Any]]:
     """The PodGroups ``pods`` pods of ``workload`` join (none but for gangs); the last gang is
     smaller when ``pods`` is not a multiple of ``GANG_SIZE``, and waits for no one."""
-    if workload != "gang":
+    if workload != GANG:
         return []
     return [
         make_pod_group(_gang_name(g), namespace, min_member=min(GANG_SIZE, pods - g * GANG_SIZE))
@@ -109,6 +168,16 @@ def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[s
 def runs(scheduler: str, workload: str) -> bool:
     """Whether ``scheduler`` takes part in ``workload``."""
     return scheduler == PODIUM or workload not in PODIUM_ONLY_WORKLOADS
+
+
+def case_modes(workload: str, modes: tuple[str, ...]) -> tuple[str, ...]:
+    """The creation modes ``workload`` runs in: churn has its own."""
+    return (CHURN_MODE,) if workload == CHURN else modes
+
+
+def ceiling_selector(workload: str) -> str | None:
+    """The label selector of the pods the bind ceiling binds in ``workload`` (None: all)."""
+    return f"!{UNPLACEABLE_LABEL}" if workload == DEEP_QUEUE else None
 
 
 def _gang_name(group: int) -> str:

@@ -1,0 +1,224 @@
+"""The load benchmark's pure parts: its workloads, how a case is summarised, the bind ceiling's
+byte-level parsing and bodies, the targets and the ceiling-beaten flags. No apiserver."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from podium.benchmarks.ceiling import binding, pod_keys, read_kubeconfig
+from podium.benchmarks.e2e_load import (
+    BACKLOG,
+    RATE,
+    CaseResult,
+    LoadOptions,
+    LoadReport,
+    _summarise,
+    lease_seconds,
+)
+from podium.benchmarks.e2e_pods import CaseTimes
+from podium.benchmarks.e2e_schedulers import CEILING, KUBE_SCHEDULER, PODIUM
+from podium.benchmarks.e2e_targets import ceiling_beaten, evaluate
+from podium.benchmarks.e2e_workloads import (
+    CHURN,
+    CHURN_MODE,
+    DEEP_QUEUE,
+    UNPLACEABLE_GPUS,
+    UNPLACEABLE_LABEL,
+    WORKLOADS,
+    bench_job,
+    bench_node,
+    bench_pod,
+    case_modes,
+    ceiling_selector,
+    placeable,
+)
+from podium.benchmarks.procstat import Usage
+from podium.testing.kwok.nodes import KWOK_NODE_ANNOTATION
+from podium.testing.nodes import GPU_RESOURCE
+
+COMMON: dict[str, Any] = {"namespace": "ns", "scheduler_name": "s", "node_selector": {"bench": "x"}}
+
+
+def test_bench_nodes_are_kwok_nodes_with_gpus_in_zones() -> None:
+    node = bench_node(3, {"bench": "x"})
+    assert node["metadata"]["annotations"][KWOK_NODE_ANNOTATION] == "fake"
+    assert node["metadata"]["labels"]["bench"] == "x"
+    assert node["status"]["capacity"][GPU_RESOURCE] == "8"
+    assert "conditions" not in node["status"]  # KWOK registers it Ready
+
+
+def test_deep_queue_has_a_fifth_of_its_pods_unplaceable_and_labelled() -> None:
+    pods = [bench_pod(DEEP_QUEUE, i, nodes=100, **COMMON) for i in range(100)]
+    unplaceable = [p for p in pods if p["metadata"].get("labels", {}).get(UNPLACEABLE_LABEL)]
+    assert len(unplaceable) == 20 == sum(not placeable(DEEP_QUEUE, i) for i in range(100))
+    for pod in unplaceable:
+        requests = pod["spec"]["containers"][0]["resources"]["requests"]
+        assert int(requests[GPU_RESOURCE]) == UNPLACEABLE_GPUS > 8
+    assert ceiling_selector(DEEP_QUEUE) == f"!{UNPLACEABLE_LABEL}"
+    assert ceiling_selector("plain") is None
+
+
+def test_anti_affinity_and_spread_are_each_alone() -> None:
+    anti = bench_pod("anti_affinity", 0, nodes=100, **COMMON)["spec"]
+    spread = bench_pod("spread", 0, nodes=100, **COMMON)["spec"]
+    assert "podAntiAffinity" in anti["affinity"] and "topologySpreadConstraints" not in anti
+    assert spread["topologySpreadConstraints"] and "affinity" not in spread
+
+
+def test_every_pod_workload_builds_and_churn_builds_jobs() -> None:
+    for workload in WORKLOADS:
+        if workload == CHURN:
+            job = bench_job(0, run_for="5s", **COMMON)
+            assert job["kind"] == "Job" and job["spec"]["completions"] == 4
+            assert job["spec"]["template"]["spec"]["schedulerName"] == "s"
+        else:
+            assert bench_pod(workload, 0, nodes=10, **COMMON)["spec"]["schedulerName"] == "s"
+    assert case_modes(CHURN, (BACKLOG, RATE)) == (CHURN_MODE,)
+    assert case_modes("plain", (BACKLOG, RATE)) == (BACKLOG, RATE)
+
+
+def test_lease_grows_with_the_cluster_beyond_5000_nodes() -> None:
+    assert lease_seconds(20) == lease_seconds(5_000) == 40
+    assert lease_seconds(20_000) == 160
+
+
+def test_backlog_rate_is_the_drain_and_latency_counts_from_the_scheduler_launch() -> None:
+    times = CaseTimes(
+        created={f"p-{i}": 1.0 for i in range(5)},
+        bound={f"p-{i}": 12.0 + i * 0.5 for i in range(5)},  # 4 gaps of 0.5 s
+    )
+    case = CaseResult(PODIUM, "plain", BACKLOG, pods=5)
+    _summarise(case, times, Usage(0, 0, 0), Usage(3.0, 100, 120), clock_start=10.0)
+    assert case.status == "ok" and case.bound == 5
+    assert case.pods_per_s == pytest.approx(4 / 2.0)
+    assert case.latency_ms_p50 == pytest.approx(3000)  # 13.0 - 10.0
+    assert case.seconds == pytest.approx(4.0)
+    assert (case.cpu_seconds, case.peak_rss_mib) == (3.0, 120)
+
+
+def test_rate_latency_is_from_creation_and_unplaceable_pods_bound_are_flagged() -> None:
+    names = [f"deep-queue-{i:06d}" for i in range(5)]  # index 4 is unplaceable
+    times = CaseTimes(
+        created={n: float(i) for i, n in enumerate(names)},
+        bound={n: i + 0.1 for i, n in enumerate(names)},
+    )
+    case = CaseResult(KUBE_SCHEDULER, DEEP_QUEUE, RATE, pods=4, unplaceable=1)
+    _summarise(case, times, Usage(1, 0, 0), Usage(2, 0, 0), clock_start=0.0)
+    assert case.bound == 4 and case.unplaceable_bound == 1
+    assert case.status == "incomplete" and "no node can take" in case.note
+    assert case.latency_ms_p99 == pytest.approx(100)
+    assert case.pods_per_s == pytest.approx(4 / 3.1)
+
+
+def test_ceiling_finds_pod_keys_in_raw_lists_and_events() -> None:
+    listed = orjson.dumps(
+        {
+            "kind": "PodList",
+            "metadata": {"resourceVersion": "7"},
+            "items": [
+                {"metadata": {"name": "a", "namespace": "n1", "uid": "u"}, "spec": {}},
+                {
+                    "metadata": {"name": "job-x-abc", "generateName": "job-x-", "namespace": "n2"},
+                    "spec": {"containers": [{"name": "c"}]},
+                },
+            ],
+        }
+    )
+    assert list(pod_keys(listed)) == [("n1", "a"), ("n2", "job-x-abc")]
+    event = orjson.dumps(
+        {"type": "ADDED", "object": {"kind": "Pod", "metadata": {"name": "b", "namespace": "n"}}}
+    )
+    assert list(pod_keys(event)) == [("n", "b")]
+    path, body = binding("n", "b", "node-1")
+    assert path == "/api/v1/namespaces/n/pods/b/binding"
+    assert orjson.loads(body) == {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "b", "namespace": "n"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+    }
+
+
+def test_ceiling_reads_the_kubeconfig(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:6443/\n"
+        "    insecure-skip-tls-verify: true\n"
+        "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n"
+        "users:\n- name: u\n  user:\n    token: secret\n"
+    )
+    endpoint = read_kubeconfig(kubeconfig)
+    assert endpoint.server == "https://127.0.0.1:6443"
+    assert endpoint.ssl is False
+    assert endpoint.headers == {"Authorization": "Bearer secret"}
+
+
+def _report(rates: dict[tuple[str, str, str], tuple[float, float]]) -> LoadReport:
+    """A report whose cases have the given (pods/s, p99 ms)."""
+    options = LoadOptions(
+        workloads=("plain", "anti_affinity", DEEP_QUEUE, "gang"), modes=(BACKLOG, RATE)
+    )
+    report = LoadReport(options=options, started="", machine={})
+    for (scheduler, workload, mode), (rate, p99) in rates.items():
+        case = CaseResult(scheduler, workload, mode, pods=100, bound=100)
+        case.pods_per_s, case.latency_ms_p99 = rate, p99
+        report.cases.append(case)
+    return report
+
+
+def test_targets_compare_podium_with_the_ceiling_and_kube() -> None:
+    report = _report(
+        {
+            (CEILING, "plain", BACKLOG): (1000, 500),
+            (KUBE_SCHEDULER, "plain", BACKLOG): (400, 900),
+            (PODIUM, "plain", BACKLOG): (950, 400),
+            (CEILING, "anti_affinity", BACKLOG): (1000, 500),
+            (KUBE_SCHEDULER, "anti_affinity", BACKLOG): (100, 5000),
+            (PODIUM, "anti_affinity", BACKLOG): (850, 600),
+            (CEILING, DEEP_QUEUE, BACKLOG): (1000, 500),
+            (KUBE_SCHEDULER, DEEP_QUEUE, BACKLOG): (300, 900),
+            (PODIUM, DEEP_QUEUE, BACKLOG): (500, 800),
+            (PODIUM, "gang", BACKLOG): (700, 300),
+        }
+    )
+    checks = {c.name: c.status for c in evaluate(report)}
+    assert checks["plain, backlog: podium pods/s >= 0.9 x bind ceiling"] == "met"
+    assert checks["anti_affinity, backlog: podium pods/s >= 0.9 x bind ceiling"] == "missed"
+    assert checks["plain, backlog: podium drain >= 2 x kube-scheduler"] == "met"
+    assert checks["anti_affinity, backlog: podium drain >= 10 x kube-scheduler"] == "missed"
+    assert checks["anti_affinity, backlog: podium p99 latency < kube-scheduler"] == "met"
+    deep = next(name for name in checks if name.startswith("deep_queue, backlog: with 20%"))
+    assert checks[deep] == "missed"
+    # Rate mode ran for nobody: every check that needs it is absent or not measured.
+    assert checks["plain, rate: podium pods/s >= 0.9 x bind ceiling"] == "not measured"
+    assert not any(name.startswith("gang") for name in checks)  # podium only: no one to compare
+
+
+def test_a_scheduler_above_the_ceiling_is_flagged() -> None:
+    report = _report(
+        {
+            (CEILING, "plain", BACKLOG): (300, 500),
+            (PODIUM, "plain", BACKLOG): (310, 400),
+            (KUBE_SCHEDULER, "plain", BACKLOG): (200, 900),
+            (CEILING, "plain", RATE): (200, 10),
+            (PODIUM, "plain", RATE): (205, 9),  # within the noise of a creation-held rate
+            (KUBE_SCHEDULER, "plain", RATE): (230, 12),
+        }
+    )
+    beaten = ceiling_beaten(report)
+    assert [(b.scheduler, b.mode) for b in beaten] == [(PODIUM, BACKLOG), (KUBE_SCHEDULER, RATE)]
+    assert "1.03 x" in str(beaten[0])
+
+
+def test_an_incomplete_case_is_not_measured() -> None:
+    report = _report({(CEILING, "plain", BACKLOG): (300, 500), (PODIUM, "plain", BACKLOG): (1, 1)})
+    report.cases[1].status = "incomplete"
+    report.cases[1].pods_per_s = math.nan
+    checks = {c.name: c.status for c in evaluate(report)}
+    assert checks["plain, backlog: podium pods/s >= 0.9 x bind ceiling"] == "not measured"
