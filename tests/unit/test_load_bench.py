@@ -222,3 +222,10 @@ def test_an_incomplete_case_is_not_measured() -> None:
     report.cases[1].pods_per_s = math.nan
     checks = {c.name: c.status for c in evaluate(report)}
     assert checks["plain, backlog: podium pods/s >= 0.9 x bind ceiling"] == "not measured"
+
+
+def test_a_backlog_bound_all_at_once_has_a_rate_from_the_launch() -> None:
+    times = CaseTimes(created={"p-0": 0.0, "p-1": 0.0}, bound={"p-0": 4.0, "p-1": 4.0})
+    case = CaseResult(PODIUM, "plain", BACKLOG, pods=2)
+    _summarise(case, times, Usage(0, 0, 0), Usage(0, 0, 0), clock_start=3.0)
+    assert case.pods_per_s == pytest.approx(2.0)

@@ -500,7 +500,10 @@ def _summarise(
         if case.mode == BACKLOG:
             case.seconds = bound_at[-1] - clock_start
             drain = bound_at[-1] - bound_at[0]
-            case.pods_per_s = (len(bound_at) - 1) / drain if drain > 0 else math.nan
+            # All seen at once (a few pods, one watch chunk): no drain to time but the start's.
+            case.pods_per_s = (
+                (len(bound_at) - 1) / drain if drain > 0 else len(bound_at) / case.seconds
+            )
         else:
             first = min(times.created.values()) if times.created else clock_start
             case.seconds = bound_at[-1] - first

@@ -24,7 +24,8 @@ DEFINITIONS: dict[str, str] = {
     "burst: created as fast as the bench can while it runs; steady (churn): Jobs of 4 pods "
     "arriving at --churn-jobs-per-s for --churn-seconds, each pod running --churn-run-for on its "
     "KWOK node before it completes",
-    "pods_per_s": "backlog: (pods bound - 1) / first to last binding seen (the drain rate); "
+    "pods_per_s": "backlog: (pods bound - 1) / first to last binding seen (the drain rate; "
+    "pods bound / launch to last binding if all were seen at once); "
     "other modes: pods bound / first creation to last binding seen",
     "latency_ms_p50/p90/p99/max": "per pod: binding seen on the bench's watch minus, in backlog "
     "mode, the scheduler's launch (its start is part of draining); in rate and burst mode, the "
