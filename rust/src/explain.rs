@@ -20,7 +20,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::plugin::{PluginState, PodContext, Prepared};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{PodContext, Prepared};
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::state::dra::Dra;

@@ -19,12 +19,12 @@ use crate::cycle::{Decision, schedule_pod_among};
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
 use crate::intern::{Sym, resolve, sym};
-use crate::plugins::volume_binding::ClaimBinding;
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::{PodGroupRecord, RackPolicy};
 use crate::state::snapshot::{Snapshot, SnapshotData};
+use crate::state::volume_binder::ClaimBinding;
 use crate::state::volumes::Volumes;
 
 pub const DEFAULT_RACK_LABEL: &str = "topology.kubernetes.io/rack";

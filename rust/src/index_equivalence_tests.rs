@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use crate::cycle::{Decision, schedule_batch, schedule_pod_holding};
+use crate::framework::nominator::Nominees;
 use crate::intern::sym;
-use crate::preemption::nominated::Nominees;
 use crate::runtime::profile::Profile;
 use crate::state::disruption::Budgets;
 use crate::state::label_selector::{LabelSelector, SelectorOp, SelectorRequirement};

@@ -3,7 +3,7 @@
 //! pods finish. Without this, small jobs refill every GPU freed on a partly used node and no
 //! node ever drains: whole-node jobs wait for luck.
 //!
-//! The hold is kube's nomination (`status.nominatedNodeName`, `preemption::nominated`): pods
+//! The hold is kube's nomination (`status.nominatedNodeName`, `framework::nominator`): pods
 //! of lower or equal priority are filtered as if the reserved pod already stood on its node, so
 //! they cannot take what it waits for; higher-priority pods still can. The node chosen is the
 //! one nearest to free: the fewest of the resource in use, then the fewest pods, among nodes
@@ -14,58 +14,20 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::cycle::{FilterPrep, pre_filter, run_filters};
 use crate::framework::plugin::PodContext;
+use crate::framework::spec::ReservationArgs;
 use crate::intern::{Sym, resolve, sym};
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::snapshot::Snapshot;
 
-/// `podium.reservation` in the profile's spec.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Args {
-    /// The scarce resources whole-node pods ask for.
-    pub resources: Vec<String>,
-    /// A pod is reserved for when it asks for at least this share of a node's allocatable
-    /// amount of one of `resources` (1.0: the whole node's).
-    pub min_share: f64,
-    /// At most this share of the nodes is held at once (nominations of any kind count); 0
-    /// turns reservations off.
-    pub max_node_share: f64,
-}
-
-impl Args {
-    /// The args in a profile spec's `podium.reservation`, checked.
-    pub fn parse(value: &serde_json::Value) -> Result<Self, String> {
-        let args: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-        if !(args.min_share > 0.0 && args.min_share <= 1.0) {
-            return Err(format!("minShare {} is not in (0, 1]", args.min_share));
-        }
-        if !(0.0..=1.0).contains(&args.max_node_share) {
-            return Err(format!(
-                "maxNodeShare {} is not in [0, 1]",
-                args.max_node_share
-            ));
-        }
-        Ok(args)
-    }
-
-    /// The profile's args; None when reservations are off (or the spec has none).
-    pub fn of(profile: &Profile) -> Option<Self> {
-        let args = Self::parse(profile.spec.podium.get("reservation")?).ok()?;
-        (args.max_node_share > 0.0 && !args.resources.is_empty()).then_some(args)
-    }
-}
-
 /// For each of `uids` (in priority order): the node held for it, or None (no reservation: it
 /// asks for no whole node, no node would take it even empty, or the cap is reached). A pod's
 /// standing reservation comes back unchanged while its node still qualifies.
 pub fn reserve(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Vec<Option<String>> {
-    let Some(args) = Args::of(profile) else {
+    let Some(args) = &profile.reservation else {
         return vec![None; uids.len()];
     };
     let resources: Vec<Sym> = args.resources.iter().map(|r| sym(r)).collect();
@@ -96,7 +58,7 @@ pub fn reserve(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Vec<O
         .collect();
     let search = Search {
         profile,
-        args: &args,
+        args,
         resources: &resources,
         nodes: &nodes,
     };
@@ -147,7 +109,7 @@ fn cap(share: f64, nodes: usize) -> usize {
 
 struct Search<'a> {
     profile: &'a Profile,
-    args: &'a Args,
+    args: &'a ReservationArgs,
     resources: &'a [Sym],
     nodes: &'a [Arc<NodeInfo>],
 }

@@ -322,3 +322,7 @@ def soak_command(
         f"cached pods {report.cached_pods_slope_per_min:+.2f}/min, "
         f"cached nodes {report.cached_nodes_slope_per_min:+.2f}/min; wrote {path}"
     )
+
+
+if __name__ == "__main__":
+    bench_app()

@@ -5,7 +5,7 @@ workload then runs in a fresh process that loads those pages as the reflector wo
 pending pods and decides them batch by batch (see ``case``). A memory run loads the issue's
 reference size (5,000 nodes, 150,000 pods) in a process of its own.
 
-``python -m podium.benchmarks.core --help`` or ``podium bench core --help``.
+``podium bench core --help`` (or ``python -m podium.benchmarks.cli core --help``).
 """
 
 from __future__ import annotations
@@ -225,15 +225,3 @@ def _git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip()
-
-
-def main() -> None:
-    import typer
-
-    from podium.benchmarks.cli import core_command
-
-    typer.run(core_command)
-
-
-if __name__ == "__main__":
-    main()

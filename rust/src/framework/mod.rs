@@ -1,13 +1,14 @@
 //! The scheduling framework: result codes, statuses, the plugin interfaces and what they are
-//! handed (the pod's context, the profile's spec). Below the plugins; `runtime` builds and runs
-//! them.
+//! handed (the pod's context, its cycle state, the profile's spec), and the nominator (nodes
+//! held for nominated pods). Below the plugins; `runtime` builds and runs them.
 
 pub mod batch_cache;
 pub mod batch_state;
 pub mod code;
+pub mod cycle_state;
 pub mod extension;
-pub mod filter_states;
 pub mod index_view;
+pub mod nominator;
 pub mod plugin;
 pub mod reasons;
 pub mod sampling;

@@ -4,10 +4,9 @@
 //! per-node call: that is where cluster-wide plugins (inter-pod affinity, topology spread) put
 //! their counts.
 
-use std::any::Any;
 use std::sync::Arc;
 
-use crate::framework::filter_states::FilterStates;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::index_view::IndexView;
 use crate::framework::status::Status;
 use crate::intern::Sym;
@@ -16,9 +15,6 @@ use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::volumes::Volumes;
-
-/// Per-pod, per-plugin state computed before the per-node calls.
-pub type PluginState = Box<dyn Any + Send + Sync>;
 
 /// Node names a PreFilter narrows a pod's nodes to.
 pub type NodeNames = ahash::AHashSet<Sym>;

@@ -50,3 +50,35 @@ pub struct ProfileSpec {
     #[serde(default)]
     pub plugin_args: BTreeMap<String, serde_json::Value>,
 }
+
+/// `podium.reservation` in the profile's spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReservationArgs {
+    /// The scarce resources whole-node pods ask for.
+    pub resources: Vec<String>,
+    /// A pod is reserved for when it asks for at least this share of a node's allocatable
+    /// amount of one of `resources` (1.0: the whole node's).
+    pub min_share: f64,
+    /// At most this share of the nodes is held at once (nominations of any kind count); 0
+    /// turns reservations off.
+    pub max_node_share: f64,
+}
+
+impl ReservationArgs {
+    /// The args in a profile spec's `podium.reservation`, checked; None when reservations are
+    /// off (no resources, or no node may be held).
+    pub fn parse(value: &serde_json::Value) -> Result<Option<Self>, String> {
+        let args: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        if !(args.min_share > 0.0 && args.min_share <= 1.0) {
+            return Err(format!("minShare {} is not in (0, 1]", args.min_share));
+        }
+        if !(0.0..=1.0).contains(&args.max_node_share) {
+            return Err(format!(
+                "maxNodeShare {} is not in [0, 1]",
+                args.max_node_share
+            ));
+        }
+        Ok((args.max_node_share > 0.0 && !args.resources.is_empty()).then_some(args))
+    }
+}

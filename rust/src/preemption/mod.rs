@@ -8,7 +8,6 @@
 //! (`gangs`). Runs with the GIL released, in parallel over nodes.
 
 pub mod gangs;
-pub mod nominated;
 pub mod pick;
 pub mod victims;
 
@@ -18,11 +17,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::cycle::pre_filter;
+use crate::framework::nominator::Nominees;
 use crate::framework::plugin::PodContext;
 use crate::gang::{self, Scope};
 use crate::intern::resolve;
 use crate::preemption::gangs::Gangs;
-use crate::preemption::nominated::Nominees;
 use crate::preemption::victims::{Candidate, Search, Verdict, Victim};
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;

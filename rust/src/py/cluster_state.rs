@@ -216,9 +216,9 @@ impl PyClusterState {
             .pending_pod(uid)
             .map(|p| p.namespace)
             .unwrap_or_default();
-        let bindings: Vec<crate::plugins::volume_binding::ClaimBinding> = volumes
+        let bindings: Vec<crate::state::volume_binder::ClaimBinding> = volumes
             .iter()
-            .map(|b| crate::plugins::volume_binding::ClaimBinding {
+            .map(|b| crate::state::volume_binder::ClaimBinding {
                 claim: (intern::sym(&namespace), intern::sym(&b.claim)),
                 volume: b.volume.as_deref().map(intern::sym),
             })

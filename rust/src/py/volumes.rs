@@ -28,8 +28,8 @@ impl ClaimBinding {
     }
 }
 
-impl From<&crate::plugins::volume_binding::ClaimBinding> for ClaimBinding {
-    fn from(b: &crate::plugins::volume_binding::ClaimBinding) -> Self {
+impl From<&crate::state::volume_binder::ClaimBinding> for ClaimBinding {
+    fn from(b: &crate::state::volume_binder::ClaimBinding) -> Self {
         Self {
             claim: resolve(b.claim.1).to_owned(),
             volume: b.volume.map(|v| resolve(v).to_owned()),

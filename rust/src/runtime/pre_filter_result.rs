@@ -4,7 +4,7 @@
 //! diagnosis says `node(s) didn't satisfy plugin(s) [NodeAffinity]` for them, not the first
 //! filter they would have failed.
 
-use crate::framework::plugin::PluginState;
+use crate::framework::cycle_state::PluginState;
 use crate::framework::reasons;
 use crate::framework::status::Status;
 use crate::intern::sym;

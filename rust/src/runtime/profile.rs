@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::sampling::StartIndex;
-use crate::framework::spec::ProfileSpec;
+use crate::framework::spec::{ProfileSpec, ReservationArgs};
 use crate::runtime::registry;
 use crate::state::object::decode;
 
@@ -18,12 +18,16 @@ pub struct WeightedScore {
 pub struct Profile {
     pub scheduler_name: String,
     pub filters: Vec<Box<dyn FilterPlugin>>,
+    /// `filters`' names, in their order (how a score finds a filter's state).
+    pub filter_names: Vec<&'static str>,
     pub scores: Vec<WeightedScore>,
     /// 0: kube's adaptive rule (see `sampling`).
     pub percentage_of_nodes_to_score: usize,
     /// Where the next cycle of this profile starts filtering.
     pub start: StartIndex,
     pub pool: Arc<rayon::ThreadPool>,
+    /// Whole-node reservations' args (`podium.reservation`); None: reservations are off.
+    pub reservation: Option<ReservationArgs>,
     pub spec: ProfileSpec,
 }
 
@@ -50,9 +54,12 @@ impl Profile {
                 format!("{} is not in 0..100", spec.percentage_of_nodes_to_score),
             ));
         }
-        if let Some(value) = spec.podium.get("reservation") {
-            crate::reservation::Args::parse(value).map_err(|e| invalid("podium.reservation", e))?;
-        }
+        let reservation = match spec.podium.get("reservation") {
+            Some(value) => {
+                ReservationArgs::parse(value).map_err(|e| invalid("podium.reservation", e))?
+            }
+            None => None,
+        };
         let mut filters = Vec::with_capacity(spec.filters.len());
         for (i, name) in spec.filters.iter().enumerate() {
             let plugin =
@@ -88,12 +95,14 @@ impl Profile {
             .map_err(|e| CoreError::Internal(format!("{who}: worker pool: {e}")))?;
         Ok(Self {
             scheduler_name: spec.scheduler_name.clone(),
+            filter_names: filters.iter().map(|f| f.name()).collect(),
             filters,
             scores,
             percentage_of_nodes_to_score: usize::try_from(spec.percentage_of_nodes_to_score)
                 .unwrap_or(0),
             start: StartIndex::default(),
             pool: Arc::new(pool),
+            reservation,
             spec,
         })
     }

@@ -4,8 +4,9 @@
 
 use rayon::prelude::*;
 
-use crate::framework::filter_states::FilterStates;
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared};
+use crate::framework::cycle_state::FilterStates;
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared};
 use crate::framework::warm::warm;
 use crate::runtime::profile::{Profile, WeightedScore};
 use crate::state::node_info::NodeInfo;
@@ -36,7 +37,7 @@ pub fn score_nodes(
         Vec::with_capacity(profile.scores.len());
     for weighted in &profile.scores {
         let plugin = &weighted.plugin;
-        let filters = FilterStates::new(&profile.filters, filter_states);
+        let filters = FilterStates::new(&profile.filter_names, filter_states);
         match plugin.pre_score_with(ctx, feasible, filters) {
             Prepared::Run(state) => running.push((weighted, state)),
             Prepared::Skip => {}

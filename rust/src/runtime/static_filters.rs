@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::framework::batch_cache::BatchCache;
-use crate::framework::plugin::PluginState;
+use crate::framework::cycle_state::PluginState;
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
-use crate::plugins::volume_binding::{self, ClaimBinding};
 use crate::state::disruption::{self, Budgets};
 use crate::state::dra::{self, Dra};
 use crate::state::event_type::EventType;
@@ -29,6 +28,7 @@ use crate::state::pod_index::PodIndex;
 use crate::state::priority::{PriorityClasses, parse_priority_class};
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
+use crate::state::volume_binder::{self, ClaimBinding};
 use crate::state::volumes::{self, Volumes};
 use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
 use crate::topology::{Allocation, parse_node_resource_topology_json};
@@ -917,7 +917,7 @@ impl ClusterState {
                 .get(&node_sym)
                 .and_then(|&s| self.nodes[s].as_ref().and_then(|i| i.node.clone()))
                 .map(|node_record| {
-                    volume_binding::volumes_taken(&self.volumes, &record, &node_record)
+                    volume_binder::volumes_taken(&self.volumes, &record, &node_record)
                 })
                 .unwrap_or_default(),
         };

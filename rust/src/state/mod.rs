@@ -28,6 +28,7 @@ pub mod snapshot;
 pub mod spread;
 pub mod taints;
 pub mod topology;
+pub mod volume_binder;
 pub mod volumes;
 pub mod wire;
 pub mod wire_base;

@@ -9,7 +9,6 @@ use crate::state::affinity_wire::{PodAffinityTermWire, PodAffinityWire};
 use crate::state::label_selector::LabelSelector;
 use crate::state::labels::Labels;
 use crate::state::namespaces::Namespaces;
-use crate::state::pod::PodRecord;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AffinityTerm {
@@ -21,26 +20,27 @@ pub struct AffinityTerm {
 }
 
 impl AffinityTerm {
-    /// Does `pod` (whose namespace carries `ns_labels`) fall under this term?
-    pub fn matches_with(&self, pod: &PodRecord, ns_labels: &Labels) -> bool {
-        (self.namespaces.contains(&pod.namespace)
+    /// Does a pod in `namespace` (whose labels are `ns_labels`) with `labels` fall under this
+    /// term?
+    pub fn matches_with(&self, namespace: Sym, labels: &Labels, ns_labels: &Labels) -> bool {
+        (self.namespaces.contains(&namespace)
             || self
                 .namespace_selector
                 .as_ref()
                 .is_some_and(|s| s.matches(ns_labels)))
-            && self.selector.matches(&pod.labels)
+            && self.selector.matches(labels)
     }
 
     /// As `matches_with`, looking the namespace's labels up only when a selector needs them.
-    pub fn matches(&self, pod: &PodRecord, namespaces: &Namespaces) -> bool {
-        if !self.selector.matches(&pod.labels) {
+    pub fn matches(&self, namespace: Sym, labels: &Labels, namespaces: &Namespaces) -> bool {
+        if !self.selector.matches(labels) {
             return false;
         }
-        self.namespaces.contains(&pod.namespace)
+        self.namespaces.contains(&namespace)
             || self
                 .namespace_selector
                 .as_ref()
-                .is_some_and(|s| s.matches(namespaces.labels(pod.namespace)))
+                .is_some_and(|s| s.matches(namespaces.labels(namespace)))
     }
 }
 
@@ -190,6 +190,7 @@ fn term(
 mod tests {
     use super::*;
     use crate::state::affinity_wire::PodAffinityWire;
+    use crate::state::pod::PodRecord;
 
     fn parse(aff: &str, anti: &str) -> (PodAffinity, Vec<(String, String)>) {
         let a: Option<PodAffinityWire<'_>> = serde_json::from_str(aff).expect("json");
@@ -217,11 +218,14 @@ mod tests {
         let mut db = PodRecord::empty("u", "ns1", "db");
         db.labels = Labels::from_pairs([("app", "db")]);
         let ns = Namespaces::default();
-        assert!(t[0].matches(&db, &ns));
+        assert!(t[0].matches(db.namespace, &db.labels, &ns));
         db.namespace = sym("ns2");
-        assert!(!t[0].matches(&db, &ns), "other namespace");
         assert!(
-            t[2].matches(&db, &ns),
+            !t[0].matches(db.namespace, &db.labels, &ns),
+            "other namespace"
+        );
+        assert!(
+            t[2].matches(db.namespace, &db.labels, &ns),
             "empty namespaceSelector selects every namespace"
         );
     }
@@ -253,10 +257,10 @@ mod tests {
         other.labels = Labels::from_pairs([("app", "web"), ("hash", "h2")]);
         let ns = Namespaces::default();
         assert!(
-            !p.required_anti_affinity[0].matches(&other, &ns),
+            !p.required_anti_affinity[0].matches(other.namespace, &other.labels, &ns),
             "hash differs"
         );
         other.labels = Labels::from_pairs([("app", "web"), ("hash", "h1")]);
-        assert!(p.required_anti_affinity[0].matches(&other, &ns));
+        assert!(p.required_anti_affinity[0].matches(other.namespace, &other.labels, &ns));
     }
 }

@@ -8,10 +8,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
-use crate::intern::sym;
 use crate::state::fit_cache::FitCache;
-use crate::state::node_info::NodeInfo;
-use crate::state::resources::ResourceName;
+use crate::state::node::NodeRecord;
+use crate::state::resources::{ResourceName, Resources};
 use crate::topology::{
     Allocation, NodeTopology, PendingLedger, ZoneResource, ZoneTable, ZoneUsage,
 };
@@ -112,8 +111,14 @@ impl NodeNuma {
     }
 
     /// The node as placement sees it; a node without an NRT object becomes a single zone
-    /// holding `resources` (the only ones the caller will ask about).
-    pub fn view<'a>(&'a self, info: &NodeInfo, resources: &[&str]) -> NodeView<'a> {
+    /// holding `resources` (the only ones the caller will ask about) of `node`'s allocatable,
+    /// less what its pods have `requested`.
+    pub fn view<'a>(
+        &'a self,
+        node: Option<&NodeRecord>,
+        requested: &Resources,
+        resources: &[&str],
+    ) -> NodeView<'a> {
         match &self.nrt {
             Some(Nrt::Parsed(topology)) => {
                 let usage = self.ledger.usage();
@@ -142,7 +147,7 @@ impl NodeNuma {
             }
             Some(Nrt::Malformed(message)) => NodeView::Malformed(message),
             None => {
-                let topology = single_zone(info, resources);
+                let topology = single_zone(node, requested, resources);
                 let table = ZoneTable::new(&topology, &NO_USAGE);
                 NodeView::Single(topology, table)
             }
@@ -231,12 +236,16 @@ impl NodeNuma {
 }
 
 /// The one zone of a node without an NRT object: allocatable and what pods on it leave free.
-pub fn single_zone(info: &NodeInfo, resources: &[&str]) -> NodeTopology {
-    let name = info.node.as_ref().map_or("", |n| n.name());
+pub fn single_zone(
+    node: Option<&NodeRecord>,
+    requested: &Resources,
+    resources: &[&str],
+) -> NodeTopology {
+    let name = node.map_or("", NodeRecord::name);
     let zone_resources = resources
         .iter()
         .filter_map(|&resource| {
-            let node = info.node.as_ref()?;
+            let node = node?;
             let key = ResourceName::parse(resource);
             if let ResourceName::Scalar(s) = key
                 && !node.allocatable.has_scalar(s)
@@ -248,25 +257,17 @@ pub fn single_zone(info: &NodeInfo, resources: &[&str]) -> NodeTopology {
                 name: resource.to_string(),
                 capacity: allocatable,
                 allocatable,
-                available: allocatable.saturating_sub(info.requested.get(key)),
+                available: allocatable.saturating_sub(requested.get(key)),
             })
         })
         .collect();
     NodeTopology::single_zone(name, zone_resources)
 }
 
-/// Whether the node offers any of `resources` (so a pod without them should avoid it).
-pub fn offers_any(info: &NodeInfo, resources: &[String]) -> bool {
-    info.node.as_ref().is_some_and(|node| {
-        resources
-            .iter()
-            .any(|r| node.allocatable.scalar(sym(r)) > 0)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intern::sym;
     use crate::topology::{NumaPolicy, ZoneAllocation};
 
     fn gpus(zone: &str, count: i64) -> Allocation {
@@ -327,8 +328,7 @@ mod tests {
             )))
         };
         let free = |numa: &NodeNuma| {
-            let info = NodeInfo::default();
-            let view = numa.view(&info, &[]);
+            let view = numa.view(None, &Resources::default(), &[]);
             let (_, table, _) = view.parts().expect("parsed");
             let gpu = table.column(sym("nvidia.com/gpu")).expect("reported");
             (table.free(0, gpu), table.free(1, gpu))
@@ -339,13 +339,11 @@ mod tests {
             score: 1,
         };
         let remember = |numa: &NodeNuma| {
-            let info = NodeInfo::default();
-            let view = numa.view(&info, &[]);
+            let view = numa.view(None, &Resources::default(), &[]);
             view.fits().expect("kept").put(key, &answer);
         };
         let kept = |numa: &NodeNuma| {
-            let info = NodeInfo::default();
-            let view = numa.view(&info, &[]);
+            let view = numa.view(None, &Resources::default(), &[]);
             view.fits().and_then(|fits| fits.get(key)).is_some()
         };
         let mut numa = NodeNuma::default();

@@ -1,7 +1,8 @@
 //! NodeResourcesBalancedAllocation: prefer nodes whose resources would be used evenly
 //! (one minus the standard deviation of the requested fractions).
 
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
     allocatable_and_requested, weighted_resources,

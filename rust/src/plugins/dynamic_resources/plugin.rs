@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use super::allocator::{Options, PreparedPod, Verdict, allocate, prepare};
 use super::matcher::Matchers;
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{FilterPlugin, PodContext, Prepared, ScorePlugin};
 use crate::framework::status::Status;
 use crate::intern::{Sym, resolve};
 use crate::state::dra::Dra;

@@ -6,7 +6,8 @@
 //! the sum is clamped to `23Mi ..= 1000Mi × containers` and scaled linearly to 0..=100. No
 //! normalization step.
 
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::intern::Sym;
 use crate::state::node::NodeRecord;
 use crate::state::node_info::NodeInfo;

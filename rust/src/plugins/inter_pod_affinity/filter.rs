@@ -6,8 +6,9 @@
 
 use rayon::prelude::*;
 
+use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::intern::Sym;
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
@@ -131,7 +132,7 @@ fn indexed(ctx: &PodContext<'_>, view: &IndexView<'_>, ns_labels: &Labels) -> Co
                 continue;
             };
             for t in terms.required_anti_affinity.iter() {
-                if filed_under(t, bucket) && t.matches_with(pod, ns_labels) {
+                if filed_under(t, bucket) && t.matches_with(pod.namespace, &pod.labels, ns_labels) {
                     acc.existing_anti.add(t.topology_key, labels, 1);
                 }
             }
@@ -141,7 +142,10 @@ fn indexed(ctx: &PodContext<'_>, view: &IndexView<'_>, ns_labels: &Labels) -> Co
     // A pod must match every affinity term: the first term's candidates are enough.
     if let Some(first) = affinity.first() {
         for_candidates(ctx, view, first, |labels, existing| {
-            if affinity.iter().all(|t| t.matches(existing, ctx.namespaces)) {
+            if affinity
+                .iter()
+                .all(|t| t.matches(existing.namespace, &existing.labels, ctx.namespaces))
+            {
                 for t in affinity {
                     acc.affinity.add(t.topology_key, labels, 1);
                 }
@@ -164,7 +168,7 @@ pub(crate) fn matching_per_domain(
 ) -> PairCounts {
     let mut counts = PairCounts::default();
     for_candidates(ctx, view, term, |labels, existing| {
-        if term.matches(existing, ctx.namespaces) {
+        if term.matches(existing.namespace, &existing.labels, ctx.namespaces) {
             counts.add(term.topology_key, labels, 1);
         }
     });
@@ -177,7 +181,9 @@ fn may_go_first(ctx: &PodContext<'_>, counts: &Counts, ns_labels: &Labels) -> bo
     let (affinity, _) = required(ctx.pod);
     !affinity.is_empty()
         && !counts.affinity.any_positive()
-        && affinity.iter().all(|t| t.matches_with(ctx.pod, ns_labels))
+        && affinity
+            .iter()
+            .all(|t| t.matches_with(ctx.pod.namespace, &ctx.pod.labels, ns_labels))
 }
 
 fn required(pod: &PodRecord) -> (&[AffinityTerm], &[AffinityTerm]) {
@@ -198,7 +204,7 @@ fn count(ctx: &PodContext<'_>, ns_labels: &Labels, info: &NodeInfo, mut acc: Cou
             continue;
         };
         for t in terms.required_anti_affinity.iter() {
-            if t.matches_with(pod, ns_labels) {
+            if t.matches_with(pod.namespace, &pod.labels, ns_labels) {
                 acc.existing_anti.add(t.topology_key, labels, 1);
             }
         }
@@ -208,13 +214,17 @@ fn count(ctx: &PodContext<'_>, ns_labels: &Labels, info: &NodeInfo, mut acc: Cou
         return acc;
     }
     for existing in &info.pods {
-        if !affinity.is_empty() && affinity.iter().all(|t| t.matches(existing, ctx.namespaces)) {
+        if !affinity.is_empty()
+            && affinity
+                .iter()
+                .all(|t| t.matches(existing.namespace, &existing.labels, ctx.namespaces))
+        {
             for t in affinity {
                 acc.affinity.add(t.topology_key, labels, 1);
             }
         }
         for t in anti {
-            if t.matches(existing, ctx.namespaces) {
+            if t.matches(existing.namespace, &existing.labels, ctx.namespaces) {
                 acc.anti.add(t.topology_key, labels, 1);
             }
         }

@@ -7,8 +7,9 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::Sym;
 use crate::plugins::inter_pod_affinity::filter::{
@@ -171,8 +172,9 @@ impl InterPodAffinityScore {
                 ) else {
                     continue;
                 };
-                let selects =
-                    |t: &AffinityTerm| filed_under(t, bucket) && t.matches_with(pod, ns_labels);
+                let selects = |t: &AffinityTerm| {
+                    filed_under(t, bucket) && t.matches_with(pod.namespace, &pod.labels, ns_labels)
+                };
                 if self.hard_weight > 0 {
                     for t in e.required_affinity.iter() {
                         if selects(t) {
@@ -199,7 +201,7 @@ impl InterPodAffinityScore {
     ) -> PairCounts {
         let pod = ctx.pod;
         let has_preferred = own.is_some();
-        let incoming = |t: &AffinityTerm| t.matches_with(pod, ns_labels);
+        let incoming = |t: &AffinityTerm| t.matches_with(pod.namespace, &pod.labels, ns_labels);
         ctx.nodes
             .par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
@@ -215,7 +217,9 @@ impl InterPodAffinityScore {
                 if let Some(a) = own.filter(|_| has_preferred) {
                     for existing in &info.pods {
                         // kube matches these against the merged namespace list only.
-                        let m = |t: &AffinityTerm| t.matches(existing, ctx.namespaces);
+                        let m = |t: &AffinityTerm| {
+                            t.matches(existing.namespace, &existing.labels, ctx.namespaces)
+                        };
                         add_terms(&mut acc, &a.preferred_affinity, 1, m, labels);
                         add_terms(&mut acc, &a.preferred_anti_affinity, -1, m, labels);
                     }

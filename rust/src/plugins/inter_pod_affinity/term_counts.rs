@@ -50,7 +50,7 @@ impl TermCounts {
     fn count(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels, delta: i64) {
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         for (term, counts) in entries.iter_mut() {
-            if term.matches(pod, namespaces) {
+            if term.matches(pod.namespace, &pod.labels, namespaces) {
                 counts.add(term.topology_key, node_labels, delta);
             }
         }

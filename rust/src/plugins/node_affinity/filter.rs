@@ -1,6 +1,7 @@
 //! NodeAffinity (filter): `spec.nodeSelector` and the required node affinity terms must match.
 
-use crate::framework::plugin::{FilterPlugin, NodeNames, PluginState, PodContext, Prepared};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{FilterPlugin, NodeNames, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::node_selector::{NodeSelector, Operator};

@@ -1,7 +1,8 @@
 //! NodeAffinity (score): the sum of the weights of the preferred terms a node matches,
 //! normalized so the best node scores 100.
 
-use crate::framework::plugin::{PluginState, PodContext, Prepared, ScorePlugin, default_normalize};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{PodContext, Prepared, ScorePlugin, default_normalize};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 

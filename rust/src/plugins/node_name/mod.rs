@@ -1,6 +1,7 @@
 //! NodeName: a pod that names its node (`spec.nodeName`) fits only there.
 
-use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::FilterPlugin;
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

@@ -1,7 +1,8 @@
 //! NodePorts: the pod's host ports must be free on the node (same protocol and port on the same
 //! address, the wildcard 0.0.0.0 clashing with every address).
 
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

@@ -151,7 +151,11 @@ impl NumaArgs {
 /// the others, as this runs for every node a device pod is filtered or scored on.)
 pub fn view<'a>(args: &NumaArgs, node: &'a NodeInfo) -> NodeView<'a> {
     if node.numa.nrt.is_some() {
-        return node.numa.view(node, &[]);
+        return node.numa.view(node.node.as_deref(), &node.requested, &[]);
     }
-    node.numa.view(node, &args.device_resources())
+    node.numa.view(
+        node.node.as_deref(),
+        &node.requested,
+        &args.device_resources(),
+    )
 }

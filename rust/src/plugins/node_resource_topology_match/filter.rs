@@ -12,7 +12,8 @@
 use std::sync::Arc;
 
 use crate::framework::code::Code;
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
 use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::plugins::node_resource_topology_match::args::{NumaArgs, view};

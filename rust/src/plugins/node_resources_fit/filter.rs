@@ -2,7 +2,8 @@
 //! memory, ephemeral storage, every extended resource it asks for, and the pod count.
 
 use crate::framework::code::Code;
-use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::FilterPlugin;
 use crate::framework::reasons;
 use crate::framework::status::{Reasons, Status};
 use crate::intern::{Sym, resolve};

@@ -2,7 +2,8 @@
 //! RequestedToCapacityRatio (a piecewise-linear shape over utilization), each a weighted average
 //! over the configured resources.
 
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, ScorePlugin};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{MAX_NODE_SCORE, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
     allocatable_and_requested, weighted_resources,

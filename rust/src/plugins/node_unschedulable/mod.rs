@@ -3,7 +3,8 @@
 
 use std::sync::LazyLock;
 
-use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::FilterPlugin;
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use crate::framework::filter_states::FilterStates;
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::cycle_state::FilterStates;
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::plugins::node_resource_topology_match::args::{NumaArgs, view};
@@ -188,9 +189,11 @@ mod tests {
         assert!(filters[0].filter(state.as_ref(), &pod, &node).is_success());
         let states = vec![Some(state)];
         let p = plugin();
-        let Prepared::Run(Some(shared)) =
-            p.pre_score_with(&ctx, &[], FilterStates::new(&filters, &states))
-        else {
+        let Prepared::Run(Some(shared)) = p.pre_score_with(
+            &ctx,
+            &[],
+            FilterStates::new(&[topology_match::NAME], &states),
+        ) else {
             panic!("runs with the filter's fits");
         };
         let filter_fits = topology_match::fits_of(states[0].as_ref().unwrap().as_ref()).unwrap();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::framework::batch_cache::BatchCache;
 
 use crate::intern::Sym;
+use crate::plugins::pod_topology_spread::constraints;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::spread::{SpreadConstraint, has_all_keys};
@@ -67,7 +68,7 @@ fn compute(
             let Some(node) = &info.node else {
                 return false;
             };
-            if !has_all_keys(&node.labels, all) || !c.includes(pod, info) {
+            if !has_all_keys(&node.labels, all) || !constraints::includes(c, pod, info) {
                 return false;
             }
             if let Some(v) = node.labels.get(c.topology_key) {

@@ -9,15 +9,17 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
 use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::Sym;
+use crate::plugins::pod_topology_spread::constraints::{self, SpreadDefaults};
 use crate::plugins::pod_topology_spread::domains::{self, DomainCache};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::spread::{SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys};
+use crate::state::spread::{SpreadConstraint, WhenUnsatisfiable, has_all_keys};
 
 pub const NAME: &str = "PodTopologySpread";
 pub const REASON_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
@@ -144,7 +146,7 @@ fn indexed_counts(
         // A selector without an `In` requirement: every eligible node's pods.
         None => {
             for (info, _) in ctx.nodes.iter().zip(&eligible.nodes).filter(|(_, e)| **e) {
-                let n = c.count_on(info, namespace);
+                let n = constraints::count_on(c, info, namespace);
                 if n > 0 {
                     count(info, n);
                 }
@@ -173,11 +175,12 @@ fn scanned_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<DomainCo
                     return acc;
                 }
                 for (c, counts) in cs.iter().zip(acc.iter_mut()) {
-                    if !c.includes(pod, info) {
+                    if !constraints::includes(c, pod, info) {
                         continue;
                     }
                     if let Some(value) = node.labels.get(c.topology_key) {
-                        *counts.entry(value).or_default() += c.count_on(info, pod.namespace);
+                        *counts.entry(value).or_default() +=
+                            constraints::count_on(c, info, pod.namespace);
                     }
                 }
                 acc
@@ -240,13 +243,13 @@ impl FilterPlugin for PodTopologySpread {
         // Only pods on a node the counting took in (kube's RemovePod checks the same).
         if has_all_keys(&node.labels, &all) {
             for k in &mut constraints {
-                if !k.c.includes(ctx.pod, removed) {
+                if !constraints::includes(&k.c, ctx.pod, removed) {
                     continue;
                 }
                 let Some(value) = node.labels.get(k.c.topology_key) else {
                     continue;
                 };
-                let gone = k.c.count_on(removed, ctx.pod.namespace);
+                let gone = constraints::count_on(&k.c, removed, ctx.pod.namespace);
                 if gone > 0
                     && let Some(n) = k.counts.get_mut(&value)
                 {

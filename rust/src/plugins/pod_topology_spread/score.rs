@@ -5,15 +5,15 @@
 
 use std::collections::HashMap;
 
-use crate::framework::plugin::{MAX_NODE_SCORE, PluginState, PodContext, Prepared, ScorePlugin};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
+use crate::plugins::pod_topology_spread::constraints::{self, SpreadDefaults};
 use crate::plugins::pod_topology_spread::filter::domain_counts;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::spread::{
-    HOSTNAME_KEY, SpreadConstraint, SpreadDefaults, WhenUnsatisfiable, has_all_keys,
-};
+use crate::state::spread::{HOSTNAME_KEY, SpreadConstraint, WhenUnsatisfiable, has_all_keys};
 
 pub const NAME: &str = "PodTopologySpread";
 
@@ -149,7 +149,7 @@ impl ScorePlugin for PodTopologySpreadScore {
             let count = if let Some(by_node) = &k.by_node {
                 by_node.get(&n.name).copied().unwrap_or(0)
             } else if k.per_node {
-                k.c.count_on(node, state.namespace)
+                constraints::count_on(&k.c, node, state.namespace)
             } else {
                 n.labels
                     .get(k.c.topology_key)

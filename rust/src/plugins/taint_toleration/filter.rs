@@ -1,6 +1,7 @@
 //! TaintToleration (filter): the pod must tolerate every NoSchedule and NoExecute taint.
 
-use crate::framework::plugin::{FilterPlugin, PluginState};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::FilterPlugin;
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

@@ -1,6 +1,7 @@
 //! TaintToleration (score): fewer untolerated PreferNoSchedule taints is better.
 
-use crate::framework::plugin::{PluginState, ScorePlugin, default_normalize};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{ScorePlugin, default_normalize};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::taints::TaintEffect;

@@ -12,16 +12,15 @@
 //! Not modelled: PVC label selectors, volumeMode, CSIStorageCapacity, and the owner check on
 //! ephemeral volumes' claims.
 
-use std::sync::Arc;
-
 use crate::framework::code::Code;
-use crate::framework::plugin::{FilterPlugin, PluginState, PodContext, Prepared};
+use crate::framework::cycle_state::PluginState;
+use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
 use crate::framework::status::{Reason, Status};
-use crate::intern::{Sym, resolve};
-use crate::state::node::NodeRecord;
+use crate::intern::resolve;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::volumes::{ClaimKey, ClassRecord, PvRecord, PvcRecord, Volumes};
+use crate::state::volume_binder::{self, ClaimBinding, ClaimProblem, PodClaims};
+use crate::state::volumes::Volumes;
 
 pub const NAME: &str = "VolumeBinding";
 
@@ -33,175 +32,40 @@ pub const REASON_UNBOUND_IMMEDIATE: &str = "pod has unbound immediate Persistent
 
 pub struct VolumeBinding;
 
-/// What PreFilter learnt about the pod's claims.
-struct Claims {
-    /// PVs of bound claims: each must be reachable from the node.
-    bound: Vec<Arc<PvRecord>>,
-    /// Unbound WaitForFirstConsumer claims, with their class.
-    unbound: Vec<(Arc<PvcRecord>, Arc<ClassRecord>)>,
-    /// The volume state to match unbound claims against.
-    volumes: Volumes,
-}
-
 impl VolumeBinding {
     /// Resolves the pod's claims, or the status every node fails with.
-    fn claims(pod: &PodRecord, volumes: &Volumes) -> Result<Option<Claims>, Status> {
-        if pod.claims.is_empty() {
-            return Ok(None);
-        }
-        let mut out = Claims {
-            bound: Vec::new(),
-            unbound: Vec::new(),
-            volumes: Volumes::default(),
-        };
-        let mut immediate = false;
-        for &claim in pod.claims.iter() {
-            let Some(pvc) = volumes.pvc(pod.namespace, claim) else {
-                return Err(Status::unresolvable(format!(
-                    "persistentvolumeclaim {:?} not found",
-                    resolve(claim)
-                )));
-            };
-            if pvc.deleting {
-                return Err(Status::unresolvable(format!(
-                    "persistentvolumeclaim {:?} is being deleted",
-                    resolve(claim)
-                )));
-            }
-            if let Some(err) = &pvc.error {
-                return Err(Status::unresolvable(err.to_string()));
-            }
-            if let Some(pv) = pvc.volume_name {
-                match volumes.pvs.get(&pv) {
-                    Some(pv) => out.bound.push(pv.clone()),
-                    None => return Err(Status::unresolvable(REASON_PV_NOT_EXIST)),
-                }
-                continue;
-            }
-            if resolve(pvc.class).is_empty() {
-                immediate = true;
-                continue;
-            }
-            let Some(class) = volumes.classes.get(&pvc.class) else {
-                // kube reports the lister's error: retried, not unresolvable.
-                return Err(Status::new(
-                    Code::Error,
-                    format!(
-                        "storageclass.storage.k8s.io {:?} not found",
-                        resolve(pvc.class)
-                    ),
-                ));
-            };
-            if class.wait_for_first_consumer {
-                out.unbound.push((pvc.clone(), class.clone()));
-            } else {
-                immediate = true;
-            }
-        }
-        if immediate {
-            return Err(Status::unresolvable(REASON_UNBOUND_IMMEDIATE));
-        }
-        if !out.unbound.is_empty() {
-            out.volumes = volumes.clone();
-        }
-        Ok(Some(out))
-    }
-}
-
-/// What a placement does with one unbound claim (kube's `BindingInfo` and `DynamicProvisions`):
-/// the PV it binds the claim to, or None when the claim is provisioned on the node (its
-/// `volume.kubernetes.io/selected-node` set to the node, or already so set).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClaimBinding {
-    pub claim: ClaimKey,
-    pub volume: Option<Sym>,
-}
-
-impl ClaimBinding {
-    /// The PVs `bindings` take, with their claims (what a reservation records).
-    pub fn taken(bindings: &[ClaimBinding]) -> Vec<(Sym, ClaimKey)> {
-        bindings
-            .iter()
-            .filter_map(|b| Some((b.volume?, b.claim)))
-            .collect()
-    }
-}
-
-/// For one node: what each unbound claim would do there, or None when some claim finds no PV
-/// and cannot be provisioned there.
-fn match_unbound(claims: &Claims, node: &NodeRecord) -> Option<Vec<ClaimBinding>> {
-    let mut chosen: Vec<ClaimBinding> = Vec::with_capacity(claims.unbound.len());
-    for (pvc, class) in &claims.unbound {
-        if let Some(selected) = pvc.selected_node {
-            // Being provisioned for that node already.
-            if selected != node.name {
-                return None;
-            }
-            chosen.push(ClaimBinding {
-                claim: pvc.key(),
-                volume: None,
-            });
-            continue;
-        }
-        let best = claims
-            .volumes
-            .pvs
-            .values()
-            .filter(|pv| {
-                claims.volumes.is_free_for(pv, pvc)
-                    && !chosen.iter().any(|b| b.volume == Some(pv.name))
-                    && pv.fits_node(node.name, &node.labels)
-            })
-            // The smallest PV that fits; a PV pre-bound to this claim first.
-            .min_by_key(|pv| (pv.claim.is_none(), pv.capacity));
-        match best {
-            Some(pv) => chosen.push(ClaimBinding {
-                claim: pvc.key(),
-                volume: Some(pv.name),
-            }),
-            None => {
-                let allowed = class
-                    .allowed_topologies
-                    .as_ref()
-                    .is_none_or(|t| t.matches(node.name, &node.labels));
-                if !class.provisions() || !allowed {
-                    return None;
-                }
-                chosen.push(ClaimBinding {
-                    claim: pvc.key(),
-                    volume: None,
-                });
-            }
-        }
-    }
-    Some(chosen)
-}
-
-/// The PVs `pod` takes on `node` (for the reservation once it is placed there). Empty when the
-/// pod has no unbound claim or none of them is matched to an existing PV.
-pub fn volumes_taken(
-    volumes: &Volumes,
-    pod: &PodRecord,
-    node: &NodeRecord,
-) -> Vec<(Sym, ClaimKey)> {
-    match VolumeBinding::claims(pod, volumes) {
-        Ok(Some(claims)) if !claims.unbound.is_empty() => {
-            ClaimBinding::taken(&match_unbound(&claims, node).unwrap_or_default())
-        }
-        _ => Vec::new(),
+    fn claims(pod: &PodRecord, volumes: &Volumes) -> Result<Option<PodClaims>, Status> {
+        volume_binder::pod_claims(pod, volumes).map_err(|problem| match problem {
+            ClaimProblem::NotFound(claim) => Status::unresolvable(format!(
+                "persistentvolumeclaim {:?} not found",
+                resolve(claim)
+            )),
+            ClaimProblem::Deleting(claim) => Status::unresolvable(format!(
+                "persistentvolumeclaim {:?} is being deleted",
+                resolve(claim)
+            )),
+            ClaimProblem::Malformed(err) => Status::unresolvable(err.to_string()),
+            ClaimProblem::VolumeNotFound => Status::unresolvable(REASON_PV_NOT_EXIST),
+            // kube reports the lister's error: retried, not unresolvable.
+            ClaimProblem::ClassNotFound(class) => Status::new(
+                Code::Error,
+                format!("storageclass.storage.k8s.io {:?} not found", resolve(class)),
+            ),
+            ClaimProblem::UnboundImmediate => Status::unresolvable(REASON_UNBOUND_IMMEDIATE),
+        })
     }
 }
 
 /// What placing the pod on `info` does with its unbound claims, from this plugin's PreFilter
 /// state (the pod's decision carries it to PreBind). Empty when nothing needs binding.
 pub fn claim_bindings(state: &PluginState, info: &NodeInfo) -> Vec<ClaimBinding> {
-    let (Some(claims), Some(node)) = (state.downcast_ref::<Claims>(), &info.node) else {
+    let (Some(claims), Some(node)) = (state.downcast_ref::<PodClaims>(), &info.node) else {
         return Vec::new();
     };
     if claims.unbound.is_empty() {
         return Vec::new();
     }
-    match_unbound(claims, node).unwrap_or_default()
+    claims.match_unbound(node).unwrap_or_default()
 }
 
 impl FilterPlugin for VolumeBinding {
@@ -218,21 +82,17 @@ impl FilterPlugin for VolumeBinding {
     }
 
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, info: &NodeInfo) -> Status {
-        let Some(claims) = state.and_then(|s| s.downcast_ref::<Claims>()) else {
+        let Some(claims) = state.and_then(|s| s.downcast_ref::<PodClaims>()) else {
             return Status::success();
         };
         let Some(node) = &info.node else {
             return Status::success();
         };
         let mut reasons: Vec<Reason> = Vec::new();
-        if !claims
-            .bound
-            .iter()
-            .all(|pv| pv.fits_node(node.name, &node.labels))
-        {
+        if !claims.bound_fit(node) {
             reasons.push(REASON_NODE_CONFLICT.into());
         }
-        if !claims.unbound.is_empty() && match_unbound(claims, node).is_none() {
+        if !claims.unbound.is_empty() && claims.match_unbound(node).is_none() {
             reasons.push(REASON_BIND_CONFLICT.into());
         }
         if reasons.is_empty() {
@@ -253,6 +113,7 @@ mod tests {
     use crate::state::labels::Labels;
     use crate::state::volumes::tests::{class, local_pv, pvc};
     use crate::testutil::{node, pod};
+    use std::sync::Arc;
 
     fn volumes(pvs: &[String], pvcs: &[String], classes: &[String]) -> Volumes {
         let mut v = Volumes::default();
@@ -463,7 +324,7 @@ mod tests {
         assert_eq!(out[0], vec![REASON_BIND_CONFLICT], "two claims, one PV");
         let first = with_claims(&["a"]);
         let n1 = host("n1");
-        let taken = volumes_taken(&v, &first, n1.node.as_ref().unwrap());
+        let taken = volume_binder::volumes_taken(&v, &first, n1.node.as_ref().unwrap());
         assert_eq!(taken, vec![(sym("only"), (sym("ns"), sym("a")))]);
         v.reserve(&first.uid, &taken);
         let out = run(&v, &with_claims(&["b"]), &["n1"]).unwrap();
