@@ -20,13 +20,16 @@ use crate::framework::plugin::{PodContext, Prepared};
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
+use crate::intern::sym;
+use crate::plugins::dynamic_resources::{self, plugin::claim_reservations};
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
 use crate::plugins::volume_binding;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
-use crate::state::dra::Dra;
+use crate::state::dra::claim::ClaimReservation;
+use crate::state::dra::{AssumeError, Dra};
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -54,6 +57,9 @@ pub struct Decision {
     /// What placing the pod on `node` does with its unbound claims (VolumeBinding's PreBind
     /// carries it out); empty when none needs binding.
     pub volumes: Vec<ClaimBinding>,
+    /// What placing the pod on `node` writes to its ResourceClaims (DynamicResources' PreBind
+    /// carries it out); empty when every claim is allocated and reserved for the pod.
+    pub claims: Vec<ClaimReservation>,
     /// When deciding this pod started, in ns since the Unix epoch (0 if it never started). The
     /// phases follow back to back: filter, then score, then placement.
     pub started_ns: u64,
@@ -77,6 +83,7 @@ impl Decision {
             feasible_nodes: 0,
             allocation: None,
             volumes: Vec::new(),
+            claims: Vec::new(),
             started_ns: 0,
             filter_seconds: 0.0,
             score_seconds: 0.0,
@@ -105,6 +112,7 @@ impl Decision {
             feasible_nodes: 0,
             allocation: None,
             volumes: Vec::new(),
+            claims: Vec::new(),
             started_ns: 0,
             filter_seconds: 0.0,
             score_seconds: 0.0,
@@ -214,6 +222,17 @@ pub fn schedule_batch_with(
                         terms.place(&pod, &data.namespaces, &record.labels);
                     }
                 }
+                let (mut decision, chosen) = (decision, chosen);
+                let chosen = chosen.filter(|_| {
+                    let assumed = assume_claims(&mut data.dra, &pod, &decision.claims);
+                    if let Err(e) = &assumed {
+                        decision.code = Code::Error;
+                        decision.message =
+                            format!("running Reserve plugin \"DynamicResources\": {e}");
+                        decision.node = None;
+                    }
+                    assumed.is_ok()
+                });
                 if let Some(i) = chosen {
                     if let Some(all) = &mut held {
                         // Placed: no longer held where it was nominated (kube drops a
@@ -228,10 +247,11 @@ pub fn schedule_batch_with(
                         Arc::make_mut(&mut all[i])
                             .place(pod.clone(), decision.allocation.as_deref());
                     }
-                    let node = Arc::make_mut(&mut nodes[i]);
-                    // The free PVs this placement counts on are not free for the next pods.
+                    // The free PVs and devices this placement counts on are not free for the
+                    // next pods.
                     data.volumes
                         .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
+                    let node = Arc::make_mut(&mut nodes[i]);
                     data.index.add(slots[i], &pod);
                     if let Some(record) = &node.node {
                         terms.place(&pod, &data.namespaces, &record.labels);
@@ -777,8 +797,39 @@ fn decide(
         .and_then(|(_, state)| state.as_ref()?.as_ref())
         .map(|state| volume_binding::claim_bindings(state, &nodes[index]))
         .unwrap_or_default();
+    decision.claims = profile
+        .filters
+        .iter()
+        .zip(&states)
+        .find(|(plugin, _)| plugin.name() == dynamic_resources::NAME)
+        .and_then(|(_, state)| state.as_ref()?.as_ref())
+        .map(|state| claim_reservations(state, &nodes[index]))
+        .unwrap_or_default();
     decision.placement_seconds = scored_at.elapsed().as_secs_f64();
     (decision, Some(index))
+}
+
+/// Reserve for DynamicResources: the claims `pod` allocates are shown allocated, their devices
+/// taken, for the pods decided after it. The allocator chose devices free in this very view, so
+/// a refusal is a bug; the pod is then not placed (all its claims' assumptions undone) rather
+/// than bound with devices another pod may get.
+pub(crate) fn assume_claims(
+    dra: &mut Dra,
+    pod: &PodRecord,
+    claims: &[ClaimReservation],
+) -> Result<(), AssumeError> {
+    for (i, c) in claims.iter().enumerate() {
+        let Some(allocation) = &c.allocation else {
+            continue;
+        };
+        if let Err(e) = dra.assume(pod.namespace, sym(&c.name), allocation) {
+            for done in &claims[..i] {
+                dra.forget(&done.uid);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ fn a_broken_selector_names_claim_and_request() {
 }
 
 #[test]
-fn feasible_claims_are_never_bound_without_their_allocation() {
+fn a_placed_pod_carries_its_allocation_and_too_big_claims_wait() {
     let mut s = cluster(2);
     s.apply_event(
         Kind::ResourceClaim,
@@ -180,13 +180,26 @@ fn feasible_claims_are_never_bound_without_their_allocation() {
     )
     .unwrap();
     let d = decide(&s, "fits");
-    assert_eq!(d.code, Code::UnschedulableAndUnresolvable);
-    assert_eq!(d.node, None);
-    assert!(
-        d.message.contains("does not write claim allocations"),
-        "{}",
-        d.message
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    let node = d.node.clone().unwrap();
+    // The decision carries the allocation PreBind writes: two GPUs and a NIC on one PCIe root
+    // of the chosen node, bound to it.
+    assert_eq!(d.claims.len(), 1);
+    let r = &d.claims[0];
+    assert_eq!(
+        (r.name.as_str(), r.uid.as_str()),
+        ("pod-gpus", "uid-ns-pod-gpus")
     );
+    let a = r.allocation.as_ref().expect("allocated by podium");
+    assert_eq!(a.node.map(crate::intern::resolve), Some(node.as_str()));
+    assert_eq!(a.devices.len(), 3);
+    let json = a.to_json();
+    assert_eq!(
+        json["nodeSelector"]["nodeSelectorTerms"][0]["matchFields"][0]["values"][0],
+        node.as_str()
+    );
+    let results = json["devices"]["results"].as_array().unwrap();
+    assert!(results.iter().all(|x| x["pool"] == node.as_str()), "{json}");
     s.apply_event(
         Kind::Pod,
         &event(
@@ -257,4 +270,120 @@ fn explain_names_each_nodes_reason() {
     for reasons in why.values() {
         assert_eq!(reasons, &["cannot allocate all claims".to_owned()]);
     }
+}
+
+fn claim_pod(s: &mut ClusterState, uid: &str, claim: &str) {
+    s.apply_event(
+        Kind::Pod,
+        &event(
+            "ADDED",
+            &pod_json(
+                uid,
+                &format!(r#"[{{"name":"g","resourceClaimName":"{claim}"}}]"#),
+                "[]",
+            ),
+        ),
+    )
+    .unwrap();
+}
+
+fn claim(s: &mut ClusterState, name: &str, gpus: u32) {
+    let json = claim_json(
+        "ns",
+        name,
+        &format!(
+            r#"[{{"name":"gpu","exactly":{{"deviceClassName":"gpu.example.com","count":{gpus}}}}}]"#
+        ),
+        "[]",
+        "{}",
+    );
+    s.apply_event(Kind::ResourceClaim, &event("ADDED", &json))
+        .unwrap();
+}
+
+fn keys(d: &crate::cycle::Decision) -> Vec<String> {
+    d.claims
+        .iter()
+        .flat_map(|c| {
+            c.allocation
+                .iter()
+                .flat_map(|a| a.devices.iter().map(|x| x.key.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn pods_of_one_batch_never_share_a_device() {
+    // One node of 8 GPUs, three pods of 4: two fit, the third sees the devices taken.
+    let mut s = cluster(1);
+    for (pod, c) in [("a", "ca"), ("b", "cb"), ("c", "cc")] {
+        claim(&mut s, c, 4);
+        claim_pod(&mut s, pod, c);
+    }
+    let uids = ["a", "b", "c"].map(str::to_owned);
+    let d = schedule_batch(&s.snapshot(), &uids, &profile());
+    assert_eq!(d[0].code, Code::Success, "{}", d[0].message);
+    assert_eq!(d[1].code, Code::Success, "{}", d[1].message);
+    let (a, b) = (keys(&d[0]), keys(&d[1]));
+    assert_eq!((a.len(), b.len()), (4, 4));
+    assert!(a.iter().all(|k| !b.contains(k)), "{a:?} {b:?}");
+    assert_eq!(d[2].node, None);
+    assert!(
+        d[2].message.contains("cannot allocate all claims"),
+        "{}",
+        d[2].message
+    );
+}
+
+#[test]
+fn a_claim_shared_in_one_batch_is_allocated_once_and_its_pods_follow_it() {
+    let mut s = cluster(4);
+    claim(&mut s, "shared", 2);
+    for pod in ["s1", "s2", "s3"] {
+        claim_pod(&mut s, pod, "shared");
+    }
+    let uids = ["s1", "s2", "s3"].map(str::to_owned);
+    let d = schedule_batch(&s.snapshot(), &uids, &profile());
+    assert!(
+        d.iter().all(|x| x.code == Code::Success),
+        "{:?}",
+        d.iter().map(|x| &x.message).collect::<Vec<_>>()
+    );
+    assert!(d[0].claims[0].allocation.is_some());
+    for later in &d[1..] {
+        assert_eq!(later.node, d[0].node, "follows the claim's node");
+        assert_eq!(later.claims.len(), 1, "still to be reserved for it");
+        assert!(later.claims[0].allocation.is_none(), "allocated once");
+    }
+}
+
+#[test]
+fn the_cache_holds_an_assumed_allocation_until_written_or_forgotten() {
+    let mut s = cluster(1);
+    claim(&mut s, "c1", 8);
+    claim(&mut s, "c2", 8);
+    claim_pod(&mut s, "p1", "c1");
+    claim_pod(&mut s, "p2", "c2");
+    let d = decide(&s, "p1");
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    s.assume_with_volumes("p1", "node-0", None, None, &d.claims)
+        .unwrap();
+    // The next snapshot sees the 8 GPUs taken.
+    let other = decide(&s, "p2");
+    assert_eq!(other.node, None, "{}", other.message);
+    // Assuming the same allocation twice is refused (the claim shows allocated now).
+    let err = s
+        .assume_with_volumes("p2", "node-0", None, None, &d.claims)
+        .unwrap_err();
+    assert!(err.to_string().contains("got allocated elsewhere"), "{err}");
+    // A failed binding frees the devices.
+    s.forget("p1");
+    assert_eq!(decide(&s, "p2").code, Code::Success);
+    // Written by PreBind: the allocation stands even when the pod is forgotten (or deleted),
+    // until the informer shows the claim.
+    s.assume_with_volumes("p1", "node-0", None, None, &d.claims)
+        .unwrap();
+    s.claims_written("p1");
+    s.forget("p1");
+    assert_eq!(decide(&s, "p2").node, None);
 }

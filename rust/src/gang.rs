@@ -15,11 +15,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::cycle::{Decision, schedule_pod_among};
+use crate::cycle::{Decision, assume_claims, schedule_pod_among};
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
 use crate::intern::{Sym, resolve, sym};
 use crate::runtime::profile::Profile;
+use crate::state::dra::Dra;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::{PodGroupRecord, RackPolicy};
@@ -62,6 +63,7 @@ struct Placed {
     placed: usize,
     score: i64,
     volumes: Volumes,
+    dra: Dra,
     nodes: Vec<(usize, Arc<NodeInfo>)>,
 }
 
@@ -148,6 +150,7 @@ pub fn schedule_gang(
                 data.nodes.set(slots[i], Some(node));
             }
             data.volumes = placed.volumes;
+            data.dra = placed.dra;
             for (m, decision) in &placed.placements {
                 if decision.node.is_some() {
                     data.pending.remove(&members[*m].uid);
@@ -235,6 +238,7 @@ impl Search<'_> {
         // Copy-on-write: only the nodes a member lands on are copied.
         let mut working: Vec<Arc<NodeInfo>> = self.nodes.to_vec();
         let mut volumes = self.data.volumes.clone();
+        let mut dra = self.data.dra.clone();
         let mut open: Vec<usize> = candidate
             .iter()
             .copied()
@@ -250,7 +254,7 @@ impl Search<'_> {
                 &working,
                 &self.data.namespaces,
                 &volumes,
-                &self.data.dra,
+                &dra,
                 pod,
                 self.gang.extension,
                 Some(&open),
@@ -267,6 +271,17 @@ impl Search<'_> {
                 placements.push((m, decision));
                 continue;
             };
+            if let Err(e) = assume_claims(&mut dra, pod, &decision.claims) {
+                // A bug (the devices were free in this view): the gang is not placed.
+                let mut failed = decision;
+                failed.code = crate::framework::code::Code::Error;
+                failed.message = format!("running Reserve plugin \"DynamicResources\": {e}");
+                failed.node = None;
+                return Err(Stuck {
+                    placed: m,
+                    failed: Box::new(failed),
+                });
+            }
             let node = Arc::make_mut(&mut working[i]);
             volumes.reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
             node.place(pod.clone(), decision.allocation.as_deref());
@@ -285,6 +300,7 @@ impl Search<'_> {
             placed,
             score,
             volumes,
+            dra,
             nodes: touched
                 .into_iter()
                 .map(|i| (i, working[i].clone()))

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
 
+use super::dra::ResourceClaimReservation;
 use super::enums;
 use super::errors::{CoreError, without_gil};
 use super::pod_group::PodGroup;
@@ -13,6 +14,7 @@ use super::snapshot::PySnapshot;
 use super::volumes::{ClaimBinding, ClaimInfo, VolumeInfo};
 use crate::intern;
 use crate::state::cluster::{self, ChangeOutcome, ClusterState, PendingInfo};
+use crate::state::dra::claim::ClaimReservation;
 use crate::state::kind::Kind;
 
 #[pyclass(frozen, get_all, module = "podium._core")]
@@ -199,17 +201,20 @@ impl PyClusterState {
         self.lock().pending_pod(uid).map(PendingPod::from)
     }
 
-    #[pyo3(signature = (uid, node, allocation, volumes=None))]
+    #[pyo3(signature = (uid, node, allocation, volumes=None, claims=None))]
     fn assume(
         &self,
         uid: &str,
         node: &str,
         allocation: Option<&str>,
         volumes: Option<Vec<PyRef<'_, ClaimBinding>>>,
+        claims: Option<Vec<PyRef<'_, ResourceClaimReservation>>>,
     ) -> PyResult<()> {
         let mut state = self.lock();
+        let claims: Vec<ClaimReservation> =
+            claims.iter().flatten().map(|c| c.inner.clone()).collect();
         let Some(volumes) = volumes else {
-            return Ok(state.assume(uid, node, allocation)?);
+            return Ok(state.assume_with_volumes(uid, node, allocation, None, &claims)?);
         };
         // The claims are in the pod's namespace.
         let namespace = state
@@ -223,7 +228,13 @@ impl PyClusterState {
                 volume: b.volume.as_deref().map(intern::sym),
             })
             .collect();
-        Ok(state.assume_with_volumes(uid, node, allocation, Some(&bindings))?)
+        Ok(state.assume_with_volumes(uid, node, allocation, Some(&bindings), &claims)?)
+    }
+
+    /// DynamicResources' PreBind wrote the pod's claims: their allocations stand until the
+    /// informer shows them, even if the pod is forgotten.
+    fn claims_written(&self, uid: &str) {
+        self.lock().claims_written(uid);
     }
 
     fn claim(&self, namespace: &str, name: &str) -> Option<ClaimInfo> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use super::dra::ResourceClaimReservation;
 use super::enums;
 use super::volumes::ClaimBinding;
 use crate::cycle;
@@ -24,6 +25,7 @@ pub struct Decision {
     feasible_nodes: usize,
     allocation: Option<String>,
     volumes: Vec<ClaimBinding>,
+    claims: Vec<ResourceClaimReservation>,
     started_ns: u64,
     filter_seconds: f64,
     score_seconds: f64,
@@ -55,6 +57,11 @@ impl Decision {
             feasible_nodes: d.feasible_nodes,
             allocation: d.allocation,
             volumes: d.volumes.iter().map(ClaimBinding::from).collect(),
+            claims: d
+                .claims
+                .iter()
+                .map(ResourceClaimReservation::from)
+                .collect(),
             started_ns: d.started_ns,
             filter_seconds: d.filter_seconds,
             score_seconds: d.score_seconds,

@@ -3,6 +3,7 @@
 
 mod cluster_state;
 mod decisions;
+mod dra;
 mod enums;
 mod errors;
 mod evaluate;
@@ -22,6 +23,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pod_group::register(m)?;
     snapshot::register(m)?;
     decisions::register(m)?;
+    dra::register(m)?;
     evaluate::register(m)?;
     volumes::register(m)?;
     plugins::register(m)

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
 use crate::state::disruption::{self, Budgets};
+use crate::state::dra::claim::ClaimReservation;
 use crate::state::dra::{self, Dra};
 use crate::state::event_type::EventType;
 use crate::state::kind::Kind;
@@ -148,6 +149,8 @@ pub struct ClusterState {
     volumes: Volumes,
     /// DeviceClasses, ResourceSlices, ResourceClaims and the claim allocations podium assumed.
     dra: Dra,
+    /// The claims each assumed pod allocated (by claim uid), forgotten with the pod.
+    claims_assumed: HashMap<Arc<str>, Vec<String>>,
     /// NodeResourceTopology objects by node name; kept apart from the slots because they may
     /// arrive before their node and outlive its deletion.
     topologies: HashMap<Sym, Nrt>,
@@ -175,6 +178,7 @@ impl ClusterState {
             namespaces: Namespaces::default(),
             volumes: Volumes::default(),
             dra: Dra::default(),
+            claims_assumed: HashMap::new(),
             topologies: HashMap::new(),
             groups: PodGroups::default(),
             priorities: PriorityClasses::default(),
@@ -805,6 +809,12 @@ impl ClusterState {
             .unwrap_or_default();
         if pod.node_name.is_some() || pod.terminal {
             // Bound (where podium chose: confirmed; elsewhere: the watch wins) or finished.
+            if pod.node_name.is_some() && pod.node_name == assumed_on {
+                // PreBind wrote the claims before the Binding: the informer shows them soon.
+                self.claims_assumed.remove(&uid);
+            } else {
+                self.forget_claims(&uid);
+            }
             assumed_on = None;
             allocation = None;
             nominated_on = None;
@@ -821,6 +831,7 @@ impl ClusterState {
 
     fn delete_pod(&mut self, uid: &str) {
         self.volumes.release(uid);
+        self.forget_claims(uid);
         if let Some(key) = self.pods.get_key_value(uid).map(|(k, _)| k.clone()) {
             self.replace_entry(&key, None);
         }
@@ -838,17 +849,21 @@ impl ClusterState {
     // Assume / forget
 
     pub fn assume(&mut self, uid: &str, node: &str, allocation: Option<&str>) -> CoreResult<()> {
-        self.assume_with_volumes(uid, node, allocation, None)
+        self.assume_with_volumes(uid, node, allocation, None, &[])
     }
 
     /// As `assume`; `volumes` (the decision's claim bindings) are the PVs the pod takes, checked
     /// free for their claims and reserved for it. None: found again here, as the filter would.
+    /// `claims` (the decision's claim reservations): the ResourceClaim allocations it made,
+    /// assumed until the informer shows them written (checked still possible: the claim
+    /// unallocated, its devices free).
     pub fn assume_with_volumes(
         &mut self,
         uid: &str,
         node: &str,
         allocation: Option<&str>,
         volumes: Option<&[ClaimBinding]>,
+        claims: &[ClaimReservation],
     ) -> CoreResult<()> {
         let Some((key, entry)) = self.pods.get_key_value(uid) else {
             return Err(CoreError::Invalid(format!(
@@ -921,9 +936,38 @@ impl ClusterState {
                 })
                 .unwrap_or_default(),
         };
+        self.forget_claims(uid);
+        let namespace = record.namespace;
+        let mut allocated: Vec<String> = Vec::new();
+        for c in claims {
+            let Some(a) = &c.allocation else { continue };
+            if let Err(e) = self.dra.assume(namespace, sym(&c.name), a) {
+                for done in &allocated {
+                    self.dra.forget(done);
+                }
+                return Err(CoreError::Invalid(format!("assume: {object}: {e}")));
+            }
+            allocated.push(c.uid.clone());
+        }
+        if !allocated.is_empty() {
+            self.claims_assumed.insert(key.clone(), allocated);
+        }
         self.replace_entry(&key, Some(new));
         self.volumes.reserve(&key, &taken);
         Ok(())
+    }
+
+    /// PreBind wrote the pod's claim allocations: they stand (shown allocated) until the
+    /// informer shows them, whatever becomes of the pod (kube's AssumeClaimAfterAPICall).
+    pub fn claims_written(&mut self, uid: &str) {
+        self.claims_assumed.remove(uid);
+    }
+
+    /// Unreserve for DynamicResources: the claim allocations the pod's assumption made.
+    fn forget_claims(&mut self, uid: &str) {
+        for claim in self.claims_assumed.remove(uid).unwrap_or_default() {
+            self.dra.forget(&claim);
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -963,6 +1007,7 @@ impl ClusterState {
             placed_on: None,
             nominated_on: entry.nominated_on,
         };
+        self.forget_claims(uid);
         self.replace_entry(&key, Some(new));
     }
 

@@ -21,6 +21,7 @@ use super::matcher::{MatchError, Matcher, Matchers};
 use super::score::{PCIE_ROOT, node_score, root_measure};
 use super::taints::prevents_allocation;
 use crate::intern::{Sym, resolve, sym};
+pub use crate::state::dra::claim::ClaimAllocation;
 use crate::state::dra::claim::{
     AllocatedDevice, AllocationMode, Alternative, Claim, MAX_DEVICES_PER_CLAIM,
 };
@@ -125,15 +126,6 @@ pub fn prepare(
         });
     }
     Ok(out)
-}
-
-/// One claim's devices on the chosen node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimAllocation {
-    pub claim_uid: String,
-    pub devices: Vec<AllocatedDevice>,
-    /// The node the allocation is bound to (`None` when all devices are usable anywhere).
-    pub node: Option<Sym>,
 }
 
 /// Why a node cannot take the pod's claims, in kube's words.
@@ -650,10 +642,7 @@ pub fn allocate(
                         request: p.request,
                         key: device.key,
                         admin_access: p.admin,
-                        share_id: p
-                            .share
-                            .as_ref()
-                            .map(|_| sym(&format!("{}-{i}", pc.claim.uid))),
+                        share_id: p.share.as_ref().map(|_| sym(&share_id(&pc.claim.uid, i))),
                         consumed: p.share.as_ref().map_or_else(Box::default, |v| {
                             device
                                 .capacity
@@ -688,6 +677,25 @@ pub fn allocate(
         stranded,
         score,
     }))
+}
+
+/// A share's `shareID`: the API wants a UID; derived from the claim and the result's index so
+/// the same decision always names its shares the same.
+fn share_id(claim_uid: &str, index: usize) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    let hi = hasher.hash_one((claim_uid, index, 0u8));
+    let lo = hasher.hash_one((claim_uid, index, 1u8));
+    let bits = (u128::from(hi) << 64) | u128::from(lo);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// The devices a fit takes, for callers that check results (tests, the benchmark).

@@ -3,9 +3,10 @@
 //! selectors; Filter runs the allocator on the node; Score prefers the node whose best device
 //! set packs tightest (see `score.rs`).
 //!
-//! Never bound blindly: podium does not write `status.allocation` and `status.reservedFor`
-//! yet (kube's PreBind), so a node where the claims would fit still refuses the pod, saying
-//! so, unless every claim is already allocated there and reserved for the pod.
+//! Reserve and PreBind: the decision carries, for each claim not yet reserved for the pod, the
+//! devices chosen on its node (`claim_reservations`); the cycle assumes them in the cache so
+//! later pods see them taken, and Python's PreBind writes `status.allocation` and
+//! `status.reservedFor` before the Binding.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +17,7 @@ use crate::framework::plugin::{FilterPlugin, PodContext, Prepared, ScorePlugin};
 use crate::framework::status::Status;
 use crate::intern::{Sym, resolve};
 use crate::state::dra::Dra;
-use crate::state::dra::claim::Claim;
+use crate::state::dra::claim::{Claim, ClaimReservation};
 use crate::state::dra::ledger::InUse;
 use crate::state::dra::pod_claims::PodClaimSource;
 use crate::state::dra::pools::Inventory;
@@ -25,18 +26,13 @@ use crate::state::pod::PodRecord;
 
 pub const NAME: &str = super::NAME;
 
-/// Why a node where the claims fit still refuses the pod.
-pub const REASON_NO_PREBIND: &str =
-    "resourceclaim allocation fits, but podium does not write claim allocations yet";
-
 /// Per-pod state of one scheduling cycle.
 struct PodState {
     prepared: PreparedPod,
     inv: Arc<Inventory>,
     in_use: Arc<InUse>,
-    /// Some claim needs an allocation or this pod in its `reservedFor`: writes podium cannot
-    /// make yet.
-    needs_writes: bool,
+    /// Already allocated claims that do not name the pod in `reservedFor` yet.
+    to_reserve: Vec<Arc<Claim>>,
 }
 
 #[derive(Default)]
@@ -102,16 +98,17 @@ impl DynamicResources {
         let classes = ctx.dra.classes().map(|c| (c.name, c.clone())).collect();
         let prepared = prepare(&claims, &classes, &matchers, &inv)
             .map_err(|e| Status::unresolvable(e.to_string()))?;
-        let needs_writes = !prepared.to_allocate.is_empty()
-            || prepared
-                .allocated
-                .iter()
-                .any(|c| !c.reserved_for.iter().any(|r| *r.uid == *pod.uid));
+        let to_reserve = prepared
+            .allocated
+            .iter()
+            .filter(|c| !c.reserved_for.iter().any(|r| *r.uid == *pod.uid))
+            .cloned()
+            .collect();
         Ok(Some(PodState {
             prepared,
             inv,
             in_use: ctx.dra.in_use(),
-            needs_writes,
+            to_reserve,
         }))
     }
 
@@ -135,6 +132,41 @@ fn pod_state(state: Option<&PluginState>) -> Option<&PodState> {
     state.and_then(|s| s.downcast_ref::<PodState>())
 }
 
+/// Reserve: what placing the pod on `node` writes to its claims (kube's PreBind carries it
+/// out), from the filter's PreFilter state. Empty when every claim is allocated and reserved
+/// for the pod already, or when the node does not fit (it was filtered, so it does).
+pub fn claim_reservations(state: &PluginState, node: &NodeInfo) -> Vec<ClaimReservation> {
+    let Some(state) = state.downcast_ref::<PodState>() else {
+        return Vec::new();
+    };
+    let mut out: Vec<ClaimReservation> = state
+        .to_reserve
+        .iter()
+        .map(|c| ClaimReservation {
+            name: c.name.clone(),
+            uid: c.uid.clone(),
+            allocation: None,
+        })
+        .collect();
+    if state.prepared.to_allocate.is_empty() {
+        return out;
+    }
+    let filter = DynamicResources::default();
+    if let Ok(Verdict::Fit(fit)) = filter.verdict(state, node) {
+        let names = state.prepared.to_allocate.iter().map(|c| &c.claim.name);
+        out.extend(
+            names
+                .zip(fit.claims)
+                .map(|(name, allocation)| ClaimReservation {
+                    name: name.clone(),
+                    uid: allocation.claim_uid.clone(),
+                    allocation: Some(allocation),
+                }),
+        );
+    }
+    out
+}
+
 impl FilterPlugin for DynamicResources {
     fn name(&self) -> &'static str {
         NAME
@@ -155,8 +187,6 @@ impl FilterPlugin for DynamicResources {
         match self.verdict(state, node) {
             Err(status) => status,
             Ok(Verdict::Unfit(why)) => Status::unschedulable(why.to_string()),
-            // Unresolvable: no eviction can make podium write the allocation.
-            Ok(Verdict::Fit(_)) if state.needs_writes => Status::unresolvable(REASON_NO_PREBIND),
             Ok(Verdict::Fit(_)) => Status::success(),
         }
     }

@@ -8,10 +8,11 @@ use super::allocator::{Fit, Options, PreparedPod, Verdict, allocate, prepare};
 use super::error::ClaimError;
 use super::matcher::Matchers;
 use crate::intern::{Sym, sym};
+use crate::state::dra::claim::AllocatedDevice;
 use crate::state::dra::claim::Claim;
 use crate::state::dra::class::DeviceClass;
 use crate::state::dra::fixtures::{gpu_and_nic_classes, gpu_node_slice, nic_node_slice};
-use crate::state::dra::ledger::{InUse, Ledger};
+use crate::state::dra::ledger::InUse;
 use crate::state::dra::pools::Inventory;
 use crate::state::dra::slice::Slice;
 use crate::state::labels::Labels;
@@ -21,7 +22,8 @@ pub struct World {
     pub inv: Inventory,
     pub classes: HashMap<Sym, Arc<DeviceClass>>,
     pub matchers: Matchers,
-    pub ledger: Ledger,
+    /// Devices assumed, by claim uid.
+    pub assumed: HashMap<String, Vec<AllocatedDevice>>,
     pub in_use: InUse,
     pub opts: Options,
 }
@@ -40,13 +42,12 @@ impl World {
                 (c.name, Arc::new(c))
             })
             .collect();
-        let ledger = Ledger::default();
-        let in_use = InUse::build(&inv, &ledger);
+        let in_use = InUse::from_devices(&inv, []);
         Self {
             inv,
             classes,
             matchers: Matchers::default(),
-            ledger,
+            assumed: HashMap::new(),
             in_use,
             opts: Options::default(),
         }
@@ -81,15 +82,14 @@ impl World {
             for d in &c.devices {
                 self.in_use.add(&self.inv, d);
             }
-            self.ledger
-                .assume(&c.claim_uid, Arc::from(c.devices.clone()));
+            self.assumed.insert(c.claim_uid.clone(), c.devices.clone());
         }
     }
 
     /// Undoes `assume` (a failed binding).
     pub fn forget(&mut self, fit: &Fit) {
         for c in &fit.claims {
-            if let Some(devices) = self.ledger.forget(&c.claim_uid) {
+            if let Some(devices) = self.assumed.remove(&c.claim_uid) {
                 for d in devices.iter() {
                     self.in_use.remove(&self.inv, d);
                 }

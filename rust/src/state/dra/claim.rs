@@ -9,7 +9,7 @@ use super::wire::{
     AllocationWire, ConstraintWire, DeviceRequestWire, DeviceSelectorWire, ResourceClaimWire,
     TolerationWire,
 };
-use crate::intern::{Sym, sym};
+use crate::intern::{Sym, resolve, sym};
 use crate::quantity::parse_milli_value;
 use crate::state::node_selector::NodeSelector;
 use crate::state::node_selector::from_wire as node_selector;
@@ -90,6 +90,103 @@ pub struct Allocation {
     pub devices: Box<[AllocatedDevice]>,
     /// Where the allocated devices can be used; `None`: everywhere.
     pub node_selector: Option<Arc<NodeSelector>>,
+}
+
+/// One claim's devices on the node chosen for a pod: what Reserve assumes and PreBind writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAllocation {
+    pub claim_uid: String,
+    pub devices: Vec<AllocatedDevice>,
+    /// The node the allocation is bound to (`None` when all devices are usable anywhere).
+    pub node: Option<Sym>,
+}
+
+impl ClaimAllocation {
+    /// As `status.allocation` will read once written: the devices, usable on `node` only.
+    pub fn to_allocation(&self) -> Allocation {
+        use crate::state::node_selector::{Operator, Term};
+        Allocation {
+            devices: self.devices.clone().into_boxed_slice(),
+            node_selector: self.node.map(|n| {
+                Arc::new(NodeSelector {
+                    terms: Box::new([Term {
+                        expressions: Box::default(),
+                        fields: Box::new([Operator::In(Box::new([n]))]),
+                    }]),
+                })
+            }),
+        }
+    }
+}
+
+impl ClaimAllocation {
+    /// `status.allocation` as the API takes it, without `devices.config` (PreBind adds the
+    /// class and claim configurations from the objects it reads).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value, json};
+        let results: Vec<Value> = self
+            .devices
+            .iter()
+            .map(|d| {
+                let mut r = Map::new();
+                r.insert("request".into(), resolve(d.request).into());
+                r.insert("driver".into(), resolve(d.key.driver).into());
+                r.insert("pool".into(), resolve(d.key.pool).into());
+                r.insert("device".into(), resolve(d.key.device).into());
+                if d.admin_access {
+                    r.insert("adminAccess".into(), true.into());
+                }
+                if let Some(share) = d.share_id {
+                    r.insert("shareID".into(), resolve(share).into());
+                }
+                if !d.consumed.is_empty() {
+                    let consumed: Map<String, Value> = d
+                        .consumed
+                        .iter()
+                        .map(|(name, milli)| {
+                            // Names as the slice spells them: the driver's own domain left out.
+                            let key = match name.domain {
+                                Some(domain) if domain != d.key.driver => name.to_string(),
+                                _ => resolve(name.id).to_owned(),
+                            };
+                            (key, milli_quantity(*milli).into())
+                        })
+                        .collect();
+                    r.insert("consumedCapacity".into(), Value::Object(consumed));
+                }
+                Value::Object(r)
+            })
+            .collect();
+        let mut out = json!({ "devices": { "results": results } });
+        if let Some(node) = self.node {
+            out["nodeSelector"] = json!({ "nodeSelectorTerms": [{ "matchFields": [
+                { "key": "metadata.name", "operator": "In", "values": [resolve(node)] }
+            ]}]});
+        }
+        out
+    }
+}
+
+/// A milli-value as a quantity string (`2`, `1500m`).
+fn milli_quantity(milli: i64) -> String {
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{milli}m")
+    }
+}
+
+/// A claim of a pod placed on a node that is not yet reserved for the pod: what
+/// DynamicResources' PreBind writes before the Binding (`status.reservedFor`, and
+/// `status.allocation` when `allocation` is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimReservation {
+    /// The ResourceClaim's name (in the pod's namespace).
+    pub name: String,
+    pub uid: String,
+    /// Set when podium allocated the claim for this pod; `None`: already allocated, only the
+    /// reservation is missing.
+    pub allocation: Option<ClaimAllocation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

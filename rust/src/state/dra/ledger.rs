@@ -1,58 +1,16 @@
-//! What is allocated: the devices of every claim whose `status.allocation` the informer has
-//! shown, plus the "assumed" allocations podium decided but has not written yet (kube's
-//! in-flight claims), so no device is handed out twice. `InUse` is the same, indexed against one
-//! inventory: dedicated use counts per device, shared (consumable capacity) uses and the
-//! capacity they consume, and what partitions draw from their pool's counters.
+//! What is allocated, against one inventory: the devices of every claim whose `status.allocation`
+//! the informer has shown, plus the allocations podium assumed and has not written yet (kube's
+//! in-flight claims; see `Dra::assume`), so no device is handed out twice. Dedicated use counts
+//! per device, shared (consumable capacity) uses and the capacity they consume, and what
+//! partitions draw from their pool's counters.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::claim::AllocatedDevice;
 use super::pools::{DevId, Inventory};
 use crate::intern::Sym;
 
-/// Allocations by claim uid.
-#[derive(Debug, Clone, Default)]
-pub struct Ledger {
-    allocated: HashMap<String, Arc<[AllocatedDevice]>>,
-    assumed: HashMap<String, Arc<[AllocatedDevice]>>,
-}
-
-impl Ledger {
-    /// A claim's written allocation (from the informer), replacing what was known of it.
-    pub fn set_allocated(&mut self, claim_uid: &str, devices: Arc<[AllocatedDevice]>) {
-        self.allocated.insert(claim_uid.to_owned(), devices);
-    }
-
-    pub fn remove_allocated(&mut self, claim_uid: &str) -> Option<Arc<[AllocatedDevice]>> {
-        self.allocated.remove(claim_uid)
-    }
-
-    /// An allocation decided but not yet written; it counts until `forget`.
-    pub fn assume(&mut self, claim_uid: &str, devices: Arc<[AllocatedDevice]>) {
-        self.assumed.insert(claim_uid.to_owned(), devices);
-    }
-
-    pub fn forget(&mut self, claim_uid: &str) -> Option<Arc<[AllocatedDevice]>> {
-        self.assumed.remove(claim_uid)
-    }
-
-    pub fn is_assumed(&self, claim_uid: &str) -> bool {
-        self.assumed.contains_key(claim_uid)
-    }
-
-    /// Each claim's devices once: an assumed allocation stands for the claim until forgotten.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &[AllocatedDevice])> {
-        self.assumed.iter().map(|(k, v)| (k.as_str(), &**v)).chain(
-            self.allocated
-                .iter()
-                .filter(|(k, _)| !self.assumed.contains_key(*k))
-                .map(|(k, v)| (k.as_str(), &**v)),
-        )
-    }
-}
-
-/// The ledger against one inventory. Devices the inventory lacks (a slice gone) are skipped.
+/// Devices the inventory lacks (a slice gone) are skipped.
 #[derive(Debug, Clone, Default)]
 pub struct InUse {
     dedicated: Vec<u16>,
@@ -64,10 +22,6 @@ pub struct InUse {
 }
 
 impl InUse {
-    pub fn build(inv: &Inventory, ledger: &Ledger) -> Self {
-        Self::from_devices(inv, ledger.entries().flat_map(|(_, d)| d.iter()))
-    }
-
     pub fn from_devices<'a>(
         inv: &Inventory,
         devices: impl IntoIterator<Item = &'a AllocatedDevice>,
@@ -193,36 +147,12 @@ mod tests {
     }
 
     #[test]
-    fn assumed_allocations_count_until_forgotten() {
-        let s = Slice::decode(&gpu_node_slice("n0", 8, 4)).unwrap();
-        let inv = Inventory::build([&s]);
-        let mut ledger = Ledger::default();
-        ledger.set_allocated("c1", Arc::from(vec![dev("gpu-0")]));
-        ledger.assume("c2", Arc::from(vec![dev("gpu-1")]));
-        let in_use = InUse::build(&inv, &ledger);
-        let id = |n: &str| inv.id(&DeviceKey::new("gpu.example.com", "n0", n)).unwrap();
-        assert!(in_use.dedicated(id("gpu-0")));
-        assert!(in_use.dedicated(id("gpu-1")));
-        assert!(!in_use.dedicated(id("gpu-2")));
-        // The informer catches up: the assumption and the written allocation are one claim.
-        ledger.set_allocated("c2", Arc::from(vec![dev("gpu-1")]));
-        assert_eq!(ledger.entries().count(), 2);
-        ledger.forget("c2");
-        assert_eq!(ledger.entries().count(), 2);
-        ledger.remove_allocated("c2");
-        let in_use = InUse::build(&inv, &ledger);
-        assert!(!in_use.dedicated(id("gpu-1")));
-    }
-
-    #[test]
     fn admin_access_does_not_use_the_device() {
         let s = Slice::decode(&gpu_node_slice("n0", 2, 1)).unwrap();
         let inv = Inventory::build([&s]);
-        let mut ledger = Ledger::default();
         let mut d = dev("gpu-0");
         d.admin_access = true;
-        ledger.set_allocated("c", Arc::from(vec![d.clone()]));
-        let mut in_use = InUse::build(&inv, &ledger);
+        let mut in_use = InUse::from_devices(&inv, [&d]);
         assert!(!in_use.dedicated(0));
         d.admin_access = false;
         in_use.add(&inv, &d);

@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use self::claim::{AllocatedDevice, Claim};
+use self::claim::{AllocatedDevice, Claim, ClaimAllocation};
 use self::class::DeviceClass;
 use self::ledger::InUse;
 use self::pools::Inventory;
@@ -42,14 +42,37 @@ pub struct Dra {
     slices: imbl::OrdMap<Arc<str>, Arc<Slice>>,
     classes: imbl::HashMap<Sym, Arc<DeviceClass>>,
     claims: imbl::HashMap<ClaimKey, ClaimEntry>,
-    /// Allocations decided by podium, not yet seen in the claims' status, by claim uid.
-    assumed: imbl::HashMap<Arc<str>, Arc<[AllocatedDevice]>>,
+    /// Allocations decided by podium, not yet seen in the claims' status, by claim uid. While
+    /// one stands, `claims` shows the claim as allocated (kube's assume cache), so a pod sharing
+    /// the claim follows it to its node instead of allocating it again.
+    assumed: imbl::HashMap<Arc<str>, Assumed>,
     /// Derived from `slices`; reset when they change.
     inventory: Arc<OnceLock<Arc<Inventory>>>,
     /// Derived from `inventory`, the claims' allocations and `assumed`; reset when any changes.
     in_use: Arc<OnceLock<Arc<InUse>>>,
     /// Bumped whenever classes or slices change: plugins key their selector caches by it.
     epoch: u64,
+}
+
+/// A claim allocation podium decided and has not seen written.
+#[derive(Debug, Clone)]
+struct Assumed {
+    key: ClaimKey,
+    devices: Arc<[AllocatedDevice]>,
+    /// The claim as `claims` shows it while assumed (allocated).
+    shown: Arc<Claim>,
+    /// The informer's latest version, restored when the assumption is forgotten.
+    informer: Arc<Claim>,
+}
+
+/// Why an allocation cannot be assumed: the claim changed since the decision was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeError(pub String);
+
+impl std::fmt::Display for AssumeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -98,16 +121,14 @@ impl Dra {
         self.in_use
             .get_or_init(|| {
                 let inv = self.inventory();
-                let assumed_claims: HashSet<&str> = self.assumed.keys().map(|k| &**k).collect();
-                let written = self
+                // Assumed claims are shown allocated in `claims`: counted there, once.
+                let devices = self
                     .claims
                     .values()
                     .filter_map(|c| c.as_ref().ok())
-                    .filter(|c| !assumed_claims.contains(c.uid.as_str()))
                     .filter_map(|c| c.allocation.as_ref())
                     .flat_map(|a| a.devices.iter());
-                let assumed = self.assumed.values().flat_map(|d| d.iter());
-                Arc::new(InUse::from_devices(&inv, written.chain(assumed)))
+                Arc::new(InUse::from_devices(&inv, devices))
             })
             .clone()
     }
@@ -122,22 +143,110 @@ impl Dra {
         self.in_use = Arc::default();
     }
 
-    /// Reserve: the claim's devices count as allocated until the claim's status shows them or
-    /// `forget` is called.
-    pub fn assume(&mut self, claim_uid: &str, devices: Arc<[AllocatedDevice]>) {
-        self.assumed.insert(Arc::from(claim_uid), devices);
-        self.allocations_changed();
+    /// Reserve: the claim `namespace/name` is shown allocated as `allocation` says, and its
+    /// devices count as taken, until the informer shows the claim allocated or `forget` is
+    /// called. Refused if the claim is no longer the unallocated claim the decision saw, or if a
+    /// device is taken meanwhile (the caller requeues the pod).
+    pub fn assume(
+        &mut self,
+        namespace: Sym,
+        name: Sym,
+        allocation: &ClaimAllocation,
+    ) -> Result<(), AssumeError> {
+        let key = (namespace, name);
+        let shown_name = || format!("{}/{}", resolve(namespace), resolve(name));
+        let claim = match self.claims.get(&key) {
+            Some(Ok(c)) if c.uid == allocation.claim_uid => c.clone(),
+            _ => {
+                return Err(AssumeError(format!(
+                    "resourceclaim {} changed since it was allocated",
+                    shown_name()
+                )));
+            }
+        };
+        if claim.allocation.is_some() {
+            return Err(AssumeError(format!(
+                "resourceclaim {} got allocated elsewhere in the meantime",
+                shown_name()
+            )));
+        }
+        let inv = self.inventory();
+        let in_use = self.in_use();
+        if let Some(taken) = allocation.devices.iter().find(|d| {
+            !d.admin_access
+                && d.share_id.is_none()
+                && inv
+                    .id(&d.key)
+                    .is_some_and(|id| in_use.dedicated(id) || in_use.shared(id))
+        }) {
+            return Err(AssumeError(format!(
+                "resourceclaim {}: device {} is allocated to another claim",
+                shown_name(),
+                taken.key
+            )));
+        }
+        let mut shown = (*claim).clone();
+        shown.allocation = Some(allocation.to_allocation());
+        let shown = Arc::new(shown);
+        let devices: Arc<[AllocatedDevice]> = Arc::from(allocation.devices.as_slice());
+        self.claims.insert(key, Ok(shown.clone()));
+        self.assumed.insert(
+            Arc::from(allocation.claim_uid.as_str()),
+            Assumed {
+                key,
+                devices: devices.clone(),
+                shown,
+                informer: claim,
+            },
+        );
+        // Kept in step rather than rebuilt: a batch assumes after every placement.
+        let mut updated = (*in_use).clone();
+        for d in devices.iter() {
+            updated.add(&inv, d);
+        }
+        let cell = OnceLock::new();
+        let _ = cell.set(Arc::new(updated));
+        self.in_use = Arc::new(cell);
+        Ok(())
     }
 
-    /// Unreserve (a failed binding), or the informer caught up.
+    /// Unreserve (a failed binding): the claim shows what the informer last showed again, and
+    /// its devices are free unless that version has them allocated.
     pub fn forget(&mut self, claim_uid: &str) {
-        if self.assumed.remove(claim_uid).is_some() {
-            self.allocations_changed();
+        let Some(a) = self.assumed.remove(claim_uid) else {
+            return;
+        };
+        if let Some(Ok(current)) = self.claims.get(&a.key)
+            && Arc::ptr_eq(current, &a.shown)
+        {
+            self.claims.insert(a.key, Ok(a.informer));
         }
+        self.allocations_changed();
     }
 
     pub fn is_assumed(&self, claim_uid: &str) -> bool {
         self.assumed.contains_key(claim_uid)
+    }
+
+    /// The devices podium assumed for a claim and has not seen written.
+    pub fn assumed_devices(&self, claim_uid: &str) -> Option<&[AllocatedDevice]> {
+        self.assumed.get(claim_uid).map(|a| &*a.devices)
+    }
+
+    /// A claim from the informer: shown as is, unless podium's assumption for it stands and
+    /// the new version does not show an allocation yet (then it is what `forget` restores).
+    fn update_claim(&mut self, key: ClaimKey, claim: Claim) {
+        let claim = Arc::new(claim);
+        if let Some(a) = self.assumed.get_mut(claim.uid.as_str()) {
+            if claim.allocation.is_none() {
+                a.informer = claim;
+                return;
+            }
+            // The informer shows the allocation podium wrote (or another): the assumption is
+            // done.
+            self.assumed.remove(claim.uid.as_str());
+        }
+        self.claims.insert(key, Ok(claim));
     }
 }
 
@@ -202,13 +311,7 @@ pub fn apply_object(
                 }
             } else {
                 match Claim::decode(text) {
-                    Ok(c) => {
-                        // The informer shows the allocation podium wrote: the assumption is done.
-                        if c.allocation.is_some() {
-                            dra.assumed.remove(c.uid.as_str());
-                        }
-                        dra.claims.insert(key, Ok(Arc::new(c)));
-                    }
+                    Ok(c) => dra.update_claim(key, c),
                     Err(e) => {
                         error = Some(e.to_string());
                         dra.claims.insert(key, Err(Arc::from(e.to_string())));
@@ -253,6 +356,8 @@ pub fn end_relist(dra: &mut Dra, kind: Kind, seen: &HashSet<Box<str>>) {
             dra.claims.retain(|(ns, n), _| {
                 seen.contains(format!("{}/{}", resolve(*ns), resolve(*n)).as_str())
             });
+            let claims = &dra.claims;
+            dra.assumed.retain(|_, a| claims.contains_key(&a.key));
             dra.allocations_changed();
         }
         _ => {}
@@ -313,6 +418,28 @@ mod tests {
         assert!(!dra.in_use().dedicated(gpu0));
     }
 
+    fn gpu(n: &str) -> AllocatedDevice {
+        AllocatedDevice {
+            request: sym("gpu"),
+            key: DeviceKey::new("gpu.example.com", "n0", n),
+            admin_access: false,
+            share_id: None,
+            consumed: Box::default(),
+        }
+    }
+
+    fn allocation(uid: &str, devices: &[&str]) -> ClaimAllocation {
+        ClaimAllocation {
+            claim_uid: uid.to_owned(),
+            devices: devices.iter().map(|d| gpu(d)).collect(),
+            node: Some(sym("n0")),
+        }
+    }
+
+    fn shown_allocated(dra: &Dra, name: &str) -> bool {
+        matches!(dra.claim(sym("ns"), sym(name)), Some(Ok(c)) if c.allocation.is_some())
+    }
+
     #[test]
     fn assumptions_end_when_the_allocation_is_written_or_forgotten() {
         let mut dra = Dra::default();
@@ -322,27 +449,68 @@ mod tests {
             &gpu_node_slice("n0", 2, 1),
             false,
         );
+        for name in ["c", "d"] {
+            apply(
+                &mut dra,
+                Kind::ResourceClaim,
+                &aligned_claim("ns", name, 1),
+                false,
+            );
+        }
+        let gpu1 = dra
+            .inventory()
+            .id(&DeviceKey::new("gpu.example.com", "n0", "gpu-1"))
+            .unwrap();
+        let before = dra.clone();
+        dra.assume(sym("ns"), sym("c"), &allocation("uid-ns-c", &["gpu-1"]))
+            .unwrap();
+        assert!(dra.in_use().dedicated(gpu1));
+        assert!(
+            shown_allocated(&dra, "c"),
+            "pods sharing the claim follow it"
+        );
+        assert!(!before.in_use().dedicated(gpu1), "a copy keeps what it saw");
+        // The same device for another claim, or the same claim twice: refused.
+        let err = dra
+            .assume(sym("ns"), sym("d"), &allocation("uid-ns-d", &["gpu-1"]))
+            .unwrap_err();
+        assert!(err.0.contains("gpu-1"), "{err}");
+        let err = dra
+            .assume(sym("ns"), sym("c"), &allocation("uid-ns-c", &["gpu-0"]))
+            .unwrap_err();
+        assert!(err.0.contains("allocated elsewhere"), "{err}");
+        // An update that does not show the allocation yet leaves the assumption standing.
         apply(
             &mut dra,
             Kind::ResourceClaim,
             &aligned_claim("ns", "c", 1),
             false,
         );
-        let device = AllocatedDevice {
-            request: sym("gpu"),
-            key: DeviceKey::new("gpu.example.com", "n0", "gpu-1"),
-            admin_access: false,
-            share_id: None,
-            consumed: Box::default(),
-        };
-        dra.assume("uid-ns-c", Arc::from(vec![device]));
-        let gpu1 = dra
-            .inventory()
-            .id(&DeviceKey::new("gpu.example.com", "n0", "gpu-1"))
-            .unwrap();
-        assert!(dra.in_use().dedicated(gpu1));
+        assert!(shown_allocated(&dra, "c") && dra.in_use().dedicated(gpu1));
         dra.forget("uid-ns-c");
         assert!(!dra.in_use().dedicated(gpu1));
+        assert!(
+            !shown_allocated(&dra, "c"),
+            "the informer's version is back"
+        );
+        // Written: the informer's allocation replaces the assumption, which is then done.
+        dra.assume(sym("ns"), sym("c"), &allocation("uid-ns-c", &["gpu-1"]))
+            .unwrap();
+        let written = claim_json(
+            "ns",
+            "c",
+            r#"[{"name":"gpu","exactly":{"deviceClassName":"gpu.example.com"}}]"#,
+            "[]",
+            r#"{"allocation":{"devices":{"results":[{"request":"gpu","driver":"gpu.example.com","pool":"n0","device":"gpu-1"}]}}}"#,
+        );
+        apply(&mut dra, Kind::ResourceClaim, &written, false);
+        assert!(!dra.is_assumed("uid-ns-c"));
+        assert!(dra.in_use().dedicated(gpu1));
+        dra.forget("uid-ns-c");
+        assert!(
+            dra.in_use().dedicated(gpu1),
+            "a forget after the write changes nothing"
+        );
     }
 
     #[test]
