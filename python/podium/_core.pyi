@@ -30,6 +30,7 @@ __all__ = [
     "PodGroup",
     "Preemption",
     "Profile",
+    "ResourceClaimReservation",
     "Snapshot",
     "Victim",
     "VolumeInfo",
@@ -201,6 +202,9 @@ class Decision:
     # What placing the pod on ``node`` does with each of its unbound WaitForFirstConsumer
     # claims (VolumeBinding's PreBind carries it out); empty when none needs binding.
     volumes: list[ClaimBinding]
+    # The pod's ResourceClaims not yet reserved for it, with the allocation podium chose on
+    # ``node`` where it allocated one (DynamicResources' PreBind writes them); empty when none.
+    claims: list[ResourceClaimReservation]
     # When the core started deciding this pod (ns since the Unix epoch; 0 if it never did), and
     # how long each phase took; the phases follow back to back: filter, score, placement
     # (choosing the node and its NUMA allocation).
@@ -208,6 +212,27 @@ class Decision:
     filter_seconds: float
     score_seconds: float
     placement_seconds: float
+
+@final
+class ResourceClaimReservation:
+    """A ResourceClaim of a placed pod (in the pod's namespace) not yet reserved for it:
+    PreBind adds the pod to ``status.reservedFor``, after writing ``status.allocation`` when
+    ``allocation`` is set."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def allocation(self) -> bytes | None:
+        """``status.allocation`` as JSON (without ``devices.config``), or None when the claim
+        is allocated already."""
+    @property
+    def node(self) -> str | None:
+        """The node the allocation is bound to."""
+    @property
+    def devices(self) -> list[str]:
+        """The allocated devices as ``driver/pool/device``."""
 
 @final
 class ClaimBinding:
@@ -508,6 +533,7 @@ class ClusterState:
         node: str,
         allocation: str | None,
         volumes: Sequence[ClaimBinding] | None = None,
+        claims: Sequence[ResourceClaimReservation] | None = None,
     ) -> None:
         """Count ``uid`` on ``node`` now, before the bind lands. CoreError if unknown pod or
         node. ``allocation`` (the decision's) is counted against the node's NUMA zones until
@@ -522,6 +548,10 @@ class ClusterState:
 
     def forget(self, uid: str) -> None:
         """Undo ``assume`` (bind failed). No-op if the pod is not assumed."""
+
+    def claim_written(self, uid: str, claim_uid: str) -> None:
+        """DynamicResources' PreBind wrote one of the pod's claims: its allocation stands
+        (devices taken) until the informer shows it, even if the pod is forgotten."""
 
     def is_assumed(self, uid: str) -> bool: ...
     @property

@@ -19,7 +19,9 @@ the binder makes that true in the apiserver, or undoes it:
 
 A decision whose pod has unbound claims goes through VolumeBinding's PreBind first
 (``podium.volume_binding``): its volumes are bound, outside the bind concurrency limit since it
-waits on the PV controller, and a failure forgets and requeues the pod like a failed bind.
+waits on the PV controller, and a failure forgets and requeues the pod like a failed bind. Then
+DynamicResources' PreBind (``podium.dynamic_resources``) writes the allocation and reservation of
+each of its ResourceClaims; if the Binding then fails, the pod's reservations are taken back.
 
 Each bind is a ``bind`` span with one ``bind_attempt`` child per POST, and one log line with its
 outcome, its number of requests and when the last one was sent.
@@ -42,16 +44,20 @@ import aiohttp
 import orjson
 from opentelemetry import trace
 
+from podium.dynamic_resources import PLUGIN_NAME as CLAIMS_PLUGIN_NAME
+from podium.dynamic_resources import Reserved, claim_reservations
 from podium.events import ObjectRef
 from podium.logs import fields
 from podium.pods import PodLike
+from podium.prebind import NotLeading, PreBindError
 from podium.rawapi import ApiStatusError, request_bytes
-from podium.volume_binding import PLUGIN_NAME, NotLeading, PreBindError, claim_bindings
+from podium.volume_binding import PLUGIN_NAME, claim_bindings
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
 
     from podium.conditions import ConditionWriter
+    from podium.dynamic_resources import ClaimBinder
     from podium.events import EventRecorder
     from podium.metrics import Metrics
     from podium.queue import Completed
@@ -200,6 +206,7 @@ class Binder(Generic[P]):
         may_bind: Callable[[], bool] | None = None,
         on_failed: Callable[[P, str], None] | None = None,
         volumes: VolumeBinder | None = None,
+        claims: ClaimBinder | None = None,
     ) -> None:
         """``supervisor``: whose group the binds run in (the leadership term's)."""
         if concurrency < 1:
@@ -230,6 +237,8 @@ class Binder(Generic[P]):
         self._on_failed = on_failed
         # VolumeBinding's PreBind; None binds pods without binding their volumes.
         self._volumes = volumes
+        # DynamicResources' PreBind; None refuses to bind pods that have claims to reserve.
+        self._claims = claims
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = False
 
@@ -305,12 +314,7 @@ class Binder(Generic[P]):
                     "k8s.node.name": node,
                 },
             ) as span:
-                pre_bind_failed = await self._pre_bind(decision, node)
-                if pre_bind_failed is not None:
-                    result = pre_bind_failed
-                else:
-                    async with self._semaphore:
-                        result = await self._bind_with_retries(decision, node, progress)
+                result = await self._pre_bind_then_bind(decision, node, progress)
                 span.set_attribute("podium.bind.result", result)
                 span.set_attribute("podium.bind.attempts", progress.attempts)
                 if not result.settled:
@@ -376,6 +380,54 @@ class Binder(Generic[P]):
                     self._recorder.failed_scheduling(
                         ObjectRef(decision.namespace, decision.name, decision.uid),
                         f'running PreBind plugin "{PLUGIN_NAME}": {e}',
+                    )
+                return BindResult.ERROR
+        return None
+
+    async def _pre_bind_then_bind(
+        self, decision: DecisionLike, node: str, progress: _Progress
+    ) -> BindResult:
+        """The PreBind plugins (VolumeBinding, then DynamicResources), then the Binding; the
+        claims' reservations taken back if the Binding fails (kube's Unreserve)."""
+        reserved: list[Reserved] = []
+        failed = await self._pre_bind(decision, node)
+        if failed is None:
+            failed = await self._pre_bind_claims(decision, reserved)
+        if failed is not None:
+            return failed
+        async with self._semaphore:
+            result = await self._bind_with_retries(decision, node, progress)
+        if result is BindResult.ERROR and reserved and self._claims is not None:
+            await self._claims.unreserve(decision, reserved)
+        return result
+
+    async def _pre_bind_claims(
+        self, decision: DecisionLike, reserved: list[Reserved]
+    ) -> BindResult | None:
+        """DynamicResources' PreBind: None once the Binding may be sent (the claims it reserved
+        added to ``reserved``), else the bind's result (ERROR, NOT_LEADER)."""
+        claims = claim_reservations(decision)
+        if not claims:
+            return None
+        if self._claims is None:
+            # Never bound without its devices: no writer, no Binding.
+            log.error("%s/%s has claims to reserve and no claim writer", *_ref(decision))
+            return BindResult.ERROR
+        with self._tracer.start_as_current_span(
+            "pre_bind", attributes={"podium.plugin": CLAIMS_PLUGIN_NAME}
+        ) as span:
+            try:
+                reserved.extend(await self._claims.pre_bind(decision, claims))
+            except NotLeading:
+                span.set_status(trace.StatusCode.ERROR, "not leading")
+                return BindResult.NOT_LEADER
+            except PreBindError as e:
+                span.record_exception(e)
+                span.set_status(trace.StatusCode.ERROR, str(e))
+                if self._recorder is not None:
+                    self._recorder.failed_scheduling(
+                        ObjectRef(decision.namespace, decision.name, decision.uid),
+                        f'running PreBind plugin "{CLAIMS_PLUGIN_NAME}": {e}',
                     )
                 return BindResult.ERROR
         return None

@@ -231,7 +231,9 @@ class Decisions:
         """Counted on its node at once (the next decisions see it), then bound in the
         background, after the profile's Permit plugins when it has any."""
         try:
-            self._state.assume(decision.uid, node, decision.allocation, decision.volumes)
+            self._state.assume(
+                decision.uid, node, decision.allocation, decision.volumes, decision.claims
+            )
         except CoreError as err:
             # The node or pod vanished between the snapshot and now: try again later.
             trace.get_current_span().record_exception(err)

@@ -88,7 +88,11 @@ class GangCycle:
         for decision in placed:
             try:
                 self._state.assume(
-                    decision.uid, decision.node or "", decision.allocation, decision.volumes
+                    decision.uid,
+                    decision.node or "",
+                    decision.allocation,
+                    decision.volumes,
+                    decision.claims,
                 )
             except CoreError as err:
                 log.warning("assume gang member %s/%s: %s", decision.namespace, decision.name, err)

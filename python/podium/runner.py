@@ -23,6 +23,7 @@ from podium import _core
 from podium.binder import Binder
 from podium.cache import Cache
 from podium.conditions import ConditionWriter
+from podium.dynamic_resources import ClaimBinder
 from podium.events import EventRecorder, ObjectRef
 from podium.health import DebugExplain, HealthServer, HealthState
 from podium.kubeclient import api_client
@@ -138,6 +139,10 @@ class Podium:
             may_bind=may_bind,
         )
         self.cache.observers.append(self.volume_binder.observe)
+        self.claim_binder = ClaimBinder(
+            api, self.state, request_timeout=podium_args.bind_timeout, may_bind=may_bind
+        )
+        self.cache.observers.append(self.claim_binder.observe)
         self.binder: Binder[_core.PendingPod] = Binder(
             api,
             self.state,
@@ -154,6 +159,7 @@ class Podium:
             may_bind=may_bind,
             on_failed=self._bind_failed,
             volumes=self.volume_binder,
+            claims=self.claim_binder,
         )
         profiles = {p.scheduler_name: _core.Profile(p.core_spec()) for p in config.profiles}
         self.plugins = {

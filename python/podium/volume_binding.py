@@ -37,11 +37,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import aiohttp
 import orjson
 
 from podium._core import EventType, Kind
-from podium.rawapi import ApiStatusError, request_bytes
+from podium.prebind import NotLeading, PreBindError, write
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -137,14 +136,6 @@ class VolumeCache(Protocol):
     def volume_fits_node(self, volume: str, node: str) -> bool | None: ...
     def is_assumed(self, uid: str) -> bool: ...
     def has_node(self, node: str) -> bool: ...
-
-
-class PreBindError(Exception):
-    """The volumes could not be bound; the message is kube's (``binding volumes: ...``)."""
-
-
-class NotLeading(Exception):
-    """This replica may have lost the leader lease: nothing more is written."""
 
 
 @dataclass
@@ -319,25 +310,15 @@ class VolumeBinder:
 
     async def _patch(self, path: str, patch: dict[str, Any]) -> int:
         """Sends one merge patch; the resourceVersion it produced."""
-
-        def last_check() -> None:
-            if self._may_bind is not None and not self._may_bind():
-                raise NotLeading
-
-        try:
-            body = await request_bytes(
-                self._api,
-                "PATCH",
-                path,
-                body=patch,
-                content_type=_MERGE_PATCH,
-                timeout=self._request_timeout,
-                precondition=last_check,
-            )
-        except ApiStatusError as err:
-            raise PreBindError(_status_message(err)) from err
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise PreBindError(f"{type(err).__name__}: {err}") from err
+        body = await write(
+            self._api,
+            "PATCH",
+            path,
+            patch,
+            content_type=_MERGE_PATCH,
+            timeout=self._request_timeout,
+            may_bind=self._may_bind,
+        )
         try:
             written = orjson.loads(body)["metadata"]["resourceVersion"]
             return int(written)
@@ -502,14 +483,3 @@ def _metadata(resource_version: int, annotations: dict[str, Any]) -> dict[str, A
     if annotations:
         metadata["annotations"] = annotations
     return metadata
-
-
-def _status_message(err: ApiStatusError) -> str:
-    """The apiserver's own message (kube's Update returns it as the error)."""
-    try:
-        decoded = orjson.loads(err.body)
-    except orjson.JSONDecodeError:
-        return str(err)
-    if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
-        return str(decoded["message"])
-    return str(err)

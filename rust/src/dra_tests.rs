@@ -383,7 +383,7 @@ fn the_cache_holds_an_assumed_allocation_until_written_or_forgotten() {
     // until the informer shows the claim.
     s.assume_with_volumes("p1", "node-0", None, None, &d.claims)
         .unwrap();
-    s.claims_written("p1");
+    s.claim_written("p1", "uid-ns-c1");
     s.forget("p1");
     assert_eq!(decide(&s, "p2").node, None);
 }

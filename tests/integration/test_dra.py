@@ -1,7 +1,8 @@
 """DynamicResources on the real apiserver: DeviceClasses, ResourceSlices and ResourceClaims
 (resource.k8s.io/v1) published as GPU and NIC drivers would, podium in-process, and what it
-says on the pods. podium does not write claim allocations yet, so nothing may bind: each pod
-stays pending with the reason naming its claim (and request) or saying the claims fit."""
+says on the pods. A pod whose claim fits is bound only after its claim's allocation and its
+reservation are written (DynamicResources' PreBind); the others stay pending with the reason
+naming their claim (and request)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ async def _schedule(
             stored = await _pods(api, namespace)
             bound = sum(1 for p in stored.values() if p["spec"].get("nodeName"))
             counts = podium.queue.pending_counts()
-            written = all(_scheduled_message(p) for p in stored.values())
+            written = all(
+                _scheduled_message(p) for p in stored.values() if not p["spec"].get("nodeName")
+            )
             settled = (
                 counts["active"] == 0
                 and counts["backoff"] == 0
@@ -75,7 +78,17 @@ async def _schedule(
     return await _pods(api, namespace)
 
 
-async def test_claims_are_judged_by_their_devices_and_never_bound_blindly(
+def _root(slices: list[dict[str, Any]], pool: str, device: str) -> str:
+    for s in slices:
+        if s["spec"]["pool"]["name"] != pool:
+            continue
+        for d in s["spec"]["devices"]:
+            if d["name"] == device:
+                return str(d["attributes"][PCIE_ROOT]["string"])
+    raise AssertionError(f"device {pool}/{device} is in no slice")
+
+
+async def test_claims_are_allocated_before_binding_and_never_bound_blindly(
     api: ApiClient, namespace: str, node_labels: dict[str, str]
 ) -> None:
     gpu_driver, nic_driver = f"gpu.{namespace}.example.com", f"nic.{namespace}.example.com"
@@ -132,9 +145,32 @@ async def test_claims_are_judged_by_their_devices_and_never_bound_blindly(
                 pod("no-claim", "missing"),
             ],
         )
-        assert all(not p["spec"].get("nodeName") for p in stored.values()), "bound blindly"
+        bound = {name for name, p in stored.items() if p["spec"].get("nodeName")}
+        assert bound == {"fits"}, "bound blindly"
         messages = {name: _scheduled_message(p) for name, p in stored.items()}
-        assert "podium does not write claim allocations yet" in messages["fits"], messages
+        # The claim: allocated on the pod's node (two GPUs and the NIC of one PCIe root),
+        # reserved for the pod, protected by kube's finalizer.
+        claim = orjson.loads(
+            await request_bytes(
+                api,
+                "GET",
+                f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/aligned",
+            )
+        )
+        node = stored["fits"]["spec"]["nodeName"]
+        allocation = claim["status"]["allocation"]
+        results = allocation["devices"]["results"]
+        assert sorted(r["request"] for r in results) == ["gpu", "gpu", "nic"], results
+        assert {r["pool"] for r in results} == {node}
+        assert {r["driver"] for r in results} == {gpu_driver, nic_driver}
+        terms = allocation["nodeSelector"]["nodeSelectorTerms"]
+        assert terms[0]["matchFields"][0]["values"] == [node]
+        reserved_for = claim["status"]["reservedFor"]
+        assert [r["uid"] for r in reserved_for] == [stored["fits"]["metadata"]["uid"]]
+        assert "resource.kubernetes.io/delete-protection" in claim["metadata"]["finalizers"]
+        # One PCIe root for all three, as the slices say.
+        roots = {_root(slices, r["pool"], r["device"]) for r in results}
+        assert len(roots) == 1, roots
         assert "cannot allocate all claims" in messages["too-big"], messages
         assert f"claim {namespace}/broken, request gpu" in messages["bad-selector"], messages
         assert "CEL runtime error" in messages["bad-selector"], messages

@@ -231,10 +231,10 @@ impl PyClusterState {
         Ok(state.assume_with_volumes(uid, node, allocation, Some(&bindings), &claims)?)
     }
 
-    /// DynamicResources' PreBind wrote the pod's claims: their allocations stand until the
-    /// informer shows them, even if the pod is forgotten.
-    fn claims_written(&self, uid: &str) {
-        self.lock().claims_written(uid);
+    /// DynamicResources' PreBind wrote one of the pod's claims: its allocation stands until the
+    /// informer shows it, even if the pod is forgotten.
+    fn claim_written(&self, uid: &str, claim_uid: &str) {
+        self.lock().claim_written(uid, claim_uid);
     }
 
     fn claim(&self, namespace: &str, name: &str) -> Option<ClaimInfo> {

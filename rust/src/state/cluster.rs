@@ -957,10 +957,15 @@ impl ClusterState {
         Ok(())
     }
 
-    /// PreBind wrote the pod's claim allocations: they stand (shown allocated) until the
-    /// informer shows them, whatever becomes of the pod (kube's AssumeClaimAfterAPICall).
-    pub fn claims_written(&mut self, uid: &str) {
-        self.claims_assumed.remove(uid);
+    /// PreBind wrote one of the pod's claim allocations: it stands (shown allocated) until the
+    /// informer shows it, whatever becomes of the pod (kube's AssumeClaimAfterAPICall).
+    pub fn claim_written(&mut self, uid: &str, claim_uid: &str) {
+        if let Some(claims) = self.claims_assumed.get_mut(uid) {
+            claims.retain(|c| c != claim_uid);
+            if claims.is_empty() {
+                self.claims_assumed.remove(uid);
+            }
+        }
     }
 
     /// Unreserve for DynamicResources: the claim allocations the pod's assumption made.

@@ -1,0 +1,307 @@
+"""DynamicResources' PreBind and Unreserve: write each ResourceClaim's allocation and reservation
+before the pod's Binding, and take the reservation back if the Binding then fails.
+
+The core's DynamicResources filter allocates a pod's unallocated claims on the node it chooses,
+and the cycle assumes that allocation in the cache (the claim shows allocated, its devices
+taken) so later pods do not get the same devices. The decision carries, for each claim not yet
+reserved for the pod, the allocation to write (``Decision.claims``). Before the Binding, as
+kube-scheduler's plugin does (``bindClaim`` in pkg/scheduler/framework/plugins/dynamicresources):
+
+- the claim is read fresh; a claim deleted, replaced (another uid) or being deleted fails;
+- a claim podium allocated: if it is allocated already by someone else meanwhile, that fails
+  ("got allocated elsewhere in the meantime"); else the finalizer
+  ``resource.kubernetes.io/delete-protection`` is added in a normal update (so the claim is not
+  deleted while allocated), then ``status.allocation`` is written, with the device
+  configurations of the claim's classes and of the claim itself (``devices.config``);
+- the pod is added to ``status.reservedFor`` in the same status update;
+- a 409 (the claim changed for another reason) reads it again and retries, a few times.
+
+Once a claim's write succeeded the cache keeps its allocation until the informer shows it
+(``ClusterState.claim_written``), whatever becomes of the pod. If a later claim or the Binding
+fails, Unreserve removes the pod from ``status.reservedFor`` of the claims written (a strategic
+merge patch deleting the entry by uid, as kube does); an allocation no pod reserves is then
+released by the resourceclaim controller of kube-controller-manager. Nothing is written once
+the leader lease may be lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import orjson
+
+from podium._core import Kind
+from podium.prebind import PreBindError, write
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+    from podium._core import Change
+
+__all__ = [
+    "FINALIZER",
+    "PLUGIN_NAME",
+    "ClaimBinder",
+    "ClaimReservationLike",
+    "claim_reservations",
+]
+
+log = logging.getLogger(__name__)
+
+PLUGIN_NAME = "DynamicResources"
+FINALIZER = "resource.kubernetes.io/delete-protection"
+RESOURCE_API = "/apis/resource.k8s.io/v1"
+_CONFLICT = 409
+_NOT_FOUND = 404
+# kube's retry.DefaultRetry: 5 attempts on conflict.
+_ATTEMPTS = 5
+_STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+
+class ClaimReservationLike(Protocol):
+    """``podium._core.ResourceClaimReservation``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def allocation(self) -> bytes | None: ...
+
+
+@runtime_checkable
+class HasClaims(Protocol):
+    """A decision that carries claim reservations (``podium._core.Decision``)."""
+
+    @property
+    def claims(self) -> Sequence[ClaimReservationLike]: ...
+
+
+class PodRef(Protocol):
+    @property
+    def uid(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class WrittenClaims(Protocol):
+    """The part of ``podium._core.ClusterState`` PreBind tells what it wrote."""
+
+    def claim_written(self, uid: str, claim_uid: str) -> None: ...
+
+
+def claim_reservations(decision: object) -> Sequence[ClaimReservationLike]:
+    """The claim reservations a decision carries; none for decisions without such a field."""
+    return decision.claims if isinstance(decision, HasClaims) else ()
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """A claim PreBind reserved for a pod: what Unreserve takes back."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+class ClaimBinder:
+    def __init__(
+        self,
+        api: ApiClient,
+        cache: WrittenClaims,
+        *,
+        request_timeout: float = 10.0,
+        may_bind: Callable[[], bool] | None = None,
+    ) -> None:
+        self._api = api
+        self._cache = cache
+        self._request_timeout = request_timeout
+        self._may_bind = may_bind
+        # DeviceClass name -> its spec.config entries; dropped when the informer shows a change.
+        self._class_configs: dict[str, list[dict[str, Any]]] = {}
+
+    def observe(self, change: Change) -> None:
+        """Told every change the cache applied: forgets the configurations of a changed class."""
+        if change.kind == Kind.DEVICE_CLASS:
+            self._class_configs.pop(change.name, None)
+
+    async def pre_bind(self, pod: PodRef, claims: Sequence[ClaimReservationLike]) -> list[Reserved]:
+        """Writes every claim's allocation and reservation for ``pod``; the claims reserved.
+        PreBindError (after taking back what it reserved) if one fails; NotLeading if the lease
+        may be lost (nothing more written)."""
+        done: list[Reserved] = []
+        try:
+            for claim in claims:
+                if await self._bind_claim(pod, claim):
+                    done.append(Reserved(pod.namespace, claim.name, claim.uid))
+        except PreBindError:
+            await self.unreserve(pod, done)
+            raise
+        return done
+
+    async def unreserve(self, pod: PodRef, reserved: Sequence[Reserved]) -> None:
+        """Removes ``pod`` from the claims' ``status.reservedFor``; failures are logged (the
+        pod, retried, reserves again, and the resourceclaim controller drops reservations of
+        pods that are gone)."""
+        for claim in reserved:
+            patch = {
+                "metadata": {"uid": claim.uid},
+                "status": {"reservedFor": [{"$patch": "delete", "uid": pod.uid}]},
+            }
+            try:
+                await write(
+                    self._api,
+                    "PATCH",
+                    f"{_claim_path(claim.namespace, claim.name)}/status",
+                    patch,
+                    content_type=_STRATEGIC_MERGE_PATCH,
+                    timeout=self._request_timeout,
+                    may_bind=self._may_bind,
+                )
+            except PreBindError as err:
+                log.warning(
+                    "unreserve %s/%s for pod %s: %s", claim.namespace, claim.name, pod.name, err
+                )
+
+    # -----------------------------------------------------------------------------------------
+
+    async def _bind_claim(self, pod: PodRef, claim: ClaimReservationLike) -> bool:
+        """kube's bindClaim; True once the pod is in the claim's reservedFor by this write,
+        False if it was there already."""
+        ref = f"{pod.namespace}/{claim.name}"
+        path = _claim_path(pod.namespace, claim.name)
+        allocation = orjson.loads(claim.allocation) if claim.allocation is not None else None
+        what = "allocation and reservation" if allocation is not None else "reservation"
+        last: PreBindError | None = None
+        for _ in range(_ATTEMPTS):
+            obj = await self._read(path, claim.name)
+            metadata = obj.setdefault("metadata", {})
+            status = obj.get("status") or {}
+            obj["status"] = status
+            if metadata.get("uid") != claim.uid or metadata.get("deletionTimestamp"):
+                raise PreBindError(f"claim {ref} got deleted in the meantime")
+            reserved = list(status.get("reservedFor") or [])
+            if any(r.get("uid") == pod.uid for r in reserved):
+                return False
+            if allocation is not None and status.get("allocation") is not None:
+                raise PreBindError(f"claim {ref} got allocated elsewhere in the meantime")
+            try:
+                if allocation is not None:
+                    finalizers = list(metadata.get("finalizers") or [])
+                    if FINALIZER not in finalizers:
+                        metadata["finalizers"] = [*finalizers, FINALIZER]
+                        obj = await self._put(path, obj, f"add finalizer to claim {ref}")
+                        status = obj.get("status") or {}
+                        obj["status"] = status
+                    status["allocation"] = await self._with_config(allocation, obj)
+                status["reservedFor"] = [
+                    *reserved,
+                    {"resource": "pods", "name": pod.name, "uid": pod.uid},
+                ]
+                await self._put(f"{path}/status", obj, f"add {what} to claim {ref}")
+            except PreBindError as err:
+                if err.status != _CONFLICT:
+                    raise
+                last = err  # changed meanwhile: read it again
+                continue
+            self._cache.claim_written(pod.uid, claim.uid)
+            log.info("reserved claim %s for pod %s (%s)", ref, pod.name, what)
+            return True
+        raise last or PreBindError(f"add {what} to claim {ref}: conflict")
+
+    async def _read(self, path: str, name: str) -> dict[str, Any]:
+        try:
+            body = await write(
+                self._api,
+                "GET",
+                path,
+                None,
+                timeout=self._request_timeout,
+                may_bind=None,
+            )
+        except PreBindError as err:
+            if err.status == _NOT_FOUND:
+                raise PreBindError(f'resourceclaims.resource.k8s.io "{name}" not found') from err
+            raise
+        decoded = orjson.loads(body)
+        if not isinstance(decoded, dict):
+            raise PreBindError(f"resourceclaim {name}: not an object")
+        return decoded
+
+    async def _put(self, path: str, obj: dict[str, Any], what: str) -> dict[str, Any]:
+        try:
+            body = await write(
+                self._api,
+                "PUT",
+                path,
+                obj,
+                timeout=self._request_timeout,
+                may_bind=self._may_bind,
+            )
+        except PreBindError as err:
+            raise PreBindError(f"{what}: {err}", err.status) from err
+        decoded = orjson.loads(body)
+        return decoded if isinstance(decoded, dict) else obj
+
+    async def _with_config(self, allocation: dict[str, Any], claim: dict[str, Any]) -> Any:
+        """The allocation with ``devices.config``: each used class's configurations for the
+        requests it served (FromClass), then the claim's own that apply (FromClaim)."""
+        devices = claim.get("spec", {}).get("devices", {})
+        results = allocation.get("devices", {}).get("results", [])
+        used = list(dict.fromkeys(str(r["request"]) for r in results))
+        classes = _request_classes(devices.get("requests") or [])
+        config: list[dict[str, Any]] = []
+        for request in used:
+            class_name = classes.get(request)
+            if class_name is None:
+                continue
+            for entry in await self._class_config(class_name):
+                config.append({"source": "FromClass", "requests": [request], **entry})
+        served = set(used) | {r.split("/", 1)[0] for r in used}
+        for entry in devices.get("config") or []:
+            requests = entry.get("requests") or []
+            if not requests or served.intersection(requests):
+                config.append({"source": "FromClaim", **entry})
+        if config:
+            allocation.setdefault("devices", {})["config"] = config
+        return allocation
+
+    async def _class_config(self, name: str) -> list[dict[str, Any]]:
+        cached = self._class_configs.get(name)
+        if cached is not None:
+            return cached
+        body = await write(
+            self._api,
+            "GET",
+            f"{RESOURCE_API}/deviceclasses/{name}",
+            None,
+            timeout=self._request_timeout,
+            may_bind=None,
+        )
+        decoded = orjson.loads(body)
+        entries = decoded.get("spec", {}).get("config") or [] if isinstance(decoded, dict) else []
+        self._class_configs[name] = entries
+        return list(entries)
+
+
+def _claim_path(namespace: str, name: str) -> str:
+    return f"{RESOURCE_API}/namespaces/{namespace}/resourceclaims/{name}"
+
+
+def _request_classes(requests: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Request name (``name`` or ``name/subrequest``) -> its DeviceClass."""
+    out: dict[str, str] = {}
+    for r in requests:
+        name = str(r.get("name", ""))
+        exactly = r.get("exactly")
+        if isinstance(exactly, dict) and "deviceClassName" in exactly:
+            out[name] = str(exactly["deviceClassName"])
+        for sub in r.get("firstAvailable") or []:
+            if "deviceClassName" in sub:
+                out[f"{name}/{sub.get('name', '')}"] = str(sub["deviceClassName"])
+    return out
