@@ -109,6 +109,33 @@ def resource_claim(
     }
 
 
+def resource_claim_template(
+    name: str,
+    namespace: str,
+    requests: Sequence[Mapping[str, Any]],
+    *,
+    match_attributes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A template from which kube-controller-manager creates one claim per pod."""
+    claim = resource_claim(name, namespace, requests, match_attributes=match_attributes)
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaimTemplate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"spec": claim["spec"]},
+    }
+
+
+def with_claim_templates(pod: dict[str, Any], templates: Mapping[str, str]) -> dict[str, Any]:
+    """``pod`` asking for a claim from each template (``{pod claim name: template name}``)."""
+    pod["spec"]["resourceClaims"] = [
+        {"name": k, "resourceClaimTemplateName": v} for k, v in templates.items()
+    ]
+    for container in pod["spec"]["containers"]:
+        container.setdefault("resources", {})["claims"] = [{"name": k} for k in templates]
+    return pod
+
+
 def with_claims(pod: dict[str, Any], claims: Mapping[str, str]) -> dict[str, Any]:
     """``pod`` asking for the named claims (``{pod claim name: ResourceClaim name}``), its
     container using them all."""
@@ -119,13 +146,16 @@ def with_claims(pod: dict[str, Any], claims: Mapping[str, str]) -> dict[str, Any
 
 
 async def create(api: ApiClient, objects: Iterable[Mapping[str, Any]]) -> None:
-    """Creates DeviceClasses, ResourceSlices and ResourceClaims."""
+    """Creates DeviceClasses, ResourceSlices, ResourceClaims and ResourceClaimTemplates."""
     for obj in objects:
         kind = obj["kind"]
         if kind == "DeviceClass":
             path = DEVICE_CLASSES_PATH
         elif kind == "ResourceSlice":
             path = RESOURCE_SLICES_PATH
+        elif kind == "ResourceClaimTemplate":
+            namespace = obj["metadata"]["namespace"]
+            path = f"{RESOURCE_API}/namespaces/{namespace}/resourceclaimtemplates"
         else:
             path = f"{RESOURCE_API}/namespaces/{obj['metadata']['namespace']}/resourceclaims"
         await request_bytes(api, "POST", path, body=dict(obj))
