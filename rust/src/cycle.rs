@@ -717,7 +717,7 @@ fn decide(
             Ok(scored) => scored,
             Err(message) => {
                 decision.code = Code::Error;
-                decision.message = message;
+                decision.message = message.to_string();
                 return (decision, None);
             }
         };
@@ -740,7 +740,7 @@ fn decide(
                 }
                 Err(message) => {
                     decision.code = Code::Error;
-                    decision.message = message;
+                    decision.message = message.to_string();
                     return (decision, None);
                 }
             };
@@ -835,6 +835,7 @@ pub(crate) fn assume_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{CoreError, CoreResult};
     use crate::state::cluster::ClusterState;
     use crate::state::kind::Kind;
     use crate::state::taints::{Taint, TaintEffect};
@@ -983,7 +984,7 @@ mod tests {
             _pod: &PodRecord,
             feasible: &[&NodeInfo],
             _totals: &[i64],
-        ) -> Result<Vec<Verdict>, String> {
+        ) -> CoreResult<Vec<Verdict>> {
             Ok(feasible
                 .iter()
                 .map(|n| match n.node.as_ref().map(|r| r.name()) {
@@ -998,8 +999,8 @@ mod tests {
     struct Broken;
 
     impl Extension for Broken {
-        fn judge(&self, _: &PodRecord, _: &[&NodeInfo], _: &[i64]) -> Result<Vec<Verdict>, String> {
-            Err("plugins: boom".to_owned())
+        fn judge(&self, _: &PodRecord, _: &[&NodeInfo], _: &[i64]) -> CoreResult<Vec<Verdict>> {
+            Err(CoreError::Plugin("plugins: boom".to_owned()))
         }
     }
 

@@ -97,7 +97,7 @@ pub fn evaluate(
                 return Evaluation {
                     failures,
                     scores: Vec::new(),
-                    score_error: Some(message),
+                    score_error: Some(message.to_string()),
                 };
             }
         };
@@ -107,7 +107,7 @@ pub fn evaluate(
             let totals: Vec<i64> = scores.iter().map(|n| n.total).collect();
             match extension.judge(&resolved.pod, &feasible, &totals) {
                 Ok(verdicts) => judged(&mut scores, &mut failures, verdicts),
-                Err(message) => score_error = Some(message),
+                Err(message) => score_error = Some(message.to_string()),
             }
         }
         scores.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.node.cmp(&b.node)));
@@ -276,7 +276,7 @@ mod tests {
             _: &crate::state::pod::PodRecord,
             feasible: &[&NodeInfo],
             _: &[i64],
-        ) -> Result<Vec<Verdict>, String> {
+        ) -> CoreResult<Vec<Verdict>> {
             Ok(feasible
                 .iter()
                 .map(|n| match n.node.as_ref().map(|r| r.name()) {

@@ -89,7 +89,7 @@ pub fn resolve(snapshot: &Snapshot, target: Target<'_>) -> CoreResult<Resolved> 
 
 /// A Pod object from outside the cache; malformed input is the caller's error.
 fn decode_object(bytes: &[u8]) -> CoreResult<PodRecord> {
-    let mut pod = parse_pod(bytes).map_err(CoreError::Invalid)?;
+    let mut pod = parse_pod(bytes)?;
     if let Some(err) = &pod.error {
         return Err(CoreError::Invalid(err.to_string()));
     }

@@ -2,6 +2,7 @@
 //! judge only the nodes the core kept, each one rejected or given extra points that are added to
 //! the core's weighted total.
 
+use crate::error::CoreResult;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
@@ -22,5 +23,5 @@ pub trait Extension: Sync {
         pod: &PodRecord,
         feasible: &[&NodeInfo],
         totals: &[i64],
-    ) -> Result<Vec<Verdict>, String>;
+    ) -> CoreResult<Vec<Verdict>>;
 }

@@ -2,6 +2,7 @@
 //! `_core.pyi`): the enabled plugins, their weights and args. Plugins read their args from it;
 //! `runtime::profile` builds the plugins.
 
+use crate::error::{CoreError, CoreResult};
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -68,16 +69,20 @@ pub struct ReservationArgs {
 impl ReservationArgs {
     /// The args in a profile spec's `podium.reservation`, checked; None when reservations are
     /// off (no resources, or no node may be held).
-    pub fn parse(value: &serde_json::Value) -> Result<Option<Self>, String> {
-        let args: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    pub fn parse(value: &serde_json::Value) -> CoreResult<Option<Self>> {
+        let args: Self =
+            serde_json::from_value(value.clone()).map_err(|e| CoreError::Invalid(e.to_string()))?;
         if !(args.min_share > 0.0 && args.min_share <= 1.0) {
-            return Err(format!("minShare {} is not in (0, 1]", args.min_share));
+            return Err(CoreError::Invalid(format!(
+                "minShare {} is not in (0, 1]",
+                args.min_share
+            )));
         }
         if !(0.0..=1.0).contains(&args.max_node_share) {
-            return Err(format!(
+            return Err(CoreError::Invalid(format!(
                 "maxNodeShare {} is not in [0, 1]",
                 args.max_node_share
-            ));
+            )));
         }
         Ok((args.max_node_share > 0.0 && !args.resources.is_empty()).then_some(args))
     }

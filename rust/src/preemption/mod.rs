@@ -116,7 +116,7 @@ pub fn preempt(
         .install(|| plan(profile, data, nodes, &pods, group))
     {
         Ok(plan) => plan,
-        Err(message) => return Outcome::failed(message),
+        Err(Unhelpful(message)) => return Outcome::failed(message),
     };
     for &i in &plan.touched {
         data.nodes.set(slots[i], Some(plan.nodes[i].clone()));
@@ -216,6 +216,10 @@ fn scope(profile: &Profile, nodes: &[Arc<NodeInfo>], group: Option<&PodGroupReco
     }
 }
 
+/// Why preemption cannot help the pods, in kube's words (see `Outcome::message`): an outcome
+/// of planning, not an error.
+struct Unhelpful(String);
+
 /// The cheapest plan over the scope's node sets (the fallback only when none works), or the
 /// failure of the set that got furthest.
 fn plan(
@@ -224,7 +228,7 @@ fn plan(
     nodes: Vec<Arc<NodeInfo>>,
     pods: &[Arc<PodRecord>],
     group: Option<&PodGroupRecord>,
-) -> Result<Plan, String> {
+) -> Result<Plan, Unhelpful> {
     let scope = scope(profile, &nodes, group);
     let gangs = Gangs::of(&nodes);
     let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
@@ -265,14 +269,15 @@ fn plan(
         // The pods fit without evicting anyone: they failed for want of something victims
         // cannot give (a gang's rack or hosts of its own). A nomination would only hold nodes
         // and send the pods round again.
-        Some(plan) if plan.victims.is_empty() => {
-            Err(format!("preemption: {NO_VICTIMS}.{}", set_note(pods.len())))
-        }
+        Some(plan) if plan.victims.is_empty() => Err(Unhelpful(format!(
+            "preemption: {NO_VICTIMS}.{}",
+            set_note(pods.len())
+        ))),
         Some(plan) => Ok(plan),
-        None => Err(furthest.map_or_else(
+        None => Err(Unhelpful(furthest.map_or_else(
             || format!("preemption: no node to try.{}", set_note(pods.len())),
             |(_, why)| why,
-        )),
+        ))),
     }
 }
 

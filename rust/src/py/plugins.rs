@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::extension::{Extension, Verdict};
 use crate::intern;
 use crate::state::labels::Labels;
@@ -130,10 +131,10 @@ impl Extension for PyExtension {
         pod: &PodRecord,
         feasible: &[&NodeInfo],
         totals: &[i64],
-    ) -> Result<Vec<Verdict>, String> {
+    ) -> CoreResult<Vec<Verdict>> {
         Python::attach(|py| {
             self.call(py, pod, feasible, totals)
-                .map_err(|err| format!("plugins: {err}"))
+                .map_err(|err| CoreError::Plugin(format!("plugins: {err}")))
         })
     }
 }

@@ -55,15 +55,14 @@ impl Profile {
             ));
         }
         let reservation = match spec.podium.get("reservation") {
-            Some(value) => {
-                ReservationArgs::parse(value).map_err(|e| invalid("podium.reservation", e))?
-            }
+            Some(value) => ReservationArgs::parse(value)
+                .map_err(|e| invalid("podium.reservation", e.to_string()))?,
             None => None,
         };
         let mut filters = Vec::with_capacity(spec.filters.len());
         for (i, name) in spec.filters.iter().enumerate() {
-            let plugin =
-                registry::filter(name, &spec).map_err(|e| invalid(&format!("filters[{i}]"), e))?;
+            let plugin = registry::filter(name, &spec)
+                .map_err(|e| invalid(&format!("filters[{i}]"), e.to_string()))?;
             filters.push(plugin);
         }
         let mut scores = Vec::with_capacity(spec.scores.len());
@@ -74,8 +73,8 @@ impl Profile {
                     format!("negative weight {weight}"),
                 ));
             }
-            let plugin =
-                registry::score(name, &spec).map_err(|e| invalid(&format!("scores.{name}"), e))?;
+            let plugin = registry::score(name, &spec)
+                .map_err(|e| invalid(&format!("scores.{name}"), e.to_string()))?;
             scores.push(WeightedScore { plugin, weight });
         }
         let wanted = match spec.parallelism {

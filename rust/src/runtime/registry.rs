@@ -1,6 +1,7 @@
 //! Plugins by kube-scheduler name. A new plugin is one folder under `plugins/` plus one line
 //! here.
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::dynamic_resources::plugin as dynamic_resources;
@@ -13,8 +14,8 @@ use crate::plugins::{
 #[cfg(test)]
 use crate::plugins::fewest_pods;
 
-type FilterCtor = fn(&ProfileSpec) -> Result<Box<dyn FilterPlugin>, String>;
-type ScoreCtor = fn(&ProfileSpec) -> Result<Box<dyn ScorePlugin>, String>;
+type FilterCtor = fn(&ProfileSpec) -> CoreResult<Box<dyn FilterPlugin>>;
+type ScoreCtor = fn(&ProfileSpec) -> CoreResult<Box<dyn ScorePlugin>>;
 
 const FILTERS: &[(&str, FilterCtor)] = &[
     (pod_topology_spread::filter::NAME, |spec| {
@@ -93,18 +94,18 @@ const SCORES: &[(&str, ScoreCtor)] = &[
     (fewest_pods::NAME, |_| Ok(Box::new(fewest_pods::FewestPods))),
 ];
 
-pub fn filter(name: &str, spec: &ProfileSpec) -> Result<Box<dyn FilterPlugin>, String> {
+pub fn filter(name: &str, spec: &ProfileSpec) -> CoreResult<Box<dyn FilterPlugin>> {
     let (_, ctor) = FILTERS
         .iter()
         .find(|(n, _)| *n == name)
-        .ok_or_else(|| format!("unknown filter plugin {name:?}"))?;
+        .ok_or_else(|| CoreError::Invalid(format!("unknown filter plugin {name:?}")))?;
     ctor(spec)
 }
 
-pub fn score(name: &str, spec: &ProfileSpec) -> Result<Box<dyn ScorePlugin>, String> {
+pub fn score(name: &str, spec: &ProfileSpec) -> CoreResult<Box<dyn ScorePlugin>> {
     let (_, ctor) = SCORES
         .iter()
         .find(|(n, _)| *n == name)
-        .ok_or_else(|| format!("unknown score plugin {name:?}"))?;
+        .ok_or_else(|| CoreError::Invalid(format!("unknown score plugin {name:?}")))?;
     ctor(spec)
 }

@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared};
@@ -32,7 +33,7 @@ pub fn score_nodes(
     ctx: &PodContext<'_>,
     filter_states: &[Option<Option<PluginState>>],
     feasible: &[&NodeInfo],
-) -> Result<Vec<PluginScores>, String> {
+) -> CoreResult<Vec<PluginScores>> {
     let mut running: Vec<(&WeightedScore, Option<PluginState>)> =
         Vec::with_capacity(profile.scores.len());
     for weighted in &profile.scores {
@@ -42,7 +43,11 @@ pub fn score_nodes(
             Prepared::Run(state) => running.push((weighted, state)),
             Prepared::Skip => {}
             Prepared::Reject(status) => {
-                return Err(format!("{}: {}", plugin.name(), status.reasons.join(", ")));
+                return Err(CoreError::Plugin(format!(
+                    "{}: {}",
+                    plugin.name(),
+                    status.reasons.join(", ")
+                )));
             }
         }
     }

@@ -440,7 +440,7 @@ impl ClusterState {
                         out.relevant = self.upsert_node(node);
                     }
                 }
-                Err(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e.to_string()),
             },
             Kind::Pod => match parse_pod(bytes) {
                 Ok(pod) => {
@@ -465,7 +465,7 @@ impl ClusterState {
                         self.upsert_pod(pod);
                     }
                 }
-                Err(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e.to_string()),
             },
             Kind::NodeResourceTopology => self.apply_topology(&mut out, deleted, bytes),
             Kind::Namespace => match parse_namespace(bytes) {
@@ -485,7 +485,7 @@ impl ClusterState {
                     }
                     self.generation += 1;
                 }
-                Err(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e.to_string()),
             },
             Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
                 let seen = self.relisting.get_mut(&kind);
@@ -498,7 +498,7 @@ impl ClusterState {
                         (out.namespace, out.name, out.error) = (namespace, name, error);
                         self.generation += 1;
                     }
-                    Err(e) => out.error = Some(e),
+                    Err(e) => out.error = Some(e.to_string()),
                 }
             }
             Kind::DeviceClass | Kind::ResourceSlice | Kind::ResourceClaim => {
@@ -512,7 +512,7 @@ impl ClusterState {
                         (out.namespace, out.name, out.error) = (namespace, name, error);
                         self.generation += 1;
                     }
-                    Err(e) => out.error = Some(e),
+                    Err(e) => out.error = Some(e.to_string()),
                 }
             }
             Kind::PriorityClass => self.apply_priority_class(&mut out, deleted, bytes),
@@ -533,7 +533,7 @@ impl ClusterState {
                         self.groups.set(group);
                     }
                 }
-                Err(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e.to_string()),
             },
         }
         out
@@ -757,7 +757,7 @@ impl ClusterState {
                 // A class the apiserver would never have admitted: forget any older version
                 // rather than keep a value the object no longer says.
                 self.priorities.remove(sym(&out.name));
-                out.error = Some(err);
+                out.error = Some(err.to_string());
             }
         }
     }
@@ -785,7 +785,7 @@ impl ClusterState {
             Ok(budget) => self.budgets.set(budget),
             // Without a valid selector the budget protects nothing podium can tell; the message
             // names the object and field.
-            Err(err) => out.error = Some(err),
+            Err(err) => out.error = Some(err.to_string()),
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::LabelSelectorWire;
 use crate::state::label_selector::LabelSelector;
@@ -97,24 +98,27 @@ pub fn budget_key(bytes: &[u8]) -> Option<Box<str>> {
 }
 
 /// A PodDisruptionBudget, or a message naming the object and the bad field.
-pub fn parse_budget(bytes: &[u8]) -> Result<Budget, String> {
+pub fn parse_budget(bytes: &[u8]) -> CoreResult<Budget> {
     let object =
         |namespace: &str, name: &str| ObjectRef::new("PodDisruptionBudget", namespace, name);
     let wire: BudgetWire<'_> = decode(bytes).map_err(|(path, msg)| {
         let id = LenientIdentity::read(bytes).unwrap_or_default();
-        format!("{}: {path}: {msg}", object(&id.namespace, &id.name))
+        CoreError::Invalid(format!(
+            "{}: {path}: {msg}",
+            object(&id.namespace, &id.name)
+        ))
     })?;
     let namespace = wire.metadata.namespace.as_deref().unwrap_or_default();
     let name = wire.metadata.name.as_deref().unwrap_or_default();
     let who = object(namespace, name);
     if name.is_empty() {
-        return Err(format!("{who}: metadata.name: missing"));
+        return Err(CoreError::Invalid(format!("{who}: metadata.name: missing")));
     }
     let selector = LabelSelector::parse(
         wire.spec.as_ref().and_then(|s| s.selector.as_ref()),
         "spec.selector",
     )
-    .map_err(|(path, msg)| format!("{who}: {path}: {msg}"))?;
+    .map_err(|(path, msg)| CoreError::Invalid(format!("{who}: {path}: {msg}")))?;
     let status = wire.status.as_ref();
     Ok(Budget {
         namespace: sym(namespace),
@@ -175,7 +179,7 @@ mod tests {
         let err = parse_budget(
             br#"{"metadata":{"name":"db","namespace":"ns"},"spec":{"selector":{"matchExpressions":[{"key":"app","operator":"Near","values":["x"]}]}}}"#,
         )
-        .unwrap_err();
+        .unwrap_err().to_string();
         assert!(
             err.starts_with(
                 "PodDisruptionBudget ns/db: spec.selector.matchExpressions[0].operator"
@@ -185,7 +189,7 @@ mod tests {
         let err = parse_budget(
             br#"{"metadata":{"name":"db","namespace":"ns"},"status":{"disruptionsAllowed":"many"}}"#,
         )
-        .unwrap_err();
+        .unwrap_err().to_string();
         assert!(
             err.starts_with("PodDisruptionBudget ns/db: status.disruptionsAllowed"),
             "{err}"

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::labels::Labels;
 use crate::state::object::decode;
@@ -49,12 +50,14 @@ struct NamespaceWire<'a> {
 }
 
 /// A Namespace object's name and labels, or a message naming the bad field.
-pub fn parse_namespace(bytes: &[u8]) -> Result<(Sym, Labels), String> {
-    let wire: NamespaceWire<'_> =
-        decode(bytes).map_err(|(path, msg)| format!("Namespace: {path}: {msg}"))?;
+pub fn parse_namespace(bytes: &[u8]) -> CoreResult<(Sym, Labels)> {
+    let wire: NamespaceWire<'_> = decode(bytes)
+        .map_err(|(path, msg)| CoreError::Invalid(format!("Namespace: {path}: {msg}")))?;
     let name = wire.metadata.name.as_deref().unwrap_or_default();
     if name.is_empty() {
-        return Err("Namespace: metadata.name: missing".into());
+        return Err(CoreError::Invalid(
+            "Namespace: metadata.name: missing".into(),
+        ));
     }
     let labels = wire
         .metadata
@@ -82,11 +85,13 @@ mod tests {
         assert!(
             parse_namespace(br#"{"metadata":{}}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("metadata.name")
         );
         assert!(
             parse_namespace(br#"{"metadata":{"name":"x","labels":{"a":1}}}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("metadata.labels")
         );
     }

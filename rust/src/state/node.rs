@@ -1,6 +1,7 @@
 //! Node records: what the scheduler keeps of a Node object.
 
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::labels::Labels;
@@ -47,7 +48,7 @@ impl NodeRecord {
 }
 
 /// A decoded record, or why none could be made (not even an identity).
-pub type NodeParse = Result<NodeRecord, String>;
+pub type NodeParse = CoreResult<NodeRecord>;
 
 pub fn parse_node(bytes: &[u8]) -> NodeParse {
     match decode::<NodeWire<'_>>(bytes) {
@@ -60,7 +61,7 @@ pub fn parse_node(bytes: &[u8]) -> NodeParse {
                 message,
             };
             if id.name.is_empty() {
-                return Err(err.to_string());
+                return Err(CoreError::Invalid(err.to_string()));
             }
             Ok(NodeRecord {
                 name: sym(&id.name),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::dra::pod_claims::{PodResourceClaim, resolve_pod_claims};
@@ -160,7 +161,7 @@ impl PodRecord {
 }
 
 /// A decoded record, or why none could be made (not even an identity).
-pub type PodParse = Result<PodRecord, String>;
+pub type PodParse = CoreResult<PodRecord>;
 
 pub fn parse_pod(bytes: &[u8]) -> PodParse {
     match decode::<PodWire<'_>>(bytes) {
@@ -168,7 +169,10 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
             let mut errors = Vec::new();
             let record = from_wire(&wire, &mut errors);
             if record.uid.is_empty() {
-                return Err(format!("{}: metadata.uid: missing", record.object()));
+                return Err(CoreError::Invalid(format!(
+                    "{}: metadata.uid: missing",
+                    record.object()
+                )));
             }
             Ok(PodRecord {
                 error: join_errors(&errors),
@@ -183,7 +187,7 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
                 message,
             };
             if id.uid.is_empty() {
-                return Err(err.to_string());
+                return Err(CoreError::Invalid(err.to_string()));
             }
             let mut record = PodRecord::empty(&id.uid, &id.namespace, &id.name);
             record.resource_version = id.resource_version.into();

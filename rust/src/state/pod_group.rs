@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::bounded::{quoted, shown};
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::object::{LenientIdentity, ObjectRef, decode};
@@ -103,7 +104,7 @@ struct PodGroupSpecWire<'a> {
 
 /// Parses a PodGroup. A body that is not a PodGroup at all (no name) is an `Err`; a PodGroup
 /// with a bad field is an `Ok` record whose `error` names the object and the field.
-pub fn parse_pod_group(bytes: &[u8]) -> Result<PodGroupRecord, String> {
+pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     let wire: PodGroupWire<'_> = match decode(bytes) {
         Ok(wire) => wire,
         Err((path, msg)) => {
@@ -111,7 +112,7 @@ pub fn parse_pod_group(bytes: &[u8]) -> Result<PodGroupRecord, String> {
             // told why they wait instead of waiting for a group that seems not to exist.
             let id = LenientIdentity::read(bytes).filter(|id| !id.name.is_empty());
             let Some(id) = id else {
-                return Err(format!("PodGroup: {path}: {msg}"));
+                return Err(CoreError::Invalid(format!("PodGroup: {path}: {msg}")));
             };
             let mut record = empty(&id.namespace, &id.name, &id.uid, &id.resource_version);
             let object = record.object();
@@ -122,7 +123,9 @@ pub fn parse_pod_group(bytes: &[u8]) -> Result<PodGroupRecord, String> {
     let meta = &wire.metadata;
     let name = meta.name.as_deref().unwrap_or_default();
     if name.is_empty() {
-        return Err("PodGroup: metadata.name: missing".into());
+        return Err(CoreError::Invalid(
+            "PodGroup: metadata.name: missing".into(),
+        ));
     }
     let namespace = meta.namespace.as_deref().unwrap_or_default();
     let mut record = empty(
@@ -172,11 +175,16 @@ fn empty(namespace: &str, name: &str, uid: &str, resource_version: &str) -> PodG
 }
 
 /// A count the CRD types as int32: not negative, at most `i32::MAX`.
-fn int32_count(path: &str, n: i64) -> Result<u32, String> {
+fn int32_count(path: &str, n: i64) -> CoreResult<u32> {
     match u32::try_from(n) {
         Ok(count) if n <= i64::from(i32::MAX) => Ok(count),
-        _ if n < 0 => Err(format!("{path}: must not be negative, got {n}")),
-        _ => Err(format!("{path}: must be at most {}, got {n}", i32::MAX)),
+        _ if n < 0 => Err(CoreError::Invalid(format!(
+            "{path}: must not be negative, got {n}"
+        ))),
+        _ => Err(CoreError::Invalid(format!(
+            "{path}: must be at most {}, got {n}",
+            i32::MAX
+        ))),
     }
 }
 
@@ -187,14 +195,14 @@ fn read_spec(spec: &PodGroupSpecWire<'_>, record: &mut PodGroupRecord, errors: &
         // 0 waits for no one, as 1 does: every member is tried as soon as it exists.
         match int32_count("spec.minMember", n) {
             Ok(n) => record.min_member = n.max(1),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if let Some(n) = spec.schedule_timeout_seconds {
         // 0: no wait at all, the group is Failed once an attempt has not placed it.
         match int32_count("spec.scheduleTimeoutSeconds", n) {
             Ok(n) => record.schedule_timeout_seconds = Some(n),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     for (key, text) in spec.min_resources.iter().flatten() {

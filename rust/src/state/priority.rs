@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::object::decode;
 use crate::state::pod::PodRecord;
@@ -66,27 +67,30 @@ struct PriorityClassWire<'a> {
 }
 
 /// A PriorityClass object's name and record, or a message naming the object and the bad field.
-pub fn parse_priority_class(bytes: &[u8]) -> Result<(Sym, PriorityClass), String> {
+pub fn parse_priority_class(bytes: &[u8]) -> CoreResult<(Sym, PriorityClass)> {
     let wire: PriorityClassWire<'_> = decode(bytes).map_err(|(path, msg)| {
         let name = crate::state::object::LenientIdentity::read(bytes)
             .map(|id| id.name)
             .unwrap_or_default();
-        format!("PriorityClass {}: {path}: {msg}", display(&name))
+        CoreError::Invalid(format!("PriorityClass {}: {path}: {msg}", display(&name)))
     })?;
     let name = wire.metadata.name.as_deref().unwrap_or_default();
     let who = format!("PriorityClass {}", display(name));
     if name.is_empty() {
-        return Err(format!("{who}: metadata.name: missing"));
+        return Err(CoreError::Invalid(format!("{who}: metadata.name: missing")));
     }
-    let value = wire.value.ok_or_else(|| format!("{who}: value: missing"))?;
-    let value = i32::try_from(value)
-        .map_err(|_| format!("{who}: value: {value} is outside the 32-bit range"))?;
+    let value = wire
+        .value
+        .ok_or_else(|| CoreError::Invalid(format!("{who}: value: missing")))?;
+    let value = i32::try_from(value).map_err(|_| {
+        CoreError::Invalid(format!("{who}: value: {value} is outside the 32-bit range"))
+    })?;
     match wire.preemption_policy.as_deref() {
         None | Some("PreemptLowerPriority" | "Never") => {}
         Some(other) => {
-            return Err(format!(
+            return Err(CoreError::Invalid(format!(
                 "{who}: preemptionPolicy: unknown policy {other:?} (PreemptLowerPriority, Never)"
-            ));
+            )));
         }
     }
     Ok((
@@ -130,19 +134,27 @@ mod tests {
 
     #[test]
     fn malformed_classes_name_object_and_field() {
-        let err = parse_priority_class(br#"{"metadata":{"name":"x"},"value":"high"}"#).unwrap_err();
+        let err = parse_priority_class(br#"{"metadata":{"name":"x"},"value":"high"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("PriorityClass x: value"), "{err}");
-        let err = parse_priority_class(br#"{"metadata":{"name":"x"}}"#).unwrap_err();
+        let err = parse_priority_class(br#"{"metadata":{"name":"x"}}"#)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "PriorityClass x: value: missing");
-        let err =
-            parse_priority_class(br#"{"metadata":{"name":"x"},"value":9999999999}"#).unwrap_err();
+        let err = parse_priority_class(br#"{"metadata":{"name":"x"},"value":9999999999}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("value: 9999999999 is outside"), "{err}");
         let err = parse_priority_class(
             br#"{"metadata":{"name":"x"},"value":1,"preemptionPolicy":"Sometimes"}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("preemptionPolicy: unknown policy"), "{err}");
-        let err = parse_priority_class(br#"{"value":1}"#).unwrap_err();
+        let err = parse_priority_class(br#"{"value":1}"#)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "PriorityClass <unnamed>: metadata.name: missing");
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::node_selector::{NodeSelector, Operator, Requirement, Term};
@@ -200,7 +201,7 @@ impl Volumes {
 
     /// Applies one object; `Err` when not even a name could be read. A malformed PV is kept
     /// with its error (never matched), a malformed claim too (its pods fail with the error).
-    pub fn apply_pv(&mut self, bytes: &[u8], deleted: bool) -> Result<Arc<PvRecord>, String> {
+    pub fn apply_pv(&mut self, bytes: &[u8], deleted: bool) -> CoreResult<Arc<PvRecord>> {
         let pv = Arc::new(parse_pv(bytes)?);
         if deleted {
             self.pvs.remove(&pv.name);
@@ -215,7 +216,7 @@ impl Volumes {
         Ok(pv)
     }
 
-    pub fn apply_pvc(&mut self, bytes: &[u8], deleted: bool) -> Result<Arc<PvcRecord>, String> {
+    pub fn apply_pvc(&mut self, bytes: &[u8], deleted: bool) -> CoreResult<Arc<PvcRecord>> {
         let pvc = Arc::new(parse_pvc(bytes)?);
         if deleted {
             self.pvcs.remove(&pvc.key());
@@ -225,7 +226,7 @@ impl Volumes {
         Ok(pvc)
     }
 
-    pub fn apply_class(&mut self, bytes: &[u8], deleted: bool) -> Result<Arc<ClassRecord>, String> {
+    pub fn apply_class(&mut self, bytes: &[u8], deleted: bool) -> CoreResult<Arc<ClassRecord>> {
         let class = Arc::new(parse_class(bytes)?);
         if deleted {
             self.classes.remove(&class.name);
@@ -282,7 +283,7 @@ pub fn apply_object(
     bytes: &[u8],
     deleted: bool,
     seen: Option<&mut std::collections::HashSet<Box<str>>>,
-) -> Result<(String, String, Option<String>), String> {
+) -> CoreResult<(String, String, Option<String>)> {
     use crate::state::kind::Kind;
     let (namespace, name, error) = match kind {
         Kind::PersistentVolume => {
@@ -298,7 +299,12 @@ pub fn apply_object(
             let class = volumes.apply_class(bytes, deleted)?;
             (String::new(), resolve(class.name).to_owned(), None)
         }
-        other => return Err(format!("{}: not a volume kind", other.name())),
+        other => {
+            return Err(CoreError::Invalid(format!(
+                "{}: not a volume kind",
+                other.name()
+            )));
+        }
     };
     if let Some(seen) = seen {
         let key = if namespace.is_empty() {
@@ -506,26 +512,30 @@ fn storage(map: Option<&StrMap<'_>>, path: &str, errors: &mut Errors) -> i64 {
     }
 }
 
-fn name_of(meta: &MetaWire<'_>, kind: &str) -> Result<Sym, String> {
+fn name_of(meta: &MetaWire<'_>, kind: &str) -> CoreResult<Sym> {
     match meta.name.as_deref() {
         Some(n) if !n.is_empty() => Ok(sym(n)),
-        _ => Err(format!("{kind}: metadata.name: missing")),
+        _ => Err(CoreError::Invalid(format!(
+            "{kind}: metadata.name: missing"
+        ))),
     }
 }
 
-fn decode_named<'a, T: Deserialize<'a>>(bytes: &'a [u8], kind: &'static str) -> Result<T, String> {
+fn decode_named<'a, T: Deserialize<'a>>(bytes: &'a [u8], kind: &'static str) -> CoreResult<T> {
     decode(bytes).map_err(|(path, msg)| {
         let id = crate::state::object::LenientIdentity::read(bytes).unwrap_or_default();
-        FieldError {
-            object: ObjectRef::new(kind, &id.namespace, &id.name),
-            path,
-            message: msg,
-        }
-        .to_string()
+        CoreError::Invalid(
+            FieldError {
+                object: ObjectRef::new(kind, &id.namespace, &id.name),
+                path,
+                message: msg,
+            }
+            .to_string(),
+        )
     })
 }
 
-pub fn parse_pv(bytes: &[u8]) -> Result<PvRecord, String> {
+pub fn parse_pv(bytes: &[u8]) -> CoreResult<PvRecord> {
     let wire: PvWire<'_> = decode_named(bytes, "PersistentVolume")?;
     let name = name_of(&wire.metadata, "PersistentVolume")?;
     let mut errors = Errors {
@@ -580,7 +590,7 @@ pub fn parse_pv(bytes: &[u8]) -> Result<PvRecord, String> {
     })
 }
 
-pub fn parse_pvc(bytes: &[u8]) -> Result<PvcRecord, String> {
+pub fn parse_pvc(bytes: &[u8]) -> CoreResult<PvcRecord> {
     let wire: PvcWire<'_> = decode_named(bytes, "PersistentVolumeClaim")?;
     let name = name_of(&wire.metadata, "PersistentVolumeClaim")?;
     let namespace = sym(wire.metadata.namespace.as_deref().unwrap_or(""));
@@ -629,7 +639,7 @@ pub fn parse_pvc(bytes: &[u8]) -> Result<PvcRecord, String> {
     })
 }
 
-pub fn parse_class(bytes: &[u8]) -> Result<ClassRecord, String> {
+pub fn parse_class(bytes: &[u8]) -> CoreResult<ClassRecord> {
     let wire: ClassWire<'_> = decode_named(bytes, "StorageClass")?;
     let name = name_of(&wire.metadata, "StorageClass")?;
     let allowed_topologies = wire
@@ -752,7 +762,8 @@ pub(crate) mod tests {
         assert!(c.error.unwrap().contains("spec.accessModes[0]"));
         let err =
             parse_pvc(br#"{"metadata":{"name":"c","namespace":"ns"},"spec":{"accessModes":3}}"#)
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(
             err.contains("PersistentVolumeClaim ns/c") && err.contains("spec.accessModes"),
             "{err}"
@@ -760,6 +771,7 @@ pub(crate) mod tests {
         assert!(
             parse_class(br#"{"metadata":{}}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("metadata.name")
         );
     }

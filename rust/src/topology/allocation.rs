@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::TopologyError;
 use super::request::NumaPolicy;
 use crate::bounded::{self, quoted, shown};
+use crate::error::{CoreError, CoreResult};
 
 /// Pod annotation carrying the allocation as JSON.
 pub const ALLOCATION_ANNOTATION: &str = "podium.dev/allocation";
@@ -118,7 +119,7 @@ impl Allocation {
     /// any other total was not written by podium for this pod: trusting it would count a
     /// 1-GPU pod as holding a zone's every GPU, or none. Err names the first resource that
     /// differs.
-    pub fn check_totals(&self, requested: impl Fn(&str) -> i64) -> Result<(), String> {
+    pub fn check_totals(&self, requested: impl Fn(&str) -> i64) -> CoreResult<()> {
         let mut totals: BTreeMap<&str, Option<i64>> = BTreeMap::new();
         for zone in &self.zones {
             for (name, &amount) in &zone.resources {
@@ -130,10 +131,10 @@ impl Allocation {
             let wanted = requested(name);
             if total != Some(wanted) {
                 let held = total.map_or_else(|| "more than 2^63".to_owned(), |t| t.to_string());
-                return Err(format!(
+                return Err(CoreError::Invalid(format!(
                     "the zones hold {held} {} in all, the pod requests {wanted}",
                     shown(name)
-                ));
+                )));
             }
         }
         Ok(())
@@ -240,13 +241,17 @@ mod tests {
         fewer.insert("nvidia.com/gpu", 1);
         assert_eq!(
             allocation.check_totals(of(&fewer)),
-            Err("the zones hold 6 nvidia.com/gpu in all, the pod requests 1".into())
+            Err(CoreError::Invalid(
+                "the zones hold 6 nvidia.com/gpu in all, the pod requests 1".into()
+            ))
         );
         let mut no_nic = requests.clone();
         no_nic.remove("rdma/hca");
         assert_eq!(
             allocation.check_totals(of(&no_nic)),
-            Err("the zones hold 1 rdma/hca in all, the pod requests 0".into())
+            Err(CoreError::Invalid(
+                "the zones hold 1 rdma/hca in all, the pod requests 0".into()
+            ))
         );
         let text = r#"{"policy":"prefer","zones":[
             {"zone":"a","resources":{"nvidia.com/gpu":9223372036854775807}},
@@ -254,7 +259,9 @@ mod tests {
         let huge = Allocation::from_annotation("ns/p", text).expect("well-formed");
         assert_eq!(
             huge.check_totals(|_| 1),
-            Err("the zones hold more than 2^63 nvidia.com/gpu in all, the pod requests 1".into())
+            Err(CoreError::Invalid(
+                "the zones hold more than 2^63 nvidia.com/gpu in all, the pod requests 1".into()
+            ))
         );
     }
 

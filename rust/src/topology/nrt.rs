@@ -12,6 +12,7 @@ use super::node::{
     Distances, ManagerPolicy, ManagerScope, NodeTopology, Switch, Zone, ZoneResource,
 };
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::quantity;
 
 /// Most NUMA zones a node may have; placement works on zone bitmasks.
@@ -358,11 +359,11 @@ impl<'a> Parser<'a> {
 
 /// A resource amount from an int-or-string quantity: cpu in millicores, the rest in units.
 /// The single place the quantity parser is called.
-fn resource_amount(resource: &str, value: &Value) -> Result<i64, String> {
+fn resource_amount(resource: &str, value: &Value) -> CoreResult<i64> {
     let text = match value {
         Value::String(text) => text.clone(),
         Value::Number(number) => number.to_string(),
-        other => return Err(format!("invalid quantity {other}")),
+        other => return Err(CoreError::Invalid(format!("invalid quantity {other}"))),
     };
     let parsed = if resource == "cpu" {
         quantity::parse_milli_value(&text)
@@ -370,9 +371,12 @@ fn resource_amount(resource: &str, value: &Value) -> Result<i64, String> {
         quantity::parse_value(&text)
     };
     match parsed {
-        Ok(amount) if amount < 0 => Err(format!("negative quantity {}", quoted(&text))),
+        Ok(amount) if amount < 0 => Err(CoreError::Invalid(format!(
+            "negative quantity {}",
+            quoted(&text)
+        ))),
         Ok(amount) => Ok(amount),
-        Err(err) => Err(err.to_string()),
+        Err(err) => Err(CoreError::Invalid(err.to_string())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! NodeResourcesBalancedAllocation: prefer nodes whose resources would be used evenly
 //! (one minus the standard deviation of the requested fractions).
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
@@ -18,9 +19,9 @@ pub struct BalancedAllocation {
 }
 
 impl BalancedAllocation {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         let resources = weighted_resources(spec.balanced_resources.as_deref())
-            .map_err(|e| format!("balancedResources.{e}"))?;
+            .map_err(|e| CoreError::Invalid(format!("balancedResources.{e}")))?;
         Ok(Self {
             resources: resources.into_iter().map(|(r, _)| r).collect(),
         })

@@ -112,7 +112,7 @@ impl Matcher {
             expression: Arc::from(""),
             error: CelError {
                 failure: CelFailure::Runtime,
-                detail,
+                detail: detail.to_string(),
             },
         })?;
         // kube evaluates the class's selectors first and stops at the first false.

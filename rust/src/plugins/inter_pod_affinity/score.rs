@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
@@ -47,19 +48,20 @@ pub struct InterPodAffinityScore {
 }
 
 impl InterPodAffinityScore {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         let args: Args = match spec.plugin_args.get(NAME) {
             None => Args {
                 hard_pod_affinity_weight: default_hard_weight(),
                 ignore_preferred_terms_of_existing_pods: false,
             },
-            Some(v) => Args::deserialize(v).map_err(|e| format!("pluginArgs.{NAME}: {e}"))?,
+            Some(v) => Args::deserialize(v)
+                .map_err(|e| CoreError::Invalid(format!("pluginArgs.{NAME}: {e}")))?,
         };
         if !(0..=100).contains(&args.hard_pod_affinity_weight) {
-            return Err(format!(
+            return Err(CoreError::Invalid(format!(
                 "pluginArgs.{NAME}.hardPodAffinityWeight: {} is not in 0..100",
                 args.hard_pod_affinity_weight
-            ));
+            )));
         }
         Ok(Self {
             hard_weight: i64::from(args.hard_pod_affinity_weight),
@@ -369,11 +371,13 @@ mod tests {
             r#""InterPodAffinity":{"hardPodAffinityWeight":101}"#,
         ))
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
         assert!(err.contains("hardPodAffinityWeight"), "{err}");
         let err = InterPodAffinityScore::from_spec(&spec(r#""InterPodAffinity":{"bogus":1}"#))
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.contains("bogus"), "{err}");
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::state::node_info::NodeInfo;
@@ -42,7 +43,7 @@ pub struct NumaArgs {
 }
 
 impl NumaArgs {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         let mut config = TopologyConfig {
             gpu_resources: vec!["nvidia.com/gpu".into()],
             nic_resources: vec!["rdma/hca".into(), "nvidia.com/hostdev".into()],
@@ -51,7 +52,7 @@ impl NumaArgs {
         if let Some(policy) = spec.podium.get("numaDefaultPolicy") {
             let text = policy.as_str().unwrap_or_default();
             config.default_policy = NumaPolicy::parse(text).ok_or_else(|| {
-                format!("podium.numaDefaultPolicy: unknown policy {policy} (expected single, prefer or none)")
+                CoreError::Invalid(format!("podium.numaDefaultPolicy: unknown policy {policy} (expected single, prefer or none)"))
             })?;
         }
         let wire: NumaWire = match spec.podium.get("numa") {
@@ -62,7 +63,7 @@ impl NumaArgs {
                 waiting_sizes: None,
             },
             Some(value) => serde_json::from_value(value.clone())
-                .map_err(|err| format!("podium.numa: {err}"))?,
+                .map_err(|err| CoreError::Invalid(format!("podium.numa: {err}")))?,
         };
         if let Some(gpus) = wire.gpu_resources {
             config.gpu_resources = gpus;
@@ -71,16 +72,18 @@ impl NumaArgs {
             config.nic_resources = nics;
         }
         let weights = match &wire.weights {
-            Some(value) => PackingWeights::from_json(value).map_err(|e| e.to_string())?,
+            Some(value) => {
+                PackingWeights::from_json(value).map_err(|e| CoreError::Invalid(e.to_string()))?
+            }
             None => PackingWeights::default(),
         };
         let waiting_sizes = wire
             .waiting_sizes
             .unwrap_or_else(|| DEFAULT_WAITING_SIZES.to_vec());
         if let Some(bad) = waiting_sizes.iter().find(|&&s| s <= 0) {
-            return Err(format!(
+            return Err(CoreError::Invalid(format!(
                 "podium.numa.waitingSizes: {bad} is not a positive GPU count"
-            ));
+            )));
         }
         let id = sym(&format!("{config:?}|{weights:?}|{waiting_sizes:?}"));
         Ok(Self {
@@ -113,7 +116,7 @@ impl NumaArgs {
 
     /// The pod's NUMA request: `Ok(None)` when it asks for no GPU or NIC, `Err` (naming the
     /// pod and the annotation) when its policy annotation is unknown.
-    pub fn request(&self, pod: &PodRecord) -> Result<Option<PlacementRequest>, String> {
+    pub fn request(&self, pod: &PodRecord) -> CoreResult<Option<PlacementRequest>> {
         let requests: Vec<(&str, i64)> = self
             .config
             .gpu_resources
@@ -137,7 +140,7 @@ impl NumaArgs {
             pod.numa_policy.as_deref(),
             self.config.default_policy,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CoreError::Invalid(e.to_string()))?;
         // Only devices: exclusive CPUs and memory need the pod's QoS class, which the cache
         // does not keep, and kubelet aligns devices for every pod.
         let request = self.config.request(policy, &requests, false);

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::error::CoreResult;
 use crate::framework::code::Code;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
@@ -30,7 +31,7 @@ pub struct NodeResourceTopologyMatch {
 }
 
 impl NodeResourceTopologyMatch {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         Ok(Self {
             args: NumaArgs::from_spec(spec)?,
         })
@@ -54,7 +55,7 @@ impl FilterPlugin for NodeResourceTopologyMatch {
                 Prepared::Run(Some(Box::new(fits)))
             }
             Ok(None) => Prepared::Skip,
-            Err(message) => Prepared::Reject(Status::unresolvable(message)),
+            Err(message) => Prepared::Reject(Status::unresolvable(message.to_string())),
         }
     }
 
@@ -225,21 +226,25 @@ mod tests {
         assert!(
             NumaArgs::from_spec(&spec(r#"{"numa":{"bogus":1}}"#))
                 .unwrap_err()
+                .to_string()
                 .contains("bogus")
         );
         assert!(
             NumaArgs::from_spec(&spec(r#"{"numa":{"waitingSizes":[0]}}"#))
                 .unwrap_err()
+                .to_string()
                 .contains("waitingSizes")
         );
         assert!(
             NumaArgs::from_spec(&spec(r#"{"numa":{"weights":{"nodeFit":-1}}}"#))
                 .unwrap_err()
+                .to_string()
                 .contains("nodeFit")
         );
         assert!(
             NumaArgs::from_spec(&spec(r#"{"numaDefaultPolicy":"x"}"#))
                 .unwrap_err()
+                .to_string()
                 .contains("numaDefaultPolicy")
         );
         let args = NumaArgs::from_spec(&spec(

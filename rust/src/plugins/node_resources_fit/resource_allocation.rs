@@ -1,6 +1,7 @@
 //! What the resource scorers compare: a node's allocatable and what would be requested on it
 //! with the pod added (kube's `calculateResourceAllocatableRequest`).
 
+use crate::error::{CoreError, CoreResult};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::resources::ResourceName;
@@ -51,7 +52,7 @@ pub fn allocatable_and_requested(
 /// The weighted resources a scorer reads, from the profile's `[{name, weight}]`.
 pub fn weighted_resources(
     list: Option<&[crate::framework::spec::ResourceWeight]>,
-) -> Result<Vec<(ResourceName, i64)>, String> {
+) -> CoreResult<Vec<(ResourceName, i64)>> {
     let Some(list) = list.filter(|l| !l.is_empty()) else {
         return Ok(vec![(ResourceName::Cpu, 1), (ResourceName::Memory, 1)]);
     };
@@ -59,13 +60,15 @@ pub fn weighted_resources(
         .enumerate()
         .map(|(i, r)| {
             if r.name.is_empty() {
-                return Err(format!("resources[{i}].name: must not be empty"));
+                return Err(CoreError::Invalid(format!(
+                    "resources[{i}].name: must not be empty"
+                )));
             }
             if !(1..=100).contains(&r.weight) {
-                return Err(format!(
+                return Err(CoreError::Invalid(format!(
                     "resources[{i}].weight: {} is not in 1..100",
                     r.weight
-                ));
+                )));
             }
             Ok((ResourceName::parse(&r.name), r.weight))
         })

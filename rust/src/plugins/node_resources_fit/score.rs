@@ -2,6 +2,7 @@
 //! RequestedToCapacityRatio (a piecewise-linear shape over utilization), each a weighted average
 //! over the configured resources.
 
+use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{MAX_NODE_SCORE, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
@@ -31,7 +32,7 @@ pub struct NodeResourcesFitScore {
 }
 
 impl NodeResourcesFitScore {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         let fit = &spec.fit;
         let strategy = match fit.strategy.as_deref().unwrap_or("LeastAllocated") {
             "LeastAllocated" => Strategy::LeastAllocated,
@@ -39,32 +40,41 @@ impl NodeResourcesFitScore {
             "RequestedToCapacityRatio" => {
                 let points = fit.shape.as_deref().unwrap_or_default();
                 if points.is_empty() {
-                    return Err(
+                    return Err(CoreError::Invalid(
                         "fit.shape: RequestedToCapacityRatio needs at least one point".into(),
-                    );
+                    ));
                 }
                 let mut shape = Vec::with_capacity(points.len());
                 for (i, p) in points.iter().enumerate() {
                     if !(0..=MAX_UTILIZATION).contains(&p.utilization) {
-                        return Err(format!(
+                        return Err(CoreError::Invalid(format!(
                             "fit.shape[{i}].utilization: {} is not in 0..100",
                             p.utilization
-                        ));
+                        )));
                     }
                     if !(0..=MAX_SHAPE_SCORE).contains(&p.score) {
-                        return Err(format!("fit.shape[{i}].score: {} is not in 0..10", p.score));
+                        return Err(CoreError::Invalid(format!(
+                            "fit.shape[{i}].score: {} is not in 0..10",
+                            p.score
+                        )));
                     }
                     if shape.last().is_some_and(|&(u, _)| u >= p.utilization) {
-                        return Err(format!("fit.shape[{i}].utilization: must increase"));
+                        return Err(CoreError::Invalid(format!(
+                            "fit.shape[{i}].utilization: must increase"
+                        )));
                     }
                     shape.push((p.utilization, p.score * (MAX_NODE_SCORE / MAX_SHAPE_SCORE)));
                 }
                 Strategy::RequestedToCapacityRatio(shape)
             }
-            other => return Err(format!("fit.strategy: unknown scoring strategy {other:?}")),
+            other => {
+                return Err(CoreError::Invalid(format!(
+                    "fit.strategy: unknown scoring strategy {other:?}"
+                )));
+            }
         };
-        let resources =
-            weighted_resources(fit.resources.as_deref()).map_err(|e| format!("fit.{e}"))?;
+        let resources = weighted_resources(fit.resources.as_deref())
+            .map_err(|e| CoreError::Invalid(format!("fit.{e}")))?;
         Ok(Self {
             strategy,
             resources,

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::error::CoreResult;
 use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
@@ -29,7 +30,7 @@ pub struct NumaPacking {
 }
 
 impl NumaPacking {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         let args = NumaArgs::from_spec(spec)?;
         Ok(Self {
             gpus: args.config.gpu_resources.iter().map(|g| sym(g)).collect(),

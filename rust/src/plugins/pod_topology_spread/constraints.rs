@@ -3,6 +3,7 @@
 //! cluster-level defaults for pods that set none (the plugin's args).
 
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::Sym;
 use crate::state::affinity_wire::TopologySpreadConstraintWire;
 use crate::state::label_selector::LabelSelector;
@@ -73,40 +74,40 @@ struct ArgsWire<'a> {
 impl SpreadDefaults {
     /// Parses the args (`pluginArgs.PodTopologySpread` of the profile spec); `None` is kube's
     /// default, `System`.
-    pub fn parse(args: Option<&serde_json::Value>) -> Result<Self, String> {
+    pub fn parse(args: Option<&serde_json::Value>) -> CoreResult<Self> {
         const AT: &str = "pluginArgs.PodTopologySpread";
         let Some(args) = args else {
             return Ok(Self::default());
         };
         let text = args.to_string();
         let wire: ArgsWire<'_> = crate::state::object::decode(text.as_bytes())
-            .map_err(|(path, msg)| format!("{AT}.{path}: {msg}"))?;
+            .map_err(|(path, msg)| CoreError::Invalid(format!("{AT}.{path}: {msg}")))?;
         let list = match wire.defaulting_type.as_deref() {
             None | Some("System") => false,
             Some("List") => true,
             Some(other) => {
-                return Err(format!(
+                return Err(CoreError::Invalid(format!(
                     "{AT}.defaultingType: unknown value {} (System, List)",
                     quoted(other)
-                ));
+                )));
             }
         };
         if !list && !wire.default_constraints.is_empty() {
-            return Err(format!(
+            return Err(CoreError::Invalid(format!(
                 "{AT}.defaultConstraints: must be empty when defaultingType is System"
-            ));
+            )));
         }
         let mut constraints: Vec<SpreadConstraint> = Vec::new();
         for (i, w) in wire.default_constraints.iter().enumerate() {
             let path = format!("{AT}.defaultConstraints[{i}]");
             let c = parse_constraint(w, &path, &Labels::default(), false)
-                .map_err(|(field, msg)| format!("{field}: {msg}"))?;
+                .map_err(|(field, msg)| CoreError::Invalid(format!("{field}: {msg}")))?;
             if constraints.iter().any(|o| {
                 o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable
             }) {
-                return Err(format!(
+                return Err(CoreError::Invalid(format!(
                     "{path}.topologyKey: duplicate {{topologyKey, whenUnsatisfiable}} pair"
-                ));
+                )));
             }
             constraints.push(c);
         }
@@ -218,7 +219,9 @@ mod tests {
             ),
             (r#"{"bogus":1}"#, "bogus"),
         ] {
-            let err = SpreadDefaults::parse(Some(&serde_json::from_str(bad).unwrap())).unwrap_err();
+            let err = SpreadDefaults::parse(Some(&serde_json::from_str(bad).unwrap()))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(field), "{err}");
         }
     }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::error::CoreResult;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
@@ -33,7 +34,7 @@ pub struct PodTopologySpread {
 }
 
 impl PodTopologySpread {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         Ok(Self {
             defaults: SpreadDefaults::parse(spec.plugin_args.get(NAME))?,
         })

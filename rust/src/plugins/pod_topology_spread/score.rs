@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::error::CoreResult;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
@@ -26,7 +27,7 @@ pub struct PodTopologySpreadScore {
 }
 
 impl PodTopologySpreadScore {
-    pub fn from_spec(spec: &ProfileSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         Ok(Self {
             defaults: SpreadDefaults::parse(spec.plugin_args.get(NAME))?,
             hostname: sym(HOSTNAME_KEY),

@@ -2,6 +2,7 @@
 //! `MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`, no leading zeros, build metadata ignored when
 //! comparing, a pre-release sorting before its release.
 
+use crate::error::{CoreError, CoreResult};
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,18 +36,18 @@ pub struct Semver {
     pre: Vec<PreId>,
 }
 
-fn number(part: &str) -> Result<u64, String> {
+fn number(part: &str) -> CoreResult<u64> {
     if part.is_empty() {
-        return Err("empty version number".into());
+        return Err(CoreError::Invalid("empty version number".into()));
     }
     if part.len() > 1 && part.starts_with('0') {
-        return Err(format!("leading zero in {part:?}"));
+        return Err(CoreError::Invalid(format!("leading zero in {part:?}")));
     }
     if !part.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{part:?} is not a number"));
+        return Err(CoreError::Invalid(format!("{part:?} is not a number")));
     }
     part.parse::<u64>()
-        .map_err(|_| format!("{part:?} is out of range"))
+        .map_err(|_| CoreError::Invalid(format!("{part:?} is out of range")))
 }
 
 fn identifiers_ok(part: &str) -> bool {
@@ -57,7 +58,7 @@ fn identifiers_ok(part: &str) -> bool {
 }
 
 impl Semver {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> CoreResult<Self> {
         let (rest, build) = match text.split_once('+') {
             Some((r, b)) => (r, Some(b)),
             None => (text, None),
@@ -65,7 +66,9 @@ impl Semver {
         if let Some(b) = build
             && !identifiers_ok(b)
         {
-            return Err(format!("invalid build metadata in {text:?}"));
+            return Err(CoreError::Invalid(format!(
+                "invalid build metadata in {text:?}"
+            )));
         }
         let (core, pre) = match rest.split_once('-') {
             Some((c, p)) => (c, Some(p)),
@@ -75,7 +78,9 @@ impl Semver {
         let (Some(ma), Some(mi), Some(pa), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(format!("{text:?} is not MAJOR.MINOR.PATCH"));
+            return Err(CoreError::Invalid(format!(
+                "{text:?} is not MAJOR.MINOR.PATCH"
+            )));
         };
         let mut out = Self {
             major: number(ma)?,
@@ -85,7 +90,9 @@ impl Semver {
         };
         if let Some(p) = pre {
             if !identifiers_ok(p) {
-                return Err(format!("invalid pre-release in {text:?}"));
+                return Err(CoreError::Invalid(format!(
+                    "invalid pre-release in {text:?}"
+                )));
             }
             for id in p.split('.') {
                 if id.bytes().all(|b| b.is_ascii_digit()) {

@@ -15,6 +15,7 @@ use cel::common::types::{self, CelBool, CelInt, CelMap, CelMapKey, CelString, Ty
 use cel::common::value::{CowVal, StaticVal, Val};
 
 use super::semver::Semver;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::resolve;
 use crate::state::dra::device::{AttrValue, Device};
 
@@ -160,24 +161,31 @@ impl Container for DomainMap {
     }
 }
 
-fn attribute_value(value: AttrValue) -> Result<Box<dyn Val>, String> {
+fn attribute_value(value: AttrValue) -> CoreResult<Box<dyn Val>> {
     Ok(match value {
         AttrValue::Int(i) => Box::new(CelInt::from(i)),
         AttrValue::Bool(b) => Box::new(CelBool::from(b)),
         AttrValue::Str(s) => Box::new(CelString::from(resolve(s).to_owned())),
-        AttrValue::Version(v) => Box::new(SemverVal(
-            Semver::parse(resolve(v)).map_err(|e| format!("parse semantic version: {e}"))?,
-        )),
+        AttrValue::Version(v) => {
+            Box::new(SemverVal(Semver::parse(resolve(v)).map_err(|e| {
+                CoreError::Invalid(format!("parse semantic version: {e}"))
+            })?))
+        }
     })
 }
 
 /// The `device` variable for one device: built when a selector's verdict on the device is not
 /// cached yet (see `candidates.rs`), so its cost is paid once per device and expression.
-pub fn device_value(device: &Device) -> Result<CelMap<'static>, String> {
+pub fn device_value(device: &Device) -> CoreResult<CelMap<'static>> {
     let mut attributes = DomainMap::default();
     for a in &device.attributes {
-        let value = attribute_value(a.value)
-            .map_err(|e| format!("attribute {}/{}: {e}", resolve(a.domain), resolve(a.id)))?;
+        let value = attribute_value(a.value).map_err(|e| {
+            CoreError::Invalid(format!(
+                "attribute {}/{}: {e}",
+                resolve(a.domain),
+                resolve(a.id)
+            ))
+        })?;
         attributes.insert(resolve(a.domain), resolve(a.id), value);
     }
     let mut capacity = DomainMap::default();
