@@ -27,6 +27,7 @@ use self::class::DeviceClass;
 use self::ledger::InUse;
 use self::pools::Inventory;
 use self::slice::Slice;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::state::kind::Kind;
 
@@ -259,14 +260,18 @@ pub fn apply_object(
     bytes: &[u8],
     deleted: bool,
     seen: Option<&mut HashSet<Box<str>>>,
-) -> Result<(String, String, Option<String>), String> {
-    let meta: MetaOnly =
-        serde_json::from_slice(bytes).map_err(|e| format!("{}: {e}", kind.name()))?;
+) -> CoreResult<(String, String, Option<String>)> {
+    let meta: MetaOnly = serde_json::from_slice(bytes)
+        .map_err(|e| CoreError::Invalid(format!("{}: {e}", kind.name())))?;
     let (namespace, name) = (meta.metadata.namespace, meta.metadata.name);
     if name.is_empty() {
-        return Err(format!("{}: metadata.name is missing", kind.name()));
+        return Err(CoreError::Invalid(format!(
+            "{}: metadata.name is missing",
+            kind.name()
+        )));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("{}: {e}", kind.name()))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| CoreError::Invalid(format!("{}: {e}", kind.name())))?;
     let mut error = None;
     match kind {
         Kind::DeviceClass => {
@@ -320,7 +325,12 @@ pub fn apply_object(
             }
             dra.allocations_changed();
         }
-        other => return Err(format!("{}: not a DRA kind", other.name())),
+        other => {
+            return Err(CoreError::Invalid(format!(
+                "{}: not a DRA kind",
+                other.name()
+            )));
+        }
     }
     if let Some(seen) = seen {
         let key = if namespace.is_empty() {

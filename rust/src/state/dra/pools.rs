@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::device::{Device, DeviceKey, NodeScope};
 use super::slice::Slice;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::Sym;
 use crate::state::labels::Labels;
 
@@ -59,15 +60,15 @@ pub struct Inventory {
     shared: Vec<DevId>,
 }
 
-fn validate(slices: &[&Slice]) -> Result<HashMap<(Sym, Sym), i64>, String> {
+fn validate(slices: &[&Slice]) -> CoreResult<HashMap<(Sym, Sym), i64>> {
     let mut counters = HashMap::new();
     for s in slices {
         for set in &s.counter_sets {
             if counters.keys().any(|(name, _)| *name == set.name) {
-                return Err(format!(
+                return Err(CoreError::Invalid(format!(
                     "duplicate counter set name {}",
                     crate::intern::resolve(set.name)
-                ));
+                )));
             }
             for (c, v) in &set.counters {
                 counters.insert((set.name, *c), *v);
@@ -78,19 +79,19 @@ fn validate(slices: &[&Slice]) -> Result<HashMap<(Sym, Sym), i64>, String> {
     for s in slices {
         for d in &s.devices {
             if !names.insert(d.key.device) {
-                return Err(format!(
+                return Err(CoreError::Invalid(format!(
                     "duplicate device name {}",
                     crate::intern::resolve(d.key.device)
-                ));
+                )));
             }
             for u in &d.consumes_counters {
                 for (c, _) in &u.counters {
                     if !counters.contains_key(&(u.set, *c)) {
-                        return Err(format!(
+                        return Err(CoreError::Invalid(format!(
                             "counter {} not found in counter set {}",
                             crate::intern::resolve(*c),
                             crate::intern::resolve(u.set)
-                        ));
+                        )));
                     }
                 }
             }
@@ -128,7 +129,7 @@ impl Inventory {
             } else {
                 match validate(&group) {
                     Ok(c) => (PoolState::Usable, c),
-                    Err(why) => (PoolState::Invalid(why), HashMap::new()),
+                    Err(why) => (PoolState::Invalid(why.to_string()), HashMap::new()),
                 }
             };
             let pool_idx = inv.pools.len() as u32;
