@@ -201,7 +201,7 @@ def load_command(
     ] = "5s",
     ceiling_connections: Annotated[
         int, typer.Option(min=1, help="The bind ceiling's binds in flight (one per connection).")
-    ] = 32,
+    ] = 64,
     out: Annotated[Path, typer.Option(help="Directory for the JSON and the PNG.")] = Path(
         "bench/results"
     ),

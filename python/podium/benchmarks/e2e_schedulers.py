@@ -33,7 +33,7 @@ class ClientLimits:
     bind_concurrency: int = PodiumArgs().bind_concurrency
     # The bind ceiling's binds in flight, one per connection: tuned on this machine
     # (bench/README.md), not tied to podium's.
-    ceiling_connections: int = 32
+    ceiling_connections: int = 64
 
 
 class BindCeiling(LocalServer):
