@@ -22,12 +22,13 @@ refreshing metrics: podium runs it, supervised, until the replica stops (on foll
 new leader starts with warm values); the scheduling path never awaits anything.
 
 When they run: after the core's filters and scores, on the nodes the core kept (with
-``percentageOfNodesToScore`` applied), on a core thread while it waits. Filters first: a reason
-string rejects the node. Then each score plugin's raw scores (higher is better, negative counts
-as 0) are scaled to 0..100 by the best node's (kube's default normalization), multiplied by the
-weight and added to the core's weighted total. Permit plugins run once a node is chosen, before
-the bind: allow, deny, or wait (the plugin, or anything holding ``context.waiting``, later allows
-or rejects the pod; the timeout rejects it).
+``percentageOfNodesToScore`` applied), on a core thread while it waits. Filters first:
+``Fit.unschedulable(reason)`` rejects the node, ``Fit.success()`` keeps it. Then each score
+plugin's raw scores (higher is better, negative counts as 0) are scaled to 0..100 by the best
+node's (kube's default normalization), multiplied by the weight and added to the core's weighted
+total. Permit plugins run once a node is chosen, before the bind: allow, deny, or wait (the
+plugin, or anything holding ``context.waiting``, later allows or rejects the pod; the timeout
+rejects it).
 
 A plugin that raises fails that pod's attempt (an ERROR decision naming the plugin; the pod is
 retried with backoff), never the scheduler.
@@ -49,6 +50,7 @@ from podium.supervisor import Supervisor
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Background",
+    "Fit",
     "PendingPod",
     "Permit",
     "PermitGate",
@@ -75,10 +77,35 @@ class PluginError(Exception):
     """A plugin cannot be loaded or configured; the message names it."""
 
 
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """A Filter plugin's verdict on one node: ``Fit.success()`` or
+    ``Fit.unschedulable(reason)``; ``code`` is kube's framework Code (Success, Unschedulable),
+    ``reason`` kube-style ("node(s) didn't ..."), counted in the pod's failure message."""
+
+    code: Code
+    reason: str = ""
+
+    @classmethod
+    def success(cls) -> Fit:
+        return _FITS
+
+    @classmethod
+    def unschedulable(cls, reason: str) -> Fit:
+        return cls(Code.UNSCHEDULABLE, reason)
+
+    @property
+    def fits(self) -> bool:
+        return self.code is Code.SUCCESS
+
+
+_FITS = Fit(Code.SUCCESS)
+
+
 @runtime_checkable
 class FilterPlugin(Protocol):
-    def filter(self, pod: PluginPod, node: PluginNode) -> str | None:
-        """None: the pod may go on ``node``; a string: why not (kube-style reason)."""
+    def filter(self, pod: PluginPod, node: PluginNode) -> Fit:
+        """Whether the pod may go on ``node`` (``Fit.success()``), or why not."""
         ...
 
 
@@ -271,13 +298,16 @@ class PluginSet:
         return verdicts
 
     def _filter(self, pod: PluginPod, node: PluginNode) -> str | None:
+        """The first rejecting filter's reason; None when every filter lets the pod on."""
         for name, plugin in self.filters:
             try:
-                reason = plugin.filter(pod, node)
+                fit = plugin.filter(pod, node)
             except Exception as err:
                 raise PluginFailure(f"plugin {name}: filter: {err!r}") from err
-            if reason is not None:
-                return str(reason)
+            if not isinstance(fit, Fit):  # third-party code: its contract, checked
+                raise PluginFailure(f"plugin {name}: filter: returned {fit!r}, not a Fit")
+            if not fit.fits:
+                return fit.reason
         return None
 
     @staticmethod

@@ -19,6 +19,7 @@ from podium._core import ClusterState, Code, Kind, PendingPod, PluginNode, Plugi
 from podium.config import ConfigError, SchedulerConfig, parse_config
 from podium.plugins import (
     EnabledPlugin,
+    Fit,
     Permit,
     PermitGate,
     PluginError,
@@ -108,9 +109,9 @@ class Recording:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def filter(self, pod: PluginPod, node: PluginNode) -> str | None:
+    def filter(self, pod: PluginPod, node: PluginNode) -> Fit:
         self.seen.append(node.name)
-        return "node(s) are small" if node.name == "small" else None
+        return Fit.unschedulable("node(s) are small") if node.name == "small" else Fit.success()
 
     def score(self, pod: PluginPod, node: PluginNode) -> float:
         assert pod.requests["cpu"] == 2000 and pod.labels == {"app": "x"}
@@ -118,8 +119,8 @@ class Recording:
 
 
 class Cold:
-    def filter(self, pod: PluginPod, node: PluginNode) -> str | None:
-        return "node(s) are cold"
+    def filter(self, pod: PluginPod, node: PluginNode) -> Fit:
+        return Fit.unschedulable("node(s) are cold")
 
 
 def test_python_filters_see_only_the_kept_nodes_and_their_reasons_count() -> None:
@@ -147,6 +148,19 @@ def test_a_raising_plugin_fails_the_pod_not_the_scheduler() -> None:
     assert decision.code == Code.ERROR
     assert "plugin Broken: score: ZeroDivisionError('oops')" in decision.message
     assert decide(state, cfg, None, "p").code == Code.SUCCESS, "the state is untouched"
+
+
+class Stringly:
+    def filter(self, pod: PluginPod, node: PluginNode) -> Fit:
+        return "node(s) are cold"  # type: ignore[return-value]  # the old contract
+
+
+def test_a_filter_answers_with_a_fit_not_a_string() -> None:
+    cfg = config(MOST_ALLOCATED)
+    state = cluster(pending("p", "2"))
+    decision = decide(state, cfg, PluginSet(filters=[("Stringly", Stringly())]), "p")
+    assert decision.code == Code.ERROR
+    assert "plugin Stringly: filter: returned 'node(s) are cold', not a Fit" in decision.message
 
 
 @pytest.mark.parametrize(
@@ -389,5 +403,5 @@ def test_explain_and_the_extender_apply_the_python_plugins() -> None:
 
 
 class ColdSmall:
-    def filter(self, pod: PluginPod, node: PluginNode) -> str | None:
-        return "node(s) are cold" if node.name == "small" else None
+    def filter(self, pod: PluginPod, node: PluginNode) -> Fit:
+        return Fit.unschedulable("node(s) are cold") if node.name == "small" else Fit.success()
