@@ -7,7 +7,7 @@ once into compact records. Nothing here returns a Python object per cached pod.
 
 from collections.abc import Callable, Sequence
 from enum import Enum, IntEnum
-from typing import Final, final
+from typing import Any, Final, Literal, NotRequired, TypedDict, final, type_check_only
 
 # What the module registers (pyo3 keeps `__all__` as classes are added; stubtest compares).
 __all__ = [
@@ -345,33 +345,76 @@ class Preemption:
     # 3 Preemption is not helpful for scheduling."
     message: str
 
+# The profile's spec: what ``podium.config.Profile.core_spec()`` writes and ``Profile`` is built
+# from. Typing only (``from podium._core import ProfileSpec`` under ``TYPE_CHECKING``): at run
+# time a spec is a plain dict, checked once by ``Profile``.
+@type_check_only
+class ResourceWeight(TypedDict):
+    name: str
+    weight: int
+
+@type_check_only
+class ShapePoint(TypedDict):
+    utilization: int  # 0..100
+    score: int  # 0..10
+
+@type_check_only
+class FitSpec(TypedDict, total=False):
+    """NodeResourcesFit's scoring strategy."""
+
+    strategy: Literal["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"]
+    resources: list[ResourceWeight]
+    shape: list[ShapePoint]  # RequestedToCapacityRatio's
+
+@type_check_only
+class NumaSpec(TypedDict, total=False):
+    """NodeResourceTopologyMatch's and NUMAPacking's args."""
+
+    gpuResources: list[str]  # ["nvidia.com/gpu"]
+    nicResources: list[str]  # ["rdma/hca", "nvidia.com/hostdev"]
+    weights: dict[str, float]  # {"nodeFit": 4.0, ...}: topology::PackingWeights
+    waitingSizes: list[int]  # [1, 2, 4, 8]
+
+@type_check_only
+class ReservationSpec(TypedDict):
+    """Whole-node reservations: pods asking for at least ``minShare`` of a node's allocatable
+    amount of one of ``resources``; at most ``maxNodeShare`` of the nodes held (0: off)."""
+
+    resources: list[str]
+    minShare: float  # (0, 1]
+    maxNodeShare: float  # [0, 1]
+
+@type_check_only
+class PodiumSpec(TypedDict, total=False):
+    """podium's own arguments."""
+
+    numaDefaultPolicy: Literal["single", "prefer", "none"]
+    rackLabel: str
+    numa: NumaSpec
+    reservation: ReservationSpec
+
+@type_check_only
+class ProfileSpec(TypedDict):
+    schedulerName: str
+    filters: NotRequired[list[str]]  # enabled filter plugins, in order
+    scores: NotRequired[dict[str, int]]  # enabled score plugins -> weight
+    fit: NotRequired[FitSpec]
+    balancedResources: NotRequired[list[ResourceWeight]]  # BalancedAllocation's args
+    percentageOfNodesToScore: NotRequired[int]  # 0..100; 0: kube's adaptive rule
+    parallelism: NotRequired[int]
+    # pluginConfig args read by core plugins, kube's field names:
+    # {"InterPodAffinity": {"hardPodAffinityWeight": 1, ...},
+    #  "PodTopologySpread": {"defaultingType": "List", "defaultConstraints": [...]}}
+    pluginArgs: NotRequired[dict[str, dict[str, Any]]]
+    podium: NotRequired[PodiumSpec]
+
 @final
 class Profile:
-    """One scheduling profile, built from a validated KubeSchedulerConfiguration profile.
+    """One scheduling profile, built from a validated KubeSchedulerConfiguration profile's
+    ``ProfileSpec``. The spec is checked here, once: an unknown plugin or field, or a bad value,
+    raises CoreError naming its path (``Profile: podium.reservation.minShare: ...``)."""
 
-    ``spec`` is JSON (bytes) of the form produced by ``podium.config.Profile.core_spec()``:
-    {"schedulerName": "podium",
-     "filters": ["NodeUnschedulable", ...],            # enabled filter plugins, in order
-     "scores": {"NodeResourcesBalancedAllocation": 1, ...},   # enabled score plugins -> weight
-     "fit": {"strategy": "LeastAllocated"|"MostAllocated"|"RequestedToCapacityRatio",
-             "resources": [{"name": "cpu", "weight": 1}, ...],
-             "shape": [{"utilization": 0, "score": 0}, ...]},
-     "balancedResources": [{"name": "cpu", "weight": 1}, ...],   # BalancedAllocation args
-     "percentageOfNodesToScore": 0,
-     "parallelism": 16,
-     # pluginConfig args read by core plugins, kube's field names:
-     # {"InterPodAffinity": {"hardPodAffinityWeight": 1, ...},
-     #  "PodTopologySpread": {"defaultingType": "List", "defaultConstraints": [...]}}
-     "pluginArgs": {...},
-     "podium": {"numaDefaultPolicy": "prefer", "rackLabel": "...",
-                # NodeResourceTopologyMatch / NUMAPacking args:
-                "numa": {"gpuResources": ["nvidia.com/gpu"],
-                         "nicResources": ["rdma/hca", "nvidia.com/hostdev"],
-                         "weights": {"nodeFit": 4.0, ...},   # topology::PackingWeights
-                         "waitingSizes": [1, 2, 4, 8]}}}
-    Unknown plugin names raise CoreError naming them."""
-
-    def __new__(cls, spec: bytes) -> Profile: ...
+    def __new__(cls, spec: ProfileSpec) -> Profile: ...
     @property
     def scheduler_name(self) -> str: ...
 

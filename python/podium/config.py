@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import orjson
 import yaml
@@ -33,6 +33,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from podium.plugins import EnabledPlugin, Point, available_plugins
+
+if TYPE_CHECKING:
+    from podium._core import NumaSpec, ProfileSpec
 
 __all__ = [
     "API_VERSION",
@@ -414,7 +417,7 @@ class NumaSettings:
     weights: tuple[tuple[str, float], ...] = tuple(_PackingWeights().model_dump().items())
     waiting_sizes: tuple[int, ...] = (1, 2, 4, 8)
 
-    def spec(self) -> dict[str, Any]:
+    def spec(self) -> NumaSpec:
         return {
             "gpuResources": list(self.gpu_resources),
             "nicResources": list(self.nic_resources),
@@ -467,11 +470,14 @@ _M = TypeVar("_M", bound=BaseModel)
 # The resolved configuration.
 
 
+FitStrategyName = Literal["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"]
+
+
 @dataclass(frozen=True, slots=True)
 class FitStrategy:
     """NodeResourcesFit's scoring strategy."""
 
-    strategy: str = "LeastAllocated"
+    strategy: FitStrategyName = "LeastAllocated"
     resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
     # (utilization 0..100, score 0..10) points, for RequestedToCapacityRatio only.
     shape: tuple[tuple[int, int], ...] = ()
@@ -501,34 +507,32 @@ class Profile:
     # VolumeBinding's bindTimeoutSeconds: PreBind's wait for the PV controller.
     volume_bind_timeout: float = 600.0
 
-    def core_spec(self) -> bytes:
-        """The JSON spec ``podium._core.Profile`` is built from (documented in ``_core.pyi``)."""
-        return orjson.dumps(
-            {
-                "schedulerName": self.scheduler_name,
-                "filters": list(self.filters),
-                "scores": self.scores,
-                "fit": {
-                    "strategy": self.fit.strategy,
-                    "resources": [{"name": n, "weight": w} for n, w in self.fit.resources],
-                    "shape": [{"utilization": u, "score": s} for u, s in self.fit.shape],
+    def core_spec(self) -> ProfileSpec:
+        """The spec ``podium._core.Profile`` is built from (``ProfileSpec`` in ``_core.pyi``)."""
+        return {
+            "schedulerName": self.scheduler_name,
+            "filters": list(self.filters),
+            "scores": self.scores,
+            "fit": {
+                "strategy": self.fit.strategy,
+                "resources": [{"name": n, "weight": w} for n, w in self.fit.resources],
+                "shape": [{"utilization": u, "score": s} for u, s in self.fit.shape],
+            },
+            "balancedResources": [{"name": n, "weight": w} for n, w in self.balanced_resources],
+            "percentageOfNodesToScore": self.percentage_of_nodes_to_score,
+            "parallelism": self.parallelism,
+            "pluginArgs": self.plugin_args,
+            "podium": {
+                "numaDefaultPolicy": self.podium.numa_default_policy,
+                "rackLabel": self.podium.rack_label,
+                "numa": self.numa.spec(),
+                "reservation": {
+                    "resources": self.podium.reservation.resources,
+                    "minShare": self.podium.reservation.min_share,
+                    "maxNodeShare": self.podium.reservation.max_node_share,
                 },
-                "balancedResources": [{"name": n, "weight": w} for n, w in self.balanced_resources],
-                "percentageOfNodesToScore": self.percentage_of_nodes_to_score,
-                "parallelism": self.parallelism,
-                "pluginArgs": self.plugin_args,
-                "podium": {
-                    "numaDefaultPolicy": self.podium.numa_default_policy,
-                    "rackLabel": self.podium.rack_label,
-                    "numa": self.numa.spec(),
-                    "reservation": {
-                        "resources": self.podium.reservation.resources,
-                        "minShare": self.podium.reservation.min_share,
-                        "maxNodeShare": self.podium.reservation.max_node_share,
-                    },
-                },
-            }
-        )
+            },
+        }
 
 
 @dataclass(frozen=True, slots=True)

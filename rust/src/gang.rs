@@ -44,8 +44,8 @@ pub fn rack_label(profile: &Profile) -> Sym {
     sym(profile
         .spec
         .podium
-        .get("rackLabel")
-        .and_then(serde_json::Value::as_str)
+        .rack_label
+        .as_deref()
         .filter(|s| !s.is_empty())
         .unwrap_or(DEFAULT_RACK_LABEL))
 }

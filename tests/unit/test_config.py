@@ -119,7 +119,7 @@ def test_defaults_without_a_file() -> None:
     assert config.leader_election.lease_duration == 15
     assert config.leader_election.renew_deadline == 10
     assert config.leader_election.retry_period == 2
-    spec = orjson.loads(config.profiles[0].core_spec())
+    spec = config.profiles[0].core_spec()
     assert spec["schedulerName"] == "podium"
     assert spec["filters"] == [
         "NodeUnschedulable",
@@ -155,7 +155,7 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_defaults_only_name_implemented_plugins() -> None:
-    spec = orjson.loads(load_config(None).profiles[0].core_spec())
+    spec = load_config(None).profiles[0].core_spec()
     assert set(spec["filters"]) <= IMPLEMENTED
     assert set(spec["scores"]) <= IMPLEMENTED
     # The order of the full default list is kept for what is implemented.
@@ -192,7 +192,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert first.podium.bind_retries == 3
     assert first.podium.bind_timeout == pytest.approx(0.25)
     assert config.podium is first.podium
-    spec = orjson.loads(first.core_spec())
+    spec = first.core_spec()
     assert spec["fit"] == {
         "strategy": "RequestedToCapacityRatio",
         "resources": [{"name": "nvidia.com/gpu", "weight": 5}, {"name": "cpu", "weight": 1}],
@@ -436,7 +436,7 @@ def test_numa_plugin_args_reach_the_core_spec() -> None:
     profile = cfg.profiles[0]
     assert "NodeResourceTopologyMatch" in profile.filters
     assert profile.scores["NUMAPacking"] == DEFAULT_SCORES["NUMAPacking"]
-    numa = orjson.loads(profile.core_spec())["podium"]["numa"]
+    numa = profile.core_spec()["podium"]["numa"]
     assert numa["gpuResources"] == ["amd.com/gpu"] and numa["nicResources"] == []
     assert (numa["weights"]["nodeFit"], numa["weights"]["stranding"]) == (7, 0.5)
     assert numa["weights"]["wholeNode"] == 3.0
@@ -462,7 +462,7 @@ def test_numa_plugin_args_are_validated() -> None:
 
 
 def test_reservation_args_reach_the_core_spec_and_are_validated() -> None:
-    default = orjson.loads(default_config().profiles[0].core_spec())["podium"]["reservation"]
+    default = default_config().profiles[0].core_spec()["podium"]["reservation"]
     assert default == {"resources": ["nvidia.com/gpu"], "minShare": 1.0, "maxNodeShare": 0.25}
     cfg = parse_config(
         _cfg(
@@ -485,7 +485,7 @@ def test_reservation_args_reach_the_core_spec_and_are_validated() -> None:
         ),
         "test.yaml",
     )
-    spec = orjson.loads(cfg.profiles[0].core_spec())["podium"]["reservation"]
+    spec = cfg.profiles[0].core_spec()["podium"]["reservation"]
     assert spec == {"resources": ["amd.com/gpu"], "minShare": 0.5, "maxNodeShare": 0}
     CoreProfile(cfg.profiles[0].core_spec())
     errors = _errors(

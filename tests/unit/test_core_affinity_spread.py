@@ -4,7 +4,7 @@ must see each other's placements, namespace labels from Namespace objects, confi
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
@@ -13,12 +13,15 @@ import yaml
 from podium._core import ClusterState, Code, Kind, Profile
 from podium.config import parse_config
 
+if TYPE_CHECKING:
+    from podium._core import ProfileSpec
+
 ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
 
 
 def profile(plugin_args: dict[str, Any] | None = None) -> Profile:
-    spec = {
+    spec: ProfileSpec = {
         "schedulerName": "podium",
         "parallelism": 2,
         "percentageOfNodesToScore": 100,
@@ -26,7 +29,7 @@ def profile(plugin_args: dict[str, Any] | None = None) -> Profile:
         "scores": {"PodTopologySpread": 2, "InterPodAffinity": 2, "NodeResourcesFit": 1},
         "pluginArgs": plugin_args or {},
     }
-    return Profile(orjson.dumps(spec))
+    return Profile(spec)
 
 
 def node(name: str, zone: str) -> dict[str, Any]:
@@ -165,7 +168,7 @@ profiles:
     [p] = config.profiles
     assert "InterPodAffinity" in p.filters and "PodTopologySpread" in p.filters
     assert p.scores["InterPodAffinity"] == 2 and p.scores["PodTopologySpread"] == 2
-    spec = orjson.loads(p.core_spec())
+    spec = p.core_spec()
     assert spec["pluginArgs"]["InterPodAffinity"]["hardPodAffinityWeight"] == 5
     Profile(p.core_spec())
 

@@ -12,24 +12,22 @@ import pytest
 from podium._core import ClusterState, Code, CoreError, EventType, Kind, Profile
 
 PROFILE = Profile(
-    orjson.dumps(
-        {
-            "schedulerName": "podium",
-            "filters": [
-                "NodeUnschedulable",
-                "NodeName",
-                "TaintToleration",
-                "NodeAffinity",
-                "NodePorts",
-                "NodeResourcesFit",
-            ],
-            "scores": {"NodeResourcesFit": 1, "TaintToleration": 3, "NodeAffinity": 2},
-            "fit": {"strategy": "LeastAllocated", "resources": [], "shape": []},
-            "percentageOfNodesToScore": 0,
-            "parallelism": 2,
-            "podium": {},
-        }
-    )
+    {
+        "schedulerName": "podium",
+        "filters": [
+            "NodeUnschedulable",
+            "NodeName",
+            "TaintToleration",
+            "NodeAffinity",
+            "NodePorts",
+            "NodeResourcesFit",
+        ],
+        "scores": {"NodeResourcesFit": 1, "TaintToleration": 3, "NodeAffinity": 2},
+        "fit": {"strategy": "LeastAllocated", "resources": [], "shape": []},
+        "percentageOfNodesToScore": 0,
+        "parallelism": 2,
+        "podium": {},
+    }
 )
 
 
@@ -244,9 +242,13 @@ def test_relist_reports_vanished_pending_pods(state: ClusterState) -> None:
 
 def test_profile_errors_name_the_plugin() -> None:
     with pytest.raises(CoreError, match="NodeMagic"):
-        Profile(b'{"schedulerName":"podium","filters":["NodeMagic"]}')
+        Profile({"schedulerName": "podium", "filters": ["NodeMagic"]})
     with pytest.raises(CoreError, match="schedulerName"):
-        Profile(b"{}")
+        Profile({})  # type: ignore[typeddict-item]  # what the check is for
+    with pytest.raises(CoreError, match=r"podium\.reservation\.minShare"):
+        Profile({"schedulerName": "p", "podium": {"reservation": {"minShare": "all"}}})  # type: ignore[typeddict-item]
+    with pytest.raises(TypeError, match=r"filters\[0\]"):
+        Profile({"schedulerName": "p", "filters": [object()]})  # type: ignore[list-item]
     assert PROFILE.scheduler_name == "podium"
 
 

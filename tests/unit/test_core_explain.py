@@ -12,21 +12,19 @@ import pytest
 from podium._core import ClusterState, CoreError, Kind, Profile
 
 PROFILE = Profile(
-    orjson.dumps(
-        {
-            "schedulerName": "podium",
-            "filters": [
-                "NodeUnschedulable",
-                "NodeName",
-                "TaintToleration",
-                "NodeAffinity",
-                "NodePorts",
-                "NodeResourcesFit",
-            ],
-            "scores": {"NodeResourcesFit": 1},
-            "parallelism": 2,
-        }
-    )
+    {
+        "schedulerName": "podium",
+        "filters": [
+            "NodeUnschedulable",
+            "NodeName",
+            "TaintToleration",
+            "NodeAffinity",
+            "NodePorts",
+            "NodeResourcesFit",
+        ],
+        "scores": {"NodeResourcesFit": 1},
+        "parallelism": 2,
+    }
 )
 
 

@@ -12,14 +12,12 @@ import pytest
 from podium._core import ClaimBinding, ClusterState, Code, CoreError, Kind, Profile
 
 PROFILE = Profile(
-    orjson.dumps(
-        {
-            "schedulerName": "podium",
-            "filters": ["NodeUnschedulable", "NodeResourcesFit", "VolumeBinding"],
-            "scores": {"NodeResourcesFit": 1, "ImageLocality": 1},
-            "parallelism": 2,
-        }
-    )
+    {
+        "schedulerName": "podium",
+        "filters": ["NodeUnschedulable", "NodeResourcesFit", "VolumeBinding"],
+        "scores": {"NodeResourcesFit": 1, "ImageLocality": 1},
+        "parallelism": 2,
+    }
 )
 
 

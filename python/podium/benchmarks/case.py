@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podium._core import ClusterState, Code, Kind, PluginNode, PluginPod, Profile
 from podium.benchmarks.load import LoadTiming, load_kind
@@ -31,6 +32,9 @@ from podium.benchmarks.synthetic import (
 )
 from podium.benchmarks.verify import verify
 from podium.plugins import EnabledPlugin, PluginSet, load_plugins
+
+if TYPE_CHECKING:
+    from podium._core import ProfileSpec
 
 Judge = Callable[[PluginPod, list[PluginNode]], Sequence[int | str]]
 # How long the plugins' background tasks get to read their sources before the measurement.
@@ -71,7 +75,7 @@ class CaseSpec:
     workload: str
     pods: int
     batch_size: int
-    profile_spec: bytes
+    profile_spec: ProfileSpec
     node_pages: Path
     pod_pages: Path
     # Stop deciding after this many seconds of scheduling: the rate is measured on what was done.

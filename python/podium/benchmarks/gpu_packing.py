@@ -42,7 +42,7 @@ import orjson
 
 from podium._core import ClusterState, Decision, Kind, Profile
 from podium.benchmarks.core import core_build
-from podium.config import FitStrategy, default_config
+from podium.config import FitStrategy, FitStrategyName, default_config
 from podium.config import Profile as ProfileConfig
 from podium.testing.topology import NumaZone, make_numa_gpu_node
 
@@ -256,7 +256,7 @@ def profiles() -> dict[str, ProfileConfig]:
     plain = plain_profile()
     resources = (("cpu", 1), ("memory", 1), (GPU, 3))
 
-    def baseline(strategy: str) -> ProfileConfig:
+    def baseline(strategy: FitStrategyName) -> ProfileConfig:
         return dataclasses.replace(plain, fit=FitStrategy(strategy=strategy, resources=resources))
 
     return {

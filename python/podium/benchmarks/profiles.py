@@ -12,10 +12,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from podium import config
 from podium._core import CoreError, Profile
 from podium.plugins import EnabledPlugin
+
+if TYPE_CHECKING:
+    from podium._core import ProfileSpec
 
 # The plugins that give each workload's constraints their meaning.
 REQUIRED_FILTERS: Mapping[str, tuple[str, ...]] = {
@@ -36,7 +40,7 @@ REQUIRED_SCORES: Mapping[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class ResolvedProfile:
-    spec: bytes  # what ``podium._core.Profile`` is built from
+    spec: ProfileSpec  # what ``podium._core.Profile`` is built from
     filters: tuple[str, ...]
     scores: dict[str, int]
     # Default plugins the core rejected ("filter X" / "score X") with its message: why some

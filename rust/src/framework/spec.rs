@@ -43,13 +43,28 @@ pub struct ProfileSpec {
     pub percentage_of_nodes_to_score: i64,
     #[serde(default)]
     pub parallelism: i64,
-    /// podium's own arguments (NUMA policy, rack label): read by the plugins that need them.
+    /// podium's own arguments (NUMA policy, rack label, reservations).
     #[serde(default)]
-    pub podium: serde_json::Value,
+    pub podium: PodiumSpec,
     /// Other plugins' pluginConfig args by plugin name (kube's field names), read by the
     /// plugins themselves (InterPodAffinity, PodTopologySpread).
     #[serde(default)]
     pub plugin_args: BTreeMap<String, serde_json::Value>,
+}
+
+/// `podium` in the profile's spec: podium's own arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodiumSpec {
+    /// The NUMA policy of pods without a `podium.dev/numa` annotation (single, prefer, none).
+    pub numa_default_policy: Option<String>,
+    /// The node label naming a node's rack (gangs' rack placement).
+    pub rack_label: Option<String>,
+    /// NodeResourceTopologyMatch's and NUMAPacking's args, decoded by those plugins (as
+    /// `plugin_args` are by theirs).
+    pub numa: Option<serde_json::Value>,
+    /// Whole-node reservations' args; checked by `ReservationArgs::check`.
+    pub reservation: Option<ReservationArgs>,
 }
 
 /// `podium.reservation` in the profile's spec.
@@ -67,23 +82,21 @@ pub struct ReservationArgs {
 }
 
 impl ReservationArgs {
-    /// The args in a profile spec's `podium.reservation`, checked; None when reservations are
-    /// off (no resources, or no node may be held).
-    pub fn parse(value: &serde_json::Value) -> CoreResult<Option<Self>> {
-        let args: Self =
-            serde_json::from_value(value.clone()).map_err(|e| CoreError::Invalid(e.to_string()))?;
-        if !(args.min_share > 0.0 && args.min_share <= 1.0) {
+    /// The args, checked; None when reservations are off (no resources, or no node may be
+    /// held).
+    pub fn check(self) -> CoreResult<Option<Self>> {
+        if !(self.min_share > 0.0 && self.min_share <= 1.0) {
             return Err(CoreError::Invalid(format!(
                 "minShare {} is not in (0, 1]",
-                args.min_share
+                self.min_share
             )));
         }
-        if !(0.0..=1.0).contains(&args.max_node_share) {
+        if !(0.0..=1.0).contains(&self.max_node_share) {
             return Err(CoreError::Invalid(format!(
                 "maxNodeShare {} is not in [0, 1]",
-                args.max_node_share
+                self.max_node_share
             )));
         }
-        Ok((args.max_node_share > 0.0 && !args.resources.is_empty()).then_some(args))
+        Ok((self.max_node_share > 0.0 && !self.resources.is_empty()).then_some(self))
     }
 }

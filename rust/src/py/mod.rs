@@ -9,6 +9,7 @@ mod errors;
 mod evaluate;
 mod plugins;
 mod pod_group;
+mod profile;
 mod snapshot;
 mod volumes;
 
@@ -21,6 +22,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     enums::register(m)?;
     cluster_state::register(m)?;
     pod_group::register(m)?;
+    profile::register(m)?;
     snapshot::register(m)?;
     decisions::register(m)?;
     dra::register(m)?;

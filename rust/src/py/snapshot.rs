@@ -1,5 +1,4 @@
-//! `Profile` and `Snapshot`: a scheduling profile, and the immutable view of the cluster one
-//! cycle decides on.
+//! `Snapshot`: the immutable view of the cluster one cycle decides on.
 
 use std::collections::BTreeMap;
 
@@ -11,31 +10,11 @@ use super::errors::without_gil;
 use super::evaluate::{self, Evaluation};
 use super::plugins::PyExtension;
 use super::pod_group::PodGroup;
+use super::profile::PyProfile;
 use crate::explain::Target;
 use crate::framework::extension::Extension;
-use crate::runtime::profile::Profile;
 use crate::state::snapshot::Snapshot;
 use crate::{cycle, gang, intern, preemption, reservation};
-
-#[pyclass(name = "Profile", frozen, module = "podium._core")]
-pub struct PyProfile {
-    inner: Profile,
-}
-
-#[pymethods]
-impl PyProfile {
-    #[new]
-    fn new(spec: &[u8]) -> PyResult<Self> {
-        Ok(Self {
-            inner: Profile::from_json(spec)?,
-        })
-    }
-
-    #[getter]
-    fn scheduler_name(&self) -> &str {
-        &self.inner.scheduler_name
-    }
-}
 
 #[pyclass(name = "Snapshot", frozen, module = "podium._core")]
 pub struct PySnapshot {
@@ -174,6 +153,5 @@ impl PySnapshot {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyProfile>()?;
     m.add_class::<PySnapshot>()
 }

@@ -8,7 +8,7 @@ use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::sampling::StartIndex;
 use crate::framework::spec::{ProfileSpec, ReservationArgs};
 use crate::runtime::registry;
-use crate::state::object::decode;
+use crate::state::object::{decode, decode_value};
 
 pub struct WeightedScore {
     pub plugin: Box<dyn ScorePlugin>,
@@ -41,6 +41,13 @@ impl Profile {
         Self::from_spec(spec)
     }
 
+    /// As `from_json`, from the spec as a JSON value (what the Python boundary hands over).
+    pub fn from_value(value: serde_json::Value) -> CoreResult<Self> {
+        let spec: ProfileSpec = decode_value(value)
+            .map_err(|(path, msg)| CoreError::Invalid(format!("Profile: {path}: {msg}")))?;
+        Self::from_spec(spec)
+    }
+
     pub fn from_spec(spec: ProfileSpec) -> CoreResult<Self> {
         let who = format!("Profile {:?}", spec.scheduler_name);
         let invalid =
@@ -54,8 +61,9 @@ impl Profile {
                 format!("{} is not in 0..100", spec.percentage_of_nodes_to_score),
             ));
         }
-        let reservation = match spec.podium.get("reservation") {
-            Some(value) => ReservationArgs::parse(value)
+        let reservation = match spec.podium.reservation.clone() {
+            Some(args) => args
+                .check()
                 .map_err(|e| invalid("podium.reservation", e.to_string()))?,
             None => None,
         };

@@ -105,6 +105,18 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, (String, Str
     Ok(value)
 }
 
+/// As `decode`, from a JSON value.
+pub fn decode_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let message = bounded::message(&e.into_inner().to_string()).into_owned();
+        (bounded::message(&path).into_owned(), message)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,14 +49,13 @@ impl NumaArgs {
             nic_resources: vec!["rdma/hca".into(), "nvidia.com/hostdev".into()],
             default_policy: NumaPolicy::Prefer,
         };
-        if let Some(policy) = spec.podium.get("numaDefaultPolicy") {
-            let text = policy.as_str().unwrap_or_default();
-            config.default_policy = NumaPolicy::parse(text).ok_or_else(|| {
-                CoreError::Invalid(format!("podium.numaDefaultPolicy: unknown policy {policy} (expected single, prefer or none)"))
+        if let Some(policy) = &spec.podium.numa_default_policy {
+            config.default_policy = NumaPolicy::parse(policy).ok_or_else(|| {
+                CoreError::Invalid(format!("podium.numaDefaultPolicy: unknown policy {policy:?} (expected single, prefer or none)"))
             })?;
         }
-        let wire: NumaWire = match spec.podium.get("numa") {
-            None | Some(serde_json::Value::Null) => NumaWire {
+        let wire: NumaWire = match &spec.podium.numa {
+            None => NumaWire {
                 gpu_resources: None,
                 nic_resources: None,
                 weights: None,
