@@ -16,14 +16,12 @@ use crate::framework::cycle_state::PluginState;
 use crate::framework::extension::{Extension, Verdict};
 use crate::framework::index_view::{IndexView, NO_NODE};
 use crate::framework::nominator::{HELD_FOR_NOMINATED_PODS, Nominees};
-use crate::framework::plugin::{PodContext, Prepared};
+use crate::framework::plugin::{PodContext, Prepared, Reserved};
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::intern::sym;
-use crate::plugins::dynamic_resources::{self, plugin::claim_reservations};
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
-use crate::plugins::volume_binding;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
@@ -781,30 +779,15 @@ fn decide(
     };
     decision.node = nodes[index].node.as_ref().map(|n| n.name().to_owned());
     decision.score = score;
-    decision.allocation = profile
-        .filters
-        .iter()
-        .zip(&states)
-        .find_map(|(plugin, state)| {
-            let state = state.as_ref()?;
-            plugin.allocation(state.as_ref(), pod, &nodes[index])
-        });
-    decision.volumes = profile
-        .filters
-        .iter()
-        .zip(&states)
-        .find(|(plugin, _)| plugin.name() == volume_binding::NAME)
-        .and_then(|(_, state)| state.as_ref()?.as_ref())
-        .map(|state| volume_binding::claim_bindings(state, &nodes[index]))
-        .unwrap_or_default();
-    decision.claims = profile
-        .filters
-        .iter()
-        .zip(&states)
-        .find(|(plugin, _)| plugin.name() == dynamic_resources::NAME)
-        .and_then(|(_, state)| state.as_ref()?.as_ref())
-        .map(|state| claim_reservations(state, &nodes[index]))
-        .unwrap_or_default();
+    let mut reserved = Reserved::default();
+    for (plugin, state) in profile.filters.iter().zip(&states) {
+        if let Some(state) = state {
+            plugin.reserve(state.as_ref(), pod, &nodes[index], &mut reserved);
+        }
+    }
+    decision.allocation = reserved.allocation;
+    decision.volumes = reserved.volumes;
+    decision.claims = reserved.claims;
     decision.placement_seconds = scored_at.elapsed().as_secs_f64();
     (decision, Some(index))
 }

@@ -22,6 +22,14 @@ impl<'a> FilterStates<'a> {
         Self { names, states }
     }
 
+    /// No filter states (a PreScore run outside a scheduling cycle).
+    pub fn none() -> Self {
+        Self {
+            names: &[],
+            states: &[],
+        }
+    }
+
     /// The state filter `plugin` prepared, if it ran for this pod and left a `T`.
     pub fn get<T: Any>(&self, plugin: &str) -> Option<&'a T> {
         let states: &'a [Option<Option<PluginState>>] = self.states;

@@ -1,8 +1,9 @@
-//! The plugin interfaces: a filter decides whether a pod may go on a node, a score ranks the
-//! nodes that passed. Both may compute per-pod state once before looking at nodes (kube's
-//! PreFilter / PreScore), which the scheduler keeps for that pod's cycle and hands back to every
-//! per-node call: that is where cluster-wide plugins (inter-pod affinity, topology spread) put
-//! their counts.
+//! The plugin interfaces, one small trait per extension point as kube's framework has them: a
+//! Filter decides whether a pod may go on a node, a Score ranks the nodes that passed. Both may
+//! compute per-pod state once before looking at nodes (PreFilter / PreScore), which the
+//! scheduler keeps for that pod's cycle and hands back to every per-node call: that is where
+//! cluster-wide plugins (inter-pod affinity, topology spread) put their counts. Reserve says
+//! what the pod takes on the node chosen.
 
 use std::sync::Arc;
 
@@ -11,9 +12,11 @@ use crate::framework::index_view::IndexView;
 use crate::framework::status::Status;
 use crate::intern::Sym;
 use crate::state::dra::Dra;
+use crate::state::dra::claim::ClaimReservation;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::volume_binder::ClaimBinding;
 use crate::state::volumes::Volumes;
 
 /// Node names a PreFilter narrows a pod's nodes to.
@@ -45,15 +48,18 @@ pub struct PodContext<'a> {
     pub index: Option<&'a IndexView<'a>>,
 }
 
-pub trait FilterPlugin: Send + Sync {
+/// What every plugin is: a kube-scheduler plugin name. A plugin implements the extension points
+/// it takes part in (`PreFilter`, `Filter`, `Reserve`, `PreScore`, `Score`), each a small trait;
+/// the registry says which points it is run at (`runtime::registry`).
+pub trait Plugin: Send + Sync {
     /// The kube-scheduler plugin name.
     fn name(&self) -> &'static str;
+}
 
-    fn pre_filter(&self, _ctx: &PodContext<'_>) -> Prepared {
-        Prepared::Run(None)
-    }
-
-    fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
+/// kube's PreFilter: per-pod work done once before the per-node calls, kept as the pod's state.
+pub trait PreFilter: Plugin {
+    /// `Prepared::Skip`: the plugin has nothing to check for this pod (its Filter is not run).
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared;
 
     /// kube's `PreFilterResult`: the names of the only nodes the pod may go on, as this
     /// plugin's PreFilter `state` has them; None: any node. The other nodes are refused before
@@ -62,17 +68,28 @@ pub trait FilterPlugin: Send + Sync {
         None
     }
 
-    /// The PreFilter `state` as it would be once the pods on `removed` (a node holding only
-    /// them) are gone, as kube's `RemovePod` extension leaves it; None when the state does not
-    /// count other pods. A preemption judges its victims with it.
-    fn without(
-        &self,
-        _state: &PluginState,
-        _ctx: &PodContext<'_>,
-        _removed: &NodeInfo,
-    ) -> Option<PluginState> {
+    /// kube's `PreFilterExtensions`, for a plugin whose state counts other pods.
+    fn extensions(&self) -> Option<&dyn PreFilterExtensions> {
         None
     }
+}
+
+/// kube's `PreFilterExtensions`: a PreFilter state kept true to a changed set of pods.
+pub trait PreFilterExtensions {
+    /// The PreFilter `state` as it would be once the pods on `removed` (a node holding only
+    /// them) are gone, as kube's `RemovePod` leaves it; None when `state` is not this plugin's.
+    /// A preemption judges its victims with it.
+    fn remove_pods(
+        &self,
+        state: &PluginState,
+        ctx: &PodContext<'_>,
+        removed: &NodeInfo,
+    ) -> Option<PluginState>;
+}
+
+/// kube's Filter: may the pod go on this node? Called for many nodes in parallel.
+pub trait Filter: Plugin {
+    fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status;
 
     /// Does the verdict depend only on the node object (labels, taints, cordon, name) and on
     /// the pod's tolerations, node selector, required node affinity and nodeName? Such a
@@ -92,39 +109,47 @@ pub trait FilterPlugin: Send + Sync {
     ) -> bool {
         false
     }
-
-    /// For the node chosen: the device placement to record on the pod (`podium.dev/allocation`)
-    /// and count on the node until its topology object shows it. At most one plugin has one.
-    fn allocation(
-        &self,
-        _state: Option<&PluginState>,
-        _pod: &PodRecord,
-        _node: &NodeInfo,
-    ) -> Option<String> {
-        None
-    }
 }
 
-pub trait ScorePlugin: Send + Sync {
-    /// The kube-scheduler plugin name.
-    fn name(&self) -> &'static str;
+/// What the plugins reserve for a pod on the node chosen for it, carried by its decision to the
+/// binding cycle (the PreBind steps write it).
+#[derive(Debug, Default)]
+pub struct Reserved {
+    /// The device placement to record on the pod (`podium.dev/allocation`) and count on the
+    /// node until its topology object shows it. At most one plugin has one.
+    pub allocation: Option<String>,
+    /// What each unbound PersistentVolumeClaim does (VolumeBinding).
+    pub volumes: Vec<ClaimBinding>,
+    /// What is written to each ResourceClaim (DynamicResources).
+    pub claims: Vec<ClaimReservation>,
+}
 
-    /// `feasible`: the nodes that passed every filter.
-    fn pre_score(&self, _ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
-        Prepared::Run(None)
-    }
+/// kube's Reserve: what the plugin takes for the pod on the node chosen, from its PreFilter
+/// `state`.
+pub trait Reserve: Plugin {
+    fn reserve(
+        &self,
+        state: Option<&PluginState>,
+        pod: &PodRecord,
+        node: &NodeInfo,
+        reserved: &mut Reserved,
+    );
+}
 
-    /// PreScore in a scheduling cycle, which also hands over the filters' PreFilter states so
-    /// per-node work a filter already did is not redone; by default, `pre_score`.
-    fn pre_score_with(
+/// kube's PreScore: per-pod work done once before scoring the nodes that passed the filters.
+pub trait PreScore: Plugin {
+    /// `feasible`: the nodes that passed every filter; `filters`: the filters' PreFilter
+    /// states, so per-node work a filter already did is not redone.
+    fn pre_score(
         &self,
         ctx: &PodContext<'_>,
         feasible: &[&NodeInfo],
-        _filters: FilterStates<'_>,
-    ) -> Prepared {
-        self.pre_score(ctx, feasible)
-    }
+        filters: FilterStates<'_>,
+    ) -> Prepared;
+}
 
+/// kube's Score (with its ScoreExtensions' NormalizeScore).
+pub trait Score: Plugin {
     /// A raw score; after `normalize` every score must be in `0..=MAX_NODE_SCORE`.
     fn score(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64;
 

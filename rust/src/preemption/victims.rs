@@ -206,7 +206,9 @@ impl Search<'_> {
                 let Some(state) = state else {
                     return true;
                 };
-                let adjusted = state.as_ref().and_then(|s| plugin.without(s, &ctx, gone));
+                let adjusted = state
+                    .as_ref()
+                    .and_then(|s| plugin.remove_pods(s, &ctx, gone));
                 let state = adjusted.as_ref().or(state.as_ref());
                 plugin.filter(state, self.pod, info).is_success()
             })

@@ -4,20 +4,20 @@
 use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::sampling::StartIndex;
 use crate::framework::spec::{ProfileSpec, ReservationArgs};
+use crate::runtime::points::{FilterPoints, ScorePoints};
 use crate::runtime::registry;
 use crate::state::object::{decode, decode_value};
 
 pub struct WeightedScore {
-    pub plugin: Box<dyn ScorePlugin>,
+    pub plugin: ScorePoints,
     pub weight: i64,
 }
 
 pub struct Profile {
     pub scheduler_name: String,
-    pub filters: Vec<Box<dyn FilterPlugin>>,
+    pub filters: Vec<FilterPoints>,
     /// `filters`' names, in their order (how a score finds a filter's state).
     pub filter_names: Vec<&'static str>,
     pub scores: Vec<WeightedScore>,

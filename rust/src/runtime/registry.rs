@@ -2,7 +2,6 @@
 //! here.
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::plugin::{FilterPlugin, ScorePlugin};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::dynamic_resources::plugin as dynamic_resources;
 use crate::plugins::{
@@ -10,91 +9,127 @@ use crate::plugins::{
     node_resource_topology_match, node_resources_fit, node_unschedulable, numa_packing,
     pod_topology_spread, taint_toleration, volume_binding,
 };
+use crate::runtime::points::{FilterPoints, ScorePoints};
 
 #[cfg(test)]
 use crate::plugins::fewest_pods;
 
-type FilterCtor = fn(&ProfileSpec) -> CoreResult<Box<dyn FilterPlugin>>;
-type ScoreCtor = fn(&ProfileSpec) -> CoreResult<Box<dyn ScorePlugin>>;
+type FilterCtor = fn(&ProfileSpec) -> CoreResult<FilterPoints>;
+type ScoreCtor = fn(&ProfileSpec) -> CoreResult<ScorePoints>;
 
 const FILTERS: &[(&str, FilterCtor)] = &[
     (pod_topology_spread::filter::NAME, |spec| {
-        Ok(Box::new(
-            pod_topology_spread::filter::PodTopologySpread::from_spec(spec)?,
-        ))
+        Ok(
+            FilterPoints::of(pod_topology_spread::filter::PodTopologySpread::from_spec(
+                spec,
+            )?)
+            .pre_filter()
+            .into(),
+        )
     }),
     (inter_pod_affinity::filter::NAME, |_| {
-        Ok(Box::new(inter_pod_affinity::filter::InterPodAffinity))
+        Ok(
+            FilterPoints::of(inter_pod_affinity::filter::InterPodAffinity)
+                .pre_filter()
+                .into(),
+        )
     }),
     (node_unschedulable::NAME, |_| {
-        Ok(Box::new(node_unschedulable::NodeUnschedulable))
+        Ok(FilterPoints::of(node_unschedulable::NodeUnschedulable).into())
     }),
-    (node_name::NAME, |_| Ok(Box::new(node_name::NodeName))),
+    (node_name::NAME, |_| {
+        Ok(FilterPoints::of(node_name::NodeName).into())
+    }),
     (taint_toleration::filter::NAME, |_| {
-        Ok(Box::new(taint_toleration::filter::TaintToleration))
+        Ok(FilterPoints::of(taint_toleration::filter::TaintToleration).into())
     }),
     (node_affinity::filter::NAME, |_| {
-        Ok(Box::new(node_affinity::filter::NodeAffinity))
+        Ok(FilterPoints::of(node_affinity::filter::NodeAffinity)
+            .pre_filter()
+            .into())
     }),
-    (node_ports::NAME, |_| Ok(Box::new(node_ports::NodePorts))),
+    (node_ports::NAME, |_| {
+        Ok(FilterPoints::of(node_ports::NodePorts).pre_filter().into())
+    }),
     (node_resources_fit::filter::NAME, |_| {
-        Ok(Box::new(node_resources_fit::filter::NodeResourcesFit))
+        Ok(FilterPoints::of(node_resources_fit::filter::NodeResourcesFit).into())
     }),
     (node_resource_topology_match::filter::NAME, |spec| {
-        Ok(Box::new(
+        Ok(FilterPoints::of(
             node_resource_topology_match::filter::NodeResourceTopologyMatch::from_spec(spec)?,
-        ))
+        )
+        .pre_filter()
+        .reserve()
+        .into())
     }),
     (volume_binding::NAME, |_| {
-        Ok(Box::new(volume_binding::VolumeBinding))
+        Ok(FilterPoints::of(volume_binding::VolumeBinding)
+            .pre_filter()
+            .reserve()
+            .into())
     }),
     (dynamic_resources::NAME, |_| {
-        Ok(Box::new(dynamic_resources::DynamicResources::default()))
+        Ok(
+            FilterPoints::of(dynamic_resources::DynamicResources::default())
+                .pre_filter()
+                .reserve()
+                .into(),
+        )
     }),
 ];
 
 const SCORES: &[(&str, ScoreCtor)] = &[
     (pod_topology_spread::score::NAME, |spec| {
-        Ok(Box::new(
+        Ok(ScorePoints::with_pre_score(
             pod_topology_spread::score::PodTopologySpreadScore::from_spec(spec)?,
         ))
     }),
     (inter_pod_affinity::score::NAME, |spec| {
-        Ok(Box::new(
+        Ok(ScorePoints::with_pre_score(
             inter_pod_affinity::score::InterPodAffinityScore::from_spec(spec)?,
         ))
     }),
     (image_locality::NAME, |_| {
-        Ok(Box::new(image_locality::ImageLocality))
+        Ok(ScorePoints::with_pre_score(image_locality::ImageLocality))
     }),
     (node_resources_fit::score::NAME, |spec| {
-        Ok(Box::new(
+        Ok(ScorePoints::of(
             node_resources_fit::score::NodeResourcesFitScore::from_spec(spec)?,
         ))
     }),
     (balanced_allocation::NAME, |spec| {
-        Ok(Box::new(
+        Ok(ScorePoints::with_pre_score(
             balanced_allocation::BalancedAllocation::from_spec(spec)?,
         ))
     }),
     (taint_toleration::score::NAME, |_| {
-        Ok(Box::new(taint_toleration::score::TaintTolerationScore))
+        Ok(ScorePoints::of(
+            taint_toleration::score::TaintTolerationScore,
+        ))
     }),
     (node_affinity::score::NAME, |_| {
-        Ok(Box::new(node_affinity::score::NodeAffinityScore))
+        Ok(ScorePoints::with_pre_score(
+            node_affinity::score::NodeAffinityScore,
+        ))
     }),
     (numa_packing::NAME, |spec| {
-        Ok(Box::new(numa_packing::NumaPacking::from_spec(spec)?))
+        Ok(ScorePoints::with_pre_score(
+            numa_packing::NumaPacking::from_spec(spec)?,
+        ))
     }),
     (dynamic_resources::NAME, |_| {
-        Ok(Box::new(dynamic_resources::DynamicResourcesScore::default()))
+        Ok(ScorePoints::with_pre_score(
+            dynamic_resources::DynamicResourcesScore::default(),
+        ))
     }),
     // The architecture guide's worked example (docs/architecture.md), for tests only.
     #[cfg(test)]
-    (fewest_pods::NAME, |_| Ok(Box::new(fewest_pods::FewestPods))),
+    (fewest_pods::NAME, |_| {
+        Ok(ScorePoints::with_pre_score(fewest_pods::FewestPods))
+    }),
 ];
 
-pub fn filter(name: &str, spec: &ProfileSpec) -> CoreResult<Box<dyn FilterPlugin>> {
+pub fn filter(name: &str, spec: &ProfileSpec) -> CoreResult<FilterPoints> {
     let (_, ctor) = FILTERS
         .iter()
         .find(|(n, _)| *n == name)
@@ -102,7 +137,7 @@ pub fn filter(name: &str, spec: &ProfileSpec) -> CoreResult<Box<dyn FilterPlugin
     ctor(spec)
 }
 
-pub fn score(name: &str, spec: &ProfileSpec) -> CoreResult<Box<dyn ScorePlugin>> {
+pub fn score(name: &str, spec: &ProfileSpec) -> CoreResult<ScorePoints> {
     let (_, ctor) = SCORES
         .iter()
         .find(|(n, _)| *n == name)

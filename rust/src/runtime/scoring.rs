@@ -39,7 +39,7 @@ pub fn score_nodes(
     for weighted in &profile.scores {
         let plugin = &weighted.plugin;
         let filters = FilterStates::new(&profile.filter_names, filter_states);
-        match plugin.pre_score_with(ctx, feasible, filters) {
+        match plugin.pre_score(ctx, feasible, filters) {
             Prepared::Run(state) => running.push((weighted, state)),
             Prepared::Skip => {}
             Prepared::Reject(status) => {

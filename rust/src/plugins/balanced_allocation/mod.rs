@@ -2,8 +2,9 @@
 //! (one minus the standard deviation of the requested fractions).
 
 use crate::error::{CoreError, CoreResult};
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
     allocatable_and_requested, weighted_resources,
@@ -47,12 +48,19 @@ fn balanced_score(fractions: &[f64]) -> i64 {
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
-impl ScorePlugin for BalancedAllocation {
+impl Plugin for BalancedAllocation {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _: &[&NodeInfo]) -> Prepared {
+impl PreScore for BalancedAllocation {
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        _: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         // A pod that requests none of the resources would score every node the same.
         if self.resources.iter().all(|&r| ctx.pod.requests.get(r) == 0) {
             Prepared::Skip
@@ -60,7 +68,9 @@ impl ScorePlugin for BalancedAllocation {
             Prepared::Run(None)
         }
     }
+}
 
+impl Score for BalancedAllocation {
     #[allow(clippy::cast_precision_loss)]
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         // Profiles name a handful of resources: keep the fractions on the stack.
@@ -159,6 +169,9 @@ mod tests {
             dra: crate::state::dra::Dra::none(),
             index: None,
         };
-        assert!(matches!(plugin().pre_score(&ctx, &[]), Prepared::Skip));
+        assert!(matches!(
+            plugin().pre_score(&ctx, &[], FilterStates::none()),
+            Prepared::Skip
+        ));
     }
 }

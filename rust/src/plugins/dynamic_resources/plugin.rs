@@ -12,8 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use super::allocator::{Options, PreparedPod, Verdict, allocate, prepare};
 use super::matcher::Matchers;
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{
+    Filter, Plugin, PodContext, PreFilter, PreScore, Prepared, Reserve, Reserved, Score,
+};
 use crate::framework::status::Status;
 use crate::intern::{Sym, resolve};
 use crate::state::dra::Dra;
@@ -167,11 +170,13 @@ pub fn claim_reservations(state: &PluginState, node: &NodeInfo) -> Vec<ClaimRese
     out
 }
 
-impl FilterPlugin for DynamicResources {
+impl Plugin for DynamicResources {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for DynamicResources {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match self.prepare_pod(ctx) {
             Ok(None) => Prepared::Skip,
@@ -179,7 +184,23 @@ impl FilterPlugin for DynamicResources {
             Err(status) => Prepared::Reject(status),
         }
     }
+}
 
+impl Reserve for DynamicResources {
+    fn reserve(
+        &self,
+        state: Option<&PluginState>,
+        _pod: &PodRecord,
+        node: &NodeInfo,
+        reserved: &mut Reserved,
+    ) {
+        if let Some(state) = state {
+            reserved.claims = claim_reservations(state, node);
+        }
+    }
+}
+
+impl Filter for DynamicResources {
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(state) = pod_state(state) else {
             return Status::success();
@@ -198,18 +219,27 @@ pub struct DynamicResourcesScore {
     filter: DynamicResources,
 }
 
-impl ScorePlugin for DynamicResourcesScore {
+impl Plugin for DynamicResourcesScore {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
+impl PreScore for DynamicResourcesScore {
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        _feasible: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         match self.filter.prepare_pod(ctx) {
             Ok(Some(state)) => Prepared::Run(Some(Box::new(state))),
             Ok(None) | Err(_) => Prepared::Skip,
         }
     }
+}
 
+impl Score for DynamicResourcesScore {
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         match pod_state(state).map(|s| self.filter.verdict(s, node)) {
             Some(Ok(Verdict::Fit(fit))) => fit.score,

@@ -4,8 +4,9 @@
 //! PreScore finds the busiest feasible node once per pod; Score gives each node its share of
 //! the room below that, scaled to `0..=MAX_NODE_SCORE`, so no normalize step is needed.
 
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
@@ -16,16 +17,25 @@ pub struct FewestPods;
 /// PreScore's state: the most pods any feasible node runs.
 struct Busiest(usize);
 
-impl ScorePlugin for FewestPods {
+impl Plugin for FewestPods {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, _ctx: &PodContext<'_>, feasible: &[&NodeInfo]) -> Prepared {
+impl PreScore for FewestPods {
+    fn pre_score(
+        &self,
+        _ctx: &PodContext<'_>,
+        feasible: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         let busiest = feasible.iter().map(|n| n.pods.len()).max().unwrap_or(0);
         Prepared::Run(Some(Box::new(Busiest(busiest))))
     }
+}
 
+impl Score for FewestPods {
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(Busiest(busiest)) = state.and_then(|s| s.downcast_ref::<Busiest>()) else {
             return 0;
@@ -66,7 +76,9 @@ mod tests {
         let p = pod("new");
         let ns = Namespaces::default();
         let feasible: Vec<&NodeInfo> = nodes.iter().map(AsRef::as_ref).collect();
-        let Prepared::Run(state) = FewestPods.pre_score(&context(&p, nodes, &ns), &feasible) else {
+        let Prepared::Run(state) =
+            FewestPods.pre_score(&context(&p, nodes, &ns), &feasible, FilterStates::none())
+        else {
             panic!("FewestPods always runs");
         };
         nodes

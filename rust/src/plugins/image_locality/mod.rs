@@ -6,8 +6,9 @@
 //! the sum is clamped to `23Mi ..= 1000Mi × containers` and scaled linearly to 0..=100. No
 //! normalization step.
 
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::intern::Sym;
 use crate::state::node::NodeRecord;
 use crate::state::node_info::NodeInfo;
@@ -43,12 +44,19 @@ fn priority(sum: i64, containers: usize) -> i64 {
     MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max - MIN_THRESHOLD)
 }
 
-impl ScorePlugin for ImageLocality {
+impl Plugin for ImageLocality {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
+impl PreScore for ImageLocality {
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        _feasible: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         if ctx.pod.images.is_empty() {
             return Prepared::Skip;
         }
@@ -76,7 +84,9 @@ impl ScorePlugin for ImageLocality {
         }
         Prepared::Run(Some(Box::new(Spread { nodes_with, total })))
     }
+}
 
+impl Score for ImageLocality {
     fn score(&self, state: Option<&PluginState>, pod: &PodRecord, info: &NodeInfo) -> i64 {
         let (Some(spread), Some(node)) = (
             state.and_then(|s| s.downcast_ref::<Spread>()),
@@ -131,7 +141,7 @@ mod tests {
             .collect();
         let ns = Namespaces::default();
         let ctx = context(&p, nodes, &ns);
-        let state = match ImageLocality.pre_score(&ctx, &[]) {
+        let state = match ImageLocality.pre_score(&ctx, &[], FilterStates::none()) {
             Prepared::Run(s) => s,
             Prepared::Skip => return vec![0; nodes.len()],
             Prepared::Reject(_) => panic!("no reject"),

@@ -8,7 +8,9 @@ use rayon::prelude::*;
 
 use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
+use crate::framework::plugin::{
+    Filter, Plugin, PodContext, PreFilter, PreFilterExtensions, Prepared,
+};
 use crate::framework::status::Status;
 use crate::intern::Sym;
 use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
@@ -232,11 +234,13 @@ fn count(ctx: &PodContext<'_>, ns_labels: &Labels, info: &NodeInfo, mut acc: Cou
     acc
 }
 
-impl FilterPlugin for InterPodAffinity {
+impl Plugin for InterPodAffinity {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for InterPodAffinity {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         let (affinity, anti) = required(ctx.pod);
         if affinity.is_empty() && anti.is_empty() && !any_pod_has_affinity_terms(ctx) {
@@ -267,7 +271,13 @@ impl FilterPlugin for InterPodAffinity {
         })))
     }
 
-    fn without(
+    fn extensions(&self) -> Option<&dyn PreFilterExtensions> {
+        Some(self)
+    }
+}
+
+impl PreFilterExtensions for InterPodAffinity {
+    fn remove_pods(
         &self,
         state: &PluginState,
         ctx: &PodContext<'_>,
@@ -284,7 +294,9 @@ impl FilterPlugin for InterPodAffinity {
             may_go_first,
         }))
     }
+}
 
+impl Filter for InterPodAffinity {
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
         else {

@@ -8,9 +8,10 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::error::{CoreError, CoreResult};
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
-use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::Sym;
 use crate::plugins::inter_pod_affinity::filter::{
@@ -90,12 +91,19 @@ fn add_terms(
     }
 }
 
-impl ScorePlugin for InterPodAffinityScore {
+impl Plugin for InterPodAffinityScore {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _: &[&NodeInfo]) -> Prepared {
+impl PreScore for InterPodAffinityScore {
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        _: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         let pod = ctx.pod;
         let own = pod.pod_affinity.as_deref();
         let has_preferred = own.is_some_and(|a| {
@@ -115,7 +123,9 @@ impl ScorePlugin for InterPodAffinityScore {
         let keys = scores.all_keys();
         Prepared::Run(Some(Box::new(State { scores, keys })))
     }
+}
 
+impl Score for InterPodAffinityScore {
     fn score(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> i64 {
         let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
         else {
@@ -282,7 +292,7 @@ mod tests {
         let ns = Namespaces::default();
         let ctx = context(p, nodes, &ns);
         let feasible: Vec<&NodeInfo> = nodes.iter().map(|n| &**n).collect();
-        let state = match plugin.pre_score(&ctx, &feasible) {
+        let state = match plugin.pre_score(&ctx, &feasible, FilterStates::none()) {
             Prepared::Run(s) => s,
             _ => return vec![0; nodes.len()],
         };

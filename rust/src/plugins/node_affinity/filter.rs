@@ -1,7 +1,7 @@
 //! NodeAffinity (filter): `spec.nodeSelector` and the required node affinity terms must match.
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{FilterPlugin, NodeNames, PodContext, Prepared};
+use crate::framework::plugin::{Filter, NodeNames, Plugin, PodContext, PreFilter, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::node_selector::{NodeSelector, Operator};
@@ -41,15 +41,13 @@ fn named_nodes(selector: &NodeSelector) -> Option<NodeNames> {
     Some(union)
 }
 
-impl FilterPlugin for NodeAffinity {
+impl Plugin for NodeAffinity {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn node_static(&self) -> bool {
-        true
-    }
-
+impl PreFilter for NodeAffinity {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         // Nothing required: every node matches.
         if ctx.pod.node_selector.is_empty() && ctx.pod.required_affinity.is_none() {
@@ -67,13 +65,19 @@ impl FilterPlugin for NodeAffinity {
     fn node_names<'s>(&self, state: Option<&'s PluginState>) -> Option<&'s NodeNames> {
         state?.downcast_ref::<NodeNames>()
     }
+}
 
+impl Filter for NodeAffinity {
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         if required_matches(pod, node) {
             Status::success()
         } else {
             Status::unresolvable(REASON_POD)
         }
+    }
+
+    fn node_static(&self) -> bool {
+        true
     }
 }
 

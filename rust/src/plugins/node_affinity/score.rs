@@ -1,8 +1,9 @@
 //! NodeAffinity (score): the sum of the weights of the preferred terms a node matches,
 //! normalized so the best node scores 100.
 
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{PodContext, Prepared, ScorePlugin, default_normalize};
+use crate::framework::plugin::{Plugin, PodContext, PreScore, Prepared, Score, default_normalize};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
@@ -10,19 +11,28 @@ pub const NAME: &str = "NodeAffinity";
 
 pub struct NodeAffinityScore;
 
-impl ScorePlugin for NodeAffinityScore {
+impl Plugin for NodeAffinityScore {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _: &[&NodeInfo]) -> Prepared {
+impl PreScore for NodeAffinityScore {
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        _: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         if ctx.pod.preferred_affinity.is_empty() {
             Prepared::Skip
         } else {
             Prepared::Run(None)
         }
     }
+}
 
+impl Score for NodeAffinityScore {
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(n) = &node.node else {
             return 0;

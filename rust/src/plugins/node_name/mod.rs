@@ -1,7 +1,7 @@
 //! NodeName: a pod that names its node (`spec.nodeName`) fits only there.
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::FilterPlugin;
+use crate::framework::plugin::{Filter, Plugin};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -11,20 +11,22 @@ pub const REASON: &str = "node(s) didn't match the requested node name";
 
 pub struct NodeName;
 
-impl FilterPlugin for NodeName {
+impl Plugin for NodeName {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn node_static(&self) -> bool {
-        true
-    }
-
+impl Filter for NodeName {
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         match (pod.node_name, &node.node) {
             (Some(wanted), Some(n)) if wanted != n.name => Status::unresolvable(REASON),
             _ => Status::success(),
         }
+    }
+
+    fn node_static(&self) -> bool {
+        true
     }
 }
 

@@ -2,7 +2,7 @@
 //! address, the wildcard 0.0.0.0 clashing with every address).
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
+use crate::framework::plugin::{Filter, Plugin, PodContext, PreFilter, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -12,11 +12,13 @@ pub const REASON: &str = "node(s) didn't have free ports for the requested pod p
 
 pub struct NodePorts;
 
-impl FilterPlugin for NodePorts {
+impl Plugin for NodePorts {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for NodePorts {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         // A pod without host ports clashes with nothing.
         if ctx.pod.host_ports.is_empty() {
@@ -25,7 +27,9 @@ impl FilterPlugin for NodePorts {
             Prepared::Run(None)
         }
     }
+}
 
+impl Filter for NodePorts {
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let clash = pod
             .host_ports

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use crate::error::CoreResult;
 use crate::framework::code::Code;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
+use crate::framework::plugin::{
+    Filter, Plugin, PodContext, PreFilter, Prepared, Reserve, Reserved,
+};
 use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::plugins::node_resource_topology_match::args::{NumaArgs, view};
@@ -43,11 +45,13 @@ pub fn fits_of(state: Option<&PluginState>) -> Option<&Arc<NumaFits>> {
     state.and_then(|s| s.downcast_ref::<Arc<NumaFits>>())
 }
 
-impl FilterPlugin for NodeResourceTopologyMatch {
+impl Plugin for NodeResourceTopologyMatch {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for NodeResourceTopologyMatch {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match self.args.request(ctx.pod) {
             Ok(Some(request)) => {
@@ -58,7 +62,9 @@ impl FilterPlugin for NodeResourceTopologyMatch {
             Err(message) => Prepared::Reject(Status::unresolvable(message.to_string())),
         }
     }
+}
 
+impl Filter for NodeResourceTopologyMatch {
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(fits) = fits_of(state) else {
             return Status::success();
@@ -76,7 +82,11 @@ impl FilterPlugin for NodeResourceTopologyMatch {
             ),
         }
     }
+}
 
+impl NodeResourceTopologyMatch {
+    /// The device placement on `node` to record on the pod (`podium.dev/allocation`): the
+    /// zones the plan chose; None when the pod asks for no device.
     fn allocation(
         &self,
         state: Option<&PluginState>,
@@ -88,6 +98,20 @@ impl FilterPlugin for NodeResourceTopologyMatch {
         let (topology, table, usage) = view.parts()?;
         let placement = plan_in(topology, table, usage, request).ok()?;
         (!placement.is_empty()).then(|| placement.to_allocation(topology).to_annotation())
+    }
+}
+
+impl Reserve for NodeResourceTopologyMatch {
+    fn reserve(
+        &self,
+        state: Option<&PluginState>,
+        pod: &PodRecord,
+        node: &NodeInfo,
+        reserved: &mut Reserved,
+    ) {
+        if reserved.allocation.is_none() {
+            reserved.allocation = self.allocation(state, pod, node);
+        }
     }
 }
 

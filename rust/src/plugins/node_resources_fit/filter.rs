@@ -3,7 +3,7 @@
 
 use crate::framework::code::Code;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::FilterPlugin;
+use crate::framework::plugin::{Filter, Plugin};
 use crate::framework::reasons;
 use crate::framework::status::{Reasons, Status};
 use crate::intern::{Sym, resolve};
@@ -63,9 +63,23 @@ pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Reasons {
     reasons
 }
 
-impl FilterPlugin for NodeResourcesFit {
+impl Plugin for NodeResourcesFit {
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+impl Filter for NodeResourcesFit {
+    fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
+        let reasons = insufficient(pod, node);
+        if reasons.is_empty() {
+            Status::success()
+        } else {
+            Status {
+                code: Code::Unschedulable,
+                reasons,
+            }
+        }
     }
 
     /// An extended resource the node has none of can never fit, whatever leaves the node.
@@ -81,18 +95,6 @@ impl FilterPlugin for NodeResourcesFit {
                 .iter()
                 .any(|&(name, amount)| amount > 0 && n.allocatable.scalar(name) <= 0)
         })
-    }
-
-    fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
-        let reasons = insufficient(pod, node);
-        if reasons.is_empty() {
-            Status::success()
-        } else {
-            Status {
-                code: Code::Unschedulable,
-                reasons,
-            }
-        }
     }
 }
 

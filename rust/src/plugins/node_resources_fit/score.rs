@@ -4,7 +4,7 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
     allocatable_and_requested, weighted_resources,
@@ -116,11 +116,13 @@ fn shaped(shape: &[(i64, i64)], requested: i64, capacity: i64) -> i64 {
     broken_linear(shape, requested.saturating_mul(MAX_UTILIZATION) / capacity)
 }
 
-impl ScorePlugin for NodeResourcesFitScore {
+impl Plugin for NodeResourcesFitScore {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl Score for NodeResourcesFitScore {
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let mut total: i64 = 0;
         let mut weights: i64 = 0;

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::FilterPlugin;
+use crate::framework::plugin::{Filter, Plugin};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -19,15 +19,13 @@ static UNSCHEDULABLE_TAINT: LazyLock<Taint> =
 
 pub struct NodeUnschedulable;
 
-impl FilterPlugin for NodeUnschedulable {
+impl Plugin for NodeUnschedulable {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn node_static(&self) -> bool {
-        true
-    }
-
+impl Filter for NodeUnschedulable {
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::unresolvable(REASON_UNSCHEDULABLE);
@@ -36,6 +34,10 @@ impl FilterPlugin for NodeUnschedulable {
             return Status::unresolvable(REASON_UNSCHEDULABLE);
         }
         Status::success()
+    }
+
+    fn node_static(&self) -> bool {
+        true
     }
 }
 

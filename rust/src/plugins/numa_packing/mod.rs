@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::error::CoreResult;
 use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::plugins::node_resource_topology_match::args::{NumaArgs, view};
@@ -40,12 +40,14 @@ impl NumaPacking {
     }
 }
 
-impl ScorePlugin for NumaPacking {
+impl Plugin for NumaPacking {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
+impl NumaPacking {
+    fn own_pre_score(&self, ctx: &PodContext<'_>, _feasible: &[&NodeInfo]) -> Prepared {
         match self.args.request(ctx.pod) {
             Ok(Some(request)) => {
                 let fits = Arc::new(NumaFits::new(request));
@@ -56,10 +58,12 @@ impl ScorePlugin for NumaPacking {
             Err(_) => Prepared::Skip,
         }
     }
+}
 
+impl PreScore for NumaPacking {
     /// The placements NodeResourceTopologyMatch made for the pod, when it ran: the score of a
     /// node is then read, not recomputed.
-    fn pre_score_with(
+    fn pre_score(
         &self,
         ctx: &PodContext<'_>,
         feasible: &[&NodeInfo],
@@ -67,10 +71,12 @@ impl ScorePlugin for NumaPacking {
     ) -> Prepared {
         match filters.get::<Arc<NumaFits>>(topology_match::NAME) {
             Some(fits) => Prepared::Run(Some(Box::new(fits.clone()))),
-            None => self.pre_score(ctx, feasible),
+            None => self.own_pre_score(ctx, feasible),
         }
     }
+}
 
+impl Score for NumaPacking {
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         if let Some(fits) = topology_match::fits_of(state) {
             return fits.score(&self.args, node);
@@ -150,7 +156,7 @@ mod tests {
             dra: crate::state::dra::Dra::none(),
             index: None,
         };
-        let Prepared::Run(state) = plugin.pre_score(&ctx, &[]) else {
+        let Prepared::Run(state) = plugin.pre_score(&ctx, &[], FilterStates::none()) else {
             panic!("runs");
         };
         plugin.score(state.as_ref(), &pod, node)
@@ -166,13 +172,11 @@ mod tests {
 
     #[test]
     fn the_score_reads_the_placements_the_filter_made() {
-        use crate::framework::plugin::FilterPlugin;
+        use crate::framework::plugin::{Filter, PreFilter};
         use crate::plugins::node_resource_topology_match::filter::NodeResourceTopologyMatch;
 
         let spec = serde_json::from_str(r#"{"schedulerName":"podium","podium":{}}"#).unwrap();
-        let filters: Vec<Box<dyn FilterPlugin>> = vec![Box::new(
-            NodeResourceTopologyMatch::from_spec(&spec).unwrap(),
-        )];
+        let filters = [NodeResourceTopologyMatch::from_spec(&spec).unwrap()];
         let mut pod = PodRecord::empty("u", "ns", "p");
         pod.requests.set(ResourceName::parse("nvidia.com/gpu"), 2);
         let ctx = PodContext {
@@ -190,7 +194,7 @@ mod tests {
         assert!(filters[0].filter(state.as_ref(), &pod, &node).is_success());
         let states = vec![Some(state)];
         let p = plugin();
-        let Prepared::Run(Some(shared)) = p.pre_score_with(
+        let Prepared::Run(Some(shared)) = p.pre_score(
             &ctx,
             &[],
             FilterStates::new(&[topology_match::NAME], &states),

@@ -12,7 +12,9 @@ use rayon::prelude::*;
 use crate::error::CoreResult;
 use crate::framework::cycle_state::PluginState;
 use crate::framework::index_view::IndexView;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
+use crate::framework::plugin::{
+    Filter, Plugin, PodContext, PreFilter, PreFilterExtensions, Prepared,
+};
 use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::Sym;
@@ -200,11 +202,13 @@ fn scanned_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<DomainCo
         )
 }
 
-impl FilterPlugin for PodTopologySpread {
+impl Plugin for PodTopologySpread {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for PodTopologySpread {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         let cs = self
             .defaults
@@ -231,7 +235,13 @@ impl FilterPlugin for PodTopologySpread {
         Prepared::Run(Some(Box::new(State { constraints })))
     }
 
-    fn without(
+    fn extensions(&self) -> Option<&dyn PreFilterExtensions> {
+        Some(self)
+    }
+}
+
+impl PreFilterExtensions for PodTopologySpread {
+    fn remove_pods(
         &self,
         state: &PluginState,
         ctx: &PodContext<'_>,
@@ -261,7 +271,9 @@ impl FilterPlugin for PodTopologySpread {
         }
         Some(Box::new(State { constraints }))
     }
+}
 
+impl Filter for PodTopologySpread {
     fn filter(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> Status {
         let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
         else {

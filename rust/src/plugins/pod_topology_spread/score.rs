@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 
 use crate::error::CoreResult;
+use crate::framework::cycle_state::FilterStates;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared, ScorePlugin};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::plugins::pod_topology_spread::constraints::{self, SpreadDefaults};
@@ -78,12 +79,19 @@ struct State {
     namespace: Sym,
 }
 
-impl ScorePlugin for PodTopologySpreadScore {
+impl Plugin for PodTopologySpreadScore {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn pre_score(&self, ctx: &PodContext<'_>, feasible: &[&NodeInfo]) -> Prepared {
+impl PreScore for PodTopologySpreadScore {
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        feasible: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
         let cs = self
             .defaults
             .for_pod(ctx.pod, WhenUnsatisfiable::ScheduleAnyway);
@@ -136,7 +144,9 @@ impl ScorePlugin for PodTopologySpreadScore {
             namespace: ctx.pod.namespace,
         })))
     }
+}
 
+impl Score for PodTopologySpreadScore {
     fn score(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> i64 {
         let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
         else {
@@ -237,7 +247,7 @@ mod tests {
         let ns = Namespaces::default();
         let ctx = context(p, nodes, &ns);
         let feasible: Vec<&NodeInfo> = nodes.iter().map(|n| &**n).collect();
-        let Prepared::Run(state) = plugin().pre_score(&ctx, &feasible) else {
+        let Prepared::Run(state) = plugin().pre_score(&ctx, &feasible, FilterStates::none()) else {
             return vec![];
         };
         let mut s: Vec<i64> = nodes
@@ -285,7 +295,7 @@ mod tests {
         let p = web("new");
         let ns = Namespaces::default();
         assert!(matches!(
-            plugin().pre_score(&context(&p, &nodes, &ns), &[]),
+            plugin().pre_score(&context(&p, &nodes, &ns), &[], FilterStates::none()),
             Prepared::Skip
         ));
     }

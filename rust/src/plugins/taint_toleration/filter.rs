@@ -1,7 +1,7 @@
 //! TaintToleration (filter): the pod must tolerate every NoSchedule and NoExecute taint.
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::FilterPlugin;
+use crate::framework::plugin::{Filter, Plugin};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -15,15 +15,13 @@ pub const REASON_UNTOLERATED: &str = "node(s) had untolerated taint(s)";
 
 pub struct TaintToleration;
 
-impl FilterPlugin for TaintToleration {
+impl Plugin for TaintToleration {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
-    fn node_static(&self) -> bool {
-        true
-    }
-
+impl Filter for TaintToleration {
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::success();
@@ -37,6 +35,10 @@ impl FilterPlugin for TaintToleration {
         } else {
             Status::success()
         }
+    }
+
+    fn node_static(&self) -> bool {
+        true
     }
 }
 

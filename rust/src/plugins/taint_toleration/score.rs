@@ -1,7 +1,7 @@
 //! TaintToleration (score): fewer untolerated PreferNoSchedule taints is better.
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{ScorePlugin, default_normalize};
+use crate::framework::plugin::{Plugin, Score, default_normalize};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::taints::TaintEffect;
@@ -10,11 +10,13 @@ pub const NAME: &str = "TaintToleration";
 
 pub struct TaintTolerationScore;
 
-impl ScorePlugin for TaintTolerationScore {
+impl Plugin for TaintTolerationScore {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl Score for TaintTolerationScore {
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(n) = &node.node else {
             return 0;

@@ -14,7 +14,9 @@
 
 use crate::framework::code::Code;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
+use crate::framework::plugin::{
+    Filter, Plugin, PodContext, PreFilter, Prepared, Reserve, Reserved,
+};
 use crate::framework::status::{Reason, Status};
 use crate::intern::resolve;
 use crate::state::node_info::NodeInfo;
@@ -68,11 +70,13 @@ pub fn claim_bindings(state: &PluginState, info: &NodeInfo) -> Vec<ClaimBinding>
     claims.match_unbound(node).unwrap_or_default()
 }
 
-impl FilterPlugin for VolumeBinding {
+impl Plugin for VolumeBinding {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for VolumeBinding {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match Self::claims(ctx.pod, ctx.volumes) {
             Ok(None) => Prepared::Skip,
@@ -80,7 +84,23 @@ impl FilterPlugin for VolumeBinding {
             Err(status) => Prepared::Reject(status),
         }
     }
+}
 
+impl Reserve for VolumeBinding {
+    fn reserve(
+        &self,
+        state: Option<&PluginState>,
+        _pod: &PodRecord,
+        node: &NodeInfo,
+        reserved: &mut Reserved,
+    ) {
+        if let Some(state) = state {
+            reserved.volumes = claim_bindings(state, node);
+        }
+    }
+}
+
+impl Filter for VolumeBinding {
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, info: &NodeInfo) -> Status {
         let Some(claims) = state.and_then(|s| s.downcast_ref::<PodClaims>()) else {
             return Status::success();
