@@ -112,12 +112,13 @@ async def run_kube_scheduler(
     )
     await scheduler.start_async()
     try:
-        await _wait_settled(api, namespace)
+        await wait_settled(api, namespace)
     finally:
         scheduler.stop()
 
 
-async def _wait_settled(api: ApiClient, namespace: str) -> None:
+async def wait_settled(api: ApiClient, namespace: str) -> None:
+    """Returns once kube-scheduler has placed all it can of the namespace's pods."""
     last_bound = -1
     quiet_since = time.monotonic()
     while True:
