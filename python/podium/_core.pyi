@@ -69,6 +69,7 @@ class Kind(IntEnum):
     DEVICE_CLASS = 10
     RESOURCE_SLICE = 11
     RESOURCE_CLAIM = 12
+    ELASTIC_QUOTA = 13
 
 class EventType(Enum):
     """A watch event's type, as the apiserver's watch.EventType."""

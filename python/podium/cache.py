@@ -45,6 +45,10 @@ VOLUME_RESOURCES: tuple[Resource, ...] = (
 # scheduler-plugins' PodGroups (gangs). Optional: without the CRD, grouped pods wait for their
 # group and say so.
 POD_GROUPS = Resource(Kind.POD_GROUP, "/apis/scheduling.x-k8s.io/v1alpha1/podgroups", optional=True)
+# scheduler-plugins' ElasticQuotas (CapacityScheduling). Optional: without the CRD, no quotas.
+ELASTIC_QUOTAS = Resource(
+    Kind.ELASTIC_QUOTA, "/apis/scheduling.x-k8s.io/v1alpha1/elasticquotas", optional=True
+)
 # Namespace labels, for pod affinity terms' namespaceSelector.
 NAMESPACES = Resource(Kind.NAMESPACE, "/api/v1/namespaces")
 # What preemption reads: pod priorities when spec.priority is unset, and disruption budgets.
@@ -72,6 +76,7 @@ CORE_RESOURCES: tuple[Resource, ...] = (
     NAMESPACES,
     NODE_RESOURCE_TOPOLOGIES,
     POD_GROUPS,
+    ELASTIC_QUOTAS,
     *VOLUME_RESOURCES,
     *PREEMPTION_RESOURCES,
     *DRA_RESOURCES,

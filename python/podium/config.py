@@ -76,6 +76,8 @@ DEFAULT_FILTERS: tuple[str, ...] = (
     "DynamicResources",
     # podium's NUMA placement, under the scheduler-plugins name of the equivalent plugin.
     "NodeResourceTopologyMatch",
+    # ElasticQuota admission (scheduler-plugins' name); nothing to do where no quota exists.
+    "CapacityScheduling",
 )
 # Score plugins with kube-scheduler's default weights.
 DEFAULT_SCORES: dict[str, int] = {
@@ -109,6 +111,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "InterPodAffinity",
         "PodTopologySpread",
         "DynamicResources",
+        "CapacityScheduling",
     }
 )
 # kube-scheduler plugins podium provides as built-in behaviour rather than as core plugins (queue

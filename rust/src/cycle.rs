@@ -249,6 +249,10 @@ pub fn schedule_batch_with(
                     // next pods.
                     data.volumes
                         .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
+                    if !data.namespaces.quotas.is_empty() {
+                        // Its quota is used for the pods decided after it.
+                        data.namespaces.quotas.add(pod.namespace, &pod.requests);
+                    }
                     let node = Arc::make_mut(&mut nodes[i]);
                     data.index.add(slots[i], &pod);
                     if let Some(record) = &node.node {

@@ -21,6 +21,7 @@ use crate::framework::extension::Extension;
 use crate::intern::{Sym, resolve, sym};
 use crate::runtime::profile::Profile;
 use crate::state::dra::Dra;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::{PodGroupRecord, RackPolicy};
@@ -64,6 +65,7 @@ struct Placed {
     score: i64,
     volumes: Volumes,
     dra: Dra,
+    namespaces: Namespaces,
     nodes: Vec<(usize, Arc<NodeInfo>)>,
 }
 
@@ -151,6 +153,7 @@ pub fn schedule_gang(
             }
             data.volumes = placed.volumes;
             data.dra = placed.dra;
+            data.namespaces = placed.namespaces;
             for (m, decision) in &placed.placements {
                 if decision.node.is_some() {
                     data.pending.remove(&members[*m].uid);
@@ -239,6 +242,8 @@ impl Search<'_> {
         let mut working: Vec<Arc<NodeInfo>> = self.nodes.to_vec();
         let mut volumes = self.data.volumes.clone();
         let mut dra = self.data.dra.clone();
+        // Members count against their quota as they are placed: a gang is admitted whole.
+        let mut namespaces = self.data.namespaces.clone();
         let mut open: Vec<usize> = candidate
             .iter()
             .copied()
@@ -252,7 +257,7 @@ impl Search<'_> {
             let (decision, chosen) = schedule_pod_among(
                 self.profile,
                 &working,
-                &self.data.namespaces,
+                &namespaces,
                 &volumes,
                 &dra,
                 pod,
@@ -284,6 +289,9 @@ impl Search<'_> {
             }
             let node = Arc::make_mut(&mut working[i]);
             volumes.reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
+            if !namespaces.quotas.is_empty() {
+                namespaces.quotas.add(pod.namespace, &pod.requests);
+            }
             node.place(pod.clone(), decision.allocation.as_deref());
             if self.gang.group.distinct_hosts {
                 open.retain(|&j| j != i);
@@ -301,6 +309,7 @@ impl Search<'_> {
             score,
             volumes,
             dra,
+            namespaces,
             nodes: touched
                 .into_iter()
                 .map(|i| (i, working[i].clone()))

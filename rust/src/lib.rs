@@ -24,6 +24,8 @@ pub mod plugins;
 pub mod preemption;
 mod py;
 pub mod quantity;
+#[cfg(test)]
+mod quota_tests;
 pub mod reservation;
 pub mod runtime;
 pub mod state;

@@ -27,6 +27,7 @@ from podium.testing.manifests import (
 EXTRA_READS = {
     ("topology.node.k8s.io", "noderesourcetopologies"),
     ("scheduling.x-k8s.io", "podgroups"),
+    ("scheduling.x-k8s.io", "elasticquotas"),
     ("scheduling.k8s.io", "priorityclasses"),
 }
 EXTRA_WRITES = {("scheduling.x-k8s.io", "podgroups/status")}

@@ -133,6 +133,7 @@ def test_defaults_without_a_file() -> None:
         "InterPodAffinity",
         "DynamicResources",
         "NodeResourceTopologyMatch",
+        "CapacityScheduling",
     ]
     assert spec["scores"] == {
         "TaintToleration": 3,

@@ -6,6 +6,7 @@
 //! kube's `noderesources` package). Nothing here imports the registry, the cycle or `py/`.
 
 pub mod balanced_allocation;
+pub mod capacity_scheduling;
 pub mod dynamic_resources;
 /// The architecture guide's worked example; registered for tests only.
 #[cfg(test)]

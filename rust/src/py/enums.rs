@@ -94,7 +94,7 @@ const CODE_MEMBERS: [(&str, Code); 6] = [
     ("SKIP", Code::Skip),
 ];
 
-const KIND_MEMBERS: [(&str, Kind); 13] = [
+const KIND_MEMBERS: [(&str, Kind); 14] = [
     ("NODE", Kind::Node),
     ("POD", Kind::Pod),
     ("NODE_RESOURCE_TOPOLOGY", Kind::NodeResourceTopology),
@@ -108,6 +108,7 @@ const KIND_MEMBERS: [(&str, Kind); 13] = [
     ("DEVICE_CLASS", Kind::DeviceClass),
     ("RESOURCE_SLICE", Kind::ResourceSlice),
     ("RESOURCE_CLAIM", Kind::ResourceClaim),
+    ("ELASTIC_QUOTA", Kind::ElasticQuota),
 ];
 
 pub(crate) fn code(py: Python<'_>, code: Code) -> PyResult<Py<PyAny>> {

@@ -5,9 +5,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::dynamic_resources::plugin as dynamic_resources;
 use crate::plugins::{
-    balanced_allocation, image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
-    node_resource_topology_match, node_resources_fit, node_unschedulable, numa_packing,
-    pod_topology_spread, taint_toleration, volume_binding,
+    balanced_allocation, capacity_scheduling, image_locality, inter_pod_affinity, node_affinity,
+    node_name, node_ports, node_resource_topology_match, node_resources_fit, node_unschedulable,
+    numa_packing, pod_topology_spread, taint_toleration, volume_binding,
 };
 use crate::runtime::points::{FilterPoints, ScorePoints};
 
@@ -75,6 +75,9 @@ const FILTERS: &[(&str, FilterCtor)] = &[
                 .reserve()
                 .into(),
         )
+    }),
+    (capacity_scheduling::NAME, |_| {
+        Ok(Box::new(capacity_scheduling::CapacityScheduling))
     }),
 ];
 

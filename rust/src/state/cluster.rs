@@ -27,6 +27,7 @@ use crate::state::pod_group::{PodGroupRecord, parse_pod_group};
 use crate::state::pod_groups::{GroupKey, PodGroups};
 use crate::state::pod_index::PodIndex;
 use crate::state::priority::{PriorityClasses, parse_priority_class};
+use crate::state::quota::parse_quota;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
 use crate::state::volume_binder::{self, ClaimBinding};
@@ -319,6 +320,13 @@ impl ClusterState {
                 }
                 Vec::new()
             }
+            Kind::ElasticQuota => {
+                self.namespaces.quotas.retain(|q| {
+                    seen.contains(format!("{}/{}", resolve(q.namespace), resolve(q.name)).as_str())
+                });
+                self.generation += 1;
+                Vec::new()
+            }
             Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
                 volumes::end_relist(&mut self.volumes, kind, &seen);
                 self.generation += 1;
@@ -487,6 +495,28 @@ impl ClusterState {
                 }
                 Err(e) => out.error = Some(e.to_string()),
             },
+            Kind::ElasticQuota => match parse_quota(bytes) {
+                Ok(quota) => {
+                    (out.namespace, out.name) = (
+                        resolve(quota.namespace).to_owned(),
+                        resolve(quota.name).to_owned(),
+                    );
+                    if let Some(id) = LenientIdentity::read(bytes) {
+                        out.uid = id.uid;
+                        out.resource_version = id.resource_version;
+                    }
+                    if let Some(seen) = self.relisting.get_mut(&Kind::ElasticQuota) {
+                        seen.insert(format!("{}/{}", out.namespace, out.name).into());
+                    }
+                    if deleted {
+                        self.namespaces.quotas.remove(quota.namespace, quota.name);
+                    } else {
+                        self.namespaces.quotas.set(quota);
+                    }
+                    self.generation += 1;
+                }
+                Err(e) => out.error = Some(e),
+            },
             Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
                 let seen = self.relisting.get_mut(&kind);
                 match volumes::apply_object(&mut self.volumes, kind, bytes, deleted, seen) {
@@ -625,6 +655,9 @@ impl ClusterState {
 
     fn place(&mut self, entry: &PodEntry) {
         if let Some(node) = entry.placed_on {
+            self.namespaces
+                .quotas
+                .add(entry.record.namespace, &entry.record.requests);
             let slot = self.slot_for(node);
             self.node_mut(slot).add_pod(entry.record.clone());
             self.index.add(slot, &entry.record);
@@ -635,6 +668,9 @@ impl ClusterState {
         let Some(node) = entry.placed_on else {
             return;
         };
+        self.namespaces
+            .quotas
+            .sub(entry.record.namespace, &entry.record.requests);
         let Some(&slot) = self.slot_by_name.get(&node) else {
             return;
         };

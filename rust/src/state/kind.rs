@@ -15,10 +15,11 @@ pub enum Kind {
     DeviceClass = 10,
     ResourceSlice = 11,
     ResourceClaim = 12,
+    ElasticQuota = 13,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Node,
         Kind::Pod,
         Kind::NodeResourceTopology,
@@ -32,6 +33,7 @@ impl Kind {
         Kind::DeviceClass,
         Kind::ResourceSlice,
         Kind::ResourceClaim,
+        Kind::ElasticQuota,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Kind {
             Kind::DeviceClass => "DeviceClass",
             Kind::ResourceSlice => "ResourceSlice",
             Kind::ResourceClaim => "ResourceClaim",
+            Kind::ElasticQuota => "ElasticQuota",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod pod_group;
 pub mod pod_groups;
 pub mod pod_index;
 pub mod priority;
+pub mod quota;
 pub mod requests;
 pub mod required_node_affinity;
 pub mod resources;

@@ -1,5 +1,6 @@
-//! Namespace labels, for pod affinity terms' `namespaceSelector`. Persistent, so a snapshot
-//! shares it in O(1).
+//! What the cache knows per namespace: its labels, for pod affinity terms'
+//! `namespaceSelector`, and its quota and what its pods use (`quota`). Persistent, so a
+//! snapshot shares it in O(1).
 
 use std::sync::LazyLock;
 
@@ -9,37 +10,42 @@ use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::labels::Labels;
 use crate::state::object::decode;
+use crate::state::quota::Quotas;
 use crate::state::wire::ObjectMetaWire;
 
 #[derive(Debug, Clone, Default)]
-pub struct Namespaces(imbl::HashMap<Sym, Labels>);
+pub struct Namespaces {
+    labels: imbl::HashMap<Sym, Labels>,
+    /// ElasticQuotas and the use they limit.
+    pub quotas: Quotas,
+}
 
 static NO_LABELS: LazyLock<Labels> = LazyLock::new(Labels::default);
 
 impl Namespaces {
     /// The labels of `namespace`; none when the cache has not seen it (as kube's lister).
     pub fn labels(&self, namespace: Sym) -> &Labels {
-        self.0.get(&namespace).unwrap_or(&NO_LABELS)
+        self.labels.get(&namespace).unwrap_or(&NO_LABELS)
     }
 
     pub fn set(&mut self, name: Sym, labels: Labels) {
-        self.0.insert(name, labels);
+        self.labels.insert(name, labels);
     }
 
     pub fn remove(&mut self, name: Sym) {
-        self.0.remove(&name);
+        self.labels.remove(&name);
     }
 
     pub fn names(&self) -> impl Iterator<Item = Sym> + '_ {
-        self.0.keys().copied()
+        self.labels.keys().copied()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.labels.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.labels.is_empty()
     }
 }
 

@@ -1,0 +1,167 @@
+//! CapacityScheduling in real scheduling cycles: quotas and pods through the cache's watch
+//! path, batches on snapshots, gangs, and the decisions' messages.
+
+use crate::cycle::schedule_batch;
+use crate::framework::code::Code;
+use crate::runtime::profile::Profile;
+use crate::state::cluster::ClusterState;
+use crate::state::kind::Kind;
+
+fn event(t: &str, obj: &str) -> Vec<u8> {
+    format!(r#"{{"type":"{t}","object":{obj}}}"#).into_bytes()
+}
+
+fn profile() -> Profile {
+    Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":1,
+             "filters":["NodeResourcesFit","CapacityScheduling"],
+             "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile")
+}
+
+/// `nodes` nodes of 8 GPUs; quotas (namespace, min GPUs, max GPUs).
+fn cluster(nodes: usize, quotas: &[(&str, u32, u32)]) -> ClusterState {
+    let mut s = ClusterState::new(&["podium"]);
+    for i in 0..nodes {
+        let node = format!(
+            r#"{{"metadata":{{"name":"n{i}","uid":"n{i}","resourceVersion":"1"}},
+                "status":{{"allocatable":{{"cpu":"64","memory":"256Gi","pods":"110","nvidia.com/gpu":"8"}}}}}}"#
+        );
+        s.apply_event(Kind::Node, &event("ADDED", &node)).unwrap();
+    }
+    for (ns, min, max) in quotas {
+        let q = format!(
+            r#"{{"metadata":{{"name":"quota","namespace":"{ns}","uid":"q-{ns}"}},
+                "spec":{{"min":{{"nvidia.com/gpu":"{min}"}},"max":{{"nvidia.com/gpu":"{max}"}}}}}}"#
+        );
+        let change = s
+            .apply_event(Kind::ElasticQuota, &event("ADDED", &q))
+            .unwrap();
+        assert_eq!(change.error, None);
+    }
+    s
+}
+
+/// A pending (or, with `node`, bound) pod of `ns` asking `gpus` GPUs.
+fn pod(s: &mut ClusterState, ns: &str, uid: &str, gpus: u32, node: Option<&str>) {
+    let node = node.map_or(String::new(), |n| format!(r#","nodeName":"{n}""#));
+    let phase = if node.is_empty() {
+        "Pending"
+    } else {
+        "Running"
+    };
+    let json = format!(
+        r#"{{"metadata":{{"name":"{uid}","namespace":"{ns}","uid":"{uid}","resourceVersion":"2"}},
+            "spec":{{"schedulerName":"podium"{node},"containers":[{{"name":"c",
+              "resources":{{"requests":{{"nvidia.com/gpu":"{gpus}"}},"limits":{{"nvidia.com/gpu":"{gpus}"}}}}}}]}},
+            "status":{{"phase":"{phase}"}}}}"#
+    );
+    s.apply_event(Kind::Pod, &event("ADDED", &json)).unwrap();
+}
+
+fn decide(s: &ClusterState, uids: &[&str]) -> Vec<crate::cycle::Decision> {
+    let uids: Vec<String> = uids.iter().map(|u| (*u).to_owned()).collect();
+    schedule_batch(&s.snapshot(), &uids, &profile())
+}
+
+#[test]
+fn a_batch_stops_at_the_quota_max_and_says_so() {
+    let mut s = cluster(2, &[("team-a", 3, 3)]);
+    for uid in ["a1", "a2", "a3", "a4"] {
+        pod(&mut s, "team-a", uid, 1, None);
+    }
+    let d = decide(&s, &["a1", "a2", "a3", "a4"]);
+    let placed = d.iter().filter(|x| x.node.is_some()).count();
+    assert_eq!(
+        placed,
+        3,
+        "{:?}",
+        d.iter().map(|x| &x.message).collect::<Vec<_>>()
+    );
+    assert_eq!(d[3].code, Code::Unschedulable);
+    assert!(
+        d[3].message.contains(
+            "quota team-a/quota: would exceed max nvidia.com/gpu (3/3 used, 1 requested)"
+        ),
+        "{}",
+        d[3].message
+    );
+}
+
+#[test]
+fn bound_and_assumed_pods_count_and_finished_ones_free_their_quota() {
+    let mut s = cluster(2, &[("team-a", 4, 4)]);
+    pod(&mut s, "team-a", "running", 3, Some("n0"));
+    pod(&mut s, "team-a", "p1", 1, None);
+    pod(&mut s, "team-a", "p2", 1, None);
+    assert_eq!(decide(&s, &["p1"])[0].code, Code::Success);
+    s.assume("p1", "n1", None).unwrap();
+    let d = decide(&s, &["p2"]);
+    assert!(
+        d[0].message.contains("would exceed max"),
+        "{}",
+        d[0].message
+    );
+    s.forget("p1");
+    assert_eq!(
+        decide(&s, &["p2"])[0].code,
+        Code::Success,
+        "forgotten: free again"
+    );
+    // The running pod finishes: its 3 GPUs are free in the quota.
+    let done = r#"{"metadata":{"name":"running","namespace":"team-a","uid":"running","resourceVersion":"3"},
+        "spec":{"schedulerName":"podium","nodeName":"n0","containers":[{"name":"c",
+          "resources":{"requests":{"nvidia.com/gpu":"3"},"limits":{"nvidia.com/gpu":"3"}}}]},
+        "status":{"phase":"Succeeded"}}"#;
+    s.apply_event(Kind::Pod, &event("MODIFIED", done)).unwrap();
+    s.assume("p1", "n1", None).unwrap();
+    assert_eq!(decide(&s, &["p2"])[0].code, Code::Success);
+}
+
+#[test]
+fn a_team_borrows_only_what_the_others_leave_unused() {
+    // Two teams of min 8 / max 16, on 24 GPUs: the mins, not the nodes, are the limit.
+    let mut s = cluster(3, &[("team-a", 8, 16), ("team-b", 8, 16)]);
+    for i in 0..12 {
+        pod(&mut s, "team-a", &format!("a{i}"), 1, None);
+    }
+    let uids: Vec<String> = (0..12).map(|i| format!("a{i}")).collect();
+    let refs: Vec<&str> = uids.iter().map(String::as_str).collect();
+    let d = decide(&s, &refs);
+    assert!(
+        d.iter().all(|x| x.code == Code::Success),
+        "team b uses nothing: a borrows 4"
+    );
+    for (i, uid) in refs.iter().enumerate() {
+        s.assume(uid, if i < 8 { "n0" } else { "n1" }, None)
+            .unwrap();
+    }
+    pod(&mut s, "team-b", "b0", 4, None);
+    // Within its own min, b is admitted even though a borrowed; beyond it, b would borrow
+    // from a, which lends nothing (a already borrows).
+    pod(&mut s, "team-b", "b1", 4, None);
+    pod(&mut s, "team-b", "b2", 5, None);
+    assert_eq!(
+        decide(&s, &["b0"])[0].code,
+        Code::Success,
+        "b within its min"
+    );
+    s.assume("b0", "n2", None).unwrap();
+    assert_eq!(decide(&s, &["b1"])[0].code, Code::Success);
+    let d = decide(&s, &["b2"]);
+    assert!(
+        d[0].message.contains(
+            "quota team-b/quota: would borrow nvidia.com/gpu beyond what other quotas leave unused (16/16"
+        ),
+        "{}",
+        d[0].message
+    );
+}
+
+#[test]
+fn namespaces_without_a_quota_are_not_limited() {
+    let mut s = cluster(1, &[("team-a", 0, 0)]);
+    pod(&mut s, "elsewhere", "e", 8, None);
+    assert_eq!(decide(&s, &["e"])[0].code, Code::Success);
+}

@@ -1,0 +1,92 @@
+"""CapacityScheduling on the real apiserver: scheduler-plugins' ElasticQuota (podium's
+deploy/crds) limits what a namespace's pods use. A team at its max stays pending with the quota
+named in its FailedScheduling message, and is admitted again when one of its pods goes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from podium.config import default_config
+from podium.rawapi import request_bytes
+from podium.runner import Podium
+from podium.testing.nodes import create_nodes, make_node
+from podium.testing.pods import make_pod
+from podium.testing.waiting import until
+
+pytestmark = pytest.mark.timeout(180)
+
+WAIT_SECONDS = 60
+QUOTAS_PATH = "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/{}/elasticquotas"
+
+
+def _quota(namespace: str, min_gpus: int, max_gpus: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "scheduling.x-k8s.io/v1alpha1",
+        "kind": "ElasticQuota",
+        "metadata": {"name": "gpus", "namespace": namespace},
+        "spec": {"min": {"nvidia.com/gpu": min_gpus}, "max": {"nvidia.com/gpu": max_gpus}},
+    }
+
+
+async def test_a_team_at_its_max_waits_with_the_quota_reason(
+    api: ApiClient, namespace: str, node_labels: dict[str, str], crds: list[str]
+) -> None:
+    assert "elasticquotas.scheduling.x-k8s.io" in crds
+    nodes = [f"quota-{node_labels[next(iter(node_labels))]}-{i}" for i in range(2)]
+    await create_nodes(api, [make_node(n, gpus=8, labels=node_labels) for n in nodes])
+    await request_bytes(
+        api, "POST", QUOTAS_PATH.format(namespace), body=_quota(namespace, min_gpus=4, max_gpus=4)
+    )
+    pods_path = f"/api/v1/namespaces/{namespace}/pods"
+    events_path = f"/apis/events.k8s.io/v1/namespaces/{namespace}/events"
+
+    async def listed(path: str) -> dict[str, dict[str, Any]]:
+        items = orjson.loads(await request_bytes(api, "GET", path))["items"]
+        return {o["metadata"]["name"]: o for o in items}
+
+    async with Podium(default_config(), api, identity="quota-test") as podium:
+        await podium.start_scheduling()
+        for i in range(6):
+            body = make_pod(
+                f"train-{i}",
+                namespace,
+                scheduler_name="podium",
+                requests={"nvidia.com/gpu": "1"},
+                limits={"nvidia.com/gpu": "1"},
+                node_selector=node_labels,
+            )
+            await request_bytes(api, "POST", pods_path, body=body)
+        reason = f"quota {namespace}/gpus: would exceed max nvidia.com/gpu (4/4 used, 1 requested)"
+
+        async def four_bound_two_refused() -> bool:
+            pods = await listed(pods_path)
+            events = await listed(events_path)
+            waiting = {n for n, p in pods.items() if not p["spec"].get("nodeName")}
+            told = {
+                e["regarding"]["name"]
+                for e in events.values()
+                if e["reason"] == "FailedScheduling" and reason in e["note"]
+            }
+            return len(pods) - len(waiting) == 4 and len(waiting) == 2 and waiting <= told
+
+        await until(four_bound_two_refused, "4 pods bound, 2 refused by the quota", WAIT_SECONDS)
+        pods = await listed(pods_path)
+        bound = sorted(n for n, p in pods.items() if p["spec"].get("nodeName"))
+        await request_bytes(
+            api, "DELETE", f"{pods_path}/{bound[0]}", query={"gracePeriodSeconds": 0}
+        )
+
+        async def five_bound() -> bool:
+            pods = await listed(pods_path)
+            return (
+                sum(1 for p in pods.values() if p["spec"].get("nodeName")) == 4 and len(pods) == 5
+            )
+
+        # One of the two waiting takes the freed share; the other still waits.
+        await until(five_bound, "a waiting pod bound once a bound one is gone", WAIT_SECONDS)
+        pods = await listed(pods_path)
+        assert sum(1 for p in pods.values() if not p["spec"].get("nodeName")) == 1
