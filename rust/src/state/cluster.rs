@@ -515,7 +515,7 @@ impl ClusterState {
                     }
                     self.generation += 1;
                 }
-                Err(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e.to_string()),
             },
             Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
                 let seen = self.relisting.get_mut(&kind);

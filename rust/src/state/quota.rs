@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::quantity;
 use crate::state::resources::{ResourceName, Resources};
@@ -83,7 +84,7 @@ fn resource_list(
     object: &str,
     field: &str,
     list: &ResourceListWire,
-) -> Result<(Resources, Box<[ResourceName]>), String> {
+) -> CoreResult<(Resources, Box<[ResourceName]>)> {
     let mut out = Resources::default();
     let mut names = Vec::with_capacity(list.len());
     for (key, value) in list {
@@ -99,30 +100,40 @@ fn resource_list(
                 out.set(resource, v);
                 names.push(resource);
             }
-            Ok(_) => return Err(format!("{object}: spec.{field}.{key}: negative quantity")),
-            Err(e) => return Err(format!("{object}: spec.{field}.{key}: {e}")),
+            Ok(_) => {
+                return Err(CoreError::Invalid(format!(
+                    "{object}: spec.{field}.{key}: negative quantity"
+                )));
+            }
+            Err(e) => {
+                return Err(CoreError::Invalid(format!(
+                    "{object}: spec.{field}.{key}: {e}"
+                )));
+            }
         }
     }
     Ok((out, names.into_boxed_slice()))
 }
 
 /// An ElasticQuota object, or a message naming the object and the bad field.
-pub fn parse_quota(bytes: &[u8]) -> Result<Quota, String> {
-    let w: ElasticQuotaWire =
-        serde_json::from_slice(bytes).map_err(|e| format!("ElasticQuota: {e}"))?;
+pub fn parse_quota(bytes: &[u8]) -> CoreResult<Quota> {
+    let w: ElasticQuotaWire = serde_json::from_slice(bytes)
+        .map_err(|e| CoreError::Invalid(format!("ElasticQuota: {e}")))?;
     if w.metadata.name.is_empty() || w.metadata.namespace.is_empty() {
-        return Err("ElasticQuota: metadata.name and metadata.namespace are required".into());
+        return Err(CoreError::Invalid(
+            "ElasticQuota: metadata.name and metadata.namespace are required".into(),
+        ));
     }
     let object = format!("ElasticQuota {}/{}", w.metadata.namespace, w.metadata.name);
     let (min, min_names) = resource_list(&object, "min", &w.spec.min)?;
     let (max, max_names) = resource_list(&object, "max", &w.spec.max)?;
     for &r in &min_names {
         if max_names.contains(&r) && min.get(r) > max.get(r) {
-            return Err(format!(
+            return Err(CoreError::Invalid(format!(
                 "{object}: spec.min.{}: greater than spec.max.{}",
                 r.as_str(),
                 r.as_str()
-            ));
+            )));
         }
     }
     Ok(Quota {
@@ -308,7 +319,8 @@ mod tests {
         let err = parse_quota(
             br#"{"metadata":{"name":"q","namespace":"a"},"spec":{"min":{"cpu":"2"},"max":{"cpu":"1"}}}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "ElasticQuota a/q: spec.min.cpu: greater than spec.max.cpu"
@@ -316,7 +328,8 @@ mod tests {
         let err = parse_quota(
             br#"{"metadata":{"name":"q","namespace":"a"},"spec":{"max":{"memory":"lots"}}}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.starts_with("ElasticQuota a/q: spec.max.memory: "),
             "{err}"
