@@ -3,8 +3,9 @@ valid (issue 17's acceptance).
 
 A seeded cluster (``conformance.dra_generator``: GPU and NIC slices, partitionable and tainted
 GPUs, claims asking ExactCount 1/2/4/8 and All, selectors on attributes and capacity,
-``matchAttribute`` on the PCIe root, ``firstAvailable``, shared claims and claim templates) is
-placed twice on one apiserver with kube-controller-manager (templates become claims):
+``matchAttribute`` on the PCIe root, ``firstAvailable``, adminAccess, shared claims and claim
+templates) is placed twice on one apiserver with kube-controller-manager (templates become
+claims):
 
 1. by kube-scheduler. Then podium's core judges every pod against the final state: a pod
    kube-scheduler bound to N must be feasible on N for podium, judged with its own claims'
@@ -59,7 +60,13 @@ from podium.testing.nodes import create_nodes, delete_nodes
 from ..conftest import TEST_NODE_LABEL
 from .conformance import dra_validity, messages
 from .conformance.check import podium_profile
-from .conformance.dra_generator import DraOptions, DraScenario, collection, generate
+from .conformance.dra_generator import (
+    ADMIN_ACCESS_LABEL,
+    DraOptions,
+    DraScenario,
+    collection,
+    generate,
+)
 from .conformance.generator import parse_seeds
 from .conformance.settle import wait_settled
 
@@ -204,7 +211,8 @@ class _world:
 
     async def __aenter__(self) -> None:
         api, scenario, ns = self.api, self.scenario, self.options.namespace
-        await request_bytes(api, "POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+        namespace = {"metadata": {"name": ns, "labels": {ADMIN_ACCESS_LABEL: "true"}}}
+        await request_bytes(api, "POST", "/api/v1/namespaces", body=namespace)
         await create_nodes(api, scenario.nodes)
         for obj in [*scenario.classes, *scenario.slices]:
             served = orjson.loads(await request_bytes(api, "POST", collection(obj), body=obj))

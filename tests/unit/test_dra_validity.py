@@ -152,3 +152,13 @@ def test_first_available_uses_one_alternative() -> None:
         scenario, [_pod("p0", "n-0")], [_claim("c0", "n-0", mixed, ["p0"])]
     )
     assert any("2 firstAvailable alternatives" in p for p in found), found
+
+
+def test_admin_access_shares_the_device() -> None:
+    monitor = ClaimSpec(((Request("gpu", GPU, admin=True),),))
+    scenario = _scenario({"c0": ONE, "c1": monitor}, {"p0": ["c0"], "p1": ["c1"]})
+    monitored = _claim("c1", "n-0", [("r0", "gpu-3")], ["p1"])
+    monitored["status"]["allocation"]["devices"]["results"][0]["adminAccess"] = True
+    claims = [_claim("c0", "n-0", [("r0", "gpu-3")], ["p0"]), monitored]
+    pods = [_pod("p0", "n-0"), _pod("p1", "n-0")]
+    assert dra_validity.problems(scenario, pods, claims) == []

@@ -30,6 +30,7 @@ that allocation taken off it fits again on its node.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ TAINT_KEY = "example.com/unhealthy"
 TOLERATION: JSON = {"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
 NODE_KINDS = (("h100", 5), ("a100", 2), ("part", 2), ("tainted", 2))
 DRIVER_VERSIONS = ("1.2.3", "2.0.1")
+# A namespace must carry this label for its claims to ask adminAccess.
+ADMIN_ACCESS_LABEL = "resource.kubernetes.io/admin-access"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class Request:
     all_devices: bool = False
     selectors: tuple[Selector, ...] = ()
     tolerates: bool = False
+    # adminAccess (DRAAdminAccess, GA): the devices are monitored, not taken, so they may be
+    # in use by others and stay free for others.
+    admin: bool = False
 
     def exactly(self) -> JSON:
         body: JSON = {"deviceClassName": self.device_class}
@@ -94,6 +100,8 @@ class Request:
             body["selectors"] = [{"cel": {"expression": s.cel}} for s in self.selectors]
         if self.tolerates:
             body["tolerations"] = [dict(TOLERATION)]
+        if self.admin:
+            body["adminAccess"] = True
         return body
 
 
@@ -350,9 +358,13 @@ def generate(seed: int, options: DraOptions) -> DraScenario:
 def _claim(rng: random.Random, vocab: _Vocabulary, *, shared: bool = False) -> ClaimSpec:
     """One claim, of a shape drawn by weight."""
     shape = rng.choices(
-        ("gpus", "aligned", "all", "first", "nic"),
-        weights=(40, 25, 6, 12, 17) if not shared else (60, 30, 0, 10, 0),
+        ("gpus", "aligned", "all", "first", "nic", "admin"),
+        weights=(40, 25, 6, 12, 17, 4) if not shared else (60, 30, 0, 10, 0, 0),
     )[0]
+    if shape == "admin":
+        count = rng.choice((1, 2))
+        request = dataclasses.replace(_gpu_request(rng, vocab, "gpu", count), admin=True)
+        return ClaimSpec(((request,),), shape=f"adminAccess gpus x{count}")
     if shape == "gpus":
         count = rng.choices((1, 2, 4, 8), weights=(60, 25, 10, 5))[0]
         request = _gpu_request(rng, vocab, "gpu", count)

@@ -14,7 +14,8 @@ What must hold:
   device is of the request's class and satisfies every selector; a tainted device only for a
   request tolerating the taint;
 - ``matchAttribute`` on the PCIe root: one root for all of the claim's devices;
-- no device is in two claims, and no counter set is drawn beyond what it holds.
+- no device is in two claims, and no counter set is drawn beyond what it holds (a device
+  allocated with adminAccess is monitored, not taken: it counts for neither).
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def problems(scenario: DraScenario, pods: Iterable[JSON], claims: Iterable[JSON]
                 out.append(f"claim {name}: unknown device {result}")
                 continue
             chosen.append(device)
+            if result.get("adminAccess"):
+                continue  # monitored, not taken: shares the device with its user
             key = (device.pool, device.name)
             if key in owner:
                 out.append(f"device {key} in claims {owner[key]} and {name}")
