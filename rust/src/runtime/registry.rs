@@ -77,7 +77,9 @@ const FILTERS: &[(&str, FilterCtor)] = &[
         )
     }),
     (capacity_scheduling::NAME, |_| {
-        Ok(Box::new(capacity_scheduling::CapacityScheduling))
+        Ok(FilterPoints::of(capacity_scheduling::CapacityScheduling)
+            .pre_filter()
+            .into())
     }),
 ];
 

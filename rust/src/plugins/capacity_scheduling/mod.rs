@@ -5,7 +5,7 @@
 //! placements, kept in step by the cycle.
 
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{FilterPlugin, PodContext, Prepared};
+use crate::framework::plugin::{Filter, Plugin, PodContext, PreFilter, Prepared};
 use crate::framework::status::Status;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -51,11 +51,13 @@ pub fn refusal(quotas: &Quotas, pod: &PodRecord) -> Option<String> {
     }
 }
 
-impl FilterPlugin for CapacityScheduling {
+impl Plugin for CapacityScheduling {
     fn name(&self) -> &'static str {
         NAME
     }
+}
 
+impl PreFilter for CapacityScheduling {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match refusal(&ctx.namespaces.quotas, ctx.pod) {
             // Unschedulable, as CapacityScheduling: freeing quota (reclaim) can help.
@@ -63,7 +65,10 @@ impl FilterPlugin for CapacityScheduling {
             None => Prepared::Skip,
         }
     }
+}
 
+/// Registered at Filter as the registry requires; PreFilter decides everything.
+impl Filter for CapacityScheduling {
     fn filter(&self, _: Option<&PluginState>, _: &PodRecord, _: &NodeInfo) -> Status {
         Status::success()
     }
