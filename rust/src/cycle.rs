@@ -31,7 +31,7 @@ use crate::state::dra::{AssumeError, Dra};
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::snapshot::Snapshot;
+use crate::state::snapshot::{Snapshot, SnapshotData};
 use crate::state::volume_binder::ClaimBinding;
 use crate::state::volumes::Volumes;
 use lasso::Key;
@@ -90,10 +90,14 @@ impl Decision {
     }
 
     fn failed(mut self, d: Diagnosis) -> Self {
+        self.fail(d);
+        self
+    }
+
+    fn fail(&mut self, d: Diagnosis) {
         self.code = d.code;
         self.message = d.message;
         self.reasons = d.reasons;
-        self
     }
 
     pub(crate) fn unknown(uid: &str) -> Self {
@@ -120,13 +124,9 @@ impl Decision {
 }
 
 /// Decides `uids` in order; each success is placed in the snapshot's own copy, so later pods
-/// (in this batch and in later batches on the same snapshot) see it.
-pub fn schedule_batch(snapshot: &Snapshot, uids: &[String], profile: &Profile) -> Vec<Decision> {
-    schedule_batch_with(snapshot, uids, profile, None)
-}
-
-/// As `schedule_batch`, with outside plugins judging the nodes the core keeps.
-pub fn schedule_batch_with(
+/// (in this batch and in later batches on the same snapshot) see it. `extension`: outside
+/// plugins judging the nodes the core keeps.
+pub fn schedule_batch(
     snapshot: &Snapshot,
     uids: &[String],
     profile: &Profile,
@@ -134,149 +134,230 @@ pub fn schedule_batch_with(
 ) -> Vec<Decision> {
     let mut guard = snapshot.lock();
     let data = &mut *guard;
-    let (slots, mut nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) =
-        data.real_nodes().into_iter().unzip();
-    let mut touched: Vec<usize> = Vec::new();
-    let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
-    let mut positions = vec![NO_NODE; data.nodes.len()];
-    for (position, &slot) in slots.iter().enumerate() {
-        positions[slot] = u32::try_from(position).unwrap_or(NO_NODE);
-    }
-    let batch = BatchState::default();
-    let statics = StaticFilters::default();
-    let terms = batch.get::<TermCounts>();
-    // Nodes held for nominated pods (preemption, reservations), as most pods see them: built
-    // once, kept in step with the batch's placements, and counted in the index for the batch.
-    let mut held = (!nominees.is_empty()).then(|| nominees.held_all(&nodes));
-    for (i, pod) in nominees.all() {
-        data.index.add(slots[i], pod);
-    }
+    let mut batch = Batch::new(data);
     let decisions = profile.pool.install(|| {
         uids.iter()
-            .map(|uid| {
-                let Some(pod) = data.pending.get(uid.as_str()).cloned() else {
-                    return Decision::unknown(uid);
-                };
-                // A pod above some nominee's priority gets its own view, which the index
-                // (holding every nominee) does not describe. A nominee sees the others held,
-                // not itself: taken out of the view and, while it is decided, the index.
-                let own = nominees.node_of(&pod.uid);
-                let sees_all = held.is_some() && nominees.sees_all(&pod, &data.priorities);
-                if sees_all && let (Some(all), Some(j)) = (&mut held, own) {
-                    // Taken off its own node while it is decided; put back if it stays pending.
-                    Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
-                    data.index.remove(&pod);
-                    if let Some(record) = &nodes[j].node {
-                        terms.unplace(&pod, &data.namespaces, &record.labels);
-                    }
-                }
-                let (view, indexed) = match &held {
-                    None => (Cow::Borrowed(nodes.as_slice()), true),
-                    Some(all) if sees_all => (Cow::Borrowed(all.as_slice()), true),
-                    Some(_) => (
-                        Cow::Owned(
-                            nominees
-                                .held_for(&pod, &nodes, &data.pending, &data.priorities)
-                                .into_owned(),
-                        ),
-                        false,
-                    ),
-                };
-                // Taken out of the index and term counts while decided (see above).
-                let indexed_own = indexed && own.is_some();
-                let index = indexed.then(|| IndexView {
-                    pods: &data.index,
-                    positions: &positions,
-                    nodes: nodes.len(),
-                    batch: &batch,
-                });
-                let shared = Shared {
-                    index: index.as_ref(),
-                    statics: Some(&statics),
-                    unheld: held.is_some().then_some(nodes.as_slice()),
-                };
-                let (decision, chosen) = decide(
-                    profile,
-                    &view,
-                    &data.namespaces,
-                    &data.volumes,
-                    &data.dra,
-                    &pod,
-                    extension,
-                    None,
-                    shared,
-                );
-                drop(view);
-                if chosen.is_none()
-                    && let Some(j) = own
-                    && indexed_own
-                {
-                    // Still waiting: held on its node again for the pods after it.
-                    if let Some(all) = &mut held {
-                        Arc::make_mut(&mut all[j]).add_pod(pod.clone());
-                    }
-                    data.index.add(slots[j], &pod);
-                    if let Some(record) = &nodes[j].node {
-                        terms.place(&pod, &data.namespaces, &record.labels);
-                    }
-                }
-                let (mut decision, chosen) = (decision, chosen);
-                let chosen = chosen.filter(|_| {
-                    let assumed = assume_claims(&mut data.dra, &pod, &decision.claims);
-                    if let Err(e) = &assumed {
-                        decision.code = Code::Error;
-                        decision.message =
-                            format!("running Reserve plugin \"DynamicResources\": {e}");
-                        decision.node = None;
-                    }
-                    assumed.is_ok()
-                });
-                if let Some(i) = chosen {
-                    if let Some(all) = &mut held {
-                        // Placed: no longer held where it was nominated (kube drops a
-                        // nomination once its pod is assumed).
-                        if let Some(j) = nominees.node_of(&pod.uid) {
-                            Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
-                            // Counted there unless it was decided as a nominee (taken out then).
-                            if !indexed_own && let Some(record) = &nodes[j].node {
-                                terms.unplace(&pod, &data.namespaces, &record.labels);
-                            }
-                        }
-                        Arc::make_mut(&mut all[i])
-                            .place(pod.clone(), decision.allocation.as_deref());
-                    }
-                    // The free PVs and devices this placement counts on are not free for the
-                    // next pods.
-                    data.volumes
-                        .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
-                    if !data.namespaces.quotas.is_empty() {
-                        // Its quota is used for the pods decided after it.
-                        data.namespaces.quotas.add(pod.namespace, &pod.requests);
-                    }
-                    let node = Arc::make_mut(&mut nodes[i]);
-                    data.index.add(slots[i], &pod);
-                    if let Some(record) = &node.node {
-                        terms.place(&pod, &data.namespaces, &record.labels);
-                    }
-                    node.place(pod, decision.allocation.as_deref());
-                    data.pending.remove(uid.as_str());
-                    touched.push(i);
-                }
-                decision
-            })
+            .map(|uid| batch.schedule(data, uid, profile, extension))
             .collect()
     });
-    for i in touched {
-        data.nodes.set(slots[i], Some(nodes[i].clone()));
-    }
-    // Nominees placed in the batch are in the index where they landed (same uid); the others
-    // were only held.
-    for (_, pod) in nominees.all() {
-        if data.pending.contains_key(&*pod.uid) {
-            data.index.remove(pod);
+    batch.finish(data);
+    decisions
+}
+
+/// A batch's nodes and what is kept in step with them as its pods are placed: the nodes as
+/// most pods see them (the pods nominated to them held there), the placed pods by label
+/// (`data.index`), InterPodAffinity's term counts, the PVs reserved, the quotas used. `place` and
+/// `lift` / `hold` are the only places that change them.
+struct Batch {
+    slots: Vec<usize>,
+    nodes: Vec<Arc<NodeInfo>>,
+    /// Nodes held for nominated pods (preemption, reservations), as most pods see them; None
+    /// when nothing is nominated.
+    held: Option<Vec<Arc<NodeInfo>>>,
+    nominees: Nominees,
+    /// Each slot's position in `nodes` (`NO_NODE` for placeholders).
+    positions: Vec<u32>,
+    /// Positions of the nodes placed on, written back to the snapshot at the end.
+    touched: Vec<usize>,
+    state: BatchState,
+    terms: Arc<TermCounts>,
+    statics: StaticFilters,
+}
+
+impl Batch {
+    fn new(data: &mut SnapshotData) -> Self {
+        let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) =
+            data.real_nodes().into_iter().unzip();
+        let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
+        let mut positions = vec![NO_NODE; data.nodes.len()];
+        for (position, &slot) in slots.iter().enumerate() {
+            positions[slot] = u32::try_from(position).unwrap_or(NO_NODE);
+        }
+        // Held nodes are built once and the nominees counted in the index for the batch.
+        let held = (!nominees.is_empty()).then(|| nominees.held_all(&nodes));
+        for (i, pod) in nominees.all() {
+            data.index.add(slots[i], pod);
+        }
+        let state = BatchState::default();
+        let terms = state.get::<TermCounts>();
+        Self {
+            slots,
+            nodes,
+            held,
+            nominees,
+            positions,
+            touched: Vec::new(),
+            state,
+            terms,
+            statics: StaticFilters::default(),
         }
     }
-    decisions
+
+    /// Decides one pending pod and places it when it fits.
+    fn schedule(
+        &mut self,
+        data: &mut SnapshotData,
+        uid: &str,
+        profile: &Profile,
+        extension: Option<&dyn Extension>,
+    ) -> Decision {
+        let Some(pod) = data.pending.get(uid).cloned() else {
+            return Decision::unknown(uid);
+        };
+        // A pod above some nominee's priority gets its own view, which the index (holding
+        // every nominee) does not describe. A nominee sees the others held, not itself: taken
+        // off its node while it is decided.
+        let own = self.nominees.node_of(&pod.uid);
+        let sees_all = self.held.is_some() && self.nominees.sees_all(&pod, &data.priorities);
+        let lifted = match own {
+            Some(j) if sees_all => {
+                self.lift(data, &pod, j);
+                Some(j)
+            }
+            _ => None,
+        };
+        let (mut decision, chosen) = self.decide(data, &pod, profile, extension, sees_all);
+        if chosen.is_none()
+            && let Some(j) = lifted
+        {
+            // Still waiting: held on its node again for the pods after it.
+            self.hold(data, &pod, j);
+        }
+        let chosen = chosen.filter(|_| reserve_claims(&mut data.dra, &pod, &mut decision));
+        if let Some(i) = chosen {
+            self.place(data, pod, i, &decision, lifted.is_some());
+        }
+        decision
+    }
+
+    /// Decides `pod` on the batch's nodes as it must see them (see `schedule`).
+    fn decide(
+        &self,
+        data: &SnapshotData,
+        pod: &PodRecord,
+        profile: &Profile,
+        extension: Option<&dyn Extension>,
+        sees_all: bool,
+    ) -> (Decision, Option<usize>) {
+        let (view, indexed) = match &self.held {
+            None => (Cow::Borrowed(self.nodes.as_slice()), true),
+            Some(all) if sees_all => (Cow::Borrowed(all.as_slice()), true),
+            Some(_) => (
+                self.nominees
+                    .held_for(pod, &self.nodes, &data.pending, &data.priorities),
+                false,
+            ),
+        };
+        let index = indexed.then(|| IndexView {
+            pods: &data.index,
+            positions: &self.positions,
+            nodes: self.nodes.len(),
+            batch: &self.state,
+        });
+        let cluster = Cluster {
+            nodes: &view,
+            namespaces: &data.namespaces,
+            volumes: &data.volumes,
+            dra: &data.dra,
+        };
+        let options = Options {
+            extension,
+            only: None,
+            index: index.as_ref(),
+            statics: Some(&self.statics),
+            unheld: self.held.is_some().then_some(self.nodes.as_slice()),
+        };
+        schedule_pod(profile, cluster, pod, options)
+    }
+
+    /// Takes nominee `pod` off node `j`, where it is held, while it is decided.
+    fn lift(&mut self, data: &mut SnapshotData, pod: &PodRecord, j: usize) {
+        if let Some(all) = &mut self.held {
+            Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
+        }
+        data.index.remove(pod);
+        if let Some(record) = &self.nodes[j].node {
+            self.terms.unplace(pod, &data.namespaces, &record.labels);
+        }
+    }
+
+    /// Holds nominee `pod` on node `j` again (it stays pending).
+    fn hold(&mut self, data: &mut SnapshotData, pod: &Arc<PodRecord>, j: usize) {
+        if let Some(all) = &mut self.held {
+            Arc::make_mut(&mut all[j]).add_pod(pod.clone());
+        }
+        data.index.add(self.slots[j], pod);
+        if let Some(record) = &self.nodes[j].node {
+            self.terms.place(pod, &data.namespaces, &record.labels);
+        }
+    }
+
+    /// `pod` placed on node `i`: counted there for the pods after it (the node, the held
+    /// nodes, the index, the term counts), its PVs reserved, no longer pending; no longer held
+    /// where it was nominated (kube drops a nomination once its pod is assumed). `lifted`: it
+    /// was taken off its nominated node while decided (see `lift`).
+    fn place(
+        &mut self,
+        data: &mut SnapshotData,
+        pod: Arc<PodRecord>,
+        i: usize,
+        decision: &Decision,
+        lifted: bool,
+    ) {
+        let allocation = decision.allocation.as_deref();
+        if let Some(all) = &mut self.held {
+            if let Some(j) = self.nominees.node_of(&pod.uid) {
+                Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
+                // Counted there unless it was lifted (taken out then).
+                if !lifted && let Some(record) = &self.nodes[j].node {
+                    self.terms.unplace(&pod, &data.namespaces, &record.labels);
+                }
+            }
+            Arc::make_mut(&mut all[i]).place(pod.clone(), allocation);
+        }
+        // The free PVs this placement counts on are not free for the next pods.
+        data.volumes
+            .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
+        if !data.namespaces.quotas.is_empty() {
+            // Its quota is used for the pods decided after it.
+            data.namespaces.quotas.add(pod.namespace, &pod.requests);
+        }
+        let node = Arc::make_mut(&mut self.nodes[i]);
+        data.index.add(self.slots[i], &pod);
+        if let Some(record) = &node.node {
+            self.terms.place(&pod, &data.namespaces, &record.labels);
+        }
+        data.pending.remove(&*pod.uid);
+        node.place(pod, allocation);
+        self.touched.push(i);
+    }
+
+    /// Writes the nodes placed on back to the snapshot. Nominees placed in the batch are in
+    /// the index where they landed (same uid); the others were only held.
+    fn finish(self, data: &mut SnapshotData) {
+        for i in self.touched {
+            data.nodes.set(self.slots[i], Some(self.nodes[i].clone()));
+        }
+        for (_, pod) in self.nominees.all() {
+            if data.pending.contains_key(&*pod.uid) {
+                data.index.remove(pod);
+            }
+        }
+    }
+}
+
+/// Reserve for DynamicResources (see `assume_claims`): false, with the decision an error, when
+/// the claims cannot be assumed.
+fn reserve_claims(dra: &mut Dra, pod: &PodRecord, decision: &mut Decision) -> bool {
+    match assume_claims(dra, pod, &decision.claims) {
+        Ok(()) => true,
+        Err(e) => {
+            decision.code = Code::Error;
+            decision.message = format!("running Reserve plugin \"DynamicResources\": {e}");
+            decision.node = None;
+            false
+        }
+    }
 }
 
 /// Per filter plugin: its PreFilter state, or None when it skips the pod. Err: a PreFilter
@@ -413,34 +494,14 @@ fn find_feasible(
         };
         let round = reach.max(MIN_NODES_PER_ROUND).min(n - out.processed);
         let first = out.processed;
-        // Each task warms its run of nodes, then filters them (see `warm`).
-        let runs: Vec<Vec<(usize, Found)>> = (first..first + round)
-            .step_by(MIN_NODES_PER_TASK)
-            .collect::<Vec<usize>>()
-            .into_par_iter()
-            .map(|from| {
-                let to = (from + MIN_NODES_PER_TASK).min(first + round);
-                warm(
-                    (from..to)
-                        .map(at)
-                        .filter(|&i| !refused(i))
-                        .map(|i| &*nodes[i]),
-                );
-                (from..to)
-                    .map(|k| {
-                        let i = at(k);
-                        if refused(i) {
-                            return (i, Found::Refused);
-                        }
-                        let range = statics.map_or(0, |(_, prefix)| prefix)..profile.filters.len();
-                        match run_filter_range(profile, states, pod, &nodes[i], range) {
-                            None => (i, Found::Feasible),
-                            Some(s) => (i, Found::Failed(s)),
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        let runs = filter_round(
+            profile,
+            states,
+            pod,
+            nodes,
+            (first..first + round, &at),
+            statics,
+        );
         out.processed += round;
         for (i, found) in runs.into_iter().flatten() {
             match found {
@@ -458,6 +519,46 @@ fn find_feasible(
         profile.start.advance(start, out.processed, n);
     }
     out
+}
+
+/// One parallel round of `find_feasible`: the nodes at positions `ks` (`at` maps a position
+/// to a node index), each task warming its run of nodes, then filtering them (see `warm`).
+fn filter_round(
+    profile: &Profile,
+    states: &[Option<Option<PluginState>>],
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+    (ks, at): (std::ops::Range<usize>, &(dyn Fn(usize) -> usize + Sync)),
+    statics: Statics<'_>,
+) -> Vec<Vec<(usize, Found)>> {
+    let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i]);
+    let range = statics.map_or(0, |(_, prefix)| prefix)..profile.filters.len();
+    ks.clone()
+        .step_by(MIN_NODES_PER_TASK)
+        .collect::<Vec<usize>>()
+        .into_par_iter()
+        .map(|from| {
+            let to = (from + MIN_NODES_PER_TASK).min(ks.end);
+            warm(
+                (from..to)
+                    .map(at)
+                    .filter(|&i| !refused(i))
+                    .map(|i| &*nodes[i]),
+            );
+            (from..to)
+                .map(|k| {
+                    let i = at(k);
+                    if refused(i) {
+                        return (i, Found::Refused);
+                    }
+                    match run_filter_range(profile, states, pod, &nodes[i], range.clone()) {
+                        None => (i, Found::Feasible),
+                        Some(s) => (i, Found::Failed(s)),
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A node that refused the pod only because of the pods nominated to it is reported as held
@@ -488,282 +589,204 @@ static TIE_BREAK: LazyLock<ahash::RandomState> = LazyLock::new(|| {
     ahash::RandomState::with_seeds(0x706f_6469, 0x756d_2d74, 0x6965_2d62, 0x7265_616b)
 });
 
-/// Schedules one pod on `nodes`; returns the decision and the index of the chosen node.
-pub fn schedule_pod(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    pod: &PodRecord,
-) -> (Decision, Option<usize>) {
-    schedule_pod_in(profile, nodes, &Namespaces::default(), pod)
+/// What a pod is decided against: the nodes (with the placements made so far) and the cluster
+/// objects plugins read.
+#[derive(Clone, Copy)]
+pub struct Cluster<'a> {
+    pub nodes: &'a [Arc<NodeInfo>],
+    /// Namespace labels (pod affinity's namespaceSelector).
+    pub namespaces: &'a Namespaces,
+    /// PVs, claims and classes (VolumeBinding).
+    pub volumes: &'a Volumes,
+    /// DeviceClasses, ResourceSlices, ResourceClaims (DynamicResources).
+    pub dra: &'a Dra,
 }
 
-/// As `schedule_pod`, with the namespaces' labels (pod affinity's namespaceSelector).
-pub fn schedule_pod_in(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    pod: &PodRecord,
-) -> (Decision, Option<usize>) {
-    schedule_pod_with(profile, nodes, namespaces, &Volumes::default(), pod)
+impl<'a> Cluster<'a> {
+    /// `nodes` alone: no namespace labels, volumes or DRA objects.
+    pub fn of(nodes: &'a [Arc<NodeInfo>]) -> Self {
+        static NO_NAMESPACES: LazyLock<Namespaces> = LazyLock::new(Namespaces::default);
+        static NO_VOLUMES: LazyLock<Volumes> = LazyLock::new(Volumes::default);
+        Self {
+            nodes,
+            namespaces: &NO_NAMESPACES,
+            volumes: &NO_VOLUMES,
+            dra: Dra::none(),
+        }
+    }
 }
 
-/// As `schedule_pod_in`, with the volume state (VolumeBinding).
-pub fn schedule_pod_with(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    volumes: &Volumes,
-    pod: &PodRecord,
-) -> (Decision, Option<usize>) {
-    schedule_pod_extended(profile, nodes, namespaces, volumes, pod, None)
-}
-
-/// As `schedule_pod_with`, with outside plugins judging the nodes the core keeps.
-pub fn schedule_pod_extended(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    volumes: &Volumes,
-    pod: &PodRecord,
-    extension: Option<&dyn Extension>,
-) -> (Decision, Option<usize>) {
-    schedule_pod_among(
-        profile,
-        nodes,
-        namespaces,
-        volumes,
-        Dra::none(),
-        pod,
-        extension,
-        None,
-    )
-}
-
-/// As `schedule_pod_extended`, choosing only among the nodes at the indices `only` (all when
-/// None); the others still count for the plugins that look across nodes (spread, affinity).
-/// The diagnosis counts the candidates only.
-#[allow(clippy::too_many_arguments)]
-pub fn schedule_pod_among(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    volumes: &Volumes,
-    dra: &Dra,
-    pod: &PodRecord,
-    extension: Option<&dyn Extension>,
-    only: Option<&[usize]>,
-) -> (Decision, Option<usize>) {
-    decide(
-        profile,
-        nodes,
-        namespaces,
-        volumes,
-        dra,
-        pod,
-        extension,
-        only,
-        Shared::default(),
-    )
-}
-
-/// As `schedule_pod_in` on `nodes` that hold nominated pods, `unheld` being the same nodes
-/// without them: the walking reference for the batch's decisions, reasons included.
-#[cfg(test)]
-pub(crate) fn schedule_pod_holding(
-    profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    unheld: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    pod: &PodRecord,
-) -> (Decision, Option<usize>) {
-    let shared = Shared {
-        unheld: Some(unheld),
-        ..Shared::default()
-    };
-    let volumes = Volumes::default();
-    decide(
-        profile,
-        nodes,
-        namespaces,
-        &volumes,
-        Dra::none(),
-        pod,
-        None,
-        None,
-        shared,
-    )
-}
-
-/// What the decisions of one batch share beyond the nodes.
+/// How a pod is decided beyond its cluster; the default decides it alone on every node.
 #[derive(Clone, Copy, Default)]
-struct Shared<'a> {
+pub struct Options<'a> {
+    /// Outside plugins judging the nodes the core keeps.
+    pub extension: Option<&'a dyn Extension>,
+    /// Choose only among the nodes at these indices (a gang's candidate rack); the others
+    /// still count for the plugins that look across nodes (spread, affinity). The diagnosis
+    /// counts the candidates only.
+    pub only: Option<&'a [usize]>,
     /// The placed pods by label, when the caller keeps them in step with the nodes.
-    index: Option<&'a IndexView<'a>>,
+    pub index: Option<&'a IndexView<'a>>,
     /// The batch's cache of node-only filter verdicts.
-    statics: Option<&'a StaticFilters>,
+    pub statics: Option<&'a StaticFilters>,
     /// The nodes without the pods nominated to them, when the nodes decided on hold some: a
     /// pod refused only because of a hold is told so.
-    unheld: Option<&'a [Arc<NodeInfo>]>,
+    pub unheld: Option<&'a [Arc<NodeInfo>]>,
 }
 
-/// As `schedule_pod_among`, with the placed pods by label when the caller keeps them in step
-/// with `nodes`.
-#[allow(clippy::too_many_arguments)]
-fn decide(
+/// Schedules one pod: PreFilter, Filter, PreScore, Score, then Reserve on the node chosen.
+/// Returns the decision and the index of the chosen node.
+pub fn schedule_pod(
     profile: &Profile,
-    nodes: &[Arc<NodeInfo>],
-    namespaces: &Namespaces,
-    volumes: &Volumes,
-    dra: &Dra,
+    cluster: Cluster<'_>,
     pod: &PodRecord,
-    extension: Option<&dyn Extension>,
-    only: Option<&[usize]>,
-    shared: Shared<'_>,
+    options: Options<'_>,
 ) -> (Decision, Option<usize>) {
-    let Shared {
-        index,
-        statics,
-        unheld,
-    } = shared;
-    let mut decision = Decision::for_pod(pod);
+    let decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
         return (decision.failed(diagnosis::invalid_pod(err)), None);
     }
-    let candidates = only.map_or(nodes.len(), <[usize]>::len);
+    let candidates = options.only.map_or(cluster.nodes.len(), <[usize]>::len);
     if candidates == 0 {
         return (decision.failed(diagnosis::no_nodes()), None);
     }
     let ctx = PodContext {
         pod,
-        nodes,
-        namespaces,
-        volumes,
-        dra,
-        index,
+        nodes: cluster.nodes,
+        namespaces: cluster.namespaces,
+        volumes: cluster.volumes,
+        dra: cluster.dra,
+        index: options.index,
     };
-    let started = Instant::now();
-    decision.started_ns = SystemTime::now()
+    let mut pod_cycle = PodCycle {
+        profile,
+        ctx,
+        options,
+        candidates,
+        decision,
+        started: Instant::now(),
+    };
+    pod_cycle.decision.started_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
             u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
         });
-    let states = match pre_filter(profile, &ctx) {
-        Ok(states) => states,
-        Err(status) => {
-            decision.filter_seconds = started.elapsed().as_secs_f64();
-            return (
-                decision.failed(diagnosis::pre_filter_error(candidates, &status)),
-                None,
-            );
-        }
-    };
-    let prefix = static_prefix(profile);
-    let verdicts =
-        statics.map(|cache| static_filters::verdicts(cache, profile, &states, pod, nodes));
-    let Filtered {
-        feasible,
-        mut failures,
-        failed_at,
-        refused,
-        processed,
-    } = find_feasible(
-        profile,
-        &states,
-        pod,
-        nodes,
-        only,
-        verdicts.as_deref().map(|v| (v.as_slice(), prefix)),
-    );
-    // The refused nodes' reasons, only when a diagnosis needs them.
-    let explain_refused = |failures: &mut Vec<Status>| {
-        let found: Vec<Status> = refused
-            .par_iter()
-            .with_min_len(MIN_NODES_PER_TASK)
-            .filter_map(|&i| run_filters(profile, &states, pod, &nodes[i]))
-            .collect();
-        failures.extend(found);
-    };
-    decision.filter_seconds = started.elapsed().as_secs_f64();
-    decision.evaluated_nodes = processed;
-    if let Some(err) = failures.iter().find(|s| s.code == Code::Error) {
-        decision.code = Code::Error;
-        decision.message = err.reasons.join(", ");
-        return (decision, None);
-    }
-    decision.feasible_nodes = feasible.len();
-    if feasible.is_empty() {
-        if let Some(unheld) = unheld {
-            blame_holds(
-                profile,
-                &states,
-                pod,
-                (nodes, unheld),
-                &failed_at,
-                &mut failures,
-            );
-        }
-        explain_refused(&mut failures);
-        return (
-            decision.failed(diagnosis::fit_error(candidates, &failures)),
-            None,
-        );
+    pod_cycle.run()
+}
+
+/// What Filter left: the feasible nodes, the others' failures, and the nodes the static
+/// verdicts refused (explained only when a diagnosis needs them).
+struct Feasible {
+    feasible: Vec<usize>,
+    failures: Vec<Status>,
+    refused: Vec<usize>,
+}
+
+/// One pod's scheduling cycle in progress.
+struct PodCycle<'a> {
+    profile: &'a Profile,
+    ctx: PodContext<'a>,
+    options: Options<'a>,
+    /// How many nodes the pod may be placed on (`options.only`'s, else all).
+    candidates: usize,
+    decision: Decision,
+    started: Instant,
+}
+
+impl PodCycle<'_> {
+    fn run(mut self) -> (Decision, Option<usize>) {
+        let states = match pre_filter(self.profile, &self.ctx) {
+            Ok(states) => states,
+            Err(status) => {
+                self.decision.filter_seconds = self.started.elapsed().as_secs_f64();
+                let failed = diagnosis::pre_filter_error(self.candidates, &status);
+                return (self.decision.failed(failed), None);
+            }
+        };
+        let Some(Feasible {
+            feasible,
+            failures,
+            refused,
+        }) = self.filter(&states)
+        else {
+            return (self.decision, None);
+        };
+        let filtered_at = Instant::now();
+        self.decision.filter_seconds = (filtered_at - self.started).as_secs_f64();
+        let chosen = if feasible.len() == 1 && self.options.extension.is_none() {
+            Some((feasible[0], 0))
+        } else {
+            self.score(&states, &feasible, (failures, &refused))
+        };
+        let scored_at = Instant::now();
+        self.decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
+        let Some((index, score)) = chosen else {
+            return (self.decision, None);
+        };
+        self.reserve(&states, index, score);
+        self.decision.placement_seconds = scored_at.elapsed().as_secs_f64();
+        (self.decision, Some(index))
     }
 
-    let filtered_at = Instant::now();
-    decision.filter_seconds = (filtered_at - started).as_secs_f64();
-    let chosen = if feasible.len() == 1 && extension.is_none() {
-        Some((feasible[0], 0))
-    } else {
+    /// Filter: the feasible nodes, with the others' failures; None when the pod fails (the
+    /// decision says why).
+    fn filter(&mut self, states: &FilterPrep) -> Option<Feasible> {
+        let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
+        let verdicts = self
+            .options
+            .statics
+            .map(|cache| static_filters::verdicts(cache, profile, states, pod, nodes));
+        let prefix = static_prefix(profile);
+        let statics = verdicts.as_deref().map(|v| (v.as_slice(), prefix));
+        let found = find_feasible(profile, states, pod, nodes, self.options.only, statics);
+        let mut failures = found.failures;
+        self.decision.filter_seconds = self.started.elapsed().as_secs_f64();
+        self.decision.evaluated_nodes = found.processed;
+        if let Some(err) = failures.iter().find(|s| s.code == Code::Error) {
+            self.decision.code = Code::Error;
+            self.decision.message = err.reasons.join(", ");
+            return None;
+        }
+        self.decision.feasible_nodes = found.feasible.len();
+        if !found.feasible.is_empty() {
+            return Some(Feasible {
+                feasible: found.feasible,
+                failures,
+                refused: found.refused,
+            });
+        }
+        if let Some(unheld) = self.options.unheld {
+            let held = (nodes, unheld);
+            blame_holds(profile, states, pod, held, &found.failed_at, &mut failures);
+        }
+        failures.extend(explain_refused(profile, states, pod, nodes, &found.refused));
+        self.decision
+            .fail(diagnosis::fit_error(self.candidates, &failures));
+        None
+    }
+
+    /// PreScore, Score, the outside plugins' verdicts, then the best node (ties broken by a
+    /// hash of the pod and node); None when the pod fails (the decision says why).
+    fn score(
+        &mut self,
+        states: &FilterPrep,
+        feasible: &[usize],
+        unfit: (Vec<Status>, &[usize]),
+    ) -> Option<(usize, i64)> {
+        let nodes = self.ctx.nodes;
         let feasible_nodes: Vec<&NodeInfo> = feasible.iter().map(|&i| &*nodes[i]).collect();
-        let scored = match scoring::score_nodes(profile, &ctx, &states, &feasible_nodes) {
+        let scored = match scoring::score_nodes(self.profile, &self.ctx, states, &feasible_nodes) {
             Ok(scored) => scored,
-            Err(message) => {
-                decision.code = Code::Error;
-                decision.message = message.to_string();
-                return (decision, None);
-            }
+            Err(message) => return self.error(message.to_string()),
         };
         let mut totals: Vec<Option<i64>> = scoring::totals(&scored, feasible.len())
             .into_iter()
             .map(Some)
             .collect();
-        if let Some(extension) = extension {
-            let core: Vec<i64> = totals.iter().map(|t| t.unwrap_or(0)).collect();
-            let verdicts = match extension.judge(pod, &feasible_nodes, &core) {
-                Ok(v) if v.len() == feasible.len() => v,
-                Ok(v) => {
-                    decision.code = Code::Error;
-                    decision.message = format!(
-                        "plugins judged {} nodes, {} were feasible",
-                        v.len(),
-                        feasible.len()
-                    );
-                    return (decision, None);
-                }
-                Err(message) => {
-                    decision.code = Code::Error;
-                    decision.message = message.to_string();
-                    return (decision, None);
-                }
-            };
-            let mut rejected = Vec::new();
-            for (total, verdict) in totals.iter_mut().zip(verdicts) {
-                match verdict {
-                    Verdict::Score(extra) => *total = total.map(|t| t.saturating_add(extra)),
-                    Verdict::Reject(reason) => {
-                        *total = None;
-                        rejected.push(Status::unschedulable(reason));
-                    }
-                }
-            }
-            decision.feasible_nodes -= rejected.len();
-            if decision.feasible_nodes == 0 {
-                explain_refused(&mut failures);
-                decision.score_seconds = filtered_at.elapsed().as_secs_f64();
-                let all = failures.iter().chain(&rejected);
-                return (decision.failed(diagnosis::fit_error(candidates, all)), None);
-            }
+        if let Some(extension) = self.options.extension {
+            self.judge(extension, (&feasible_nodes, &mut totals), states, unfit)?;
         }
+        let pod = self.ctx.pod;
         // Hashes the node's symbol, not its name: no string lookup per comparison.
         let tie = |i: usize| {
             let node = nodes[i].node.as_ref().map(|n| n.name.into_usize());
@@ -775,25 +798,90 @@ fn decide(
             .filter_map(|(i, total)| total.map(|t| (i, t)))
             .max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(**b).cmp(&tie(**a))))
             .map(|(&i, s)| (i, s))
-    };
-    let scored_at = Instant::now();
-    decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
-    let Some((index, score)) = chosen else {
-        return (decision, None);
-    };
-    decision.node = nodes[index].node.as_ref().map(|n| n.name().to_owned());
-    decision.score = score;
-    let mut reserved = Reserved::default();
-    for (plugin, state) in profile.filters.iter().zip(&states) {
-        if let Some(state) = state {
-            plugin.reserve(state.as_ref(), pod, &nodes[index], &mut reserved);
-        }
     }
-    decision.allocation = reserved.allocation;
-    decision.volumes = reserved.volumes;
-    decision.claims = reserved.claims;
-    decision.placement_seconds = scored_at.elapsed().as_secs_f64();
-    (decision, Some(index))
+
+    /// The outside plugins' verdicts on the feasible nodes added to their `totals` (a rejected
+    /// node's total is None); None when they fail or reject every node (the decision says why,
+    /// with `unfit`: the other nodes' failures and the nodes the static verdicts refused).
+    fn judge(
+        &mut self,
+        extension: &dyn Extension,
+        (feasible, totals): (&[&NodeInfo], &mut [Option<i64>]),
+        states: &FilterPrep,
+        (mut failures, refused): (Vec<Status>, &[usize]),
+    ) -> Option<()> {
+        let core: Vec<i64> = totals.iter().map(|t| t.unwrap_or(0)).collect();
+        let verdicts = match extension.judge(self.ctx.pod, feasible, &core) {
+            Ok(v) if v.len() == feasible.len() => v,
+            Ok(v) => {
+                let message = format!(
+                    "plugins judged {} nodes, {} were feasible",
+                    v.len(),
+                    feasible.len()
+                );
+                return self.error(message);
+            }
+            Err(message) => return self.error(message.to_string()),
+        };
+        let mut rejected = Vec::new();
+        for (total, verdict) in totals.iter_mut().zip(verdicts) {
+            match verdict {
+                Verdict::Score(extra) => *total = total.map(|t| t.saturating_add(extra)),
+                Verdict::Reject(reason) => {
+                    *total = None;
+                    rejected.push(Status::unschedulable(reason));
+                }
+            }
+        }
+        self.decision.feasible_nodes -= rejected.len();
+        if self.decision.feasible_nodes > 0 {
+            return Some(());
+        }
+        let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
+        failures.extend(explain_refused(profile, states, pod, nodes, refused));
+        let all = failures.iter().chain(&rejected);
+        self.decision
+            .fail(diagnosis::fit_error(self.candidates, all));
+        None
+    }
+
+    /// Reserve: what the plugins take for the pod on node `index`, on its decision.
+    fn reserve(&mut self, states: &FilterPrep, index: usize, score: i64) {
+        let node = &self.ctx.nodes[index];
+        self.decision.node = node.node.as_ref().map(|n| n.name().to_owned());
+        self.decision.score = score;
+        let mut reserved = Reserved::default();
+        for (plugin, state) in self.profile.filters.iter().zip(states) {
+            if let Some(state) = state {
+                plugin.reserve(state.as_ref(), self.ctx.pod, node, &mut reserved);
+            }
+        }
+        self.decision.allocation = reserved.allocation;
+        self.decision.volumes = reserved.volumes;
+        self.decision.claims = reserved.claims;
+    }
+
+    /// The pod's cycle is an error with `message`.
+    fn error<T>(&mut self, message: String) -> Option<T> {
+        self.decision.code = Code::Error;
+        self.decision.message = message;
+        None
+    }
+}
+
+/// Why the nodes the static verdicts `refused` refuse the pod (the filters run again on them).
+fn explain_refused(
+    profile: &Profile,
+    states: &FilterPrep,
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+    refused: &[usize],
+) -> Vec<Status> {
+    refused
+        .par_iter()
+        .with_min_len(MIN_NODES_PER_TASK)
+        .filter_map(|&i| run_filters(profile, states, pod, &nodes[i]))
+        .collect()
 }
 
 /// Reserve for DynamicResources: the claims `pod` allocates are shown allocated, their devices
@@ -849,7 +937,12 @@ mod tests {
         let mut ns = nodes(&[("a", 4000), ("b", 4000), ("c", 4000)]);
         Arc::make_mut(&mut ns[0]).add_pod(Arc::new(with_requests(pod("x"), 3000, 0)));
         Arc::make_mut(&mut ns[2]).add_pod(Arc::new(with_requests(pod("y"), 1000, 0)));
-        let (d, i) = schedule_pod(&profile(""), &ns, &with_requests(pod("p"), 1000, 1 << 20));
+        let (d, i) = schedule_pod(
+            &profile(""),
+            Cluster::of(&ns),
+            &with_requests(pod("p"), 1000, 1 << 20),
+            Options::default(),
+        );
         assert_eq!(
             (d.code, d.node.as_deref(), i),
             (Code::Success, Some("b"), Some(1))
@@ -868,7 +961,12 @@ mod tests {
                 "scores":{"NodeResourcesFit":1},"fit":{"strategy":"MostAllocated"}}"#,
         )
         .expect("valid profile");
-        let (d, _) = schedule_pod(&prof, &ns, &with_requests(pod("p"), 1000, 0));
+        let (d, _) = schedule_pod(
+            &prof,
+            Cluster::of(&ns),
+            &with_requests(pod("p"), 1000, 0),
+            Options::default(),
+        );
         assert_eq!(d.node.as_deref(), Some("a"));
     }
 
@@ -878,7 +976,12 @@ mod tests {
         tainted.record.taints = vec![Taint::new("key", "value", TaintEffect::NoSchedule)].into();
         let mut ns = nodes(&[("a", 1000), ("b", 1000)]);
         ns.push(Arc::new(tainted.build()));
-        let (d, i) = schedule_pod(&profile(""), &ns, &with_requests(pod("p"), 2000, 0));
+        let (d, i) = schedule_pod(
+            &profile(""),
+            Cluster::of(&ns),
+            &with_requests(pod("p"), 2000, 0),
+            Options::default(),
+        );
         assert_eq!(i, None);
         assert_eq!(d.code, Code::Unschedulable);
         assert_eq!(
@@ -893,7 +996,7 @@ mod tests {
         let mut bad = pod("bad");
         bad.error = Some("Pod default/bad: spec.containers[0].resources.requests.cpu: invalid quantity \"x\": unknown suffix".into());
         let ns = nodes(&[("a", 1000)]);
-        let (d, _) = schedule_pod(&profile(""), &ns, &bad);
+        let (d, _) = schedule_pod(&profile(""), Cluster::of(&ns), &bad, Options::default());
         assert_eq!(d.code, Code::UnschedulableAndUnresolvable);
         assert!(
             d.message
@@ -902,7 +1005,12 @@ mod tests {
 
         let mut broken = node("broken", 1000, 1000);
         broken.record.error = Some("Node broken: status.allocatable.cpu: invalid quantity".into());
-        let (d, _) = schedule_pod(&profile(""), &[Arc::new(broken.build())], &pod("p"));
+        let (d, _) = schedule_pod(
+            &profile(""),
+            Cluster::of(&[Arc::new(broken.build())]),
+            &pod("p"),
+            Options::default(),
+        );
         assert_eq!(d.code, Code::UnschedulableAndUnresolvable);
         assert!(
             d.message.contains("Node broken: status.allocatable.cpu"),
@@ -910,7 +1018,12 @@ mod tests {
             d.message
         );
 
-        let (d, _) = schedule_pod(&profile(""), &[], &pod("p"));
+        let (d, _) = schedule_pod(
+            &profile(""),
+            Cluster::of(&[]),
+            &pod("p"),
+            Options::default(),
+        );
         assert_eq!(d.message, diagnosis::NO_NODES_AVAILABLE);
     }
 
@@ -920,17 +1033,26 @@ mod tests {
         let prof = profile("");
         let chosen: std::collections::HashSet<String> = (0..40)
             .map(|i| {
-                schedule_pod(&prof, &ns, &pod(&format!("p{i}")))
-                    .0
-                    .node
-                    .expect("fits")
+                schedule_pod(
+                    &prof,
+                    Cluster::of(&ns),
+                    &pod(&format!("p{i}")),
+                    Options::default(),
+                )
+                .0
+                .node
+                .expect("fits")
             })
             .collect();
         assert!(chosen.len() > 1, "ties spread over nodes: {chosen:?}");
-        let again = schedule_pod(&prof, &ns, &pod("p7")).0.node;
+        let again = schedule_pod(&prof, Cluster::of(&ns), &pod("p7"), Options::default())
+            .0
+            .node;
         assert_eq!(
             again,
-            schedule_pod(&prof, &ns, &pod("p7")).0.node,
+            schedule_pod(&prof, Cluster::of(&ns), &pod("p7"), Options::default())
+                .0
+                .node,
             "deterministic"
         );
     }
@@ -941,7 +1063,7 @@ mod tests {
         let specs: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 4000)).collect();
         let ns = nodes(&specs);
         let prof = profile("");
-        let (first, _) = schedule_pod(&prof, &ns, &pod("a"));
+        let (first, _) = schedule_pod(&prof, Cluster::of(&ns), &pod("a"), Options::default());
         // 50% - 1000/125 = 42% of 1000 nodes.
         assert_eq!((first.evaluated_nodes, first.feasible_nodes), (420, 420));
         assert_eq!(
@@ -950,14 +1072,24 @@ mod tests {
             "the next cycle starts where this one stopped"
         );
         let all = profile(r#","percentageOfNodesToScore":100"#);
-        assert_eq!(schedule_pod(&all, &ns, &pod("b")).0.evaluated_nodes, 1000);
+        assert_eq!(
+            schedule_pod(&all, Cluster::of(&ns), &pod("b"), Options::default())
+                .0
+                .evaluated_nodes,
+            1000
+        );
 
         // Few feasible nodes: everything is examined and every failure explained.
         let mut mixed = nodes(&specs);
         for n in mixed.iter_mut().skip(3) {
             Arc::make_mut(n).add_pod(Arc::new(with_requests(pod("big"), 4000, 0)));
         }
-        let (d, i) = schedule_pod(&prof, &mixed, &with_requests(pod("c"), 1000, 0));
+        let (d, i) = schedule_pod(
+            &prof,
+            Cluster::of(&mixed),
+            &with_requests(pod("c"), 1000, 0),
+            Options::default(),
+        );
         assert_eq!((d.evaluated_nodes, d.feasible_nodes), (1000, 3));
         assert!(i.is_some_and(|i| i < 3));
     }
@@ -996,15 +1128,11 @@ mod tests {
         let ns = nodes(&[("a", 8000), ("b", 8000), ("c", 1000)]);
         let p = with_requests(pod("p"), 500, 0);
         let run = |ext: &dyn Extension, ns: &[Arc<NodeInfo>]| {
-            schedule_pod_extended(
-                &profile(""),
-                ns,
-                &Namespaces::default(),
-                &Volumes::default(),
-                &p,
-                Some(ext),
-            )
-            .0
+            let options = Options {
+                extension: Some(ext),
+                ..Options::default()
+            };
+            schedule_pod(&profile(""), Cluster::of(ns), &p, options).0
         };
         let d = run(&Outside, &ns);
         assert_eq!(
@@ -1045,7 +1173,7 @@ mod tests {
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        let ds = schedule_batch(&snap, &uids, &profile(""));
+        let ds = schedule_batch(&snap, &uids, &profile(""), None);
         let nodes: Vec<Option<&str>> = ds.iter().map(|d| d.node.as_deref()).collect();
         assert!(nodes[0].is_some() && nodes[1].is_some() && nodes[0] != nodes[1]);
         assert_eq!(ds[2].code, Code::Unschedulable, "both nodes are full now");

@@ -61,7 +61,7 @@ fn cluster(nodes: usize) -> ClusterState {
 }
 
 fn decide(s: &ClusterState, uid: &str) -> crate::cycle::Decision {
-    schedule_batch(&s.snapshot(), &[uid.to_owned()], &profile())
+    schedule_batch(&s.snapshot(), &[uid.to_owned()], &profile(), None)
         .pop()
         .unwrap()
 }
@@ -321,7 +321,7 @@ fn pods_of_one_batch_never_share_a_device() {
         claim_pod(&mut s, pod, c);
     }
     let uids = ["a", "b", "c"].map(str::to_owned);
-    let d = schedule_batch(&s.snapshot(), &uids, &profile());
+    let d = schedule_batch(&s.snapshot(), &uids, &profile(), None);
     assert_eq!(d[0].code, Code::Success, "{}", d[0].message);
     assert_eq!(d[1].code, Code::Success, "{}", d[1].message);
     let (a, b) = (keys(&d[0]), keys(&d[1]));
@@ -343,7 +343,7 @@ fn a_claim_shared_in_one_batch_is_allocated_once_and_its_pods_follow_it() {
         claim_pod(&mut s, pod, "shared");
     }
     let uids = ["s1", "s2", "s3"].map(str::to_owned);
-    let d = schedule_batch(&s.snapshot(), &uids, &profile());
+    let d = schedule_batch(&s.snapshot(), &uids, &profile(), None);
     assert!(
         d.iter().all(|x| x.code == Code::Success),
         "{:?}",

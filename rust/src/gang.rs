@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::cycle::{Decision, assume_claims, schedule_pod_among};
+use crate::cycle::{Cluster, Decision, Options, assume_claims, schedule_pod};
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
 use crate::intern::{Sym, resolve, sym};
@@ -254,16 +254,18 @@ impl Search<'_> {
         let mut score = 0i64;
         let mut skipped = 0usize;
         for (m, pod) in self.members.iter().enumerate() {
-            let (decision, chosen) = schedule_pod_among(
-                self.profile,
-                &working,
-                &namespaces,
-                &volumes,
-                &dra,
-                pod,
-                self.gang.extension,
-                Some(&open),
-            );
+            let cluster = Cluster {
+                nodes: &working,
+                namespaces: &namespaces,
+                volumes: &volumes,
+                dra: &dra,
+            };
+            let options = Options {
+                extension: self.gang.extension,
+                only: Some(&open),
+                ..Options::default()
+            };
+            let (decision, chosen) = schedule_pod(self.profile, cluster, pod, options);
             let Some(i) = chosen else {
                 // Members beyond what the group still needs may stay behind; the rest may not.
                 skipped += 1;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::cycle::{Decision, schedule_batch, schedule_pod_holding};
+use crate::cycle::{Cluster, Decision, Options, schedule_batch, schedule_pod};
 use crate::framework::nominator::Nominees;
 use crate::intern::sym;
 use crate::runtime::profile::Profile;
@@ -300,7 +300,7 @@ fn check(seed: u64) {
         .with_namespaces(namespaces.clone())
         .with_preemption_objects(classes.clone(), Budgets::default(), nominated.clone());
     let uids: Vec<String> = pending.iter().map(|p| p.uid.to_string()).collect();
-    let batched = schedule_batch(&snapshot, &uids, &profile());
+    let batched = schedule_batch(&snapshot, &uids, &profile(), None);
 
     let walking = profile();
     let nominees = Nominees::of(&nominated, &nodes, &classes);
@@ -309,7 +309,16 @@ fn check(seed: u64) {
         let view = nominees
             .held_for(p, &nodes, &pending_map, &classes)
             .into_owned();
-        let (d, chosen) = schedule_pod_holding(&walking, &view, &nodes, &namespaces, p);
+        // Walking: no index, no static verdicts; the holds blamed as the batch blames them.
+        let cluster = Cluster {
+            namespaces: &namespaces,
+            ..Cluster::of(&view)
+        };
+        let options = Options {
+            unheld: Some(&nodes),
+            ..Options::default()
+        };
+        let (d, chosen) = schedule_pod(&walking, cluster, p, options);
         assert!(
             same(&d, with_index),
             "seed {seed}: pod {} decided differently with the index:\n walking: {d:?}\n index:   {with_index:?}",

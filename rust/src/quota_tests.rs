@@ -62,7 +62,7 @@ fn pod(s: &mut ClusterState, ns: &str, uid: &str, gpus: u32, node: Option<&str>)
 
 fn decide(s: &ClusterState, uids: &[&str]) -> Vec<crate::cycle::Decision> {
     let uids: Vec<String> = uids.iter().map(|u| (*u).to_owned()).collect();
-    schedule_batch(&s.snapshot(), &uids, &profile())
+    schedule_batch(&s.snapshot(), &uids, &profile(), None)
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn empty_node_takes(zones: &[ZoneSpec], policy: &str, pod: &Value) -> bool {
     topology_node(&mut s, "fresh", zones, policy);
     apply(&mut s, Kind::Pod, "ADDED", pod);
     let uid = pod["metadata"]["uid"].as_str().expect("uid").to_owned();
-    schedule_batch(&s.snapshot(), &[uid], &profile())[0]
+    schedule_batch(&s.snapshot(), &[uid], &profile(), None)[0]
         .node
         .is_some()
 }

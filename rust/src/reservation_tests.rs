@@ -90,7 +90,7 @@ fn the_held_node_is_kept_from_pods_of_equal_priority() {
     // b has 7 GPUs free, the most of any node: without the hold a 4-GPU pod would go there
     // (LeastAllocated); with it, it goes elsewhere.
     gpu_pod(&mut s, "small", None, 4);
-    let decisions = schedule_batch(&s.snapshot(), &["small".to_owned()], &profile(1.0));
+    let decisions = schedule_batch(&s.snapshot(), &["small".to_owned()], &profile(1.0), None);
     assert_eq!(
         decisions[0].node.as_deref(),
         Some("a"),
@@ -101,7 +101,7 @@ fn the_held_node_is_kept_from_pods_of_equal_priority() {
     // A 7-GPU pod fits only on b, and only but for the hold: it is told so, not that GPUs
     // are short on a node with 7 free.
     gpu_pod(&mut s, "seven", None, 7);
-    let decisions = schedule_batch(&s.snapshot(), &["seven".to_owned()], &profile(1.0));
+    let decisions = schedule_batch(&s.snapshot(), &["seven".to_owned()], &profile(1.0), None);
     assert_eq!(
         decisions[0].message,
         "0/3 nodes are available: 1 node(s) were reserved for nominated pods, \
@@ -111,7 +111,7 @@ fn the_held_node_is_kept_from_pods_of_equal_priority() {
     // Once b's pod is gone, the reserved pod takes b.
     let gone = r#"{"type":"DELETED","object":{"metadata":{"name":"on-b","namespace":"ns","uid":"on-b"},"spec":{"nodeName":"b"}}}"#;
     s.apply_event(Kind::Pod, gone.as_bytes()).expect("event");
-    let decisions = schedule_batch(&s.snapshot(), &["big".to_owned()], &profile(1.0));
+    let decisions = schedule_batch(&s.snapshot(), &["big".to_owned()], &profile(1.0), None);
     assert_eq!(
         decisions[0].node.as_deref(),
         Some("b"),
@@ -170,7 +170,7 @@ fn a_hold_ends_when_its_pod_lands_elsewhere_in_the_same_batch() {
     s.nominate("big", Some("b")).expect("nominate");
     let batch = |uids: &[&str]| {
         let uids: Vec<String> = uids.iter().map(|u| (*u).to_owned()).collect();
-        schedule_batch(&s.snapshot(), &uids, &profile(1.0))
+        schedule_batch(&s.snapshot(), &uids, &profile(1.0), None)
             .into_iter()
             .map(|d| d.node)
             .collect::<Vec<_>>()

@@ -360,7 +360,7 @@ fn the_plan_holds_in_the_snapshot_and_the_nomination_in_later_cycles() {
     let snap = s.snapshot();
     let out = preempt(&snap, &["hi".to_owned()], &profile(), None);
     assert_eq!(victims(&out), vec!["low"]);
-    let decisions = schedule_batch(&snap, &["other".to_owned()], &profile());
+    let decisions = schedule_batch(&snap, &["other".to_owned()], &profile(), None);
     assert_eq!(
         decisions[0].code,
         Code::Unschedulable,
@@ -376,9 +376,9 @@ fn the_plan_holds_in_the_snapshot_and_the_nomination_in_later_cycles() {
     s.nominate("hi", Some("n1")).unwrap();
     assert_eq!(s.nominated_node("hi"), Some("n1"));
     let snap = s.snapshot();
-    let decisions = schedule_batch(&snap, &["other".to_owned()], &profile());
+    let decisions = schedule_batch(&snap, &["other".to_owned()], &profile(), None);
     assert_eq!(decisions[0].code, Code::Unschedulable, "held for hi");
-    let decisions = schedule_batch(&snap, &["hi".to_owned()], &profile());
+    let decisions = schedule_batch(&snap, &["hi".to_owned()], &profile(), None);
     assert_eq!(decisions[0].node.as_deref(), Some("n1"));
     s.nominate("hi", None).unwrap();
     assert_eq!(s.nominated_node("hi"), None);

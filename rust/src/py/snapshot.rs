@@ -51,7 +51,7 @@ impl PySnapshot {
         let extension = PyExtension::from_arg(plugins);
         let decisions = without_gil(py, || {
             let extension = extension.as_ref().map(|e| e as &dyn Extension);
-            Ok(cycle::schedule_batch_with(
+            Ok(cycle::schedule_batch(
                 &self.inner,
                 &uids,
                 profile,

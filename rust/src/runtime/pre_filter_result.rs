@@ -49,7 +49,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::cycle::schedule_pod;
+    use crate::cycle::{Cluster, Options, schedule_pod};
     use crate::intern::sym;
     use crate::state::labels::Labels;
     use crate::state::node_selector::{NodeSelector, Operator, Requirement, Term};
@@ -112,18 +112,33 @@ mod tests {
     fn nodes_left_out_get_kubes_reason_whatever_else_refuses_them() {
         let nodes = cluster();
         // Named and matching: placed.
-        let (d, _) = schedule_pod(&profile(), &nodes, &naming(&[(&[&["a"]], "x")]));
+        let (d, _) = schedule_pod(
+            &profile(),
+            Cluster::of(&nodes),
+            &naming(&[(&[&["a"]], "x")]),
+            Options::default(),
+        );
         assert_eq!(d.node.as_deref(), Some("a"));
         // Named but the expression fails: the filter's reason there; the tainted node is
         // counted as left out, not as tainted.
-        let (d, _) = schedule_pod(&profile(), &nodes, &naming(&[(&[&["a"]], "y")]));
+        let (d, _) = schedule_pod(
+            &profile(),
+            Cluster::of(&nodes),
+            &naming(&[(&[&["a"]], "y")]),
+            Options::default(),
+        );
         assert_eq!(
             d.message,
             "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, \
              2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
         );
         // A name no node has: every node is left out.
-        let (d, _) = schedule_pod(&profile(), &nodes, &naming(&[(&[&["ghost"]], "x")]));
+        let (d, _) = schedule_pod(
+            &profile(),
+            Cluster::of(&nodes),
+            &naming(&[(&[&["ghost"]], "x")]),
+            Options::default(),
+        );
         assert_eq!(
             d.message,
             "0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]."
@@ -131,8 +146,9 @@ mod tests {
         // Two terms: the union of the nodes they name.
         let (d, _) = schedule_pod(
             &profile(),
-            &nodes,
+            Cluster::of(&nodes),
             &naming(&[(&[&["b"]], "y"), (&[&["c"]], "y")]),
+            Options::default(),
         );
         assert_eq!(
             d.message,
@@ -144,7 +160,12 @@ mod tests {
     #[test]
     fn a_term_naming_no_node_rejects_the_pod_at_pre_filter() {
         // Within a term the fields are ANDed: a and b at once is no node.
-        let (d, _) = schedule_pod(&profile(), &cluster(), &naming(&[(&[&["a"], &["b"]], "x")]));
+        let (d, _) = schedule_pod(
+            &profile(),
+            Cluster::of(&cluster()),
+            &naming(&[(&[&["a"], &["b"]], "x")]),
+            Options::default(),
+        );
         assert_eq!(
             d.message,
             "0/3 nodes are available: pod affinity terms conflict."
@@ -154,14 +175,14 @@ mod tests {
     #[test]
     fn a_term_without_names_narrows_nothing() {
         let mut p = naming(&[(&[&["ghost"]], "x"), (&[], "x")]);
-        let (d, _) = schedule_pod(&profile(), &cluster(), &p);
+        let (d, _) = schedule_pod(&profile(), Cluster::of(&cluster()), &p, Options::default());
         assert_eq!(d.node.as_deref(), Some("a"));
         // NotIn names no node either.
         p = naming(&[(&[], "x")]);
         if let Some(sel) = &mut p.required_affinity {
             sel.terms[0].fields = vec![Operator::parse("NotIn", &["b"])].into();
         }
-        let (d, _) = schedule_pod(&profile(), &cluster(), &p);
+        let (d, _) = schedule_pod(&profile(), Cluster::of(&cluster()), &p, Options::default());
         assert_eq!(d.node.as_deref(), Some("a"));
     }
 }

@@ -472,7 +472,7 @@ mod tests {
             )
             .unwrap();
             let uids: Vec<String> = ["p1", "p2", "p3"].map(String::from).to_vec();
-            let decisions = schedule_batch(&state.snapshot(), &uids, &profile);
+            let decisions = schedule_batch(&state.snapshot(), &uids, &profile, None);
             let placed: Vec<_> = decisions.iter().filter(|d| d.node.is_some()).collect();
             assert_eq!(placed.len(), 2, "{decisions:?}");
             let zones: Vec<&str> = placed
@@ -505,7 +505,7 @@ mod tests {
                 ledger_gpus(&state, "node-0") + ledger_gpus(&state, "node-1"),
                 4
             );
-            let again = schedule_batch(&state.snapshot(), &uids[2..], &profile);
+            let again = schedule_batch(&state.snapshot(), &uids[2..], &profile, None);
             assert!(again[0].node.is_none(), "{again:?}");
         }
 
@@ -588,7 +588,7 @@ mod tests {
                 "settled: the object counts them"
             );
             let uids = ["hi".to_owned()];
-            let decisions = schedule_batch(&state.snapshot(), &uids, &profile);
+            let decisions = schedule_batch(&state.snapshot(), &uids, &profile, None);
             assert_eq!(decisions[0].code, Code::Unschedulable);
             let outcome = crate::preemption::preempt(&state.snapshot(), &uids, &profile, None);
             assert_eq!(outcome.message, "");
