@@ -68,14 +68,13 @@ from .conformance.dra_generator import (
     generate,
 )
 from .conformance.generator import parse_seeds
-from .conformance.settle import wait_settled
+from .conformance.settle import list_pages, wait_settled
 
 SEEDS = parse_seeds(os.environ.get("PODIUM_DRA_CONFORMANCE_SEEDS", "1"))
 NODES = int(os.environ.get("PODIUM_DRA_CONFORMANCE_NODES", "60"))
 PODS = int(os.environ.get("PODIUM_DRA_CONFORMANCE_PODS", "300"))
 PODIUM_SETTLE_SECONDS = 240.0
 QUIET_SECONDS = 3.0
-_PAGE = 250
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -283,21 +282,7 @@ async def _outcome(api: ApiClient, namespace: str) -> Outcome:
         "RESOURCE_CLAIM": f"{RESOURCE_API}/resourceclaims",
         "POD": "/api/v1/pods",
     }
-    return Outcome(namespace, {kind: await _pages(api, path) for kind, path in paths.items()})
-
-
-async def _pages(api: ApiClient, path: str) -> list[bytes]:
-    pages: list[bytes] = []
-    token: str | None = None
-    while True:
-        query: dict[str, str | int | bool] = {"limit": _PAGE}
-        if token:
-            query["continue"] = token
-        body = await request_bytes(api, "GET", path, query=query)
-        pages.append(body)
-        token = orjson.loads(body)["metadata"].get("continue")
-        if not token:
-            return pages
+    return Outcome(namespace, {kind: await list_pages(api, path) for kind, path in paths.items()})
 
 
 @dataclass(frozen=True)

@@ -149,17 +149,18 @@ def _unschedulable(pod: Any) -> bool:
 async def list_outcome(api: ApiClient) -> Outcome:
     """Everything kube-scheduler saw: all nodes and all pods, as raw list pages."""
     return Outcome(
-        node_pages=await _pages(api, "/api/v1/nodes"),
-        pod_pages=await _pages(api, "/api/v1/pods"),
+        node_pages=await list_pages(api, "/api/v1/nodes"),
+        pod_pages=await list_pages(api, "/api/v1/pods"),
         volume_pages={
-            "PERSISTENT_VOLUME": await _pages(api, "/api/v1/persistentvolumes"),
-            "PERSISTENT_VOLUME_CLAIM": await _pages(api, "/api/v1/persistentvolumeclaims"),
-            "STORAGE_CLASS": await _pages(api, _STORAGE_CLASSES),
+            "PERSISTENT_VOLUME": await list_pages(api, "/api/v1/persistentvolumes"),
+            "PERSISTENT_VOLUME_CLAIM": await list_pages(api, "/api/v1/persistentvolumeclaims"),
+            "STORAGE_CLASS": await list_pages(api, _STORAGE_CLASSES),
         },
     )
 
 
-async def _pages(api: ApiClient, path: str) -> list[bytes]:
+async def list_pages(api: ApiClient, path: str) -> list[bytes]:
+    """Every object at ``path``, as the raw list pages the apiserver gives."""
     pages: list[bytes] = []
     token: str | None = None
     while True:
