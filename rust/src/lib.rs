@@ -2,10 +2,10 @@
 //!
 //! The modules stand in layers, each importing only those below it: `quantity`, `intern` and
 //! `topology` (NUMA placement) at the bottom; `state` (the cache: records decoded once);
-//! `framework` (codes, statuses, plugin interfaces, batch state); `plugins` (one folder per
-//! plugin); `runtime` (the registry, profiles, running a profile's plugins over nodes); the
-//! scheduling above them (`cycle`, `gang`, `preemption`, `reservation`, `explain`, `evaluate`);
-//! and `py`, the Python boundary, on top. This module only registers `py`'s classes.
+//! `framework` (codes, statuses, one trait per extension point, cycle and batch state, the
+//! nominator); `plugins` (one folder per plugin); `runtime` (the registry, profiles, running a
+//! profile's plugins over nodes); the scheduling above them (`cycle`, `gang`, `preemption`,
+//! `reservation`, `explain`, `evaluate`); and `py`, the Python boundary, on top. This module only registers `py`'s classes.
 
 pub mod bounded;
 pub mod cycle;

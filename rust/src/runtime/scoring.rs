@@ -5,8 +5,7 @@
 use rayon::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared};
 use crate::framework::warm::warm;
 use crate::runtime::profile::{Profile, WeightedScore};

@@ -2,8 +2,7 @@
 //! (one minus the standard deviation of the requested fractions).
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{

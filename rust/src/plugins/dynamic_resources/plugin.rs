@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::allocator::{Options, PreparedPod, Verdict, allocate, prepare};
 use super::matcher::Matchers;
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{
     Filter, Plugin, PodContext, PreFilter, PreScore, Prepared, Reserve, Reserved, Score,
 };

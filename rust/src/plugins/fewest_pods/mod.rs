@@ -4,8 +4,7 @@
 //! PreScore finds the busiest feasible node once per pod; Score gives each node its share of
 //! the room below that, scaled to `0..=MAX_NODE_SCORE`, so no normalize step is needed.
 
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

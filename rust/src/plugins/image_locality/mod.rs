@@ -6,8 +6,7 @@
 //! the sum is clamped to `23Mi ..= 1000Mi × containers` and scaled linearly to 0..=100. No
 //! normalization step.
 
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::intern::Sym;
 use crate::state::node::NodeRecord;

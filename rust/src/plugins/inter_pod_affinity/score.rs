@@ -8,8 +8,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;

@@ -1,8 +1,7 @@
 //! NodeAffinity (score): the sum of the weights of the preferred terms a node matches,
 //! normalized so the best node scores 100.
 
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{Plugin, PodContext, PreScore, Prepared, Score, default_normalize};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;

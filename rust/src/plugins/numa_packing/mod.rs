@@ -8,8 +8,7 @@
 use std::sync::Arc;
 
 use crate::error::CoreResult;
-use crate::framework::cycle_state::FilterStates;
-use crate::framework::cycle_state::PluginState;
+use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
