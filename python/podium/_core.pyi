@@ -30,6 +30,7 @@ __all__ = [
     "PodGroup",
     "Preemption",
     "Profile",
+    "QuotaUsage",
     "ResourceClaimReservation",
     "Snapshot",
     "Victim",
@@ -213,6 +214,18 @@ class Decision:
     filter_seconds: float
     score_seconds: float
     placement_seconds: float
+
+@final
+class QuotaUsage:
+    """One ElasticQuota and what its namespace's pods use (bound and assumed). Amounts by
+    resource name in the resource's base unit (cpu in millicores, memory in bytes); ``used``
+    lists every resource ``min`` or ``max`` names."""
+
+    namespace: str
+    name: str
+    min: dict[str, int]
+    max: dict[str, int]
+    used: dict[str, int]
 
 @final
 class ResourceClaimReservation:
@@ -603,6 +616,8 @@ class ClusterState:
         """Pods assumed and neither confirmed by the watch nor forgotten (binds in flight); zero
         once scheduling is idle, or a reservation leaked."""
     def pod_group(self, namespace: str, name: str) -> PodGroup | None: ...
+    def quotas(self) -> list[QuotaUsage]:
+        """Every ElasticQuota with its namespace's use, sorted by namespace and name."""
     def pod_groups(self) -> list[PodGroup]: ...
     def group_members(self, namespace: str, name: str) -> list[GroupMember]:
         """The pods labelled with the group, sorted by name (the group need not exist)."""

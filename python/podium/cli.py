@@ -129,6 +129,23 @@ def dev(
 
 
 @app.command()
+def quotas(
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="kubeconfig file; in-cluster credentials when omitted."),
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table or json")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Every ElasticQuota: min, max and use per resource, borrowed, lent, pending pods."""
+    from podium.quotas_cli import run_quotas
+
+    raise typer.Exit(_run_async(run_quotas(kubeconfig, context, output)))
+
+
+@app.command()
 def explain(
     pod: Annotated[
         str, typer.Argument(help="NAMESPACE/NAME of the pod (NAME: namespace default).")

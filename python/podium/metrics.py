@@ -108,6 +108,43 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        quota_labels = ["namespace", "elasticquota", "resource"]
+        self.quota_min = Gauge(
+            "podium_elastic_quota_min",
+            "An ElasticQuota's guaranteed amount (cpu in cores, memory in bytes).",
+            quota_labels,
+            registry=r,
+        )
+        self.quota_max = Gauge(
+            "podium_elastic_quota_max",
+            "An ElasticQuota's upper limit (cpu in cores, memory in bytes).",
+            quota_labels,
+            registry=r,
+        )
+        self.quota_used = Gauge(
+            "podium_elastic_quota_used",
+            "What the quota's namespace's bound and assumed pods request.",
+            quota_labels,
+            registry=r,
+        )
+        self.quota_borrowed = Gauge(
+            "podium_elastic_quota_borrowed",
+            "Used beyond the quota's min: borrowed from what other quotas leave unused.",
+            quota_labels,
+            registry=r,
+        )
+        self.quota_lent = Gauge(
+            "podium_elastic_quota_lent",
+            "The quota's min left unused: what other quotas may borrow.",
+            quota_labels,
+            registry=r,
+        )
+        self.quota_pending_pods = Gauge(
+            "podium_elastic_quota_pending_pods",
+            "Pods of the quota's namespace waiting to be scheduled.",
+            ["namespace", "elasticquota"],
+            registry=r,
+        )
         self.is_leader = Gauge(
             "podium_is_leader",
             "1 while this replica holds the leader lease, else 0.",

@@ -33,6 +33,8 @@ from podium.podgroup_status import GROUP_API, PodGroupStatusWriter
 from podium.pods import gang_key
 from podium.preemption import Preemptor
 from podium.queue import SchedulingQueue
+from podium.quota_view import publish as publish_quotas
+from podium.quota_view import quota_rows
 from podium.scheduler import CycleOptions, Scheduler
 from podium.supervisor import Supervisor
 from podium.tracing import Tracing, TracingOptions
@@ -277,6 +279,10 @@ class Podium:
         self.metrics.cache_objects.labels(kind="node").set(self.state.node_count)
         self.metrics.cache_objects.labels(kind="pod").set(self.state.pod_count)
         self.metrics.set_pending(self.queue.pending_counts())
+        quotas = self.state.quotas()
+        # The pending pods are read only where quotas exist to count them against.
+        pending = self.state.pending() if quotas else []
+        publish_quotas(self.metrics, quota_rows(quotas, pending))
 
 
 def live_explainer(

@@ -1,6 +1,7 @@
 """CapacityScheduling on the real apiserver: scheduler-plugins' ElasticQuota (podium's
 deploy/crds) limits what a namespace's pods use. A team at its max stays pending with the quota
-named in its FailedScheduling message, and is admitted again when one of its pods goes."""
+named in its FailedScheduling message (and in the scraped metrics and `podium quotas`), and is
+admitted again when one of its pods goes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from podium.config import default_config
+from podium.quota_view import quota_rows
+from podium.quotas_cli import to_json
 from podium.rawapi import request_bytes
 from podium.runner import Podium
 from podium.testing.nodes import create_nodes, make_node
@@ -74,6 +77,25 @@ async def test_a_team_at_its_max_waits_with_the_quota_reason(
             return len(pods) - len(waiting) == 4 and len(waiting) == 2 and waiting <= told
 
         await until(four_bound_two_refused, "4 pods bound, 2 refused by the quota", WAIT_SECONDS)
+        # What operators see: the metrics scraped, and `podium quotas`.
+        scraped = podium.metrics.exposition().decode()
+        labels = f'elasticquota="gpus",namespace="{namespace}",resource="nvidia.com/gpu"'
+        for metric, value in (("used", 4), ("min", 4), ("max", 4), ("borrowed", 0), ("lent", 0)):
+            assert f"podium_elastic_quota_{metric}{{{labels}}} {value}.0" in scraped, metric
+        pending = (
+            f'podium_elastic_quota_pending_pods{{elasticquota="gpus",namespace="{namespace}"}}'
+        )
+        assert f"{pending} 2.0" in scraped
+        rows = to_json(quota_rows(podium.state.quotas(), podium.state.pending()))
+        (row,) = (r for r in rows if r["namespace"] == namespace)
+        assert row["pendingPods"] == 2
+        assert row["resources"]["nvidia.com/gpu"] == {
+            "used": 4,
+            "min": 4,
+            "max": 4,
+            "borrowed": 0,
+            "lent": 0,
+        }
         pods = await listed(pods_path)
         bound = sorted(n for n, p in pods.items() if p["spec"].get("nodeName"))
         await request_bytes(

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 
 use super::dra::ResourceClaimReservation;
+use super::quota::QuotaUsage;
 use super::enums;
 use super::errors::{CoreError, without_gil};
 use super::pod_group::PodGroup;
@@ -268,6 +269,18 @@ impl PyClusterState {
         self.lock()
             .pod_group(namespace, name)
             .map(|inner| PodGroup { inner })
+    }
+
+    /// Every ElasticQuota with what its namespace's pods use (bound and assumed).
+    fn quotas(&self) -> Vec<QuotaUsage> {
+        let state = self.lock();
+        let quotas = &state.namespaces().quotas;
+        let mut out: Vec<QuotaUsage> = quotas
+            .all()
+            .map(|q| QuotaUsage::new(q, &quotas.used(q.namespace)))
+            .collect();
+        out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        out
     }
 
     fn pod_groups(&self) -> Vec<PodGroup> {

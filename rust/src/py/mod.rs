@@ -10,6 +10,7 @@ mod evaluate;
 mod plugins;
 mod pod_group;
 mod profile;
+mod quota;
 mod snapshot;
 mod volumes;
 
@@ -28,5 +29,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dra::register(m)?;
     evaluate::register(m)?;
     volumes::register(m)?;
+    quota::register(m)?;
     plugins::register(m)
 }

@@ -1055,6 +1055,11 @@ impl ClusterState {
     // -----------------------------------------------------------------------------------------
     // PodGroups
 
+    /// Namespace labels, ElasticQuotas and what each namespace's placed pods use.
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
     /// The DRA objects and assumed claim allocations.
     pub fn dra(&self) -> &Dra {
         &self.dra

@@ -1,0 +1,53 @@
+"""What `podium quotas` and the quota metrics derive from the core's quota usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+
+from podium.metrics import Metrics
+from podium.quota_view import publish, quota_rows
+from podium.quotas_cli import render
+
+
+@dataclass
+class _Usage:
+    namespace: str
+    name: str
+    min: dict[str, int]
+    max: dict[str, int]
+    used: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    namespace: str
+
+
+def test_borrowed_and_lent_per_resource_and_pending_per_namespace() -> None:
+    usages = [
+        _Usage("a", "q", {"nvidia.com/gpu": 16}, {"nvidia.com/gpu": 32}, {"nvidia.com/gpu": 20}),
+        _Usage("b", "q", {"cpu": 8000}, {}, {"cpu": 2500}),
+    ]
+    rows = quota_rows(usages, [_Pending("a"), _Pending("a"), _Pending("c")])
+    (gpu,) = rows[0].resources
+    assert (gpu.borrowed, gpu.lent, rows[0].pending_pods) == (4, 0, 2)
+    (cpu,) = rows[1].resources
+    assert (cpu.borrowed, cpu.lent, cpu.max, rows[1].pending_pods) == (0, 5500, None, 0)
+
+    metrics = Metrics(CollectorRegistry())
+    publish(metrics, rows)
+    text = metrics.exposition().decode()
+    assert 'podium_elastic_quota_lent{elasticquota="q",namespace="b",resource="cpu"} 5.5' in text
+    gpu_labels = 'elasticquota="q",namespace="a",resource="nvidia.com/gpu"'
+    assert f"podium_elastic_quota_borrowed{{{gpu_labels}}} 4.0" in text
+    # A quota gone disappears from the next scrape.
+    publish(metrics, rows[:1])
+    assert 'namespace="b"' not in metrics.exposition().decode()
+
+    console = Console(record=True, width=120)
+    render(console, rows)
+    table = console.export_text()
+    assert "a/q" in table and "2500m" in table and "5500m" in table
