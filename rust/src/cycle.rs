@@ -21,7 +21,6 @@ use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::intern::sym;
-use crate::plugins::inter_pod_affinity::term_counts::TermCounts;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
@@ -146,7 +145,7 @@ pub fn schedule_batch(
 
 /// A batch's nodes and what is kept in step with them as its pods are placed: the nodes as
 /// most pods see them (the pods nominated to them held there), the placed pods by label
-/// (`data.index`), InterPodAffinity's term counts, the PVs reserved, the quotas used. `place` and
+/// (`data.index`), what plugins keep across the batch (`BatchState`), the PVs reserved, the quotas used. `place` and
 /// `lift` / `hold` are the only places that change them.
 struct Batch {
     slots: Vec<usize>,
@@ -159,8 +158,8 @@ struct Batch {
     positions: Vec<u32>,
     /// Positions of the nodes placed on, written back to the snapshot at the end.
     touched: Vec<usize>,
+    /// What plugins keep across the batch (kept in step through `add_pod` / `remove_pod`).
     state: BatchState,
-    terms: Arc<TermCounts>,
     statics: StaticFilters,
 }
 
@@ -178,8 +177,6 @@ impl Batch {
         for (i, pod) in nominees.all() {
             data.index.add(slots[i], pod);
         }
-        let state = BatchState::default();
-        let terms = state.get::<TermCounts>();
         Self {
             slots,
             nodes,
@@ -187,8 +184,7 @@ impl Batch {
             nominees,
             positions,
             touched: Vec::new(),
-            state,
-            terms,
+            state: BatchState::default(),
             statics: StaticFilters::default(),
         }
     }
@@ -277,7 +273,7 @@ impl Batch {
         }
         data.index.remove(pod);
         if let Some(record) = &self.nodes[j].node {
-            self.terms.unplace(pod, &data.namespaces, &record.labels);
+            self.state.remove_pod(pod, &data.namespaces, &record.labels);
         }
     }
 
@@ -288,12 +284,12 @@ impl Batch {
         }
         data.index.add(self.slots[j], pod);
         if let Some(record) = &self.nodes[j].node {
-            self.terms.place(pod, &data.namespaces, &record.labels);
+            self.state.add_pod(pod, &data.namespaces, &record.labels);
         }
     }
 
     /// `pod` placed on node `i`: counted there for the pods after it (the node, the held
-    /// nodes, the index, the term counts), its PVs reserved, no longer pending; no longer held
+    /// nodes, the index, what plugins keep across the batch), its PVs reserved, no longer pending; no longer held
     /// where it was nominated (kube drops a nomination once its pod is assumed). `lifted`: it
     /// was taken off its nominated node while decided (see `lift`).
     fn place(
@@ -310,7 +306,8 @@ impl Batch {
                 Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
                 // Counted there unless it was lifted (taken out then).
                 if !lifted && let Some(record) = &self.nodes[j].node {
-                    self.terms.unplace(&pod, &data.namespaces, &record.labels);
+                    self.state
+                        .remove_pod(&pod, &data.namespaces, &record.labels);
                 }
             }
             Arc::make_mut(&mut all[i]).place(pod.clone(), allocation);
@@ -325,7 +322,7 @@ impl Batch {
         let node = Arc::make_mut(&mut self.nodes[i]);
         data.index.add(self.slots[i], &pod);
         if let Some(record) = &node.node {
-            self.terms.place(&pod, &data.namespaces, &record.labels);
+            self.state.add_pod(&pod, &data.namespaces, &record.labels);
         }
         data.pending.remove(&*pod.uid);
         node.place(pod, allocation);

@@ -5,7 +5,8 @@
 //! `framework` (codes, statuses, one trait per extension point, cycle and batch state, the
 //! nominator); `plugins` (one folder per plugin); `runtime` (the registry, profiles, running a
 //! profile's plugins over nodes); the scheduling above them (`cycle`, `gang`, `preemption`,
-//! `reservation`, `explain`, `evaluate`); and `py`, the Python boundary, on top. This module only registers `py`'s classes.
+//! `reservation`, `explain`, `evaluate`); and `py`, the Python boundary, on top. This module
+//! only registers `py`'s classes.
 
 pub mod bounded;
 pub mod cycle;

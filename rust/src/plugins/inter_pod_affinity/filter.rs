@@ -154,7 +154,7 @@ fn indexed(ctx: &PodContext<'_>, view: &IndexView<'_>, ns_labels: &Labels) -> Co
             }
         });
     }
-    let terms = view.batch.get::<TermCounts>();
+    let terms = view.batch.follow::<TermCounts>();
     for t in anti {
         let count = || matching_per_domain(ctx, view, t);
         terms.with(t, count, |c| acc.anti.add_scaled(c, 1));

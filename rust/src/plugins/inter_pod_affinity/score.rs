@@ -166,7 +166,7 @@ impl InterPodAffinityScore {
         let pod = ctx.pod;
         let mut acc = PairCounts::default();
         if let Some(a) = own {
-            let counts = view.batch.get::<TermCounts>();
+            let counts = view.batch.follow::<TermCounts>();
             for (terms, sign) in [(&a.preferred_affinity, 1), (&a.preferred_anti_affinity, -1)] {
                 for w in terms.iter() {
                     let count = || matching_per_domain(ctx, view, &w.term);

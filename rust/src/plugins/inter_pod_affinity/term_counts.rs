@@ -4,6 +4,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use crate::framework::batch_state::FollowsPlacements;
 use crate::plugins::inter_pod_affinity::topology_pairs::PairCounts;
 use crate::state::labels::Labels;
 use crate::state::namespaces::Namespaces;
@@ -37,16 +38,6 @@ impl TermCounts {
         }
     }
 
-    /// Counts `pod`, just placed on a node with `node_labels`, for every term it matches.
-    pub fn place(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
-        self.count(pod, namespaces, node_labels, 1);
-    }
-
-    /// Takes back a `place` (a pod held on a node for the batch that no longer stands there).
-    pub fn unplace(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
-        self.count(pod, namespaces, node_labels, -1);
-    }
-
     fn count(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels, delta: i64) {
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         for (term, counts) in entries.iter_mut() {
@@ -54,6 +45,18 @@ impl TermCounts {
                 counts.add(term.topology_key, node_labels, delta);
             }
         }
+    }
+}
+
+impl FollowsPlacements for TermCounts {
+    /// Counts `pod`, just placed on a node with `node_labels`, for every term it matches.
+    fn add_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+        self.count(pod, namespaces, node_labels, 1);
+    }
+
+    /// Takes back an `add_pod` (a pod held on a node for the batch that no longer stands there).
+    fn remove_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+        self.count(pod, namespaces, node_labels, -1);
     }
 }
 
@@ -84,8 +87,8 @@ mod tests {
         }
         let mut web = pod("w");
         web.labels = Labels::from_pairs([("app", "web")]);
-        cache.place(&web, &Namespaces::default(), &zone_a);
-        cache.place(&pod("other"), &Namespaces::default(), &zone_a);
+        cache.add_pod(&web, &Namespaces::default(), &zone_a);
+        cache.add_pod(&pod("other"), &Namespaces::default(), &zone_a);
         cache.with(
             &term,
             || unreachable!(),
