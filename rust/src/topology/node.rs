@@ -175,10 +175,6 @@ impl NodeTopology {
         self.zones.iter().any(|zone| !zone.switches.is_empty())
     }
 
-    pub fn zone_index(&self, name: &str) -> Option<usize> {
-        self.zones.iter().position(|zone| zone.name == name)
-    }
-
     /// The node as it would report itself with every pod gone: each zone's and switch's
     /// resources all available, the zones, distances and kubelet policy unchanged. What a
     /// whole-node reservation is judged against.
