@@ -19,7 +19,11 @@ claims):
    its claims allocated and reserved for it (claims are listed after pods).
 
 No disagreement is known: any found is fixed in podium or, if it is kube-scheduler's own rule
-that podium deliberately differs from, written here with kube's reason.
+that podium deliberately differs from, written here with kube's reason. One was the judging's
+own: a bound pod's adminAccess claim on partitionable GPUs, refused by podium in the final state
+because later claims had drawn the counters it needed free when kube-scheduler allocated it
+(both schedulers check counters for adminAccess and hold none for it), so the generator keeps
+adminAccess off partitionable devices (``dra_generator._claim``).
 
 CI runs one seed (60 nodes, 300 pods). A sweep, by hand::
 

@@ -25,12 +25,12 @@ Why judging against the final state is sound: devices never change, no pod or cl
 and an allocation, once written, stays (the claim stays reserved for its bound pod). So devices
 only get taken. A pending pod was infeasible when kube-scheduler last tried it, and stays so; a
 bound pod's allocation is disjoint from every other at the end (kube's own invariant), so with
-that allocation taken off it fits again on its node.
+that allocation taken off it fits again on its node. The one exception, kept out: adminAccess on
+partitionable devices (see ``_claim``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +219,11 @@ class _Vocabulary:
             ),
             whole,
         )
+        self.high_index = Selector(
+            f"device.attributes[{g!r}].index >= 4",
+            lambda d: int(d.attributes["index"]) >= 4,
+            "index>=4",
+        )
         self.nic_selectors = (
             Selector(
                 f"device.attributes[{n!r}].rdma", lambda d: d.attributes["rdma"] is True, "rdma"
@@ -362,8 +367,20 @@ def _claim(rng: random.Random, vocab: _Vocabulary, *, shared: bool = False) -> C
         weights=(40, 25, 6, 12, 17, 4) if not shared else (60, 30, 0, 10, 0, 0),
     )[0]
     if shape == "admin":
+        # Never partitionable GPUs (index < 4 on a partitioned node): an adminAccess device
+        # must have its counters free when allocated, yet holds none afterwards (kube's
+        # allocateDevice checks them, its allocated state skips adminAccess results; podium
+        # does the same), so a later claim may draw them and the final state would refuse
+        # what was fine at the time.
         count = rng.choice((1, 2))
-        request = dataclasses.replace(_gpu_request(rng, vocab, "gpu", count), admin=True)
+        request = Request(
+            "gpu",
+            vocab.gpu_class,
+            count=count,
+            selectors=(vocab.high_index,),
+            tolerates=rng.random() < 0.3,
+            admin=True,
+        )
         return ClaimSpec(((request,),), shape=f"adminAccess gpus x{count}")
     if shape == "gpus":
         count = rng.choices((1, 2, 4, 8), weights=(60, 25, 10, 5))[0]
