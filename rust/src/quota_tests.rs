@@ -165,3 +165,59 @@ fn namespaces_without_a_quota_are_not_limited() {
     pod(&mut s, "elsewhere", "e", 8, None);
     assert_eq!(decide(&s, &["e"])[0].code, Code::Success);
 }
+
+fn reclaim(s: &ClusterState, uid: &str) -> crate::preemption::Outcome {
+    crate::preemption::preempt(&s.snapshot(), &[uid.to_owned()], &profile(), None)
+}
+
+/// Team a (min 8) fills both nodes (16 GPUs): 8 of its pods are borrowed.
+fn a_fills_the_cluster() -> ClusterState {
+    let mut s = cluster(2, &[("team-a", 8, 16), ("team-b", 8, 16)]);
+    for i in 0..16 {
+        let node = if i < 8 { "n0" } else { "n1" };
+        pod(&mut s, "team-a", &format!("a{i:02}"), 1, Some(node));
+    }
+    s
+}
+
+#[test]
+fn a_team_within_its_min_reclaims_exactly_what_was_borrowed() {
+    let mut s = a_fills_the_cluster();
+    // Same priority as a's pods: only reclaim makes them victims.
+    pod(&mut s, "team-b", "b0", 4, None);
+    assert!(decide(&s, &["b0"])[0].node.is_none(), "the nodes are full");
+    let out = reclaim(&s, "b0");
+    assert!(out.message.is_empty(), "{}", out.message);
+    assert_eq!(out.victims.len(), 4, "{:?}", out.victims);
+    assert!(out.victims.iter().all(|v| v.namespace == "team-a"));
+}
+
+#[test]
+fn reclaim_never_takes_a_team_below_its_min_and_a_borrower_cannot_reclaim() {
+    let mut s = a_fills_the_cluster();
+    // b asking its whole min (8) and more than a borrowed is beyond b's min: no reclaim at
+    // equal priority.
+    pod(&mut s, "team-b", "b-big", 9, None);
+    let out = reclaim(&s, "b-big");
+    assert!(out.victims.is_empty(), "{:?}", out.victims);
+    // b at its min already: its next pod would borrow, and borrowers reclaim nothing.
+    for i in 0..8 {
+        pod(&mut s, "team-b", &format!("b{i}"), 1, None);
+        let out = reclaim(&s, &format!("b{i}"));
+        assert_eq!(out.victims.len(), 1, "{}", out.message);
+        // Carried out: the victim goes, b's pod takes its place.
+        let victim = &out.victims[0];
+        let gone = format!(
+            r#"{{"metadata":{{"name":"{0}","namespace":"team-a","uid":"{0}","resourceVersion":"9"}},
+                "spec":{{"schedulerName":"podium","nodeName":"{1}","containers":[{{"name":"c"}}]}},
+                "status":{{"phase":"Running"}}}}"#,
+            victim.uid, victim.node
+        );
+        s.apply_event(Kind::Pod, &event("DELETED", &gone)).unwrap();
+        s.assume(&format!("b{i}"), &victim.node, None).unwrap();
+    }
+    // a is back at its min: none of its pods is borrowed any more.
+    pod(&mut s, "team-b", "b-more", 1, None);
+    let out = reclaim(&s, "b-more");
+    assert!(out.victims.is_empty(), "{:?}", out.victims);
+}

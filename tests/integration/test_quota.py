@@ -18,6 +18,7 @@ from podium.rawapi import request_bytes
 from podium.runner import Podium
 from podium.testing.nodes import create_nodes, make_node
 from podium.testing.pods import make_pod
+from podium.testing.terminator import Terminator
 from podium.testing.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
@@ -112,3 +113,69 @@ async def test_a_team_at_its_max_waits_with_the_quota_reason(
         await until(five_bound, "a waiting pod bound once a bound one is gone", WAIT_SECONDS)
         pods = await listed(pods_path)
         assert sum(1 for p in pods.values() if not p["spec"].get("nodeName")) == 1
+
+
+async def test_a_team_within_its_min_reclaims_what_another_borrowed(
+    api: ApiClient, namespace: str, node_labels: dict[str, str], crds: list[str]
+) -> None:
+    """Two teams of min 4 / max 8 GPUs on 8 GPUs. Team A runs 8 (4 borrowed); team B submits 4
+    pods of A's priority: reclaim evicts exactly 4 of A's pods, B's bind, A keeps its min."""
+    team_a, team_b = namespace, f"{namespace}-b"
+    await request_bytes(
+        api,
+        "POST",
+        "/api/v1/namespaces",
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team_b}},
+    )
+    try:
+        nodes = [f"reclaim-{node_labels[next(iter(node_labels))]}-{i}" for i in range(2)]
+        await create_nodes(api, [make_node(n, gpus=4, labels=node_labels) for n in nodes])
+        for team in (team_a, team_b):
+            await request_bytes(
+                api, "POST", QUOTAS_PATH.format(team), body=_quota(team, min_gpus=4, max_gpus=8)
+            )
+
+        def gpu_pod(name: str, team: str, node: str | None = None) -> dict[str, Any]:
+            return make_pod(
+                name,
+                team,
+                scheduler_name="podium",
+                requests={"nvidia.com/gpu": "1"},
+                limits={"nvidia.com/gpu": "1"},
+                node_selector=node_labels,
+                node_name=node,
+            )
+
+        for i in range(8):
+            body = gpu_pod(f"a-{i}", team_a, nodes[i % 2])
+            await request_bytes(api, "POST", f"/api/v1/namespaces/{team_a}/pods", body=body)
+
+        async def listed(team: str) -> dict[str, dict[str, Any]]:
+            path = f"/api/v1/namespaces/{team}/pods"
+            items = orjson.loads(await request_bytes(api, "GET", path))["items"]
+            return {p["metadata"]["name"]: p for p in items}
+
+        async with (
+            Terminator(api, team_a),
+            Podium(default_config(), api, identity="reclaim-test") as podium,
+        ):
+            await podium.start_scheduling()
+            for i in range(4):
+                body = gpu_pod(f"b-{i}", team_b)
+                await request_bytes(api, "POST", f"/api/v1/namespaces/{team_b}/pods", body=body)
+
+            async def reclaimed() -> bool:
+                b = await listed(team_b)
+                return sum(1 for p in b.values() if p["spec"].get("nodeName")) == 4
+
+            await until(reclaimed, "team B's 4 pods bound after reclaim", WAIT_SECONDS)
+            a = await listed(team_a)
+            assert len(a) == 4, sorted(a)  # exactly the 4 borrowed were evicted
+    finally:
+        await request_bytes(
+            api,
+            "DELETE",
+            f"/api/v1/namespaces/{team_b}/pods",
+            query={"gracePeriodSeconds": 0},
+        )
+        await request_bytes(api, "DELETE", f"/api/v1/namespaces/{team_b}")

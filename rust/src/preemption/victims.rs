@@ -1,6 +1,7 @@
 //! Victim selection on one node (kube's `SelectVictimsOnNode`), gang-aware.
 //!
-//! Every pod of lower priority than the preemptor is a potential victim; one in a gang brings
+//! Every pod of lower priority than the preemptor is a potential victim (with ElasticQuotas:
+//! see `may_evict`, reclaim); one in a gang brings
 //! the whole gang (all its placed members, on any node), and a gang with any member of equal
 //! or higher priority is off limits. If the preemptor fits once they are all gone, the units
 //! are reprieved one by one, most important first, those whose eviction would violate a
@@ -216,6 +217,22 @@ impl Search<'_> {
 
     /// The units with a pod on `node` that the preemptor may evict, most important first
     /// (higher priority, then started earlier).
+    /// kube's rule (lower priority only), with quotas (CapacityScheduling's reclaim): pods of
+    /// another quota within its `min` are never evicted; pods a quota borrowed beyond its `min`
+    /// are evicted for a preemptor within its own quota's `min` whatever their priority.
+    fn may_evict(&self, victim: &PodRecord, priority: i32) -> bool {
+        let quotas = &self.namespaces.quotas;
+        let lower = priority < self.priority;
+        if quotas.is_empty() || victim.namespace == self.pod.namespace {
+            return lower;
+        }
+        if quotas.of(victim.namespace).is_none() {
+            return lower;
+        }
+        quotas.borrowed(victim.namespace, &victim.requests)
+            && (lower || quotas.within_min(self.pod.namespace, &self.pod.requests))
+    }
+
     fn potential_units(&self, node: usize, info: &NodeInfo) -> Vec<Unit> {
         let mut units = Vec::new();
         let mut gangs_seen = HashSet::new();
@@ -224,7 +241,7 @@ impl Search<'_> {
                 continue;
             }
             let priority = self.priorities.of(pod);
-            if priority >= self.priority {
+            if !self.may_evict(pod, priority) {
                 continue;
             }
             let Some(members) = self.gangs.of_pod(pod) else {
@@ -249,7 +266,7 @@ impl Search<'_> {
                 .collect();
             // A gang goes whole or not at all: one member the preemptor may not evict
             // protects them all.
-            if members.iter().all(|m| m.priority < self.priority) {
+            if members.iter().all(|m| self.may_evict(&m.pod, m.priority)) {
                 units.push(Unit::new(members));
             }
         }

@@ -7,10 +7,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 
 use super::dra::ResourceClaimReservation;
-use super::quota::QuotaUsage;
 use super::enums;
 use super::errors::{CoreError, without_gil};
 use super::pod_group::PodGroup;
+use super::quota::QuotaUsage;
 use super::snapshot::PySnapshot;
 use super::volumes::{ClaimBinding, ClaimInfo, VolumeInfo};
 use crate::intern;

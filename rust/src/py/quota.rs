@@ -35,7 +35,12 @@ impl QuotaUsage {
 
     pub(super) fn new(quota: &Quota, used: &Resources) -> Self {
         let mut names: Vec<ResourceName> = quota.min_names.to_vec();
-        names.extend(quota.max_names.iter().filter(|r| !quota.min_names.contains(r)));
+        names.extend(
+            quota
+                .max_names
+                .iter()
+                .filter(|r| !quota.min_names.contains(r)),
+        );
         Self {
             namespace: resolve(quota.namespace).to_owned(),
             name: resolve(quota.name).to_owned(),

@@ -213,6 +213,41 @@ impl Quotas {
         }
     }
 
+    /// Whether `requests` more would keep `namespace` within its quota's `min` on every
+    /// resource the quota guarantees (false without a quota): its pods may then reclaim.
+    pub fn within_min(&self, namespace: Sym, requests: &Resources) -> bool {
+        let Some(quota) = self.by_namespace.get(&namespace) else {
+            return false;
+        };
+        let used = self.used(namespace);
+        quota
+            .min_names
+            .iter()
+            .all(|&r| used.get(r).saturating_add(requests.get(r)) <= quota.min.get(r))
+    }
+
+    /// Whether a placed pod of `namespace` using `requests` is borrowed capacity: its quota is
+    /// beyond its `min` on a resource the pod uses, and stays at or above its `min` on every
+    /// such resource without the pod. Pods within their quota's `min` are never reclaimed.
+    pub fn borrowed(&self, namespace: Sym, requests: &Resources) -> bool {
+        let Some(quota) = self.by_namespace.get(&namespace) else {
+            return false;
+        };
+        let used = self.used(namespace);
+        let mut over = false;
+        for &r in &quota.min_names {
+            let (u, want, min) = (used.get(r), requests.get(r), quota.min.get(r));
+            if want == 0 {
+                continue;
+            }
+            if u.saturating_sub(want) < min {
+                return false;
+            }
+            over |= u > min;
+        }
+        over
+    }
+
     /// CapacityScheduling's PreFilter: within `max`, and, beyond `min`, within what the other
     /// quotas leave unused.
     pub fn admits(&self, namespace: Sym, requests: &Resources) -> QuotaVerdict {
