@@ -154,6 +154,7 @@ async def test_dynamic_resources_agree_with_kube_scheduler(
         await _post_all(api, copy.pods, lambda _: f"/api/v1/namespaces/{mine.namespace}/pods")
         unreserved = await _run_podium(api, copy, mine.namespace)
         final = await _outcome(api, mine.namespace)
+        retried = await _prebind_failures(api, mine.namespace)
     podium_seconds = time.monotonic() - started
     podium_problems = unreserved + dra_validity.problems(copy, final.pods(), final.claims())
     podium_placed = sum(1 for p in final.pods() if p["spec"].get("nodeName"))
@@ -167,6 +168,8 @@ async def test_dynamic_resources_agree_with_kube_scheduler(
     )
     print(header)
     print("kube-scheduler's reasons for pending pods:", _reasons(outcome.pods()))
+    # Not wrong (the pod is tried again), but each one is a wasted cycle: shown, not asserted.
+    print("podium's PreBind failures (pods requeued):", retried)
     failures: list[str] = []
     if placed + pending != PODS:
         failures.append(f"{PODS - placed - pending} pod(s) not listed back")
@@ -382,6 +385,17 @@ def _reasons(pods: Sequence[JSON]) -> dict[str, int]:
     for pod in pods:
         if not pod["spec"].get("nodeName"):
             found[re.sub(r"\d+", "N", _unschedulable_message(pod))] += 1
+    return dict(found.most_common())
+
+
+async def _prebind_failures(api: ApiClient, namespace: str) -> dict[str, int]:
+    """podium's FailedScheduling events from PreBind, by message (names and counts taken out)."""
+    body = await request_bytes(api, "GET", f"/api/v1/namespaces/{namespace}/events")
+    found: Counter[str] = Counter()
+    for event in orjson.loads(body)["items"]:
+        message = str(event.get("message", ""))
+        if "PreBind" in message:
+            found[re.sub(r"[pc]\d{4}|\d+", "N", message)] += int(event.get("count") or 1)
     return dict(found.most_common())
 
 
