@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from podium._core import ClusterState, Code, Kind, PluginNode, PluginPod, Profile
+from podium._core import (
+    ClusterState,
+    Code,
+    Kind,
+    PluginNode,
+    PluginPod,
+    Profile,
+    ResourceClaimReservation,
+)
+from podium.benchmarks.dra_workloads import claim_object, is_dra
 from podium.benchmarks.load import LoadTiming, load_kind
 from podium.benchmarks.pagefile import read_pages
 from podium.benchmarks.rss import current_rss_mib, peak_rss_mib
@@ -82,6 +91,8 @@ class CaseSpec:
     schedule_budget: float
     # Python plugins judging the nodes the core keeps (from the profile's config file).
     python_plugins: tuple[EnabledPlugin, ...] = ()
+    # DRA workloads: DeviceClass pages, then ResourceSlice pages.
+    dra_pages: tuple[Path, ...] = ()
 
 
 @dataclass(slots=True)
@@ -99,10 +110,16 @@ class Loaded:
         return self.nodes.core_seconds + self.pods.core_seconds + self.first_snapshot_seconds
 
 
-def load_cluster(node_pages: Path, pod_pages: Path) -> Loaded:
+def load_cluster(node_pages: Path, pod_pages: Path, dra_pages: tuple[Path, ...] = ()) -> Loaded:
     state = ClusterState([SCHEDULER_NAME])
     nodes = load_kind(state, Kind.NODE, read_pages(node_pages))
     pods = load_kind(state, Kind.POD, read_pages(pod_pages))
+    for kind, path in zip((Kind.DEVICE_CLASS, Kind.RESOURCE_SLICE), dra_pages, strict=False):
+        # Counted with the nodes: the slices describe them.
+        dra = load_kind(state, kind, read_pages(path))
+        nodes.core_seconds += dra.core_seconds
+        nodes.error_count += dra.error_count
+        nodes.errors.extend(dra.errors[: max(0, 5 - len(nodes.errors))])
     started = time.perf_counter()
     state.snapshot()
     return Loaded(state, nodes, pods, time.perf_counter() - started)
@@ -171,7 +188,7 @@ def run_case(spec: CaseSpec) -> CaseResult:
     profile = Profile(spec.profile_spec)
     plugins = load_plugins(SCHEDULER_NAME, spec.python_plugins)
     asyncio.run(_read_sources(plugins))
-    loaded = load_cluster(spec.node_pages, spec.pod_pages)
+    loaded = load_cluster(spec.node_pages, spec.pod_pages, spec.dra_pages)
     state = loaded.state
     result.node_load, result.pod_load = loaded.nodes, loaded.pods
     result.ready_seconds = loaded.ready_seconds
@@ -195,6 +212,8 @@ def run_case(spec: CaseSpec) -> CaseResult:
     result.peak_rss_mib = peak_rss_mib()
 
     check = verify(cluster, records, placements, state)
+    if spec.dra_pages:
+        check.violations.update(verify_claims(records, placements, samples.claims))
     result.violations = check.violations
     result.affinity_share = check.affinity_share
     if check.ignored:
@@ -216,6 +235,20 @@ def _apply_pending(
     """Apply the pending pods as watch ADDED lines (how they reach a running scheduler); returns
     the uids the core holds as pending, in creation order."""
     errors = 0
+    # A DRA pod's claim exists before the pod is scheduled (the claim controller makes it).
+    claims = watch_lines(
+        "ResourceClaim",
+        (
+            claim_object(r.namespace, r.name, r.uid, r.gpus, 5_000_000 + i)
+            for i, r in enumerate(records)
+            if is_dra(r.workload)
+        ),
+    )
+    for line in claims:
+        t = time.perf_counter()
+        change = state.apply_event(Kind.RESOURCE_CLAIM, line)
+        result.pending_apply_seconds += time.perf_counter() - t
+        errors += change.error is not None
     lines = watch_lines("Pod", (pending_object(r, 10_000_000 + i) for i, r in enumerate(records)))
     for line in lines:
         t = time.perf_counter()
@@ -241,6 +274,8 @@ class _Samples:
     batch_us: list[float] = field(default_factory=list)
     feasible: int = 0
     evaluated: int = 0
+    # DRA: the claim reservations of the placed pods, by pod uid.
+    claims: dict[str, list[ResourceClaimReservation]] = field(default_factory=dict)
 
 
 def _decide(
@@ -270,7 +305,7 @@ def _decide(
         t2 = time.perf_counter()
         for d in decisions:
             if d.code == Code.SUCCESS and d.node is not None:
-                state.assume(d.uid, d.node, d.allocation)
+                state.assume(d.uid, d.node, d.allocation, d.volumes, d.claims)
         t3 = time.perf_counter()
         result.snapshot_seconds += t1 - t0
         result.schedule_seconds += t2 - t1
@@ -286,6 +321,8 @@ def _decide(
             if d.code == Code.SUCCESS and d.node is not None:
                 result.placed += 1
                 placements[d.uid] = d.node
+                if d.claims:
+                    samples.claims[d.uid] = d.claims
                 continue
             if d.code == Code.ERROR:
                 result.errors += 1
@@ -317,6 +354,42 @@ def _summarise(result: CaseResult, samples: _Samples) -> None:
         result.placed_share = result.placed / result.decided
         result.mean_feasible_nodes = samples.feasible / result.decided
         result.mean_evaluated_nodes = samples.evaluated / result.decided
+
+
+def verify_claims(
+    records: list[PendingRecord],
+    placements: dict[str, str],
+    claims: dict[str, list[ResourceClaimReservation]],
+) -> dict[str, int]:
+    """Outside the timed region: every placed DRA pod's claim is allocated on its node with as
+    many devices as it asked, and no device serves two claims."""
+    bad: dict[str, int] = {}
+
+    def count(what: str) -> None:
+        bad[what] = bad.get(what, 0) + 1
+
+    seen: set[str] = set()
+    for r in records:
+        node = placements.get(r.uid)
+        if node is None:
+            continue
+        allocated = [c for c in claims.get(r.uid, []) if c.allocation is not None]
+        if len(allocated) != 1:
+            count("placed DRA pod without its claim's allocation")
+            continue
+        (claim,) = allocated
+        if claim.node != node:
+            count("claim allocated on another node than its pod's")
+        devices = claim.devices
+        if len(devices) != r.gpus + max(1, r.gpus // 2):
+            count("claim allocated with a wrong device count")
+        for d in devices:
+            if d in seen:
+                count("device allocated to two claims")
+            seen.add(d)
+            if d.split("/")[1] != node:
+                count("device from another node's pool")
+    return bad
 
 
 def _join(note: str, more: str) -> str:

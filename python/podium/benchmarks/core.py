@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from podium.benchmarks.case import CaseResult, CaseSpec, run_case
+from podium.benchmarks.dra_workloads import (
+    DRA_WORKLOADS,
+    EXT_WORKLOADS,
+    device_classes,
+    is_dra,
+    node_slices,
+    on_gpu_cluster,
+)
 from podium.benchmarks.isolate import IsolatedFailure, run_isolated
 from podium.benchmarks.memory import MemoryResult, MemorySpec, run_memory
 from podium.benchmarks.pagefile import PageFile, write_pages
@@ -37,7 +45,15 @@ from podium.benchmarks.synthetic import (
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
     nodes: tuple[int, ...] = (1_000, 5_000, 20_000)
-    workloads: tuple[str, ...] = ("plain", "gpu", "anti_affinity", "spread", "preferred_affinity")
+    workloads: tuple[str, ...] = (
+        "plain",
+        "gpu",
+        "anti_affinity",
+        "spread",
+        "preferred_affinity",
+        *DRA_WORKLOADS,
+        *EXT_WORKLOADS,
+    )
     pods_per_workload: int = 10_000
     pods_per_node: int = 30
     batch_size: int = 256
@@ -55,6 +71,8 @@ class GeneratedCluster:
     generate_seconds: float
     node_pages: PageFile
     pod_pages: PageFile
+    # The GPU-only cluster's DRA objects: DeviceClasses, then ResourceSlices.
+    dra_pages: tuple[PageFile, ...] = ()
 
 
 @dataclass(slots=True)
@@ -89,45 +107,104 @@ def run_benchmark(
             shape = ClusterShape(
                 nodes=nodes, pods_per_node=options.pods_per_node, seed=options.seed
             )
-            progress(f"generating {nodes:,} nodes, {nodes * options.pods_per_node:,} pods")
-            cluster = _generate(shape, Path(tmp), options.page_size)
-            report.clusters.append(cluster)
+            general = [w for w in options.workloads if not on_gpu_cluster(w)]
+            if not general and nodes != options.memory_nodes:
+                # Only GPU-cluster workloads at this size: the general cluster is not needed.
+                general_cluster = None
+            else:
+                progress(f"generating {nodes:,} nodes, {nodes * options.pods_per_node:,} pods")
+                general_cluster = _generate(shape, Path(tmp), options.page_size)
+                report.clusters.append(general_cluster)
             if nodes in options.nodes:
-                for workload in options.workloads:
-                    progress(f"{nodes:,} nodes: {workload}")
-                    report.cases.append(_run_workload(options, profile, shape, cluster, workload))
+                if general_cluster is not None:
+                    for workload in general:
+                        progress(f"{nodes:,} nodes: {workload}")
+                        report.cases.append(
+                            _run_workload(options, profile, shape, general_cluster, workload)
+                        )
+                _run_gpu_workloads(options, profile, nodes, Path(tmp), report, progress)
+            if general_cluster is None:
+                continue
             if nodes == options.memory_nodes:
-                progress(f"memory run: {nodes:,} nodes, {cluster.bound_pods:,} pods")
+                progress(f"memory run: {nodes:,} nodes, {general_cluster.bound_pods:,} pods")
                 spec = MemorySpec(
-                    nodes, cluster.bound_pods, cluster.node_pages.path, cluster.pod_pages.path
+                    nodes,
+                    general_cluster.bound_pods,
+                    general_cluster.node_pages.path,
+                    general_cluster.pod_pages.path,
                 )
                 try:
                     report.memory = run_isolated(run_memory, spec, options.case_timeout)
                 except IsolatedFailure as err:
                     report.memory_failure = str(err)
-            cluster.node_pages.path.unlink()
-            cluster.pod_pages.path.unlink()
+            general_cluster.node_pages.path.unlink()
+            general_cluster.pod_pages.path.unlink()
     report.machine["load_average_end"] = f"{os.getloadavg()[0]:.2f}"
     return report
 
 
-def _generate(shape: ClusterShape, directory: Path, page_size: int) -> GeneratedCluster:
+def _run_gpu_workloads(
+    options: BenchOptions,
+    profile: ResolvedProfile,
+    nodes: int,
+    directory: Path,
+    report: BenchReport,
+    progress: Progress,
+) -> None:
+    """The DRA workloads and their extended-resource twins, on a GPU cluster of their own."""
+    workloads = [w for w in options.workloads if on_gpu_cluster(w)]
+    if not workloads:
+        return
+    shape = gpu_cluster_shape(nodes, options.seed)
+    progress(f"generating {nodes:,} GPU nodes (8 GPUs, 4 NICs) and their slices")
+    cluster = _generate(shape, directory, options.page_size, dra=True)
+    for workload in workloads:
+        progress(f"{nodes:,} GPU nodes: {workload}")
+        report.cases.append(_run_workload(options, profile, shape, cluster, workload))
+    for pages in (cluster.node_pages, cluster.pod_pages, *cluster.dra_pages):
+        pages.path.unlink()
+
+
+def gpu_cluster_shape(nodes: int, seed: int) -> ClusterShape:
+    """The DRA workloads' cluster: GPU nodes only, idle (no bound pods), so a DRA workload and
+    its extended-resource twin start from the same free devices."""
+    return ClusterShape(nodes=nodes, pods_per_node=0, gpu_share=1.0, seed=seed)
+
+
+def _generate(
+    shape: ClusterShape, directory: Path, page_size: int, *, dra: bool = False
+) -> GeneratedCluster:
     started = time.perf_counter()
     cluster = plan_cluster(shape)
+    tag = f"{shape.nodes}-gpu" if dra else f"{shape.nodes}"
     node_file = write_pages(
-        directory / f"nodes-{shape.nodes}.pages",
+        directory / f"nodes-{tag}.pages",
         list_pages("Node", node_objects(cluster), page_size=page_size),
     )
     pod_file = write_pages(
-        directory / f"pods-{shape.nodes}.pages",
+        directory / f"pods-{tag}.pages",
         list_pages("Pod", bound_pods(cluster), page_size=page_size),
     )
+    dra_pages: tuple[PageFile, ...] = ()
+    if dra:
+        names = [n.name for n in cluster.nodes]
+        dra_pages = (
+            write_pages(
+                directory / f"deviceclasses-{tag}.pages",
+                list_pages("DeviceClass", device_classes(), page_size=page_size),
+            ),
+            write_pages(
+                directory / f"resourceslices-{tag}.pages",
+                list_pages("ResourceSlice", node_slices(names), page_size=page_size),
+            ),
+        )
     return GeneratedCluster(
         nodes=shape.nodes,
         bound_pods=cluster.pod_count,
         generate_seconds=time.perf_counter() - started,
         node_pages=node_file,
         pod_pages=pod_file,
+        dra_pages=dra_pages,
     )
 
 
@@ -157,6 +234,7 @@ def _run_workload(
         node_pages=cluster.node_pages.path,
         pod_pages=cluster.pod_pages.path,
         schedule_budget=options.schedule_budget,
+        dra_pages=tuple(p.path for p in cluster.dra_pages) if is_dra(workload) else (),
         python_plugins=profile.python_plugins,
     )
     try:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from podium import config
 from podium._core import CoreError, Profile
+from podium.benchmarks.dra_workloads import DRA_WORKLOADS, EXT_WORKLOADS
 from podium.plugins import EnabledPlugin
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ REQUIRED_FILTERS: Mapping[str, tuple[str, ...]] = {
     "anti_affinity": ("InterPodAffinity",),
     "spread": ("PodTopologySpread",),
     "preferred_affinity": (),
+    **{w: ("DynamicResources", "TaintToleration") for w in DRA_WORKLOADS},
+    **{w: ("NodeResourcesFit", "TaintToleration") for w in EXT_WORKLOADS},
 }
 REQUIRED_SCORES: Mapping[str, tuple[str, ...]] = {
     "plain": (),
@@ -35,6 +38,7 @@ REQUIRED_SCORES: Mapping[str, tuple[str, ...]] = {
     "anti_affinity": (),
     "spread": (),
     "preferred_affinity": ("InterPodAffinity",),
+    **{w: () for w in (*DRA_WORKLOADS, *EXT_WORKLOADS)},
 }
 
 

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from podium.benchmarks.core import BenchReport
-from podium.benchmarks.targets import TargetCheck
+from podium.benchmarks.dra_workloads import DRA_WORKLOADS
+from podium.benchmarks.targets import TargetCheck, dra_ratio, extended_twin
 
 # What each figure means; written into the JSON so a result file explains itself.
 DEFINITIONS: dict[str, str] = {
@@ -119,6 +120,7 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
             style="yellow",
         )
     _print_breakdown(report, console)
+    _print_dra(report, console)
     if report.memory is not None:
         m = report.memory
         console.print(
@@ -141,6 +143,36 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
         colour = "green" if check.met else "red"
         targets.add_row(check.name, check.target, check.measured, f"[{colour}]{check.status}[/]")
     console.print(targets)
+
+
+def _print_dra(report: BenchReport, console: Console) -> None:
+    """DRA claims against the same pods asking extended resources (issue 17)."""
+    rows = [
+        (c.nodes, c.workload, c, dra_ratio(report, c.nodes, c.workload))
+        for c in report.cases
+        if c.workload in DRA_WORKLOADS
+    ]
+    if not rows:
+        return
+    table = Table(
+        title="DRA claims vs the same pods asking nvidia.com/gpu (extended resources)",
+        title_justify="left",
+    )
+    for header in ("nodes", "workload", "DRA decisions/s", "extended decisions/s", "ratio"):
+        table.add_column(header, justify="left" if header == "workload" else "right")
+    for nodes, workload, case, ratio in rows:
+        twin = next(
+            (c for c in report.cases if c.nodes == nodes and c.workload == extended_twin(workload)),
+            None,
+        )
+        table.add_row(
+            f"{nodes:,}",
+            f"{workload} / {extended_twin(workload)}",
+            _fmt(case.decisions_per_s) if case.decided else "-",
+            _fmt(twin.decisions_per_s) if twin is not None and twin.decided else "-",
+            f"{ratio:.2f}" if ratio is not None else "-",
+        )
+    console.print(table)
 
 
 def _print_breakdown(report: BenchReport, console: Console) -> None:

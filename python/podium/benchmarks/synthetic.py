@@ -24,6 +24,16 @@ from typing import Any, Final
 
 import orjson
 
+from podium.benchmarks.dra_workloads import (
+    DRA_WORKLOADS,
+    EXT_WORKLOADS,
+    gpus_of,
+    is_dra,
+    nics_for,
+    on_gpu_cluster,
+    pod_claims,
+)
+
 __all__ = [
     "GPU",
     "GPU_TAINT_KEY",
@@ -59,7 +69,15 @@ GPU_TAINT_KEY: Final = "nvidia.com/gpu"
 DEDICATED_TAINT_KEY: Final = "dedicated"
 UNSCHEDULABLE_TAINT_KEY: Final = "node.kubernetes.io/unschedulable"
 
-WORKLOADS: Final = ("plain", "gpu", "anti_affinity", "spread", "preferred_affinity")
+WORKLOADS: Final = (
+    "plain",
+    "gpu",
+    "anti_affinity",
+    "spread",
+    "preferred_affinity",
+    *DRA_WORKLOADS,
+    *EXT_WORKLOADS,
+)
 
 _REGION = "us-east-1"
 _EPOCH = 1_735_689_600  # 2025-01-01T00:00:00Z: creation times are offsets from it
@@ -868,6 +886,13 @@ def pending_records(cluster: Cluster, workload: str, count: int) -> list[Pending
         target_app = target_zone = ""
         if workload == "plain":
             app = f"batch-{i // 50}"
+        elif on_gpu_cluster(workload):
+            # DRA claims, or the same counts as extended resources (dra_workloads).
+            gpus = gpus_of(workload)
+            rdma = 0 if is_dra(workload) else nics_for(gpus)
+            cpu, memory = 8_000 * gpus, 64 * 1024 * gpus
+            team = f"ml-{rng.randrange(_TEAMS):02d}"
+            app = f"job-{i}"
         elif workload == "gpu":
             gpus = rng.choices(_GPU_SIZES, _GPU_SIZE_WEIGHTS)[0]
             # Whole-node jobs take one RDMA NIC per GPU pair; smaller jobs none.
@@ -907,18 +932,22 @@ def pending_records(cluster: Cluster, workload: str, count: int) -> list[Pending
 def pending_object(record: PendingRecord, rv: int) -> Json:
     """Render a pending pod (``schedulerName: podium``); a pure function of the record."""
     tolerations: tuple[Json, ...] = (_GPU_TOLERATION,) if record.gpus else ()
+    dra = is_dra(record.workload)
     spec = _PodSpec(
         record.namespace,
         record.app,
         _TRAINER_IMAGE if record.gpus else _IMAGES[zlib.crc32(record.app.encode()) % len(_IMAGES)],
         record.cpu_millis,
         record.memory_mi,
-        gpus=record.gpus,
+        # A DRA pod's GPUs come with its claim, not as an extended resource.
+        gpus=0 if dra else record.gpus,
         rdma=record.rdma,
         tolerations=tolerations,
         owner_kind="Job" if record.gpus else "ReplicaSet",
     )
     extra: Json = {}
+    if dra:
+        extra["resourceClaims"] = pod_claims(record.name)
     if record.workload == "anti_affinity":
         extra["affinity"] = _anti_affinity_on_host(record.app)
     elif record.workload == "spread":

@@ -1,0 +1,100 @@
+"""The DRA workloads of ``podium bench core`` (issue 17): GPU jobs with ResourceClaims next to
+the same jobs asking extended resources, on a GPU-only cluster whose drivers publish slices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from podium.benchmarks import synthetic as syn
+from podium.benchmarks.case import CaseSpec, run_case, verify_claims
+from podium.benchmarks.core import _generate, gpu_cluster_shape
+from podium.benchmarks.dra_workloads import (
+    DRA_WORKLOADS,
+    EXT_WORKLOADS,
+    PCIE_ROOT,
+    claim_object,
+    claim_requests,
+    node_slices,
+)
+from podium.benchmarks.profiles import default_profile
+
+
+@pytest.mark.parametrize("gpus", [1, 2, 4, 8])
+def test_each_gpu_pair_comes_with_its_nic_on_one_root(gpus: int) -> None:
+    requests, constraints = claim_requests(gpus)
+    counts = {r["name"]: r["exactly"].get("count", 1) for r in requests}
+    assert sum(c for n, c in counts.items() if n.startswith("gpu")) == gpus
+    assert sum(c for n, c in counts.items() if n.startswith("nic")) == max(1, gpus // 2)
+    for c in constraints:
+        assert c["matchAttribute"] == PCIE_ROOT
+        assert {n[:3] for n in c["requests"]} == {"gpu", "nic"}
+    # Every request is under a constraint: no GPU or NIC is left unaligned.
+    assert {n for c in constraints for n in c["requests"]} == set(counts)
+
+
+def test_dra_pods_ask_through_claims_and_their_twins_through_extended_resources() -> None:
+    cluster = syn.plan_cluster(gpu_cluster_shape(20, seed=3))
+    assert all(n.gpu for n in cluster.nodes)
+    for dra, ext in zip(DRA_WORKLOADS, EXT_WORKLOADS, strict=True):
+        (d,) = syn.pending_records(cluster, dra, 1)
+        (e,) = syn.pending_records(cluster, ext, 1)
+        pod = syn.pending_object(d, 1)
+        requests = pod["spec"]["containers"][0]["resources"]["requests"]
+        assert syn.GPU not in requests and syn.RDMA not in requests
+        (ref,) = pod["spec"]["resourceClaims"]
+        claim = claim_object(d.namespace, d.name, d.uid, d.gpus, 1)
+        assert ref["resourceClaimName"] == claim["metadata"]["name"]
+        twin = syn.pending_object(e, 1)["spec"]["containers"][0]["resources"]["requests"]
+        assert int(twin[syn.GPU]) == d.gpus == e.gpus
+        assert int(twin[syn.RDMA]) == max(1, d.gpus // 2)
+
+
+def test_slices_put_two_gpus_and_a_nic_behind_each_root() -> None:
+    gpu, nic = list(node_slices(["n0"]))
+    roots = [d["attributes"][PCIE_ROOT]["string"] for d in gpu["spec"]["devices"]]
+    assert len(roots) == 8 and all(roots.count(r) == 2 for r in roots)
+    assert sorted(d["attributes"][PCIE_ROOT]["string"] for d in nic["spec"]["devices"]) == sorted(
+        set(roots)
+    )
+
+
+@pytest.mark.parametrize("workload", ["dra_2gpu", "ext_2gpu", "dra_8gpu"])
+def test_a_small_case_places_pods_with_their_devices(tmp_path: Path, workload: str) -> None:
+    shape = gpu_cluster_shape(12, seed=1)
+    generated = _generate(shape, tmp_path, 50, dra=True)
+    spec = CaseSpec(
+        shape=shape,
+        workload=workload,
+        pods=16,
+        batch_size=8,
+        profile_spec=default_profile().spec,
+        node_pages=generated.node_pages.path,
+        pod_pages=generated.pod_pages.path,
+        schedule_budget=60.0,
+        dra_pages=tuple(p.path for p in generated.dra_pages) if workload[:3] == "dra" else (),
+    )
+    result = run_case(spec)
+    assert result.status == "ok", (result.note, result.violations)
+    assert result.violations == {}
+    # 12 nodes, one of them possibly cordoned: 2-GPU jobs all fit, 8-GPU jobs one a node.
+    assert result.placed >= (16 if workload.endswith("2gpu") else 10)
+
+
+class _Reservation:
+    def __init__(self, node: str, devices: list[str]) -> None:
+        self.node = node
+        self.devices = devices
+        self.allocation = b"{}"
+
+
+def test_the_checker_sees_a_device_in_two_claims() -> None:
+    cluster = syn.plan_cluster(gpu_cluster_shape(4, seed=1))
+    records = syn.pending_records(cluster, "dra_1gpu", 2)
+    node = cluster.nodes[0].name
+    devices = [f"gpu.nvidia.com/{node}/gpu-0", f"rdma.mellanox.com/{node}/nic-0"]
+    placements = {r.uid: node for r in records}
+    claims = {r.uid: [_Reservation(node, devices)] for r in records}
+    bad = verify_claims(records, placements, claims)  # type: ignore[arg-type]
+    assert bad == {"device allocated to two claims": 2}
