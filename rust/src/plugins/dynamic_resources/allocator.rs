@@ -12,13 +12,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::capacity::consumption;
 use super::constraints::ConstraintState;
 use super::error::ClaimError;
 use super::matcher::{MatchError, Matcher, Matchers};
-use super::score::{PCIE_ROOT, node_score, root_measure};
+use super::score::{node_score, pcie_root, root_measure};
 use super::taints::prevents_allocation;
 use crate::intern::{Sym, resolve, sym};
 pub use crate::state::dra::claim::ClaimAllocation;
@@ -93,6 +94,16 @@ pub fn prepare(
     matchers: &Matchers,
     inv: &Inventory,
 ) -> Result<PreparedPod, ClaimError> {
+    prepare_with(claims, |name| classes.get(&name), matchers, inv)
+}
+
+/// `prepare` with the classes looked up by `class` (the cache's map, without a copy per pod).
+pub fn prepare_with<'c>(
+    claims: &[Arc<Claim>],
+    class: impl Fn(Sym) -> Option<&'c Arc<DeviceClass>>,
+    matchers: &Matchers,
+    inv: &Inventory,
+) -> Result<PreparedPod, ClaimError> {
     let mut out = PreparedPod::default();
     for claim in claims {
         if claim.allocation.is_some() {
@@ -103,7 +114,7 @@ pub fn prepare(
         for r in &claim.requests {
             let mut alts = Vec::with_capacity(r.alternatives.len());
             for alt in &r.alternatives {
-                let Some(class) = classes.get(&alt.class) else {
+                let Some(class) = class(alt.class) else {
                     return Err(ClaimError::ClassNotFound {
                         claim: claim.display_name(),
                         request: resolve(alt.name).to_owned(),
@@ -187,6 +198,9 @@ pub enum Verdict {
 #[derive(Debug, Clone)]
 struct Pick {
     request: Sym,
+    /// The request's own name (`request` is `req/sub` for a subrequest): constraints were
+    /// given both.
+    base: Sym,
     dev: DevId,
     admin: bool,
     /// Shares only: what it consumes from each capacity.
@@ -220,9 +234,11 @@ struct Search<'a> {
     limit_hit: bool,
     error: Option<ClaimError>,
     unfit: Option<Unfit>,
+    /// What packing groups devices by (`score::PCIE_ROOT`).
+    root_attr: QualifiedName,
 }
 
-type Candidates = Option<Vec<DevId>>;
+type Candidates = Option<Rc<[DevId]>>;
 type Best = ((u32, u32), Vec<Vec<Pick>>);
 
 #[derive(PartialEq, Eq)]
@@ -237,9 +253,9 @@ impl<'a> Search<'a> {
     }
 
     /// The node's devices matching the alternative, in order; computed on first need.
-    fn candidates(&mut self, c: usize, r: usize, a: usize) -> Option<Vec<DevId>> {
+    fn candidates(&mut self, c: usize, r: usize, a: usize) -> Candidates {
         if let Some(list) = &self.candidates[c][r][a] {
-            return Some(list.clone());
+            return Some(Rc::clone(list));
         }
         let pa = self.alt(c, r, a);
         let all = pa.alt.mode == AllocationMode::All;
@@ -290,7 +306,8 @@ impl<'a> Search<'a> {
                 return None;
             }
         }
-        self.candidates[c][r][a] = Some(out.clone());
+        let out: Rc<[DevId]> = Rc::from(out);
+        self.candidates[c][r][a] = Some(Rc::clone(&out));
         Some(out)
     }
 
@@ -430,6 +447,7 @@ impl<'a> Search<'a> {
             self.taken.push((dev, c));
             self.picks[c].push(Pick {
                 request: alt.name,
+                base: request,
                 dev,
                 admin: alt.admin_access,
                 marked: true,
@@ -464,6 +482,7 @@ impl<'a> Search<'a> {
         };
         self.picks[c].push(Pick {
             request: alt.name,
+            base: request,
             dev,
             admin: alt.admin_access,
             marked: share.is_none(),
@@ -489,11 +508,8 @@ impl<'a> Search<'a> {
             self.shares.pop();
         }
         // The pick's request name is `req` or `req/sub`; constraints were given both.
-        let base = resolve(p.request)
-            .split_once('/')
-            .map_or(p.request, |(b, _)| sym(b));
         for cs in self.constraints[c][..p.constraints_added].iter_mut().rev() {
-            cs.remove(base, p.request);
+            cs.remove(p.base, p.request);
         }
         self.undo_counters(&p.counters);
     }
@@ -516,12 +532,98 @@ impl<'a> Search<'a> {
 
     /// (wholly free PCIe roots this allocation breaks, free devices left in partly used roots).
     fn measure(&self) -> (u32, u32) {
-        root_measure(self.inv, self.in_use, self.node_devs, PCIE_ROOT, |dev| {
+        root_measure(self.inv, self.in_use, self.node_devs, self.root_attr, |dev| {
             self.picks
                 .iter()
                 .flatten()
                 .any(|p| p.dev == dev && !p.admin)
         })
+    }
+}
+
+/// What the search found on a node, before it is written out for the pod's claims: enough to
+/// filter and score without allocating, and to build the `Fit` of the node chosen. It names no
+/// claim, so pods whose claims read the same (one template) may share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Per claim to allocate, the devices picked in order.
+    pub picks: Box<[Box<[Chosen]>]>,
+    pub broken_roots: u32,
+    pub stranded: u32,
+    pub score: i64,
+}
+
+/// One device of a found allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub request: Sym,
+    pub dev: DevId,
+    pub admin: bool,
+    /// Shares only: what it consumes from each capacity.
+    pub share: Option<Box<[i64]>>,
+}
+
+/// The search's answer on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Found(Arc<Found>),
+    Unfit(Unfit),
+}
+
+impl Found {
+    /// The allocations of `pod`'s claims on `node`, as Reserve assumes them.
+    pub fn to_fit(&self, pod: &PreparedPod, inv: &Inventory, node: Sym) -> Fit {
+        let claims = pod
+            .to_allocate
+            .iter()
+            .zip(self.picks.iter())
+            .map(|(pc, picks)| {
+                let mut node_bound = None;
+                let devices = picks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let device = inv.device(p.dev);
+                        if matches!(device.scope, NodeScope::Node(_)) {
+                            node_bound = Some(node);
+                        }
+                        AllocatedDevice {
+                            request: p.request,
+                            key: device.key,
+                            admin_access: p.admin,
+                            share_id: p.share.as_ref().map(|_| sym(&share_id(&pc.claim.uid, i))),
+                            consumed: p.share.as_ref().map_or_else(Box::default, |v| {
+                                device
+                                    .capacity
+                                    .iter()
+                                    .zip(v.iter())
+                                    .map(|(cap, amount)| {
+                                        (
+                                            QualifiedName {
+                                                domain: Some(cap.domain),
+                                                id: cap.id,
+                                            },
+                                            *amount,
+                                        )
+                                    })
+                                    .collect()
+                            }),
+                        }
+                    })
+                    .collect();
+                ClaimAllocation {
+                    claim_uid: pc.claim.uid.clone(),
+                    devices,
+                    node: node_bound,
+                }
+            })
+            .collect();
+        Fit {
+            claims,
+            broken_roots: self.broken_roots,
+            stranded: self.stranded,
+            score: self.score,
+        }
     }
 }
 
@@ -534,25 +636,59 @@ pub fn allocate(
     labels: &Labels,
     opts: &Options,
 ) -> Result<Verdict, ClaimError> {
-    for claim in &pod.allocated {
-        let ok = claim
-            .allocation
-            .as_ref()
-            .and_then(|a| a.node_selector.as_ref())
-            .is_none_or(|s| s.matches(node, labels));
-        if !ok {
-            return Ok(Verdict::Unfit(Unfit::ClaimNotAvailable {
-                claim: claim.display_name(),
-            }));
-        }
+    Ok(match search(pod, inv, in_use, node, labels, opts)? {
+        Outcome::Found(found) => Verdict::Fit(found.to_fit(pod, inv, node)),
+        Outcome::Unfit(why) => Verdict::Unfit(why),
+    })
+}
+
+/// Claims already allocated to the pod whose devices cannot be used on `node`.
+pub fn allocated_unfit(pod: &PreparedPod, node: Sym, labels: &Labels) -> Option<Unfit> {
+    pod.allocated
+        .iter()
+        .find(|claim| {
+            claim
+                .allocation
+                .as_ref()
+                .and_then(|a| a.node_selector.as_ref())
+                .is_some_and(|s| !s.matches(node, labels))
+        })
+        .map(|claim| Unfit::ClaimNotAvailable {
+            claim: claim.display_name(),
+        })
+}
+
+/// The search on one node, whose answer names no claim (see `Found`).
+pub fn search(
+    pod: &PreparedPod,
+    inv: &Inventory,
+    in_use: &InUse,
+    node: Sym,
+    labels: &Labels,
+    opts: &Options,
+) -> Result<Outcome, ClaimError> {
+    if let Some(unfit) = allocated_unfit(pod, node, labels) {
+        return Ok(Outcome::Unfit(unfit));
     }
+    search_unallocated(pod, inv, in_use, node, labels, opts)
+}
+
+/// The search for the pod's unallocated claims alone (`allocated_unfit` checked apart).
+pub fn search_unallocated(
+    pod: &PreparedPod,
+    inv: &Inventory,
+    in_use: &InUse,
+    node: Sym,
+    labels: &Labels,
+    opts: &Options,
+) -> Result<Outcome, ClaimError> {
     if pod.to_allocate.is_empty() {
-        return Ok(Verdict::Fit(Fit {
-            claims: Vec::new(),
+        return Ok(Outcome::Found(Arc::new(Found {
+            picks: Box::default(),
             broken_roots: 0,
             stranded: 0,
             score: 0,
-        }));
+        })));
     }
     let node_devs: Cow<'_, [DevId]> = if inv.has_shared() {
         Cow::Owned(inv.node_devices(node, labels))
@@ -604,6 +740,7 @@ pub fn allocate(
         limit_hit: false,
         error: None,
         unfit: None,
+        root_attr: pcie_root(),
     };
     s.request_level(0, 0);
     if let Some(e) = s.error {
@@ -622,61 +759,30 @@ pub fn allocate(
         } else {
             Unfit::CannotAllocate
         };
-        return Ok(Verdict::Unfit(unfit));
+        return Ok(Outcome::Unfit(unfit));
     };
-    let claims = pod
-        .to_allocate
-        .iter()
-        .zip(picks.iter())
-        .map(|(pc, picks)| {
-            let mut node_bound = None;
-            let devices = picks
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    let device = inv.device(p.dev);
-                    if matches!(device.scope, NodeScope::Node(_)) {
-                        node_bound = Some(node);
-                    }
-                    AllocatedDevice {
-                        request: p.request,
-                        key: device.key,
-                        admin_access: p.admin,
-                        share_id: p.share.as_ref().map(|_| sym(&share_id(&pc.claim.uid, i))),
-                        consumed: p.share.as_ref().map_or_else(Box::default, |v| {
-                            device
-                                .capacity
-                                .iter()
-                                .zip(v)
-                                .map(|(cap, amount)| {
-                                    (
-                                        QualifiedName {
-                                            domain: Some(cap.domain),
-                                            id: cap.id,
-                                        },
-                                        *amount,
-                                    )
-                                })
-                                .collect()
-                        }),
-                    }
-                })
-                .collect();
-            ClaimAllocation {
-                claim_uid: pc.claim.uid.clone(),
-                devices,
-                node: node_bound,
-            }
-        })
-        .collect();
     let picked = |d: DevId| picks.iter().flatten().any(|p| p.dev == d && !p.admin);
     let score = node_score(in_use, &node_devs, picked, stranded);
-    Ok(Verdict::Fit(Fit {
-        claims,
+    let picks = picks
+        .into_iter()
+        .map(|claim| {
+            claim
+                .into_iter()
+                .map(|p| Chosen {
+                    request: p.request,
+                    dev: p.dev,
+                    admin: p.admin,
+                    share: p.share.map(Vec::into_boxed_slice),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Outcome::Found(Arc::new(Found {
+        picks,
         broken_roots,
         stranded,
         score,
-    }))
+    })))
 }
 
 /// A share's `shareID`: the API wants a UID; derived from the claim and the result's index so

@@ -10,8 +10,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::allocator::{Options, PreparedPod, Verdict, allocate, prepare};
-use super::matcher::Matchers;
+use dashmap::DashMap;
+
+use super::allocator::{
+    Found, Options, Outcome, PreparedPod, allocated_unfit, prepare_with, search_unallocated,
+};
+use super::fit_cache::Caches;
 use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{
     Filter, Plugin, PodContext, PreFilter, PreScore, Prepared, Reserve, Reserved, Score,
@@ -22,37 +26,90 @@ use crate::state::dra::Dra;
 use crate::state::dra::claim::{Claim, ClaimReservation};
 use crate::state::dra::ledger::InUse;
 use crate::state::dra::pod_claims::PodClaimSource;
-use crate::state::dra::pools::Inventory;
+use crate::state::labels::Labels;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
 pub const NAME: &str = super::NAME;
 
-/// Per-pod state of one scheduling cycle.
+/// Per-pod state of one scheduling cycle: PreFilter's, which Score and Reserve read too.
 struct PodState {
     prepared: PreparedPod,
-    inv: Arc<Inventory>,
     in_use: Arc<InUse>,
     /// Already allocated claims that do not name the pod in `reservedFor` yet.
     to_reserve: Vec<Arc<Claim>>,
+    caches: Arc<Caches>,
+    opts: Options,
+    /// The shape of the claims to allocate, when answers may be shared across pods.
+    shape: Option<u32>,
+    /// What Filter found on each node it passed, for Score and Reserve: the search runs once
+    /// per node and pod, not three times.
+    found: DashMap<Sym, Arc<Found>, ahash::RandomState>,
+}
+
+impl PodState {
+    /// The search's answer on the node for the pod's unallocated claims, from the cache when
+    /// the node is unchanged since a pod of the same shape was searched there.
+    fn outcome(&self, node: Sym, labels: &Labels) -> Result<Outcome, Status> {
+        let search = || {
+            search_unallocated(
+                &self.prepared,
+                &self.caches.inv,
+                &self.in_use,
+                node,
+                labels,
+                &self.opts,
+            )
+            .map_err(|e| Status::unresolvable(e.to_string()))
+        };
+        let Some(shape) = self.shape else {
+            return search();
+        };
+        let Some(fingerprint) = self.caches.fingerprint(&self.in_use, node) else {
+            return search();
+        };
+        if let Some(hit) = self.caches.get(node, shape, &fingerprint) {
+            return Ok(hit);
+        }
+        let outcome = search()?;
+        self.caches.put(node, shape, fingerprint, outcome.clone());
+        Ok(outcome)
+    }
+
+    /// The node's found allocation: Filter's, or searched now (Score without the filter).
+    fn found(&self, node: &NodeInfo) -> Option<Arc<Found>> {
+        let record = node.node.as_ref()?;
+        if let Some(f) = self.found.get(&record.name) {
+            return Some(f.clone());
+        }
+        if allocated_unfit(&self.prepared, record.name, &record.labels).is_some() {
+            return None;
+        }
+        match self.outcome(record.name, &record.labels) {
+            Ok(Outcome::Found(f)) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]
 pub struct DynamicResources {
     opts: Options,
-    /// Selector verdicts, kept while the classes and slices (`Dra::epoch`) stay the same.
-    matchers: Mutex<Option<(u64, Arc<Matchers>)>>,
+    /// Selector verdicts and search answers, kept while the inventory (classes and slices)
+    /// stays the same.
+    caches: Mutex<Option<Arc<Caches>>>,
 }
 
 impl DynamicResources {
-    fn matchers(&self, dra: &Dra) -> Arc<Matchers> {
-        let mut guard = self.matchers.lock().unwrap_or_else(|p| p.into_inner());
+    fn caches(&self, dra: &Dra) -> Arc<Caches> {
+        let inv = dra.inventory();
+        let mut guard = self.caches.lock().unwrap_or_else(|p| p.into_inner());
         match &*guard {
-            Some((epoch, m)) if *epoch == dra.epoch() => m.clone(),
+            Some(c) if Arc::ptr_eq(&c.inv, &inv) => c.clone(),
             _ => {
-                let m = Arc::new(Matchers::default());
-                *guard = Some((dra.epoch(), m.clone()));
-                m
+                let c = Arc::new(Caches::new(inv));
+                *guard = Some(c.clone());
+                c
             }
         }
     }
@@ -95,50 +152,42 @@ impl DynamicResources {
         if claims.is_empty() {
             return Ok(None);
         }
-        let inv = ctx.dra.inventory();
-        let matchers = self.matchers(ctx.dra);
-        let classes = ctx.dra.classes().map(|c| (c.name, c.clone())).collect();
-        let prepared = prepare(&claims, &classes, &matchers, &inv)
-            .map_err(|e| Status::unresolvable(e.to_string()))?;
+        let caches = self.caches(ctx.dra);
+        let prepared = prepare_with(
+            &claims,
+            |name| ctx.dra.class(name),
+            &caches.matchers,
+            &caches.inv,
+        )
+        .map_err(|e| Status::unresolvable(e.to_string()))?;
         let to_reserve = prepared
             .allocated
             .iter()
             .filter(|c| !c.reserved_for.iter().any(|r| *r.uid == *pod.uid))
             .cloned()
             .collect();
+        let shape = caches.shape(&prepared);
         Ok(Some(PodState {
             prepared,
-            inv,
             in_use: ctx.dra.in_use(),
             to_reserve,
+            caches,
+            opts: self.opts,
+            shape,
+            found: DashMap::default(),
         }))
-    }
-
-    fn verdict(&self, state: &PodState, node: &NodeInfo) -> Result<Verdict, Status> {
-        let Some(record) = &node.node else {
-            return Err(Status::unresolvable("node not found"));
-        };
-        allocate(
-            &state.prepared,
-            &state.inv,
-            &state.in_use,
-            record.name,
-            &record.labels,
-            &self.opts,
-        )
-        .map_err(|e| Status::unresolvable(e.to_string()))
     }
 }
 
 fn pod_state(state: Option<&PluginState>) -> Option<&PodState> {
-    state.and_then(|s| s.downcast_ref::<PodState>())
+    state.and_then(|s| s.downcast_ref::<Arc<PodState>>()).map(|s| &**s)
 }
 
 /// Reserve: what placing the pod on `node` writes to its claims (kube's PreBind carries it
 /// out), from the filter's PreFilter state. Empty when every claim is allocated and reserved
 /// for the pod already, or when the node does not fit (it was filtered, so it does).
 pub fn claim_reservations(state: &PluginState, node: &NodeInfo) -> Vec<ClaimReservation> {
-    let Some(state) = state.downcast_ref::<PodState>() else {
+    let Some(state) = pod_state(Some(state)) else {
         return Vec::new();
     };
     let mut out: Vec<ClaimReservation> = state
@@ -153,8 +202,8 @@ pub fn claim_reservations(state: &PluginState, node: &NodeInfo) -> Vec<ClaimRese
     if state.prepared.to_allocate.is_empty() {
         return out;
     }
-    let filter = DynamicResources::default();
-    if let Ok(Verdict::Fit(fit)) = filter.verdict(state, node) {
+    if let (Some(found), Some(record)) = (state.found(node), node.node.as_ref()) {
+        let fit = found.to_fit(&state.prepared, &state.caches.inv, record.name);
         let names = state.prepared.to_allocate.iter().map(|c| &c.claim.name);
         out.extend(
             names
@@ -179,7 +228,7 @@ impl PreFilter for DynamicResources {
     fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
         match self.prepare_pod(ctx) {
             Ok(None) => Prepared::Skip,
-            Ok(Some(state)) => Prepared::Run(Some(Box::new(state))),
+            Ok(Some(state)) => Prepared::Run(Some(Box::new(Arc::new(state)))),
             Err(status) => Prepared::Reject(status),
         }
     }
@@ -204,10 +253,19 @@ impl Filter for DynamicResources {
         let Some(state) = pod_state(state) else {
             return Status::success();
         };
-        match self.verdict(state, node) {
+        let Some(record) = &node.node else {
+            return Status::unresolvable("node not found");
+        };
+        if let Some(why) = allocated_unfit(&state.prepared, record.name, &record.labels) {
+            return Status::unschedulable(why.to_string());
+        }
+        match state.outcome(record.name, &record.labels) {
             Err(status) => status,
-            Ok(Verdict::Unfit(why)) => Status::unschedulable(why.to_string()),
-            Ok(Verdict::Fit(_)) => Status::success(),
+            Ok(Outcome::Unfit(why)) => Status::unschedulable(why.to_string()),
+            Ok(Outcome::Found(found)) => {
+                state.found.insert(record.name, found);
+                Status::success()
+            }
         }
     }
 }
@@ -225,14 +283,19 @@ impl Plugin for DynamicResourcesScore {
 }
 
 impl PreScore for DynamicResourcesScore {
+    /// The filter's state when it ran for the pod: the nodes it passed are scored from what it
+    /// found there, not searched again.
     fn pre_score(
         &self,
         ctx: &PodContext<'_>,
         _feasible: &[&NodeInfo],
-        _filters: FilterStates<'_>,
+        filters: FilterStates<'_>,
     ) -> Prepared {
+        if let Some(state) = filters.get::<Arc<PodState>>(NAME) {
+            return Prepared::Run(Some(Box::new(state.clone())));
+        }
         match self.filter.prepare_pod(ctx) {
-            Ok(Some(state)) => Prepared::Run(Some(Box::new(state))),
+            Ok(Some(state)) => Prepared::Run(Some(Box::new(Arc::new(state)))),
             Ok(None) | Err(_) => Prepared::Skip,
         }
     }
@@ -240,10 +303,9 @@ impl PreScore for DynamicResourcesScore {
 
 impl Score for DynamicResourcesScore {
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
-        match pod_state(state).map(|s| self.filter.verdict(s, node)) {
-            Some(Ok(Verdict::Fit(fit))) => fit.score,
-            _ => 0,
-        }
+        pod_state(state)
+            .and_then(|s| s.found(node))
+            .map_or(0, |f| f.score)
     }
 }
 

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 
-use super::allocator::{Unfit, Verdict};
+use super::allocator::{Outcome, Unfit, Verdict, search_unallocated};
+use super::fit_cache::Caches;
 use super::testing::{World, claim};
 use crate::intern::{resolve, sym};
 use crate::state::dra::device::{AttrValue, DeviceKey, QualifiedName};
@@ -155,5 +156,61 @@ proptest! {
         let ledger: HashSet<DeviceKey> = w.assumed.values().flatten().map(|x| x.key).collect();
         prop_assert_eq!(ledger, taken);
         let _ = sym("n");
+    }
+
+    /// Answers kept across pods are the answers a fresh search gives: whatever was assumed or
+    /// forgotten since, on every node, for claims of a few shapes (so answers are reused).
+    #[test]
+    fn cached_answers_are_fresh_answers(
+        asks in proptest::collection::vec((0usize..4, any::<bool>()), 1..40),
+    ) {
+        let shapes = [
+            Ask { gpus: 1, min_index: 0, nic: true, aligned: true },
+            Ask { gpus: 2, min_index: 0, nic: true, aligned: true },
+            Ask { gpus: 3, min_index: 2, nic: false, aligned: false },
+            Ask { gpus: 4, min_index: 0, nic: true, aligned: false },
+        ];
+        let nodes = ["n0", "n1", "n2"];
+        let mut slices = Vec::new();
+        for n in nodes {
+            slices.push(gpu_node_slice(n, 8, 4));
+            slices.push(nic_node_slice(n, 4));
+        }
+        let mut w = World::new(&slices, &gpu_and_nic_classes());
+        let caches = Caches::new(w.inv.clone());
+        let labels = crate::state::labels::Labels::default();
+        let mut fits = Vec::new();
+        for (i, (shape, forget)) in asks.iter().enumerate() {
+            let claim = claim(&claim_for(i, &shapes[*shape]));
+            let pod = w.prepare(&[claim]).unwrap();
+            let id = caches.shape(&pod).expect("dedicated local devices are cached");
+            let mut placed = None;
+            for n in nodes {
+                let node = sym(n);
+                let fresh = search_unallocated(&pod, &w.inv, &w.in_use, node, &labels, &w.opts).unwrap();
+                let fp = caches.fingerprint(&w.in_use, node).unwrap();
+                let cached = match caches.get(node, id, &fp) {
+                    Some(hit) => hit,
+                    None => {
+                        caches.put(node, id, fp, fresh.clone());
+                        fresh.clone()
+                    }
+                };
+                prop_assert_eq!(&cached, &fresh, "node {}, ask {}", n, i);
+                if let (None, Outcome::Found(f)) = (&placed, &cached) {
+                    let fit = f.to_fit(&pod, &w.inv, node);
+                    prop_assert_eq!(&fit.claims[0].claim_uid, &pod.to_allocate[0].claim.uid);
+                    placed = Some(fit);
+                }
+            }
+            if let Some(fit) = placed {
+                w.assume(&fit);
+                fits.push(fit);
+            }
+            if *forget && fits.len() > 1 {
+                let fit = fits.remove(fits.len() / 2);
+                w.forget(&fit);
+            }
+        }
     }
 }

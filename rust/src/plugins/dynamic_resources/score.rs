@@ -11,17 +11,23 @@ use crate::state::dra::pools::{DevId, Inventory};
 /// The attribute podium packs by: devices behind one PCIe root.
 pub const PCIE_ROOT: &str = "resource.kubernetes.io/pcieRoot";
 
+/// `PCIE_ROOT` as a name, interned once.
+pub fn pcie_root() -> QualifiedName {
+    static ROOT: std::sync::LazyLock<QualifiedName> =
+        std::sync::LazyLock::new(|| QualifiedName::parse(PCIE_ROOT));
+    *ROOT
+}
+
 /// (wholly free groups that `picked` breaks, free devices left in partly used groups), grouping
-/// the node's devices by driver and the `group_by` attribute; devices without it are not counted. Lower
+/// the node's devices by driver and the `attr` attribute; devices without it are not counted. Lower
 /// is better on both, compared in that order.
 pub fn root_measure(
     inv: &Inventory,
     in_use: &InUse,
     node_devs: &[DevId],
-    group_by: &str,
+    attr: QualifiedName,
     picked: impl Fn(DevId) -> bool,
 ) -> (u32, u32) {
-    let attr = QualifiedName::parse(group_by);
     // ((driver, value), devices, free before, free after): a driver's devices are measured
     // apart, so a free NIC does not count as a stranded GPU.
     let mut groups: Vec<((Sym, AttrValue), u32, u32, u32)> = Vec::new();

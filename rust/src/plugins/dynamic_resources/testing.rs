@@ -19,7 +19,7 @@ use crate::state::labels::Labels;
 
 /// A small cluster to allocate in: decoded slices and classes, the ledger and what it uses.
 pub struct World {
-    pub inv: Inventory,
+    pub inv: Arc<Inventory>,
     pub classes: HashMap<Sym, Arc<DeviceClass>>,
     pub matchers: Matchers,
     /// Devices assumed, by claim uid.
@@ -34,7 +34,7 @@ impl World {
             .iter()
             .map(|s| Slice::decode(s).expect("test slices decode"))
             .collect();
-        let inv = Inventory::build(&slices);
+        let inv = Arc::new(Inventory::build(&slices));
         let classes = classes
             .iter()
             .map(|c| {

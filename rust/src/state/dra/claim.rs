@@ -17,19 +17,19 @@ use crate::state::node_selector::from_wire as node_selector;
 /// kube's `AllocationResultsMaxSize`: devices one claim may be allocated.
 pub const MAX_DEVICES_PER_CLAIM: u32 = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AllocationMode {
     ExactCount(u32),
     All,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TolerationOp {
     Equal,
     Exists,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Toleration {
     /// `None`: every key (only with `Exists`).
     pub key: Option<Sym>,
@@ -40,7 +40,7 @@ pub struct Toleration {
 }
 
 /// One way to satisfy a request: a request's `exactly`, or one `firstAvailable` subrequest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Alternative {
     /// The name results carry: `req`, or `req/sub` for a subrequest.
     pub name: Sym,
@@ -53,7 +53,7 @@ pub struct Alternative {
     pub capacity: Box<[(QualifiedName, i64)]>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Request {
     pub name: Sym,
     /// `exactly` is one alternative; `firstAvailable` lists them in order of preference.
@@ -61,13 +61,13 @@ pub struct Request {
     pub first_available: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConstraintKind {
     MatchAttribute(QualifiedName),
     DistinctAttribute(QualifiedName),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Constraint {
     /// Request (or `req/sub`) names it applies to; empty means all of the claim's.
     pub requests: Box<[Sym]>,

@@ -87,7 +87,7 @@ pub struct CounterUse {
     pub counters: Box<[(Sym, i64)]>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaintEffect {
     NoSchedule,
     NoExecute,

@@ -5,16 +5,46 @@
 //! partitions draw from their pool's counters.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::claim::AllocatedDevice;
 use super::pools::{DevId, Inventory};
 use crate::intern::Sym;
 
+/// Devices per chunk of `Counts`.
+const CHUNK: usize = 512;
+
+/// A count per device, in chunks shared between copies until written: a batch assumes after
+/// every placement, and each assumption takes a copy of the ledger (snapshots keep theirs), so
+/// a copy must not cost the whole cluster's devices.
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    chunks: Vec<Arc<[u16; CHUNK]>>,
+}
+
+impl Counts {
+    fn new(len: usize) -> Self {
+        Self {
+            chunks: vec![Arc::new([0; CHUNK]); len.div_ceil(CHUNK)],
+        }
+    }
+
+    fn get(&self, dev: DevId) -> u16 {
+        let i = dev as usize;
+        self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    fn get_mut(&mut self, dev: DevId) -> &mut u16 {
+        let i = dev as usize;
+        &mut Arc::make_mut(&mut self.chunks[i / CHUNK])[i % CHUNK]
+    }
+}
+
 /// Devices the inventory lacks (a slice gone) are skipped.
 #[derive(Debug, Clone, Default)]
 pub struct InUse {
-    dedicated: Vec<u16>,
-    shared: Vec<u16>,
+    dedicated: Counts,
+    shared: Counts,
     /// (pool index, counter set, counter) → amount drawn.
     counters: HashMap<(u32, Sym, Sym), i64>,
     /// (device, capacity index) → amount consumed by shares.
@@ -27,8 +57,8 @@ impl InUse {
         devices: impl IntoIterator<Item = &'a AllocatedDevice>,
     ) -> Self {
         let mut out = Self {
-            dedicated: vec![0; inv.len()],
-            shared: vec![0; inv.len()],
+            dedicated: Counts::new(inv.len()),
+            shared: Counts::new(inv.len()),
             ..Self::default()
         };
         for d in devices {
@@ -38,7 +68,7 @@ impl InUse {
     }
 
     fn any_use(&self, dev: DevId) -> bool {
-        self.dedicated[dev as usize] > 0 || self.shared[dev as usize] > 0
+        self.dedicated.get(dev) > 0 || self.shared.get(dev) > 0
     }
 
     fn draw_counters(&mut self, inv: &Inventory, dev: DevId, sign: i64) {
@@ -60,7 +90,7 @@ impl InUse {
             self.draw_counters(inv, dev, 1);
         }
         if d.share_id.is_some() {
-            self.shared[dev as usize] += 1;
+            *self.shared.get_mut(dev) += 1;
             let device = inv.device(dev);
             for (name, v) in &d.consumed {
                 if let Some(i) = device
@@ -72,7 +102,7 @@ impl InUse {
                 }
             }
         } else {
-            self.dedicated[dev as usize] += 1;
+            *self.dedicated.get_mut(dev) += 1;
         }
     }
 
@@ -82,7 +112,7 @@ impl InUse {
             return;
         }
         if d.share_id.is_some() {
-            let slot = &mut self.shared[dev as usize];
+            let slot = self.shared.get_mut(dev);
             *slot = slot.saturating_sub(1);
             let device = inv.device(dev);
             for (name, v) in &d.consumed {
@@ -95,7 +125,7 @@ impl InUse {
                 }
             }
         } else {
-            let slot = &mut self.dedicated[dev as usize];
+            let slot = self.dedicated.get_mut(dev);
             *slot = slot.saturating_sub(1);
         }
         if !self.any_use(dev) {
@@ -105,12 +135,12 @@ impl InUse {
 
     /// Allocated to some claim without admin access and not as a share.
     pub fn dedicated(&self, dev: DevId) -> bool {
-        self.dedicated[dev as usize] > 0
+        self.dedicated.get(dev) > 0
     }
 
     /// Serving at least one share (consumable capacity).
     pub fn shared(&self, dev: DevId) -> bool {
-        self.shared[dev as usize] > 0
+        self.shared.get(dev) > 0
     }
 
     pub fn counter_drawn(&self, pool: u32, set: Sym, counter: Sym) -> i64 {
@@ -160,4 +190,22 @@ mod tests {
         in_use.remove(&inv, &d);
         assert!(!in_use.dedicated(0));
     }
+
+    #[test]
+    fn a_copy_keeps_what_it_saw() {
+        // Enough devices for several chunks: the copy shares them until one side writes.
+        let s = Slice::decode(&gpu_node_slice("n0", 1200, 4)).unwrap();
+        let inv = Inventory::build([&s]);
+        let mut in_use = InUse::from_devices(&inv, [&dev("gpu-3")]);
+        let copy = in_use.clone();
+        let (d3, d1100) = (
+            inv.id(&DeviceKey::new("gpu.example.com", "n0", "gpu-3")).unwrap(),
+            inv.id(&DeviceKey::new("gpu.example.com", "n0", "gpu-1100")).unwrap(),
+        );
+        in_use.add(&inv, &dev("gpu-1100"));
+        in_use.remove(&inv, &dev("gpu-3"));
+        assert!(in_use.dedicated(d1100) && !in_use.dedicated(d3));
+        assert!(copy.dedicated(d3) && !copy.dedicated(d1100));
+    }
 }
+

@@ -1,5 +1,6 @@
 use super::*;
 use crate::intern::resolve;
+use crate::plugins::dynamic_resources::score::PCIE_ROOT;
 use crate::plugins::dynamic_resources::error::{CelFailure, SelectorSource};
 use crate::plugins::dynamic_resources::testing::{World, claim};
 use crate::state::dra::device::AttrValue;
