@@ -532,12 +532,18 @@ impl<'a> Search<'a> {
 
     /// (wholly free PCIe roots this allocation breaks, free devices left in partly used roots).
     fn measure(&self) -> (u32, u32) {
-        root_measure(self.inv, self.in_use, self.node_devs, self.root_attr, |dev| {
-            self.picks
-                .iter()
-                .flatten()
-                .any(|p| p.dev == dev && !p.admin)
-        })
+        root_measure(
+            self.inv,
+            self.in_use,
+            self.node_devs,
+            self.root_attr,
+            |dev| {
+                self.picks
+                    .iter()
+                    .flatten()
+                    .any(|p| p.dev == dev && !p.admin)
+            },
+        )
     }
 }
 

@@ -1,4 +1,5 @@
-//! A DRA workload for `podium bench core` (not wired to the CLI yet): nodes with 8 GPUs and 4
+//! The allocator alone, without the scheduling cycle (`podium bench core`'s `dra_*` workloads
+//! measure the cycle, with the cross-pod answers of `fit_cache`): nodes with 8 GPUs and 4
 //! RDMA NICs (two GPUs and one NIC per PCIe root), pods with one claim each asking 1, 2, 4 or
 //! 8 GPUs and one NIC: aligned on the PCIe root for 1 and 2 GPUs, on the NUMA node for 4, and
 //! on the node for 8 (no root or NUMA node has 8 GPUs). Each decision is what a scheduling

@@ -24,7 +24,7 @@ use super::matcher::Matchers;
 use crate::intern::Sym;
 use crate::state::dra::claim::Claim;
 use crate::state::dra::ledger::InUse;
-use crate::state::dra::pools::{Inventory, PoolState};
+use crate::state::dra::pools::{DevId, Inventory};
 
 /// Answers kept per node: a few shapes of claims at once.
 const PER_NODE: usize = 8;
@@ -66,6 +66,24 @@ struct Entry {
     outcome: Outcome,
 }
 
+/// A node's devices, whether its answers may be kept, and those kept.
+struct NodeCache {
+    devs: Box<[DevId]>,
+    cacheable: bool,
+    entries: SmallVec<[Entry; 2]>,
+}
+
+impl NodeCache {
+    fn fingerprint(&self, in_use: &InUse) -> Fingerprint {
+        let mut out: Fingerprint = SmallVec::from_elem(0, self.devs.len().div_ceil(32));
+        for (i, &dev) in self.devs.iter().enumerate() {
+            let bits = u64::from(in_use.dedicated(dev)) | (u64::from(in_use.shared(dev)) << 1);
+            out[i / 32] |= bits << (2 * (i % 32));
+        }
+        out
+    }
+}
+
 /// The selector verdicts and search answers of one inventory.
 pub struct Caches {
     pub inv: Arc<Inventory>,
@@ -73,19 +91,36 @@ pub struct Caches {
     /// No network-attached devices and no unusable pool: nodes may be cached.
     cacheable: bool,
     shapes: Mutex<HashMap<ShapeKey, u32>>,
-    by_node: DashMap<Sym, SmallVec<[Entry; 2]>, ahash::RandomState>,
+    /// Built with the inventory: one lookup per node finds its devices and its answers.
+    by_node: DashMap<Sym, NodeCache, ahash::RandomState>,
 }
 
 impl Caches {
     pub fn new(inv: Arc<Inventory>) -> Self {
-        let cacheable =
-            !inv.has_shared() && inv.pools.iter().all(|p| p.state == PoolState::Usable);
+        let cacheable = !inv.has_shared() && !inv.any_unusable();
+        let by_node = DashMap::default();
+        if cacheable {
+            for (node, devs) in inv.nodes() {
+                let simple = devs.iter().all(|&d| {
+                    let d = inv.device(d);
+                    !d.allow_multiple_allocations && d.consumes_counters.is_empty()
+                });
+                by_node.insert(
+                    node,
+                    NodeCache {
+                        devs: devs.into(),
+                        cacheable: simple,
+                        entries: SmallVec::new(),
+                    },
+                );
+            }
+        }
         Self {
             inv,
             matchers: Arc::default(),
             cacheable,
             shapes: Mutex::default(),
-            by_node: DashMap::default(),
+            by_node,
         }
     }
 
@@ -100,32 +135,36 @@ impl Caches {
         Some(*shapes.entry(key).or_insert(next))
     }
 
-    /// The node's in-use flags, if its answer depends on nothing else.
-    pub fn fingerprint(&self, in_use: &InUse, node: Sym) -> Option<Fingerprint> {
-        let devs = self.inv.local_devices(node);
-        let mut out: Fingerprint = SmallVec::from_elem(0, devs.len().div_ceil(32));
-        for (i, &dev) in devs.iter().enumerate() {
-            let d = self.inv.device(dev);
-            if d.allow_multiple_allocations || !d.consumes_counters.is_empty() {
-                return None;
-            }
-            let bits = u64::from(in_use.dedicated(dev)) | (u64::from(in_use.shared(dev)) << 1);
-            out[i / 32] |= bits << (2 * (i % 32));
+    /// The answer kept for the node and shape while the node's devices stand as they were;
+    /// else `Err` with the node's fingerprint to `put` the new answer under, or `Err(None)`
+    /// when the node's answers are not kept.
+    pub fn get(
+        &self,
+        in_use: &InUse,
+        node: Sym,
+        shape: u32,
+    ) -> Result<Outcome, Option<Fingerprint>> {
+        let Some(cache) = self.by_node.get(&node) else {
+            return Err(None);
+        };
+        if !cache.cacheable {
+            return Err(None);
         }
-        Some(out)
-    }
-
-    pub fn get(&self, node: Sym, shape: u32, fingerprint: &Fingerprint) -> Option<Outcome> {
-        let entries = self.by_node.get(&node)?;
-        entries
+        let fingerprint = cache.fingerprint(in_use);
+        cache
+            .entries
             .iter()
-            .find(|e| e.shape == shape && e.fingerprint == *fingerprint)
+            .find(|e| e.shape == shape && e.fingerprint == fingerprint)
             .map(|e| e.outcome.clone())
+            .ok_or(Some(fingerprint))
     }
 
-    /// Keeps an answer; one per shape and node (the node's older state is gone for good).
+    /// Keeps an answer; one per shape and node (the node's older state is not kept).
     pub fn put(&self, node: Sym, shape: u32, fingerprint: Fingerprint, outcome: Outcome) {
-        let mut entries = self.by_node.entry(node).or_default();
+        let Some(mut cache) = self.by_node.get_mut(&node) else {
+            return;
+        };
+        let entries = &mut cache.entries;
         if let Some(e) = entries.iter_mut().find(|e| e.shape == shape) {
             e.fingerprint = fingerprint;
             e.outcome = outcome;

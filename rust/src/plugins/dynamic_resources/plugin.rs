@@ -65,15 +65,15 @@ impl PodState {
         let Some(shape) = self.shape else {
             return search();
         };
-        let Some(fingerprint) = self.caches.fingerprint(&self.in_use, node) else {
-            return search();
-        };
-        if let Some(hit) = self.caches.get(node, shape, &fingerprint) {
-            return Ok(hit);
+        match self.caches.get(&self.in_use, node, shape) {
+            Ok(hit) => Ok(hit),
+            Err(None) => search(),
+            Err(Some(fingerprint)) => {
+                let outcome = search()?;
+                self.caches.put(node, shape, fingerprint, outcome.clone());
+                Ok(outcome)
+            }
         }
-        let outcome = search()?;
-        self.caches.put(node, shape, fingerprint, outcome.clone());
-        Ok(outcome)
     }
 
     /// The node's found allocation: Filter's, or searched now (Score without the filter).
@@ -180,7 +180,9 @@ impl DynamicResources {
 }
 
 fn pod_state(state: Option<&PluginState>) -> Option<&PodState> {
-    state.and_then(|s| s.downcast_ref::<Arc<PodState>>()).map(|s| &**s)
+    state
+        .and_then(|s| s.downcast_ref::<Arc<PodState>>())
+        .map(|s| &**s)
 }
 
 /// Reserve: what placing the pod on `node` writes to its claims (kube's PreBind carries it

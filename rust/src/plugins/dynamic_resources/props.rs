@@ -188,11 +188,10 @@ proptest! {
             for n in nodes {
                 let node = sym(n);
                 let fresh = search_unallocated(&pod, &w.inv, &w.in_use, node, &labels, &w.opts).unwrap();
-                let fp = caches.fingerprint(&w.in_use, node).unwrap();
-                let cached = match caches.get(node, id, &fp) {
-                    Some(hit) => hit,
-                    None => {
-                        caches.put(node, id, fp, fresh.clone());
+                let cached = match caches.get(&w.in_use, node, id) {
+                    Ok(hit) => hit,
+                    Err(fp) => {
+                        caches.put(node, id, fp.expect("dedicated local devices are cached"), fresh.clone());
                         fresh.clone()
                     }
                 };

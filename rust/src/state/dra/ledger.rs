@@ -24,8 +24,10 @@ struct Counts {
 
 impl Counts {
     fn new(len: usize) -> Self {
+        // One zeroed chunk shared by all: each is copied when first written.
+        let zeros = Arc::new([0; CHUNK]);
         Self {
-            chunks: vec![Arc::new([0; CHUNK]); len.div_ceil(CHUNK)],
+            chunks: vec![zeros; len.div_ceil(CHUNK)],
         }
     }
 
@@ -199,8 +201,10 @@ mod tests {
         let mut in_use = InUse::from_devices(&inv, [&dev("gpu-3")]);
         let copy = in_use.clone();
         let (d3, d1100) = (
-            inv.id(&DeviceKey::new("gpu.example.com", "n0", "gpu-3")).unwrap(),
-            inv.id(&DeviceKey::new("gpu.example.com", "n0", "gpu-1100")).unwrap(),
+            inv.id(&DeviceKey::new("gpu.example.com", "n0", "gpu-3"))
+                .unwrap(),
+            inv.id(&DeviceKey::new("gpu.example.com", "n0", "gpu-1100"))
+                .unwrap(),
         );
         in_use.add(&inv, &dev("gpu-1100"));
         in_use.remove(&inv, &dev("gpu-3"));
@@ -208,4 +212,3 @@ mod tests {
         assert!(copy.dedicated(d3) && !copy.dedicated(d1100));
     }
 }
-

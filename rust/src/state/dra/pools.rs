@@ -53,11 +53,13 @@ pub struct InvDevice {
 pub struct Inventory {
     pub devices: Vec<InvDevice>,
     pub pools: Vec<Pool>,
-    by_key: HashMap<DeviceKey, DevId>,
+    by_key: ahash::AHashMap<DeviceKey, DevId>,
     /// Devices usable on exactly one node, by node, in search order.
-    by_node: HashMap<Sym, Vec<DevId>>,
+    by_node: ahash::AHashMap<Sym, Vec<DevId>>,
     /// Devices with `allNodes` or a node selector, checked per node.
     shared: Vec<DevId>,
+    /// Some pool is incomplete or invalid: per-node failures look for it (`unusable_pools_on`).
+    any_unusable: bool,
 }
 
 fn validate(slices: &[&Slice]) -> CoreResult<HashMap<(Sym, Sym), i64>> {
@@ -150,6 +152,7 @@ impl Inventory {
                     }
                 }
             }
+            inv.any_unusable |= state != PoolState::Usable;
             inv.pools.push(Pool {
                 id,
                 generation,
@@ -191,6 +194,16 @@ impl Inventory {
         self.by_node.get(&node).map_or(&[], Vec::as_slice)
     }
 
+    /// The nodes with node-local devices, with them in search order.
+    pub fn nodes(&self) -> impl Iterator<Item = (Sym, &[DevId])> {
+        self.by_node.iter().map(|(n, d)| (*n, d.as_slice()))
+    }
+
+    /// Some pool is incomplete or invalid.
+    pub fn any_unusable(&self) -> bool {
+        self.any_unusable
+    }
+
     pub fn has_shared(&self) -> bool {
         !self.shared.is_empty()
     }
@@ -198,7 +211,13 @@ impl Inventory {
     /// Pools that concern `node` but are not usable (kube: `All` fails there, and a failed
     /// allocation there is reported as meeting invalid pools).
     pub fn unusable_pools_on(&self, node: Sym, labels: &Labels) -> impl Iterator<Item = &Pool> {
-        self.pools.iter().filter(move |p| {
+        // Every pool usable (the common case): no walk over all pools for each refused node.
+        let pools = if self.any_unusable {
+            &self.pools[..]
+        } else {
+            &[]
+        };
+        pools.iter().filter(move |p| {
             p.state != PoolState::Usable && p.scopes.iter().any(|s| s.matches(node, labels))
         })
     }

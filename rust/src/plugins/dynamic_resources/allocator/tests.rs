@@ -1,7 +1,7 @@
 use super::*;
 use crate::intern::resolve;
-use crate::plugins::dynamic_resources::score::PCIE_ROOT;
 use crate::plugins::dynamic_resources::error::{CelFailure, SelectorSource};
+use crate::plugins::dynamic_resources::score::PCIE_ROOT;
 use crate::plugins::dynamic_resources::testing::{World, claim};
 use crate::state::dra::device::AttrValue;
 use crate::state::dra::fixtures::{
