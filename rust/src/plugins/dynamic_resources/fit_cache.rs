@@ -28,6 +28,9 @@ use crate::state::dra::pools::{DevId, Inventory};
 
 /// Answers kept per node: a few shapes of claims at once.
 const PER_NODE: usize = 8;
+/// Shapes given an id per inventory; claims of a shape beyond are searched every time (ids are
+/// never reused while answers under them may be kept).
+const MAX_SHAPES: usize = 4096;
 
 /// The in-use flags of a node's devices, two bits a device, in the node's device order.
 pub type Fingerprint = SmallVec<[u64; 2]>;
@@ -131,8 +134,15 @@ impl Caches {
         }
         let key = ShapeKey(pod.to_allocate.iter().map(|c| c.claim.clone()).collect());
         let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
-        let next = u32::try_from(shapes.len()).ok()?;
-        Some(*shapes.entry(key).or_insert(next))
+        if let Some(&id) = shapes.get(&key) {
+            return Some(id);
+        }
+        if shapes.len() >= MAX_SHAPES {
+            return None;
+        }
+        let id = u32::try_from(shapes.len()).ok()?;
+        shapes.insert(key, id);
+        Some(id)
     }
 
     /// The answer kept for the node and shape while the node's devices stand as they were;
