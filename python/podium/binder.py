@@ -48,7 +48,7 @@ from podium.dynamic_resources import PLUGIN_NAME as CLAIMS_PLUGIN_NAME
 from podium.dynamic_resources import Reserved, claim_reservations
 from podium.events import ObjectRef
 from podium.logs import fields
-from podium.pods import PodLike
+from podium.pods import PodLike, PodRef
 from podium.prebind import NotLeading, PreBindError
 from podium.rawapi import ApiStatusError, request_bytes
 from podium.volume_binding import PLUGIN_NAME, claim_bindings
@@ -91,15 +91,9 @@ class BindResult(StrEnum):
         return self in (BindResult.BOUND, BindResult.DROPPED)
 
 
-class DecisionLike(Protocol):
+class DecisionLike(PodRef, Protocol):
     """What the binder reads from ``podium._core.Decision``."""
 
-    @property
-    def uid(self) -> str: ...
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def name(self) -> str: ...
     @property
     def node(self) -> str | None: ...
     @property

@@ -13,7 +13,10 @@ kube-scheduler's plugin does (``bindClaim`` in pkg/scheduler/framework/plugins/d
   ``resource.kubernetes.io/delete-protection`` is added in a normal update (so the claim is not
   deleted while allocated), then ``status.allocation`` is written, with the device
   configurations of the claim's classes and of the claim itself (``devices.config``);
-- the pod is added to ``status.reservedFor`` in the same status update;
+- the pod is added to ``status.reservedFor`` in the same status update; a claim the pod only
+  reserves, shared with a pod of the same batch whose PreBind is still writing the allocation,
+  is read again until the allocation shows (bounded by the request timeout), since the
+  apiserver refuses a reservation on an unallocated claim;
 - a 409 (the claim changed for another reason) reads it again and retries, a few times.
 
 Once a claim's write succeeded the cache keeps its allocation until the informer shows it
@@ -26,6 +29,7 @@ the leader lease may be lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import orjson
 
 from podium._core import Kind
+from podium.pods import PodRef
 from podium.prebind import PreBindError, write
 
 if TYPE_CHECKING:
@@ -59,6 +64,8 @@ _NOT_FOUND = 404
 # kube's retry.DefaultRetry: 5 attempts on conflict.
 _ATTEMPTS = 5
 _STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+# How often a claim shared with a pod whose allocation is being written is read again.
+_ALLOCATION_POLL_SECONDS = 0.1
 
 
 class ClaimReservationLike(Protocol):
@@ -78,15 +85,6 @@ class HasClaims(Protocol):
 
     @property
     def claims(self) -> Sequence[ClaimReservationLike]: ...
-
-
-class PodRef(Protocol):
-    @property
-    def uid(self) -> str: ...
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def name(self) -> str: ...
 
 
 class WrittenClaims(Protocol):
@@ -179,7 +177,7 @@ class ClaimBinder:
         what = "allocation and reservation" if allocation is not None else "reservation"
         last: PreBindError | None = None
         for _ in range(_ATTEMPTS):
-            obj = await self._read(path, claim.name)
+            obj = await self._allocated_or_ours(path, claim, allocation is not None)
             metadata = obj.setdefault("metadata", {})
             status = obj.get("status") or {}
             obj["status"] = status
@@ -213,6 +211,21 @@ class ClaimBinder:
             log.info("reserved claim %s for pod %s (%s)", ref, pod.name, what)
             return True
         raise last or PreBindError(f"add {what} to claim {ref}: conflict")
+
+    async def _allocated_or_ours(
+        self, path: str, claim: ClaimReservationLike, ours: bool
+    ) -> dict[str, Any]:
+        """The claim, read fresh. A claim this pod only reserves, shared with a pod whose
+        PreBind is writing its allocation, is read again until that allocation shows: the
+        apiserver refuses a reservation on an unallocated claim."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._request_timeout
+        while True:
+            obj = await self._read(path, claim.name)
+            allocated = (obj.get("status") or {}).get("allocation") is not None
+            if ours or allocated or loop.time() >= deadline:
+                return obj
+            await asyncio.sleep(_ALLOCATION_POLL_SECONDS)
 
     async def _read(self, path: str, name: str) -> dict[str, Any]:
         try:

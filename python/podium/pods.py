@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["GangKey", "PodLike", "gang_key"]
+__all__ = ["GangKey", "PodLike", "PodRef", "gang_key"]
 
 # (namespace, PodGroup name): a gang is the pods labelled with one PodGroup in one namespace.
 GangKey = tuple[str, str]
 
 
-class PodLike(Protocol):
+class PodRef(Protocol):
+    """A pod by identity: what the PreBind plugins and the binder name it by."""
+
     @property
     def uid(self) -> str: ...
     @property
     def namespace(self) -> str: ...
     @property
     def name(self) -> str: ...
+
+
+class PodLike(PodRef, Protocol):
     @property
     def priority(self) -> int: ...
     @property

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import orjson
 
 from podium._core import EventType, Kind
+from podium.pods import PodRef
 from podium.prebind import NotLeading, PreBindError, write
 
 if TYPE_CHECKING:
@@ -88,15 +89,6 @@ class HasVolumes(Protocol):
 
     @property
     def volumes(self) -> Sequence[ClaimBindingLike]: ...
-
-
-class PodRef(Protocol):
-    @property
-    def uid(self) -> str: ...
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def name(self) -> str: ...
 
 
 def claim_bindings(decision: object) -> Sequence[ClaimBindingLike]:
