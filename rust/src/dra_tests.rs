@@ -387,3 +387,52 @@ fn the_cache_holds_an_assumed_allocation_until_written_or_forgotten() {
     s.forget("p1");
     assert_eq!(decide(&s, "p2").node, None);
 }
+
+#[test]
+fn preemption_counts_the_devices_its_victims_claims_free() {
+    let mut s = cluster(1);
+    // A low-priority pod runs on node-0 with all 8 GPUs, through a claim reserved for it.
+    let results: Vec<String> = (0..8)
+        .map(|i| {
+            format!(
+                r#"{{"request":"gpu","driver":"gpu.example.com","pool":"node-0","device":"gpu-{i}"}}"#
+            )
+        })
+        .collect();
+    let held = claim_json(
+        "ns",
+        "held",
+        r#"[{"name":"gpu","exactly":{"deviceClassName":"gpu.example.com","count":8}}]"#,
+        "[]",
+        &format!(
+            r#"{{"allocation":{{"devices":{{"results":[{}]}},
+                "nodeSelector":{{"nodeSelectorTerms":[{{"matchFields":[{{"key":"metadata.name","operator":"In","values":["node-0"]}}]}}]}}}},
+               "reservedFor":[{{"resource":"pods","name":"p-low","uid":"low"}}]}}"#,
+            results.join(",")
+        ),
+    );
+    s.apply_event(Kind::ResourceClaim, &event("ADDED", &held))
+        .unwrap();
+    let low = r#"{"metadata":{"name":"p-low","namespace":"ns","uid":"low","resourceVersion":"2"},
+        "spec":{"schedulerName":"podium","nodeName":"node-0","priority":1,"containers":[{"name":"c"}],
+          "resourceClaims":[{"name":"g","resourceClaimName":"held"}]},
+        "status":{"phase":"Running"}}"#;
+    s.apply_event(Kind::Pod, &event("ADDED", low)).unwrap();
+    claim(&mut s, "wanted", 8);
+    let high = r#"{"metadata":{"name":"p-high","namespace":"ns","uid":"high","resourceVersion":"3"},
+        "spec":{"schedulerName":"podium","priority":100,"containers":[{"name":"c"}],
+          "resourceClaims":[{"name":"g","resourceClaimName":"wanted"}]},
+        "status":{"phase":"Pending"}}"#;
+    s.apply_event(Kind::Pod, &event("ADDED", high)).unwrap();
+    let d = decide(&s, "high");
+    assert!(
+        d.message.contains("cannot allocate all claims"),
+        "{}",
+        d.message
+    );
+    let out = crate::preemption::preempt(&s.snapshot(), &["high".to_owned()], &profile(), None);
+    assert!(out.message.is_empty(), "{}", out.message);
+    let victims: Vec<&str> = out.victims.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(victims, ["p-low"]);
+    assert_eq!(out.nominations, [("high".to_owned(), "node-0".to_owned())]);
+}

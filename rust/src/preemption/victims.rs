@@ -194,8 +194,7 @@ impl Search<'_> {
             nodes: self.nodes,
             namespaces: self.namespaces,
             volumes: self.volumes,
-            // Victims' devices are not counted as freed yet: pods with claims are not
-            // preempted for (their claims read as not found).
+            // DynamicResources reads the victims' claims from its own PreFilter state.
             dra: Dra::none(),
             index: None,
         };
@@ -215,8 +214,6 @@ impl Search<'_> {
             })
     }
 
-    /// The units with a pod on `node` that the preemptor may evict, most important first
-    /// (higher priority, then started earlier).
     /// kube's rule (lower priority only), with quotas (CapacityScheduling's reclaim): pods of
     /// another quota within its `min` are never evicted; pods a quota borrowed beyond its `min`
     /// are evicted for a preemptor within its own quota's `min` whatever their priority.
@@ -233,6 +230,8 @@ impl Search<'_> {
             && (lower || quotas.within_min(self.pod.namespace, &self.pod.requests))
     }
 
+    /// The units with a pod on `node` that the preemptor may evict, most important first
+    /// (higher priority, then started earlier).
     fn potential_units(&self, node: usize, info: &NodeInfo) -> Vec<Unit> {
         let mut units = Vec::new();
         let mut gangs_seen = HashSet::new();

@@ -8,6 +8,7 @@
 //! later pods see them taken, and Python's PreBind writes `status.allocation` and
 //! `status.reservedFor` before the Binding.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
@@ -18,7 +19,8 @@ use super::allocator::{
 use super::fit_cache::Caches;
 use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{
-    Filter, Plugin, PodContext, PreFilter, PreScore, Prepared, Reserve, Reserved, Score,
+    Filter, Plugin, PodContext, PreFilter, PreFilterExtensions, PreScore, Prepared, Reserve,
+    Reserved, Score,
 };
 use crate::framework::status::Status;
 use crate::intern::{Sym, resolve};
@@ -34,8 +36,10 @@ pub const NAME: &str = super::NAME;
 
 /// Per-pod state of one scheduling cycle: PreFilter's, which Score and Reserve read too.
 struct PodState {
-    prepared: PreparedPod,
+    prepared: Arc<PreparedPod>,
     in_use: Arc<InUse>,
+    /// The claims as PreFilter saw them: what a preemption's victims free is read here.
+    dra: Dra,
     /// Already allocated claims that do not name the pod in `reservedFor` yet.
     to_reserve: Vec<Arc<Claim>>,
     caches: Arc<Caches>,
@@ -168,8 +172,9 @@ impl DynamicResources {
             .collect();
         let shape = caches.shape(&prepared);
         Ok(Some(PodState {
-            prepared,
+            prepared: Arc::new(prepared),
             in_use: ctx.dra.in_use(),
+            dra: ctx.dra.clone(),
             to_reserve,
             caches,
             opts: self.opts,
@@ -233,6 +238,61 @@ impl PreFilter for DynamicResources {
             Ok(Some(state)) => Prepared::Run(Some(Box::new(Arc::new(state)))),
             Err(status) => Prepared::Reject(status),
         }
+    }
+
+    fn extensions(&self) -> Option<&dyn PreFilterExtensions> {
+        Some(self)
+    }
+}
+
+/// Preemption counts the devices its victims' claims would free (kube-scheduler does not
+/// preempt for devices): a claim allocated and reserved only for pods being evicted is
+/// released by the resourceclaim controller once they are gone, so its devices are free.
+impl PreFilterExtensions for DynamicResources {
+    fn remove_pods(
+        &self,
+        state: &PluginState,
+        _ctx: &PodContext<'_>,
+        removed: &NodeInfo,
+    ) -> Option<PluginState> {
+        let state = pod_state(Some(state))?;
+        let gone: HashSet<&str> = removed.pods.iter().map(|p| &*p.uid).collect();
+        let mut freed_claims: HashSet<&str> = HashSet::new();
+        let mut in_use: Option<InUse> = None;
+        for victim in &removed.pods {
+            for c in &victim.resource_claims {
+                let PodClaimSource::Claim(name) = c.source else {
+                    continue;
+                };
+                let Some(Ok(claim)) = state.dra.claim(victim.namespace, name) else {
+                    continue;
+                };
+                let Some(allocation) = &claim.allocation else {
+                    continue;
+                };
+                let only_victims = claim.reserved_for.iter().all(|r| gone.contains(&*r.uid));
+                if !only_victims || !freed_claims.insert(claim.uid.as_str()) {
+                    continue;
+                }
+                let in_use = in_use.get_or_insert_with(|| (*state.in_use).clone());
+                for d in allocation.devices.iter() {
+                    in_use.remove(&state.caches.inv, d);
+                }
+            }
+        }
+        let in_use = in_use?;
+        // Answers cached for the real in-use state do not hold here: no shape, no cache.
+        let adjusted = PodState {
+            prepared: state.prepared.clone(),
+            in_use: Arc::new(in_use),
+            dra: state.dra.clone(),
+            to_reserve: state.to_reserve.clone(),
+            caches: state.caches.clone(),
+            opts: state.opts,
+            shape: None,
+            found: DashMap::default(),
+        };
+        Some(Box::new(Arc::new(adjusted)))
     }
 }
 
