@@ -35,7 +35,7 @@ from podium.testing.dra import (
 )
 from podium.testing.kwok.nodes import make_kwok_node
 from podium.testing.nodes import create_nodes
-from podium.testing.pods import make_pod
+from podium.testing.pods import make_pod, make_priority_class
 from podium.testing.waiting import until
 
 pytestmark = pytest.mark.timeout(300)
@@ -200,3 +200,82 @@ async def test_template_claims_are_allocated_reserved_and_released_across_a_rest
             classes=[gpu_class, nic_class],
             slices=[s["metadata"]["name"] for s in slices],
         )
+
+
+async def test_a_pod_preempts_for_the_devices_a_lower_priority_pod_holds(
+    live_api: ApiClient, live_namespace: str, live_node_labels: dict[str, str]
+) -> None:
+    """One KWOK node of 8 GPUs, held by a low-priority pod's claim. A high-priority pod asking 8
+    GPUs preempts it (kube-scheduler would not: it does not count devices in preemption); the
+    controller-manager deletes the victim's claim with it, and the preemptor binds on the freed
+    devices."""
+    api, namespace, labels = live_api, live_namespace, live_node_labels
+    suffix = labels["podium.dev/test"]
+    gpu_driver, gpu_class = f"gpu.{suffix}.example.com", f"gpu-{suffix}"
+    node = f"dra-preempt-{suffix}"
+    slices = [gpu_slice(f"{node}-gpu", node, gpu_driver)]
+    classes = {f"low-{suffix}": 10, f"high-{suffix}": 1000}
+    await create_nodes(api, [make_kwok_node(node, labels=labels)])
+    pods_path = f"/api/v1/namespaces/{namespace}/pods"
+    try:
+        for name, value in classes.items():
+            await request_bytes(
+                api,
+                "POST",
+                "/apis/scheduling.k8s.io/v1/priorityclasses",
+                body=make_priority_class(name, value),
+            )
+        await create(
+            api,
+            [
+                device_class(gpu_class, gpu_driver),
+                *slices,
+                resource_claim_template(
+                    "all-gpus", namespace, [exact_request("gpu", gpu_class, count=8)]
+                ),
+            ],
+        )
+
+        def pod(name: str, priority_class: str) -> dict[str, Any]:
+            body = make_pod(
+                name,
+                namespace,
+                scheduler_name="podium",
+                node_selector=labels,
+                priority_class_name=priority_class,
+            )
+            return with_claim_templates(body, {"gpus": "all-gpus"})
+
+        async with Podium(default_config(), api, identity="dra-preempt") as podium:
+            await podium.start_scheduling()
+            await request_bytes(api, "POST", pods_path, body=pod("low", f"low-{suffix}"))
+
+            async def low_bound() -> bool:
+                return "low" in await _bound(api, pods_path)
+
+            await until(low_bound, "the low-priority pod bound with 8 GPUs", WAIT_SECONDS)
+            await request_bytes(api, "POST", pods_path, body=pod("high", f"high-{suffix}"))
+
+            async def high_bound() -> bool:
+                bound = await _bound(api, pods_path)
+                return "high" in bound and "low" not in bound
+
+            await until(high_bound, "the high-priority pod bound after preempting", WAIT_SECONDS)
+            claims = await _listed(api, f"{RESOURCE_API}/namespaces/{namespace}/resourceclaims")
+            pods = await _listed(api, pods_path)
+            (claim_name,) = (
+                s["resourceClaimName"] for s in pods["high"]["status"]["resourceClaimStatuses"]
+            )
+            allocation = claims[claim_name]["status"]["allocation"]
+            assert len(allocation["devices"]["results"]) == 8
+    finally:
+        for name in classes:
+            await request_bytes(api, "DELETE", f"/apis/scheduling.k8s.io/v1/priorityclasses/{name}")
+        await delete_cluster_objects(
+            api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
+        )
+
+
+async def _bound(api: ApiClient, pods_path: str) -> set[str]:
+    pods = await _listed(api, pods_path)
+    return {n for n, p in pods.items() if p["spec"].get("nodeName")}
