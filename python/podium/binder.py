@@ -35,7 +35,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
@@ -359,24 +359,9 @@ class Binder(Generic[P]):
         bindings = claim_bindings(decision)
         if not bindings or self._volumes is None:
             return None
-        with self._tracer.start_as_current_span(
-            "pre_bind", attributes={"podium.plugin": PLUGIN_NAME}
-        ) as span:
-            try:
-                await self._volumes.pre_bind(decision, node, bindings)
-            except NotLeading:
-                span.set_status(trace.StatusCode.ERROR, "not leading")
-                return BindResult.NOT_LEADER
-            except PreBindError as e:
-                span.record_exception(e)
-                span.set_status(trace.StatusCode.ERROR, str(e))
-                if self._recorder is not None:
-                    self._recorder.failed_scheduling(
-                        ObjectRef(decision.namespace, decision.name, decision.uid),
-                        f'running PreBind plugin "{PLUGIN_NAME}": {e}',
-                    )
-                return BindResult.ERROR
-        return None
+        return await self._run_pre_bind(
+            PLUGIN_NAME, decision, self._volumes.pre_bind(decision, node, bindings)
+        )
 
     async def _pre_bind_then_bind(
         self, decision: DecisionLike, node: str, progress: _Progress
@@ -407,11 +392,22 @@ class Binder(Generic[P]):
             # Never bound without its devices: no writer, no Binding.
             log.error("%s/%s has claims to reserve and no claim writer", *_ref(decision))
             return BindResult.ERROR
+
+        async def reserve(writer: ClaimBinder) -> None:
+            reserved.extend(await writer.pre_bind(decision, claims))
+
+        return await self._run_pre_bind(CLAIMS_PLUGIN_NAME, decision, reserve(self._claims))
+
+    async def _run_pre_bind(
+        self, plugin: str, decision: DecisionLike, step: Coroutine[Any, Any, None]
+    ) -> BindResult | None:
+        """One PreBind plugin's ``step`` in its span: None on success, NOT_LEADER, or ERROR
+        with kube's FailedScheduling event (``running PreBind plugin "<name>": ...``)."""
         with self._tracer.start_as_current_span(
-            "pre_bind", attributes={"podium.plugin": CLAIMS_PLUGIN_NAME}
+            "pre_bind", attributes={"podium.plugin": plugin}
         ) as span:
             try:
-                reserved.extend(await self._claims.pre_bind(decision, claims))
+                await step
             except NotLeading:
                 span.set_status(trace.StatusCode.ERROR, "not leading")
                 return BindResult.NOT_LEADER
@@ -421,7 +417,7 @@ class Binder(Generic[P]):
                 if self._recorder is not None:
                     self._recorder.failed_scheduling(
                         ObjectRef(decision.namespace, decision.name, decision.uid),
-                        f'running PreBind plugin "{CLAIMS_PLUGIN_NAME}": {e}',
+                        f'running PreBind plugin "{plugin}": {e}',
                     )
                 return BindResult.ERROR
         return None
