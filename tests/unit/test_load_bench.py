@@ -14,11 +14,13 @@ from podium.benchmarks.ceiling import binding, pod_keys, read_kubeconfig
 from podium.benchmarks.e2e_load import (
     BACKLOG,
     RATE,
+    READY,
     CaseResult,
     LoadOptions,
     LoadReport,
     _summarise,
     lease_seconds,
+    node_state,
 )
 from podium.benchmarks.e2e_pods import CaseTimes
 from podium.benchmarks.e2e_schedulers import CEILING, KUBE_SCHEDULER, PODIUM
@@ -229,3 +231,15 @@ def test_a_backlog_bound_all_at_once_has_a_rate_from_the_launch() -> None:
     case = CaseResult(PODIUM, "plain", BACKLOG, pods=2)
     _summarise(case, times, Usage(0, 0, 0), Usage(0, 0, 0), clock_start=3.0)
     assert case.pods_per_s == pytest.approx(2.0)
+
+
+def test_node_state_says_what_a_node_waits_for() -> None:
+    node = bench_node(0, {})
+    assert node_state(node) == "no Ready condition"
+    node["status"]["conditions"] = [{"type": "Ready", "status": "Unknown"}]
+    assert node_state(node) == "Ready=Unknown"
+    node["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    node["spec"]["taints"] = [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]
+    assert node_state(node) == "tainted node.kubernetes.io/not-ready"
+    node["spec"]["taints"] = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+    assert node_state(node) == READY

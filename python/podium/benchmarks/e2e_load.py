@@ -16,6 +16,7 @@ import math
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -250,27 +251,40 @@ async def wait_nodes_ready(api: ApiClient, selector: str, count: int, *, limit: 
     """Until ``count`` nodes matching ``selector`` are Ready with no ``node.kubernetes.io/``
     taint (KWOK registered them; the node lifecycle controller lifted its not-ready taint)."""
     deadline = time.monotonic() + limit
-    ready = 0
+    states: Counter[str] = Counter()
     while time.monotonic() < deadline:
         body = orjson.loads(
             await request_bytes(api, "GET", "/api/v1/nodes", query={"labelSelector": selector})
         )
-        ready = sum(_node_ready(node) for node in body["items"])
-        if ready >= count:
+        states = Counter(node_state(node) for node in body["items"])
+        if states[READY] >= count:
             return
         await asyncio.sleep(2.0)
-    raise TimeoutError(f"{ready:,} of {count:,} KWOK nodes Ready after {limit:.0f} s")
+    # Say what the others are waiting for: the next run at that size starts from it.
+    others = ", ".join(f"{n:,} {state}" for state, n in states.most_common() if state != READY)
+    raise TimeoutError(
+        f"{states[READY]:,} of {count:,} KWOK nodes Ready after {limit:.0f} s; {others or 'none'}"
+    )
 
 
-def _node_ready(node: dict[str, Any]) -> bool:
+READY = "ready"
+
+
+def node_state(node: dict[str, Any]) -> str:
+    """``READY`` for a node KWOK registered Ready and the node lifecycle controller left
+    untainted; else what it lacks ("no Ready condition", "Ready=False", "tainted <key>")."""
     status = node.get("status") or {}
     spec = node.get("spec") or {}
     conditions = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    tainted = any(
-        str(t.get("key", "")).startswith("node.kubernetes.io/") for t in spec.get("taints") or []
-    )
-    return ready and not tainted
+    ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
+    if ready is None:
+        return "no Ready condition"
+    if ready != "True":
+        return f"Ready={ready}"
+    for taint in spec.get("taints") or []:
+        if str(taint.get("key", "")).startswith("node.kubernetes.io/"):
+            return f"tainted {taint['key']}"
+    return READY
 
 
 async def _idle_cpu(cluster: LocalCluster, *, seconds: float) -> float:
