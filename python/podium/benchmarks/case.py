@@ -28,12 +28,14 @@ from podium._core import (
 from podium.benchmarks.dra_workloads import claim_object, is_dra
 from podium.benchmarks.load import LoadTiming, load_kind
 from podium.benchmarks.pagefile import read_pages
+from podium.benchmarks.quota_workloads import is_quota, quota_objects
 from podium.benchmarks.rss import current_rss_mib, peak_rss_mib
 from podium.benchmarks.stats import percentile, rate
 from podium.benchmarks.synthetic import (
     SCHEDULER_NAME,
     ClusterShape,
     PendingRecord,
+    list_pages,
     pending_object,
     pending_records,
     plan_cluster,
@@ -195,6 +197,9 @@ def run_case(spec: CaseSpec) -> CaseResult:
     gc.collect()
     result.rss_loaded_mib = current_rss_mib()
 
+    if is_quota(spec.workload):
+        (page,) = list_pages("ElasticQuota", quota_objects(), page_size=100)
+        state.apply_list(Kind.ELASTIC_QUOTA, page)
     records = pending_records(cluster, spec.workload, spec.pods)
     result.requested = len(records)
     uids = _apply_pending(state, records, result)

@@ -47,6 +47,7 @@ class BenchOptions:
     nodes: tuple[int, ...] = (1_000, 5_000, 20_000)
     workloads: tuple[str, ...] = (
         "plain",
+        "plain_quota",
         "gpu",
         "anti_affinity",
         "spread",

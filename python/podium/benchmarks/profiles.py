@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # The plugins that give each workload's constraints their meaning.
 REQUIRED_FILTERS: Mapping[str, tuple[str, ...]] = {
     "plain": ("NodeResourcesFit",),
+    "plain_quota": ("NodeResourcesFit", "CapacityScheduling"),
     "gpu": ("NodeResourcesFit", "TaintToleration"),
     "anti_affinity": ("InterPodAffinity",),
     "spread": ("PodTopologySpread",),
@@ -34,6 +35,7 @@ REQUIRED_FILTERS: Mapping[str, tuple[str, ...]] = {
 }
 REQUIRED_SCORES: Mapping[str, tuple[str, ...]] = {
     "plain": (),
+    "plain_quota": (),
     "gpu": (),
     "anti_affinity": (),
     "spread": (),

@@ -33,6 +33,7 @@ from podium.benchmarks.dra_workloads import (
     on_gpu_cluster,
     pod_claims,
 )
+from podium.benchmarks.quota_workloads import QUOTA_WORKLOAD, is_quota
 
 __all__ = [
     "GPU",
@@ -71,6 +72,7 @@ UNSCHEDULABLE_TAINT_KEY: Final = "node.kubernetes.io/unschedulable"
 
 WORKLOADS: Final = (
     "plain",
+    QUOTA_WORKLOAD,
     "gpu",
     "anti_affinity",
     "spread",
@@ -877,14 +879,15 @@ def pending_records(cluster: Cluster, workload: str, count: int) -> list[Pending
     """``count`` pending pods of ``workload`` (one of ``WORKLOADS``), in creation order."""
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}; expected one of {', '.join(WORKLOADS)}")
-    rng = _rng(cluster.shape.seed, f"pending:{workload}")
+    # The quota workload is plain's very pods: the gap between the two is the accounting.
+    rng = _rng(cluster.shape.seed, f"pending:{'plain' if is_quota(workload) else workload}")
     out: list[PendingRecord] = []
     for i in range(count):
         cpu, memory = rng.choices(_APP_SIZES, _APP_SIZE_WEIGHTS)[0]
         team = f"team-{rng.randrange(_TEAMS):02d}"
         gpus = rdma = 0
         target_app = target_zone = ""
-        if workload == "plain":
+        if workload == "plain" or is_quota(workload):
             app = f"batch-{i // 50}"
         elif on_gpu_cluster(workload):
             # DRA claims, or the same counts as extended resources (dra_workloads).

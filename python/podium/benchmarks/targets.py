@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from podium.benchmarks.case import CaseResult
 from podium.benchmarks.core import BenchReport
 from podium.benchmarks.dra_workloads import DRA_WORKLOADS
+from podium.benchmarks.quota_workloads import QUOTA_WORKLOAD
 
 REFERENCE_NODES = 5_000
 REFERENCE_PODS = 150_000
@@ -23,6 +24,8 @@ RATE_TARGETS: dict[str, float] = {"plain": 50_000, "anti_affinity": 10_000, "spr
 # pods asking nvidia.com/gpu as an extended resource.
 DRA_RATE_TARGET = 2_000.0
 DRA_MIN_RATIO = 0.8
+# Issue 19: quota accounting (50 ElasticQuotas) costs under 10% of plain's decisions/s.
+QUOTA_MIN_RATIO = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,8 @@ def evaluate(report: BenchReport) -> list[TargetCheck]:
         if workload in report.options.workloads:
             checks.append(_rate_check(report, workload, DRA_RATE_TARGET))
             checks.append(_dra_ratio_check(report, workload))
+    if QUOTA_WORKLOAD in report.options.workloads:
+        checks.append(_quota_check(report))
     checks.extend(_memory_checks(report))
     checks.extend(_scaling_checks(report))
     if report.machine.get("core_build") == "debug":
@@ -93,6 +98,19 @@ def _dra_ratio_check(report: BenchReport, workload: str) -> TargetCheck:
     if ratio is None:
         return TargetCheck(name, want, "not run or not ok", "not measured")
     return TargetCheck(name, want, f"{ratio:.2f}", "met" if ratio >= DRA_MIN_RATIO else "missed")
+
+
+def _quota_check(report: BenchReport) -> TargetCheck:
+    name = f"{QUOTA_WORKLOAD} vs plain at {REFERENCE_NODES:,} nodes (50 quotas)"
+    want = f"decisions/s x >= {QUOTA_MIN_RATIO:.2f}"
+    quota = _case(report, REFERENCE_NODES, QUOTA_WORKLOAD)
+    plain = _case(report, REFERENCE_NODES, "plain")
+    if quota is None or plain is None or quota.status != "ok" or plain.status != "ok":
+        return TargetCheck(name, want, "-", "not measured")
+    if not plain.decisions_per_s:
+        return TargetCheck(name, want, "-", "not measured")
+    ratio = quota.decisions_per_s / plain.decisions_per_s
+    return TargetCheck(name, want, f"{ratio:.2f}", "met" if ratio >= QUOTA_MIN_RATIO else "missed")
 
 
 def _memory_checks(report: BenchReport) -> list[TargetCheck]:

@@ -254,7 +254,8 @@ impl Quotas {
         let Some(quota) = self.by_namespace.get(&namespace) else {
             return QuotaVerdict::Admit;
         };
-        let used = self.used(namespace);
+        let none = Resources::default();
+        let used = self.used.get(&namespace).unwrap_or(&none);
         for &r in &quota.max_names {
             let (u, want, max) = (used.get(r), requests.get(r), quota.max.get(r));
             if want > 0 && u.saturating_add(want) > max {
