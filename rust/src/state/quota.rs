@@ -179,7 +179,13 @@ impl Quotas {
     }
 
     pub fn used(&self, namespace: Sym) -> Resources {
-        self.used.get(&namespace).cloned().unwrap_or_default()
+        self.used_ref(namespace).clone()
+    }
+
+    /// As `used`, without a copy (for the checks run per pod).
+    fn used_ref(&self, namespace: Sym) -> &Resources {
+        static NONE: std::sync::LazyLock<Resources> = std::sync::LazyLock::new(Resources::default);
+        self.used.get(&namespace).unwrap_or(&NONE)
     }
 
     pub fn set(&mut self, quota: Quota) {
@@ -219,7 +225,7 @@ impl Quotas {
         let Some(quota) = self.by_namespace.get(&namespace) else {
             return false;
         };
-        let used = self.used(namespace);
+        let used = self.used_ref(namespace);
         quota
             .min_names
             .iter()
@@ -233,7 +239,7 @@ impl Quotas {
         let Some(quota) = self.by_namespace.get(&namespace) else {
             return false;
         };
-        let used = self.used(namespace);
+        let used = self.used_ref(namespace);
         let mut over = false;
         for &r in &quota.min_names {
             let (u, want, min) = (used.get(r), requests.get(r), quota.min.get(r));
@@ -254,8 +260,7 @@ impl Quotas {
         let Some(quota) = self.by_namespace.get(&namespace) else {
             return QuotaVerdict::Admit;
         };
-        let none = Resources::default();
-        let used = self.used.get(&namespace).unwrap_or(&none);
+        let used = self.used_ref(namespace);
         for &r in &quota.max_names {
             let (u, want, max) = (used.get(r), requests.get(r), quota.max.get(r));
             if want > 0 && u.saturating_add(want) > max {

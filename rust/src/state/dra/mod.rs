@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use self::claim::{AllocatedDevice, Claim, ClaimAllocation};
+use self::claim::{Claim, ClaimAllocation};
 use self::class::DeviceClass;
 use self::ledger::InUse;
 use self::pools::Inventory;
@@ -59,7 +59,6 @@ pub struct Dra {
 #[derive(Debug, Clone)]
 struct Assumed {
     key: ClaimKey,
-    devices: Arc<[AllocatedDevice]>,
     /// The claim as `claims` shows it while assumed (allocated).
     shown: Arc<Claim>,
     /// The informer's latest version, restored when the assumption is forgotten.
@@ -189,20 +188,18 @@ impl Dra {
         let mut shown = (*claim).clone();
         shown.allocation = Some(allocation.to_allocation());
         let shown = Arc::new(shown);
-        let devices: Arc<[AllocatedDevice]> = Arc::from(allocation.devices.as_slice());
         self.claims.insert(key, Ok(shown.clone()));
         self.assumed.insert(
             Arc::from(allocation.claim_uid.as_str()),
             Assumed {
                 key,
-                devices: devices.clone(),
                 shown,
                 informer: claim,
             },
         );
         // Kept in step rather than rebuilt: a batch assumes after every placement.
         let mut updated = (*in_use).clone();
-        for d in devices.iter() {
+        for d in &allocation.devices {
             updated.add(&inv, d);
         }
         let cell = OnceLock::new();
@@ -227,11 +224,6 @@ impl Dra {
 
     pub fn is_assumed(&self, claim_uid: &str) -> bool {
         self.assumed.contains_key(claim_uid)
-    }
-
-    /// The devices podium assumed for a claim and has not seen written.
-    pub fn assumed_devices(&self, claim_uid: &str) -> Option<&[AllocatedDevice]> {
-        self.assumed.get(claim_uid).map(|a| &*a.devices)
     }
 
     /// A claim from the informer: shown as is, unless podium's assumption for it stands and
@@ -377,6 +369,7 @@ pub fn end_relist(dra: &mut Dra, kind: Kind, seen: &HashSet<Box<str>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::dra::claim::AllocatedDevice;
     use crate::state::dra::device::DeviceKey;
     use crate::state::dra::fixtures::{
         aligned_claim, claim_json, gpu_and_nic_classes, gpu_node_slice,
