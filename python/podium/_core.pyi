@@ -137,8 +137,10 @@ class PendingPod:
 @final
 class PodGroup:
     """A PodGroup (``scheduling.x-k8s.io/v1alpha1``, scheduler-plugins' coscheduling) as cached,
-    with podium's annotations read: ``podium.dev/rack`` (``rack``), ``podium.dev/distinct-hosts``
-    (``distinct_hosts``) and ``podium.dev/job`` (``job``)."""
+    with podium's annotations read: the topology request (``podium.dev/topology-level``,
+    ``podium.dev/topology-mode``, ``podium.dev/slice-size``, ``podium.dev/slice-level``, or
+    ``podium.dev/rack``), ``podium.dev/distinct-hosts`` (``distinct_hosts``) and
+    ``podium.dev/job`` (``job``)."""
 
     @property
     def namespace(self) -> str: ...
@@ -155,9 +157,22 @@ class PodGroup:
     @property
     def schedule_timeout_seconds(self) -> int | None: ...
     @property
-    def rack(self) -> str:
-        """``none``, ``preferred`` or ``required``."""
+    def topology_level(self) -> str | None:
+        """The label whose domains the gang shares; None without a request, or when it is
+        ``podium.dev/rack``'s (``rack``: the profile's ``podium.rackLabel``)."""
 
+    @property
+    def topology_mode(self) -> str | None:
+        """``required`` or ``preferred``; None without a topology request."""
+
+    @property
+    def rack(self) -> bool:
+        """The request is ``podium.dev/rack``'s (its level: the profile's rack label)."""
+
+    @property
+    def slice_size(self) -> int | None: ...
+    @property
+    def slice_level(self) -> str | None: ...
     @property
     def distinct_hosts(self) -> bool: ...
     @property
@@ -404,6 +419,7 @@ class PodiumSpec(TypedDict, total=False):
 
     numaDefaultPolicy: Literal["single", "prefer", "none"]
     rackLabel: str
+    topologyLevels: list[str]  # gangs' topology levels (node labels), widest first
     numa: NumaSpec
     reservation: ReservationSpec
 

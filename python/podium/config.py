@@ -445,6 +445,15 @@ class _ReservationArgs(_Model):
     max_node_share: float = Field(default=0.25, ge=0.0, le=1.0)
 
 
+# A label key as Kubernetes accepts it (an optional DNS-subdomain prefix and "/", then a name
+# of at most 63 characters); the core checks the same when a profile is built.
+_LABEL_KEY = re.compile(
+    r"^(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LabelKey = Annotated[str, Field(pattern=_LABEL_KEY.pattern, max_length=253 + 1 + 63)]
+
+
 class PodiumArgs(_ArgsModel):
     """podium's own settings: ``pluginConfig: [{name: Podium, args: {...}}]``."""
 
@@ -457,13 +466,25 @@ class PodiumArgs(_ArgsModel):
     # Unschedulable pods are retried at the latest after this long, even without cluster events.
     unschedulable_timeout: Duration = Field(default=300.0, gt=0)
     numa_default_policy: Literal["single", "prefer", "none"] = "prefer"
-    rack_label: str = Field(default="topology.kubernetes.io/rack", min_length=1)
+    rack_label: LabelKey = "topology.kubernetes.io/rack"
+    # Gangs' topology levels, widest first (node labels); unset: block, the rack label, host.
+    topology_levels: list[LabelKey] | None = Field(default=None, min_length=1)
     health_bind_address: str = Field(default="0.0.0.0:10351", pattern=r"^.*:\d{1,5}$")
     # Unset: OTEL_TRACES_SAMPLER/OTEL_TRACES_SAMPLER_ARG decide, else every cycle is traced.
     trace_sample_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     # OTLP/HTTP traces URL (…/v1/traces). Unset: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else off.
     otlp_endpoint: str | None = None
     reservation: _ReservationArgs = _ReservationArgs()
+
+    @model_validator(mode="after")
+    def _levels_once(self) -> PodiumArgs:
+        levels = self.topology_levels or []
+        for i, key in enumerate(levels):
+            if key in levels[:i]:
+                raise ValueError(
+                    f"topologyLevels[{i}]: {key!r} is already level {levels.index(key)}"
+                )
+        return self
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -528,6 +549,11 @@ class Profile:
             "podium": {
                 "numaDefaultPolicy": self.podium.numa_default_policy,
                 "rackLabel": self.podium.rack_label,
+                **(
+                    {"topologyLevels": list(self.podium.topology_levels)}
+                    if self.podium.topology_levels is not None
+                    else {}
+                ),
                 "numa": self.numa.spec(),
                 "reservation": {
                     "resources": self.podium.reservation.resources,

@@ -18,18 +18,16 @@ use std::sync::Arc;
 use crate::cycle::{Cluster, Decision, Options, assume_claims, schedule_pod};
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
-use crate::intern::{Sym, resolve, sym};
+use crate::intern::{Sym, resolve};
 use crate::runtime::profile::Profile;
 use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
-use crate::state::pod_group::{PodGroupRecord, RackPolicy};
+use crate::state::pod_group::{PodGroupRecord, TopologyMode};
 use crate::state::snapshot::{Snapshot, SnapshotData};
 use crate::state::volume_binder::ClaimBinding;
 use crate::state::volumes::Volumes;
-
-pub const DEFAULT_RACK_LABEL: &str = "topology.kubernetes.io/rack";
 
 /// The gang to place and what it must respect.
 pub struct Gang<'a> {
@@ -40,15 +38,26 @@ pub struct Gang<'a> {
     pub extension: Option<&'a dyn Extension>,
 }
 
-/// The node label naming a node's rack, from the profile's podium args.
-pub fn rack_label(profile: &Profile) -> Sym {
-    sym(profile
-        .spec
-        .podium
-        .rack_label
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .unwrap_or(DEFAULT_RACK_LABEL))
+/// Whether a gang must, may or need not share one domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RackPolicy {
+    None,
+    Preferred,
+    Required,
+}
+
+/// The node label naming the gang's domains, and its policy.
+fn rack_label(profile: &Profile, group: &PodGroupRecord) -> (Sym, RackPolicy) {
+    match group.topology {
+        None => (profile.levels.rack_label(), RackPolicy::None),
+        Some(t) => (
+            profile.levels.key(t.level),
+            match t.mode {
+                TopologyMode::Required => RackPolicy::Required,
+                TopologyMode::Preferred => RackPolicy::Preferred,
+            },
+        ),
+    }
 }
 
 /// A node set to try: a rack, or the whole cluster (`rack: None`).
@@ -117,8 +126,8 @@ pub fn schedule_gang(
         }
     }
     let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) = data.real_nodes().into_iter().unzip();
-    let label = rack_label(profile);
     let group = gang.group;
+    let (label, policy) = rack_label(profile, group);
     let placed_members = nodes_with_members(&nodes, group);
     let already: usize = placed_members
         .iter()
@@ -128,7 +137,7 @@ pub fn schedule_gang(
         .unwrap_or(usize::MAX)
         .saturating_sub(already)
         .min(members.len());
-    let candidates = candidates(&nodes, label, group, &placed_members);
+    let candidates = candidates(&nodes, label, policy, &placed_members);
     let excluded: HashSet<usize> = if group.distinct_hosts {
         placed_members.iter().copied().collect()
     } else {
@@ -145,7 +154,7 @@ pub fn schedule_gang(
     };
     let outcome = profile
         .pool
-        .install(|| search.choose(&candidates, label).map_err(Box::new));
+        .install(|| search.choose(&candidates, label, policy).map_err(Box::new));
     match outcome {
         Ok(placed) => {
             for (i, node) in placed.nodes {
@@ -173,13 +182,18 @@ pub fn schedule_gang(
 
 impl Search<'_> {
     /// Tries every candidate and keeps the best full placement, or explains why there is none.
-    fn choose(&self, candidates: &[Candidate], label: Sym) -> Result<Placed, GangFailure> {
+    fn choose(
+        &self,
+        candidates: &[Candidate],
+        label: Sym,
+        policy: RackPolicy,
+    ) -> Result<Placed, GangFailure> {
         let gang = self.gang;
         let mut best: Option<(RackRank, Placed)> = None;
         let mut closest: Option<(Option<Sym>, Stuck)> = None;
         let mut fallback: Option<&Candidate> = None;
         for candidate in candidates {
-            if candidate.rack.is_none() && gang.group.rack == RackPolicy::Preferred {
+            if candidate.rack.is_none() && policy == RackPolicy::Preferred {
                 // Only when no rack can take the gang whole.
                 fallback = Some(candidate);
                 continue;
@@ -229,7 +243,7 @@ impl Search<'_> {
         Err(GangFailure {
             group: gang.group.object().to_string(),
             members: self.members.len(),
-            policy: gang.group.rack,
+            policy,
             label,
             racks: candidates.iter().filter(|c| c.rack.is_some()).count(),
             closest,
@@ -337,8 +351,9 @@ pub fn scope(nodes: &[Arc<NodeInfo>], profile: &Profile, group: &PodGroupRecord)
     let placed_members = nodes_with_members(nodes, group);
     let mut sets = Vec::new();
     let mut fallback = None;
-    for candidate in candidates(nodes, rack_label(profile), group, &placed_members) {
-        if candidate.rack.is_none() && group.rack == RackPolicy::Preferred {
+    let (label, policy) = rack_label(profile, group);
+    for candidate in candidates(nodes, label, policy, &placed_members) {
+        if candidate.rack.is_none() && policy == RackPolicy::Preferred {
             fallback = Some(candidate.nodes);
         } else {
             sets.push(candidate.nodes);
@@ -374,14 +389,14 @@ fn is_member(pod: &PodRecord, group: &PodGroupRecord) -> bool {
 fn candidates(
     nodes: &[Arc<NodeInfo>],
     label: Sym,
-    group: &PodGroupRecord,
+    policy: RackPolicy,
     placed_members: &[usize],
 ) -> Vec<Candidate> {
     let everywhere = || Candidate {
         rack: None,
         nodes: (0..nodes.len()).collect(),
     };
-    if group.rack == RackPolicy::None {
+    if policy == RackPolicy::None {
         return vec![everywhere()];
     }
     let rack_of = |i: usize| nodes[i].node.as_ref().and_then(|n| n.labels.get(label));
@@ -410,7 +425,7 @@ fn candidates(
         .into_values()
         .filter(|c| pin.is_none_or(|p| c.rack == Some(p)))
         .collect();
-    if group.rack == RackPolicy::Preferred {
+    if policy == RackPolicy::Preferred {
         out.push(everywhere());
     }
     out

@@ -1,4 +1,5 @@
 use super::*;
+use crate::intern::sym;
 use crate::state::labels::Labels;
 use crate::state::pod_group::parse_pod_group;
 use crate::state::snapshot::{NodeSlots, PendingPods};

@@ -501,3 +501,32 @@ def test_reservation_args_reach_the_core_spec_and_are_validated() -> None:
         )
     )
     assert any("pluginConfig[0].args.reservation.minShare" in e for e in errors), errors
+
+
+def test_topology_levels_reach_the_core_and_bad_ones_are_named() -> None:
+    levels = [
+        "cloud.provider.com/topology-block",
+        "nvidia.com/gpu.clique",
+        "kubernetes.io/hostname",
+    ]
+    cfg = parse_config(
+        _cfg(profiles=[{"pluginConfig": [{"name": "Podium", "args": {"topologyLevels": levels}}]}]),
+        "test.yaml",
+    )
+    spec = cfg.profiles[0].core_spec()
+    assert spec["podium"]["topologyLevels"] == levels
+    CoreProfile(spec)
+    assert (
+        "topologyLevels" not in parse_config(_cfg(), "test.yaml").profiles[0].core_spec()["podium"]
+    )
+    for args, where in [
+        (
+            {"topologyLevels": ["a/b", "Bad Key"]},
+            "pluginConfig[0].args.topologyLevels[1]: invalid value 'Bad Key'",
+        ),
+        ({"topologyLevels": ["a/b", "a/b"]}, "topologyLevels[1]: 'a/b' is already level 0"),
+        ({"topologyLevels": []}, "pluginConfig[0].args.topologyLevels"),
+        ({"rackLabel": "-rack"}, "pluginConfig[0].args.rackLabel"),
+    ]:
+        errors = _errors(_cfg(profiles=[{"pluginConfig": [{"name": "Podium", "args": args}]}]))
+        assert any(where in e for e in errors), (args, errors)

@@ -8,6 +8,7 @@ pub mod code;
 pub mod cycle_state;
 pub mod extension;
 pub mod index_view;
+pub mod levels;
 pub mod nominator;
 pub mod plugin;
 pub mod reasons;

@@ -58,8 +58,11 @@ pub struct ProfileSpec {
 pub struct PodiumSpec {
     /// The NUMA policy of pods without a `podium.dev/numa` annotation (single, prefer, none).
     pub numa_default_policy: Option<String>,
-    /// The node label naming a node's rack (gangs' rack placement).
+    /// The node label naming a node's rack (what `podium.dev/rack` on a PodGroup asks for).
     pub rack_label: Option<String>,
+    /// Gangs' topology levels, widest first (block, rack, host, ...): node labels whose
+    /// values name domains; checked by `framework::levels::TopologyLevels::from_spec`.
+    pub topology_levels: Option<Vec<String>>,
     /// NodeResourceTopologyMatch's and NUMAPacking's args, decoded by those plugins (as
     /// `plugin_args` are by theirs).
     pub numa: Option<serde_json::Value>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 
 use crate::intern;
-use crate::state::pod_group::PodGroupRecord;
+use crate::state::pod_group::{Level, PodGroupRecord};
 
 /// A PodGroup as the cache holds it (see `state::pod_group`).
 #[pyclass(frozen, module = "podium._core")]
@@ -41,9 +41,32 @@ impl PodGroup {
     fn schedule_timeout_seconds(&self) -> Option<u32> {
         self.inner.schedule_timeout_seconds
     }
+    /// The topology request's level: its label key, or `podium.dev/rack`'s rack (None).
     #[getter]
-    fn rack(&self) -> &'static str {
-        self.inner.rack.as_str()
+    fn topology_level(&self) -> Option<&'static str> {
+        match self.inner.topology?.level {
+            Level::Key(key) => Some(intern::resolve(key)),
+            Level::Rack => None,
+        }
+    }
+    #[getter]
+    fn topology_mode(&self) -> Option<&'static str> {
+        self.inner.topology.map(|t| t.mode.as_str())
+    }
+    #[getter]
+    fn rack(&self) -> bool {
+        self.inner.topology.is_some_and(|t| t.level == Level::Rack)
+    }
+    #[getter]
+    fn slice_size(&self) -> Option<u32> {
+        self.inner.topology?.slice.map(|s| s.size)
+    }
+    #[getter]
+    fn slice_level(&self) -> Option<&'static str> {
+        match self.inner.topology?.slice?.level {
+            Level::Key(key) => Some(intern::resolve(key)),
+            Level::Rack => None,
+        }
     }
     #[getter]
     fn distinct_hosts(&self) -> bool {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
+use crate::framework::levels::TopologyLevels;
 use crate::framework::sampling::StartIndex;
 use crate::framework::spec::{ProfileSpec, ReservationArgs};
 use crate::runtime::points::{FilterPoints, ScorePoints};
@@ -28,6 +29,8 @@ pub struct Profile {
     pub pool: Arc<rayon::ThreadPool>,
     /// Whole-node reservations' args (`podium.reservation`); None: reservations are off.
     pub reservation: Option<ReservationArgs>,
+    /// Gangs' topology levels (`podium.topologyLevels`, `podium.rackLabel`).
+    pub levels: TopologyLevels,
     pub spec: ProfileSpec,
 }
 
@@ -67,6 +70,11 @@ impl Profile {
                 .map_err(|e| invalid("podium.reservation", e.to_string()))?,
             None => None,
         };
+        let levels = TopologyLevels::new(
+            spec.podium.rack_label.as_deref(),
+            spec.podium.topology_levels.as_deref(),
+        )
+        .map_err(|e| CoreError::Invalid(format!("{who}: {e}")))?;
         let mut filters = Vec::with_capacity(spec.filters.len());
         for (i, name) in spec.filters.iter().enumerate() {
             let plugin = registry::filter(name, &spec)
@@ -110,6 +118,7 @@ impl Profile {
             start: StartIndex::default(),
             pool: Arc::new(pool),
             reservation,
+            levels,
             spec,
         })
     }

@@ -2,10 +2,13 @@
 //! and podium's gang annotations on them.
 //!
 //! A PodGroup names how many pods must be placed together (`minMember`); pods join it with the
-//! label `scheduling.x-k8s.io/pod-group`. podium reads three annotations beside the spec:
-//! `podium.dev/rack` (`required` / `preferred` / `none`), `podium.dev/distinct-hosts`
-//! (`"true"`: at most one member per node) and `podium.dev/job` (groups of one job are spread
-//! over racks).
+//! label `scheduling.x-k8s.io/pod-group`. podium reads its annotations beside the spec: a
+//! topology request (`podium.dev/topology-level`: a node label naming the domains the gang
+//! must share, `podium.dev/topology-mode`: `required` (default) or `preferred`, and slices:
+//! `podium.dev/slice-size` pods each inside one domain of `podium.dev/slice-level`), or the
+//! older `podium.dev/rack` (`required` / `preferred` / `none`: the level is the profile's rack
+//! label); `podium.dev/distinct-hosts` (`"true"`: at most one member per node) and
+//! `podium.dev/job` (groups of one job are balanced over domains).
 
 use std::collections::BTreeMap;
 
@@ -21,33 +24,82 @@ use crate::state::resources::ResourceName;
 use crate::state::wire::{ObjectMetaWire, Str, StrMap};
 
 pub const RACK_ANNOTATION: &str = "podium.dev/rack";
+pub const TOPOLOGY_LEVEL_ANNOTATION: &str = "podium.dev/topology-level";
+pub const TOPOLOGY_MODE_ANNOTATION: &str = "podium.dev/topology-mode";
+pub const SLICE_SIZE_ANNOTATION: &str = "podium.dev/slice-size";
+pub const SLICE_LEVEL_ANNOTATION: &str = "podium.dev/slice-level";
 pub const DISTINCT_HOSTS_ANNOTATION: &str = "podium.dev/distinct-hosts";
 pub const JOB_ANNOTATION: &str = "podium.dev/job";
 
-/// Whether a gang must, may or need not share one rack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RackPolicy {
-    #[default]
-    None,
-    Preferred,
-    Required,
+/// A topology level: the node label whose values name its domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// The profile's rack label (`podium.dev/rack`, which predates configurable levels).
+    Rack,
+    /// This node label (a level of the profile's list, or any other label: Kueue's TAS
+    /// labels, an NVLink clique label).
+    Key(Sym),
 }
 
-impl RackPolicy {
+impl Level {
+    /// The label key, with the profile's rack label for `Rack`.
+    pub fn key(self, rack_label: Sym) -> Sym {
+        match self {
+            Self::Rack => rack_label,
+            Self::Key(key) => key,
+        }
+    }
+}
+
+/// Whether a gang must share a domain of its level (`required`, kube's and Kueue's word), or
+/// only should (`preferred`: the next level up, then the whole cluster, when no domain fits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopologyMode {
+    Required,
+    Preferred,
+}
+
+impl TopologyMode {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::None => "none",
-            Self::Preferred => "preferred",
             Self::Required => "required",
+            Self::Preferred => "preferred",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
         match text {
-            "none" | "" => Some(Self::None),
-            "preferred" => Some(Self::Preferred),
             "required" => Some(Self::Required),
+            "preferred" => Some(Self::Preferred),
             _ => None,
+        }
+    }
+}
+
+/// Sub-groups of a gang: every `size` members (in the order they are decided) inside one
+/// domain of `level`, a level below the gang's (e.g. each slice of 8 in one rack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceRequest {
+    pub size: u32,
+    pub level: Level,
+}
+
+/// Where a gang's members must (or should) sit together. Filled from podium's annotations on
+/// a scheduler-plugins PodGroup, or from the Workload API's topology constraint (its key as a
+/// `required` level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopologyRequest {
+    pub level: Level,
+    pub mode: TopologyMode,
+    pub slice: Option<SliceRequest>,
+}
+
+impl TopologyRequest {
+    pub fn required(key: &str) -> Self {
+        Self {
+            level: Level::Key(sym(key)),
+            mode: TopologyMode::Required,
+            slice: None,
         }
     }
 }
@@ -62,7 +114,8 @@ pub struct PodGroupRecord {
     /// `spec.minResources`, cpu in millicores, the rest in units/bytes, by resource name.
     pub min_resources: BTreeMap<String, i64>,
     pub schedule_timeout_seconds: Option<u32>,
-    pub rack: RackPolicy,
+    /// Where the members must or should sit together; None: anywhere.
+    pub topology: Option<TopologyRequest>,
     pub distinct_hosts: bool,
     pub job: Option<Sym>,
     pub created: f64,
@@ -166,7 +219,7 @@ fn empty(namespace: &str, name: &str, uid: &str, resource_version: &str) -> PodG
         min_member: 1,
         min_resources: BTreeMap::new(),
         schedule_timeout_seconds: None,
-        rack: RackPolicy::None,
+        topology: None,
         distinct_hosts: false,
         job: None,
         created: 0.0,
@@ -226,14 +279,101 @@ fn read_annotations(
     errors: &mut Vec<String>,
 ) {
     let get = |key: &str| annotations.get(key).map(Str::as_ref);
-    if let Some(text) = get(RACK_ANNOTATION) {
-        match RackPolicy::parse(text) {
-            Some(policy) => record.rack = policy,
-            None => errors.push(format!(
-                "metadata.annotations[{RACK_ANNOTATION}]: {} is not one of required, preferred, none",
-                quoted(text)
-            )),
+    let bad = |key: &str, text: &str, why: &str| {
+        format!("metadata.annotations[{key}]: {} {why}", quoted(text))
+    };
+    let rack = match get(RACK_ANNOTATION) {
+        None | Some("none" | "") => None,
+        Some(text) => match TopologyMode::parse(text) {
+            Some(mode) => Some(mode),
+            None => {
+                errors.push(bad(
+                    RACK_ANNOTATION,
+                    text,
+                    "is not one of required, preferred, none",
+                ));
+                None
+            }
+        },
+    };
+    let level = get(TOPOLOGY_LEVEL_ANNOTATION).filter(|t| !t.is_empty());
+    if let Some(key) = level
+        && let Err(why) = label_key(key)
+    {
+        errors.push(bad(TOPOLOGY_LEVEL_ANNOTATION, key, &why));
+    }
+    let mode = match get(TOPOLOGY_MODE_ANNOTATION).filter(|t| !t.is_empty()) {
+        None => TopologyMode::Required,
+        Some(text) => TopologyMode::parse(text).unwrap_or_else(|| {
+            errors.push(bad(
+                TOPOLOGY_MODE_ANNOTATION,
+                text,
+                "is not one of required, preferred",
+            ));
+            TopologyMode::Required
+        }),
+    };
+    if level.is_none() && get(TOPOLOGY_MODE_ANNOTATION).is_some_and(|t| !t.is_empty()) {
+        errors.push(format!(
+            "metadata.annotations[{TOPOLOGY_MODE_ANNOTATION}]: needs {TOPOLOGY_LEVEL_ANNOTATION}"
+        ));
+    }
+    record.topology = match (level, rack) {
+        (Some(_), Some(_)) => {
+            errors.push(format!(
+                "metadata.annotations: {RACK_ANNOTATION} and {TOPOLOGY_LEVEL_ANNOTATION} are both set; set one"
+            ));
+            None
         }
+        (Some(key), None) => Some(TopologyRequest {
+            level: Level::Key(sym(key)),
+            mode,
+            slice: None,
+        }),
+        (None, Some(mode)) => Some(TopologyRequest {
+            level: Level::Rack,
+            mode,
+            slice: None,
+        }),
+        (None, None) => None,
+    };
+    let size = get(SLICE_SIZE_ANNOTATION).filter(|t| !t.is_empty());
+    let slice_level = get(SLICE_LEVEL_ANNOTATION).filter(|t| !t.is_empty());
+    let size = size.and_then(|text| match text.parse::<u32>() {
+        Ok(n) if n >= 1 && i64::from(n) <= i64::from(i32::MAX) => Some(n),
+        _ => {
+            errors.push(bad(
+                SLICE_SIZE_ANNOTATION,
+                text,
+                "is not a whole number of pods from 1",
+            ));
+            None
+        }
+    });
+    if let Some(key) = slice_level
+        && let Err(why) = label_key(key)
+    {
+        errors.push(bad(SLICE_LEVEL_ANNOTATION, key, &why));
+    }
+    match (size, slice_level) {
+        (Some(size), Some(key)) => match &mut record.topology {
+            Some(topology) => {
+                topology.slice = Some(SliceRequest {
+                    size,
+                    level: Level::Key(sym(key)),
+                });
+            }
+            None => errors.push(format!(
+                "metadata.annotations[{SLICE_SIZE_ANNOTATION}]: slices need the gang's level ({TOPOLOGY_LEVEL_ANNOTATION} or {RACK_ANNOTATION})"
+            )),
+        },
+        (Some(_), None) => errors.push(format!(
+            "metadata.annotations[{SLICE_SIZE_ANNOTATION}]: needs {SLICE_LEVEL_ANNOTATION}"
+        )),
+        (None, Some(_)) if get(SLICE_SIZE_ANNOTATION).is_none() => errors.push(format!(
+            "metadata.annotations[{SLICE_LEVEL_ANNOTATION}]: needs {SLICE_SIZE_ANNOTATION}"
+        )),
+        _ => {}
     }
     if let Some(text) = get(DISTINCT_HOSTS_ANNOTATION) {
         match text {
@@ -246,6 +386,45 @@ fn read_annotations(
         }
     }
     record.job = get(JOB_ANNOTATION).filter(|j| !j.is_empty()).map(sym);
+}
+
+/// A label key as Kubernetes accepts it: an optional DNS subdomain prefix (at most 253
+/// characters) and `/`, then a name of at most 63 alphanumerics, `-`, `_` or `.`, starting and
+/// ending alphanumeric. Err: why not, in kube's words.
+pub fn label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name
+            .chars()
+            .all(|c| alnum(c) || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err(
+            "is not a label key: the name part must be 63 characters or less, \
+             beginning and ending with an alphanumeric character, with '-', '_' or '.' between"
+                .into(),
+        );
+    }
+    if let Some(prefix) = prefix {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && l.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if prefix.len() > 253 || !prefix.split('.').all(label_ok) {
+            return Err("is not a label key: the prefix must be a DNS subdomain".into());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -271,7 +450,14 @@ mod tests {
         assert_eq!(g.schedule_timeout_seconds, Some(60));
         assert_eq!(g.min_resources.get("cpu"), Some(&4000));
         assert_eq!(g.min_resources.get("nvidia.com/gpu"), Some(&64));
-        assert_eq!(g.rack, RackPolicy::Required);
+        assert_eq!(
+            g.topology,
+            Some(TopologyRequest {
+                level: Level::Rack,
+                mode: TopologyMode::Required,
+                slice: None
+            })
+        );
         assert!(g.distinct_hosts);
         assert_eq!(g.job, Some(sym("llm")));
         assert!(g.created > 1.7e9);
@@ -281,8 +467,8 @@ mod tests {
     fn defaults_without_spec() {
         let g = parse(r#"{"metadata":{"name":"g","namespace":"ns"}}"#);
         assert_eq!(
-            (g.min_member, g.rack, g.distinct_hosts),
-            (1, RackPolicy::None, false)
+            (g.min_member, g.topology, g.distinct_hosts),
+            (1, None, false)
         );
         assert_eq!(g.error, None);
     }
@@ -322,6 +508,119 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("podium.dev/rack"), "{err}");
+    }
+
+    #[test]
+    fn reads_a_topology_request_with_slices() {
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns","annotations":{
+                "podium.dev/topology-level":"topology.kubernetes.io/block",
+                "podium.dev/topology-mode":"preferred",
+                "podium.dev/slice-size":"4",
+                "podium.dev/slice-level":"nvidia.com/gpu.clique"}}}"#,
+        );
+        assert_eq!(g.error, None);
+        assert_eq!(
+            g.topology,
+            Some(TopologyRequest {
+                level: Level::Key(sym("topology.kubernetes.io/block")),
+                mode: TopologyMode::Preferred,
+                slice: Some(SliceRequest {
+                    size: 4,
+                    level: Level::Key(sym("nvidia.com/gpu.clique")),
+                }),
+            })
+        );
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns","annotations":{
+                "podium.dev/topology-level":"cloud.provider.com/topology-block"}}}"#,
+        );
+        assert_eq!(
+            g.topology,
+            Some(TopologyRequest::required(
+                "cloud.provider.com/topology-block"
+            )),
+            "required unless said otherwise"
+        );
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns","annotations":{
+                "podium.dev/rack":"preferred","podium.dev/slice-size":"2",
+                "podium.dev/slice-level":"kubernetes.io/hostname"}}}"#,
+        );
+        let slice = g
+            .topology
+            .and_then(|t| t.slice)
+            .expect("slices under the rack");
+        assert_eq!(slice.size, 2);
+    }
+
+    #[test]
+    fn bad_topology_annotations_are_named_with_the_object() {
+        let cases = [
+            (
+                r#""podium.dev/topology-level":"Not A Key!""#,
+                "metadata.annotations[podium.dev/topology-level]: \"Not A Key!\" is not a label key",
+            ),
+            (
+                r#""podium.dev/topology-level":"a/b","podium.dev/topology-mode":"must""#,
+                "metadata.annotations[podium.dev/topology-mode]: \"must\" is not one of required, preferred",
+            ),
+            (
+                r#""podium.dev/topology-mode":"required""#,
+                "metadata.annotations[podium.dev/topology-mode]: needs podium.dev/topology-level",
+            ),
+            (
+                r#""podium.dev/topology-level":"a/b","podium.dev/rack":"required""#,
+                "podium.dev/rack and podium.dev/topology-level are both set",
+            ),
+            (
+                r#""podium.dev/topology-level":"a/b","podium.dev/slice-size":"0","podium.dev/slice-level":"c""#,
+                "metadata.annotations[podium.dev/slice-size]: \"0\" is not a whole number of pods from 1",
+            ),
+            (
+                r#""podium.dev/topology-level":"a/b","podium.dev/slice-size":"4""#,
+                "metadata.annotations[podium.dev/slice-size]: needs podium.dev/slice-level",
+            ),
+            (
+                r#""podium.dev/topology-level":"a/b","podium.dev/slice-level":"c""#,
+                "metadata.annotations[podium.dev/slice-level]: needs podium.dev/slice-size",
+            ),
+            (
+                r#""podium.dev/slice-size":"4","podium.dev/slice-level":"c""#,
+                "metadata.annotations[podium.dev/slice-size]: slices need the gang's level",
+            ),
+        ];
+        for (annotations, want) in cases {
+            let g = parse(&format!(
+                r#"{{"metadata":{{"name":"g","namespace":"ns","annotations":{{{annotations}}}}}}}"#
+            ));
+            let err = g.error.expect(annotations);
+            assert!(err.starts_with("PodGroup ns/g: "), "{err}");
+            assert!(err.contains(want), "{annotations}: {err}");
+        }
+    }
+
+    #[test]
+    fn label_keys_as_kubernetes_checks_them() {
+        for ok in [
+            "rack",
+            "topology.kubernetes.io/block",
+            "nvidia.com/gpu.clique",
+            "a_b.c-d",
+        ] {
+            assert_eq!(label_key(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "-rack",
+            "rack-",
+            "UPPER.com/x",
+            "a/",
+            "/a",
+            &"x".repeat(64),
+        ] {
+            assert!(label_key(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
