@@ -257,6 +257,11 @@ class ResourceClaimReservation:
         """``status.allocation`` as JSON (without ``devices.config``), or None when the claim
         is allocated already."""
     @property
+    def extended(self) -> bytes | None:
+        """For the claim of the pod's extended resources served by DRA, which PreBind creates
+        (``name`` and ``uid`` are placeholders until then): ``{"spec": ..., "requestMappings":
+        [...]}`` as JSON; None for a claim that exists."""
+    @property
     def node(self) -> str | None:
         """The node the allocation is bound to."""
     @property
@@ -625,6 +630,10 @@ class ClusterState:
     def claim_written(self, uid: str, claim_uid: str) -> None:
         """DynamicResources' PreBind wrote one of the pod's claims: its allocation stands
         (devices taken) until the informer shows it, even if the pod is forgotten."""
+    def extended_claim_created(self, uid: str, assumed_uid: str, name: str, claim_uid: str) -> None:
+        """DynamicResources' PreBind created the claim for the pod's extended resources, which
+        ``assume`` took under the placeholder uid ``assumed_uid``: from now on it is the claim
+        ``name`` (``claim_uid``)."""
 
     def is_assumed(self, uid: str) -> bool: ...
     @property

@@ -19,6 +19,17 @@ kube-scheduler's plugin does (``bindClaim`` in pkg/scheduler/framework/plugins/d
   apiserver refuses a reservation on an unallocated claim;
 - a 409 (the claim changed for another reason) reads it again and retries, a few times.
 
+Extended resources backed by DRA (kube's DRAExtendedResource): a pod asking an extended resource
+a DeviceClass serves (``nvidia.com/gpu`` with no device plugin on the node) is given a claim
+that does not exist yet (``ClaimReservationLike.extended``). PreBind creates it as kube-scheduler
+does (``createExtendedResourceClaimInAPI``): ``generateName: <pod>-extended-resources-``, the pod
+as controlling owner, the annotation ``resource.kubernetes.io/extended-resource-claim: "true"``;
+tells the cache its name (``ClusterState.extended_claim_created``), writes its allocation and
+reservation as for any claim, then records it in the pod's
+``status.extendedResourceClaimStatus`` (the claim's name, and which request serves which
+container's resource). A claim left by an earlier attempt is deleted first. If anything fails
+afterwards, Unreserve deletes the claim it created (removing the finalizer first).
+
 Once a claim's write succeeded the cache keeps its allocation until the informer shows it
 (``ClusterState.claim_written``), whatever becomes of the pod. If a later claim or the Binding
 fails, Unreserve removes the pod from ``status.reservedFor`` of the claims written (a strategic
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
     from podium._core import Change
 
 __all__ = [
+    "EXTENDED_RESOURCE_CLAIM_ANNOTATION",
     "FINALIZER",
     "PLUGIN_NAME",
     "ClaimBinder",
@@ -58,6 +70,7 @@ log = logging.getLogger(__name__)
 
 PLUGIN_NAME = "DynamicResources"
 FINALIZER = "resource.kubernetes.io/delete-protection"
+EXTENDED_RESOURCE_CLAIM_ANNOTATION = "resource.kubernetes.io/extended-resource-claim"
 RESOURCE_API = "/apis/resource.k8s.io/v1"
 _CONFLICT = 409
 _NOT_FOUND = 404
@@ -77,6 +90,18 @@ class ClaimReservationLike(Protocol):
     def uid(self) -> str: ...
     @property
     def allocation(self) -> bytes | None: ...
+    @property
+    def extended(self) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class _Created:
+    """The claim PreBind created for the pod's extended resources, as a reservation to write."""
+
+    name: str
+    uid: str
+    allocation: bytes | None
+    extended: bytes | None = None
 
 
 @runtime_checkable
@@ -91,6 +116,9 @@ class WrittenClaims(Protocol):
     """The part of ``podium._core.ClusterState`` PreBind tells what it wrote."""
 
     def claim_written(self, uid: str, claim_uid: str) -> None: ...
+    def extended_claim_created(
+        self, uid: str, assumed_uid: str, name: str, claim_uid: str
+    ) -> None: ...
 
 
 def claim_reservations(decision: object) -> Sequence[ClaimReservationLike]:
@@ -105,6 +133,8 @@ class Reserved:
     namespace: str
     name: str
     uid: str
+    # Created by PreBind for the pod's extended resources: Unreserve deletes it.
+    created: bool = False
 
 
 class ClaimBinder:
@@ -135,7 +165,9 @@ class ClaimBinder:
         done: list[Reserved] = []
         try:
             for claim in claims:
-                if await self._bind_claim(pod, claim):
+                if claim.extended is not None:
+                    await self._bind_extended(pod, claim, claim.extended, done)
+                elif await self._bind_claim(pod, claim):
                     done.append(Reserved(pod.namespace, claim.name, claim.uid))
         except PreBindError:
             await self.unreserve(pod, done)
@@ -147,6 +179,9 @@ class ClaimBinder:
         pod, retried, reserves again, and the resourceclaim controller drops reservations of
         pods that are gone)."""
         for claim in reserved:
+            if claim.created:
+                await self._delete_claim(claim.namespace, claim.name, claim.uid)
+                continue
             patch = {
                 "metadata": {"uid": claim.uid},
                 "status": {"reservedFor": [{"$patch": "delete", "uid": pod.uid}]},
@@ -167,6 +202,130 @@ class ClaimBinder:
                 )
 
     # -----------------------------------------------------------------------------------------
+
+    async def _bind_extended(
+        self,
+        pod: PodRef,
+        claim: ClaimReservationLike,
+        extended: bytes,
+        done: list[Reserved],
+    ) -> None:
+        """kube's bindClaim for the claim of the pod's extended resources: created, written,
+        then recorded in the pod's status. The created claim is in ``done`` as soon as it
+        exists, so a failure deletes it."""
+        plan = orjson.loads(extended)
+        replaces = plan.get("replaces")
+        if isinstance(replaces, dict):
+            await self._delete_claim(pod.namespace, str(replaces["name"]), str(replaces["uid"]))
+        body = {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaim",
+            "metadata": {
+                "generateName": f"{pod.name}-extended-resources-",
+                "namespace": pod.namespace,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "name": pod.name,
+                        "uid": pod.uid,
+                        "controller": True,
+                    }
+                ],
+                "annotations": {EXTENDED_RESOURCE_CLAIM_ANNOTATION: "true"},
+            },
+            "spec": plan["spec"],
+        }
+        try:
+            answer = await write(
+                self._api,
+                "POST",
+                f"{RESOURCE_API}/namespaces/{pod.namespace}/resourceclaims",
+                body,
+                timeout=self._request_timeout,
+                may_bind=self._may_bind,
+            )
+        except PreBindError as err:
+            raise PreBindError(
+                f"create claim for extended resources {pod.namespace}/{claim.name}: {err}",
+                err.status,
+            ) from err
+        created = orjson.loads(answer)
+        meta = created.get("metadata", {}) if isinstance(created, dict) else {}
+        name, uid = str(meta.get("name", "")), str(meta.get("uid", ""))
+        if not name or not uid:
+            raise PreBindError(f"create claim for extended resources: no name in {created!r}")
+        done.append(Reserved(pod.namespace, name, uid, created=True))
+        self._cache.extended_claim_created(pod.uid, claim.uid, name, uid)
+        log.info(
+            "created claim %s/%s for the extended resources of pod %s",
+            pod.namespace,
+            name,
+            pod.name,
+        )
+        await self._bind_claim(pod, _Created(name, uid, claim.allocation))
+        status = {
+            "metadata": {"uid": pod.uid},
+            "status": {
+                "extendedResourceClaimStatus": {
+                    "requestMappings": plan["requestMappings"],
+                    "resourceClaimName": name,
+                }
+            },
+        }
+        try:
+            await write(
+                self._api,
+                "PATCH",
+                f"/api/v1/namespaces/{pod.namespace}/pods/{pod.name}/status",
+                status,
+                content_type=_STRATEGIC_MERGE_PATCH,
+                timeout=self._request_timeout,
+                may_bind=self._may_bind,
+            )
+        except PreBindError as err:
+            raise PreBindError(
+                f"update pod {pod.namespace}/{pod.name} ExtendedResourceClaimStatus: {err}",
+                err.status,
+            ) from err
+
+    async def _delete_claim(self, namespace: str, name: str, uid: str) -> None:
+        """kube's deleteClaim: the finalizer removed first (it protects allocated claims), then
+        the claim deleted; already gone is fine. Failures are logged: a claim left behind is
+        deleted by the pod's next PreBind."""
+        path = _claim_path(namespace, name)
+        try:
+            for _ in range(_ATTEMPTS):
+                body = await write(
+                    self._api, "GET", path, None, timeout=self._request_timeout, may_bind=None
+                )
+                obj = orjson.loads(body)
+                metadata = obj.setdefault("metadata", {}) if isinstance(obj, dict) else {}
+                if metadata.get("uid") != uid:
+                    return
+                finalizers = list(metadata.get("finalizers") or [])
+                if FINALIZER not in finalizers:
+                    break
+                metadata["finalizers"] = [f for f in finalizers if f != FINALIZER]
+                try:
+                    await self._put(path, obj, f"remove finalizer of claim {namespace}/{name}")
+                    break
+                except PreBindError as err:
+                    if err.status != _CONFLICT:
+                        raise
+            await write(
+                self._api,
+                "DELETE",
+                path,
+                {"preconditions": {"uid": uid}},
+                timeout=self._request_timeout,
+                may_bind=None,
+            )
+            log.info("deleted claim %s/%s", namespace, name)
+        except PreBindError as err:
+            if err.status == _NOT_FOUND:
+                return
+            log.warning("delete claim %s/%s: %s", namespace, name, err)
 
     async def _bind_claim(self, pod: PodRef, claim: ClaimReservationLike) -> bool:
         """kube's bindClaim; True once the pod is in the claim's reservedFor by this write,

@@ -20,7 +20,6 @@ use crate::framework::plugin::{PodContext, Prepared, Reserved};
 use crate::framework::sampling::feasible_nodes_to_find;
 use crate::framework::status::Status;
 use crate::framework::warm::warm;
-use crate::intern::sym;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::scoring;
@@ -891,10 +890,7 @@ pub(crate) fn assume_claims(
     claims: &[ClaimReservation],
 ) -> Result<(), AssumeError> {
     for (i, c) in claims.iter().enumerate() {
-        let Some(allocation) = &c.allocation else {
-            continue;
-        };
-        if let Err(e) = dra.assume(pod.namespace, sym(&c.name), allocation) {
+        if let Err(e) = dra.assume_reservation(pod.namespace, c) {
             for done in &claims[..i] {
                 dra.forget(&done.uid);
             }

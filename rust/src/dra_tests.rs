@@ -436,3 +436,204 @@ fn preemption_counts_the_devices_its_victims_claims_free() {
     assert_eq!(victims, ["p-low"]);
     assert_eq!(out.nominations, [("high".to_owned(), "node-0".to_owned())]);
 }
+
+// --- Extended resources backed by DRA (DRAExtendedResource) --------------------------------
+
+/// The GPU class, serving `nvidia.com/gpu` too.
+fn gpu_class_serving_extended_resource(s: &mut ClusterState) {
+    let class = r#"{"metadata":{"name":"gpu.example.com","creationTimestamp":"2026-01-01T00:00:00Z"},
+        "spec":{"selectors":[{"cel":{"expression":"device.driver == 'gpu.example.com'"}}],
+                "extendedResourceName":"nvidia.com/gpu"}}"#;
+    s.apply_event(Kind::DeviceClass, &event("MODIFIED", class))
+        .unwrap();
+}
+
+/// A pending pod asking `resource: count` in one container.
+fn extended_pod(s: &mut ClusterState, uid: &str, resource: &str, count: u32) {
+    let pod = format!(
+        r#"{{"metadata":{{"name":"p-{uid}","namespace":"ns","uid":"{uid}","resourceVersion":"2"}},
+            "spec":{{"schedulerName":"podium","containers":[{{"name":"train",
+              "resources":{{"requests":{{"cpu":"1","{resource}":"{count}"}},"limits":{{"{resource}":"{count}"}}}}}}]}},
+            "status":{{"phase":"Pending"}}}}"#
+    );
+    s.apply_event(Kind::Pod, &event("ADDED", &pod)).unwrap();
+}
+
+#[test]
+fn extended_resources_backed_by_dra_land_where_no_device_plugin_serves_them() {
+    let mut s = cluster(1);
+    extended_pod(&mut s, "x", "nvidia.com/gpu", 2);
+    // No class serves nvidia.com/gpu yet: the node has none of it.
+    let d = decide(&s, "x");
+    assert_eq!(d.node, None);
+    assert!(
+        d.message.contains("Insufficient nvidia.com/gpu"),
+        "{}",
+        d.message
+    );
+    gpu_class_serving_extended_resource(&mut s);
+    let d = decide(&s, "x");
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    assert_eq!(d.node.as_deref(), Some("node-0"));
+    assert_eq!(d.claims.len(), 1, "{:?}", d.claims);
+    let c = &d.claims[0];
+    let extended = c.extended.as_ref().expect("a claim to create");
+    assert_eq!(c.name, "<extended-resources>");
+    assert_eq!(c.uid, "<extended-resources>:x");
+    assert_eq!(keys(&d).len(), 2);
+    let json = extended.to_json();
+    assert_eq!(
+        json["spec"]["devices"]["requests"],
+        serde_json::json!([{"name":"container-0-request-1","exactly":{
+            "deviceClassName":"gpu.example.com","allocationMode":"ExactCount","count":2}}])
+    );
+    assert_eq!(
+        json["requestMappings"],
+        serde_json::json!([{"containerName":"train","resourceName":"nvidia.com/gpu",
+            "requestName":"container-0-request-1"}])
+    );
+    // The implicit name of every class serves too.
+    extended_pod(
+        &mut s,
+        "y",
+        "deviceclass.resource.kubernetes.io/gpu.example.com",
+        1,
+    );
+    let d = decide(&s, "y");
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    assert_eq!(keys(&d).len(), 1);
+}
+
+#[test]
+fn a_device_plugin_serves_the_resource_where_the_node_has_it() {
+    let mut s = cluster(0);
+    gpu_class_serving_extended_resource(&mut s);
+    let node = r#"{"metadata":{"name":"plugin-node","uid":"uid-plugin-node","resourceVersion":"1"},
+        "status":{"allocatable":{"cpu":"64","memory":"256Gi","pods":"110","nvidia.com/gpu":"1"}}}"#;
+    s.apply_event(Kind::Node, &event("ADDED", node)).unwrap();
+    extended_pod(&mut s, "x", "nvidia.com/gpu", 1);
+    let d = decide(&s, "x");
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    assert!(d.claims.is_empty(), "no claim: the device plugin's");
+    extended_pod(&mut s, "two", "nvidia.com/gpu", 2);
+    let d = decide(&s, "two");
+    assert_eq!(d.node, None);
+    assert!(
+        d.message.contains("Insufficient nvidia.com/gpu"),
+        "counted against allocatable: {}",
+        d.message
+    );
+}
+
+#[test]
+fn pods_of_one_batch_share_no_device_through_extended_resources() {
+    let mut s = cluster(1);
+    gpu_class_serving_extended_resource(&mut s);
+    let uids: Vec<String> = (0..5).map(|i| format!("e{i}")).collect();
+    for u in &uids {
+        extended_pod(&mut s, u, "nvidia.com/gpu", 2);
+    }
+    let d = schedule_batch(&s.snapshot(), &uids, &profile(), None);
+    let mut seen: Vec<String> = Vec::new();
+    for x in &d[..4] {
+        assert_eq!(x.code, Code::Success, "{}", x.message);
+        for k in keys(x) {
+            assert!(!seen.contains(&k), "{k} twice");
+            seen.push(k);
+        }
+    }
+    assert_eq!(d[4].node, None);
+    assert!(
+        d[4].message.contains("cannot allocate all claims"),
+        "{}",
+        d[4].message
+    );
+}
+
+#[test]
+fn an_extended_claim_is_assumed_until_created_and_written_or_forgotten() {
+    let mut s = cluster(1);
+    gpu_class_serving_extended_resource(&mut s);
+    extended_pod(&mut s, "a", "nvidia.com/gpu", 8);
+    extended_pod(&mut s, "b", "nvidia.com/gpu", 8);
+    let d = decide(&s, "a");
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    s.assume_with_volumes("a", "node-0", None, None, &d.claims)
+        .unwrap();
+    assert_eq!(decide(&s, "b").node, None, "the 8 GPUs are taken");
+    // PreBind created it: the informer's unallocated version does not free the devices.
+    s.extended_claim_created("a", "<extended-resources>:x-not-this", "ignored", "u0");
+    s.extended_claim_created(
+        "a",
+        "<extended-resources>:a",
+        "p-a-extended-resources-k2x9z",
+        "uid-real",
+    );
+    let created = r#"{"metadata":{"namespace":"ns","name":"p-a-extended-resources-k2x9z","uid":"uid-real",
+        "annotations":{"resource.kubernetes.io/extended-resource-claim":"true"},
+        "ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"p-a","uid":"a","controller":true}]},
+        "spec":{"devices":{"requests":[{"name":"container-0-request-1","exactly":{"deviceClassName":"gpu.example.com","count":8}}]}},
+        "status":{}}"#;
+    s.apply_event(Kind::ResourceClaim, &event("ADDED", created))
+        .unwrap();
+    assert_eq!(decide(&s, "b").node, None, "still taken once created");
+    // The status write failed: forgotten, the devices are free again (the claim shows
+    // unallocated), and the claim left behind keeps its pod waiting until it is deleted.
+    s.forget("a");
+    assert_eq!(decide(&s, "b").code, Code::Success);
+    let again = decide(&s, "a");
+    assert_eq!(
+        again.claims[0].extended.as_ref().unwrap().replaces,
+        Some((
+            "p-a-extended-resources-k2x9z".to_owned(),
+            "uid-real".to_owned()
+        )),
+        "PreBind deletes the claim left behind first"
+    );
+    s.apply_event(Kind::ResourceClaim, &event("DELETED", created))
+        .unwrap();
+    assert_eq!(decide(&s, "a").code, Code::Success);
+    // Forgotten before it was created: nothing is left of it.
+    s.assume_with_volumes("a", "node-0", None, None, &d.claims)
+        .unwrap();
+    assert_eq!(decide(&s, "b").node, None);
+    s.forget("a");
+    assert_eq!(decide(&s, "b").code, Code::Success);
+}
+
+#[test]
+fn a_claim_left_from_an_earlier_attempt_is_replaced_and_its_devices_stay_taken() {
+    let mut s = cluster(1);
+    gpu_class_serving_extended_resource(&mut s);
+    extended_pod(&mut s, "a", "nvidia.com/gpu", 2);
+    // Allocated to 7 of the 8 GPUs (a failed binding whose claim could not be deleted).
+    let results: Vec<String> = (0..7)
+        .map(|i| {
+            format!(
+                r#"{{"request":"container-0-request-1","driver":"gpu.example.com","pool":"node-0","device":"gpu-{i}"}}"#
+            )
+        })
+        .collect();
+    let stale = format!(
+        r#"{{"metadata":{{"namespace":"ns","name":"p-a-extended-resources-old","uid":"uid-old",
+        "annotations":{{"resource.kubernetes.io/extended-resource-claim":"true"}},
+        "ownerReferences":[{{"apiVersion":"v1","kind":"Pod","name":"p-a","uid":"a","controller":true}}]}},
+        "spec":{{"devices":{{"requests":[{{"name":"container-0-request-1","exactly":{{"deviceClassName":"gpu.example.com","count":7}}}}]}}}},
+        "status":{{"allocation":{{"devices":{{"results":[{}]}}}}}}}}"#,
+        results.join(",")
+    );
+    s.apply_event(Kind::ResourceClaim, &event("ADDED", &stale))
+        .unwrap();
+    let d = decide(&s, "a");
+    assert_eq!(d.node, None, "one GPU left");
+    assert!(
+        d.message.contains("cannot allocate all claims"),
+        "{}",
+        d.message
+    );
+    extended_pod(&mut s, "one", "nvidia.com/gpu", 1);
+    let d = decide(&s, "one");
+    assert_eq!(d.code, Code::Success, "{}", d.message);
+    assert_eq!(keys(&d), ["gpu.example.com/node-0/gpu-7"]);
+    assert_eq!(d.claims[0].extended.as_ref().unwrap().replaces, None);
+}

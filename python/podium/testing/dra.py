@@ -68,13 +68,19 @@ def _slice(name: str, node: str, driver: str, devices: list[dict[str, Any]]) -> 
     }
 
 
-def device_class(name: str, driver: str) -> dict[str, Any]:
-    """A class of every device of ``driver``."""
+def device_class(
+    name: str, driver: str, *, extended_resource_name: str | None = None
+) -> dict[str, Any]:
+    """A class of every device of ``driver``; with ``extended_resource_name``, pods asking that
+    extended resource are served by its devices where no device plugin offers it."""
+    spec: dict[str, Any] = {"selectors": [{"cel": {"expression": f"device.driver == {driver!r}"}}]}
+    if extended_resource_name is not None:
+        spec["extendedResourceName"] = extended_resource_name
     return {
         "apiVersion": "resource.k8s.io/v1",
         "kind": "DeviceClass",
         "metadata": {"name": name},
-        "spec": {"selectors": [{"cel": {"expression": f"device.driver == {driver!r}"}}]},
+        "spec": spec,
     }
 
 

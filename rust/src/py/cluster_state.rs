@@ -238,6 +238,13 @@ impl PyClusterState {
         self.lock().claim_written(uid, claim_uid);
     }
 
+    /// DynamicResources' PreBind created the claim for the pod's extended resources, assumed
+    /// under the placeholder uid `assumed_uid`: it is the claim `name` (`claim_uid`) from now on.
+    fn extended_claim_created(&self, uid: &str, assumed_uid: &str, name: &str, claim_uid: &str) {
+        self.lock()
+            .extended_claim_created(uid, assumed_uid, name, claim_uid);
+    }
+
     fn claim(&self, namespace: &str, name: &str) -> Option<ClaimInfo> {
         self.lock()
             .claim(namespace, name)

@@ -35,6 +35,15 @@ impl ResourceClaimReservation {
         Some(serde_json::to_vec(&a.to_json()).unwrap_or_default())
     }
 
+    /// For the claim of the pod's extended resources served by DRA, which PreBind creates
+    /// (`name` and `uid` are placeholders until then): `{"spec": ..., "requestMappings": [...]}`
+    /// as JSON bytes; None for a claim that exists.
+    #[getter]
+    fn extended(&self) -> Option<Vec<u8>> {
+        let e = self.inner.extended.as_ref()?;
+        Some(serde_json::to_vec(&e.to_json()).unwrap_or_default())
+    }
+
     /// The node the allocation is bound to, if any.
     #[getter]
     fn node(&self) -> Option<&'static str> {

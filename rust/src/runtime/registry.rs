@@ -52,7 +52,11 @@ const FILTERS: &[(&str, FilterCtor)] = &[
         Ok(FilterPoints::of(node_ports::NodePorts).pre_filter().into())
     }),
     (node_resources_fit::filter::NAME, |_| {
-        Ok(FilterPoints::of(node_resources_fit::filter::NodeResourcesFit).into())
+        Ok(
+            FilterPoints::of(node_resources_fit::filter::NodeResourcesFit)
+                .pre_filter()
+                .into(),
+        )
     }),
     (node_resource_topology_match::filter::NAME, |spec| {
         Ok(FilterPoints::of(

@@ -976,8 +976,10 @@ impl ClusterState {
         let namespace = record.namespace;
         let mut allocated: Vec<String> = Vec::new();
         for c in claims {
-            let Some(a) = &c.allocation else { continue };
-            if let Err(e) = self.dra.assume(namespace, sym(&c.name), a) {
+            if c.allocation.is_none() {
+                continue;
+            }
+            if let Err(e) = self.dra.assume_reservation(namespace, c) {
                 for done in &allocated {
                     self.dra.forget(done);
                 }
@@ -1000,6 +1002,26 @@ impl ClusterState {
             claims.retain(|c| c != claim_uid);
             if claims.is_empty() {
                 self.claims_assumed.remove(uid);
+            }
+        }
+    }
+
+    /// PreBind created the claim for the pod's extended resources that its assumption shows
+    /// under `assumed_uid`: from now on it is the claim `name` (uid `claim_uid`).
+    pub fn extended_claim_created(
+        &mut self,
+        uid: &str,
+        assumed_uid: &str,
+        name: &str,
+        claim_uid: &str,
+    ) {
+        self.dra
+            .extended_claim_created(assumed_uid, name, claim_uid);
+        if let Some(claims) = self.claims_assumed.get_mut(uid) {
+            for c in claims.iter_mut() {
+                if c == assumed_uid {
+                    claim_uid.clone_into(c);
+                }
             }
         }
     }

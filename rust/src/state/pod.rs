@@ -96,6 +96,9 @@ pub struct PodRecord {
     pub claims: Box<[Sym]>,
     /// `spec.resourceClaims`, resolved to claim names where known (DynamicResources).
     pub resource_claims: Box<[PodResourceClaim]>,
+    /// Each container's requests of extended resources, which DRA may serve (DynamicResources
+    /// asks for them per container in the claim it makes for the pod); empty for most pods.
+    pub extended_requests: Box<[ContainerExtendedRequest]>,
     /// Container images (init containers included), normalized as ImageLocality compares
     /// them: `:latest` added when no tag is given.
     pub images: Box<[Sym]>,
@@ -151,12 +154,67 @@ impl PodRecord {
             tolerations: Box::default(),
             claims: Box::default(),
             resource_claims: Box::default(),
+            extended_requests: Box::default(),
             images: Box::default(),
             running: false,
             numa_policy: None,
             allocation: None,
             error: None,
         }
+    }
+}
+
+/// One container's request of an extended resource, as kube's claim for extended resources
+/// backed by DRA reads it (`createRequestsAndMappings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerExtendedRequest {
+    /// The container's index in `initContainers` followed by `containers`.
+    pub container: u32,
+    pub container_name: Box<str>,
+    /// An init container that is not a sidecar: it runs before the others and may reuse their
+    /// devices.
+    pub short_lived: bool,
+    pub resource: Sym,
+    pub count: i64,
+    /// The resource's position among the container's requested resource names, sorted.
+    pub index: u32,
+}
+
+/// kube's `IsDRAExtendedResourceName`: an extended resource name (prefixed, outside
+/// `kubernetes.io/`, not a quota's `requests.`), or a class's implicit
+/// `deviceclass.resource.kubernetes.io/<class>`.
+pub fn is_dra_extended_resource_name(name: &str) -> bool {
+    name.starts_with(crate::state::dra::DEVICE_CLASS_PREFIX)
+        || (name.contains('/')
+            && !name.contains("kubernetes.io/")
+            && !name.starts_with("requests."))
+}
+
+fn container_extended_requests(
+    out: &mut Vec<ContainerExtendedRequest>,
+    container: usize,
+    name: Option<&str>,
+    short_lived: bool,
+    requests: Option<&crate::state::wire_base::StrMap<'_>>,
+) {
+    for (index, (key, text)) in requests.into_iter().flatten().enumerate() {
+        if !is_dra_extended_resource_name(key) {
+            continue;
+        }
+        let Ok(count) = quantity::parse_value(text) else {
+            continue;
+        };
+        if count <= 0 {
+            continue;
+        }
+        out.push(ContainerExtendedRequest {
+            container: u32::try_from(container).unwrap_or(u32::MAX),
+            container_name: name.unwrap_or_default().into(),
+            short_lived,
+            resource: sym(key),
+            count,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        });
     }
 }
 
@@ -454,10 +512,13 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
 
     let mut spec_requests = PodSpecRequests::default();
     let mut host_ports = Vec::new();
+    let mut extended = Vec::new();
+    let inits = spec.init_containers.as_ref().map_or(0, Vec::len);
     for (i, c) in spec.containers.iter().flatten().enumerate() {
         let path = format!("spec.containers[{i}].resources.requests");
         let reqs = c.resources.as_ref().and_then(|r| r.requests.as_ref());
         spec_requests.containers.push(ctx.requests(&path, reqs));
+        container_extended_requests(&mut extended, inits + i, c.name.as_deref(), false, reqs);
         for p in c.ports.iter().flatten() {
             if let Some(port) = p.host_port.filter(|&p| p > 0) {
                 host_ports.push(HostPort {
@@ -479,11 +540,15 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let path = format!("spec.initContainers[{i}].resources.requests");
         let reqs = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        let restartable = c.restart_policy.as_deref() == Some("Always");
         spec_requests.init_containers.push(InitContainer {
             requests: ctx.requests(&path, reqs),
-            restartable: c.restart_policy.as_deref() == Some("Always"),
+            restartable,
         });
+        container_extended_requests(&mut extended, i, c.name.as_deref(), !restartable, reqs);
     }
+    extended.sort_by_key(|r| r.container);
+    record.extended_requests = extended.into_boxed_slice();
     if let Some(pod_level) = spec.resources.as_ref().and_then(|r| r.requests.as_ref()) {
         let reqs = ctx.requests("spec.resources.requests", Some(pod_level));
         if reqs.has_cpu || reqs.has_memory || !reqs.requests.scalar.is_empty() {

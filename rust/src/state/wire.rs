@@ -202,6 +202,8 @@ pub struct PodResourceClaimStatusWire<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerWire<'a> {
     #[serde(borrow)]
+    pub name: Option<Str<'a>>,
+    #[serde(borrow)]
     pub image: Option<Str<'a>>,
     #[serde(borrow)]
     pub resources: Option<RequirementsWire<'a>>,

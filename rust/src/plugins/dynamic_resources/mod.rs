@@ -4,7 +4,8 @@
 //! The objects (classes, slices, claims), the pool view and the ledger of allocated devices
 //! are cluster state, in `state/dra/`. Here, one concept a file: `cel` (selectors), `matcher`
 //! (selector verdicts per device), `constraints`, `capacity`, `taints`, `allocator` (the
-//! per-node search), `fit_cache` (its answers kept across pods), `score` (packing), `testing` (a small world to allocate in), `bench` (a
+//! per-node search), `extended` (extended resources backed by DRA, as one more claim),
+//! `fit_cache` (its answers kept across pods), `score` (packing), `testing` (a small world to allocate in), `bench` (a
 //! workload for `podium bench core`).
 
 pub mod allocator;
@@ -13,6 +14,7 @@ pub mod capacity;
 pub mod cel;
 pub mod constraints;
 pub mod error;
+pub mod extended;
 pub mod fit_cache;
 pub mod matcher;
 pub mod plugin;

@@ -16,6 +16,7 @@ use dashmap::DashMap;
 use super::allocator::{
     Found, Options, Outcome, PreparedPod, allocated_unfit, prepare_with, search_unallocated,
 };
+use super::extended::extended_claim;
 use super::fit_cache::Caches;
 use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{
@@ -25,18 +26,34 @@ use crate::framework::plugin::{
 use crate::framework::status::Status;
 use crate::intern::{Sym, resolve};
 use crate::state::dra::Dra;
-use crate::state::dra::claim::{Claim, ClaimReservation};
+use crate::state::dra::claim::{Claim, ClaimReservation, ExtendedClaim};
 use crate::state::dra::ledger::InUse;
 use crate::state::dra::pod_claims::PodClaimSource;
 use crate::state::labels::Labels;
+use crate::state::node::NodeRecord;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
 pub const NAME: &str = super::NAME;
 
+/// The claims to allocate on a kind of node: the pod's own, plus the claim for the extended
+/// resources DRA serves there (those the node has none of in its allocatable).
+#[derive(Clone)]
+struct Variant {
+    prepared: Arc<PreparedPod>,
+    /// The shape of the claims to allocate, when answers may be shared across pods.
+    shape: Option<u32>,
+    /// The claim for the pod's extended resources (last in `prepared.to_allocate`).
+    extended: Option<Arc<ExtendedClaim>>,
+}
+
 /// Per-pod state of one scheduling cycle: PreFilter's, which Score and Reserve read too.
 struct PodState {
-    prepared: Arc<PreparedPod>,
+    /// By the set of `backed` resources DRA serves on a node (bit i: `backed[i]`); 0: none,
+    /// the pod's own claims alone.
+    variants: Box<[Variant]>,
+    /// The extended resources the pod asks that a DeviceClass serves.
+    backed: Box<[Sym]>,
     in_use: Arc<InUse>,
     /// The claims as PreFilter saw them: what a preemption's victims free is read here.
     dra: Dra,
@@ -44,20 +61,30 @@ struct PodState {
     to_reserve: Vec<Arc<Claim>>,
     caches: Arc<Caches>,
     opts: Options,
-    /// The shape of the claims to allocate, when answers may be shared across pods.
-    shape: Option<u32>,
     /// What Filter found on each node it passed, for Score and Reserve: the search runs once
     /// per node and pod, not three times.
     found: DashMap<Sym, Arc<Found>, ahash::RandomState>,
 }
 
 impl PodState {
+    /// The claims to allocate on `node`: DRA serves the backed resources the node has none of
+    /// (kube's `filterExtendedResources`; a device plugin serves the others).
+    fn variant(&self, node: &NodeRecord) -> &Variant {
+        let mask = self
+            .backed
+            .iter()
+            .enumerate()
+            .filter(|&(_, &r)| node.allocatable.scalar(r) <= 0)
+            .fold(0usize, |m, (i, _)| m | (1 << i));
+        &self.variants[mask]
+    }
+
     /// The search's answer on the node for the pod's unallocated claims, from the cache when
     /// the node is unchanged since a pod of the same shape was searched there.
-    fn outcome(&self, node: Sym, labels: &Labels) -> Result<Outcome, Status> {
+    fn outcome(&self, v: &Variant, node: Sym, labels: &Labels) -> Result<Outcome, Status> {
         let search = || {
             search_unallocated(
-                &self.prepared,
+                &v.prepared,
                 &self.caches.inv,
                 &self.in_use,
                 node,
@@ -66,7 +93,7 @@ impl PodState {
             )
             .map_err(|e| Status::unresolvable(e.to_string()))
         };
-        let Some(shape) = self.shape else {
+        let Some(shape) = v.shape else {
             return search();
         };
         match self.caches.get(&self.in_use, node, shape) {
@@ -86,15 +113,20 @@ impl PodState {
         if let Some(f) = self.found.get(&record.name) {
             return Some(f.clone());
         }
-        if allocated_unfit(&self.prepared, record.name, &record.labels).is_some() {
+        let v = self.variant(record);
+        if allocated_unfit(&v.prepared, record.name, &record.labels).is_some() {
             return None;
         }
-        match self.outcome(record.name, &record.labels) {
+        match self.outcome(v, record.name, &record.labels) {
             Ok(Outcome::Found(f)) => Some(f),
             _ => None,
         }
     }
 }
+
+/// Extended resources backed by DRA beyond this many in one pod are refused (each set of them
+/// a node may lack is prepared apart).
+const MAX_BACKED: usize = 6;
 
 #[derive(Default)]
 pub struct DynamicResources {
@@ -149,36 +181,80 @@ impl DynamicResources {
 
     fn prepare_pod(&self, ctx: &PodContext<'_>) -> Result<Option<PodState>, Status> {
         let pod = ctx.pod;
-        if pod.resource_claims.is_empty() {
+        let backed = ctx.dra.dra_backed(pod);
+        if pod.resource_claims.is_empty() && backed.is_empty() {
             return Ok(None);
         }
-        let claims = Self::claims(pod, ctx.dra)?;
-        if claims.is_empty() {
+        let mut claims = Self::claims(pod, ctx.dra)?;
+        if claims.is_empty() && backed.is_empty() {
             return Ok(None);
         }
+        if backed.len() > MAX_BACKED {
+            return Err(Status::unresolvable(format!(
+                "more than {MAX_BACKED} extended resources backed by DRA in one pod"
+            )));
+        }
+        // A claim made for the pod in an earlier attempt (its binding failed and the claim
+        // could not be deleted then): PreBind deletes it before it creates the new one. Its
+        // devices count as taken meanwhile.
+        let replaces = if backed.is_empty() {
+            None
+        } else {
+            ctx.dra
+                .extended_claim_of(&pod.uid)
+                .and_then(|c| c.as_ref().ok())
+                .map(|c| (c.name.clone(), c.uid.clone()))
+        };
         let caches = self.caches(ctx.dra);
-        let prepared = prepare_with(
-            &claims,
-            |name| ctx.dra.class(name),
-            &caches.matchers,
-            &caches.inv,
-        )
-        .map_err(|e| Status::unresolvable(e.to_string()))?;
-        let to_reserve = prepared
+        let prepare = |claims: &[Arc<Claim>]| {
+            prepare_with(
+                claims,
+                |name| ctx.dra.class(name),
+                &caches.matchers,
+                &caches.inv,
+            )
+            .map_err(|e| Status::unresolvable(e.to_string()))
+        };
+        let base = prepare(&claims)?;
+        let to_reserve = base
             .allocated
             .iter()
             .filter(|c| !c.reserved_for.iter().any(|r| *r.uid == *pod.uid))
             .cloned()
             .collect();
-        let shape = caches.shape(&prepared);
+        let mut variants = Vec::with_capacity(1 << backed.len());
+        variants.push(Variant {
+            shape: caches.shape(&base),
+            prepared: Arc::new(base),
+            extended: None,
+        });
+        for mask in 1usize..(1 << backed.len()) {
+            let served: Vec<(Sym, Sym)> = backed
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| mask & (1 << i) != 0)
+                .map(|(_, &r)| r)
+                .collect();
+            let mut extended = extended_claim(pod, &served);
+            extended.replaces.clone_from(&replaces);
+            let extended = Arc::new(extended);
+            claims.push(extended.claim.clone());
+            let prepared = prepare(&claims)?;
+            claims.pop();
+            variants.push(Variant {
+                shape: caches.shape(&prepared),
+                prepared: Arc::new(prepared),
+                extended: Some(extended),
+            });
+        }
         Ok(Some(PodState {
-            prepared: Arc::new(prepared),
+            variants: variants.into_boxed_slice(),
+            backed: backed.iter().map(|&(r, _)| r).collect(),
             in_use: ctx.dra.in_use(),
             dra: ctx.dra.clone(),
             to_reserve,
             caches,
             opts: self.opts,
-            shape,
             found: DashMap::default(),
         }))
     }
@@ -204,21 +280,35 @@ pub fn claim_reservations(state: &PluginState, node: &NodeInfo) -> Vec<ClaimRese
             name: c.name.clone(),
             uid: c.uid.clone(),
             allocation: None,
+            extended: None,
         })
         .collect();
-    if state.prepared.to_allocate.is_empty() {
+    let Some(record) = node.node.as_ref() else {
+        return out;
+    };
+    let v = state.variant(record);
+    if v.prepared.to_allocate.is_empty() {
         return out;
     }
-    if let (Some(found), Some(record)) = (state.found(node), node.node.as_ref()) {
-        let fit = found.to_fit(&state.prepared, &state.caches.inv, record.name);
-        let names = state.prepared.to_allocate.iter().map(|c| &c.claim.name);
+    if let Some(found) = state.found(node) {
+        let fit = found.to_fit(&v.prepared, &state.caches.inv, record.name);
         out.extend(
-            names
+            v.prepared
+                .to_allocate
+                .iter()
                 .zip(fit.claims)
-                .map(|(name, allocation)| ClaimReservation {
-                    name: name.clone(),
-                    uid: allocation.claim_uid.clone(),
-                    allocation: Some(allocation),
+                .map(|(pc, allocation)| {
+                    let extended = v
+                        .extended
+                        .as_ref()
+                        .filter(|e| Arc::ptr_eq(&e.claim, &pc.claim))
+                        .cloned();
+                    ClaimReservation {
+                        name: pc.claim.name.clone(),
+                        uid: allocation.claim_uid.clone(),
+                        allocation: Some(allocation),
+                        extended,
+                    }
                 }),
         );
     }
@@ -260,11 +350,17 @@ impl PreFilterExtensions for DynamicResources {
         let mut freed_claims: HashSet<&str> = HashSet::new();
         let mut in_use: Option<InUse> = None;
         for victim in &removed.pods {
-            for c in &victim.resource_claims {
-                let PodClaimSource::Claim(name) = c.source else {
-                    continue;
-                };
-                let Some(Ok(claim)) = state.dra.claim(victim.namespace, name) else {
+            let named = victim
+                .resource_claims
+                .iter()
+                .filter_map(|c| match c.source {
+                    PodClaimSource::Claim(name) => state.dra.claim(victim.namespace, name),
+                    _ => None,
+                });
+            // The claim made for the victim's extended resources goes with it too.
+            let extended = state.dra.extended_claim_of(&victim.uid);
+            for entry in named.chain(extended) {
+                let Ok(claim) = entry else {
                     continue;
                 };
                 let Some(allocation) = &claim.allocation else {
@@ -283,13 +379,20 @@ impl PreFilterExtensions for DynamicResources {
         let in_use = in_use?;
         // Answers cached for the real in-use state do not hold here: no shape, no cache.
         let adjusted = PodState {
-            prepared: state.prepared.clone(),
+            variants: state
+                .variants
+                .iter()
+                .map(|v| Variant {
+                    shape: None,
+                    ..v.clone()
+                })
+                .collect(),
+            backed: state.backed.clone(),
             in_use: Arc::new(in_use),
             dra: state.dra.clone(),
             to_reserve: state.to_reserve.clone(),
             caches: state.caches.clone(),
             opts: state.opts,
-            shape: None,
             found: DashMap::default(),
         };
         Some(Box::new(Arc::new(adjusted)))
@@ -318,10 +421,11 @@ impl Filter for DynamicResources {
         let Some(record) = &node.node else {
             return Status::unresolvable("node not found");
         };
-        if let Some(why) = allocated_unfit(&state.prepared, record.name, &record.labels) {
+        let v = state.variant(record);
+        if let Some(why) = allocated_unfit(&v.prepared, record.name, &record.labels) {
             return Status::unschedulable(why.to_string());
         }
-        match state.outcome(record.name, &record.labels) {
+        match state.outcome(v, record.name, &record.labels) {
             Err(status) => status,
             Ok(Outcome::Unfit(why)) => Status::unschedulable(why.to_string()),
             Ok(Outcome::Found(found)) => {

@@ -1,9 +1,13 @@
 //! NodeResourcesFit (filter): the pod's requests must fit in what the node has left, for cpu,
 //! memory, ephemeral storage, every extended resource it asks for, and the pod count.
+//!
+//! An extended resource a DeviceClass serves (DRAExtendedResource) is left to DynamicResources
+//! on a node that has none of it in its allocatable (no device plugin): DRA devices serve it
+//! there (kube's `shouldDelegateResourceToDRA`).
 
 use crate::framework::code::Code;
 use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{Filter, Plugin};
+use crate::framework::plugin::{Filter, Plugin, PodContext, PreFilter, Prepared};
 use crate::framework::reasons;
 use crate::framework::status::{Reasons, Status};
 use crate::intern::{Sym, resolve};
@@ -25,8 +29,23 @@ pub fn reason_insufficient(resource: Sym) -> &'static str {
 
 pub struct NodeResourcesFit;
 
-/// Every reason the pod does not fit (empty when it fits).
-pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Reasons {
+/// PreFilter's state: the extended resources the pod asks that a DeviceClass serves.
+struct DraBacked(Box<[Sym]>);
+
+fn dra_backed(state: Option<&PluginState>) -> &[Sym] {
+    state
+        .and_then(|s| s.downcast_ref::<DraBacked>())
+        .map_or(&[], |b| &b.0)
+}
+
+/// Is `resource` served by DRA on the node rather than counted against its allocatable?
+fn delegated(backed: &[Sym], resource: Sym, allocatable: i64) -> bool {
+    allocatable <= 0 && backed.contains(&resource)
+}
+
+/// Every reason the pod does not fit (empty when it fits); `backed`: the extended resources
+/// DeviceClasses serve, which DRA serves where the node has none.
+pub fn insufficient(pod: &PodRecord, node: &NodeInfo, backed: &[Sym]) -> Reasons {
     let mut reasons = Reasons::new();
     let Some(n) = &node.node else {
         return reasons;
@@ -56,7 +75,8 @@ pub fn insufficient(pod: &PodRecord, node: &NodeInfo) -> Reasons {
         reasons.push(REASON_EPHEMERAL_STORAGE.into());
     }
     for &(name, amount) in &want.scalar {
-        if short(amount, alloc.scalar(name), used.scalar(name)) {
+        let has = alloc.scalar(name);
+        if short(amount, has, used.scalar(name)) && !delegated(backed, name, has) {
             reasons.push(reason_insufficient(name).into());
         }
     }
@@ -69,9 +89,20 @@ impl Plugin for NodeResourcesFit {
     }
 }
 
+impl PreFilter for NodeResourcesFit {
+    fn pre_filter(&self, ctx: &PodContext<'_>) -> Prepared {
+        let backed = ctx.dra.dra_backed(ctx.pod);
+        if backed.is_empty() {
+            return Prepared::Run(None);
+        }
+        let backed: Box<[Sym]> = backed.into_iter().map(|(r, _)| r).collect();
+        Prepared::Run(Some(Box::new(DraBacked(backed))))
+    }
+}
+
 impl Filter for NodeResourcesFit {
-    fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
-        let reasons = insufficient(pod, node);
+    fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
+        let reasons = insufficient(pod, node, dra_backed(state));
         if reasons.is_empty() {
             Status::success()
         } else {
@@ -85,15 +116,16 @@ impl Filter for NodeResourcesFit {
     /// An extended resource the node has none of can never fit, whatever leaves the node.
     fn refuses_statically(
         &self,
-        _: Option<&PluginState>,
+        state: Option<&PluginState>,
         pod: &PodRecord,
         node: &NodeInfo,
     ) -> bool {
+        let backed = dra_backed(state);
         node.node.as_ref().is_some_and(|n| {
-            pod.requests
-                .scalar
-                .iter()
-                .any(|&(name, amount)| amount > 0 && n.allocatable.scalar(name) <= 0)
+            pod.requests.scalar.iter().any(|&(name, amount)| {
+                let has = n.allocatable.scalar(name);
+                amount > 0 && has <= 0 && !delegated(backed, name, has)
+            })
         })
     }
 }

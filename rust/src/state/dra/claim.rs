@@ -167,6 +167,27 @@ impl ClaimAllocation {
     }
 }
 
+/// kube's `resourceapi.ExtendedResourceClaimAnnotation`.
+pub const EXTENDED_RESOURCE_CLAIM_ANNOTATION: &str =
+    "resource.kubernetes.io/extended-resource-claim";
+
+/// The pod a claim was made for by a scheduler, for the pod's extended resources (kube's
+/// `findExtendedResourceClaim`: the annotation, and the pod as controlling owner).
+fn extended_for(meta: &super::wire::MetaWire) -> Option<Arc<str>> {
+    if meta
+        .annotations
+        .get(EXTENDED_RESOURCE_CLAIM_ANNOTATION)
+        .map(String::as_str)
+        != Some("true")
+    {
+        return None;
+    }
+    meta.owner_references
+        .iter()
+        .find(|o| o.kind == "Pod" && o.controller == Some(true) && !o.uid.is_empty())
+        .map(|o| Arc::from(o.uid.as_str()))
+}
+
 /// A milli-value as a quantity string (`2`, `1500m`).
 fn milli_quantity(milli: i64) -> String {
     if milli % 1000 == 0 {
@@ -187,6 +208,78 @@ pub struct ClaimReservation {
     /// Set when podium allocated the claim for this pod; `None`: already allocated, only the
     /// reservation is missing.
     pub allocation: Option<ClaimAllocation>,
+    /// Set for the claim of the pod's extended resources served by DRA: it does not exist yet,
+    /// PreBind creates it (then `name` and `uid` are placeholders).
+    pub extended: Option<Arc<ExtendedClaim>>,
+}
+
+/// kube's `specialClaimInMemName`: the name of a claim for extended resources until it is
+/// created (never a valid name, so it matches no real claim).
+pub const EXTENDED_CLAIM_NAME: &str = "<extended-resources>";
+
+/// The claim kube-scheduler's DynamicResources makes for a pod's extended resources that DRA
+/// serves on the chosen node: one request per container and resource, and the mapping the pod's
+/// `status.extendedResourceClaimStatus` records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtendedClaim {
+    /// Its requests (what `spec.devices.requests` will say), under a placeholder name and uid.
+    pub claim: Arc<Claim>,
+    pub mappings: Box<[RequestMapping]>,
+    /// (name, uid) of a claim made for the pod in an earlier attempt whose binding failed:
+    /// PreBind deletes it first (kube's PostFilter deletes it and the pod is tried again).
+    pub replaces: Option<(String, String)>,
+}
+
+/// kube's `ContainerExtendedResourceRequest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestMapping {
+    pub container: Box<str>,
+    pub resource: Sym,
+    pub request: Sym,
+}
+
+impl ExtendedClaim {
+    /// `spec` of the claim to create, and the pod status's `requestMappings`, as JSON:
+    /// `{"spec": {...}, "requestMappings": [...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let requests: Vec<Value> = self
+            .claim
+            .requests
+            .iter()
+            .filter_map(|r| {
+                let alt = r.alternatives.first()?;
+                let AllocationMode::ExactCount(count) = alt.mode else {
+                    return None;
+                };
+                Some(json!({
+                    "name": resolve(r.name),
+                    "exactly": {
+                        "deviceClassName": resolve(alt.class),
+                        "allocationMode": "ExactCount",
+                        "count": count,
+                    },
+                }))
+            })
+            .collect();
+        let mappings: Vec<Value> = self
+            .mappings
+            .iter()
+            .map(|m| {
+                json!({
+                    "containerName": &*m.container,
+                    "resourceName": resolve(m.resource),
+                    "requestName": resolve(m.request),
+                })
+            })
+            .collect();
+        let mut out =
+            json!({ "spec": { "devices": { "requests": requests } }, "requestMappings": mappings });
+        if let Some((name, uid)) = &self.replaces {
+            out["replaces"] = json!({ "name": name, "uid": uid });
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +298,9 @@ pub struct Claim {
     pub constraints: Box<[Constraint]>,
     pub allocation: Option<Allocation>,
     pub reserved_for: Box<[Consumer]>,
+    /// The uid of the pod a claim for its extended resources was made for (kube's annotation
+    /// `resource.kubernetes.io/extended-resource-claim: "true"` and the pod as controller).
+    pub extended_for: Option<Arc<str>>,
 }
 
 impl Claim {
@@ -490,6 +586,7 @@ impl Claim {
                     uid: c.uid.clone(),
                 })
                 .collect(),
+            extended_for: extended_for(&w.metadata),
         })
     }
 }

@@ -14,6 +14,9 @@ pub struct DeviceClass {
     /// `spec.extendedResourceName` (DRAExtendedResource): pods asking this extended resource are
     /// served by the class's devices.
     pub extended_resource_name: Option<Sym>,
+    /// `metadata.creationTimestamp` (microseconds since the epoch; 0 when unset): when two
+    /// classes name the same extended resource, the newer one serves it, as in kube's cache.
+    pub created: i64,
 }
 
 impl DeviceClass {
@@ -43,6 +46,12 @@ impl DeviceClass {
             name: sym(&w.metadata.name),
             selectors,
             extended_resource_name: w.spec.extended_resource_name.as_deref().map(sym),
+            created: w
+                .metadata
+                .creation_timestamp
+                .as_deref()
+                .and_then(crate::state::pod::timestamp)
+                .map_or(0, |t| (t * 1e6) as i64),
         })
     }
 }

@@ -17,12 +17,12 @@ pub mod pools;
 pub mod slice;
 pub mod wire;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use self::claim::{Claim, ClaimAllocation};
+use self::claim::{Claim, ClaimAllocation, ClaimReservation};
 use self::class::DeviceClass;
 use self::ledger::InUse;
 use self::pools::Inventory;
@@ -30,6 +30,7 @@ use self::slice::Slice;
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::state::kind::Kind;
+use crate::state::pod::{PodRecord, is_dra_extended_resource_name};
 
 /// A claim by (namespace, name).
 pub type ClaimKey = (Sym, Sym);
@@ -51,8 +52,66 @@ pub struct Dra {
     inventory: Arc<OnceLock<Arc<Inventory>>>,
     /// Derived from `inventory`, the claims' allocations and `assumed`; reset when any changes.
     in_use: Arc<OnceLock<Arc<InUse>>>,
+    /// Derived from `classes`: which class serves each extended resource name; reset when
+    /// they change.
+    extended: Arc<OnceLock<Arc<ExtendedResources>>>,
+    /// Derived from `claims`: the claim made for each pod's extended resources, by pod uid;
+    /// reset when claims change.
+    extended_claims: Arc<OnceLock<Arc<ExtendedClaims>>>,
     /// Bumped whenever classes or slices change: plugins key their selector caches by it.
     epoch: u64,
+}
+
+/// Pod uid -> the claim made for its extended resources.
+type ExtendedClaims = HashMap<Arc<str>, ClaimKey>;
+
+/// kube's `resourceapi.ResourceDeviceClassPrefix`: every class serves the extended resource
+/// `deviceclass.resource.kubernetes.io/<class name>`.
+pub const DEVICE_CLASS_PREFIX: &str = "deviceclass.resource.kubernetes.io/";
+
+/// Extended resource name -> the DeviceClass whose devices serve it (kube's
+/// `ExtendedResourceCache`): each class's implicit name, and its `spec.extendedResourceName`;
+/// when several classes name the same resource, the newest serves it (the lower name on a tie),
+/// so a migration from one class to another takes effect as the new class is created.
+#[derive(Debug, Default)]
+pub struct ExtendedResources {
+    by_resource: HashMap<Sym, Sym>,
+}
+
+impl ExtendedResources {
+    fn build<'c>(classes: impl Iterator<Item = &'c Arc<DeviceClass>>) -> Self {
+        let mut by_resource: HashMap<Sym, Sym> = HashMap::new();
+        let mut explicit: HashMap<Sym, &DeviceClass> = HashMap::new();
+        for class in classes {
+            by_resource.insert(
+                sym(&format!("{DEVICE_CLASS_PREFIX}{}", resolve(class.name))),
+                class.name,
+            );
+            let Some(resource) = class.extended_resource_name else {
+                continue;
+            };
+            let better = explicit.get(&resource).is_none_or(|held| {
+                class.created > held.created
+                    || (class.created == held.created && resolve(class.name) < resolve(held.name))
+            });
+            if better {
+                explicit.insert(resource, class);
+            }
+        }
+        for (resource, class) in explicit {
+            by_resource.insert(resource, class.name);
+        }
+        Self { by_resource }
+    }
+
+    /// The class serving `resource`, if any.
+    pub fn class(&self, resource: Sym) -> Option<Sym> {
+        self.by_resource.get(&resource).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_resource.is_empty()
+    }
 }
 
 /// A claim allocation podium decided and has not seen written.
@@ -61,8 +120,9 @@ struct Assumed {
     key: ClaimKey,
     /// The claim as `claims` shows it while assumed (allocated).
     shown: Arc<Claim>,
-    /// The informer's latest version, restored when the assumption is forgotten.
-    informer: Arc<Claim>,
+    /// The informer's latest version, restored when the assumption is forgotten; None for a
+    /// claim of extended resources not seen created.
+    informer: Option<Arc<Claim>>,
 }
 
 /// Why an allocation cannot be assumed: the claim changed since the decision was made.
@@ -133,14 +193,57 @@ impl Dra {
             .clone()
     }
 
+    /// Which class serves each extended resource name (DRAExtendedResource).
+    pub fn extended_resources(&self) -> Arc<ExtendedResources> {
+        self.extended
+            .get_or_init(|| Arc::new(ExtendedResources::build(self.classes.values())))
+            .clone()
+    }
+
+    /// The extended resources `pod` asks for that a DeviceClass serves, with that class, in
+    /// the order of their names (kube's `hasDeviceClassMappedExtendedResource`). Where a node
+    /// has none of one in its allocatable (no device plugin), DRA serves it.
+    pub fn dra_backed(&self, pod: &PodRecord) -> Vec<(Sym, Sym)> {
+        let asks =
+            pod.requests.scalar.iter().filter(|&&(name, amount)| {
+                amount > 0 && is_dra_extended_resource_name(resolve(name))
+            });
+        let mut asks = asks.peekable();
+        if asks.peek().is_none() || self.classes.is_empty() {
+            return Vec::new();
+        }
+        let ext = self.extended_resources();
+        let mut out: Vec<(Sym, Sym)> = asks
+            .filter_map(|&(name, _)| Some((name, ext.class(name)?)))
+            .collect();
+        out.sort_by(|a, b| resolve(a.0).cmp(resolve(b.0)));
+        out
+    }
+
+    /// The claim a scheduler made for the extended resources of the pod `pod_uid` (in an
+    /// earlier attempt, since a pod being scheduled has none: kube's `findExtendedResourceClaim`).
+    pub fn extended_claim_of(&self, pod_uid: &str) -> Option<&ClaimEntry> {
+        let index = self.extended_claims.get_or_init(|| {
+            Arc::new(
+                self.claims
+                    .iter()
+                    .filter_map(|(k, c)| Some((c.as_ref().ok()?.extended_for.clone()?, *k)))
+                    .collect(),
+            )
+        });
+        self.claims.get(index.get(pod_uid)?)
+    }
+
     fn slices_changed(&mut self) {
         self.inventory = Arc::default();
         self.in_use = Arc::default();
+        self.extended = Arc::default();
         self.epoch += 1;
     }
 
     fn allocations_changed(&mut self) {
         self.in_use = Arc::default();
+        self.extended_claims = Arc::default();
     }
 
     /// Reserve: the claim `namespace/name` is shown allocated as `allocation` says, and its
@@ -170,6 +273,93 @@ impl Dra {
                 shown_name()
             )));
         }
+        self.check_free(allocation, &shown_name())?;
+        self.take(key, &claim, Some(claim.clone()), allocation);
+        Ok(())
+    }
+
+    /// Reserve for one of a decision's claims: `assume`, or `assume_extended` for the claim of
+    /// the pod's extended resources. Nothing to assume when the claim is only to be reserved.
+    pub fn assume_reservation(
+        &mut self,
+        namespace: Sym,
+        c: &ClaimReservation,
+    ) -> Result<(), AssumeError> {
+        let Some(allocation) = &c.allocation else {
+            return Ok(());
+        };
+        match &c.extended {
+            Some(extended) => self.assume_extended(namespace, &extended.claim, allocation),
+            None => self.assume(namespace, sym(&c.name), allocation),
+        }
+    }
+
+    /// Reserve for the claim of a pod's extended resources (`claim`, not created yet): shown
+    /// under a placeholder key until PreBind creates it (`extended_claim_created`), its devices
+    /// taken as for `assume`.
+    pub fn assume_extended(
+        &mut self,
+        namespace: Sym,
+        claim: &Arc<Claim>,
+        allocation: &ClaimAllocation,
+    ) -> Result<(), AssumeError> {
+        let shown_name = format!("{}/{}", resolve(namespace), claim.name);
+        if self.assumed.contains_key(allocation.claim_uid.as_str()) {
+            return Err(AssumeError(format!(
+                "resourceclaim {shown_name} is assumed already"
+            )));
+        }
+        self.check_free(allocation, &shown_name)?;
+        let key = (namespace, sym(&allocation.claim_uid));
+        self.take(key, claim, None, allocation);
+        Ok(())
+    }
+
+    /// PreBind created the claim an extended-resources assumption (placeholder uid
+    /// `assumed_uid`) stands for: it is shown under its real name and uid from now on, so the
+    /// informer's versions of it end the assumption as for any claim.
+    pub fn extended_claim_created(&mut self, assumed_uid: &str, name: &str, uid: &str) {
+        let Some(a) = self.assumed.remove(assumed_uid) else {
+            return;
+        };
+        if let Some(Ok(current)) = self.claims.get(&a.key)
+            && Arc::ptr_eq(current, &a.shown)
+        {
+            self.claims.remove(&a.key);
+        }
+        let key = (a.key.0, sym(name));
+        let informer = match self.claims.get(&key) {
+            Some(Ok(c)) if c.uid == uid => {
+                if c.allocation.is_some() {
+                    // Already seen written: nothing left to assume.
+                    self.extended_claims = Arc::default();
+                    return;
+                }
+                Some(c.clone())
+            }
+            _ => None,
+        };
+        let mut shown = (*a.shown).clone();
+        shown.name = name.to_owned();
+        shown.uid = uid.to_owned();
+        let shown = Arc::new(shown);
+        self.claims.insert(key, Ok(shown.clone()));
+        self.assumed.insert(
+            Arc::from(uid),
+            Assumed {
+                key,
+                shown,
+                informer,
+            },
+        );
+        self.extended_claims = Arc::default();
+    }
+
+    fn check_free(
+        &self,
+        allocation: &ClaimAllocation,
+        shown_name: &str,
+    ) -> Result<(), AssumeError> {
         let inv = self.inventory();
         let in_use = self.in_use();
         if let Some(taken) = allocation.devices.iter().find(|d| {
@@ -180,12 +370,24 @@ impl Dra {
                     .is_some_and(|id| in_use.dedicated(id) || in_use.shared(id))
         }) {
             return Err(AssumeError(format!(
-                "resourceclaim {}: device {} is allocated to another claim",
-                shown_name(),
+                "resourceclaim {shown_name}: device {} is allocated to another claim",
                 taken.key
             )));
         }
-        let mut shown = (*claim).clone();
+        Ok(())
+    }
+
+    /// Shows `claim` allocated at `key` and takes its devices (checked free).
+    fn take(
+        &mut self,
+        key: ClaimKey,
+        claim: &Arc<Claim>,
+        informer: Option<Arc<Claim>>,
+        allocation: &ClaimAllocation,
+    ) {
+        let inv = self.inventory();
+        let in_use = self.in_use();
+        let mut shown = (**claim).clone();
         shown.allocation = Some(allocation.to_allocation());
         let shown = Arc::new(shown);
         self.claims.insert(key, Ok(shown.clone()));
@@ -194,7 +396,7 @@ impl Dra {
             Assumed {
                 key,
                 shown,
-                informer: claim,
+                informer,
             },
         );
         // Kept in step rather than rebuilt: a batch assumes after every placement.
@@ -205,11 +407,12 @@ impl Dra {
         let cell = OnceLock::new();
         let _ = cell.set(Arc::new(updated));
         self.in_use = Arc::new(cell);
-        Ok(())
+        self.extended_claims = Arc::default();
     }
 
-    /// Unreserve (a failed binding): the claim shows what the informer last showed again, and
-    /// its devices are free unless that version has them allocated.
+    /// Unreserve (a failed binding): the claim shows what the informer last showed again (or
+    /// nothing, for a claim of extended resources never seen created), and its devices are free
+    /// unless that version has them allocated.
     pub fn forget(&mut self, claim_uid: &str) {
         let Some(a) = self.assumed.remove(claim_uid) else {
             return;
@@ -217,7 +420,10 @@ impl Dra {
         if let Some(Ok(current)) = self.claims.get(&a.key)
             && Arc::ptr_eq(current, &a.shown)
         {
-            self.claims.insert(a.key, Ok(a.informer));
+            match a.informer {
+                Some(informer) => self.claims.insert(a.key, Ok(informer)),
+                None => self.claims.remove(&a.key),
+            };
         }
         self.allocations_changed();
     }
@@ -232,7 +438,7 @@ impl Dra {
         let claim = Arc::new(claim);
         if let Some(a) = self.assumed.get_mut(claim.uid.as_str()) {
             if claim.allocation.is_none() {
-                a.informer = claim;
+                a.informer = Some(claim);
                 return;
             }
             // The informer shows the allocation podium wrote (or another): the assumption is
@@ -355,8 +561,11 @@ pub fn end_relist(dra: &mut Dra, kind: Kind, seen: &HashSet<Box<str>>) {
             dra.slices_changed();
         }
         Kind::ResourceClaim => {
+            // Claims of extended resources assumed and not created yet are podium's own.
             dra.claims.retain(|(ns, n), _| {
-                seen.contains(format!("{}/{}", resolve(*ns), resolve(*n)).as_str())
+                let name = resolve(*n);
+                name.starts_with(claim::EXTENDED_CLAIM_NAME)
+                    || seen.contains(format!("{}/{name}", resolve(*ns)).as_str())
             });
             let claims = &dra.claims;
             dra.assumed.retain(|_, a| claims.contains_key(&a.key));

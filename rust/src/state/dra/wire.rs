@@ -17,6 +17,22 @@ pub struct MetaWire {
     pub namespace: String,
     #[serde(default)]
     pub uid: String,
+    pub creation_timestamp: Option<String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub owner_references: Vec<OwnerReferenceWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerReferenceWire {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub uid: String,
+    #[serde(default)]
+    pub controller: Option<bool>,
 }
 
 // --- DeviceClass ---------------------------------------------------------------------------
