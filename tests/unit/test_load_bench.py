@@ -29,15 +29,19 @@ from podium.benchmarks.e2e_workloads import (
     CHURN,
     CHURN_MODE,
     DEEP_QUEUE,
+    DRA,
     UNPLACEABLE_GPUS,
     UNPLACEABLE_LABEL,
     WORKLOADS,
+    bench_claim_templates,
     bench_job,
     bench_node,
     bench_pod,
     case_modes,
     ceiling_selector,
+    dra_cluster_objects,
     placeable,
+    runs,
 )
 from podium.benchmarks.procstat import Usage
 from podium.testing.kwok.nodes import KWOK_NODE_ANNOTATION
@@ -82,6 +86,28 @@ def test_every_pod_workload_builds_and_churn_builds_jobs() -> None:
             assert bench_pod(workload, 0, nodes=10, **COMMON)["spec"]["schedulerName"] == "s"
     assert case_modes(CHURN, (BACKLOG, RATE)) == (CHURN_MODE,)
     assert case_modes("plain", (BACKLOG, RATE)) == (BACKLOG, RATE)
+
+
+def test_dra_pods_use_claim_templates_on_driver_slices_and_the_ceiling_sits_out() -> None:
+    pods = [bench_pod(DRA, i, nodes=10, **COMMON) for i in range(4)]
+    templates = {t["metadata"]["name"]: t for t in bench_claim_templates(DRA, namespace="ns")}
+    asked = [p["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] for p in pods]
+    assert asked == ["gpus-1", "gpus-2", "gpus-4", "gpus-8"] and set(asked) == set(templates)
+    for pod in pods:
+        assert pod["spec"]["containers"][0]["resources"]["claims"] == [{"name": "gpus"}]
+    eight = templates["gpus-8"]["spec"]["spec"]["devices"]
+    assert sum(r["exactly"]["count"] for r in eight["requests"] if "gpu" in r["name"]) == 8
+    assert len(eight["constraints"]) == 4  # each GPU pair with its NIC on one PCIe root
+    assert bench_claim_templates("plain", namespace="ns") == []
+    objects = dra_cluster_objects(3)
+    kinds = [o["kind"] for o in objects]
+    assert kinds.count("DeviceClass") == 2 and kinds.count("ResourceSlice") == 6
+    assert all("uid" not in o["metadata"] for o in objects)
+    assert {o["spec"]["nodeName"] for o in objects if o["kind"] == "ResourceSlice"} == {
+        bench_node(i, {})["metadata"]["name"] for i in range(3)
+    }
+    assert not runs(CEILING, DRA) and runs(KUBE_SCHEDULER, DRA) and runs(PODIUM, DRA)
+    assert DRA not in LoadOptions().workloads, "asked for by name"
 
 
 def test_lease_grows_with_the_cluster_beyond_5000_nodes() -> None:

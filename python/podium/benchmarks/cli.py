@@ -166,7 +166,8 @@ def load_command(
         typer.Option(
             help="Workloads, comma-separated, of: plain, gpu, anti_affinity, spread, gang "
             "(podium only), deep_queue (20% of the pods unschedulable), churn (Jobs arriving "
-            "and completing)."
+            "and completing), dra (1/2/4/8 GPUs and aligned NICs through ResourceClaimTemplates "
+            "on driver ResourceSlices; not the bind ceiling; not run unless named)."
         ),
     ] = "plain,gpu,anti_affinity,spread,gang,deep_queue,churn",
     modes: Annotated[

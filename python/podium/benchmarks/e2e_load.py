@@ -39,22 +39,25 @@ from podium.benchmarks.e2e_schedulers import (
 )
 from podium.benchmarks.e2e_workloads import (
     CHURN,
+    DEFAULT_WORKLOADS,
+    DRA,
     JOB_PODS,
     PODIUM_ONLY_WORKLOADS,
-    WORKLOADS,
+    bench_claim_templates,
     bench_job,
     bench_node,
     bench_pod,
     bench_pod_groups,
     case_modes,
     ceiling_selector,
+    dra_cluster_objects,
     placeable,
     runs,
 )
 from podium.benchmarks.procstat import Usage, usage
 from podium.benchmarks.stats import percentile
 from podium.kubeclient import api_client
-from podium.rawapi import request_bytes
+from podium.rawapi import ApiStatusError, request_bytes
 from podium.testing.binaries import ensure_kwok
 from podium.testing.crds import install_crds
 from podium.testing.kwok.controller import NODE_LEASE_SECONDS
@@ -93,7 +96,7 @@ class LoadOptions:
     nodes: int = 5_000
     pods: int = 1_000  # per scheduler, workload and mode
     rate: float = 200.0  # pods/s created in "rate" mode
-    workloads: tuple[str, ...] = WORKLOADS
+    workloads: tuple[str, ...] = DEFAULT_WORKLOADS
     modes: tuple[str, ...] = DEFAULT_MODES
     schedulers: tuple[str, ...] = SCHEDULERS
     create_concurrency: int = 64  # creation requests in flight
@@ -208,9 +211,7 @@ async def run_load(
         )
         report.idle_apiserver_cpu_per_s = await _idle_cpu(cluster, seconds=10.0)
         say(f"apiserver CPU with heartbeats alone: {report.idle_apiserver_cpu_per_s:.2f} s/s")
-        if PODIUM_ONLY_WORKLOADS & set(options.workloads):
-            async with asyncio.timeout(60):
-                await install_crds(api)
+        await _prepare_workloads(api, options, say)
         pairs = [
             (kind, workload, mode)
             for kind in options.schedulers
@@ -239,6 +240,53 @@ async def run_load(
                 progress.advance(overall)
     report.machine["load_average_end"] = f"{os.getloadavg()[0]:.2f}"
     return report
+
+
+async def _prepare_workloads(api: ApiClient, options: LoadOptions, say: Say) -> None:
+    """What the chosen workloads need of the cluster: the PodGroup CRD, DRA's classes and slices."""
+    if PODIUM_ONLY_WORKLOADS & set(options.workloads):
+        async with asyncio.timeout(60):
+            await install_crds(api)
+    if DRA in options.workloads:
+        started = time.monotonic()
+        objects = dra_cluster_objects(options.nodes)
+        await create_objects(api, objects, concurrency=options.create_concurrency)
+        say(
+            f"{len(objects):,} DeviceClasses and driver ResourceSlices created in "
+            f"{time.monotonic() - started:.0f} s"
+        )
+
+
+async def create_objects(
+    api: ApiClient, objects: list[dict[str, Any]], *, concurrency: int = 16
+) -> None:
+    """POSTs each ``resource.k8s.io/v1`` object (classes, slices, templates), ``concurrency`` in
+    flight; one already there is left as it is."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def post(obj: dict[str, Any]) -> None:
+        kind = {
+            "DeviceClass": "deviceclasses",
+            "ResourceSlice": "resourceslices",
+            "ResourceClaimTemplate": "resourceclaimtemplates",
+        }[obj["kind"]]
+        namespace = obj["metadata"].get("namespace")
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        async with limit:
+            try:
+                await request_bytes(
+                    api, "POST", f"/apis/resource.k8s.io/v1{scope}/{kind}", body=obj
+                )
+            except ApiStatusError as error:
+                if error.status != HTTP_CONFLICT:
+                    raise
+
+    async with asyncio.TaskGroup() as group:
+        for obj in objects:
+            group.create_task(post(obj))
+
+
+HTTP_CONFLICT = 409
 
 
 def _expected(options: LoadOptions, workload: str) -> int:
@@ -375,6 +423,7 @@ async def _run_case(
         case.unplaceable = sum(not placeable(case.workload, i) for i in range(options.pods))
     for pod_group in bench_pod_groups(case.workload, options.pods, namespace=namespace):
         await create_pod_group(api, pod_group)
+    await create_objects(api, bench_claim_templates(case.workload, namespace=namespace))
     run = _Case(api, case, server, namespace, common, pods, options)
     companions = _Companions.of(cluster)
     task = progress.add_task(case.title, total=case.pods) if progress is not None else None
@@ -434,6 +483,10 @@ async def _begin(
             concurrency=options.create_concurrency,
             times=run.times,
         )
+        if case.workload == DRA:
+            # The controller-manager makes each pod's claim from its template: the drain starts
+            # once they all exist, so it times the scheduler, not the controller.
+            await wait_claims(run.api, run.namespace, len(run.pods), limit=options.case_timeout)
         companions.start()
         clock_start = time.monotonic()
         await server.start_async()
@@ -470,6 +523,17 @@ async def _begin(
             times=run.times,
         )
     return clock_start, before, group.create_task(creating)
+
+
+async def wait_claims(api: ApiClient, namespace: str, count: int, *, limit: float) -> None:
+    """Until ``namespace`` holds ``count`` ResourceClaims (or ``limit`` seconds passed)."""
+    deadline = time.monotonic() + limit
+    path = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims"
+    while time.monotonic() < deadline:
+        listed = orjson.loads(await request_bytes(api, "GET", path))
+        if len(listed["items"]) >= count:
+            return
+        await asyncio.sleep(1.0)
 
 
 def _bound_placeable(times: CaseTimes, case: CaseResult) -> int:

@@ -135,6 +135,13 @@ async def delete_namespace(
         if not await _delete_each(api, pods, {"gracePeriodSeconds": 0}, concurrency):
             break
         await asyncio.sleep(1.0)
+    # ResourceClaims (DRA): their devices are free once they are gone. The controller-manager
+    # lifts the finalizer of a deleted claim no pod reserves any more.
+    claims = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims"
+    while time.monotonic() < deadline:
+        if not await _delete_each(api, claims, {}, concurrency):
+            break
+        await asyncio.sleep(1.0)
     with contextlib.suppress(ApiStatusError, aiohttp.ClientError, TimeoutError):
         await request_bytes(api, "DELETE", f"/api/v1/namespaces/{namespace}")
 

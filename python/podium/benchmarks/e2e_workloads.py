@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podium.benchmarks.e2e_schedulers import PODIUM
+from podium.benchmarks import dra_workloads
+from podium.benchmarks.e2e_schedulers import CEILING, PODIUM
 from podium.gang import POD_GROUP_LABEL
 from podium.testing.kwok.nodes import make_kwok_node
 from podium.testing.nodes import GPU_RESOURCE, HOSTNAME_LABEL, ZONE_LABEL
@@ -21,10 +22,18 @@ SPREAD = "spread"
 GANG = "gang"
 DEEP_QUEUE = "deep_queue"
 CHURN = "churn"
-WORKLOADS = (PLAIN, GPU, ANTI_AFFINITY, SPREAD, GANG, DEEP_QUEUE, CHURN)
+# GPU jobs through ResourceClaimTemplates (1/2/4/8 GPUs, each pair with its RDMA NIC on one PCIe
+# root) on the nodes' driver ResourceSlices: kube-controller-manager makes each pod's claim, the
+# scheduler allocates it before the Binding.
+DRA = "dra"
+WORKLOADS = (PLAIN, GPU, ANTI_AFFINITY, SPREAD, GANG, DEEP_QUEUE, CHURN, DRA)
+# What runs when none is chosen: DRA needs slices on every node, asked for by name.
+DEFAULT_WORKLOADS = (PLAIN, GPU, ANTI_AFFINITY, SPREAD, GANG, DEEP_QUEUE, CHURN)
 # Neither kube-scheduler nor the bind ceiling knows PodGroups: they would bind gang members one
 # by one, which is not the same work, so only podium runs these.
 PODIUM_ONLY_WORKLOADS = frozenset({GANG})
+# The bind ceiling binds without allocating claims: not the same work, so it sits these out.
+DECIDING_ONLY_WORKLOADS = frozenset({DRA})
 # Jobs arriving at a steady rate while earlier ones complete: its own creation mode.
 CHURN_MODE = "steady"
 # Members per gang, one GPU each: a gang fills a node's GPUs or spreads over several.
@@ -48,13 +57,17 @@ def bench_node(index: int, labels: Mapping[str, str]) -> dict[str, Any]:
     """A large GPU node (64 CPUs, 512 GiB, 8 GPUs) in one of ``ZONES`` zones, run by KWOK
     (it registers, heartbeats, and runs the pods bound to it)."""
     return make_kwok_node(
-        f"bench-{index:05d}",
+        bench_node_name(index),
         cpu=64,
         memory="512Gi",
         gpus=GPUS_PER_NODE,
         zone=f"zone-{index % ZONES}",
         labels=labels,
     )
+
+
+def bench_node_name(index: int) -> str:
+    return f"bench-{index:05d}"
 
 
 def placeable(workload: str, index: int) -> bool:
@@ -125,6 +138,16 @@ def bench_pod(
             ],
             **common,
         )
+    if workload == DRA:
+        gpus = dra_workloads.GPU_SIZES[index % len(dra_workloads.GPU_SIZES)]
+        pod = make_pod(
+            name, namespace, requests={"cpu": 4 * gpus, "memory": f"{32 * gpus}Gi"}, **common
+        )
+        pod["spec"]["resourceClaims"] = [
+            {"name": dra_workloads.CLAIM_NAME, "resourceClaimTemplateName": dra_template(gpus)}
+        ]
+        pod["spec"]["containers"][0]["resources"]["claims"] = [{"name": dra_workloads.CLAIM_NAME}]
+        return pod
     if workload == GANG:
         gang = {POD_GROUP_LABEL: _gang_name(index // GANG_SIZE)}
         gpu: dict[str, str | int] = {"cpu": 4, "memory": "32Gi", GPU_RESOURCE: 1}
@@ -154,6 +177,45 @@ def bench_job(
     return make_job(f"churn-{index:06d}", namespace, pod, completions=JOB_PODS, run_for=run_for)
 
 
+def dra_template(gpus: int) -> str:
+    return f"gpus-{gpus}"
+
+
+def bench_claim_templates(workload: str, *, namespace: str) -> list[dict[str, Any]]:
+    """The ResourceClaimTemplates the pods of ``workload`` use (none but for DRA): one per GPU
+    count, each GPU pair with its NIC on one PCIe root."""
+    if workload != DRA:
+        return []
+    templates = []
+    for gpus in dra_workloads.GPU_SIZES:
+        requests, constraints = dra_workloads.claim_requests(gpus)
+        templates.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaimTemplate",
+                "metadata": {"name": dra_template(gpus), "namespace": namespace},
+                "spec": {"spec": {"devices": {"requests": requests, "constraints": constraints}}},
+            }
+        )
+    return templates
+
+
+def dra_cluster_objects(nodes: int) -> list[dict[str, Any]]:
+    """The DeviceClasses, and each bench node's GPU and NIC driver slices (8 GPUs, 4 NICs)."""
+    objects = [
+        *dra_workloads.device_classes(),
+        *dra_workloads.node_slices([bench_node_name(i) for i in range(nodes)]),
+    ]
+    for obj in objects:
+        # As the API takes them: the core bench's fixtures carry a uid and resourceVersion.
+        meta = obj["metadata"]
+        meta.pop("uid", None)
+        meta.pop("resourceVersion", None)
+        obj["apiVersion"] = "resource.k8s.io/v1"
+        obj["kind"] = "ResourceSlice" if "driver" in obj["spec"] else "DeviceClass"
+    return objects
+
+
 def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[str, Any]]:
     """The PodGroups ``pods`` pods of ``workload`` join (none but for gangs); the last gang is
     smaller when ``pods`` is not a multiple of ``GANG_SIZE``, and waits for no one."""
@@ -167,6 +229,8 @@ def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[s
 
 def runs(scheduler: str, workload: str) -> bool:
     """Whether ``scheduler`` takes part in ``workload``."""
+    if scheduler == CEILING and workload in DECIDING_ONLY_WORKLOADS:
+        return False
     return scheduler == PODIUM or workload not in PODIUM_ONLY_WORKLOADS
 
 
