@@ -20,6 +20,7 @@ __all__ = [
     "Decision",
     "Evaluation",
     "EventType",
+    "FairShare",
     "GroupMember",
     "Kind",
     "ListPage",
@@ -232,15 +233,40 @@ class Decision:
 
 @final
 class QuotaUsage:
-    """One ElasticQuota and what its namespace's pods use (bound and assumed). Amounts by
-    resource name in the resource's base unit (cpu in millicores, memory in bytes); ``used``
-    lists every resource ``min`` or ``max`` names."""
+    """One ElasticQuota and what its subtree's pods use (its namespace's and its descendants',
+    bound and assumed). Amounts by resource name in the resource's base unit (cpu in
+    millicores, memory in bytes); ``used`` lists every resource ``min`` or ``max`` names."""
 
     namespace: str
     name: str
     min: dict[str, int]
     max: dict[str, int]
     used: dict[str, int]
+    # The namespace of its parent's ElasticQuota (``podium.dev/parent``) as used: None for a
+    # root, and for a quota whose parent is bad (see ``error``).
+    parent: str | None
+    weight: float  # ``podium.dev/weight``, 1 by default
+    # Its weighted dominant share beyond its guarantee: the fair-share order's key at its level.
+    share: float
+    error: str | None  # a bad parent, or children promised more than its min
+
+@final
+class FairShare:
+    """The fair-share order's view of the quotas' ledger (DRF through the quotas' tree over
+    cpu, memory and the nodes' extended resources), charged with the pods handed out since it
+    was taken."""
+
+    def key(self, namespace: str) -> list[float]:
+        """Per quota from the root down to the namespace's, its dominant share beyond its
+        guarantee divided by its weight; lower is served first; empty without a quota."""
+
+    def pick(self, heads: Sequence[PendingPod]) -> int:
+        """Of each namespace's next pod, the index of the one to serve first: lowest key with
+        the pod counted as placed (a whole pod centres its team on its share instead of taking
+        it up to a pod beyond), then oldest."""
+
+    def charge(self, pod: PendingPod) -> None:
+        """``pod`` was handed out: its quota (and its ancestors) count it from now on."""
 
 @final
 class ResourceClaimReservation:
@@ -642,7 +668,9 @@ class ClusterState:
         once scheduling is idle, or a reservation leaked."""
     def pod_group(self, namespace: str, name: str) -> PodGroup | None: ...
     def quotas(self) -> list[QuotaUsage]:
-        """Every ElasticQuota with its namespace's use, sorted by namespace and name."""
+        """Every ElasticQuota with its subtree's use, sorted by namespace and name."""
+    def fair_share(self) -> FairShare | None:
+        """The fair-share order's view of the quotas' ledger; None without ElasticQuotas."""
     def pod_groups(self) -> list[PodGroup]: ...
     def group_members(self, namespace: str, name: str) -> list[GroupMember]:
         """The pods labelled with the group, sorted by name (the group need not exist)."""

@@ -123,7 +123,8 @@ class Metrics:
         )
         self.quota_used = Gauge(
             "podium_elastic_quota_used",
-            "What the quota's namespace's bound and assumed pods request.",
+            "What the bound and assumed pods of the quota's namespace and of its descendants' "
+            "request.",
             quota_labels,
             registry=r,
         )
@@ -142,6 +143,26 @@ class Metrics:
         self.quota_pending_pods = Gauge(
             "podium_elastic_quota_pending_pods",
             "Pods of the quota's namespace waiting to be scheduled.",
+            ["namespace", "elasticquota"],
+            registry=r,
+        )
+        self.quota_info = Gauge(
+            "podium_elastic_quota_info",
+            "1 per ElasticQuota; parent: the namespace of its parent's quota (podium.dev/parent), "
+            "empty for a root.",
+            ["namespace", "elasticquota", "parent"],
+            registry=r,
+        )
+        self.quota_weight = Gauge(
+            "podium_elastic_quota_weight",
+            "An ElasticQuota's weight in sharing idle capacity (podium.dev/weight).",
+            ["namespace", "elasticquota"],
+            registry=r,
+        )
+        self.quota_share = Gauge(
+            "podium_elastic_quota_fair_share_key",
+            "Its dominant share of the cluster beyond its min, divided by its weight: the "
+            "fair-share order serves the lowest first.",
             ["namespace", "elasticquota"],
             registry=r,
         )

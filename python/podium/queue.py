@@ -14,6 +14,13 @@ A pod that has been popped is *in flight* until ``requeue`` or ``done``; it is n
 
 Gangs: with ``group_of``, popping a pod of a group pops every other queued member of that group
 with it (whichever sub-queue it waits in), so a gang reaches the scheduler whole.
+
+Fair share: with ``fair_share`` (the core's ``ClusterState.fair_share``: None without
+ElasticQuotas), pods of one priority are served team by team, the team furthest below its
+weighted fair share first (DRF through the quotas' tree, from the core's ledger), each team's
+own pods oldest first. Active pods are also kept per namespace for this: a pop looks at the
+oldest pod of each namespace (O(namespaces with active pods)), never at every pending pod, and
+charges the team with what it hands out (a gang whole), so one batch already alternates.
 ``add``/``update``/``delete`` for an in-flight pod are remembered and applied when it comes back.
 
 Everything runs on the event loop's thread; there is no locking. Time comes from an injected
@@ -27,14 +34,14 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from podium.pods import PodLike
 
-__all__ = ["Completed", "SchedulingQueue"]
+__all__ = ["Completed", "FairShareLike", "SchedulingQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,23 @@ _MAX_IDLE_SLEEP = 1.0
 
 
 P = TypeVar("P", bound=PodLike)
+P_contra = TypeVar("P_contra", bound=PodLike, contravariant=True)
+
+# An active heap item: (-priority, created, token, uid).
+_Item = tuple[int, float, int, str]
+
+
+class FairShareLike(Protocol[P_contra]):
+    """``podium._core.FairShare``: the quotas' ledger as the fair-share order reads it."""
+
+    def pick(self, heads: Sequence[P_contra]) -> int:
+        """Of each namespace's next pod (its oldest of the highest priority), the index of the
+        one to serve first."""
+        ...
+
+    def charge(self, pod: P_contra) -> None:
+        """``pod`` was handed out: its team counts it from now on."""
+        ...
 
 
 class _Where(Enum):
@@ -88,6 +112,7 @@ class SchedulingQueue(Generic[P]):
         unschedulable_timeout: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         group_of: Callable[[P], Hashable | None] | None = None,
+        fair_share: Callable[[], FairShareLike[P] | None] | None = None,
     ) -> None:
         if initial_backoff <= 0 or max_backoff < initial_backoff:
             raise ValueError(
@@ -98,17 +123,23 @@ class SchedulingQueue(Generic[P]):
         self._unschedulable_timeout = unschedulable_timeout
         self._clock = clock
         self._group_of = group_of
+        self._fair_share = fair_share
         # Group key -> uids of its queued members (any sub-queue, in flight included).
         self._groups: dict[Hashable, set[str]] = {}
         self._entries: dict[str, _Entry[P]] = {}
         # (-priority, created, token, uid); stale items are skipped on pop.
-        self._active: list[tuple[int, float, int, str]] = []
+        self._active: list[_Item] = []
+        # The same items per namespace, for the fair-share order (only with ``fair_share``).
+        self._by_namespace: dict[str, list[_Item]] = {}
+        self._by_namespace_items = 0
         # (backoff_until, token, uid)
         self._backoff: list[tuple[float, int, str]] = []
         # Parked pods, oldest first (insertion order = parking time): moves and the timeout
         # sweep cost O(parked), not O(queue), however often nodes change.
         self._parked: dict[str, _Entry[P]] = {}
         self._counts = dict.fromkeys(_Where, 0)
+        # Queued pods per namespace (in flight included: not bound yet), for the quota metrics.
+        self._per_namespace: dict[str, int] = {}
         self._tokens = itertools.count(1)
         self._moves = 0
         self._wakeup = asyncio.Event()
@@ -123,6 +154,7 @@ class SchedulingQueue(Generic[P]):
             return
         entry = _Entry(pod=pod, where=_Where.ACTIVE, attempts=0, first_enqueued=self._clock())
         self._entries[pod.uid] = entry
+        self._per_namespace[pod.namespace] = self._per_namespace.get(pod.namespace, 0) + 1
         self._join_group(pod)
         self._counts[_Where.ACTIVE] += 1
         self._push_active(entry)
@@ -203,19 +235,64 @@ class SchedulingQueue(Generic[P]):
                     break
                 await self._sleep(left)
                 self.flush()
+        fair = self._fair_share() if self._fair_share is not None else None
         batch: list[P] = []
-        while len(batch) < max_pods and self._active:
-            _, _, token, uid = heapq.heappop(self._active)
-            entry = self._entries.get(uid)
-            if entry is None or entry.where is not _Where.ACTIVE or entry.token != token:
-                continue
+        while len(batch) < max_pods:
+            entry = self._pop_active() if fair is None else self._pop_fair(fair)
+            if entry is None:
+                break
+            taken = len(batch)
             self._take(entry, batch)
             # The rest of its gang comes along, wherever it waits (a batch may run over
             # ``max_pods`` by the gang's size: a gang is never split).
             for member in self._gang_of(entry.pod):
                 if member.where is not _Where.IN_FLIGHT:
                     self._take(member, batch)
+            if fair is not None:
+                # A gang counts whole against its team's share.
+                for pod in batch[taken:]:
+                    fair.charge(pod)
         return batch
+
+    def _live(self, item: _Item) -> _Entry[P] | None:
+        """The entry ``item`` stands for, None if the item is stale."""
+        entry = self._entries.get(item[3])
+        if entry is None or entry.where is not _Where.ACTIVE or entry.token != item[2]:
+            return None
+        return entry
+
+    def _pop_active(self) -> _Entry[P] | None:
+        """kube's order: highest priority, then oldest."""
+        while self._active:
+            entry = self._live(heapq.heappop(self._active))
+            if entry is not None:
+                return entry
+        return None
+
+    def _pop_fair(self, fair: FairShareLike[P]) -> _Entry[P] | None:
+        """The highest priority first; among the namespaces with a pod of it, the one the
+        fair share serves first; its oldest pod."""
+        best: int | None = None
+        heads: list[_Entry[P]] = []
+        for namespace, heap in list(self._by_namespace.items()):
+            head = None
+            while heap and (head := self._live(heap[0])) is None:
+                heapq.heappop(heap)
+                self._by_namespace_items -= 1
+            if head is None:
+                del self._by_namespace[namespace]
+                continue
+            rank = heap[0][0]
+            if best is None or rank < best:
+                best, heads = rank, [head]
+            elif rank == best:
+                heads.append(head)
+        if not heads:
+            return None
+        chosen = heads[fair.pick([h.pod for h in heads]) if len(heads) > 1 else 0]
+        heapq.heappop(self._by_namespace[chosen.pod.namespace])
+        self._by_namespace_items -= 1
+        return chosen
 
     def _take(self, entry: _Entry[P], batch: list[P]) -> None:
         self._set_where(entry, _Where.IN_FLIGHT)
@@ -318,6 +395,10 @@ class SchedulingQueue(Generic[P]):
             w.value: self._counts[w] for w in (_Where.ACTIVE, _Where.BACKOFF, _Where.UNSCHEDULABLE)
         }
 
+    def pending_by_namespace(self) -> dict[str, int]:
+        """Queued pods per namespace, in flight included (they are not bound yet)."""
+        return dict(self._per_namespace)
+
     def in_flight(self, uid: str) -> bool:
         entry = self._entries.get(uid)
         return entry is not None and entry.where is _Where.IN_FLIGHT
@@ -345,14 +426,39 @@ class SchedulingQueue(Generic[P]):
             del self._parked[entry.pod.uid]
         self._counts[entry.where] -= 1
         del self._entries[entry.pod.uid]
+        left = self._per_namespace[entry.pod.namespace] - 1
+        if left:
+            self._per_namespace[entry.pod.namespace] = left
+        else:
+            del self._per_namespace[entry.pod.namespace]
         # Heap items left behind are stale (no entry) and skipped when reached.
 
     def _push_active(self, entry: _Entry[P]) -> None:
         entry.token = next(self._tokens)
-        heapq.heappush(
-            self._active, (-entry.pod.priority, entry.pod.created, entry.token, entry.pod.uid)
-        )
+        item = (-entry.pod.priority, entry.pod.created, entry.token, entry.pod.uid)
+        heapq.heappush(self._active, item)
+        if self._fair_share is not None:
+            heapq.heappush(self._by_namespace.setdefault(entry.pod.namespace, []), item)
+            self._by_namespace_items += 1
+            self._compact()
         self._wakeup.set()
+
+    def _compact(self) -> None:
+        """Pods popped through one order leave stale items in the other's heaps: drop them once
+        they outnumber the live ones (amortised O(1) a push)."""
+        live = self._counts[_Where.ACTIVE]
+        if len(self._active) > 2 * live + 64:
+            self._active = [i for i in self._active if self._live(i) is not None]
+            heapq.heapify(self._active)
+        if self._by_namespace_items > 2 * live + 64:
+            for namespace, heap in list(self._by_namespace.items()):
+                kept = [i for i in heap if self._live(i) is not None]
+                if kept:
+                    heapq.heapify(kept)
+                    self._by_namespace[namespace] = kept
+                else:
+                    del self._by_namespace[namespace]
+            self._by_namespace_items = sum(len(h) for h in self._by_namespace.values())
 
     def _push_backoff(self, entry: _Entry[P]) -> None:
         self._set_where(entry, _Where.BACKOFF)

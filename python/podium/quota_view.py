@@ -1,18 +1,18 @@
-"""Quotas as operators read them: each ElasticQuota's min, max and use per resource, what it
-borrows and lends, and its pending pods; published as metrics at each scrape and printed by
-``podium quotas``."""
+"""Quotas as operators read them: each ElasticQuota's min, max and use per resource (its
+subtree's, with ``podium.dev/parent``), what it borrows and lends, its parent, weight and
+fair-share key, and its pending pods; published as metrics at each scrape and printed by
+``podium quotas`` as the tree."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from podium.metrics import Metrics
 
-__all__ = ["QuotaRow", "ResourceUse", "publish", "quota_rows"]
+__all__ = ["QuotaRow", "ResourceUse", "publish", "quota_rows", "tree_order"]
 
 
 class QuotaUsageLike(Protocol):
@@ -28,11 +28,14 @@ class QuotaUsageLike(Protocol):
     def max(self) -> dict[str, int]: ...
     @property
     def used(self) -> dict[str, int]: ...
-
-
-class PendingLike(Protocol):
     @property
-    def namespace(self) -> str: ...
+    def parent(self) -> str | None: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def share(self) -> float: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,17 @@ class QuotaRow:
     name: str
     resources: tuple[ResourceUse, ...]
     pending_pods: int
+    # The namespace of its parent's ElasticQuota; None for a root.
+    parent: str | None = None
+    weight: float = 1.0
+    # Weighted dominant share beyond its guarantee (the fair-share order serves lower first).
+    share: float = 0.0
+    error: str | None = None
 
 
-def quota_rows(quotas: Iterable[QuotaUsageLike], pending: Iterable[PendingLike]) -> list[QuotaRow]:
-    """Each quota with its resources and the pending pods of its namespace."""
-    waiting = Counter(p.namespace for p in pending)
+def quota_rows(quotas: Iterable[QuotaUsageLike], pending: Mapping[str, int]) -> list[QuotaRow]:
+    """Each quota with its resources and the pending pods of its namespace (``pending``: pods
+    waiting per namespace, as the scheduling queue counts them)."""
     return [
         QuotaRow(
             namespace=q.namespace,
@@ -74,10 +83,32 @@ def quota_rows(quotas: Iterable[QuotaUsageLike], pending: Iterable[PendingLike])
             resources=tuple(
                 ResourceUse(r, used, q.min.get(r), q.max.get(r)) for r, used in q.used.items()
             ),
-            pending_pods=waiting.get(q.namespace, 0),
+            pending_pods=pending.get(q.namespace, 0),
+            parent=q.parent,
+            weight=q.weight,
+            share=q.share,
+            error=q.error,
         )
         for q in quotas
     ]
+
+
+def tree_order(rows: Sequence[QuotaRow]) -> list[tuple[int, QuotaRow]]:
+    """The rows depth first from the roots (children by namespace), each with its depth."""
+    children: dict[str | None, list[QuotaRow]] = {}
+    known = {r.namespace for r in rows}
+    for row in rows:
+        parent = row.parent if row.parent in known else None
+        children.setdefault(parent, []).append(row)
+    out: list[tuple[int, QuotaRow]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for row in sorted(children.get(parent, ()), key=lambda r: (r.namespace, r.name)):
+            out.append((depth, row))
+            walk(row.namespace, depth + 1)
+
+    walk(None, 0)
+    return out
 
 
 def publish(metrics: Metrics, rows: Sequence[QuotaRow]) -> None:
@@ -89,13 +120,20 @@ def publish(metrics: Metrics, rows: Sequence[QuotaRow]) -> None:
         metrics.quota_borrowed,
         metrics.quota_lent,
         metrics.quota_pending_pods,
+        metrics.quota_info,
+        metrics.quota_weight,
+        metrics.quota_share,
     )
     for gauge in gauges:
         gauge.clear()
     for row in rows:
-        metrics.quota_pending_pods.labels(namespace=row.namespace, elasticquota=row.name).set(
-            row.pending_pods
-        )
+        quota = {"namespace": row.namespace, "elasticquota": row.name}
+        metrics.quota_pending_pods.labels(**quota).set(row.pending_pods)
+        # The tree as kube-state-metrics shows relations: one info series per quota naming its
+        # parent, joined on (namespace, elasticquota), so a move in the tree renames no series.
+        metrics.quota_info.labels(**quota, parent=row.parent or "").set(1)
+        metrics.quota_weight.labels(**quota).set(row.weight)
+        metrics.quota_share.labels(**quota).set(row.share)
         for r in row.resources:
             labels = {"namespace": row.namespace, "elasticquota": row.name, "resource": r.resource}
             metrics.quota_used.labels(**labels).set(_unit(r.resource, r.used))

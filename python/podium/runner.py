@@ -120,6 +120,7 @@ class Podium:
             max_backoff=config.pod_max_backoff_seconds,
             unschedulable_timeout=podium_args.unschedulable_timeout,
             group_of=gang_key,
+            fair_share=self._fair_share,
         )
         self.cache = Cache(
             api,
@@ -191,6 +192,10 @@ class Podium:
         )
         self._cycles: asyncio.Task[None] | None = None
         self.metrics.on_scrape(self._refresh_gauges)
+
+    def _fair_share(self) -> _core.FairShare | None:
+        """The queue's fair-share order reads the core's quota ledger at each pop."""
+        return self.state.fair_share()
 
     def _supervision_failed(self, failure: BaseException) -> None:
         if self._failure is None:
@@ -280,8 +285,8 @@ class Podium:
         self.metrics.cache_objects.labels(kind="pod").set(self.state.pod_count)
         self.metrics.set_pending(self.queue.pending_counts())
         quotas = self.state.quotas()
-        # The pending pods are read only where quotas exist to count them against.
-        pending = self.state.pending() if quotas else []
+        # The queue counts its pods per namespace as they come and go: no walk over them here.
+        pending = self.queue.pending_by_namespace() if quotas else {}
         publish_quotas(self.metrics, quota_rows(quotas, pending))
 
 

@@ -221,3 +221,76 @@ fn reclaim_never_takes_a_team_below_its_min_and_a_borrower_cannot_reclaim() {
     let out = reclaim(&s, "b-more");
     assert!(out.victims.is_empty(), "{:?}", out.victims);
 }
+
+/// Adds a quota of `ns` (GPU `min`, `max` 32) under `parent`.
+fn team(s: &mut ClusterState, ns: &str, min: u32, parent: Option<&str>) {
+    let annotations = parent.map_or(String::new(), |p| {
+        format!(r#","annotations":{{"podium.dev/parent":"{p}"}}"#)
+    });
+    let q = format!(
+        r#"{{"metadata":{{"name":"quota","namespace":"{ns}","uid":"q-{ns}"{annotations}}},
+            "spec":{{"min":{{"nvidia.com/gpu":"{min}"}},"max":{{"nvidia.com/gpu":"32"}}}}}}"#
+    );
+    let change = s
+        .apply_event(Kind::ElasticQuota, &event("ADDED", &q))
+        .unwrap();
+    assert_eq!(change.error, None);
+}
+
+#[test]
+fn reclaim_takes_from_a_sibling_before_another_department() {
+    // Two departments of 8 GPUs, two teams of 4 in each, on 16 GPUs. a1 and b1 each run 8:
+    // each borrows its sibling's 4, and each department is within its own 8.
+    let mut s = cluster(2, &[]);
+    for dept in ["dept-a", "dept-b"] {
+        team(&mut s, dept, 8, None);
+        for t in ["1", "2"] {
+            team(&mut s, &format!("{dept}-{t}"), 4, Some(dept));
+        }
+    }
+    for i in 0..8 {
+        pod(&mut s, "dept-a-1", &format!("a{i}"), 1, Some("n0"));
+        pod(&mut s, "dept-b-1", &format!("b{i}"), 1, Some("n1"));
+    }
+    // b2 asks its own min: it takes back what its sibling borrowed, not dept-a's pods.
+    pod(&mut s, "dept-b-2", "b2-0", 4, None);
+    let out = reclaim(&s, "b2-0");
+    assert!(out.message.is_empty(), "{}", out.message);
+    assert_eq!(out.victims.len(), 4, "{:?}", out.victims);
+    assert!(
+        out.victims.iter().all(|v| v.namespace == "dept-b-1"),
+        "{:?}",
+        out.victims
+    );
+}
+
+#[test]
+fn a_department_beyond_its_guarantee_is_reclaimed_from_by_another() {
+    // dept-a's one team runs 12 of 16 GPUs: dept-a (min 8) borrowed 4 of dept-b's 8.
+    let mut s = cluster(2, &[]);
+    team(&mut s, "dept-a", 8, None);
+    team(&mut s, "dept-a-1", 8, Some("dept-a"));
+    team(&mut s, "dept-b", 8, None);
+    team(&mut s, "dept-b-1", 8, Some("dept-b"));
+    for i in 0..12 {
+        let node = if i < 8 { "n0" } else { "n1" };
+        pod(&mut s, "dept-a-1", &format!("a{i:02}"), 1, Some(node));
+    }
+    for i in 0..4 {
+        pod(&mut s, "dept-b-1", &format!("b{i}"), 1, Some("n1"));
+    }
+    pod(&mut s, "dept-b-1", "b-next", 4, None);
+    let out = reclaim(&s, "b-next");
+    assert!(out.message.is_empty(), "{}", out.message);
+    assert_eq!(out.victims.len(), 4, "{:?}", out.victims);
+    assert!(out.victims.iter().all(|v| v.namespace == "dept-a-1"));
+    // dept-a's team asking more borrows nothing: dept-b's guarantee is in use.
+    pod(&mut s, "dept-a-1", "a-more", 1, None);
+    let d = decide(&s, &["a-more"]);
+    assert!(
+        d[0].message
+            .contains("quota dept-a-1/quota: would borrow nvidia.com/gpu"),
+        "{}",
+        d[0].message
+    );
+}

@@ -87,7 +87,7 @@ async def test_a_team_at_its_max_waits_with_the_quota_reason(
             f'podium_elastic_quota_pending_pods{{elasticquota="gpus",namespace="{namespace}"}}'
         )
         assert f"{pending} 2.0" in scraped
-        rows = to_json(quota_rows(podium.state.quotas(), podium.state.pending()))
+        rows = to_json(quota_rows(podium.state.quotas(), podium.queue.pending_by_namespace()))
         (row,) = (r for r in rows if r["namespace"] == namespace)
         assert row["pendingPods"] == 2
         assert row["resources"]["nvidia.com/gpu"] == {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -298,3 +299,97 @@ async def test_random_operations_keep_every_pod_in_one_place(seed: int) -> None:
         assert waiting + flying == len(queue)
         assert all(queue.in_flight(u) for u in in_flight)
         assert {u for u in exists if u not in in_flight} <= {u for u in exists if u in queue}
+
+
+class _Fair:
+    """A fair share over one resource (pods), weighted: ``FairShareLike`` without the core."""
+
+    def __init__(self, weights: dict[str, float], used: dict[str, int] | None = None) -> None:
+        self.weights = weights
+        self.used = dict(used or {})
+
+    def pick(self, heads: Sequence[Pod]) -> int:
+        def key(i: int) -> tuple[float, float]:
+            pod = heads[i]
+            return (self.used.get(pod.namespace, 0) / self.weights[pod.namespace], pod.created)
+
+        return min(range(len(heads)), key=key)
+
+    def charge(self, pod: Pod) -> None:
+        self.used[pod.namespace] = self.used.get(pod.namespace, 0) + 1
+
+
+def _fair_queue(clock: Clock, fair: _Fair | None) -> SchedulingQueue[Pod]:
+    return SchedulingQueue(
+        initial_backoff=1.0,
+        max_backoff=10.0,
+        clock=clock,
+        group_of=lambda p: (p.namespace, p.pod_group) if p.pod_group else None,
+        fair_share=lambda: fair,
+    )
+
+
+async def test_fair_share_serves_the_team_furthest_below_its_weighted_share(
+    clock: Clock,
+) -> None:
+    fair = _Fair({"a": 1, "b": 2})
+    queue = _fair_queue(clock, fair)
+    # Team a submitted long before team b: kube's order would give a everything first.
+    for i in range(6):
+        queue.add(Pod(f"a{i}", created=i, namespace="a"))
+    for i in range(6):
+        queue.add(Pod(f"b{i}", created=100 + i, namespace="b"))
+    # Ties (both at 0) go to the oldest; then b until it holds twice a's share.
+    assert [p.uid for p in await queue.pop_batch(6)] == ["a0", "b0", "b1", "a1", "b2", "b3"]
+    # The next batch reads the ledger afresh (here: what the first one charged).
+    assert [p.uid for p in await queue.pop_batch(3)] == ["a2", "b4", "b5"]
+    assert await pop_all(queue) == ["a3", "a4", "a5"]
+
+
+async def test_fair_share_keeps_priorities_first_and_counts_a_gang_whole(clock: Clock) -> None:
+    fair = _Fair({"a": 1, "b": 1}, used={"a": 0, "b": 0})
+    queue = _fair_queue(clock, fair)
+    for i in range(3):
+        queue.add(Pod(f"g{i}", created=i, namespace="a", pod_group="job"))
+    queue.add(Pod("a-solo", created=5, namespace="a"))
+    queue.add(Pod("b0", created=10, namespace="b"))
+    queue.add(Pod("b1", created=11, namespace="b"))
+    queue.add(Pod("b-urgent", priority=10, created=50, namespace="b"))
+    order = [p.uid for p in await queue.pop_batch(100)]
+    # The urgent pod first whatever b's share; then a's gang whole (3 pods charged), so b's
+    # two go before a's next pod.
+    assert order == ["b-urgent", "g0", "g1", "g2", "b0", "b1", "a-solo"]
+
+
+async def test_without_quotas_the_fair_queue_keeps_kubes_order(clock: Clock) -> None:
+    queue = _fair_queue(clock, None)
+    queue.add(Pod("b-old", created=1, namespace="b"))
+    queue.add(Pod("a-new", created=2, namespace="a"))
+    queue.add(Pod("a-high", priority=5, created=3, namespace="a"))
+    assert await pop_all(queue) == ["a-high", "b-old", "a-new"]
+
+
+async def test_stale_items_of_the_other_order_are_compacted(clock: Clock) -> None:
+    fair: _Fair | None = None
+    queue = SchedulingQueue[Pod](clock=clock, fair_share=lambda: fair)
+    for round_ in range(50):
+        for i in range(10):
+            queue.add(Pod(f"p{round_}-{i}", created=i, namespace=f"ns{i % 3}"))
+        # Popped in kube's order: the per-namespace heaps keep stale items until compacted.
+        for pod in await queue.pop_batch(10):
+            queue.done(pod.uid)
+    assert queue._by_namespace_items <= 64 + 2 * 10
+    fair = _Fair({"ns0": 1, "ns1": 1, "ns2": 1})
+    queue.add(Pod("last", namespace="ns1"))
+    assert await pop_all(queue) == ["last"]
+
+
+def test_pending_pods_are_counted_per_namespace(clock: Clock) -> None:
+    queue = _fair_queue(clock, None)
+    queue.add(Pod("a0", namespace="a"))
+    queue.add(Pod("a1", namespace="a"))
+    queue.add(Pod("b0", namespace="b"))
+    queue.delete("a0")
+    assert queue.pending_by_namespace() == {"a": 1, "b": 1}
+    queue.delete("b0")
+    assert queue.pending_by_namespace() == {"a": 1}

@@ -214,9 +214,12 @@ impl Search<'_> {
             })
     }
 
-    /// kube's rule (lower priority only), with quotas (CapacityScheduling's reclaim): pods of
-    /// another quota within its `min` are never evicted; pods a quota borrowed beyond its `min`
-    /// are evicted for a preemptor within its own quota's `min` whatever their priority.
+    /// kube's rule (lower priority only), with quotas (CapacityScheduling's reclaim, through the
+    /// quotas' tree): pods within their quota's guarantee are never evicted for another quota;
+    /// pods borrowed beyond it are evicted for a preemptor of lower priority, or whatever their
+    /// priority for a preemptor within its own quota's guarantee (`Quotas::reclaimable`: below
+    /// the two quotas' common ancestor, so teams of one department reclaim from each other, and
+    /// from another department only what that department borrowed).
     fn may_evict(&self, victim: &PodRecord, priority: i32) -> bool {
         let quotas = &self.namespaces.quotas;
         let lower = priority < self.priority;
@@ -226,8 +229,11 @@ impl Search<'_> {
         if quotas.of(victim.namespace).is_none() {
             return lower;
         }
-        quotas.borrowed(victim.namespace, &victim.requests)
-            && (lower || quotas.within_min(self.pod.namespace, &self.pod.requests))
+        let (pod, ns) = (&self.pod.requests, self.pod.namespace);
+        let reclaim = |needs_guarantee| {
+            quotas.reclaimable(ns, pod, victim.namespace, &victim.requests, needs_guarantee)
+        };
+        if lower { reclaim(false) } else { reclaim(true) }
     }
 
     /// The units with a pod on `node` that the preemptor may evict, most important first

@@ -10,13 +10,14 @@ use super::dra::ResourceClaimReservation;
 use super::enums;
 use super::errors::{CoreError, without_gil};
 use super::pod_group::PodGroup;
-use super::quota::QuotaUsage;
+use super::quota::{PyFairShare, QuotaUsage};
 use super::snapshot::PySnapshot;
 use super::volumes::{ClaimBinding, ClaimInfo, VolumeInfo};
 use crate::intern;
 use crate::state::cluster::{self, ChangeOutcome, ClusterState, PendingInfo};
 use crate::state::dra::claim::ClaimReservation;
 use crate::state::kind::Kind;
+use crate::state::resources::Resources;
 
 #[pyclass(frozen, get_all, module = "podium._core")]
 pub struct ListPage {
@@ -80,15 +81,34 @@ impl Change {
     }
 }
 
-#[pyclass(frozen, get_all, module = "podium._core")]
+#[pyclass(frozen, module = "podium._core")]
 pub struct PendingPod {
+    #[pyo3(get)]
     uid: String,
+    #[pyo3(get)]
     namespace: String,
+    #[pyo3(get)]
     name: String,
+    #[pyo3(get)]
     scheduler_name: String,
+    #[pyo3(get)]
     priority: i32,
+    #[pyo3(get)]
     created: f64,
+    #[pyo3(get)]
     pod_group: Option<String>,
+    /// What it asks: the fair-share order charges its quota with it (not shown to Python).
+    pub(super) requests: Resources,
+}
+
+impl PendingPod {
+    pub(super) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub(super) fn created(&self) -> f64 {
+        self.created
+    }
 }
 
 #[pymethods]
@@ -111,6 +131,7 @@ impl From<PendingInfo> for PendingPod {
             priority: p.priority,
             created: p.created,
             pod_group: p.pod_group,
+            requests: p.requests,
         }
     }
 }
@@ -278,16 +299,22 @@ impl PyClusterState {
             .map(|inner| PodGroup { inner })
     }
 
-    /// Every ElasticQuota with what its namespace's pods use (bound and assumed).
+    /// Every ElasticQuota with what its subtree's pods use (bound and assumed).
     fn quotas(&self) -> Vec<QuotaUsage> {
         let state = self.lock();
         let quotas = &state.namespaces().quotas;
+        let fair = state.fair_share();
         let mut out: Vec<QuotaUsage> = quotas
             .all()
-            .map(|q| QuotaUsage::new(q, &quotas.used(q.namespace)))
+            .map(|q| QuotaUsage::new(q, quotas, fair.as_ref()))
             .collect();
         out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         out
+    }
+
+    /// The fair-share order's view of the quotas' ledger, None without ElasticQuotas.
+    fn fair_share(&self) -> Option<PyFairShare> {
+        self.lock().fair_share().map(PyFairShare::new)
     }
 
     fn pod_groups(&self) -> Vec<PodGroup> {

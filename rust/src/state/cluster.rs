@@ -27,7 +27,8 @@ use crate::state::pod_group::{PodGroupRecord, parse_pod_group};
 use crate::state::pod_groups::{GroupKey, PodGroups};
 use crate::state::pod_index::PodIndex;
 use crate::state::priority::{PriorityClasses, parse_priority_class};
-use crate::state::quota::parse_quota;
+use crate::state::quota::{FairShare, parse_quota};
+use crate::state::resources::Resources;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
 use crate::state::volume_binder::{self, ClaimBinding};
@@ -80,6 +81,8 @@ pub struct PendingInfo {
     pub priority: i32,
     pub created: f64,
     pub pod_group: Option<String>,
+    /// What it asks (the fair-share order charges its quota with it).
+    pub requests: Resources,
 }
 
 impl PendingInfo {
@@ -92,6 +95,7 @@ impl PendingInfo {
             priority: p.priority,
             created: p.created,
             pod_group: p.pod_group.map(|g| resolve(g).to_owned()),
+            requests: p.requests.clone(),
         }
     }
 }
@@ -161,6 +165,8 @@ pub struct ClusterState {
     budgets: Budgets,
     /// The placed pods by label, in step with `nodes`.
     index: PodIndex,
+    /// What the nodes offer together (`status.allocatable`): the fair-share order's denominators.
+    capacity: Resources,
 }
 
 impl ClusterState {
@@ -185,6 +191,7 @@ impl ClusterState {
             priorities: PriorityClasses::default(),
             budgets: Budgets::default(),
             index: PodIndex::default(),
+            capacity: Resources::default(),
         }
     }
 
@@ -603,6 +610,10 @@ impl ClusterState {
         let nrt = self.topologies.get(&node.name).cloned();
         let old = self.nodes[slot].as_ref().and_then(|i| i.node.clone());
         self.index.replace_node(old.as_deref(), Some(&node));
+        if let Some(old) = &old {
+            self.capacity.sub(&old.allocatable);
+        }
+        self.capacity.add(&node.allocatable);
         let info = self.node_mut(slot);
         let was_real = info.node.is_some();
         if !was_real {
@@ -623,6 +634,9 @@ impl ClusterState {
         let info = self.node_mut(slot);
         let old = info.node.take();
         let was_real = old.is_some();
+        if let Some(old) = &old {
+            self.capacity.sub(&old.allocatable);
+        }
         self.index.replace_node(old.as_deref(), None);
         let info = self.node_mut(slot);
         let empty = info.pods.is_empty();
@@ -875,6 +889,13 @@ impl ClusterState {
 
     pub fn pending(&self) -> Vec<PendingInfo> {
         self.pending.values().map(|p| PendingInfo::of(p)).collect()
+    }
+
+    /// The fair-share order's view (DRF over the quotas' ledger and the nodes' capacity), None
+    /// without quotas: the queue then keeps kube's order.
+    pub fn fair_share(&self) -> Option<FairShare> {
+        let quotas = &self.namespaces.quotas;
+        (!quotas.is_empty()).then(|| FairShare::new(quotas.clone(), &self.capacity))
     }
 
     pub fn pending_pod(&self, uid: &str) -> Option<PendingInfo> {

@@ -34,8 +34,11 @@ pub fn refusal(quotas: &Quotas, pod: &PodRecord) -> Option<String> {
     let name = quota.display_name();
     match quotas.admits(pod.namespace, &pod.requests) {
         QuotaVerdict::Admit => None,
-        QuotaVerdict::OverMax(r, used, want, max) => Some(format!(
-            "quota {name}: would exceed max {} ({}/{} used, {} requested)",
+        QuotaVerdict::OverMax(at, r, used, want, max) => Some(format!(
+            "quota {}: would exceed max {} ({}/{} used, {} requested)",
+            quotas
+                .of(at)
+                .map_or_else(|| name.clone(), |q| q.display_name()),
             r.as_str(),
             amount(r, used),
             amount(r, max),
