@@ -536,10 +536,15 @@ class Snapshot:
         GIL released. Success: every decision succeeds and the placements count in the
         snapshot. Otherwise every member gets the same UNSCHEDULABLE decision saying why the gang
         does not fit (and how close it came), and the snapshot is unchanged; nothing is held.
-        ``group.rack``: ``required`` places the gang inside one rack (nodes' rack label from the
-        profile's ``podium.rackLabel``), ``preferred`` tries racks first; members already placed
-        keep the gang to their rack. ``group.distinct_hosts``: one member per node.
-        ``job_groups``: names of the groups of the same job (in the group's namespace): racks
+        ``group``'s topology request: ``required`` places the gang inside one domain of its level
+        (the nodes sharing one value of the level's label; ``podium.dev/rack``'s level is the
+        profile's ``podium.rackLabel``), ``preferred`` tries its level, then each level above it
+        in the profile's ``podium.topologyLevels``, then every node; slices put every
+        ``slice_size`` members inside one domain of ``slice_level``. Domains whose free
+        capacity totals cannot hold the gang are skipped; of the rest the fullest that takes
+        the gang wins (best fit). Members already placed keep the gang to their domain.
+        ``group.distinct_hosts``: one member per node.
+        ``job_groups``: names of the groups of the same job (in the group's namespace): domains
         holding fewer of their pods are preferred. ``plugins``: as for ``schedule``, per member.
         A uid not pending here makes every decision ERROR."""
 
@@ -559,8 +564,9 @@ class Snapshot:
         PriorityClasses'. Pods with preemptionPolicy Never, or whose nominated node still has
         terminating lower-priority pods, do not preempt.
 
-        ``group``: the PodGroup of a gang's members. The plan keeps to its rack policy (each
-        rack is planned and the cheapest plan wins; ``preferred`` falls back to every node)
+        ``group``: the PodGroup of a gang's members. The plan keeps to its topology level (each
+        domain is planned and the cheapest plan wins; ``preferred`` falls back to the levels
+        above, then to every node; slices are not planned)
         and gives each member a host of its own when it asks for distinct hosts. A plan that
         evicts nobody is refused: the pods failed for want of something eviction cannot give.
 

@@ -127,7 +127,7 @@ def assess(
 
 def job_groups(group: GroupLike, groups: Iterable[GroupLike]) -> list[str]:
     """Names of the groups of ``group``'s job in its namespace (itself included), whose pods the
-    core spreads over racks."""
+    core balances over topology domains."""
     if group.job is None:
         return [group.name]
     return sorted(

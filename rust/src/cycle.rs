@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -258,6 +258,7 @@ impl Batch {
         let options = Options {
             extension,
             only: None,
+            memo: None,
             index: index.as_ref(),
             statics: Some(&self.statics),
             unheld: self.held.is_some().then_some(self.nodes.as_slice()),
@@ -446,16 +447,13 @@ fn find_feasible(
     states: &[Option<Option<PluginState>>],
     pod: &PodRecord,
     nodes: &[Arc<NodeInfo>],
-    only: Option<&[usize]>,
+    (only, memo): (Option<&[usize]>, Option<&FilterMemo>),
     statics: Statics<'_>,
 ) -> Filtered {
-    // A subset (a gang's candidate rack) is examined whole, in its own order: it is small, and
-    // the profile's rotating start belongs to full passes.
+    // A subset (a gang's candidate domain) is sampled as the whole list is, from its own first
+    // node: the gang rotates its domains' lists itself, once per gang rather than per member.
     let n = only.map_or(nodes.len(), <[usize]>::len);
-    let want = match only {
-        None => feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n),
-        Some(_) => n,
-    };
+    let want = feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n);
     let start = if only.is_some() {
         0
     } else {
@@ -496,7 +494,7 @@ fn find_feasible(
             pod,
             nodes,
             (first..first + round, &at),
-            statics,
+            (statics, memo),
         );
         out.processed += round;
         for (i, found) in runs.into_iter().flatten() {
@@ -518,17 +516,20 @@ fn find_feasible(
 }
 
 /// One parallel round of `find_feasible`: the nodes at positions `ks` (`at` maps a position
-/// to a node index), each task warming its run of nodes, then filtering them (see `warm`).
+/// to a node index), each task warming its run of nodes, then filtering them (see `warm`); a
+/// node whose verdict the memo holds is not filtered again.
 fn filter_round(
     profile: &Profile,
     states: &[Option<Option<PluginState>>],
     pod: &PodRecord,
     nodes: &[Arc<NodeInfo>],
     (ks, at): (std::ops::Range<usize>, &(dyn Fn(usize) -> usize + Sync)),
-    statics: Statics<'_>,
+    (statics, memo): (Statics<'_>, Option<&FilterMemo>),
 ) -> Vec<Vec<(usize, Found)>> {
     let refused = |i: usize| statics.is_some_and(|(verdicts, _)| verdicts[i]);
     let range = statics.map_or(0, |(_, prefix)| prefix)..profile.filters.len();
+    // The memo holds verdicts of every filter: not mixed with the static ones' shortcut.
+    let memo = memo.filter(|_| statics.is_none());
     ks.clone()
         .step_by(MIN_NODES_PER_TASK)
         .collect::<Vec<usize>>()
@@ -538,7 +539,7 @@ fn filter_round(
             warm(
                 (from..to)
                     .map(at)
-                    .filter(|&i| !refused(i))
+                    .filter(|&i| !refused(i) && memo.is_none_or(|m| !m.knows(i)))
                     .map(|i| &*nodes[i]),
             );
             (from..to)
@@ -547,7 +548,12 @@ fn filter_round(
                     if refused(i) {
                         return (i, Found::Refused);
                     }
-                    match run_filter_range(profile, states, pod, &nodes[i], range.clone()) {
+                    let run = || run_filter_range(profile, states, pod, &nodes[i], range.clone());
+                    let verdict = match memo {
+                        Some(memo) => memo.verdict(i, run),
+                        None => run(),
+                    };
+                    match verdict {
                         None => (i, Found::Feasible),
                         Some(s) => (i, Found::Failed(s)),
                     }
@@ -612,15 +618,51 @@ impl<'a> Cluster<'a> {
     }
 }
 
+/// Filter verdicts per node kept across the pods of one kind (a gang's identical members: same
+/// requests, selectors, tolerations, ports and labels, no affinity terms, spread constraints,
+/// volume or device claims), whose verdict on a node depends on that node alone. The caller
+/// forgets a node's verdict when it places a pod there (or takes one off).
+#[derive(Debug)]
+pub struct FilterMemo(Vec<OnceLock<Option<Status>>>);
+
+impl FilterMemo {
+    /// An empty memo for a node list of `nodes`.
+    pub fn new(nodes: usize) -> Self {
+        Self((0..nodes).map(|_| OnceLock::new()).collect())
+    }
+
+    /// Whether node `i`'s verdict is kept.
+    pub fn knows(&self, i: usize) -> bool {
+        self.0.get(i).is_some_and(|v| v.get().is_some())
+    }
+
+    /// Node `i`'s verdict (None: it passes every filter), from `run` the first time.
+    fn verdict(&self, i: usize, run: impl FnOnce() -> Option<Status>) -> Option<Status> {
+        match self.0.get(i) {
+            Some(cell) => cell.get_or_init(run).clone(),
+            None => run(),
+        }
+    }
+
+    /// Node `i` changed: its verdict is filtered again next time.
+    pub fn forget(&mut self, i: usize) {
+        if let Some(cell) = self.0.get_mut(i) {
+            cell.take();
+        }
+    }
+}
+
 /// How a pod is decided beyond its cluster; the default decides it alone on every node.
 #[derive(Clone, Copy, Default)]
 pub struct Options<'a> {
     /// Outside plugins judging the nodes the core keeps.
     pub extension: Option<&'a dyn Extension>,
-    /// Choose only among the nodes at these indices (a gang's candidate rack); the others
-    /// still count for the plugins that look across nodes (spread, affinity). The diagnosis
-    /// counts the candidates only.
+    /// Choose only among the nodes at these indices (a gang's candidate domain), sampled from
+    /// the first as the whole list would be; the others still count for the plugins that look
+    /// across nodes (spread, affinity). The diagnosis counts the candidates only.
     pub only: Option<&'a [usize]>,
+    /// Verdicts of earlier pods of the same kind (see `FilterMemo`), used and filled.
+    pub memo: Option<&'a FilterMemo>,
     /// The placed pods by label, when the caller keeps them in step with the nodes.
     pub index: Option<&'a IndexView<'a>>,
     /// The batch's cache of node-only filter verdicts.
@@ -734,7 +776,8 @@ impl PodCycle<'_> {
             .map(|cache| static_filters::verdicts(cache, profile, states, pod, nodes));
         let prefix = static_prefix(profile);
         let statics = verdicts.as_deref().map(|v| (v.as_slice(), prefix));
-        let found = find_feasible(profile, states, pod, nodes, self.options.only, statics);
+        let subset = (self.options.only, self.options.memo);
+        let found = find_feasible(profile, states, pod, nodes, subset, statics);
         let mut failures = found.failures;
         self.decision.filter_seconds = self.started.elapsed().as_secs_f64();
         self.decision.evaluated_nodes = found.processed;

@@ -189,7 +189,8 @@ async def test_gang_of_8_with_same_rack_lands_in_one_rack_on_distinct_hosts_or_n
         assert _bound(await _pods(api, namespace), "train-") == {}, "not at all"
         await podium.recorder.flush()
         notes = [e["note"] for e in await _events(api, namespace, "PodGroup", "train")]
-        assert any("no rack (of 2) has room for all 8 pod(s) together" in n for n in notes), notes
+        want = f"no {CORP_RACK_LABEL} domain (of 2) fits the 8 pod(s): 2 lack hosts"
+        assert any(want in n for n in notes), notes
 
         # A rack with 8 hosts appears: the gang lands there, whole.
         await create_nodes(api, rack_nodes("r3", 8))

@@ -201,15 +201,15 @@ impl Plan {
     }
 }
 
-/// Where the set may go: every node for pods outside a gang; a gang's racks (and its whole
-/// cluster as a fallback when its rack is only preferred), with a host per member when it
-/// asks for distinct hosts.
+/// Where the set may go: every node for pods outside a gang; a gang's domains at its level (and,
+/// when the level is only preferred, at each level above it, then the whole cluster, each tier
+/// tried only when none before it works), with a host per member when it asks for distinct
+/// hosts.
 fn scope(profile: &Profile, nodes: &[Arc<NodeInfo>], group: Option<&PodGroupRecord>) -> Scope {
     match group {
         Some(group) => gang::scope(nodes, profile, group),
         None => Scope {
-            sets: vec![(0..nodes.len()).collect()],
-            fallback: None,
+            tiers: vec![vec![(0..nodes.len()).collect()]],
             excluded: HashSet::new(),
             distinct_hosts: false,
         },
@@ -220,8 +220,8 @@ fn scope(profile: &Profile, nodes: &[Arc<NodeInfo>], group: Option<&PodGroupReco
 /// of planning, not an error.
 struct Unhelpful(String);
 
-/// The cheapest plan over the scope's node sets (the fallback only when none works), or the
-/// failure of the set that got furthest.
+/// The cheapest plan over the scope's node sets (a tier only when none before it works), or
+/// the failure of the set that got furthest.
 fn plan(
     profile: &Profile,
     data: &SnapshotData,
@@ -243,10 +243,7 @@ fn plan(
     };
     let mut best: Option<Plan> = None;
     let mut furthest: Option<(usize, String)> = None;
-    for sets in [
-        scope.sets.iter().collect::<Vec<_>>(),
-        scope.fallback.iter().collect(),
-    ] {
+    for sets in &scope.tiers {
         for set in sets {
             match context.plan_in(set) {
                 Ok(plan) => {

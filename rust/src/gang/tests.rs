@@ -1,0 +1,688 @@
+use super::*;
+use crate::intern::sym;
+use crate::state::labels::Labels;
+use crate::state::pod_group::parse_pod_group;
+use crate::state::snapshot::{NodeSlots, PendingPods};
+use crate::testutil::{node, pod, with_requests};
+
+const RACK: &str = "topology.kubernetes.io/rack";
+
+fn profile() -> Profile {
+    Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":2,
+            "filters":["NodeUnschedulable","NodeResourcesFit"],
+            "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile")
+}
+
+/// `(name, rack, cpu millicores)` nodes, and these pending pods.
+fn snapshot(nodes: &[(&str, &str, i64)], pending: &[PodRecord]) -> Snapshot {
+    let slots: NodeSlots = nodes
+        .iter()
+        .map(|&(name, rack, cpu)| {
+            let mut b = node(name, cpu, 1 << 34);
+            if !rack.is_empty() {
+                b.record.labels = Labels::from_pairs([(RACK, rack)]);
+            }
+            Some(Arc::new(b.build()))
+        })
+        .collect();
+    let pending: PendingPods = pending
+        .iter()
+        .map(|p| (p.uid.clone(), Arc::new(p.clone())))
+        .collect();
+    Snapshot::new(1, nodes.len(), slots, pending)
+}
+
+fn group(annotations: &str, min_member: u32) -> PodGroupRecord {
+    let json = format!(
+        r#"{{"metadata":{{"name":"g","namespace":"default","annotations":{{{annotations}}}}},
+            "spec":{{"minMember":{min_member}}}}}"#
+    );
+    parse_pod_group(json.as_bytes()).expect("a PodGroup")
+}
+
+fn members(prefix: &str, n: usize, cpu: i64, group_name: &str) -> Vec<PodRecord> {
+    (0..n)
+        .map(|i| {
+            let mut p = with_requests(pod(&format!("{prefix}{i}")), cpu, 0);
+            p.pod_group = Some(sym(group_name));
+            p
+        })
+        .collect()
+}
+
+fn uids(pods: &[PodRecord]) -> Vec<String> {
+    pods.iter().map(|p| p.uid.to_string()).collect()
+}
+
+fn place(snap: &Snapshot, pods: &[PodRecord], group: &PodGroupRecord) -> Vec<Decision> {
+    let job = [group.name];
+    let gang = Gang {
+        group,
+        job_groups: &job,
+        extension: None,
+    };
+    schedule_gang(snap, &uids(pods), &profile(), &gang)
+}
+
+fn nodes_of(ds: &[Decision]) -> Vec<String> {
+    ds.iter().filter_map(|d| d.node.clone()).collect()
+}
+
+#[test]
+fn a_gang_that_fits_is_placed_whole() {
+    let pods = members("a", 3, 1000, "g");
+    let snap = snapshot(&[("n1", "", 2000), ("n2", "", 2000)], &pods);
+    let ds = place(&snap, &pods, &group("", 3));
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    assert_eq!(nodes_of(&ds).len(), 3);
+    assert!(
+        snap.lock().pending.is_empty(),
+        "placed members leave pending"
+    );
+}
+
+#[test]
+fn a_gang_that_does_not_fit_leaves_the_snapshot_untouched() {
+    // The totals allow it (3,200m for 3,200m), one node at a time does not.
+    let mut pods = members("a", 4, 1000, "g");
+    pods[3] = with_requests(pod("a3"), 200, 0);
+    pods[3].pod_group = Some(sym("g"));
+    let snap = snapshot(&[("n1", "", 1600), ("n2", "", 1600)], &pods);
+    let ds = place(&snap, &pods, &group("", 4));
+    assert!(ds.iter().all(|d| d.code == Code::Unschedulable));
+    assert!(nodes_of(&ds).is_empty());
+    let msg = &ds[0].message;
+    assert!(
+        msg.starts_with("PodGroup default/g: the 4 pod(s) do not all fit at once; closest: 2/4, then pod a2: 0/2 nodes are available"),
+        "{msg}"
+    );
+    assert!(msg.contains("Insufficient cpu"), "{msg}");
+    for n in snap.nodes_for_test() {
+        assert!(n.pods.is_empty(), "trial placements are rolled back");
+    }
+    assert_eq!(snap.lock().pending.len(), 4);
+}
+
+#[test]
+fn two_big_gangs_never_deadlock() {
+    // Each gang needs 60% of the cluster: the first takes it, the second waits holding nothing.
+    let a = members("a", 3, 1000, "ga");
+    let b = members("b", 3, 1000, "gb");
+    let all: Vec<PodRecord> = a.iter().chain(&b).cloned().collect();
+    let snap = snapshot(
+        &[
+            ("n1", "", 1000),
+            ("n2", "", 1000),
+            ("n3", "", 1000),
+            ("n4", "", 1000),
+            ("n5", "", 1000),
+        ],
+        &all,
+    );
+    let first = place(&snap, &a, &group("", 3));
+    let second = place(&snap, &b, &group("", 3));
+    assert!(first.iter().all(|d| d.code == Code::Success));
+    assert!(
+        second
+            .iter()
+            .all(|d| d.code == Code::Unschedulable && d.node.is_none())
+    );
+    let used: usize = snap.nodes_for_test().iter().map(|n| n.pods.len()).sum();
+    assert_eq!(used, 3, "only the first gang's pods count");
+}
+
+#[test]
+fn required_rack_lands_in_one_rack_on_distinct_hosts() {
+    let pods = members("a", 3, 100, "g");
+    let snap = snapshot(
+        &[
+            ("r1-a", "r1", 4000),
+            ("r1-b", "r1", 4000),
+            ("r2-a", "r2", 4000),
+            ("r2-b", "r2", 4000),
+            ("r2-c", "r2", 4000),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/rack":"required","podium.dev/distinct-hosts":"true""#,
+        3,
+    );
+    let ds = place(&snap, &pods, &g);
+    let mut chosen = nodes_of(&ds);
+    chosen.sort();
+    assert_eq!(chosen, ["r2-a", "r2-b", "r2-c"], "only r2 has 3 hosts");
+}
+
+#[test]
+fn required_rack_fails_when_no_rack_is_big_enough() {
+    let pods = members("a", 3, 1000, "g");
+    let snap = snapshot(
+        &[
+            ("r1-a", "r1", 2000),
+            ("r2-a", "r2", 2000),
+            ("loose", "", 8000),
+        ],
+        &pods,
+    );
+    let ds = place(&snap, &pods, &group(r#""podium.dev/rack":"required""#, 3));
+    assert!(ds.iter().all(|d| d.code == Code::Unschedulable));
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: no topology.kubernetes.io/rack domain (of 2) fits the 3 pod(s): \
+         2 lack cpu (need 3000m, at most 2000m free)"
+    );
+}
+
+#[test]
+fn required_rack_without_rack_labels_says_so() {
+    let pods = members("a", 2, 100, "g");
+    let snap = snapshot(&[("n1", "", 4000)], &pods);
+    let ds = place(&snap, &pods, &group(r#""podium.dev/rack":"required""#, 2));
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: 2 pod(s) must share a topology.kubernetes.io/rack domain, and no node has the label topology.kubernetes.io/rack"
+    );
+}
+
+#[test]
+fn preferred_rack_falls_back_to_the_cluster() {
+    let pods = members("a", 3, 1000, "g");
+    let snap = snapshot(&[("r1-a", "r1", 2000), ("r2-a", "r2", 2000)], &pods);
+    let ds = place(&snap, &pods, &group(r#""podium.dev/rack":"preferred""#, 3));
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+
+    let pods = members("b", 2, 1000, "g");
+    let snap = snapshot(&[("r1-a", "r1", 1000), ("r2-a", "r2", 2000)], &pods);
+    let ds = place(&snap, &pods, &group(r#""podium.dev/rack":"preferred""#, 2));
+    assert_eq!(nodes_of(&ds), ["r2-a", "r2-a"], "one rack that fits wins");
+}
+
+#[test]
+fn distinct_hosts_without_enough_hosts_fails() {
+    let pods = members("a", 3, 100, "g");
+    let snap = snapshot(&[("n1", "", 8000), ("n2", "", 8000)], &pods);
+    let ds = place(
+        &snap,
+        &pods,
+        &group(r#""podium.dev/distinct-hosts":"true""#, 3),
+    );
+    assert!(ds.iter().all(|d| d.code == Code::Unschedulable), "{ds:?}");
+}
+
+#[test]
+fn groups_of_one_job_spread_over_racks() {
+    let first = members("a", 2, 100, "g1");
+    let second = members("b", 2, 100, "g2");
+    let all: Vec<PodRecord> = first.iter().chain(&second).cloned().collect();
+    let snap = snapshot(
+        &[
+            ("r1-a", "r1", 4000),
+            ("r1-b", "r1", 4000),
+            ("r2-a", "r2", 4000),
+            ("r2-b", "r2", 4000),
+        ],
+        &all,
+    );
+    let job = [sym("g1"), sym("g2")];
+    let mut placed = Vec::new();
+    for (pods, name) in [(&first, "g1"), (&second, "g2")] {
+        let json = format!(
+            r#"{{"metadata":{{"name":"{name}","namespace":"default",
+                "annotations":{{"podium.dev/rack":"required","podium.dev/job":"j"}}}},
+                "spec":{{"minMember":2}}}}"#
+        );
+        let g = parse_pod_group(json.as_bytes()).expect("a PodGroup");
+        let gang = Gang {
+            group: &g,
+            job_groups: &job,
+            extension: None,
+        };
+        let ds = schedule_gang(&snap, &uids(pods), &profile(), &gang);
+        let racks: HashSet<String> = nodes_of(&ds).iter().map(|n| n[..2].to_owned()).collect();
+        assert_eq!(racks.len(), 1, "{ds:?}");
+        placed.extend(racks);
+    }
+    assert_ne!(
+        placed[0], placed[1],
+        "the job's second group takes the other rack"
+    );
+}
+
+#[test]
+fn placed_members_pin_the_rack() {
+    let pods = members("a", 1, 100, "g");
+    let snap = snapshot(&[("r1-a", "r1", 4000), ("r2-a", "r2", 8000)], &pods);
+    {
+        let mut data = snap.lock();
+        let mut running = with_requests(pod("old"), 100, 0);
+        running.pod_group = Some(sym("g"));
+        let slot = 0;
+        let mut info = (*data.nodes[slot].clone().expect("node")).clone();
+        info.add_pod(Arc::new(running));
+        data.nodes.set(slot, Some(Arc::new(info)));
+    }
+    let ds = place(&snap, &pods, &group(r#""podium.dev/rack":"required""#, 2));
+    assert_eq!(nodes_of(&ds), ["r1-a"]);
+}
+
+#[test]
+fn an_unknown_member_fails_the_whole_gang() {
+    let pods = members("a", 2, 100, "g");
+    let snap = snapshot(&[("n1", "", 4000)], &pods[..1]);
+    let ds = place(&snap, &pods, &group("", 2));
+    assert!(ds.iter().all(|d| d.code == Code::Error));
+    assert_eq!(snap.lock().pending.len(), 1);
+}
+
+#[test]
+fn members_beyond_min_member_may_stay_behind() {
+    let pods = members("a", 4, 1000, "g");
+    let snap = snapshot(&[("n1", "", 2000), ("n2", "", 1000)], &pods);
+    let ds = place(&snap, &pods, &group("", 3));
+    let placed = ds.iter().filter(|d| d.code == Code::Success).count();
+    assert_eq!(placed, 3, "{ds:?}");
+    assert_eq!(snap.lock().pending.len(), 1, "the fourth stays pending");
+
+    let snap = snapshot(&[("n1", "", 2000)], &pods);
+    let ds = place(&snap, &pods, &group("", 3));
+    assert!(
+        ds.iter().all(|d| d.code == Code::Unschedulable),
+        "minMember 3 never fits"
+    );
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: the 4 pod(s) do not all fit at once: the cluster lacks cpu \
+         (need 3000m, 2000m free)",
+        "the three cheapest members' sum is pruned without a trial"
+    );
+}
+
+const BLOCK: &str = "topology.kubernetes.io/block";
+
+/// `(name, block, rack, cpu millicores)` nodes (empty: no such label), and these pending pods.
+fn racked(nodes: &[(&str, &str, &str, i64)], pending: &[PodRecord]) -> Snapshot {
+    let slots: NodeSlots = nodes
+        .iter()
+        .map(|&(name, block, rack, cpu)| {
+            let mut b = node(name, cpu, 1 << 34);
+            let pairs: Vec<(&str, &str)> = [(BLOCK, block), (RACK, rack)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            b.record.labels = Labels::from_pairs(pairs);
+            Some(Arc::new(b.build()))
+        })
+        .collect();
+    let pending: PendingPods = pending
+        .iter()
+        .map(|p| (p.uid.clone(), Arc::new(p.clone())))
+        .collect();
+    Snapshot::new(1, nodes.len(), slots, pending)
+}
+
+/// The value of `key` on each placed member's node, in member order.
+fn where_placed(snap: &Snapshot, ds: &[Decision], key: &str) -> Vec<String> {
+    let nodes = snap.nodes_for_test();
+    ds.iter()
+        .filter_map(|d| d.node.as_deref())
+        .map(|name| {
+            let info = nodes
+                .iter()
+                .find(|n| n.node.as_ref().is_some_and(|r| r.name() == name))
+                .expect("a node");
+            let labels = &info.node.as_ref().expect("a node").labels;
+            labels
+                .get(sym(key))
+                .map_or(String::new(), |v| resolve(v).to_owned())
+        })
+        .collect()
+}
+
+fn distinct(values: &[String]) -> Vec<String> {
+    let mut out = values.to_vec();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn required_block_with_slices_per_rack_lands_so() {
+    // Block b1 has 4 racks of 2 one-pod nodes; b2 has one rack of 8. Slices of 2 per rack in
+    // b1, or all 4 in b2's single rack: both are inside one block. b2's nodes are bigger (more
+    // free left), so best fit picks b1, and each slice shares a rack.
+    let pods = members("a", 4, 1000, "g");
+    let mut nodes = Vec::new();
+    let names: Vec<String> = (0..16).map(|i| format!("n{i}")).collect();
+    for (i, name) in names.iter().enumerate().take(8) {
+        let rack = ["r1", "r2", "r3", "r4"][i / 2];
+        nodes.push((name.as_str(), "b1", rack, 1000));
+    }
+    for name in &names[8..16] {
+        nodes.push((name.as_str(), "b2", "r9", 4000));
+    }
+    let snap = racked(&nodes, &pods);
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block",
+           "podium.dev/slice-size":"2","podium.dev/slice-level":"topology.kubernetes.io/rack""#,
+        4,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    assert_eq!(distinct(&where_placed(&snap, &ds, BLOCK)), ["b1"]);
+    let racks = where_placed(&snap, &ds, RACK);
+    assert_eq!(
+        racks[0], racks[1],
+        "the first slice shares a rack: {racks:?}"
+    );
+    assert_eq!(
+        racks[2], racks[3],
+        "the second slice shares a rack: {racks:?}"
+    );
+    assert_ne!(
+        racks[0], racks[2],
+        "a rack holds 2 pods, one slice: {racks:?}"
+    );
+}
+
+#[test]
+fn required_block_with_slices_fails_whole_with_the_reason() {
+    // One block, racks of one 1-pod node each: no rack holds a slice of 2.
+    let pods = members("a", 4, 1000, "g");
+    let snap = racked(
+        &[
+            ("n1", "b1", "r1", 1000),
+            ("n2", "b1", "r2", 1000),
+            ("n3", "b1", "r3", 1000),
+            ("n4", "b1", "r4", 1000),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block",
+           "podium.dev/slice-size":"2","podium.dev/slice-level":"topology.kubernetes.io/rack""#,
+        4,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert!(
+        ds.iter()
+            .all(|d| d.code == Code::Unschedulable && d.node.is_none())
+    );
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: no topology.kubernetes.io/block domain (of 1) fits the 4 pod(s): \
+         1 lacks room for the slices (2 slice(s) of 2 pod(s) each in one \
+         topology.kubernetes.io/rack domain, room for at most 0)"
+    );
+    assert_eq!(snap.lock().pending.len(), 4, "nothing placed");
+    // Without slices the block takes them.
+    let ds = place(
+        &snap,
+        &pods,
+        &group(
+            r#""podium.dev/topology-level":"topology.kubernetes.io/block""#,
+            4,
+        ),
+    );
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+}
+
+#[test]
+fn a_slice_that_fails_its_trial_tries_the_next_rack() {
+    // Rack r1 has room by its totals, but a taint-like refusal: its node is cordoned. The
+    // slice goes to r2.
+    let pods = members("a", 2, 500, "g");
+    let mut snap_nodes = vec![("n1", "b1", "r1", 4000), ("n2", "b1", "r2", 8000)];
+    snap_nodes.sort();
+    let snap = racked(&snap_nodes, &pods);
+    {
+        let mut data = snap.lock();
+        let mut info = (*data.nodes[0].clone().expect("node")).clone();
+        let mut record = (**info.node.as_ref().expect("record")).clone();
+        record.unschedulable = true;
+        info.node = Some(Arc::new(record));
+        data.nodes.set(0, Some(Arc::new(info)));
+    }
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block",
+           "podium.dev/slice-size":"2","podium.dev/slice-level":"topology.kubernetes.io/rack""#,
+        2,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert_eq!(nodes_of(&ds), ["n2", "n2"], "{ds:?}");
+}
+
+#[test]
+fn best_fit_picks_the_fullest_domain_that_takes_the_gang() {
+    // Three blocks with 8, 3 and 2 cores free: a gang of 2 × 1 core fits b2 and b3 tightest
+    // in b3, and in b1 with most left over.
+    let pods = members("a", 2, 1000, "g");
+    let snap = racked(
+        &[
+            ("a1", "b1", "", 8000),
+            ("b1", "b2", "", 3000),
+            ("c1", "b3", "", 2000),
+            ("d1", "b4", "", 1000),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block""#,
+        2,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert_eq!(where_placed(&snap, &ds, BLOCK), ["b3", "b3"], "{ds:?}");
+}
+
+#[test]
+fn domains_that_cannot_hold_the_sum_are_pruned_without_a_trial() {
+    // Every block has a node that could take one member; none has the sum of three.
+    let pods = members("a", 3, 1000, "g");
+    let snap = racked(
+        &[
+            ("a1", "b1", "", 2000),
+            ("b1", "b2", "", 2500),
+            ("c1", "b3", "", 1000),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block""#,
+        3,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: no topology.kubernetes.io/block domain (of 3) fits the 3 pod(s): \
+         3 lack cpu (need 3000m, at most 2500m free)"
+    );
+    assert_eq!(ds[0].evaluated_nodes, 0, "no member was decided");
+    assert!(ds[0].reasons.is_empty());
+    // Room per node prunes too: 3.9 cores free in b1, but no node has room for two 1-core
+    // pods and one has room for none.
+    let snap = racked(
+        &[
+            ("a1", "b1", "", 1500),
+            ("a2", "b1", "", 1500),
+            ("a3", "b1", "", 900),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block""#,
+        3,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: no topology.kubernetes.io/block domain (of 1) fits the 3 pod(s): \
+         1 lacks room on its nodes (room for at most 2 of 3 pod(s))"
+    );
+    assert_eq!(ds[0].evaluated_nodes, 0, "no member was decided");
+}
+
+#[test]
+fn preferred_rack_falls_back_to_the_block_before_the_cluster() {
+    // No rack holds 3 members; block b2 does (two racks), and so would the cluster.
+    let pods = members("a", 3, 1000, "g");
+    let snap = racked(
+        &[
+            ("a1", "b1", "r1", 2000),
+            ("b1", "b2", "r2", 2000),
+            ("b2", "b2", "r3", 1000),
+            ("c1", "b3", "r4", 1000),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/rack","podium.dev/topology-mode":"preferred""#,
+        3,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    assert_eq!(distinct(&where_placed(&snap, &ds, BLOCK)), ["b2"]);
+    // Required, the same gang does not fit.
+    let pods = members("b", 3, 1000, "g");
+    let snap = racked(
+        &[
+            ("a1", "b1", "r1", 2000),
+            ("b1", "b2", "r2", 2000),
+            ("b2", "b2", "r3", 1000),
+        ],
+        &pods,
+    );
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/rack""#,
+        3,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert!(ds.iter().all(|d| d.code == Code::Unschedulable), "{ds:?}");
+}
+
+#[test]
+fn members_already_running_keep_their_block() {
+    let pods = members("a", 1, 100, "g");
+    let snap = racked(&[("a1", "b1", "", 1000), ("b1", "b2", "", 250)], &pods);
+    {
+        let mut data = snap.lock();
+        let mut running = with_requests(pod("old"), 100, 0);
+        running.pod_group = Some(sym("g"));
+        let mut info = (*data.nodes[0].clone().expect("node")).clone();
+        info.add_pod(Arc::new(running));
+        data.nodes.set(0, Some(Arc::new(info)));
+    }
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/block""#,
+        2,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert_eq!(
+        nodes_of(&ds),
+        ["a1"],
+        "b2 is the better fit, but the running member is in b1"
+    );
+}
+
+#[test]
+fn a_slice_level_not_below_the_gang_level_is_an_error() {
+    let pods = members("a", 2, 100, "g");
+    let snap = racked(&[("a1", "b1", "r1", 1000)], &pods);
+    let g = group(
+        r#""podium.dev/topology-level":"topology.kubernetes.io/rack",
+           "podium.dev/slice-size":"1","podium.dev/slice-level":"topology.kubernetes.io/block""#,
+        2,
+    );
+    let ds = place(&snap, &pods, &g);
+    assert!(
+        ds.iter()
+            .all(|d| d.code == Code::UnschedulableAndUnresolvable)
+    );
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: the slice level topology.kubernetes.io/block is not below the \
+         gang's level topology.kubernetes.io/rack in the profile's topology levels \
+         (topology.kubernetes.io/block, topology.kubernetes.io/rack, kubernetes.io/hostname)"
+    );
+}
+
+#[test]
+fn any_label_is_a_level() {
+    // An NVLink clique label, outside the profile's list: domains by its values.
+    let pods = members("a", 2, 1000, "g");
+    let clique = "nvidia.com/gpu.clique";
+    let slots: NodeSlots = [("a1", "c1"), ("a2", "c2"), ("a3", "c2")]
+        .iter()
+        .map(|&(name, c)| {
+            let mut b = node(name, 1000, 1 << 34);
+            b.record.labels = Labels::from_pairs([(clique, c)]);
+            Some(Arc::new(b.build()))
+        })
+        .collect();
+    let pending: PendingPods = pods
+        .iter()
+        .map(|p| (p.uid.clone(), Arc::new(p.clone())))
+        .collect();
+    let snap = Snapshot::new(1, 3, slots, pending);
+    let g = group(r#""podium.dev/topology-level":"nvidia.com/gpu.clique""#, 2);
+    let ds = place(&snap, &pods, &g);
+    let mut chosen = nodes_of(&ds);
+    chosen.sort();
+    assert_eq!(chosen, ["a2", "a3"]);
+}
+
+#[test]
+fn identical_members_share_filter_verdicts() {
+    let mut pods = members("a", 3, 1000, "g");
+    let mut odd = with_requests(pod("odd"), 2000, 0);
+    odd.pod_group = Some(sym("g"));
+    pods.push(odd);
+    let arcs: Vec<Arc<PodRecord>> = pods.iter().cloned().map(Arc::new).collect();
+    let snap = snapshot(&[("n1", "", 8000)], &pods);
+    let data = snap.lock();
+    let nodes: Vec<Arc<NodeInfo>> = data.real_nodes().into_iter().map(|(_, n)| n).collect();
+    let g = group("", 4);
+    let job = [g.name];
+    let gang = Gang {
+        group: &g,
+        job_groups: &job,
+        extension: None,
+    };
+    let excluded = HashSet::new();
+    let needs = Need::of(&arcs, 4, false, true);
+    let profile = profile();
+    let search = Search::new(
+        &profile,
+        &data,
+        &nodes,
+        &arcs,
+        &excluded,
+        &gang,
+        (4, &needs),
+        None,
+    );
+    assert_eq!(search.kinds(), 2, "three alike, one apart");
+}
+
+#[test]
+fn placements_match_member_by_member_decisions() {
+    // The memo must not change a decision: the same gang decided without one lands the same.
+    let pods = members("a", 6, 700, "g");
+    let nodes = [
+        ("n1", "", 2000),
+        ("n2", "", 1500),
+        ("n3", "", 3000),
+        ("n4", "", 1000),
+    ];
+    let snap = snapshot(&nodes, &pods);
+    let with_memo = nodes_of(&place(&snap, &pods, &group("", 6)));
+    let snap = snapshot(&nodes, &pods);
+    let mut alone = Vec::new();
+    for p in &pods {
+        let ds = place(&snap, std::slice::from_ref(p), &group("", 1));
+        alone.extend(nodes_of(&ds));
+    }
+    assert_eq!(with_memo, alone);
+}

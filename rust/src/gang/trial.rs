@@ -1,0 +1,453 @@
+//! Trial placements of a gang in one domain: members placed one by one on the domain's nodes
+//! (each sees the earlier ones), slice by slice when the gang asks for slices, and undone whole
+//! as soon as the gang cannot be completed. Nothing is held for a gang that does not fit, so two
+//! gangs that each need more than half the cluster cannot deadlock.
+//!
+//! A member costs one scheduling cycle over the domain's nodes, sampled as a pod's cycle is over
+//! the cluster; members of one kind (see `FilterMemo`) share their filter verdicts, so each node
+//! is filtered once per kind and again only after a member lands on it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::cycle::{Cluster, Decision, FilterMemo, Options, assume_claims, schedule_pod};
+use crate::framework::code::Code;
+use crate::framework::extension::Extension;
+use crate::intern::{Sym, resolve};
+use crate::runtime::profile::Profile;
+use crate::state::dra::Dra;
+use crate::state::namespaces::Namespaces;
+use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
+use crate::state::pod_group::PodGroupRecord;
+use crate::state::snapshot::SnapshotData;
+use crate::state::volume_binder::ClaimBinding;
+use crate::state::volumes::Volumes;
+
+use super::domains::{Capacity, Domain, Need, within};
+
+/// The gang to place and what it must respect.
+pub struct Gang<'a> {
+    pub group: &'a PodGroupRecord,
+    /// Names of the groups (in the group's namespace) of the same job, the group included.
+    pub job_groups: &'a [Sym],
+    /// Outside plugins judging the nodes the core keeps for each member.
+    pub extension: Option<&'a dyn Extension>,
+}
+
+/// A gang's slices: `size` members each inside one domain of level `key`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slices {
+    pub size: usize,
+    pub key: Sym,
+}
+
+/// What every trial of one gang shares.
+pub(super) struct Search<'a> {
+    pub profile: &'a Profile,
+    pub data: &'a SnapshotData,
+    pub nodes: &'a [Arc<NodeInfo>],
+    pub members: &'a [Arc<PodRecord>],
+    /// Nodes already holding a member, when members need distinct hosts.
+    pub excluded: &'a HashSet<usize>,
+    pub gang: &'a Gang<'a>,
+    /// Members that must be placed: minMember less the members already placed.
+    pub need: usize,
+    /// The gang's needs, for the slice domains' room.
+    pub needs: &'a Need,
+    pub slices: Option<Slices>,
+    /// Where each domain's node list starts (the profile's rotating start, once per gang).
+    pub start: usize,
+    /// Per member, its kind (an index into `memos`), or None when it is decided alone.
+    kinds: Vec<Option<usize>>,
+    memos: Vec<FilterMemo>,
+    /// Nodes examined over every member's cycle (to advance the profile's start).
+    pub examined: usize,
+}
+
+/// A trial that placed every member the gang needs: each member's decision, in order (those
+/// left behind, beyond minMember, with their own failure), and the state with them placed.
+pub(super) struct Placed {
+    pub placements: Vec<(usize, Decision)>,
+    pub work: Work,
+}
+
+/// A trial that failed: how far it got, where, and the decision of the member that fit nowhere.
+#[derive(Debug)]
+pub(super) struct Stuck {
+    pub placed: usize,
+    pub failed: Box<Decision>,
+    /// `(level, value)` of the domain tried; None for the whole cluster.
+    pub domain: Option<(Sym, Sym)>,
+    /// What went wrong beyond the member's own failure (a slice that fit no domain).
+    pub note: Option<String>,
+}
+
+/// The snapshot's state as a trial changes it. Copy-on-write: only the nodes a member lands on
+/// are copied; the log keeps what each placement replaced, to undo a slice.
+pub(super) struct Work {
+    pub nodes: Vec<Arc<NodeInfo>>,
+    pub volumes: Volumes,
+    pub dra: Dra,
+    /// Members count against their quota as they are placed: a gang is admitted whole.
+    pub namespaces: Namespaces,
+    /// `(node, before)` per placement, in order.
+    log: Vec<(usize, Arc<NodeInfo>)>,
+    /// Nodes holding a member placed in this trial.
+    used: Vec<bool>,
+}
+
+impl Work {
+    /// The nodes placed on, each once.
+    pub fn touched(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self.log.iter().map(|&(i, _)| i).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// A point a slice's placements can be undone to.
+struct Mark {
+    log: usize,
+    volumes: Volumes,
+    dra: Dra,
+    namespaces: Namespaces,
+}
+
+impl<'a> Search<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        profile: &'a Profile,
+        data: &'a SnapshotData,
+        nodes: &'a [Arc<NodeInfo>],
+        members: &'a [Arc<PodRecord>],
+        excluded: &'a HashSet<usize>,
+        gang: &'a Gang<'a>,
+        (need, needs): (usize, &'a Need),
+        slices: Option<Slices>,
+    ) -> Self {
+        let mut classes: HashMap<String, usize> = HashMap::new();
+        let kinds: Vec<Option<usize>> = members
+            .iter()
+            .map(|m| {
+                let key = kind_key(m)?;
+                let next = classes.len();
+                Some(*classes.entry(key).or_insert(next))
+            })
+            .collect();
+        let memos = (0..classes.len())
+            .map(|_| FilterMemo::new(nodes.len()))
+            .collect();
+        Self {
+            profile,
+            data,
+            nodes,
+            members,
+            excluded,
+            gang,
+            need,
+            needs,
+            slices,
+            start: 0,
+            kinds,
+            memos,
+            examined: 0,
+        }
+    }
+
+    /// Places the members in `domain` (slice by slice when the gang has slices); on failure
+    /// the snapshot's view is as before and the memos forget what the trial changed.
+    pub fn trial(&mut self, domain: &Domain, level: Option<Sym>) -> Result<Placed, Stuck> {
+        let mut work = Work {
+            nodes: self.nodes.to_vec(),
+            volumes: self.data.volumes.clone(),
+            dra: self.data.dra.clone(),
+            namespaces: self.data.namespaces.clone(),
+            log: Vec::new(),
+            used: vec![false; self.nodes.len()],
+        };
+        let order = rotated(&domain.nodes, self.start);
+        let outcome = match self.slices {
+            None => self.place_all(&mut work, &order),
+            Some(slices) => self.place_slices(&mut work, &order, slices),
+        };
+        match outcome {
+            Ok(placements) => Ok(Placed { placements, work }),
+            Err(stuck) => {
+                let (placed, failed, note) = *stuck;
+                for &(i, _) in &work.log {
+                    self.forget(i);
+                }
+                Err(Stuck {
+                    placed,
+                    failed: Box::new(failed),
+                    domain: level.zip(domain.value),
+                    note,
+                })
+            }
+        }
+    }
+
+    /// Every member on `order`'s nodes; members beyond what the gang needs may stay behind.
+    fn place_all(&mut self, work: &mut Work, order: &[usize]) -> Outcome {
+        let mut open: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|i| !self.excluded.contains(i))
+            .collect();
+        let mut placements = Vec::with_capacity(self.members.len());
+        let mut skipped = 0usize;
+        for m in 0..self.members.len() {
+            match self.place(work, m, &open) {
+                Ok((decision, i)) => {
+                    if self.gang.group.distinct_hosts {
+                        open.retain(|&j| j != i);
+                    }
+                    placements.push((m, decision));
+                }
+                Err(decision) => {
+                    skipped += 1;
+                    if self.members.len() - skipped < self.need {
+                        return Err(Box::new((m + 1 - skipped, *decision, None)));
+                    }
+                    placements.push((m, *decision));
+                }
+            }
+        }
+        Ok(placements)
+    }
+
+    /// The members in slices of `slices.size`, each slice inside one domain of the slice level
+    /// among `order`'s nodes: the fullest that has room for it (best fit), then the next.
+    fn place_slices(&mut self, work: &mut Work, order: &[usize], slices: Slices) -> Outcome {
+        let mut subs = within(&work.nodes, order, slices.key, self.needs);
+        let members: Vec<usize> = (0..self.members.len()).collect();
+        let mut placements: Vec<(usize, Decision)> = Vec::with_capacity(self.members.len());
+        let mut placed = 0usize;
+        for (k, chunk) in members.chunks(slices.size.max(1)).enumerate() {
+            let mut ranked: Vec<usize> = (0..subs.len())
+                .filter(|&s| subs[s].capacity.room >= chunk.len())
+                .collect();
+            ranked.sort_by_key(|&s| (subs[s].capacity.room, subs[s].name()));
+            let mut last: Option<(Decision, usize)> = None;
+            let mut landed = false;
+            for s in ranked {
+                let mark = self.mark(work);
+                let distinct = self.gang.group.distinct_hosts;
+                let mut open: Vec<usize> = subs[s]
+                    .nodes
+                    .iter()
+                    .copied()
+                    .filter(|&i| !(self.excluded.contains(&i) || distinct && work.used[i]))
+                    .collect();
+                let mut here = Vec::with_capacity(chunk.len());
+                let mut failed = None;
+                for &m in chunk {
+                    match self.place(work, m, &open) {
+                        Ok((decision, i)) => {
+                            if self.gang.group.distinct_hosts {
+                                open.retain(|&j| j != i);
+                            }
+                            here.push((m, decision));
+                        }
+                        Err(decision) => {
+                            failed = Some((*decision, here.len()));
+                            break;
+                        }
+                    }
+                }
+                match failed {
+                    None => {
+                        let mut capacity = Capacity::new(self.needs);
+                        for &i in &subs[s].nodes {
+                            capacity.add(self.needs, &work.nodes[i]);
+                        }
+                        subs[s].capacity = capacity;
+                        placed += here.len();
+                        placements.extend(here);
+                        landed = true;
+                        break;
+                    }
+                    Some(fail) => {
+                        self.undo(work, mark);
+                        if last.as_ref().is_none_or(|(_, got)| fail.1 > *got) {
+                            last = Some(fail);
+                        }
+                    }
+                }
+            }
+            if landed {
+                continue;
+            }
+            let note = slice_note(k, chunk.len(), slices.key, subs.len());
+            let left = self.members.len() - chunk[0];
+            if placed >= self.need {
+                // The rest stay behind: the gang has what it needs.
+                let decision = last.map_or_else(|| self.no_room(chunk[0], &note), |(d, _)| d);
+                for &m in &members[chunk[0]..] {
+                    let mut d = Decision::for_pod(&self.members[m]);
+                    d.code = decision.code;
+                    d.message.clone_from(&decision.message);
+                    d.reasons.clone_from(&decision.reasons);
+                    placements.push((m, d));
+                }
+                debug_assert_eq!(placements.len(), chunk[0] + left);
+                return Ok(placements);
+            }
+            let (decision, got) = last.unwrap_or_else(|| (self.no_room(chunk[0], &note), 0));
+            return Err(Box::new((placed + got, decision, Some(note))));
+        }
+        Ok(placements)
+    }
+
+    /// A decision for member `m` when no slice domain had room to try.
+    fn no_room(&self, m: usize, note: &str) -> Decision {
+        let mut d = Decision::for_pod(&self.members[m]);
+        d.code = Code::Unschedulable;
+        d.message = note.to_owned();
+        d
+    }
+
+    /// Decides member `m` among the nodes `open` and places it where it fits.
+    fn place(
+        &mut self,
+        work: &mut Work,
+        m: usize,
+        open: &[usize],
+    ) -> Result<(Decision, usize), Box<Decision>> {
+        let pod = &self.members[m];
+        let memo = self.kinds[m].map(|k| &self.memos[k]);
+        let cluster = Cluster {
+            nodes: &work.nodes,
+            namespaces: &work.namespaces,
+            volumes: &work.volumes,
+            dra: &work.dra,
+        };
+        let options = Options {
+            extension: self.gang.extension,
+            only: Some(open),
+            memo,
+            ..Options::default()
+        };
+        let (decision, chosen) = schedule_pod(self.profile, cluster, pod, options);
+        self.examined += decision.evaluated_nodes;
+        let Some(i) = chosen else {
+            return Err(Box::new(decision));
+        };
+        if let Err(e) = assume_claims(&mut work.dra, pod, &decision.claims) {
+            // A bug (the devices were free in this view): the member is not placed.
+            let mut failed = decision;
+            failed.code = Code::Error;
+            failed.message = format!("running Reserve plugin \"DynamicResources\": {e}");
+            failed.node = None;
+            return Err(Box::new(failed));
+        }
+        work.log.push((i, work.nodes[i].clone()));
+        work.used[i] = true;
+        work.volumes
+            .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
+        if !work.namespaces.quotas.is_empty() {
+            work.namespaces.quotas.add(pod.namespace, &pod.requests);
+        }
+        Arc::make_mut(&mut work.nodes[i]).place(pod.clone(), decision.allocation.as_deref());
+        self.forget(i);
+        Ok((decision, i))
+    }
+
+    fn mark(&self, work: &Work) -> Mark {
+        Mark {
+            log: work.log.len(),
+            volumes: work.volumes.clone(),
+            dra: work.dra.clone(),
+            namespaces: work.namespaces.clone(),
+        }
+    }
+
+    /// Undoes the placements after `mark`.
+    fn undo(&mut self, work: &mut Work, mark: Mark) {
+        while work.log.len() > mark.log {
+            let Some((i, before)) = work.log.pop() else {
+                break;
+            };
+            work.nodes[i] = before;
+            work.used[i] = work.log.iter().any(|&(j, _)| j == i);
+            self.forget(i);
+        }
+        work.volumes = mark.volumes;
+        work.dra = mark.dra;
+        work.namespaces = mark.namespaces;
+    }
+
+    /// Node `i` changed: every kind filters it again.
+    fn forget(&mut self, i: usize) {
+        for memo in &mut self.memos {
+            memo.forget(i);
+        }
+    }
+}
+
+/// Each member's decision in order; Err: members placed, the decision of the one that could not
+/// be, and a note on the slice that failed.
+type Outcome = Result<Vec<(usize, Decision)>, Box<(usize, Decision, Option<String>)>>;
+
+fn slice_note(k: usize, size: usize, key: Sym, domains: usize) -> String {
+    let mut note = format!(
+        "slice {} ({size} pod(s)) fits in no {} domain",
+        k + 1,
+        resolve(key)
+    );
+    if domains == 0 {
+        let _ = write!(note, ": no node has the label");
+    } else {
+        let _ = write!(note, " (of {domains})");
+    }
+    note
+}
+
+/// `nodes` starting at `start` (modulo their number), wrapping around.
+fn rotated(nodes: &[usize], start: usize) -> Vec<usize> {
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let at = start % nodes.len();
+    nodes[at..].iter().chain(&nodes[..at]).copied().collect()
+}
+
+/// A member's kind for sharing filter verdicts, or None when a verdict on one node may change
+/// with a placement on another (its own affinity terms, spread constraints, volume claims that
+/// reserve PVs, device claims), or when the pod is malformed.
+fn kind_key(pod: &PodRecord) -> Option<String> {
+    if pod.error.is_some()
+        || pod.pod_affinity.is_some()
+        || !pod.spread.is_empty()
+        || !pod.claims.is_empty()
+        || !pod.resource_claims.is_empty()
+    {
+        return None;
+    }
+    Some(format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+        pod.requests,
+        pod.host_ports,
+        pod.node_selector,
+        pod.required_affinity,
+        pod.tolerations,
+        pod.node_name,
+        pod.labels,
+        pod.namespace,
+        pod.numa_policy,
+        pod.priority,
+        pod.scheduler_name,
+        pod.gated,
+    ))
+}
+
+#[cfg(test)]
+impl Search<'_> {
+    /// How many kinds of member share verdicts.
+    pub fn kinds(&self) -> usize {
+        self.memos.len()
+    }
+}
