@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::intern::{Sym, resolve};
+use crate::state::dra::Dra;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, ResourceName};
@@ -42,8 +43,14 @@ impl Need {
     }
 
     /// `members` of which `count` must be placed; `fit`: the profile filters by resources
-    /// (NodeResourcesFit), so they and pod slots may prune.
-    pub fn of(members: &[Arc<PodRecord>], count: usize, distinct_hosts: bool, fit: bool) -> Self {
+    /// (NodeResourcesFit), so they and pod slots may prune. Extended resources a DeviceClass
+    /// serves (`dra`) are left out: DRA may serve them on nodes whose allocatable has none.
+    pub fn of(
+        members: &[Arc<PodRecord>],
+        (count, distinct_hosts): (usize, bool),
+        fit: bool,
+        dra: &Dra,
+    ) -> Self {
         if !fit {
             return Self {
                 count,
@@ -69,6 +76,12 @@ impl Need {
             .collect();
         scalars.sort_unstable();
         scalars.dedup();
+        let backed: Vec<Sym> = members
+            .iter()
+            .flat_map(|m| dra.dra_backed(m))
+            .map(|(name, _)| name)
+            .collect();
+        scalars.retain(|s| !backed.contains(s));
         resources.extend(scalars.into_iter().map(ResourceName::Scalar));
         let asks = |r: ResourceName| -> Vec<i64> {
             members.iter().map(|m| m.requests.get(r).max(0)).collect()

@@ -164,7 +164,7 @@ pub fn schedule_gang(
     let fit = profile
         .filter_names
         .contains(&crate::plugins::node_resources_fit::filter::NAME);
-    let needs = Need::of(&members, need, group.distinct_hosts, fit);
+    let needs = Need::of(&members, (need, group.distinct_hosts), fit, &data.dra);
     let outcome = {
         let mut search = Search::new(
             profile,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::intern::sym;
+use crate::state::dra::Dra;
 use crate::state::labels::Labels;
 use crate::state::pod_group::parse_pod_group;
 use crate::state::snapshot::{NodeSlots, PendingPods};
@@ -651,7 +652,7 @@ fn identical_members_share_filter_verdicts() {
         extension: None,
     };
     let excluded = HashSet::new();
-    let needs = Need::of(&arcs, 4, false, true);
+    let needs = Need::of(&arcs, (4, false), true, Dra::none());
     let profile = profile();
     let search = Search::new(
         &profile,
