@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,16 @@ def test_builds_once_into_a_directory_keyed_by_the_sources(tools: Path, tmp_path
     rebuilt = ensure_built(TARGET, QUIET)
     assert rebuilt != directory
     assert not list(rebuilt.parent.glob(".build-*"))  # staging directories are gone
-    assert not directory.exists()  # the outdated build of the same module is removed
+    # Used a moment ago (another worktree may still be on it): kept.
+    assert directory.exists()
+
+    # Unused for longer than the keep period: the next build of the module removes it.
+    long_ago = time.time() - binaries._KEEP_UNUSED_SECONDS - 60
+    os.utime(directory / ".module", (long_ago, long_ago))
+    (tools / "hello" / "cmd" / "hello" / "main.go").write_text(HELLO.replace("hello", "ciao"))
+    newest = ensure_built(TARGET, QUIET)
+    assert not directory.exists()  # the outdated, unused build of the same module is removed
+    assert rebuilt.exists() and newest.exists()
 
 
 def test_compile_error_is_reported_with_the_go_output(tools: Path) -> None:

@@ -36,6 +36,8 @@ TOOLS_DIR_ENV = "PODIUM_TOOLS_DIR"
 _KEY_HEX_DIGITS = 16
 _LOG_TAIL_LINES = 40
 _MODULE_MARKER = ".module"
+_KEEP_UNUSED_SECONDS = 2 * 24 * 3600
+"""An older build of a module is removed once nothing asked for it for this long."""
 # The status line must fit one terminal line, or each refresh scrolls.
 _STEP_WIDTH = 40
 
@@ -125,6 +127,7 @@ def ensure_built(target: GoTarget, console: Console | None = None) -> Path:
     source = module_dir(target)
     final = cache_root() / "bin" / source_key(source)
     if _complete(final, target.commands):
+        _mark_used(final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     with _locked(final.with_name(f".{final.name}.lock")):
@@ -149,14 +152,26 @@ def ensure_built(target: GoTarget, console: Console | None = None) -> Path:
     return final
 
 
+def _mark_used(directory: Path) -> None:
+    # The marker's mtime says when a build was last asked for: what _remove_older_builds keeps.
+    with contextlib.suppress(OSError):
+        (directory / _MODULE_MARKER).touch()
+
+
 def _remove_older_builds(current: Path, target: GoTarget) -> None:
-    # Each source change makes a new directory of a few hundred MB: keep only the newest per
-    # module. A server still running from a removed directory is unaffected (Linux keeps the
-    # open executable).
+    # Each source change makes a new directory of a few hundred MB, so older builds of the
+    # module go, but only once unused for a while: worktrees on another pin (a branch not yet
+    # rebased onto a version bump) share this cache, and removing their build would make each
+    # rebuild the other's in turn. A server still running from a removed directory is
+    # unaffected (Linux keeps the open executable).
+    cutoff = time.time() - _KEEP_UNUSED_SECONDS
     for marker in current.parent.glob(f"*/{_MODULE_MARKER}"):
         directory = marker.parent
-        if directory != current and marker.read_text() == target.module:
-            shutil.rmtree(directory, ignore_errors=True)
+        if directory == current or marker.read_text() != target.module:
+            continue
+        with contextlib.suppress(OSError):
+            if marker.stat().st_mtime < cutoff:
+                shutil.rmtree(directory, ignore_errors=True)
 
 
 def ensure_binaries(console: Console | None = None) -> Binaries:

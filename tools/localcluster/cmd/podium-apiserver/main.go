@@ -21,6 +21,8 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/component-base/cli"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
+
+	"podium.dev/localcluster/internal/gates"
 )
 
 func main() {
@@ -73,7 +75,10 @@ func main() {
 		"--max-requests-inflight=4000",
 		"--max-mutating-requests-inflight=2000",
 		"--watch-cache-sizes=pods#50000,nodes#10000",
-	}, flag.Args()...))
+		// The Workload API (Workload, PodGroup) and its fields, as kube-scheduler and
+		// kube-controller-manager here see them (internal/gates).
+		"--runtime-config=" + gates.RuntimeConfig,
+	}, append(gates.Args(), flag.Args()...)...))
 	os.Exit(cli.Run(cmd))
 }
 
