@@ -4,8 +4,8 @@ valid (issue 17's acceptance).
 A seeded cluster (``conformance.dra_generator``: GPU and NIC slices, partitionable and tainted
 GPUs, claims asking ExactCount 1/2/4/8 and All, selectors on attributes and capacity,
 ``matchAttribute`` on the PCIe root, ``firstAvailable``, adminAccess, shared claims and claim
-templates) is placed twice on one apiserver with kube-controller-manager (templates become
-claims):
+templates, and pods asking GPUs as an extended resource a DeviceClass serves) is placed
+twice on one apiserver with kube-controller-manager (templates become claims):
 
 1. by kube-scheduler. Then podium's core judges every pod against the final state: a pod
    kube-scheduler bound to N must be feasible on N for podium, judged with its own claims'
@@ -241,7 +241,7 @@ class _world:
 def _check_served(sent: JSON, served: JSON) -> None:
     """The apiserver drops fields of features it does not serve: a partitionable or tainted
     device coming back plain would make the test weaker than it claims."""
-    for key in ("sharedCounters",):
+    for key in ("sharedCounters", "extendedResourceName"):
         assert (key in sent["spec"]) == (key in served["spec"]), f"{key} not served: {served}"
     for mine, theirs in zip(
         sent["spec"].get("devices", []), served["spec"].get("devices", []), strict=True
@@ -332,6 +332,9 @@ def judge(
             for pc, claim, _ in scenario.pod_claims[name]
             if (c := dra_validity.claim_of(pod, pc, claim)) in claims
         ]
+        # The claim kube-scheduler made for the pod's extended resources is its own too.
+        if (extended := dra_validity.extended_claim_of(pod)) in claims:
+            own.append(claims[extended])
         node = pod["spec"].get("nodeName")
         if node:
             placed += 1

@@ -162,3 +162,34 @@ def test_admin_access_shares_the_device() -> None:
     claims = [_claim("c0", "n-0", [("r0", "gpu-3")], ["p0"]), monitored]
     pods = [_pod("p0", "n-0"), _pod("p1", "n-0")]
     assert dra_validity.problems(scenario, pods, claims) == []
+
+
+def test_a_pod_asking_an_extended_resource_needs_its_claim_allocated_as_it_asks() -> None:
+    scenario = dataclasses.replace(
+        _scenario({}, {}),
+        extended={"p0": 2},
+        extended_resource="t.example.com/gpu",
+        extended_class="gpu-extended-t",
+    )
+    request = "container-0-request-0"
+    pod = _pod("p0", "n-0")
+    unrecorded = dra_validity.problems(scenario, [pod], [])
+    assert any("claim (extended resources) (None) not found" in p for p in unrecorded), unrecorded
+    pod["status"] = {
+        "extendedResourceClaimStatus": {
+            "resourceClaimName": "p0-extended-resources-x",
+            "requestMappings": [
+                {"containerName": "c", "resourceName": "t.example.com/gpu", "requestName": request}
+            ],
+        }
+    }
+    good = _claim(
+        "p0-extended-resources-x", "n-0", [(request, "gpu-0"), (request, "gpu-1")], ["p0"]
+    )
+    assert dra_validity.problems(scenario, [pod], [good]) == []
+    short = _claim("p0-extended-resources-x", "n-0", [(request, "gpu-0")], ["p0"])
+    found = dra_validity.problems(scenario, [pod], [short])
+    assert any("1 devices for count 2" in p for p in found), found
+    nic = _claim("p0-extended-resources-x", "n-0", [(request, "gpu-0"), (request, "nic-0")], ["p0"])
+    found = dra_validity.problems(scenario, [pod], [nic])
+    assert any("not admitted" in p for p in found), found

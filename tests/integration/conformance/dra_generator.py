@@ -21,6 +21,10 @@ The cluster (per node, drawn from the seed):
 - ``tainted``: like ``h100``, with GPUs 6 and 7 tainted NoSchedule (DRADeviceTaints): only
   requests tolerating the taint may have them.
 
+No node has a device plugin: every 12th pod asks 1, 2 or 4 whole GPUs as the extended resource
+``<tag>.example.com/gpu``, which a DeviceClass names (DRAExtendedResource), so the scheduler
+allocates them through a claim it makes for the pod.
+
 Why judging against the final state is sound: devices never change, no pod or claim is deleted,
 and an allocation, once written, stays (the claim stays reserved for its bound pod). So devices
 only get taken. A pending pod was infeasible when kube-scheduler last tried it, and stays so; a
@@ -113,11 +117,16 @@ class ClaimSpec:
     requests: tuple[tuple[Request, ...], ...]
     aligned: bool = False
     shape: str = ""
+    # The requests' names, when not ``r<index>`` (a scheduler's claim for extended resources).
+    names: tuple[str, ...] = ()
+
+    def request_name(self, index: int) -> str:
+        return self.names[index] if self.names else f"r{index}"
 
     def spec(self) -> JSON:
         requests: list[JSON] = []
         for index, alternatives in enumerate(self.requests):
-            name = f"r{index}"
+            name = self.request_name(index)
             if len(alternatives) == 1:
                 requests.append({"name": name, "exactly": alternatives[0].exactly()})
             else:
@@ -164,6 +173,15 @@ class DraScenario:
     # pod name -> (pod claim name, claim name or None, template name or None)
     pod_claims: Mapping[str, list[tuple[str, str | None, str | None]]]
     shapes: frozenset[str]
+    # pod name -> GPUs it asks as the extended resource ``extended_resource``
+    extended: Mapping[str, int] = field(default_factory=dict)
+    extended_resource: str = ""
+    extended_class: str = ""
+
+    def extended_spec(self, pod: str, request_name: str) -> ClaimSpec:
+        """What the scheduler's claim for the pod's extended resources must ask."""
+        request = Request(request_name, self.extended_class, count=self.extended[pod])
+        return ClaimSpec(((request,),), shape="extended resource", names=(request_name,))
 
 
 class _Vocabulary:
@@ -175,6 +193,8 @@ class _Vocabulary:
         self.gpu_class = f"gpu-{tag}"
         self.whole_class = f"gpu-whole-{tag}"
         self.nic_class = f"nic-{tag}"
+        self.extended_class = f"gpu-extended-{tag}"
+        self.extended_resource = f"{tag}.example.com/gpu"
         g, n = self.gpu_driver, self.nic_driver
         is_gpu = Selector(f"device.driver == {g!r}", lambda d: d.driver == g, "driver")
         is_nic = Selector(f"device.driver == {n!r}", lambda d: d.driver == n, "driver")
@@ -185,6 +205,7 @@ class _Vocabulary:
             self.gpu_class: (is_gpu,),
             self.whole_class: (is_gpu, whole),
             self.nic_class: (is_nic,),
+            self.extended_class: (is_gpu, whole),
         }
         self.gpu_selectors = (
             Selector(
@@ -258,6 +279,9 @@ def generate(seed: int, options: DraOptions) -> DraScenario:
         if node_counters:
             counters[name] = node_counters
     classes = [_device_class(name, sels) for name, sels in vocab.classes.items()]
+    for c in classes:
+        if c["metadata"]["name"] == vocab.extended_class:
+            c["spec"]["extendedResourceName"] = vocab.extended_resource
 
     claims: list[JSON] = []
     templates: list[JSON] = []
@@ -265,7 +289,27 @@ def generate(seed: int, options: DraOptions) -> DraScenario:
     claim_specs: dict[str, ClaimSpec] = {}
     pod_claims: dict[str, list[tuple[str, str | None, str | None]]] = {}
     shapes: set[str] = set()
+    extended: dict[str, int] = {}
     pod_index = 0
+
+    def extended_pod(gpus: int) -> None:
+        nonlocal pod_index
+        name = f"p{pod_index:04d}"
+        pod_index += 1
+        resource = vocab.extended_resource
+        pods.append(
+            make_pod(
+                name,
+                options.namespace,
+                scheduler_name=options.scheduler_name,
+                requests={"cpu": "100m", "memory": "64Mi", resource: gpus},
+                limits={resource: gpus},
+                node_selector=options.node_labels,
+            )
+        )
+        pod_claims[name] = []
+        extended[name] = gpus
+        shapes.add(f"extended resource x{gpus}")
 
     def new_pod(claims_of_pod: list[tuple[str, str | None, str | None]]) -> None:
         nonlocal pod_index
@@ -324,6 +368,9 @@ def generate(seed: int, options: DraOptions) -> DraScenario:
         if pod_index < options.pods:
             new_pod([("devices", new_claim(probe), None)])
     while pod_index < options.pods:
+        if pod_index % 12 == 11:
+            extended_pod(rng.choice((1, 2, 4)))
+            continue
         roll = rng.random()
         if roll < 0.10:
             # A claim shared by two or three pods: they all go where it is allocated.
@@ -357,6 +404,9 @@ def generate(seed: int, options: DraOptions) -> DraScenario:
         claim_specs=claim_specs,
         pod_claims=pod_claims,
         shapes=frozenset(shapes),
+        extended=extended,
+        extended_resource=vocab.extended_resource,
+        extended_class=vocab.extended_class,
     )
 
 

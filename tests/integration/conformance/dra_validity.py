@@ -7,7 +7,8 @@ reading of kube's semantics honest).
 
 What must hold:
 
-- every bound pod's claims are allocated on its node and reserved for it;
+- every bound pod's claims are allocated on its node and reserved for it, the claim made for
+  its extended resources (named in ``status.extendedResourceClaimStatus``) included;
 - every claim reserved for a pod is reserved only for pods bound to the claim's node;
 - per request: ExactCount gives ``count`` devices, All every device of the node that the class,
   the selectors and the tolerations admit; ``firstAvailable`` uses exactly one alternative; each
@@ -43,6 +44,21 @@ def claim_of(pod: JSON, pod_claim: str, claim: str | None) -> str | None:
     return None
 
 
+def extended_claim_of(pod: JSON) -> str | None:
+    """The claim a scheduler made for the pod's extended resources, as its
+    ``status.extendedResourceClaimStatus`` names it (None: none recorded)."""
+    status = pod.get("status", {}).get("extendedResourceClaimStatus") or {}
+    name = status.get("resourceClaimName")
+    return str(name) if name else None
+
+
+def _extended_claims(scenario: DraScenario, pod: JSON) -> list[tuple[str, str | None, str | None]]:
+    """(pod claim, claim, template) entries for the claim of a pod's extended resources."""
+    if pod["metadata"]["name"] not in scenario.extended:
+        return []
+    return [("(extended resources)", extended_claim_of(pod) or "(none recorded)", None)]
+
+
 def reservation_problems(
     scenario: DraScenario, pods: Iterable[JSON], claims: Iterable[JSON]
 ) -> list[str]:
@@ -56,7 +72,8 @@ def reservation_problems(
         if not node:
             continue
         name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
-        for pod_claim, claim_name, template in scenario.pod_claims.get(name, []):
+        entries = [*scenario.pod_claims.get(name, []), *_extended_claims(scenario, pod)]
+        for pod_claim, claim_name, template in entries:
             actual = claim_of(pod, pod_claim, claim_name)
             claim = by_name.get(actual) if actual else None
             if claim is None:
@@ -143,6 +160,12 @@ def _claim_specs(scenario: DraScenario, pods: Iterable[JSON]) -> dict[str, Claim
     """Claim name -> what it asks, generated claims included (their template's spec)."""
     specs = {n: s for n, s in scenario.claim_specs.items() if not n.startswith("t")}
     for pod in pods:
+        name = pod["metadata"]["name"]
+        mappings = (pod.get("status", {}).get("extendedResourceClaimStatus") or {}).get(
+            "requestMappings"
+        ) or []
+        if name in scenario.extended and (actual := extended_claim_of(pod)) and mappings:
+            specs[actual] = scenario.extended_spec(name, str(mappings[0]["requestName"]))
         for pod_claim, claim, template in scenario.pod_claims.get(pod["metadata"]["name"], []):
             if template is not None:
                 actual = claim_of(pod, pod_claim, claim)
@@ -161,7 +184,7 @@ def _request_problems(
     out: list[str] = []
     seen = 0
     for index, alternatives in enumerate(spec.requests):
-        name = f"r{index}"
+        name = spec.request_name(index)
         if len(alternatives) == 1:
             used: list[tuple[Request, list[JSON]]] = [
                 (alternatives[0], [r for r in results if r["request"] == name])
