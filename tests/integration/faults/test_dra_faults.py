@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from podium.rawapi import request_bytes
 from podium.testing.dra import (
     RESOURCE_API,
     create,
@@ -115,6 +116,80 @@ async def test_failed_writes_bind_nothing_and_a_failed_binding_is_unreserved(
                 assert key not in owners, f"{key} in two claims"
                 owners[key] = p["metadata"]["name"]
         assert len(owners) == 8
+    finally:
+        await delete_cluster_objects(
+            api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
+        )
+
+
+async def test_a_claim_made_for_extended_resources_is_deleted_when_its_pod_does_not_bind(
+    api: ApiClient,
+    proxy: FaultProxy,
+    namespace: str,
+    node_labels: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """DRA-backed extended resources: PreBind creates the pod's claim, writes it, records it in
+    the pod's status; if that record or the Binding fails, Unreserve deletes the claim (its
+    finalizer lifted first), so no devices stay held by a pod that did not bind."""
+    suffix = node_labels[next(iter(node_labels))]
+    driver, gpu_class = f"gpu.{suffix}.example.com", f"gpu-{suffix}"
+    resource = f"{suffix}.example.com/gpu"
+    node = f"dra-ext-faults-{suffix}"
+    slices = [gpu_slice(f"{node}-gpu", node, driver)]
+    await create_nodes(api, [make_node(node, labels=node_labels)])
+    try:
+        await create(
+            api, [device_class(gpu_class, driver, extended_resource_name=resource), *slices]
+        )
+        name = scheduler_name()
+
+        def pod(pod_name: str) -> dict[str, Any]:
+            return make_pod(
+                pod_name,
+                namespace,
+                scheduler_name=name,
+                node_selector=node_labels,
+                requests={resource: 4},
+                limits={resource: 4},
+            )
+
+        # 1. The pod's extendedResourceClaimStatus is refused after its claim was written.
+        unrecorded = proxy.add(
+            Rule(Respond(500), method="PATCH", path="/pods/ext-unrecorded/status$")
+        )
+        # 2. The other pod's Binding fails after all of it was written.
+        doomed = proxy.add(Rule(Respond(500), method="POST", path="/pods/ext-doomed/binding$"))
+        async with podium_behind(proxy, tmp_path, name, {"bindRetries": 0}) as podium:
+            await create_pods(api, namespace, [pod("ext-unrecorded"), pod("ext-doomed")])
+            await _wait_fired(unrecorded, 2)
+            await _wait_fired(doomed, 2)
+            pods = await list_items(api, f"/api/v1/namespaces/{namespace}/pods")
+            assert not any(p["spec"].get("nodeName") for p in pods), "bound blindly"
+            proxy.remove(unrecorded)
+            proxy.remove(doomed)
+            listed = await wait_idle(podium, api, namespace, expect_bound=2, within=WAIT_SECONDS)
+        claims = await _claims(api, namespace)
+        # One claim a pod, the one its status names: the earlier attempts' were deleted.
+        assert len(claims) == 2, sorted(claims)
+        owners: dict[tuple[str, str], str] = {}
+        for p in listed:
+            named = p["status"]["extendedResourceClaimStatus"]["resourceClaimName"]
+            status = claims[named]["status"]
+            assert [r["uid"] for r in status["reservedFor"]] == [p["metadata"]["uid"]]
+            for r in status["allocation"]["devices"]["results"]:
+                key = (r["pool"], r["device"])
+                assert key not in owners, f"{key} in two claims"
+                owners[key] = p["metadata"]["name"]
+        assert len(owners) == 8
+        # Deleted pods' claims go with them (owner references): nothing left holds devices.
+        for p in listed:
+            await request_bytes(
+                api,
+                "DELETE",
+                f"/api/v1/namespaces/{namespace}/pods/{p['metadata']['name']}",
+                query={"gracePeriodSeconds": 0},
+            )
     finally:
         await delete_cluster_objects(
             api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
