@@ -27,7 +27,7 @@ from podium.testing.binaries import (
     ensure_kwok,
 )
 from podium.testing.cluster import LocalCluster
-from podium.testing.crds import install_crds
+from podium.testing.crds import delete_elastic_quotas, install_crds
 from podium.testing.jaeger import Jaeger
 from podium.testing.live_cluster import LiveCluster
 from podium.testing.nodes import delete_nodes
@@ -159,6 +159,7 @@ async def namespace(api: ApiClient) -> AsyncIterator[str]:
     # No namespace controller runs, so deleting the namespace alone would leave its pods for
     # the next scheduler to find: remove them at once (grace 0: no kubelet would confirm).
     await core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+    await delete_elastic_quotas(api, name)
     await core.delete_namespace(name)
 
 

@@ -16,6 +16,7 @@ from podium.quota_view import quota_rows
 from podium.quotas_cli import to_json
 from podium.rawapi import request_bytes
 from podium.runner import Podium
+from podium.testing.crds import delete_elastic_quotas
 from podium.testing.nodes import create_nodes, make_node
 from podium.testing.pods import make_pod
 from podium.testing.terminator import Terminator
@@ -178,4 +179,5 @@ async def test_a_team_within_its_min_reclaims_what_another_borrowed(
             f"/api/v1/namespaces/{team_b}/pods",
             query={"gracePeriodSeconds": 0},
         )
+        await delete_elastic_quotas(api, team_b)
         await request_bytes(api, "DELETE", f"/api/v1/namespaces/{team_b}")

@@ -94,3 +94,15 @@ async def _served(api: ApiClient, path: str) -> bool:
 def _established(crd: Mapping[str, Any]) -> bool:
     conditions = crd.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+async def delete_elastic_quotas(api: ApiClient, namespace: str) -> None:
+    """Deletes the namespace's ElasticQuotas, if the CRD is installed. No namespace controller
+    runs in the local cluster: a quota left behind would go on lending its min to every later
+    test's quotas (borrowing is bounded by the sum of all quotas' mins)."""
+    path = f"/apis/scheduling.x-k8s.io/v1alpha1/namespaces/{namespace}/elasticquotas"
+    try:
+        await request_bytes(api, "DELETE", path)
+    except ApiStatusError as e:
+        if e.status != _HTTP_NOT_FOUND:
+            raise
