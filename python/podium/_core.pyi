@@ -72,6 +72,7 @@ class Kind(IntEnum):
     RESOURCE_SLICE = 11
     RESOURCE_CLAIM = 12
     ELASTIC_QUOTA = 13
+    WORKLOAD_POD_GROUP = 14
 
 class EventType(Enum):
     """A watch event's type, as the apiserver's watch.EventType."""
@@ -137,11 +138,14 @@ class PendingPod:
 
 @final
 class PodGroup:
-    """A PodGroup (``scheduling.x-k8s.io/v1alpha1``, scheduler-plugins' coscheduling) as cached,
-    with podium's annotations read: the topology request (``podium.dev/topology-level``,
+    """A PodGroup as cached: scheduler-plugins' (``scheduling.x-k8s.io/v1alpha1``) with podium's
+    annotations read (the topology request: ``podium.dev/topology-level``,
     ``podium.dev/topology-mode``, ``podium.dev/slice-size``, ``podium.dev/slice-level``, or
-    ``podium.dev/rack``), ``podium.dev/distinct-hosts`` (``distinct_hosts``) and
-    ``podium.dev/job`` (``job``)."""
+    ``podium.dev/rack``; ``podium.dev/distinct-hosts`` as ``distinct_hosts``,
+    ``podium.dev/job`` as ``job``), or the Workload API's (``scheduling.k8s.io/v1beta1``:
+    ``min_member`` is ``schedulingPolicy.gang.minCount``, 1 for ``basic``;
+    ``schedulingConstraints.topology[0].key`` is a ``required`` ``topology_level``; the
+    Workload-only properties are None/0/False for the other)."""
 
     @property
     def namespace(self) -> str: ...
@@ -184,6 +188,36 @@ class PodGroup:
     def error(self) -> str | None:
         """Set when the object is malformed (names the object and the field); its members are
         not scheduled while it is."""
+
+    @property
+    def api_version(self) -> str:
+        """``scheduling.x-k8s.io/v1alpha1`` or ``scheduling.k8s.io/v1beta1``."""
+
+    @property
+    def gang(self) -> bool:
+        """All or nothing (always, for scheduler-plugins'; False for ``basic``)."""
+
+    @property
+    def priority(self) -> int | None: ...
+    @property
+    def priority_class_name(self) -> str | None: ...
+    @property
+    def preemption_policy(self) -> str | None:
+        """``PreemptLowerPriority`` or ``Never`` (None for scheduler-plugins')."""
+
+    @property
+    def disruption_mode(self) -> str | None:
+        """``Single`` or ``All`` (None for scheduler-plugins')."""
+
+    @property
+    def parent_composite_pod_group(self) -> str | None: ...
+    @property
+    def generation(self) -> int:
+        """``metadata.generation`` (0 for scheduler-plugins')."""
+
+    @property
+    def initially_scheduled(self) -> bool:
+        """``status.conditions`` holds ``PodGroupInitiallyScheduled=True``."""
 
 @final
 class GroupMember:

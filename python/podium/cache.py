@@ -45,6 +45,12 @@ VOLUME_RESOURCES: tuple[Resource, ...] = (
 # scheduler-plugins' PodGroups (gangs). Optional: without the CRD, grouped pods wait for their
 # group and say so.
 POD_GROUPS = Resource(Kind.POD_GROUP, "/apis/scheduling.x-k8s.io/v1alpha1/podgroups", optional=True)
+# The Workload API's PodGroups (Kubernetes 1.37, beta behind the GenericWorkload feature gate and
+# the scheduling.k8s.io/v1beta1 API). Optional: an apiserver that does not serve them answers
+# 404, and pods linked to one with spec.schedulingGroup wait for it and say so.
+WORKLOAD_POD_GROUPS = Resource(
+    Kind.WORKLOAD_POD_GROUP, "/apis/scheduling.k8s.io/v1beta1/podgroups", optional=True
+)
 # scheduler-plugins' ElasticQuotas (CapacityScheduling). Optional: without the CRD, no quotas.
 ELASTIC_QUOTAS = Resource(
     Kind.ELASTIC_QUOTA, "/apis/scheduling.x-k8s.io/v1alpha1/elasticquotas", optional=True
@@ -76,6 +82,7 @@ CORE_RESOURCES: tuple[Resource, ...] = (
     NAMESPACES,
     NODE_RESOURCE_TOPOLOGIES,
     POD_GROUPS,
+    WORKLOAD_POD_GROUPS,
     ELASTIC_QUOTAS,
     *VOLUME_RESOURCES,
     *PREEMPTION_RESOURCES,
@@ -151,7 +158,7 @@ class Cache:
         for observer in self.observers:
             observer(change)
         if self._on_group_change is not None:
-            if change.kind == Kind.POD_GROUP:
+            if change.kind in (Kind.POD_GROUP, Kind.WORKLOAD_POD_GROUP):
                 self._on_group_change((change.namespace, change.name))
             elif change.kind == Kind.POD and change.pod_group:
                 self._on_group_change((change.namespace, change.pod_group))

@@ -1,12 +1,15 @@
 """Gang scheduling's pure logic: which pods form a gang, whether a gang is ready to be tried, and
 what its PodGroup's status says.
 
-A gang is the pending members of one PodGroup (``scheduling.x-k8s.io/v1alpha1``, as
-scheduler-plugins' coscheduling defines it; pods join with the label
-``scheduling.x-k8s.io/pod-group``). It is tried only once ``minMember`` pods exist, and then
+A gang is the pending members of one PodGroup: scheduler-plugins' (``scheduling.x-k8s.io/v1alpha1``,
+pods join with the label ``scheduling.x-k8s.io/pod-group``) or the Workload API's
+(``scheduling.k8s.io/v1beta1``, pods join with ``spec.schedulingGroup.podGroupName``; ``minMember``
+is ``schedulingPolicy.gang.minCount``). It is tried only once ``minMember`` pods exist, and then
 placed whole by the core (``Snapshot.schedule_gang``) or not at all.
 
-The status follows the phases users of that CRD know:
+A Workload API PodGroup's status is its ``PodGroupInitiallyScheduled`` condition, as
+kube-scheduler writes it (``initially_scheduled``); a scheduler-plugins PodGroup's status follows
+the phases users of that CRD know:
 
 - ``Pending``: fewer than ``minMember`` pods exist;
 - ``PreScheduling``: enough pods exist, podium has not tried them yet;
@@ -29,18 +32,26 @@ from typing import Any, Final, Protocol, TypeVar
 from podium.pods import GangKey, PodLike, gang_key
 
 __all__ = [
+    "INITIALLY_SCHEDULED",
     "POD_GROUP_LABEL",
+    "WORKLOAD_GROUP_API",
+    "Attempt",
     "GangKey",
     "GangPhase",
     "GangStatus",
+    "InitiallyScheduled",
     "Readiness",
     "assess",
     "gang_status",
+    "initially_scheduled",
     "job_groups",
     "split_gangs",
 ]
 
 POD_GROUP_LABEL: Final = "scheduling.x-k8s.io/pod-group"
+WORKLOAD_GROUP_API: Final = "scheduling.k8s.io/v1beta1"
+"""The Workload API's group version: its PodGroups report a condition, not a phase."""
+INITIALLY_SCHEDULED: Final = "PodGroupInitiallyScheduled"
 
 
 class GroupLike(Protocol):
@@ -60,6 +71,12 @@ class GroupLike(Protocol):
     def job(self) -> str | None: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def api_version(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def initially_scheduled(self) -> bool: ...
 
 
 class MemberLike(Protocol):
@@ -204,3 +221,48 @@ def gang_status(
 
 def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How podium's last try of a gang ended, when it was not placed: kube-scheduler's reason
+    (``Unschedulable``, or ``SchedulerError`` for an internal error) and the message."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class InitiallyScheduled:
+    """A Workload API PodGroup's ``PodGroupInitiallyScheduled`` condition, as kube-scheduler
+    1.37 words it (``lastTransitionTime`` is the writer's)."""
+
+    status: bool
+    reason: str
+    message: str
+    observed_generation: int
+
+    def as_json(self, transition: float) -> dict[str, Any]:
+        return {
+            "type": INITIALLY_SCHEDULED,
+            "status": "True" if self.status else "False",
+            "observedGeneration": self.observed_generation,
+            "lastTransitionTime": rfc3339(transition),
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
+def initially_scheduled(
+    group: GroupLike, members: Sequence[MemberLike], attempt: Attempt | None
+) -> InitiallyScheduled | None:
+    """The condition ``group`` should show, or None when there is nothing to say yet (no try,
+    or already True: the API's rule is that it never turns False again)."""
+    if group.initially_scheduled:
+        return None
+    placed = sum(1 for m in members if m.node is not None and not m.terminal)
+    if placed >= group.min_member:
+        return InitiallyScheduled(True, "Scheduled", "", group.generation)
+    if attempt is None:
+        return None
+    return InitiallyScheduled(False, attempt.reason, attempt.message, group.generation)

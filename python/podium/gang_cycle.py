@@ -78,7 +78,10 @@ class GangCycle:
         if placed:
             self._gangs.placed(key, [d.node or "" for d in placed])
         else:
-            self._gangs.waiting(key, decisions[0].message if decisions else "", tried=True)
+            # kube-scheduler's SchedulerError (an internal error, not a lack of room).
+            error = bool(decisions) and all(d.code == Code.ERROR for d in decisions)
+            message = decisions[0].message if decisions else ""
+            self._gangs.waiting(key, message, tried=True, error=error)
 
     def _assume_all(
         self, placed: list[Decision], members: list[PendingPod], result: CycleResult

@@ -1,5 +1,7 @@
-"""Keeps PodGroups' ``status`` (phase, scheduled, running, occupiedBy, scheduleStartTime) and
-their events in step with what podium does with their gangs.
+"""Keeps PodGroups' ``status`` and their events in step with what podium does with their gangs:
+phase, scheduled, running, occupiedBy and scheduleStartTime for scheduler-plugins' PodGroups;
+the ``PodGroupInitiallyScheduled`` condition, as kube-scheduler 1.37 writes it, for the Workload
+API's (``scheduling.k8s.io/v1beta1``).
 
 The scheduler reports what happened (``waiting``, ``placed``, ``bind_failed``); this writer
 recomputes the group's status from the cache and PATCHes the ``status`` subresource in the
@@ -19,7 +21,18 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
-from podium.gang import GangKey, GangPhase, GangStatus, GroupLike, MemberLike, gang_status
+from podium.gang import (
+    WORKLOAD_GROUP_API,
+    Attempt,
+    GangKey,
+    GangPhase,
+    GangStatus,
+    GroupLike,
+    InitiallyScheduled,
+    MemberLike,
+    gang_status,
+    initially_scheduled,
+)
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -48,12 +61,19 @@ class GroupEvents(Protocol):
     """Writes an event about a PodGroup (``podium.events.EventRecorder`` adapted)."""
 
     def __call__(
-        self, namespace: str, name: str, uid: str, warning: bool, reason: str, note: str
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        warning: bool,
+        reason: str,
+        note: str,
+        api_version: str = GROUP_API,
     ) -> None: ...
 
 
-def status_path(namespace: str, name: str) -> str:
-    return f"/apis/{GROUP_API}/namespaces/{namespace}/podgroups/{name}/status"
+def status_path(namespace: str, name: str, api_version: str = GROUP_API) -> str:
+    return f"/apis/{api_version}/namespaces/{namespace}/podgroups/{name}/status"
 
 
 class PodGroupStatusWriter:
@@ -72,6 +92,10 @@ class PodGroupStatusWriter:
         # When podium first tried each gang (scheduleStartTime); kept while the group exists.
         self._first_attempt: dict[GangKey, float] = {}
         self._written: dict[GangKey, GangStatus] = {}
+        # Workload API groups: how the last try ended, and the condition last written with its
+        # lastTransitionTime (kept while the status stays the same, as kube's SetStatusCondition).
+        self._attempts: dict[GangKey, Attempt] = {}
+        self._conditions: dict[GangKey, tuple[InitiallyScheduled, float]] = {}
         self._dirty: dict[GangKey, None] = {}
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -82,14 +106,25 @@ class PodGroupStatusWriter:
 
     # -- what the scheduler reports (never blocks) ---------------------------------------------
 
-    def waiting(self, key: GangKey, message: str, tried: bool) -> None:
+    def waiting(self, key: GangKey, message: str, tried: bool, error: bool = False) -> None:
         """The gang was not placed: ``message`` says why. ``tried``: the core tried to place it
-        (enough members were present)."""
+        (enough members were present); ``error``: it failed on an internal error."""
         group = self._group(key)
         if tried:
             self._first_attempt.setdefault(key, self._clock())
+            # kube-scheduler writes the condition only after a pod group scheduling cycle; a gang
+            # still short of minCount waits in PreEnqueue and gets none.
+            self._attempts[key] = Attempt("SchedulerError" if error else "Unschedulable", message)
         if group is not None:
-            self._events(group.namespace, group.name, group.uid, True, "FailedScheduling", message)
+            self._events(
+                group.namespace,
+                group.name,
+                group.uid,
+                True,
+                "FailedScheduling",
+                message,
+                group.api_version,
+            )
         self._mark(key)
 
     def placed(self, key: GangKey, nodes: Sequence[str]) -> None:
@@ -104,7 +139,9 @@ class PodGroupStatusWriter:
                 False,
                 "Scheduled",
                 f"{len(nodes)} pod(s) placed together on {len(set(nodes))} node(s)",
+                group.api_version,
             )
+        self._attempts.pop(key, None)
         self._mark(key)
 
     def bind_failed(self, key: GangKey, pod: str, reason: str) -> None:
@@ -119,6 +156,7 @@ class PodGroupStatusWriter:
                 "FailedBinding",
                 f"pod {pod} could not be bound ({reason}); it is retried, the gang is incomplete "
                 "until then",
+                group.api_version,
             )
         self._mark(key)
 
@@ -127,6 +165,8 @@ class PodGroupStatusWriter:
         if self._cache.pod_group(*key) is None:
             self._first_attempt.pop(key, None)
             self._written.pop(key, None)
+            self._attempts.pop(key, None)
+            self._conditions.pop(key, None)
             return
         self._mark(key)
 
@@ -207,6 +247,9 @@ class PodGroupStatusWriter:
         if group is None:
             return
         members = self._cache.group_members(*key)
+        if group.api_version == WORKLOAD_GROUP_API:
+            await self._sync_condition(key, group, members)
+            return
         status = gang_status(
             group, members, first_attempt=self._first_attempt.get(key), now=self._clock()
         )
@@ -240,4 +283,36 @@ class PodGroupStatusWriter:
                 return  # deleted meanwhile
             raise
         self._written[key] = status
+        self.writes += 1
+
+    async def _sync_condition(
+        self, key: GangKey, group: GroupLike, members: Sequence[MemberLike]
+    ) -> None:
+        condition = initially_scheduled(group, members, self._attempts.get(key))
+        if condition is None:
+            return
+        previous = self._conditions.get(key)
+        if previous is not None and previous[0] == condition:
+            return
+        transition = (
+            previous[1]
+            if previous is not None and previous[0].status == condition.status
+            else self._clock()
+        )
+        try:
+            # A strategic merge patch keyed by the condition's type, as kube-scheduler's
+            # PatchPodGroupStatus: other conditions (DisruptionTarget) are left alone.
+            await request_bytes(
+                self._api,
+                "PATCH",
+                status_path(*key, api_version=WORKLOAD_GROUP_API),
+                body={"status": {"conditions": [condition.as_json(transition)]}},
+                content_type="application/strategic-merge-patch+json",
+                timeout=_REQUEST_TIMEOUT,
+            )
+        except ApiStatusError as err:
+            if err.status == _HTTP_NOT_FOUND:
+                return  # deleted meanwhile
+            raise
+        self._conditions[key] = (condition, transition)
         self.writes += 1

@@ -79,9 +79,16 @@ class GroupEventWriter:
         self._recorder = recorder
 
     def __call__(
-        self, namespace: str, name: str, uid: str, warning: bool, reason: str, note: str
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        warning: bool,
+        reason: str,
+        note: str,
+        api_version: str = GROUP_API,
     ) -> None:
-        ref = ObjectRef(namespace, name, uid, kind="PodGroup", api_version=GROUP_API)
+        ref = ObjectRef(namespace, name, uid, kind="PodGroup", api_version=api_version)
         self._recorder.record(ref, "Warning" if warning else "Normal", reason, "Scheduling", note)
 
 

@@ -50,12 +50,12 @@ class FailureSink(Protocol):
 class GangSink(Protocol):
     """Told what happened to each gang: its PodGroup's status and events follow."""
 
-    def waiting(self, key: GangKey, message: str, tried: bool) -> None: ...
+    def waiting(self, key: GangKey, message: str, tried: bool, error: bool = False) -> None: ...
     def placed(self, key: GangKey, nodes: Sequence[str]) -> None: ...
 
 
 class NoGangs:
-    def waiting(self, key: GangKey, message: str, tried: bool) -> None:
+    def waiting(self, key: GangKey, message: str, tried: bool, error: bool = False) -> None:
         pass
 
     def placed(self, key: GangKey, nodes: Sequence[str]) -> None:

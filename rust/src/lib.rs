@@ -33,6 +33,8 @@ pub mod state;
 #[cfg(test)]
 mod testutil;
 pub mod topology;
+#[cfg(test)]
+mod workload_gang_tests;
 
 use pyo3::prelude::*;
 

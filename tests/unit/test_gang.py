@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podium.gang import assess, gang_status, job_groups, split_gangs
+from podium.gang import (
+    WORKLOAD_GROUP_API,
+    Attempt,
+    assess,
+    gang_status,
+    initially_scheduled,
+    job_groups,
+    split_gangs,
+)
 from podium.queue import SchedulingQueue
 
 
@@ -28,6 +36,9 @@ class Group:
     schedule_timeout_seconds: int | None = None
     job: str | None = None
     error: str | None = None
+    api_version: str = "scheduling.x-k8s.io/v1alpha1"
+    generation: int = 0
+    initially_scheduled: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,33 @@ def test_status_phases() -> None:
         "occupiedBy": "",
         "scheduleStartTime": "1970-01-01T00:00:00Z",
     }
+
+
+def test_a_workload_groups_condition_as_kube_scheduler_writes_it() -> None:
+    group = Group(api_version=WORKLOAD_GROUP_API, generation=2)
+    two = [Member("a", node="n"), Member("b", node="n"), Member("c")]
+    # Not tried yet (too few members: kube's PreEnqueue), so nothing to say.
+    assert initially_scheduled(group, two, None) is None
+    tried = Attempt("Unschedulable", "PodGroup ns/g: the 3 pod(s) do not all fit at once")
+    waiting = initially_scheduled(group, two, tried)
+    assert waiting is not None
+    assert waiting.as_json(0) == {
+        "type": "PodGroupInitiallyScheduled",
+        "status": "False",
+        "observedGeneration": 2,
+        "lastTransitionTime": "1970-01-01T00:00:00Z",
+        "reason": "Unschedulable",
+        "message": "PodGroup ns/g: the 3 pod(s) do not all fit at once",
+    }
+    error = initially_scheduled(group, two, Attempt("SchedulerError", "boom"))
+    assert error is not None and error.reason == "SchedulerError"
+    placed = [Member(m, node="n") for m in "abc"]
+    scheduled = initially_scheduled(group, placed, tried)
+    assert scheduled is not None
+    assert (scheduled.status, scheduled.reason) == (True, "Scheduled")
+    # Once True, never False again: members evicted later change nothing.
+    done = Group(api_version=WORKLOAD_GROUP_API, initially_scheduled=True)
+    assert initially_scheduled(done, [], tried) is None
 
 
 def _key(pod: Pod) -> tuple[str, str] | None:

@@ -40,8 +40,10 @@ def make_pod(
     host_ports: Sequence[int] = (),
     scheduling_gates: Sequence[str] = (),
     image: str = PAUSE_IMAGE,
+    pod_group: str | None = None,
 ) -> dict[str, Any]:
-    """A Pod with one container; every argument maps to the field of the same name."""
+    """A Pod with one container; every argument maps to the field of the same name, and
+    ``pod_group`` to ``spec.schedulingGroup.podGroupName`` (the Workload API's link)."""
     container: dict[str, Any] = {"name": "main", "image": image}
     resources = _resources(name, "requests", requests) | _resources(name, "limits", limits)
     if resources:
@@ -77,6 +79,8 @@ def make_pod(
         spec["priorityClassName"] = priority_class_name
     if scheduling_gates:
         spec["schedulingGates"] = [{"name": gate} for gate in scheduling_gates]
+    if pod_group is not None:
+        spec["schedulingGroup"] = {"podGroupName": pod_group}
 
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if labels:

@@ -105,6 +105,15 @@ pub fn preempt(
     if pods.is_empty() {
         return Outcome::failed("preemption: no pods given".into());
     }
+    // The Workload API's PodGroup may forbid its gang to preempt, as a pod's own policy does.
+    if group
+        .and_then(|g| g.workload.as_ref())
+        .is_some_and(|w| w.never_preempts)
+    {
+        return Outcome::ineligible(
+            "preemption: not eligible due to the PodGroup's preemptionPolicy=Never.".into(),
+        );
+    }
     let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) = data.real_nodes().into_iter().unzip();
     for pod in &pods {
         if let Some(why) = ineligible(data, &nodes, pod) {

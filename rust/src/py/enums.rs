@@ -94,7 +94,7 @@ const CODE_MEMBERS: [(&str, Code); 6] = [
     ("SKIP", Code::Skip),
 ];
 
-const KIND_MEMBERS: [(&str, Kind); 14] = [
+const KIND_MEMBERS: [(&str, Kind); 15] = [
     ("NODE", Kind::Node),
     ("POD", Kind::Pod),
     ("NODE_RESOURCE_TOPOLOGY", Kind::NodeResourceTopology),
@@ -109,6 +109,7 @@ const KIND_MEMBERS: [(&str, Kind); 14] = [
     ("RESOURCE_SLICE", Kind::ResourceSlice),
     ("RESOURCE_CLAIM", Kind::ResourceClaim),
     ("ELASTIC_QUOTA", Kind::ElasticQuota),
+    ("WORKLOAD_POD_GROUP", Kind::WorkloadPodGroup),
 ];
 
 pub(crate) fn code(py: Python<'_>, code: Code) -> PyResult<Py<PyAny>> {

@@ -8,11 +8,18 @@ use pyo3::prelude::*;
 
 use crate::intern;
 use crate::state::pod_group::{Level, PodGroupRecord};
+use crate::state::workload_pod_group::WorkloadGroup;
 
 /// A PodGroup as the cache holds it (see `state::pod_group`).
 #[pyclass(frozen, module = "podium._core")]
 pub struct PodGroup {
     pub(crate) inner: Arc<PodGroupRecord>,
+}
+
+impl PodGroup {
+    fn workload(&self) -> Option<&WorkloadGroup> {
+        self.inner.workload.as_deref()
+    }
 }
 
 #[pymethods]
@@ -83,6 +90,50 @@ impl PodGroup {
     #[getter]
     fn error(&self) -> Option<&str> {
         self.inner.error.as_deref()
+    }
+    #[getter]
+    fn api_version(&self) -> &'static str {
+        self.inner.api().api_version()
+    }
+    #[getter]
+    fn gang(&self) -> bool {
+        self.inner.workload.as_ref().is_none_or(|w| w.gang)
+    }
+    #[getter]
+    fn priority(&self) -> Option<i32> {
+        self.workload().and_then(|w| w.priority)
+    }
+    #[getter]
+    fn priority_class_name(&self) -> Option<&'static str> {
+        self.workload()
+            .and_then(|w| w.priority_class_name)
+            .map(intern::resolve)
+    }
+    #[getter]
+    fn preemption_policy(&self) -> Option<&'static str> {
+        self.workload().map(|w| {
+            if w.never_preempts {
+                "Never"
+            } else {
+                "PreemptLowerPriority"
+            }
+        })
+    }
+    #[getter]
+    fn disruption_mode(&self) -> Option<&'static str> {
+        self.workload().map(|w| w.disruption.as_str())
+    }
+    #[getter]
+    fn parent_composite_pod_group(&self) -> Option<&'static str> {
+        self.workload().and_then(|w| w.parent).map(intern::resolve)
+    }
+    #[getter]
+    fn generation(&self) -> i64 {
+        self.workload().map_or(0, |w| w.generation)
+    }
+    #[getter]
+    fn initially_scheduled(&self) -> bool {
+        self.workload().is_some_and(|w| w.initially_scheduled)
     }
     fn __repr__(&self) -> String {
         format!(

@@ -23,7 +23,7 @@ use crate::state::node::{NodeRecord, parse_node};
 use crate::state::node_info::NodeInfo;
 use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::{PodRecord, parse_pod};
-use crate::state::pod_group::{PodGroupRecord, parse_pod_group};
+use crate::state::pod_group::{GroupApi, PodGroupRecord, parse_pod_group};
 use crate::state::pod_groups::{GroupKey, PodGroups};
 use crate::state::pod_index::PodIndex;
 use crate::state::priority::{PriorityClasses, parse_priority_class};
@@ -34,6 +34,7 @@ use crate::state::topology::Nrt;
 use crate::state::volume_binder::{self, ClaimBinding};
 use crate::state::volumes::{self, Volumes};
 use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
+use crate::state::workload_pod_group::parse_workload_pod_group;
 use crate::topology::{Allocation, parse_node_resource_topology_json};
 
 /// What one list page said.
@@ -339,14 +340,15 @@ impl ClusterState {
                 self.generation += 1;
                 Vec::new()
             }
-            Kind::PodGroup => {
+            Kind::PodGroup | Kind::WorkloadPodGroup => {
+                let api = group_api(kind);
                 let gone: Vec<GroupKey> = self
                     .groups
-                    .keys()
+                    .keys(api)
                     .filter(|&(ns, name)| !seen.contains(&*group_seen_key(ns, name)))
                     .collect();
                 for key in gone {
-                    self.groups.remove(key);
+                    self.groups.remove(key, api);
                 }
                 Vec::new()
             }
@@ -554,24 +556,32 @@ impl ClusterState {
             }
             Kind::PriorityClass => self.apply_priority_class(&mut out, deleted, bytes),
             Kind::PodDisruptionBudget => self.apply_budget(&mut out, deleted, bytes),
-            Kind::PodGroup => match parse_pod_group(bytes) {
-                Ok(group) => {
-                    out.namespace = group.namespace().to_owned();
-                    out.name = group.name().to_owned();
-                    out.uid = group.uid.to_string();
-                    out.resource_version = group.resource_version.to_string();
-                    out.error = group.error.as_deref().map(str::to_owned);
-                    if let Some(seen) = self.relisting.get_mut(&Kind::PodGroup) {
-                        seen.insert(group_seen_key(group.namespace, group.name));
+            Kind::PodGroup | Kind::WorkloadPodGroup => {
+                let parsed = if kind == Kind::PodGroup {
+                    parse_pod_group(bytes)
+                } else {
+                    parse_workload_pod_group(bytes)
+                };
+                match parsed {
+                    Ok(group) => {
+                        out.namespace = group.namespace().to_owned();
+                        out.name = group.name().to_owned();
+                        out.uid = group.uid.to_string();
+                        out.resource_version = group.resource_version.to_string();
+                        out.error = group.error.as_deref().map(str::to_owned);
+                        if let Some(seen) = self.relisting.get_mut(&kind) {
+                            seen.insert(group_seen_key(group.namespace, group.name));
+                        }
+                        if deleted {
+                            self.groups
+                                .remove((group.namespace, group.name), group_api(kind));
+                        } else {
+                            self.groups.set(group);
+                        }
                     }
-                    if deleted {
-                        self.groups.remove((group.namespace, group.name));
-                    } else {
-                        self.groups.set(group);
-                    }
+                    Err(e) => out.error = Some(e.to_string()),
                 }
-                Err(e) => out.error = Some(e.to_string()),
-            },
+            }
         }
         out
     }
@@ -1257,6 +1267,15 @@ fn group_of(pod: &PodRecord) -> Option<GroupKey> {
 }
 
 /// How a relist remembers a namespaced group it saw.
+/// The PodGroup API a watched kind is.
+fn group_api(kind: Kind) -> GroupApi {
+    if kind == Kind::WorkloadPodGroup {
+        GroupApi::Workload
+    } else {
+        GroupApi::SchedulerPlugins
+    }
+}
+
 fn group_seen_key(namespace: Sym, name: Sym) -> Box<str> {
     format!("{}/{}", resolve(namespace), resolve(name)).into()
 }

@@ -16,10 +16,12 @@ pub enum Kind {
     ResourceSlice = 11,
     ResourceClaim = 12,
     ElasticQuota = 13,
+    /// The Workload API's PodGroup (`scheduling.k8s.io/v1beta1`).
+    WorkloadPodGroup = 14,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Node,
         Kind::Pod,
         Kind::NodeResourceTopology,
@@ -34,6 +36,7 @@ impl Kind {
         Kind::ResourceSlice,
         Kind::ResourceClaim,
         Kind::ElasticQuota,
+        Kind::WorkloadPodGroup,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Kind {
             Kind::ResourceSlice => "ResourceSlice",
             Kind::ResourceClaim => "ResourceClaim",
             Kind::ElasticQuota => "ElasticQuota",
+            Kind::WorkloadPodGroup => "PodGroup",
         }
     }
 }

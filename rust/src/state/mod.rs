@@ -33,3 +33,4 @@ pub mod volume_binder;
 pub mod volumes;
 pub mod wire;
 pub mod wire_base;
+pub mod workload_pod_group;

@@ -396,6 +396,16 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         .as_deref()
         .filter(|n| !n.is_empty())
         .map(sym);
+    // The Workload API's link names a scheduling.k8s.io PodGroup; kube-scheduler reads only
+    // it, so it wins over scheduler-plugins' label on a pod that has both.
+    if let Some(group) = spec
+        .scheduling_group
+        .as_ref()
+        .and_then(|g| g.pod_group_name.as_deref())
+        .filter(|g| !g.is_empty())
+    {
+        record.pod_group = Some(sym(group));
+    }
     match spec.preemption_policy.as_deref() {
         None | Some("PreemptLowerPriority") => {}
         Some("Never") => record.never_preempts = true,
@@ -604,6 +614,19 @@ mod tests {
             Ok(r) => r,
             Err(e) => panic!("unusable: {e}"),
         }
+    }
+
+    #[test]
+    fn the_workload_apis_link_names_the_group_and_wins_over_the_label() {
+        let p = record(
+            r#"{"metadata":{"name":"w","namespace":"ns","uid":"u1","labels":{"scheduling.x-k8s.io/pod-group":"old"}},
+                "spec":{"schedulingGroup":{"podGroupName":"train-0"}}}"#,
+        );
+        assert_eq!(p.pod_group, Some(sym("train-0")));
+        let p = record(
+            r#"{"metadata":{"name":"w","namespace":"ns","uid":"u2"},"spec":{"schedulingGroup":{}}}"#,
+        );
+        assert_eq!(p.pod_group, None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::state::object::{LenientIdentity, ObjectRef, decode};
 use crate::state::pod::timestamp;
 use crate::state::resources::ResourceName;
 use crate::state::wire::{ObjectMetaWire, Str, StrMap};
+use crate::state::workload_pod_group::WorkloadGroup;
 
 pub const RACK_ANNOTATION: &str = "podium.dev/rack";
 pub const TOPOLOGY_LEVEL_ANNOTATION: &str = "podium.dev/topology-level";
@@ -119,6 +120,9 @@ pub struct PodGroupRecord {
     pub distinct_hosts: bool,
     pub job: Option<Sym>,
     pub created: f64,
+    /// Set for a `scheduling.k8s.io` PodGroup (the Workload API): what that API adds, and
+    /// None for scheduler-plugins' PodGroup (see `workload_pod_group`).
+    pub workload: Option<Box<WorkloadGroup>>,
     /// Set when part of the object was malformed: its members are not scheduled, and their
     /// events say this.
     pub error: Option<Box<str>>,
@@ -135,6 +139,33 @@ impl PodGroupRecord {
 
     pub fn object(&self) -> ObjectRef {
         ObjectRef::new("PodGroup", self.namespace(), self.name())
+    }
+
+    /// Which API defines the group.
+    pub fn api(&self) -> GroupApi {
+        if self.workload.is_some() {
+            GroupApi::Workload
+        } else {
+            GroupApi::SchedulerPlugins
+        }
+    }
+}
+
+/// The two PodGroup APIs podium reads: scheduler-plugins' CRD (`scheduling.x-k8s.io/v1alpha1`,
+/// pods join with a label) and Kubernetes' Workload API (`scheduling.k8s.io/v1beta1`, pods join
+/// with `spec.schedulingGroup.podGroupName`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupApi {
+    SchedulerPlugins,
+    Workload,
+}
+
+impl GroupApi {
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Self::SchedulerPlugins => "scheduling.x-k8s.io/v1alpha1",
+            Self::Workload => "scheduling.k8s.io/v1beta1",
+        }
     }
 }
 
@@ -210,7 +241,12 @@ pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     Ok(record)
 }
 
-fn empty(namespace: &str, name: &str, uid: &str, resource_version: &str) -> PodGroupRecord {
+pub(crate) fn empty(
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    resource_version: &str,
+) -> PodGroupRecord {
     PodGroupRecord {
         namespace: sym(namespace),
         name: sym(name),
@@ -223,12 +259,13 @@ fn empty(namespace: &str, name: &str, uid: &str, resource_version: &str) -> PodG
         distinct_hosts: false,
         job: None,
         created: 0.0,
+        workload: None,
         error: None,
     }
 }
 
 /// A count the CRD types as int32: not negative, at most `i32::MAX`.
-fn int32_count(path: &str, n: i64) -> CoreResult<u32> {
+pub(crate) fn int32_count(path: &str, n: i64) -> CoreResult<u32> {
     match u32::try_from(n) {
         Ok(count) if n <= i64::from(i32::MAX) => Ok(count),
         _ if n < 0 => Err(CoreError::Invalid(format!(

@@ -1,17 +1,25 @@
 //! The PodGroups the cache holds, and which pods belong to each: few objects, looked up by
 //! (namespace, name); the member index spares a scan of every pod when a group's status is due.
+//!
+//! Both PodGroup APIs (scheduler-plugins' and the Workload API's) name gangs in one space per
+//! namespace: a pod says only a group's name. When both APIs define one name, podium cannot tell
+//! their pods apart, so the group it schedules by is invalid (its members wait and say why)
+//! until one of the two is renamed or deleted; the other then counts again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::intern::Sym;
-use crate::state::pod_group::PodGroupRecord;
+use crate::state::pod_group::{GroupApi, PodGroupRecord};
 
 pub type GroupKey = (Sym, Sym);
 
 #[derive(Default)]
 pub struct PodGroups {
+    /// The group podium schedules by, per (namespace, name).
     records: HashMap<GroupKey, Arc<PodGroupRecord>>,
+    /// Each API's object as listed, so deleting one of two same-named groups restores the other.
+    by_api: HashMap<(GroupKey, GroupApi), Arc<PodGroupRecord>>,
     members: HashMap<GroupKey, HashSet<Arc<str>>>,
 }
 
@@ -24,17 +32,50 @@ impl PodGroups {
         self.records.values()
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = GroupKey> + '_ {
-        self.records.keys().copied()
+    /// The keys of the groups `api` defines.
+    pub fn keys(&self, api: GroupApi) -> impl Iterator<Item = GroupKey> + '_ {
+        self.by_api
+            .keys()
+            .filter(move |(_, a)| *a == api)
+            .map(|(key, _)| *key)
     }
 
     pub fn set(&mut self, record: PodGroupRecord) {
-        self.records
-            .insert((record.namespace, record.name), Arc::new(record));
+        let key = (record.namespace, record.name);
+        self.by_api.insert((key, record.api()), Arc::new(record));
+        self.refresh(key);
     }
 
-    pub fn remove(&mut self, key: GroupKey) {
-        self.records.remove(&key);
+    pub fn remove(&mut self, key: GroupKey, api: GroupApi) {
+        self.by_api.remove(&(key, api));
+        self.refresh(key);
+    }
+
+    fn refresh(&mut self, key: GroupKey) {
+        let plugins = self.by_api.get(&(key, GroupApi::SchedulerPlugins));
+        let workload = self.by_api.get(&(key, GroupApi::Workload));
+        let effective = match (plugins, workload) {
+            (Some(one), None) | (None, Some(one)) => one.clone(),
+            (Some(_), Some(workload)) => {
+                let mut both = PodGroupRecord::clone(workload);
+                both.error = Some(
+                    format!(
+                        "{}: defined by both {} and {}; podium cannot tell their pods apart, \
+                         rename or delete one",
+                        both.object(),
+                        GroupApi::Workload.api_version(),
+                        GroupApi::SchedulerPlugins.api_version()
+                    )
+                    .into(),
+                );
+                Arc::new(both)
+            }
+            (None, None) => {
+                self.records.remove(&key);
+                return;
+            }
+        };
+        self.records.insert(key, effective);
     }
 
     /// Pod uids labelled with the group (whether or not the group object exists).
@@ -80,5 +121,38 @@ mod tests {
         );
         groups.track(&uid, Some(b), None);
         assert_eq!(groups.members(b).count(), 0);
+    }
+
+    #[test]
+    fn a_name_both_apis_define_is_invalid_until_one_goes() {
+        use crate::state::pod_group::parse_pod_group;
+        use crate::state::workload_pod_group::parse_workload_pod_group;
+        let mut groups = PodGroups::default();
+        let key = (sym("ns"), sym("g"));
+        let plugins = parse_pod_group(
+            br#"{"metadata":{"name":"g","namespace":"ns"},"spec":{"minMember":2}}"#,
+        )
+        .expect("a PodGroup");
+        let workload = parse_workload_pod_group(
+            br#"{"metadata":{"name":"g","namespace":"ns"},
+                "spec":{"schedulingPolicy":{"gang":{"minCount":3}}}}"#,
+        )
+        .expect("a PodGroup");
+        groups.set(plugins);
+        assert_eq!(groups.get(key).map(|g| g.min_member), Some(2));
+        groups.set(workload);
+        let both = groups.get(key).expect("kept");
+        let err = both.error.as_deref().expect("conflict");
+        assert!(
+            err.contains("defined by both scheduling.k8s.io/v1beta1"),
+            "{err}"
+        );
+        groups.remove(key, GroupApi::SchedulerPlugins);
+        let only = groups.get(key).expect("the Workload API's");
+        assert_eq!((only.min_member, only.error.is_none()), (3, true));
+        assert_eq!(groups.keys(GroupApi::Workload).count(), 1);
+        assert_eq!(groups.keys(GroupApi::SchedulerPlugins).count(), 0);
+        groups.remove(key, GroupApi::Workload);
+        assert!(groups.get(key).is_none());
     }
 }

@@ -65,6 +65,7 @@ pub struct ObjectMetaWire<'a> {
     #[serde(borrow)]
     pub creation_timestamp: Option<Str<'a>>,
     pub deletion_timestamp: Option<IgnoredAny>,
+    pub generation: Option<i64>,
     #[serde(borrow)]
     pub labels: Option<StrMap<'a>>,
     #[serde(borrow)]
@@ -174,6 +175,16 @@ pub struct PodSpecWire<'a> {
     pub resources: Option<RequirementsWire<'a>>,
     #[serde(borrow)]
     pub resource_claims: Option<Vec<PodResourceClaimWire<'a>>>,
+    #[serde(borrow)]
+    pub scheduling_group: Option<SchedulingGroupWire<'a>>,
+}
+
+/// `spec.schedulingGroup` (the Workload API's link from a pod to its PodGroup).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingGroupWire<'a> {
+    #[serde(borrow)]
+    pub pod_group_name: Option<Str<'a>>,
 }
 
 /// `spec.resourceClaims[]` (Dynamic Resource Allocation).

@@ -1,0 +1,449 @@
+//! PodGroups of Kubernetes' Workload API (`scheduling.k8s.io/v1beta1`, beta in 1.37 behind the
+//! `GenericWorkload` feature gate), decoded into the `PodGroupRecord` gangs already use.
+//!
+//! Pods join such a group with `spec.schedulingGroup.podGroupName` (read in `state::pod`). The
+//! spec is a copy of a Workload's `podGroupTemplates[]` entry, so the PodGroup alone says how
+//! its pods are scheduled; podium does not need the Workload object.
+//!
+//! - `schedulingPolicy.gang.minCount` is the gang's `min_member`; `schedulingPolicy.basic` is no
+//!   gang: `min_member` 1, so each member is placed when it fits (kube-scheduler's
+//!   PlacementFeasible also counts 1 for a basic group).
+//! - `schedulingConstraints.topology[0].key`: all members in one domain of that node label,
+//!   or none placed (kube-scheduler's TopologyPlacementGenerator); podium keeps it as a
+//!   `required` constraint at that level.
+//! - `priority`, `priorityClassName`, `preemptionPolicy`, `disruptionMode`,
+//!   `parentCompositePodGroupName` and `workloadRef` are kept as the API defines them.
+//! - podium's `podium.dev/distinct-hosts` and `podium.dev/job` annotations, as on
+//!   scheduler-plugins' PodGroup (the API has no such fields).
+//! - `status.conditions[PodGroupInitiallyScheduled]`: once True it never turns False again
+//!   (the API's rule), which the status writer needs to know.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
+use crate::intern::{Sym, sym};
+use crate::state::object::{LenientIdentity, decode};
+use crate::state::pod::timestamp;
+use crate::state::pod_group::{
+    DISTINCT_HOSTS_ANNOTATION, JOB_ANNOTATION, PodGroupRecord, TopologyRequest, empty, int32_count,
+};
+use crate::state::wire::{ObjectMetaWire, Str};
+
+/// The condition kube-scheduler sets once a group's scheduling requirement is first met.
+pub const INITIALLY_SCHEDULED: &str = "PodGroupInitiallyScheduled";
+
+/// `spec.disruptionMode`: whether members may be disrupted one by one or only together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DisruptionMode {
+    /// The API's default when unset.
+    #[default]
+    Single,
+    All,
+}
+
+impl DisruptionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Single => "Single",
+            Self::All => "All",
+        }
+    }
+}
+
+/// What the Workload API's PodGroup says beyond what scheduler-plugins' PodGroup says.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkloadGroup {
+    /// `schedulingPolicy.gang` is set (false: `basic`).
+    pub gang: bool,
+    /// `schedulingConstraints.topology[0].key`: the node label whose domain holds every member.
+    pub topology_key: Option<Sym>,
+    pub priority: Option<i32>,
+    pub priority_class_name: Option<Sym>,
+    /// `preemptionPolicy: Never`: the group waits instead of preempting.
+    pub never_preempts: bool,
+    pub disruption: DisruptionMode,
+    /// `parentCompositePodGroupName` (CompositePodGroup, alpha in 1.37): read, not acted on.
+    pub parent: Option<Sym>,
+    /// `workloadRef`: (workloadName, templateName).
+    pub workload_ref: Option<(Sym, Sym)>,
+    /// `metadata.generation`, written back as a condition's `observedGeneration`.
+    pub generation: i64,
+    /// `status.conditions` has PodGroupInitiallyScheduled=True.
+    pub initially_scheduled: bool,
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow, default)]
+    metadata: ObjectMetaWire<'a>,
+    #[serde(borrow)]
+    spec: Option<SpecWire<'a>>,
+    #[serde(borrow)]
+    status: Option<StatusWire<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpecWire<'a> {
+    #[serde(borrow)]
+    parent_composite_pod_group_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    workload_ref: Option<WorkloadRefWire<'a>>,
+    scheduling_policy: Option<PolicyWire>,
+    #[serde(borrow)]
+    scheduling_constraints: Option<ConstraintsWire<'a>>,
+    disruption_mode: Option<DisruptionWire>,
+    #[serde(borrow)]
+    priority_class_name: Option<Str<'a>>,
+    priority: Option<i32>,
+    #[serde(borrow)]
+    preemption_policy: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkloadRefWire<'a> {
+    #[serde(borrow)]
+    workload_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    template_name: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PolicyWire {
+    basic: Option<IgnoredAny>,
+    gang: Option<GangWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GangWire {
+    min_count: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ConstraintsWire<'a> {
+    #[serde(borrow)]
+    topology: Option<Vec<TopologyWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct TopologyWire<'a> {
+    #[serde(borrow)]
+    key: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct DisruptionWire {
+    single: Option<IgnoredAny>,
+    all: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct StatusWire<'a> {
+    #[serde(borrow)]
+    conditions: Option<Vec<ConditionWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ConditionWire<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Str<'a>>,
+    #[serde(borrow)]
+    status: Option<Str<'a>>,
+}
+
+/// Parses a `scheduling.k8s.io` PodGroup. A body that is not a PodGroup at all (no name) is an
+/// `Err`; one with a bad field is an `Ok` record whose `error` names the object and the field.
+pub fn parse_workload_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
+    let wire: Wire<'_> = match decode(bytes) {
+        Ok(wire) => wire,
+        Err((path, msg)) => {
+            let id = LenientIdentity::read(bytes).filter(|id| !id.name.is_empty());
+            let Some(id) = id else {
+                return Err(CoreError::Invalid(format!("PodGroup: {path}: {msg}")));
+            };
+            let mut record = empty(&id.namespace, &id.name, &id.uid, &id.resource_version);
+            record.workload = Some(Box::default());
+            let object = record.object();
+            record.error = Some(format!("{object}: {path}: {msg}").into());
+            return Ok(record);
+        }
+    };
+    let meta = &wire.metadata;
+    let name = meta.name.as_deref().unwrap_or_default();
+    if name.is_empty() {
+        return Err(CoreError::Invalid(
+            "PodGroup: metadata.name: missing".into(),
+        ));
+    }
+    let mut record = empty(
+        meta.namespace.as_deref().unwrap_or_default(),
+        name,
+        meta.uid.as_deref().unwrap_or_default(),
+        meta.resource_version.as_deref().unwrap_or_default(),
+    );
+    let object = record.object();
+    let mut errors: Vec<String> = Vec::new();
+    if let Some(ts) = meta.creation_timestamp.as_deref() {
+        match timestamp(ts) {
+            Some(t) => record.created = t,
+            None => errors.push(format!(
+                "metadata.creationTimestamp: invalid timestamp {}",
+                quoted(ts)
+            )),
+        }
+    }
+    let mut group = WorkloadGroup {
+        generation: meta.generation.unwrap_or(0),
+        ..WorkloadGroup::default()
+    };
+    match &wire.spec {
+        Some(spec) => read_spec(spec, &mut record, &mut group, &mut errors),
+        None => errors.push("spec: missing".into()),
+    }
+    group.initially_scheduled = wire
+        .status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .any(|c| {
+            c.kind.as_deref() == Some(INITIALLY_SCHEDULED) && c.status.as_deref() == Some("True")
+        });
+    // podium's own gang annotations that the API has no field for.
+    let annotation = |key: &str| {
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get(key).map(Str::as_ref))
+    };
+    match annotation(DISTINCT_HOSTS_ANNOTATION) {
+        None | Some("false" | "") => {}
+        Some("true") => record.distinct_hosts = true,
+        Some(text) => errors.push(format!(
+            "metadata.annotations[{DISTINCT_HOSTS_ANNOTATION}]: {} is not \"true\" or \"false\"",
+            quoted(text)
+        )),
+    }
+    record.job = annotation(JOB_ANNOTATION)
+        .filter(|j| !j.is_empty())
+        .map(sym);
+    record.workload = Some(Box::new(group));
+    if !errors.is_empty() {
+        record.error = Some(format!("{object}: {}", errors.join("; ")).into());
+    }
+    Ok(record)
+}
+
+fn read_spec(
+    spec: &SpecWire<'_>,
+    record: &mut PodGroupRecord,
+    group: &mut WorkloadGroup,
+    errors: &mut Vec<String>,
+) {
+    let policy = spec.scheduling_policy.as_ref();
+    match (
+        policy.and_then(|p| p.basic.as_ref()),
+        policy.and_then(|p| p.gang.as_ref()),
+    ) {
+        (Some(_), None) => group.gang = false,
+        (None, Some(gang)) => {
+            group.gang = true;
+            match gang.min_count {
+                // The API requires a positive count; 0 would wait for no one, as 1 does.
+                Some(n) => match int32_count("spec.schedulingPolicy.gang.minCount", n) {
+                    Ok(n) => record.min_member = n.max(1),
+                    Err(e) => errors.push(e.to_string()),
+                },
+                None => errors.push("spec.schedulingPolicy.gang.minCount: missing".into()),
+            }
+        }
+        _ => errors.push("spec.schedulingPolicy: exactly one of basic and gang must be set".into()),
+    }
+    let topology = spec
+        .scheduling_constraints
+        .as_ref()
+        .and_then(|c| c.topology.as_deref())
+        .unwrap_or_default();
+    // The API admits one constraint today; a later version's second one is not understood,
+    // and placing the gang as if it were not there would break it.
+    if topology.len() > 1 {
+        errors.push(format!(
+            "spec.schedulingConstraints.topology: {} constraints, podium reads one",
+            topology.len()
+        ));
+    }
+    if let Some(first) = topology.first() {
+        match first.key.as_deref().filter(|k| !k.is_empty()) {
+            Some(key) => {
+                group.topology_key = Some(sym(key));
+                // Every member in one domain of the key, or none placed.
+                record.topology = Some(TopologyRequest::required(key));
+            }
+            None => errors.push("spec.schedulingConstraints.topology[0].key: missing".into()),
+        }
+    }
+    group.priority = spec.priority;
+    group.priority_class_name = spec
+        .priority_class_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(sym);
+    match spec.preemption_policy.as_deref() {
+        None | Some("PreemptLowerPriority") => {}
+        Some("Never") => group.never_preempts = true,
+        Some(other) => errors.push(format!(
+            "spec.preemptionPolicy: unknown policy {} (PreemptLowerPriority, Never)",
+            quoted(other)
+        )),
+    }
+    if let Some(mode) = &spec.disruption_mode {
+        match (&mode.single, &mode.all) {
+            (Some(_), None) => group.disruption = DisruptionMode::Single,
+            (None, Some(_)) => group.disruption = DisruptionMode::All,
+            _ => {
+                errors.push("spec.disruptionMode: exactly one of single and all must be set".into())
+            }
+        }
+    }
+    group.parent = spec
+        .parent_composite_pod_group_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(sym);
+    group.workload_ref = spec.workload_ref.as_ref().map(|r| {
+        (
+            sym(r.workload_name.as_deref().unwrap_or_default()),
+            sym(r.template_name.as_deref().unwrap_or_default()),
+        )
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::pod_group::GroupApi;
+
+    fn parse(json: &str) -> PodGroupRecord {
+        parse_workload_pod_group(json.as_bytes()).expect("a PodGroup")
+    }
+
+    fn workload(g: &PodGroupRecord) -> &WorkloadGroup {
+        g.workload.as_deref().expect("a Workload API group")
+    }
+
+    #[test]
+    fn reads_a_gang_with_its_topology_and_priority() {
+        let g = parse(
+            r#"{"metadata":{"name":"train-0","namespace":"ml","uid":"u1","generation":3,
+                "creationTimestamp":"2026-01-01T00:00:00Z"},
+               "spec":{"workloadRef":{"workloadName":"train","templateName":"workers"},
+                       "schedulingPolicy":{"gang":{"minCount":8}},
+                       "schedulingConstraints":{"topology":[{"key":"topology.kubernetes.io/block"}]},
+                       "disruptionMode":{"all":{}},
+                       "priorityClassName":"high","priority":1000,"preemptionPolicy":"Never"},
+               "status":{"conditions":[{"type":"PodGroupInitiallyScheduled","status":"True",
+                         "reason":"Scheduled","message":"","lastTransitionTime":"2026-01-01T00:00:01Z"}]}}"#,
+        );
+        assert_eq!(g.error, None);
+        assert_eq!(g.api(), GroupApi::Workload);
+        assert_eq!(
+            (g.namespace(), g.name(), g.min_member),
+            ("ml", "train-0", 8)
+        );
+        assert_eq!(
+            g.topology,
+            Some(TopologyRequest::required("topology.kubernetes.io/block"))
+        );
+        let w = workload(&g);
+        assert!(w.gang);
+        assert_eq!(w.topology_key, Some(sym("topology.kubernetes.io/block")));
+        assert_eq!(
+            (w.priority, w.priority_class_name, w.never_preempts),
+            (Some(1000), Some(sym("high")), true)
+        );
+        assert_eq!(w.disruption, DisruptionMode::All);
+        assert_eq!(w.workload_ref, Some((sym("train"), sym("workers"))));
+        assert_eq!(w.generation, 3);
+        assert!(w.initially_scheduled);
+        assert!(g.created > 1.7e9);
+    }
+
+    #[test]
+    fn reads_podiums_host_and_job_annotations() {
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns",
+                "annotations":{"podium.dev/distinct-hosts":"true","podium.dev/job":"llm"}},
+               "spec":{"schedulingPolicy":{"gang":{"minCount":2}}}}"#,
+        );
+        assert_eq!(g.error, None);
+        assert!(g.distinct_hosts);
+        assert_eq!(g.job, Some(sym("llm")));
+    }
+
+    #[test]
+    fn basic_is_no_gang() {
+        let g = parse(
+            r#"{"metadata":{"name":"web","namespace":"ns"},
+               "spec":{"schedulingPolicy":{"basic":{}}}}"#,
+        );
+        assert_eq!(g.error, None);
+        assert_eq!((g.min_member, g.topology), (1, None));
+        let w = workload(&g);
+        assert!(!w.gang);
+        assert_eq!(
+            (w.topology_key, w.disruption, w.initially_scheduled),
+            (None, DisruptionMode::Single, false)
+        );
+    }
+
+    #[test]
+    fn a_false_condition_is_not_initially_scheduled() {
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns"},
+               "spec":{"schedulingPolicy":{"gang":{"minCount":2}}},
+               "status":{"conditions":[{"type":"PodGroupInitiallyScheduled","status":"False",
+                         "reason":"Unschedulable"}]}}"#,
+        );
+        assert!(!workload(&g).initially_scheduled);
+    }
+
+    #[test]
+    fn bad_fields_are_named_with_the_object() {
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns"},
+               "spec":{"schedulingPolicy":{"basic":{},"gang":{"minCount":2}},
+                       "schedulingConstraints":{"topology":[{"key":""}]},
+                       "preemptionPolicy":"Sometimes"}}"#,
+        );
+        let err = g.error.expect("invalid");
+        assert!(err.starts_with("PodGroup ns/g: "), "{err}");
+        assert!(err.contains("exactly one of basic and gang"), "{err}");
+        assert!(err.contains("topology[0].key: missing"), "{err}");
+        assert!(err.contains("unknown policy \"Sometimes\""), "{err}");
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns"},
+               "spec":{"schedulingPolicy":{"gang":{"minCount":-1}}}}"#,
+        );
+        let err = g.error.expect("negative");
+        assert!(
+            err.contains("spec.schedulingPolicy.gang.minCount: must not be negative"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_keep_a_named_invalid_record() {
+        let g = parse(
+            r#"{"metadata":{"name":"g","namespace":"ns"},
+               "spec":{"schedulingPolicy":{"gang":{"minCount":"8"}}}}"#,
+        );
+        assert_eq!(g.api(), GroupApi::Workload);
+        let err = g.error.expect("a string where a number belongs");
+        assert!(
+            err.starts_with("PodGroup ns/g: spec.schedulingPolicy.gang.minCount: invalid type"),
+            "{err}"
+        );
+        assert!(parse_workload_pod_group(br#"{"metadata":{}}"#).is_err());
+    }
+}

@@ -1,0 +1,246 @@
+"""Gangs of Kubernetes' Workload API (``scheduling.k8s.io/v1beta1`` PodGroups, pods linked with
+``spec.schedulingGroup.podGroupName``) on the real apiserver, podium in-process.
+
+A gang of ``minCount`` binds whole or not at all, and its PodGroup's ``PodGroupInitiallyScheduled``
+condition says so as kube-scheduler 1.37 writes it; a gang whose PodGroup names a topology key
+lands in one domain of that key, or waits with the reason naming the key; a ``basic`` group is
+no gang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from podium.config import default_config
+from podium.rawapi import request_bytes
+from podium.runner import Podium
+from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
+from podium.testing.podgroups import (
+    create_workload_pod_group,
+    get_workload_pod_group,
+    make_workload_pod_group,
+)
+from podium.testing.pods import make_pod
+from podium.testing.waiting import until
+
+pytestmark = pytest.mark.timeout(180)
+
+WAIT_SECONDS = 60
+BLOCK_LABEL = "topology.kubernetes.io/block"
+
+
+def _member(
+    name: str, namespace: str, group: str, labels: Mapping[str, str], gpus: int
+) -> dict[str, Any]:
+    return make_pod(
+        name,
+        namespace,
+        scheduler_name="podium",
+        requests={"cpu": "100m", GPU_RESOURCE: gpus},
+        limits={GPU_RESOURCE: gpus},
+        node_selector=dict(labels),
+        pod_group=group,
+    )
+
+
+async def _pods(api: ApiClient, namespace: str) -> dict[str, dict[str, Any]]:
+    body = orjson.loads(await request_bytes(api, "GET", f"/api/v1/namespaces/{namespace}/pods"))
+    return {p["metadata"]["name"]: p for p in body["items"]}
+
+
+async def _create_pods(api: ApiClient, namespace: str, pods: list[dict[str, Any]]) -> None:
+    for pod in pods:
+        await request_bytes(api, "POST", f"/api/v1/namespaces/{namespace}/pods", body=pod)
+
+
+def _bound(pods: Mapping[str, dict[str, Any]], prefix: str) -> dict[str, str]:
+    return {
+        name: pod["spec"]["nodeName"]
+        for name, pod in pods.items()
+        if name.startswith(prefix) and pod["spec"].get("nodeName")
+    }
+
+
+async def _notes(api: ApiClient, namespace: str, pod: str) -> list[str]:
+    body = orjson.loads(
+        await request_bytes(api, "GET", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")
+    )
+    return [
+        e["note"]
+        for e in body["items"]
+        if e["regarding"].get("kind") == "Pod"
+        and e["regarding"].get("name") == pod
+        and e["reason"] == "FailedScheduling"
+    ]
+
+
+async def _condition(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    group = await get_workload_pod_group(api, namespace, name)
+    for condition in group.get("status", {}).get("conditions", []):
+        if condition["type"] == "PodGroupInitiallyScheduled":
+            found: dict[str, Any] = condition
+            return found
+    return None
+
+
+async def test_a_workload_gang_binds_whole_or_waits_whole_and_its_condition_says_so(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+    await create_nodes(
+        api, [make_node(f"wgang-{i}-{suffix}", gpus=8, labels=node_labels) for i in range(2)]
+    )
+    await create_workload_pod_group(api, make_workload_pod_group("small", namespace, min_count=2))
+    await create_workload_pod_group(api, make_workload_pod_group("big", namespace, min_count=3))
+    async with Podium(default_config(), api, identity="workload-gang-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(
+            api,
+            namespace,
+            [_member(f"small-{i}", namespace, "small", node_labels, 8) for i in (0, 1)],
+        )
+
+        async def small_bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "small-")) == 2
+
+        await until(small_bound, "the gang that fits to bind whole", WAIT_SECONDS)
+        await podium.gangs.flush()
+        scheduled = await _condition(api, namespace, "small")
+        assert scheduled is not None
+        assert (scheduled["status"], scheduled["reason"]) == ("True", "Scheduled"), scheduled
+        # The group's metadata.generation, as kube-scheduler writes it (1.37's PodGroup strategy
+        # sets none, so both are 0 and the field is left out).
+        stored = await get_workload_pod_group(api, namespace, "small")
+        generation = stored["metadata"].get("generation", 0)
+        assert scheduled.get("observedGeneration", 0) == generation, scheduled
+
+        # Three 8-GPU members and no GPU left: none binds.
+        await _create_pods(
+            api,
+            namespace,
+            [_member(f"big-{i}", namespace, "big", node_labels, 8) for i in range(3)],
+        )
+
+        async def big_parked() -> bool:
+            return podium.queue.pending_counts()["unschedulable"] == 3
+
+        await until(big_parked, "the gang that does not fit to wait whole", WAIT_SECONDS)
+        assert _bound(await _pods(api, namespace), "big-") == {}, "not one member binds"
+        await podium.recorder.flush()
+        await podium.gangs.flush()
+        notes = await _notes(api, namespace, "big-0")
+        assert any(
+            f"PodGroup {namespace}/big: the 3 pod(s) do not all fit at once" in n for n in notes
+        ), notes
+        waiting = await _condition(api, namespace, "big")
+        assert waiting is not None
+        assert (waiting["status"], waiting["reason"]) == ("False", "Unschedulable"), waiting
+        assert f"PodGroup {namespace}/big" in waiting["message"], waiting
+
+        # Room for the whole gang appears: it binds whole, and the condition turns True.
+        await create_nodes(
+            api,
+            [make_node(f"wgang-more-{i}-{suffix}", gpus=8, labels=node_labels) for i in range(3)],
+        )
+
+        async def big_bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "big-")) == 3
+
+        await until(big_bound, "the gang to bind once it fits", WAIT_SECONDS)
+        await podium.gangs.flush()
+
+        async def big_scheduled() -> bool:
+            condition = await _condition(api, namespace, "big")
+            return condition is not None and condition["status"] == "True"
+
+        await until(big_scheduled, "PodGroupInitiallyScheduled=True", WAIT_SECONDS)
+
+
+async def test_a_workload_gang_with_a_topology_key_lands_in_one_domain_or_not_at_all(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+
+    def block(name: str, count: int) -> list[dict[str, Any]]:
+        return [
+            make_node(
+                f"{name}-{i}-{suffix}",
+                gpus=8,
+                labels=node_labels,
+                rack=f"{name}-{suffix}",
+                rack_label=BLOCK_LABEL,
+            )
+            for i in range(count)
+        ]
+
+    # Block a: 2 hosts, block b: 3 hosts, and one host in no block.
+    await create_nodes(
+        api,
+        block("a", 2) + block("b", 3) + [make_node(f"loose-{suffix}", gpus=8, labels=node_labels)],
+    )
+    for name in ("first", "second"):
+        await create_workload_pod_group(
+            api, make_workload_pod_group(name, namespace, min_count=3, topology_key=BLOCK_LABEL)
+        )
+    async with Podium(default_config(), api, identity="workload-topology-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(
+            api,
+            namespace,
+            [_member(f"first-{i}", namespace, "first", node_labels, 8) for i in range(3)],
+        )
+
+        async def first_bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "first-")) == 3
+
+        await until(first_bound, "the first gang to bind", WAIT_SECONDS)
+        nodes = set(_bound(await _pods(api, namespace), "first-").values())
+        assert nodes == {f"b-{i}-{suffix}" for i in range(3)}, "the one block with room for 3"
+
+        # Block a and the loose host could hold 3 between them, but no one block can.
+        await _create_pods(
+            api,
+            namespace,
+            [_member(f"second-{i}", namespace, "second", node_labels, 8) for i in range(3)],
+        )
+
+        async def second_parked() -> bool:
+            return podium.queue.pending_counts()["unschedulable"] == 3
+
+        await until(second_parked, "the second gang to wait", WAIT_SECONDS)
+        assert _bound(await _pods(api, namespace), "second-") == {}
+        await podium.recorder.flush()
+        notes = await _notes(api, namespace, "second-0")
+        # Two blocks, neither holds the three.
+        assert any(
+            n.startswith(
+                f"PodGroup {namespace}/second: no {BLOCK_LABEL} domain (of 2) fits the 3 pod(s)"
+            )
+            for n in notes
+        ), notes
+
+
+async def test_a_basic_workload_group_is_no_gang(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+    await create_nodes(api, [make_node(f"wbasic-{suffix}", gpus=8, labels=node_labels)])
+    await create_workload_pod_group(api, make_workload_pod_group("web", namespace, min_count=None))
+    async with Podium(default_config(), api, identity="workload-basic-test") as podium:
+        await podium.start_scheduling()
+        # Two of three 4-GPU members fit: they bind, the third waits on its own.
+        await _create_pods(
+            api,
+            namespace,
+            [_member(f"web-{i}", namespace, "web", node_labels, 4) for i in range(3)],
+        )
+
+        async def two_bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "web-")) == 2
+
+        await until(two_bound, "the members that fit to bind", WAIT_SECONDS)
