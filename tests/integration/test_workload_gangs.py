@@ -4,7 +4,7 @@
 A gang of ``minCount`` binds whole or not at all, and its PodGroup's ``PodGroupInitiallyScheduled``
 condition says so as kube-scheduler 1.37 writes it; a gang whose PodGroup names a topology key
 lands in one domain of that key, or waits with the reason naming the key; a ``basic`` group is
-no gang.
+no gang. On an apiserver that does not serve the API, podium runs and the linked pods wait.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from podium.config import default_config
-from podium.rawapi import request_bytes
+from podium.kubeclient import api_client
+from podium.rawapi import ApiStatusError, request_bytes
 from podium.runner import Podium
+from podium.testing.binaries import Binaries
+from podium.testing.cluster import LocalCluster
 from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
 from podium.testing.podgroups import (
     create_workload_pod_group,
@@ -244,3 +247,39 @@ async def test_a_basic_workload_group_is_no_gang(
             return len(_bound(await _pods(api, namespace), "web-")) == 2
 
         await until(two_bound, "the members that fit to bind", WAIT_SECONDS)
+
+
+async def test_without_the_workload_api_podium_runs_and_linked_pods_wait(
+    binaries: Binaries,
+) -> None:
+    # The API version off again (the flag's values merge: the last one wins); the gate stays
+    # on, so pods keep their spec.schedulingGroup.
+    with LocalCluster(
+        binaries=binaries, apiserver_args=["--runtime-config=scheduling.k8s.io/v1beta1=false"]
+    ) as cluster:
+        client = await api_client(cluster.kubeconfig, qps=0.0, burst=64)
+        async with client as api:
+            path = "/apis/scheduling.k8s.io/v1beta1/podgroups"
+            with pytest.raises(ApiStatusError) as not_served:
+                await request_bytes(api, "GET", path)
+            assert not_served.value.status == 404
+            await create_nodes(api, [make_node("plain-node", gpus=8)])
+            pods = [
+                make_pod("linked", scheduler_name="podium", pod_group="train"),
+                make_pod("plain", scheduler_name="podium"),
+            ]
+            async with Podium(default_config(), api, identity="no-workload-api") as podium:
+                await podium.start_scheduling()
+                await _create_pods(api, "default", pods)
+
+                async def settled() -> bool:
+                    stored = await _pods(api, "default")
+                    return (
+                        "plain" in _bound(stored, "plain")
+                        and podium.queue.pending_counts()["unschedulable"] == 1
+                    )
+
+                await until(settled, "the plain pod to bind and the linked one to wait", 60)
+                await podium.recorder.flush()
+                notes = await _notes(api, "default", "linked")
+                assert "PodGroup default/train not found; waiting for it" in notes, notes
