@@ -290,14 +290,11 @@ class FairShare:
     cpu, memory and the nodes' extended resources), charged with the pods handed out since it
     was taken."""
 
-    def key(self, namespace: str) -> list[float]:
-        """Per quota from the root down to the namespace's, its dominant share beyond its
-        guarantee divided by its weight; lower is served first; empty without a quota."""
-
-    def pick(self, heads: Sequence[PendingPod]) -> int:
-        """Of each namespace's next pod, the index of the one to serve first: lowest key with
-        the pod counted as placed (a whole pod centres its team on its share instead of taking
-        it up to a pod beyond), then oldest."""
+    def key(self, pod: PendingPod) -> list[float]:
+        """Per quota from the root down to the pod's namespace's, its dominant share beyond its
+        guarantee divided by its weight, with ``pod`` counted as placed (a whole pod centres its
+        team on its share instead of taking it up to a pod beyond); lower is served first;
+        empty without a quota."""
 
     def charge(self, pod: PendingPod) -> None:
         """``pod`` was handed out: its quota (and its ancestors) count it from now on."""

@@ -18,9 +18,11 @@ with it (whichever sub-queue it waits in), so a gang reaches the scheduler whole
 Fair share: with ``fair_share`` (the core's ``ClusterState.fair_share``: None without
 ElasticQuotas), pods of one priority are served team by team, the team furthest below its
 weighted fair share first (DRF through the quotas' tree, from the core's ledger), each team's
-own pods oldest first. Active pods are also kept per namespace for this: a pop looks at the
-oldest pod of each namespace (O(namespaces with active pods)), never at every pending pod, and
-charges the team with what it hands out (a gang whole), so one batch already alternates.
+own pods oldest first. Active pods are also kept per namespace for this. A batch ranks the
+namespaces once by their oldest pod (priority, fair-share key, age: O(namespaces) keys, never a
+look at every pending pod), then each pop serves the first and charges its team with what it
+hands out (a gang whole), so one batch already alternates. Charging only raises keys, so a
+namespace's rank is checked again when it comes first (lazily, as for any key that only grows).
 ``add``/``update``/``delete`` for an in-flight pod are remembered and applied when it comes back.
 
 Everything runs on the event loop's thread; there is no locking. Time comes from an injected
@@ -54,14 +56,17 @@ P_contra = TypeVar("P_contra", bound=PodLike, contravariant=True)
 
 # An active heap item: (-priority, created, token, uid).
 _Item = tuple[int, float, int, str]
+# A namespace's rank in a fair-share batch: (-priority, fair-share key, created) of its oldest
+# pod, and the namespace.
+_Rank = tuple[int, tuple[float, ...], float, str]
 
 
 class FairShareLike(Protocol[P_contra]):
     """``podium._core.FairShare``: the quotas' ledger as the fair-share order reads it."""
 
-    def pick(self, heads: Sequence[P_contra]) -> int:
-        """Of each namespace's next pod (its oldest of the highest priority), the index of the
-        one to serve first."""
+    def key(self, pod: P_contra) -> Sequence[float]:
+        """The fair-share key of ``pod``'s team with ``pod`` counted as placed: lower is served
+        first (empty without a quota)."""
         ...
 
     def charge(self, pod: P_contra) -> None:
@@ -236,9 +241,10 @@ class SchedulingQueue(Generic[P]):
                 await self._sleep(left)
                 self.flush()
         fair = self._fair_share() if self._fair_share is not None else None
+        ranks = self._ranks(fair) if fair is not None else []
         batch: list[P] = []
         while len(batch) < max_pods:
-            entry = self._pop_active() if fair is None else self._pop_fair(fair)
+            entry = self._pop_active() if fair is None else self._pop_fair(fair, ranks)
             if entry is None:
                 break
             taken = len(batch)
@@ -252,6 +258,9 @@ class SchedulingQueue(Generic[P]):
                 # A gang counts whole against its team's share.
                 for pod in batch[taken:]:
                     fair.charge(pod)
+                rank = self._rank(fair, entry.pod.namespace)
+                if rank is not None:
+                    heapq.heappush(ranks, rank)
         return batch
 
     def _live(self, item: _Item) -> _Entry[P] | None:
@@ -269,30 +278,49 @@ class SchedulingQueue(Generic[P]):
                 return entry
         return None
 
-    def _pop_fair(self, fair: FairShareLike[P]) -> _Entry[P] | None:
-        """The highest priority first; among the namespaces with a pod of it, the one the
-        fair share serves first; its oldest pod."""
-        best: int | None = None
-        heads: list[_Entry[P]] = []
-        for namespace, heap in list(self._by_namespace.items()):
-            head = None
-            while heap and (head := self._live(heap[0])) is None:
-                heapq.heappop(heap)
-                self._by_namespace_items -= 1
-            if head is None:
-                del self._by_namespace[namespace]
-                continue
-            rank = heap[0][0]
-            if best is None or rank < best:
-                best, heads = rank, [head]
-            elif rank == best:
-                heads.append(head)
-        if not heads:
+    def _head(self, namespace: str) -> _Entry[P] | None:
+        """The namespace's oldest pod of its highest priority (stale items dropped)."""
+        heap = self._by_namespace.get(namespace)
+        while heap:
+            head = self._live(heap[0])
+            if head is not None:
+                return head
+            heapq.heappop(heap)
+            self._by_namespace_items -= 1
+        self._by_namespace.pop(namespace, None)
+        return None
+
+    def _rank(self, fair: FairShareLike[P], namespace: str) -> _Rank | None:
+        head = self._head(namespace)
+        if head is None:
             return None
-        chosen = heads[fair.pick([h.pod for h in heads]) if len(heads) > 1 else 0]
-        heapq.heappop(self._by_namespace[chosen.pod.namespace])
-        self._by_namespace_items -= 1
-        return chosen
+        pod = head.pod
+        return (-pod.priority, tuple(fair.key(pod)), pod.created, namespace)
+
+    def _ranks(self, fair: FairShareLike[P]) -> list[_Rank]:
+        ranks = [r for ns in list(self._by_namespace) if (r := self._rank(fair, ns)) is not None]
+        heapq.heapify(ranks)
+        return ranks
+
+    def _pop_fair(self, fair: FairShareLike[P], ranks: list[_Rank]) -> _Entry[P] | None:
+        """The highest priority first; among the namespaces with a pod of it, the one the
+        fair share serves first; its oldest pod. The namespace leaves ``ranks`` until the
+        caller has charged it and ranks it again."""
+        while ranks:
+            namespace = ranks[0][3]
+            now = self._rank(fair, namespace)
+            if now is None:
+                heapq.heappop(ranks)
+            elif now != ranks[0]:
+                # Charged (or its head changed) since ranked: ranked again, in its place.
+                heapq.heapreplace(ranks, now)
+            else:
+                heapq.heappop(ranks)
+                head = self._head(namespace)
+                heapq.heappop(self._by_namespace[namespace])
+                self._by_namespace_items -= 1
+                return head
+        return None
 
     def _take(self, entry: _Entry[P], batch: list[P]) -> None:
         self._set_where(entry, _Where.IN_FLIGHT)

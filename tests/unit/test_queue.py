@@ -308,12 +308,8 @@ class _Fair:
         self.weights = weights
         self.used = dict(used or {})
 
-    def pick(self, heads: Sequence[Pod]) -> int:
-        def key(i: int) -> tuple[float, float]:
-            pod = heads[i]
-            return (self.used.get(pod.namespace, 0) / self.weights[pod.namespace], pod.created)
-
-        return min(range(len(heads)), key=key)
+    def key(self, pod: Pod) -> Sequence[float]:
+        return (self.used.get(pod.namespace, 0) / self.weights[pod.namespace],)
 
     def charge(self, pod: Pod) -> None:
         self.used[pod.namespace] = self.used.get(pod.namespace, 0) + 1

@@ -106,6 +106,26 @@ def core_command(
     console.print(f"wrote {json_path} and {png_path}")
 
 
+@bench_app.command("queue")
+def queue_command(
+    pending: Annotated[int, typer.Option(min=1, help="Pending pods in the queue.")] = 5000,
+    namespaces: Annotated[
+        int, typer.Option(min=1, help="Team namespaces, one ElasticQuota each.")
+    ] = 50,
+    batch: Annotated[int, typer.Option(min=1, help="Pods per pop_batch.")] = 64,
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes (the fair share's capacity).")] = 5000,
+) -> None:
+    """What the fair-share order costs the queue: pods popped per second, kube's order vs fair."""
+    from podium.benchmarks.queue_bench import run_queue_bench
+
+    for f in run_queue_bench(pending=pending, namespaces=namespaces, batch=batch, nodes=nodes):
+        typer.echo(
+            f"{f.order:>4} order: {f.pending} pods in {f.namespaces} namespaces, batches of "
+            f"{f.batch}: {f.pods_per_second:,.0f} pods/s, {f.micros_per_batch:,.0f} us/batch "
+            f"(load {f.load_average:.2f})"
+        )
+
+
 @bench_app.command("gpu")
 def gpu_command(
     nodes: Annotated[int, typer.Option(min=1, help="GPU nodes (8 GPUs in 2 NUMA zones).")] = 1000,

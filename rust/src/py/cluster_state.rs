@@ -105,10 +105,6 @@ impl PendingPod {
     pub(super) fn namespace(&self) -> &str {
         &self.namespace
     }
-
-    pub(super) fn created(&self) -> f64 {
-        self.created
-    }
 }
 
 #[pymethods]

@@ -95,21 +95,11 @@ impl PyFairShare {
 
 #[pymethods]
 impl PyFairShare {
-    /// The order's key for `namespace`: per quota from the root down, its weighted dominant
-    /// share beyond its guarantee (empty without a quota).
-    fn key(&self, namespace: &str) -> Vec<f64> {
-        lookup(namespace).map_or_else(Vec::new, |ns| {
-            self.inner.key(ns, &Resources::default()).to_vec()
-        })
-    }
-
-    /// Of each namespace's next pod, the index of the one to serve first.
-    fn pick(&self, heads: Vec<PyRef<'_, PendingPod>>) -> usize {
-        let candidates: Vec<_> = heads
-            .iter()
-            .map(|p| (lookup(p.namespace()), p.created(), &p.requests))
-            .collect();
-        self.inner.pick(&candidates).unwrap_or(0)
+    /// The order's key for `pod`: per quota from the root down to its namespace's, the weighted
+    /// dominant share beyond its guarantee with `pod` counted as placed (empty without a quota).
+    fn key(&self, pod: PyRef<'_, PendingPod>) -> Vec<f64> {
+        lookup(pod.namespace())
+            .map_or_else(Vec::new, |ns| self.inner.key(ns, &pod.requests).to_vec())
     }
 
     /// `pod` was handed out: its quota counts it from now on.

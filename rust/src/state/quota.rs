@@ -747,30 +747,6 @@ impl FairShare {
     pub fn charge(&mut self, namespace: Sym, requests: &Resources) {
         self.quotas.add(namespace, requests);
     }
-
-    /// Of the candidates (each namespace's next pod: its namespace, None for one never seen,
-    /// its creation time and requests), the index of the one to serve first: lowest key with
-    /// the pod counted (a namespace without a quota has the empty key, so it keeps kube's
-    /// order ahead of the shared ones), then oldest.
-    pub fn pick(&self, candidates: &[(Option<Sym>, f64, &Resources)]) -> Option<usize> {
-        let keyed: Vec<(SmallVec<[f64; 4]>, f64)> = candidates
-            .iter()
-            .map(|&(ns, created, next)| {
-                let key = ns.map(|ns| self.key(ns, next)).unwrap_or_default();
-                (key, created)
-            })
-            .collect();
-        (0..keyed.len()).min_by(|&a, &b| {
-            let ((ka, ca), (kb, cb)) = (&keyed[a], &keyed[b]);
-            let by_key = ka
-                .iter()
-                .zip(kb.iter())
-                .map(|(x, y)| x.total_cmp(y))
-                .find(|o| o.is_ne())
-                .unwrap_or_else(|| ka.len().cmp(&kb.len()));
-            by_key.then(ca.total_cmp(cb))
-        })
-    }
 }
 
 #[cfg(test)]
@@ -1026,22 +1002,12 @@ mod tests {
         assert_eq!(key(&fair, "heavy"), [12.0 / 64.0 / 3.0]);
         assert_eq!(key(&fair, "light"), [6.0 / 64.0]);
         assert_eq!(key(&fair, "owed"), [-4.0 / 64.0]);
-        // Below its guarantee first, then the one furthest below its weighted share.
-        let one = gpus(1);
-        let pick = |f: &FairShare, c: &[(&str, &Resources)]| {
-            let c: Vec<_> = c.iter().map(|(ns, r)| (Some(sym(ns)), 0.0, *r)).collect();
-            f.pick(&c)
-        };
-        assert_eq!(
-            pick(&fair, &[("heavy", &one), ("light", &one), ("owed", &one)]),
-            Some(2)
-        );
-        assert_eq!(pick(&fair, &[("light", &one), ("heavy", &one)]), Some(1));
-        // Counted with its next pod: light's 1 GPU (7/64) before heavy's 12 (24/64/3 = 8/64).
-        assert_eq!(
-            pick(&fair, &[("light", &one), ("heavy", &gpus(12))]),
-            Some(0)
-        );
+        // Below its guarantee first; counted with its next pod: light's 1 GPU (7/64) before
+        // heavy's 12 (24/64/3 = 8/64), heavy's 1 (13/64/3) before light's.
+        let with = |ns: &str, n: i64| fair.key(sym(ns), &gpus(n)).to_vec();
+        assert!(with("owed", 1) < with("heavy", 1));
+        assert!(with("light", 1) < with("heavy", 12));
+        assert!(with("heavy", 1) < with("light", 1));
         // The ledger the view was taken from is not charged.
         assert!(q.used(sym("heavy")).is_zero());
     }
