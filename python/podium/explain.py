@@ -26,6 +26,7 @@ import orjson
 from podium._core import ClusterState, CoreError, Kind, Profile
 from podium.output import OutputFormat
 from podium.plugins import PluginError, PluginSet, load_plugins
+from podium.quota_view import quota_path
 from podium.rawapi import ApiStatusError, request_bytes
 
 if TYPE_CHECKING:
@@ -123,6 +124,9 @@ class Explanation:
     score_error: str | None = None
     # Node name -> the filter that gave each of its reasons (same order as ``nodes``).
     filters: dict[str, list[str]] = field(default_factory=dict)
+    # The pod's ElasticQuota and its ancestors', nearest first, one line each (use, min, max,
+    # weight, fair-share key): the quota view.
+    quotas: tuple[str, ...] = ()
 
     @property
     def feasible(self) -> list[str]:
@@ -177,6 +181,7 @@ class Explanation:
                 for b in self.best
             ],
             "scoreError": self.score_error,
+            "quotas": list(self.quotas),
         }
 
     def to_json(self) -> bytes:
@@ -213,6 +218,7 @@ class Explanation:
                 best,
                 data.get("scoreError"),
                 {str(k): [str(f) for f in v] for k, v in (data.get("rejectedBy") or {}).items()},
+                tuple(str(q) for q in data.get("quotas") or ()),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ExplainError(f"unexpected answer from the scheduler: {err!r}") from err
@@ -278,6 +284,7 @@ def explain_in(
         best,
         result.score_error,
         result.filters,
+        tuple(quota_path(state.quotas(), target.namespace)),
     )
 
 
@@ -393,6 +400,8 @@ def render(console: Console, result: Explanation, *, show_all: bool = True) -> N
         for group, nodes in groups:
             table.add_row(_names(nodes, NODES_PER_GROUP), str(len(nodes)), "\n".join(group))
         console.print(table)
+    for line in result.quotas:
+        console.print(f"quota {line}", markup=False, highlight=False)
     console.print(result.summary())
 
 

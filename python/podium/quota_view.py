@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from podium.metrics import Metrics
 
-__all__ = ["QuotaRow", "ResourceUse", "publish", "quota_rows", "tree_order"]
+__all__ = ["QuotaRow", "ResourceUse", "amount", "publish", "quota_path", "quota_rows", "tree_order"]
 
 
 class QuotaUsageLike(Protocol):
@@ -109,6 +109,37 @@ def tree_order(rows: Sequence[QuotaRow]) -> list[tuple[int, QuotaRow]]:
 
     walk(None, 0)
     return out
+
+
+def amount(resource: str, value: int | None) -> str:
+    """An amount as a quantity: cpu in cores or millicores, memory in Gi when whole."""
+    if value is None:
+        return "-"
+    if resource == "cpu":
+        return f"{value // 1000}" if value % 1000 == 0 else f"{value}m"
+    if resource == "memory" and value and value % (1 << 30) == 0:
+        return f"{value >> 30}Gi"
+    return str(value)
+
+
+def quota_path(quotas: Iterable[QuotaUsageLike], namespace: str) -> list[str]:
+    """The quota of ``namespace`` and its ancestors', nearest first, one line each: use, min
+    and max per resource, weight and fair-share key (``podium explain``'s quota view)."""
+    by_namespace = {q.namespace: q for q in quotas}
+    lines: list[str] = []
+    at: str | None = namespace
+    while at is not None and at in by_namespace and len(lines) < len(by_namespace):
+        q = by_namespace[at]
+        uses = ", ".join(
+            f"{r} {amount(r, used)} used (min {amount(r, q.min.get(r))}, "
+            f"max {amount(r, q.max.get(r))})"
+            for r, used in q.used.items()
+        )
+        line = f"{q.namespace}/{q.name}: {uses or 'no resources'}; weight {q.weight:g}, "
+        line += f"fair-share key {q.share:.3f}"
+        lines.append(f"{line}; {q.error}" if q.error else line)
+        at = q.parent
+    return lines
 
 
 def publish(metrics: Metrics, rows: Sequence[QuotaRow]) -> None:

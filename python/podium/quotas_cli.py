@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from podium.quota_view import QuotaRow, quota_rows, tree_order
+from podium.quota_view import QuotaRow, amount, quota_rows, tree_order
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,13 +22,7 @@ __all__ = ["render", "run_quotas", "to_json"]
 
 
 def _amount(resource: str, value: int | None) -> str:
-    if value is None:
-        return "-"
-    if resource == "cpu":
-        return f"{value // 1000}" if value % 1000 == 0 else f"{value}m"
-    if resource == "memory" and value and value % (1 << 30) == 0:
-        return f"{value >> 30}Gi"
-    return str(value)
+    return amount(resource, value)
 
 
 def to_json(rows: list[QuotaRow]) -> list[dict[str, Any]]:

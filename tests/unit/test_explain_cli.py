@@ -165,3 +165,33 @@ def test_explain_from_a_snapshot_file() -> None:
     assert result.foreign
     with pytest.raises(ExplainError, match="not in the snapshot"):
         explain_snapshot(taken, Target("ns", "nope"), default_config())
+
+
+def test_the_quota_view_shows_the_pods_quota_and_its_ancestors() -> None:
+    p = pod("q", "1", "podium")
+    s = state(["podium"], p)
+    quotas = [
+        {
+            "metadata": {"name": "cpus", "namespace": "dept"},
+            "spec": {"min": {"cpu": "4"}},
+        },
+        {
+            "metadata": {
+                "name": "cpus",
+                "namespace": "ns",
+                "annotations": {"podium.dev/parent": "dept", "podium.dev/weight": "2"},
+            },
+            "spec": {"min": {"cpu": "500m"}, "max": {"cpu": "3"}},
+        },
+    ]
+    s.apply_list(Kind.ELASTIC_QUOTA, orjson.dumps({"items": quotas}))
+    facts = PodFacts.of(Target("ns", "q"), p)
+    result = explain_in(s, Target("ns", "q"), facts, default_config())
+    assert result.quotas == (
+        "ns/cpus: cpu 0 used (min 500m, max 3); weight 2, fair-share key -0.050",
+        "dept/cpus: cpu 0 used (min 4, max -); weight 1, fair-share key -0.400",
+    )
+    assert Explanation.from_dict(orjson.loads(result.to_json())).quotas == result.quotas
+    console = Console(record=True, width=160)
+    render(console, result)
+    assert "quota dept/cpus: cpu 0 used" in console.export_text()
