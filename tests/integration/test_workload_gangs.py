@@ -283,3 +283,23 @@ async def test_without_the_workload_api_podium_runs_and_linked_pods_wait(
                 await podium.recorder.flush()
                 notes = await _notes(api, "default", "linked")
                 assert "PodGroup default/train not found; waiting for it" in notes, notes
+
+
+async def test_the_controller_manager_lifts_the_podgroup_protection_finalizer(
+    live_api: ApiClient, live_namespace: str
+) -> None:
+    """kube-controller-manager runs with the local cluster's gates too: its PodGroupProtection
+    controller (GenericWorkload only) lifts the finalizer the admission plugin adds, so a
+    deleted PodGroup with no pods goes."""
+    created = await create_workload_pod_group(
+        live_api, make_workload_pod_group("protected", live_namespace, min_count=2)
+    )
+    assert "scheduling.k8s.io/podgroup-protection" in created["metadata"].get("finalizers", [])
+    path = f"/apis/scheduling.k8s.io/v1beta1/namespaces/{live_namespace}/podgroups"
+    await request_bytes(live_api, "DELETE", f"{path}/protected")
+
+    async def gone() -> bool:
+        names = orjson.loads(await request_bytes(live_api, "GET", path))["items"]
+        return not names
+
+    await until(gone, "the deleted PodGroup to go", WAIT_SECONDS)
