@@ -294,3 +294,37 @@ fn a_department_beyond_its_guarantee_is_reclaimed_from_by_another() {
         d[0].message
     );
 }
+
+#[test]
+fn pods_waiting_on_their_nominated_nodes_count_in_their_quota() {
+    // b (min 8, max 8) already had 8 pods nominated by earlier preemptions, their victims
+    // still going: a 9th pod of b is beyond b's max, and must not evict a 9th pod of a.
+    let mut s = cluster(2, &[("team-a", 8, 16), ("team-b", 8, 8)]);
+    for i in 0..16 {
+        let node = if i < 8 { "n0" } else { "n1" };
+        pod(&mut s, "team-a", &format!("a{i:02}"), 1, Some(node));
+    }
+    for i in 0..8 {
+        let uid = format!("b{i}");
+        pod(&mut s, "team-b", &uid, 1, None);
+        s.nominate(&uid, Some(if i < 4 { "n0" } else { "n1" }))
+            .unwrap();
+    }
+    pod(&mut s, "team-b", "b-next", 1, None);
+    let out = reclaim(&s, "b-next");
+    assert!(out.victims.is_empty(), "{:?}", out.victims);
+    assert!(
+        out.message
+            .contains("quota team-b/quota: would exceed max nvidia.com/gpu (8/8 used"),
+        "{}",
+        out.message
+    );
+    // A nominee itself still reclaims (its own request is not counted twice; the node also
+    // holds room for the other nominees, hence more than one victim here).
+    let out = reclaim(&s, "b0");
+    assert!(
+        !out.victims.is_empty() && out.victims.iter().all(|v| v.namespace == "team-a"),
+        "{}",
+        out.message
+    );
+}

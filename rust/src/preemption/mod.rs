@@ -11,6 +11,7 @@ pub mod gangs;
 pub mod pick;
 pub mod victims;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::intern::resolve;
 use crate::preemption::gangs::Gangs;
 use crate::preemption::victims::{Candidate, Search, Verdict, Victim};
 use crate::runtime::profile::Profile;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::PodGroupRecord;
@@ -308,7 +310,26 @@ struct Context<'a> {
     scope: &'a Scope,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// The quotas as `pod` must see them: the nominated pods of at least its priority (itself
+    /// excluded) count as placed, as CapacityScheduling counts them, so the room preemption
+    /// already made for a quota's pods is not claimed for it twice (a quota whose pods wait on
+    /// their nominated nodes is not below its `min` for the next, nor below its `max`).
+    fn quotas_held_for(&self, pod: &PodRecord) -> Cow<'a, Namespaces> {
+        let data = self.data;
+        if data.namespaces.quotas.is_empty() || self.nominees.is_empty() {
+            return Cow::Borrowed(&data.namespaces);
+        }
+        let priority = data.priorities.of(pod);
+        let mut held = data.namespaces.clone();
+        for (_, nominee) in self.nominees.all() {
+            if nominee.uid != pod.uid && data.priorities.of(nominee) >= priority {
+                held.quotas.add(nominee.namespace, &nominee.requests);
+            }
+        }
+        Cow::Owned(held)
+    }
+
     /// Each pod in turn takes the best node of `set`, its victims taken out before the next
     /// pod is planned. Fails with how many pods were planned and why the next could not be.
     fn plan_in(&self, set: &[usize]) -> Result<Plan, (usize, String)> {
@@ -330,10 +351,11 @@ impl Context<'_> {
             let view = self
                 .nominees
                 .held_for(pod, &plan.nodes, &data.pending, &data.priorities);
+            let namespaces = self.quotas_held_for(pod);
             let ctx = PodContext {
                 pod,
                 nodes: &view,
-                namespaces: &data.namespaces,
+                namespaces: &namespaces,
                 volumes: &data.volumes,
                 dra: &data.dra,
                 index: None,
@@ -355,7 +377,7 @@ impl Context<'_> {
                 removed: &removed,
                 priorities: &data.priorities,
                 budgets: &data.budgets,
-                namespaces: &data.namespaces,
+                namespaces: &namespaces,
                 volumes: &data.volumes,
             };
             let verdicts: Vec<Verdict> = open
