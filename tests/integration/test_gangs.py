@@ -2,7 +2,8 @@
 
 The acceptance of gang scheduling: two gangs that each need 60% of the cluster never deadlock
 (one runs whole, the other waits with no member bound, then runs once the first is gone); a gang
-of 8 that must share a rack lands in one rack on 8 distinct hosts, or not at all.
+of 8 that must share a rack lands in one rack on 8 distinct hosts, or not at all; a gang that
+must share a block with slices of 2 per rack lands so, or waits with the reason.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 from podium.config import default_config, parse_config
 from podium.rawapi import ApiStatusError, request_bytes
 from podium.runner import Podium
-from podium.testing.nodes import GPU_RESOURCE, create_nodes, make_node
+from podium.testing.nodes import GPU_RESOURCE, RACK_LABEL, create_nodes, make_node
 from podium.testing.podgroups import (
     POD_GROUP_LABEL,
     create_pod_group,
@@ -205,6 +206,97 @@ async def test_gang_of_8_with_same_rack_lands_in_one_rack_on_distinct_hosts_or_n
         await podium.gangs.flush()
         status = (await get_pod_group(api, namespace, "train"))["status"]
         assert (status["phase"], status["scheduled"]) == ("Scheduled", 8)
+
+
+BLOCK_LABEL = "topology.kubernetes.io/block"
+
+
+async def test_a_block_gang_with_slices_per_rack_lands_so_or_waits_with_the_reason(
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
+) -> None:
+    suffix = node_labels["podium.dev/test"]
+
+    def hosts(block: str, rack: str, count: int, first: int = 0) -> list[dict[str, Any]]:
+        return [
+            make_node(
+                f"{rack}-{i}-{suffix}",
+                gpus=8,
+                labels={**node_labels, BLOCK_LABEL: f"{block}-{suffix}"},
+                rack=f"{rack}-{suffix}",
+            )
+            for i in range(first, first + count)
+        ]
+
+    # Block b1: racks of 2 and 2 hosts (two slices of 2 fit). Block b2: racks of 3 and 1 (as
+    # many hosts, but one slice of 2 only).
+    await create_nodes(
+        api,
+        hosts("b1", "r1", 2) + hosts("b1", "r2", 2) + hosts("b2", "r3", 3) + hosts("b2", "r4", 1),
+    )
+    for group in ("first", "second"):
+        await create_pod_group(
+            api,
+            make_pod_group(
+                group,
+                namespace,
+                min_member=4,
+                topology_level=BLOCK_LABEL,
+                slice_size=2,
+                slice_level=RACK_LABEL,
+            ),
+        )
+    # Whole-host members: 8 GPUs each.
+    first = [_member(f"first-{i}", namespace, "first", node_labels, gpus=8) for i in range(4)]
+    second = [_member(f"second-{i}", namespace, "second", node_labels, gpus=8) for i in range(4)]
+
+    def racks(bound: Mapping[str, str], prefix: str) -> list[str]:
+        return [bound[f"{prefix}-{i}"].split("-")[0] for i in range(4)]
+
+    async with Podium(default_config(), api, identity="block-test") as podium:
+        await podium.start_scheduling()
+        await _create_pods(api, namespace, first)
+
+        async def first_placed() -> bool:
+            return len(_bound(await _pods(api, namespace), "first-")) == 4
+
+        await _until(first_placed, "the first gang to land in block b1")
+        assert sorted(racks(_bound(await _pods(api, namespace), "first-"), "first")) == [
+            "r1",
+            "r1",
+            "r2",
+            "r2",
+        ], "two slices of 2, each inside one rack of block b1"
+
+        # b1 is full; b2 has four free hosts but room for one slice of 2 only.
+        await _create_pods(api, namespace, second)
+
+        async def parked() -> bool:
+            return podium.queue.pending_counts()["unschedulable"] == 4
+
+        await _until(parked, "the second gang to wait")
+        assert _bound(await _pods(api, namespace), "second-") == {}, "not at all"
+        await podium.recorder.flush()
+        notes = [e["note"] for e in await _events(api, namespace, "PodGroup", "second")]
+        want = (
+            f"PodGroup {namespace}/second: no {BLOCK_LABEL} domain (of 2) fits the 4 pod(s): "
+            f"1 lacks nvidia.com/gpu (need 32, 0 free), 1 lacks room for the slices "
+            f"(2 slice(s) of 2 pod(s) each in one {RACK_LABEL} domain, room for at most 1)"
+        )
+        assert any(want in n for n in notes), notes
+
+        # A second host in rack r4: b2 now takes two slices (r3 and r4).
+        await create_nodes(api, hosts("b2", "r4", 1, first=1))
+
+        async def second_placed() -> bool:
+            return len(_bound(await _pods(api, namespace), "second-")) == 4
+
+        await _until(second_placed, "the second gang to land in block b2")
+        assert sorted(racks(_bound(await _pods(api, namespace), "second-"), "second")) == [
+            "r3",
+            "r3",
+            "r4",
+            "r4",
+        ]
 
 
 async def test_a_malformed_pod_group_is_named_and_its_pods_wait(

@@ -193,3 +193,23 @@ def test_bad_topology_input_names_the_field(
 def test_zone_memory_must_be_binary_units() -> None:
     with pytest.raises(NodeSpecError, match=r"node 'n': zones\[0\].memory"):
         make_numa_gpu_node("n", [NumaZone(memory="1G")])
+
+
+def test_pod_group_builder_writes_the_topology_annotations() -> None:
+    from podium.testing.podgroups import make_pod_group
+
+    group = make_pod_group(
+        "train",
+        "ml",
+        min_member=4,
+        topology_level="topology.kubernetes.io/block",
+        topology_mode="preferred",
+        slice_size=2,
+        slice_level="topology.kubernetes.io/rack",
+    )
+    assert group["metadata"]["annotations"] == {
+        "podium.dev/topology-level": "topology.kubernetes.io/block",
+        "podium.dev/topology-mode": "preferred",
+        "podium.dev/slice-size": "2",
+        "podium.dev/slice-level": "topology.kubernetes.io/rack",
+    }

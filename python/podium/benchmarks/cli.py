@@ -164,6 +164,41 @@ def gpu_command(
     )
 
 
+@bench_app.command("gang")
+def gang_command(
+    nodes: Annotated[str, typer.Option(help="Node counts, comma-separated.")] = "5000,20000",
+    sizes: Annotated[str, typer.Option(help="Gang sizes (pods), comma-separated.")] = "8,64,512",
+    cases: Annotated[
+        str, typer.Option(help="Cases, comma-separated, of: none, rack, block-slices.")
+    ] = "none,rack,block-slices",
+    gangs: Annotated[int, typer.Option(min=1, help="Gangs placed per case.")] = 10,
+    budget: Annotated[float, typer.Option(min=1, help="Seconds of placing per case.")] = 60.0,
+    before: Annotated[
+        Path | None,
+        typer.Option(help="Another build of podium/_core.abi3.so, measured first (A/B)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
+) -> None:
+    """Gang placement in the core: ms per gang on a three-level cluster, optionally A/B."""
+    import os
+
+    from podium.benchmarks.gang import CASES, GangOptions, report, run, write_json
+
+    options = GangOptions(
+        nodes=_ints(nodes),
+        sizes=_ints(sizes),
+        cases=_choices(cases, CASES, "case"),
+        gangs=gangs,
+        budget=budget,
+        before=before,
+    )
+    load_start = os.getloadavg()[0]
+    results = run(options, progress=lambda line: print(line, file=sys.stderr))
+    load_end = os.getloadavg()[0]
+    print(report(results, load_start, load_end))
+    print(f"wrote {write_json(results, (load_start, load_end), out)}")
+
+
 def _choices(value: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
     out = tuple(v.strip() for v in value.split(",") if v.strip())
     unknown = [v for v in out if v not in allowed]

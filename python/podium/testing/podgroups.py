@@ -33,6 +33,10 @@ WORKLOAD_API_VERSION = "scheduling.k8s.io/v1beta1"
 RACK_ANNOTATION = "podium.dev/rack"
 DISTINCT_HOSTS_ANNOTATION = "podium.dev/distinct-hosts"
 JOB_ANNOTATION = "podium.dev/job"
+TOPOLOGY_LEVEL_ANNOTATION = "podium.dev/topology-level"
+TOPOLOGY_MODE_ANNOTATION = "podium.dev/topology-mode"
+SLICE_SIZE_ANNOTATION = "podium.dev/slice-size"
+SLICE_LEVEL_ANNOTATION = "podium.dev/slice-level"
 
 
 class PodGroupSpecError(ValueError):
@@ -53,9 +57,14 @@ def make_pod_group(
     job: str | None = None,
     schedule_timeout_seconds: int | None = None,
     min_resources: Mapping[str, str | int] | None = None,
+    topology_level: str | None = None,
+    topology_mode: str | None = None,
+    slice_size: int | None = None,
+    slice_level: str | None = None,
 ) -> dict[str, Any]:
-    """A PodGroup; ``rack`` (``required``/``preferred``), ``distinct_hosts`` and ``job`` set
-    podium's annotations."""
+    """A PodGroup; ``rack`` (``required``/``preferred``), ``distinct_hosts``, ``job`` and the
+    topology request (``topology_level``, ``topology_mode``, ``slice_size``, ``slice_level``)
+    set podium's annotations."""
     if min_member < 1:
         raise PodGroupSpecError(f"PodGroup {namespace}/{name}: min_member must be >= 1")
     annotations: dict[str, str] = {}
@@ -65,6 +74,14 @@ def make_pod_group(
         annotations[DISTINCT_HOSTS_ANNOTATION] = "true"
     if job is not None:
         annotations[JOB_ANNOTATION] = job
+    for key, value in (
+        (TOPOLOGY_LEVEL_ANNOTATION, topology_level),
+        (TOPOLOGY_MODE_ANNOTATION, topology_mode),
+        (SLICE_SIZE_ANNOTATION, None if slice_size is None else str(slice_size)),
+        (SLICE_LEVEL_ANNOTATION, slice_level),
+    ):
+        if value is not None:
+            annotations[key] = value
     spec: dict[str, Any] = {"minMember": min_member}
     if schedule_timeout_seconds is not None:
         spec["scheduleTimeoutSeconds"] = schedule_timeout_seconds
