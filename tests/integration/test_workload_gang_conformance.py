@@ -6,7 +6,8 @@ feature gates. A seeded scenario of GPU nodes in blocks (``topology.kubernetes.i
 nodes in none) and ``scheduling.k8s.io/v1beta1`` PodGroups is placed by kube-scheduler, its pods
 are deleted, and the same PodGroups and pods (same names, same nodes) are placed by podium. Both
 must place only whole gangs, each placed gang of a group with a topology key must sit in one
-domain of that key, and every gang kube-scheduler places, podium places too.
+domain of that key, every gang kube-scheduler places, podium places too, and both write the
+same ``PodGroupInitiallyScheduled`` status and reason on every PodGroup.
 
 Why the last check is sound here: gangs arrive in two waves, those with a topology key first,
 each wave's pods created once its PodGroups exist. The keyed gangs that can fit ask at most 16
@@ -175,6 +176,16 @@ async def _clear(api: ApiClient, namespace: str) -> None:
     await until(gone, "the first run's pods and PodGroups to be deleted", 60)
 
 
+async def _conditions(api: ApiClient, groups: str) -> dict[str, tuple[str, str]]:
+    """Each PodGroup's PodGroupInitiallyScheduled (status, reason)."""
+    out = {}
+    for group in orjson.loads(await request_bytes(api, "GET", groups))["items"]:
+        for condition in group.get("status", {}).get("conditions", []):
+            if condition["type"] == "PodGroupInitiallyScheduled":
+                out[group["metadata"]["name"]] = (condition["status"], condition["reason"])
+    return out
+
+
 def _check(
     who: str,
     gangs: list[GangSpec],
@@ -214,6 +225,7 @@ async def test_podium_places_the_workload_gangs_kube_scheduler_places(
     keyed, unkeyed = _gangs(seed)
     gangs = keyed + unkeyed
 
+    groups = f"/apis/scheduling.k8s.io/v1beta1/namespaces/{namespace}/podgroups"
     kube_name = f"wconf-{uuid.uuid4().hex[:8]}"
     scheduler = KubeScheduler(
         cluster,
@@ -226,6 +238,7 @@ async def test_podium_places_the_workload_gangs_kube_scheduler_places(
         kube = await _place(api, namespace, kube_name, (keyed, unkeyed), node_labels)
     finally:
         scheduler.stop()
+    kube_conditions = await _conditions(api, groups)
     await _clear(api, namespace)
 
     config = parse_config(
@@ -238,6 +251,8 @@ async def test_podium_places_the_workload_gangs_kube_scheduler_places(
     async with Podium(config, api, identity="workload-conformance") as podium:
         await podium.start_scheduling()
         ours = await _place(api, namespace, f"{kube_name}-podium", (keyed, unkeyed), node_labels)
+        await podium.gangs.flush()
+    our_conditions = await _conditions(api, groups)
 
     header = (
         f"seed {seed}: {len(nodes)} nodes, gangs "
@@ -252,7 +267,26 @@ async def test_podium_places_the_workload_gangs_kube_scheduler_places(
         f"gang {name}: kube-scheduler placed it, podium did not"
         for name in sorted(kube.keys() - ours.keys())
     ]
+    # The PodGroupInitiallyScheduled condition: the same status and reason from both (the
+    # messages are each scheduler's own words).
+    problems += [
+        f"gang {name}: PodGroupInitiallyScheduled kube-scheduler {kube_conditions.get(name)}, "
+        f"podium {our_conditions.get(name)}"
+        for name in sorted(g.name for g in gangs)
+        if kube_conditions.get(name) != our_conditions.get(name)
+    ]
     # Both verdicts exercised: something placed, and the impossible gangs left pending.
     assert kube and ours, header
     assert not {"k-huge", "u-huge"} & (kube.keys() | ours.keys()), header
+    # kube-scheduler's words, which podium's must equal (above): Scheduled for what it placed,
+    # Unschedulable for what cannot fit.
+    assert all(kube_conditions.get(name) == ("True", "Scheduled") for name in kube), kube_conditions
+    assert (
+        kube_conditions.get("k-huge")
+        == kube_conditions.get("u-huge")
+        == (
+            "False",
+            "Unschedulable",
+        )
+    ), kube_conditions
     assert not problems, f"{header}\n" + "\n".join(problems)
