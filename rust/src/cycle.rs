@@ -22,6 +22,7 @@ use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
+use crate::runtime::reuse::{Ranking, Refusal, Reuse};
 use crate::runtime::scoring;
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
 use crate::state::dra::claim::ClaimReservation;
@@ -59,6 +60,9 @@ pub struct Decision {
     /// When deciding this pod started, in ns since the Unix epoch (0 if it never started). The
     /// phases follow back to back: filter, then score, then placement.
     pub started_ns: u64,
+    /// Decided by what an earlier pod of the same shape left in the batch (see
+    /// `runtime::reuse`) rather than by examining the nodes again.
+    pub reused: bool,
     pub filter_seconds: f64,
     pub score_seconds: f64,
     pub placement_seconds: f64,
@@ -81,6 +85,7 @@ impl Decision {
             volumes: Vec::new(),
             claims: Vec::new(),
             started_ns: 0,
+            reused: false,
             filter_seconds: 0.0,
             score_seconds: 0.0,
             placement_seconds: 0.0,
@@ -114,6 +119,7 @@ impl Decision {
             volumes: Vec::new(),
             claims: Vec::new(),
             started_ns: 0,
+            reused: false,
             filter_seconds: 0.0,
             score_seconds: 0.0,
             placement_seconds: 0.0,
@@ -160,6 +166,8 @@ struct Batch {
     /// What plugins keep across the batch (kept in step through `add_pod` / `remove_pod`).
     state: BatchState,
     statics: StaticFilters,
+    /// What full cycles learned, for the next pods of the same shape.
+    reuse: Reuse,
 }
 
 impl Batch {
@@ -185,6 +193,7 @@ impl Batch {
             touched: Vec::new(),
             state: BatchState::default(),
             statics: StaticFilters::default(),
+            reuse: Reuse::default(),
         }
     }
 
@@ -202,6 +211,12 @@ impl Batch {
         // A pod above some nominee's priority gets its own view, which the index (holding
         // every nominee) does not describe. A nominee sees the others held, not itself: taken
         // off its node while it is decided.
+        // Only where no node is held for a nominee (a hold lifted frees room, which reuse never
+        // looks for) and no outside plugin judges.
+        let reusable = self.held.is_none() && extension.is_none() && reusable_pod(&pod);
+        if reusable && let Some(decision) = self.reused(data, &pod, profile) {
+            return decision;
+        }
         let own = self.nominees.node_of(&pod.uid);
         let sees_all = self.held.is_some() && self.nominees.sees_all(&pod, &data.priorities);
         let lifted = match own {
@@ -211,7 +226,11 @@ impl Batch {
             }
             _ => None,
         };
-        let (mut decision, chosen) = self.decide(data, &pod, profile, extension, sees_all);
+        let (mut decision, chosen, learned) =
+            self.decide(data, &pod, profile, extension, sees_all, reusable);
+        if let Some(learned) = learned {
+            self.learn(&pod, learned);
+        }
         if chosen.is_none()
             && let Some(j) = lifted
         {
@@ -233,7 +252,8 @@ impl Batch {
         profile: &Profile,
         extension: Option<&dyn Extension>,
         sees_all: bool,
-    ) -> (Decision, Option<usize>) {
+        learn: bool,
+    ) -> (Decision, Option<usize>, Option<Learned>) {
         let (view, indexed) = match &self.held {
             None => (Cow::Borrowed(self.nodes.as_slice()), true),
             Some(all) if sees_all => (Cow::Borrowed(all.as_slice()), true),
@@ -263,7 +283,81 @@ impl Batch {
             statics: Some(&self.statics),
             unheld: self.held.is_some().then_some(self.nodes.as_slice()),
         };
-        schedule_pod(profile, cluster, pod, options)
+        cycle(profile, cluster, pod, options, learn)
+    }
+
+    /// Keeps what the full cycle of `pod` learned for the next pods of its shape.
+    fn learn(&mut self, pod: &Arc<PodRecord>, learned: Learned) {
+        match learned {
+            Learned::Refused { failures } => self.reuse.refuse(Refusal {
+                pod: pod.clone(),
+                failures,
+                seen: self.touched.len(),
+            }),
+            Learned::Ranked {
+                nodes,
+                plugins,
+                raw,
+                evaluated,
+            } => self.reuse.keep(Ranking {
+                pod: pod.clone(),
+                nodes,
+                plugins,
+                raw,
+                evaluated,
+                seen: self.touched.len(),
+                uses: 0,
+            }),
+        }
+    }
+
+    /// Decides `pod` by what an earlier pod of its shape left (see `runtime::reuse`), placing
+    /// it when it fits; None when nothing kept serves it.
+    fn reused(
+        &mut self,
+        data: &mut SnapshotData,
+        pod: &Arc<PodRecord>,
+        profile: &Profile,
+    ) -> Option<Decision> {
+        let refusal = self.reuse.take_refusal(pod);
+        let ranking = match &refusal {
+            Some(_) => None,
+            None => Some(self.reuse.take_ranking(pod)?),
+        };
+        let seen = refusal
+            .as_ref()
+            .map_or_else(|| ranking.as_ref().map_or(0, |r| r.seen), |r| r.seen);
+        let mut dirty: Vec<usize> = self.touched[seen..].to_vec();
+        dirty.sort_unstable();
+        dirty.dedup();
+        let index = IndexView {
+            pods: &data.index,
+            positions: &self.positions,
+            nodes: self.nodes.len(),
+            batch: &self.state,
+        };
+        let ctx = PodContext {
+            pod,
+            nodes: &self.nodes,
+            namespaces: &data.namespaces,
+            volumes: &data.volumes,
+            dra: &data.dra,
+            index: Some(&index),
+        };
+        let pod_cycle = PodCycle::new(profile, ctx, Options::default(), self.nodes.len());
+        if let Some(mut refusal) = refusal {
+            let decision = pod_cycle.refuse_again(&mut refusal, &dirty)?;
+            refusal.seen = self.touched.len();
+            self.reuse.refuse(refusal);
+            return Some(decision);
+        }
+        let mut ranking = ranking?;
+        let (decision, i) = pod_cycle.run_reusing(&mut ranking, &dirty)?;
+        ranking.seen = self.touched.len();
+        ranking.uses += 1;
+        self.reuse.keep(ranking);
+        self.place(data, pod.clone(), i, &decision, false);
+        Some(decision)
     }
 
     /// Takes nominee `pod` off node `j`, where it is held, while it is decided.
@@ -301,6 +395,10 @@ impl Batch {
         lifted: bool,
     ) {
         let allocation = decision.allocation.as_deref();
+        if pod.pod_affinity.is_some() {
+            // Its terms change how other nodes judge pods without terms (see `node_local`).
+            self.reuse.clear();
+        }
         if let Some(all) = &mut self.held {
             if let Some(j) = self.nominees.node_of(&pod.uid) {
                 Arc::make_mut(&mut all[j]).remove_pod(&pod.uid);
@@ -680,13 +778,26 @@ pub fn schedule_pod(
     pod: &PodRecord,
     options: Options<'_>,
 ) -> (Decision, Option<usize>) {
+    let (decision, chosen, _) = cycle(profile, cluster, pod, options, false);
+    (decision, chosen)
+}
+
+/// `schedule_pod`, and with `learn` what the cycle leaves for the next pods of the pod's shape
+/// (see `runtime::reuse`).
+fn cycle(
+    profile: &Profile,
+    cluster: Cluster<'_>,
+    pod: &PodRecord,
+    options: Options<'_>,
+    learn: bool,
+) -> (Decision, Option<usize>, Option<Learned>) {
     let decision = Decision::for_pod(pod);
     if let Some(err) = &pod.error {
-        return (decision.failed(diagnosis::invalid_pod(err)), None);
+        return (decision.failed(diagnosis::invalid_pod(err)), None, None);
     }
     let candidates = options.only.map_or(cluster.nodes.len(), <[usize]>::len);
     if candidates == 0 {
-        return (decision.failed(diagnosis::no_nodes()), None);
+        return (decision.failed(diagnosis::no_nodes()), None, None);
     }
     let ctx = PodContext {
         pod,
@@ -696,20 +807,57 @@ pub fn schedule_pod(
         dra: cluster.dra,
         index: options.index,
     };
-    let mut pod_cycle = PodCycle {
-        profile,
-        ctx,
-        options,
-        candidates,
-        decision,
-        started: Instant::now(),
-    };
-    pod_cycle.decision.started_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-        });
+    let mut pod_cycle = PodCycle::new(profile, ctx, options, candidates);
+    pod_cycle.learn = learn;
     pod_cycle.run()
+}
+
+/// What a full cycle leaves for the next pods of its pod's shape (see `runtime::reuse`).
+enum Learned {
+    /// The feasible nodes and the raw scores on them.
+    Ranked {
+        nodes: Vec<usize>,
+        plugins: Vec<usize>,
+        raw: Vec<i64>,
+        evaluated: usize,
+    },
+    /// No node fits: each node's failure, by node.
+    Refused { failures: Vec<Status> },
+}
+
+/// May a batch decide `pod` by what an earlier pod of its shape left? Not when it needs more
+/// than a node (volumes to bind, devices, a gang) or is a nominee or invalid; the plugins that
+/// run for it decide the rest (`node_local`).
+fn reusable_pod(pod: &PodRecord) -> bool {
+    pod.error.is_none()
+        && pod.nominated_node.is_none()
+        && pod.pod_group.is_none()
+        && pod.claims.is_empty()
+        && pod.resource_claims.is_empty()
+}
+
+/// Does every filter that runs for the pod (a PreFilter state) judge a node by that node
+/// alone?
+fn filters_node_local(profile: &Profile, states: &FilterPrep, pod: &PodRecord) -> bool {
+    profile
+        .filters
+        .iter()
+        .zip(states)
+        .all(|(plugin, state)| state.is_none() || plugin.node_local(pod))
+}
+
+/// The best of `scored` (node index, total), ties broken by a hash of the pod and the node.
+fn best(
+    pod: &PodRecord,
+    nodes: &[Arc<NodeInfo>],
+    scored: impl Iterator<Item = (usize, i64)>,
+) -> Option<(usize, i64)> {
+    // Hashes the node's symbol, not its name: no string lookup per comparison.
+    let tie = |i: usize| {
+        let node = nodes[i].node.as_ref().map(|n| n.name.into_usize());
+        TIE_BREAK.hash_one((&*pod.uid, node))
+    };
+    scored.max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(*b).cmp(&tie(*a))))
 }
 
 /// What Filter left: the feasible nodes, the others' failures, and the nodes the static
@@ -729,29 +877,65 @@ struct PodCycle<'a> {
     candidates: usize,
     decision: Decision,
     started: Instant,
+    /// Keep what the next pods of this shape may reuse (see `runtime::reuse`).
+    learn: bool,
+    learned: Option<Learned>,
 }
 
-impl PodCycle<'_> {
-    fn run(mut self) -> (Decision, Option<usize>) {
+impl<'a> PodCycle<'a> {
+    fn new(
+        profile: &'a Profile,
+        ctx: PodContext<'a>,
+        options: Options<'a>,
+        candidates: usize,
+    ) -> Self {
+        let mut decision = Decision::for_pod(ctx.pod);
+        decision.started_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+            });
+        Self {
+            profile,
+            ctx,
+            options,
+            candidates,
+            decision,
+            started: Instant::now(),
+            learn: false,
+            learned: None,
+        }
+    }
+
+    fn run(mut self) -> (Decision, Option<usize>, Option<Learned>) {
         let states = match pre_filter(self.profile, &self.ctx) {
             Ok(states) => states,
             Err(status) => {
                 self.decision.filter_seconds = self.started.elapsed().as_secs_f64();
                 let failed = diagnosis::pre_filter_error(self.candidates, &status);
-                return (self.decision.failed(failed), None);
+                return (self.decision.failed(failed), None, None);
             }
         };
+        self.learn = self.learn && filters_node_local(self.profile, &states, self.ctx.pod);
         let Some(Feasible {
             feasible,
             failures,
             refused,
         }) = self.filter(&states)
         else {
-            return (self.decision, None);
+            return (self.decision, None, self.learned);
         };
         let filtered_at = Instant::now();
         self.decision.filter_seconds = (filtered_at - self.started).as_secs_f64();
         let chosen = if feasible.len() == 1 && self.options.extension.is_none() {
+            if self.learn {
+                self.learned = Some(Learned::Ranked {
+                    nodes: feasible.clone(),
+                    plugins: Vec::new(),
+                    raw: Vec::new(),
+                    evaluated: self.decision.evaluated_nodes,
+                });
+            }
             Some((feasible[0], 0))
         } else {
             self.score(&states, &feasible, (failures, &refused))
@@ -759,11 +943,97 @@ impl PodCycle<'_> {
         let scored_at = Instant::now();
         self.decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
         let Some((index, score)) = chosen else {
-            return (self.decision, None);
+            return (self.decision, None, None);
         };
         self.reserve(&states, index, score);
         self.decision.placement_seconds = scored_at.elapsed().as_secs_f64();
-        (self.decision, Some(index))
+        (self.decision, Some(index), self.learned)
+    }
+
+    /// The pod fails as an earlier pod of its shape did (`refusal`): placements only take
+    /// room, so only the nodes in `dirty` (placed on since) are judged again, for their
+    /// reasons. None when that does not hold (a PreFilter refuses now, a node fits).
+    fn refuse_again(mut self, refusal: &mut Refusal, dirty: &[usize]) -> Option<Decision> {
+        let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
+        let states = pre_filter(profile, &self.ctx).ok()?;
+        if !filters_node_local(profile, &states, pod) {
+            return None;
+        }
+        for &i in dirty {
+            refusal.failures[i] = run_filters(profile, &states, pod, &nodes[i])?;
+        }
+        self.decision.evaluated_nodes = nodes.len();
+        self.decision
+            .fail(diagnosis::fit_error(self.candidates, &refusal.failures));
+        self.decision.filter_seconds = self.started.elapsed().as_secs_f64();
+        self.decision.reused = true;
+        Some(self.decision)
+    }
+
+    /// Decides the pod on `ranking` (left by an earlier pod of its shape): the nodes in
+    /// `dirty` (placed on since) are filtered and scored again for this pod, the others keep
+    /// their raw scores, and all are normalized again. None when the ranking cannot serve this
+    /// pod (the caller then runs a full cycle and drops it): a PreFilter refuses, a plugin no
+    /// longer node-local runs, or no node of it fits any more.
+    fn run_reusing(mut self, ranking: &mut Ranking, dirty: &[usize]) -> Option<(Decision, usize)> {
+        let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
+        let states = pre_filter(profile, &self.ctx).ok()?;
+        if !filters_node_local(profile, &states, pod) {
+            return None;
+        }
+        let mut judged = Vec::with_capacity(dirty.len());
+        for &i in dirty {
+            let Some(k) = ranking.position(i) else {
+                continue;
+            };
+            if run_filters(profile, &states, pod, &nodes[i]).is_some() {
+                ranking.remove(k);
+            } else {
+                judged.push(i);
+            }
+        }
+        if ranking.nodes.is_empty() {
+            return None;
+        }
+        let filtered_at = Instant::now();
+        self.decision.filter_seconds = (filtered_at - self.started).as_secs_f64();
+        self.decision.evaluated_nodes = ranking.evaluated;
+        self.decision.feasible_nodes = ranking.nodes.len();
+        let (index, score) = if ranking.nodes.len() == 1 {
+            (ranking.nodes[0], 0)
+        } else {
+            let feasible: Vec<&NodeInfo> = ranking.nodes.iter().map(|&i| &*nodes[i]).collect();
+            let running = scoring::pre_score(profile, &self.ctx, &states, &feasible).ok()?;
+            let same = running
+                .iter()
+                .map(|(k, _)| *k)
+                .eq(ranking.plugins.iter().copied());
+            if !same
+                || !running
+                    .iter()
+                    .all(|(k, _)| profile.scores[*k].plugin.node_local(pod))
+            {
+                return None;
+            }
+            for &i in &judged {
+                let k = ranking.position(i)?;
+                scoring::score_row(profile, &running, pod, &nodes[i], ranking.row_mut(k));
+            }
+            let scored = scoring::normalized(profile, &running, &ranking.raw);
+            let totals = scoring::totals(&scored, ranking.nodes.len());
+            best(pod, nodes, ranking.nodes.iter().copied().zip(totals))?
+        };
+        // The node chosen is judged for this very pod unless it just was: its plugins' per-pod
+        // work (NUMA fits) is then at hand for Reserve, and a stale ranking cannot place it.
+        if !judged.contains(&index) && run_filters(profile, &states, pod, &nodes[index]).is_some() {
+            return None;
+        }
+        let scored_at = Instant::now();
+        self.decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
+        self.reserve(&states, index, score);
+        self.decision.placement_seconds = scored_at.elapsed().as_secs_f64();
+        self.decision.reused = true;
+        Some((self.decision, index))
     }
 
     /// Filter: the feasible nodes, with the others' failures; None when the pod fails (the
@@ -798,9 +1068,19 @@ impl PodCycle<'_> {
             let held = (nodes, unheld);
             blame_holds(profile, states, pod, held, &found.failed_at, &mut failures);
         }
-        failures.extend(explain_refused(profile, states, pod, nodes, &found.refused));
+        let explained = explain_refused(profile, states, pod, nodes, &found.refused);
+        let complete = explained.len() == found.refused.len();
+        failures.extend(explained);
         self.decision
             .fail(diagnosis::fit_error(self.candidates, &failures));
+        if self.learn && complete && self.options.only.is_none() {
+            let mut by_node = vec![Status::success(); nodes.len()];
+            let at = found.failed_at.iter().chain(&found.refused);
+            for (&i, status) in at.zip(failures) {
+                by_node[i] = status;
+            }
+            self.learned = Some(Learned::Refused { failures: by_node });
+        }
         None
     }
 
@@ -812,31 +1092,38 @@ impl PodCycle<'_> {
         feasible: &[usize],
         unfit: (Vec<Status>, &[usize]),
     ) -> Option<(usize, i64)> {
-        let nodes = self.ctx.nodes;
+        let (profile, nodes, pod) = (self.profile, self.ctx.nodes, self.ctx.pod);
         let feasible_nodes: Vec<&NodeInfo> = feasible.iter().map(|&i| &*nodes[i]).collect();
-        let scored = match scoring::score_nodes(self.profile, &self.ctx, states, &feasible_nodes) {
-            Ok(scored) => scored,
+        let running = match scoring::pre_score(profile, &self.ctx, states, &feasible_nodes) {
+            Ok(running) => running,
             Err(message) => return self.error(message.to_string()),
         };
+        let raw = scoring::raw_scores(profile, &running, pod, &feasible_nodes);
+        let scored = scoring::normalized(profile, &running, &raw);
         let mut totals: Vec<Option<i64>> = scoring::totals(&scored, feasible.len())
             .into_iter()
             .map(Some)
             .collect();
+        if self.learn
+            && running
+                .iter()
+                .all(|(k, _)| profile.scores[*k].plugin.node_local(pod))
+        {
+            self.learned = Some(Learned::Ranked {
+                nodes: feasible.to_vec(),
+                plugins: running.iter().map(|(k, _)| *k).collect(),
+                raw,
+                evaluated: self.decision.evaluated_nodes,
+            });
+        }
         if let Some(extension) = self.options.extension {
             self.judge(extension, (&feasible_nodes, &mut totals), states, unfit)?;
         }
-        let pod = self.ctx.pod;
-        // Hashes the node's symbol, not its name: no string lookup per comparison.
-        let tie = |i: usize| {
-            let node = nodes[i].node.as_ref().map(|n| n.name.into_usize());
-            TIE_BREAK.hash_one((&*pod.uid, node))
-        };
-        feasible
+        let scored = feasible
             .iter()
             .zip(&totals)
-            .filter_map(|(i, total)| total.map(|t| (i, t)))
-            .max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(**b).cmp(&tie(**a))))
-            .map(|(&i, s)| (i, s))
+            .filter_map(|(&i, total)| total.map(|t| (i, t)));
+        best(pod, nodes, scored)
     }
 
     /// The outside plugins' verdicts on the feasible nodes added to their `totals` (a rejected

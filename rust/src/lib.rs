@@ -28,6 +28,8 @@ pub mod quantity;
 #[cfg(test)]
 mod quota_tests;
 pub mod reservation;
+#[cfg(test)]
+mod reuse_tests;
 pub mod runtime;
 pub mod state;
 #[cfg(test)]

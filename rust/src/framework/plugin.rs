@@ -98,6 +98,16 @@ pub trait Filter: Plugin {
         false
     }
 
+    /// Does the verdict on a node read only the pod, that node and cluster objects a batch of
+    /// placements leaves as they were (node objects, namespaces)? Then placing a pod on another
+    /// node leaves it unchanged, and a batch may reuse it for the next pod of the same shape
+    /// (kube's opportunistic batching, see `runtime::ranking`). A placed pod carrying
+    /// inter-pod terms makes the batch drop what it reuses, so a plugin reading only those
+    /// terms of other pods may say yes.
+    fn node_local(&self, _pod: &PodRecord) -> bool {
+        false
+    }
+
     /// Is `node` refused whatever is placed on it, judged from fields static filters read and
     /// the names of the extended resources the pod requests (e.g. a GPU pod on a node without
     /// GPUs)? Only says which nodes to skip: a diagnosis still runs `filter` for its reason.
@@ -154,6 +164,12 @@ pub trait Score: Plugin {
     fn score(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64;
 
     fn normalize(&self, _state: Option<&PluginState>, _scores: &mut [i64]) {}
+
+    /// As `Filter::node_local`, for the raw score; its PreScore state must not depend on which
+    /// nodes are feasible either (normalizing over them is redone on every reuse).
+    fn node_local(&self, _pod: &PodRecord) -> bool {
+        false
+    }
 }
 
 pub const MAX_NODE_SCORE: i64 = 100;

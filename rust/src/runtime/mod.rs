@@ -6,5 +6,6 @@ pub mod points;
 pub mod pre_filter_result;
 pub mod profile;
 pub mod registry;
+pub mod reuse;
 pub mod scoring;
 pub mod static_filters;

@@ -66,6 +66,10 @@ impl FilterPoints {
         self.filter.node_static()
     }
 
+    pub fn node_local(&self, pod: &PodRecord) -> bool {
+        self.filter.node_local(pod)
+    }
+
     pub fn refuses_statically(
         &self,
         state: Option<&PluginState>,
@@ -169,5 +173,9 @@ impl ScorePoints {
 
     pub fn normalize(&self, state: Option<&PluginState>, scores: &mut [i64]) {
         self.score.normalize(state, scores);
+    }
+
+    pub fn node_local(&self, pod: &PodRecord) -> bool {
+        self.score.node_local(pod)
     }
 }

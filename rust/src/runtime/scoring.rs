@@ -8,8 +8,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared};
 use crate::framework::warm::warm;
-use crate::runtime::profile::{Profile, WeightedScore};
+use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
+use crate::state::pod::PodRecord;
 
 /// Below this many nodes per task, splitting the work costs more than it saves.
 const MIN_NODES_PER_TASK: usize = 64;
@@ -24,22 +25,35 @@ pub struct PluginScores {
 
 /// Runs every score plugin of `profile` on `feasible`; a plugin that skips the pod is left out.
 /// Err: a PreScore failed (the pod's cycle is an error), with the plugin named.
-///
-/// Every plugin scores a node in one parallel pass over the nodes (one fork-join per pod, not
-/// one per plugin, and a node's data is read while it is in cache), then each normalizes.
 pub fn score_nodes(
     profile: &Profile,
     ctx: &PodContext<'_>,
     filter_states: &[Option<Option<PluginState>>],
     feasible: &[&NodeInfo],
 ) -> CoreResult<Vec<PluginScores>> {
-    let mut running: Vec<(&WeightedScore, Option<PluginState>)> =
-        Vec::with_capacity(profile.scores.len());
-    for weighted in &profile.scores {
+    let running = pre_score(profile, ctx, filter_states, feasible)?;
+    let raw = raw_scores(profile, &running, ctx.pod, feasible);
+    Ok(normalized(profile, &running, &raw))
+}
+
+/// The score plugins that run for the pod (by index in `profile.scores`), each with its
+/// PreScore state.
+pub type Running = Vec<(usize, Option<PluginState>)>;
+
+/// PreScore of every score plugin; a plugin that skips the pod is left out. Err: a PreScore
+/// failed (the pod's cycle is an error), with the plugin named.
+pub fn pre_score(
+    profile: &Profile,
+    ctx: &PodContext<'_>,
+    filter_states: &[Option<Option<PluginState>>],
+    feasible: &[&NodeInfo],
+) -> CoreResult<Running> {
+    let mut running: Running = Vec::with_capacity(profile.scores.len());
+    for (k, weighted) in profile.scores.iter().enumerate() {
         let plugin = &weighted.plugin;
         let filters = FilterStates::new(&profile.filter_names, filter_states);
         match plugin.pre_score(ctx, feasible, filters) {
-            Prepared::Run(state) => running.push((weighted, state)),
+            Prepared::Run(state) => running.push((k, state)),
             Prepared::Skip => {}
             Prepared::Reject(status) => {
                 return Err(CoreError::Plugin(format!(
@@ -50,25 +64,56 @@ pub fn score_nodes(
             }
         }
     }
+    Ok(running)
+}
+
+/// The raw scores of the `running` plugins, a row per node of `nodes` (one cell per plugin).
+///
+/// Every plugin scores a node in one parallel pass over the nodes (one fork-join per pod, not
+/// one per plugin, and a node's data is read while it is in cache).
+pub fn raw_scores(
+    profile: &Profile,
+    running: &Running,
+    pod: &PodRecord,
+    nodes: &[&NodeInfo],
+) -> Vec<i64> {
     let width = running.len();
-    let mut raw = vec![0i64; feasible.len() * width];
+    let mut raw = vec![0i64; nodes.len() * width];
     if width > 0 {
         raw.par_chunks_mut(MIN_NODES_PER_TASK * width)
-            .zip(feasible.par_chunks(MIN_NODES_PER_TASK))
+            .zip(nodes.par_chunks(MIN_NODES_PER_TASK))
             .for_each(|(out, nodes)| {
                 warm(nodes.iter().copied());
                 for (row, node) in out.chunks_mut(width).zip(nodes) {
-                    for (cell, (weighted, state)) in row.iter_mut().zip(&running) {
-                        *cell = weighted.plugin.score(state.as_ref(), ctx.pod, node);
-                    }
+                    score_row(profile, running, pod, node, row);
                 }
             });
     }
-    Ok(running
+    raw
+}
+
+/// One node's raw scores, one cell per `running` plugin.
+pub fn score_row(
+    profile: &Profile,
+    running: &Running,
+    pod: &PodRecord,
+    node: &NodeInfo,
+    row: &mut [i64],
+) {
+    for (cell, (k, state)) in row.iter_mut().zip(running) {
+        *cell = profile.scores[*k].plugin.score(state.as_ref(), pod, node);
+    }
+}
+
+/// Each running plugin's scores from the `raw` rows, normalized and clamped.
+pub fn normalized(profile: &Profile, running: &Running, raw: &[i64]) -> Vec<PluginScores> {
+    let width = running.len();
+    running
         .iter()
         .enumerate()
-        .map(|(k, (weighted, state))| {
-            let mut scores: Vec<i64> = raw.iter().skip(k).step_by(width).copied().collect();
+        .map(|(column, (k, state))| {
+            let weighted = &profile.scores[*k];
+            let mut scores: Vec<i64> = raw.iter().skip(column).step_by(width).copied().collect();
             weighted.plugin.normalize(state.as_ref(), &mut scores);
             for score in &mut scores {
                 *score = (*score).clamp(0, MAX_NODE_SCORE);
@@ -79,7 +124,7 @@ pub fn score_nodes(
                 scores,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The weighted sum per node.

@@ -20,6 +20,7 @@ pub mod pod_affinity;
 pub mod pod_group;
 pub mod pod_groups;
 pub mod pod_index;
+pub mod pod_shape;
 pub mod priority;
 pub mod quota;
 pub mod requests;

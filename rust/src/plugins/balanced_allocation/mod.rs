@@ -70,6 +70,10 @@ impl PreScore for BalancedAllocation {
 }
 
 impl Score for BalancedAllocation {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     #[allow(clippy::cast_precision_loss)]
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         // Profiles name a handful of resources: keep the fractions on the stack.

@@ -72,6 +72,10 @@ impl PreFilter for CapacityScheduling {
 
 /// Registered at Filter as the registry requires; PreFilter decides everything.
 impl Filter for CapacityScheduling {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, _: &PodRecord, _: &NodeInfo) -> Status {
         Status::success()
     }

@@ -86,6 +86,10 @@ impl PreScore for ImageLocality {
 }
 
 impl Score for ImageLocality {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn score(&self, state: Option<&PluginState>, pod: &PodRecord, info: &NodeInfo) -> i64 {
         let (Some(spread), Some(node)) = (
             state.and_then(|s| s.downcast_ref::<Spread>()),

@@ -297,6 +297,11 @@ impl PreFilterExtensions for InterPodAffinity {
 }
 
 impl Filter for InterPodAffinity {
+    /// A pod without terms of its own reads only placed pods' terms (see the trait).
+    fn node_local(&self, pod: &PodRecord) -> bool {
+        pod.pod_affinity.is_none()
+    }
+
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
         else {

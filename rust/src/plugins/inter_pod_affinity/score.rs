@@ -125,6 +125,11 @@ impl PreScore for InterPodAffinityScore {
 }
 
 impl Score for InterPodAffinityScore {
+    /// A pod without terms of its own reads only placed pods' terms (see the trait).
+    fn node_local(&self, pod: &PodRecord) -> bool {
+        pod.pod_affinity.is_none()
+    }
+
     fn score(&self, state: Option<&PluginState>, _: &PodRecord, node: &NodeInfo) -> i64 {
         let (Some(state), Some(n)) = (state.and_then(|s| s.downcast_ref::<State>()), &node.node)
         else {

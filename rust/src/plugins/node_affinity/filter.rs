@@ -68,6 +68,10 @@ impl PreFilter for NodeAffinity {
 }
 
 impl Filter for NodeAffinity {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         if required_matches(pod, node) {
             Status::success()

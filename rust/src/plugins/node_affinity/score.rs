@@ -32,6 +32,10 @@ impl PreScore for NodeAffinityScore {
 }
 
 impl Score for NodeAffinityScore {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(n) = &node.node else {
             return 0;

@@ -18,6 +18,10 @@ impl Plugin for NodeName {
 }
 
 impl Filter for NodeName {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         match (pod.node_name, &node.node) {
             (Some(wanted), Some(n)) if wanted != n.name => Status::unresolvable(REASON),

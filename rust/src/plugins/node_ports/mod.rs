@@ -30,6 +30,10 @@ impl PreFilter for NodePorts {
 }
 
 impl Filter for NodePorts {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let clash = pod
             .host_ports

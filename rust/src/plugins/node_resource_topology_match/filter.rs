@@ -65,6 +65,10 @@ impl PreFilter for NodeResourceTopologyMatch {
 }
 
 impl Filter for NodeResourceTopologyMatch {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(fits) = fits_of(state) else {
             return Status::success();

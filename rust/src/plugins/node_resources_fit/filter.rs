@@ -101,6 +101,10 @@ impl PreFilter for NodeResourcesFit {
 }
 
 impl Filter for NodeResourcesFit {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let reasons = insufficient(pod, node, dra_backed(state));
         if reasons.is_empty() {

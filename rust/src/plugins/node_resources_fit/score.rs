@@ -123,6 +123,10 @@ impl Plugin for NodeResourcesFitScore {
 }
 
 impl Score for NodeResourcesFitScore {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let mut total: i64 = 0;
         let mut weights: i64 = 0;

@@ -26,6 +26,10 @@ impl Plugin for NodeUnschedulable {
 }
 
 impl Filter for NodeUnschedulable {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::unresolvable(REASON_UNSCHEDULABLE);

@@ -76,6 +76,10 @@ impl PreScore for NumaPacking {
 }
 
 impl Score for NumaPacking {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         if let Some(fits) = topology_match::fits_of(state) {
             return fits.score(&self.args, node);

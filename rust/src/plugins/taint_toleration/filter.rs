@@ -22,6 +22,10 @@ impl Plugin for TaintToleration {
 }
 
 impl Filter for TaintToleration {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::success();

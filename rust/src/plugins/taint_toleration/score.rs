@@ -17,6 +17,10 @@ impl Plugin for TaintTolerationScore {
 }
 
 impl Score for TaintTolerationScore {
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(n) = &node.node else {
             return 0;
