@@ -882,6 +882,9 @@ def pending_records(cluster: Cluster, workload: str, count: int) -> list[Pending
     # The quota workload is plain's very pods: the gap between the two is the accounting.
     rng = _rng(cluster.shape.seed, f"pending:{'plain' if is_quota(workload) else workload}")
     out: list[PendingRecord] = []
+    # A plain app's 50 pods are replicas of one template (one size, one team), as a
+    # Deployment's or a Job's are.
+    templates: dict[str, tuple[int, int, str]] = {}
     for i in range(count):
         cpu, memory = rng.choices(_APP_SIZES, _APP_SIZE_WEIGHTS)[0]
         team = f"team-{rng.randrange(_TEAMS):02d}"
@@ -889,6 +892,7 @@ def pending_records(cluster: Cluster, workload: str, count: int) -> list[Pending
         target_app = target_zone = ""
         if workload == "plain" or is_quota(workload):
             app = f"batch-{i // 50}"
+            cpu, memory, team = templates.setdefault(app, (cpu, memory, team))
         elif on_gpu_cluster(workload):
             # DRA claims, or the same counts as extended resources (dra_workloads).
             gpus = gpus_of(workload)
