@@ -11,6 +11,12 @@
 //!
 //! One cache per inventory (a new slice or class makes a new one); its answers name no claim
 //! (`allocator::Found`), so a pod takes them for its own claims.
+//!
+//! Nodes with the same device layout (devices alike in order: driver, attributes, capacities,
+//! taints; only names differ) share answers too: a search on one node, written by device
+//! position, answers for every node of its layout whose devices are in use at the same
+//! positions. A cluster of one or two machine types thus searches each (shape, in-use pattern)
+//! once, not once a node: an empty cluster of 5,000 identical nodes searches a shape once.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -19,10 +25,11 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use smallvec::SmallVec;
 
-use super::allocator::{Outcome, PreparedPod};
+use super::allocator::{Chosen, Found, Outcome, PreparedPod, Unfit};
 use super::matcher::Matchers;
 use crate::intern::Sym;
 use crate::state::dra::claim::Claim;
+use crate::state::dra::device::Device;
 use crate::state::dra::ledger::InUse;
 use crate::state::dra::pools::{DevId, Inventory};
 
@@ -73,7 +80,149 @@ struct Entry {
 struct NodeCache {
     devs: Box<[DevId]>,
     cacheable: bool,
+    /// Nodes of one layout have alike devices in the same order (see `same_device`).
+    layout: u32,
     entries: SmallVec<[Entry; 2]>,
+}
+
+/// Answers shared by the nodes of one layout kept at most (beyond, only per node).
+const MAX_SHARED: usize = 1 << 16;
+
+/// One device of a found allocation, by position: (request, position on the node, admin).
+type PositionalPick = (Sym, u32, bool);
+
+/// An answer by device position on the node, so it holds for every node of its layout.
+#[derive(Clone)]
+enum Positional {
+    Found {
+        picks: Box<[Box<[PositionalPick]>]>,
+        broken_roots: u32,
+        stranded: u32,
+        score: i64,
+    },
+    Unfit(Unfit),
+}
+
+impl Positional {
+    fn of(outcome: &Outcome, devs: &[DevId]) -> Option<Self> {
+        Some(match outcome {
+            Outcome::Unfit(u) => Self::Unfit(u.clone()),
+            Outcome::Found(f) => Self::Found {
+                picks: f
+                    .picks
+                    .iter()
+                    .map(|claim| {
+                        claim
+                            .iter()
+                            .map(|c| {
+                                // Shares carry amounts per device: not on cacheable nodes.
+                                if c.share.is_some() {
+                                    return None;
+                                }
+                                let at = devs.iter().position(|&d| d == c.dev)?;
+                                Some((c.request, u32::try_from(at).ok()?, c.admin))
+                            })
+                            .collect::<Option<Box<[_]>>>()
+                    })
+                    .collect::<Option<Box<[_]>>>()?,
+                broken_roots: f.broken_roots,
+                stranded: f.stranded,
+                score: f.score,
+            },
+        })
+    }
+
+    fn on(&self, devs: &[DevId]) -> Option<Outcome> {
+        Some(match self {
+            Self::Unfit(u) => Outcome::Unfit(u.clone()),
+            Self::Found {
+                picks,
+                broken_roots,
+                stranded,
+                score,
+            } => Outcome::Found(Arc::new(Found {
+                picks: picks
+                    .iter()
+                    .map(|claim| {
+                        claim
+                            .iter()
+                            .map(|&(request, at, admin)| {
+                                Some(Chosen {
+                                    request,
+                                    dev: *devs.get(at as usize)?,
+                                    admin,
+                                    share: None,
+                                })
+                            })
+                            .collect::<Option<Box<[_]>>>()
+                    })
+                    .collect::<Option<Box<[_]>>>()?,
+                broken_roots: *broken_roots,
+                stranded: *stranded,
+                score: *score,
+            })),
+        })
+    }
+}
+
+/// Devices alike for the search: everything a selector, a constraint, a taint or packing reads
+/// (the driver, attributes, capacities, counters, taints, flags), but not the name or pool.
+fn same_device(a: &Device, b: &Device) -> bool {
+    a.key.driver == b.key.driver
+        && a.attributes == b.attributes
+        && a.capacity == b.capacity
+        && a.consumes_counters == b.consumes_counters
+        && a.taints == b.taints
+        && a.allow_multiple_allocations == b.allow_multiple_allocations
+        && a.has_binding_conditions == b.has_binding_conditions
+}
+
+fn layout_hash(inv: &Inventory, devs: &[DevId]) -> u64 {
+    use std::hash::BuildHasher;
+    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
+    devs.len().hash(&mut h);
+    for &d in devs {
+        let device = inv.device(d);
+        device.key.driver.hash(&mut h);
+        for a in device.attributes.iter() {
+            (a.domain, a.id, a.value).hash(&mut h);
+        }
+        for c in device.capacity.iter() {
+            (c.domain, c.id, c.value).hash(&mut h);
+        }
+        device.taints.len().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Layout ids for the nodes' device lists: equal lists (by `same_device`) get one id.
+fn layouts<'a>(
+    inv: &Inventory,
+    nodes: impl Iterator<Item = (Sym, &'a [DevId])>,
+) -> HashMap<Sym, u32> {
+    let mut by_hash: HashMap<u64, Vec<(u32, &'a [DevId])>> = HashMap::new();
+    let mut out = HashMap::new();
+    let mut next = 0u32;
+    for (node, devs) in nodes {
+        let candidates = by_hash.entry(layout_hash(inv, devs)).or_default();
+        let same = candidates.iter().find(|(_, other)| {
+            other.len() == devs.len()
+                && other
+                    .iter()
+                    .zip(devs)
+                    .all(|(&a, &b)| same_device(inv.device(a), inv.device(b)))
+        });
+        let id = match same {
+            Some(&(id, _)) => id,
+            None => {
+                next += 1;
+                candidates.push((next, devs));
+                next
+            }
+        };
+        out.insert(node, id);
+    }
+    out
 }
 
 impl NodeCache {
@@ -96,6 +245,8 @@ pub struct Caches {
     shapes: Mutex<HashMap<ShapeKey, u32>>,
     /// Built with the inventory: one lookup per node finds its devices and its answers.
     by_node: DashMap<Sym, NodeCache, ahash::RandomState>,
+    /// Answers by (layout, shape, in-use pattern), for every node of the layout.
+    shared: DashMap<(u32, u32, Fingerprint), Positional, ahash::RandomState>,
 }
 
 impl Caches {
@@ -103,6 +254,7 @@ impl Caches {
         let cacheable = !inv.has_shared() && !inv.any_unusable();
         let by_node = DashMap::default();
         if cacheable {
+            let layout = layouts(&inv, inv.nodes());
             for (node, devs) in inv.nodes() {
                 let simple = devs.iter().all(|&d| {
                     let d = inv.device(d);
@@ -113,6 +265,7 @@ impl Caches {
                     NodeCache {
                         devs: devs.into(),
                         cacheable: simple,
+                        layout: layout.get(&node).copied().unwrap_or(0),
                         entries: SmallVec::new(),
                     },
                 );
@@ -124,6 +277,7 @@ impl Caches {
             cacheable,
             shapes: Mutex::default(),
             by_node,
+            shared: DashMap::default(),
         }
     }
 
@@ -161,16 +315,39 @@ impl Caches {
             return Err(None);
         }
         let fingerprint = cache.fingerprint(in_use);
-        cache
+        if let Some(e) = cache
             .entries
             .iter()
             .find(|e| e.shape == shape && e.fingerprint == fingerprint)
-            .map(|e| e.outcome.clone())
-            .ok_or(Some(fingerprint))
+        {
+            return Ok(e.outcome.clone());
+        }
+        let key = (cache.layout, shape, fingerprint);
+        let Some(outcome) = self.shared.get(&key).and_then(|p| p.on(&cache.devs)) else {
+            return Err(Some(key.2));
+        };
+        drop(cache);
+        // Kept for the node too: its next lookup is the short one.
+        self.put_own(node, shape, key.2, outcome.clone());
+        Ok(outcome)
+    }
+
+    /// Keeps an answer for the node, and by position for the other nodes of its layout.
+    pub fn put(&self, node: Sym, shape: u32, fingerprint: Fingerprint, outcome: Outcome) {
+        let shared = self.by_node.get(&node).and_then(|cache| {
+            let positional = Positional::of(&outcome, &cache.devs)?;
+            Some(((cache.layout, shape, fingerprint.clone()), positional))
+        });
+        if let Some((key, positional)) = shared
+            && self.shared.len() < MAX_SHARED
+        {
+            self.shared.insert(key, positional);
+        }
+        self.put_own(node, shape, fingerprint, outcome);
     }
 
     /// Keeps an answer; one per shape and node (the node's older state is not kept).
-    pub fn put(&self, node: Sym, shape: u32, fingerprint: Fingerprint, outcome: Outcome) {
+    fn put_own(&self, node: Sym, shape: u32, fingerprint: Fingerprint, outcome: Outcome) {
         let Some(mut cache) = self.by_node.get_mut(&node) else {
             return;
         };
@@ -188,5 +365,46 @@ impl Caches {
             fingerprint,
             outcome,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intern::sym;
+    use crate::plugins::dynamic_resources::allocator::search_unallocated;
+    use crate::plugins::dynamic_resources::testing::{World, claim};
+    use crate::state::dra::fixtures::{
+        aligned_claim, gpu_and_nic_classes, gpu_node_slice, nic_node_slice,
+    };
+    use crate::state::labels::Labels;
+
+    #[test]
+    fn nodes_of_one_layout_share_answers_by_device_position() {
+        let mut slices = Vec::new();
+        for (n, roots) in [("a", 4), ("b", 4), ("c", 2)] {
+            slices.push(gpu_node_slice(n, 8, roots));
+            slices.push(nic_node_slice(n, roots));
+        }
+        let w = World::new(&slices, &gpu_and_nic_classes());
+        let caches = Caches::new(w.inv.clone());
+        let pod = w.prepare(&[claim(&aligned_claim("ns", "x", 2))]).unwrap();
+        let shape = caches.shape(&pod).unwrap();
+        let labels = Labels::default();
+        let fresh = |node: &str| {
+            search_unallocated(&pod, &w.inv, &w.in_use, sym(node), &labels, &w.opts).unwrap()
+        };
+        let Err(Some(fp)) = caches.get(&w.in_use, sym("a"), shape) else {
+            panic!("nothing kept yet");
+        };
+        caches.put(sym("a"), shape, fp, fresh("a"));
+        // b is laid out as a: answered from a's search, with b's own devices.
+        let on_b = caches
+            .get(&w.in_use, sym("b"), shape)
+            .expect("shared with a");
+        assert_eq!(on_b, fresh("b"));
+        assert_ne!(on_b, fresh("a"), "b's devices, not a's");
+        // c has two PCIe roots: its own layout, searched apart.
+        assert!(caches.get(&w.in_use, sym("c"), shape).is_err());
     }
 }

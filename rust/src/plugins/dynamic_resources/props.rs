@@ -170,11 +170,13 @@ proptest! {
             Ask { gpus: 3, min_index: 2, nic: false, aligned: false },
             Ask { gpus: 4, min_index: 0, nic: true, aligned: false },
         ];
-        let nodes = ["n0", "n1", "n2"];
+        // Three nodes of one layout (they share answers) and one of another (two PCIe roots).
+        let nodes = ["n0", "n1", "n2", "other"];
         let mut slices = Vec::new();
         for n in nodes {
-            slices.push(gpu_node_slice(n, 8, 4));
-            slices.push(nic_node_slice(n, 4));
+            let roots = if n == "other" { 2 } else { 4 };
+            slices.push(gpu_node_slice(n, 8, roots));
+            slices.push(nic_node_slice(n, roots));
         }
         let mut w = World::new(&slices, &gpu_and_nic_classes());
         let caches = Caches::new(w.inv.clone());
