@@ -122,6 +122,8 @@ class Cache:
         # kept, so this is as small as the number of them.
         self.bound_pod_errors: dict[str, tuple[str, str, str]] = {}
         self._known_pending: set[str] = set()
+        # The quotas' tree errors (a bad podium.dev/parent) last logged, by quota.
+        self._quota_errors: dict[str, str] = {}
         # Told every change after it is applied (VolumeBinding's PreBind waits on them).
         self.observers: list[Callable[[Change], None]] = []
         self._reflectors = [
@@ -165,6 +167,8 @@ class Cache:
         if change.kind == Kind.POD:
             self._on_pod(change)
             return
+        if change.kind == Kind.ELASTIC_QUOTA:
+            self._quota_tree_changed()
         if change.kind in (Kind.NODE, Kind.NODE_RESOURCE_TOPOLOGY) and (
             change.relevant or change.event == EventType.DELETED
         ):
@@ -222,7 +226,18 @@ class Cache:
                 self._known_pending.discard(uid)
                 self._queue.delete(uid)
 
+    def _quota_tree_changed(self) -> None:
+        """Logs each quota whose parent is bad (unknown, a cycle) once per message: the quota
+        is a root meanwhile, which operators should hear of where they look first."""
+        errors = {f"{q.namespace}/{q.name}": q.error for q in self.state.quotas() if q.error}
+        for key, error in errors.items():
+            if self._quota_errors.get(key) != error:
+                log.warning("%s", error)
+        self._quota_errors = errors
+
     def _on_relist(self, kind: Kind) -> None:
+        if kind == Kind.ELASTIC_QUOTA:
+            self._quota_tree_changed()
         if kind != Kind.POD:
             self._queue.move_all_to_active_or_backoff(f"{kind.name}Relist")
             return
