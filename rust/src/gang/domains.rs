@@ -2,7 +2,6 @@
 //! totals that prune them: a domain whose free capacity cannot hold the gang's summed requests,
 //! or whose nodes have room for fewer members than it must place, gets no trial placement.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::intern::{Sym, resolve};
@@ -164,10 +163,10 @@ impl Capacity {
         }
     }
 
-    /// Counts `info` in.
-    pub fn add(&mut self, need: &Need, info: &NodeInfo) {
+    /// Counts `info` in; returns the members it alone has room for.
+    pub fn add(&mut self, need: &Need, info: &NodeInfo) -> usize {
         let Some(node) = &info.node else {
-            return;
+            return 0;
         };
         self.nodes += 1;
         let pods = if need.fit {
@@ -191,7 +190,9 @@ impl Capacity {
                 room = room.min(usize::try_from(free / need.least[r]).unwrap_or(0));
             }
         }
-        self.room = self.room.saturating_add(room.min(need.count));
+        let room = room.min(need.count);
+        self.room = self.room.saturating_add(room);
+        room
     }
 
     /// What keeps these totals from holding `need`, the first lack found; None: they may.
@@ -248,6 +249,9 @@ pub(super) struct Domain {
     pub value: Option<Sym>,
     pub nodes: Vec<usize>,
     pub capacity: Capacity,
+    /// When asked for: the room of each of its domains at the slice level (counted in the same
+    /// pass over the nodes).
+    pub slice_rooms: Vec<usize>,
 }
 
 impl Domain {
@@ -256,14 +260,15 @@ impl Domain {
     }
 }
 
-/// The domains of level `key` over `nodes` (nodes without the label are in none), by value.
-pub(super) fn domains_of(nodes: &[Arc<NodeInfo>], key: Sym, need: &Need) -> Vec<Domain> {
-    within(
-        nodes,
-        (0..nodes.len()).collect::<Vec<_>>().as_slice(),
-        key,
-        need,
-    )
+/// The domains of level `key` over `nodes` (nodes without the label are in none), by value;
+/// with `slice_key`, each domain's rooms at that lower level too.
+pub(super) fn domains_of(
+    nodes: &[Arc<NodeInfo>],
+    key: Sym,
+    need: &Need,
+    slice_key: Option<Sym>,
+) -> Vec<Domain> {
+    group(nodes, 0..nodes.len(), key, need, slice_key)
 }
 
 /// The domains of level `key` among the nodes `subset`, by value.
@@ -273,21 +278,61 @@ pub(super) fn within(
     key: Sym,
     need: &Need,
 ) -> Vec<Domain> {
-    let mut by_value: HashMap<Sym, Domain> = HashMap::new();
-    for &i in subset {
+    group(nodes, subset.iter().copied(), key, need, None)
+}
+
+/// One pass over `subset`: nodes grouped by their value of `key` (nodes of one domain are
+/// usually listed together, so the last domain is checked before the map), with the rooms of
+/// their `slice_key` domains.
+fn group(
+    nodes: &[Arc<NodeInfo>],
+    subset: impl Iterator<Item = usize>,
+    key: Sym,
+    need: &Need,
+    slice_key: Option<Sym>,
+) -> Vec<Domain> {
+    let mut out: Vec<Domain> = Vec::new();
+    let mut at: ahash::AHashMap<Sym, usize> = ahash::AHashMap::new();
+    // Per domain: its slice domains' rooms by value.
+    let mut rooms: Vec<ahash::AHashMap<Sym, usize>> = Vec::new();
+    let mut last: Option<(Sym, usize)> = None;
+    for i in subset {
         let info = &nodes[i];
-        let Some(value) = info.node.as_ref().and_then(|n| n.labels.get(key)) else {
+        let Some(labels) = info.node.as_ref().map(|n| &n.labels) else {
             continue;
         };
-        let domain = by_value.entry(value).or_insert_with(|| Domain {
-            value: Some(value),
-            nodes: Vec::new(),
-            capacity: Capacity::new(need),
-        });
+        let Some(value) = labels.get(key) else {
+            continue;
+        };
+        let d = match last {
+            Some((v, d)) if v == value => d,
+            _ => {
+                let d = *at.entry(value).or_insert_with(|| {
+                    out.push(Domain {
+                        value: Some(value),
+                        nodes: Vec::new(),
+                        capacity: Capacity::new(need),
+                        slice_rooms: Vec::new(),
+                    });
+                    rooms.push(ahash::AHashMap::new());
+                    out.len() - 1
+                });
+                last = Some((value, d));
+                d
+            }
+        };
+        let domain = &mut out[d];
         domain.nodes.push(i);
-        domain.capacity.add(need, info);
+        let room = domain.capacity.add(need, info);
+        if let Some(slice_value) = slice_key.and_then(|k| labels.get(k)) {
+            *rooms[d].entry(slice_value).or_default() += room;
+        }
     }
-    let mut out: Vec<Domain> = by_value.into_values().collect();
+    if slice_key.is_some() {
+        for (domain, rooms) in out.iter_mut().zip(rooms) {
+            domain.slice_rooms = rooms.into_values().collect();
+        }
+    }
     out.sort_by(|a, b| a.name().cmp(b.name()));
     out
 }
@@ -302,6 +347,7 @@ pub(super) fn everywhere(nodes: &[Arc<NodeInfo>], need: &Need) -> Domain {
         value: None,
         nodes: (0..nodes.len()).collect(),
         capacity,
+        slice_rooms: Vec::new(),
     }
 }
 

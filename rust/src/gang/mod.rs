@@ -169,7 +169,7 @@ pub fn schedule_gang(
         let mut search = Search::new(
             profile,
             data,
-            &nodes,
+            (&nodes, &slots),
             &members,
             &excluded,
             gang,
@@ -193,6 +193,8 @@ pub fn schedule_gang(
             data.volumes = work.volumes;
             data.dra = work.dra;
             data.namespaces = work.namespaces;
+            // Later pods decided on this snapshot look placed members up in the index.
+            data.index = work.index;
             for (m, decision) in &placements {
                 if decision.node.is_some() {
                     data.pending.remove(&members[*m].uid);
@@ -222,7 +224,7 @@ fn choose(
     for &level in &plan.levels {
         let mut domains = match level {
             None => vec![everywhere(nodes, needs)],
-            Some(key) => domains_of(nodes, key, needs),
+            Some(key) => domains_of(nodes, key, needs, plan.slices.map(|s| s.key)),
         };
         let mut report = LevelReport::new(level, domains.len());
         if let Some(key) = level
@@ -274,10 +276,15 @@ fn prune(
         return Some(lack);
     }
     let slices = slices?;
-    let rooms: Vec<usize> = within(nodes, &domain.nodes, slices.key, needs)
-        .iter()
-        .map(|d| d.capacity.room)
-        .collect();
+    let rooms: Vec<usize> = if domain.value.is_some() {
+        domain.slice_rooms.clone()
+    } else {
+        // The whole cluster (a preferred gang's last resort): counted now.
+        within(nodes, &domain.nodes, slices.key, needs)
+            .iter()
+            .map(|d| d.capacity.room)
+            .collect()
+    };
     slices_fit(&rooms, slices.size, needs.count).err()
 }
 
@@ -347,7 +354,7 @@ pub fn scope(nodes: &[Arc<NodeInfo>], profile: &Profile, group: &PodGroupRecord)
             None => vec![(0..nodes.len()).collect()],
             Some(key) => {
                 let pin = pinned(nodes, key, &placed_members);
-                domains_of(nodes, key, &none)
+                domains_of(nodes, key, &none, None)
                     .into_iter()
                     .filter(|d| pin.is_none_or(|p| d.value == Some(p)))
                     .map(|d| d.nodes)

@@ -643,7 +643,7 @@ fn identical_members_share_filter_verdicts() {
     let arcs: Vec<Arc<PodRecord>> = pods.iter().cloned().map(Arc::new).collect();
     let snap = snapshot(&[("n1", "", 8000)], &pods);
     let data = snap.lock();
-    let nodes: Vec<Arc<NodeInfo>> = data.real_nodes().into_iter().map(|(_, n)| n).collect();
+    let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) = data.real_nodes().into_iter().unzip();
     let g = group("", 4);
     let job = [g.name];
     let gang = Gang {
@@ -657,7 +657,7 @@ fn identical_members_share_filter_verdicts() {
     let search = Search::new(
         &profile,
         &data,
-        &nodes,
+        (&nodes, &slots),
         &arcs,
         &excluded,
         &gang,
@@ -686,4 +686,32 @@ fn placements_match_member_by_member_decisions() {
         alone.extend(nodes_of(&ds));
     }
     assert_eq!(with_memo, alone);
+}
+
+#[test]
+fn placed_members_are_in_the_snapshot_index_for_later_pods() {
+    use crate::state::label_selector::{LabelSelector, SelectorOp, SelectorRequirement};
+    let mut pods = members("a", 2, 100, "g");
+    for p in &mut pods {
+        p.labels = Labels::from_pairs([("app", "trainer")]);
+    }
+    let snap = snapshot(&[("n1", "", 4000)], &pods);
+    let ds = place(&snap, &pods, &group("", 2));
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    let selector = LabelSelector::All(Box::new([SelectorRequirement {
+        key: sym("app"),
+        op: SelectorOp::In(Box::new([sym("trainer")])),
+    }]));
+    let data = snap.lock();
+    let found: usize = data
+        .index
+        .candidates(&[sym("default")], &selector)
+        .expect("an In requirement is indexed")
+        .iter()
+        .map(|pods| pods.len())
+        .sum();
+    assert_eq!(
+        found, 2,
+        "affinity and spread of later pods count the members"
+    );
 }

@@ -12,8 +12,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::cycle::{Cluster, Decision, FilterMemo, Options, assume_claims, schedule_pod};
+use crate::framework::batch_state::BatchState;
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
+use crate::framework::index_view::{IndexView, NO_NODE};
 use crate::intern::{Sym, resolve};
 use crate::runtime::profile::Profile;
 use crate::state::dra::Dra;
@@ -21,6 +23,7 @@ use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::PodGroupRecord;
+use crate::state::pod_index::PodIndex;
 use crate::state::snapshot::SnapshotData;
 use crate::state::volume_binder::ClaimBinding;
 use crate::state::volumes::Volumes;
@@ -48,6 +51,10 @@ pub(super) struct Search<'a> {
     pub profile: &'a Profile,
     pub data: &'a SnapshotData,
     pub nodes: &'a [Arc<NodeInfo>],
+    /// Each node's slot in the snapshot, and each slot's position in `nodes`: the pod index
+    /// files pods by slot.
+    slots: &'a [usize],
+    positions: Vec<u32>,
     pub members: &'a [Arc<PodRecord>],
     /// Nodes already holding a member, when members need distinct hosts.
     pub excluded: &'a HashSet<usize>,
@@ -92,8 +99,13 @@ pub(super) struct Work {
     pub dra: Dra,
     /// Members count against their quota as they are placed: a gang is admitted whole.
     pub namespaces: Namespaces,
-    /// `(node, before)` per placement, in order.
-    log: Vec<(usize, Arc<NodeInfo>)>,
+    /// The placed pods by label, members included as they are placed (what plugins look up
+    /// instead of walking every node).
+    pub index: PodIndex,
+    /// What plugins keep across the trial's members, kept in step with its placements.
+    batch: BatchState,
+    /// `(node, before, member)` per placement, in order.
+    log: Vec<(usize, Arc<NodeInfo>, usize)>,
     /// Nodes holding a member placed in this trial.
     used: Vec<bool>,
 }
@@ -101,7 +113,7 @@ pub(super) struct Work {
 impl Work {
     /// The nodes placed on, each once.
     pub fn touched(&self) -> Vec<usize> {
-        let mut out: Vec<usize> = self.log.iter().map(|&(i, _)| i).collect();
+        let mut out: Vec<usize> = self.log.iter().map(|&(i, ..)| i).collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -114,6 +126,7 @@ struct Mark {
     volumes: Volumes,
     dra: Dra,
     namespaces: Namespaces,
+    index: PodIndex,
 }
 
 impl<'a> Search<'a> {
@@ -121,7 +134,7 @@ impl<'a> Search<'a> {
     pub fn new(
         profile: &'a Profile,
         data: &'a SnapshotData,
-        nodes: &'a [Arc<NodeInfo>],
+        (nodes, slots): (&'a [Arc<NodeInfo>], &'a [usize]),
         members: &'a [Arc<PodRecord>],
         excluded: &'a HashSet<usize>,
         gang: &'a Gang<'a>,
@@ -140,10 +153,18 @@ impl<'a> Search<'a> {
         let memos = (0..classes.len())
             .map(|_| FilterMemo::new(nodes.len()))
             .collect();
+        let mut positions = vec![NO_NODE; data.nodes.len()];
+        for (position, &slot) in slots.iter().enumerate() {
+            if let Some(p) = positions.get_mut(slot) {
+                *p = u32::try_from(position).unwrap_or(NO_NODE);
+            }
+        }
         Self {
             profile,
             data,
             nodes,
+            slots,
+            positions,
             members,
             excluded,
             gang,
@@ -165,6 +186,8 @@ impl<'a> Search<'a> {
             volumes: self.data.volumes.clone(),
             dra: self.data.dra.clone(),
             namespaces: self.data.namespaces.clone(),
+            index: self.data.index.clone(),
+            batch: BatchState::default(),
             log: Vec::new(),
             used: vec![false; self.nodes.len()],
         };
@@ -177,7 +200,7 @@ impl<'a> Search<'a> {
             Ok(placements) => Ok(Placed { placements, work }),
             Err(stuck) => {
                 let (placed, failed, note) = *stuck;
-                for &(i, _) in &work.log {
+                for &(i, ..) in &work.log {
                     self.forget(i);
                 }
                 Err(Stuck {
@@ -262,7 +285,7 @@ impl<'a> Search<'a> {
                     None => {
                         let mut capacity = Capacity::new(self.needs);
                         for &i in &subs[s].nodes {
-                            capacity.add(self.needs, &work.nodes[i]);
+                            let _ = capacity.add(self.needs, &work.nodes[i]);
                         }
                         subs[s].capacity = capacity;
                         placed += here.len();
@@ -325,10 +348,17 @@ impl<'a> Search<'a> {
             volumes: &work.volumes,
             dra: &work.dra,
         };
+        let index = IndexView {
+            pods: &work.index,
+            positions: &self.positions,
+            nodes: self.nodes.len(),
+            batch: &work.batch,
+        };
         let options = Options {
             extension: self.gang.extension,
             only: Some(open),
             memo,
+            index: Some(&index),
             ..Options::default()
         };
         let (decision, chosen) = schedule_pod(self.profile, cluster, pod, options);
@@ -344,8 +374,12 @@ impl<'a> Search<'a> {
             failed.node = None;
             return Err(Box::new(failed));
         }
-        work.log.push((i, work.nodes[i].clone()));
+        work.log.push((i, work.nodes[i].clone(), m));
         work.used[i] = true;
+        work.index.add(self.slots[i], pod);
+        if let Some(record) = &work.nodes[i].node {
+            work.batch.add_pod(pod, &work.namespaces, &record.labels);
+        }
         work.volumes
             .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
         if !work.namespaces.quotas.is_empty() {
@@ -362,22 +396,28 @@ impl<'a> Search<'a> {
             volumes: work.volumes.clone(),
             dra: work.dra.clone(),
             namespaces: work.namespaces.clone(),
+            index: work.index.clone(),
         }
     }
 
     /// Undoes the placements after `mark`.
     fn undo(&mut self, work: &mut Work, mark: Mark) {
         while work.log.len() > mark.log {
-            let Some((i, before)) = work.log.pop() else {
+            let Some((i, before, m)) = work.log.pop() else {
                 break;
             };
+            if let Some(record) = &before.node {
+                work.batch
+                    .remove_pod(&self.members[m], &work.namespaces, &record.labels);
+            }
             work.nodes[i] = before;
-            work.used[i] = work.log.iter().any(|&(j, _)| j == i);
+            work.used[i] = work.log.iter().any(|&(j, ..)| j == i);
             self.forget(i);
         }
         work.volumes = mark.volumes;
         work.dra = mark.dra;
         work.namespaces = mark.namespaces;
+        work.index = mark.index;
     }
 
     /// Node `i` changed: every kind filters it again.
