@@ -1011,4 +1011,22 @@ mod tests {
         // The ledger the view was taken from is not charged.
         assert!(q.used(sym("heavy")).is_zero());
     }
+
+    #[test]
+    fn the_fair_key_compares_departments_before_their_teams() {
+        let mut q = departments();
+        // dept-a's teams use 20 together, dept-b's 10: dept-b goes first, even for its team
+        // using more than either of dept-a's.
+        q.add(sym("dept-a-1"), &gpus(10));
+        q.add(sym("dept-a-2"), &gpus(10));
+        q.add(sym("dept-b-1"), &gpus(10));
+        let fair = FairShare::new(q, &gpus(64));
+        let key = |ns: &str| fair.key(sym(ns), &gpus(1)).to_vec();
+        assert_eq!(key("dept-a-1").len(), 2, "department, then team");
+        assert!(key("dept-b-1") < key("dept-a-1"));
+        assert!(key("dept-b-1") < key("dept-a-2"));
+        // Within dept-b, the idle team first.
+        assert!(key("dept-b-2") < key("dept-b-1"));
+        assert_eq!(key("dept-b-2")[0], key("dept-b-1")[0]);
+    }
 }
