@@ -289,16 +289,18 @@ impl Batch {
     /// Keeps what the full cycle of `pod` learned for the next pods of its shape.
     fn learn(&mut self, pod: &Arc<PodRecord>, learned: Learned) {
         match learned {
-            Learned::Refused { failures } => self.reuse.refuse(Refusal {
+            Learned::Refused { failures, loose } => self.reuse.refuse(Refusal {
                 pod: pod.clone(),
                 failures,
                 seen: self.touched.len(),
+                loose,
             }),
             Learned::Ranked {
                 nodes,
                 plugins,
                 raw,
                 evaluated,
+                loose,
             } => self.reuse.keep(Ranking {
                 pod: pod.clone(),
                 nodes,
@@ -307,6 +309,7 @@ impl Batch {
                 evaluated,
                 seen: self.touched.len(),
                 uses: 0,
+                loose,
             }),
         }
     }
@@ -324,9 +327,11 @@ impl Batch {
             Some(_) => None,
             None => Some(self.reuse.take_ranking(pod)?),
         };
-        let seen = refusal
-            .as_ref()
-            .map_or_else(|| ranking.as_ref().map_or(0, |r| r.seen), |r| r.seen);
+        let seen = match (&refusal, &ranking) {
+            (Some((r, _)), _) => r.seen,
+            (_, Some((r, _))) => r.seen,
+            _ => return None,
+        };
         let mut dirty: Vec<usize> = self.touched[seen..].to_vec();
         dirty.sort_unstable();
         dirty.dedup();
@@ -345,19 +350,37 @@ impl Batch {
             index: Some(&index),
         };
         let pod_cycle = PodCycle::new(profile, ctx, Options::default(), self.nodes.len());
-        if let Some(mut refusal) = refusal {
-            let decision = pod_cycle.refuse_again(&mut refusal, &dirty)?;
-            refusal.seen = self.touched.len();
-            self.reuse.refuse(refusal);
-            return Some(decision);
+        if let Some((mut refusal, exact)) = refusal {
+            return match pod_cycle.refuse_again(&mut refusal, &dirty, exact) {
+                Ok(decision) => {
+                    refusal.seen = self.touched.len();
+                    self.reuse.refuse(refusal);
+                    Some(decision)
+                }
+                Err(unused) => {
+                    if unused == Unused::Keep {
+                        self.reuse.refuse(refusal);
+                    }
+                    None
+                }
+            };
         }
-        let mut ranking = ranking?;
-        let (decision, i) = pod_cycle.run_reusing(&mut ranking, &dirty)?;
-        ranking.seen = self.touched.len();
-        ranking.uses += 1;
-        self.reuse.keep(ranking);
-        self.place(data, pod.clone(), i, &decision, false);
-        Some(decision)
+        let (mut ranking, exact) = ranking?;
+        match pod_cycle.run_reusing(&mut ranking, &dirty, exact) {
+            Ok((decision, i)) => {
+                ranking.seen = self.touched.len();
+                ranking.uses += 1;
+                self.reuse.keep(ranking);
+                self.place(data, pod.clone(), i, &decision, false);
+                Some(decision)
+            }
+            Err(unused) => {
+                if unused == Unused::Keep {
+                    self.reuse.keep(ranking);
+                }
+                None
+            }
+        }
     }
 
     /// Takes nominee `pod` off node `j`, where it is held, while it is decided.
@@ -812,7 +835,8 @@ fn cycle(
     pod_cycle.run()
 }
 
-/// What a full cycle leaves for the next pods of its pod's shape (see `runtime::reuse`).
+/// What a full cycle leaves for the next pods of its pod's shape (see `runtime::reuse`);
+/// `loose`: no plugin that ran read the pod's identity.
 enum Learned {
     /// The feasible nodes and the raw scores on them.
     Ranked {
@@ -820,9 +844,19 @@ enum Learned {
         plugins: Vec<usize>,
         raw: Vec<i64>,
         evaluated: usize,
+        loose: bool,
     },
     /// No node fits: each node's failure, by node.
-    Refused { failures: Vec<Status> },
+    Refused { failures: Vec<Status>, loose: bool },
+}
+
+/// Why a kept ranking or refusal did not serve a pod: `Keep` it for others (the pod only
+/// differs in identity, which a plugin running for it reads, or a PreFilter refuses it), or
+/// `Drop` it (it no longer holds).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unused {
+    Keep,
+    Drop,
 }
 
 /// May a batch decide `pod` by what an earlier pod of its shape left? Not when it needs more
@@ -844,6 +878,22 @@ fn filters_node_local(profile: &Profile, states: &FilterPrep, pod: &PodRecord) -
         .iter()
         .zip(states)
         .all(|(plugin, state)| state.is_none() || plugin.node_local(pod))
+}
+
+/// Does no filter that runs for the pod read its labels, namespace or owner?
+fn filters_ignore_identity(profile: &Profile, states: &FilterPrep) -> bool {
+    profile
+        .filters
+        .iter()
+        .zip(states)
+        .all(|(plugin, state)| state.is_none() || !plugin.reads_identity())
+}
+
+/// Does no score plugin of `running` read the pod's labels, namespace or owner?
+fn scores_ignore_identity(profile: &Profile, running: &scoring::Running) -> bool {
+    running
+        .iter()
+        .all(|(k, _)| !profile.scores[*k].plugin.reads_identity())
 }
 
 /// The best of `scored` (node index, total), ties broken by a hash of the pod and the node.
@@ -879,6 +929,8 @@ struct PodCycle<'a> {
     started: Instant,
     /// Keep what the next pods of this shape may reuse (see `runtime::reuse`).
     learn: bool,
+    /// No filter that runs for the pod reads its identity (set by `run`).
+    loose: bool,
     learned: Option<Learned>,
 }
 
@@ -903,6 +955,7 @@ impl<'a> PodCycle<'a> {
             decision,
             started: Instant::now(),
             learn: false,
+            loose: false,
             learned: None,
         }
     }
@@ -917,6 +970,7 @@ impl<'a> PodCycle<'a> {
             }
         };
         self.learn = self.learn && filters_node_local(self.profile, &states, self.ctx.pod);
+        self.loose = filters_ignore_identity(self.profile, &states);
         let Some(Feasible {
             feasible,
             failures,
@@ -934,6 +988,8 @@ impl<'a> PodCycle<'a> {
                     plugins: Vec::new(),
                     raw: Vec::new(),
                     evaluated: self.decision.evaluated_nodes,
+                    // No score ran: for a pod differing in identity one might.
+                    loose: false,
                 });
             }
             Some((feasible[0], 0))
@@ -953,21 +1009,32 @@ impl<'a> PodCycle<'a> {
     /// The pod fails as an earlier pod of its shape did (`refusal`): placements only take
     /// room, so only the nodes in `dirty` (placed on since) are judged again, for their
     /// reasons. None when that does not hold (a PreFilter refuses now, a node fits).
-    fn refuse_again(mut self, refusal: &mut Refusal, dirty: &[usize]) -> Option<Decision> {
+    /// `exact`: the pod is of the refusal's very shape; else it differs in identity, and no
+    /// filter running for it may read that.
+    fn refuse_again(
+        mut self,
+        refusal: &mut Refusal,
+        dirty: &[usize],
+        exact: bool,
+    ) -> Result<Decision, Unused> {
         let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
-        let states = pre_filter(profile, &self.ctx).ok()?;
+        let states = pre_filter(profile, &self.ctx).map_err(|_| Unused::Keep)?;
+        if !exact && !filters_ignore_identity(profile, &states) {
+            return Err(Unused::Keep);
+        }
         if !filters_node_local(profile, &states, pod) {
-            return None;
+            return Err(Unused::Drop);
         }
         for &i in dirty {
-            refusal.failures[i] = run_filters(profile, &states, pod, &nodes[i])?;
+            refusal.failures[i] =
+                run_filters(profile, &states, pod, &nodes[i]).ok_or(Unused::Drop)?;
         }
         self.decision.evaluated_nodes = nodes.len();
         self.decision
             .fail(diagnosis::fit_error(self.candidates, &refusal.failures));
         self.decision.filter_seconds = self.started.elapsed().as_secs_f64();
         self.decision.reused = true;
-        Some(self.decision)
+        Ok(self.decision)
     }
 
     /// Decides the pod on `ranking` (left by an earlier pod of its shape): the nodes in
@@ -975,11 +1042,20 @@ impl<'a> PodCycle<'a> {
     /// their raw scores, and all are normalized again. None when the ranking cannot serve this
     /// pod (the caller then runs a full cycle and drops it): a PreFilter refuses, a plugin no
     /// longer node-local runs, or no node of it fits any more.
-    fn run_reusing(mut self, ranking: &mut Ranking, dirty: &[usize]) -> Option<(Decision, usize)> {
+    /// `exact` as for `refuse_again`.
+    fn run_reusing(
+        mut self,
+        ranking: &mut Ranking,
+        dirty: &[usize],
+        exact: bool,
+    ) -> Result<(Decision, usize), Unused> {
         let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
-        let states = pre_filter(profile, &self.ctx).ok()?;
+        let states = pre_filter(profile, &self.ctx).map_err(|_| Unused::Keep)?;
+        if !exact && !filters_ignore_identity(profile, &states) {
+            return Err(Unused::Keep);
+        }
         if !filters_node_local(profile, &states, pod) {
-            return None;
+            return Err(Unused::Drop);
         }
         let mut judged = Vec::with_capacity(dirty.len());
         for &i in dirty {
@@ -993,7 +1069,7 @@ impl<'a> PodCycle<'a> {
             }
         }
         if ranking.nodes.is_empty() {
-            return None;
+            return Err(Unused::Drop);
         }
         let filtered_at = Instant::now();
         self.decision.filter_seconds = (filtered_at - self.started).as_secs_f64();
@@ -1003,7 +1079,11 @@ impl<'a> PodCycle<'a> {
             (ranking.nodes[0], 0)
         } else {
             let feasible: Vec<&NodeInfo> = ranking.nodes.iter().map(|&i| &*nodes[i]).collect();
-            let running = scoring::pre_score(profile, &self.ctx, &states, &feasible).ok()?;
+            let running = scoring::pre_score(profile, &self.ctx, &states, &feasible)
+                .map_err(|_| Unused::Drop)?;
+            if !exact && !scores_ignore_identity(profile, &running) {
+                return Err(Unused::Keep);
+            }
             let same = running
                 .iter()
                 .map(|(k, _)| *k)
@@ -1013,27 +1093,27 @@ impl<'a> PodCycle<'a> {
                     .iter()
                     .all(|(k, _)| profile.scores[*k].plugin.node_local(pod))
             {
-                return None;
+                return Err(Unused::Drop);
             }
             for &i in &judged {
-                let k = ranking.position(i)?;
+                let k = ranking.position(i).ok_or(Unused::Drop)?;
                 scoring::score_row(profile, &running, pod, &nodes[i], ranking.row_mut(k));
             }
             let scored = scoring::normalized(profile, &running, &ranking.raw);
             let totals = scoring::totals(&scored, ranking.nodes.len());
-            best(pod, nodes, ranking.nodes.iter().copied().zip(totals))?
+            best(pod, nodes, ranking.nodes.iter().copied().zip(totals)).ok_or(Unused::Drop)?
         };
         // The node chosen is judged for this very pod unless it just was: its plugins' per-pod
         // work (NUMA fits) is then at hand for Reserve, and a stale ranking cannot place it.
         if !judged.contains(&index) && run_filters(profile, &states, pod, &nodes[index]).is_some() {
-            return None;
+            return Err(Unused::Drop);
         }
         let scored_at = Instant::now();
         self.decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
         self.reserve(&states, index, score);
         self.decision.placement_seconds = scored_at.elapsed().as_secs_f64();
         self.decision.reused = true;
-        Some((self.decision, index))
+        Ok((self.decision, index))
     }
 
     /// Filter: the feasible nodes, with the others' failures; None when the pod fails (the
@@ -1079,7 +1159,10 @@ impl<'a> PodCycle<'a> {
             for (&i, status) in at.zip(failures) {
                 by_node[i] = status;
             }
-            self.learned = Some(Learned::Refused { failures: by_node });
+            self.learned = Some(Learned::Refused {
+                failures: by_node,
+                loose: self.loose,
+            });
         }
         None
     }
@@ -1114,6 +1197,7 @@ impl<'a> PodCycle<'a> {
                 plugins: running.iter().map(|(k, _)| *k).collect(),
                 raw,
                 evaluated: self.decision.evaluated_nodes,
+                loose: self.loose && scores_ignore_identity(profile, &running),
             });
         }
         if let Some(extension) = self.options.extension {

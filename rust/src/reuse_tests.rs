@@ -1,8 +1,9 @@
 //! A batch that decides pods by what an earlier pod of their shape left (`runtime::reuse`)
-//! decides every pod exactly as a batch that examines the nodes for each: on random clusters
-//! small enough that a full cycle examines every node, the same pods are scheduled twice, once
-//! as they are (repeated shapes, reused) and once each with a label of its own (no two alike,
-//! nothing reused), and the decisions must match down to the score and the failure message.
+//! decides every pod exactly as pods decided one batch each (nothing to reuse): on random
+//! clusters small enough that a full cycle examines every node, the same pods are scheduled
+//! both ways, and the decisions must match down to the score and the failure message. The pods
+//! repeat a few shapes in different namespaces and with different team labels, some of which
+//! bound pods' terms select (so only some may share a shape across identity).
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_affinity::{PodAffinity, WeightedTerm};
 use crate::state::pod_index::PodIndex;
+use crate::state::pod_shape::same_shape;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::taints::{Taint, TaintEffect, Toleration};
 use crate::testutil::{affinity_term, node, pod, with_requests};
@@ -112,6 +114,17 @@ fn random_pod(rng: &mut Rng, i: usize) -> PodRecord {
         }
     };
     p.created = f64::from(u32::try_from(i).expect("small"));
+    // Identity: which team, in which namespace, owned by which Job.
+    let team = ["x", "y", "z"][rng.below(3)];
+    let mut labels: Vec<(&str, &str)> = p
+        .labels
+        .iter()
+        .map(|(k, v)| (resolve(k), resolve(v)))
+        .collect();
+    labels.push(("team", team));
+    p.labels = Labels::from_pairs(labels);
+    p.namespace = sym(["default", "other"][rng.below(2)]);
+    p.owner = Some(format!("job-{}", rng.below(4)).into());
     p
 }
 
@@ -127,8 +140,8 @@ fn profile() -> Profile {
     .expect("valid profile")
 }
 
-/// Schedules `pending` in one batch on `nodes`.
-fn decide(nodes: &[Arc<NodeInfo>], pending: &[Arc<PodRecord>]) -> Vec<Decision> {
+/// Schedules `pending` on `nodes`: in one batch, or one batch per pod.
+fn decide(nodes: &[Arc<NodeInfo>], pending: &[Arc<PodRecord>], batched: bool) -> Vec<Decision> {
     let mut slots = NodeSlots::new();
     let mut index = PodIndex::default();
     for info in nodes {
@@ -144,7 +157,13 @@ fn decide(nodes: &[Arc<NodeInfo>], pending: &[Arc<PodRecord>]) -> Vec<Decision> 
     }
     let snapshot = Snapshot::new(1, nodes.len(), slots, map).with_index(index);
     let uids: Vec<String> = pending.iter().map(|p| p.uid.to_string()).collect();
-    schedule_batch(&snapshot, &uids, &profile(), None)
+    let profile = profile();
+    if batched {
+        return schedule_batch(&snapshot, &uids, &profile, None);
+    }
+    uids.chunks(1)
+        .flat_map(|uid| schedule_batch(&snapshot, uid, &profile, None))
+        .collect()
 }
 
 fn key(
@@ -169,14 +188,20 @@ fn key(
     )
 }
 
-fn check(seed: u64) -> usize {
+/// Decisions reused, and of those how many served a pod of a shape not seen before in the batch
+/// (reused across identity).
+fn check(seed: u64) -> (usize, usize) {
     let mut rng = Rng(seed);
     let nodes: Vec<Arc<NodeInfo>> = (0..48)
         .map(|i| {
             let mut info = random_node(&mut rng, i);
-            // Some bound pods carrying terms, so that InterPodAffinity runs for every pod.
+            // Some bound pods carrying terms, so that InterPodAffinity runs for the pods they
+            // select (team x, app b, app a), and not for the others.
             if rng.chance(15) {
                 let mut p = random_pod(&mut rng, 10_000 + i);
+                if let Some(a) = p.pod_affinity.as_mut() {
+                    a.required_anti_affinity = vec![affinity_term("zone", "team", "x")].into();
+                }
                 p.node_name = info.node.as_ref().map(|n| n.name);
                 info.add_pod(Arc::new(p));
             }
@@ -186,26 +211,11 @@ fn check(seed: u64) -> usize {
     let pending: Vec<Arc<PodRecord>> = (0..260)
         .map(|i| Arc::new(random_pod(&mut rng, i)))
         .collect();
-    let alone: Vec<Arc<PodRecord>> = pending
-        .iter()
-        .map(|p| {
-            let mut p = (**p).clone();
-            let mut labels: Vec<(&str, &str)> = p
-                .labels
-                .iter()
-                .map(|(k, v)| (resolve(k), resolve(v)))
-                .collect();
-            let uid = p.uid.clone();
-            labels.push(("uniq", &uid));
-            p.labels = Labels::from_pairs(labels);
-            Arc::new(p)
-        })
-        .collect();
-    let reused = decide(&nodes, &pending);
-    let examined = decide(&nodes, &alone);
+    let reused = decide(&nodes, &pending, true);
+    let examined = decide(&nodes, &pending, false);
     assert!(
         examined.iter().all(|d| !d.reused),
-        "seed {seed}: pods with labels of their own share no shape"
+        "seed {seed}: a batch of one pod has nothing to reuse"
     );
     for (r, e) in reused.iter().zip(&examined) {
         assert_eq!(
@@ -219,7 +229,12 @@ fn check(seed: u64) -> usize {
         reused.iter().any(|d| d.node.is_none()) && reused.iter().any(|d| d.node.is_some()),
         "seed {seed}: the cluster should both place and refuse pods"
     );
-    reused.iter().filter(|d| d.reused).count()
+    let across = pending
+        .iter()
+        .enumerate()
+        .filter(|&(k, p)| reused[k].reused && !pending[..k].iter().any(|q| same_shape(q, p)))
+        .count();
+    (reused.iter().filter(|d| d.reused).count(), across)
 }
 
 #[test]
@@ -228,10 +243,13 @@ fn reuse_decides_as_examining_every_node() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
-    let mut reused = 0;
+    let (mut reused, mut across) = (0, 0);
     for seed in 1..=seeds {
-        reused += check(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (r, a) = check(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        reused += r;
+        across += a;
     }
+    assert!(across > 0, "no pod was served across identity");
     // Most pods repeat a shape: a batch that reused little would prove nothing.
     assert!(
         reused > 100 * usize::try_from(seeds).expect("small"),

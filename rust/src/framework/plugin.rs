@@ -108,6 +108,13 @@ pub trait Filter: Plugin {
         false
     }
 
+    /// Does the verdict read the pod's labels, namespace or owner? When no plugin that runs
+    /// for two pods does, they share a shape even with different names, teams and apps (the
+    /// GPU jobs of a deep queue): see `state::pod_shape`.
+    fn reads_identity(&self) -> bool {
+        true
+    }
+
     /// Is `node` refused whatever is placed on it, judged from fields static filters read and
     /// the names of the extended resources the pod requests (e.g. a GPU pod on a node without
     /// GPUs)? Only says which nodes to skip: a diagnosis still runs `filter` for its reason.
@@ -169,6 +176,11 @@ pub trait Score: Plugin {
     /// nodes are feasible either (normalizing over them is redone on every reuse).
     fn node_local(&self, _pod: &PodRecord) -> bool {
         false
+    }
+
+    /// As `Filter::reads_identity`, for the score.
+    fn reads_identity(&self) -> bool {
+        true
     }
 }
 

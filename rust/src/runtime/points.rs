@@ -70,6 +70,10 @@ impl FilterPoints {
         self.filter.node_local(pod)
     }
 
+    pub fn reads_identity(&self) -> bool {
+        self.filter.reads_identity()
+    }
+
     pub fn refuses_statically(
         &self,
         state: Option<&PluginState>,
@@ -177,5 +181,9 @@ impl ScorePoints {
 
     pub fn node_local(&self, pod: &PodRecord) -> bool {
         self.score.node_local(pod)
+    }
+
+    pub fn reads_identity(&self) -> bool {
+        self.score.reads_identity()
     }
 }

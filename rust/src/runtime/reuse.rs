@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::framework::status::Status;
 use crate::state::pod::PodRecord;
-use crate::state::pod_shape::same_shape;
+use crate::state::pod_shape::{same_but_identity, same_shape};
 
 /// Pods a ranking serves before a full cycle looks at a fresh window of nodes.
 pub const MAX_USES: u32 = 32;
@@ -43,6 +43,8 @@ pub struct Ranking {
     /// How many of the batch's placements it has seen: those after it are judged again.
     pub seen: usize,
     pub uses: u32,
+    /// No plugin that ran read the pod's identity: it serves pods that differ in it too.
+    pub loose: bool,
 }
 
 impl Ranking {
@@ -81,6 +83,8 @@ pub struct Refusal {
     /// How many of the batch's placements it has seen: the nodes of those after it are judged
     /// again (they still fail, perhaps for more reasons).
     pub seen: usize,
+    /// As `Ranking::loose`.
+    pub loose: bool,
 }
 
 /// What a batch keeps for the shapes it decided.
@@ -97,10 +101,12 @@ impl Reuse {
         self.refusals.clear();
     }
 
-    /// The ranking kept for `pod`'s shape, taken out (put it back with `keep`).
-    pub fn take_ranking(&mut self, pod: &PodRecord) -> Option<Ranking> {
-        let k = self.rankings.iter().position(|r| same_shape(&r.pod, pod))?;
-        Some(self.rankings.remove(k))
+    /// The ranking kept for `pod`'s shape, taken out (put it back with `keep`), and whether
+    /// the pod is of its very shape (else only `same_but_identity`: the caller checks that no
+    /// plugin running for `pod` reads its identity).
+    pub fn take_ranking(&mut self, pod: &PodRecord) -> Option<(Ranking, bool)> {
+        let (k, exact) = find(&self.rankings, pod, |r| (&r.pod, r.loose))?;
+        Some((self.rankings.remove(k), exact))
     }
 
     /// Keeps `ranking` for its shape, unless it is spent or empty.
@@ -115,10 +121,10 @@ impl Reuse {
         self.rankings.push(ranking);
     }
 
-    /// The refusal kept for `pod`'s shape, taken out (put it back with `refuse`).
-    pub fn take_refusal(&mut self, pod: &PodRecord) -> Option<Refusal> {
-        let k = self.refusals.iter().position(|r| same_shape(&r.pod, pod))?;
-        Some(self.refusals.remove(k))
+    /// As `take_ranking`, for a refusal (put it back with `refuse`).
+    pub fn take_refusal(&mut self, pod: &PodRecord) -> Option<(Refusal, bool)> {
+        let (k, exact) = find(&self.refusals, pod, |r| (&r.pod, r.loose))?;
+        Some((self.refusals.remove(k), exact))
     }
 
     /// Keeps `refusal` for its shape.
@@ -136,6 +142,24 @@ impl Reuse {
     }
 }
 
+/// Where in `kept` something serving `pod` is: one of its very shape first, then a loose one
+/// of its shape but for identity; and whether the match is exact.
+fn find<T>(
+    kept: &[T],
+    pod: &PodRecord,
+    of: impl Fn(&T) -> (&Arc<PodRecord>, bool),
+) -> Option<(usize, bool)> {
+    if let Some(k) = kept.iter().position(|t| same_shape(of(t).0, pod)) {
+        return Some((k, true));
+    }
+    kept.iter()
+        .position(|t| {
+            let (learned, loose) = of(t);
+            loose && same_but_identity(learned, pod)
+        })
+        .map(|k| (k, false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +173,7 @@ mod tests {
             evaluated: 3,
             seen: 0,
             uses: 0,
+            loose: false,
         }
     }
 
@@ -179,9 +204,11 @@ mod tests {
             pod: Arc::new(PodRecord::empty("c", "ns", "c")),
             failures: vec![Status::unschedulable("Insufficient cpu")],
             seen: 0,
+            loose: false,
         });
         assert!(reuse.take_ranking(&pod).is_none());
-        let refusal = reuse.take_refusal(&pod).expect("kept for the shape");
+        let (refusal, exact) = reuse.take_refusal(&pod).expect("kept for the shape");
         assert_eq!(refusal.failures.len(), 1);
+        assert!(exact);
     }
 }

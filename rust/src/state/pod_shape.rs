@@ -10,6 +10,19 @@ use crate::state::pod::PodRecord;
 /// The destructuring is exhaustive on purpose: a field added to `PodRecord` does not compile
 /// here until it is sorted into one of the two lists.
 pub fn same_shape(a: &PodRecord, b: &PodRecord) -> bool {
+    same_identity(a, b) && same_but_identity(a, b)
+}
+
+/// Do `a` and `b` carry the same labels, namespace and owner: what only some plugins read
+/// (inter-pod affinity and topology spread match labels, quotas and claims live in the
+/// namespace)?
+pub fn same_identity(a: &PodRecord, b: &PodRecord) -> bool {
+    a.namespace == b.namespace && a.owner == b.owner && a.labels == b.labels
+}
+
+/// `same_shape` but for labels, namespace and owner: pods of different apps and teams asking
+/// the same of a node (see `Filter::reads_identity`).
+pub fn same_but_identity(a: &PodRecord, b: &PodRecord) -> bool {
     let PodRecord {
         // Identity and bookkeeping: no plugin judges a node by them.
         uid: _,
@@ -22,8 +35,11 @@ pub fn same_shape(a: &PodRecord, b: &PodRecord) -> bool {
         gated: _,
         running: _,
         allocation: _,
+        // Compared by `same_identity`.
+        namespace: _,
+        owner: _,
+        labels: _,
         // What placement reads.
-        namespace,
         scheduler_name,
         node_name,
         priority,
@@ -32,8 +48,6 @@ pub fn same_shape(a: &PodRecord, b: &PodRecord) -> bool {
         never_preempts,
         nominated_node,
         pod_group,
-        owner,
-        labels,
         requests,
         extended_requests,
         non_zero_requests,
@@ -50,8 +64,7 @@ pub fn same_shape(a: &PodRecord, b: &PodRecord) -> bool {
         numa_policy,
         error,
     } = a;
-    *namespace == b.namespace
-        && *scheduler_name == b.scheduler_name
+    *scheduler_name == b.scheduler_name
         && *node_name == b.node_name
         && *priority == b.priority
         && *priority_set == b.priority_set
@@ -59,11 +72,9 @@ pub fn same_shape(a: &PodRecord, b: &PodRecord) -> bool {
         && *never_preempts == b.never_preempts
         && *nominated_node == b.nominated_node
         && *pod_group == b.pod_group
-        && *owner == b.owner
         && *requests == b.requests
         && *extended_requests == b.extended_requests
         && *non_zero_requests == b.non_zero_requests
-        && *labels == b.labels
         && *host_ports == b.host_ports
         && *node_selector == b.node_selector
         && *required_affinity == b.required_affinity
@@ -103,5 +114,6 @@ mod tests {
         let mut d = pod("d");
         d.namespace = sym("other");
         assert!(!same_shape(&a, &d));
+        assert!(same_but_identity(&a, &c) && same_but_identity(&a, &d));
     }
 }

@@ -74,6 +74,10 @@ impl Score for BalancedAllocation {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     #[allow(clippy::cast_precision_loss)]
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         // Profiles name a handful of resources: keep the fractions on the stack.

@@ -76,6 +76,10 @@ impl Filter for CapacityScheduling {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, _: Option<&PluginState>, _: &PodRecord, _: &NodeInfo) -> Status {
         Status::success()
     }

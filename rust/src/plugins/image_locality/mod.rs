@@ -90,6 +90,10 @@ impl Score for ImageLocality {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn score(&self, state: Option<&PluginState>, pod: &PodRecord, info: &NodeInfo) -> i64 {
         let (Some(spread), Some(node)) = (
             state.and_then(|s| s.downcast_ref::<Spread>()),

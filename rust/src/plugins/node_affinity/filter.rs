@@ -72,6 +72,10 @@ impl Filter for NodeAffinity {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         if required_matches(pod, node) {
             Status::success()

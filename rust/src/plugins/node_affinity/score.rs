@@ -36,6 +36,10 @@ impl Score for NodeAffinityScore {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(n) = &node.node else {
             return 0;

@@ -22,6 +22,10 @@ impl Filter for NodeName {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         match (pod.node_name, &node.node) {
             (Some(wanted), Some(n)) if wanted != n.name => Status::unresolvable(REASON),

@@ -34,6 +34,10 @@ impl Filter for NodePorts {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let clash = pod
             .host_ports

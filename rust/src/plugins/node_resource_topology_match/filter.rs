@@ -69,6 +69,10 @@ impl Filter for NodeResourceTopologyMatch {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(fits) = fits_of(state) else {
             return Status::success();

@@ -105,6 +105,10 @@ impl Filter for NodeResourcesFit {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let reasons = insufficient(pod, node, dra_backed(state));
         if reasons.is_empty() {

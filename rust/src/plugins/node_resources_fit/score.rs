@@ -127,6 +127,10 @@ impl Score for NodeResourcesFitScore {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let mut total: i64 = 0;
         let mut weights: i64 = 0;

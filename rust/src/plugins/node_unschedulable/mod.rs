@@ -30,6 +30,10 @@ impl Filter for NodeUnschedulable {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::unresolvable(REASON_UNSCHEDULABLE);

@@ -80,6 +80,10 @@ impl Score for NumaPacking {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         if let Some(fits) = topology_match::fits_of(state) {
             return fits.score(&self.args, node);

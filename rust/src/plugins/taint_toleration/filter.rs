@@ -26,6 +26,10 @@ impl Filter for TaintToleration {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn filter(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(n) = &node.node else {
             return Status::success();

@@ -21,6 +21,10 @@ impl Score for TaintTolerationScore {
         true
     }
 
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
     fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(n) = &node.node else {
             return 0;
