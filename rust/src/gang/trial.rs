@@ -142,10 +142,13 @@ impl<'a> Search<'a> {
         slices: Option<Slices>,
     ) -> Self {
         let mut classes: HashMap<String, usize> = HashMap::new();
+        // A pod's labels reach a filter only through other pods' affinity terms: without any,
+        // members differing in their labels alone (a completion index) are of one kind.
+        let labels_matter = data.index.any_affinity_terms();
         let kinds: Vec<Option<usize>> = members
             .iter()
             .map(|m| {
-                let key = kind_key(m)?;
+                let key = kind_key(m, labels_matter)?;
                 let next = classes.len();
                 Some(*classes.entry(key).or_insert(next))
             })
@@ -457,8 +460,9 @@ fn rotated(nodes: &[usize], start: usize) -> Vec<usize> {
 
 /// A member's kind for sharing filter verdicts, or None when a verdict on one node may change
 /// with a placement on another (its own affinity terms, spread constraints, volume claims that
-/// reserve PVs, device claims), or when the pod is malformed.
-fn kind_key(pod: &PodRecord) -> Option<String> {
+/// reserve PVs, device claims), or when the pod is malformed. `labels`: whether its labels
+/// count (some placed pod has affinity terms that could select it).
+fn kind_key(pod: &PodRecord, labels: bool) -> Option<String> {
     if pod.error.is_some()
         || pod.pod_affinity.is_some()
         || !pod.spread.is_empty()
@@ -475,7 +479,7 @@ fn kind_key(pod: &PodRecord) -> Option<String> {
         pod.required_affinity,
         pod.tolerations,
         pod.node_name,
-        pod.labels,
+        labels.then_some(&pod.labels),
         pod.namespace,
         pod.numa_policy,
         pod.priority,
