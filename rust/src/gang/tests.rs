@@ -724,3 +724,67 @@ fn placed_members_are_in_the_snapshot_index_for_later_pods() {
         "affinity and spread of later pods count the members"
     );
 }
+
+#[test]
+fn extended_resources_dra_serves_do_not_prune_domains() {
+    use crate::state::cluster::ClusterState;
+    use crate::state::dra::fixtures::{gpu_and_nic_classes, gpu_node_slice};
+    use crate::state::kind::Kind;
+    let event = |t: &str, obj: &str| format!(r#"{{"type":"{t}","object":{obj}}}"#).into_bytes();
+    let mut s = ClusterState::new(&["podium"]);
+    for c in gpu_and_nic_classes() {
+        s.apply_event(Kind::DeviceClass, &event("ADDED", &c))
+            .unwrap();
+    }
+    // The GPU class serves nvidia.com/gpu: no node's allocatable lists it.
+    let class = r#"{"metadata":{"name":"gpu.example.com","creationTimestamp":"2026-01-01T00:00:00Z"},
+        "spec":{"selectors":[{"cel":{"expression":"device.driver == 'gpu.example.com'"}}],
+                "extendedResourceName":"nvidia.com/gpu"}}"#;
+    s.apply_event(Kind::DeviceClass, &event("MODIFIED", class))
+        .unwrap();
+    for (n, block) in [("n0", "b1"), ("n1", "b1")] {
+        let node = format!(
+            r#"{{"metadata":{{"name":"{n}","uid":"uid-{n}","resourceVersion":"1",
+                "labels":{{"topology.kubernetes.io/block":"{block}"}}}},
+                "status":{{"allocatable":{{"cpu":"64","memory":"256Gi","pods":"110"}}}}}}"#
+        );
+        s.apply_event(Kind::Node, &event("ADDED", &node)).unwrap();
+        s.apply_event(
+            Kind::ResourceSlice,
+            &event("ADDED", &gpu_node_slice(n, 8, 4)),
+        )
+        .unwrap();
+    }
+    let mut uids = Vec::new();
+    for i in 0..2 {
+        let pod = format!(
+            r#"{{"metadata":{{"name":"m{i}","namespace":"ns","uid":"m{i}","resourceVersion":"2",
+                "labels":{{"scheduling.x-k8s.io/pod-group":"g"}}}},
+                "spec":{{"schedulerName":"podium","containers":[{{"name":"train",
+                  "resources":{{"requests":{{"cpu":"1","nvidia.com/gpu":"4"}},"limits":{{"nvidia.com/gpu":"4"}}}}}}]}},
+                "status":{{"phase":"Pending"}}}}"#
+        );
+        s.apply_event(Kind::Pod, &event("ADDED", &pod)).unwrap();
+        uids.push(format!("m{i}"));
+    }
+    let g = parse_pod_group(
+        br#"{"metadata":{"name":"g","namespace":"ns",
+            "annotations":{"podium.dev/topology-level":"topology.kubernetes.io/block"}},
+            "spec":{"minMember":2}}"#,
+    )
+    .expect("a PodGroup");
+    let profile = Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":1,
+             "filters":["NodeUnschedulable","NodeResourcesFit","DynamicResources"],
+             "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile");
+    let job = [g.name];
+    let gang = Gang {
+        group: &g,
+        job_groups: &job,
+        extension: None,
+    };
+    let ds = schedule_gang(&s.snapshot(), &uids, &profile, &gang);
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+}
