@@ -261,6 +261,9 @@ class Decision:
     # how long each phase took; the phases follow back to back: filter, score, placement
     # (choosing the node and its NUMA allocation).
     started_ns: int
+    # Decided from what an earlier pod of the same shape left in the batch (kube's
+    # opportunistic batching), not by examining the nodes again.
+    reused: bool
     filter_seconds: float
     score_seconds: float
     placement_seconds: float

@@ -124,6 +124,7 @@ class Decisions:
                     node=decision.node,
                     score=decision.score,
                     feasible=decision.feasible_nodes,
+                    reused=decision.reused,
                     reason=decision.message or None,
                 ),
             )
@@ -136,6 +137,8 @@ class Decisions:
         assert self._metrics is not None
         elapsed = time.perf_counter() - started
         self._metrics.schedule_attempts.labels(result=outcome.value, profile=profile).inc()
+        if decision.reused:
+            self._metrics.reused_decisions.labels(result=outcome.value, profile=profile).inc()
         self._metrics.scheduling_attempt_duration.labels(
             result=outcome.value, profile=profile
         ).observe(elapsed)
@@ -151,13 +154,14 @@ class Decisions:
     def _decision_span(self, decision: Decision, profile: Profile) -> Iterator[trace.Span]:
         """The pod's span from the moment the core took it up, with the core's phases as child
         spans placed by the core's own clock readings, then the hand-off to binding."""
-        attributes: dict[str, str | int | list[str]] = {
+        attributes: dict[str, str | int | bool | list[str]] = {
             "k8s.namespace.name": decision.namespace,
             "k8s.pod.name": decision.name,
             "podium.profile": profile.scheduler_name,
             "podium.code": decision.code.name,
             "podium.evaluated_nodes": decision.evaluated_nodes,
             "podium.feasible_nodes": decision.feasible_nodes,
+            "podium.reused": decision.reused,
         }
         if decision.node is not None:
             attributes["k8s.node.name"] = decision.node

@@ -85,6 +85,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.reused_decisions = Counter(
+            "podium_reused_decisions",
+            "Decisions taken from what an earlier pod of the same shape left in the batch "
+            "(opportunistic batching), by result.",
+            ["result", "profile"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "podium_batch_size",
             "Pods handed to the core in one scheduling cycle.",

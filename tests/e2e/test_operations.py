@@ -122,6 +122,9 @@ async def _check_metrics(api: ApiClient, replica: Replica) -> None:
     assert replica.metric("scheduler_scheduling_attempt_duration_seconds_count") == attempts
     assert replica.metric("podium_bind_duration_seconds_count") == OK_PODS
     assert replica.metric("podium_bind_retries_total") == 0
+    # Decisions reused from an earlier pod of the same shape are counted as the log shows them.
+    reused = sum(1 for d in replica.events("decision") if d.get("reused"))
+    assert replica.metric("podium_reused_decisions_total") == reused
     assert replica.metric("scheduler_pod_scheduling_sli_duration_seconds_count") == OK_PODS
     assert replica.metric("scheduler_pod_scheduling_attempts_count") == OK_PODS
     # Only too-big is still pending, in whichever sub-queue its backoff has it now.

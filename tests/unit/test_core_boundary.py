@@ -189,6 +189,22 @@ def test_schedule_batch_sees_its_own_placements(state: ClusterState) -> None:
     assert len(state.pending()) == 3
 
 
+def test_pods_of_one_shape_reuse_the_first_ones_work(state: ClusterState) -> None:
+    # g1 ranks the nodes, g2 reuses that ranking; g3 fails, g4 reuses that refusal; the odd
+    # one out (another size) is decided afresh.
+    pods = [pod(u, gpus=4) for u in ("g1", "g2", "g3", "g4")] + [pod("big", cpu="3", gpus=8)]
+    state.apply_list(Kind.POD, page("PodList", pods))
+    decisions = state.snapshot().schedule(["g1", "g2", "g3", "g4", "big"], PROFILE)
+    assert [(d.code, d.reused) for d in decisions] == [
+        (Code.SUCCESS, False),
+        (Code.SUCCESS, True),
+        (Code.UNSCHEDULABLE, False),
+        (Code.UNSCHEDULABLE, True),
+        (Code.UNSCHEDULABLE, False),
+    ]
+    assert decisions[3].message == decisions[2].message
+
+
 def test_untolerated_taint_message() -> None:
     s = ClusterState(["podium"])
     taint = [{"key": "dedicated", "value": "ml", "effect": "NoSchedule"}]

@@ -27,6 +27,7 @@ pub struct Decision {
     volumes: Vec<ClaimBinding>,
     claims: Vec<ResourceClaimReservation>,
     started_ns: u64,
+    reused: bool,
     filter_seconds: f64,
     score_seconds: f64,
     placement_seconds: f64,
@@ -63,6 +64,7 @@ impl Decision {
                 .map(ResourceClaimReservation::from)
                 .collect(),
             started_ns: d.started_ns,
+            reused: d.reused,
             filter_seconds: d.filter_seconds,
             score_seconds: d.score_seconds,
             placement_seconds: d.placement_seconds,
