@@ -135,6 +135,9 @@ class PendingPod:
     priority: int
     created: float
     pod_group: str | None
+    # A claim of it comes from a template not made into a claim yet: it waits for its own
+    # update, without backoff (kube's DynamicResources PreEnqueue).
+    claims_pending: bool
 
 @final
 class PodGroup:

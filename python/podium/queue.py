@@ -12,6 +12,13 @@ Three places a waiting pod can be:
 
 A pod that has been popped is *in flight* until ``requeue`` or ``done``; it is never queued twice.
 
+Claims not made yet (kube's DynamicResources PreEnqueue): a pod whose ResourceClaim template the
+controller-manager has not made into a claim yet (``claims_pending``) cannot be scheduled, and
+only its own update (the claim's name in its status) changes that. Found so, it is parked
+without the attempt counting and is left out of cluster-wide moves; its update makes it active
+at once, without backoff. A pod failing again and again while the controller catches up would
+otherwise back off for seconds after its claim exists.
+
 Gangs: with ``group_of``, popping a pod of a group pops every other queued member of that group
 with it (whichever sub-queue it waits in), so a gang reaches the scheduler whole.
 
@@ -176,12 +183,18 @@ class SchedulingQueue(Generic[P]):
             entry.deleted = False
             return
         old_priority = entry.pod.priority
+        claims_made = _claims_pending(entry.pod) and not _claims_pending(pod)
         self._leave_group(entry.pod)
         entry.pod = pod
         self._join_group(pod)
         if entry.where is _Where.ACTIVE and pod.priority != old_priority:
             self._push_active(entry)
-        elif entry.where is _Where.UNSCHEDULABLE:
+        elif claims_made and entry.where in (_Where.UNSCHEDULABLE, _Where.BACKOFF):
+            # What it waited for: tried at once (its waits were no attempts).
+            entry.backoff_until = self._clock()
+            self._set_where(entry, _Where.ACTIVE)
+            self._push_active(entry)
+        elif entry.where is _Where.UNSCHEDULABLE and not _claims_pending(pod):
             self._move_out_of_unschedulable(entry, self._clock())
 
     def delete(self, uid: str) -> None:
@@ -199,7 +212,8 @@ class SchedulingQueue(Generic[P]):
         """A cluster event may have made parked pods schedulable: release them all. Those whose
         backoff has not expired go to backoff. Returns how many moved."""
         self._moves += 1
-        parked = list(self._parked.values())
+        # A pod waiting for its claims to be made moves on its own update only.
+        parked = [e for e in self._parked.values() if not _claims_pending(e.pod)]
         now = self._clock()
         for entry in parked:
             self._move_out_of_unschedulable(entry, now)
@@ -365,6 +379,18 @@ class SchedulingQueue(Generic[P]):
         updated = entry.pending_update is not None
         entry.pending_update = None
         now = self._clock()
+        if unschedulable and _claims_pending(pod):
+            # Its claims were not made yet (kube's PreEnqueue would not have let it be tried):
+            # not an attempt; it waits for its own update, or goes at once if that came.
+            entry.attempts -= 1
+            entry.backoff_until = now
+            if _claims_pending(entry.pod):
+                entry.parked_at = now
+                self._set_where(entry, _Where.UNSCHEDULABLE)
+            else:
+                self._set_where(entry, _Where.ACTIVE)
+                self._push_active(entry)
+            return
         entry.backoff_until = now + self.backoff_seconds(entry.attempts)
         # If the cluster changed while this pod was being decided, the decision may already be
         # stale: parking it would lose that event, so it waits out its backoff instead.
@@ -515,3 +541,8 @@ class SchedulingQueue(Generic[P]):
                 await self._wakeup.wait()
         except TimeoutError:
             pass
+
+
+def _claims_pending(pod: object) -> bool:
+    """``PendingPod.claims_pending``; pods that do not say (tests' fakes) have their claims."""
+    return bool(getattr(pod, "claims_pending", False))

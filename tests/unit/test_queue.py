@@ -20,6 +20,7 @@ class Pod:
     namespace: str = "ns"
     name: str = "p"
     pod_group: str | None = None
+    claims_pending: bool = False
 
 
 class Clock:
@@ -150,6 +151,39 @@ async def test_update_of_parked_pod_gives_it_another_chance(
     queue.update(Pod("a", priority=3))
     popped = await queue.pop_batch(1)
     assert popped == [Pod("a", priority=3)]
+
+
+async def test_a_pod_waiting_for_its_claims_to_be_made_goes_at_once_when_they_are(
+    queue: SchedulingQueue[Pod], clock: Clock
+) -> None:
+    """kube's DynamicResources PreEnqueue: tries that found the claim not made yet are no
+    attempts, cluster-wide moves and other updates leave the pod parked, and its own update
+    (the claim made) makes it active without backoff."""
+    waiting = Pod("a", claims_pending=True)
+    queue.add(waiting)
+    for _ in range(3):
+        (pod,) = await queue.pop_batch(1)
+        queue.requeue(pod, unschedulable=True)
+        assert queue.pending_counts() == {"active": 0, "backoff": 0, "unschedulable": 1}
+        assert queue.move_all_to_active_or_backoff("ResourceClaimAdd") == 0
+        queue.update(waiting)  # another change, claims still not made: still parked
+        assert queue.pending_counts()["unschedulable"] == 1
+        assert queue.activate("a")
+    (pod,) = await queue.pop_batch(1)
+    queue.requeue(pod, unschedulable=True)
+    queue.update(Pod("a"))  # the controller-manager wrote the claim's name in its status
+    assert queue.pending_counts() == {"active": 1, "backoff": 0, "unschedulable": 0}
+    (pod,) = await queue.pop_batch(1)
+    queue.requeue(pod, unschedulable=False)
+    # Its first real attempt: 1 s of backoff, not the 16 s of a fifth.
+    clock.now += 1
+    assert await pop_all(queue) == ["a"]
+    # Made while it was being tried: it goes again at once.
+    queue.add(Pod("b", claims_pending=True))
+    (pod,) = await queue.pop_batch(1)
+    queue.update(Pod("b"))
+    queue.requeue(pod, unschedulable=True)
+    assert await pop_all(queue) == ["b"]
 
 
 async def test_in_flight_pod_is_never_queued_twice(queue: SchedulingQueue[Pod]) -> None:

@@ -133,6 +133,7 @@ class CaseResult:
     apiserver_cpu_seconds: float = math.nan
     kwok_cpu_seconds: float = math.nan
     controller_manager_cpu_seconds: float = math.nan
+    claims_seconds: float = math.nan  # DRA backlog: pods created to every claim made
     load_start: float = math.nan  # 1-minute load average when the case began
     load_end: float = math.nan
 
@@ -235,6 +236,12 @@ async def run_load(
                 f"{case.title}: {case.bound:,}/{case.pods:,} bound, {case.pods_per_s:,.0f} pods/s, "
                 f"p99 {case.latency_ms_p99:,.0f} ms, CPU {case.cpu_seconds:.1f} s, apiserver "
                 f"{case.apiserver_cpu_seconds:.1f} s, load {case.load_end:.1f}"
+                + (
+                    f", claims made by the controller-manager {case.claims_seconds:.1f} s "
+                    "after the pods"
+                    if not math.isnan(case.claims_seconds)
+                    else ""
+                )
             )
             if overall is not None and progress is not None:
                 progress.advance(overall)
@@ -486,7 +493,9 @@ async def _begin(
         if case.workload == DRA:
             # The controller-manager makes each pod's claim from its template: the drain starts
             # once they all exist, so it times the scheduler, not the controller.
+            started = time.monotonic()
             await wait_claims(run.api, run.namespace, len(run.pods), limit=options.case_timeout)
+            case.claims_seconds = time.monotonic() - started
         companions.start()
         clock_start = time.monotonic()
         await server.start_async()

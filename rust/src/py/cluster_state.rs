@@ -97,6 +97,10 @@ pub struct PendingPod {
     created: f64,
     #[pyo3(get)]
     pod_group: Option<String>,
+    /// A claim of it comes from a template not made into a claim yet: the queue keeps it
+    /// waiting for its own update, without backoff (kube's DynamicResources PreEnqueue).
+    #[pyo3(get)]
+    claims_pending: bool,
     /// What it asks: the fair-share order charges its quota with it (not shown to Python).
     pub(super) requests: Resources,
 }
@@ -127,6 +131,7 @@ impl From<PendingInfo> for PendingPod {
             priority: p.priority,
             created: p.created,
             pod_group: p.pod_group,
+            claims_pending: p.claims_pending,
             requests: p.requests,
         }
     }

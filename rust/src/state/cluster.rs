@@ -84,6 +84,9 @@ pub struct PendingInfo {
     pub pod_group: Option<String>,
     /// What it asks (the fair-share order charges its quota with it).
     pub requests: Resources,
+    /// A claim of it comes from a template the controller-manager has not made a claim of yet
+    /// (kube's DynamicResources PreEnqueue keeps such a pod waiting, without backoff).
+    pub claims_pending: bool,
 }
 
 impl PendingInfo {
@@ -97,6 +100,10 @@ impl PendingInfo {
             created: p.created,
             pod_group: p.pod_group.map(|g| resolve(g).to_owned()),
             requests: p.requests.clone(),
+            claims_pending: p
+                .resource_claims
+                .iter()
+                .any(|c| c.source == crate::state::dra::pod_claims::PodClaimSource::NotCreatedYet),
         }
     }
 }
