@@ -9,15 +9,15 @@ use pyo3::prelude::*;
 use super::dra::ResourceClaimReservation;
 use super::enums;
 use super::errors::{CoreError, without_gil};
+use super::pending_pod::PendingPod;
 use super::pod_group::PodGroup;
 use super::quota::{PyFairShare, QuotaUsage};
 use super::snapshot::PySnapshot;
 use super::volumes::{ClaimBinding, ClaimInfo, VolumeInfo};
 use crate::intern;
-use crate::state::cluster::{self, ChangeOutcome, ClusterState, PendingInfo};
+use crate::state::cluster::{self, ChangeOutcome, ClusterState};
 use crate::state::dra::claim::ClaimReservation;
 use crate::state::kind::Kind;
-use crate::state::resources::Resources;
 
 #[pyclass(frozen, get_all, module = "podium._core")]
 pub struct ListPage {
@@ -78,62 +78,6 @@ impl Change {
             error: c.error,
             relevant: c.relevant,
         })
-    }
-}
-
-#[pyclass(frozen, module = "podium._core")]
-pub struct PendingPod {
-    #[pyo3(get)]
-    uid: String,
-    #[pyo3(get)]
-    namespace: String,
-    #[pyo3(get)]
-    name: String,
-    #[pyo3(get)]
-    scheduler_name: String,
-    #[pyo3(get)]
-    priority: i32,
-    #[pyo3(get)]
-    created: f64,
-    #[pyo3(get)]
-    pod_group: Option<String>,
-    /// A claim of it comes from a template not made into a claim yet: the queue keeps it
-    /// waiting for its own update, without backoff (kube's DynamicResources PreEnqueue).
-    #[pyo3(get)]
-    claims_pending: bool,
-    /// What it asks: the fair-share order charges its quota with it (not shown to Python).
-    pub(super) requests: Resources,
-}
-
-impl PendingPod {
-    pub(super) fn namespace(&self) -> &str {
-        &self.namespace
-    }
-}
-
-#[pymethods]
-impl PendingPod {
-    fn __repr__(&self) -> String {
-        format!(
-            "PendingPod({}/{} uid={})",
-            self.namespace, self.name, self.uid
-        )
-    }
-}
-
-impl From<PendingInfo> for PendingPod {
-    fn from(p: PendingInfo) -> Self {
-        Self {
-            uid: p.uid,
-            namespace: p.namespace,
-            name: p.name,
-            scheduler_name: p.scheduler_name,
-            priority: p.priority,
-            created: p.created,
-            pod_group: p.pod_group,
-            claims_pending: p.claims_pending,
-            requests: p.requests,
-        }
     }
 }
 
@@ -385,7 +329,6 @@ impl PyClusterState {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ListPage>()?;
     m.add_class::<Change>()?;
-    m.add_class::<PendingPod>()?;
     m.add_class::<GroupMember>()?;
     m.add_class::<PyClusterState>()
 }

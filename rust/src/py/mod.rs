@@ -7,6 +7,7 @@ mod dra;
 mod enums;
 mod errors;
 mod evaluate;
+mod pending_pod;
 mod plugins;
 mod pod_group;
 mod profile;
@@ -22,6 +23,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     enums::register(m)?;
     cluster_state::register(m)?;
+    pending_pod::register(m)?;
     pod_group::register(m)?;
     profile::register(m)?;
     snapshot::register(m)?;

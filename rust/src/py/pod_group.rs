@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 
 use crate::intern;
 use crate::state::pod_group::{Level, PodGroupRecord};
-use crate::state::workload_pod_group::WorkloadGroup;
+use crate::state::workload_group::WorkloadGroup;
 
 /// A PodGroup as the cache holds it (see `state::pod_group`).
 #[pyclass(frozen, module = "podium._core")]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use pyo3::prelude::*;
 
-use super::cluster_state::PendingPod;
+use super::pending_pod::PendingPod;
 use crate::intern::{lookup, resolve};
 use crate::state::quota::{FairShare, Quota, Quotas};
 use crate::state::resources::{ResourceName, Resources};

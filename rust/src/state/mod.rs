@@ -34,4 +34,5 @@ pub mod volume_binder;
 pub mod volumes;
 pub mod wire;
 pub mod wire_base;
+pub mod workload_group;
 pub mod workload_pod_group;

@@ -13,7 +13,9 @@ use crate::state::node_selector::{NodeSelector, PreferredTerm, term_from_wire};
 use crate::state::object::{FieldError, LenientIdentity, ObjectRef, decode};
 use crate::state::pod_affinity::PodAffinity;
 use crate::state::requests::{ContainerRequests, InitContainer, PodSpecRequests, pod_requests};
-use crate::state::resources::{MAX_POD_REQUEST, ResourceName, Resources};
+use crate::state::resources::{
+    MAX_POD_REQUEST, ResourceName, Resources, is_dra_extended_resource_name,
+};
 use crate::state::spread::{SpreadConstraint, parse_constraints};
 use crate::state::taints::Toleration;
 use crate::state::wire::{PodWire, StrMap};
@@ -178,16 +180,6 @@ pub struct ContainerExtendedRequest {
     pub count: i64,
     /// The resource's position among the container's requested resource names, sorted.
     pub index: u32,
-}
-
-/// kube's `IsDRAExtendedResourceName`: an extended resource name (prefixed, outside
-/// `kubernetes.io/`, not a quota's `requests.`), or a class's implicit
-/// `deviceclass.resource.kubernetes.io/<class>`.
-pub fn is_dra_extended_resource_name(name: &str) -> bool {
-    name.starts_with(crate::state::dra::DEVICE_CLASS_PREFIX)
-        || (name.contains('/')
-            && !name.contains("kubernetes.io/")
-            && !name.starts_with("requests."))
 }
 
 fn container_extended_requests(

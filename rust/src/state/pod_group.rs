@@ -22,7 +22,7 @@ use crate::state::object::{LenientIdentity, ObjectRef, decode};
 use crate::state::pod::timestamp;
 use crate::state::resources::ResourceName;
 use crate::state::wire::{ObjectMetaWire, Str, StrMap};
-use crate::state::workload_pod_group::WorkloadGroup;
+use crate::state::workload_group::WorkloadGroup;
 
 pub const RACK_ANNOTATION: &str = "podium.dev/rack";
 pub const TOPOLOGY_LEVEL_ANNOTATION: &str = "podium.dev/topology-level";

@@ -7,6 +7,20 @@ pub const MEMORY: &str = "memory";
 pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
 pub const PODS: &str = "pods";
 
+/// kube's `resourceapi.ResourceDeviceClassPrefix`: every DeviceClass serves the extended
+/// resource `deviceclass.resource.kubernetes.io/<class name>`.
+pub const DEVICE_CLASS_PREFIX: &str = "deviceclass.resource.kubernetes.io/";
+
+/// kube's `IsDRAExtendedResourceName`: an extended resource name (prefixed, outside
+/// `kubernetes.io/`, not a quota's `requests.`), or a class's implicit
+/// `deviceclass.resource.kubernetes.io/<class>`.
+pub fn is_dra_extended_resource_name(name: &str) -> bool {
+    name.starts_with(DEVICE_CLASS_PREFIX)
+        || (name.contains('/')
+            && !name.contains("kubernetes.io/")
+            && !name.starts_with("requests."))
+}
+
 /// Defaults kube-scheduler assumes for scoring when a container requests nothing
 /// (`schedutil.DefaultMilliCPURequest`, `DefaultMemoryRequest`).
 pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;

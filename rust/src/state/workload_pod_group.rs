@@ -23,56 +23,17 @@ use serde::de::IgnoredAny;
 
 use crate::bounded::quoted;
 use crate::error::{CoreError, CoreResult};
-use crate::intern::{Sym, sym};
+use crate::intern::sym;
 use crate::state::object::{LenientIdentity, decode};
 use crate::state::pod::timestamp;
 use crate::state::pod_group::{
     DISTINCT_HOSTS_ANNOTATION, JOB_ANNOTATION, PodGroupRecord, TopologyRequest, empty, int32_count,
 };
 use crate::state::wire::{ObjectMetaWire, Str};
+use crate::state::workload_group::{DisruptionMode, WorkloadGroup};
 
 /// The condition kube-scheduler sets once a group's scheduling requirement is first met.
 pub const INITIALLY_SCHEDULED: &str = "PodGroupInitiallyScheduled";
-
-/// `spec.disruptionMode`: whether members may be disrupted one by one or only together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DisruptionMode {
-    /// The API's default when unset.
-    #[default]
-    Single,
-    All,
-}
-
-impl DisruptionMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Single => "Single",
-            Self::All => "All",
-        }
-    }
-}
-
-/// What the Workload API's PodGroup says beyond what scheduler-plugins' PodGroup says.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct WorkloadGroup {
-    /// `schedulingPolicy.gang` is set (false: `basic`).
-    pub gang: bool,
-    /// `schedulingConstraints.topology[0].key`: the node label whose domain holds every member.
-    pub topology_key: Option<Sym>,
-    pub priority: Option<i32>,
-    pub priority_class_name: Option<Sym>,
-    /// `preemptionPolicy: Never`: the group waits instead of preempting.
-    pub never_preempts: bool,
-    pub disruption: DisruptionMode,
-    /// `parentCompositePodGroupName` (CompositePodGroup, alpha in 1.37): read, not acted on.
-    pub parent: Option<Sym>,
-    /// `workloadRef`: (workloadName, templateName).
-    pub workload_ref: Option<(Sym, Sym)>,
-    /// `metadata.generation`, written back as a condition's `observedGeneration`.
-    pub generation: i64,
-    /// `status.conditions` has PodGroupInitiallyScheduled=True.
-    pub initially_scheduled: bool,
-}
 
 #[derive(Deserialize)]
 struct Wire<'a> {

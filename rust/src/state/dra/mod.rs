@@ -30,7 +30,8 @@ use self::slice::Slice;
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, resolve, sym};
 use crate::state::kind::Kind;
-use crate::state::pod::{PodRecord, is_dra_extended_resource_name};
+use crate::state::pod::PodRecord;
+use crate::state::resources::{DEVICE_CLASS_PREFIX, is_dra_extended_resource_name};
 
 /// A claim by (namespace, name).
 pub type ClaimKey = (Sym, Sym);
@@ -64,10 +65,6 @@ pub struct Dra {
 
 /// Pod uid -> the claim made for its extended resources.
 type ExtendedClaims = HashMap<Arc<str>, ClaimKey>;
-
-/// kube's `resourceapi.ResourceDeviceClassPrefix`: every class serves the extended resource
-/// `deviceclass.resource.kubernetes.io/<class name>`.
-pub const DEVICE_CLASS_PREFIX: &str = "deviceclass.resource.kubernetes.io/";
 
 /// Extended resource name -> the DeviceClass whose devices serve it (kube's
 /// `ExtendedResourceCache`): each class's implicit name, and its `spec.extendedResourceName`;
