@@ -1006,6 +1006,21 @@ impl<'a> PodCycle<'a> {
         (self.decision, Some(index), self.learned)
     }
 
+    /// PreFilter for a pod decided by what an earlier pod left: its states, unless a PreFilter
+    /// refuses it or a filter running for it reads its identity (`!exact`: the pod differs in
+    /// it) — the kept answer then serves others (`Keep`) — or is not node-local (`Drop`).
+    fn reuse_pre_filter(&self, exact: bool) -> Result<FilterPrep, Unused> {
+        let (profile, pod) = (self.profile, self.ctx.pod);
+        let states = pre_filter(profile, &self.ctx).map_err(|_| Unused::Keep)?;
+        if !exact && !filters_ignore_identity(profile, &states) {
+            return Err(Unused::Keep);
+        }
+        if !filters_node_local(profile, &states, pod) {
+            return Err(Unused::Drop);
+        }
+        Ok(states)
+    }
+
     /// The pod fails as an earlier pod of its shape did (`refusal`): placements only take
     /// room, so only the nodes in `dirty` (placed on since) are judged again, for their
     /// reasons. None when that does not hold (a PreFilter refuses now, a node fits).
@@ -1018,13 +1033,7 @@ impl<'a> PodCycle<'a> {
         exact: bool,
     ) -> Result<Decision, Unused> {
         let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
-        let states = pre_filter(profile, &self.ctx).map_err(|_| Unused::Keep)?;
-        if !exact && !filters_ignore_identity(profile, &states) {
-            return Err(Unused::Keep);
-        }
-        if !filters_node_local(profile, &states, pod) {
-            return Err(Unused::Drop);
-        }
+        let states = self.reuse_pre_filter(exact)?;
         for &i in dirty {
             refusal.failures[i] =
                 run_filters(profile, &states, pod, &nodes[i]).ok_or(Unused::Drop)?;
@@ -1050,13 +1059,7 @@ impl<'a> PodCycle<'a> {
         exact: bool,
     ) -> Result<(Decision, usize), Unused> {
         let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
-        let states = pre_filter(profile, &self.ctx).map_err(|_| Unused::Keep)?;
-        if !exact && !filters_ignore_identity(profile, &states) {
-            return Err(Unused::Keep);
-        }
-        if !filters_node_local(profile, &states, pod) {
-            return Err(Unused::Drop);
-        }
+        let states = self.reuse_pre_filter(exact)?;
         let mut judged = Vec::with_capacity(dirty.len());
         for &i in dirty {
             let Some(k) = ranking.position(i) else {

@@ -21,31 +21,7 @@ use crate::state::priority::PriorityClasses;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::spread::{SpreadConstraint, WhenUnsatisfiable};
 use crate::state::taints::{Taint, TaintEffect, Toleration};
-use crate::testutil::{node, pod, with_requests};
-
-/// A small deterministic generator (xorshift): the seed is all a failure needs to replay.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+use crate::testutil::{Rng, node, pod, with_requests};
 
 const APPS: &[&str] = &["a", "b", "c", "d", "e"];
 const NAMESPACES: &[&str] = &["default", "other"];

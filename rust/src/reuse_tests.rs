@@ -19,27 +19,7 @@ use crate::state::pod_index::PodIndex;
 use crate::state::pod_shape::same_shape;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::taints::{Taint, TaintEffect, Toleration};
-use crate::testutil::{affinity_term, node, pod, with_requests};
-
-/// xorshift: the seed is all a failure needs to replay.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::testutil::{Rng, affinity_term, node, pod, with_requests};
 
 const GPU: &str = "example.com/gpu";
 

@@ -114,3 +114,28 @@ pub fn zone_spread(max_skew: i32) -> crate::state::spread::SpreadConstraint {
         honor_node_taints: false,
     }
 }
+
+/// A small deterministic generator (xorshift) for randomized tests: the seed is all a failure
+/// needs to replay.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}

@@ -211,24 +211,8 @@ pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
             "PodGroup: metadata.name: missing".into(),
         ));
     }
-    let namespace = meta.namespace.as_deref().unwrap_or_default();
-    let mut record = empty(
-        namespace,
-        name,
-        meta.uid.as_deref().unwrap_or_default(),
-        meta.resource_version.as_deref().unwrap_or_default(),
-    );
+    let (mut record, mut errors) = from_meta(meta, name);
     let object = record.object();
-    let mut errors: Vec<String> = Vec::new();
-    if let Some(ts) = meta.creation_timestamp.as_deref() {
-        match timestamp(ts) {
-            Some(t) => record.created = t,
-            None => errors.push(format!(
-                "metadata.creationTimestamp: invalid timestamp {}",
-                quoted(ts)
-            )),
-        }
-    }
     if let Some(spec) = &wire.spec {
         read_spec(spec, &mut record, &mut errors);
     }
@@ -239,6 +223,28 @@ pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
         record.error = Some(format!("{object}: {}", errors.join("; ")).into());
     }
     Ok(record)
+}
+
+/// A group named `name` with `meta`'s identity and creation time; the errors found in `meta`
+/// (both PodGroup APIs share it).
+pub(crate) fn from_meta(meta: &ObjectMetaWire<'_>, name: &str) -> (PodGroupRecord, Vec<String>) {
+    let mut record = empty(
+        meta.namespace.as_deref().unwrap_or_default(),
+        name,
+        meta.uid.as_deref().unwrap_or_default(),
+        meta.resource_version.as_deref().unwrap_or_default(),
+    );
+    let mut errors: Vec<String> = Vec::new();
+    if let Some(ts) = meta.creation_timestamp.as_deref() {
+        match timestamp(ts) {
+            Some(t) => record.created = t,
+            None => errors.push(format!(
+                "metadata.creationTimestamp: invalid timestamp {}",
+                quoted(ts)
+            )),
+        }
+    }
+    (record, errors)
 }
 
 pub(crate) fn empty(

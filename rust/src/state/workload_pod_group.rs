@@ -25,9 +25,9 @@ use crate::bounded::quoted;
 use crate::error::{CoreError, CoreResult};
 use crate::intern::sym;
 use crate::state::object::{LenientIdentity, decode};
-use crate::state::pod::timestamp;
 use crate::state::pod_group::{
-    DISTINCT_HOSTS_ANNOTATION, JOB_ANNOTATION, PodGroupRecord, TopologyRequest, empty, int32_count,
+    DISTINCT_HOSTS_ANNOTATION, JOB_ANNOTATION, PodGroupRecord, TopologyRequest, empty, from_meta,
+    int32_count,
 };
 use crate::state::wire::{ObjectMetaWire, Str};
 use crate::state::workload_group::{DisruptionMode, WorkloadGroup};
@@ -140,23 +140,8 @@ pub fn parse_workload_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
             "PodGroup: metadata.name: missing".into(),
         ));
     }
-    let mut record = empty(
-        meta.namespace.as_deref().unwrap_or_default(),
-        name,
-        meta.uid.as_deref().unwrap_or_default(),
-        meta.resource_version.as_deref().unwrap_or_default(),
-    );
+    let (mut record, mut errors) = from_meta(meta, name);
     let object = record.object();
-    let mut errors: Vec<String> = Vec::new();
-    if let Some(ts) = meta.creation_timestamp.as_deref() {
-        match timestamp(ts) {
-            Some(t) => record.created = t,
-            None => errors.push(format!(
-                "metadata.creationTimestamp: invalid timestamp {}",
-                quoted(ts)
-            )),
-        }
-    }
     let mut group = WorkloadGroup {
         generation: meta.generation.unwrap_or(0),
         ..WorkloadGroup::default()
