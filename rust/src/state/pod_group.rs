@@ -191,27 +191,10 @@ struct PodGroupSpecWire<'a> {
 pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     let wire: PodGroupWire<'_> = match decode(bytes) {
         Ok(wire) => wire,
-        Err((path, msg)) => {
-            // Keep an invalid record when the object can still be named, so its members are
-            // told why they wait instead of waiting for a group that seems not to exist.
-            let id = LenientIdentity::read(bytes).filter(|id| !id.name.is_empty());
-            let Some(id) = id else {
-                return Err(CoreError::Invalid(format!("PodGroup: {path}: {msg}")));
-            };
-            let mut record = empty(&id.namespace, &id.name, &id.uid, &id.resource_version);
-            let object = record.object();
-            record.error = Some(format!("{object}: {path}: {msg}").into());
-            return Ok(record);
-        }
+        Err((path, msg)) => return undecodable(bytes, &path, &msg),
     };
     let meta = &wire.metadata;
-    let name = meta.name.as_deref().unwrap_or_default();
-    if name.is_empty() {
-        return Err(CoreError::Invalid(
-            "PodGroup: metadata.name: missing".into(),
-        ));
-    }
-    let (mut record, mut errors) = from_meta(meta, name);
+    let (mut record, mut errors) = from_meta(meta)?;
     let object = record.object();
     if let Some(spec) = &wire.spec {
         read_spec(spec, &mut record, &mut errors);
@@ -225,9 +208,29 @@ pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     Ok(record)
 }
 
-/// A group named `name` with `meta`'s identity and creation time; the errors found in `meta`
-/// (both PodGroup APIs share it).
-pub(crate) fn from_meta(meta: &ObjectMetaWire<'_>, name: &str) -> (PodGroupRecord, Vec<String>) {
+/// A PodGroup (of either API) that did not decode, `msg` at `path`: a record whose error says so
+/// when the object can still be named, so its members are told why they wait instead of waiting
+/// for a group that seems not to exist; else an `Err`.
+pub(crate) fn undecodable(bytes: &[u8], path: &str, msg: &str) -> CoreResult<PodGroupRecord> {
+    let id = LenientIdentity::read(bytes).filter(|id| !id.name.is_empty());
+    let Some(id) = id else {
+        return Err(CoreError::Invalid(format!("PodGroup: {path}: {msg}")));
+    };
+    let mut record = empty(&id.namespace, &id.name, &id.uid, &id.resource_version);
+    let object = record.object();
+    record.error = Some(format!("{object}: {path}: {msg}").into());
+    Ok(record)
+}
+
+/// A group with `meta`'s identity and creation time, and the errors found in `meta` (both
+/// PodGroup APIs share it); `Err` when it has no name.
+pub(crate) fn from_meta(meta: &ObjectMetaWire<'_>) -> CoreResult<(PodGroupRecord, Vec<String>)> {
+    let name = meta.name.as_deref().unwrap_or_default();
+    if name.is_empty() {
+        return Err(CoreError::Invalid(
+            "PodGroup: metadata.name: missing".into(),
+        ));
+    }
     let mut record = empty(
         meta.namespace.as_deref().unwrap_or_default(),
         name,
@@ -244,7 +247,7 @@ pub(crate) fn from_meta(meta: &ObjectMetaWire<'_>, name: &str) -> (PodGroupRecor
             )),
         }
     }
-    (record, errors)
+    Ok((record, errors))
 }
 
 pub(crate) fn empty(

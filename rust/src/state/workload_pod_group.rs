@@ -22,12 +22,12 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::bounded::quoted;
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 use crate::intern::sym;
-use crate::state::object::{LenientIdentity, decode};
+use crate::state::object::decode;
 use crate::state::pod_group::{
-    DISTINCT_HOSTS_ANNOTATION, JOB_ANNOTATION, PodGroupRecord, TopologyRequest, empty, from_meta,
-    int32_count,
+    DISTINCT_HOSTS_ANNOTATION, JOB_ANNOTATION, PodGroupRecord, TopologyRequest, from_meta,
+    int32_count, undecodable,
 };
 use crate::state::wire::{ObjectMetaWire, Str};
 use crate::state::workload_group::{DisruptionMode, WorkloadGroup};
@@ -122,25 +122,13 @@ pub fn parse_workload_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     let wire: Wire<'_> = match decode(bytes) {
         Ok(wire) => wire,
         Err((path, msg)) => {
-            let id = LenientIdentity::read(bytes).filter(|id| !id.name.is_empty());
-            let Some(id) = id else {
-                return Err(CoreError::Invalid(format!("PodGroup: {path}: {msg}")));
-            };
-            let mut record = empty(&id.namespace, &id.name, &id.uid, &id.resource_version);
+            let mut record = undecodable(bytes, &path, &msg)?;
             record.workload = Some(Box::default());
-            let object = record.object();
-            record.error = Some(format!("{object}: {path}: {msg}").into());
             return Ok(record);
         }
     };
     let meta = &wire.metadata;
-    let name = meta.name.as_deref().unwrap_or_default();
-    if name.is_empty() {
-        return Err(CoreError::Invalid(
-            "PodGroup: metadata.name: missing".into(),
-        ));
-    }
-    let (mut record, mut errors) = from_meta(meta, name);
+    let (mut record, mut errors) = from_meta(meta)?;
     let object = record.object();
     let mut group = WorkloadGroup {
         generation: meta.generation.unwrap_or(0),
