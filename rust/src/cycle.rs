@@ -22,7 +22,7 @@ use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
-use crate::runtime::reuse::{Ranking, Refusal, Reuse};
+use crate::runtime::reuse::{Kept, Ranking, Refusal, Reuse};
 use crate::runtime::scoring;
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
 use crate::state::dra::claim::ClaimReservation;
@@ -208,15 +208,15 @@ impl Batch {
         let Some(pod) = data.pending.get(uid).cloned() else {
             return Decision::unknown(uid);
         };
-        // A pod above some nominee's priority gets its own view, which the index (holding
-        // every nominee) does not describe. A nominee sees the others held, not itself: taken
-        // off its node while it is decided.
-        // Only where no node is held for a nominee (a hold lifted frees room, which reuse never
-        // looks for) and no outside plugin judges.
+        // Reuse only where no node is held for a nominee (a hold lifted frees room, which reuse
+        // never looks for) and no outside plugin judges.
         let reusable = self.held.is_none() && extension.is_none() && reusable_pod(&pod);
         if reusable && let Some(decision) = self.reused(data, &pod, profile) {
             return decision;
         }
+        // A pod above some nominee's priority gets its own view, which the index (holding
+        // every nominee) does not describe. A nominee sees the others held, not itself: taken
+        // off its node while it is decided.
         let own = self.nominees.node_of(&pod.uid);
         let sees_all = self.held.is_some() && self.nominees.sees_all(&pod, &data.priorities);
         let lifted = match own {
@@ -322,15 +322,10 @@ impl Batch {
         pod: &Arc<PodRecord>,
         profile: &Profile,
     ) -> Option<Decision> {
-        let refusal = self.reuse.take_refusal(pod);
-        let ranking = match &refusal {
-            Some(_) => None,
-            None => Some(self.reuse.take_ranking(pod)?),
-        };
-        let seen = match (&refusal, &ranking) {
-            (Some((r, _)), _) => r.seen,
-            (_, Some((r, _))) => r.seen,
-            _ => return None,
+        let (kept, exact) = self.reuse.take(pod)?;
+        let seen = match &kept {
+            Kept::Refusal(r) => r.seen,
+            Kept::Ranking(r) => r.seen,
         };
         let mut dirty: Vec<usize> = self.touched[seen..].to_vec();
         dirty.sort_unstable();
@@ -350,22 +345,24 @@ impl Batch {
             index: Some(&index),
         };
         let pod_cycle = PodCycle::new(profile, ctx, Options::default(), self.nodes.len());
-        if let Some((mut refusal, exact)) = refusal {
-            return match pod_cycle.refuse_again(&mut refusal, &dirty, exact) {
-                Ok(decision) => {
-                    refusal.seen = self.touched.len();
-                    self.reuse.refuse(refusal);
-                    Some(decision)
-                }
-                Err(unused) => {
-                    if unused == Unused::Keep {
+        let mut ranking = match kept {
+            Kept::Ranking(ranking) => ranking,
+            Kept::Refusal(mut refusal) => {
+                return match pod_cycle.refuse_again(&mut refusal, &dirty, exact) {
+                    Ok(decision) => {
+                        refusal.seen = self.touched.len();
                         self.reuse.refuse(refusal);
+                        Some(decision)
                     }
-                    None
-                }
-            };
-        }
-        let (mut ranking, exact) = ranking?;
+                    Err(unused) => {
+                        if unused == Unused::Keep {
+                            self.reuse.refuse(refusal);
+                        }
+                        None
+                    }
+                };
+            }
+        };
         match pod_cycle.run_reusing(&mut ranking, &dirty, exact) {
             Ok((decision, i)) => {
                 ranking.seen = self.touched.len();

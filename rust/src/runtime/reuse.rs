@@ -87,6 +87,12 @@ pub struct Refusal {
     pub loose: bool,
 }
 
+/// What `Reuse::take` hands out.
+pub enum Kept {
+    Ranking(Ranking),
+    Refusal(Refusal),
+}
+
 /// What a batch keeps for the shapes it decided.
 #[derive(Default)]
 pub struct Reuse {
@@ -101,12 +107,15 @@ impl Reuse {
         self.refusals.clear();
     }
 
-    /// The ranking kept for `pod`'s shape, taken out (put it back with `keep`), and whether
-    /// the pod is of its very shape (else only `same_but_identity`: the caller checks that no
-    /// plugin running for `pod` reads its identity).
-    pub fn take_ranking(&mut self, pod: &PodRecord) -> Option<(Ranking, bool)> {
+    /// What is kept for `pod`'s shape (a refusal first), taken out (put it back with `keep`
+    /// or `refuse`), and whether the pod is of its very shape (else only `same_but_identity`:
+    /// the caller checks that no plugin running for `pod` reads its identity).
+    pub fn take(&mut self, pod: &PodRecord) -> Option<(Kept, bool)> {
+        if let Some((k, exact)) = find(&self.refusals, pod, |r| (&r.pod, r.loose)) {
+            return Some((Kept::Refusal(self.refusals.remove(k)), exact));
+        }
         let (k, exact) = find(&self.rankings, pod, |r| (&r.pod, r.loose))?;
-        Some((self.rankings.remove(k), exact))
+        Some((Kept::Ranking(self.rankings.remove(k)), exact))
     }
 
     /// Keeps `ranking` for its shape, unless it is spent or empty.
@@ -119,12 +128,6 @@ impl Reuse {
             self.rankings.remove(0);
         }
         self.rankings.push(ranking);
-    }
-
-    /// As `take_ranking`, for a refusal (put it back with `refuse`).
-    pub fn take_refusal(&mut self, pod: &PodRecord) -> Option<(Refusal, bool)> {
-        let (k, exact) = find(&self.refusals, pod, |r| (&r.pod, r.loose))?;
-        Some((self.refusals.remove(k), exact))
     }
 
     /// Keeps `refusal` for its shape.
@@ -198,7 +201,7 @@ mod tests {
         spent.uses = MAX_USES;
         reuse.keep(spent);
         let pod = PodRecord::empty("b", "ns", "b");
-        assert!(reuse.take_ranking(&pod).is_none());
+        assert!(reuse.take(&pod).is_none());
         reuse.keep(ranking(vec![1], vec![0, 0]));
         reuse.refuse(Refusal {
             pod: Arc::new(PodRecord::empty("c", "ns", "c")),
@@ -206,9 +209,11 @@ mod tests {
             seen: 0,
             loose: false,
         });
-        assert!(reuse.take_ranking(&pod).is_none());
-        let (refusal, exact) = reuse.take_refusal(&pod).expect("kept for the shape");
+        let Some((Kept::Refusal(refusal), exact)) = reuse.take(&pod) else {
+            panic!("the refusal replaced the ranking of its shape");
+        };
         assert_eq!(refusal.failures.len(), 1);
         assert!(exact);
+        assert!(reuse.take(&pod).is_none());
     }
 }
