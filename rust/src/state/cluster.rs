@@ -13,29 +13,44 @@ use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, lookup, resolve, sym};
-use crate::state::disruption::{self, Budgets};
+use crate::state::disruption::Budgets;
+use crate::state::dra::Dra;
 use crate::state::dra::claim::ClaimReservation;
-use crate::state::dra::{self, Dra};
 use crate::state::event_type::EventType;
 use crate::state::kind::Kind;
-use crate::state::namespaces::{Namespaces, parse_namespace};
-use crate::state::node::{NodeRecord, parse_node};
+use crate::state::namespaces::Namespaces;
+use crate::state::node::NodeRecord;
 use crate::state::node_info::NodeInfo;
-use crate::state::object::{LenientIdentity, decode};
-use crate::state::pod::{PodRecord, parse_pod};
-use crate::state::pod_group::{GroupApi, PodGroupRecord, parse_pod_group};
+use crate::state::object::decode;
+use crate::state::pod::PodRecord;
+use crate::state::pod_group::PodGroupRecord;
 use crate::state::pod_groups::{GroupKey, PodGroups};
 use crate::state::pod_index::PodIndex;
-use crate::state::priority::{PriorityClasses, parse_priority_class};
-use crate::state::quota::{FairShare, parse_quota};
+use crate::state::priority::PriorityClasses;
+use crate::state::quota::FairShare;
 use crate::state::resources::Resources;
 use crate::state::snapshot::{NodeSlots, PendingPods, Snapshot};
 use crate::state::topology::Nrt;
 use crate::state::volume_binder::{self, ClaimBinding};
 use crate::state::volumes::{self, Volumes};
 use crate::state::wire::{BookmarkWire, EventWire, ListWire, StatusWire};
-use crate::state::workload_pod_group::parse_workload_pod_group;
-use crate::topology::{Allocation, parse_node_resource_topology_json};
+use crate::topology::Allocation;
+
+mod dra_stores;
+mod node_stores;
+mod object_stores;
+mod pod_store;
+mod store;
+mod volume_stores;
+
+use self::dra_stores::{ClaimStore, DeviceClassStore, SliceStore};
+use self::node_stores::{NodeStore, TopologyStore};
+use self::object_stores::{
+    BudgetStore, GroupStore, NamespaceStore, PriorityClassStore, QuotaStore,
+};
+use self::pod_store::PodStore;
+use self::store::KindStore;
+use self::volume_stores::{PvStore, PvcStore, StorageClassStore};
 
 /// What one list page said.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -279,117 +294,7 @@ impl ClusterState {
         let Some(seen) = self.relisting.remove(&kind) else {
             return Vec::new();
         };
-        match kind {
-            Kind::Node => {
-                let gone: Vec<Sym> = self
-                    .slot_by_name
-                    .iter()
-                    .filter(|&(name, &slot)| {
-                        self.nodes[slot].as_ref().is_some_and(|i| i.node.is_some())
-                            && !seen.contains(resolve(*name))
-                    })
-                    .map(|(name, _)| *name)
-                    .collect();
-                for name in gone {
-                    self.delete_node(name);
-                }
-                Vec::new()
-            }
-            Kind::Pod => {
-                let gone: Vec<Arc<str>> = self
-                    .pods
-                    .keys()
-                    .filter(|uid| !seen.contains(&***uid))
-                    .cloned()
-                    .collect();
-                let mut vanished = Vec::new();
-                for uid in gone {
-                    if self.pending.contains_key(&uid) {
-                        vanished.push(uid.to_string());
-                    }
-                    self.delete_pod(&uid);
-                }
-                vanished
-            }
-            Kind::NodeResourceTopology => {
-                let gone: Vec<Sym> = self
-                    .topologies
-                    .keys()
-                    .filter(|name| !seen.contains(resolve(**name)))
-                    .copied()
-                    .collect();
-                for name in gone {
-                    self.set_topology(name, None);
-                }
-                Vec::new()
-            }
-            Kind::Namespace => {
-                let gone: Vec<Sym> = self
-                    .namespaces
-                    .names()
-                    .filter(|name| !seen.contains(resolve(*name)))
-                    .collect();
-                for name in gone {
-                    self.namespaces.remove(name);
-                    self.generation += 1;
-                }
-                Vec::new()
-            }
-            Kind::ElasticQuota => {
-                self.namespaces.quotas.retain(|q| {
-                    seen.contains(format!("{}/{}", resolve(q.namespace), resolve(q.name)).as_str())
-                });
-                self.generation += 1;
-                Vec::new()
-            }
-            Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
-                volumes::end_relist(&mut self.volumes, kind, &seen);
-                self.generation += 1;
-                Vec::new()
-            }
-            Kind::PodGroup | Kind::WorkloadPodGroup => {
-                let api = group_api(kind);
-                let gone: Vec<GroupKey> = self
-                    .groups
-                    .keys(api)
-                    .filter(|&(ns, name)| !seen.contains(&*group_seen_key(ns, name)))
-                    .collect();
-                for key in gone {
-                    self.groups.remove(key, api);
-                }
-                Vec::new()
-            }
-            Kind::PriorityClass => {
-                let gone: Vec<Sym> = self
-                    .priorities
-                    .names()
-                    .filter(|name| !seen.contains(resolve(*name)))
-                    .collect();
-                for name in gone {
-                    self.priorities.remove(name);
-                }
-                self.generation += 1;
-                Vec::new()
-            }
-            Kind::DeviceClass | Kind::ResourceSlice | Kind::ResourceClaim => {
-                dra::end_relist(&mut self.dra, kind, &seen);
-                self.generation += 1;
-                Vec::new()
-            }
-            Kind::PodDisruptionBudget => {
-                let gone: Vec<Box<str>> = self
-                    .budgets
-                    .keys()
-                    .filter(|key| !seen.contains(*key))
-                    .map(Box::from)
-                    .collect();
-                for key in gone {
-                    self.budgets.remove(&key);
-                }
-                self.generation += 1;
-                Vec::new()
-            }
-        }
+        store(kind).end_relist(self, &seen)
     }
 
     pub fn apply_event(&mut self, kind: Kind, line: &[u8]) -> CoreResult<ChangeOutcome> {
@@ -441,155 +346,13 @@ impl ClusterState {
     }
 
     fn apply_object(&mut self, kind: Kind, event: EventType, bytes: &[u8]) -> ChangeOutcome {
-        let deleted = event == EventType::Deleted;
         let mut out = ChangeOutcome {
             event,
             kind: Some(kind),
             relevant: true,
             ..ChangeOutcome::default()
         };
-        match kind {
-            Kind::Node => match parse_node(bytes) {
-                Ok(node) => {
-                    out.name = node.name().to_owned();
-                    out.uid = node.uid.to_string();
-                    out.resource_version = node.resource_version.to_string();
-                    out.error = node.error.as_deref().map(str::to_owned);
-                    if let Some(seen) = self.relisting.get_mut(&Kind::Node) {
-                        seen.insert(node.name().into());
-                    }
-                    if deleted {
-                        self.delete_node(node.name);
-                    } else {
-                        out.relevant = self.upsert_node(node);
-                    }
-                }
-                Err(e) => out.error = Some(e.to_string()),
-            },
-            Kind::Pod => match parse_pod(bytes) {
-                Ok(pod) => {
-                    out.namespace = pod.namespace().to_owned();
-                    out.name = pod.name.to_string();
-                    out.uid = pod.uid.to_string();
-                    out.resource_version = pod.resource_version.to_string();
-                    out.scheduler_name = resolve(pod.scheduler_name).to_owned();
-                    out.node_name = pod.node_name.map(|n| resolve(n).to_owned());
-                    out.priority = pod.priority;
-                    out.created = pod.created;
-                    out.terminal = pod.terminal;
-                    out.gated = pod.gated;
-                    out.pod_group = pod.pod_group.map(|g| resolve(g).to_owned());
-                    out.error = pod.error.as_deref().map(str::to_owned);
-                    if let Some(seen) = self.relisting.get_mut(&Kind::Pod) {
-                        seen.insert((*pod.uid).into());
-                    }
-                    if deleted {
-                        self.delete_pod(&pod.uid);
-                    } else {
-                        self.upsert_pod(pod);
-                    }
-                }
-                Err(e) => out.error = Some(e.to_string()),
-            },
-            Kind::NodeResourceTopology => self.apply_topology(&mut out, deleted, bytes),
-            Kind::Namespace => match parse_namespace(bytes) {
-                Ok((name, labels)) => {
-                    out.name = resolve(name).to_owned();
-                    if let Some(id) = LenientIdentity::read(bytes) {
-                        out.uid = id.uid;
-                        out.resource_version = id.resource_version;
-                    }
-                    if let Some(seen) = self.relisting.get_mut(&Kind::Namespace) {
-                        seen.insert(resolve(name).into());
-                    }
-                    if deleted {
-                        self.namespaces.remove(name);
-                    } else {
-                        self.namespaces.set(name, labels);
-                    }
-                    self.generation += 1;
-                }
-                Err(e) => out.error = Some(e.to_string()),
-            },
-            Kind::ElasticQuota => match parse_quota(bytes) {
-                Ok(quota) => {
-                    (out.namespace, out.name) = (
-                        resolve(quota.namespace).to_owned(),
-                        resolve(quota.name).to_owned(),
-                    );
-                    if let Some(id) = LenientIdentity::read(bytes) {
-                        out.uid = id.uid;
-                        out.resource_version = id.resource_version;
-                    }
-                    if let Some(seen) = self.relisting.get_mut(&Kind::ElasticQuota) {
-                        seen.insert(format!("{}/{}", out.namespace, out.name).into());
-                    }
-                    if deleted {
-                        self.namespaces.quotas.remove(quota.namespace, quota.name);
-                    } else {
-                        self.namespaces.quotas.set(quota);
-                    }
-                    self.generation += 1;
-                }
-                Err(e) => out.error = Some(e.to_string()),
-            },
-            Kind::PersistentVolume | Kind::PersistentVolumeClaim | Kind::StorageClass => {
-                let seen = self.relisting.get_mut(&kind);
-                match volumes::apply_object(&mut self.volumes, kind, bytes, deleted, seen) {
-                    Ok((namespace, name, error)) => {
-                        if let Some(id) = LenientIdentity::read(bytes) {
-                            out.uid = id.uid;
-                            out.resource_version = id.resource_version;
-                        }
-                        (out.namespace, out.name, out.error) = (namespace, name, error);
-                        self.generation += 1;
-                    }
-                    Err(e) => out.error = Some(e.to_string()),
-                }
-            }
-            Kind::DeviceClass | Kind::ResourceSlice | Kind::ResourceClaim => {
-                let seen = self.relisting.get_mut(&kind);
-                match dra::apply_object(&mut self.dra, kind, bytes, deleted, seen) {
-                    Ok((namespace, name, error)) => {
-                        if let Some(id) = LenientIdentity::read(bytes) {
-                            out.uid = id.uid;
-                            out.resource_version = id.resource_version;
-                        }
-                        (out.namespace, out.name, out.error) = (namespace, name, error);
-                        self.generation += 1;
-                    }
-                    Err(e) => out.error = Some(e.to_string()),
-                }
-            }
-            Kind::PriorityClass => self.apply_priority_class(&mut out, deleted, bytes),
-            Kind::PodDisruptionBudget => self.apply_budget(&mut out, deleted, bytes),
-            Kind::PodGroup | Kind::WorkloadPodGroup => {
-                let parsed = if kind == Kind::PodGroup {
-                    parse_pod_group(bytes)
-                } else {
-                    parse_workload_pod_group(bytes)
-                };
-                match parsed {
-                    Ok(group) => {
-                        out.namespace = group.namespace().to_owned();
-                        out.name = group.name().to_owned();
-                        out.uid = group.uid.to_string();
-                        out.resource_version = group.resource_version.to_string();
-                        out.error = group.error.as_deref().map(str::to_owned);
-                        if let Some(seen) = self.relisting.get_mut(&kind) {
-                            seen.insert(group_seen_key(group.namespace, group.name));
-                        }
-                        if deleted {
-                            self.groups
-                                .remove((group.namespace, group.name), group_api(kind));
-                        } else {
-                            self.groups.set(group);
-                        }
-                    }
-                    Err(e) => out.error = Some(e.to_string()),
-                }
-            }
-        }
+        store(kind).apply(self, event == EventType::Deleted, bytes, &mut out);
         out
     }
 
@@ -771,89 +534,6 @@ impl ClusterState {
         let running = entry.record.running;
         let slot = self.slot_for(node);
         self.node_mut(slot).numa.track(uid, allocation, running);
-    }
-
-    fn apply_topology(&mut self, out: &mut ChangeOutcome, deleted: bool, bytes: &[u8]) {
-        let Some(id) = LenientIdentity::read(bytes) else {
-            out.error = Some("NodeResourceTopology: not a JSON object".into());
-            return;
-        };
-        out.name = id.name;
-        out.uid = id.uid;
-        out.resource_version = id.resource_version;
-        if out.name.is_empty() {
-            out.error = Some("NodeResourceTopology: metadata.name: missing".into());
-            return;
-        }
-        if let Some(seen) = self.relisting.get_mut(&Kind::NodeResourceTopology) {
-            seen.insert(out.name.as_str().into());
-        }
-        let name = sym(&out.name);
-        if deleted {
-            self.set_topology(name, None);
-            return;
-        }
-        let nrt = match parse_node_resource_topology_json(bytes) {
-            Ok(topology) => Nrt::Parsed(Arc::new(topology)),
-            Err(err) => {
-                let message = format!("{err}; node {} is skipped for NUMA placement", out.name);
-                out.error = Some(message.clone());
-                Nrt::Malformed(message.into())
-            }
-        };
-        self.set_topology(name, Some(nrt));
-    }
-
-    fn apply_priority_class(&mut self, out: &mut ChangeOutcome, deleted: bool, bytes: &[u8]) {
-        if let Some(id) = LenientIdentity::read(bytes) {
-            out.name = id.name;
-            out.uid = id.uid;
-            out.resource_version = id.resource_version;
-        }
-        if let Some(seen) = self.relisting.get_mut(&Kind::PriorityClass) {
-            seen.insert(out.name.as_str().into());
-        }
-        self.generation += 1;
-        if deleted {
-            self.priorities.remove(sym(&out.name));
-            return;
-        }
-        match parse_priority_class(bytes) {
-            Ok((name, class)) => self.priorities.set(name, class),
-            Err(err) => {
-                // A class the apiserver would never have admitted: forget any older version
-                // rather than keep a value the object no longer says.
-                self.priorities.remove(sym(&out.name));
-                out.error = Some(err.to_string());
-            }
-        }
-    }
-
-    fn apply_budget(&mut self, out: &mut ChangeOutcome, deleted: bool, bytes: &[u8]) {
-        if let Some(id) = LenientIdentity::read(bytes) {
-            out.namespace = id.namespace;
-            out.name = id.name;
-            out.uid = id.uid;
-            out.resource_version = id.resource_version;
-        }
-        let key = disruption::budget_key(bytes);
-        if let (Some(seen), Some(key)) = (self.relisting.get_mut(&Kind::PodDisruptionBudget), &key)
-        {
-            seen.insert(key.clone());
-        }
-        self.generation += 1;
-        if let Some(key) = &key {
-            self.budgets.remove(key);
-        }
-        if deleted {
-            return;
-        }
-        match disruption::parse_budget(bytes) {
-            Ok(budget) => self.budgets.set(budget),
-            // Without a valid selector the budget protects nothing podium can tell; the message
-            // names the object and field.
-            Err(err) => out.error = Some(err.to_string()),
-        }
     }
 
     fn set_topology(&mut self, name: Sym, nrt: Option<Nrt>) {
@@ -1269,22 +949,29 @@ impl ClusterState {
     }
 }
 
-fn group_of(pod: &PodRecord) -> Option<GroupKey> {
-    pod.pod_group.map(|g| (pod.namespace, g))
-}
-
-/// How a relist remembers a namespaced group it saw.
-/// The PodGroup API a watched kind is.
-fn group_api(kind: Kind) -> GroupApi {
-    if kind == Kind::WorkloadPodGroup {
-        GroupApi::Workload
-    } else {
-        GroupApi::SchedulerPlugins
+/// The store of `kind`.
+fn store(kind: Kind) -> &'static dyn KindStore {
+    match kind {
+        Kind::Node => &NodeStore,
+        Kind::Pod => &PodStore,
+        Kind::NodeResourceTopology => &TopologyStore,
+        Kind::PersistentVolume => &PvStore,
+        Kind::PersistentVolumeClaim => &PvcStore,
+        Kind::StorageClass => &StorageClassStore,
+        Kind::Namespace => &NamespaceStore,
+        Kind::PodGroup => &GroupStore::<false>,
+        Kind::PriorityClass => &PriorityClassStore,
+        Kind::PodDisruptionBudget => &BudgetStore,
+        Kind::DeviceClass => &DeviceClassStore,
+        Kind::ResourceSlice => &SliceStore,
+        Kind::ResourceClaim => &ClaimStore,
+        Kind::ElasticQuota => &QuotaStore,
+        Kind::WorkloadPodGroup => &GroupStore::<true>,
     }
 }
 
-fn group_seen_key(namespace: Sym, name: Sym) -> Box<str> {
-    format!("{}/{}", resolve(namespace), resolve(name)).into()
+fn group_of(pod: &PodRecord) -> Option<GroupKey> {
+    pod.pod_group.map(|g| (pod.namespace, g))
 }
 
 #[cfg(test)]

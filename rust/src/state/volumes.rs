@@ -199,41 +199,37 @@ impl Volumes {
         true
     }
 
-    /// Applies one object; `Err` when not even a name could be read. A malformed PV is kept
-    /// with its error (never matched), a malformed claim too (its pods fail with the error).
-    pub fn apply_pv(&mut self, bytes: &[u8], deleted: bool) -> CoreResult<Arc<PvRecord>> {
-        let pv = Arc::new(parse_pv(bytes)?);
-        if deleted {
-            self.pvs.remove(&pv.name);
+    /// Keeps a PV (a malformed one with its error: never matched); returns it as kept.
+    pub fn upsert_pv(&mut self, pv: PvRecord) -> Arc<PvRecord> {
+        let pv = Arc::new(pv);
+        // A claimRef settles the PV: no reservation needed any more.
+        if pv.claim.is_some() {
             self.reserved.remove(&pv.name);
-        } else {
-            // A claimRef settles the PV: no reservation needed any more.
-            if pv.claim.is_some() {
-                self.reserved.remove(&pv.name);
-            }
-            self.pvs.insert(pv.name, pv.clone());
         }
-        Ok(pv)
+        self.pvs.insert(pv.name, pv.clone());
+        pv
     }
 
-    pub fn apply_pvc(&mut self, bytes: &[u8], deleted: bool) -> CoreResult<Arc<PvcRecord>> {
-        let pvc = Arc::new(parse_pvc(bytes)?);
-        if deleted {
-            self.pvcs.remove(&pvc.key());
-        } else {
-            self.pvcs.insert(pvc.key(), pvc.clone());
-        }
-        Ok(pvc)
+    pub fn delete_pv(&mut self, name: Sym) {
+        self.pvs.remove(&name);
+        self.reserved.remove(&name);
     }
 
-    pub fn apply_class(&mut self, bytes: &[u8], deleted: bool) -> CoreResult<Arc<ClassRecord>> {
-        let class = Arc::new(parse_class(bytes)?);
-        if deleted {
-            self.classes.remove(&class.name);
-        } else {
-            self.classes.insert(class.name, class.clone());
-        }
-        Ok(class)
+    /// Keeps a claim (a malformed one with its error: its pods fail with it).
+    pub fn upsert_pvc(&mut self, pvc: PvcRecord) {
+        self.pvcs.insert(pvc.key(), Arc::new(pvc));
+    }
+
+    pub fn delete_pvc(&mut self, key: ClaimKey) {
+        self.pvcs.remove(&key);
+    }
+
+    pub fn upsert_class(&mut self, class: ClassRecord) {
+        self.classes.insert(class.name, Arc::new(class));
+    }
+
+    pub fn delete_class(&mut self, name: Sym) {
+        self.classes.remove(&name);
     }
 
     /// Keeps only the named objects of `kind` (the end of a relist).
@@ -245,8 +241,7 @@ impl Volumes {
             .copied()
             .collect();
         for name in gone {
-            self.pvs.remove(&name);
-            self.reserved.remove(&name);
+            self.delete_pv(name);
         }
     }
 
@@ -272,63 +267,6 @@ impl Volumes {
         for name in gone {
             self.classes.remove(&name);
         }
-    }
-}
-
-/// What one PV, PVC or StorageClass object did: `(namespace, name, error)`, for the change
-/// report. `seen` collects relist keys.
-pub fn apply_object(
-    volumes: &mut Volumes,
-    kind: crate::state::kind::Kind,
-    bytes: &[u8],
-    deleted: bool,
-    seen: Option<&mut std::collections::HashSet<Box<str>>>,
-) -> CoreResult<(String, String, Option<String>)> {
-    use crate::state::kind::Kind;
-    let (namespace, name, error) = match kind {
-        Kind::PersistentVolume => {
-            let pv = volumes.apply_pv(bytes, deleted)?;
-            (String::new(), resolve(pv.name).to_owned(), pv.error.clone())
-        }
-        Kind::PersistentVolumeClaim => {
-            let pvc = volumes.apply_pvc(bytes, deleted)?;
-            let ns = resolve(pvc.namespace).to_owned();
-            (ns, resolve(pvc.name).to_owned(), pvc.error.clone())
-        }
-        Kind::StorageClass => {
-            let class = volumes.apply_class(bytes, deleted)?;
-            (String::new(), resolve(class.name).to_owned(), None)
-        }
-        other => {
-            return Err(CoreError::Invalid(format!(
-                "{}: not a volume kind",
-                other.name()
-            )));
-        }
-    };
-    if let Some(seen) = seen {
-        let key = if namespace.is_empty() {
-            name.clone()
-        } else {
-            format!("{namespace}/{name}")
-        };
-        seen.insert(key.into());
-    }
-    Ok((namespace, name, error.map(String::from)))
-}
-
-/// The end of a relist of a volume kind: drops what `seen` does not hold.
-pub fn end_relist(
-    volumes: &mut Volumes,
-    kind: crate::state::kind::Kind,
-    seen: &std::collections::HashSet<Box<str>>,
-) {
-    use crate::state::kind::Kind;
-    match kind {
-        Kind::PersistentVolume => volumes.retain_pvs(|k| seen.contains(k)),
-        Kind::PersistentVolumeClaim => volumes.retain_pvcs(|k| seen.contains(k)),
-        Kind::StorageClass => volumes.retain_classes(|k| seen.contains(k)),
-        _ => {}
     }
 }
 
@@ -779,9 +717,7 @@ pub(crate) mod tests {
     #[test]
     fn free_reserved_and_prebound() {
         let mut v = Volumes::default();
-        let pv = v
-            .apply_pv(local_pv("pv1", "n1", "10Gi", "local").as_bytes(), false)
-            .unwrap();
+        let pv = v.upsert_pv(parse_pv(local_pv("pv1", "n1", "10Gi", "local").as_bytes()).unwrap());
         let small = parse_pvc(pvc("a", "5Gi", "local", "").as_bytes()).unwrap();
         let big = parse_pvc(pvc("b", "20Gi", "local", "").as_bytes()).unwrap();
         let other_class = parse_pvc(pvc("c", "1Gi", "fast", "").as_bytes()).unwrap();
@@ -797,7 +733,7 @@ pub(crate) mod tests {
             r#""storageClassName""#,
             r#""claimRef":{"namespace":"ns","name":"x"},"storageClassName""#,
         );
-        let pv2 = v.apply_pv(prebound.as_bytes(), false).unwrap();
+        let pv2 = v.upsert_pv(parse_pv(prebound.as_bytes()).unwrap());
         assert!(!v.is_free_for(&pv2, &small), "pre-bound to another claim");
     }
 }

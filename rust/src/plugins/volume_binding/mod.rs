@@ -132,19 +132,20 @@ mod tests {
     use crate::intern::sym;
     use crate::state::labels::Labels;
     use crate::state::volumes::tests::{class, local_pv, pvc};
+    use crate::state::volumes::{parse_class, parse_pv, parse_pvc};
     use crate::testutil::{node, pod};
     use std::sync::Arc;
 
     fn volumes(pvs: &[String], pvcs: &[String], classes: &[String]) -> Volumes {
         let mut v = Volumes::default();
         for p in pvs {
-            v.apply_pv(p.as_bytes(), false).unwrap();
+            v.upsert_pv(parse_pv(p.as_bytes()).unwrap());
         }
         for c in pvcs {
-            v.apply_pvc(c.as_bytes(), false).unwrap();
+            v.upsert_pvc(parse_pvc(c.as_bytes()).unwrap());
         }
         for c in classes {
-            v.apply_class(c.as_bytes(), false).unwrap();
+            v.upsert_class(parse_class(c.as_bytes()).unwrap());
         }
         v
     }

@@ -17,7 +17,7 @@ pub mod pools;
 pub mod slice;
 pub mod wire;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
@@ -446,16 +446,9 @@ impl Dra {
     }
 }
 
-/// Applies one object of a DRA kind; returns (namespace, name, decode error). A malformed
-/// class or slice is left out (its error reported); a malformed claim is kept as its error, so
-/// pods using it say why they wait.
-pub fn apply_object(
-    dra: &mut Dra,
-    kind: Kind,
-    bytes: &[u8],
-    deleted: bool,
-    seen: Option<&mut HashSet<Box<str>>>,
-) -> CoreResult<(String, String, Option<String>)> {
+/// A DRA object's namespace, name and text, read before its kind decodes it; `Err` when it has
+/// no name.
+pub fn read_object(kind: Kind, bytes: &[u8]) -> CoreResult<(String, String, &str)> {
     let meta: MetaOnly = serde_json::from_slice(bytes)
         .map_err(|e| CoreError::Invalid(format!("{}: {e}", kind.name())))?;
     let (namespace, name) = (meta.metadata.namespace, meta.metadata.name);
@@ -467,108 +460,89 @@ pub fn apply_object(
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| CoreError::Invalid(format!("{}: {e}", kind.name())))?;
-    let mut error = None;
-    match kind {
-        Kind::DeviceClass => {
-            let key = sym(&name);
-            if deleted {
-                dra.classes.remove(&key);
-            } else {
-                match DeviceClass::decode(text) {
-                    Ok(c) => {
-                        dra.classes.insert(key, Arc::new(c));
-                    }
-                    Err(e) => {
-                        dra.classes.remove(&key);
-                        error = Some(e.to_string());
-                    }
-                }
-            }
-            dra.slices_changed();
-        }
-        Kind::ResourceSlice => {
-            let key: Arc<str> = Arc::from(name.as_str());
-            if deleted {
-                dra.slices.remove(&key);
-            } else {
-                match Slice::decode(text) {
-                    Ok(s) => {
-                        dra.slices.insert(key, Arc::new(s));
-                    }
-                    Err(e) => {
-                        dra.slices.remove(&key);
-                        error = Some(e.to_string());
-                    }
-                }
-            }
-            dra.slices_changed();
-        }
-        Kind::ResourceClaim => {
-            let key = (sym(&namespace), sym(&name));
-            if deleted {
-                if let Some(Ok(c)) = dra.claims.remove(&key) {
-                    dra.assumed.remove(c.uid.as_str());
-                }
-            } else {
-                match Claim::decode(text) {
-                    Ok(c) => dra.update_claim(key, c),
-                    Err(e) => {
-                        error = Some(e.to_string());
-                        dra.claims.insert(key, Err(Arc::from(e.to_string())));
-                    }
-                }
-            }
-            dra.allocations_changed();
-        }
-        other => {
-            return Err(CoreError::Invalid(format!(
-                "{}: not a DRA kind",
-                other.name()
-            )));
-        }
-    }
-    if let Some(seen) = seen {
-        let key = if namespace.is_empty() {
-            name.clone()
-        } else {
-            format!("{namespace}/{name}")
-        };
-        seen.insert(key.into());
-    }
-    Ok((namespace, name, error))
+    Ok((namespace, name, text))
 }
 
-/// Drops what a relist of `kind` did not see.
-pub fn end_relist(dra: &mut Dra, kind: Kind, seen: &HashSet<Box<str>>) {
-    match kind {
-        Kind::DeviceClass => {
-            dra.classes.retain(|k, _| seen.contains(resolve(*k)));
-            dra.slices_changed();
-        }
-        Kind::ResourceSlice => {
-            let gone: Vec<Arc<str>> = dra
-                .slices
-                .keys()
-                .filter(|k| !seen.contains(&***k))
-                .cloned()
-                .collect();
-            for k in gone {
-                dra.slices.remove(&k);
+/// The objects as the informers show them. A malformed class or slice is left out (its error
+/// reported); a malformed claim is kept as its error, so pods using it say why they wait.
+impl Dra {
+    pub fn upsert_class(&mut self, name: &str, class: Result<DeviceClass, String>) {
+        match class {
+            Ok(c) => {
+                self.classes.insert(sym(name), Arc::new(c));
             }
-            dra.slices_changed();
+            Err(_) => {
+                self.classes.remove(&sym(name));
+            }
         }
-        Kind::ResourceClaim => {
-            // Claims of extended resources assumed and not created yet are podium's own.
-            dra.claims.retain(|(ns, n), _| {
-                let name = resolve(*n);
-                name.starts_with(claim::EXTENDED_CLAIM_NAME)
-                    || seen.contains(format!("{}/{name}", resolve(*ns)).as_str())
-            });
-            let claims = &dra.claims;
-            dra.assumed.retain(|_, a| claims.contains_key(&a.key));
-            dra.allocations_changed();
+        self.slices_changed();
+    }
+
+    pub fn delete_class(&mut self, name: &str) {
+        self.classes.remove(&sym(name));
+        self.slices_changed();
+    }
+
+    pub fn upsert_slice(&mut self, name: &str, slice: Result<Slice, String>) {
+        match slice {
+            Ok(s) => {
+                self.slices.insert(Arc::from(name), Arc::new(s));
+            }
+            Err(_) => {
+                self.slices.remove(name);
+            }
         }
-        _ => {}
+        self.slices_changed();
+    }
+
+    pub fn delete_slice(&mut self, name: &str) {
+        self.slices.remove(name);
+        self.slices_changed();
+    }
+
+    pub fn upsert_claim(&mut self, namespace: &str, name: &str, claim: Result<Claim, String>) {
+        let key = (sym(namespace), sym(name));
+        match claim {
+            Ok(c) => self.update_claim(key, c),
+            Err(e) => {
+                self.claims.insert(key, Err(Arc::from(e)));
+            }
+        }
+        self.allocations_changed();
+    }
+
+    pub fn delete_claim(&mut self, namespace: &str, name: &str) {
+        if let Some(Ok(c)) = self.claims.remove(&(sym(namespace), sym(name))) {
+            self.assumed.remove(c.uid.as_str());
+        }
+        self.allocations_changed();
+    }
+
+    /// The end of a relist of DeviceClasses: drops those it did not see.
+    pub fn retain_classes(&mut self, seen: impl Fn(&str) -> bool) {
+        self.classes.retain(|k, _| seen(resolve(*k)));
+        self.slices_changed();
+    }
+
+    pub fn retain_slices(&mut self, seen: impl Fn(&str) -> bool) {
+        let gone: Vec<Arc<str>> = self.slices.keys().filter(|k| !seen(k)).cloned().collect();
+        for k in gone {
+            self.slices.remove(&k);
+        }
+        self.slices_changed();
+    }
+
+    /// `seen` is handed `namespace/name`.
+    pub fn retain_claims(&mut self, seen: impl Fn(&str) -> bool) {
+        // Claims of extended resources assumed and not created yet are podium's own.
+        self.claims.retain(|(ns, n), _| {
+            let name = resolve(*n);
+            name.starts_with(claim::EXTENDED_CLAIM_NAME)
+                || seen(&format!("{}/{name}", resolve(*ns)))
+        });
+        let claims = &self.claims;
+        self.assumed.retain(|_, a| claims.contains_key(&a.key));
+        self.allocations_changed();
     }
 }
 
@@ -581,10 +555,42 @@ mod tests {
         aligned_claim, claim_json, gpu_and_nic_classes, gpu_node_slice,
     };
 
+    /// As the cache applies one object of a DRA kind: its decode error, if any.
     fn apply(dra: &mut Dra, kind: Kind, json: &str, deleted: bool) -> Option<String> {
-        apply_object(dra, kind, json.as_bytes(), deleted, None)
-            .unwrap()
-            .2
+        let (namespace, name, text) = read_object(kind, json.as_bytes()).unwrap();
+        match (kind, deleted) {
+            (Kind::DeviceClass, false) => {
+                let class = DeviceClass::decode(text).map_err(|e| e.to_string());
+                let error = class.as_ref().err().cloned();
+                dra.upsert_class(&name, class);
+                error
+            }
+            (Kind::ResourceSlice, false) => {
+                let slice = Slice::decode(text).map_err(|e| e.to_string());
+                let error = slice.as_ref().err().cloned();
+                dra.upsert_slice(&name, slice);
+                error
+            }
+            (Kind::ResourceClaim, false) => {
+                let claim = Claim::decode(text).map_err(|e| e.to_string());
+                let error = claim.as_ref().err().cloned();
+                dra.upsert_claim(&namespace, &name, claim);
+                error
+            }
+            (Kind::DeviceClass, true) => {
+                dra.delete_class(&name);
+                None
+            }
+            (Kind::ResourceSlice, true) => {
+                dra.delete_slice(&name);
+                None
+            }
+            (Kind::ResourceClaim, true) => {
+                dra.delete_claim(&namespace, &name);
+                None
+            }
+            _ => panic!("{kind:?} is not a DRA kind"),
+        }
     }
 
     #[test]
@@ -729,24 +735,18 @@ mod tests {
         let err = apply(&mut dra, Kind::ResourceClaim, &bad, false).unwrap();
         assert!(err.contains("exactly one of"), "{err}");
         assert!(matches!(dra.claim(sym("ns"), sym("bad")), Some(Err(_))));
-        let mut seen = HashSet::new();
-        apply_object(
-            &mut dra,
-            Kind::ResourceSlice,
-            gpu_node_slice("n0", 2, 1).as_bytes(),
-            false,
-            Some(&mut seen),
-        )
-        .unwrap();
+        let slice = gpu_node_slice("n0", 2, 1);
+        apply(&mut dra, Kind::ResourceSlice, &slice, false);
+        let (_, seen, _) = read_object(Kind::ResourceSlice, slice.as_bytes()).unwrap();
         apply(
             &mut dra,
             Kind::ResourceSlice,
             &gpu_node_slice("n1", 2, 1),
             false,
         );
-        end_relist(&mut dra, Kind::ResourceSlice, &seen);
+        dra.retain_slices(|name| name == seen);
         assert_eq!(dra.inventory().len(), 2, "n1's slice was not relisted");
-        end_relist(&mut dra, Kind::ResourceClaim, &HashSet::new());
+        dra.retain_claims(|_| false);
         assert!(dra.claim(sym("ns"), sym("bad")).is_none());
     }
 
