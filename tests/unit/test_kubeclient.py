@@ -1,10 +1,14 @@
-"""The client-side rate limit of podium.kubeclient (fake clock and sleep: no real waiting)."""
+"""The client-side rate limit of podium.kubeclient (fake clock and sleep: no real waiting), and
+when the raw request path reads the environment."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from podium.kubeclient import TokenBucket
+from podium.rawapi import environment_matters
 
 
 class FakeClock:
@@ -57,3 +61,34 @@ async def test_non_positive_qps_is_unlimited(clock: FakeClock) -> None:
 def test_limited_qps_needs_a_burst() -> None:
     with pytest.raises(ValueError, match="burst must be at least 1"):
         TokenBucket(rate=5.0, burst=0)
+
+
+def _clear_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "WS_PROXY", "WSS_PROXY", "NO_PROXY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HOME", str(home))
+
+
+def test_raw_requests_ignore_an_environment_with_nothing_to_say(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _clear_environment(monkeypatch, tmp_path)
+    assert not environment_matters()
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "NETRC"])
+def test_raw_requests_read_the_environment_when_a_proxy_or_netrc_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    _clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv(variable, "http://proxy.example:3128")
+    assert environment_matters()
+
+
+def test_raw_requests_read_the_environment_when_a_netrc_file_exists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _clear_environment(monkeypatch, tmp_path)
+    (tmp_path / ".netrc").write_text("machine apiserver login a password b\n")
+    assert environment_matters()
