@@ -32,6 +32,7 @@ A pod has at most one bind in flight; bounded concurrency keeps the apiserver fr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -294,13 +295,26 @@ class Binder(Generic[P]):
         """Accept submits again (leadership regained)."""
         self._stopped = False
 
+    def _span(
+        self, name: str, attributes: dict[str, str | int]
+    ) -> contextlib.AbstractContextManager[trace.Span]:
+        """A span, unless the current one belongs to a trace that is not sampled (the cycle's):
+        its children would record nothing either, and would still cost a context switch in and
+        out per bind and attempt. (The sampled flag, not ``is_recording``: the decision span a
+        bind inherits has ended by the time the bind runs.) Without a parent the sampler
+        decides."""
+        parent = trace.get_current_span().get_span_context()
+        if parent.trace_flags.sampled or not parent.is_valid:
+            return self._tracer.start_as_current_span(name, attributes=attributes)
+        return contextlib.nullcontext(trace.INVALID_SPAN)
+
     async def _bind(self, decision: DecisionLike, node: str, pod: P) -> None:
         started = time.monotonic()
         progress = _Progress()
         result = BindResult.ERROR
         try:
             # The task was created inside the cycle's decision span, so this is its child.
-            with self._tracer.start_as_current_span(
+            with self._span(
                 "bind",
                 attributes={
                     "k8s.namespace.name": decision.namespace,
@@ -403,9 +417,7 @@ class Binder(Generic[P]):
     ) -> BindResult | None:
         """One PreBind plugin's ``step`` in its span: None on success, NOT_LEADER, or ERROR
         with kube's FailedScheduling event (``running PreBind plugin "<name>": ...``)."""
-        with self._tracer.start_as_current_span(
-            "pre_bind", attributes={"podium.plugin": plugin}
-        ) as span:
+        with self._span("pre_bind", attributes={"podium.plugin": plugin}) as span:
             try:
                 await step
             except NotLeading:
@@ -439,7 +451,7 @@ class Binder(Generic[P]):
                     "node %s of %s/%s is gone; not binding", node, decision.namespace, decision.name
                 )
                 return BindResult.ERROR
-            with self._tracer.start_as_current_span(
+            with self._span(
                 "bind_attempt", attributes={"podium.bind.attempt": attempt + 1}
             ) as span:
                 try:

@@ -35,7 +35,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -83,17 +83,12 @@ class ClaimBindingLike(Protocol):
     def volume(self) -> str | None: ...
 
 
-@runtime_checkable
-class HasVolumes(Protocol):
-    """A decision that carries claim bindings (``podium._core.Decision``)."""
-
-    @property
-    def volumes(self) -> Sequence[ClaimBindingLike]: ...
-
-
 def claim_bindings(decision: object) -> Sequence[ClaimBindingLike]:
     """The claim bindings a decision carries; none for decisions that have no such field."""
-    return decision.volumes if isinstance(decision, HasVolumes) else ()
+    # getattr, not isinstance against a runtime-checkable Protocol: this runs once per bind, and
+    # such an isinstance inspects every member of the Protocol each time.
+    found: Sequence[ClaimBindingLike] = getattr(decision, "volumes", ())
+    return found
 
 
 class ClaimView(Protocol):

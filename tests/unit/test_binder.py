@@ -593,3 +593,25 @@ async def test_a_failed_pre_bind_sends_no_binding_and_requeues(
     assert binder.submit(Decision("u2"), pod)
     await binder.drain()
     assert len(server.requests) == 1
+
+
+async def test_a_bind_is_a_child_of_its_decision_span_that_ended_before_it_ran(
+    peer: tuple[Peer, ApiClient],
+) -> None:
+    server, api = peer
+    server.script = [201]
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    binder, state, queue, _ = make(api, tracer=tracer)
+    pod = await pop_assumed(queue, state, Pod("u1", name="web-0"))
+    # As in a cycle: the decision span ends once the bind is handed off, before the bind runs.
+    with tracer.start_as_current_span("decision") as decision:
+        binder.submit(Decision("u1", name="web-0"), pod)
+    assert not decision.is_recording()
+    await binder.drain()
+
+    (bind,) = [s for s in exporter.get_finished_spans() if s.name == "bind"]
+    assert bind.parent is not None
+    assert bind.parent.span_id == decision.get_span_context().span_id
