@@ -22,7 +22,7 @@ use crate::framework::status::Status;
 use crate::framework::warm::warm;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
-use crate::runtime::reuse::{Kept, Ranking, Refusal, Reuse};
+use crate::runtime::reuse::{Kept, Ranking, Refusal, Reuse, ShapeKeys};
 use crate::runtime::scoring;
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
 use crate::state::dra::claim::ClaimReservation;
@@ -289,15 +289,22 @@ impl Batch {
     /// Keeps what the full cycle of `pod` learned for the next pods of its shape.
     fn learn(&mut self, pod: &Arc<PodRecord>, learned: Learned) {
         match learned {
-            Learned::Refused { failures, loose } => self.reuse.refuse(Refusal {
+            Learned::Refused {
+                failures,
+                keys,
+                loose,
+            } => self.reuse.refuse(Refusal {
                 pod: pod.clone(),
                 failures,
+                keys,
                 seen: self.touched.len(),
                 loose,
             }),
             Learned::Ranked {
                 nodes,
                 plugins,
+                keys,
+                score_keys,
                 raw,
                 evaluated,
                 loose,
@@ -305,6 +312,8 @@ impl Batch {
                 pod: pod.clone(),
                 nodes,
                 plugins,
+                keys,
+                score_keys,
                 raw,
                 evaluated,
                 seen: self.touched.len(),
@@ -322,14 +331,10 @@ impl Batch {
         pod: &Arc<PodRecord>,
         profile: &Profile,
     ) -> Option<Decision> {
-        let (kept, exact) = self.reuse.take(pod)?;
-        let seen = match &kept {
-            Kept::Refusal(r) => r.seen,
-            Kept::Ranking(r) => r.seen,
-        };
-        let mut dirty: Vec<usize> = self.touched[seen..].to_vec();
-        dirty.sort_unstable();
-        dirty.dedup();
+        // Nothing kept for its shape: PreFilter is left to the full cycle.
+        if !self.reuse.holds(pod) {
+            return None;
+        }
         let index = IndexView {
             pods: &data.index,
             positions: &self.positions,
@@ -345,10 +350,21 @@ impl Batch {
             index: Some(&index),
         };
         let pod_cycle = PodCycle::new(profile, ctx, Options::default(), self.nodes.len());
+        // PreFilter first: what the filters read beyond the pod (its claims) picks among what
+        // is kept for its shape. A PreFilter refusal is the full cycle's to report.
+        let states = pre_filter(profile, &pod_cycle.ctx).ok()?;
+        let (kept, exact) = self.reuse.take(pod, &filter_keys(profile, &states)?)?;
+        let seen = match &kept {
+            Kept::Refusal(r) => r.seen,
+            Kept::Ranking(r) => r.seen,
+        };
+        let mut dirty: Vec<usize> = self.touched[seen..].to_vec();
+        dirty.sort_unstable();
+        dirty.dedup();
         let mut ranking = match kept {
             Kept::Ranking(ranking) => ranking,
             Kept::Refusal(mut refusal) => {
-                return match pod_cycle.refuse_again(&mut refusal, &dirty, exact) {
+                return match pod_cycle.refuse_again(&mut refusal, &states, &dirty, exact) {
                     Ok(decision) => {
                         refusal.seen = self.touched.len();
                         self.reuse.refuse(refusal);
@@ -363,12 +379,15 @@ impl Batch {
                 };
             }
         };
-        match pod_cycle.run_reusing(&mut ranking, &dirty, exact) {
-            Ok((decision, i)) => {
+        match pod_cycle.run_reusing(&mut ranking, &states, &dirty, exact) {
+            Ok((mut decision, i)) => {
                 ranking.seen = self.touched.len();
                 ranking.uses += 1;
                 self.reuse.keep(ranking);
-                self.place(data, pod.clone(), i, &decision, false);
+                // Its devices taken for the pods after it, as after a full cycle.
+                if reserve_claims(&mut data.dra, pod, &mut decision) {
+                    self.place(data, pod.clone(), i, &decision, false);
+                }
                 Some(decision)
             }
             Err(unused) => {
@@ -839,12 +858,18 @@ enum Learned {
     Ranked {
         nodes: Vec<usize>,
         plugins: Vec<usize>,
+        keys: ShapeKeys,
+        score_keys: ShapeKeys,
         raw: Vec<i64>,
         evaluated: usize,
         loose: bool,
     },
     /// No node fits: each node's failure, by node.
-    Refused { failures: Vec<Status>, loose: bool },
+    Refused {
+        failures: Vec<Status>,
+        keys: ShapeKeys,
+        loose: bool,
+    },
 }
 
 /// Why a kept ranking or refusal did not serve a pod: `Keep` it for others (the pod only
@@ -857,14 +882,40 @@ enum Unused {
 }
 
 /// May a batch decide `pod` by what an earlier pod of its shape left? Not when it needs more
-/// than a node (volumes to bind, devices, a gang) or is a nominee or invalid; the plugins that
-/// run for it decide the rest (`node_local`).
+/// than a node (volumes to bind, a gang) or is a nominee or invalid; the plugins that run for
+/// it decide the rest (`node_local`, `shape_key`: DynamicResources for its ResourceClaims).
 fn reusable_pod(pod: &PodRecord) -> bool {
     pod.error.is_none()
         && pod.nominated_node.is_none()
         && pod.pod_group.is_none()
         && pod.claims.is_empty()
-        && pod.resource_claims.is_empty()
+}
+
+/// Each filter's `shape_key` for the pod (None for a filter that skips it); None when a
+/// filter running for it says its verdicts are not to be reused.
+fn filter_keys(profile: &Profile, states: &FilterPrep) -> Option<ShapeKeys> {
+    profile
+        .filters
+        .iter()
+        .zip(states)
+        .map(|(plugin, state)| match state {
+            None => Some(None),
+            Some(state) => plugin.shape_key(state.as_ref()).map(Some),
+        })
+        .collect()
+}
+
+/// As `filter_keys`, for the score plugins of `running`.
+fn score_keys(profile: &Profile, running: &scoring::Running) -> Option<ShapeKeys> {
+    running
+        .iter()
+        .map(|(k, state)| {
+            profile.scores[*k]
+                .plugin
+                .shape_key(state.as_ref())
+                .map(Some)
+        })
+        .collect()
 }
 
 /// Does every filter that runs for the pod (a PreFilter state) judge a node by that node
@@ -928,6 +979,8 @@ struct PodCycle<'a> {
     learn: bool,
     /// No filter that runs for the pod reads its identity (set by `run`).
     loose: bool,
+    /// The filters' shape keys (set by `run`; None: nothing to learn).
+    keys: Option<ShapeKeys>,
     learned: Option<Learned>,
 }
 
@@ -953,6 +1006,7 @@ impl<'a> PodCycle<'a> {
             started: Instant::now(),
             learn: false,
             loose: false,
+            keys: None,
             learned: None,
         }
     }
@@ -967,6 +1021,10 @@ impl<'a> PodCycle<'a> {
             }
         };
         self.learn = self.learn && filters_node_local(self.profile, &states, self.ctx.pod);
+        if self.learn {
+            self.keys = filter_keys(self.profile, &states);
+            self.learn = self.keys.is_some();
+        }
         self.loose = filters_ignore_identity(self.profile, &states);
         let Some(Feasible {
             feasible,
@@ -979,10 +1037,12 @@ impl<'a> PodCycle<'a> {
         let filtered_at = Instant::now();
         self.decision.filter_seconds = (filtered_at - self.started).as_secs_f64();
         let chosen = if feasible.len() == 1 && self.options.extension.is_none() {
-            if self.learn {
+            if let Some(keys) = self.keys.clone().filter(|_| self.learn) {
                 self.learned = Some(Learned::Ranked {
                     nodes: feasible.clone(),
                     plugins: Vec::new(),
+                    keys,
+                    score_keys: Box::new([]),
                     raw: Vec::new(),
                     evaluated: self.decision.evaluated_nodes,
                     // No score ran: for a pod differing in identity one might.
@@ -1003,19 +1063,19 @@ impl<'a> PodCycle<'a> {
         (self.decision, Some(index), self.learned)
     }
 
-    /// PreFilter for a pod decided by what an earlier pod left: its states, unless a PreFilter
-    /// refuses it or a filter running for it reads its identity (`!exact`: the pod differs in
-    /// it) — the kept answer then serves others (`Keep`) — or is not node-local (`Drop`).
-    fn reuse_pre_filter(&self, exact: bool) -> Result<FilterPrep, Unused> {
+    /// May a pod with PreFilter `states` be decided by what an earlier pod of its shape (and
+    /// keys) left? Not when a filter running for it reads its identity (`!exact`: the pod
+    /// differs in it) — the kept answer then serves others (`Keep`) — or is not node-local
+    /// (`Drop`).
+    fn reuse_check(&self, states: &FilterPrep, exact: bool) -> Result<(), Unused> {
         let (profile, pod) = (self.profile, self.ctx.pod);
-        let states = pre_filter(profile, &self.ctx).map_err(|_| Unused::Keep)?;
-        if !exact && !filters_ignore_identity(profile, &states) {
+        if !exact && !filters_ignore_identity(profile, states) {
             return Err(Unused::Keep);
         }
-        if !filters_node_local(profile, &states, pod) {
+        if !filters_node_local(profile, states, pod) {
             return Err(Unused::Drop);
         }
-        Ok(states)
+        Ok(())
     }
 
     /// The pod fails as an earlier pod of its shape did (`refusal`): placements only take
@@ -1026,14 +1086,15 @@ impl<'a> PodCycle<'a> {
     fn refuse_again(
         mut self,
         refusal: &mut Refusal,
+        states: &FilterPrep,
         dirty: &[usize],
         exact: bool,
     ) -> Result<Decision, Unused> {
         let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
-        let states = self.reuse_pre_filter(exact)?;
+        self.reuse_check(states, exact)?;
         for &i in dirty {
             refusal.failures[i] =
-                run_filters(profile, &states, pod, &nodes[i]).ok_or(Unused::Drop)?;
+                run_filters(profile, states, pod, &nodes[i]).ok_or(Unused::Drop)?;
         }
         self.decision.evaluated_nodes = nodes.len();
         self.decision
@@ -1052,17 +1113,18 @@ impl<'a> PodCycle<'a> {
     fn run_reusing(
         mut self,
         ranking: &mut Ranking,
+        states: &FilterPrep,
         dirty: &[usize],
         exact: bool,
     ) -> Result<(Decision, usize), Unused> {
         let (profile, pod, nodes) = (self.profile, self.ctx.pod, self.ctx.nodes);
-        let states = self.reuse_pre_filter(exact)?;
+        self.reuse_check(states, exact)?;
         let mut judged = Vec::with_capacity(dirty.len());
         for &i in dirty {
             let Some(k) = ranking.position(i) else {
                 continue;
             };
-            if run_filters(profile, &states, pod, &nodes[i]).is_some() {
+            if run_filters(profile, states, pod, &nodes[i]).is_some() {
                 ranking.remove(k);
             } else {
                 judged.push(i);
@@ -1079,9 +1141,12 @@ impl<'a> PodCycle<'a> {
             (ranking.nodes[0], 0)
         } else {
             let feasible: Vec<&NodeInfo> = ranking.nodes.iter().map(|&i| &*nodes[i]).collect();
-            let running = scoring::pre_score(profile, &self.ctx, &states, &feasible)
+            let running = scoring::pre_score(profile, &self.ctx, states, &feasible)
                 .map_err(|_| Unused::Drop)?;
             if !exact && !scores_ignore_identity(profile, &running) {
+                return Err(Unused::Keep);
+            }
+            if score_keys(profile, &running).as_ref() != Some(&ranking.score_keys) {
                 return Err(Unused::Keep);
             }
             let same = running
@@ -1105,12 +1170,12 @@ impl<'a> PodCycle<'a> {
         };
         // The node chosen is judged for this very pod unless it just was: its plugins' per-pod
         // work (NUMA fits) is then at hand for Reserve, and a stale ranking cannot place it.
-        if !judged.contains(&index) && run_filters(profile, &states, pod, &nodes[index]).is_some() {
+        if !judged.contains(&index) && run_filters(profile, states, pod, &nodes[index]).is_some() {
             return Err(Unused::Drop);
         }
         let scored_at = Instant::now();
         self.decision.score_seconds = (scored_at - filtered_at).as_secs_f64();
-        self.reserve(&states, index, score);
+        self.reserve(states, index, score);
         self.decision.placement_seconds = scored_at.elapsed().as_secs_f64();
         self.decision.reused = true;
         Ok((self.decision, index))
@@ -1161,6 +1226,7 @@ impl<'a> PodCycle<'a> {
             }
             self.learned = Some(Learned::Refused {
                 failures: by_node,
+                keys: self.keys.clone().unwrap_or_default(),
                 loose: self.loose,
             });
         }
@@ -1187,14 +1253,18 @@ impl<'a> PodCycle<'a> {
             .into_iter()
             .map(Some)
             .collect();
-        if self.learn
+        let keys = (self.learn
             && running
                 .iter()
-                .all(|(k, _)| profile.scores[*k].plugin.node_local(pod))
-        {
+                .all(|(k, _)| profile.scores[*k].plugin.node_local(pod)))
+        .then(|| self.keys.clone().zip(score_keys(profile, &running)))
+        .flatten();
+        if let Some((keys, score_keys)) = keys {
             self.learned = Some(Learned::Ranked {
                 nodes: feasible.to_vec(),
                 plugins: running.iter().map(|(k, _)| *k).collect(),
+                keys,
+                score_keys,
                 raw,
                 evaluated: self.decision.evaluated_nodes,
                 loose: self.loose && scores_ignore_identity(profile, &running),

@@ -637,3 +637,112 @@ fn a_claim_left_from_an_earlier_attempt_is_replaced_and_its_devices_stay_taken()
     assert_eq!(keys(&d), ["gpu.example.com/node-0/gpu-7"]);
     assert_eq!(d.claims[0].extended.as_ref().unwrap().replaces, None);
 }
+
+// --- Opportunistic batching of pods with claims ---------------------------------------------
+
+/// A random cluster for `batched_claims_decide_as_one_pod_a_batch`: nodes of three device
+/// layouts or none; pods each with a claim of its own (as from a template) of one of a few
+/// shapes, in two namespaces, some naming a claim shared with others. Returns the pending uids.
+fn random_claims_cluster(rng: &mut crate::testutil::Rng) -> (ClusterState, Vec<String>) {
+    let mut s = ClusterState::new(&["podium"]);
+    for c in gpu_and_nic_classes() {
+        s.apply_event(Kind::DeviceClass, &event("ADDED", &c))
+            .unwrap();
+    }
+    for i in 0..6 + rng.below(10) {
+        let n = format!("node-{i}");
+        s.apply_event(Kind::Node, &event("ADDED", &node_json(&n)))
+            .unwrap();
+        let (gpus, roots) = [(8, 4), (8, 4), (4, 2), (8, 2), (0, 0)][rng.below(5)];
+        if gpus > 0 {
+            for slice in [gpu_node_slice(&n, gpus, roots), nic_node_slice(&n, roots)] {
+                s.apply_event(Kind::ResourceSlice, &event("ADDED", &slice))
+                    .unwrap();
+            }
+        }
+    }
+    let gpus_only = |ns: &str, name: &str, gpus: usize| {
+        claim_json(
+            ns,
+            name,
+            &format!(
+                r#"[{{"name":"gpu","exactly":{{"deviceClassName":"gpu.example.com","count":{gpus}}}}}]"#
+            ),
+            "[]",
+            "{}",
+        )
+    };
+    let mut uids = Vec::new();
+    for i in 0..40 + rng.below(60) {
+        let ns = ["ns", "other"][rng.below(2)];
+        let (uid, shape) = (format!("p{i}"), rng.below(6));
+        let name = if shape == 5 {
+            // Shared: allocated by the first of its pods, which the others follow.
+            let name = format!("shared-{}", rng.below(2));
+            let claim = gpus_only(ns, &name, 2);
+            s.apply_event(Kind::ResourceClaim, &event("ADDED", &claim))
+                .unwrap();
+            name
+        } else {
+            let name = format!("{uid}-gpus");
+            let claim = match shape {
+                0 | 1 => aligned_claim(ns, &name, 1),
+                2 => aligned_claim(ns, &name, 2),
+                3 => gpus_only(ns, &name, 3),
+                _ => gpus_only(ns, &name, 8),
+            };
+            s.apply_event(Kind::ResourceClaim, &event("ADDED", &claim))
+                .unwrap();
+            name
+        };
+        let pod = format!(
+            r#"{{"metadata":{{"name":"{uid}","namespace":"{ns}","uid":"{uid}","resourceVersion":"2",
+                  "labels":{{"team":"t{}"}}}},
+                "spec":{{"schedulerName":"podium","containers":[{{"name":"c"}}],
+                  "resourceClaims":[{{"name":"gpus","resourceClaimTemplateName":"tpl"}}]}},
+                "status":{{"phase":"Pending",
+                  "resourceClaimStatuses":[{{"name":"gpus","resourceClaimName":"{name}"}}]}}}}"#,
+            rng.below(3)
+        );
+        s.apply_event(Kind::Pod, &event("ADDED", &pod)).unwrap();
+        uids.push(uid);
+    }
+    (s, uids)
+}
+
+/// Pods whose claims are of one shape are decided from what the first of them left (the
+/// ranking, or the refusal), and exactly as when each pod is a batch of its own: the same node,
+/// score, message and devices.
+#[test]
+fn batched_claims_decide_as_one_pod_a_batch() {
+    let mut reused = 0;
+    for seed in 1..=25u64 {
+        let mut rng = crate::testutil::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (s, uids) = random_claims_cluster(&mut rng);
+        let batched = schedule_batch(&s.snapshot(), &uids, &profile(), None);
+        let snapshot = s.snapshot();
+        let alone: Vec<_> = uids
+            .chunks(1)
+            .flat_map(|uid| schedule_batch(&snapshot, uid, &profile(), None))
+            .collect();
+        for (b, a) in batched.iter().zip(&alone) {
+            assert!(
+                !a.reused,
+                "seed {seed}: a batch of one pod has nothing to reuse"
+            );
+            let summary = |d: &crate::cycle::Decision| {
+                (d.code, d.node.clone(), d.score, d.message.clone(), keys(d))
+            };
+            assert_eq!(
+                summary(b),
+                summary(a),
+                "seed {seed}: pod {} decided differently in the batch (reused: {})",
+                b.uid,
+                b.reused
+            );
+        }
+        assert!(batched.iter().any(|d| d.node.is_some()), "seed {seed}");
+        reused += batched.iter().filter(|d| d.reused).count();
+    }
+    assert!(reused > 500, "only {reused} decisions reused");
+}

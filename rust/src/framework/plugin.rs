@@ -115,6 +115,15 @@ pub trait Filter: Plugin {
         true
     }
 
+    /// What the verdict reads beyond the pod record and the node, from the pod's PreFilter
+    /// `state`, as a key: a batch reuses a node-local verdict for a pod of the same shape only
+    /// when each filter running for both gives them one key (DynamicResources: the shapes of
+    /// the claims to allocate, read from the claims, not the pod). None: the verdict is not to
+    /// be reused for another pod. The default: the pod record says it all.
+    fn shape_key(&self, _state: Option<&PluginState>) -> Option<u64> {
+        Some(0)
+    }
+
     /// Is `node` refused whatever is placed on it, judged from fields static filters read and
     /// the names of the extended resources the pod requests (e.g. a GPU pod on a node without
     /// GPUs)? Only says which nodes to skip: a diagnosis still runs `filter` for its reason.
@@ -181,6 +190,11 @@ pub trait Score: Plugin {
     /// As `Filter::reads_identity`, for the score.
     fn reads_identity(&self) -> bool {
         true
+    }
+
+    /// As `Filter::shape_key`, from the pod's PreScore `state`.
+    fn shape_key(&self, _state: Option<&PluginState>) -> Option<u64> {
+        Some(0)
     }
 }
 

@@ -74,6 +74,10 @@ impl FilterPoints {
         self.filter.reads_identity()
     }
 
+    pub fn shape_key(&self, state: Option<&PluginState>) -> Option<u64> {
+        self.filter.shape_key(state)
+    }
+
     pub fn refuses_statically(
         &self,
         state: Option<&PluginState>,
@@ -185,5 +189,9 @@ impl ScorePoints {
 
     pub fn reads_identity(&self) -> bool {
         self.score.reads_identity()
+    }
+
+    pub fn shape_key(&self, state: Option<&PluginState>) -> Option<u64> {
+        self.score.shape_key(state)
     }
 }

@@ -22,6 +22,11 @@ use crate::framework::status::Status;
 use crate::state::pod::PodRecord;
 use crate::state::pod_shape::{same_but_identity, same_shape};
 
+/// Each running plugin's `shape_key` for the pod a ranking or refusal was learned from, in
+/// profile order (None: the plugin skipped the pod): a pod of the same shape is served only
+/// when its keys are the same (what plugins read beyond the pod record, e.g. its claims).
+pub type ShapeKeys = Box<[Option<u64>]>;
+
 /// Pods a ranking serves before a full cycle looks at a fresh window of nodes.
 pub const MAX_USES: u32 = 32;
 
@@ -36,6 +41,9 @@ pub struct Ranking {
     pub nodes: Vec<usize>,
     /// The score plugins that ran (indices into the profile's scores).
     pub plugins: Vec<usize>,
+    /// The filters' keys, then the score plugins' (of `plugins`).
+    pub keys: ShapeKeys,
+    pub score_keys: ShapeKeys,
     /// A row of `plugins.len()` raw scores per node of `nodes`.
     pub raw: Vec<i64>,
     /// Nodes the first pod examined (the decision reports it).
@@ -80,6 +88,8 @@ pub struct Refusal {
     pub pod: Arc<PodRecord>,
     /// Each node's failure (positions in the batch's node list).
     pub failures: Vec<Status>,
+    /// The filters' keys.
+    pub keys: ShapeKeys,
     /// How many of the batch's placements it has seen: the nodes of those after it are judged
     /// again (they still fail, perhaps for more reasons).
     pub seen: usize,
@@ -107,14 +117,25 @@ impl Reuse {
         self.refusals.clear();
     }
 
-    /// What is kept for `pod`'s shape (a refusal first), taken out (put it back with `keep`
-    /// or `refuse`), and whether the pod is of its very shape (else only `same_but_identity`:
-    /// the caller checks that no plugin running for `pod` reads its identity).
-    pub fn take(&mut self, pod: &PodRecord) -> Option<(Kept, bool)> {
-        if let Some((k, exact)) = find(&self.refusals, pod, |r| (&r.pod, r.loose)) {
+    /// Is anything kept for `pod`'s shape, whatever the filters' keys?
+    pub fn holds(&self, pod: &PodRecord) -> bool {
+        let of = |learned: &PodRecord, loose: bool| {
+            same_shape(learned, pod) || (loose && same_but_identity(learned, pod))
+        };
+        self.refusals.iter().any(|r| of(&r.pod, r.loose))
+            || self.rankings.iter().any(|r| of(&r.pod, r.loose))
+    }
+
+    /// What is kept for `pod`'s shape and the filters' `keys` for it (a refusal first), taken
+    /// out (put it back with `keep` or `refuse`), and whether the pod is of its very shape
+    /// (else only `same_but_identity`: the caller checks that no plugin running for `pod`
+    /// reads its identity).
+    pub fn take(&mut self, pod: &PodRecord, keys: &ShapeKeys) -> Option<(Kept, bool)> {
+        let refusals = find(&self.refusals, pod, |r| (&r.pod, &r.keys, r.loose), keys);
+        if let Some((k, exact)) = refusals {
             return Some((Kept::Refusal(self.refusals.remove(k)), exact));
         }
-        let (k, exact) = find(&self.rankings, pod, |r| (&r.pod, r.loose))?;
+        let (k, exact) = find(&self.rankings, pod, |r| (&r.pod, &r.keys, r.loose), keys)?;
         Some((Kept::Ranking(self.rankings.remove(k)), exact))
     }
 
@@ -123,7 +144,7 @@ impl Reuse {
         if ranking.uses >= MAX_USES || ranking.nodes.is_empty() {
             return;
         }
-        self.forget(&ranking.pod);
+        self.forget(&ranking.pod, &ranking.keys);
         if self.rankings.len() >= MAX_SHAPES {
             self.rankings.remove(0);
         }
@@ -132,33 +153,40 @@ impl Reuse {
 
     /// Keeps `refusal` for its shape.
     pub fn refuse(&mut self, refusal: Refusal) {
-        self.forget(&refusal.pod);
+        self.forget(&refusal.pod, &refusal.keys);
         if self.refusals.len() >= MAX_SHAPES {
             self.refusals.remove(0);
         }
         self.refusals.push(refusal);
     }
 
-    fn forget(&mut self, pod: &PodRecord) {
-        self.rankings.retain(|r| !same_shape(&r.pod, pod));
-        self.refusals.retain(|r| !same_shape(&r.pod, pod));
+    fn forget(&mut self, pod: &PodRecord, keys: &ShapeKeys) {
+        self.rankings
+            .retain(|r| !(same_shape(&r.pod, pod) && r.keys == *keys));
+        self.refusals
+            .retain(|r| !(same_shape(&r.pod, pod) && r.keys == *keys));
     }
 }
 
-/// Where in `kept` something serving `pod` is: one of its very shape first, then a loose one
-/// of its shape but for identity; and whether the match is exact.
+/// Where in `kept` something serving `pod` with `keys` is: one of its very shape first, then a
+/// loose one of its shape but for identity; and whether the match is exact.
 fn find<T>(
     kept: &[T],
     pod: &PodRecord,
-    of: impl Fn(&T) -> (&Arc<PodRecord>, bool),
+    of: impl Fn(&T) -> (&Arc<PodRecord>, &ShapeKeys, bool),
+    keys: &ShapeKeys,
 ) -> Option<(usize, bool)> {
-    if let Some(k) = kept.iter().position(|t| same_shape(of(t).0, pod)) {
+    let exact = kept.iter().position(|t| {
+        let (learned, learned_keys) = (of(t).0, of(t).1);
+        learned_keys == keys && same_shape(learned, pod)
+    });
+    if let Some(k) = exact {
         return Some((k, true));
     }
     kept.iter()
         .position(|t| {
-            let (learned, loose) = of(t);
-            loose && same_but_identity(learned, pod)
+            let (learned, learned_keys, loose) = of(t);
+            loose && learned_keys == keys && same_but_identity(learned, pod)
         })
         .map(|k| (k, false))
 }
@@ -172,6 +200,8 @@ mod tests {
             pod: Arc::new(PodRecord::empty("a", "ns", "a")),
             nodes,
             plugins: vec![0, 1],
+            keys: Box::new([]),
+            score_keys: Box::new([]),
             raw,
             evaluated: 3,
             seen: 0,
@@ -201,19 +231,21 @@ mod tests {
         spent.uses = MAX_USES;
         reuse.keep(spent);
         let pod = PodRecord::empty("b", "ns", "b");
-        assert!(reuse.take(&pod).is_none());
+        let keys: ShapeKeys = Box::new([]);
+        assert!(reuse.take(&pod, &keys).is_none());
         reuse.keep(ranking(vec![1], vec![0, 0]));
         reuse.refuse(Refusal {
             pod: Arc::new(PodRecord::empty("c", "ns", "c")),
             failures: vec![Status::unschedulable("Insufficient cpu")],
+            keys: Box::new([]),
             seen: 0,
             loose: false,
         });
-        let Some((Kept::Refusal(refusal), exact)) = reuse.take(&pod) else {
+        let Some((Kept::Refusal(refusal), exact)) = reuse.take(&pod, &keys) else {
             panic!("the refusal replaced the ranking of its shape");
         };
         assert_eq!(refusal.failures.len(), 1);
         assert!(exact);
-        assert!(reuse.take(&pod).is_none());
+        assert!(reuse.take(&pod, &keys).is_none());
     }
 }

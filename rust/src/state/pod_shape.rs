@@ -2,6 +2,7 @@
 //! batch may decide the second by what it learned deciding the first (kube's pod signature for
 //! opportunistic batching).
 
+use crate::state::dra::pod_claims::PodResourceClaim;
 use crate::state::pod::PodRecord;
 
 /// Do `a` and `b` ask for the same thing from the same place? Everything a plugin reads from a
@@ -83,10 +84,21 @@ pub fn same_but_identity(a: &PodRecord, b: &PodRecord) -> bool {
         && *spread == b.spread
         && *tolerations == b.tolerations
         && *claims == b.claims
-        && *resource_claims == b.resource_claims
+        && same_claim_entries(resource_claims, &b.resource_claims)
         && *images == b.images
         && *numa_policy == b.numa_policy
         && *error == b.error
+}
+
+/// The same `spec.resourceClaims` entries, each resolved the same way, whatever claims they
+/// name: pods made from one template each have a claim of their own. What the claims ask is
+/// not in the pod record; DynamicResources compares it (`Filter::shape_key`).
+fn same_claim_entries(a: &[PodResourceClaim], b: &[PodResourceClaim]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.name == y.name
+                && std::mem::discriminant(&x.source) == std::mem::discriminant(&y.source)
+        })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
@@ -236,13 +237,19 @@ impl NodeCache {
     }
 }
 
+/// Numbers the caches, so that pod keys of two inventories never meet.
+static SERIAL: AtomicU32 = AtomicU32::new(0);
+
 /// The selector verdicts and search answers of one inventory.
 pub struct Caches {
     pub inv: Arc<Inventory>,
     pub matchers: Arc<Matchers>,
     /// No network-attached devices and no unusable pool: nodes may be cached.
     cacheable: bool,
+    serial: u32,
     shapes: Mutex<HashMap<ShapeKey, u32>>,
+    /// Pods' keys: the shapes of the claims they allocate on each kind of node, by id.
+    pod_keys: Mutex<HashMap<Box<[u32]>, u32>>,
     /// Built with the inventory: one lookup per node finds its devices and its answers.
     by_node: DashMap<Sym, NodeCache, ahash::RandomState>,
     /// Answers by (layout, shape, in-use pattern), for every node of the layout.
@@ -275,7 +282,9 @@ impl Caches {
             inv,
             matchers: Arc::default(),
             cacheable,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             shapes: Mutex::default(),
+            pod_keys: Mutex::default(),
             by_node,
             shared: DashMap::default(),
         }
@@ -297,6 +306,24 @@ impl Caches {
         let id = u32::try_from(shapes.len()).ok()?;
         shapes.insert(key, id);
         Some(id)
+    }
+
+    /// A key for a pod whose claims to allocate are of `shapes` (one per kind of node, see
+    /// `plugin::Variant`), equal for two pods exactly when their shapes are: their verdicts
+    /// and scores on a node are the same. None when a shape is unknown.
+    pub fn pod_key(&self, shapes: impl Iterator<Item = Option<u32>>) -> Option<u64> {
+        let shapes: Box<[u32]> = shapes.collect::<Option<_>>()?;
+        let mut keys = self.pod_keys.lock().unwrap_or_else(|p| p.into_inner());
+        let id = match keys.get(&shapes) {
+            Some(&id) => id,
+            None if keys.len() >= MAX_SHAPES => return None,
+            None => {
+                let id = u32::try_from(keys.len()).ok()?;
+                keys.insert(shapes, id);
+                id
+            }
+        };
+        Some(u64::from(self.serial) << 32 | u64::from(id))
     }
 
     /// The answer kept for the node and shape while the node's devices stand as they were;

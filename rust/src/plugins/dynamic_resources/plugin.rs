@@ -54,6 +54,11 @@ struct PodState {
     variants: Box<[Variant]>,
     /// The extended resources the pod asks that a DeviceClass serves.
     backed: Box<[Sym]>,
+    /// What the verdicts read of the claims (`Filter::shape_key`): the variants' shapes. None
+    /// when a claim is allocated already (it may be in this batch, by another pod naming it),
+    /// or a shape is not known (network-attached devices: a placement on another node takes
+    /// them).
+    key: Option<u64>,
     in_use: Arc<InUse>,
     /// The claims as PreFilter saw them: what a preemption's victims free is read here.
     dra: Dra,
@@ -247,9 +252,15 @@ impl DynamicResources {
                 extended: Some(extended),
             });
         }
+        let key = if variants[0].prepared.allocated.is_empty() {
+            caches.pod_key(variants.iter().map(|v| v.shape))
+        } else {
+            None
+        };
         Ok(Some(PodState {
             variants: variants.into_boxed_slice(),
             backed: backed.iter().map(|&(r, _)| r).collect(),
+            key,
             in_use: ctx.dra.in_use(),
             dra: ctx.dra.clone(),
             to_reserve,
@@ -388,6 +399,7 @@ impl PreFilterExtensions for DynamicResources {
                 })
                 .collect(),
             backed: state.backed.clone(),
+            key: None,
             in_use: Arc::new(in_use),
             dra: state.dra.clone(),
             to_reserve: state.to_reserve.clone(),
@@ -414,6 +426,21 @@ impl Reserve for DynamicResources {
 }
 
 impl Filter for DynamicResources {
+    /// The verdict reads the node's devices (taken only by placements on it: `key` is None
+    /// when devices are network-attached) and the claims, whose shapes are `shape_key`.
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
+    /// The namespace only finds the claims, whose shapes are in `shape_key`.
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
+    fn shape_key(&self, state: Option<&PluginState>) -> Option<u64> {
+        pod_state(state)?.key
+    }
+
     fn filter(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> Status {
         let Some(state) = pod_state(state) else {
             return Status::success();
@@ -468,6 +495,19 @@ impl PreScore for DynamicResourcesScore {
 }
 
 impl Score for DynamicResourcesScore {
+    /// As the filter's: the score is the packing of what the filter found on the node.
+    fn node_local(&self, _: &PodRecord) -> bool {
+        true
+    }
+
+    fn reads_identity(&self) -> bool {
+        false
+    }
+
+    fn shape_key(&self, state: Option<&PluginState>) -> Option<u64> {
+        pod_state(state)?.key
+    }
+
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         pod_state(state)
             .and_then(|s| s.found(node))
