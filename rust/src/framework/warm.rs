@@ -26,7 +26,7 @@ pub fn warm<'a>(nodes: impl Iterator<Item = &'a NodeInfo>) {
                 .wrapping_add(n.taints.first().map_or(0, |t| t.key.into_usize()))
                 // The label array itself (spread and affinity read a node's domains there).
                 .wrapping_add(n.labels.iter().next().map_or(0, |(k, _)| k.into_usize()))
-                .wrapping_add(n.images.first().map_or(0, Key::into_usize));
+                .wrapping_add(n.images.touch());
         }
     }
     black_box(sum);
