@@ -18,6 +18,7 @@ impl From<Error> for PyErr {
     fn from(err: Error) -> Self {
         match err {
             Error::Invalid(msg) => CoreError::new_err(msg),
+            Error::Field { .. } => CoreError::new_err(err.to_string()),
             Error::Plugin(_) | Error::Internal(_) => PyRuntimeError::new_err(err.to_string()),
         }
     }

@@ -39,15 +39,13 @@ const DEFAULT_PARALLELISM: usize = 16;
 
 impl Profile {
     pub fn from_json(bytes: &[u8]) -> CoreResult<Self> {
-        let spec: ProfileSpec = decode(bytes)
-            .map_err(|(path, msg)| CoreError::Invalid(format!("Profile: {path}: {msg}")))?;
+        let spec: ProfileSpec = decode(bytes).map_err(|e| e.in_object("Profile"))?;
         Self::from_spec(spec)
     }
 
     /// As `from_json`, from the spec as a JSON value (what the Python boundary hands over).
     pub fn from_value(value: serde_json::Value) -> CoreResult<Self> {
-        let spec: ProfileSpec = decode_value(value)
-            .map_err(|(path, msg)| CoreError::Invalid(format!("Profile: {path}: {msg}")))?;
+        let spec: ProfileSpec = decode_value(value).map_err(|e| e.in_object("Profile"))?;
         Self::from_spec(spec)
     }
 

@@ -252,9 +252,8 @@ impl ClusterState {
     // Lists and watches
 
     pub fn apply_list(&mut self, kind: Kind, body: &[u8]) -> CoreResult<ListOutcome> {
-        let list: ListWire<'_> = decode(body).map_err(|(path, msg)| {
-            CoreError::Invalid(format!("{}List: {}: {}", kind.name(), path, msg))
-        })?;
+        let list: ListWire<'_> =
+            decode(body).map_err(|e| e.in_object(&format!("{}List", kind.name())))?;
         let meta = list.metadata.as_ref();
         let mut out = ListOutcome {
             resource_version: meta
@@ -298,8 +297,7 @@ impl ClusterState {
     }
 
     pub fn apply_event(&mut self, kind: Kind, line: &[u8]) -> CoreResult<ChangeOutcome> {
-        let event: EventWire<'_> = decode(line)
-            .map_err(|(path, msg)| CoreError::Invalid(format!("watch event: {path}: {msg}")))?;
+        let event: EventWire<'_> = decode(line).map_err(|e| e.in_object("watch event"))?;
         let object = event.object.get().as_bytes();
         let Some(event_type) = EventType::parse(&event.event_type) else {
             return Err(CoreError::Invalid(format!(
@@ -312,9 +310,8 @@ impl ClusterState {
                 Ok(self.apply_object(kind, event_type, object))
             }
             EventType::Bookmark => {
-                let b: BookmarkWire<'_> = decode(object).map_err(|(path, msg)| {
-                    CoreError::Invalid(format!("BOOKMARK event: object.{path}: {msg}"))
-                })?;
+                let b: BookmarkWire<'_> =
+                    decode(object).map_err(|e| e.under("object").in_object("BOOKMARK event"))?;
                 Ok(ChangeOutcome {
                     event: EventType::Bookmark,
                     kind: Some(kind),
@@ -327,9 +324,8 @@ impl ClusterState {
                 })
             }
             EventType::Error => {
-                let s: StatusWire<'_> = decode(object).map_err(|(path, msg)| {
-                    CoreError::Invalid(format!("ERROR event: object.{path}: {msg}"))
-                })?;
+                let s: StatusWire<'_> =
+                    decode(object).map_err(|e| e.under("object").in_object("ERROR event"))?;
                 Ok(ChangeOutcome {
                     event: EventType::Error,
                     kind: Some(kind),

@@ -101,12 +101,9 @@ pub fn budget_key(bytes: &[u8]) -> Option<Box<str>> {
 pub fn parse_budget(bytes: &[u8]) -> CoreResult<Budget> {
     let object =
         |namespace: &str, name: &str| ObjectRef::new("PodDisruptionBudget", namespace, name);
-    let wire: BudgetWire<'_> = decode(bytes).map_err(|(path, msg)| {
+    let wire: BudgetWire<'_> = decode(bytes).map_err(|e| {
         let id = LenientIdentity::read(bytes).unwrap_or_default();
-        CoreError::Invalid(format!(
-            "{}: {path}: {msg}",
-            object(&id.namespace, &id.name)
-        ))
+        e.in_object(&object(&id.namespace, &id.name).to_string())
     })?;
     let namespace = wire.metadata.namespace.as_deref().unwrap_or_default();
     let name = wire.metadata.name.as_deref().unwrap_or_default();
@@ -118,7 +115,7 @@ pub fn parse_budget(bytes: &[u8]) -> CoreResult<Budget> {
         wire.spec.as_ref().and_then(|s| s.selector.as_ref()),
         "spec.selector",
     )
-    .map_err(|(path, msg)| CoreError::Invalid(format!("{who}: {path}: {msg}")))?;
+    .map_err(|e| e.in_object(&who.to_string()))?;
     let status = wire.status.as_ref();
     Ok(Budget {
         namespace: sym(namespace),

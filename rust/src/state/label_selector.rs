@@ -5,6 +5,7 @@
 //! `matchLabels` pairs and `matchExpressions` are ANDed.
 
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::LabelSelectorWire;
 use crate::state::labels::Labels;
@@ -78,12 +79,9 @@ impl LabelSelector {
         }
     }
 
-    /// Parses a selector; `Err((field, message))` names the offending field relative to
+    /// Parses a selector; `Err(CoreError::field(field, message))` names the offending field relative to
     /// `path`.
-    pub fn parse(
-        wire: Option<&LabelSelectorWire<'_>>,
-        path: &str,
-    ) -> Result<Self, (String, String)> {
+    pub fn parse(wire: Option<&LabelSelectorWire<'_>>, path: &str) -> CoreResult<Self> {
         let Some(wire) = wire else {
             return Ok(Self::Nothing);
         };
@@ -97,7 +95,7 @@ impl LabelSelector {
         for (i, e) in wire.match_expressions.iter().flatten().enumerate() {
             let at = format!("{path}.matchExpressions[{i}]");
             if e.key.is_empty() {
-                return Err((format!("{at}.key"), "must not be empty".into()));
+                return Err(CoreError::field(format!("{at}.key"), "must not be empty"));
             }
             let values: Vec<&Str<'_>> = e.values.iter().flatten().collect();
             let syms = || values.iter().map(|v| sym(v)).collect::<Box<[Sym]>>();
@@ -107,19 +105,19 @@ impl LabelSelector {
                 ("Exists", true) => SelectorOp::Exists,
                 ("DoesNotExist", true) => SelectorOp::DoesNotExist,
                 ("In" | "NotIn", true) => {
-                    return Err((
+                    return Err(CoreError::field(
                         format!("{at}.values"),
                         format!("must be non-empty for operator {}", e.operator),
                     ));
                 }
                 ("Exists" | "DoesNotExist", false) => {
-                    return Err((
+                    return Err(CoreError::field(
                         format!("{at}.values"),
                         format!("must be empty for operator {}", e.operator),
                     ));
                 }
                 (other, _) => {
-                    return Err((
+                    return Err(CoreError::field(
                         format!("{at}.operator"),
                         format!(
                             "unknown operator {} (In, NotIn, Exists, DoesNotExist)",
@@ -142,7 +140,7 @@ mod tests {
     use super::*;
     use crate::state::affinity_wire::LabelSelectorWire;
 
-    fn parse(json: &str) -> Result<LabelSelector, (String, String)> {
+    fn parse(json: &str) -> CoreResult<LabelSelector> {
         let wire: LabelSelectorWire<'_> = serde_json::from_str(json).expect("json");
         LabelSelector::parse(Some(&wire), "spec.x.labelSelector")
     }
@@ -170,12 +168,21 @@ mod tests {
     fn malformed_expressions_name_the_field() {
         let err = parse(r#"{"matchExpressions":[{"key":"a","operator":"Gt","values":["1"]}]}"#)
             .unwrap_err();
-        assert_eq!(err.0, "spec.x.labelSelector.matchExpressions[0].operator");
+        assert_eq!(
+            err.path(),
+            "spec.x.labelSelector.matchExpressions[0].operator"
+        );
         let err = parse(r#"{"matchExpressions":[{"key":"a","operator":"In"}]}"#).unwrap_err();
-        assert_eq!(err.0, "spec.x.labelSelector.matchExpressions[0].values");
+        assert_eq!(
+            err.path(),
+            "spec.x.labelSelector.matchExpressions[0].values"
+        );
         let err = parse(r#"{"matchExpressions":[{"key":"a","operator":"Exists","values":["x"]}]}"#)
             .unwrap_err();
-        assert_eq!(err.0, "spec.x.labelSelector.matchExpressions[0].values");
+        assert_eq!(
+            err.path(),
+            "spec.x.labelSelector.matchExpressions[0].values"
+        );
     }
 
     #[test]

@@ -57,8 +57,7 @@ struct NamespaceWire<'a> {
 
 /// A Namespace object's name and labels, or a message naming the bad field.
 pub fn parse_namespace(bytes: &[u8]) -> CoreResult<(Sym, Labels)> {
-    let wire: NamespaceWire<'_> = decode(bytes)
-        .map_err(|(path, msg)| CoreError::Invalid(format!("Namespace: {path}: {msg}")))?;
+    let wire: NamespaceWire<'_> = decode(bytes).map_err(|e| e.in_object("Namespace"))?;
     let name = wire.metadata.name.as_deref().unwrap_or_default();
     if name.is_empty() {
         return Err(CoreError::Invalid(

@@ -53,13 +53,9 @@ pub type NodeParse = CoreResult<NodeRecord>;
 pub fn parse_node(bytes: &[u8]) -> NodeParse {
     match decode::<NodeWire<'_>>(bytes) {
         Ok(wire) => Ok(from_wire(&wire)),
-        Err((path, message)) => {
+        Err(e) => {
             let id = LenientIdentity::read(bytes).unwrap_or_default();
-            let err = FieldError {
-                object: ObjectRef::new("Node", "", &id.name),
-                path,
-                message,
-            };
+            let err = FieldError::new(ObjectRef::new("Node", "", &id.name), e);
             if id.name.is_empty() {
                 return Err(CoreError::Invalid(err.to_string()));
             }

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::bounded;
+use crate::error::{CoreError, CoreResult};
 
 /// `Pod default/web-1`, `Node gpu-7`: how every error names its object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,18 @@ pub struct FieldError {
     pub object: ObjectRef,
     pub path: String,
     pub message: String,
+}
+
+impl FieldError {
+    /// `err` (a `CoreError::Field`, or any error as the whole object's) found in `object`.
+    pub fn new(object: ObjectRef, err: CoreError) -> Self {
+        let (path, message) = err.into_field();
+        Self {
+            object,
+            path,
+            message,
+        }
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -90,31 +103,30 @@ impl LenientIdentity {
     }
 }
 
-/// Decodes `bytes` as `T`; on failure the error carries the JSON path of the bad field.
-pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, (String, String)> {
+/// A serde error at its JSON path, as a field error. The path holds map keys and serde quotes
+/// the value it refuses: both anyone's text, so both are bounded.
+fn field_error(path: &serde_path_to_error::Path, error: &impl fmt::Display) -> CoreError {
+    let path = path.to_string();
+    let path = if path == "." { String::new() } else { path };
+    CoreError::field(
+        bounded::message(&path).into_owned(),
+        bounded::message(&error.to_string()).into_owned(),
+    )
+}
+
+/// Decodes `bytes` as `T`; on failure a `CoreError::Field` with the JSON path of the bad field.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> CoreResult<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        // The path holds map keys and serde quotes the value it refuses: both anyone's text.
-        let message = bounded::message(&e.into_inner().to_string()).into_owned();
-        (bounded::message(&path).into_owned(), message)
-    })?;
+    let value =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(e.path(), e.inner()))?;
     de.end()
-        .map_err(|e| (String::new(), bounded::message(&e.to_string()).into_owned()))?;
+        .map_err(|e| CoreError::field("", bounded::message(&e.to_string()).into_owned()))?;
     Ok(value)
 }
 
 /// As `decode`, from a JSON value.
-pub fn decode_value<T: serde::de::DeserializeOwned>(
-    value: serde_json::Value,
-) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        let message = bounded::message(&e.into_inner().to_string()).into_owned();
-        (bounded::message(&path).into_owned(), message)
-    })
+pub fn decode_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> CoreResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| field_error(e.path(), e.inner()))
 }
 
 #[cfg(test)]
@@ -125,7 +137,7 @@ mod tests {
     #[test]
     fn decode_names_the_bad_field() {
         let body = br#"{"metadata":{"name":"p"},"spec":{"containers":[{"resources":{"requests":{"cpu":1}}}]}}"#;
-        let Err((path, msg)) = decode::<PodWire<'_>>(body) else {
+        let Err(CoreError::Field { path, message: msg }) = decode::<PodWire<'_>>(body) else {
             panic!("a number where a string belongs must fail");
         };
         assert_eq!(path, "spec.containers[0].resources.requests.cpu");

@@ -229,13 +229,9 @@ pub fn parse_pod(bytes: &[u8]) -> PodParse {
                 ..record
             })
         }
-        Err((path, message)) => {
+        Err(e) => {
             let id = LenientIdentity::read(bytes).unwrap_or_default();
-            let err = FieldError {
-                object: ObjectRef::new("Pod", &id.namespace, &id.name),
-                path,
-                message,
-            };
+            let err = FieldError::new(ObjectRef::new("Pod", &id.namespace, &id.name), e);
             if id.uid.is_empty() {
                 return Err(CoreError::Invalid(err.to_string()));
             }
@@ -480,7 +476,8 @@ fn from_wire(wire: &PodWire<'_>, errors: &mut Vec<FieldError>) -> PodRecord {
         &record.labels,
         &mut term_errors,
     );
-    for (path, message) in term_errors {
+    for e in term_errors {
+        let (path, message) = e.into_field();
         ctx.error(path, message);
     }
     record.resource_claims = resolve_pod_claims(

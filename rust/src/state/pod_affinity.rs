@@ -4,6 +4,7 @@
 //! namespaceSelector, whose labels match its labelSelector (with `matchLabelKeys` /
 //! `mismatchLabelKeys` merged in from the owning pod's labels).
 
+use crate::error::CoreError;
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::{PodAffinityTermWire, PodAffinityWire};
 use crate::state::label_selector::LabelSelector;
@@ -73,7 +74,7 @@ impl PodAffinity {
         anti: Option<&PodAffinityWire<'_>>,
         namespace: Sym,
         labels: &Labels,
-        errors: &mut Vec<(String, String)>,
+        errors: &mut Vec<CoreError>,
     ) -> Self {
         let required = |w: Option<&PodAffinityWire<'_>>, path: &str, errors: &mut Vec<_>| {
             w.and_then(|w| {
@@ -100,7 +101,7 @@ impl PodAffinity {
             .filter_map(|(i, t)| {
                 let at = format!("{path}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
                 if !(1..=100).contains(&t.weight) {
-                    errors.push((
+                    errors.push(CoreError::field(
                         format!("{at}.weight"),
                         format!("{} is not in 1..100", t.weight),
                     ));
@@ -136,13 +137,16 @@ fn term(
     path: &str,
     namespace: Sym,
     labels: &Labels,
-    errors: &mut Vec<(String, String)>,
+    errors: &mut Vec<CoreError>,
 ) -> Option<AffinityTerm> {
     if t.topology_key.is_empty() {
-        errors.push((format!("{path}.topologyKey"), "must not be empty".into()));
+        errors.push(CoreError::field(
+            format!("{path}.topologyKey"),
+            "must not be empty",
+        ));
         return None;
     }
-    let report = |errors: &mut Vec<(String, String)>, e| {
+    let report = |errors: &mut Vec<CoreError>, e| {
         errors.push(e);
     };
     let selector =
@@ -192,7 +196,7 @@ mod tests {
     use crate::state::affinity_wire::PodAffinityWire;
     use crate::state::pod::PodRecord;
 
-    fn parse(aff: &str, anti: &str) -> (PodAffinity, Vec<(String, String)>) {
+    fn parse(aff: &str, anti: &str) -> (PodAffinity, Vec<CoreError>) {
         let a: Option<PodAffinityWire<'_>> = serde_json::from_str(aff).expect("json");
         let b: Option<PodAffinityWire<'_>> = serde_json::from_str(anti).expect("json");
         let mut errors = Vec::new();
@@ -244,7 +248,7 @@ mod tests {
         );
         assert_eq!(p.required_anti_affinity.len(), 1);
         assert_eq!(p.preferred_anti_affinity.len(), 1);
-        let fields: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+        let fields: Vec<&str> = errors.iter().map(CoreError::path).collect();
         assert_eq!(
             fields,
             [

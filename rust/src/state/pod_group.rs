@@ -191,7 +191,7 @@ struct PodGroupSpecWire<'a> {
 pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     let wire: PodGroupWire<'_> = match decode(bytes) {
         Ok(wire) => wire,
-        Err((path, msg)) => return undecodable(bytes, &path, &msg),
+        Err(e) => return undecodable(bytes, e),
     };
     let meta = &wire.metadata;
     let (mut record, mut errors) = from_meta(meta)?;
@@ -211,14 +211,14 @@ pub fn parse_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
 /// A PodGroup (of either API) that did not decode, `msg` at `path`: a record whose error says so
 /// when the object can still be named, so its members are told why they wait instead of waiting
 /// for a group that seems not to exist; else an `Err`.
-pub(crate) fn undecodable(bytes: &[u8], path: &str, msg: &str) -> CoreResult<PodGroupRecord> {
+pub(crate) fn undecodable(bytes: &[u8], err: CoreError) -> CoreResult<PodGroupRecord> {
     let id = LenientIdentity::read(bytes).filter(|id| !id.name.is_empty());
     let Some(id) = id else {
-        return Err(CoreError::Invalid(format!("PodGroup: {path}: {msg}")));
+        return Err(err.in_object("PodGroup"));
     };
     let mut record = empty(&id.namespace, &id.name, &id.uid, &id.resource_version);
     let object = record.object();
-    record.error = Some(format!("{object}: {path}: {msg}").into());
+    record.error = Some(err.in_object(&object.to_string()).to_string().into());
     Ok(record)
 }
 
@@ -346,7 +346,7 @@ fn read_annotations(
     if let Some(key) = level
         && let Err(why) = label_key(key)
     {
-        errors.push(bad(TOPOLOGY_LEVEL_ANNOTATION, key, &why));
+        errors.push(bad(TOPOLOGY_LEVEL_ANNOTATION, key, &why.to_string()));
     }
     let mode = match get(TOPOLOGY_MODE_ANNOTATION).filter(|t| !t.is_empty()) {
         None => TopologyMode::Required,
@@ -399,7 +399,7 @@ fn read_annotations(
     if let Some(key) = slice_level
         && let Err(why) = label_key(key)
     {
-        errors.push(bad(SLICE_LEVEL_ANNOTATION, key, &why));
+        errors.push(bad(SLICE_LEVEL_ANNOTATION, key, &why.to_string()));
     }
     match (size, slice_level) {
         (Some(size), Some(key)) => match &mut record.topology {
@@ -437,7 +437,7 @@ fn read_annotations(
 /// A label key as Kubernetes accepts it: an optional DNS subdomain prefix (at most 253
 /// characters) and `/`, then a name of at most 63 alphanumerics, `-`, `_` or `.`, starting and
 /// ending alphanumeric. Err: why not, in kube's words.
-pub fn label_key(key: &str) -> Result<(), String> {
+pub fn label_key(key: &str) -> CoreResult<()> {
     let (prefix, name) = match key.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
@@ -451,11 +451,11 @@ pub fn label_key(key: &str) -> Result<(), String> {
             .chars()
             .all(|c| alnum(c) || matches!(c, '-' | '_' | '.'));
     if !name_ok {
-        return Err(
+        return Err(CoreError::Invalid(
             "is not a label key: the name part must be 63 characters or less, \
              beginning and ending with an alphanumeric character, with '-', '_' or '.' between"
                 .into(),
-        );
+        ));
     }
     if let Some(prefix) = prefix {
         let label_ok = |l: &str| {
@@ -467,7 +467,9 @@ pub fn label_key(key: &str) -> Result<(), String> {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         };
         if prefix.len() > 253 || !prefix.split('.').all(label_ok) {
-            return Err("is not a label key: the prefix must be a DNS subdomain".into());
+            return Err(CoreError::Invalid(
+                "is not a label key: the prefix must be a DNS subdomain".into(),
+            ));
         }
     }
     Ok(())

@@ -68,11 +68,11 @@ struct PriorityClassWire<'a> {
 
 /// A PriorityClass object's name and record, or a message naming the object and the bad field.
 pub fn parse_priority_class(bytes: &[u8]) -> CoreResult<(Sym, PriorityClass)> {
-    let wire: PriorityClassWire<'_> = decode(bytes).map_err(|(path, msg)| {
+    let wire: PriorityClassWire<'_> = decode(bytes).map_err(|e| {
         let name = crate::state::object::LenientIdentity::read(bytes)
             .map(|id| id.name)
             .unwrap_or_default();
-        CoreError::Invalid(format!("PriorityClass {}: {path}: {msg}", display(&name)))
+        e.in_object(&format!("PriorityClass {}", display(&name)))
     })?;
     let name = wire.metadata.name.as_deref().unwrap_or_default();
     let who = format!("PriorityClass {}", display(name));

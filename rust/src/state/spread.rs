@@ -3,6 +3,7 @@
 //! (`plugins::pod_topology_spread::constraints`).
 
 use crate::bounded::quoted;
+use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::affinity_wire::TopologySpreadConstraintWire;
 use crate::state::label_selector::LabelSelector;
@@ -41,12 +42,12 @@ pub fn has_all_keys(labels: &Labels, constraints: &[SpreadConstraint]) -> bool {
         .all(|c| labels.contains_key(c.topology_key))
 }
 
-fn policy(value: Option<&str>, default_honor: bool, field: &str) -> Result<bool, (String, String)> {
+fn policy(value: Option<&str>, default_honor: bool, field: &str) -> CoreResult<bool> {
     match value {
         None => Ok(default_honor),
         Some("Honor") => Ok(true),
         Some("Ignore") => Ok(false),
-        Some(other) => Err((
+        Some(other) => Err(CoreError::field(
             field.to_owned(),
             format!("unknown policy {} (Honor, Ignore)", quoted(other)),
         )),
@@ -59,21 +60,24 @@ pub fn parse_constraint(
     path: &str,
     pod_labels: &Labels,
     selector_required: bool,
-) -> Result<SpreadConstraint, (String, String)> {
+) -> CoreResult<SpreadConstraint> {
     if w.max_skew <= 0 {
-        return Err((
+        return Err(CoreError::field(
             format!("{path}.maxSkew"),
             format!("{} must be greater than 0", w.max_skew),
         ));
     }
     if w.topology_key.is_empty() {
-        return Err((format!("{path}.topologyKey"), "must not be empty".into()));
+        return Err(CoreError::field(
+            format!("{path}.topologyKey"),
+            "must not be empty",
+        ));
     }
     let when_unsatisfiable = match &*w.when_unsatisfiable {
         "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
         "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
         other => {
-            return Err((
+            return Err(CoreError::field(
                 format!("{path}.whenUnsatisfiable"),
                 format!(
                     "unknown value {} (DoNotSchedule, ScheduleAnyway)",
@@ -85,23 +89,23 @@ pub fn parse_constraint(
     let min_domains = match w.min_domains {
         None => 1,
         Some(m) if m <= 0 => {
-            return Err((
+            return Err(CoreError::field(
                 format!("{path}.minDomains"),
                 format!("{m} must be greater than 0"),
             ));
         }
         Some(_) if when_unsatisfiable != WhenUnsatisfiable::DoNotSchedule => {
-            return Err((
+            return Err(CoreError::field(
                 format!("{path}.minDomains"),
-                "may only be set with whenUnsatisfiable DoNotSchedule".into(),
+                "may only be set with whenUnsatisfiable DoNotSchedule",
             ));
         }
         Some(m) => m,
     };
     if !selector_required && w.label_selector.is_some() {
-        return Err((
+        return Err(CoreError::field(
             format!("{path}.labelSelector"),
-            "default constraints must not set a selector: it is derived for each pod".into(),
+            "default constraints must not set a selector: it is derived for each pod",
         ));
     }
     let selector =
@@ -136,7 +140,7 @@ pub fn parse_constraint(
 pub fn parse_constraints(
     wires: &[TopologySpreadConstraintWire<'_>],
     pod_labels: &Labels,
-    errors: &mut Vec<(String, String)>,
+    errors: &mut Vec<CoreError>,
 ) -> Box<[SpreadConstraint]> {
     let mut out: Vec<SpreadConstraint> = Vec::with_capacity(wires.len());
     for (i, w) in wires.iter().enumerate() {
@@ -146,9 +150,9 @@ pub fn parse_constraints(
                 if out.iter().any(|o| {
                     o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable
                 }) {
-                    errors.push((
+                    errors.push(CoreError::field(
                         format!("{path}.topologyKey"),
-                        "duplicate {topologyKey, whenUnsatisfiable} pair".into(),
+                        "duplicate {topologyKey, whenUnsatisfiable} pair",
                     ));
                 } else {
                     out.push(c);
@@ -164,7 +168,7 @@ pub fn parse_constraints(
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> (Box<[SpreadConstraint]>, Vec<(String, String)>) {
+    fn parse(json: &str) -> (Box<[SpreadConstraint]>, Vec<CoreError>) {
         let wires: Vec<TopologySpreadConstraintWire<'_>> =
             serde_json::from_str(json).expect("json");
         let mut errors = Vec::new();
@@ -205,7 +209,7 @@ mod tests {
                 {"maxSkew":2,"topologyKey":"zone","whenUnsatisfiable":"DoNotSchedule"}]"#,
         );
         assert_eq!(cs.len(), 1);
-        let fields: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+        let fields: Vec<&str> = errors.iter().map(CoreError::path).collect();
         assert_eq!(
             fields,
             [

@@ -460,15 +460,10 @@ fn name_of(meta: &MetaWire<'_>, kind: &str) -> CoreResult<Sym> {
 }
 
 fn decode_named<'a, T: Deserialize<'a>>(bytes: &'a [u8], kind: &'static str) -> CoreResult<T> {
-    decode(bytes).map_err(|(path, msg)| {
+    decode(bytes).map_err(|e| {
         let id = crate::state::object::LenientIdentity::read(bytes).unwrap_or_default();
         CoreError::Invalid(
-            FieldError {
-                object: ObjectRef::new(kind, &id.namespace, &id.name),
-                path,
-                message: msg,
-            }
-            .to_string(),
+            FieldError::new(ObjectRef::new(kind, &id.namespace, &id.name), e).to_string(),
         )
     })
 }

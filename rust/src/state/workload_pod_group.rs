@@ -121,8 +121,8 @@ struct ConditionWire<'a> {
 pub fn parse_workload_pod_group(bytes: &[u8]) -> CoreResult<PodGroupRecord> {
     let wire: Wire<'_> = match decode(bytes) {
         Ok(wire) => wire,
-        Err((path, msg)) => {
-            let mut record = undecodable(bytes, &path, &msg)?;
+        Err(e) => {
+            let mut record = undecodable(bytes, e)?;
             record.workload = Some(Box::default());
             return Ok(record);
         }

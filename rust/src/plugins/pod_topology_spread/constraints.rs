@@ -80,8 +80,8 @@ impl SpreadDefaults {
             return Ok(Self::default());
         };
         let text = args.to_string();
-        let wire: ArgsWire<'_> = crate::state::object::decode(text.as_bytes())
-            .map_err(|(path, msg)| CoreError::Invalid(format!("{AT}.{path}: {msg}")))?;
+        let wire: ArgsWire<'_> =
+            crate::state::object::decode(text.as_bytes()).map_err(|e| e.under(AT))?;
         let list = match wire.defaulting_type.as_deref() {
             None | Some("System") => false,
             Some("List") => true,
@@ -101,7 +101,7 @@ impl SpreadDefaults {
         for (i, w) in wire.default_constraints.iter().enumerate() {
             let path = format!("{AT}.defaultConstraints[{i}]");
             let c = parse_constraint(w, &path, &Labels::default(), false)
-                .map_err(|(field, msg)| CoreError::Invalid(format!("{field}: {msg}")))?;
+                .map_err(|e| CoreError::Invalid(e.to_string()))?;
             if constraints.iter().any(|o| {
                 o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable
             }) {
@@ -171,7 +171,7 @@ mod tests {
     use crate::state::spread::parse_constraints;
     use crate::testutil::{node, pod};
 
-    fn parse(json: &str) -> (Box<[SpreadConstraint]>, Vec<(String, String)>) {
+    fn parse(json: &str) -> (Box<[SpreadConstraint]>, Vec<CoreError>) {
         let wires: Vec<TopologySpreadConstraintWire<'_>> =
             serde_json::from_str(json).expect("json");
         let mut errors = Vec::new();

@@ -1,7 +1,7 @@
 //! The stores of the DRA kinds (`resource.k8s.io/v1`): DeviceClasses, ResourceSlices and
 //! ResourceClaims, kept in `Dra`.
 
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::state::cluster::{ChangeOutcome, ClusterState};
 use crate::state::dra::claim::Claim;
 use crate::state::dra::class::DeviceClass;
@@ -17,7 +17,7 @@ use super::store::{Seen, Store, namespaced_key, read_identity};
 pub(super) struct DraObject<T> {
     namespace: String,
     name: String,
-    decoded: Option<Result<T, String>>,
+    decoded: Option<CoreResult<T>>,
 }
 
 fn decode<T>(
@@ -29,8 +29,10 @@ fn decode<T>(
 ) -> CoreResult<DraObject<T>> {
     let (namespace, name, text) = read_object(kind, bytes)?;
     read_identity(bytes, out);
-    let decoded = (!deleted).then(|| decode(text).map_err(|e| e.to_string()));
-    out.error = decoded.as_ref().and_then(|d| d.as_ref().err().cloned());
+    let decoded = (!deleted).then(|| decode(text).map_err(CoreError::from));
+    out.error = decoded
+        .as_ref()
+        .and_then(|d| d.as_ref().err().map(ToString::to_string));
     out.namespace.clone_from(&namespace);
     out.name.clone_from(&name);
     Ok(DraObject {
@@ -50,8 +52,8 @@ fn key<T>(object: &DraObject<T>) -> Option<Box<str>> {
 
 /// What an upsert keeps: the record, or the decode error (only a deleted object is not
 /// decoded, and it is never upserted).
-fn decoded<T>(decoded: Option<Result<T, String>>) -> Result<T, String> {
-    decoded.unwrap_or_else(|| Err("not decoded".into()))
+fn decoded<T>(decoded: Option<CoreResult<T>>) -> CoreResult<T> {
+    decoded.unwrap_or_else(|| Err(CoreError::Internal("a deleted object upserted".into())))
 }
 
 pub(super) struct DeviceClassStore;

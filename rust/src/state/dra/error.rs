@@ -10,3 +10,9 @@ pub struct DecodeError {
     pub field: String,
     pub why: String,
 }
+
+impl From<DecodeError> for crate::error::CoreError {
+    fn from(e: DecodeError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}

@@ -466,7 +466,7 @@ pub fn read_object(kind: Kind, bytes: &[u8]) -> CoreResult<(String, String, &str
 /// The objects as the informers show them. A malformed class or slice is left out (its error
 /// reported); a malformed claim is kept as its error, so pods using it say why they wait.
 impl Dra {
-    pub fn upsert_class(&mut self, name: &str, class: Result<DeviceClass, String>) {
+    pub fn upsert_class(&mut self, name: &str, class: CoreResult<DeviceClass>) {
         match class {
             Ok(c) => {
                 self.classes.insert(sym(name), Arc::new(c));
@@ -483,7 +483,7 @@ impl Dra {
         self.slices_changed();
     }
 
-    pub fn upsert_slice(&mut self, name: &str, slice: Result<Slice, String>) {
+    pub fn upsert_slice(&mut self, name: &str, slice: CoreResult<Slice>) {
         match slice {
             Ok(s) => {
                 self.slices.insert(Arc::from(name), Arc::new(s));
@@ -500,12 +500,12 @@ impl Dra {
         self.slices_changed();
     }
 
-    pub fn upsert_claim(&mut self, namespace: &str, name: &str, claim: Result<Claim, String>) {
+    pub fn upsert_claim(&mut self, namespace: &str, name: &str, claim: CoreResult<Claim>) {
         let key = (sym(namespace), sym(name));
         match claim {
             Ok(c) => self.update_claim(key, c),
             Err(e) => {
-                self.claims.insert(key, Err(Arc::from(e)));
+                self.claims.insert(key, Err(Arc::from(e.to_string())));
             }
         }
         self.allocations_changed();
@@ -560,20 +560,20 @@ mod tests {
         let (namespace, name, text) = read_object(kind, json.as_bytes()).unwrap();
         match (kind, deleted) {
             (Kind::DeviceClass, false) => {
-                let class = DeviceClass::decode(text).map_err(|e| e.to_string());
-                let error = class.as_ref().err().cloned();
+                let class = DeviceClass::decode(text).map_err(CoreError::from);
+                let error = class.as_ref().err().map(ToString::to_string);
                 dra.upsert_class(&name, class);
                 error
             }
             (Kind::ResourceSlice, false) => {
-                let slice = Slice::decode(text).map_err(|e| e.to_string());
-                let error = slice.as_ref().err().cloned();
+                let slice = Slice::decode(text).map_err(CoreError::from);
+                let error = slice.as_ref().err().map(ToString::to_string);
                 dra.upsert_slice(&name, slice);
                 error
             }
             (Kind::ResourceClaim, false) => {
-                let claim = Claim::decode(text).map_err(|e| e.to_string());
-                let error = claim.as_ref().err().cloned();
+                let claim = Claim::decode(text).map_err(CoreError::from);
+                let error = claim.as_ref().err().map(ToString::to_string);
                 dra.upsert_claim(&namespace, &name, claim);
                 error
             }
