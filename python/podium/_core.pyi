@@ -703,6 +703,10 @@ class ClusterState:
         """DynamicResources' PreBind created the claim for the pod's extended resources, which
         ``assume`` took under the placeholder uid ``assumed_uid``: from now on it is the claim
         ``name`` (``claim_uid``)."""
+    def extended_claim_of(self, uid: str) -> tuple[str, str] | None:
+        """The claim (name, uid) DynamicResources' PreBind made for the pod's extended resources
+        in an earlier attempt, while the informer shows it: its devices stay taken, so the
+        PostFilter deletes it when the pod fits nowhere, and PreBind before the Binding."""
 
     def is_assumed(self, uid: str) -> bool: ...
     @property

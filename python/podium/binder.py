@@ -400,7 +400,9 @@ class Binder(Generic[P]):
         """DynamicResources' PreBind: None once the Binding may be sent (the claims it reserved
         added to ``reserved``), else the bind's result (ERROR, NOT_LEADER)."""
         claims = claim_reservations(decision)
-        if not claims:
+        # Nothing to write, unless an earlier attempt left a claim for the pod's extended
+        # resources, served by a device plugin this time: it is deleted all the same.
+        if not claims and (self._claims is None or not self._claims.has_leftover(decision.uid)):
             return None
         if self._claims is None:
             # Never bound without its devices: no writer, no Binding.

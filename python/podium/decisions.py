@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from podium._core import ClusterState, Decision, PendingPod, Profile, Snapshot
     from podium.metrics import Metrics
     from podium.post_filter import PostFilter
-    from podium.sinks import BindSink, FailureSink, Requeue
+    from podium.sinks import BindSink, FailureSink, LeftoverClaims, Requeue
     from podium.supervisor import Supervisor
 
 __all__ = ["Decisions"]
@@ -48,9 +48,12 @@ class Decisions:
         supervisor: Supervisor,
         tracer: trace.Tracer,
         metrics: Metrics | None,
+        claims: LeftoverClaims | None = None,
     ) -> None:
-        """``supervisor``: whose group the Permit waits run in."""
+        """``supervisor``: whose group the Permit waits and the leftover claims' deletions
+        (``claims``) run in."""
         self._state = state
+        self._claims = claims
         self._queue = queue
         self._binder = binder
         self._failures = failures
@@ -222,12 +225,21 @@ class Decisions:
             result.errors += 1
             return ScheduleResult.ERROR
         result.unschedulable += 1
+        self._delete_leftover_claim(pod)
         if failed is not None and decision.code == Code.UNSCHEDULABLE:
             failed.append((decision, pod))
             return ScheduleResult.UNSCHEDULABLE
         self._failures.unschedulable(pod, decision.message)
         self._queue.requeue(pod, unschedulable=True)
         return ScheduleResult.UNSCHEDULABLE
+
+    def _delete_leftover_claim(self, pod: PendingPod) -> None:
+        """DynamicResources' PostFilter: a claim made for the pod's extended resources in an
+        earlier attempt holds devices it no longer uses; deleted in the background (the pod is
+        tried again when the deletion shows)."""
+        deletion = self._claims.leftover(pod) if self._claims is not None else None
+        if deletion is not None:
+            self._supervisor.spawn(deletion, name=f"leftover claim of {pod.namespace}/{pod.name}")
 
     def _assume(
         self, decision: Decision, node: str, pod: PendingPod, result: CycleResult, profile: str

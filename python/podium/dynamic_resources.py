@@ -28,7 +28,13 @@ tells the cache its name (``ClusterState.extended_claim_created``), writes its a
 reservation as for any claim, then records it in the pod's
 ``status.extendedResourceClaimStatus`` (the claim's name, and which request serves which
 container's resource). A claim left by an earlier attempt is deleted first. If anything fails
-afterwards, Unreserve deletes the claim it created (removing the finalizer first).
+afterwards, Unreserve deletes the claim it created (removing the finalizer first). A claim left
+behind all the same (its deletion failed, or podium stopped between creating it and binding)
+never outlives its use, as in kube-scheduler: when the pod next fits nowhere, the PostFilter
+deletes it (``leftover``: the claim's deletion brings the pod back); when the pod is placed where
+its devices come from a device plugin instead, PreBind deletes it before the Binding. A deleted
+pod's claim goes with it (the pod owns it: the garbage collector deletes it, the resourceclaim
+controller lifts the finalizer).
 
 Once a claim's write succeeded the cache keeps its allocation until the informer shows it
 (``ClusterState.claim_written``), whatever becomes of the pod. If a later claim or the Binding
@@ -42,7 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,12 +111,14 @@ class _Created:
 
 
 class WrittenClaims(Protocol):
-    """The part of ``podium._core.ClusterState`` PreBind tells what it wrote."""
+    """The part of ``podium._core.ClusterState`` PreBind tells what it wrote, and asks which
+    claim an earlier attempt left."""
 
     def claim_written(self, uid: str, claim_uid: str) -> None: ...
     def extended_claim_created(
         self, uid: str, assumed_uid: str, name: str, claim_uid: str
     ) -> None: ...
+    def extended_claim_of(self, uid: str) -> tuple[str, str] | None: ...
 
 
 def claim_reservations(decision: object) -> Sequence[ClaimReservationLike]:
@@ -147,16 +155,49 @@ class ClaimBinder:
         self._may_bind = may_bind
         # DeviceClass name -> its spec.config entries; dropped when the informer shows a change.
         self._class_configs: dict[str, list[dict[str, Any]]] = {}
+        # Uids of the leftover claims being deleted: a pod tried again meanwhile deletes once.
+        self._deleting: set[str] = set()
 
     def observe(self, change: Change) -> None:
         """Told every change the cache applied: forgets the configurations of a changed class."""
         if change.kind == Kind.DEVICE_CLASS:
             self._class_configs.pop(change.name, None)
 
+    def has_leftover(self, uid: str) -> bool:
+        """Whether an earlier attempt left a claim for the pod's extended resources."""
+        return self._cache.extended_claim_of(uid) is not None
+
+    def leftover(self, pod: PodRef) -> Coroutine[Any, Any, None] | None:
+        """kube's PostFilter for a pod that fits nowhere: the deletion of the claim an earlier
+        attempt made for its extended resources (its devices stay taken while it exists, and
+        none of it is of use now), or None when there is none or it is being deleted. Its
+        deletion is a cluster event: the pod is tried again, on a fresh claim."""
+        left = self._cache.extended_claim_of(pod.uid)
+        if left is None or left[1] in self._deleting:
+            return None
+        return self._delete_leftover(pod, *left)
+
+    async def _delete_leftover(self, pod: PodRef, name: str, uid: str) -> None:
+        self._deleting.add(uid)
+        try:
+            log.info(
+                "deleting claim %s/%s left by an earlier attempt to schedule pod %s",
+                pod.namespace,
+                name,
+                pod.name,
+            )
+            await self._delete_claim(pod.namespace, name, uid)
+        finally:
+            self._deleting.discard(uid)
+
     async def pre_bind(self, pod: PodRef, claims: Sequence[ClaimReservationLike]) -> list[Reserved]:
         """Writes every claim's allocation and reservation for ``pod``; the claims reserved.
         PreBindError (after taking back what it reserved) if one fails; NotLeading if the lease
-        may be lost (nothing more written)."""
+        may be lost (nothing more written). A claim an earlier attempt made for the pod's
+        extended resources goes first: the one written now (if any) replaces it."""
+        left = self._cache.extended_claim_of(pod.uid)
+        if left is not None:
+            await self._delete_leftover(pod, *left)
         done: list[Reserved] = []
         try:
             for claim in claims:
@@ -208,10 +249,8 @@ class ClaimBinder:
         """kube's bindClaim for the claim of the pod's extended resources: created, written,
         then recorded in the pod's status. The created claim is in ``done`` as soon as it
         exists, so a failure deletes it."""
+        # The claim an earlier attempt left (the plan's "replaces") is deleted by pre_bind.
         plan = orjson.loads(extended)
-        replaces = plan.get("replaces")
-        if isinstance(replaces, dict):
-            await self._delete_claim(pod.namespace, str(replaces["name"]), str(replaces["uid"]))
         body = {
             "apiVersion": "resource.k8s.io/v1",
             "kind": "ResourceClaim",

@@ -196,6 +196,7 @@ class Podium:
                 p.scheduler_name for p in config.profiles if p.podium.reservation.max_node_share > 0
             ),
             supervisor=self.term,
+            claims=self.claim_binder,
         )
         self._cycles: asyncio.Task[None] | None = None
         self.metrics.on_scrape(self._refresh_gauges)

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from podium._core import ClusterState, PendingPod, Profile
     from podium.metrics import Metrics
     from podium.plugins import PluginSet
-    from podium.sinks import BindSink, FailureSink, GangSink, PreemptionSink, Queue
+    from podium.sinks import (
+        BindSink,
+        FailureSink,
+        GangSink,
+        LeftoverClaims,
+        PreemptionSink,
+        Queue,
+    )
 
 __all__ = ["CycleOptions", "CycleResult", "ScheduleResult", "Scheduler"]
 
@@ -65,6 +72,7 @@ class Scheduler:
         preempting: frozenset[str] = frozenset(),
         reserving: frozenset[str] = frozenset(),
         supervisor: Supervisor | None = None,
+        claims: LeftoverClaims | None = None,
     ) -> None:
         """``preempting``: the schedulerNames of the profiles with DefaultPreemption enabled;
         their pods that fit nowhere preempt through ``preemptor``. ``reserving``: those with
@@ -102,6 +110,7 @@ class Scheduler:
             supervisor=self._supervisor,
             tracer=self._tracer,
             metrics=metrics,
+            claims=claims,
         )
         self._gangs = GangCycle(
             state=state,

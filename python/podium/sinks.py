@@ -4,8 +4,8 @@ ones; tests hand in fakes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from podium._core import Decision, PendingPod, PluginNode, PluginPod, Preemption
@@ -16,6 +16,7 @@ __all__ = [
     "FailureSink",
     "GangSink",
     "Judge",
+    "LeftoverClaims",
     "NoGangs",
     "PreemptionSink",
     "Queue",
@@ -45,6 +46,14 @@ class FailureSink(Protocol):
     """Records why a pod was not scheduled: event and PodScheduled condition."""
 
     def unschedulable(self, pod: PendingPod, message: str) -> None: ...
+
+
+class LeftoverClaims(Protocol):
+    """DynamicResources' PostFilter (``podium.dynamic_resources.ClaimBinder``): for a pod that
+    fits nowhere, the deletion of the claim an earlier attempt made for its extended resources,
+    or None."""
+
+    def leftover(self, pod: PendingPod) -> Coroutine[Any, Any, None] | None: ...
 
 
 class GangSink(Protocol):

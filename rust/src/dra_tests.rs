@@ -624,6 +624,15 @@ fn a_claim_left_from_an_earlier_attempt_is_replaced_and_its_devices_stay_taken()
     );
     s.apply_event(Kind::ResourceClaim, &event("ADDED", &stale))
         .unwrap();
+    // What the PostFilter deletes.
+    assert_eq!(
+        s.extended_claim_of("a"),
+        Some((
+            "p-a-extended-resources-old".to_owned(),
+            "uid-old".to_owned()
+        ))
+    );
+    assert_eq!(s.extended_claim_of("one"), None);
     let d = decide(&s, "a");
     assert_eq!(d.node, None, "one GPU left");
     assert!(

@@ -4,22 +4,28 @@ plugin (no ``nvidia.com/gpu`` in its allocatable) but a driver's ResourceSlice o
 pods ask ``nvidia.com/gpu`` in their containers. podium places them there, creates the claim
 kube-scheduler would (owner, annotation, one request per container), writes its allocation
 and reservation, and records it in the pod's ``status.extendedResourceClaimStatus``, all
-before the Binding; a pod whose GPUs are not there stays pending, and no claim is left."""
+before the Binding; a pod whose GPUs are not there stays pending, and no claim is left. A claim
+an earlier attempt left behind (its Binding failed and it could not be deleted) is deleted when
+the pod next fits nowhere (kube's PostFilter), or before the pod is bound elsewhere."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import orjson
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from podium.config import default_config
 from podium.rawapi import request_bytes
+from podium.runner import Podium
 from podium.testing.dra import create, delete_cluster_objects, device_class, gpu_slice
 from podium.testing.nodes import create_nodes, make_node
 from podium.testing.pods import make_pod
 
-from .test_dra import _schedule, _scheduled_message
+from .test_dra import _pods, _schedule, _scheduled_message
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -110,6 +116,179 @@ async def test_a_pod_asking_gpus_gets_them_from_dra_on_a_node_without_a_device_p
         }
         # Only 8 GPUs: the other pod waits, with no claim of its own.
         assert "cannot allocate all claims" in _scheduled_message(stored[waiting])
+    finally:
+        await delete_cluster_objects(
+            api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
+        )
+
+
+async def _leave_claim(
+    api: ApiClient, namespace: str, pod: dict[str, Any], node: str, driver: str, gpus: int
+) -> dict[str, Any]:
+    """The claim an earlier attempt's PreBind made for ``pod``'s extended resources, allocated
+    ``gpus`` GPUs of ``node`` and reserved for the pod, as if its Binding then failed and the
+    claim could not be deleted (or podium stopped before the Binding)."""
+    gpu_class = f"gpu-{namespace}"
+    request = "container-0-request-1"
+    path = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims"
+    claim = orjson.loads(
+        await request_bytes(
+            api,
+            "POST",
+            path,
+            body={
+                "metadata": {
+                    "generateName": f"{pod['metadata']['name']}-extended-resources-",
+                    "namespace": namespace,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Pod",
+                            "name": pod["metadata"]["name"],
+                            "uid": pod["metadata"]["uid"],
+                            "controller": True,
+                        }
+                    ],
+                    "annotations": {"resource.kubernetes.io/extended-resource-claim": "true"},
+                    "finalizers": ["resource.kubernetes.io/delete-protection"],
+                },
+                "spec": {
+                    "devices": {
+                        "requests": [
+                            {
+                                "name": request,
+                                "exactly": {"deviceClassName": gpu_class, "count": gpus},
+                            }
+                        ]
+                    }
+                },
+            },
+        )
+    )
+    claim["status"] = {
+        "allocation": {
+            "devices": {
+                "results": [
+                    {"request": request, "driver": driver, "pool": node, "device": f"gpu-{i}"}
+                    for i in range(gpus)
+                ]
+            },
+            "nodeSelector": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+                ]
+            },
+        },
+        "reservedFor": [
+            {"resource": "pods", "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}
+        ],
+    }
+    name = claim["metadata"]["name"]
+    return dict(orjson.loads(await request_bytes(api, "PUT", f"{path}/{name}/status", body=claim)))
+
+
+async def _run_podium_until_bound(api: ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    """Runs podium until pod ``name`` is bound and no claim is being deleted (or 45 s passed);
+    the pod as stored then."""
+    async with Podium(default_config(), api, identity="dra-leftover-test") as podium:
+        await podium.start_scheduling()
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            stored = await _pods(api, namespace)
+            claims = await _claims(api, namespace)
+            if stored[name]["spec"].get("nodeName") and not any(
+                c["metadata"].get("deletionTimestamp") for c in claims
+            ):
+                break
+        await podium.conditions.flush()
+    return (await _pods(api, namespace))[name]
+
+
+async def test_a_claim_left_by_an_earlier_attempt_is_deleted_when_the_pod_fits_nowhere(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    """kube's PostFilter: the leftover claim holds 7 of the node's 8 GPUs, so the pod (asking 2)
+    fits nowhere while it exists. It is deleted, and the pod placed on a fresh claim; without
+    that, the pod waited for ever behind its own claim."""
+    driver, gpu_class = f"gpu.{namespace}.example.com", f"gpu-{namespace}"
+    node = f"dra-left-{node_labels[next(iter(node_labels))]}"
+    slices = [gpu_slice(f"{node}-gpu", node, driver, gpus=8)]
+    await create_nodes(api, [make_node(node, labels=node_labels)])
+    try:
+        await create(api, [device_class(gpu_class, driver, extended_resource_name=GPU), *slices])
+        pod = orjson.loads(
+            await request_bytes(
+                api,
+                "POST",
+                f"/api/v1/namespaces/{namespace}/pods",
+                body=make_pod(
+                    "two",
+                    namespace,
+                    scheduler_name="podium",
+                    node_selector=node_labels,
+                    requests={"cpu": "1", GPU: 2},
+                    limits={GPU: 2},
+                ),
+            )
+        )
+        left = await _leave_claim(api, namespace, pod, node, driver, gpus=7)
+        placed = await _run_podium_until_bound(api, namespace, "two")
+        assert placed["spec"].get("nodeName") == node, _scheduled_message(placed)
+        claims = await _claims(api, namespace)
+        assert [
+            c["metadata"]["uid"] for c in claims if c["metadata"]["uid"] == left["metadata"]["uid"]
+        ] == []
+        (claim,) = claims
+        assert len(claim["status"]["allocation"]["devices"]["results"]) == 2
+        assert (
+            placed["status"]["extendedResourceClaimStatus"]["resourceClaimName"]
+            == (claim["metadata"]["name"])
+        )
+    finally:
+        await delete_cluster_objects(
+            api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
+        )
+
+
+async def test_a_claim_left_by_an_earlier_attempt_is_deleted_when_a_device_plugin_serves_the_pod(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    """The pod goes where a device plugin offers nvidia.com/gpu (no claim to write this time):
+    the claim an earlier attempt left on the DRA node is deleted all the same, before the
+    Binding, or it would hold 7 GPUs for as long as the pod runs."""
+    driver, gpu_class = f"gpu.{namespace}.example.com", f"gpu-{namespace}"
+    suffix = node_labels[next(iter(node_labels))]
+    dra_node, plugin_node = f"dra-left-{suffix}", f"plugin-{suffix}"
+    slices = [gpu_slice(f"{dra_node}-gpu", dra_node, driver, gpus=8)]
+    await create_nodes(
+        api,
+        [
+            make_node(dra_node, labels=node_labels),
+            make_node(plugin_node, gpus=8, labels=node_labels),
+        ],
+    )
+    try:
+        await create(api, [device_class(gpu_class, driver, extended_resource_name=GPU), *slices])
+        pod = orjson.loads(
+            await request_bytes(
+                api,
+                "POST",
+                f"/api/v1/namespaces/{namespace}/pods",
+                body=make_pod(
+                    "two",
+                    namespace,
+                    scheduler_name="podium",
+                    node_selector=node_labels,
+                    requests={"cpu": "1", GPU: 2},
+                    limits={GPU: 2},
+                ),
+            )
+        )
+        await _leave_claim(api, namespace, pod, dra_node, driver, gpus=7)
+        placed = await _run_podium_until_bound(api, namespace, "two")
+        assert placed["spec"].get("nodeName") == plugin_node, _scheduled_message(placed)
+        assert await _claims(api, namespace) == []
     finally:
         await delete_cluster_objects(
             api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]

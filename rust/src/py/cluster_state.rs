@@ -211,6 +211,12 @@ impl PyClusterState {
             .extended_claim_created(uid, assumed_uid, name, claim_uid);
     }
 
+    /// The claim (name, uid) DynamicResources' PreBind made for the pod's extended resources
+    /// in an earlier attempt, while the informer shows it.
+    fn extended_claim_of(&self, uid: &str) -> Option<(String, String)> {
+        self.lock().extended_claim_of(uid)
+    }
+
     fn claim(&self, namespace: &str, name: &str) -> Option<ClaimInfo> {
         self.lock()
             .claim(namespace, name)

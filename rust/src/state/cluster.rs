@@ -740,6 +740,14 @@ impl ClusterState {
         }
     }
 
+    /// The claim (name, uid) a scheduler made for the extended resources of the pod `uid` in
+    /// an earlier attempt, while the informer shows it: DynamicResources' PostFilter deletes it
+    /// (its devices stay taken while it exists), as does PreBind before a new one is written.
+    pub fn extended_claim_of(&self, uid: &str) -> Option<(String, String)> {
+        let claim = self.dra.extended_claim_of(uid)?.as_ref().ok()?;
+        Some((claim.name.clone(), claim.uid.clone()))
+    }
+
     /// Unreserve for DynamicResources: the claim allocations the pod's assumption made.
     fn forget_claims(&mut self, uid: &str) {
         for claim in self.claims_assumed.remove(uid).unwrap_or_default() {
