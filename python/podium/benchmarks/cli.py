@@ -128,8 +128,18 @@ def queue_command(
 
 @bench_app.command("gpu")
 def gpu_command(
-    nodes: Annotated[int, typer.Option(min=1, help="GPU nodes (8 GPUs in 2 NUMA zones).")] = 1000,
-    steps: Annotated[int, typer.Option(min=1, help="Time steps of the job stream.")] = 240,
+    nodes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="GPU nodes (8 GPUs in 2 NUMA zones; with --dra, 8 GPUs and 4 NICs in slices). "
+            "Default 1,000, with --dra 48.",
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="Time steps of the job stream. Default 240, with --dra 75."),
+    ] = None,
     scenarios: Annotated[
         str,
         typer.Option(
@@ -142,13 +152,48 @@ def gpu_command(
         typer.Option(min=0.05, max=2.0, help="Instead of the scenarios: one stream at this load."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the job stream.")] = 1,
+    dra: Annotated[
+        bool,
+        typer.Option(
+            help="The jobs ask GPUs and aligned NICs through ResourceClaimTemplates, replayed in "
+            "real time against kube-scheduler and podium on a local apiserver with "
+            "kube-controller-manager (one stream, --load, default 1.15)."
+        ),
+    ] = False,
+    step_seconds: Annotated[
+        float, typer.Option(min=0.5, help="With --dra: wall-clock seconds a step lasts.")
+    ] = 4.0,
+    schedulers: Annotated[
+        str, typer.Option(help="With --dra: of kube-scheduler, podium, comma-separated.")
+    ] = "kube-scheduler,podium",
     out: Annotated[Path, typer.Option(help="Directory for the JSON.")] = Path("bench/results"),
 ) -> None:
-    """Replay a seeded 1/2/4/8-GPU job stream: podium's NUMA packing vs Least/MostAllocated."""
+    """Replay a seeded 1/2/4/8-GPU job stream: podium's NUMA packing vs Least/MostAllocated;
+    with --dra, podium vs kube-scheduler placing ResourceClaims on a real apiserver."""
     import dataclasses
+
+    if dra:
+        from podium.benchmarks import gpu_replay_dra
+
+        defaults = gpu_replay_dra.ReplayOptions()
+        gpu_replay_dra.main(
+            gpu_replay_dra.ReplayOptions(
+                nodes=nodes or defaults.nodes,
+                steps=steps or defaults.steps,
+                step_seconds=step_seconds,
+                load=load if load is not None else defaults.load,
+                seed=seed,
+                schedulers=_choices(schedulers, gpu_replay_dra.SCHEDULERS, "scheduler"),
+            ),
+            out,
+            say=lambda line: print(line, file=sys.stderr),
+        )
+        return
 
     from podium.benchmarks.gpu_packing import SCENARIOS, StreamOptions, main
 
+    nodes = nodes or StreamOptions().nodes
+    steps = steps or StreamOptions().steps
     if load is not None:
         chosen = {f"load-{load:g}": StreamOptions(load=load)}
     else:
