@@ -115,6 +115,133 @@ class Completed:
     seconds_since_enqueued: float
 
 
+class _ActiveQ(Generic[P]):
+    """kube's activeQ: the pods ready to be tried, highest priority then oldest; with the fair
+    share, the same items per namespace too. Items are never taken out in place: one whose entry
+    has moved on (``live`` answers None) is stale, skipped when reached or compacted away."""
+
+    def __init__(self, live: Callable[[_Item], _Entry[P] | None], *, per_namespace: bool) -> None:
+        self._live = live
+        self._per_namespace = per_namespace
+        # (-priority, created, token, uid)
+        self._heap: list[_Item] = []
+        # The same items per namespace, for the fair-share order (only ``per_namespace``).
+        self._by_namespace: dict[str, list[_Item]] = {}
+        self._by_namespace_items = 0
+
+    def push(self, entry: _Entry[P], live: int) -> None:
+        """``entry`` (its token just renewed) is active; ``live``: how many are."""
+        item = (-entry.pod.priority, entry.pod.created, entry.token, entry.pod.uid)
+        heapq.heappush(self._heap, item)
+        if self._per_namespace:
+            heapq.heappush(self._by_namespace.setdefault(entry.pod.namespace, []), item)
+            self._by_namespace_items += 1
+            self._compact(live)
+
+    def pop(self) -> _Entry[P] | None:
+        """kube's order: highest priority, then oldest."""
+        while self._heap:
+            entry = self._live(heapq.heappop(self._heap))
+            if entry is not None:
+                return entry
+        return None
+
+    def ranks(self, fair: FairShareLike[P]) -> list[_Rank]:
+        """Every namespace with an active pod, ranked for ``pop_fair``."""
+        ranks = [r for ns in list(self._by_namespace) if (r := self.rank(fair, ns)) is not None]
+        heapq.heapify(ranks)
+        return ranks
+
+    def rank(self, fair: FairShareLike[P], namespace: str) -> _Rank | None:
+        head = self._head(namespace)
+        if head is None:
+            return None
+        pod = head.pod
+        return (-pod.priority, tuple(fair.key(pod)), pod.created, namespace)
+
+    def pop_fair(self, fair: FairShareLike[P], ranks: list[_Rank]) -> _Entry[P] | None:
+        """The highest priority first; among the namespaces with a pod of it, the one the
+        fair share serves first; its oldest pod. The namespace leaves ``ranks`` until the
+        caller has charged it and ranks it again."""
+        while ranks:
+            namespace = ranks[0][3]
+            now = self.rank(fair, namespace)
+            if now is None:
+                heapq.heappop(ranks)
+            elif now != ranks[0]:
+                # Charged (or its head changed) since ranked: ranked again, in its place.
+                heapq.heapreplace(ranks, now)
+            else:
+                heapq.heappop(ranks)
+                head = self._head(namespace)
+                heapq.heappop(self._by_namespace[namespace])
+                self._by_namespace_items -= 1
+                return head
+        return None
+
+    def _head(self, namespace: str) -> _Entry[P] | None:
+        """The namespace's oldest pod of its highest priority (stale items dropped)."""
+        heap = self._by_namespace.get(namespace)
+        while heap:
+            head = self._live(heap[0])
+            if head is not None:
+                return head
+            heapq.heappop(heap)
+            self._by_namespace_items -= 1
+        self._by_namespace.pop(namespace, None)
+        return None
+
+    def _compact(self, live: int) -> None:
+        """Pods popped through one order leave stale items in the other's heaps: drop them once
+        they outnumber the live ones (amortised O(1) a push)."""
+        if len(self._heap) > 2 * live + 64:
+            self._heap = [i for i in self._heap if self._live(i) is not None]
+            heapq.heapify(self._heap)
+        if self._by_namespace_items > 2 * live + 64:
+            for namespace, heap in list(self._by_namespace.items()):
+                kept = [i for i in heap if self._live(i) is not None]
+                if kept:
+                    heapq.heapify(kept)
+                    self._by_namespace[namespace] = kept
+                else:
+                    del self._by_namespace[namespace]
+            self._by_namespace_items = sum(len(h) for h in self._by_namespace.values())
+
+
+class _Gangs(Generic[P]):
+    """The queued members of each gang (any sub-queue, in flight included): popping one member
+    pops them all."""
+
+    def __init__(self, group_of: Callable[[P], Hashable | None] | None) -> None:
+        self._group_of = group_of
+        self._members: dict[Hashable, set[str]] = {}
+
+    def _key(self, pod: P) -> Hashable | None:
+        return self._group_of(pod) if self._group_of is not None else None
+
+    def others(self, pod: P) -> list[str]:
+        """The uids of ``pod``'s gang but its own."""
+        key = self._key(pod)
+        if key is None:
+            return []
+        return [uid for uid in self._members.get(key, ()) if uid != pod.uid]
+
+    def join(self, pod: P) -> None:
+        key = self._key(pod)
+        if key is not None:
+            self._members.setdefault(key, set()).add(pod.uid)
+
+    def leave(self, pod: P) -> None:
+        key = self._key(pod)
+        if key is None:
+            return
+        members = self._members.get(key)
+        if members is not None:
+            members.discard(pod.uid)
+            if not members:
+                del self._members[key]
+
+
 class SchedulingQueue(Generic[P]):
     def __init__(
         self,
@@ -134,16 +261,10 @@ class SchedulingQueue(Generic[P]):
         self._max_backoff = max_backoff
         self._unschedulable_timeout = unschedulable_timeout
         self._clock = clock
-        self._group_of = group_of
         self._fair_share = fair_share
-        # Group key -> uids of its queued members (any sub-queue, in flight included).
-        self._groups: dict[Hashable, set[str]] = {}
+        self._gangs: _Gangs[P] = _Gangs(group_of)
         self._entries: dict[str, _Entry[P]] = {}
-        # (-priority, created, token, uid); stale items are skipped on pop.
-        self._active: list[_Item] = []
-        # The same items per namespace, for the fair-share order (only with ``fair_share``).
-        self._by_namespace: dict[str, list[_Item]] = {}
-        self._by_namespace_items = 0
+        self._active: _ActiveQ[P] = _ActiveQ(self._live, per_namespace=fair_share is not None)
         # (backoff_until, token, uid)
         self._backoff: list[tuple[float, int, str]] = []
         # Parked pods, oldest first (insertion order = parking time): moves and the timeout
@@ -167,7 +288,7 @@ class SchedulingQueue(Generic[P]):
         entry = _Entry(pod=pod, where=_Where.ACTIVE, attempts=0, first_enqueued=self._clock())
         self._entries[pod.uid] = entry
         self._per_namespace[pod.namespace] = self._per_namespace.get(pod.namespace, 0) + 1
-        self._join_group(pod)
+        self._gangs.join(pod)
         self._counts[_Where.ACTIVE] += 1
         self._push_active(entry)
 
@@ -184,9 +305,9 @@ class SchedulingQueue(Generic[P]):
             return
         old_priority = entry.pod.priority
         claims_made = _claims_pending(entry.pod) and not _claims_pending(pod)
-        self._leave_group(entry.pod)
+        self._gangs.leave(entry.pod)
         entry.pod = pod
-        self._join_group(pod)
+        self._gangs.join(pod)
         if entry.where is _Where.ACTIVE and pod.priority != old_priority:
             self._push_active(entry)
         elif claims_made and entry.where in (_Where.UNSCHEDULABLE, _Where.BACKOFF):
@@ -255,24 +376,24 @@ class SchedulingQueue(Generic[P]):
                 await self._sleep(left)
                 self.flush()
         fair = self._fair_share() if self._fair_share is not None else None
-        ranks = self._ranks(fair) if fair is not None else []
+        ranks = self._active.ranks(fair) if fair is not None else []
         batch: list[P] = []
         while len(batch) < max_pods:
-            entry = self._pop_active() if fair is None else self._pop_fair(fair, ranks)
+            entry = self._active.pop() if fair is None else self._active.pop_fair(fair, ranks)
             if entry is None:
                 break
             taken = len(batch)
             self._take(entry, batch)
             # The rest of its gang comes along, wherever it waits (a batch may run over
             # ``max_pods`` by the gang's size: a gang is never split).
-            for member in self._gang_of(entry.pod):
+            for member in (self._entries[uid] for uid in self._gangs.others(entry.pod)):
                 if member.where is not _Where.IN_FLIGHT:
                     self._take(member, batch)
             if fair is not None:
                 # A gang counts whole against its team's share.
                 for pod in batch[taken:]:
                     fair.charge(pod)
-                rank = self._rank(fair, entry.pod.namespace)
+                rank = self._active.rank(fair, entry.pod.namespace)
                 if rank is not None:
                     heapq.heappush(ranks, rank)
         return batch
@@ -284,84 +405,11 @@ class SchedulingQueue(Generic[P]):
             return None
         return entry
 
-    def _pop_active(self) -> _Entry[P] | None:
-        """kube's order: highest priority, then oldest."""
-        while self._active:
-            entry = self._live(heapq.heappop(self._active))
-            if entry is not None:
-                return entry
-        return None
-
-    def _head(self, namespace: str) -> _Entry[P] | None:
-        """The namespace's oldest pod of its highest priority (stale items dropped)."""
-        heap = self._by_namespace.get(namespace)
-        while heap:
-            head = self._live(heap[0])
-            if head is not None:
-                return head
-            heapq.heappop(heap)
-            self._by_namespace_items -= 1
-        self._by_namespace.pop(namespace, None)
-        return None
-
-    def _rank(self, fair: FairShareLike[P], namespace: str) -> _Rank | None:
-        head = self._head(namespace)
-        if head is None:
-            return None
-        pod = head.pod
-        return (-pod.priority, tuple(fair.key(pod)), pod.created, namespace)
-
-    def _ranks(self, fair: FairShareLike[P]) -> list[_Rank]:
-        ranks = [r for ns in list(self._by_namespace) if (r := self._rank(fair, ns)) is not None]
-        heapq.heapify(ranks)
-        return ranks
-
-    def _pop_fair(self, fair: FairShareLike[P], ranks: list[_Rank]) -> _Entry[P] | None:
-        """The highest priority first; among the namespaces with a pod of it, the one the
-        fair share serves first; its oldest pod. The namespace leaves ``ranks`` until the
-        caller has charged it and ranks it again."""
-        while ranks:
-            namespace = ranks[0][3]
-            now = self._rank(fair, namespace)
-            if now is None:
-                heapq.heappop(ranks)
-            elif now != ranks[0]:
-                # Charged (or its head changed) since ranked: ranked again, in its place.
-                heapq.heapreplace(ranks, now)
-            else:
-                heapq.heappop(ranks)
-                head = self._head(namespace)
-                heapq.heappop(self._by_namespace[namespace])
-                self._by_namespace_items -= 1
-                return head
-        return None
-
     def _take(self, entry: _Entry[P], batch: list[P]) -> None:
         self._set_where(entry, _Where.IN_FLIGHT)
         entry.attempts += 1
         entry.popped_at_move = self._moves
         batch.append(entry.pod)
-
-    def _gang_of(self, pod: P) -> list[_Entry[P]]:
-        key = self._group_of(pod) if self._group_of is not None else None
-        if key is None:
-            return []
-        return [self._entries[uid] for uid in self._groups.get(key, ()) if uid != pod.uid]
-
-    def _join_group(self, pod: P) -> None:
-        key = self._group_of(pod) if self._group_of is not None else None
-        if key is not None:
-            self._groups.setdefault(key, set()).add(pod.uid)
-
-    def _leave_group(self, pod: P) -> None:
-        key = self._group_of(pod) if self._group_of is not None else None
-        if key is None:
-            return
-        members = self._groups.get(key)
-        if members is not None:
-            members.discard(pod.uid)
-            if not members:
-                del self._groups[key]
 
     def requeue(self, pod: P, unschedulable: bool) -> None:
         """A popped pod was not bound. ``unschedulable``: no node fits it, so park it until the
@@ -373,9 +421,9 @@ class SchedulingQueue(Generic[P]):
         if entry.deleted:
             self._remove(entry)
             return
-        self._leave_group(entry.pod)
+        self._gangs.leave(entry.pod)
         entry.pod = entry.pending_update if entry.pending_update is not None else pod
-        self._join_group(entry.pod)
+        self._gangs.join(entry.pod)
         updated = entry.pending_update is not None
         entry.pending_update = None
         now = self._clock()
@@ -475,7 +523,7 @@ class SchedulingQueue(Generic[P]):
         entry.where = where
 
     def _remove(self, entry: _Entry[P]) -> None:
-        self._leave_group(entry.pod)
+        self._gangs.leave(entry.pod)
         if entry.where is _Where.UNSCHEDULABLE:
             del self._parked[entry.pod.uid]
         self._counts[entry.where] -= 1
@@ -489,30 +537,8 @@ class SchedulingQueue(Generic[P]):
 
     def _push_active(self, entry: _Entry[P]) -> None:
         entry.token = next(self._tokens)
-        item = (-entry.pod.priority, entry.pod.created, entry.token, entry.pod.uid)
-        heapq.heappush(self._active, item)
-        if self._fair_share is not None:
-            heapq.heappush(self._by_namespace.setdefault(entry.pod.namespace, []), item)
-            self._by_namespace_items += 1
-            self._compact()
+        self._active.push(entry, self._counts[_Where.ACTIVE])
         self._wakeup.set()
-
-    def _compact(self) -> None:
-        """Pods popped through one order leave stale items in the other's heaps: drop them once
-        they outnumber the live ones (amortised O(1) a push)."""
-        live = self._counts[_Where.ACTIVE]
-        if len(self._active) > 2 * live + 64:
-            self._active = [i for i in self._active if self._live(i) is not None]
-            heapq.heapify(self._active)
-        if self._by_namespace_items > 2 * live + 64:
-            for namespace, heap in list(self._by_namespace.items()):
-                kept = [i for i in heap if self._live(i) is not None]
-                if kept:
-                    heapq.heapify(kept)
-                    self._by_namespace[namespace] = kept
-                else:
-                    del self._by_namespace[namespace]
-            self._by_namespace_items = sum(len(h) for h in self._by_namespace.values())
 
     def _push_backoff(self, entry: _Entry[P]) -> None:
         self._set_where(entry, _Where.BACKOFF)

@@ -409,7 +409,7 @@ async def test_stale_items_of_the_other_order_are_compacted(clock: Clock) -> Non
         # Popped in kube's order: the per-namespace heaps keep stale items until compacted.
         for pod in await queue.pop_batch(10):
             queue.done(pod.uid)
-    assert queue._by_namespace_items <= 64 + 2 * 10
+    assert queue._active._by_namespace_items <= 64 + 2 * 10
     fair = _Fair({"ns0": 1, "ns1": 1, "ns2": 1})
     queue.add(Pod("last", namespace="ns1"))
     assert await pop_all(queue) == ["last"]
