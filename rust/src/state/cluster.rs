@@ -809,11 +809,6 @@ impl ClusterState {
         &self.dra
     }
 
-    pub fn dra_mut(&mut self) -> &mut Dra {
-        self.generation += 1;
-        &mut self.dra
-    }
-
     pub fn pod_group(&self, namespace: &str, name: &str) -> Option<Arc<PodGroupRecord>> {
         let key = (lookup(namespace)?, lookup(name)?);
         self.groups.get(key).cloned()

@@ -376,19 +376,33 @@ fn tolerations(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What an `exactly` request and a `firstAvailable` subrequest both say of the devices they
+/// ask for.
+struct AlternativeWire<'a> {
+    class: &'a str,
+    sel: &'a [DeviceSelectorWire],
+    mode: Option<&'a str>,
+    count: Option<i64>,
+    admin_access: bool,
+    tol: &'a [TolerationWire],
+    capacity: Option<&'a super::wire::CapacityRequirementsWire>,
+}
+
 fn alternative(
     ctx: &Ctx<'_>,
     field: &str,
     name: Sym,
-    class: &str,
-    sel: &[DeviceSelectorWire],
-    mode: Option<&str>,
-    count: Option<i64>,
-    admin_access: bool,
-    tol: &[TolerationWire],
-    capacity: Option<&super::wire::CapacityRequirementsWire>,
+    w: &AlternativeWire<'_>,
 ) -> Result<Alternative, DecodeError> {
+    let AlternativeWire {
+        class,
+        sel,
+        mode,
+        count,
+        admin_access,
+        tol,
+        capacity,
+    } = *w;
     if class.is_empty() {
         return Err(ctx.err(format!("{field}.deviceClassName"), "required"));
     }
@@ -447,13 +461,15 @@ fn request(ctx: &Ctx<'_>, i: usize, w: &DeviceRequestWire) -> Result<Request, De
                 ctx,
                 &format!("{field}.exactly"),
                 name,
-                &e.device_class_name,
-                &e.selectors,
-                e.allocation_mode.as_deref(),
-                e.count,
-                e.admin_access.unwrap_or(false),
-                &e.tolerations,
-                e.capacity.as_ref(),
+                &AlternativeWire {
+                    class: &e.device_class_name,
+                    sel: &e.selectors,
+                    mode: e.allocation_mode.as_deref(),
+                    count: e.count,
+                    admin_access: e.admin_access.unwrap_or(false),
+                    tol: &e.tolerations,
+                    capacity: e.capacity.as_ref(),
+                },
             )?]),
             first_available: false,
         }),
@@ -468,13 +484,15 @@ fn request(ctx: &Ctx<'_>, i: usize, w: &DeviceRequestWire) -> Result<Request, De
                         ctx,
                         &format!("{field}.firstAvailable[{j}]"),
                         sym(&format!("{}/{}", w.name, s.name)),
-                        &s.device_class_name,
-                        &s.selectors,
-                        s.allocation_mode.as_deref(),
-                        s.count,
-                        false,
-                        &s.tolerations,
-                        s.capacity.as_ref(),
+                        &AlternativeWire {
+                            class: &s.device_class_name,
+                            sel: &s.selectors,
+                            mode: s.allocation_mode.as_deref(),
+                            count: s.count,
+                            admin_access: false,
+                            tol: &s.tolerations,
+                            capacity: s.capacity.as_ref(),
+                        },
                     )
                 })
                 .collect::<Result<_, _>>()?,

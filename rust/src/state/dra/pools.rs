@@ -7,7 +7,6 @@
 //! so the allocator's per-node lists, the in-use counts and the selector verdicts are arrays.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use super::device::{Device, DeviceKey, NodeScope};
 use super::slice::Slice;
@@ -172,10 +171,6 @@ impl Inventory {
         &self.devices[id as usize].device
     }
 
-    pub fn pool_of(&self, id: DevId) -> &Pool {
-        &self.pools[self.devices[id as usize].pool as usize]
-    }
-
     /// The devices a node can use, in kube's search order (node-local pools first by driver
     /// and pool name, then network-attached ones that select the node).
     pub fn node_devices(&self, node: Sym, labels: &Labels) -> Vec<DevId> {
@@ -228,10 +223,6 @@ impl Inventory {
 
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
-    }
-
-    pub fn shared_arc(self) -> Arc<Self> {
-        Arc::new(self)
     }
 }
 
