@@ -1,0 +1,127 @@
+"""A pod whose ResourceClaimTemplate the controller-manager has not made into a claim yet, on
+the real apiserver (no controller-manager runs here: the test makes the claim, as the
+resourceclaim controller would). As kube-scheduler's DynamicResources PreEnqueue, podium reports
+nothing while the claim follows the pod within moments, then binds the pod: no FailedScheduling
+event and no PodScheduled condition are written for it (two writes per pod on an apiserver busy
+creating pods and claims). A pod whose claim is never made is reported, naming it, a few
+seconds later."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from podium.config import default_config
+from podium.decisions import CLAIMS_PENDING_REPORT_SECONDS
+from podium.rawapi import request_bytes
+from podium.runner import Podium
+from podium.testing.dra import (
+    create,
+    delete_cluster_objects,
+    device_class,
+    exact_request,
+    gpu_slice,
+    resource_claim,
+    resource_claim_template,
+    with_claim_templates,
+)
+from podium.testing.nodes import create_nodes, make_node
+from podium.testing.pods import make_pod
+
+from .test_dra import _pods, _scheduled_message
+from .test_events import list_events
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _make_claim(api: ApiClient, namespace: str, pod: dict[str, Any], gpu_class: str) -> None:
+    """What the resourceclaim controller does for the pod's template: the claim, owned by the
+    pod, then its name in the pod's ``status.resourceClaimStatuses``."""
+    name = pod["metadata"]["name"]
+    claim = resource_claim(f"{name}-gpus-x1", namespace, [exact_request("gpu", gpu_class)])
+    claim["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": name,
+            "uid": pod["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    claim["metadata"]["annotations"] = {"resource.kubernetes.io/pod-claim-name": "gpus"}
+    await create(api, [claim])
+    await request_bytes(
+        api,
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/pods/{name}/status",
+        body={
+            "status": {
+                "resourceClaimStatuses": [{"name": "gpus", "resourceClaimName": f"{name}-gpus-x1"}]
+            }
+        },
+        content_type="application/strategic-merge-patch+json",
+    )
+
+
+async def test_a_pod_is_not_reported_while_its_claim_follows_it_and_is_when_it_never_comes(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    driver, gpu_class = f"gpu.{namespace}.example.com", f"gpu-{namespace}"
+    node = f"dra-pending-{node_labels[next(iter(node_labels))]}"
+    slices = [gpu_slice(f"{node}-gpu", node, driver, gpus=8)]
+    await create_nodes(api, [make_node(node, labels=node_labels)])
+    try:
+        template = resource_claim_template("one-gpu", namespace, [exact_request("gpu", gpu_class)])
+        await create(api, [device_class(gpu_class, driver), *slices, template])
+
+        def pod(name: str) -> dict[str, Any]:
+            return with_claim_templates(
+                make_pod(
+                    name,
+                    namespace,
+                    scheduler_name="podium",
+                    node_selector=node_labels,
+                    requests={"cpu": "1"},
+                ),
+                {"gpus": "one-gpu"},
+            )
+
+        async with Podium(default_config(), api, identity="dra-pending-test") as podium:
+            await podium.start_scheduling()
+            path = f"/api/v1/namespaces/{namespace}/pods"
+            made = orjson.loads(await request_bytes(api, "POST", path, body=pod("made")))
+            await request_bytes(api, "POST", path, body=pod("never"))
+            # podium tries both and finds their claims not made yet; one follows a moment later.
+            await asyncio.sleep(1.0)
+            await _make_claim(api, namespace, made, gpu_class)
+            deadline = time.monotonic() + CLAIMS_PENDING_REPORT_SECONDS + 20
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                stored = await _pods(api, namespace)
+                if stored["made"]["spec"].get("nodeName") and _scheduled_message(stored["never"]):
+                    break
+            await podium.conditions.flush()
+            await podium.recorder.flush()
+        stored = await _pods(api, namespace)
+        assert stored["made"]["spec"].get("nodeName") == node
+        notes = {
+            (e["regarding"]["name"], e["reason"], e["note"])
+            for e in await list_events(api, namespace)
+        }
+        assert {(n, r) for n, r, _ in notes if r == "FailedScheduling"} == {
+            ("never", "FailedScheduling")
+        }, notes
+        assert not [
+            c for c in stored["made"]["status"].get("conditions", []) if c["status"] == "False"
+        ]
+        assert "ResourceClaim not created yet" in _scheduled_message(stored["never"])
+    finally:
+        await delete_cluster_objects(
+            api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
+        )
