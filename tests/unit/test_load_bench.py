@@ -30,6 +30,9 @@ from podium.benchmarks.e2e_workloads import (
     CHURN_MODE,
     DEEP_QUEUE,
     DRA,
+    GANG,
+    GANG_SIZE,
+    GPU,
     UNPLACEABLE_GPUS,
     UNPLACEABLE_LABEL,
     WORKLOADS,
@@ -37,6 +40,7 @@ from podium.benchmarks.e2e_workloads import (
     bench_job,
     bench_node,
     bench_pod,
+    bench_pod_groups,
     case_modes,
     ceiling_selector,
     dra_cluster_objects,
@@ -108,6 +112,18 @@ def test_dra_pods_use_claim_templates_on_driver_slices_and_the_ceiling_sits_out(
     }
     assert not runs(CEILING, DRA) and runs(KUBE_SCHEDULER, DRA) and runs(PODIUM, DRA)
     assert DRA not in LoadOptions().workloads, "asked for by name"
+
+
+def test_gang_pods_join_workload_api_pod_groups_kube_scheduler_places_too() -> None:
+    pods = [bench_pod(GANG, i, nodes=10, **COMMON) for i in range(GANG_SIZE + 1)]
+    groups = bench_pod_groups(GANG, GANG_SIZE + 1, namespace="ns")
+    assert [g["apiVersion"] for g in groups] == ["scheduling.k8s.io/v1beta1"] * 2
+    assert [g["spec"]["schedulingPolicy"]["gang"]["minCount"] for g in groups] == [GANG_SIZE, 1]
+    linked = [p["spec"]["schedulingGroup"]["podGroupName"] for p in pods]
+    assert linked == [groups[0]["metadata"]["name"]] * GANG_SIZE + [groups[1]["metadata"]["name"]]
+    assert all(p["spec"]["containers"][0]["resources"]["limits"][GPU_RESOURCE] for p in pods)
+    assert bench_pod_groups("plain", 8, namespace="ns") == []
+    assert not runs(CEILING, GANG) and runs(KUBE_SCHEDULER, GANG) and runs(PODIUM, GANG)
 
 
 def test_lease_grows_with_the_cluster_beyond_5000_nodes() -> None:
@@ -187,11 +203,12 @@ def test_ceiling_reads_the_kubeconfig(tmp_path: Path) -> None:
     assert endpoint.headers == {"Authorization": "Bearer secret"}
 
 
-def _report(rates: dict[tuple[str, str, str], tuple[float, float]]) -> LoadReport:
+def _report(
+    rates: dict[tuple[str, str, str], tuple[float, float]],
+    workloads: tuple[str, ...] = ("plain", "anti_affinity", DEEP_QUEUE, GANG),
+) -> LoadReport:
     """A report whose cases have the given (pods/s, p99 ms)."""
-    options = LoadOptions(
-        workloads=("plain", "anti_affinity", DEEP_QUEUE, "gang"), modes=(BACKLOG, RATE)
-    )
+    options = LoadOptions(workloads=workloads, modes=(BACKLOG, RATE))
     report = LoadReport(options=options, started="", machine={})
     for (scheduler, workload, mode), (rate, p99) in rates.items():
         case = CaseResult(scheduler, workload, mode, pods=100, bound=100)
@@ -212,7 +229,7 @@ def test_targets_compare_podium_with_the_ceiling_and_kube() -> None:
             (CEILING, DEEP_QUEUE, BACKLOG): (1000, 500),
             (KUBE_SCHEDULER, DEEP_QUEUE, BACKLOG): (300, 900),
             (PODIUM, DEEP_QUEUE, BACKLOG): (500, 800),
-            (PODIUM, "gang", BACKLOG): (700, 300),
+            (PODIUM, GANG, BACKLOG): (700, 300),
         }
     )
     checks = {c.name: c.status for c in evaluate(report)}
@@ -225,7 +242,31 @@ def test_targets_compare_podium_with_the_ceiling_and_kube() -> None:
     assert checks[deep] == "missed"
     # Rate mode ran for nobody: every check that needs it is absent or not measured.
     assert checks["plain, rate: podium pods/s >= 0.9 x bind ceiling"] == "not measured"
-    assert not any(name.startswith("gang") for name in checks)  # podium only: no one to compare
+    # Without gpu pods to compare with: the p99 bound alone (none in backlog), and kube's.
+    assert checks["gang, backlog: podium drain > kube-scheduler (GangScheduling)"] == (
+        "not measured"
+    )
+    assert not any(name.startswith("gang, backlog: podium gang") for name in checks)
+
+
+def test_gang_targets_compare_with_podiums_own_gpu_pods_and_kube() -> None:
+    report = _report(
+        {
+            (KUBE_SCHEDULER, GANG, BACKLOG): (40, 20000),
+            (PODIUM, GANG, BACKLOG): (95, 9000),
+            (PODIUM, GPU, BACKLOG): (100, 8000),
+            (KUBE_SCHEDULER, GANG, RATE): (30, 9000),
+            (PODIUM, GANG, RATE): (50, 2500),
+            (PODIUM, GPU, RATE): (60, 1000),
+        },
+        workloads=(GPU, GANG),
+    )
+    checks = {c.name: c.status for c in evaluate(report)}
+    assert checks["gang, backlog: podium gang pods/s >= 0.9 x podium gpu pods/s"] == "met"
+    assert checks["gang, rate: podium gang pods/s >= 0.9 x podium gpu pods/s"] == "missed"
+    assert checks["gang, rate: podium gang p99 < 2,000 ms"] == "missed"
+    assert "gang, backlog: podium gang p99 < 2,000 ms" not in checks
+    assert checks["gang, backlog: podium drain > kube-scheduler (GangScheduling)"] == "met"
 
 
 def test_a_scheduler_above_the_ceiling_is_flagged() -> None:

@@ -265,7 +265,8 @@ def load_command(
         str,
         typer.Option(
             help="Workloads, comma-separated, of: plain, gpu, anti_affinity, spread, gang "
-            "(podium only), deep_queue (20% of the pods unschedulable), churn (Jobs arriving "
+            "(Workload API PodGroups of 8 one-GPU pods; not the bind ceiling), deep_queue "
+            "(20% of the pods unschedulable), churn (Jobs arriving "
             "and completing), dra (1/2/4/8 GPUs and aligned NICs through ResourceClaimTemplates "
             "on driver ResourceSlices; not the bind ceiling; not run unless named)."
         ),

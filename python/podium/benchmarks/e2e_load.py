@@ -42,7 +42,6 @@ from podium.benchmarks.e2e_workloads import (
     DEFAULT_WORKLOADS,
     DRA,
     JOB_PODS,
-    PODIUM_ONLY_WORKLOADS,
     bench_claim_templates,
     bench_job,
     bench_node,
@@ -59,11 +58,10 @@ from podium.benchmarks.stats import percentile
 from podium.kubeclient import api_client
 from podium.rawapi import ApiStatusError, request_bytes
 from podium.testing.binaries import ensure_kwok
-from podium.testing.crds import install_crds
 from podium.testing.kwok.controller import NODE_LEASE_SECONDS
 from podium.testing.live_cluster import LiveCluster
 from podium.testing.nodes import create_nodes, delete_nodes
-from podium.testing.podgroups import create_pod_group
+from podium.testing.podgroups import create_workload_pod_group
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -250,10 +248,8 @@ async def run_load(
 
 
 async def _prepare_workloads(api: ApiClient, options: LoadOptions, say: Say) -> None:
-    """What the chosen workloads need of the cluster: the PodGroup CRD, DRA's classes and slices."""
-    if PODIUM_ONLY_WORKLOADS & set(options.workloads):
-        async with asyncio.timeout(60):
-            await install_crds(api)
+    """What the chosen workloads need of the cluster: DRA's classes and slices (gangs use the
+    Workload API's PodGroups, served by the apiserver itself)."""
     if DRA in options.workloads:
         started = time.monotonic()
         objects = dra_cluster_objects(options.nodes)
@@ -429,7 +425,7 @@ async def _run_case(
         ]
         case.unplaceable = sum(not placeable(case.workload, i) for i in range(options.pods))
     for pod_group in bench_pod_groups(case.workload, options.pods, namespace=namespace):
-        await create_pod_group(api, pod_group)
+        await create_workload_pod_group(api, pod_group)
     await create_objects(api, bench_claim_templates(case.workload, namespace=namespace))
     run = _Case(api, case, server, namespace, common, pods, options)
     companions = _Companions.of(cluster)

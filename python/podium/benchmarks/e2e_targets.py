@@ -8,7 +8,11 @@ and says so). Measured and reported, never asserted.
   issue 17);
 - podium's p99 creation→bound latency below kube-scheduler's in every case both ran;
 - with a deep queue of unschedulable GPU pods (deep_queue: 20% of the backlog), the rest drains
-  at at least 0.9 x the ceiling (which binds only the placeable pods).
+  at at least 0.9 x the ceiling (which binds only the placeable pods);
+- gangs (issue 18: Workload API PodGroups of one-GPU members): podium's gang pods/s at least
+  0.9 x its own GPU pods/s in the same run and mode, its gang p99 under 2 s (pods created while
+  it runs: a backlog's latency counts from the scheduler's launch), and its gang drain above
+  kube-scheduler's (GangScheduling).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from podium.benchmarks.e2e_workloads import (
     ANTI_AFFINITY,
     DEEP_QUEUE,
     DRA,
+    GANG,
     GPU,
     PLAIN,
     SPREAD,
@@ -40,6 +45,9 @@ KUBE_FACTORS: dict[str, float] = {
     ANTI_AFFINITY: 10.0,
     DRA: 3.0,
 }
+# Gangs against podium's own GPU pods (issue 18), and their p99 bound.
+GANG_SHARE = 0.9
+GANG_P99_MS = 2000.0
 # Outside backlog mode every scheduler is held to the creation rate: only a clear excess
 # there says the ceiling is no ceiling, not the noise between two runs at the same rate.
 CEILING_NOISE = 1.05
@@ -132,6 +140,51 @@ def evaluate(report: LoadReport) -> list[TargetCheck]:
                     _rate(_case(report, PODIUM, DEEP_QUEUE, mode)),
                     CEILING_SHARE * _rate(_case(report, CEILING, DEEP_QUEUE, mode)),
                     op=">=",
+                    unit="/s",
+                )
+            )
+    checks.extend(_gang_checks(report, pairs))
+    return checks
+
+
+def _gang_checks(report: LoadReport, pairs: list[tuple[str, str]]) -> list[TargetCheck]:
+    """Issue 18's: gangs at the pace of podium's own GPU pods, p99 under 2 s, ahead of
+    kube-scheduler's gang scheduling."""
+    if GANG not in report.options.workloads or PODIUM not in report.options.schedulers:
+        return []
+    checks = []
+    for workload, mode in pairs:
+        if workload != GANG:
+            continue
+        gang = _case(report, PODIUM, GANG, mode)
+        if GPU in report.options.workloads:
+            checks.append(
+                _compare(
+                    f"{GANG}, {mode}: podium gang pods/s >= {GANG_SHARE} x podium gpu pods/s",
+                    _rate(gang),
+                    GANG_SHARE * _rate(_case(report, PODIUM, GPU, mode)),
+                    op=">=",
+                    unit="/s",
+                )
+            )
+        if mode != BACKLOG:  # a backlog's latency counts from the scheduler's launch
+            checks.append(
+                _compare(
+                    f"{GANG}, {mode}: podium gang p99 < {GANG_P99_MS:,.0f} ms",
+                    _p99(gang),
+                    GANG_P99_MS,
+                    op="<",
+                    unit=" ms",
+                )
+            )
+        if _ran(report, KUBE_SCHEDULER, GANG) and mode == BACKLOG:
+            kube = _rate(_case(report, KUBE_SCHEDULER, GANG, mode))
+            checks.append(
+                _compare(
+                    f"{GANG}, {mode}: podium drain > kube-scheduler (GangScheduling)",
+                    _rate(gang),
+                    kube,
+                    op=">",
                     unit="/s",
                 )
             )

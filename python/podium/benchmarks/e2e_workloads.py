@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.benchmarks import dra_workloads
-from podium.benchmarks.e2e_schedulers import CEILING, PODIUM
-from podium.gang import POD_GROUP_LABEL
+from podium.benchmarks.e2e_schedulers import CEILING
 from podium.testing.kwok.nodes import make_kwok_node
 from podium.testing.nodes import GPU_RESOURCE, HOSTNAME_LABEL, ZONE_LABEL
-from podium.testing.podgroups import make_pod_group
+from podium.testing.podgroups import make_workload_pod_group
 from podium.testing.pods import make_pod
 from podium.testing.workloads import make_job
 
@@ -29,11 +28,10 @@ DRA = "dra"
 WORKLOADS = (PLAIN, GPU, ANTI_AFFINITY, SPREAD, GANG, DEEP_QUEUE, CHURN, DRA)
 # What runs when none is chosen: DRA needs slices on every node, asked for by name.
 DEFAULT_WORKLOADS = (PLAIN, GPU, ANTI_AFFINITY, SPREAD, GANG, DEEP_QUEUE, CHURN)
-# Neither kube-scheduler nor the bind ceiling knows PodGroups: they would bind gang members one
-# by one, which is not the same work, so only podium runs these.
-PODIUM_ONLY_WORKLOADS = frozenset({GANG})
-# The bind ceiling binds without allocating claims: not the same work, so it sits these out.
-DECIDING_ONLY_WORKLOADS = frozenset({DRA})
+# The bind ceiling binds without allocating claims (DRA) or waiting for a gang's quorum (gang: the
+# Workload API's PodGroups, which kube-scheduler 1.37's GangScheduling places as podium does):
+# not the same work, so it sits these out.
+DECIDING_ONLY_WORKLOADS = frozenset({DRA, GANG})
 # Jobs arriving at a steady rate while earlier ones complete: its own creation mode.
 CHURN_MODE = "steady"
 # Members per gang, one GPU each: a gang fills a node's GPUs or spreads over several.
@@ -149,10 +147,15 @@ def bench_pod(
         pod["spec"]["containers"][0]["resources"]["claims"] = [{"name": dra_workloads.CLAIM_NAME}]
         return pod
     if workload == GANG:
-        gang = {POD_GROUP_LABEL: _gang_name(index // GANG_SIZE)}
+        # Joined through spec.schedulingGroup (the Workload API), which kube-scheduler reads too.
         gpu: dict[str, str | int] = {"cpu": 4, "memory": "32Gi", GPU_RESOURCE: 1}
         return make_pod(
-            name, namespace, requests=gpu, limits={GPU_RESOURCE: 1}, labels=gang, **common
+            name,
+            namespace,
+            requests=gpu,
+            limits={GPU_RESOURCE: 1},
+            pod_group=_gang_name(index // GANG_SIZE),
+            **common,
         )
     raise ValueError(f"unknown pod workload {workload!r}; choose from {', '.join(WORKLOADS)}")
 
@@ -217,21 +220,22 @@ def dra_cluster_objects(nodes: int) -> list[dict[str, Any]]:
 
 
 def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[str, Any]]:
-    """The PodGroups ``pods`` pods of ``workload`` join (none but for gangs); the last gang is
-    smaller when ``pods`` is not a multiple of ``GANG_SIZE``, and waits for no one."""
+    """The Workload API PodGroups (``scheduling.k8s.io/v1beta1``, gang policy) ``pods`` pods of
+    ``workload`` join (none but for gangs); the last gang is smaller when ``pods`` is not a
+    multiple of ``GANG_SIZE``, and waits for no one."""
     if workload != GANG:
         return []
     return [
-        make_pod_group(_gang_name(g), namespace, min_member=min(GANG_SIZE, pods - g * GANG_SIZE))
+        make_workload_pod_group(
+            _gang_name(g), namespace, min_count=min(GANG_SIZE, pods - g * GANG_SIZE)
+        )
         for g in range(-(-pods // GANG_SIZE))
     ]
 
 
 def runs(scheduler: str, workload: str) -> bool:
     """Whether ``scheduler`` takes part in ``workload``."""
-    if scheduler == CEILING and workload in DECIDING_ONLY_WORKLOADS:
-        return False
-    return scheduler == PODIUM or workload not in PODIUM_ONLY_WORKLOADS
+    return not (scheduler == CEILING and workload in DECIDING_ONLY_WORKLOADS)
 
 
 def case_modes(workload: str, modes: tuple[str, ...]) -> tuple[str, ...]:
