@@ -288,39 +288,7 @@ impl Batch {
 
     /// Keeps what the full cycle of `pod` learned for the next pods of its shape.
     fn learn(&mut self, pod: &Arc<PodRecord>, learned: Learned) {
-        match learned {
-            Learned::Refused {
-                failures,
-                keys,
-                loose,
-            } => self.reuse.refuse(Refusal {
-                pod: pod.clone(),
-                failures,
-                keys,
-                seen: self.touched.len(),
-                loose,
-            }),
-            Learned::Ranked {
-                nodes,
-                plugins,
-                keys,
-                score_keys,
-                raw,
-                evaluated,
-                loose,
-            } => self.reuse.keep(Ranking {
-                pod: pod.clone(),
-                nodes,
-                plugins,
-                keys,
-                score_keys,
-                raw,
-                evaluated,
-                seen: self.touched.len(),
-                uses: 0,
-                loose,
-            }),
-        }
+        learned.keep(pod, self.touched.len(), &mut self.reuse);
     }
 
     /// Decides `pod` by what an earlier pod of its shape left (see `runtime::reuse`), placing
@@ -870,6 +838,129 @@ enum Learned {
         keys: ShapeKeys,
         loose: bool,
     },
+}
+
+impl Learned {
+    /// Kept in `reuse` for `pod`'s shape, having seen `seen` placements.
+    fn keep(self, pod: &Arc<PodRecord>, seen: usize, reuse: &mut Reuse) {
+        match self {
+            Self::Refused {
+                failures,
+                keys,
+                loose,
+            } => reuse.refuse(Refusal {
+                pod: pod.clone(),
+                failures,
+                keys,
+                seen,
+                loose,
+            }),
+            Self::Ranked {
+                nodes,
+                plugins,
+                keys,
+                score_keys,
+                raw,
+                evaluated,
+                loose,
+            } => reuse.keep(Ranking {
+                pod: pod.clone(),
+                nodes,
+                plugins,
+                keys,
+                score_keys,
+                raw,
+                evaluated,
+                seen,
+                uses: 0,
+                loose,
+            }),
+        }
+    }
+}
+
+/// `schedule_pod` for pods decided one after another on one node list and one `options.only`
+/// (a gang's members in a trial), each seeing the earlier ones placed: a pod of the shape of an
+/// earlier one is decided from the ranking that pod left in `reuse` (kube's opportunistic
+/// batching, as a batch does), its filters and raw scores run again only on the nodes in
+/// `changed` after the ranking (`changed`: every node placed on or restored since `reuse` was
+/// empty, in order; the caller pushes the node it places the pod on).
+pub fn schedule_pod_reusing(
+    profile: &Profile,
+    cluster: Cluster<'_>,
+    pod: &Arc<PodRecord>,
+    options: Options<'_>,
+    (reuse, changed): (&mut Reuse, &[usize]),
+) -> (Decision, Option<usize>) {
+    // As a batch's `reusable_pod`, but a group's members are what this is for; no outside
+    // plugin judges (their verdicts are not kept).
+    let reusable = options.extension.is_none()
+        && pod.error.is_none()
+        && pod.nominated_node.is_none()
+        && pod.claims.is_empty()
+        && pod.resource_claims.is_empty();
+    if !reusable {
+        return schedule_pod(profile, cluster, pod, options);
+    }
+    if reuse.holds(pod)
+        && let Some(decision) = decide_reusing(profile, cluster, pod, options, (reuse, changed))
+    {
+        return decision;
+    }
+    let (decision, chosen, learned) = cycle(profile, cluster, pod, options, true);
+    if let Some(learned) = learned {
+        learned.keep(pod, changed.len(), reuse);
+    }
+    (decision, chosen)
+}
+
+/// `schedule_pod_reusing`'s pod decided from what `reuse` keeps for its shape; None when nothing
+/// kept serves it (the caller runs a full cycle).
+fn decide_reusing(
+    profile: &Profile,
+    cluster: Cluster<'_>,
+    pod: &Arc<PodRecord>,
+    options: Options<'_>,
+    (reuse, changed): (&mut Reuse, &[usize]),
+) -> Option<(Decision, Option<usize>)> {
+    let ctx = PodContext {
+        pod,
+        nodes: cluster.nodes,
+        namespaces: cluster.namespaces,
+        volumes: cluster.volumes,
+        dra: cluster.dra,
+        index: options.index,
+    };
+    let candidates = options.only.map_or(cluster.nodes.len(), <[usize]>::len);
+    let pod_cycle = PodCycle::new(profile, ctx, options, candidates);
+    // PreFilter first: what the filters read beyond the pod picks among what is kept.
+    let states = pre_filter(profile, &pod_cycle.ctx).ok()?;
+    let (kept, exact) = reuse.take(pod, &filter_keys(profile, &states)?)?;
+    let mut ranking = match kept {
+        Kept::Ranking(ranking) => ranking,
+        Kept::Refusal(refusal) => {
+            // Refusals are learned over whole node lists only: none is kept here.
+            reuse.refuse(refusal);
+            return None;
+        }
+    };
+    let mut dirty: Vec<usize> = changed.get(ranking.seen..).unwrap_or_default().to_vec();
+    dirty.sort_unstable();
+    dirty.dedup();
+    match pod_cycle.run_reusing(&mut ranking, &states, &dirty, exact) {
+        Ok((decision, i)) => {
+            ranking.seen = changed.len();
+            ranking.uses += 1;
+            reuse.keep(ranking);
+            Some((decision, Some(i)))
+        }
+        Err(unused) => {
+            if unused == Unused::Keep {
+                reuse.keep(ranking);
+            }
+            None
+        }
+    }
 }
 
 /// Why a kept ranking or refusal did not serve a pod: `Keep` it for others (the pod only

@@ -677,6 +677,26 @@ fn identical_members_share_filter_verdicts() {
 }
 
 #[test]
+fn identical_members_share_their_ranking() {
+    // The first member ranks the nodes; the next are decided from its ranking, with only the
+    // node each placement changed judged again (it fills n4 after one member: never twice).
+    let pods = members("a", 6, 700, "g");
+    let nodes = [
+        ("n1", "", 2000),
+        ("n2", "", 1500),
+        ("n3", "", 3000),
+        ("n4", "", 1000),
+    ];
+    let snap = snapshot(&nodes, &pods);
+    let ds = place(&snap, &pods, &group("", 6));
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    assert!(!ds[0].reused, "the first member runs a full cycle");
+    assert_eq!(ds.iter().filter(|d| d.reused).count(), 5, "{ds:?}");
+    let on = nodes_of(&ds);
+    assert!(on.iter().filter(|n| *n == "n4").count() <= 1, "{on:?}");
+}
+
+#[test]
 fn placements_match_member_by_member_decisions() {
     // The memo must not change a decision: the same gang decided without one lands the same.
     let pods = members("a", 6, 700, "g");

@@ -5,19 +5,26 @@
 //!
 //! A member costs one scheduling cycle over the domain's nodes, sampled as a pod's cycle is over
 //! the cluster; members of one kind (see `FilterMemo`) share their filter verdicts, so each node
-//! is filtered once per kind and again only after a member lands on it.
+//! is filtered once per kind and again only after a member lands on it. Members of one shape
+//! (`state::pod_shape`) share more, as a batch's pods do (`runtime::reuse`): the first leaves its
+//! ranking (feasible nodes, each score plugin's raw score), the next are decided from it with
+//! only the nodes placed on since judged again: a gang of 64 identical members scores its
+//! domain's sample about once, not 64 times.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::cycle::{Cluster, Decision, FilterMemo, Options, assume_claims, schedule_pod};
+use crate::cycle::{
+    Cluster, Decision, FilterMemo, Options, assume_claims, schedule_pod, schedule_pod_reusing,
+};
 use crate::framework::batch_state::BatchState;
 use crate::framework::code::Code;
 use crate::framework::extension::Extension;
 use crate::framework::index_view::{IndexView, NO_NODE};
 use crate::intern::{Sym, resolve};
 use crate::runtime::profile::Profile;
+use crate::runtime::reuse::Reuse;
 use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
@@ -108,6 +115,10 @@ pub(super) struct Work {
     log: Vec<(usize, Arc<NodeInfo>, usize)>,
     /// Nodes holding a member placed in this trial.
     used: Vec<bool>,
+    /// Every node placed on or restored by an undo, in order: what a kept ranking judges again.
+    changed: Vec<usize>,
+    /// Rankings of the members decided on the current node list (`place`'s `open`), by shape.
+    reuse: Reuse,
 }
 
 impl Work {
@@ -193,6 +204,8 @@ impl<'a> Search<'a> {
             batch: BatchState::default(),
             log: Vec::new(),
             used: vec![false; self.nodes.len()],
+            changed: Vec::new(),
+            reuse: Reuse::default(),
         };
         let order = rotated(&domain.nodes, self.start);
         let outcome = match self.slices {
@@ -260,6 +273,8 @@ impl<'a> Search<'a> {
             let mut last: Option<(Decision, usize)> = None;
             let mut landed = false;
             for s in ranked {
+                // Rankings are of one node list: this sub-domain's.
+                work.reuse.clear();
                 let mark = self.mark(work);
                 let distinct = self.gang.group.distinct_hosts;
                 let mut open: Vec<usize> = subs[s]
@@ -364,7 +379,14 @@ impl<'a> Search<'a> {
             index: Some(&index),
             ..Options::default()
         };
-        let (decision, chosen) = schedule_pod(self.profile, cluster, pod, options);
+        // Members on distinct hosts change the node list with each placement: no ranking of the
+        // previous list serves them.
+        let (decision, chosen) = if self.gang.group.distinct_hosts {
+            schedule_pod(self.profile, cluster, pod, options)
+        } else {
+            let kept = (&mut work.reuse, work.changed.as_slice());
+            schedule_pod_reusing(self.profile, cluster, pod, options, kept)
+        };
         self.examined += decision.evaluated_nodes;
         let Some(i) = chosen else {
             return Err(Box::new(decision));
@@ -378,6 +400,7 @@ impl<'a> Search<'a> {
             return Err(Box::new(failed));
         }
         work.log.push((i, work.nodes[i].clone(), m));
+        work.changed.push(i);
         work.used[i] = true;
         work.index.add(self.slots[i], pod);
         if let Some(record) = &work.nodes[i].node {
@@ -414,6 +437,7 @@ impl<'a> Search<'a> {
                     .remove_pod(&self.members[m], &work.namespaces, &record.labels);
             }
             work.nodes[i] = before;
+            work.changed.push(i);
             work.used[i] = work.log.iter().any(|&(j, ..)| j == i);
             self.forget(i);
         }
