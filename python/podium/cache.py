@@ -97,6 +97,8 @@ class QueueSink(Protocol):
     def update(self, pod: PendingPod) -> None: ...
     def delete(self, uid: str) -> None: ...
     def move_all_to_active_or_backoff(self, reason: str) -> object: ...
+    def move_group(self, key: tuple[str, str], reason: str) -> object: ...
+    def move_groups(self, reason: str) -> object: ...
     def activate(self, uid: str) -> object: ...
 
 
@@ -182,6 +184,12 @@ class Cache:
         elif change.kind in (Kind.PRIORITY_CLASS, Kind.POD_DISRUPTION_BUDGET):
             # Only preemption reads them: nothing parked fits because of them.
             return
+        elif change.kind in (Kind.POD_GROUP, Kind.WORKLOAD_POD_GROUP):
+            # A group's change (its status written as other gangs are placed, too) concerns its
+            # own members alone (kube's GangScheduling queueing hint).
+            self._queue.move_group(
+                (change.namespace, change.name), f"{change.kind.name}{change.event.name.title()}"
+            )
         elif change.event in (EventType.ADDED, EventType.MODIFIED, EventType.DELETED):
             # Topology, volumes, namespaces, groups: any change may unblock a parked pod.
             self._queue.move_all_to_active_or_backoff(
@@ -238,6 +246,9 @@ class Cache:
     def _on_relist(self, kind: Kind) -> None:
         if kind == Kind.ELASTIC_QUOTA:
             self._quota_tree_changed()
+        if kind in (Kind.POD_GROUP, Kind.WORKLOAD_POD_GROUP):
+            self._queue.move_groups(f"{kind.name}Relist")
+            return
         if kind != Kind.POD:
             self._queue.move_all_to_active_or_backoff(f"{kind.name}Relist")
             return

@@ -41,6 +41,12 @@ class NoQueue:
     def move_all_to_active_or_backoff(self, reason: str) -> None:
         pass
 
+    def move_group(self, key: tuple[str, str], reason: str) -> None:
+        pass
+
+    def move_groups(self, reason: str) -> None:
+        pass
+
     def activate(self, uid: str) -> None:
         pass
 

@@ -58,11 +58,13 @@ class GangCycle:
         if group is None or not readiness.ready:
             for pod in members:
                 self._failures.unschedulable(pod, readiness.message)
-                self._queue.requeue(pod, unschedulable=True)
+                # Until its own group's events (kube's GangScheduling PreEnqueue).
+                self._queue.requeue(pod, unschedulable=True, gang_incomplete=True)
             result.unschedulable += len(members)
             self._gangs.waiting(key, readiness.message, tried=False)
             return
-        job = job_groups(group, self._state.pod_groups())
+        # Every group is listed only for a gang with a job to balance.
+        job = job_groups(group, self._state.pod_groups()) if group.job else [group.name]
         decisions = await self._calls.decide(
             snapshot.schedule_gang, members, profile, result, group, job, judge
         )

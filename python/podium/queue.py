@@ -20,7 +20,13 @@ at once, without backoff. A pod failing again and again while the controller cat
 otherwise back off for seconds after its claim exists.
 
 Gangs: with ``group_of``, popping a pod of a group pops every other queued member of that group
-with it (whichever sub-queue it waits in), so a gang reaches the scheduler whole.
+with it (whichever sub-queue it waits in), so a gang reaches the scheduler whole. Gangs have
+their own queueing hints (kube's GangScheduling): a PodGroup's change concerns its members alone
+(``move_group``; ``move_groups`` after a relist), never the other parked pods; and a gang parked
+because it is incomplete (fewer members than its minimum, no PodGroup: kube's PreEnqueue would
+not have let it in, ``requeue(..., gang_incomplete=True)``) waits for its own group's events (a
+member arriving pops it along; its PodGroup changing), not for the cluster-wide moves a gang
+that lacked room waits for (a node added or changed, a pod deleted).
 
 Fair share: with ``fair_share`` (the core's ``ClusterState.fair_share``: None without
 ElasticQuotas), pods of one priority are served team by team, the team furthest below its
@@ -104,6 +110,8 @@ class _Entry(Generic[P]):
     # While in flight: the latest add/update seen, or ``deleted``.
     pending_update: P | None = None
     deleted: bool = False
+    # Parked as a member of an incomplete gang: only its group's events move it.
+    gang_incomplete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +234,13 @@ class _Gangs(Generic[P]):
             return []
         return [uid for uid in self._members.get(key, ()) if uid != pod.uid]
 
+    def members(self, key: Hashable) -> set[str]:
+        """The uids of gang ``key``'s queued members."""
+        return self._members.get(key, set())
+
+    def in_one(self, pod: P) -> bool:
+        return self._key(pod) is not None
+
     def join(self, pod: P) -> None:
         key = self._key(pod)
         if key is not None:
@@ -333,8 +348,28 @@ class SchedulingQueue(Generic[P]):
         """A cluster event may have made parked pods schedulable: release them all. Those whose
         backoff has not expired go to backoff. Returns how many moved."""
         self._moves += 1
-        # A pod waiting for its claims to be made moves on its own update only.
-        parked = [e for e in self._parked.values() if not _claims_pending(e.pod)]
+        # A pod waiting for its claims to be made moves on its own update only; a member of an
+        # incomplete gang on its group's events only (no cluster change adds members).
+        parked = [
+            e for e in self._parked.values() if not (_claims_pending(e.pod) or e.gang_incomplete)
+        ]
+        return self._move_parked(parked, reason)
+
+    def move_group(self, key: Hashable, reason: str) -> int:
+        """A PodGroup changed (added, updated, deleted): its parked members may fit now (a
+        minimum lowered, the group created or fixed); no other pod can. Returns how many moved."""
+        self._moves += 1
+        members = self._gangs.members(key)
+        return self._move_parked([self._parked[u] for u in members if u in self._parked], reason)
+
+    def move_groups(self, reason: str) -> int:
+        """PodGroups were relisted: every parked gang member may fit now. Returns how many
+        moved."""
+        self._moves += 1
+        parked = [e for e in self._parked.values() if self._gangs.in_one(e.pod)]
+        return self._move_parked(parked, reason)
+
+    def _move_parked(self, parked: list[_Entry[P]], reason: str) -> int:
         now = self._clock()
         for entry in parked:
             self._move_out_of_unschedulable(entry, now)
@@ -411,9 +446,11 @@ class SchedulingQueue(Generic[P]):
         entry.popped_at_move = self._moves
         batch.append(entry.pod)
 
-    def requeue(self, pod: P, unschedulable: bool) -> None:
+    def requeue(self, pod: P, unschedulable: bool, *, gang_incomplete: bool = False) -> None:
         """A popped pod was not bound. ``unschedulable``: no node fits it, so park it until the
-        cluster changes; otherwise (an error, a failed bind) retry after its backoff."""
+        cluster changes; otherwise (an error, a failed bind) retry after its backoff.
+        ``gang_incomplete``: it is a member of a gang that cannot be tried yet (members or its
+        PodGroup missing), parked until its group's events rather than the cluster's."""
         entry = self._entries.get(pod.uid)
         if entry is None or entry.where is not _Where.IN_FLIGHT:
             log.warning("requeue of pod %s that is not in flight; ignored", pod.uid)
@@ -426,6 +463,7 @@ class SchedulingQueue(Generic[P]):
         self._gangs.join(entry.pod)
         updated = entry.pending_update is not None
         entry.pending_update = None
+        entry.gang_incomplete = unschedulable and gang_incomplete
         now = self._clock()
         if unschedulable and _claims_pending(pod):
             # Its claims were not made yet (kube's PreEnqueue would not have let it be tried):
@@ -500,6 +538,11 @@ class SchedulingQueue(Generic[P]):
     def pending_by_namespace(self) -> dict[str, int]:
         """Queued pods per namespace, in flight included (they are not bound yet)."""
         return dict(self._per_namespace)
+
+    def attempts(self, uid: str) -> int | None:
+        """How often the pod was popped so far (None: not queued)."""
+        entry = self._entries.get(uid)
+        return None if entry is None else entry.attempts
 
     def in_flight(self, uid: str) -> bool:
         entry = self._entries.get(uid)

@@ -30,7 +30,9 @@ Judge = Callable[["PluginPod", "list[PluginNode]"], Sequence[int | str]]
 class Requeue(Protocol):
     """Sends a popped pod back (``podium.queue.SchedulingQueue``)."""
 
-    def requeue(self, pod: PendingPod, unschedulable: bool) -> None: ...
+    def requeue(
+        self, pod: PendingPod, unschedulable: bool, *, gang_incomplete: bool = False
+    ) -> None: ...
     def in_flight(self, uid: str) -> bool: ...
 
 

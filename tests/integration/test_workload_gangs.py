@@ -9,6 +9,7 @@ no gang. On an apiserver that does not serve the API, podium runs and the linked
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -162,6 +163,79 @@ async def test_a_workload_gang_binds_whole_or_waits_whole_and_its_condition_says
             return condition is not None and condition["status"] == "True"
 
         await until(big_scheduled, "PodGroupInitiallyScheduled=True", WAIT_SECONDS)
+
+
+async def test_a_waiting_gang_is_retried_only_on_events_that_could_let_it_fit(
+    api: ApiClient, namespace: str, node_labels: dict[str, str]
+) -> None:
+    """Gangs' queueing hints: a gang that lacks room is not retried when other PodGroups change
+    (their status written as their gangs are placed), and is when a node is added; a gang short
+    of members is not retried on a node added, and is placed when its last member arrives."""
+    suffix = node_labels["podium.dev/test"]
+    await create_nodes(api, [make_node(f"whint-0-{suffix}", gpus=8, labels=node_labels)])
+    await create_workload_pod_group(api, make_workload_pod_group("big", namespace, min_count=2))
+    await create_workload_pod_group(api, make_workload_pod_group("short", namespace, min_count=2))
+    async with Podium(default_config(), api, identity="workload-hint-test") as podium:
+        await podium.start_scheduling()
+        # Two 8-GPU members on one 8-GPU node: no room. One member of two: incomplete.
+        await _create_pods(
+            api,
+            namespace,
+            [_member(f"big-{i}", namespace, "big", node_labels, 8) for i in range(2)]
+            + [_member("short-0", namespace, "short", node_labels, 0)],
+        )
+
+        async def parked() -> bool:
+            return podium.queue.pending_counts()["unschedulable"] == 3
+
+        await until(parked, "both gangs to wait", WAIT_SECONDS)
+        # Their own PodGroups' status, written now, moves them once: let that settle.
+        await podium.gangs.flush()
+        await asyncio.sleep(3)
+        await until(parked, "both gangs to wait again", WAIT_SECONDS)
+        uids = {name: pod["metadata"]["uid"] for name, pod in (await _pods(api, namespace)).items()}
+
+        def attempts(name: str) -> int | None:
+            return podium.queue.attempts(uids[name])
+
+        big, short = attempts("big-0"), attempts("short-0")
+        # Other gangs placed: their PodGroups are created and their status written. None of it
+        # gives the waiting gangs room or members.
+        for i in range(3):
+            name = f"other-{i}"
+            await create_workload_pod_group(
+                api, make_workload_pod_group(name, namespace, min_count=1)
+            )
+            await _create_pods(api, namespace, [_member(name, namespace, name, node_labels, 0)])
+
+        async def others_scheduled() -> bool:
+            for i in range(3):
+                condition = await _condition(api, namespace, f"other-{i}")
+                if condition is None or condition["status"] != "True":
+                    return False
+            return True
+
+        await until(others_scheduled, "the other gangs' PodGroups to say Scheduled", WAIT_SECONDS)
+        await podium.gangs.flush()
+        # Longer than the backoff (1 s) a moved pod waits out before it is tried again.
+        await asyncio.sleep(3)
+        assert (attempts("big-0"), attempts("short-0")) == (big, short)
+
+        # A node is added: room for the big gang; still no member for the short one.
+        await create_nodes(api, [make_node(f"whint-1-{suffix}", gpus=8, labels=node_labels)])
+
+        async def big_bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "big-")) == 2
+
+        await until(big_bound, "the big gang to bind on the node added", WAIT_SECONDS)
+        await asyncio.sleep(3)
+        assert attempts("short-0") == short
+        await _create_pods(api, namespace, [_member("short-1", namespace, "short", node_labels, 0)])
+
+        async def short_bound() -> bool:
+            return len(_bound(await _pods(api, namespace), "short-")) == 2
+
+        await until(short_bound, "the short gang to bind once whole", WAIT_SECONDS)
 
 
 async def test_a_workload_gang_with_a_topology_key_lands_in_one_domain_or_not_at_all(

@@ -255,7 +255,9 @@ class FakeQueue:
     async def pop_batch(self, max_pods: int, wait: float) -> list[PendingPod]:
         return []
 
-    def requeue(self, pod: PendingPod, unschedulable: bool) -> None:
+    def requeue(
+        self, pod: PendingPod, unschedulable: bool, *, gang_incomplete: bool = False
+    ) -> None:
         self.requeued.append((pod.uid, unschedulable))
 
     def in_flight(self, uid: str) -> bool:

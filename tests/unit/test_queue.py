@@ -96,6 +96,60 @@ async def test_unschedulable_parks_until_moved(queue: SchedulingQueue[Pod], cloc
     assert sorted(await pop_all(queue)) == ["a", "b"]
 
 
+def _gang_queue(clock: Clock) -> SchedulingQueue[Pod]:
+    return SchedulingQueue(
+        initial_backoff=1.0,
+        max_backoff=10.0,
+        clock=clock,
+        group_of=lambda p: (p.namespace, p.pod_group) if p.pod_group else None,
+    )
+
+
+async def test_a_podgroup_change_moves_its_own_parked_members_only(clock: Clock) -> None:
+    """Gangs' queueing hint: another group's change (its status written as it is placed) moves
+    neither this gang nor plain pods; its own group's change and a cluster event do."""
+    queue = _gang_queue(clock)
+    queue.add(Pod("a0", pod_group="a"))
+    queue.add(Pod("a1", pod_group="a"))
+    queue.add(Pod("plain"))
+    for pod in await queue.pop_batch(10):
+        queue.requeue(pod, unschedulable=True)  # no room
+    clock.now += 100
+    assert queue.move_group(("ns", "b"), "WORKLOAD_POD_GROUPModified") == 0
+    assert queue.pending_counts()["unschedulable"] == 3
+    assert queue.move_group(("ns", "a"), "WORKLOAD_POD_GROUPModified") == 2
+    assert sorted(await pop_all(queue)) == ["a0", "a1"]
+    assert queue.attempts("a0") == 2 and queue.attempts("plain") == 1
+    for uid in ("a0", "a1"):
+        queue.requeue(Pod(uid, pod_group="a"), unschedulable=True)
+    clock.now += 100
+    assert queue.move_all_to_active_or_backoff("AssignedPodDelete") == 3
+
+
+async def test_an_incomplete_gang_waits_for_its_group_not_for_the_cluster(clock: Clock) -> None:
+    """kube's GangScheduling PreEnqueue: a gang short of members is not retried on a node
+    added or a pod deleted (neither adds members), only when its group changes, a member
+    arrives (popped with it), or a relist of the groups."""
+    queue = _gang_queue(clock)
+    queue.add(Pod("a0", pod_group="a"))
+    for pod in await queue.pop_batch(10):
+        queue.requeue(pod, unschedulable=True, gang_incomplete=True)
+    clock.now += 100
+    assert queue.move_all_to_active_or_backoff("NodeAdded") == 0
+    assert queue.move_all_to_active_or_backoff("AssignedPodDelete") == 0
+    assert queue.pending_counts()["unschedulable"] == 1
+    assert queue.move_groups("WORKLOAD_POD_GROUPRelist") == 1
+    for pod in await queue.pop_batch(10):
+        queue.requeue(pod, unschedulable=True, gang_incomplete=True)
+    queue.add(Pod("a1", pod_group="a"))
+    assert sorted(await pop_all(queue)) == ["a0", "a1"]
+    # Complete now, it lacks room: parked for the cluster's events again.
+    for uid in ("a0", "a1"):
+        queue.requeue(Pod(uid, pod_group="a"), unschedulable=True)
+    clock.now += 100
+    assert queue.move_all_to_active_or_backoff("NodeAdded") == 2
+
+
 async def test_move_respects_unexpired_backoff(queue: SchedulingQueue[Pod], clock: Clock) -> None:
     queue.add(Pod("a"))
     (pod,) = await queue.pop_batch(1)

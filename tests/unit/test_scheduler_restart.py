@@ -22,7 +22,9 @@ class OnePodQueue:
     async def pop_batch(self, max_pods: int, wait: float) -> list[_core.PendingPod]:
         return [await self.ready.get()]
 
-    def requeue(self, pod: _core.PendingPod, unschedulable: bool) -> None:
+    def requeue(
+        self, pod: _core.PendingPod, unschedulable: bool, *, gang_incomplete: bool = False
+    ) -> None:
         return
 
     def in_flight(self, uid: str) -> bool:

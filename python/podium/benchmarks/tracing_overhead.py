@@ -97,7 +97,9 @@ class TracingReport:
 class _Queue:
     """The queue as the cycle sees it; pods are handed over directly."""
 
-    def requeue(self, pod: PendingPod, unschedulable: bool) -> None:
+    def requeue(
+        self, pod: PendingPod, unschedulable: bool, *, gang_incomplete: bool = False
+    ) -> None:
         return
 
     def in_flight(self, uid: str) -> bool:
