@@ -585,6 +585,16 @@ class Snapshot:
         holding fewer of their pods are preferred. ``plugins``: as for ``schedule``, per member.
         A uid not pending here makes every decision ERROR."""
 
+    def schedule_gangs(
+        self,
+        gangs: list[tuple[list[str], PodGroup, list[str]]],
+        profile: Profile,
+        plugins: Callable[[PluginPod, list[PluginNode]], Sequence[int | str]] | None = None,
+    ) -> list[list[Decision]]:
+        """``schedule_gang`` for each ``(uids, group, job_groups)`` in order, in one call with
+        the GIL released: each gang sees the placements of those before it. One list of
+        decisions per gang."""
+
     def preempt(
         self, uids: list[str], profile: Profile, group: PodGroup | None = None
     ) -> Preemption:

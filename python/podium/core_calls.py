@@ -17,7 +17,7 @@ from opentelemetry import trace
 from podium._core import CoreError
 
 if TYPE_CHECKING:
-    from podium._core import Decision, PendingPod, Profile
+    from podium._core import Decision, PendingPod, PodGroup, Profile
     from podium.outcomes import CycleResult
     from podium.sinks import Requeue
 
@@ -49,7 +49,7 @@ class CoreCalls:
         result: CycleResult,
         *args: object,
     ) -> list[Decision] | None:
-        """One scheduling call (``Snapshot.schedule`` or ``schedule_gang``); a CoreError
+        """One scheduling call (``Snapshot.schedule``); a CoreError
         requeues ``pods`` (None)."""
         with self._tracer.start_as_current_span("schedule") as span:
             uids = [pod.uid for pod in pods]
@@ -62,6 +62,29 @@ class CoreCalls:
                 for pod in pods:
                     self._queue.requeue(pod, unschedulable=False)
                 result.errors += len(pods)
+                return None
+
+    async def decide_gangs(
+        self,
+        schedule_gangs: Callable[..., list[list[Decision]]],
+        gangs: list[tuple[list[PendingPod], PodGroup, list[str]]],
+        profile: Profile,
+        result: CycleResult,
+        *args: object,
+    ) -> list[list[Decision]] | None:
+        """One call placing several gangs (``Snapshot.schedule_gangs``: (members, group, job
+        groups) each); a CoreError requeues every member (None)."""
+        with self._tracer.start_as_current_span("schedule") as span:
+            asked = [([pod.uid for pod in pods], group, job) for pods, group, job in gangs]
+            try:
+                return await self.call(schedule_gangs, asked, profile, *args)
+            except CoreError as err:
+                members = [pod for pods, _, _ in gangs for pod in pods]
+                log.exception("core rejected %d gangs of %d pods", len(gangs), len(members))
+                span.record_exception(err)
+                for pod in members:
+                    self._queue.requeue(pod, unschedulable=False)
+                result.errors += len(members)
                 return None
 
     def restart(self) -> None:

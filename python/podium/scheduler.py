@@ -197,9 +197,9 @@ class Scheduler:
                     await self._decisions.record_all(
                         decisions, singles, profile, started, result, traced, snapshot
                     )
-            for key, members in gangs.items():
-                await self._gangs.place(
-                    snapshot, key, members, profile, started, result, judge, traced
+            if gangs:
+                await self._gangs.place_all(
+                    snapshot, gangs, profile, started, result, judge, traced
                 )
             cycle_span.set_attribute("podium.scheduled", result.scheduled)
             cycle_span.set_attribute("podium.unschedulable", result.unschedulable)

@@ -205,6 +205,36 @@ def test_pods_of_one_shape_reuse_the_first_ones_work(state: ClusterState) -> Non
     assert decisions[3].message == decisions[2].message
 
 
+def test_one_call_places_several_gangs_each_seeing_those_before(state: ClusterState) -> None:
+    # n2's 8 GPUs take the first gang of two 4-GPU members; the second, alike, finds none left.
+    groups = [
+        {
+            "apiVersion": "scheduling.k8s.io/v1beta1",
+            "kind": "PodGroup",
+            "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}"},
+            "spec": {"schedulingPolicy": {"gang": {"minCount": 2}}},
+        }
+        for name in ("a", "b")
+    ]
+    state.apply_list(Kind.WORKLOAD_POD_GROUP, page("PodGroupList", groups))
+    pods = []
+    for name in ("a", "b"):
+        for i in range(2):
+            member = pod(f"{name}{i}", gpus=4)
+            member["spec"]["schedulingGroup"] = {"podGroupName": name}
+            pods.append(member)
+    state.apply_list(Kind.POD, page("PodList", pods))
+    a, b = state.pod_group("ns", "a"), state.pod_group("ns", "b")
+    assert a is not None and b is not None
+    decided = state.snapshot().schedule_gangs(
+        [(["a0", "a1"], a, ["a"]), (["b0", "b1"], b, ["b"])], PROFILE
+    )
+    assert [[(d.code, d.node) for d in gang] for gang in decided] == [
+        [(Code.SUCCESS, "n2"), (Code.SUCCESS, "n2")],
+        [(Code.UNSCHEDULABLE, None), (Code.UNSCHEDULABLE, None)],
+    ]
+
+
 def test_untolerated_taint_message() -> None:
     s = ClusterState(["podium"])
     taint = [{"key": "dedicated", "value": "ml", "effect": "NoSchedule"}]

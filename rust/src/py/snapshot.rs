@@ -13,6 +13,7 @@ use super::pod_group::PodGroup;
 use super::profile::PyProfile;
 use crate::explain::Target;
 use crate::framework::extension::Extension;
+use crate::state::pod_group::PodGroupRecord;
 use crate::state::snapshot::Snapshot;
 use crate::{cycle, gang, intern, preemption, reservation};
 
@@ -84,6 +85,45 @@ impl PySnapshot {
             Ok(gang::schedule_gang(&self.inner, &uids, profile, &gang))
         })?;
         decisions_to_py(py, decisions)
+    }
+
+    /// `schedule_gang` for each `(uids, group, job_groups)` in order, the GIL released once:
+    /// each gang sees those before it placed.
+    #[pyo3(signature = (gangs, profile, plugins = None))]
+    fn schedule_gangs<'py>(
+        &self,
+        py: Python<'py>,
+        gangs: Vec<(Vec<String>, Bound<'py, PodGroup>, Vec<String>)>,
+        profile: &Bound<'py, PyProfile>,
+        plugins: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let profile = &profile.get().inner;
+        let asked: Vec<(&[String], &PodGroupRecord, Vec<intern::Sym>)> = gangs
+            .iter()
+            .map(|(uids, group, job)| {
+                let job = job.iter().map(|g| intern::sym(g)).collect();
+                (uids.as_slice(), &*group.get().inner, job)
+            })
+            .collect();
+        let extension = PyExtension::from_arg(plugins);
+        let decided = without_gil(py, || {
+            Ok(asked
+                .iter()
+                .map(|(uids, group, job)| {
+                    let gang = gang::Gang {
+                        group,
+                        job_groups: job,
+                        extension: extension.as_ref().map(|e| e as &dyn Extension),
+                    };
+                    gang::schedule_gang(&self.inner, uids, profile, &gang)
+                })
+                .collect::<Vec<_>>())
+        })?;
+        let out = PyList::empty(py);
+        for decisions in decided {
+            out.append(decisions_to_py(py, decisions)?)?;
+        }
+        Ok(out)
     }
 
     fn reserve(
