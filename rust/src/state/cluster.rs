@@ -43,7 +43,7 @@ mod pod_store;
 mod store;
 mod volume_stores;
 
-use self::dra_stores::{ClaimStore, DeviceClassStore, SliceStore};
+use self::dra_stores::{Claims, DeviceClasses, DraStore, Slices};
 use self::node_stores::{NodeStore, TopologyStore};
 use self::object_stores::{
     BudgetStore, GroupStore, NamespaceStore, PriorityClassStore, QuotaStore,
@@ -961,9 +961,9 @@ fn store(kind: Kind) -> &'static dyn KindStore {
         Kind::PodGroup => &GroupStore::<false>,
         Kind::PriorityClass => &PriorityClassStore,
         Kind::PodDisruptionBudget => &BudgetStore,
-        Kind::DeviceClass => &DeviceClassStore,
-        Kind::ResourceSlice => &SliceStore,
-        Kind::ResourceClaim => &ClaimStore,
+        Kind::DeviceClass => &DraStore::<DeviceClasses>::NEW,
+        Kind::ResourceSlice => &DraStore::<Slices>::NEW,
+        Kind::ResourceClaim => &DraStore::<Claims>::NEW,
         Kind::ElasticQuota => &QuotaStore,
         Kind::WorkloadPodGroup => &GroupStore::<true>,
     }

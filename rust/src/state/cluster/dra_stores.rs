@@ -1,13 +1,15 @@
 //! The stores of the DRA kinds (`resource.k8s.io/v1`): DeviceClasses, ResourceSlices and
 //! ResourceClaims, kept in `Dra`.
 
+use std::marker::PhantomData;
+
 use crate::error::{CoreError, CoreResult};
 use crate::state::cluster::{ChangeOutcome, ClusterState};
 use crate::state::dra::claim::Claim;
 use crate::state::dra::class::DeviceClass;
 use crate::state::dra::error::DecodeError;
-use crate::state::dra::read_object;
 use crate::state::dra::slice::Slice;
+use crate::state::dra::{Dra, read_object};
 use crate::state::kind::Kind;
 
 use super::store::{Seen, Store, namespaced_key, read_identity};
@@ -56,13 +58,29 @@ fn decoded<T>(decoded: Option<CoreResult<T>>) -> CoreResult<T> {
     decoded.unwrap_or_else(|| Err(CoreError::Internal("a deleted object upserted".into())))
 }
 
-pub(super) struct DeviceClassStore;
+/// What sets one DRA kind's store apart: its record, how it is decoded and kept in `Dra`.
+pub(super) trait DraKind: Sync {
+    const KIND: Kind;
+    type Record;
+    fn decode(text: &str) -> Result<Self::Record, DecodeError>;
+    fn upsert(dra: &mut Dra, namespace: &str, name: &str, record: CoreResult<Self::Record>);
+    fn delete(dra: &mut Dra, namespace: &str, name: &str);
+    /// The end of a relist; `seen` is handed the key `key` makes.
+    fn retain(dra: &mut Dra, seen: &Seen);
+}
 
-impl Store for DeviceClassStore {
-    type Object = DraObject<DeviceClass>;
+/// The store of the DRA kind `K`.
+pub(super) struct DraStore<K>(PhantomData<K>);
+
+impl<K> DraStore<K> {
+    pub(super) const NEW: Self = Self(PhantomData);
+}
+
+impl<K: DraKind> Store for DraStore<K> {
+    type Object = DraObject<K::Record>;
 
     fn decode(bytes: &[u8], deleted: bool, out: &mut ChangeOutcome) -> CoreResult<Self::Object> {
-        decode(Kind::DeviceClass, bytes, deleted, out, DeviceClass::decode)
+        decode(K::KIND, bytes, deleted, out, K::decode)
     }
 
     fn key(object: &Self::Object) -> Option<Box<str>> {
@@ -70,88 +88,89 @@ impl Store for DeviceClassStore {
     }
 
     fn upsert(state: &mut ClusterState, object: Self::Object) -> bool {
-        state
-            .dra
-            .upsert_class(&object.name, decoded(object.decoded));
+        let record = decoded(object.decoded);
+        K::upsert(&mut state.dra, &object.namespace, &object.name, record);
         state.generation += 1;
         true
     }
 
     fn delete(state: &mut ClusterState, object: Self::Object) {
-        state.dra.delete_class(&object.name);
+        K::delete(&mut state.dra, &object.namespace, &object.name);
         state.generation += 1;
     }
 
     fn end_relist(state: &mut ClusterState, seen: &Seen) -> Vec<String> {
-        state.dra.retain_classes(|k| seen.contains(k));
+        K::retain(&mut state.dra, seen);
         state.generation += 1;
         Vec::new()
     }
 }
 
-pub(super) struct SliceStore;
+pub(super) struct DeviceClasses;
 
-impl Store for SliceStore {
-    type Object = DraObject<Slice>;
+impl DraKind for DeviceClasses {
+    const KIND: Kind = Kind::DeviceClass;
+    type Record = DeviceClass;
 
-    fn decode(bytes: &[u8], deleted: bool, out: &mut ChangeOutcome) -> CoreResult<Self::Object> {
-        decode(Kind::ResourceSlice, bytes, deleted, out, Slice::decode)
+    fn decode(text: &str) -> Result<DeviceClass, DecodeError> {
+        DeviceClass::decode(text)
     }
 
-    fn key(object: &Self::Object) -> Option<Box<str>> {
-        key(object)
+    fn upsert(dra: &mut Dra, _namespace: &str, name: &str, class: CoreResult<DeviceClass>) {
+        dra.upsert_class(name, class);
     }
 
-    fn upsert(state: &mut ClusterState, object: Self::Object) -> bool {
-        state
-            .dra
-            .upsert_slice(&object.name, decoded(object.decoded));
-        state.generation += 1;
-        true
+    fn delete(dra: &mut Dra, _namespace: &str, name: &str) {
+        dra.delete_class(name);
     }
 
-    fn delete(state: &mut ClusterState, object: Self::Object) {
-        state.dra.delete_slice(&object.name);
-        state.generation += 1;
-    }
-
-    fn end_relist(state: &mut ClusterState, seen: &Seen) -> Vec<String> {
-        state.dra.retain_slices(|k| seen.contains(k));
-        state.generation += 1;
-        Vec::new()
+    fn retain(dra: &mut Dra, seen: &Seen) {
+        dra.retain_classes(|k| seen.contains(k));
     }
 }
 
-pub(super) struct ClaimStore;
+pub(super) struct Slices;
 
-impl Store for ClaimStore {
-    type Object = DraObject<Claim>;
+impl DraKind for Slices {
+    const KIND: Kind = Kind::ResourceSlice;
+    type Record = Slice;
 
-    fn decode(bytes: &[u8], deleted: bool, out: &mut ChangeOutcome) -> CoreResult<Self::Object> {
-        decode(Kind::ResourceClaim, bytes, deleted, out, Claim::decode)
+    fn decode(text: &str) -> Result<Slice, DecodeError> {
+        Slice::decode(text)
     }
 
-    fn key(object: &Self::Object) -> Option<Box<str>> {
-        key(object)
+    fn upsert(dra: &mut Dra, _namespace: &str, name: &str, slice: CoreResult<Slice>) {
+        dra.upsert_slice(name, slice);
     }
 
-    fn upsert(state: &mut ClusterState, object: Self::Object) -> bool {
-        let claim = decoded(object.decoded);
-        state
-            .dra
-            .upsert_claim(&object.namespace, &object.name, claim);
-        state.generation += 1;
-        true
+    fn delete(dra: &mut Dra, _namespace: &str, name: &str) {
+        dra.delete_slice(name);
     }
 
-    fn delete(state: &mut ClusterState, object: Self::Object) {
-        state.dra.delete_claim(&object.namespace, &object.name);
-        state.generation += 1;
+    fn retain(dra: &mut Dra, seen: &Seen) {
+        dra.retain_slices(|k| seen.contains(k));
+    }
+}
+
+pub(super) struct Claims;
+
+impl DraKind for Claims {
+    const KIND: Kind = Kind::ResourceClaim;
+    type Record = Claim;
+
+    fn decode(text: &str) -> Result<Claim, DecodeError> {
+        Claim::decode(text)
     }
 
-    fn end_relist(state: &mut ClusterState, seen: &Seen) -> Vec<String> {
-        state.dra.retain_claims(|k| seen.contains(k));
-        state.generation += 1;
-        Vec::new()
+    fn upsert(dra: &mut Dra, namespace: &str, name: &str, claim: CoreResult<Claim>) {
+        dra.upsert_claim(namespace, name, claim);
+    }
+
+    fn delete(dra: &mut Dra, namespace: &str, name: &str) {
+        dra.delete_claim(namespace, name);
+    }
+
+    fn retain(dra: &mut Dra, seen: &Seen) {
+        dra.retain_claims(|k| seen.contains(k));
     }
 }
