@@ -135,8 +135,9 @@ class PendingPod:
     priority: int
     created: float
     pod_group: str | None
-    # A claim of it comes from a template not made into a claim yet: it waits for its own
-    # update, without backoff (kube's DynamicResources PreEnqueue).
+    # A claim of it comes from a template not made into a claim yet, or a claim it names has
+    # not reached the cache yet: it waits for its own update or the claim, without backoff
+    # (kube's DynamicResources PreEnqueue).
     claims_pending: bool
 
 @final
@@ -684,6 +685,9 @@ class ClusterState:
         """Podium's pods that are neither bound, assumed, gated nor terminal."""
 
     def pending_pod(self, uid: str) -> PendingPod | None: ...
+    def pending_naming_claim(self, namespace: str, name: str) -> list[str]:
+        """The uids of the pending pods that name the claim (directly, or as made from their
+        template)."""
     def assume(
         self,
         uid: str,

@@ -178,6 +178,13 @@ class Cache:
             # again now, not after their backoff, so a hold never outlives its use.
             for uid in self.state.nominated_to(change.name):
                 self._queue.activate(uid)
+        if change.kind == Kind.RESOURCE_CLAIM and change.event == EventType.ADDED:
+            # kube's queueing hint for a claim added: the pods that waited for it (their status
+            # named it before the claim reached the cache) go on at once, without backoff.
+            for uid in self.state.pending_naming_claim(change.namespace, change.name):
+                pending = self.state.pending_pod(uid)
+                if pending is not None:
+                    self._queue.update(pending)
         if change.kind == Kind.NODE:
             if change.event in (EventType.ADDED, EventType.MODIFIED) and change.relevant:
                 self._queue.move_all_to_active_or_backoff(f"Node{change.event.name.title()}")

@@ -301,6 +301,18 @@ fn claim(s: &mut ClusterState, name: &str, gpus: u32) {
         .unwrap();
 }
 
+#[test]
+fn a_pod_naming_a_claim_not_in_the_cache_yet_waits_for_it() {
+    let mut s = cluster(1);
+    claim_pod(&mut s, "a", "c1");
+    assert!(s.pending_pod("a").unwrap().claims_pending);
+    assert_eq!(s.pending_naming_claim("ns", "c1"), ["a"]);
+    assert!(s.pending_naming_claim("ns", "other").is_empty());
+    assert!(s.pending_naming_claim("elsewhere", "c1").is_empty());
+    claim(&mut s, "c1", 1);
+    assert!(!s.pending_pod("a").unwrap().claims_pending);
+}
+
 fn keys(d: &crate::cycle::Decision) -> Vec<String> {
     d.claims
         .iter()

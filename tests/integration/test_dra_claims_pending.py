@@ -3,8 +3,9 @@ the real apiserver (no controller-manager runs here: the test makes the claim, a
 resourceclaim controller would). As kube-scheduler's DynamicResources PreEnqueue, podium reports
 nothing while the claim follows the pod within moments, then binds the pod: no FailedScheduling
 event and no PodScheduled condition are written for it (two writes per pod on an apiserver busy
-creating pods and claims). A pod whose claim is never made is reported, naming it, a few
-seconds later."""
+creating pods and claims); nor while the claim its status names has not reached podium's
+claims watch: its arrival brings the pod back at once. A pod whose claim is never made is
+reported, naming it, a few seconds later."""
 
 from __future__ import annotations
 
@@ -39,9 +40,18 @@ from .test_events import list_events
 pytestmark = pytest.mark.timeout(120)
 
 
-async def _make_claim(api: ApiClient, namespace: str, pod: dict[str, Any], gpu_class: str) -> None:
+async def _make_claim(
+    api: ApiClient,
+    namespace: str,
+    pod: dict[str, Any],
+    gpu_class: str,
+    *,
+    status_first: bool = False,
+) -> None:
     """What the resourceclaim controller does for the pod's template: the claim, owned by the
-    pod, then its name in the pod's ``status.resourceClaimStatuses``."""
+    pod, then its name in the pod's ``status.resourceClaimStatuses``. With ``status_first``,
+    the other way round, as podium sees them when its pods watch runs ahead of its claims
+    watch."""
     name = pod["metadata"]["name"]
     claim = resource_claim(f"{name}-gpus-x1", namespace, [exact_request("gpu", gpu_class)])
     claim["metadata"]["ownerReferences"] = [
@@ -55,7 +65,8 @@ async def _make_claim(api: ApiClient, namespace: str, pod: dict[str, Any], gpu_c
         }
     ]
     claim["metadata"]["annotations"] = {"resource.kubernetes.io/pod-claim-name": "gpus"}
-    await create(api, [claim])
+    if not status_first:
+        await create(api, [claim])
     await request_bytes(
         api,
         "PATCH",
@@ -67,6 +78,10 @@ async def _make_claim(api: ApiClient, namespace: str, pod: dict[str, Any], gpu_c
         },
         content_type="application/strategic-merge-patch+json",
     )
+    if status_first:
+        # podium tries the pod, finds the claim it names missing, and waits for it.
+        await asyncio.sleep(1.0)
+        await create(api, [claim])
 
 
 async def test_a_pod_is_not_reported_while_its_claim_follows_it_and_is_when_it_never_comes(
@@ -96,20 +111,24 @@ async def test_a_pod_is_not_reported_while_its_claim_follows_it_and_is_when_it_n
             await podium.start_scheduling()
             path = f"/api/v1/namespaces/{namespace}/pods"
             made = orjson.loads(await request_bytes(api, "POST", path, body=pod("made")))
+            late = orjson.loads(await request_bytes(api, "POST", path, body=pod("late")))
             await request_bytes(api, "POST", path, body=pod("never"))
-            # podium tries both and finds their claims not made yet; one follows a moment later.
+            # podium tries them and finds their claims not made yet; two follow a moment later,
+            # one named in the pod's status a second before the claim itself exists.
             await asyncio.sleep(1.0)
             await _make_claim(api, namespace, made, gpu_class)
+            await _make_claim(api, namespace, late, gpu_class, status_first=True)
             deadline = time.monotonic() + CLAIMS_PENDING_REPORT_SECONDS + 20
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 stored = await _pods(api, namespace)
-                if stored["made"]["spec"].get("nodeName") and _scheduled_message(stored["never"]):
+                bound = all(stored[n]["spec"].get("nodeName") for n in ("made", "late"))
+                if bound and _scheduled_message(stored["never"]):
                     break
             await podium.conditions.flush()
             await podium.recorder.flush()
         stored = await _pods(api, namespace)
-        assert stored["made"]["spec"].get("nodeName") == node
+        assert [stored[n]["spec"].get("nodeName") for n in ("made", "late")] == [node, node]
         notes = {
             (e["regarding"]["name"], e["reason"], e["note"])
             for e in await list_events(api, namespace)
@@ -117,9 +136,9 @@ async def test_a_pod_is_not_reported_while_its_claim_follows_it_and_is_when_it_n
         assert {(n, r) for n, r, _ in notes if r == "FailedScheduling"} == {
             ("never", "FailedScheduling")
         }, notes
-        assert not [
-            c for c in stored["made"]["status"].get("conditions", []) if c["status"] == "False"
-        ]
+        for name in ("made", "late"):
+            conditions = stored[name]["status"].get("conditions", [])
+            assert not [c for c in conditions if c["status"] == "False"], conditions
         assert "ResourceClaim not created yet" in _scheduled_message(stored["never"])
     finally:
         await delete_cluster_objects(

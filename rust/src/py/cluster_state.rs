@@ -164,6 +164,11 @@ impl PyClusterState {
         Ok(pods.into_iter().map(PendingPod::from).collect())
     }
 
+    /// The pending pods that name the claim `namespace/name`.
+    fn pending_naming_claim(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.lock().pending_naming_claim(namespace, name)
+    }
+
     fn pending_pod(&self, uid: &str) -> Option<PendingPod> {
         self.lock().pending_pod(uid).map(PendingPod::from)
     }

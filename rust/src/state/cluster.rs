@@ -16,6 +16,7 @@ use crate::intern::{Sym, lookup, resolve, sym};
 use crate::state::disruption::Budgets;
 use crate::state::dra::Dra;
 use crate::state::dra::claim::ClaimReservation;
+use crate::state::dra::pod_claims::PodClaimSource;
 use crate::state::event_type::EventType;
 use crate::state::kind::Kind;
 use crate::state::namespaces::Namespaces;
@@ -99,13 +100,14 @@ pub struct PendingInfo {
     pub pod_group: Option<String>,
     /// What it asks (the fair-share order charges its quota with it).
     pub requests: Resources,
-    /// A claim of it comes from a template the controller-manager has not made a claim of yet
-    /// (kube's DynamicResources PreEnqueue keeps such a pod waiting, without backoff).
+    /// A claim of it comes from a template the controller-manager has not made a claim of yet,
+    /// or a claim it names has not reached the cache yet (kube's DynamicResources PreEnqueue
+    /// keeps such a pod waiting, without backoff, until the pod or the claim shows up).
     pub claims_pending: bool,
 }
 
 impl PendingInfo {
-    fn of(p: &PodRecord) -> Self {
+    fn of(p: &PodRecord, dra: &Dra) -> Self {
         Self {
             uid: p.uid.to_string(),
             namespace: p.namespace().to_owned(),
@@ -115,10 +117,11 @@ impl PendingInfo {
             created: p.created,
             pod_group: p.pod_group.map(|g| resolve(g).to_owned()),
             requests: p.requests.clone(),
-            claims_pending: p
-                .resource_claims
-                .iter()
-                .any(|c| c.source == crate::state::dra::pod_claims::PodClaimSource::NotCreatedYet),
+            claims_pending: p.resource_claims.iter().any(|c| match c.source {
+                PodClaimSource::NotCreatedYet => true,
+                PodClaimSource::Claim(name) => dra.claim(p.namespace, name).is_none(),
+                PodClaimSource::NotNeeded => false,
+            }),
         }
     }
 }
@@ -581,7 +584,10 @@ impl ClusterState {
     }
 
     pub fn pending(&self) -> Vec<PendingInfo> {
-        self.pending.values().map(|p| PendingInfo::of(p)).collect()
+        self.pending
+            .values()
+            .map(|p| PendingInfo::of(p, &self.dra))
+            .collect()
     }
 
     /// The fair-share order's view (DRF over the quotas' ledger and the nodes' capacity), None
@@ -591,8 +597,27 @@ impl ClusterState {
         (!quotas.is_empty()).then(|| FairShare::new(quotas.clone(), &self.capacity))
     }
 
+    /// The pending pods that name the claim `namespace/name` (directly, or as made from their
+    /// template): when it reaches the cache, those waiting for it go on at once (kube's
+    /// queueing hint for a claim added).
+    pub fn pending_naming_claim(&self, namespace: &str, name: &str) -> Vec<String> {
+        let (Some(namespace), Some(name)) = (lookup(namespace), lookup(name)) else {
+            return Vec::new();
+        };
+        self.pending
+            .values()
+            .filter(|p| {
+                p.namespace == namespace
+                    && p.resource_claims
+                        .iter()
+                        .any(|c| c.source == PodClaimSource::Claim(name))
+            })
+            .map(|p| p.uid.to_string())
+            .collect()
+    }
+
     pub fn pending_pod(&self, uid: &str) -> Option<PendingInfo> {
-        self.pending.get(uid).map(|p| PendingInfo::of(p))
+        self.pending.get(uid).map(|p| PendingInfo::of(p, &self.dra))
     }
 
     // -----------------------------------------------------------------------------------------
