@@ -1,5 +1,6 @@
 """Preemption on the real apiserver: podium evicts the fewest, lowest-priority pods, respects
-PodDisruptionBudgets when it has a choice, never leaves half a gang running, and places a
+PodDisruptionBudgets when it has a choice, never leaves half a gang running (unless its Workload
+API PodGroup's disruptionMode is Single, as kube-scheduler takes it), and places a
 high-priority gang by evicting whole lower-priority gangs.
 
 Victims are bound with ``spec.nodeName`` (no scheduler involved); a ``Terminator`` finishes
@@ -25,7 +26,12 @@ from podium.preemption import DISRUPTION_TARGET, PREEMPTION_REASON
 from podium.rawapi import ApiStatusError, request_bytes
 from podium.runner import Podium
 from podium.testing.nodes import create_nodes, make_node
-from podium.testing.podgroups import create_pod_group, make_pod_group
+from podium.testing.podgroups import (
+    create_pod_group,
+    create_workload_pod_group,
+    make_pod_group,
+    make_workload_pod_group,
+)
 from podium.testing.pods import make_pod, make_priority_class
 from podium.testing.terminator import Terminator
 from podium.testing.waiting import until
@@ -89,6 +95,7 @@ class Setup:
         node: int | None = None,
         labels: Mapping[str, str] | None = None,
         hold: bool = False,
+        pod_group: str | None = None,
     ) -> None:
         body = make_pod(
             name,
@@ -99,6 +106,7 @@ class Setup:
             node_selector=self.labels,
             priority_class_name=self.classes[priority],
             labels=labels,
+            pod_group=pod_group,
         )
         if hold:
             body["metadata"]["finalizers"] = [HOLD]
@@ -282,6 +290,32 @@ async def test_a_victim_in_a_gang_takes_its_whole_gang(
     await eventually(placed, "the preemptor bound")
     assert await setup.node_of("high") in (setup.node(0), setup.node(1))
     assert await setup.names() == {"single", "high"}, "the whole gang went, nothing else"
+
+
+@pytest.mark.parametrize(("mode", "evicted"), [(None, 1), ("Single", 1), ("All", 2)])
+async def test_a_workload_gang_victim_goes_alone_or_with_its_gang_by_its_disruption_mode(
+    setup: Setup, start: Callable[[], Awaitable[Podium]], mode: str | None, evicted: int
+) -> None:
+    """kube-scheduler 1.37's preemption units: a pod of a PodGroup with ``disruptionMode: All``
+    takes every member with it; ``Single`` (the default) lets it go alone."""
+    await setup.nodes(3)
+    await create_workload_pod_group(
+        setup.api,
+        make_workload_pod_group("train", setup.namespace, min_count=2, disruption_mode=mode),
+    )
+    await setup.pod("train-0", LOW, node=0, pod_group="train")
+    await setup.pod("train-1", LOW, node=1, pod_group="train")
+    await setup.pod("single", MID, node=2)
+    await setup.pod("high", HIGH)
+    await start()
+
+    async def placed() -> bool:
+        return await setup.node_of("high") is not None
+
+    await eventually(placed, "the preemptor bound")
+    left = await setup.names()
+    assert {"single", "high"} <= left
+    assert len({"train-0", "train-1"} - left) == evicted, sorted(left)
 
 
 async def test_a_high_priority_gang_preempts_whole_lower_gangs(

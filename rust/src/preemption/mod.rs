@@ -241,7 +241,7 @@ fn plan(
     group: Option<&PodGroupRecord>,
 ) -> Result<Plan, Unhelpful> {
     let scope = scope(profile, &nodes, group);
-    let gangs = Gangs::of(&nodes);
+    let gangs = Gangs::of(&nodes, &data.disrupted_singly);
     let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
     let context = Context {
         profile,

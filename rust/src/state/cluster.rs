@@ -249,6 +249,7 @@ impl ClusterState {
             self.nominated.clone(),
         )
         .with_index(self.index.clone())
+        .with_disrupted_singly(self.groups.disrupted_singly())
     }
 
     // -----------------------------------------------------------------------------------------

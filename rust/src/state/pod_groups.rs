@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::intern::Sym;
 use crate::state::pod_group::{GroupApi, PodGroupRecord};
+use crate::state::workload_group::DisruptionMode;
 
 pub type GroupKey = (Sym, Sym);
 
@@ -21,6 +22,9 @@ pub struct PodGroups {
     /// Each API's object as listed, so deleting one of two same-named groups restores the other.
     by_api: HashMap<(GroupKey, GroupApi), Arc<PodGroupRecord>>,
     members: HashMap<GroupKey, HashSet<Arc<str>>>,
+    /// The groups whose members are disrupted one by one (the Workload API's
+    /// `disruptionMode: Single`, its default), shared with snapshots.
+    singly: Arc<HashSet<GroupKey>>,
 }
 
 impl PodGroups {
@@ -51,7 +55,31 @@ impl PodGroups {
         self.refresh(key);
     }
 
+    /// The groups whose members preemption takes one by one: the Workload API's
+    /// `disruptionMode: Single`. scheduler-plugins' PodGroups say nothing of it: their members
+    /// go together, as podium always did.
+    pub fn disrupted_singly(&self) -> Arc<HashSet<GroupKey>> {
+        self.singly.clone()
+    }
+
     fn refresh(&mut self, key: GroupKey) {
+        self.refresh_record(key);
+        let single = self.records.get(&key).is_some_and(|g| {
+            g.workload
+                .as_ref()
+                .is_some_and(|w| w.disruption == DisruptionMode::Single)
+        });
+        if single != self.singly.contains(&key) {
+            let singly = Arc::make_mut(&mut self.singly);
+            if single {
+                singly.insert(key);
+            } else {
+                singly.remove(&key);
+            }
+        }
+    }
+
+    fn refresh_record(&mut self, key: GroupKey) {
         let plugins = self.by_api.get(&(key, GroupApi::SchedulerPlugins));
         let workload = self.by_api.get(&(key, GroupApi::Workload));
         let effective = match (plugins, workload) {
@@ -154,5 +182,32 @@ mod tests {
         assert_eq!(groups.keys(GroupApi::SchedulerPlugins).count(), 0);
         groups.remove(key, GroupApi::Workload);
         assert!(groups.get(key).is_none());
+    }
+
+    #[test]
+    fn workload_groups_are_disrupted_singly_unless_they_say_all() {
+        use crate::state::pod_group::parse_pod_group;
+        use crate::state::workload_pod_group::parse_workload_pod_group;
+        let workload = |name: &str, mode: &str| {
+            let json = format!(
+                r#"{{"metadata":{{"name":"{name}","namespace":"ns"}},
+                    "spec":{{"schedulingPolicy":{{"gang":{{"minCount":2}}}}{mode}}}}}"#
+            );
+            parse_workload_pod_group(json.as_bytes()).expect("a PodGroup")
+        };
+        let mut groups = PodGroups::default();
+        groups.set(workload("default", ""));
+        groups.set(workload("all", r#","disruptionMode":{"all":{}}"#));
+        groups.set(
+            parse_pod_group(
+                br#"{"metadata":{"name":"plugins","namespace":"ns"},"spec":{"minMember":2}}"#,
+            )
+            .expect("a PodGroup"),
+        );
+        let singly = groups.disrupted_singly();
+        assert_eq!(*singly, HashSet::from([(sym("ns"), sym("default"))]));
+        groups.remove((sym("ns"), sym("default")), GroupApi::Workload);
+        assert!(groups.disrupted_singly().is_empty());
+        assert_eq!(singly.len(), 1, "a snapshot keeps what it was given");
     }
 }

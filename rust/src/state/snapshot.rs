@@ -4,6 +4,7 @@
 //! into the snapshot's own copy (copy-on-write per node), so later pods of a batch, and later
 //! batches on the same snapshot, see them; the `ClusterState` is untouched.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::state::disruption::Budgets;
@@ -11,6 +12,7 @@ use crate::state::dra::Dra;
 use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
+use crate::state::pod_groups::GroupKey;
 use crate::state::pod_index::PodIndex;
 use crate::state::priority::PriorityClasses;
 use crate::state::volumes::Volumes;
@@ -35,6 +37,9 @@ pub struct SnapshotData {
     pub nominated: PendingPods,
     /// The placed pods by label, in step with `nodes`.
     pub index: PodIndex,
+    /// The groups whose members are disrupted one by one (the Workload API's
+    /// `disruptionMode: Single`): preemption takes such a victim alone, not its whole gang.
+    pub disrupted_singly: Arc<HashSet<GroupKey>>,
 }
 
 impl SnapshotData {
@@ -73,7 +78,21 @@ impl Snapshot {
                 budgets: Budgets::default(),
                 nominated: PendingPods::new(),
                 index: PodIndex::default(),
+                disrupted_singly: Arc::default(),
             }),
+        }
+    }
+
+    /// The groups whose members preemption takes one by one (none unless set).
+    pub fn with_disrupted_singly(self, groups: Arc<HashSet<GroupKey>>) -> Self {
+        let mut data = self
+            .data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        data.disrupted_singly = groups;
+        Self {
+            data: Mutex::new(data),
+            ..self
         }
     }
 
