@@ -200,9 +200,9 @@ fn layout_hash(inv: &Inventory, devs: &[DevId]) -> u64 {
 fn layouts<'a>(
     inv: &Inventory,
     nodes: impl Iterator<Item = (Sym, &'a [DevId])>,
-) -> HashMap<Sym, u32> {
-    let mut by_hash: HashMap<u64, Vec<(u32, &'a [DevId])>> = HashMap::new();
-    let mut out = HashMap::new();
+) -> ahash::AHashMap<Sym, u32> {
+    let mut by_hash: ahash::AHashMap<u64, Vec<(u32, &'a [DevId])>> = ahash::AHashMap::new();
+    let mut out = ahash::AHashMap::new();
     let mut next = 0u32;
     for (node, devs) in nodes {
         let candidates = by_hash.entry(layout_hash(inv, devs)).or_default();
@@ -259,7 +259,10 @@ pub struct Caches {
 impl Caches {
     pub fn new(inv: Arc<Inventory>) -> Self {
         let cacheable = !inv.has_shared() && !inv.any_unusable();
-        let by_node = DashMap::default();
+        let by_node = DashMap::with_capacity_and_hasher(
+            if cacheable { inv.node_count() } else { 0 },
+            ahash::RandomState::default(),
+        );
         if cacheable {
             let layout = layouts(&inv, inv.nodes());
             for (node, devs) in inv.nodes() {

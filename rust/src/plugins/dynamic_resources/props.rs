@@ -72,7 +72,7 @@ fn feasible(w: &World, a: &Ask, taken: &HashSet<DeviceKey>) -> bool {
         w.inv
             .devices
             .iter()
-            .map(|d| d.device.key)
+            .map(|d| d.device().key)
             .filter(|k| resolve(k.driver) == driver && !taken.contains(k))
             .collect()
     };

@@ -7,6 +7,7 @@
 //! so the allocator's per-node lists, the in-use counts and the selector verdicts are arrays.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::device::{Device, DeviceKey, NodeScope};
 use super::slice::Slice;
@@ -41,10 +42,18 @@ pub struct Pool {
     pub scopes: Vec<NodeScope>,
 }
 
+/// A device of the inventory: its slice's devices (shared, not copied) and its position there.
 #[derive(Debug, Clone)]
 pub struct InvDevice {
-    pub device: Device,
+    devices: Arc<[Device]>,
+    index: u32,
     pub pool: u32,
+}
+
+impl InvDevice {
+    pub fn device(&self) -> &Device {
+        &self.devices[self.index as usize]
+    }
 }
 
 /// Every usable device in the cluster, indexed.
@@ -76,9 +85,11 @@ fn validate(slices: &[&Slice]) -> CoreResult<HashMap<(Sym, Sym), i64>> {
             }
         }
     }
-    let mut names = std::collections::HashSet::new();
+    let mut names: ahash::AHashSet<Sym> = ahash::AHashSet::with_capacity(
+        slices.iter().map(|s| s.devices.len()).sum(),
+    );
     for s in slices {
-        for d in &s.devices {
+        for d in s.devices.iter() {
             if !names.insert(d.key.device) {
                 return Err(CoreError::Invalid(format!(
                     "duplicate device name {}",
@@ -114,6 +125,10 @@ impl Inventory {
                 .push(s);
         }
         let mut inv = Self::default();
+        // Sized once: a cluster's worth of devices is tens of thousands.
+        let devices: usize = grouped.values().flatten().map(|s| s.devices.len()).sum();
+        inv.devices.reserve(devices);
+        inv.by_key.reserve(devices);
         for (_, mut group) in grouped {
             let generation = group.iter().map(|s| s.generation).max().unwrap_or(0);
             group.retain(|s| s.generation == generation);
@@ -136,7 +151,7 @@ impl Inventory {
             let pool_idx = inv.pools.len() as u32;
             if state == PoolState::Usable {
                 for s in &group {
-                    for d in &s.devices {
+                    for (index, d) in s.devices.iter().enumerate() {
                         let dev = inv.devices.len() as DevId;
                         inv.by_key.insert(d.key, dev);
                         match &d.scope {
@@ -145,7 +160,8 @@ impl Inventory {
                             NodeScope::Nowhere => {}
                         }
                         inv.devices.push(InvDevice {
-                            device: d.clone(),
+                            devices: s.devices.clone(),
+                            index: index as u32,
                             pool: pool_idx,
                         });
                     }
@@ -168,7 +184,7 @@ impl Inventory {
     }
 
     pub fn device(&self, id: DevId) -> &Device {
-        &self.devices[id as usize].device
+        self.devices[id as usize].device()
     }
 
     /// The devices a node can use, in kube's search order (node-local pools first by driver
@@ -192,6 +208,11 @@ impl Inventory {
     /// The nodes with node-local devices, with them in search order.
     pub fn nodes(&self) -> impl Iterator<Item = (Sym, &[DevId])> {
         self.by_node.iter().map(|(n, d)| (*n, d.as_slice()))
+    }
+
+    /// How many nodes have node-local devices.
+    pub fn node_count(&self) -> usize {
+        self.by_node.len()
     }
 
     /// Some pool is incomplete or invalid.
@@ -264,7 +285,7 @@ mod tests {
         let names: Vec<_> = inv
             .devices
             .iter()
-            .map(|d| crate::intern::resolve(d.device.key.device))
+            .map(|d| crate::intern::resolve(d.device().key.device))
             .collect();
         assert_eq!(
             names,

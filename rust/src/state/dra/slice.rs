@@ -32,7 +32,8 @@ pub struct Slice {
     pub slice_count: i64,
     /// The slice-level node scope; with `perDeviceNodeSelection` each device carries its own.
     pub scope: NodeScope,
-    pub devices: Vec<Device>,
+    /// Shared with the inventory, which indexes them without a copy.
+    pub devices: Arc<[Device]>,
     pub counter_sets: Vec<CounterSet>,
 }
 
@@ -274,7 +275,8 @@ impl Slice {
             .devices
             .iter()
             .map(|d| device(&ctx, driver, pool, per_device, &slice_scope, d))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
         let counter_sets = spec
             .shared_counters
             .iter()
