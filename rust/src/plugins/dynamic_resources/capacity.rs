@@ -83,6 +83,7 @@ mod tests {
     fn nic(policy: Option<RequestPolicy>) -> Device {
         Device {
             key: DeviceKey::new("nic", "p", "nic-0"),
+            kind: crate::state::dra::device::UNIQUE_KIND,
             attributes: Box::default(),
             capacity: vec![Capacity {
                 domain: sym("nic"),

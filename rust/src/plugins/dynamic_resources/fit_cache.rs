@@ -13,7 +13,8 @@
 //! (`allocator::Found`), so a pod takes them for its own claims.
 //!
 //! Nodes with the same device layout (devices alike in order: driver, attributes, capacities,
-//! taints; only names differ) share answers too: a search on one node, written by device
+//! taints; only names differ; told by their kinds, `Device::kind`, given at decode) share
+//! answers too: a search on one node, written by device
 //! position, answers for every node of its layout whose devices are in use at the same
 //! positions. A cluster of one or two machine types thus searches each (shape, in-use pattern)
 //! once, not once a node: an empty cluster of 5,000 identical nodes searches a shape once.
@@ -30,7 +31,7 @@ use super::allocator::{Chosen, Found, Outcome, PreparedPod, Unfit};
 use super::matcher::Matchers;
 use crate::intern::Sym;
 use crate::state::dra::claim::Claim;
-use crate::state::dra::device::Device;
+use crate::state::dra::device::UNIQUE_KIND;
 use crate::state::dra::ledger::InUse;
 use crate::state::dra::pools::{DevId, Inventory};
 
@@ -166,59 +167,29 @@ impl Positional {
     }
 }
 
-/// Devices alike for the search: everything a selector, a constraint, a taint or packing reads
-/// (the driver, attributes, capacities, counters, taints, flags), but not the name or pool.
-fn same_device(a: &Device, b: &Device) -> bool {
-    a.key.driver == b.key.driver
-        && a.attributes == b.attributes
-        && a.capacity == b.capacity
-        && a.consumes_counters == b.consumes_counters
-        && a.taints == b.taints
-        && a.allow_multiple_allocations == b.allow_multiple_allocations
-        && a.has_binding_conditions == b.has_binding_conditions
-}
-
-fn layout_hash(inv: &Inventory, devs: &[DevId]) -> u64 {
-    use std::hash::BuildHasher;
-    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
-    devs.len().hash(&mut h);
-    for &d in devs {
-        let device = inv.device(d);
-        device.key.driver.hash(&mut h);
-        for a in device.attributes.iter() {
-            (a.domain, a.id, a.value).hash(&mut h);
-        }
-        for c in device.capacity.iter() {
-            (c.domain, c.id, c.value).hash(&mut h);
-        }
-        device.taints.len().hash(&mut h);
-    }
-    h.finish()
-}
-
-/// Layout ids for the nodes' device lists: equal lists (by `same_device`) get one id.
+/// Layout ids for the nodes' device lists: lists of alike devices (`same_device`, told by
+/// their kinds, `Device::kind`) in the same order get one id.
 fn layouts<'a>(
     inv: &Inventory,
     nodes: impl Iterator<Item = (Sym, &'a [DevId])>,
 ) -> ahash::AHashMap<Sym, u32> {
-    let mut by_hash: ahash::AHashMap<u64, Vec<(u32, &'a [DevId])>> = ahash::AHashMap::new();
+    let mut by_kinds: ahash::AHashMap<Box<[u32]>, u32> = ahash::AHashMap::new();
     let mut out = ahash::AHashMap::new();
     let mut next = 0u32;
     for (node, devs) in nodes {
-        let candidates = by_hash.entry(layout_hash(inv, devs)).or_default();
-        let same = candidates.iter().find(|(_, other)| {
-            other.len() == devs.len()
-                && other
-                    .iter()
-                    .zip(devs)
-                    .all(|(&a, &b)| same_device(inv.device(a), inv.device(b)))
-        });
-        let id = match same {
-            Some(&(id, _)) => id,
-            None => {
-                next += 1;
-                candidates.push((next, devs));
-                next
+        let kinds: Box<[u32]> = devs.iter().map(|&d| inv.device(d).kind).collect();
+        let id = if kinds.contains(&UNIQUE_KIND) {
+            // A device alike to none: a layout of its own.
+            next += 1;
+            next
+        } else {
+            match by_kinds.get(&kinds) {
+                Some(&id) => id,
+                None => {
+                    next += 1;
+                    by_kinds.insert(kinds, next);
+                    next
+                }
             }
         };
         out.insert(node, id);

@@ -127,6 +127,9 @@ impl NodeScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub key: DeviceKey,
+    /// What the search reads of it beyond its name, pool and scope, as an id (`kind_of`):
+    /// devices alike get one, so nodes of one layout are told apart by integers.
+    pub kind: u32,
     pub attributes: Box<[Attribute]>,
     pub capacity: Box<[Capacity]>,
     pub consumes_counters: Box<[CounterUse]>,
@@ -136,6 +139,62 @@ pub struct Device {
     /// The device needs binding conditions met before the pod binds (PreBind waits in kube).
     pub has_binding_conditions: bool,
     pub scope: NodeScope,
+}
+
+/// The kind of a device like no other (too many kinds seen): alike to none, itself included.
+pub const UNIQUE_KIND: u32 = u32::MAX;
+
+/// Kinds given out at most; beyond, devices are `UNIQUE_KIND` (the table lives as long as the
+/// process, and a driver publishing a serial number per device makes every device a kind).
+const MAX_KINDS: usize = 1 << 16;
+
+/// Devices alike for the search: everything a selector, a constraint, a taint or packing reads
+/// (the driver, attributes, capacities, counters, taints, flags), but not the name or pool.
+pub fn same_device(a: &Device, b: &Device) -> bool {
+    a.key.driver == b.key.driver
+        && a.attributes == b.attributes
+        && a.capacity == b.capacity
+        && a.consumes_counters == b.consumes_counters
+        && a.taints == b.taints
+        && a.allow_multiple_allocations == b.allow_multiple_allocations
+        && a.has_binding_conditions == b.has_binding_conditions
+}
+
+fn content_hash(d: &Device) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
+    d.key.driver.hash(&mut h);
+    for a in &d.attributes {
+        (a.domain, a.id, a.value).hash(&mut h);
+    }
+    for c in &d.capacity {
+        (c.domain, c.id, c.value).hash(&mut h);
+    }
+    (d.consumes_counters.len(), d.taints.len()).hash(&mut h);
+    (d.allow_multiple_allocations, d.has_binding_conditions).hash(&mut h);
+    h.finish()
+}
+
+/// The kind of `d` (see `Device::kind`), from a table of one device per kind, compared in full:
+/// equal kinds are alike devices, never a hash collision. Called once per decoded device, while
+/// it is at hand.
+pub fn kind_of(d: &Device) -> u32 {
+    type Kinds = ahash::AHashMap<u64, Vec<(Device, u32)>>;
+    static KINDS: std::sync::LazyLock<std::sync::Mutex<(Kinds, usize)>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut guard = KINDS.lock().unwrap_or_else(|p| p.into_inner());
+    let (kinds, count) = &mut *guard;
+    let bucket = kinds.entry(content_hash(d)).or_default();
+    if let Some(&(_, kind)) = bucket.iter().find(|(other, _)| same_device(other, d)) {
+        return kind;
+    }
+    if *count >= MAX_KINDS {
+        return UNIQUE_KIND;
+    }
+    let kind = u32::try_from(*count).unwrap_or(UNIQUE_KIND);
+    *count += 1;
+    bucket.push((d.clone(), kind));
+    kind
 }
 
 impl Device {
@@ -198,6 +257,7 @@ mod tests {
     fn qualified_names_default_to_the_driver() {
         let gpu = Device {
             key: DeviceKey::new("gpu.example.com", "node-0", "gpu-0"),
+            kind: UNIQUE_KIND,
             attributes: vec![
                 Attribute {
                     domain: sym("gpu.example.com"),

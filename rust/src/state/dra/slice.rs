@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::device::{
     AttrValue, Attribute, Capacity, CounterUse, Device, DeviceKey, DeviceTaint, NodeScope,
-    QualifiedName, RequestPolicy, TaintEffect, ValidRange,
+    QualifiedName, RequestPolicy, TaintEffect, UNIQUE_KIND, ValidRange, kind_of,
 };
 use super::error::DecodeError;
 use super::wire::{
@@ -227,12 +227,13 @@ fn device(
     } else {
         slice_scope.clone()
     };
-    Ok(Device {
+    let mut device = Device {
         key: DeviceKey {
             driver,
             pool,
             device: sym(name),
         },
+        kind: UNIQUE_KIND,
         attributes: attributes.into(),
         capacity,
         consumes_counters,
@@ -240,7 +241,9 @@ fn device(
         allow_multiple_allocations: w.allow_multiple_allocations.unwrap_or(false),
         has_binding_conditions: !w.binding_conditions.is_empty() || w.binds_to_node == Some(true),
         scope,
-    })
+    };
+    device.kind = kind_of(&device);
+    Ok(device)
 }
 
 impl Slice {
@@ -305,6 +308,24 @@ mod tests {
     use super::*;
     use crate::intern::resolve;
     use crate::state::dra::fixtures::gpu_node_slice;
+
+    #[test]
+    fn devices_alike_but_for_their_name_are_of_one_kind() {
+        let a = Slice::decode(&gpu_node_slice("kind-a", 8, 4)).unwrap();
+        let b = Slice::decode(&gpu_node_slice("kind-b", 8, 4)).unwrap();
+        let other_roots = Slice::decode(&gpu_node_slice("kind-c", 8, 2)).unwrap();
+        for (x, y) in a.devices.iter().zip(b.devices.iter()) {
+            assert_eq!(x.kind, y.kind, "{} on two nodes", resolve(x.key.device));
+            assert_ne!(x.kind, UNIQUE_KIND);
+        }
+        // Each GPU has its index: no two of a node are alike.
+        let mut kinds: Vec<u32> = a.devices.iter().map(|d| d.kind).collect();
+        kinds.dedup();
+        assert_eq!(kinds.len(), 8);
+        // gpu-2 sits on another PCIe root (and NUMA node) with two roots than with four.
+        assert_eq!(a.devices[0].kind, other_roots.devices[0].kind);
+        assert_ne!(a.devices[2].kind, other_roots.devices[2].kind);
+    }
 
     #[test]
     fn decodes_a_gpu_slice() {
