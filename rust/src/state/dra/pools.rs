@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::device::{Device, DeviceKey, NodeScope};
 use super::slice::Slice;
 use crate::error::{CoreError, CoreResult};
@@ -85,12 +87,25 @@ fn validate(slices: &[&Slice]) -> CoreResult<HashMap<(Sym, Sym), i64>> {
             }
         }
     }
-    let mut names: ahash::AHashSet<Sym> = ahash::AHashSet::with_capacity(
-        slices.iter().map(|s| s.devices.len()).sum(),
-    );
+    // A pool is mostly a node's few devices: a short list on the stack, searched linearly,
+    // costs less than a set per pool (ten thousand pools at 5,000 nodes).
+    let total: usize = slices.iter().map(|s| s.devices.len()).sum();
+    let mut small: SmallVec<[Sym; 32]> = SmallVec::new();
+    let mut large: ahash::AHashSet<Sym> = ahash::AHashSet::new();
+    if total > small.inline_size() {
+        large.reserve(total);
+    }
     for s in slices {
         for d in s.devices.iter() {
-            if !names.insert(d.key.device) {
+            let fresh = if total > small.inline_size() {
+                large.insert(d.key.device)
+            } else if small.contains(&d.key.device) {
+                false
+            } else {
+                small.push(d.key.device);
+                true
+            };
+            if !fresh {
                 return Err(CoreError::Invalid(format!(
                     "duplicate device name {}",
                     crate::intern::resolve(d.key.device)
@@ -150,12 +165,23 @@ impl Inventory {
             };
             let pool_idx = inv.pools.len() as u32;
             if state == PoolState::Usable {
+                // A run of devices of one node goes to its list at once (one lookup a slice,
+                // not one a device).
+                let mut run: Option<(Sym, SmallVec<[DevId; 16]>)> = None;
                 for s in &group {
                     for (index, d) in s.devices.iter().enumerate() {
                         let dev = inv.devices.len() as DevId;
                         inv.by_key.insert(d.key, dev);
                         match &d.scope {
-                            NodeScope::Node(n) => inv.by_node.entry(*n).or_default().push(dev),
+                            NodeScope::Node(n) => match &mut run {
+                                Some((node, devs)) if node == n => devs.push(dev),
+                                _ => {
+                                    if let Some((node, devs)) = run.take() {
+                                        inv.by_node.entry(node).or_default().extend(devs);
+                                    }
+                                    run = Some((*n, SmallVec::from_elem(dev, 1)));
+                                }
+                            },
                             NodeScope::All | NodeScope::Selector(_) => inv.shared.push(dev),
                             NodeScope::Nowhere => {}
                         }
@@ -165,6 +191,9 @@ impl Inventory {
                             pool: pool_idx,
                         });
                     }
+                }
+                if let Some((node, devs)) = run {
+                    inv.by_node.entry(node).or_default().extend(devs);
                 }
             }
             inv.any_unusable |= state != PoolState::Usable;
