@@ -516,6 +516,39 @@ fn extended_resources_backed_by_dra_land_where_no_device_plugin_serves_them() {
     assert_eq!(keys(&d).len(), 1);
 }
 
+/// Pods asking a DRA-backed extended resource are of one shape: all but the first of a batch
+/// are decided from its ranking, exactly as one pod a batch.
+#[test]
+fn pods_asking_an_extended_resource_dra_serves_share_rankings() {
+    let mut s = cluster(4);
+    gpu_class_serving_extended_resource(&mut s);
+    let uids: Vec<String> = (0..14).map(|i| format!("e{i}")).collect();
+    for uid in &uids {
+        extended_pod(&mut s, uid, "nvidia.com/gpu", 2);
+    }
+    let batched = schedule_batch(&s.snapshot(), &uids, &profile(), None);
+    let snapshot = s.snapshot();
+    let alone: Vec<_> = uids
+        .chunks(1)
+        .flat_map(|uid| schedule_batch(&snapshot, uid, &profile(), None))
+        .collect();
+    for (b, a) in batched.iter().zip(&alone) {
+        assert_eq!(b.code, Code::Success, "{}", b.message);
+        assert_eq!(
+            (&b.node, b.score, keys(b)),
+            (&a.node, a.score, keys(a)),
+            "pod {} (reused: {})",
+            b.uid,
+            b.reused
+        );
+    }
+    assert!(
+        batched.iter().filter(|d| d.reused).count() >= 10,
+        "{:?}",
+        batched.iter().map(|d| d.reused).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn a_device_plugin_serves_the_resource_where_the_node_has_it() {
     let mut s = cluster(0);

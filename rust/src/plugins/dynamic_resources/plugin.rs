@@ -129,6 +129,9 @@ impl PodState {
     }
 }
 
+/// The shape of claims of which none is to be allocated (in a pod's key).
+const NOTHING_TO_ALLOCATE: u32 = u32::MAX;
+
 /// Extended resources backed by DRA beyond this many in one pod are refused (each set of them
 /// a node may lack is prepared apart).
 const MAX_BACKED: usize = 6;
@@ -253,7 +256,15 @@ impl DynamicResources {
             });
         }
         let key = if variants[0].prepared.allocated.is_empty() {
-            caches.pod_key(variants.iter().map(|v| v.shape))
+            // A variant with nothing to allocate (the pod's own claims, when it has none and
+            // only asks extended resources DRA serves) reads no device: a shape of its own.
+            caches.pod_key(variants.iter().map(|v| {
+                if v.prepared.to_allocate.is_empty() {
+                    Some(NOTHING_TO_ALLOCATE)
+                } else {
+                    v.shape
+                }
+            }))
         } else {
             None
         };
