@@ -318,6 +318,38 @@ async def test_a_workload_gang_victim_goes_alone_or_with_its_gang_by_its_disrupt
     assert len({"train-0", "train-1"} - left) == evicted, sorted(left)
 
 
+async def test_a_workload_gang_member_has_its_groups_priority(
+    setup: Setup, start: Callable[[], Awaitable[Podium]]
+) -> None:
+    """kube-scheduler 1.37's GetPodPriority: a pod of a PodGroup with a priority (the Priority
+    admission sets it from the group's priorityClassName) is preempted at the group's priority,
+    not its own: the MID preemptor may not evict the low pod of the HIGH group, and evicts two
+    low pods elsewhere instead of that one."""
+    await setup.nodes(2)
+    await create_workload_pod_group(
+        setup.api,
+        make_workload_pod_group(
+            "train",
+            setup.namespace,
+            min_count=1,
+            priority_class_name=setup.classes[HIGH],
+            disruption_mode="Single",
+        ),
+    )
+    await setup.pod("train-0", LOW, node=0, pod_group="train")
+    await setup.pod("low-0", LOW, cpu="2", node=1)
+    await setup.pod("low-1", LOW, cpu="2", node=1)
+    await setup.pod("mid", MID)
+    await start()
+
+    async def placed() -> bool:
+        return await setup.node_of("mid") is not None
+
+    await eventually(placed, "the preemptor bound")
+    assert await setup.node_of("mid") == setup.node(1)
+    assert await setup.names() == {"train-0", "mid"}
+
+
 async def test_a_high_priority_gang_preempts_whole_lower_gangs(
     setup: Setup, start: Callable[[], Awaitable[Podium]], crds: list[str]
 ) -> None:

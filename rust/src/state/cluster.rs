@@ -244,7 +244,9 @@ impl ClusterState {
         .with_volumes(self.volumes.clone())
         .with_dra(self.dra.clone())
         .with_preemption_objects(
-            self.priorities.clone(),
+            self.priorities
+                .clone()
+                .with_groups(self.groups.priorities()),
             self.budgets.clone(),
             self.nominated.clone(),
         )

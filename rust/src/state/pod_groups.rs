@@ -25,6 +25,9 @@ pub struct PodGroups {
     /// The groups whose members are disrupted one by one (the Workload API's
     /// `disruptionMode: Single`, its default), shared with snapshots.
     singly: Arc<HashSet<GroupKey>>,
+    /// The Workload API groups' `spec.priority` (set by the Priority admission from their
+    /// `priorityClassName`), shared with snapshots.
+    priorities: Arc<HashMap<GroupKey, i32>>,
 }
 
 impl PodGroups {
@@ -62,8 +65,26 @@ impl PodGroups {
         self.singly.clone()
     }
 
+    /// Each Workload API group's `spec.priority`: its members' priority in preemption, as
+    /// kube-scheduler 1.37 takes it (`GetPodPriority`).
+    pub fn priorities(&self) -> Arc<HashMap<GroupKey, i32>> {
+        self.priorities.clone()
+    }
+
     fn refresh(&mut self, key: GroupKey) {
         self.refresh_record(key);
+        let priority = self
+            .records
+            .get(&key)
+            .and_then(|g| g.workload.as_ref())
+            .and_then(|w| w.priority);
+        if priority != self.priorities.get(&key).copied() {
+            let priorities = Arc::make_mut(&mut self.priorities);
+            match priority {
+                Some(p) => priorities.insert(key, p),
+                None => priorities.remove(&key),
+            };
+        }
         let single = self.records.get(&key).is_some_and(|g| {
             g.workload
                 .as_ref()

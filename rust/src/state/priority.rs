@@ -4,12 +4,16 @@
 //! `spec.priority`; the classes are cached so pods created without it (admission disabled, or
 //! created before their class existed) still get the value kube would give them.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::error::{CoreError, CoreResult};
 use crate::intern::{Sym, sym};
 use crate::state::object::decode;
 use crate::state::pod::PodRecord;
+use crate::state::pod_groups::GroupKey;
 use crate::state::wire::{ObjectMetaWire, Str};
 
 /// A cached PriorityClass.
@@ -20,7 +24,11 @@ pub struct PriorityClass {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct PriorityClasses(imbl::HashMap<Sym, PriorityClass>);
+pub struct PriorityClasses(
+    imbl::HashMap<Sym, PriorityClass>,
+    /// The Workload API PodGroups' priorities (see `with_groups`).
+    Arc<HashMap<GroupKey, i32>>,
+);
 
 impl PriorityClasses {
     pub fn set(&mut self, name: Sym, class: PriorityClass) {
@@ -35,9 +43,23 @@ impl PriorityClasses {
         self.0.keys().copied()
     }
 
-    /// The priority kube gives `pod`: `spec.priority` when set; otherwise its class's value,
-    /// or the global default class's, or 0.
+    /// These classes, with the Workload API PodGroups' priorities: a member's priority is its
+    /// group's when the group has one.
+    #[must_use]
+    pub fn with_groups(mut self, groups: Arc<HashMap<GroupKey, i32>>) -> Self {
+        self.1 = groups;
+        self
+    }
+
+    /// The priority kube gives `pod`: its Workload API PodGroup's `spec.priority` when it has
+    /// one (kube-scheduler 1.37's `GetPodPriority`); else `spec.priority` when set; otherwise
+    /// its class's value, or the global default class's, or 0.
     pub fn of(&self, pod: &PodRecord) -> i32 {
+        if let Some(group) = pod.pod_group
+            && let Some(&priority) = self.1.get(&(pod.namespace, group))
+        {
+            return priority;
+        }
         if pod.priority_set {
             return pod.priority;
         }
@@ -130,6 +152,23 @@ mod tests {
         pod.priority_set = true;
         pod.priority = -5;
         assert_eq!(classes.of(&pod), -5, "admission's value is authoritative");
+    }
+
+    #[test]
+    fn a_workload_pod_groups_priority_is_its_members() {
+        let groups = HashMap::from([((sym("ns"), sym("train")), 900)]);
+        let classes = PriorityClasses::default().with_groups(Arc::new(groups));
+        let mut pod = PodRecord::empty("u", "ns", "p");
+        pod.priority_set = true;
+        pod.priority = 5;
+        pod.pod_group = Some(sym("train"));
+        assert_eq!(classes.of(&pod), 900);
+        pod.pod_group = Some(sym("other"));
+        assert_eq!(
+            classes.of(&pod),
+            5,
+            "a group without a priority: the pod's own"
+        );
     }
 
     #[test]
