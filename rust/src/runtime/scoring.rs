@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::error::{CoreError, CoreResult};
 use crate::framework::cycle_state::{FilterStates, PluginState};
 use crate::framework::plugin::{MAX_NODE_SCORE, PodContext, Prepared};
-use crate::framework::warm::warm;
+use crate::framework::warm::warm_for_scores;
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -83,7 +83,7 @@ pub fn raw_scores(
         raw.par_chunks_mut(MIN_NODES_PER_TASK * width)
             .zip(nodes.par_chunks(MIN_NODES_PER_TASK))
             .for_each(|(out, nodes)| {
-                warm(nodes.iter().copied());
+                warm_for_scores(nodes.iter().copied());
                 for (row, node) in out.chunks_mut(width).zip(nodes) {
                     score_row(profile, running, pod, node, row);
                 }
