@@ -19,6 +19,7 @@ from podium.benchmarks.e2e_load import (
     LoadOptions,
     LoadReport,
     _summarise,
+    grace_seconds,
     lease_seconds,
     node_state,
 )
@@ -129,6 +130,11 @@ def test_gang_pods_join_workload_api_pod_groups_kube_scheduler_places_too() -> N
 def test_lease_grows_with_the_cluster_beyond_5000_nodes() -> None:
     assert lease_seconds(20) == lease_seconds(5_000) == 40
     assert lease_seconds(20_000) == 160
+
+
+def test_grace_period_outlasts_two_leases_so_registration_does_not_taint_early_nodes() -> None:
+    assert grace_seconds(lease_seconds(5_000)) == 120
+    assert grace_seconds(lease_seconds(20_000)) == 320
 
 
 def test_backlog_rate_is_the_drain_and_latency_counts_from_the_scheduler_launch() -> None:
