@@ -322,19 +322,43 @@ async def wait_nodes_ready(api: ApiClient, selector: str, count: int, *, limit: 
     taint (KWOK registered them; the node lifecycle controller lifted its not-ready taint)."""
     deadline = time.monotonic() + limit
     states: Counter[str] = Counter()
+    # One list of 20,000 nodes is ~100 MB and outlasts a request timeout on two busy cores:
+    # read it in pages, poll less often when it is big, and let one slow poll pass.
+    pause = 2.0 if count <= 5_000 else 10.0
     while time.monotonic() < deadline:
-        body = orjson.loads(
-            await request_bytes(api, "GET", "/api/v1/nodes", query={"labelSelector": selector})
-        )
-        states = Counter(node_state(node) for node in body["items"])
+        try:
+            states = await _node_states(api, selector)
+        except (TimeoutError, ApiStatusError):
+            await asyncio.sleep(pause)
+            continue
         if states[READY] >= count:
             return
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(pause)
     # Say what the others are waiting for: the next run at that size starts from it.
     others = ", ".join(f"{n:,} {state}" for state, n in states.most_common() if state != READY)
     raise TimeoutError(
         f"{states[READY]:,} of {count:,} KWOK nodes Ready after {limit:.0f} s; {others or 'none'}"
     )
+
+
+NODE_PAGE = 1_000
+
+
+async def _node_states(api: ApiClient, selector: str) -> Counter[str]:
+    """Each matching node's ``node_state``, counted, listed a page at a time."""
+    states: Counter[str] = Counter()
+    token = ""
+    while True:
+        query: dict[str, str | int | bool] = {"labelSelector": selector, "limit": NODE_PAGE}
+        if token:
+            query["continue"] = token
+        body = orjson.loads(
+            await request_bytes(api, "GET", "/api/v1/nodes", query=query, timeout=120.0)
+        )
+        states.update(node_state(node) for node in body["items"])
+        token = (body.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return states
 
 
 READY = "ready"
