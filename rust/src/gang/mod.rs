@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::cycle::Decision;
+use crate::error::{CoreError, CoreResult};
 use crate::framework::code::Code;
 use crate::intern::{Sym, resolve};
 use crate::runtime::profile::Profile;
@@ -53,9 +54,9 @@ struct Plan {
 }
 
 impl Plan {
-    /// The group's request against the profile's levels; Err: why the request cannot be met
-    /// as written (a slice level not below the gang's).
-    fn of(profile: &Profile, group: &PodGroupRecord) -> Result<Self, String> {
+    /// The group's request against the profile's levels; Err (`Invalid`): why the request
+    /// cannot be met as written (a slice level not below the gang's), the group not named.
+    fn of(profile: &Profile, group: &PodGroupRecord) -> CoreResult<Self> {
         let Some(request) = group.topology else {
             return Ok(Self {
                 levels: vec![None],
@@ -75,7 +76,7 @@ impl Plan {
                     _ => true,
                 };
                 if !below {
-                    return Err(format!(
+                    return Err(CoreError::Invalid(format!(
                         "the slice level {} is not below the gang's level {} in the profile's topology levels ({})",
                         resolve(slice_key),
                         resolve(key),
@@ -85,7 +86,7 @@ impl Plan {
                             .map(|&k| resolve(k))
                             .collect::<Vec<_>>()
                             .join(", ")
-                    ));
+                    )));
                 }
                 Some(Slices {
                     size: usize::try_from(slice.size).unwrap_or(usize::MAX),

@@ -253,7 +253,7 @@ fn plan(
         scope: &scope,
     };
     let mut best: Option<Plan> = None;
-    let mut furthest: Option<(usize, String)> = None;
+    let mut furthest: Option<(usize, Unhelpful)> = None;
     for sets in &scope.tiers {
         for set in sets {
             match context.plan_in(set) {
@@ -282,10 +282,15 @@ fn plan(
             set_note(pods.len())
         ))),
         Some(plan) => Ok(plan),
-        None => Err(Unhelpful(furthest.map_or_else(
-            || format!("preemption: no node to try.{}", set_note(pods.len())),
+        None => Err(furthest.map_or_else(
+            || {
+                Unhelpful(format!(
+                    "preemption: no node to try.{}",
+                    set_note(pods.len())
+                ))
+            },
             |(_, why)| why,
-        ))),
+        )),
     }
 }
 
@@ -332,7 +337,7 @@ impl<'a> Context<'a> {
 
     /// Each pod in turn takes the best node of `set`, its victims taken out before the next
     /// pod is planned. Fails with how many pods were planned and why the next could not be.
-    fn plan_in(&self, set: &[usize]) -> Result<Plan, (usize, String)> {
+    fn plan_in(&self, set: &[usize]) -> Result<Plan, (usize, Unhelpful)> {
         let (profile, data) = (self.profile, self.data);
         let mut plan = Plan {
             nodes: self.nodes.to_vec(),
@@ -364,7 +369,7 @@ impl<'a> Context<'a> {
                 let why = status.reasons.join(", ");
                 (
                     planned,
-                    format!("preemption: {why}.{}", set_note(self.pods.len())),
+                    Unhelpful(format!("preemption: {why}.{}", set_note(self.pods.len()))),
                 )
             })?;
             let search = Search {
@@ -397,11 +402,11 @@ impl<'a> Context<'a> {
             let Some(best) = pick::best(&candidates) else {
                 return Err((
                     planned,
-                    format!(
+                    Unhelpful(format!(
                         "preemption: {}{}",
                         failure_message(open.len(), not_helpful, no_victims),
                         set_note(self.pods.len())
-                    ),
+                    )),
                 ));
             };
             let chosen = candidates.swap_remove(best);

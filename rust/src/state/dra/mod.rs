@@ -37,8 +37,8 @@ use crate::state::resources::{DEVICE_CLASS_PREFIX, is_dra_extended_resource_name
 pub type ClaimKey = (Sym, Sym);
 
 /// A claim as the cache holds it: decoded, or why it could not be (a pod using it stays
-/// pending with that reason).
-pub type ClaimEntry = Result<Arc<Claim>, Arc<str>>;
+/// pending with that reason); the error is shared, as the claim is, by every snapshot.
+pub type ClaimEntry = Result<Arc<Claim>, Arc<CoreError>>;
 
 #[derive(Debug, Clone, Default)]
 pub struct Dra {
@@ -505,7 +505,7 @@ impl Dra {
         match claim {
             Ok(c) => self.update_claim(key, c),
             Err(e) => {
-                self.claims.insert(key, Err(Arc::from(e.to_string())));
+                self.claims.insert(key, Err(Arc::new(e)));
             }
         }
         self.allocations_changed();
