@@ -549,6 +549,45 @@ fn pods_asking_an_extended_resource_dra_serves_share_rankings() {
     );
 }
 
+/// NodeResourcesFit scores an extended resource DRA serves by the class's devices on each node
+/// and those allocated, as kube-scheduler 1.37 does: MostAllocated over `nvidia.com/gpu` packs
+/// the GPU pods node after node, LeastAllocated spreads them; a batch's later pods, decided
+/// from the first one's ranking, see the devices the earlier ones took.
+#[test]
+fn node_resources_fit_scores_extended_resources_by_the_devices_dra_serves() {
+    let mut s = cluster(3);
+    gpu_class_serving_extended_resource(&mut s);
+    let uids: Vec<String> = (0..8).map(|i| format!("g{i}")).collect();
+    for uid in &uids {
+        extended_pod(&mut s, uid, "nvidia.com/gpu", 2);
+    }
+    for (strategy, expected) in [("MostAllocated", [0, 4, 4]), ("LeastAllocated", [2, 3, 3])] {
+        let profile = Profile::from_json(
+            format!(
+                r#"{{"schedulerName":"podium","parallelism":1,
+                    "filters":["NodeUnschedulable","NodeResourcesFit","DynamicResources"],
+                    "scores":{{"NodeResourcesFit":1}},
+                    "fit":{{"strategy":"{strategy}","resources":[{{"name":"nvidia.com/gpu","weight":1}}]}}}}"#
+            )
+            .as_bytes(),
+        )
+        .expect("valid profile");
+        let decisions = schedule_batch(&s.snapshot(), &uids, &profile, None);
+        let mut per_node = [0usize; 3];
+        for d in &decisions {
+            assert_eq!(d.code, Code::Success, "{}", d.message);
+            let node = d.node.as_deref().expect("placed");
+            per_node[node.trim_start_matches("node-").parse::<usize>().unwrap()] += 1;
+        }
+        per_node.sort_unstable();
+        assert_eq!(per_node, expected, "{strategy}");
+        assert!(
+            decisions.iter().any(|d| d.reused),
+            "{strategy}: later pods reuse the ranking"
+        );
+    }
+}
+
 #[test]
 fn a_device_plugin_serves_the_resource_where_the_node_has_it() {
     let mut s = cluster(0);

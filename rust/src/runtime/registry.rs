@@ -102,7 +102,7 @@ const SCORES: &[(&str, ScoreCtor)] = &[
         Ok(ScorePoints::with_pre_score(image_locality::ImageLocality))
     }),
     (node_resources_fit::score::NAME, |spec| {
-        Ok(ScorePoints::of(
+        Ok(ScorePoints::with_pre_score(
             node_resources_fit::score::NodeResourcesFitScore::from_spec(spec)?,
         ))
     }),

@@ -85,7 +85,9 @@ impl Score for BalancedAllocation {
         let mut heap = Vec::new();
         let mut len = 0;
         for &r in &self.resources {
-            let (alloc, req) = allocatable_and_requested(node, pod, r, true);
+            // No DRA devices counted: kube's NewBalancedAllocation hands its scorer no DRA
+            // manager, so only NodeResourcesFit scores extended resources DRA serves.
+            let (alloc, req) = allocatable_and_requested(node, pod, r, true, None);
             if alloc == 0 {
                 continue;
             }

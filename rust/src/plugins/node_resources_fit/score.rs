@@ -1,13 +1,17 @@
 //! NodeResourcesFit (score): LeastAllocated (spread), MostAllocated (bin-pack) or
 //! RequestedToCapacityRatio (a piecewise-linear shape over utilization), each a weighted average
 //! over the configured resources.
+//!
+//! An extended resource a DeviceClass serves is scored on a node without it in its allocatable
+//! by the class's devices there, as kube-scheduler does (DRAExtendedResource, GA in 1.37):
+//! PreScore takes the devices and what is allocated (`DraScoring`), Score counts them per node.
 
 use crate::error::{CoreError, CoreResult};
-use crate::framework::cycle_state::PluginState;
-use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, Score};
+use crate::framework::cycle_state::{FilterStates, PluginState};
+use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::plugins::node_resources_fit::resource_allocation::{
-    allocatable_and_requested, weighted_resources,
+    DraMatchers, DraScoring, allocatable_and_requested, weighted_resources,
 };
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -29,9 +33,18 @@ pub enum Strategy {
 pub struct NodeResourcesFitScore {
     pub strategy: Strategy,
     pub resources: Vec<(ResourceName, i64)>,
+    matchers: DraMatchers,
 }
 
 impl NodeResourcesFitScore {
+    pub fn new(strategy: Strategy, resources: Vec<(ResourceName, i64)>) -> Self {
+        Self {
+            strategy,
+            resources,
+            matchers: DraMatchers::default(),
+        }
+    }
+
     pub fn from_spec(spec: &ProfileSpec) -> CoreResult<Self> {
         let fit = &spec.fit;
         let strategy = match fit.strategy.as_deref().unwrap_or("LeastAllocated") {
@@ -75,10 +88,7 @@ impl NodeResourcesFitScore {
         };
         let resources = weighted_resources(fit.resources.as_deref())
             .map_err(|e| CoreError::Invalid(format!("fit.{e}")))?;
-        Ok(Self {
-            strategy,
-            resources,
-        })
+        Ok(Self::new(strategy, resources))
     }
 }
 
@@ -122,7 +132,26 @@ impl Plugin for NodeResourcesFitScore {
     }
 }
 
+fn dra_scoring(state: Option<&PluginState>) -> Option<&DraScoring> {
+    state.and_then(|s| s.downcast_ref::<DraScoring>())
+}
+
+impl PreScore for NodeResourcesFitScore {
+    /// kube's PreScore takes the DRA state when a scored resource is one a DeviceClass serves.
+    fn pre_score(
+        &self,
+        ctx: &PodContext<'_>,
+        _feasible: &[&NodeInfo],
+        _filters: FilterStates<'_>,
+    ) -> Prepared {
+        let dra = DraScoring::prepare(ctx.dra, &self.matchers, &self.resources, ctx.pod);
+        Prepared::Run(dra.map(|d| Box::new(d) as PluginState))
+    }
+}
+
 impl Score for NodeResourcesFitScore {
+    /// The node's own resources, and its own devices' allocations (see `shape_key` for
+    /// network-attached ones).
     fn node_local(&self, _: &PodRecord) -> bool {
         true
     }
@@ -131,11 +160,18 @@ impl Score for NodeResourcesFitScore {
         false
     }
 
-    fn score(&self, _: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
+    /// Network-attached devices counted for a DRA-backed resource are taken by placements on
+    /// other nodes too: such scores are not to be reused.
+    fn shape_key(&self, state: Option<&PluginState>) -> Option<u64> {
+        dra_scoring(state).map_or(Some(0), |d| d.node_local().then_some(0))
+    }
+
+    fn score(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> i64 {
+        let dra = dra_scoring(state);
         let mut total: i64 = 0;
         let mut weights: i64 = 0;
         for &(resource, weight) in &self.resources {
-            let (alloc, req) = allocatable_and_requested(node, pod, resource, false);
+            let (alloc, req) = allocatable_and_requested(node, pod, resource, false, dra);
             if alloc == 0 {
                 continue;
             }
@@ -172,10 +208,10 @@ mod tests {
     use std::sync::Arc;
 
     fn scorer(strategy: Strategy) -> NodeResourcesFitScore {
-        NodeResourcesFitScore {
+        NodeResourcesFitScore::new(
             strategy,
-            resources: vec![(ResourceName::Cpu, 1), (ResourceName::Memory, 1)],
-        }
+            vec![(ResourceName::Cpu, 1), (ResourceName::Memory, 1)],
+        )
     }
 
     #[test]
@@ -219,16 +255,91 @@ mod tests {
         assert_eq!(broken_linear(&[(10, 20), (50, 100)], 80), 100);
     }
 
+    /// Nodes `n` (with `held` of its 4 GPUs allocated) and `m` (4 free GPUs), no device
+    /// plugin: `nvidia.com/gpu` is served by the GPU class's devices.
+    fn dra_world(held: usize) -> crate::state::dra::Dra {
+        use crate::error::CoreError;
+        use crate::state::dra::claim::Claim;
+        use crate::state::dra::class::DeviceClass;
+        use crate::state::dra::fixtures::{claim_json, gpu_node_slice};
+        use crate::state::dra::slice::Slice;
+        let mut dra = crate::state::dra::Dra::default();
+        let class = r#"{"metadata":{"name":"gpu.example.com"},"spec":{"extendedResourceName":"nvidia.com/gpu"}}"#;
+        dra.upsert_class(
+            "gpu.example.com",
+            DeviceClass::decode(class).map_err(CoreError::from),
+        );
+        for n in ["n", "m"] {
+            let slice = Slice::decode(&gpu_node_slice(n, 4, 1)).map_err(CoreError::from);
+            dra.upsert_slice(n, slice);
+        }
+        let results: Vec<String> = (0..held)
+            .map(|i| {
+                format!(
+                    r#"{{"request":"gpu","driver":"gpu.example.com","pool":"n","device":"gpu-{i}"}}"#
+                )
+            })
+            .collect();
+        let claim = claim_json(
+            "ns",
+            "held",
+            r#"[{"name":"gpu","exactly":{"deviceClassName":"gpu.example.com"}}]"#,
+            "[]",
+            &format!(
+                r#"{{"allocation":{{"devices":{{"results":[{}]}}}}}}"#,
+                results.join(",")
+            ),
+        );
+        dra.upsert_claim("ns", "held", Claim::decode(&claim).map_err(CoreError::from));
+        dra
+    }
+
+    #[test]
+    fn extended_resources_dra_serves_are_scored_by_the_class_devices() {
+        let gpu = ResourceName::Scalar(sym("nvidia.com/gpu"));
+        let dra = dra_world(2);
+        let mut p = pod("p");
+        p.requests.set(gpu, 1);
+        p.non_zero_requests = p.requests.clone();
+        let (n, m) = (node("n", 1000, 1000).build(), node("m", 1000, 1000).build());
+        let scores = |strategy: Strategy| {
+            let s = NodeResourcesFitScore::new(strategy, vec![(gpu, 1)]);
+            let state = DraScoring::prepare(&dra, &s.matchers, &s.resources, &p)
+                .map(|d| Box::new(d) as PluginState);
+            (
+                s.score(state.as_ref(), &p, &n),
+                s.score(state.as_ref(), &p, &m),
+            )
+        };
+        // n: 2 held + 1 asked of 4; m: 1 of 4.
+        assert_eq!(scores(Strategy::MostAllocated), (75, 25));
+        assert_eq!(scores(Strategy::LeastAllocated), (25, 75));
+        assert_eq!(
+            scores(Strategy::RequestedToCapacityRatio(vec![(0, 0), (100, 100)])),
+            (75, 25)
+        );
+        // With cpu and memory in the average, the GPUs still tell the nodes apart.
+        let s = NodeResourcesFitScore::new(
+            Strategy::MostAllocated,
+            vec![(ResourceName::Cpu, 1), (ResourceName::Memory, 1), (gpu, 1)],
+        );
+        let state = DraScoring::prepare(&dra, &s.matchers, &s.resources, &p)
+            .map(|d| Box::new(d) as PluginState);
+        assert_eq!(s.score(state.as_ref(), &p, &n), 25);
+        assert_eq!(s.score(state.as_ref(), &p, &m), 8);
+        assert_eq!(s.shape_key(state.as_ref()), Some(0));
+    }
+
     #[test]
     fn extended_resources_scored_only_when_requested() {
         let gpu = sym("nvidia.com/gpu");
         let mut n = node("n", 1000, 1000);
         n.record.allocatable.set(ResourceName::Scalar(gpu), 8);
         let info = n.build();
-        let s = NodeResourcesFitScore {
-            strategy: Strategy::MostAllocated,
-            resources: vec![(ResourceName::Scalar(gpu), 1)],
-        };
+        let s = NodeResourcesFitScore::new(
+            Strategy::MostAllocated,
+            vec![(ResourceName::Scalar(gpu), 1)],
+        );
         let mut p = pod("p");
         assert_eq!(s.score(None, &p, &info), 0);
         p.requests.set(ResourceName::Scalar(gpu), 2);
