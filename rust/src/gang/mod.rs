@@ -44,7 +44,7 @@ use crate::state::snapshot::{Snapshot, SnapshotData};
 use domains::{Domain, Lack, Need, domains_of, everywhere, slices_fit, within};
 use failure::{GangFailure, LevelReport};
 pub use trial::Gang;
-use trial::{Placed, Search, Slices, Stuck};
+use trial::{Placed, Request, Search, Slices, Stuck};
 
 /// The levels a gang is tried at, in order (None: the whole cluster), and its slices.
 struct Plan {
@@ -167,16 +167,15 @@ pub fn schedule_gang(
         .contains(&crate::plugins::node_resources_fit::filter::NAME);
     let needs = Need::of(&members, (need, group.distinct_hosts), fit, &data.dra);
     let outcome = {
-        let mut search = Search::new(
-            profile,
-            data,
-            (&nodes, &slots),
-            &members,
-            &excluded,
+        let request = Request {
             gang,
-            (need, &needs),
-            plan.slices,
-        );
+            members: &members,
+            need,
+            needs: &needs,
+            excluded: &excluded,
+            slices: plan.slices,
+        };
+        let mut search = Search::new(profile, data, (&nodes, &slots), request);
         search.start = profile.start.get(nodes.len());
         let outcome = profile
             .pool

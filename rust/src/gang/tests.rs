@@ -659,16 +659,15 @@ fn identical_members_share_filter_verdicts() {
     let excluded = HashSet::new();
     let needs = Need::of(&arcs, (4, false), true, Dra::none());
     let profile = profile();
-    let search = Search::new(
-        &profile,
-        &data,
-        (&nodes, &slots),
-        &arcs,
-        &excluded,
-        &gang,
-        (4, &needs),
-        None,
-    );
+    let request = Request {
+        gang: &gang,
+        members: &arcs,
+        need: 4,
+        needs: &needs,
+        excluded: &excluded,
+        slices: None,
+    };
+    let search = Search::new(&profile, &data, (&nodes, &slots), request);
     assert_eq!(
         search.kinds(),
         2,

@@ -53,6 +53,20 @@ pub(super) struct Slices {
     pub key: Sym,
 }
 
+/// What one gang asks of a cycle: its pending members, how many of them must be placed and
+/// what they need together, where they may not go, and its slices.
+pub(super) struct Request<'a> {
+    pub gang: &'a Gang<'a>,
+    pub members: &'a [Arc<PodRecord>],
+    /// Members that must be placed: minMember less the members already placed.
+    pub need: usize,
+    /// The gang's needs, for the slice domains' room.
+    pub needs: &'a Need,
+    /// Nodes already holding a member, when members need distinct hosts.
+    pub excluded: &'a HashSet<usize>,
+    pub slices: Option<Slices>,
+}
+
 /// What every trial of one gang shares.
 pub(super) struct Search<'a> {
     pub profile: &'a Profile,
@@ -141,17 +155,21 @@ struct Mark {
 }
 
 impl<'a> Search<'a> {
-    #[allow(clippy::too_many_arguments)]
+    /// `request` on `nodes` (the snapshot's real nodes, with each one's slot in it).
     pub fn new(
         profile: &'a Profile,
         data: &'a SnapshotData,
         (nodes, slots): (&'a [Arc<NodeInfo>], &'a [usize]),
-        members: &'a [Arc<PodRecord>],
-        excluded: &'a HashSet<usize>,
-        gang: &'a Gang<'a>,
-        (need, needs): (usize, &'a Need),
-        slices: Option<Slices>,
+        request: Request<'a>,
     ) -> Self {
+        let Request {
+            gang,
+            members,
+            need,
+            needs,
+            excluded,
+            slices,
+        } = request;
         let mut classes: HashMap<String, usize> = HashMap::new();
         // A pod's labels reach a filter only through other pods' affinity terms: without any,
         // members differing in their labels alone (a completion index) are of one kind.

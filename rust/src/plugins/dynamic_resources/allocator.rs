@@ -210,6 +210,18 @@ struct Pick {
     marked: bool,
 }
 
+/// The alternative a run of picks fills (kube's `requestIndices`: claim `c`, request `r`,
+/// subrequest `a`), with its candidate devices and whether it takes all of them (`All` mode:
+/// every candidate, in order, or nothing).
+#[derive(Clone, Copy)]
+struct Filling<'c> {
+    c: usize,
+    r: usize,
+    a: usize,
+    cands: &'c [DevId],
+    all: bool,
+}
+
 struct Search<'a> {
     pod: &'a PreparedPod,
     inv: &'a Inventory,
@@ -345,24 +357,29 @@ impl<'a> Search<'a> {
                 continue;
             }
             let all = self.alt(c, r, a).alt.mode == AllocationMode::All;
-            if self.pick(c, r, a, &cands, need, 0, all) == Flow::Stop {
+            let filling = Filling {
+                c,
+                r,
+                a,
+                cands: &cands,
+                all,
+            };
+            if self.pick(filling, need, 0) == Flow::Stop {
                 return Flow::Stop;
             }
         }
         Flow::Continue
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn pick(
-        &mut self,
-        c: usize,
-        r: usize,
-        a: usize,
-        cands: &[DevId],
-        remaining: usize,
-        start: usize,
-        all: bool,
-    ) -> Flow {
+    /// `remaining` more devices for `filling`, from its candidates at `start` on.
+    fn pick(&mut self, filling: Filling<'_>, remaining: usize, start: usize) -> Flow {
+        let Filling {
+            c,
+            r,
+            a,
+            cands,
+            all,
+        } = filling;
         if remaining == 0 {
             return self.request_level(c, r + 1);
         }
@@ -382,7 +399,7 @@ impl<'a> Search<'a> {
                 }
                 continue;
             }
-            let flow = self.pick(c, r, a, cands, remaining - 1, i + 1, all);
+            let flow = self.pick(filling, remaining - 1, i + 1);
             self.untake(c);
             if flow == Flow::Stop {
                 return Flow::Stop;
