@@ -134,18 +134,7 @@ pub fn schedule_gang(
     let group = gang.group;
     let plan = match Plan::of(profile, group) {
         Ok(plan) => plan,
-        Err(problem) => {
-            let message = format!("{}: {problem}", group.object());
-            return members
-                .iter()
-                .map(|m| {
-                    let mut d = Decision::for_pod(m);
-                    d.code = Code::UnschedulableAndUnresolvable;
-                    d.message.clone_from(&message);
-                    d
-                })
-                .collect();
-        }
+        Err(problem) => return unmet(&members, group, &problem),
     };
     let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) = data.real_nodes().into_iter().unzip();
     let placed_members = nodes_with_members(&nodes, group);
@@ -186,22 +175,7 @@ pub fn schedule_gang(
         outcome
     };
     match outcome {
-        Ok(Placed { placements, work }) => {
-            for i in work.touched() {
-                data.nodes.set(slots[i], Some(work.nodes[i].clone()));
-            }
-            data.volumes = work.volumes;
-            data.dra = work.dra;
-            data.namespaces = work.namespaces;
-            // Later pods decided on this snapshot look placed members up in the index.
-            data.index = work.index;
-            for (m, decision) in &placements {
-                if decision.node.is_some() {
-                    data.pending.remove(&members[*m].uid);
-                }
-            }
-            placements.into_iter().map(|(_, d)| d).collect()
-        }
+        Ok(placed) => commit(data, &slots, &members, placed),
         Err(failure) => {
             let message = failure.message();
             members
@@ -210,6 +184,30 @@ pub fn schedule_gang(
                 .collect()
         }
     }
+}
+
+/// The placement found becomes the snapshot's (nodes placed on, volumes, devices, quotas, the
+/// pod index); the members placed leave the pending pods. Each member's decision, in order.
+fn commit(
+    data: &mut SnapshotData,
+    slots: &[usize],
+    members: &[Arc<PodRecord>],
+    Placed { placements, work }: Placed,
+) -> Vec<Decision> {
+    for i in work.touched() {
+        data.nodes.set(slots[i], Some(work.nodes[i].clone()));
+    }
+    data.volumes = work.volumes;
+    data.dra = work.dra;
+    data.namespaces = work.namespaces;
+    // Later pods decided on this snapshot look placed members up in the index.
+    data.index = work.index;
+    for (m, decision) in &placements {
+        if decision.node.is_some() {
+            data.pending.remove(&members[*m].uid);
+        }
+    }
+    placements.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Tries the plan's levels in order and returns the first placement, or why there is none.
@@ -400,6 +398,21 @@ fn job_pods_on(nodes: &[Arc<NodeInfo>], domain: &[usize], gang: &Gang<'_>) -> us
                 && p.pod_group.is_some_and(|g| gang.job_groups.contains(&g))
         })
         .count()
+}
+
+/// Every member unschedulable and unresolvable: the group's request cannot be met as written
+/// (`problem`, from `Plan::of`), whatever the cluster holds.
+fn unmet(members: &[Arc<PodRecord>], group: &PodGroupRecord, problem: &CoreError) -> Vec<Decision> {
+    let message = format!("{}: {problem}", group.object());
+    members
+        .iter()
+        .map(|m| {
+            let mut d = Decision::for_pod(m);
+            d.code = Code::UnschedulableAndUnresolvable;
+            d.message.clone_from(&message);
+            d
+        })
+        .collect()
 }
 
 fn all_errors(uids: &[String], data: &SnapshotData, missing: &str) -> Vec<Decision> {
