@@ -179,266 +179,59 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-class Binder(Generic[P]):
+def _span(
+    tracer: trace.Tracer, name: str, attributes: dict[str, str | int]
+) -> contextlib.AbstractContextManager[trace.Span]:
+    """A span, unless the current one belongs to a trace that is not sampled (the cycle's):
+    its children would record nothing either, and would still cost a context switch in and
+    out per bind and attempt. (The sampled flag, not ``is_recording``: the decision span a
+    bind inherits has ended by the time the bind runs.) Without a parent the sampler
+    decides."""
+    parent = trace.get_current_span().get_span_context()
+    if parent.trace_flags.sampled or not parent.is_valid:
+        return tracer.start_as_current_span(name, attributes=attributes)
+    return contextlib.nullcontext(trace.INVALID_SPAN)
+
+
+class _DefaultBinder:
+    """kube's DefaultBinder, the Bind step: POST the pod's Binding, retried with exponential
+    backoff and full jitter on 5xx, 429 (its Retry-After honoured), timeouts and connection
+    errors; a conflict, or retries exhausted, reads the pod back to learn what became of it.
+    Nothing is sent once the pod is no longer assumed, its node is gone, or this replica may
+    have lost the lease."""
+
     def __init__(
         self,
         api: ApiClient,
         state: AssumeCache,
-        queue: RequeueTarget[P],
-        recorder: EventRecorder | None = None,
-        conditions: ConditionWriter | None = None,
         *,
-        supervisor: Supervisor,
-        concurrency: int = 64,
-        retries: int = 5,
-        request_timeout: float = 10.0,
-        initial_retry_delay: float = 0.1,
-        max_retry_delay: float = 5.0,
-        metrics: Metrics | None = None,
-        rng: random.Random | None = None,
-        tracer: trace.Tracer | None = None,
-        node_exists: Callable[[str], bool] | None = None,
-        may_bind: Callable[[], bool] | None = None,
-        on_failed: Callable[[P, str], None] | None = None,
-        volumes: VolumeBinder | None = None,
-        claims: ClaimBinder | None = None,
+        retries: int,
+        request_timeout: float,
+        initial_retry_delay: float,
+        max_retry_delay: float,
+        metrics: Metrics | None,
+        rng: random.Random,
+        tracer: trace.Tracer,
+        node_exists: Callable[[str], bool] | None,
+        may_bind: Callable[[], bool] | None,
     ) -> None:
-        """``supervisor``: whose group the binds run in (the leadership term's)."""
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0 (got {retries})")
         self._api = api
         self._state = state
-        self._queue = queue
-        self._supervisor = supervisor
-        self._recorder = recorder
-        self._conditions = conditions
-        self._semaphore = asyncio.Semaphore(concurrency)
         self._retries = retries
         self._timeout = request_timeout
         self._initial_delay = initial_retry_delay
         self._max_delay = max_retry_delay
         self._metrics = metrics
-        self._rng = rng or random.Random()
-        self._tracer = tracer or trace.NoOpTracer()
+        self._rng = rng
+        self._tracer = tracer
         # Asked before every attempt: the apiserver binds to a node that no longer exists
         # without complaint, and such a pod would only be garbage-collected later.
         self._node_exists = node_exists
         # Asked right before every POST: False once this replica may have lost the leader lease
         # (e.g. its process was frozen past the renew deadline and has not noticed yet).
         self._may_bind = may_bind
-        # Told (pod, node) when a bind fails for good and the pod is requeued (gangs report it).
-        self._on_failed = on_failed
-        # VolumeBinding's PreBind; None binds pods without binding their volumes.
-        self._volumes = volumes
-        # DynamicResources' PreBind; None refuses to bind pods that have claims to reserve.
-        self._claims = claims
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._stopped = False
 
-    def submit(self, decision: DecisionLike, pod: P) -> bool:
-        """Start binding ``pod`` to ``decision.node``. The caller has assumed it already.
-
-        Returns False (and binds nothing) if a bind for this pod is already in flight, the
-        decision has no node, or the binder (or its supervisor) was stopped. The binder has then
-        done all the undoing there is to do (forget + requeue for the last three); the caller
-        must not forget the pod itself: for a duplicate that would drop the assumption of the
-        bind in flight."""
-        uid = decision.uid
-        if uid in self._tasks:
-            log.error("bind for pod %s/%s already in flight; refused", decision.namespace, uid)
-            return False
-        if decision.node is None or self._stopped:
-            why = "no node in decision" if decision.node is None else "binder stopped"
-            log.error("cannot bind %s/%s: %s", decision.namespace, decision.name, why)
-            self._state.forget(uid)
-            self._queue.requeue(pod, unschedulable=False)
-            return False
-        task = self._supervisor.spawn(self._bind(decision, decision.node, pod), name=f"bind-{uid}")
-        if task is None:
-            log.error("cannot bind %s/%s: not scheduling", decision.namespace, decision.name)
-            self._state.forget(uid)
-            self._queue.requeue(pod, unschedulable=False)
-            return False
-        self._tasks[uid] = task
-        task.add_done_callback(lambda _: self._never_ran(uid, pod))
-        return True
-
-    def _never_ran(self, uid: str, pod: P) -> None:
-        """A bind cancelled before its first step runs none of its own undoing: do it here."""
-        if self._tasks.pop(uid, None) is not None:
-            self._state.forget(uid)
-            self._queue.requeue(pod, unschedulable=False)
-
-    def in_flight(self, uid: str) -> bool:
-        return uid in self._tasks
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def drain(self) -> None:
-        """Wait for every bind in flight to finish."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-
-    async def stop(self) -> None:
-        """Leadership lost: cancel every bind not yet done, un-assume and requeue those pods.
-        Later submits are refused."""
-        self._stopped = True
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def resume(self) -> None:
-        """Accept submits again (leadership regained)."""
-        self._stopped = False
-
-    def _span(
-        self, name: str, attributes: dict[str, str | int]
-    ) -> contextlib.AbstractContextManager[trace.Span]:
-        """A span, unless the current one belongs to a trace that is not sampled (the cycle's):
-        its children would record nothing either, and would still cost a context switch in and
-        out per bind and attempt. (The sampled flag, not ``is_recording``: the decision span a
-        bind inherits has ended by the time the bind runs.) Without a parent the sampler
-        decides."""
-        parent = trace.get_current_span().get_span_context()
-        if parent.trace_flags.sampled or not parent.is_valid:
-            return self._tracer.start_as_current_span(name, attributes=attributes)
-        return contextlib.nullcontext(trace.INVALID_SPAN)
-
-    async def _bind(self, decision: DecisionLike, node: str, pod: P) -> None:
-        started = time.monotonic()
-        progress = _Progress()
-        result = BindResult.ERROR
-        try:
-            # The task was created inside the cycle's decision span, so this is its child.
-            with self._span(
-                "bind",
-                attributes={
-                    "k8s.namespace.name": decision.namespace,
-                    "k8s.pod.name": decision.name,
-                    "k8s.node.name": node,
-                },
-            ) as span:
-                result = await self._pre_bind_then_bind(decision, node, progress)
-                span.set_attribute("podium.bind.result", result)
-                span.set_attribute("podium.bind.attempts", progress.attempts)
-                if not result.settled:
-                    span.set_status(trace.StatusCode.ERROR, result.value)
-        except asyncio.CancelledError:
-            result = BindResult.CANCELLED
-            self._state.forget(decision.uid)
-            self._queue.requeue(pod, unschedulable=False)
-            raise
-        except Exception:
-            log.exception("bind of %s/%s failed unexpectedly", decision.namespace, decision.name)
-            result = BindResult.ERROR
-        finally:
-            del self._tasks[decision.uid]
-            _log_outcome(decision, node, result, progress)
-            if self._metrics is not None:
-                self._metrics.bind_duration.labels(result=result.value).observe(
-                    time.monotonic() - started
-                )
-            if result in (BindResult.ERROR, BindResult.NOT_LEADER):
-                self._state.forget(decision.uid)
-                self._queue.requeue(pod, unschedulable=False)
-                if self._on_failed is not None:
-                    self._on_failed(pod, node)
-
-        if result is BindResult.BOUND:
-            completed = self._queue.done(decision.uid)
-            if completed is not None and self._metrics is not None:
-                self._metrics.pod_scheduling_sli_duration.labels(
-                    attempts=str(completed.attempts)
-                ).observe(completed.seconds_since_enqueued)
-                self._metrics.pod_scheduling_attempts.observe(completed.attempts)
-            if self._conditions is not None:
-                self._conditions.forget(decision.namespace, decision.name)
-            if self._recorder is not None:
-                self._recorder.scheduled(
-                    ObjectRef(decision.namespace, decision.name, decision.uid), node
-                )
-        elif result is BindResult.DROPPED:
-            self._state.forget(decision.uid)
-            # Out of podium's hands, as read back (bound elsewhere, deleted, replaced, finished):
-            # release it from the queue.
-            self._queue.done(decision.uid)
-
-    async def _pre_bind(self, decision: DecisionLike, node: str) -> BindResult | None:
-        """VolumeBinding's PreBind: None once the Binding may be sent, else the bind's result
-        (ERROR, NOT_LEADER)."""
-        bindings = claim_bindings(decision)
-        if not bindings or self._volumes is None:
-            return None
-        return await self._run_pre_bind(
-            PLUGIN_NAME, decision, self._volumes.pre_bind(decision, node, bindings)
-        )
-
-    async def _pre_bind_then_bind(
-        self, decision: DecisionLike, node: str, progress: _Progress
-    ) -> BindResult:
-        """The PreBind plugins (VolumeBinding, then DynamicResources), then the Binding; the
-        claims' reservations taken back if the Binding fails (kube's Unreserve)."""
-        reserved: list[Reserved] = []
-        failed = await self._pre_bind(decision, node)
-        if failed is None:
-            failed = await self._pre_bind_claims(decision, reserved)
-        if failed is not None:
-            return failed
-        async with self._semaphore:
-            result = await self._bind_with_retries(decision, node, progress)
-        if result is BindResult.ERROR and reserved and self._claims is not None:
-            await self._claims.unreserve(decision, reserved)
-        return result
-
-    async def _pre_bind_claims(
-        self, decision: DecisionLike, reserved: list[Reserved]
-    ) -> BindResult | None:
-        """DynamicResources' PreBind: None once the Binding may be sent (the claims it reserved
-        added to ``reserved``), else the bind's result (ERROR, NOT_LEADER)."""
-        claims = claim_reservations(decision)
-        # Nothing to write, unless an earlier attempt left a claim for the pod's extended
-        # resources, served by a device plugin this time: it is deleted all the same.
-        if not claims and (self._claims is None or not self._claims.has_leftover(decision.uid)):
-            return None
-        if self._claims is None:
-            # Never bound without its devices: no writer, no Binding.
-            log.error("%s/%s has claims to reserve and no claim writer", *_ref(decision))
-            return BindResult.ERROR
-
-        async def reserve(writer: ClaimBinder) -> None:
-            reserved.extend(await writer.pre_bind(decision, claims))
-
-        return await self._run_pre_bind(CLAIMS_PLUGIN_NAME, decision, reserve(self._claims))
-
-    async def _run_pre_bind(
-        self, plugin: str, decision: DecisionLike, step: Coroutine[Any, Any, None]
-    ) -> BindResult | None:
-        """One PreBind plugin's ``step`` in its span: None on success, NOT_LEADER, or ERROR
-        with kube's FailedScheduling event (``running PreBind plugin "<name>": ...``)."""
-        with self._span("pre_bind", attributes={"podium.plugin": plugin}) as span:
-            try:
-                await step
-            except NotLeading:
-                span.set_status(trace.StatusCode.ERROR, "not leading")
-                return BindResult.NOT_LEADER
-            except PreBindError as e:
-                span.record_exception(e)
-                span.set_status(trace.StatusCode.ERROR, str(e))
-                if self._recorder is not None:
-                    self._recorder.failed_scheduling(
-                        ObjectRef(decision.namespace, decision.name, decision.uid),
-                        f'running PreBind plugin "{plugin}": {e}',
-                    )
-                return BindResult.ERROR
-        return None
-
-    async def _bind_with_retries(
-        self, decision: DecisionLike, node: str, progress: _Progress
-    ) -> BindResult:
+    async def bind(self, decision: DecisionLike, node: str, progress: _Progress) -> BindResult:
         """BOUND, DROPPED, NOT_LEADER or ERROR."""
         body = binding_body(decision, node)
         path = f"/api/v1/namespaces/{decision.namespace}/pods/{decision.name}/binding"
@@ -453,8 +246,8 @@ class Binder(Generic[P]):
                     "node %s of %s/%s is gone; not binding", node, decision.namespace, decision.name
                 )
                 return BindResult.ERROR
-            with self._span(
-                "bind_attempt", attributes={"podium.bind.attempt": attempt + 1}
+            with _span(
+                self._tracer, "bind_attempt", attributes={"podium.bind.attempt": attempt + 1}
             ) as span:
                 try:
                     await self._post(path, body, progress)
@@ -538,6 +331,253 @@ class Binder(Generic[P]):
         # Full jitter: spreads the retries of many binds that failed together.
         ceiling = min(self._max_delay, self._initial_delay * 2 ** min(attempt, 30))
         return self._rng.uniform(0, ceiling)
+
+
+class Binder(Generic[P]):
+    def __init__(
+        self,
+        api: ApiClient,
+        state: AssumeCache,
+        queue: RequeueTarget[P],
+        recorder: EventRecorder | None = None,
+        conditions: ConditionWriter | None = None,
+        *,
+        supervisor: Supervisor,
+        concurrency: int = 64,
+        retries: int = 5,
+        request_timeout: float = 10.0,
+        initial_retry_delay: float = 0.1,
+        max_retry_delay: float = 5.0,
+        metrics: Metrics | None = None,
+        rng: random.Random | None = None,
+        tracer: trace.Tracer | None = None,
+        node_exists: Callable[[str], bool] | None = None,
+        may_bind: Callable[[], bool] | None = None,
+        on_failed: Callable[[P, str], None] | None = None,
+        volumes: VolumeBinder | None = None,
+        claims: ClaimBinder | None = None,
+    ) -> None:
+        """``supervisor``: whose group the binds run in (the leadership term's)."""
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0 (got {retries})")
+        self._state = state
+        self._queue = queue
+        self._supervisor = supervisor
+        self._recorder = recorder
+        self._conditions = conditions
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._metrics = metrics
+        self._tracer = tracer or trace.NoOpTracer()
+        self._default_binder = _DefaultBinder(
+            api,
+            state,
+            retries=retries,
+            request_timeout=request_timeout,
+            initial_retry_delay=initial_retry_delay,
+            max_retry_delay=max_retry_delay,
+            metrics=metrics,
+            rng=rng or random.Random(),
+            tracer=self._tracer,
+            node_exists=node_exists,
+            may_bind=may_bind,
+        )
+        # Told (pod, node) when a bind fails for good and the pod is requeued (gangs report it).
+        self._on_failed = on_failed
+        # VolumeBinding's PreBind; None binds pods without binding their volumes.
+        self._volumes = volumes
+        # DynamicResources' PreBind; None refuses to bind pods that have claims to reserve.
+        self._claims = claims
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopped = False
+
+    def submit(self, decision: DecisionLike, pod: P) -> bool:
+        """Start binding ``pod`` to ``decision.node``. The caller has assumed it already.
+
+        Returns False (and binds nothing) if a bind for this pod is already in flight, the
+        decision has no node, or the binder (or its supervisor) was stopped. The binder has then
+        done all the undoing there is to do (forget + requeue for the last three); the caller
+        must not forget the pod itself: for a duplicate that would drop the assumption of the
+        bind in flight."""
+        uid = decision.uid
+        if uid in self._tasks:
+            log.error("bind for pod %s/%s already in flight; refused", decision.namespace, uid)
+            return False
+        if decision.node is None or self._stopped:
+            why = "no node in decision" if decision.node is None else "binder stopped"
+            log.error("cannot bind %s/%s: %s", decision.namespace, decision.name, why)
+            self._state.forget(uid)
+            self._queue.requeue(pod, unschedulable=False)
+            return False
+        task = self._supervisor.spawn(self._bind(decision, decision.node, pod), name=f"bind-{uid}")
+        if task is None:
+            log.error("cannot bind %s/%s: not scheduling", decision.namespace, decision.name)
+            self._state.forget(uid)
+            self._queue.requeue(pod, unschedulable=False)
+            return False
+        self._tasks[uid] = task
+        task.add_done_callback(lambda _: self._never_ran(uid, pod))
+        return True
+
+    def _never_ran(self, uid: str, pod: P) -> None:
+        """A bind cancelled before its first step runs none of its own undoing: do it here."""
+        if self._tasks.pop(uid, None) is not None:
+            self._state.forget(uid)
+            self._queue.requeue(pod, unschedulable=False)
+
+    def in_flight(self, uid: str) -> bool:
+        return uid in self._tasks
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait for every bind in flight to finish."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Leadership lost: cancel every bind not yet done, un-assume and requeue those pods.
+        Later submits are refused."""
+        self._stopped = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def resume(self) -> None:
+        """Accept submits again (leadership regained)."""
+        self._stopped = False
+
+    async def _bind(self, decision: DecisionLike, node: str, pod: P) -> None:
+        started = time.monotonic()
+        progress = _Progress()
+        result = BindResult.ERROR
+        try:
+            # The task was created inside the cycle's decision span, so this is its child.
+            with _span(
+                self._tracer,
+                "bind",
+                attributes={
+                    "k8s.namespace.name": decision.namespace,
+                    "k8s.pod.name": decision.name,
+                    "k8s.node.name": node,
+                },
+            ) as span:
+                result = await self._pre_bind_then_bind(decision, node, progress)
+                span.set_attribute("podium.bind.result", result)
+                span.set_attribute("podium.bind.attempts", progress.attempts)
+                if not result.settled:
+                    span.set_status(trace.StatusCode.ERROR, result.value)
+        except asyncio.CancelledError:
+            result = BindResult.CANCELLED
+            self._state.forget(decision.uid)
+            self._queue.requeue(pod, unschedulable=False)
+            raise
+        except Exception:
+            log.exception("bind of %s/%s failed unexpectedly", decision.namespace, decision.name)
+            result = BindResult.ERROR
+        finally:
+            del self._tasks[decision.uid]
+            _log_outcome(decision, node, result, progress)
+            if self._metrics is not None:
+                self._metrics.bind_duration.labels(result=result.value).observe(
+                    time.monotonic() - started
+                )
+            if result in (BindResult.ERROR, BindResult.NOT_LEADER):
+                self._state.forget(decision.uid)
+                self._queue.requeue(pod, unschedulable=False)
+                if self._on_failed is not None:
+                    self._on_failed(pod, node)
+
+        if result is BindResult.BOUND:
+            completed = self._queue.done(decision.uid)
+            if completed is not None and self._metrics is not None:
+                self._metrics.pod_scheduling_sli_duration.labels(
+                    attempts=str(completed.attempts)
+                ).observe(completed.seconds_since_enqueued)
+                self._metrics.pod_scheduling_attempts.observe(completed.attempts)
+            if self._conditions is not None:
+                self._conditions.forget(decision.namespace, decision.name)
+            if self._recorder is not None:
+                self._recorder.scheduled(
+                    ObjectRef(decision.namespace, decision.name, decision.uid), node
+                )
+        elif result is BindResult.DROPPED:
+            self._state.forget(decision.uid)
+            # Out of podium's hands, as read back (bound elsewhere, deleted, replaced, finished):
+            # release it from the queue.
+            self._queue.done(decision.uid)
+
+    async def _pre_bind(self, decision: DecisionLike, node: str) -> BindResult | None:
+        """VolumeBinding's PreBind: None once the Binding may be sent, else the bind's result
+        (ERROR, NOT_LEADER)."""
+        bindings = claim_bindings(decision)
+        if not bindings or self._volumes is None:
+            return None
+        return await self._run_pre_bind(
+            PLUGIN_NAME, decision, self._volumes.pre_bind(decision, node, bindings)
+        )
+
+    async def _pre_bind_then_bind(
+        self, decision: DecisionLike, node: str, progress: _Progress
+    ) -> BindResult:
+        """The PreBind plugins (VolumeBinding, then DynamicResources), then the Binding; the
+        claims' reservations taken back if the Binding fails (kube's Unreserve)."""
+        reserved: list[Reserved] = []
+        failed = await self._pre_bind(decision, node)
+        if failed is None:
+            failed = await self._pre_bind_claims(decision, reserved)
+        if failed is not None:
+            return failed
+        async with self._semaphore:
+            result = await self._default_binder.bind(decision, node, progress)
+        if result is BindResult.ERROR and reserved and self._claims is not None:
+            await self._claims.unreserve(decision, reserved)
+        return result
+
+    async def _pre_bind_claims(
+        self, decision: DecisionLike, reserved: list[Reserved]
+    ) -> BindResult | None:
+        """DynamicResources' PreBind: None once the Binding may be sent (the claims it reserved
+        added to ``reserved``), else the bind's result (ERROR, NOT_LEADER)."""
+        claims = claim_reservations(decision)
+        # Nothing to write, unless an earlier attempt left a claim for the pod's extended
+        # resources, served by a device plugin this time: it is deleted all the same.
+        if not claims and (self._claims is None or not self._claims.has_leftover(decision.uid)):
+            return None
+        if self._claims is None:
+            # Never bound without its devices: no writer, no Binding.
+            log.error("%s/%s has claims to reserve and no claim writer", *_ref(decision))
+            return BindResult.ERROR
+
+        async def reserve(writer: ClaimBinder) -> None:
+            reserved.extend(await writer.pre_bind(decision, claims))
+
+        return await self._run_pre_bind(CLAIMS_PLUGIN_NAME, decision, reserve(self._claims))
+
+    async def _run_pre_bind(
+        self, plugin: str, decision: DecisionLike, step: Coroutine[Any, Any, None]
+    ) -> BindResult | None:
+        """One PreBind plugin's ``step`` in its span: None on success, NOT_LEADER, or ERROR
+        with kube's FailedScheduling event (``running PreBind plugin "<name>": ...``)."""
+        with _span(self._tracer, "pre_bind", attributes={"podium.plugin": plugin}) as span:
+            try:
+                await step
+            except NotLeading:
+                span.set_status(trace.StatusCode.ERROR, "not leading")
+                return BindResult.NOT_LEADER
+            except PreBindError as e:
+                span.record_exception(e)
+                span.set_status(trace.StatusCode.ERROR, str(e))
+                if self._recorder is not None:
+                    self._recorder.failed_scheduling(
+                        ObjectRef(decision.namespace, decision.name, decision.uid),
+                        f'running PreBind plugin "{plugin}": {e}',
+                    )
+                return BindResult.ERROR
+        return None
 
 
 def _ref(decision: DecisionLike) -> tuple[str, str]:
