@@ -153,15 +153,14 @@ class ClaimBinder:
         self._cache = cache
         self._request_timeout = request_timeout
         self._may_bind = may_bind
-        # DeviceClass name -> its spec.config entries; dropped when the informer shows a change.
-        self._class_configs: dict[str, list[dict[str, Any]]] = {}
+        self._writer = _ClaimWriter(api, cache, request_timeout=request_timeout, may_bind=may_bind)
         # Uids of the leftover claims being deleted: a pod tried again meanwhile deletes once.
         self._deleting: set[str] = set()
 
     def observe(self, change: Change) -> None:
         """Told every change the cache applied: forgets the configurations of a changed class."""
         if change.kind == Kind.DEVICE_CLASS:
-            self._class_configs.pop(change.name, None)
+            self._writer.class_changed(change.name)
 
     def has_leftover(self, uid: str) -> bool:
         """Whether an earlier attempt left a claim for the pod's extended resources."""
@@ -203,7 +202,7 @@ class ClaimBinder:
             for claim in claims:
                 if claim.extended is not None:
                     await self._bind_extended(pod, claim, claim.extended, done)
-                elif await self._bind_claim(pod, claim):
+                elif await self._writer.bind(pod, claim):
                     done.append(Reserved(pod.namespace, claim.name, claim.uid))
         except PreBindError:
             await self.unreserve(pod, done)
@@ -297,7 +296,7 @@ class ClaimBinder:
             name,
             pod.name,
         )
-        await self._bind_claim(pod, _Created(name, uid, claim.allocation))
+        await self._writer.bind(pod, _Created(name, uid, claim.allocation))
         status = {
             "metadata": {"uid": pod.uid},
             "status": {
@@ -342,7 +341,9 @@ class ClaimBinder:
                     break
                 metadata["finalizers"] = [f for f in finalizers if f != FINALIZER]
                 try:
-                    await self._put(path, obj, f"remove finalizer of claim {namespace}/{name}")
+                    await self._writer.put(
+                        path, obj, f"remove finalizer of claim {namespace}/{name}"
+                    )
                     break
                 except PreBindError as err:
                     if err.status != _CONFLICT:
@@ -361,7 +362,31 @@ class ClaimBinder:
                 return
             log.warning("delete claim %s/%s: %s", namespace, name, err)
 
-    async def _bind_claim(self, pod: PodRef, claim: ClaimReservationLike) -> bool:
+
+class _ClaimWriter:
+    """kube's bindClaim: one claim's allocation (with its devices' configuration) and the pod's
+    reservation written to ``status``, the claim read fresh first and again on a conflict."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        cache: WrittenClaims,
+        *,
+        request_timeout: float,
+        may_bind: Callable[[], bool] | None,
+    ) -> None:
+        self._api = api
+        self._cache = cache
+        self._request_timeout = request_timeout
+        self._may_bind = may_bind
+        # DeviceClass name -> its spec.config entries; dropped when the informer shows a change.
+        self._class_configs: dict[str, list[dict[str, Any]]] = {}
+
+    def class_changed(self, name: str) -> None:
+        """DeviceClass ``name`` changed: its configurations are read again when next used."""
+        self._class_configs.pop(name, None)
+
+    async def bind(self, pod: PodRef, claim: ClaimReservationLike) -> bool:
         """kube's bindClaim; True once the pod is in the claim's reservedFor by this write,
         False if it was there already."""
         ref = f"{pod.namespace}/{claim.name}"
@@ -386,7 +411,7 @@ class ClaimBinder:
                     finalizers = list(metadata.get("finalizers") or [])
                     if FINALIZER not in finalizers:
                         metadata["finalizers"] = [*finalizers, FINALIZER]
-                        obj = await self._put(path, obj, f"add finalizer to claim {ref}")
+                        obj = await self.put(path, obj, f"add finalizer to claim {ref}")
                         status = obj.get("status") or {}
                         obj["status"] = status
                     status["allocation"] = await self._with_config(allocation, obj)
@@ -394,7 +419,7 @@ class ClaimBinder:
                     *reserved,
                     {"resource": "pods", "name": pod.name, "uid": pod.uid},
                 ]
-                await self._put(f"{path}/status", obj, f"add {what} to claim {ref}")
+                await self.put(f"{path}/status", obj, f"add {what} to claim {ref}")
             except PreBindError as err:
                 if err.status != _CONFLICT:
                     raise
@@ -439,7 +464,7 @@ class ClaimBinder:
             raise PreBindError(f"resourceclaim {name}: not an object")
         return decoded
 
-    async def _put(self, path: str, obj: dict[str, Any], what: str) -> dict[str, Any]:
+    async def put(self, path: str, obj: dict[str, Any], what: str) -> dict[str, Any]:
         try:
             body = await write(
                 self._api,
