@@ -49,7 +49,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
@@ -126,7 +126,8 @@ class Completed:
 class _ActiveQ(Generic[P]):
     """kube's activeQ: the pods ready to be tried, highest priority then oldest; with the fair
     share, the same items per namespace too. Items are never taken out in place: one whose entry
-    has moved on (``live`` answers None) is stale, skipped when reached or compacted away."""
+    has moved on (``live`` answers None) is stale, skipped when reached or compacted away. As
+    kube's, it wakes whoever waits for a pod when one is pushed, and when it is closed."""
 
     def __init__(self, live: Callable[[_Item], _Entry[P] | None], *, per_namespace: bool) -> None:
         self._live = live
@@ -136,6 +137,8 @@ class _ActiveQ(Generic[P]):
         # The same items per namespace, for the fair-share order (only ``per_namespace``).
         self._by_namespace: dict[str, list[_Item]] = {}
         self._by_namespace_items = 0
+        self._wakeup = asyncio.Event()
+        self.closed = False
 
     def push(self, entry: _Entry[P], live: int) -> None:
         """``entry`` (its token just renewed) is active; ``live``: how many are."""
@@ -145,6 +148,24 @@ class _ActiveQ(Generic[P]):
             heapq.heappush(self._by_namespace.setdefault(entry.pod.namespace, []), item)
             self._by_namespace_items += 1
             self._compact(live)
+        self._wakeup.set()
+
+    def wake(self) -> None:
+        """Something a waiter counts on changed (a backoff started: its wait is shorter)."""
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until woken, or ``seconds`` passed."""
+        self._wakeup.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
+        except TimeoutError:
+            pass
 
     def pop(self) -> _Entry[P] | None:
         """kube's order: highest priority, then oldest."""
@@ -241,6 +262,11 @@ class _Gangs(Generic[P]):
     def in_one(self, pod: P) -> bool:
         return self._key(pod) is not None
 
+    def replace(self, old: P, new: P) -> None:
+        """``old``'s newer version ``new`` (its group may have changed)."""
+        self.leave(old)
+        self.join(new)
+
     def join(self, pod: P) -> None:
         key = self._key(pod)
         if key is not None:
@@ -257,6 +283,120 @@ class _Gangs(Generic[P]):
                 del self._members[key]
 
 
+class _Census:
+    """How many pods each place holds (kube's ``scheduler_pending_pods`` by queue), and how many
+    are queued per namespace, in flight included (they are not bound yet), for the quota
+    metrics."""
+
+    def __init__(self) -> None:
+        self.places = dict.fromkeys(_Where, 0)
+        self._namespaces: dict[str, int] = {}
+
+    def joined(self, namespace: str) -> None:
+        """A pod was queued, active."""
+        self.places[_Where.ACTIVE] += 1
+        self._namespaces[namespace] = self._namespaces.get(namespace, 0) + 1
+
+    def moved(self, old: _Where, new: _Where) -> None:
+        self.places[old] -= 1
+        self.places[new] += 1
+
+    def left(self, where: _Where, namespace: str) -> None:
+        self.places[where] -= 1
+        left = self._namespaces[namespace] - 1
+        if left:
+            self._namespaces[namespace] = left
+        else:
+            del self._namespaces[namespace]
+
+    def pending(self) -> dict[str, int]:
+        """Pods waiting in each sub-queue (in-flight pods excluded)."""
+        return {
+            w.value: self.places[w] for w in (_Where.ACTIVE, _Where.BACKOFF, _Where.UNSCHEDULABLE)
+        }
+
+    def by_namespace(self) -> dict[str, int]:
+        return dict(self._namespaces)
+
+
+class _BackoffQ:
+    """kube's podBackoffQ: pods waiting out their backoff, the soonest done first; and the
+    backoff itself, ``initial * 2^(attempts-1)`` seconds, capped. Items are never taken out in
+    place: one whose entry has moved on (another token) is stale, skipped when it comes due."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        if initial <= 0 or maximum < initial:
+            raise ValueError(f"backoff must satisfy 0 < initial ({initial}) <= max ({maximum})")
+        self._initial = initial
+        self._max = maximum
+        # (backoff_until, token, uid)
+        self._heap: list[tuple[float, int, str]] = []
+
+    def seconds(self, attempts: int) -> float:
+        if attempts <= 0:
+            return 0.0
+        # Cap the exponent first: 2**attempts must not overflow a float for absurd counts.
+        exponent = min(attempts - 1, 62)
+        return float(min(self._initial * 2**exponent, self._max))
+
+    def push(self, until: float, token: int, uid: str) -> None:
+        heapq.heappush(self._heap, (until, token, uid))
+
+    def due(self, now: float) -> Iterator[tuple[int, str]]:
+        """``(token, uid)`` of each item whose backoff has ended by ``now``, taken out."""
+        while self._heap and self._heap[0][0] <= now:
+            _, token, uid = heapq.heappop(self._heap)
+            yield token, uid
+
+    def idle(self, now: float) -> float:
+        """How long nothing comes due: until the first backoff ends, at most
+        ``_MAX_IDLE_SLEEP`` (a clock that jumps, or a lost wake-up, costs no more)."""
+        timeout = _MAX_IDLE_SLEEP
+        if self._heap:
+            timeout = min(timeout, self._heap[0][0] - now)
+        return max(timeout, 0.0)
+
+
+class _Unschedulable(Generic[P]):
+    """kube's unschedulablePods: the parked pods, oldest first (insertion order = parking
+    time), so moves and the timeout sweep cost O(parked), not O(queue), however often nodes
+    change."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._entries: dict[str, _Entry[P]] = {}
+
+    def add(self, entry: _Entry[P]) -> None:
+        self._entries[entry.pod.uid] = entry
+
+    def remove(self, uid: str) -> None:
+        del self._entries[uid]
+
+    def movable(self) -> list[_Entry[P]]:
+        """The parked pods a cluster event may help: neither a pod waiting for its claims to be
+        made (its own update moves it) nor a member of an incomplete gang (its group's events
+        do; no cluster change adds members)."""
+        return [
+            e for e in self._entries.values() if not (_claims_pending(e.pod) or e.gang_incomplete)
+        ]
+
+    def of(self, uids: Iterable[str]) -> list[_Entry[P]]:
+        """The parked ones among ``uids``."""
+        return [self._entries[u] for u in uids if u in self._entries]
+
+    def where(self, keep: Callable[[P], bool]) -> list[_Entry[P]]:
+        return [e for e in self._entries.values() if keep(e.pod)]
+
+    def expired(self, now: float) -> list[_Entry[P]]:
+        """The pods parked longer than the timeout."""
+        expired = []
+        for entry in self._entries.values():
+            if now - entry.parked_at < self._timeout:
+                break
+            expired.append(entry)
+        return expired
+
+
 class SchedulingQueue(Generic[P]):
     def __init__(
         self,
@@ -268,30 +408,16 @@ class SchedulingQueue(Generic[P]):
         group_of: Callable[[P], Hashable | None] | None = None,
         fair_share: Callable[[], FairShareLike[P] | None] | None = None,
     ) -> None:
-        if initial_backoff <= 0 or max_backoff < initial_backoff:
-            raise ValueError(
-                f"backoff must satisfy 0 < initial ({initial_backoff}) <= max ({max_backoff})"
-            )
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
-        self._unschedulable_timeout = unschedulable_timeout
+        self._backoff = _BackoffQ(initial_backoff, max_backoff)
         self._clock = clock
         self._fair_share = fair_share
         self._gangs: _Gangs[P] = _Gangs(group_of)
         self._entries: dict[str, _Entry[P]] = {}
         self._active: _ActiveQ[P] = _ActiveQ(self._live, per_namespace=fair_share is not None)
-        # (backoff_until, token, uid)
-        self._backoff: list[tuple[float, int, str]] = []
-        # Parked pods, oldest first (insertion order = parking time): moves and the timeout
-        # sweep cost O(parked), not O(queue), however often nodes change.
-        self._parked: dict[str, _Entry[P]] = {}
-        self._counts = dict.fromkeys(_Where, 0)
-        # Queued pods per namespace (in flight included: not bound yet), for the quota metrics.
-        self._per_namespace: dict[str, int] = {}
+        self._parked: _Unschedulable[P] = _Unschedulable(unschedulable_timeout)
+        self._census = _Census()
         self._tokens = itertools.count(1)
         self._moves = 0
-        self._wakeup = asyncio.Event()
-        self._closed = False
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -302,9 +428,8 @@ class SchedulingQueue(Generic[P]):
             return
         entry = _Entry(pod=pod, where=_Where.ACTIVE, attempts=0, first_enqueued=self._clock())
         self._entries[pod.uid] = entry
-        self._per_namespace[pod.namespace] = self._per_namespace.get(pod.namespace, 0) + 1
+        self._census.joined(pod.namespace)
         self._gangs.join(pod)
-        self._counts[_Where.ACTIVE] += 1
         self._push_active(entry)
 
     def update(self, pod: P) -> None:
@@ -320,9 +445,8 @@ class SchedulingQueue(Generic[P]):
             return
         old_priority = entry.pod.priority
         claims_made = _claims_pending(entry.pod) and not _claims_pending(pod)
-        self._gangs.leave(entry.pod)
+        self._gangs.replace(entry.pod, pod)
         entry.pod = pod
-        self._gangs.join(pod)
         if entry.where is _Where.ACTIVE and pod.priority != old_priority:
             self._push_active(entry)
         elif claims_made and entry.where in (_Where.UNSCHEDULABLE, _Where.BACKOFF):
@@ -348,26 +472,19 @@ class SchedulingQueue(Generic[P]):
         """A cluster event may have made parked pods schedulable: release them all. Those whose
         backoff has not expired go to backoff. Returns how many moved."""
         self._moves += 1
-        # A pod waiting for its claims to be made moves on its own update only; a member of an
-        # incomplete gang on its group's events only (no cluster change adds members).
-        parked = [
-            e for e in self._parked.values() if not (_claims_pending(e.pod) or e.gang_incomplete)
-        ]
-        return self._move_parked(parked, reason)
+        return self._move_parked(self._parked.movable(), reason)
 
     def move_group(self, key: Hashable, reason: str) -> int:
         """A PodGroup changed (added, updated, deleted): its parked members may fit now (a
         minimum lowered, the group created or fixed); no other pod can. Returns how many moved."""
         self._moves += 1
-        members = self._gangs.members(key)
-        return self._move_parked([self._parked[u] for u in members if u in self._parked], reason)
+        return self._move_parked(self._parked.of(self._gangs.members(key)), reason)
 
     def move_groups(self, reason: str) -> int:
         """PodGroups were relisted: every parked gang member may fit now. Returns how many
         moved."""
         self._moves += 1
-        parked = [e for e in self._parked.values() if self._gangs.in_one(e.pod)]
-        return self._move_parked(parked, reason)
+        return self._move_parked(self._parked.where(self._gangs.in_one), reason)
 
     def _move_parked(self, parked: list[_Entry[P]], reason: str) -> int:
         now = self._clock()
@@ -395,20 +512,21 @@ class SchedulingQueue(Generic[P]):
         are ready, wait up to ``wait`` seconds for others to arrive. Returns ``[]`` once closed."""
         if max_pods < 1:
             raise ValueError(f"max_pods must be >= 1 (got {max_pods})")
-        while not self._closed:
+        active = self._census.places
+        while not self._active.closed:
             self.flush()
-            if self._counts[_Where.ACTIVE]:
+            if active[_Where.ACTIVE]:
                 break
-            await self._sleep(self._idle_timeout())
-        if self._closed:
+            await self._active.wait(self._backoff.idle(self._clock()))
+        if self._active.closed:
             return []
-        if wait > 0 and self._counts[_Where.ACTIVE] < max_pods:
+        if wait > 0 and active[_Where.ACTIVE] < max_pods:
             deadline = asyncio.get_running_loop().time() + wait
-            while not self._closed and self._counts[_Where.ACTIVE] < max_pods:
+            while not self._active.closed and active[_Where.ACTIVE] < max_pods:
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:
                     break
-                await self._sleep(left)
+                await self._active.wait(left)
                 self.flush()
         fair = self._fair_share() if self._fair_share is not None else None
         ranks = self._active.ranks(fair) if fair is not None else []
@@ -458,10 +576,10 @@ class SchedulingQueue(Generic[P]):
         if entry.deleted:
             self._remove(entry)
             return
-        self._gangs.leave(entry.pod)
-        entry.pod = entry.pending_update if entry.pending_update is not None else pod
-        self._gangs.join(entry.pod)
         updated = entry.pending_update is not None
+        latest = entry.pending_update if entry.pending_update is not None else pod
+        self._gangs.replace(entry.pod, latest)
+        entry.pod = latest
         entry.pending_update = None
         entry.gang_incomplete = unschedulable and gang_incomplete
         now = self._clock()
@@ -500,44 +618,31 @@ class SchedulingQueue(Generic[P]):
     def flush(self) -> None:
         """Make expired backoffs active and release pods parked longer than the timeout."""
         now = self._clock()
-        while self._backoff and self._backoff[0][0] <= now:
-            _, token, uid = heapq.heappop(self._backoff)
+        for token, uid in self._backoff.due(now):
             entry = self._entries.get(uid)
             if entry is not None and entry.where is _Where.BACKOFF and entry.token == token:
                 self._set_where(entry, _Where.ACTIVE)
                 self._push_active(entry)
-        expired = []
-        for entry in self._parked.values():
-            if now - entry.parked_at < self._unschedulable_timeout:
-                break
-            expired.append(entry)
-        for entry in expired:
+        for entry in self._parked.expired(now):
             self._move_out_of_unschedulable(entry, now)
 
     def close(self) -> None:
         """Wake a waiting ``pop_batch`` and make it (and later calls) return ``[]``."""
-        self._closed = True
-        self._wakeup.set()
+        self._active.close()
 
     # -- inspection ---------------------------------------------------------------------------
 
     def backoff_seconds(self, attempts: int) -> float:
         """The backoff after ``attempts`` failed attempts: initial * 2^(attempts-1), capped."""
-        if attempts <= 0:
-            return 0.0
-        # Cap the exponent first: 2**attempts must not overflow a float for absurd counts.
-        exponent = min(attempts - 1, 62)
-        return float(min(self._initial_backoff * 2**exponent, self._max_backoff))
+        return self._backoff.seconds(attempts)
 
     def pending_counts(self) -> dict[str, int]:
         """Pods waiting in each sub-queue (in-flight pods excluded), for scheduler_pending_pods."""
-        return {
-            w.value: self._counts[w] for w in (_Where.ACTIVE, _Where.BACKOFF, _Where.UNSCHEDULABLE)
-        }
+        return self._census.pending()
 
     def pending_by_namespace(self) -> dict[str, int]:
         """Queued pods per namespace, in flight included (they are not bound yet)."""
-        return dict(self._per_namespace)
+        return self._census.by_namespace()
 
     def attempts(self, uid: str) -> int | None:
         """How often the pod was popped so far (None: not queued)."""
@@ -558,36 +663,29 @@ class SchedulingQueue(Generic[P]):
 
     def _set_where(self, entry: _Entry[P], where: _Where) -> None:
         if entry.where is _Where.UNSCHEDULABLE:
-            del self._parked[entry.pod.uid]
+            self._parked.remove(entry.pod.uid)
         if where is _Where.UNSCHEDULABLE:
-            self._parked[entry.pod.uid] = entry
-        self._counts[entry.where] -= 1
-        self._counts[where] += 1
+            self._parked.add(entry)
+        self._census.moved(entry.where, where)
         entry.where = where
 
     def _remove(self, entry: _Entry[P]) -> None:
         self._gangs.leave(entry.pod)
         if entry.where is _Where.UNSCHEDULABLE:
-            del self._parked[entry.pod.uid]
-        self._counts[entry.where] -= 1
+            self._parked.remove(entry.pod.uid)
+        self._census.left(entry.where, entry.pod.namespace)
         del self._entries[entry.pod.uid]
-        left = self._per_namespace[entry.pod.namespace] - 1
-        if left:
-            self._per_namespace[entry.pod.namespace] = left
-        else:
-            del self._per_namespace[entry.pod.namespace]
         # Heap items left behind are stale (no entry) and skipped when reached.
 
     def _push_active(self, entry: _Entry[P]) -> None:
         entry.token = next(self._tokens)
-        self._active.push(entry, self._counts[_Where.ACTIVE])
-        self._wakeup.set()
+        self._active.push(entry, self._census.places[_Where.ACTIVE])
 
     def _push_backoff(self, entry: _Entry[P]) -> None:
         self._set_where(entry, _Where.BACKOFF)
         entry.token = next(self._tokens)
-        heapq.heappush(self._backoff, (entry.backoff_until, entry.token, entry.pod.uid))
-        self._wakeup.set()
+        self._backoff.push(entry.backoff_until, entry.token, entry.pod.uid)
+        self._active.wake()
 
     def _move_out_of_unschedulable(self, entry: _Entry[P], now: float) -> None:
         if entry.backoff_until > now:
@@ -595,21 +693,6 @@ class SchedulingQueue(Generic[P]):
         else:
             self._set_where(entry, _Where.ACTIVE)
             self._push_active(entry)
-
-    def _idle_timeout(self) -> float:
-        now = self._clock()
-        timeout = _MAX_IDLE_SLEEP
-        if self._backoff:
-            timeout = min(timeout, self._backoff[0][0] - now)
-        return max(timeout, 0.0)
-
-    async def _sleep(self, seconds: float) -> None:
-        self._wakeup.clear()
-        try:
-            async with asyncio.timeout(seconds):
-                await self._wakeup.wait()
-        except TimeoutError:
-            pass
 
 
 def _claims_pending(pod: object) -> bool:
