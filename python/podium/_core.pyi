@@ -120,8 +120,9 @@ class Change:
     gated: bool  # has spec.schedulingGates
     pod_group: str | None  # label scheduling.x-k8s.io/pod-group
     error: str | None  # set when the object was malformed (kept as an invalid record)
-    # False for a node update that changes nothing scheduling reads (a status heartbeat): it
-    # must not wake the parked pods. True for every other change.
+    # False for a node update that changes nothing scheduling reads (a status heartbeat), or a
+    # pod update that changes nothing the cache keeps (a condition written): it must not wake
+    # the parked pods. True for every other change.
     relevant: bool
 
 @final

@@ -222,7 +222,10 @@ class Cache:
         pending = self.state.pending_pod(uid) if change.event != EventType.DELETED else None
         if pending is not None:
             if uid in self._known_pending:
-                self._queue.update(pending)
+                # Only a change beyond its status conditions (kube's isPodUpdated): the
+                # PodScheduled=False that podium writes must not bring the pod back to be tried.
+                if change.relevant:
+                    self._queue.update(pending)
             else:
                 self._known_pending.add(uid)
                 self._queue.add(pending)

@@ -243,7 +243,11 @@ class Decisions:
             self._queue.requeue(pod, unschedulable=True)
             self._report_if_still_pending(pod.uid, decision.message)
             return ScheduleResult.UNSCHEDULABLE
-        if failed is not None and decision.code == Code.UNSCHEDULABLE:
+        if failed is not None and decision.code in (
+            Code.UNSCHEDULABLE,
+            Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+        ):
+            # kube runs PostFilter either way: preemption then says it cannot help anywhere.
             failed.append((decision, pod))
             return ScheduleResult.UNSCHEDULABLE
         self._failures.unschedulable(pod, decision.message)

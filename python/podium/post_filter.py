@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 
-from podium._core import CoreError
+from podium._core import Code, CoreError
 from podium.preemption import preemption_sets
 
 if TYPE_CHECKING:
@@ -76,7 +76,16 @@ class PostFilter:
                     else [(pod, True) for pod in waiting]
                 )
                 if profile.scheduler_name in self._reserving:
-                    unplaced = await self._reserve(profile, snapshot, unplaced, messages, span)
+                    # A node held empty cannot take a pod that no node could take empty.
+                    hopeless = {
+                        pod.uid
+                        for decision, pod in failed
+                        if decision.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+                    }
+                    held = [u for u in unplaced if u[0].uid not in hopeless]
+                    unplaced = [u for u in unplaced if u[0].uid in hopeless] + await self._reserve(
+                        profile, snapshot, held, messages, span
+                    )
                 for pod, eligible in unplaced:
                     if eligible:
                         self._preemptor.release(pod)

@@ -156,6 +156,20 @@ fn only_lower_priorities_and_only_where_it_helps() {
 }
 
 #[test]
+fn a_pod_larger_than_any_node_evicts_nobody() {
+    let mut s = cluster(&["n1", "n2"]);
+    put(&mut s, &Pod::new("low", Some("n1"), "4", 1));
+    // 5 CPUs on nodes of 4: kube 1.37 judges every node unresolvable, victims or not.
+    put(&mut s, &Pod::new("huge", None, "5", 100));
+    let out = run(&s, &["huge"]);
+    assert!(out.victims.is_empty());
+    assert_eq!(
+        out.message,
+        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+}
+
+#[test]
 fn budgets_are_respected_when_another_choice_exists() {
     let mut s = cluster(&["n1", "n2"]);
     let mut guarded = Pod::new("guarded", Some("n1"), "4", 1);

@@ -84,7 +84,8 @@ pub struct ChangeOutcome {
     pub gated: bool,
     pub pod_group: Option<String>,
     pub error: Option<String>,
-    /// False for a node update that changes nothing scheduling reads (a heartbeat).
+    /// False for a node update that changes nothing scheduling reads (a heartbeat), or a pod
+    /// update that changes nothing the record keeps (a status condition).
     pub relevant: bool,
 }
 
@@ -549,8 +550,23 @@ impl ClusterState {
         self.generation += 1;
     }
 
-    fn upsert_pod(&mut self, pod: PodRecord) {
+    /// Keeps `pod`; returns whether it changed anything but its resourceVersion (kube's
+    /// `isPodUpdated`: a condition podium wrote on a pod it could not place is no reason to
+    /// try it again).
+    fn upsert_pod(&mut self, mut pod: PodRecord) -> bool {
         let uid: Arc<str> = pod.uid.clone();
+        let changed = match self.pods.get(&uid) {
+            None => true,
+            Some(old) => {
+                let version = std::mem::replace(
+                    &mut pod.resource_version,
+                    old.record.resource_version.clone(),
+                );
+                let same = *old.record == pod;
+                pod.resource_version = version;
+                !same
+            }
+        };
         let (mut assumed_on, mut allocation, mut nominated_on) = self
             .pods
             .get(&uid)
@@ -576,6 +592,7 @@ impl ClusterState {
             nominated_on,
         };
         self.replace_entry(&uid, Some(entry));
+        changed
     }
 
     fn delete_pod(&mut self, uid: &str) {
@@ -1064,6 +1081,31 @@ pub(crate) mod tests {
         s.apply_event(Kind::Node, &event("DELETED", &node_json("n1", "8", 0)))
             .unwrap();
         assert!(!s.has_node("n1"));
+    }
+
+    #[test]
+    fn a_pod_update_is_relevant_unless_only_its_status_conditions_changed() {
+        let mut s = ClusterState::new(&["podium"]);
+        let pod = pod_json("u1", None, "podium", "1");
+        let added = s.apply_event(Kind::Pod, &event("ADDED", &pod)).unwrap();
+        assert!(added.relevant);
+        // podium's PodScheduled=False condition: a new resourceVersion, nothing the record keeps.
+        let condition = pod
+            .replace(r#""resourceVersion":"2""#, r#""resourceVersion":"3""#)
+            .replace(
+                r#""phase":"Pending""#,
+                r#""phase":"Pending","conditions":[{"type":"PodScheduled","status":"False"}]"#,
+            );
+        let written = s
+            .apply_event(Kind::Pod, &event("MODIFIED", &condition))
+            .unwrap();
+        assert!(!written.relevant);
+        let grown = pod_json("u1", None, "podium", "2")
+            .replace(r#""resourceVersion":"2""#, r#""resourceVersion":"4""#);
+        let resized = s
+            .apply_event(Kind::Pod, &event("MODIFIED", &grown))
+            .unwrap();
+        assert!(resized.relevant, "its requests changed");
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl HostPort {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PodRecord {
     pub uid: Arc<str>,
     pub namespace: Sym,

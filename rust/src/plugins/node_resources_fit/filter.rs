@@ -43,44 +43,55 @@ fn delegated(backed: &[Sym], resource: Sym, allocatable: i64) -> bool {
     allocatable <= 0 && backed.contains(&resource)
 }
 
-/// Every reason the pod does not fit (empty when it fits); `backed`: the extended resources
-/// DeviceClasses serve, which DRA serves where the node has none.
-pub fn insufficient(pod: &PodRecord, node: &NodeInfo, backed: &[Sym]) -> Reasons {
-    let mut reasons = Reasons::new();
+/// Why a pod does not fit a node: every reason (empty when it fits), and whether one of them
+/// is a request larger than the node's whole allocatable, which no eviction can cure.
+#[derive(Default)]
+pub struct Shortfall {
+    pub reasons: Reasons,
+    pub unresolvable: bool,
+}
+
+impl Shortfall {
+    fn short(&mut self, reason: &'static str, want: i64, alloc: i64, used: i64) {
+        if want > 0 && want > alloc.saturating_sub(used) {
+            self.reasons.push(reason.into());
+            self.unresolvable |= want > alloc;
+        }
+    }
+}
+
+/// What keeps `pod` off `node`; `backed`: the extended resources DeviceClasses serve, which
+/// DRA serves where the node has none.
+pub fn insufficient(pod: &PodRecord, node: &NodeInfo, backed: &[Sym]) -> Shortfall {
+    let mut out = Shortfall::default();
     let Some(n) = &node.node else {
-        return reasons;
+        return out;
     };
     let pods = i64::try_from(node.pod_count()).unwrap_or(i64::MAX);
     if pods.saturating_add(1) > n.allowed_pods {
-        reasons.push(REASON_TOO_MANY_PODS.into());
+        out.reasons.push(REASON_TOO_MANY_PODS.into());
     }
     let want = &pod.requests;
     if want.is_zero() {
-        return reasons;
+        return out;
     }
     let alloc = &n.allocatable;
     let used = &node.requested;
-    let short = |want: i64, alloc: i64, used: i64| want > 0 && want > alloc.saturating_sub(used);
-    if short(want.milli_cpu, alloc.milli_cpu, used.milli_cpu) {
-        reasons.push(REASON_CPU.into());
-    }
-    if short(want.memory, alloc.memory, used.memory) {
-        reasons.push(REASON_MEMORY.into());
-    }
-    if short(
+    out.short(REASON_CPU, want.milli_cpu, alloc.milli_cpu, used.milli_cpu);
+    out.short(REASON_MEMORY, want.memory, alloc.memory, used.memory);
+    out.short(
+        REASON_EPHEMERAL_STORAGE,
         want.ephemeral_storage,
         alloc.ephemeral_storage,
         used.ephemeral_storage,
-    ) {
-        reasons.push(REASON_EPHEMERAL_STORAGE.into());
-    }
+    );
     for &(name, amount) in &want.scalar {
         let has = alloc.scalar(name);
-        if short(amount, has, used.scalar(name)) && !delegated(backed, name, has) {
-            reasons.push(reason_insufficient(name).into());
+        if !delegated(backed, name, has) {
+            out.short(reason_insufficient(name), amount, has, used.scalar(name));
         }
     }
-    reasons
+    out
 }
 
 impl Plugin for NodeResourcesFit {
@@ -110,14 +121,21 @@ impl Filter for NodeResourcesFit {
     }
 
     fn filter(&self, state: Option<&PluginState>, pod: &PodRecord, node: &NodeInfo) -> Status {
-        let reasons = insufficient(pod, node, dra_backed(state));
+        let Shortfall {
+            reasons,
+            unresolvable,
+        } = insufficient(pod, node, dra_backed(state));
         if reasons.is_empty() {
             Status::success()
         } else {
-            Status {
-                code: Code::Unschedulable,
-                reasons,
-            }
+            // kube 1.37: a request above the node's allocatable no preemption can make room
+            // for, so preemption skips the node ("not helpful") instead of trying victims.
+            let code = if unresolvable {
+                Code::UnschedulableAndUnresolvable
+            } else {
+                Code::Unschedulable
+            };
+            Status { code, reasons }
         }
     }
 
@@ -168,12 +186,21 @@ mod tests {
         );
 
         p.requests.milli_cpu = 1001;
-        p.requests.memory = 9 << 30;
         p.requests.set(ResourceName::Scalar(gpu), 3);
+        let st = NodeResourcesFit.filter(None, &p, &info);
+        assert_eq!(
+            st.code,
+            Code::Unschedulable,
+            "evicting the pod that uses them would make room"
+        );
+        assert_eq!(st.reasons.len(), 2);
+
+        // Above the node's whole allocatable: no eviction helps (kube 1.37's Unresolvable).
+        p.requests.memory = 9 << 30;
         p.requests
             .set(ResourceName::Scalar(sym("example.com/fpga")), 1);
         let st = NodeResourcesFit.filter(None, &p, &info);
-        assert_eq!(st.code, Code::Unschedulable);
+        assert_eq!(st.code, Code::UnschedulableAndUnresolvable);
         assert_eq!(
             st.reasons
                 .iter()
@@ -192,6 +219,22 @@ mod tests {
             st.reasons
                 .contains(&Reason::from("Insufficient example.com/fpga"))
         );
+    }
+
+    #[test]
+    fn one_request_above_allocatable_makes_the_node_unresolvable() {
+        let gpu = sym("nvidia.com/gpu");
+        let mut n = node("n1", 64_000, 512 << 30);
+        n.record.allocatable.set(ResourceName::Scalar(gpu), 8);
+        let info = n.build();
+        let mut p = pod("p");
+        p.requests.milli_cpu = 64_000;
+        p.requests.set(ResourceName::Scalar(gpu), 16);
+        let st = NodeResourcesFit.filter(None, &p, &info);
+        assert_eq!(st.code, Code::UnschedulableAndUnresolvable);
+        assert_eq!(st.reasons.to_vec(), vec!["Insufficient nvidia.com/gpu"]);
+        p.requests.set(ResourceName::Scalar(gpu), 8);
+        assert!(NodeResourcesFit.filter(None, &p, &info).is_success());
     }
 
     #[test]

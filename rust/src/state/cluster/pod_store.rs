@@ -37,8 +37,7 @@ impl Store for PodStore {
     }
 
     fn upsert(state: &mut ClusterState, pod: PodRecord) -> bool {
-        state.upsert_pod(pod);
-        true
+        state.upsert_pod(pod)
     }
 
     fn delete(state: &mut ClusterState, pod: PodRecord) {
