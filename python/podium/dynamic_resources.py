@@ -7,17 +7,26 @@ taken) so later pods do not get the same devices. The decision carries, for each
 reserved for the pod, the allocation to write (``Decision.claims``). Before the Binding, as
 kube-scheduler's plugin does (``bindClaim`` in pkg/scheduler/framework/plugins/dynamicresources):
 
-- the claim is read fresh; a claim deleted, replaced (another uid) or being deleted fails;
+- the claim is not read first: kube writes from the claim its informer holds and reads it only
+  after a conflict. podium's cache keeps no claim object, so its first write is a strategic
+  merge patch the apiserver applies to the claim as it stands, under the claim's uid (another
+  uid is refused): for a claim podium allocated, the finalizer
+  ``resource.kubernetes.io/delete-protection`` (so the claim is not deleted while allocated; a
+  no-op when it is there), whose answer is the claim to write the status from; for a claim the
+  pod only reserves, the pod's entry in ``status.reservedFor`` (merged by uid), which is then
+  the whole write. The claim is read when that patch is refused (a conflict, a claim being
+  deleted, a reservation on a claim not allocated yet) and after every conflict later;
+- a claim deleted, replaced (another uid) or being deleted fails (a reservation the patch made
+  on a claim being deleted is taken back);
 - a claim podium allocated: if it is allocated already by someone else meanwhile, that fails
-  ("got allocated elsewhere in the meantime"); else the finalizer
-  ``resource.kubernetes.io/delete-protection`` is added in a normal update (so the claim is not
-  deleted while allocated), then ``status.allocation`` is written, with the device
-  configurations of the claim's classes and of the claim itself (``devices.config``);
-- the pod is added to ``status.reservedFor`` in the same status update; a claim the pod only
-  reserves, shared with a pod of the same batch whose PreBind is still writing the allocation,
-  is read again until the allocation shows (bounded by the request timeout), since the
-  apiserver refuses a reservation on an unallocated claim;
-- a 409 (the claim changed for another reason) reads it again and retries, a few times.
+  ("got allocated elsewhere in the meantime"); else ``status.allocation`` is written, with the
+  device configurations of the claim's classes and of the claim itself (``devices.config``),
+  and the pod is added to ``status.reservedFor`` in the same status update;
+- a claim the pod only reserves, shared with a pod of the same batch whose PreBind is still
+  writing the allocation, is read again until the allocation shows (bounded by the request
+  timeout), since the apiserver refuses a reservation on an unallocated claim;
+- a 409 (the claim changed for another reason) reads it again and retries, a few times; when
+  they are spent the pod's reservations are taken back and it is tried again.
 
 Extended resources backed by DRA (kube's DRAExtendedResource): a pod asking an extended resource
 a DeviceClass serves (``nvidia.com/gpu`` with no device plugin on the node) is given a claim
@@ -83,6 +92,11 @@ _NOT_FOUND = 404
 # kube's retry.DefaultRetry: 5 attempts on conflict.
 _ATTEMPTS = 5
 _STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+# A first patch refused for the claim's state rather than the request: the claim is read, and
+# what it shows decides, in kube's words. The apiserver (1.37) answers 422 for another uid
+# ("field is immutable"), for a new finalizer on a claim being deleted and for a reservation on
+# a claim not allocated; 409 for a conflict.
+_READ_AND_RETRY = frozenset({_CONFLICT, 422})
 # How often a claim shared with a pod whose allocation is being written is read again.
 _ALLOCATION_POLL_SECONDS = 0.1
 
@@ -217,24 +231,7 @@ class ClaimBinder:
             if claim.created:
                 await self._delete_claim(claim.namespace, claim.name, claim.uid)
                 continue
-            patch = {
-                "metadata": {"uid": claim.uid},
-                "status": {"reservedFor": [{"$patch": "delete", "uid": pod.uid}]},
-            }
-            try:
-                await write(
-                    self._api,
-                    "PATCH",
-                    f"{_claim_path(claim.namespace, claim.name)}/status",
-                    patch,
-                    content_type=_STRATEGIC_MERGE_PATCH,
-                    timeout=self._request_timeout,
-                    may_bind=self._may_bind,
-                )
-            except PreBindError as err:
-                log.warning(
-                    "unreserve %s/%s for pod %s: %s", claim.namespace, claim.name, pod.name, err
-                )
+            await self._writer.unreserve(pod, claim)
 
     # -----------------------------------------------------------------------------------------
 
@@ -296,7 +293,8 @@ class ClaimBinder:
             name,
             pod.name,
         )
-        await self._writer.bind(pod, _Created(name, uid, claim.allocation))
+        # The claim as created is the one to write (kube's bindClaim gets it from the create).
+        await self._writer.bind(pod, _Created(name, uid, claim.allocation), created)
         status = {
             "metadata": {"uid": pod.uid},
             "status": {
@@ -365,7 +363,8 @@ class ClaimBinder:
 
 class _ClaimWriter:
     """kube's bindClaim: one claim's allocation (with its devices' configuration) and the pod's
-    reservation written to ``status``, the claim read fresh first and again on a conflict."""
+    reservation written to ``status``; the claim is read only when a first patch is refused for
+    its state, and again on a conflict."""
 
     def __init__(
         self,
@@ -386,16 +385,27 @@ class _ClaimWriter:
         """DeviceClass ``name`` changed: its configurations are read again when next used."""
         self._class_configs.pop(name, None)
 
-    async def bind(self, pod: PodRef, claim: ClaimReservationLike) -> bool:
-        """kube's bindClaim; True once the pod is in the claim's reservedFor by this write,
-        False if it was there already."""
+    async def bind(
+        self, pod: PodRef, claim: ClaimReservationLike, known: dict[str, Any] | None = None
+    ) -> bool:
+        """kube's bindClaim; True once the pod is in the claim's reservedFor by this write (a
+        reservation patch is such a write, whatever the claim held), False if the claim read
+        shows it there already. ``known``: the claim as PreBind just created it."""
         ref = f"{pod.namespace}/{claim.name}"
         path = _claim_path(pod.namespace, claim.name)
         allocation = orjson.loads(claim.allocation) if claim.allocation is not None else None
         what = "allocation and reservation" if allocation is not None else "reservation"
+        obj = known
+        if obj is None:
+            if allocation is None:
+                if await self._reserve_by_patch(pod, claim, ref, path):
+                    return True
+            else:
+                obj = await self._finalizer_by_patch(claim, ref, path)
         last: PreBindError | None = None
         for _ in range(_ATTEMPTS):
-            obj = await self._allocated_or_ours(path, claim, allocation is not None)
+            if obj is None:
+                obj = await self._allocated_or_ours(path, claim, allocation is not None)
             metadata = obj.setdefault("metadata", {})
             status = obj.get("status") or {}
             obj["status"] = status
@@ -424,11 +434,86 @@ class _ClaimWriter:
                 if err.status != _CONFLICT:
                     raise
                 last = err  # changed meanwhile: read it again
+                obj = None
                 continue
             self._cache.claim_written(pod.uid, claim.uid)
             log.info("reserved claim %s for pod %s (%s)", ref, pod.name, what)
             return True
         raise last or PreBindError(f"add {what} to claim {ref}: conflict")
+
+    async def unreserve(self, pod: PodRef, claim: Reserved) -> None:
+        """``pod`` removed from the claim's ``status.reservedFor`` (a strategic merge patch
+        deleting its entry by uid, as kube's Unreserve); a failure is logged."""
+        patch = {
+            "metadata": {"uid": claim.uid},
+            "status": {"reservedFor": [{"$patch": "delete", "uid": pod.uid}]},
+        }
+        try:
+            await write(
+                self._api,
+                "PATCH",
+                f"{_claim_path(claim.namespace, claim.name)}/status",
+                patch,
+                content_type=_STRATEGIC_MERGE_PATCH,
+                timeout=self._request_timeout,
+                may_bind=self._may_bind,
+            )
+        except PreBindError as err:
+            log.warning(
+                "unreserve %s/%s for pod %s: %s", claim.namespace, claim.name, pod.name, err
+            )
+
+    async def _patch(self, path: str, patch: dict[str, Any], name: str, what: str) -> Any:
+        """A strategic merge patch of the claim; its answer, or None when it was refused for
+        the claim's state (`_READ_AND_RETRY`: the caller then reads the claim)."""
+        try:
+            body = await write(
+                self._api,
+                "PATCH",
+                path,
+                patch,
+                content_type=_STRATEGIC_MERGE_PATCH,
+                timeout=self._request_timeout,
+                may_bind=self._may_bind,
+            )
+        except PreBindError as err:
+            if err.status in _READ_AND_RETRY:
+                return None
+            if err.status == _NOT_FOUND:
+                raise PreBindError(f'resourceclaims.resource.k8s.io "{name}" not found') from err
+            raise PreBindError(f"{what}: {err}", err.status) from err
+        return orjson.loads(body)
+
+    async def _finalizer_by_patch(
+        self, claim: ClaimReservationLike, ref: str, path: str
+    ) -> dict[str, Any] | None:
+        """The finalizer added to the claim as it stands (finalizers merge as a set); the claim
+        it answers, to write the allocation from, or None when the claim is to be read."""
+        patch = {"metadata": {"uid": claim.uid, "finalizers": [FINALIZER]}}
+        answer = await self._patch(path, patch, claim.name, f"add finalizer to claim {ref}")
+        return answer if isinstance(answer, dict) else None
+
+    async def _reserve_by_patch(
+        self, pod: PodRef, claim: ClaimReservationLike, ref: str, path: str
+    ) -> bool:
+        """The pod added to the reservedFor of a claim allocated already, in one patch; False
+        when the claim is to be read."""
+        patch = {
+            "metadata": {"uid": claim.uid},
+            "status": {"reservedFor": [{"resource": "pods", "name": pod.name, "uid": pod.uid}]},
+        }
+        what = f"add reservation to claim {ref}"
+        answer = await self._patch(f"{path}/status", patch, claim.name, what)
+        if answer is None:
+            return False
+        metadata = answer.get("metadata") if isinstance(answer, dict) else None
+        if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
+            # kube reads the claim before reserving and refuses one being deleted: taken back.
+            await self.unreserve(pod, Reserved(pod.namespace, claim.name, claim.uid))
+            raise PreBindError(f"claim {ref} got deleted in the meantime")
+        self._cache.claim_written(pod.uid, claim.uid)
+        log.info("reserved claim %s for pod %s (reservation)", ref, pod.name)
+        return True
 
     async def _allocated_or_ours(
         self, path: str, claim: ClaimReservationLike, ours: bool

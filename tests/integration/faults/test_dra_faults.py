@@ -101,6 +101,12 @@ async def test_failed_writes_bind_nothing_and_a_failed_binding_is_unreserved(
             proxy.remove(refused)
             proxy.remove(doomed)
             listed = await wait_idle(podium, api, namespace, expect_bound=2, within=WAIT_SECONDS)
+        # As kube-scheduler, PreBind reads no claim before writing it (no conflict arose): the
+        # apiserver took the finalizer and reservation patches as they were sent.
+        claim_path = f"{RESOURCE_API}/namespaces/{namespace}/resourceclaims/"
+        on_claims = [(e.method, e.upstream_status) for e in proxy.exchanges if claim_path in e.path]
+        assert ("PATCH", 200) in on_claims, on_claims
+        assert not [m for m, _ in on_claims if m == "GET"], on_claims
         claims = await _claims(api, namespace)
         owners: dict[tuple[str, str], str] = {}
         for p in listed:
