@@ -598,7 +598,12 @@ class Snapshot:
         decisions per gang."""
 
     def preempt(
-        self, uids: list[str], profile: Profile, group: PodGroup | None = None
+        self,
+        uids: list[str],
+        profile: Profile,
+        group: PodGroup | None = None,
+        *,
+        unresolvable: bool = False,
     ) -> Preemption:
         """kube's DefaultPreemption for the pending pods ``uids``, planned as one set (a gang:
         all of them get room, or none does), with the GIL released, in parallel over nodes.
@@ -618,6 +623,10 @@ class Snapshot:
         above, then to every node; slices are not planned)
         and gives each member a host of its own when it asks for distinct hosts. A plan that
         evicts nobody is refused: the pods failed for want of something eviction cannot give.
+
+        ``unresolvable``: the one pod's scheduling found every node UnschedulableAndUnresolvable
+        (its decision's code); after the eligibility checks, every node is "not helpful" without
+        a search, as kube's ``nodesWherePreemptionMightHelp`` finds no node. Ignored for a gang.
 
         The snapshot records the plan (victims removed, the pods counted on their nodes), so
         later ``schedule``/``preempt`` calls on it see it. The ClusterState is untouched."""

@@ -9,6 +9,7 @@ victims' deletions, or the pods finishing on the held node, bring them back.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -70,18 +71,18 @@ class PostFilter:
             with self._tracer.start_as_current_span(
                 "post_filter", attributes={"podium.pods": len(waiting)}
             ) as span:
+                hopeless = {
+                    pod.uid
+                    for decision, pod in failed
+                    if decision.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+                }
                 unplaced = (
-                    await self._preempt(profile, snapshot, waiting, messages, span)
+                    await self._preempt(profile, snapshot, waiting, hopeless, messages, span)
                     if profile.scheduler_name in self._preempting
                     else [(pod, True) for pod in waiting]
                 )
                 if profile.scheduler_name in self._reserving:
                     # A node held empty cannot take a pod that no node could take empty.
-                    hopeless = {
-                        pod.uid
-                        for decision, pod in failed
-                        if decision.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE
-                    }
                     held = [u for u in unplaced if u[0].uid not in hopeless]
                     unplaced = [u for u in unplaced if u[0].uid in hopeless] + await self._reserve(
                         profile, snapshot, held, messages, span
@@ -99,10 +100,12 @@ class PostFilter:
         profile: Profile,
         snapshot: Snapshot,
         waiting: list[PendingPod],
+        hopeless: set[str],
         messages: dict[str, str],
         span: trace.Span,
     ) -> _Unplaced:
-        """Preemption for each set; returns the pods it found no room for."""
+        """Preemption for each set; returns the pods it found no room for. ``hopeless``: the
+        pods every node refused as UnschedulableAndUnresolvable (no search for victims)."""
         assert self._preemptor is not None
         unplaced: _Unplaced = []
         for pods in preemption_sets(waiting):
@@ -112,7 +115,15 @@ class PostFilter:
                 None if group_name is None else self._state.pod_group(pods[0].namespace, group_name)
             )
             try:
-                outcome = await self._calls.call(snapshot.preempt, uids, profile, group)
+                outcome = await self._calls.call(
+                    functools.partial(
+                        snapshot.preempt,
+                        unresolvable=len(uids) == 1 and uids[0] in hopeless,
+                    ),
+                    uids,
+                    profile,
+                    group,
+                )
             except CoreError as err:
                 log.exception("core rejected preemption for %d pod(s)", len(pods))
                 span.record_exception(err)

@@ -235,6 +235,25 @@ async def test_fewest_lowest_priority_victims_condition_nomination_and_event(
     )
 
 
+async def test_a_pod_larger_than_every_node_evicts_nobody_and_says_why_as_kube_does(
+    setup: Setup, start: Callable[[], Awaitable[Podium]]
+) -> None:
+    await setup.nodes(2)
+    await setup.pod("low", LOW, node=0)
+    # 5 CPUs on nodes of 4: no eviction can help (kube 1.37's UnschedulableAndUnresolvable).
+    await setup.pod("huge", HIGH, cpu="5")
+    await start()
+    wording = (
+        "0/2 nodes are available: 2 Insufficient cpu. "
+        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    )
+    await eventually(
+        lambda: _has_event(setup, "FailedScheduling", "huge", wording), "FailedScheduling"
+    )
+    low = await setup.get("low")
+    assert low is not None and "deletionTimestamp" not in low["metadata"]
+
+
 async def _has_event(setup: Setup, reason: str, pod: str, text: str) -> bool:
     return any(
         e["regarding"]["name"] == pod and text in e.get("note", "")

@@ -164,6 +164,26 @@ pub fn preempt(
     }
 }
 
+/// kube's DefaultPreemption for a pod whose scheduling found every node
+/// UnschedulableAndUnresolvable (kube's `nodesWherePreemptionMightHelp` is then empty): the
+/// eligibility checks, then "not helpful" on every node, without trying victims anywhere (a
+/// pod larger than any node would otherwise cost a trial on each of 20,000 nodes).
+pub fn preempt_unresolvable(snapshot: &Snapshot, uid: &str) -> Outcome {
+    let guard = snapshot.lock();
+    let data = &*guard;
+    let Some(pod) = data.pending.get(uid) else {
+        return Outcome::failed(format!(
+            "preemption: pod {uid:?} is not pending in this snapshot"
+        ));
+    };
+    let nodes: Vec<Arc<NodeInfo>> = data.real_nodes().into_iter().map(|(_, n)| n).collect();
+    if let Some(why) = ineligible(data, &nodes, pod) {
+        return Outcome::ineligible(format!("preemption: {why}"));
+    }
+    let all = nodes.len();
+    Outcome::failed(format!("preemption: {}", failure_message(all, all, 0)))
+}
+
 /// kube's `PodEligibleToPreemptOthers`: why `pod` may not preempt now, if so.
 fn ineligible(data: &SnapshotData, nodes: &[Arc<NodeInfo>], pod: &PodRecord) -> Option<String> {
     if pod.never_preempts {

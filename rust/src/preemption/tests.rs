@@ -167,6 +167,17 @@ fn a_pod_larger_than_any_node_evicts_nobody() {
         out.message,
         "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
     );
+    // Told its decision was unresolvable everywhere, preemption says the same without a search.
+    assert_eq!(super::preempt_unresolvable(&s.snapshot(), "huge"), out);
+    let mut never = Pod::new("never", None, "5", 100);
+    never.extra_spec = r#","preemptionPolicy":"Never""#;
+    put(&mut s, &never);
+    let out = super::preempt_unresolvable(&s.snapshot(), "never");
+    assert!(!out.eligible);
+    assert_eq!(
+        out.message,
+        "preemption: not eligible due to preemptionPolicy=Never."
+    );
 }
 
 #[test]

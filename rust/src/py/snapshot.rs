@@ -136,23 +136,22 @@ impl PySnapshot {
         without_gil(py, || Ok(reservation::reserve(&self.inner, &uids, profile)))
     }
 
-    #[pyo3(signature = (uids, profile, group = None))]
+    #[pyo3(signature = (uids, profile, group = None, *, unresolvable = false))]
     fn preempt(
         &self,
         py: Python<'_>,
         uids: Vec<String>,
         profile: &Bound<'_, PyProfile>,
         group: Option<&Bound<'_, PodGroup>>,
+        unresolvable: bool,
     ) -> PyResult<Preemption> {
         let profile = &profile.get().inner;
         let group = group.map(|g| g.get().inner.clone());
         let outcome = without_gil(py, || {
-            Ok(preemption::preempt(
-                &self.inner,
-                &uids,
-                profile,
-                group.as_deref(),
-            ))
+            Ok(match (unresolvable, uids.as_slice(), &group) {
+                (true, [uid], None) => preemption::preempt_unresolvable(&self.inner, uid),
+                _ => preemption::preempt(&self.inner, &uids, profile, group.as_deref()),
+            })
         })?;
         Preemption::new(py, outcome)
     }
