@@ -279,7 +279,11 @@ def load_command(
         ),
     ] = "backlog,rate",
     schedulers: Annotated[
-        str, typer.Option(help="Schedulers, in this order, of: ceiling, kube-scheduler, podium.")
+        str,
+        typer.Option(
+            help="Schedulers, of: ceiling, kube-scheduler, podium; each workload and mode "
+            "runs by them in this order, back to back."
+        ),
     ] = "ceiling,kube-scheduler,podium",
     case_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds a case may take from its clock's start.")

@@ -230,12 +230,14 @@ async def run_load(
         report.idle_apiserver_cpu_per_s = await _idle_cpu(cluster, seconds=10.0)
         say(f"apiserver CPU with heartbeats alone: {report.idle_apiserver_cpu_per_s:.2f} s/s")
         await _prepare_workloads(api, options, say)
+        # Each workload and mode by every scheduler back to back, so the ratios compare cases
+        # minutes apart, at one machine load, not a run's first and last quarter.
         pairs = [
             (kind, workload, mode)
-            for kind in options.schedulers
             for workload in options.workloads
-            if runs(kind, workload)
             for mode in case_modes(workload, options.modes)
+            for kind in options.schedulers
+            if runs(kind, workload)
         ]
         overall = progress.add_task("all cases", total=len(pairs)) if progress else None
         for kind, workload, mode in pairs:
