@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +24,7 @@ use crate::framework::warm::warm;
 use crate::runtime::pre_filter_result;
 use crate::runtime::profile::Profile;
 use crate::runtime::reuse::{Kept, Ranking, Refusal, Reuse, ShapeKeys};
-use crate::runtime::scoring;
+use crate::runtime::scoring::{self, Totals};
 use crate::runtime::static_filters::{self, StaticFilters, static_prefix};
 use crate::state::dra::claim::ClaimReservation;
 use crate::state::dra::{AssumeError, Dra};
@@ -870,6 +871,7 @@ impl Learned {
                 keys,
                 score_keys,
                 raw,
+                totals: None,
                 evaluated,
                 seen,
                 uses: 0,
@@ -1041,12 +1043,34 @@ fn best(
     nodes: &[Arc<NodeInfo>],
     scored: impl Iterator<Item = (usize, i64)>,
 ) -> Option<(usize, i64)> {
-    // Hashes the node's symbol, not its name: no string lookup per comparison.
+    // Hashes the node's symbol, not its name: no string lookup per comparison. The pod's uid
+    // is hashed once: the hash of `(uid, node)` goes on from that state.
+    let mut uid = TIE_BREAK.build_hasher();
+    (*pod.uid).hash(&mut uid);
     let tie = |i: usize| {
         let node = nodes[i].node.as_ref().map(|n| n.name.into_usize());
-        TIE_BREAK.hash_one((&*pod.uid, node))
+        let mut hasher = uid.clone();
+        node.hash(&mut hasher);
+        hasher.finish()
     };
-    scored.max_by(|(a, sa), (b, sb)| sa.cmp(sb).then_with(|| tie(*b).cmp(&tie(*a))))
+    // `max_by` on (score, then the lower tie hash): a later node wins ties of both, and a
+    // node's hash is computed only when its score ties the best.
+    let mut best: Option<(usize, i64, Option<u64>)> = None;
+    for (i, score) in scored {
+        match &mut best {
+            Some((b, top, hash)) if score <= *top => {
+                if score == *top {
+                    let theirs = *hash.get_or_insert_with(|| tie(*b));
+                    let ours = tie(i);
+                    if ours <= theirs {
+                        best = Some((i, score, Some(ours)));
+                    }
+                }
+            }
+            _ => best = Some((i, score, None)),
+        }
+    }
+    best.map(|(i, score, _)| (i, score))
 }
 
 /// What Filter left: the feasible nodes, the others' failures, and the nodes the static
@@ -1229,6 +1253,8 @@ impl<'a> PodCycle<'a> {
         self.decision.evaluated_nodes = ranking.evaluated;
         self.decision.feasible_nodes = ranking.nodes.len();
         let (index, score) = if ranking.nodes.len() == 1 {
+            // Its raw scores are not judged again: what was summed no longer holds.
+            ranking.totals = None;
             (ranking.nodes[0], 0)
         } else {
             let feasible: Vec<&NodeInfo> = ranking.nodes.iter().map(|&i| &*nodes[i]).collect();
@@ -1251,13 +1277,22 @@ impl<'a> PodCycle<'a> {
             {
                 return Err(Unused::Drop);
             }
+            let mut changed = Vec::with_capacity(judged.len());
             for &i in &judged {
                 let k = ranking.position(i).ok_or(Unused::Drop)?;
-                scoring::score_row(profile, &running, pod, &nodes[i], ranking.row_mut(k));
+                let row = ranking.row_mut(k);
+                changed.push((k, row.to_vec()));
+                scoring::score_row(profile, &running, pod, &nodes[i], row);
             }
-            let scored = scoring::normalized(profile, &running, &ranking.raw);
-            let totals = scoring::totals(&scored, ranking.nodes.len());
-            best(pod, nodes, ranking.nodes.iter().copied().zip(totals)).ok_or(Unused::Drop)?
+            // Only the rows judged again changed: their totals are summed again, not every
+            // node's (a plugin whose column moved is normalized again over the list).
+            match &mut ranking.totals {
+                Some(totals) => totals.update(profile, &running, &ranking.raw, &changed),
+                None => ranking.totals = Some(Totals::new(profile, &running, &ranking.raw)),
+            }
+            let totals = ranking.totals.as_ref().map_or(&[][..], Totals::totals);
+            let scored = ranking.nodes.iter().copied().zip(totals.iter().copied());
+            best(pod, nodes, scored).ok_or(Unused::Drop)?
         };
         // The node chosen is judged for this very pod unless it just was: its plugins' per-pod
         // work (NUMA fits) is then at hand for Reserve, and a stale ranking cannot place it.

@@ -181,6 +181,14 @@ pub trait Score: Plugin {
 
     fn normalize(&self, _state: Option<&PluginState>, _scores: &mut [i64]) {}
 
+    /// Does `normalize` change scores (kube: the plugin has ScoreExtensions)? False only with
+    /// the default `normalize`: a reused ranking then updates a node's total from that node's
+    /// raw scores alone, without normalizing the plugin's column over every node again. A
+    /// plugin that normalizes must do so from its scores alone (and its state's `shape_key`).
+    fn normalizes(&self) -> bool {
+        true
+    }
+
     /// As `Filter::node_local`, for the raw score; its PreScore state must not depend on which
     /// nodes are feasible either (normalizing over them is redone on every reuse).
     fn node_local(&self, _pod: &PodRecord) -> bool {

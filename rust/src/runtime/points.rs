@@ -183,6 +183,10 @@ impl ScorePoints {
         self.score.normalize(state, scores);
     }
 
+    pub fn normalizes(&self) -> bool {
+        self.score.normalizes()
+    }
+
     pub fn node_local(&self, pod: &PodRecord) -> bool {
         self.score.node_local(pod)
     }

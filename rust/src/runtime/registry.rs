@@ -153,3 +153,30 @@ pub fn score(name: &str, spec: &ProfileSpec) -> CoreResult<ScorePoints> {
         .ok_or_else(|| CoreError::Invalid(format!("unknown score plugin {name:?}")))?;
     ctor(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plugin that says it does not normalize leaves every score as it is (a reused ranking
+    /// counts on it: `scoring::Totals`), out-of-range ones included (the clamp comes after).
+    #[test]
+    fn plugins_that_do_not_normalize_leave_scores_unchanged() {
+        let spec: ProfileSpec =
+            serde_json::from_str(r#"{"schedulerName":"podium"}"#).expect("valid spec");
+        let raw = [-7, 0, 3, 50, 100, 250];
+        let mut normalizing = Vec::new();
+        for (name, ctor) in SCORES {
+            let plugin = ctor(&spec).expect("builds with defaults");
+            let mut scores = raw;
+            plugin.normalize(None, &mut scores);
+            if plugin.normalizes() {
+                normalizing.push(*name);
+            } else {
+                assert_eq!(scores, raw, "{name} says it does not normalize");
+            }
+        }
+        assert!(normalizing.contains(&taint_toleration::score::NAME));
+        assert!(!normalizing.contains(&node_resources_fit::score::NAME));
+    }
+}

@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use crate::framework::status::Status;
+use crate::runtime::scoring::Totals;
 use crate::state::pod::PodRecord;
 use crate::state::pod_shape::{same_but_identity, same_shape};
 
@@ -46,6 +47,8 @@ pub struct Ranking {
     pub score_keys: ShapeKeys,
     /// A row of `plugins.len()` raw scores per node of `nodes`.
     pub raw: Vec<i64>,
+    /// The weighted totals of `raw` as the last pod served summed them (None until one was).
+    pub totals: Option<Totals>,
     /// Nodes the first pod examined (the decision reports it).
     pub evaluated: usize,
     /// How many of the batch's placements it has seen: those after it are judged again.
@@ -78,6 +81,9 @@ impl Ranking {
                 head[k * width..(k + 1) * width].copy_from_slice(&tail[..width]);
             }
             self.raw.truncate(last * width);
+        }
+        if let Some(totals) = &mut self.totals {
+            totals.remove(k);
         }
     }
 }
@@ -203,6 +209,7 @@ mod tests {
             keys: Box::new([]),
             score_keys: Box::new([]),
             raw,
+            totals: None,
             evaluated: 3,
             seen: 0,
             uses: 0,

@@ -138,6 +138,124 @@ pub fn totals(scored: &[PluginScores], nodes: usize) -> Vec<i64> {
     totals
 }
 
+/// A ranking's weighted totals, kept across the pods it serves (see `runtime::reuse`): when
+/// only a few nodes' raw scores change, their totals are summed again, and a plugin that
+/// normalizes is normalized again over the whole list only when its own column changed (or
+/// the list lost a node). The totals are those `normalized` then `totals` give over the same
+/// raw scores, added up in the same order.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    /// Per running plugin: its normalized, clamped scores by node when it normalizes (None:
+    /// its score is its raw score, clamped).
+    columns: Vec<Option<Vec<i64>>>,
+    /// The weighted sum per node.
+    totals: Vec<i64>,
+    /// Nodes were removed: every normalizing column is normalized again.
+    stale: bool,
+}
+
+impl Totals {
+    /// Every column normalized and every node summed, from `raw` (a row of `running.len()`
+    /// scores per node).
+    pub fn new(profile: &Profile, running: &Running, raw: &[i64]) -> Self {
+        let width = running.len();
+        let nodes = raw.len().checked_div(width).unwrap_or(0);
+        let mut out = Self {
+            columns: running.iter().map(|_| None).collect(),
+            totals: vec![0; nodes],
+            stale: false,
+        };
+        for (column, (k, _)) in running.iter().enumerate() {
+            if profile.scores[*k].plugin.normalizes() {
+                out.columns[column] = Some(Vec::new());
+                out.normalize(profile, running, raw, column);
+            }
+        }
+        out.sum_all(profile, running, raw);
+        out
+    }
+
+    pub fn totals(&self) -> &[i64] {
+        &self.totals
+    }
+
+    /// The node at `k` is gone; the last node takes its place (as `Ranking::remove`).
+    pub fn remove(&mut self, k: usize) {
+        self.totals.swap_remove(k);
+        for column in self.columns.iter_mut().flatten() {
+            column.swap_remove(k);
+        }
+        self.stale = true;
+    }
+
+    /// The rows at `changed` (with each one's raw scores before) were scored again in `raw`:
+    /// the totals follow.
+    pub fn update(
+        &mut self,
+        profile: &Profile,
+        running: &Running,
+        raw: &[i64],
+        changed: &[(usize, Vec<i64>)],
+    ) {
+        let width = running.len();
+        let mut renormalized = false;
+        for column in 0..width {
+            if self.columns[column].is_none() {
+                continue;
+            }
+            let moved = changed
+                .iter()
+                .any(|(k, before)| raw[k * width + column] != before[column]);
+            if self.stale || moved {
+                self.normalize(profile, running, raw, column);
+                renormalized = true;
+            }
+        }
+        self.stale = false;
+        if renormalized {
+            self.sum_all(profile, running, raw);
+        } else {
+            for (k, _) in changed {
+                self.totals[*k] = self.sum(profile, running, raw, *k);
+            }
+        }
+    }
+
+    fn normalize(&mut self, profile: &Profile, running: &Running, raw: &[i64], column: usize) {
+        let width = running.len();
+        let (k, state) = &running[column];
+        let Some(scores) = &mut self.columns[column] else {
+            return;
+        };
+        scores.clear();
+        scores.extend(raw.iter().skip(column).step_by(width).copied());
+        profile.scores[*k].plugin.normalize(state.as_ref(), scores);
+        for score in scores.iter_mut() {
+            *score = (*score).clamp(0, MAX_NODE_SCORE);
+        }
+    }
+
+    fn sum_all(&mut self, profile: &Profile, running: &Running, raw: &[i64]) {
+        for node in 0..self.totals.len() {
+            self.totals[node] = self.sum(profile, running, raw, node);
+        }
+    }
+
+    /// Node `node`'s total, plugin by plugin as `totals` adds them.
+    fn sum(&self, profile: &Profile, running: &Running, raw: &[i64], node: usize) -> i64 {
+        let row = &raw[node * running.len()..(node + 1) * running.len()];
+        let mut total = 0i64;
+        for (column, (k, _)) in running.iter().enumerate() {
+            let score = match &self.columns[column] {
+                Some(scores) => scores[node],
+                None => row[column].clamp(0, MAX_NODE_SCORE),
+            };
+            total = total.saturating_add(score.saturating_mul(profile.scores[*k].weight));
+        }
+        total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +276,68 @@ mod tests {
         ];
         assert_eq!(totals(&scored, 2), vec![70, 200]);
         assert_eq!(totals(&[], 3), vec![0, 0, 0]);
+    }
+
+    fn profile() -> Profile {
+        let spec = r#"{"schedulerName":"podium",
+            "scores":{"TaintToleration":3,"NodeResourcesFit":1,"InterPodAffinity":2,"ImageLocality":1}}"#;
+        Profile::from_json(spec.as_bytes()).expect("valid profile")
+    }
+
+    /// What a full cycle sums over `raw`.
+    fn summed(profile: &Profile, running: &Running, raw: &[i64]) -> Vec<i64> {
+        let nodes = raw.len() / running.len();
+        totals(&normalized(profile, running, raw), nodes)
+    }
+
+    /// Kept totals, updated row by row and node by node gone, always sum what a full cycle
+    /// would over the same raw scores: normalizing columns that moved (or lost a node) are
+    /// normalized again, the others only re-add the rows that changed.
+    #[test]
+    fn kept_totals_follow_changed_rows_and_removed_nodes() {
+        let profile = profile();
+        let running: Running = (0..profile.scores.len()).map(|k| (k, None)).collect();
+        let width = running.len();
+        let mut rng = crate::testutil::Rng(0x9e37_79b9_7f4a_7c15);
+        let nodes = 40;
+        let mut raw: Vec<i64> = (0..nodes * width)
+            .map(|_| i64::try_from(rng.below(120)).expect("small") - 10)
+            .collect();
+        let mut kept = Totals::new(&profile, &running, &raw);
+        assert_eq!(kept.totals(), summed(&profile, &running, &raw));
+        for round in 0..200 {
+            let n = raw.len() / width;
+            if round % 17 == 16 && n > 2 {
+                let k = rng.below(n);
+                let last = n - 1;
+                for c in 0..width {
+                    raw[k * width + c] = raw[last * width + c];
+                }
+                raw.truncate(last * width);
+                kept.remove(k);
+            }
+            let n = raw.len() / width;
+            let mut changed = Vec::new();
+            for _ in 0..=rng.below(2) {
+                let k = rng.below(n);
+                if changed.iter().any(|(j, _)| *j == k) {
+                    continue;
+                }
+                changed.push((k, raw[k * width..(k + 1) * width].to_vec()));
+                for c in 0..width {
+                    // Most rows keep the normalizing plugins' scores, as placements do.
+                    let normalizes = profile.scores[running[c].0].plugin.normalizes();
+                    if !normalizes || rng.chance(20) {
+                        raw[k * width + c] = i64::try_from(rng.below(120)).expect("small") - 10;
+                    }
+                }
+            }
+            kept.update(&profile, &running, &raw, &changed);
+            assert_eq!(
+                kept.totals(),
+                summed(&profile, &running, &raw),
+                "round {round}"
+            );
+        }
     }
 }

@@ -70,6 +70,10 @@ impl PreScore for BalancedAllocation {
 }
 
 impl Score for BalancedAllocation {
+    fn normalizes(&self) -> bool {
+        false
+    }
+
     fn node_local(&self, _: &PodRecord) -> bool {
         true
     }

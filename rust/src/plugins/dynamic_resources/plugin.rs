@@ -506,6 +506,10 @@ impl PreScore for DynamicResourcesScore {
 }
 
 impl Score for DynamicResourcesScore {
+    fn normalizes(&self) -> bool {
+        false
+    }
+
     /// As the filter's: the score is the packing of what the filter found on the node.
     fn node_local(&self, _: &PodRecord) -> bool {
         true

@@ -35,6 +35,10 @@ impl PreScore for FewestPods {
 }
 
 impl Score for FewestPods {
+    fn normalizes(&self) -> bool {
+        false
+    }
+
     fn score(&self, state: Option<&PluginState>, _pod: &PodRecord, node: &NodeInfo) -> i64 {
         let Some(Busiest(busiest)) = state.and_then(|s| s.downcast_ref::<Busiest>()) else {
             return 0;

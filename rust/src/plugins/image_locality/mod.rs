@@ -86,6 +86,10 @@ impl PreScore for ImageLocality {
 }
 
 impl Score for ImageLocality {
+    fn normalizes(&self) -> bool {
+        false
+    }
+
     fn node_local(&self, _: &PodRecord) -> bool {
         true
     }

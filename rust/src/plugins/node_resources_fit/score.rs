@@ -150,6 +150,10 @@ impl PreScore for NodeResourcesFitScore {
 }
 
 impl Score for NodeResourcesFitScore {
+    fn normalizes(&self) -> bool {
+        false
+    }
+
     /// The node's own resources, and its own devices' allocations (see `shape_key` for
     /// network-attached ones).
     fn node_local(&self, _: &PodRecord) -> bool {

@@ -76,6 +76,10 @@ impl PreScore for NumaPacking {
 }
 
 impl Score for NumaPacking {
+    fn normalizes(&self) -> bool {
+        false
+    }
+
     fn node_local(&self, _: &PodRecord) -> bool {
         true
     }
