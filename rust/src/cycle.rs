@@ -139,13 +139,13 @@ pub fn schedule_batch(
 ) -> Vec<Decision> {
     let mut guard = snapshot.lock();
     let data = &mut *guard;
-    let mut batch = Batch::new(data);
+    let mut batch = Batch::new(data, profile);
     let decisions = profile.pool.install(|| {
         uids.iter()
             .map(|uid| batch.schedule(data, uid, profile, extension))
             .collect()
     });
-    batch.finish(data);
+    batch.finish(data, profile);
     decisions
 }
 
@@ -167,12 +167,16 @@ struct Batch {
     /// What plugins keep across the batch (kept in step through `add_pod` / `remove_pod`).
     state: BatchState,
     statics: StaticFilters,
+    /// The static verdicts were kept from an earlier batch over these very nodes, and the DRA
+    /// epoch they hold for.
+    statics_kept: bool,
+    epoch: u64,
     /// What full cycles learned, for the next pods of the same shape.
     reuse: Reuse,
 }
 
 impl Batch {
-    fn new(data: &mut SnapshotData) -> Self {
+    fn new(data: &mut SnapshotData, profile: &Profile) -> Self {
         let (slots, nodes): (Vec<usize>, Vec<Arc<NodeInfo>>) =
             data.real_nodes().into_iter().unzip();
         let nominees = Nominees::of(&data.nominated, &nodes, &data.priorities);
@@ -182,6 +186,8 @@ impl Batch {
         }
         // Held nodes are built once and the nominees counted in the index for the batch.
         let held = (!nominees.is_empty()).then(|| nominees.held_all(&nodes));
+        let epoch = data.dra.epoch();
+        let (statics, statics_kept) = profile.statics.take(&nodes, epoch);
         for (i, pod) in nominees.all() {
             data.index.add(slots[i], pod);
         }
@@ -193,7 +199,9 @@ impl Batch {
             positions,
             touched: Vec::new(),
             state: BatchState::default(),
-            statics: StaticFilters::default(),
+            statics,
+            statics_kept,
+            epoch,
             reuse: Reuse::default(),
         }
     }
@@ -437,7 +445,10 @@ impl Batch {
 
     /// Writes the nodes placed on back to the snapshot. Nominees placed in the batch are in
     /// the index where they landed (same uid); the others were only held.
-    fn finish(self, data: &mut SnapshotData) {
+    fn finish(self, data: &mut SnapshotData, profile: &Profile) {
+        // Kept for the next batch: placements did not change what they depend on.
+        let nodes = (self.nodes.as_slice(), self.epoch);
+        profile.statics.keep(nodes, self.statics, self.statics_kept);
         for i in self.touched {
             data.nodes.set(self.slots[i], Some(self.nodes[i].clone()));
         }
@@ -1751,6 +1762,51 @@ mod tests {
         assert_eq!(d.message, "0/1 nodes are available: 1 outside says no.");
         let d = run(&Broken, &ns);
         assert_eq!((d.code, d.message.as_str()), (Code::Error, "plugins: boom"));
+    }
+
+    /// The static verdicts a profile keeps from one batch to the next hold only while the
+    /// nodes are the same records: nodes tainted between two batches refuse the second
+    /// batch's pod, though the first batch found no node refused by a static filter.
+    #[test]
+    fn kept_static_verdicts_follow_nodes_changed_between_batches() {
+        let mut state = ClusterState::new(&["podium"]);
+        let node = |kind: &str, n: &str, taints: &str| {
+            format!(
+                r#"{{"type":"{kind}","object":{{"metadata":{{"name":"{n}","uid":"{n}"}},"spec":{{"taints":[{taints}]}},"status":{{"allocatable":{{"cpu":"4","memory":"1Gi","pods":"10"}}}}}}}}"#
+            )
+        };
+        let pod = |u: &str| {
+            format!(
+                r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{u}","namespace":"ns","uid":"{u}"}},"spec":{{"schedulerName":"podium","containers":[{{"resources":{{"requests":{{"cpu":"100m"}}}}}}]}}}}}}"#
+            )
+        };
+        for n in ["n1", "n2"] {
+            state
+                .apply_event(Kind::Node, node("ADDED", n, "").as_bytes())
+                .unwrap();
+        }
+        for u in ["p1", "p2", "p3"] {
+            state.apply_event(Kind::Pod, pod(u).as_bytes()).unwrap();
+        }
+        let profile = profile("");
+        let batch = |state: &ClusterState, uid: &str| {
+            let ds = schedule_batch(&state.snapshot(), &[uid.to_owned()], &profile, None);
+            ds.into_iter().next().expect("one decision")
+        };
+        assert_eq!(batch(&state, "p1").code, Code::Success);
+        let taint = r#"{"key":"k","value":"v","effect":"NoSchedule"}"#;
+        for n in ["n1", "n2"] {
+            let modified = node("MODIFIED", n, taint);
+            state.apply_event(Kind::Node, modified.as_bytes()).unwrap();
+        }
+        let refused = "0/2 nodes are available: 2 node(s) had untolerated taint(s).";
+        for uid in ["p2", "p3"] {
+            let d = batch(&state, uid);
+            assert_eq!(
+                (d.code, d.message.as_str()),
+                (Code::UnschedulableAndUnresolvable, refused)
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,16 @@ impl<V> BatchCache<V> {
             .clone()
     }
 
+    /// A cache holding `values` already (kept from an earlier batch whose values still hold).
+    pub fn with(values: HashMap<String, Arc<V>>) -> Self {
+        Self(Mutex::new(values))
+    }
+
+    /// Every value computed, by key.
+    pub fn into_values(self) -> HashMap<String, Arc<V>> {
+        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }

@@ -9,6 +9,7 @@ use crate::framework::sampling::StartIndex;
 use crate::framework::spec::{ProfileSpec, ReservationArgs};
 use crate::runtime::points::{FilterPoints, ScorePoints};
 use crate::runtime::registry;
+use crate::runtime::static_filters::KeptStatics;
 use crate::state::object::{decode, decode_value};
 
 pub struct WeightedScore {
@@ -27,6 +28,8 @@ pub struct Profile {
     /// Where the next cycle of this profile starts filtering.
     pub start: StartIndex,
     pub pool: Arc<rayon::ThreadPool>,
+    /// Static filter verdicts kept from one batch to the next while the nodes are the same.
+    pub statics: KeptStatics,
     /// Whole-node reservations' args (`podium.reservation`); None: reservations are off.
     pub reservation: Option<ReservationArgs>,
     /// Gangs' topology levels (`podium.topologyLevels`, `podium.rackLabel`).
@@ -115,6 +118,7 @@ impl Profile {
                 .unwrap_or(0),
             start: StartIndex::default(),
             pool: Arc::new(pool),
+            statics: KeptStatics::default(),
             reservation,
             levels,
             spec,
