@@ -131,9 +131,9 @@ impl Decision {
 /// Decides `uids` in order; each success is placed in the snapshot's own copy, so later pods
 /// (in this batch and in later batches on the same snapshot) see it. `extension`: outside
 /// plugins judging the nodes the core keeps.
-pub fn schedule_batch(
+pub fn schedule_batch<S: AsRef<str> + Sync>(
     snapshot: &Snapshot,
-    uids: &[String],
+    uids: &[S],
     profile: &Profile,
     extension: Option<&dyn Extension>,
 ) -> Vec<Decision> {
@@ -142,7 +142,7 @@ pub fn schedule_batch(
     let mut batch = Batch::new(data, profile);
     let decisions = profile.pool.install(|| {
         uids.iter()
-            .map(|uid| batch.schedule(data, uid, profile, extension))
+            .map(|uid| batch.schedule(data, uid.as_ref(), profile, extension))
             .collect()
     });
     batch.finish(data, profile);

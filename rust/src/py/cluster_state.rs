@@ -188,6 +188,10 @@ impl PyClusterState {
         let Some(volumes) = volumes else {
             return Ok(state.assume_with_volumes(uid, node, allocation, None, &claims)?);
         };
+        if volumes.is_empty() {
+            // No claim to bind (most decisions): no namespace to look up.
+            return Ok(state.assume_with_volumes(uid, node, allocation, Some(&[]), &claims)?);
+        }
         // The claims are in the pod's namespace.
         let namespace = state
             .pending_pod(uid)

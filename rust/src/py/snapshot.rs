@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyList;
 
 use super::decisions::{Preemption, decisions_to_py};
@@ -44,7 +45,8 @@ impl PySnapshot {
     fn schedule<'py>(
         &self,
         py: Python<'py>,
-        uids: Vec<String>,
+        // Borrowed, not copied: the uids are only looked up.
+        uids: Vec<PyBackedStr>,
         profile: &Bound<'py, PyProfile>,
         plugins: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {

@@ -694,7 +694,6 @@ impl ClusterState {
             )));
         }
         let key = key.clone();
-        let object = entry.record.object();
         let new = PodEntry {
             record: entry.record.clone(),
             assumed_on: Some(node_sym),
@@ -714,7 +713,8 @@ impl ClusterState {
                     !free.is_some_and(|(pv, claim)| self.volumes.is_free_for(pv, claim))
                 }) {
                     return Err(CoreError::Invalid(format!(
-                        "assume: {object}: PersistentVolume {:?} is no longer free for claim {}/{}",
+                        "assume: {}: PersistentVolume {:?} is no longer free for claim {}/{}",
+                        record.object(),
                         resolve(*pv),
                         resolve(claim.0),
                         resolve(claim.1)
@@ -742,7 +742,10 @@ impl ClusterState {
                 for done in &allocated {
                     self.dra.forget(done);
                 }
-                return Err(CoreError::Invalid(format!("assume: {object}: {e}")));
+                return Err(CoreError::Invalid(format!(
+                    "assume: {}: {e}",
+                    record.object()
+                )));
             }
             allocated.push(c.uid.clone());
         }
