@@ -80,6 +80,10 @@ def test_a_small_case_places_pods_with_their_devices(tmp_path: Path, workload: s
     assert result.violations == {}
     # 12 nodes, one of them possibly cordoned: 2-GPU jobs all fit, 8-GPU jobs one a node.
     assert result.placed >= (16 if workload.endswith("2gpu") else 10)
+    # CPU time: the first batch (8 pods) apart from the other 8 decisions.
+    assert result.first_batch_pods == 8
+    assert result.cycle_cpu_seconds >= result.first_batch_cpu_seconds > 0
+    assert result.cpu_us_per_decision > 0
 
 
 class _Reservation:

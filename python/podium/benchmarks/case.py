@@ -157,6 +157,14 @@ class CaseResult:
     # Per pod, from the wall clock: each batch's cycle time / its size (microseconds).
     batch_us_per_pod_p50: float = 0.0
     batch_us_per_pod_p99: float = 0.0
+    # Process CPU time (user + sys, every thread) of the cycle (snapshot, schedule, assume):
+    # what a decision costs whatever else competes for a shared machine. The first batch apart,
+    # as it pays one-off costs (e.g. DRA's inventory and fit cache), and per decision after it.
+    cycle_cpu_seconds: float = 0.0
+    first_batch_cpu_seconds: float = 0.0
+    first_batch_pods: int = 0
+    cpu_us_per_decision: float = 0.0
+    cpu_us_per_decision_after_first: float = 0.0
     # Where the cycle time went (seconds, summed over batches).
     snapshot_seconds: float = 0.0
     schedule_seconds: float = 0.0
@@ -303,7 +311,7 @@ def _decide(
             )
             break
         batch = uids[start : start + spec.batch_size]
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         snapshot = state.snapshot()
         t1 = time.perf_counter()
         decisions = snapshot.schedule(batch, profile, judge)
@@ -311,7 +319,11 @@ def _decide(
         for d in decisions:
             if d.code == Code.SUCCESS and d.node is not None:
                 state.assume(d.uid, d.node, d.allocation, d.volumes, d.claims)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
+        result.cycle_cpu_seconds += c3 - c0
+        if start == 0:
+            result.first_batch_cpu_seconds = c3 - c0
+            result.first_batch_pods = len(decisions)
         result.snapshot_seconds += t1 - t0
         result.schedule_seconds += t2 - t1
         result.assume_seconds += t3 - t2
@@ -354,6 +366,12 @@ def _summarise(result: CaseResult, samples: _Samples) -> None:
     result.batch_us_per_pod_p50 = percentile(batch_us, 50)
     result.batch_us_per_pod_p99 = percentile(batch_us, 99)
     result.filter_seconds_sum = sum(filter_us) / 1e6
+    if result.decided:
+        result.cpu_us_per_decision = result.cycle_cpu_seconds / result.decided * 1e6
+    after_first = result.decided - result.first_batch_pods
+    if after_first > 0:
+        rest = result.cycle_cpu_seconds - result.first_batch_cpu_seconds
+        result.cpu_us_per_decision_after_first = rest / after_first * 1e6
     result.score_seconds_sum = sum(score_us) / 1e6
     if result.decided:
         result.placed_share = result.placed / result.decided
