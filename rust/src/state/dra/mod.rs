@@ -414,6 +414,7 @@ impl Dra {
         let Some(a) = self.assumed.remove(claim_uid) else {
             return;
         };
+        let before = self.shown_allocated(&a.key);
         if let Some(Ok(current)) = self.claims.get(&a.key)
             && Arc::ptr_eq(current, &a.shown)
         {
@@ -422,7 +423,7 @@ impl Dra {
                 None => self.claims.remove(&a.key),
             };
         }
-        self.allocations_changed();
+        self.claim_changed(a.key, before);
     }
 
     pub fn is_assumed(&self, claim_uid: &str) -> bool {
@@ -502,20 +503,68 @@ impl Dra {
 
     pub fn upsert_claim(&mut self, namespace: &str, name: &str, claim: CoreResult<Claim>) {
         let key = (sym(namespace), sym(name));
+        let before = self.shown_allocated(&key);
         match claim {
             Ok(c) => self.update_claim(key, c),
             Err(e) => {
                 self.claims.insert(key, Err(Arc::new(e)));
             }
         }
-        self.allocations_changed();
+        self.claim_changed(key, before);
     }
 
     pub fn delete_claim(&mut self, namespace: &str, name: &str) {
-        if let Some(Ok(c)) = self.claims.remove(&(sym(namespace), sym(name))) {
+        let key = (sym(namespace), sym(name));
+        let before = self.shown_allocated(&key);
+        if let Some(Ok(c)) = self.claims.remove(&key) {
             self.assumed.remove(c.uid.as_str());
         }
-        self.allocations_changed();
+        self.claim_changed(key, before);
+    }
+
+    /// The claim at `key` as shown, when it shows an allocation (written or assumed).
+    fn shown_allocated(&self, key: &ClaimKey) -> Option<Arc<Claim>> {
+        match self.claims.get(key) {
+            Some(Ok(c)) if c.allocation.is_some() => Some(c.clone()),
+            _ => None,
+        }
+    }
+
+    /// One claim changed (`before`: what it showed allocated before). A ledger already derived
+    /// is kept in step (the claim's old devices given back, its new ones taken) instead of
+    /// dropped: every claim podium writes comes back through the informer, and rebuilding the
+    /// ledger from every claim on the next decision after each would cost the whole cluster's
+    /// allocations per batch.
+    fn claim_changed(&mut self, key: ClaimKey, before: Option<Arc<Claim>>) {
+        self.extended_claims = Arc::default();
+        let after = self.shown_allocated(&key);
+        let unchanged = match (&before, &after) {
+            (None, None) => true,
+            (Some(b), Some(a)) => Arc::ptr_eq(b, a) || b.allocation == a.allocation,
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        // Not derived yet (or dropped with the inventory): derived from every claim on use.
+        let (Some(in_use), Some(inv)) = (self.in_use.get(), self.inventory.get()) else {
+            self.in_use = Arc::default();
+            return;
+        };
+        let mut updated = (**in_use).clone();
+        if let Some(old) = before.as_ref().and_then(|c| c.allocation.as_ref()) {
+            for d in &old.devices {
+                updated.remove(inv, d);
+            }
+        }
+        if let Some(new) = after.as_ref().and_then(|c| c.allocation.as_ref()) {
+            for d in &new.devices {
+                updated.add(inv, d);
+            }
+        }
+        let cell = OnceLock::new();
+        let _ = cell.set(Arc::new(updated));
+        self.in_use = Arc::new(cell);
     }
 
     /// The end of a relist of DeviceClasses: drops those it did not see.
@@ -554,6 +603,7 @@ mod tests {
     use crate::state::dra::fixtures::{
         aligned_claim, claim_json, gpu_and_nic_classes, gpu_node_slice,
     };
+    use crate::state::dra::pools::DevId;
 
     /// As the cache applies one object of a DRA kind: its decode error, if any.
     fn apply(dra: &mut Dra, kind: Kind, json: &str, deleted: bool) -> Option<String> {
@@ -726,6 +776,109 @@ mod tests {
             dra.in_use().dedicated(gpu1),
             "a forget after the write changes nothing"
         );
+    }
+
+    /// The ledger as derived afresh from every claim (what `in_use` held before claims were
+    /// kept in step).
+    fn fresh_in_use(dra: &Dra) -> Arc<InUse> {
+        let mut copy = dra.clone();
+        copy.in_use = Arc::default();
+        copy.in_use()
+    }
+
+    fn written(name: &str, devices: &[usize]) -> String {
+        let results: Vec<String> = devices
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"request":"gpu","driver":"gpu.example.com","pool":"n0","device":"gpu-{i}"}}"#
+                )
+            })
+            .collect();
+        claim_json(
+            "ns",
+            name,
+            r#"[{"name":"gpu","exactly":{"deviceClassName":"gpu.example.com"}}]"#,
+            "[]",
+            &format!(
+                r#"{{"allocation":{{"devices":{{"results":[{}]}}}}}}"#,
+                results.join(",")
+            ),
+        )
+    }
+
+    #[test]
+    fn the_ledger_kept_in_step_with_claims_equals_one_derived_afresh() {
+        // Random claim events (written allocations, unallocated versions, deletions, malformed
+        // versions) mixed with assumptions and forgets, the ledger derived before each so it is
+        // kept in step: after each, it must count what a fresh derivation counts.
+        let mut dra = Dra::default();
+        apply(
+            &mut dra,
+            Kind::ResourceSlice,
+            &gpu_node_slice("n0", 8, 4),
+            false,
+        );
+        let names = ["a", "b", "c", "d", "e"];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for step in 0..2_000 {
+            let _ = dra.in_use();
+            let name = names[next(names.len())];
+            let (d0, d1) = (next(8), next(8));
+            match next(7) {
+                0 | 1 => {
+                    apply(
+                        &mut dra,
+                        Kind::ResourceClaim,
+                        &written(name, &[d0, d1]),
+                        false,
+                    );
+                }
+                2 => {
+                    apply(
+                        &mut dra,
+                        Kind::ResourceClaim,
+                        &aligned_claim("ns", name, 1),
+                        false,
+                    );
+                }
+                3 => {
+                    apply(
+                        &mut dra,
+                        Kind::ResourceClaim,
+                        &aligned_claim("ns", name, 1),
+                        true,
+                    );
+                }
+                4 => {
+                    let bad = claim_json("ns", name, r#"[{"name":"g"}]"#, "[]", "{}");
+                    apply(&mut dra, Kind::ResourceClaim, &bad, false);
+                }
+                5 => {
+                    let uid = format!("uid-ns-{name}");
+                    let _ = dra.assume(
+                        sym("ns"),
+                        sym(name),
+                        &allocation(&uid, &[&format!("gpu-{d0}")]),
+                    );
+                }
+                _ => dra.forget(&format!("uid-ns-{name}")),
+            }
+            let (kept, fresh) = (dra.in_use(), fresh_in_use(&dra));
+            for dev in 0..dra.inventory().len() as DevId {
+                assert_eq!(
+                    (kept.dedicated(dev), kept.shared(dev)),
+                    (fresh.dedicated(dev), fresh.shared(dev)),
+                    "step {step}: device {dev}"
+                );
+            }
+        }
     }
 
     #[test]
