@@ -111,7 +111,7 @@ pub fn prepare_with<'c>(
             continue;
         }
         let mut requests = Vec::with_capacity(claim.requests.len());
-        for r in &claim.requests {
+        for r in claim.requests.iter() {
             let mut alts = Vec::with_capacity(r.alternatives.len());
             for alt in &r.alternatives {
                 let Some(class) = class(alt.class) else {

@@ -294,8 +294,10 @@ pub struct Claim {
     pub namespace: Sym,
     pub name: String,
     pub uid: String,
-    pub requests: Box<[Request]>,
-    pub constraints: Box<[Constraint]>,
+    /// Shared with every copy: Reserve shows a copy of the claim allocated, twice per placed pod
+    /// (in the batch's view and in the cache), and the requests are what a copy would cost.
+    pub requests: Arc<[Request]>,
+    pub constraints: Arc<[Constraint]>,
     pub allocation: Option<Allocation>,
     pub reserved_for: Box<[Consumer]>,
     /// The uid of the pod a claim for its extended resources was made for (kube's annotation
