@@ -839,3 +839,63 @@ fn batched_claims_decide_as_one_pod_a_batch() {
     }
     assert!(reused > 500, "only {reused} decisions reused");
 }
+
+#[test]
+fn slice_and_class_changes_reach_the_next_decision_of_a_warm_profile() {
+    // One profile throughout, so its selector verdicts and fit answers are warm: each change of
+    // a slice or a class must be seen by the very next decision, never an answer kept from
+    // before it.
+    let p = profile();
+    let mut s = cluster(1);
+    claim(&mut s, "c1", 4);
+    claim_pod(&mut s, "a", "c1");
+    let decide_warm = |s: &ClusterState| {
+        schedule_batch(&s.snapshot(), &["a".to_owned()], &p, None)
+            .pop()
+            .unwrap()
+    };
+    let gpus = |count: usize, generation: u32| {
+        gpu_node_slice("node-0", count, 4).replace(
+            r#""generation":1"#,
+            &format!(r#""generation":{generation}"#),
+        )
+    };
+    let placed = |d: &crate::cycle::Decision| d.code == Code::Success && keys(d).len() == 4;
+    let d = decide_warm(&s);
+    assert!(placed(&d), "{}", d.message);
+    // Republished with a newer generation and two GPUs removed from it.
+    s.apply_event(Kind::ResourceSlice, &event("MODIFIED", &gpus(2, 2)))
+        .unwrap();
+    let d = decide_warm(&s);
+    assert!(!placed(&d), "two GPUs left: {:?}", keys(&d));
+    s.apply_event(Kind::ResourceSlice, &event("MODIFIED", &gpus(8, 3)))
+        .unwrap();
+    let d = decide_warm(&s);
+    assert!(placed(&d), "{}", d.message);
+    assert!(
+        keys(&d)
+            .iter()
+            .all(|k| k.starts_with("gpu.example.com/node-0/gpu-")),
+        "{:?}",
+        keys(&d)
+    );
+    // The class's selector no longer matches these GPUs.
+    let a100 = crate::state::dra::fixtures::class_json(
+        "gpu.example.com",
+        "device.driver == 'gpu.example.com' && device.attributes['gpu.example.com'].model == 'a100'",
+    );
+    s.apply_event(Kind::DeviceClass, &event("MODIFIED", &a100))
+        .unwrap();
+    let d = decide_warm(&s);
+    assert!(!placed(&d), "no a100 here: {:?}", keys(&d));
+    let [gpu_class, _] = gpu_and_nic_classes();
+    s.apply_event(Kind::DeviceClass, &event("MODIFIED", &gpu_class))
+        .unwrap();
+    let d = decide_warm(&s);
+    assert!(placed(&d), "{}", d.message);
+    // The slice deleted: no GPU left.
+    s.apply_event(Kind::ResourceSlice, &event("DELETED", &gpus(8, 3)))
+        .unwrap();
+    let d = decide_warm(&s);
+    assert!(!placed(&d), "no slice: {:?}", keys(&d));
+}
