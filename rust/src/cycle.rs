@@ -1299,7 +1299,10 @@ impl<'a> PodCycle<'a> {
             // node's (a plugin whose column moved is normalized again over the list).
             match &mut ranking.totals {
                 Some(totals) => totals.update(profile, &running, &ranking.raw, &changed),
-                None => ranking.totals = Some(Totals::new(profile, &running, &ranking.raw)),
+                None => {
+                    let nodes = ranking.nodes.len();
+                    ranking.totals = Some(Totals::new(profile, &running, &ranking.raw, nodes));
+                }
             }
             let totals = ranking.totals.as_ref().map_or(&[][..], Totals::totals);
             let scored = ranking.nodes.iter().copied().zip(totals.iter().copied());
@@ -1762,6 +1765,33 @@ mod tests {
         assert_eq!(d.message, "0/1 nodes are available: 1 outside says no.");
         let d = run(&Broken, &ns);
         assert_eq!((d.code, d.message.as_str()), (Code::Error, "plugins: boom"));
+    }
+
+    /// A profile whose score plugins all skip the pod still decides the next pods of its
+    /// shape by the ranking (every total 0, ties broken per pod), as before totals were kept.
+    #[test]
+    fn a_ranking_without_score_plugins_still_serves() {
+        let prof = Profile::from_json(
+            br#"{"schedulerName":"podium","parallelism":2,"filters":["NodeResourcesFit"]}"#,
+        )
+        .expect("valid profile");
+        let mut state = ClusterState::new(&["podium"]);
+        for n in ["n1", "n2", "n3"] {
+            let node = format!(
+                r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{n}","uid":"{n}"}},"status":{{"allocatable":{{"cpu":"4","memory":"1Gi","pods":"10"}}}}}}}}"#
+            );
+            state.apply_event(Kind::Node, node.as_bytes()).unwrap();
+        }
+        let uids: Vec<String> = ["p1", "p2"].iter().map(|s| (*s).to_owned()).collect();
+        for u in &uids {
+            let pod = format!(
+                r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{u}","namespace":"ns","uid":"{u}"}},"spec":{{"schedulerName":"podium","containers":[{{"resources":{{"requests":{{"cpu":"100m"}}}}}}]}}}}}}"#
+            );
+            state.apply_event(Kind::Pod, pod.as_bytes()).unwrap();
+        }
+        let ds = schedule_batch(&state.snapshot(), &uids, &prof, None);
+        assert_eq!((ds[0].code, ds[1].code), (Code::Success, Code::Success));
+        assert!(!ds[0].reused && ds[1].reused, "{ds:?}");
     }
 
     /// The static verdicts a profile keeps from one batch to the next hold only while the

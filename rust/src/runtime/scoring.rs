@@ -156,10 +156,8 @@ pub struct Totals {
 
 impl Totals {
     /// Every column normalized and every node summed, from `raw` (a row of `running.len()`
-    /// scores per node).
-    pub fn new(profile: &Profile, running: &Running, raw: &[i64]) -> Self {
-        let width = running.len();
-        let nodes = raw.len().checked_div(width).unwrap_or(0);
+    /// scores per node of `nodes`; no row at all when no plugin runs, every total then 0).
+    pub fn new(profile: &Profile, running: &Running, raw: &[i64], nodes: usize) -> Self {
         let mut out = Self {
             columns: running.iter().map(|_| None).collect(),
             totals: vec![0; nodes],
@@ -303,7 +301,7 @@ mod tests {
         let mut raw: Vec<i64> = (0..nodes * width)
             .map(|_| i64::try_from(rng.below(120)).expect("small") - 10)
             .collect();
-        let mut kept = Totals::new(&profile, &running, &raw);
+        let mut kept = Totals::new(&profile, &running, &raw, nodes);
         assert_eq!(kept.totals(), summed(&profile, &running, &raw));
         for round in 0..200 {
             let n = raw.len() / width;
