@@ -2,6 +2,7 @@
 //! running a profile's plugins over nodes (static filters per batch, the score phase). Above the
 //! plugins, below the scheduling that uses it (`cycle`, `gang`, `preemption`, `explain`).
 
+pub mod kept_statics;
 pub mod points;
 pub mod pre_filter_result;
 pub mod profile;

@@ -7,9 +7,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::framework::levels::TopologyLevels;
 use crate::framework::sampling::StartIndex;
 use crate::framework::spec::{ProfileSpec, ReservationArgs};
+use crate::runtime::kept_statics::KeptStatics;
 use crate::runtime::points::{FilterPoints, ScorePoints};
 use crate::runtime::registry;
-use crate::runtime::static_filters::KeptStatics;
 use crate::state::object::{decode, decode_value};
 
 pub struct WeightedScore {
