@@ -722,6 +722,18 @@ pub struct Cluster<'a> {
 }
 
 impl<'a> Cluster<'a> {
+    /// What the plugins see of the cluster while deciding `pod`.
+    fn context(&self, pod: &'a PodRecord, index: Option<&'a IndexView<'a>>) -> PodContext<'a> {
+        PodContext {
+            pod,
+            nodes: self.nodes,
+            namespaces: self.namespaces,
+            volumes: self.volumes,
+            dra: self.dra,
+            index,
+        }
+    }
+
     /// `nodes` alone: no namespace labels, volumes or DRA objects.
     pub fn of(nodes: &'a [Arc<NodeInfo>]) -> Self {
         static NO_NAMESPACES: LazyLock<Namespaces> = LazyLock::new(Namespaces::default);
@@ -818,14 +830,7 @@ fn cycle(
     if candidates == 0 {
         return (decision.failed(diagnosis::no_nodes()), None, None);
     }
-    let ctx = PodContext {
-        pod,
-        nodes: cluster.nodes,
-        namespaces: cluster.namespaces,
-        volumes: cluster.volumes,
-        dra: cluster.dra,
-        index: options.index,
-    };
+    let ctx = cluster.context(pod, options.index);
     let mut pod_cycle = PodCycle::new(profile, ctx, options, candidates);
     pod_cycle.learn = learn;
     pod_cycle.run()
@@ -936,14 +941,7 @@ fn decide_reusing(
     options: Options<'_>,
     (reuse, changed): (&mut Reuse, &[usize]),
 ) -> Option<(Decision, Option<usize>)> {
-    let ctx = PodContext {
-        pod,
-        nodes: cluster.nodes,
-        namespaces: cluster.namespaces,
-        volumes: cluster.volumes,
-        dra: cluster.dra,
-        index: options.index,
-    };
+    let ctx = cluster.context(pod, options.index);
     let candidates = options.only.map_or(cluster.nodes.len(), <[usize]>::len);
     let pod_cycle = PodCycle::new(profile, ctx, options, candidates);
     // PreFilter first: what the filters read beyond the pod picks among what is kept.
