@@ -582,9 +582,10 @@ def print_report(report: dict[str, Any], out: Callable[[str], None] = print) -> 
             out(f"  {target}: {'met' if met else 'MISSED'}")
 
 
-def write_json(report: dict[str, Any], directory: Path) -> Path:
+def write_json(report: dict[str, Any], directory: Path, name: str = "gpu-packing") -> Path:
+    """``report`` as ``<directory>/<name>-<time>.json``."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"gpu-packing-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = directory / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return path
 

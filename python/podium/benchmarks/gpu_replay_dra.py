@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import orjson
 
 from podium.benchmarks.core import machine_info
 from podium.benchmarks.dra_workloads import CLAIM_NAME
@@ -53,7 +52,7 @@ from podium.benchmarks.e2e_workloads import (
     bench_node_name,
     dra_cluster_objects,
 )
-from podium.benchmarks.gpu_packing import SIZE_WEIGHTS, SIZES
+from podium.benchmarks.gpu_packing import SIZE_WEIGHTS, SIZES, write_json
 from podium.benchmarks.podwatch import watch
 from podium.benchmarks.procstat import usage
 from podium.kubeclient import api_client
@@ -448,15 +447,8 @@ def print_report(report: dict[str, Any], out: Say = print) -> None:
         out(f"  {target}: {'met' if met else 'MISSED'}")
 
 
-def write_json(report: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"gpu-replay-dra-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return path
-
-
 def main(options: ReplayOptions, out_dir: Path, say: Say = print) -> int:
     report = asyncio.run(run_replay(options, say=say))
     print_report(report)
-    print(f"wrote {write_json(report, out_dir)}")
+    print(f"wrote {write_json(report, out_dir, 'gpu-replay-dra')}")
     return 0
