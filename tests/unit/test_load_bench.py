@@ -24,7 +24,7 @@ from podium.benchmarks.e2e_load import (
     node_state,
 )
 from podium.benchmarks.e2e_pods import CaseTimes
-from podium.benchmarks.e2e_schedulers import CEILING, KUBE_SCHEDULER, PODIUM
+from podium.benchmarks.e2e_schedulers import CEILING, KUBE_SCHEDULER, PODIUM, REPORTING_CEILING
 from podium.benchmarks.e2e_targets import ceiling_beaten, evaluate
 from podium.benchmarks.e2e_workloads import (
     CHURN,
@@ -289,6 +289,35 @@ def test_a_scheduler_above_the_ceiling_is_flagged() -> None:
     beaten = ceiling_beaten(report)
     assert [(b.scheduler, b.mode) for b in beaten] == [(PODIUM, BACKLOG), (KUBE_SCHEDULER, RATE)]
     assert "1.03 x" in str(beaten[0])
+
+
+def test_the_reporting_ceiling_is_a_second_yardstick_and_is_flagged_when_beaten() -> None:
+    report = _report(
+        {
+            (CEILING, "plain", BACKLOG): (1000, 500),
+            (REPORTING_CEILING, "plain", BACKLOG): (700, 600),
+            (KUBE_SCHEDULER, "plain", BACKLOG): (300, 900),
+            (PODIUM, "plain", BACKLOG): (650, 400),
+            (CEILING, DEEP_QUEUE, BACKLOG): (1000, 500),
+            (REPORTING_CEILING, DEEP_QUEUE, BACKLOG): (500, 600),
+            (KUBE_SCHEDULER, DEEP_QUEUE, BACKLOG): (100, 900),
+            (PODIUM, DEEP_QUEUE, BACKLOG): (520, 800),
+        },
+        workloads=("plain", DEEP_QUEUE),
+    )
+    checks = {c.name: c.status for c in evaluate(report)}
+    assert checks["plain, backlog: podium pods/s >= 0.9 x bind ceiling"] == "missed"
+    assert checks["plain, backlog: podium pods/s >= 0.9 x reporting ceiling"] == "met"
+    deep = {n: s for n, s in checks.items() if n.startswith("deep_queue, backlog: with 20%")}
+    assert sorted(deep.values()) == ["met", "missed"]
+    assert deep[next(n for n in deep if n.endswith("x reporting ceiling"))] == "met"
+    beaten = ceiling_beaten(report)
+    # podium above the reporting ceiling on deep_queue; the reporting ceiling itself is held to
+    # the bind ceiling only.
+    assert [(b.scheduler, b.workload, b.ceiling) for b in beaten] == [
+        (PODIUM, DEEP_QUEUE, REPORTING_CEILING)
+    ]
+    assert str(beaten[0]).startswith("podium beat the reporting ceiling on deep_queue")
 
 
 def test_an_incomplete_case_is_not_measured() -> None:

@@ -1,6 +1,15 @@
 """The bind ceiling: the fastest binder this benchmark can put on the apiserver. It decides
 nothing: each pending pod of its schedulerName goes to the next node round-robin.
 
+With ``--report`` it is the *reporting ceiling*: it also does what the Kubernetes API asks of
+any scheduler beside the Binding, as kube-scheduler and podium both do, so the gap between the
+two ceilings is the price of those writes on this apiserver, and the gap between the reporting
+ceiling and a scheduler is what deciding costs. The extra work is: a ``Scheduled`` event
+(``events.k8s.io/v1``) per bound pod, four writers as podium's recorder; for each pod it must
+leave pending (``--report-label-selector``), a ``FailedScheduling`` event and a
+``PodScheduled=False`` condition; and list+watch of every pod and node, as a scheduler's
+informers do (what it reads is dropped: the apiserver's cost is the point).
+
 Made to be a ceiling, not a scheduler: it lists the pods already pending once, then watches for
 new ones; it finds a pod's name and namespace with one regular expression over the raw bytes
 (no JSON decoding per pod), posts pre-serialized ``pods/binding`` bodies over its own keep-alive
@@ -23,8 +32,10 @@ import itertools
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +111,19 @@ class Binder:
     """Binds what it is given, ``connections`` requests in flight, each on its connection."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, endpoint: Endpoint, nodes: Sequence[str]
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        nodes: Sequence[str],
+        reporter: Reporter | None = None,
     ) -> None:
         if not nodes:
             raise ValueError("the bind ceiling needs at least one node")
+        self._reporter = reporter
         self._session = session
         self._endpoint = endpoint
         self._next_node = itertools.cycle(nodes)
-        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self._seen: set[tuple[str, str]] = set()
         self.bound = 0
         self.failed = 0
@@ -116,12 +132,13 @@ class Binder:
         if (namespace, name) in self._seen:
             return
         self._seen.add((namespace, name))
-        self._queue.put_nowait(binding(namespace, name, next(self._next_node)))
+        self._queue.put_nowait((namespace, name, next(self._next_node)))
 
     async def worker(self) -> None:
         headers = {**self._endpoint.headers, "Content-Type": "application/json"}
         while True:
-            path, body = await self._queue.get()
+            namespace, name, node = await self._queue.get()
+            path, body = binding(namespace, name, node)
             try:
                 async with self._session.post(
                     self._endpoint.server + path, data=body, headers=headers, ssl=self._endpoint.ssl
@@ -129,12 +146,111 @@ class Binder:
                     await response.read()
                     if response.status < 300:
                         self.bound += 1
+                        if self._reporter is not None:
+                            self._reporter.scheduled(namespace, name, node)
                     else:
                         self.failed += 1
                         log.warning("bind %s: HTTP %s", path, response.status)
             except (aiohttp.ClientError, TimeoutError) as error:
                 self.failed += 1
                 log.warning("bind %s: %r", path, error)
+
+
+# As podium's event recorder and condition writer: four requests in flight each.
+_REPORT_WRITERS = 4
+
+
+def event(namespace: str, name: str, type: str, reason: str, action: str, note: str) -> bytes:
+    """The serialized ``events.k8s.io/v1`` Event about pod ``namespace/name``, as podium's
+    recorder writes it (reporting controller ``podium``: the ceiling stands in for it)."""
+    now = time.time()
+    return orjson.dumps(
+        {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"name": f"{name}.{time.time_ns():x}", "namespace": namespace},
+            "eventTime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "reportingController": "podium",
+            "reportingInstance": "bench-ceiling",
+            "action": action,
+            "reason": reason,
+            "regarding": {"apiVersion": "v1", "kind": "Pod", "name": name, "namespace": namespace},
+            "note": note,
+            "type": type,
+        }
+    )
+
+
+def unschedulable_condition(message: str) -> bytes:
+    """The strategic-merge patch of a pod's status setting ``PodScheduled=False``."""
+    condition = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return orjson.dumps({"status": {"conditions": [condition]}})
+
+
+class Reporter:
+    """The writes beside the Binding: events and conditions, each from its own queue."""
+
+    def __init__(self, session: aiohttp.ClientSession, endpoint: Endpoint, nodes: int) -> None:
+        self._session = session
+        self._endpoint = endpoint
+        self._nodes = nodes
+        self._events: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._conditions: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._seen: set[tuple[str, str]] = set()
+        self.written = 0
+        self.failed = 0
+
+    def scheduled(self, namespace: str, name: str, node: str) -> None:
+        note = f"Successfully assigned {namespace}/{name} to {node}"
+        body = event(namespace, name, "Normal", "Scheduled", "Binding", note)
+        self._events.put_nowait((f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", body))
+
+    def unschedulable(self, namespace: str, name: str) -> None:
+        if (namespace, name) in self._seen:
+            return
+        self._seen.add((namespace, name))
+        message = f"0/{self._nodes} nodes are available: {self._nodes} Insufficient nvidia.com/gpu."
+        body = event(namespace, name, "Warning", "FailedScheduling", "Scheduling", message)
+        self._events.put_nowait((f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", body))
+        self._conditions.put_nowait(
+            (f"/api/v1/namespaces/{namespace}/pods/{name}/status", unschedulable_condition(message))
+        )
+
+    async def event_writer(self) -> None:
+        await self._write(self._events, "POST", "application/json")
+
+    async def condition_writer(self) -> None:
+        await self._write(self._conditions, "PATCH", "application/strategic-merge-patch+json")
+
+    async def _write(
+        self, queue: asyncio.Queue[tuple[str, bytes]], method: str, content_type: str
+    ) -> None:
+        headers = {**self._endpoint.headers, "Content-Type": content_type}
+        while True:
+            path, body = await queue.get()
+            try:
+                async with self._session.request(
+                    method,
+                    self._endpoint.server + path,
+                    data=body,
+                    headers=headers,
+                    ssl=self._endpoint.ssl,
+                ) as response:
+                    await response.read()
+                    if response.status < 300:
+                        self.written += 1
+                    else:
+                        self.failed += 1
+                        log.warning("%s %s: HTTP %s", method, path, response.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                self.failed += 1
+                log.warning("%s %s: %r", method, path, error)
 
 
 async def _get(
@@ -170,18 +286,18 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 async def feed(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
-    binder: Binder,
+    take: Callable[[str, str], None],
     query: dict[str, str],
     opened: asyncio.Event,
 ) -> None:
-    """Lists the pending pods once (all to the binder), then watches for more; re-lists if the
+    """Lists the pending pods once (each to ``take``), then watches for more; re-lists if the
     watch expires."""
     path = "/api/v1/pods"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     while True:
         listed = await _get(session, endpoint, path, **query)
         for namespace, name in pod_keys(listed):
-            binder.add(namespace, name)
+            take(namespace, name)
         version = _RESOURCE_VERSION.search(listed)
         resource_version = version.group(1).decode() if version else "0"
         while True:
@@ -209,27 +325,80 @@ async def feed(
                             resource_version = version.group(1).decode()
                         if kind == b"ADDED":
                             for namespace, name in pod_keys(line):
-                                binder.add(namespace, name)
+                                take(namespace, name)
             if gone:
                 break  # re-list
 
 
+async def mirror(
+    session: aiohttp.ClientSession, endpoint: Endpoint, path: str, opened: asyncio.Event
+) -> None:
+    """An informer's load on the apiserver without its work: lists ``path`` a page at a time,
+    then watches it from there, dropping what it reads; re-lists if the watch expires."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+    while True:
+        resource_version, token = "0", ""
+        while True:
+            page = await _get(
+                session, endpoint, path, limit="1000", **({"continue": token} if token else {})
+            )
+            listed = orjson.loads(page)["metadata"]
+            resource_version, token = listed.get("resourceVersion", "0"), listed.get("continue")
+            if not token:
+                break
+        async with session.get(
+            endpoint.server + path,
+            params={"watch": "true", "resourceVersion": resource_version},
+            headers=endpoint.headers,
+            ssl=endpoint.ssl,
+            timeout=timeout,
+        ) as response:
+            if response.status >= 300:
+                raise RuntimeError(f"watch {path}: HTTP {response.status}")
+            opened.set()
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async for line in _lines(response):
+                    if line.startswith(b'{"type":"ERROR"'):
+                        break
+
+
 async def run(args: argparse.Namespace) -> None:
     endpoint = read_kubeconfig(args.kubeconfig)
-    # One connection per bind in flight; the list and the watch get their own.
-    connector = aiohttp.TCPConnector(limit=args.connections + 2, ttl_dns_cache=None)
+    writers = _REPORT_WRITERS * 2 if args.report else 0
+    # One connection per bind in flight and per report writer; the lists and watches get theirs.
+    connector = aiohttp.TCPConnector(limit=args.connections + writers + 6, ttl_dns_cache=None)
     async with aiohttp.ClientSession(connector=connector) as session:
         nodes = await node_names(session, endpoint, args.node_selector)
-        binder = Binder(session, endpoint, nodes)
-        query = {"fieldSelector": f"spec.schedulerName={args.scheduler_name},spec.nodeName="}
+        reporter = Reporter(session, endpoint, len(nodes)) if args.report else None
+        binder = Binder(session, endpoint, nodes, reporter)
+        selector = f"spec.schedulerName={args.scheduler_name},spec.nodeName="
+        query = {"fieldSelector": selector}
         if args.label_selector:
             query["labelSelector"] = args.label_selector
-        opened = asyncio.Event()
+        opened: list[asyncio.Event] = []
         async with asyncio.TaskGroup() as group:
             for _ in range(args.connections):
                 group.create_task(binder.worker())
-            group.create_task(feed(session, endpoint, binder, query, opened))
-            await opened.wait()
+            opened.append(asyncio.Event())
+            group.create_task(feed(session, endpoint, binder.add, query, opened[-1]))
+            if reporter is not None:
+                for _ in range(_REPORT_WRITERS):
+                    group.create_task(reporter.event_writer())
+                    group.create_task(reporter.condition_writer())
+                if args.report_label_selector:
+                    report_query = {
+                        "fieldSelector": selector,
+                        "labelSelector": args.report_label_selector,
+                    }
+                    opened.append(asyncio.Event())
+                    group.create_task(
+                        feed(session, endpoint, reporter.unschedulable, report_query, opened[-1])
+                    )
+                for path in ("/api/v1/pods", "/api/v1/nodes"):
+                    opened.append(asyncio.Event())
+                    group.create_task(mirror(session, endpoint, path, opened[-1]))
+            for event in opened:
+                await event.wait()
             args.ready_file.write_text(f"{len(nodes)} nodes\n")
 
 
@@ -242,6 +411,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--label-selector", default=None, help="label selector of the pods")
     parser.add_argument(
         "--connections", type=int, default=32, help="binds in flight, one per connection"
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="the reporting ceiling: also write events and conditions, and watch every pod and "
+        "node, as a scheduler must",
+    )
+    parser.add_argument(
+        "--report-label-selector",
+        default=None,
+        help="with --report: label selector of the pods to report unschedulable, not bind",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -265,10 +265,10 @@ def load_command(
         str,
         typer.Option(
             help="Workloads, comma-separated, of: plain, gpu, anti_affinity, spread, gang "
-            "(Workload API PodGroups of 8 one-GPU pods; not the bind ceiling), deep_queue "
+            "(Workload API PodGroups of 8 one-GPU pods; not the ceilings), deep_queue "
             "(20% of the pods unschedulable), churn (Jobs arriving "
             "and completing), dra (1/2/4/8 GPUs and aligned NICs through ResourceClaimTemplates "
-            "on driver ResourceSlices; not the bind ceiling; not run unless named)."
+            "on driver ResourceSlices; not the ceilings; not run unless named)."
         ),
     ] = "plain,gpu,anti_affinity,spread,gang,deep_queue,churn",
     modes: Annotated[
@@ -281,10 +281,12 @@ def load_command(
     schedulers: Annotated[
         str,
         typer.Option(
-            help="Schedulers, of: ceiling, kube-scheduler, podium; each workload and mode "
-            "runs by them in this order, back to back."
+            help="Schedulers, of: ceiling, reporting-ceiling (the ceiling that also writes "
+            "events and conditions and watches pods and nodes, as every scheduler does), "
+            "kube-scheduler, podium; each workload and mode runs by them in this order, back "
+            "to back."
         ),
-    ] = "ceiling,kube-scheduler,podium",
+    ] = "ceiling,reporting-ceiling,kube-scheduler,podium",
     case_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds a case may take from its clock's start.")
     ] = 180.0,

@@ -52,6 +52,7 @@ from podium.benchmarks.e2e_workloads import (
     dra_cluster_objects,
     placeable,
     runs,
+    unplaceable_selector,
 )
 from podium.benchmarks.procstat import Usage, usage
 from podium.benchmarks.stats import percentile
@@ -457,6 +458,7 @@ async def _run_case(
         options.limits,
         binaries,
         ceiling_pods=ceiling_selector(case.workload),
+        unplaceable_pods=unplaceable_selector(case.workload),
     )
     common: dict[str, Any] = {
         "namespace": namespace,

@@ -17,10 +17,17 @@ from podium.testing.podium_run import PodiumRun
 from podium.testing.server import LocalServer
 
 CEILING = "ceiling"
+REPORTING_CEILING = "reporting-ceiling"
 KUBE_SCHEDULER = "kube-scheduler"
 PODIUM = "podium"
-SCHEDULERS = (CEILING, KUBE_SCHEDULER, PODIUM)
-TITLES = {CEILING: "bind ceiling", KUBE_SCHEDULER: "kube-scheduler", PODIUM: "podium"}
+SCHEDULERS = (CEILING, REPORTING_CEILING, KUBE_SCHEDULER, PODIUM)
+CEILINGS = (CEILING, REPORTING_CEILING)
+TITLES = {
+    CEILING: "bind ceiling",
+    REPORTING_CEILING: "reporting ceiling",
+    KUBE_SCHEDULER: "kube-scheduler",
+    PODIUM: "podium",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,9 @@ class ClientLimits:
 
 class BindCeiling(LocalServer):
     """``python -m podium.benchmarks.ceiling``: ready once its watch is open (its pods already
-    pending are listed and queued by then)."""
+    pending are listed and queued by then). With ``report_pods`` (a label selector, or "" for
+    none) it is the reporting ceiling: those pods are reported unschedulable, not bound, and
+    every bound pod gets its ``Scheduled`` event."""
 
     name = "bind-ceiling"
     port_count = 0
@@ -51,6 +60,7 @@ class BindCeiling(LocalServer):
         limits: ClientLimits,
         *,
         pod_selector: str | None = None,
+        report_pods: str | None = None,
         workdir: Path | None = None,
     ) -> None:
         super().__init__(workdir=workdir, start_timeout=60.0)
@@ -59,6 +69,7 @@ class BindCeiling(LocalServer):
         self.node_selector = node_selector
         self.limits = limits
         self.pod_selector = pod_selector
+        self.report_pods = report_pods
         self.ready_file = self.workdir / "ready"
 
     def _argv(self, ports: Sequence[int]) -> list[str]:
@@ -75,6 +86,10 @@ class BindCeiling(LocalServer):
         ]
         if self.pod_selector:
             argv.append(f"--label-selector={self.pod_selector}")
+        if self.report_pods is not None:
+            argv.append("--report")
+            if self.report_pods:
+                argv.append(f"--report-label-selector={self.report_pods}")
         return argv
 
     def _ready(self) -> bool:
@@ -101,12 +116,17 @@ def scheduler_process(
     binaries: Binaries | None = None,
     *,
     ceiling_pods: str | None = None,
+    unplaceable_pods: str | None = None,
 ) -> LocalServer:
     """The (not yet started) process of scheduler ``kind``, taking pods of ``scheduler_name``
-    (the bind ceiling only those matching the label selector ``ceiling_pods``)."""
-    if kind == CEILING:
+    (the ceilings bind only those matching the label selector ``ceiling_pods``; the reporting
+    ceiling reports those matching ``unplaceable_pods`` unschedulable)."""
+    if kind in CEILINGS:
         selector = ",".join(f"{k}={v}" for k, v in node_labels.items())
-        return BindCeiling(cluster, scheduler_name, selector, limits, pod_selector=ceiling_pods)
+        report = (unplaceable_pods or "") if kind == REPORTING_CEILING else None
+        return BindCeiling(
+            cluster, scheduler_name, selector, limits, pod_selector=ceiling_pods, report_pods=report
+        )
     if kind == KUBE_SCHEDULER:
         return KubeScheduler(
             cluster,

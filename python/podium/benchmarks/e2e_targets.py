@@ -2,7 +2,9 @@
 measured; and the cases where a scheduler beat the bind ceiling (the ceiling is then not one,
 and says so). Measured and reported, never asserted.
 
-- podium's pods/s at least 0.9 x the bind ceiling's, in every case both ran;
+- podium's pods/s at least 0.9 x the bind ceiling's, in every case both ran (and, podium's own
+  yardstick beside the issue's, 0.9 x the reporting ceiling's: the bind ceiling that also writes
+  the events and conditions every scheduler writes and watches what every scheduler watches);
 - podium's drain rate (backlog mode) at least 2 x kube-scheduler's on plain and GPU pods, 5 x on
   topology spread, 10 x on required anti-affinity, 3 x on GPU pods with claim templates (DRA,
   issue 17);
@@ -23,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from podium.benchmarks.e2e_load import BACKLOG, CaseResult, LoadReport
-from podium.benchmarks.e2e_schedulers import CEILING, KUBE_SCHEDULER, PODIUM, TITLES
+from podium.benchmarks.e2e_schedulers import (
+    CEILING,
+    KUBE_SCHEDULER,
+    PODIUM,
+    REPORTING_CEILING,
+    TITLES,
+)
 from podium.benchmarks.e2e_workloads import (
     ANTI_AFFINITY,
     DEEP_QUEUE,
@@ -60,10 +68,11 @@ class CeilingBeaten:
     mode: str
     pods_per_s: float
     ceiling_pods_per_s: float
+    ceiling: str = CEILING
 
     def __str__(self) -> str:
         return (
-            f"{TITLES.get(self.scheduler, self.scheduler)} beat the bind ceiling on "
+            f"{TITLES.get(self.scheduler, self.scheduler)} beat the {TITLES[self.ceiling]} on "
             f"{self.workload}, {self.mode}: {self.pods_per_s:,.0f} pods/s against "
             f"{self.ceiling_pods_per_s:,.0f} ({self.pods_per_s / self.ceiling_pods_per_s:.2f} x)"
         )
@@ -94,16 +103,17 @@ def evaluate(report: LoadReport) -> list[TargetCheck]:
     for workload, mode in pairs:
         if workload == DEEP_QUEUE:
             continue  # its own named check below
-        if _ran(report, CEILING, workload):
-            checks.append(
-                _compare(
-                    f"{workload}, {mode}: podium pods/s >= {CEILING_SHARE} x bind ceiling",
-                    _rate(_case(report, PODIUM, workload, mode)),
-                    CEILING_SHARE * _rate(_case(report, CEILING, workload, mode)),
-                    op=">=",
-                    unit="/s",
+        for ceiling in (CEILING, REPORTING_CEILING):
+            if _ran(report, ceiling, workload):
+                checks.append(
+                    _compare(
+                        f"{workload}, {mode}: podium pods/s >= {CEILING_SHARE} x {TITLES[ceiling]}",
+                        _rate(_case(report, PODIUM, workload, mode)),
+                        CEILING_SHARE * _rate(_case(report, ceiling, workload, mode)),
+                        op=">=",
+                        unit="/s",
+                    )
                 )
-            )
     if _ran(report, KUBE_SCHEDULER, PLAIN):
         for workload, factor in KUBE_FACTORS.items():
             if workload not in report.options.workloads or BACKLOG not in report.options.modes:
@@ -131,14 +141,16 @@ def evaluate(report: LoadReport) -> list[TargetCheck]:
                         unit=" ms",
                     )
                 )
-    if DEEP_QUEUE in report.options.workloads and _ran(report, CEILING, DEEP_QUEUE):
+    for ceiling in (CEILING, REPORTING_CEILING):
+        if DEEP_QUEUE not in report.options.workloads or not _ran(report, ceiling, DEEP_QUEUE):
+            continue
         for mode in (m for m in report.options.modes if m == BACKLOG):
             checks.append(
                 _compare(
                     f"{DEEP_QUEUE}, {mode}: with 20% unschedulable GPU pods queued, the rest "
-                    f"drains >= {CEILING_SHARE} x bind ceiling",
+                    f"drains >= {CEILING_SHARE} x {TITLES[ceiling]}",
                     _rate(_case(report, PODIUM, DEEP_QUEUE, mode)),
-                    CEILING_SHARE * _rate(_case(report, CEILING, DEEP_QUEUE, mode)),
+                    CEILING_SHARE * _rate(_case(report, ceiling, DEEP_QUEUE, mode)),
                     op=">=",
                     unit="/s",
                 )
@@ -192,18 +204,23 @@ def _gang_checks(report: LoadReport, pairs: list[tuple[str, str]]) -> list[Targe
 
 
 def ceiling_beaten(report: LoadReport) -> list[CeilingBeaten]:
-    """Every ok case whose pods/s is above the bind ceiling's in the same workload and mode
-    (outside backlog mode: above by more than CEILING_NOISE)."""
+    """Every ok case whose pods/s is above a ceiling's in the same workload and mode (outside
+    backlog mode: above by more than CEILING_NOISE): the bind ceiling's for every scheduler, the
+    reporting ceiling's for the schedulers that write what it writes."""
     beaten = []
     for case in report.cases:
         if case.scheduler == CEILING or case.status != "ok":
             continue
-        ceiling = _rate(_case(report, CEILING, case.workload, case.mode))
         margin = 1.0 if case.mode == BACKLOG else CEILING_NOISE
-        if not math.isnan(ceiling) and case.pods_per_s > margin * ceiling:
-            beaten.append(
-                CeilingBeaten(case.scheduler, case.workload, case.mode, case.pods_per_s, ceiling)
-            )
+        above = (CEILING,) if case.scheduler == REPORTING_CEILING else (CEILING, REPORTING_CEILING)
+        for kind in above:
+            ceiling = _rate(_case(report, kind, case.workload, case.mode))
+            if not math.isnan(ceiling) and case.pods_per_s > margin * ceiling:
+                beaten.append(
+                    CeilingBeaten(
+                        case.scheduler, case.workload, case.mode, case.pods_per_s, ceiling, kind
+                    )
+                )
     return beaten
 
 

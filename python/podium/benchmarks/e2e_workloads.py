@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.benchmarks import dra_workloads
-from podium.benchmarks.e2e_schedulers import CEILING
+from podium.benchmarks.e2e_schedulers import CEILINGS
 from podium.testing.kwok.nodes import make_kwok_node
 from podium.testing.nodes import GPU_RESOURCE, HOSTNAME_LABEL, ZONE_LABEL
 from podium.testing.podgroups import make_workload_pod_group
@@ -235,7 +235,7 @@ def bench_pod_groups(workload: str, pods: int, *, namespace: str) -> list[dict[s
 
 def runs(scheduler: str, workload: str) -> bool:
     """Whether ``scheduler`` takes part in ``workload``."""
-    return not (scheduler == CEILING and workload in DECIDING_ONLY_WORKLOADS)
+    return not (scheduler in CEILINGS and workload in DECIDING_ONLY_WORKLOADS)
 
 
 def case_modes(workload: str, modes: tuple[str, ...]) -> tuple[str, ...]:
@@ -246,6 +246,11 @@ def case_modes(workload: str, modes: tuple[str, ...]) -> tuple[str, ...]:
 def ceiling_selector(workload: str) -> str | None:
     """The label selector of the pods the bind ceiling binds in ``workload`` (None: all)."""
     return f"!{UNPLACEABLE_LABEL}" if workload == DEEP_QUEUE else None
+
+
+def unplaceable_selector(workload: str) -> str | None:
+    """The label selector of ``workload``'s pods no node can take (None: there are none)."""
+    return UNPLACEABLE_LABEL if workload == DEEP_QUEUE else None
 
 
 def _gang_name(group: int) -> str:
