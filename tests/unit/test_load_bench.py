@@ -320,6 +320,25 @@ def test_the_reporting_ceiling_is_a_second_yardstick_and_is_flagged_when_beaten(
     assert str(beaten[0]).startswith("podium beat the reporting ceiling on deep_queue")
 
 
+def test_rounds_stand_for_a_ceiling_by_its_fastest_and_a_scheduler_by_its_median() -> None:
+    report = _report({})
+    for round_, (ceiling_rate, podium_rate) in enumerate(((500, 480), (900, 300), (700, 650))):
+        for scheduler, rate in ((CEILING, ceiling_rate), (PODIUM, podium_rate)):
+            case = CaseResult(scheduler, "plain", BACKLOG, pods=100, bound=100, round=round_)
+            case.pods_per_s, case.latency_ms_p99 = rate, 100.0 + round_
+            report.cases.append(case)
+    failed = CaseResult(PODIUM, "plain", BACKLOG, pods=100, status="failed", round=3)
+    failed.pods_per_s = 10_000
+    report.cases.append(failed)
+    ceiling, podium = report.case(CEILING, "plain", BACKLOG), report.case(PODIUM, "plain", BACKLOG)
+    assert ceiling is not None and ceiling.pods_per_s == 900
+    assert podium is not None and (podium.pods_per_s, podium.round) == (480, 0)
+    checks = {c.name: c for c in evaluate(report)}
+    check = checks["plain, backlog: podium pods/s >= 0.9 x bind ceiling"]
+    assert check.status == "missed" and "480" in check.measured
+    assert report.case(KUBE_SCHEDULER, "plain", BACKLOG) is None
+
+
 def test_an_incomplete_case_is_not_measured() -> None:
     report = _report({(CEILING, "plain", BACKLOG): (300, 500), (PODIUM, "plain", BACKLOG): (1, 1)})
     report.cases[1].status = "incomplete"

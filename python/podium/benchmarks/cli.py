@@ -310,6 +310,14 @@ def load_command(
     ceiling_connections: Annotated[
         int, typer.Option(min=1, help="The bind ceiling's binds in flight (one per connection).")
     ] = 64,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Rounds of each workload and mode by every scheduler, interleaved; targets "
+            "take a ceiling's fastest round and a scheduler's median.",
+        ),
+    ] = 1,
     out: Annotated[Path, typer.Option(help="Directory for the JSON and the PNG.")] = Path(
         "bench/results"
     ),
@@ -339,6 +347,7 @@ def load_command(
         churn_jobs_per_s=churn_jobs_per_s,
         churn_run_for=churn_run_for,
         limits=ClientLimits(ceiling_connections=ceiling_connections),
+        rounds=rounds,
     )
     console = Console(width=None if sys.stdout.isatty() else 200)
     columns = (

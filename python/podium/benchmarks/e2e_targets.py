@@ -79,14 +79,7 @@ class CeilingBeaten:
 
 
 def _case(report: LoadReport, scheduler: str, workload: str, mode: str) -> CaseResult | None:
-    return next(
-        (
-            c
-            for c in report.cases
-            if (c.scheduler, c.workload, c.mode) == (scheduler, workload, mode) and c.status == "ok"
-        ),
-        None,
-    )
+    return report.case(scheduler, workload, mode)
 
 
 def _pairs(report: LoadReport) -> list[tuple[str, str]]:
@@ -208,8 +201,10 @@ def ceiling_beaten(report: LoadReport) -> list[CeilingBeaten]:
     backlog mode: above by more than CEILING_NOISE): the bind ceiling's for every scheduler, the
     reporting ceiling's for the schedulers that write what it writes."""
     beaten = []
-    for case in report.cases:
-        if case.scheduler == CEILING or case.status != "ok":
+    keys = dict.fromkeys((c.scheduler, c.workload, c.mode) for c in report.cases)
+    for scheduler, workload, mode in keys:
+        case = report.case(scheduler, workload, mode)
+        if scheduler == CEILING or case is None:
             continue
         margin = 1.0 if case.mode == BACKLOG else CEILING_NOISE
         above = (CEILING,) if case.scheduler == REPORTING_CEILING else (CEILING, REPORTING_CEILING)
