@@ -102,3 +102,36 @@ def test_the_checker_sees_a_device_in_two_claims() -> None:
     claims = {r.uid: [_Reservation(node, devices)] for r in records}
     bad = verify_claims(records, placements, claims)  # type: ignore[arg-type]
     assert bad == {"device allocated to two claims": 2}
+
+
+@pytest.mark.parametrize("workload", ["dra_8gpu", "ext_8gpu"])
+def test_pods_left_without_a_node_are_counted_by_reason(tmp_path: Path, workload: str) -> None:
+    # 6 nodes, 10 whole-node jobs: 4 or more are left, every one because the GPUs are taken.
+    shape = gpu_cluster_shape(6, seed=1)
+    generated = _generate(shape, tmp_path, 50, dra=True)
+    spec = CaseSpec(
+        shape=shape,
+        workload=workload,
+        pods=10,
+        batch_size=4,
+        profile_spec=default_profile().spec,
+        node_pages=generated.node_pages.path,
+        pod_pages=generated.pod_pages.path,
+        schedule_budget=60.0,
+        dra_pages=tuple(p.path for p in generated.dra_pages) if workload[:3] == "dra" else (),
+    )
+    result = run_case(spec)
+    assert result.status == "ok", (result.note, result.violations)
+    left = result.decided - result.placed
+    assert left >= 4
+    assert sum(result.unplaced_by_reasons.values()) == left
+    taken = "cannot allocate all claims" if workload[:3] == "dra" else "Insufficient nvidia.com/gpu"
+    assert all(taken in why for why in result.unplaced_by_reasons), result.unplaced_by_reasons
+    assert result.last_unplaced_message.startswith("0/6 nodes are available")
+
+
+def test_slices_are_published_on_an_idle_gpu_only_cluster_only(tmp_path: Path) -> None:
+    # On a mixed, busy cluster the slices would offer DRA pods GPUs the twins see taken.
+    busy = syn.ClusterShape(nodes=4, pods_per_node=30, seed=1)
+    with pytest.raises(ValueError, match="idle GPU-only"):
+        _generate(busy, tmp_path, 50, dra=True)

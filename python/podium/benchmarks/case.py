@@ -180,6 +180,12 @@ class CaseResult:
     violations: dict[str, int] = field(default_factory=dict)
     affinity_share: float | None = None
     first_unplaced_message: str = ""
+    # Why pods were left without a node: pods by the reasons their nodes refused them (kube's
+    # FailedScheduling reasons without the node counts, sorted), and the last such diagnosis in
+    # full (with the node counts: where a deep queue ends up). A case that places fewer pods
+    # than the cluster seems to hold reads here whether the cluster is full or a decision erred.
+    unplaced_by_reasons: dict[str, int] = field(default_factory=dict)
+    last_unplaced_message: str = ""
     # Python plugins (when the profile enables any): their judge call per pod (Python side only;
     # building the nodes they see is in the core's score time), and per node judged.
     plugin_us_p50: float = 0.0
@@ -346,7 +352,19 @@ def _decide(
             else:
                 result.unschedulable += 1
             result.first_unplaced_message = result.first_unplaced_message or d.message
+            result.last_unplaced_message = d.message
+            why = unplaced_reasons(d.code, d.message, d.reasons)
+            result.unplaced_by_reasons[why] = result.unplaced_by_reasons.get(why, 0) + 1
     return placements
+
+
+def unplaced_reasons(code: Code, message: str, reasons: dict[str, int]) -> str:
+    """What a pod left without a node is counted under: its nodes' reasons, without their node
+    counts (which change as the cluster fills), or the message of an error or of a refusal
+    without per-node reasons (a PreFilter's)."""
+    if code == Code.ERROR:
+        return f"error: {message}"
+    return ", ".join(sorted(reasons)) if reasons else message
 
 
 def _summarise(result: CaseResult, samples: _Samples) -> None:

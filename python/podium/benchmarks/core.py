@@ -175,6 +175,11 @@ def gpu_cluster_shape(nodes: int, seed: int) -> ClusterShape:
 def _generate(
     shape: ClusterShape, directory: Path, page_size: int, *, dra: bool = False
 ) -> GeneratedCluster:
+    if dra and (shape.gpu_share < 1 or shape.pods_per_node):
+        # The drivers' slices go on every node and know nothing of the bound pods' device-plugin
+        # GPUs: on a mixed, busy cluster DRA pods would see devices their twins cannot (an
+        # out-of-tree run on such a cluster placed 1,621 8-GPU claims against 416 twins).
+        raise ValueError(f"DRA slices need an idle GPU-only cluster (gpu_cluster_shape): {shape}")
     started = time.perf_counter()
     cluster = plan_cluster(shape)
     tag = f"{shape.nodes}-gpu" if dra else f"{shape.nodes}"

@@ -12,6 +12,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from podium.benchmarks.case import CaseResult
 from podium.benchmarks.core import BenchReport
 from podium.benchmarks.dra_workloads import DRA_WORKLOADS
 from podium.benchmarks.targets import TargetCheck, dra_ratio, extended_twin
@@ -91,6 +92,8 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
                     f"{k}: {v}" for k, v in case.violations.items()
                 )
             notes.append(f"{case.nodes:,} nodes, {case.workload}: {detail}")
+        if case.unplaced_by_reasons:
+            notes.append(f"{case.nodes:,} nodes, {case.workload}: {_unplaced(case)}")
     console.print(table)
     console.print(
         f"{report.machine.get('cpus')} CPUs, core {report.machine.get('core_build')} build at "
@@ -143,6 +146,18 @@ def print_report(report: BenchReport, checks: list[TargetCheck], console: Consol
         colour = "green" if check.met else "red"
         targets.add_row(check.name, check.target, check.measured, f"[{colour}]{check.status}[/]")
     console.print(targets)
+
+
+def _unplaced(case: CaseResult) -> str:
+    """Why the case's pods were left without a node, the commonest reasons first."""
+    left = sum(case.unplaced_by_reasons.values())
+    by_count = sorted(case.unplaced_by_reasons.items(), key=lambda kv: -kv[1])
+    shown = "; ".join(f"{pods:,} for {why}" for why, pods in by_count[:3])
+    more = f"; {len(by_count) - 3} more" if len(by_count) > 3 else ""
+    return (
+        f"{left:,} pods left without a node: {shown}{more}. "
+        f"Last diagnosis: {case.last_unplaced_message}"
+    )
 
 
 def _print_dra(report: BenchReport, console: Console) -> None:
