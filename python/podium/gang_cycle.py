@@ -1,13 +1,22 @@
 """Gangs' turn in a scheduling cycle: each gang's pending members placed together (each member
 seeing the ones before it), assumed together before any bind starts, or all sent back with the
-reason; its PodGroup is told either way. A batch's gangs go to the core in one call."""
+reason; its PodGroup is told either way. A batch's gangs go to the core in one call.
+
+A gang with a member whose ResourceClaims are not made yet (from its templates, or not in the
+cache yet: ``PendingPod.claims_pending``) is not tried: kube's DynamicResources PreEnqueue would
+not have let that member in, so the gang could not be whole. Its members wait without a report
+(no FailedScheduling, no PodGroup status, no preemption) and without backoff: that member's
+update, or its claim's arrival, pops it and its gang along. They are reported only if the
+claims are still not made ``claims_pending_report`` seconds later, as a lone pod is."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from podium._core import Code, CoreError
+from podium.decisions import CLAIMS_PENDING_REPORT_SECONDS
 from podium.gang import assess, job_groups
 
 if TYPE_CHECKING:
@@ -35,13 +44,19 @@ class GangCycle:
         gangs: GangSink,
         calls: CoreCalls,
         decisions: Decisions,
+        claims_pending_report: float = CLAIMS_PENDING_REPORT_SECONDS,
     ) -> None:
+        """``claims_pending_report``: seconds a gang waits for its members' claims to be made
+        before it is reported."""
         self._state = state
         self._queue = queue
         self._failures = failures
         self._gangs = gangs
         self._calls = calls
         self._decisions = decisions
+        self._claims_pending_report = claims_pending_report
+        # Gangs waiting for members' claims to be made: the report due if they still wait then.
+        self._pending_reports: dict[GangKey, asyncio.TimerHandle] = {}
 
     async def place_all(
         self,
@@ -69,6 +84,11 @@ class GangCycle:
                 result.unschedulable += len(members)
                 self._gangs.waiting(key, readiness.message, tried=False)
                 continue
+            waiting = [pod for pod in members if pod.claims_pending]
+            if waiting:
+                self._wait_for_claims(key, members, waiting)
+                result.unschedulable += len(members)
+                continue
             # Every group is listed only for a gang with a job to balance.
             job = job_groups(group, self._state.pod_groups()) if group.job else [group.name]
             ready.append((key, members, group, job))
@@ -87,6 +107,36 @@ class GangCycle:
             await self._record(
                 snapshot, key, members, decisions, (profile, started, result, traced)
             )
+
+    def _wait_for_claims(
+        self, key: GangKey, members: list[PendingPod], waiting: list[PendingPod]
+    ) -> None:
+        """The gang waits, untried, for ``waiting``'s claims to be made (see the module's doc):
+        those members for their own update or claim (the queue parks them so, without counting
+        the attempt), the others with their gang (a member popped brings them along)."""
+        for pod in members:
+            self._queue.requeue(pod, unschedulable=True, gang_incomplete=True)
+        if key in self._pending_reports:
+            return
+        first = waiting[0]
+        namespace, name = key
+        message = (
+            f"PodGroup {namespace}/{name}: waiting for the ResourceClaims of {len(waiting)} of "
+            f"{len(members)} members to be made (pod {first.namespace}/{first.name} first)"
+        )
+        uids = [pod.uid for pod in members]
+
+        def report() -> None:
+            del self._pending_reports[key]
+            pods = [p for p in map(self._state.pending_pod, uids) if p is not None]
+            if not any(p.claims_pending for p in pods):
+                return
+            for pod in pods:
+                self._failures.unschedulable(pod, message)
+            self._gangs.waiting(key, message, tried=False)
+
+        loop = asyncio.get_running_loop()
+        self._pending_reports[key] = loop.call_later(self._claims_pending_report, report)
 
     async def _record(
         self,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 
 from podium.core_calls import CoreCalls
-from podium.decisions import Decisions
+from podium.decisions import CLAIMS_PENDING_REPORT_SECONDS, Decisions
 from podium.gang import split_gangs
 from podium.gang_cycle import GangCycle
 from podium.outcomes import CycleResult, ScheduleResult
@@ -73,12 +73,15 @@ class Scheduler:
         reserving: frozenset[str] = frozenset(),
         supervisor: Supervisor | None = None,
         claims: LeftoverClaims | None = None,
+        claims_pending_report: float = CLAIMS_PENDING_REPORT_SECONDS,
     ) -> None:
         """``preempting``: the schedulerNames of the profiles with DefaultPreemption enabled;
         their pods that fit nowhere preempt through ``preemptor``. ``reserving``: those with
         whole-node reservations on; their whole-node pods that fit nowhere (and preempt
         nothing) get a node held through ``preemptor``. ``supervisor``: whose group the Permit
-        waits run in (the leadership term's); one of its own, opened by ``run``, by default."""
+        waits run in (the leadership term's); one of its own, opened by ``run``, by default.
+        ``claims_pending_report``: seconds a pod or a gang waits for its ResourceClaims to be
+        made from their templates before it is reported unschedulable."""
         self._state = state
         self._queue = queue
         self._profiles = dict(profiles)
@@ -111,6 +114,7 @@ class Scheduler:
             tracer=self._tracer,
             metrics=metrics,
             claims=claims,
+            claims_pending_report=claims_pending_report,
         )
         self._gangs = GangCycle(
             state=state,
@@ -119,6 +123,7 @@ class Scheduler:
             gangs=gangs or NoGangs(),
             calls=self._calls,
             decisions=self._decisions,
+            claims_pending_report=claims_pending_report,
         )
 
     async def run(self) -> None:
