@@ -84,9 +84,8 @@ class GangCycle:
                 result.unschedulable += len(members)
                 self._gangs.waiting(key, readiness.message, tried=False)
                 continue
-            waiting = [pod for pod in members if pod.claims_pending]
-            if waiting:
-                self._wait_for_claims(key, members, waiting)
+            if any(pod.claims_pending for pod in members):
+                self._wait_for_claims(key, members)
                 result.unschedulable += len(members)
                 continue
             # Every group is listed only for a gang with a job to balance.
@@ -108,29 +107,28 @@ class GangCycle:
                 snapshot, key, members, decisions, (profile, started, result, traced)
             )
 
-    def _wait_for_claims(
-        self, key: GangKey, members: list[PendingPod], waiting: list[PendingPod]
-    ) -> None:
-        """The gang waits, untried, for ``waiting``'s claims to be made (see the module's doc):
+    def _wait_for_claims(self, key: GangKey, members: list[PendingPod]) -> None:
+        """The gang waits, untried, for its members' claims to be made (see the module's doc):
         those members for their own update or claim (the queue parks them so, without counting
         the attempt), the others with their gang (a member popped brings them along)."""
         for pod in members:
             self._queue.requeue(pod, unschedulable=True, gang_incomplete=True)
         if key in self._pending_reports:
             return
-        first = waiting[0]
-        namespace, name = key
-        message = (
-            f"PodGroup {namespace}/{name}: waiting for the ResourceClaims of {len(waiting)} of "
-            f"{len(members)} members to be made (pod {first.namespace}/{first.name} first)"
-        )
         uids = [pod.uid for pod in members]
 
         def report() -> None:
             del self._pending_reports[key]
             pods = [p for p in map(self._state.pending_pod, uids) if p is not None]
-            if not any(p.claims_pending for p in pods):
+            waiting = [p for p in pods if p.claims_pending]
+            if not waiting:
                 return
+            namespace, name = key
+            message = (
+                f"PodGroup {namespace}/{name}: waiting for the ResourceClaims of {len(waiting)} "
+                f"of {len(pods)} members to be made (pod {waiting[0].namespace}/"
+                f"{waiting[0].name} first)"
+            )
             for pod in pods:
                 self._failures.unschedulable(pod, message)
             self._gangs.waiting(key, message, tried=False)
