@@ -23,6 +23,7 @@ from podium.rawapi import request_bytes
 from podium.runner import Podium
 from podium.testing.dra import create, delete_cluster_objects, device_class, gpu_slice
 from podium.testing.nodes import create_nodes, make_node
+from podium.testing.podgroups import POD_GROUP_LABEL, create_pod_group, make_pod_group
 from podium.testing.pods import make_pod
 
 from .test_dra import _pods, _schedule, _scheduled_message
@@ -187,9 +188,11 @@ async def _leave_claim(
     return dict(orjson.loads(await request_bytes(api, "PUT", f"{path}/{name}/status", body=claim)))
 
 
-async def _run_podium_until_bound(api: ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    """Runs podium until pod ``name`` is bound and no claim is being deleted (or 45 s passed);
-    the pod as stored then."""
+async def _run_podium_until_bound(
+    api: ApiClient, namespace: str, name: str, also: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Runs podium until pod ``name`` (and those ``also`` named) is bound and no claim is being
+    deleted (or 45 s passed); the pod as stored then."""
     async with Podium(default_config(), api, identity="dra-leftover-test") as podium:
         await podium.start_scheduling()
         deadline = time.monotonic() + 45
@@ -197,9 +200,8 @@ async def _run_podium_until_bound(api: ApiClient, namespace: str, name: str) -> 
             await asyncio.sleep(0.2)
             stored = await _pods(api, namespace)
             claims = await _claims(api, namespace)
-            if stored[name]["spec"].get("nodeName") and not any(
-                c["metadata"].get("deletionTimestamp") for c in claims
-            ):
+            bound = all(stored[n]["spec"].get("nodeName") for n in (name, *also))
+            if bound and not any(c["metadata"].get("deletionTimestamp") for c in claims):
                 break
         await podium.conditions.flush()
     return (await _pods(api, namespace))[name]
@@ -289,6 +291,56 @@ async def test_a_claim_left_by_an_earlier_attempt_is_deleted_when_a_device_plugi
         placed = await _run_podium_until_bound(api, namespace, "two")
         assert placed["spec"].get("nodeName") == plugin_node, _scheduled_message(placed)
         assert await _claims(api, namespace) == []
+    finally:
+        await delete_cluster_objects(
+            api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
+        )
+
+
+async def test_a_gang_members_leftover_claim_is_deleted_when_the_gang_fits_nowhere(
+    api: ApiClient, crds: list[str], namespace: str, node_labels: dict[str, str]
+) -> None:
+    """A gang of two asking 2 GPUs each on a node of 8; the claim an earlier attempt left for
+    one member holds 7, so the gang fits nowhere while it exists. kube's PostFilter deletes it
+    for a gang member as for a lone pod, and the gang is placed whole on fresh claims."""
+    driver, gpu_class = f"gpu.{namespace}.example.com", f"gpu-{namespace}"
+    node = f"dra-gang-left-{node_labels[next(iter(node_labels))]}"
+    slices = [gpu_slice(f"{node}-gpu", node, driver, gpus=8)]
+    await create_nodes(api, [make_node(node, labels=node_labels)])
+    try:
+        await create(api, [device_class(gpu_class, driver, extended_resource_name=GPU), *slices])
+        await create_pod_group(api, make_pod_group("pair", namespace, min_member=2))
+        pods = [
+            orjson.loads(
+                await request_bytes(
+                    api,
+                    "POST",
+                    f"/api/v1/namespaces/{namespace}/pods",
+                    body=make_pod(
+                        name,
+                        namespace,
+                        scheduler_name="podium",
+                        node_selector=node_labels,
+                        requests={"cpu": "1", GPU: 2},
+                        limits={GPU: 2},
+                        labels={POD_GROUP_LABEL: "pair"},
+                    ),
+                )
+            )
+            for name in ("a", "b")
+        ]
+        left = await _leave_claim(api, namespace, pods[0], node, driver, gpus=7)
+        await _run_podium_until_bound(api, namespace, "a", also=("b",))
+        stored = await _pods(api, namespace)
+        assert [stored[n]["spec"].get("nodeName") for n in ("a", "b")] == [node, node], {
+            n: _scheduled_message(p) for n, p in stored.items()
+        }
+        claims = await _claims(api, namespace)
+        assert left["metadata"]["uid"] not in {c["metadata"]["uid"] for c in claims}
+        assert sorted(len(c["status"]["allocation"]["devices"]["results"]) for c in claims) == [
+            2,
+            2,
+        ]
     finally:
         await delete_cluster_objects(
             api, classes=[gpu_class], slices=[s["metadata"]["name"] for s in slices]
