@@ -424,8 +424,8 @@ impl<'a> Search<'a> {
         let mut counters = Vec::new();
         let capacity_in_use = self.in_use.shared(dev) || self.shares.iter().any(|(d, _)| *d == dev);
         if !(device.consumes_counters.is_empty() || multi && capacity_in_use) {
-            let pool_idx = self.inv.devices[dev as usize].pool;
-            let pool = &self.inv.pools[pool_idx as usize];
+            let pool_idx = self.inv.pool_of(dev);
+            let pool = self.inv.pool(pool_idx);
             for u in &device.consumes_counters {
                 for &(name, v) in &u.counters {
                     let key = (pool_idx, u.set, name);

@@ -10,11 +10,13 @@
 //! failure is reported as invalid pools). Elsewhere the search runs every time, as before.
 //!
 //! One cache per inventory (a new slice or class makes a new one); its answers name no claim
-//! (`allocator::Found`), so a pod takes them for its own claims.
+//! (`allocator::Found`), so a pod takes them for its own claims. A node's record is made on
+//! its first lookup, from what the inventory keeps of it (its devices and their layout, kept
+//! in step with the slices): a new cache costs nothing up front.
 //!
 //! Nodes with the same device layout (devices alike in order: driver, attributes, capacities,
-//! taints; only names differ; told by their kinds, `Device::kind`, given at decode) share
-//! answers too: a search on one node, written by device
+//! taints; only names differ; told by their kinds, `Device::kind`, given at decode; see
+//! `pools::NodeDevices::layout`) share answers too: a search on one node, written by device
 //! position, answers for every node of its layout whose devices are in use at the same
 //! positions. A cluster of one or two machine types thus searches each (shape, in-use pattern)
 //! once, not once a node: an empty cluster of 5,000 identical nodes searches a shape once.
@@ -31,7 +33,6 @@ use super::allocator::{Chosen, Found, Outcome, PreparedPod, Unfit};
 use super::matcher::Matchers;
 use crate::intern::Sym;
 use crate::state::dra::claim::Claim;
-use crate::state::dra::device::UNIQUE_KIND;
 use crate::state::dra::ledger::InUse;
 use crate::state::dra::pools::{DevId, Inventory};
 
@@ -80,7 +81,8 @@ struct Entry {
 
 /// A node's devices, whether its answers may be kept, and those kept.
 struct NodeCache {
-    devs: Box<[DevId]>,
+    /// The inventory's list, shared.
+    devs: Arc<[DevId]>,
     cacheable: bool,
     /// Nodes of one layout have alike devices in the same order (see `same_device`).
     layout: u32,
@@ -167,36 +169,6 @@ impl Positional {
     }
 }
 
-/// Layout ids for the nodes' device lists: lists of alike devices (`same_device`, told by
-/// their kinds, `Device::kind`) in the same order get one id.
-fn layouts<'a>(
-    inv: &Inventory,
-    nodes: impl Iterator<Item = (Sym, &'a [DevId])>,
-) -> ahash::AHashMap<Sym, u32> {
-    let mut by_kinds: ahash::AHashMap<Box<[u32]>, u32> = ahash::AHashMap::new();
-    let mut out = ahash::AHashMap::new();
-    let mut next = 0u32;
-    for (node, devs) in nodes {
-        let kinds: Box<[u32]> = devs.iter().map(|&d| inv.device(d).kind).collect();
-        let id = if kinds.contains(&UNIQUE_KIND) {
-            // A device alike to none: a layout of its own.
-            next += 1;
-            next
-        } else {
-            match by_kinds.get(&kinds) {
-                Some(&id) => id,
-                None => {
-                    next += 1;
-                    by_kinds.insert(kinds, next);
-                    next
-                }
-            }
-        };
-        out.insert(node, id);
-    }
-    out
-}
-
 impl NodeCache {
     fn fingerprint(&self, in_use: &InUse) -> Fingerprint {
         let mut out: Fingerprint = SmallVec::from_elem(0, self.devs.len().div_ceil(32));
@@ -221,7 +193,7 @@ pub struct Caches {
     shapes: Mutex<HashMap<ShapeKey, u32>>,
     /// Pods' keys: the shapes of the claims they allocate on each kind of node, by id.
     pod_keys: Mutex<HashMap<Box<[u32]>, u32>>,
-    /// Built with the inventory: one lookup per node finds its devices and its answers.
+    /// Made on a node's first lookup: one lookup per node finds its devices and its answers.
     by_node: DashMap<Sym, NodeCache, ahash::RandomState>,
     /// Answers by (layout, shape, in-use pattern), for every node of the layout.
     shared: DashMap<(u32, u32, Fingerprint), Positional, ahash::RandomState>,
@@ -234,24 +206,6 @@ impl Caches {
             if cacheable { inv.node_count() } else { 0 },
             ahash::RandomState::default(),
         );
-        if cacheable {
-            let layout = layouts(&inv, inv.nodes());
-            for (node, devs) in inv.nodes() {
-                let simple = devs.iter().all(|&d| {
-                    let d = inv.device(d);
-                    !d.allow_multiple_allocations && d.consumes_counters.is_empty()
-                });
-                by_node.insert(
-                    node,
-                    NodeCache {
-                        devs: devs.into(),
-                        cacheable: simple,
-                        layout: layout.get(&node).copied().unwrap_or(0),
-                        entries: SmallVec::new(),
-                    },
-                );
-            }
-        }
         Self {
             inv,
             matchers: Arc::default(),
@@ -309,8 +263,25 @@ impl Caches {
         node: Sym,
         shape: u32,
     ) -> Result<Outcome, Option<Fingerprint>> {
-        let Some(cache) = self.by_node.get(&node) else {
+        if !self.cacheable {
             return Err(None);
+        }
+        let cache = match self.by_node.get(&node) {
+            Some(cache) => cache,
+            None => {
+                let Some(devices) = self.inv.node(node) else {
+                    return Err(None);
+                };
+                self.by_node
+                    .entry(node)
+                    .or_insert_with(|| NodeCache {
+                        devs: devices.devs.clone(),
+                        cacheable: devices.simple,
+                        layout: devices.layout,
+                        entries: SmallVec::new(),
+                    })
+                    .downgrade()
+            }
         };
         if !cache.cacheable {
             return Err(None);

@@ -163,7 +163,7 @@ impl Matchers {
         {
             return Ok(m.clone());
         }
-        let m = Arc::new(Matcher::new(class, request, inv.len())?);
+        let m = Arc::new(Matcher::new(class, request, inv.id_bound())?);
         self.by_key
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -139,20 +139,20 @@ const MAX_BACKED: usize = 6;
 #[derive(Default)]
 pub struct DynamicResources {
     opts: Options,
-    /// Selector verdicts and search answers, kept while the inventory (classes and slices)
-    /// stays the same.
-    caches: Mutex<Option<Arc<Caches>>>,
+    /// Selector verdicts and search answers, kept while the inventory and the classes stay
+    /// the same (by `Dra::epoch`: a class changes no device, but the verdicts read it).
+    caches: Mutex<Option<(u64, Arc<Caches>)>>,
 }
 
 impl DynamicResources {
     fn caches(&self, dra: &Dra) -> Arc<Caches> {
-        let inv = dra.inventory();
+        let (inv, epoch) = (dra.inventory(), dra.epoch());
         let mut guard = self.caches.lock().unwrap_or_else(|p| p.into_inner());
         match &*guard {
-            Some(c) if Arc::ptr_eq(&c.inv, &inv) => c.clone(),
+            Some((e, c)) if *e == epoch && Arc::ptr_eq(&c.inv, &inv) => c.clone(),
             _ => {
                 let c = Arc::new(Caches::new(inv));
-                *guard = Some(c.clone());
+                *guard = Some((epoch, c.clone()));
                 c
             }
         }

@@ -70,9 +70,8 @@ fn attr(w: &World, key: DeviceKey, name: &str) -> Option<AttrValue> {
 fn feasible(w: &World, a: &Ask, taken: &HashSet<DeviceKey>) -> bool {
     let free = |driver: &str| -> Vec<DeviceKey> {
         w.inv
-            .devices
-            .iter()
-            .map(|d| d.device().key)
+            .devices()
+            .map(|d| d.key)
             .filter(|k| resolve(k.driver) == driver && !taken.contains(k))
             .collect()
     };

@@ -65,7 +65,7 @@ impl DraScoring {
             return None;
         }
         let inv = dra.inventory();
-        let matchers = matchers.for_inventory(&inv);
+        let matchers = matchers.for_inventory(&inv, dra.epoch());
         let resources = served
             .into_iter()
             .map(|(resource, class)| {
@@ -126,17 +126,22 @@ impl DraScoring {
 /// so CEL runs once per device and class, not once per pod.
 #[derive(Default)]
 pub struct DraMatchers {
-    current: Mutex<Option<(Arc<Inventory>, Arc<Matchers>)>>,
+    current: Mutex<Option<KeptMatchers>>,
 }
 
+/// The inventory and the classes' epoch the verdicts were made on, and the verdicts.
+type KeptMatchers = (Arc<Inventory>, u64, Arc<Matchers>);
+
 impl DraMatchers {
-    fn for_inventory(&self, inv: &Arc<Inventory>) -> Arc<Matchers> {
+    /// The verdicts on `inv` with the classes of `epoch` (`Dra::epoch`: a class changes no
+    /// device, but the verdicts read its selectors).
+    fn for_inventory(&self, inv: &Arc<Inventory>, epoch: u64) -> Arc<Matchers> {
         let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
         match &*guard {
-            Some((held, m)) if Arc::ptr_eq(held, inv) => m.clone(),
+            Some((held, e, m)) if *e == epoch && Arc::ptr_eq(held, inv) => m.clone(),
             _ => {
                 let m = Arc::new(Matchers::default());
-                *guard = Some((inv.clone(), m.clone()));
+                *guard = Some((inv.clone(), epoch, m.clone()));
                 m
             }
         }

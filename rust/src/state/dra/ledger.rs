@@ -61,8 +61,8 @@ impl InUse {
         devices: impl IntoIterator<Item = &'a AllocatedDevice>,
     ) -> Self {
         let mut out = Self {
-            dedicated: Counts::new(inv.len()),
-            shared: Counts::new(inv.len()),
+            dedicated: Counts::new(inv.id_bound()),
+            shared: Counts::new(inv.id_bound()),
             ..Self::default()
         };
         for d in devices {
@@ -76,7 +76,7 @@ impl InUse {
     }
 
     fn draw_counters(&mut self, inv: &Inventory, dev: DevId, sign: i64) {
-        let pool = inv.devices[dev as usize].pool;
+        let pool = inv.pool_of(dev);
         for u in &inv.device(dev).consumes_counters {
             for (c, v) in &u.counters {
                 *self.counters.entry((pool, u.set, *c)).or_default() += sign * v;

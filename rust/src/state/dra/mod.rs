@@ -1,8 +1,9 @@
 //! Dynamic Resource Allocation objects (`resource.k8s.io/v1`) as the cache holds them:
 //! DeviceClasses, ResourceSlices and ResourceClaims, each decoded once into compact records
 //! (`class`, `slice`, `claim`), plus the allocations podium assumed and has not seen written.
-//! The inventory of usable devices (`pools`) and what is in use (`ledger`) are derived lazily
-//! and shared by every snapshot until the objects they come from change.
+//! The inventory of usable devices (`pools`) is kept in step with the slices as they are
+//! applied; what is in use (`ledger`) is derived lazily and kept in step with claims. Both are
+//! shared by every snapshot until the objects they come from change.
 //!
 //! Persistent maps make a copy O(1): the snapshot takes one, as it does `Volumes`.
 
@@ -49,8 +50,9 @@ pub struct Dra {
     /// one stands, `claims` shows the claim as allocated (kube's assume cache), so a pod sharing
     /// the claim follows it to its node instead of allocating it again.
     assumed: imbl::HashMap<Arc<str>, Assumed>,
-    /// Derived from `slices`; reset when they change.
-    inventory: Arc<OnceLock<Arc<Inventory>>>,
+    /// Kept in step with `slices` as each is applied (a copy when a snapshot or a plugin
+    /// holds the current one).
+    inventory: Arc<Inventory>,
     /// Derived from `inventory`, the claims' allocations and `assumed`; reset when any changes.
     in_use: Arc<OnceLock<Arc<InUse>>>,
     /// Derived from `classes`: which class serves each extended resource name; reset when
@@ -168,9 +170,7 @@ impl Dra {
     }
 
     pub fn inventory(&self) -> Arc<Inventory> {
-        self.inventory
-            .get_or_init(|| Arc::new(Inventory::build(self.slices.values().map(|s| &**s))))
-            .clone()
+        self.inventory.clone()
     }
 
     /// Every device allocated to a claim (written or assumed), against the current inventory.
@@ -231,11 +231,29 @@ impl Dra {
         self.claims.get(index.get(pod_uid)?)
     }
 
+    /// A slice changed: what is in use is counted again against the inventory as it is now.
     fn slices_changed(&mut self) {
-        self.inventory = Arc::default();
         self.in_use = Arc::default();
+        self.epoch += 1;
+    }
+
+    fn classes_changed(&mut self) {
         self.extended = Arc::default();
         self.epoch += 1;
+    }
+
+    /// The slice named `name` is `new` now (None: gone): the inventory re-reads its pool.
+    fn replace_slice(&mut self, name: &str, new: Option<Slice>) {
+        let new = new.map(Arc::new);
+        let old = match &new {
+            Some(s) => self.slices.insert(Arc::from(name), s.clone()),
+            None => self.slices.remove(name),
+        };
+        if old.is_none() && new.is_none() {
+            return;
+        }
+        Arc::make_mut(&mut self.inventory).replace_slice(old.as_ref(), new.as_ref());
+        self.slices_changed();
     }
 
     fn allocations_changed(&mut self) {
@@ -476,29 +494,20 @@ impl Dra {
                 self.classes.remove(&sym(name));
             }
         }
-        self.slices_changed();
+        self.classes_changed();
     }
 
     pub fn delete_class(&mut self, name: &str) {
         self.classes.remove(&sym(name));
-        self.slices_changed();
+        self.classes_changed();
     }
 
     pub fn upsert_slice(&mut self, name: &str, slice: CoreResult<Slice>) {
-        match slice {
-            Ok(s) => {
-                self.slices.insert(Arc::from(name), Arc::new(s));
-            }
-            Err(_) => {
-                self.slices.remove(name);
-            }
-        }
-        self.slices_changed();
+        self.replace_slice(name, slice.ok());
     }
 
     pub fn delete_slice(&mut self, name: &str) {
-        self.slices.remove(name);
-        self.slices_changed();
+        self.replace_slice(name, None);
     }
 
     pub fn upsert_claim(&mut self, namespace: &str, name: &str, claim: CoreResult<Claim>) {
@@ -546,11 +555,13 @@ impl Dra {
         if unchanged {
             return;
         }
-        // Not derived yet (or dropped with the inventory): derived from every claim on use.
-        let (Some(in_use), Some(inv)) = (self.in_use.get(), self.inventory.get()) else {
+        // Not derived yet (or dropped with a slice change): derived from every claim on use,
+        // in a cell of its own (copies share the one they were made with).
+        let Some(in_use) = self.in_use.get() else {
             self.in_use = Arc::default();
             return;
         };
+        let inv = &self.inventory;
         let mut updated = (**in_use).clone();
         if let Some(old) = before.as_ref().and_then(|c| c.allocation.as_ref()) {
             for d in &old.devices {
@@ -570,15 +581,14 @@ impl Dra {
     /// The end of a relist of DeviceClasses: drops those it did not see.
     pub fn retain_classes(&mut self, seen: impl Fn(&str) -> bool) {
         self.classes.retain(|k, _| seen(resolve(*k)));
-        self.slices_changed();
+        self.classes_changed();
     }
 
     pub fn retain_slices(&mut self, seen: impl Fn(&str) -> bool) {
         let gone: Vec<Arc<str>> = self.slices.keys().filter(|k| !seen(k)).cloned().collect();
         for k in gone {
-            self.slices.remove(&k);
+            self.replace_slice(&k, None);
         }
-        self.slices_changed();
     }
 
     /// `seen` is handed `namespace/name`.
@@ -871,7 +881,7 @@ mod tests {
                 _ => dra.forget(&format!("uid-ns-{name}")),
             }
             let (kept, fresh) = (dra.in_use(), fresh_in_use(&dra));
-            for dev in 0..dra.inventory().len() as DevId {
+            for dev in 0..dra.inventory().id_bound() as DevId {
                 assert_eq!(
                     (kept.dedicated(dev), kept.shared(dev)),
                     (fresh.dedicated(dev), fresh.shared(dev)),
@@ -879,6 +889,124 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A slice of pool `pool` of driver `gpu.example.com`: devices `gpu-i` for `devices`, of
+    /// model `model`, on `node` (None: on every node).
+    #[allow(clippy::too_many_arguments)]
+    fn pool_slice(
+        name: &str,
+        pool: &str,
+        node: Option<&str>,
+        generation: i64,
+        count: i64,
+        devices: &[usize],
+        model: &str,
+    ) -> String {
+        let devs: Vec<String> = devices
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"name":"gpu-{i}","attributes":{{"model":{{"string":"{model}"}},"index":{{"int":{i}}}}}}}"#
+                )
+            })
+            .collect();
+        let scope = match node {
+            Some(n) => format!(r#""nodeName":"{n}""#),
+            None => r#""allNodes":true"#.to_owned(),
+        };
+        format!(
+            r#"{{"metadata":{{"name":"{name}"}},"spec":{{"driver":"gpu.example.com",
+                "pool":{{"name":"{pool}","generation":{generation},"resourceSliceCount":{count}}},
+                {scope},"devices":[{}]}}}}"#,
+            devs.join(",")
+        )
+    }
+
+    #[test]
+    fn the_inventory_kept_in_step_with_slices_equals_one_built_afresh() {
+        // Random slice events (adds, updates with newer or older generations, moves to another
+        // pool or node, incomplete and invalid pools, malformed versions, deletes, relists) and
+        // class changes: after each, the inventory kept in step must say what one built afresh
+        // from the slices says.
+        let mut dra = Dra::default();
+        let (pools, nodes) = (["p0", "p1", "p2", "p3"], ["n0", "n1", "n2"]);
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut ids_kept = 0;
+        for step in 0..3_000 {
+            let name = format!("s{}", next(8));
+            match next(10) {
+                0..=5 => {
+                    let pool = pools[next(pools.len())];
+                    let node = (next(6) != 0).then(|| nodes[next(nodes.len())]);
+                    let devices: Vec<usize> = (0..next(5)).map(|_| next(6)).collect();
+                    let model = ["a", "b"][usize::from(next(5) == 0)];
+                    let slice = pool_slice(
+                        &name,
+                        pool,
+                        node,
+                        1 + next(3) as i64,
+                        1 + next(2) as i64,
+                        &devices,
+                        model,
+                    );
+                    let before = dra.inventory();
+                    apply(&mut dra, Kind::ResourceSlice, &slice, false);
+                    let after = dra.inventory();
+                    // Devices republished alike keep their ids; a changed one never takes an
+                    // id that meant another device (verdicts by id would be stale).
+                    for d in 0..6 {
+                        let key = DeviceKey::new("gpu.example.com", pool, &format!("gpu-{d}"));
+                        let (Some(a), Some(b)) = (before.id(&key), after.id(&key)) else {
+                            continue;
+                        };
+                        if before.device(a) == after.device(b) {
+                            ids_kept += 1;
+                            assert_eq!(a, b, "step {step}: {key} republished alike");
+                        } else {
+                            assert!(
+                                (b as usize) >= before.id_bound(),
+                                "step {step}: {key} changed, a fresh id"
+                            );
+                        }
+                    }
+                }
+                6 => {
+                    apply(
+                        &mut dra,
+                        Kind::ResourceSlice,
+                        &pool_slice(&name, "p0", None, 1, 1, &[], "a"),
+                        true,
+                    );
+                }
+                7 => {
+                    let bad =
+                        format!(r#"{{"metadata":{{"name":"{name}"}},"spec":{{"driver":"d"}}}}"#);
+                    apply(&mut dra, Kind::ResourceSlice, &bad, false);
+                }
+                8 => {
+                    let keep = next(8);
+                    dra.retain_slices(|s| s != format!("s{keep}"));
+                }
+                _ => {
+                    let [gpu, _] = gpu_and_nic_classes();
+                    apply(&mut dra, Kind::DeviceClass, &gpu, next(2) == 0);
+                }
+            }
+            let fresh = Inventory::build(dra.slices.values().map(|s| &**s));
+            assert_eq!(
+                dra.inventory().canonical(),
+                fresh.canonical(),
+                "step {step}"
+            );
+        }
+        assert!(ids_kept > 100, "republished alike {ids_kept} times");
     }
 
     #[test]
