@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from podium._core import (
     Profile,
     ResourceClaimReservation,
 )
-from podium.benchmarks.dra_workloads import claim_object, is_dra
+from podium.benchmarks.dra_workloads import claim_object, is_dra, republished_slices
 from podium.benchmarks.load import LoadTiming, load_kind
 from podium.benchmarks.pagefile import read_pages
 from podium.benchmarks.quota_workloads import is_quota, quota_objects
@@ -95,6 +96,9 @@ class CaseSpec:
     python_plugins: tuple[EnabledPlugin, ...] = ()
     # DRA workloads: DeviceClass pages, then ResourceSlice pages.
     dra_pages: tuple[Path, ...] = ()
+    # DRA workloads: before each batch after the first, this many nodes' drivers publish their
+    # slices again (a newer pool generation, the same devices), as a live cluster's do.
+    slice_churn: int = 0
 
 
 @dataclass(slots=True)
@@ -105,6 +109,8 @@ class Loaded:
     nodes: LoadTiming
     pods: LoadTiming
     first_snapshot_seconds: float
+    # Process CPU time of applying the DeviceClasses and ResourceSlices (in ``nodes`` too).
+    dra_cpu_seconds: float = 0.0
 
     @property
     def ready_seconds(self) -> float:
@@ -116,15 +122,19 @@ def load_cluster(node_pages: Path, pod_pages: Path, dra_pages: tuple[Path, ...] 
     state = ClusterState([SCHEDULER_NAME])
     nodes = load_kind(state, Kind.NODE, read_pages(node_pages))
     pods = load_kind(state, Kind.POD, read_pages(pod_pages))
+    dra_cpu = 0.0
     for kind, path in zip((Kind.DEVICE_CLASS, Kind.RESOURCE_SLICE), dra_pages, strict=False):
         # Counted with the nodes: the slices describe them.
-        dra = load_kind(state, kind, read_pages(path))
+        pages = list(read_pages(path))
+        c = time.process_time()
+        dra = load_kind(state, kind, pages)
+        dra_cpu += time.process_time() - c
         nodes.core_seconds += dra.core_seconds
         nodes.error_count += dra.error_count
         nodes.errors.extend(dra.errors[: max(0, 5 - len(nodes.errors))])
     started = time.perf_counter()
     state.snapshot()
-    return Loaded(state, nodes, pods, time.perf_counter() - started)
+    return Loaded(state, nodes, pods, time.perf_counter() - started, dra_cpu)
 
 
 @dataclass(slots=True)
@@ -138,6 +148,15 @@ class CaseResult:
     node_load: LoadTiming | None = None
     pod_load: LoadTiming | None = None
     ready_seconds: float = 0.0  # load nodes + pods from pages, first snapshot (core time)
+    # DRA: process CPU time of applying the DeviceClasses and ResourceSlices (the inventory is
+    # kept in step with them as they are applied), and of the slices republished between
+    # batches (``slice_churn``), outside the cycle's CPU.
+    dra_load_cpu_seconds: float = 0.0
+    churn_slices: int = 0
+    churn_apply_cpu_seconds: float = 0.0
+    # Every decision in order (pod, outcome, node, message, claims' devices): equal digests,
+    # equal decisions, whatever the core's build.
+    decisions_sha256: str = ""
     pending_apply_seconds: float = 0.0  # the pending pods as watch ADDED lines
     requested: int = 0
     decided: int = 0
@@ -208,6 +227,7 @@ def run_case(spec: CaseSpec) -> CaseResult:
     state = loaded.state
     result.node_load, result.pod_load = loaded.nodes, loaded.pods
     result.ready_seconds = loaded.ready_seconds
+    result.dra_load_cpu_seconds = loaded.dra_cpu_seconds
     gc.collect()
     result.rss_loaded_mib = current_rss_mib()
 
@@ -219,7 +239,10 @@ def run_case(spec: CaseSpec) -> CaseResult:
     uids = _apply_pending(state, records, result)
     samples = _Samples()
     timed = _TimedJudge(plugins.judge) if plugins.judges else None
-    placements = _decide(state, profile, uids, spec, result, samples, timed)
+    churn = (
+        _SliceChurn([n.name for n in cluster.nodes], spec.slice_churn) if spec.dra_pages else None
+    )
+    placements = _decide(state, profile, uids, spec, result, samples, timed, churn)
     _summarise(result, samples)
     if timed is not None and timed.seconds:
         calls = sorted(timed.seconds)
@@ -285,6 +308,32 @@ def _apply_pending(
     return uids
 
 
+class _SliceChurn:
+    """Nodes' drivers publishing their slices again between batches, in turn."""
+
+    def __init__(self, nodes: list[str], per_batch: int) -> None:
+        self._nodes = nodes
+        self._per_batch = per_batch
+        self._next = 0
+        self._generation = 1
+
+    def apply(self, state: ClusterState, result: CaseResult) -> None:
+        if not self._per_batch or not self._nodes:
+            return
+        self._generation += 1
+        slices = []
+        for _ in range(self._per_batch):
+            node = self._nodes[self._next % len(self._nodes)]
+            self._next += 1
+            slices.extend(republished_slices(node, self._generation))
+        lines = list(watch_lines("ResourceSlice", slices, event="MODIFIED"))
+        c = time.process_time()
+        for line in lines:
+            state.apply_event(Kind.RESOURCE_SLICE, line)
+        result.churn_apply_cpu_seconds += time.process_time() - c
+        result.churn_slices += len(lines)
+
+
 @dataclass(slots=True)
 class _Samples:
     decision_us: list[float] = field(default_factory=list)
@@ -305,10 +354,14 @@ def _decide(
     result: CaseResult,
     samples: _Samples,
     judge: Judge | None = None,
+    churn: _SliceChurn | None = None,
 ) -> dict[str, str]:
     """The scheduling cycle, batch after batch; returns uid -> node of the placed pods."""
     placements: dict[str, str] = {}
+    digest = hashlib.sha256()
     for start in range(0, len(uids), spec.batch_size):
+        if start and churn is not None:
+            churn.apply(state, result)
         spent = result.snapshot_seconds + result.schedule_seconds + result.assume_seconds
         if spent > spec.schedule_budget:
             result.note = _join(
@@ -335,6 +388,9 @@ def _decide(
         result.assume_seconds += t3 - t2
         samples.batch_us.append((t3 - t0) / len(batch) * 1e6)
         for d in decisions:
+            digest.update(repr((d.uid, str(d.code), d.node, d.message)).encode())
+            for claim in d.claims:
+                digest.update(repr((claim.name, claim.node, claim.devices)).encode())
             result.decided += 1
             samples.filter_us.append(d.filter_seconds * 1e6)
             samples.score_us.append(d.score_seconds * 1e6)
@@ -355,6 +411,7 @@ def _decide(
             result.last_unplaced_message = d.message
             why = unplaced_reasons(d.code, d.message, d.reasons)
             result.unplaced_by_reasons[why] = result.unplaced_by_reasons.get(why, 0) + 1
+    result.decisions_sha256 = digest.hexdigest()
     return placements
 
 

@@ -69,6 +69,14 @@ def core_command(
     schedule_budget: Annotated[
         float, typer.Option(min=0.1, help="Seconds of deciding per case; the rest is skipped.")
     ] = 120.0,
+    slice_churn: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="DRA workloads: nodes whose drivers publish their slices again (a newer "
+            "generation) before each batch after the first.",
+        ),
+    ] = 0,
 ) -> None:
     """Run the core in process over generated clusters; print, write JSON, plot decisions/s."""
     from rich.console import Console
@@ -90,6 +98,7 @@ def core_command(
         memory_nodes=memory_nodes,
         case_timeout=case_timeout,
         schedule_budget=schedule_budget,
+        slice_churn=slice_churn,
     )
     # Piped output (a log, CI) would otherwise wrap the tables at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 200)

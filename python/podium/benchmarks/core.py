@@ -63,6 +63,8 @@ class BenchOptions:
     memory_nodes: int = 5_000  # 0: no memory run
     case_timeout: float = 900.0
     schedule_budget: float = 120.0
+    # DRA workloads: nodes whose slices are published again before each batch after the first.
+    slice_churn: int = 0
 
 
 @dataclass(slots=True)
@@ -241,6 +243,7 @@ def _run_workload(
         pod_pages=cluster.pod_pages.path,
         schedule_budget=options.schedule_budget,
         dra_pages=tuple(p.path for p in cluster.dra_pages) if is_dra(workload) else (),
+        slice_churn=options.slice_churn,
         python_plugins=profile.python_plugins,
     )
     try:

@@ -104,6 +104,16 @@ def node_slices(node_names: list[str]) -> Iterator[Json]:
         yield _slice(f"{node}-nic", node, NIC_DRIVER, nics)
 
 
+def republished_slices(node: str, generation: int) -> list[Json]:
+    """The node's slices as its drivers publish them again (a restart): the same devices under
+    a newer pool generation."""
+    slices = list(node_slices([node]))
+    for s in slices:
+        s["spec"]["pool"]["generation"] = generation
+        s["metadata"]["resourceVersion"] = str(generation)
+    return slices
+
+
 def _slice(name: str, node: str, driver: str, devices: list[Json]) -> Json:
     return {
         "metadata": {"name": name, "uid": f"slice-{name}", "resourceVersion": "1"},

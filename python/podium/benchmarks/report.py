@@ -173,7 +173,18 @@ def _print_dra(report: BenchReport, console: Console) -> None:
         title="DRA claims vs the same pods asking nvidia.com/gpu (extended resources)",
         title_justify="left",
     )
-    for header in ("nodes", "workload", "DRA decisions/s", "extended decisions/s", "ratio"):
+    for header in (
+        "nodes",
+        "workload",
+        "DRA decisions/s",
+        "extended decisions/s",
+        "ratio",
+        "CPU µs/decision",
+        "after the first batch",
+        "first batch CPU ms",
+        "slices applied CPU ms",
+        "republished: slices, CPU ms",
+    ):
         table.add_column(header, justify="left" if header == "workload" else "right")
     for nodes, workload, case, ratio in rows:
         twin = next(
@@ -186,8 +197,24 @@ def _print_dra(report: BenchReport, console: Console) -> None:
             _fmt(case.decisions_per_s) if case.decided else "-",
             _fmt(twin.decisions_per_s) if twin is not None and twin.decided else "-",
             f"{ratio:.2f}" if ratio is not None else "-",
+            _pair(case.cpu_us_per_decision, twin.cpu_us_per_decision if twin else None),
+            _pair(
+                case.cpu_us_per_decision_after_first,
+                twin.cpu_us_per_decision_after_first if twin else None,
+            ),
+            _pair(
+                case.first_batch_cpu_seconds * 1e3,
+                twin.first_batch_cpu_seconds * 1e3 if twin else None,
+            ),
+            f"{case.dra_load_cpu_seconds * 1e3:.1f}",
+            f"{case.churn_slices:,}, {case.churn_apply_cpu_seconds * 1e3:.1f}",
         )
     console.print(table)
+
+
+def _pair(dra: float, twin: float | None) -> str:
+    """DRA's figure / the twin's."""
+    return f"{dra:.1f} / {twin:.1f}" if twin is not None else f"{dra:.1f} / -"
 
 
 def _print_breakdown(report: BenchReport, console: Console) -> None:
