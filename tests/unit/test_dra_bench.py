@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from podium.benchmarks import synthetic as syn
-from podium.benchmarks.case import CaseSpec, run_case, verify_claims
+from podium.benchmarks.case import CaseResult, CaseSpec, run_case, verify_claims
 from podium.benchmarks.core import _generate, gpu_cluster_shape
 from podium.benchmarks.dra_workloads import (
     DRA_WORKLOADS,
@@ -17,6 +17,7 @@ from podium.benchmarks.dra_workloads import (
     claim_object,
     claim_requests,
     node_slices,
+    republished_slices,
 )
 from podium.benchmarks.profiles import default_profile
 
@@ -135,3 +136,44 @@ def test_slices_are_published_on_an_idle_gpu_only_cluster_only(tmp_path: Path) -
     busy = syn.ClusterShape(nodes=4, pods_per_node=30, seed=1)
     with pytest.raises(ValueError, match="idle GPU-only"):
         _generate(busy, tmp_path, 50, dra=True)
+
+
+def test_republished_slices_decide_as_before_and_their_apply_is_counted(tmp_path: Path) -> None:
+    # Drivers publishing the same devices again between batches change no decision; the CPU
+    # of applying them, and of applying the cluster's slices, is recorded apart.
+    shape = gpu_cluster_shape(12, seed=1)
+    generated = _generate(shape, tmp_path, 50, dra=True)
+
+    def run(churn: int) -> CaseResult:
+        return run_case(
+            CaseSpec(
+                shape=shape,
+                workload="dra_2gpu",
+                pods=24,
+                batch_size=8,
+                profile_spec=default_profile().spec,
+                node_pages=generated.node_pages.path,
+                pod_pages=generated.pod_pages.path,
+                schedule_budget=60.0,
+                dra_pages=tuple(p.path for p in generated.dra_pages),
+                slice_churn=churn,
+            )
+        )
+
+    still, churned = run(0), run(3)
+    assert still.status == churned.status == "ok", (churned.note, churned.violations)
+    assert still.dra_load_cpu_seconds > 0 and still.churn_slices == 0
+    # Two batches after the first, three nodes' two slices each.
+    assert churned.churn_slices == 2 * 3 * 2
+    assert churned.churn_apply_cpu_seconds > 0
+    assert len(still.decisions_sha256) == 64
+    assert churned.decisions_sha256 == still.decisions_sha256
+
+
+def test_republished_slices_are_the_same_devices_under_a_newer_generation() -> None:
+    first = list(node_slices(["n0"]))
+    again = republished_slices("n0", 7)
+    assert [s["spec"]["pool"]["generation"] for s in again] == [7, 7]
+    for a, b in zip(first, again, strict=True):
+        assert a["spec"]["devices"] == b["spec"]["devices"]
+        assert a["metadata"]["name"] == b["metadata"]["name"]
