@@ -10,7 +10,10 @@
 //! failure is reported as invalid pools). Elsewhere the search runs every time, as before.
 //!
 //! One cache per inventory (a new slice or class makes a new one); its answers name no claim
-//! (`allocator::Found`), so a pod takes them for its own claims. A node's record is made on
+//! (`allocator::Found`), so a pod takes them for its own claims. After a slice change (same
+//! classes, same lineage of device ids), the new cache carries over what still holds
+//! (`successor`): the selector verdicts, the answers shared by layout, and the answers of every
+//! node whose devices are the same ids as before; only the changed nodes are searched again. A node's record is made on
 //! its first lookup, from what the inventory keeps of it (its devices and their layout, kept
 //! in step with the slices): a new cache costs nothing up front.
 //!
@@ -73,6 +76,7 @@ impl Hash for ShapeKey {
     }
 }
 
+#[derive(Clone)]
 struct Entry {
     shape: u32,
     fingerprint: Fingerprint,
@@ -195,8 +199,9 @@ pub struct Caches {
     pod_keys: Mutex<HashMap<Box<[u32]>, u32>>,
     /// Made on a node's first lookup: one lookup per node finds its devices and its answers.
     by_node: DashMap<Sym, NodeCache, ahash::RandomState>,
-    /// Answers by (layout, shape, in-use pattern), for every node of the layout.
-    shared: DashMap<(u32, u32, Fingerprint), Positional, ahash::RandomState>,
+    /// Answers by (layout, shape, in-use pattern), for every node of the layout: they read no
+    /// id, so they hold in every inventory under the same classes (shared with successors).
+    shared: Arc<DashMap<(u32, u32, Fingerprint), Positional, ahash::RandomState>>,
 }
 
 impl Caches {
@@ -214,8 +219,46 @@ impl Caches {
             shapes: Mutex::default(),
             pod_keys: Mutex::default(),
             by_node,
-            shared: DashMap::default(),
+            shared: Arc::default(),
         }
+    }
+
+    /// The cache for `inv`, a slice change after `self`'s inventory under the same classes:
+    /// what holds is carried (see the module's comment), the rest starts empty.
+    pub fn successor(&self, inv: Arc<Inventory>) -> Self {
+        if !self.inv.same_lineage(&inv) {
+            return Self::new(inv);
+        }
+        let mut next = Self::new(inv);
+        next.matchers = Arc::new(self.matchers.carried(&next.inv));
+        if !(self.cacheable && next.cacheable) {
+            return next;
+        }
+        next.shapes = Mutex::new(
+            self.shapes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        );
+        next.shared = self.shared.clone();
+        for kept in self.by_node.iter() {
+            let Some(devices) = next.inv.node(*kept.key()) else {
+                continue;
+            };
+            // The same ids: the same devices, answers and all.
+            if devices.devs[..] == kept.devs[..] {
+                next.by_node.insert(
+                    *kept.key(),
+                    NodeCache {
+                        devs: devices.devs.clone(),
+                        cacheable: kept.cacheable,
+                        layout: kept.layout,
+                        entries: kept.entries.clone(),
+                    },
+                );
+            }
+        }
+        next
     }
 
     /// The shape id of the pod's claims to allocate; `None` when nothing may be cached.
@@ -349,6 +392,7 @@ mod tests {
     use crate::state::dra::fixtures::{
         aligned_claim, gpu_and_nic_classes, gpu_node_slice, nic_node_slice,
     };
+    use crate::state::dra::slice::Slice;
     use crate::state::labels::Labels;
 
     #[test]
@@ -378,5 +422,56 @@ mod tests {
         assert_ne!(on_b, fresh("a"), "b's devices, not a's");
         // c has two PCIe roots: its own layout, searched apart.
         assert!(caches.get(&w.in_use, sym("c"), shape).is_err());
+    }
+
+    #[test]
+    fn after_a_slice_change_only_the_changed_nodes_are_searched_again() {
+        let mut slices = Vec::new();
+        for n in ["a", "b", "c"] {
+            slices.push(gpu_node_slice(n, 8, 4));
+            slices.push(nic_node_slice(n, 4));
+        }
+        let w = World::new(&slices, &gpu_and_nic_classes());
+        let caches = Caches::new(w.inv.clone());
+        let pod = w.prepare(&[claim(&aligned_claim("ns", "x", 2))]).unwrap();
+        let shape = caches.shape(&pod).unwrap();
+        let labels = Labels::default();
+        let Err(Some(fp)) = caches.get(&w.in_use, sym("a"), shape) else {
+            panic!("nothing kept yet");
+        };
+        let outcome =
+            search_unallocated(&pod, &w.inv, &w.in_use, sym("a"), &labels, &w.opts).unwrap();
+        caches.put(sym("a"), shape, fp, outcome);
+        assert!(
+            caches.get(&w.in_use, sym("b"), shape).is_ok(),
+            "b is laid out as a"
+        );
+        // b's GPUs are published again on two PCIe roots: another layout.
+        let slice = |json: &str| Arc::new(Slice::decode(json).unwrap());
+        let mut inv = (*w.inv).clone();
+        inv.replace_slice(
+            Some(&slice(&gpu_node_slice("b", 8, 4))),
+            Some(&slice(&gpu_node_slice("b", 8, 2))),
+        );
+        let inv = Arc::new(inv);
+        let in_use = InUse::from_devices(&inv, []);
+        let next = caches.successor(inv.clone());
+        let fresh = |node: &str| {
+            search_unallocated(&pod, &inv, &in_use, sym(node), &labels, &w.opts).unwrap()
+        };
+        // a's answer is carried, c's comes from a's by layout, b is searched again.
+        let Ok(on_a) = next.get(&in_use, sym("a"), shape) else {
+            panic!("a's answer is carried");
+        };
+        assert_eq!(on_a, fresh("a"));
+        assert!(next.by_node.contains_key(&sym("a")) && !next.by_node.contains_key(&sym("c")));
+        assert_eq!(next.get(&in_use, sym("c"), shape).ok(), Some(fresh("c")));
+        assert!(next.get(&in_use, sym("b"), shape).is_err(), "b changed");
+        // Another lineage (a rebuild): nothing is carried.
+        let decoded: Vec<Slice> = slices.iter().map(|s| Slice::decode(s).unwrap()).collect();
+        let rebuilt = Arc::new(Inventory::build(&decoded));
+        let other = caches.successor(rebuilt.clone());
+        let in_use = InUse::from_devices(&rebuilt, []);
+        assert!(other.get(&in_use, sym("a"), shape).is_err());
     }
 }

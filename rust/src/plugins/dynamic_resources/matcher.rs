@@ -72,6 +72,32 @@ impl Matcher {
         })
     }
 
+    /// The same selectors with what they found, for an inventory of the same lineage (an id
+    /// means the same device there) with ids below `devices`.
+    fn grown(&self, devices: usize) -> Self {
+        let verdicts = (0..devices.max(self.verdicts.len()))
+            .map(|i| {
+                AtomicU8::new(
+                    self.verdicts
+                        .get(i)
+                        .map_or(UNKNOWN, |v| v.load(Ordering::Relaxed)),
+                )
+            })
+            .collect();
+        Self {
+            class: self.class.clone(),
+            class_name: self.class_name,
+            request: self.request.clone(),
+            verdicts,
+            errors: Mutex::new(
+                self.errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
+        }
+    }
+
     pub fn check(&self, inv: &Inventory, dev: DevId) -> Result<bool, MatchError> {
         let slot = &self.verdicts[dev as usize];
         match slot.load(Ordering::Relaxed) {
@@ -148,6 +174,21 @@ pub struct Matchers {
 }
 
 impl Matchers {
+    /// The verdicts kept for an inventory of the same lineage as theirs and the same classes
+    /// (a slice changed): devices republished alike keep their ids, so their verdicts hold;
+    /// new ids have none yet.
+    pub fn carried(&self, inv: &Inventory) -> Self {
+        let by_key = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
+        Self {
+            by_key: Mutex::new(
+                by_key
+                    .iter()
+                    .map(|(k, m)| (k.clone(), Arc::new(m.grown(inv.id_bound()))))
+                    .collect(),
+            ),
+        }
+    }
+
     pub fn get(
         &self,
         inv: &Inventory,

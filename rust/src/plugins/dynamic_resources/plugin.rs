@@ -140,22 +140,23 @@ const MAX_BACKED: usize = 6;
 pub struct DynamicResources {
     opts: Options,
     /// Selector verdicts and search answers, kept while the inventory and the classes stay
-    /// the same (by `Dra::epoch`: a class changes no device, but the verdicts read it).
-    caches: Mutex<Option<(u64, Arc<Caches>)>>,
+    /// the same (by `Dra::epoch`: a class changes no device, but the verdicts read it), with
+    /// the classes' epoch they were made under.
+    caches: Mutex<Option<(u64, u64, Arc<Caches>)>>,
 }
 
 impl DynamicResources {
     fn caches(&self, dra: &Dra) -> Arc<Caches> {
-        let (inv, epoch) = (dra.inventory(), dra.epoch());
+        let (inv, epoch, classes) = (dra.inventory(), dra.epoch(), dra.class_epoch());
         let mut guard = self.caches.lock().unwrap_or_else(|p| p.into_inner());
-        match &*guard {
-            Some((e, c)) if *e == epoch && Arc::ptr_eq(&c.inv, &inv) => c.clone(),
-            _ => {
-                let c = Arc::new(Caches::new(inv));
-                *guard = Some((epoch, c.clone()));
-                c
-            }
-        }
+        let c = match &*guard {
+            Some((e, _, c)) if *e == epoch && Arc::ptr_eq(&c.inv, &inv) => return c.clone(),
+            // Only slices changed: what holds of the answers is carried over.
+            Some((_, k, c)) if *k == classes => Arc::new(c.successor(inv)),
+            _ => Arc::new(Caches::new(inv)),
+        };
+        *guard = Some((epoch, classes, c.clone()));
+        c
     }
 
     /// The pod's claims, or why the pod cannot be scheduled anywhere now (kube's wording).

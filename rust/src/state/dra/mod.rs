@@ -63,6 +63,8 @@ pub struct Dra {
     extended_claims: Arc<OnceLock<Arc<ExtendedClaims>>>,
     /// Bumped whenever classes or slices change: plugins key their selector caches by it.
     epoch: u64,
+    /// Bumped whenever classes change: what a class selector's verdicts read beyond devices.
+    class_epoch: u64,
 }
 
 /// Pod uid -> the claim made for its extended resources.
@@ -169,6 +171,12 @@ impl Dra {
         self.epoch
     }
 
+    /// Changes with the classes only: verdicts kept by device id hold across slice changes
+    /// while it stands (the inventory keeps the ids of devices republished alike).
+    pub fn class_epoch(&self) -> u64 {
+        self.class_epoch
+    }
+
     pub fn inventory(&self) -> Arc<Inventory> {
         self.inventory.clone()
     }
@@ -240,6 +248,7 @@ impl Dra {
     fn classes_changed(&mut self) {
         self.extended = Arc::default();
         self.epoch += 1;
+        self.class_epoch += 1;
     }
 
     /// The slice named `name` is `new` now (None: gone): the inventory re-reads its pool.

@@ -10,9 +10,11 @@
 //! cluster grouped, validated and indexed again.
 //!
 //! Devices get dense ids (`DevId`) so the allocator's per-node lists, the in-use counts and the
-//! selector verdicts are arrays. An id is never given to another device while the inventory
-//! lives (a device republished alike keeps its id; a changed or new one gets a fresh id), so
-//! ids of devices gone leave holes, dropped by a rebuild once they outnumber the devices. The
+//! selector verdicts are arrays. An id never means another device in an inventory and the
+//! copies it is kept in step from (its lineage: a device republished alike keeps its id; a
+//! changed or new one gets a fresh id from the lineage's counter), so what plugins keep by id
+//! holds across slice changes. Ids of devices gone leave holes, dropped by a rebuild (a new
+//! lineage) once they outnumber the devices. The
 //! search reads devices in kube's order (driver, pool, slice name, position) from the per-node
 //! lists, which keep that order whatever the ids.
 
@@ -110,9 +112,12 @@ struct PoolSlot {
 }
 
 /// Every usable device in the cluster, indexed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Inventory {
-    /// By id; None: an id whose device is gone (never given to another).
+    /// The next fresh id, shared by the copies of one lineage, so that two copies kept in step
+    /// apart never give one id to two devices.
+    ids: Arc<AtomicU32>,
+    /// By id; None: an id whose device is gone, or given out by another copy.
     devices: Vec<Option<InvDevice>>,
     live: usize,
     /// By pool index; None: a pool whose slices are all gone.
@@ -129,6 +134,24 @@ pub struct Inventory {
     slots: ahash::AHashMap<PoolId, Arc<PoolSlot>>,
     /// The pools holding each node's node-local devices, in kube's order.
     node_pools: ahash::AHashMap<Sym, SmallVec<[u32; 2]>>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self {
+            ids: Arc::default(),
+            devices: Vec::new(),
+            live: 0,
+            pools: Vec::new(),
+            by_key: ahash::AHashMap::new(),
+            by_node: ahash::AHashMap::new(),
+            shared: Arc::from([]),
+            unusable: BTreeMap::new(),
+            with_shared: BTreeMap::new(),
+            slots: ahash::AHashMap::new(),
+            node_pools: ahash::AHashMap::new(),
+        }
+    }
 }
 
 fn validate(slices: &[&Slice]) -> CoreResult<HashMap<(Sym, Sym), i64>> {
@@ -365,8 +388,13 @@ impl Inventory {
                             dev
                         }
                         _ => {
-                            self.devices.push(Some(inv_device));
-                            (self.devices.len() - 1) as DevId
+                            let dev = self.ids.fetch_add(1, Ordering::Relaxed);
+                            let at = dev as usize;
+                            if self.devices.len() <= at {
+                                self.devices.resize(at + 1, None);
+                            }
+                            self.devices[at] = Some(inv_device);
+                            dev
                         }
                     };
                     self.live += 1;
@@ -511,6 +539,12 @@ impl Inventory {
     /// Device ids are below this: what arrays by device id are sized to.
     pub fn id_bound(&self) -> usize {
         self.devices.len()
+    }
+
+    /// Whether an id means the same device in both (one is kept in step from the other, or
+    /// both from a third): what is kept by id for one holds for the other's devices.
+    pub fn same_lineage(&self, other: &Inventory) -> bool {
+        Arc::ptr_eq(&self.ids, &other.ids)
     }
 
     /// The devices a node can use, in kube's search order (node-local pools first by driver
