@@ -292,6 +292,9 @@ impl ClusterState {
     }
 
     pub fn begin_relist(&mut self, kind: Kind) {
+        if kind == Kind::ResourceSlice {
+            self.dra.begin_slice_list();
+        }
         self.relisting.insert(kind, HashSet::new());
     }
 

@@ -53,6 +53,10 @@ pub struct Dra {
     /// Kept in step with `slices` as each is applied (a copy when a snapshot or a plugin
     /// holds the current one).
     inventory: Arc<Inventory>,
+    /// While the first list of slices is applied (the informer's initial list): the inventory
+    /// is built once at its end rather than kept in step slice by slice, and on demand from
+    /// the slices seen so far if asked meanwhile.
+    listing: Option<Arc<OnceLock<Arc<Inventory>>>>,
     /// Derived from `inventory`, the claims' allocations and `assumed`; reset when any changes.
     in_use: Arc<OnceLock<Arc<InUse>>>,
     /// Derived from `classes`: which class serves each extended resource name; reset when
@@ -178,7 +182,20 @@ impl Dra {
     }
 
     pub fn inventory(&self) -> Arc<Inventory> {
-        self.inventory.clone()
+        match &self.listing {
+            Some(cell) => cell
+                .get_or_init(|| Arc::new(Inventory::build_shared(self.slices.values().cloned())))
+                .clone(),
+            None => self.inventory.clone(),
+        }
+    }
+
+    /// A list of slices begins (a relist): when none are held yet, the inventory is built at
+    /// its end (`retain_slices`) instead of kept in step with each.
+    pub fn begin_slice_list(&mut self) {
+        if self.slices.is_empty() {
+            self.listing = Some(Arc::default());
+        }
     }
 
     /// Every device allocated to a claim (written or assumed), against the current inventory.
@@ -258,10 +275,17 @@ impl Dra {
             Some(s) => self.slices.insert(Arc::from(name), s.clone()),
             None => self.slices.remove(name),
         };
-        if old.is_none() && new.is_none() {
-            return;
+        match (&old, &new) {
+            (None, None) => return,
+            // The same slice again (a relist, a resync): nothing to read again.
+            (Some(o), Some(n)) if o == n => return,
+            _ => {}
         }
-        Arc::make_mut(&mut self.inventory).replace_slice(old.as_ref(), new.as_ref());
+        if self.listing.is_some() {
+            self.listing = Some(Arc::default());
+        } else {
+            Arc::make_mut(&mut self.inventory).replace_slice(old.as_ref(), new.as_ref());
+        }
         self.slices_changed();
     }
 
@@ -570,16 +594,16 @@ impl Dra {
             self.in_use = Arc::default();
             return;
         };
-        let inv = &self.inventory;
+        let inv = self.inventory();
         let mut updated = (**in_use).clone();
         if let Some(old) = before.as_ref().and_then(|c| c.allocation.as_ref()) {
             for d in &old.devices {
-                updated.remove(inv, d);
+                updated.remove(&inv, d);
             }
         }
         if let Some(new) = after.as_ref().and_then(|c| c.allocation.as_ref()) {
             for d in &new.devices {
-                updated.add(inv, d);
+                updated.add(&inv, d);
             }
         }
         let cell = OnceLock::new();
@@ -597,6 +621,10 @@ impl Dra {
         let gone: Vec<Arc<str>> = self.slices.keys().filter(|k| !seen(k)).cloned().collect();
         for k in gone {
             self.replace_slice(&k, None);
+        }
+        if self.listing.take().is_some() {
+            self.inventory = Arc::new(Inventory::build_shared(self.slices.values().cloned()));
+            self.slices_changed();
         }
     }
 
@@ -1016,6 +1044,43 @@ mod tests {
             );
         }
         assert!(ids_kept > 100, "republished alike {ids_kept} times");
+    }
+
+    #[test]
+    fn the_first_list_of_slices_builds_the_inventory_once_at_its_end() {
+        let mut dra = Dra::default();
+        dra.begin_slice_list();
+        for n in ["n0", "n1"] {
+            apply(
+                &mut dra,
+                Kind::ResourceSlice,
+                &gpu_node_slice(n, 8, 4),
+                false,
+            );
+        }
+        assert!(dra.listing.is_some(), "not kept in step while listing");
+        assert_eq!(dra.inventory().len(), 16, "built on demand meanwhile");
+        apply(
+            &mut dra,
+            Kind::ResourceSlice,
+            &gpu_node_slice("n2", 8, 4),
+            false,
+        );
+        assert_eq!(dra.inventory().len(), 24, "and again after a change");
+        dra.retain_slices(|_| true);
+        assert!(dra.listing.is_none());
+        let fresh = Inventory::build(dra.slices.values().map(|s| &**s));
+        assert_eq!(dra.inventory().canonical(), fresh.canonical());
+        // Kept in step from then on; a later relist is applied slice by slice.
+        dra.begin_slice_list();
+        assert!(dra.listing.is_none());
+        apply(
+            &mut dra,
+            Kind::ResourceSlice,
+            &gpu_node_slice("n0", 8, 4),
+            true,
+        );
+        assert_eq!(dra.inventory().len(), 16);
     }
 
     #[test]
