@@ -383,7 +383,8 @@ impl Batch {
         }
         data.index.remove(pod);
         if let Some(record) = &self.nodes[j].node {
-            self.state.remove_pod(pod, &data.namespaces, &record.labels);
+            self.state
+                .remove_pod(pod, &data.namespaces, j, &record.labels);
         }
     }
 
@@ -394,7 +395,7 @@ impl Batch {
         }
         data.index.add(self.slots[j], pod);
         if let Some(record) = &self.nodes[j].node {
-            self.state.add_pod(pod, &data.namespaces, &record.labels);
+            self.state.add_pod(pod, &data.namespaces, j, &record.labels);
         }
     }
 
@@ -421,7 +422,7 @@ impl Batch {
                 // Counted there unless it was lifted (taken out then).
                 if !lifted && let Some(record) = &self.nodes[j].node {
                     self.state
-                        .remove_pod(&pod, &data.namespaces, &record.labels);
+                        .remove_pod(&pod, &data.namespaces, j, &record.labels);
                 }
             }
             Arc::make_mut(&mut all[i]).place(pod.clone(), allocation);
@@ -436,7 +437,8 @@ impl Batch {
         let node = Arc::make_mut(&mut self.nodes[i]);
         data.index.add(self.slots[i], &pod);
         if let Some(record) = &node.node {
-            self.state.add_pod(&pod, &data.namespaces, &record.labels);
+            self.state
+                .add_pod(&pod, &data.namespaces, i, &record.labels);
         }
         data.pending.remove(&*pod.uid);
         node.place(pod, allocation);

@@ -31,6 +31,8 @@ pub mod reservation;
 #[cfg(test)]
 mod reuse_tests;
 pub mod runtime;
+#[cfg(test)]
+mod spread_batch_tests;
 pub mod state;
 #[cfg(test)]
 mod testutil;

@@ -15,10 +15,11 @@ use crate::state::pod::PodRecord;
 /// A batch value kept in step with the batch's placements (kube's `AddPod` / `RemovePod`, for
 /// what a plugin keeps across a batch).
 pub trait FollowsPlacements: Send + Sync {
-    /// `pod` now counts on a node labelled `node_labels`.
-    fn add_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels);
+    /// `pod` now counts on the node at position `at` of the cycle's node list, labelled
+    /// `node_labels`.
+    fn add_pod(&self, pod: &PodRecord, namespaces: &Namespaces, at: usize, node_labels: &Labels);
     /// `pod` no longer counts on that node.
-    fn remove_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels);
+    fn remove_pod(&self, pod: &PodRecord, namespaces: &Namespaces, at: usize, node_labels: &Labels);
 }
 
 type Entry = (TypeId, Arc<dyn Any + Send + Sync>);
@@ -47,17 +48,30 @@ impl BatchState {
         value
     }
 
-    /// `pod` placed on (or held on) a node labelled `node_labels`, for the values that follow.
-    pub fn add_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+    /// `pod` placed on (or held on) the node at position `at` of the cycle's node list,
+    /// labelled `node_labels`, for the values that follow.
+    pub fn add_pod(
+        &self,
+        pod: &PodRecord,
+        namespaces: &Namespaces,
+        at: usize,
+        node_labels: &Labels,
+    ) {
         for follower in self.followers() {
-            follower.add_pod(pod, namespaces, node_labels);
+            follower.add_pod(pod, namespaces, at, node_labels);
         }
     }
 
     /// `pod` taken off that node.
-    pub fn remove_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+    pub fn remove_pod(
+        &self,
+        pod: &PodRecord,
+        namespaces: &Namespaces,
+        at: usize,
+        node_labels: &Labels,
+    ) {
         for follower in self.followers() {
-            follower.remove_pod(pod, namespaces, node_labels);
+            follower.remove_pod(pod, namespaces, at, node_labels);
         }
     }
 

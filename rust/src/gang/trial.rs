@@ -422,7 +422,7 @@ impl<'a> Search<'a> {
         work.used[i] = true;
         work.index.add(self.slots[i], pod);
         if let Some(record) = &work.nodes[i].node {
-            work.batch.add_pod(pod, &work.namespaces, &record.labels);
+            work.batch.add_pod(pod, &work.namespaces, i, &record.labels);
         }
         work.volumes
             .reserve(&pod.uid, &ClaimBinding::taken(&decision.volumes));
@@ -452,7 +452,7 @@ impl<'a> Search<'a> {
             };
             if let Some(record) = &before.node {
                 work.batch
-                    .remove_pod(&self.members[m], &work.namespaces, &record.labels);
+                    .remove_pod(&self.members[m], &work.namespaces, i, &record.labels);
             }
             work.nodes[i] = before;
             work.changed.push(i);

@@ -50,12 +50,12 @@ impl TermCounts {
 
 impl FollowsPlacements for TermCounts {
     /// Counts `pod`, just placed on a node with `node_labels`, for every term it matches.
-    fn add_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+    fn add_pod(&self, pod: &PodRecord, namespaces: &Namespaces, _: usize, node_labels: &Labels) {
         self.count(pod, namespaces, node_labels, 1);
     }
 
     /// Takes back an `add_pod` (a pod held on a node for the batch that no longer stands there).
-    fn remove_pod(&self, pod: &PodRecord, namespaces: &Namespaces, node_labels: &Labels) {
+    fn remove_pod(&self, pod: &PodRecord, namespaces: &Namespaces, _: usize, node_labels: &Labels) {
         self.count(pod, namespaces, node_labels, -1);
     }
 }
@@ -87,8 +87,8 @@ mod tests {
         }
         let mut web = pod("w");
         web.labels = Labels::from_pairs([("app", "web")]);
-        cache.add_pod(&web, &Namespaces::default(), &zone_a);
-        cache.add_pod(&pod("other"), &Namespaces::default(), &zone_a);
+        cache.add_pod(&web, &Namespaces::default(), 0, &zone_a);
+        cache.add_pod(&pod("other"), &Namespaces::default(), 0, &zone_a);
         cache.with(
             &term,
             || unreachable!(),

@@ -2,10 +2,12 @@
 //! in a node's domain must keep that domain within `maxSkew` of the least populated eligible
 //! domain (taken as 0 while fewer than `minDomains` domains exist).
 //!
-//! PreFilter counts the selected pods per domain once, in parallel over nodes; Filter is a
+//! PreFilter counts the selected pods per domain once per batch (`counts::SpreadCounts`, kept
+//! in step with the batch's placements), or in parallel over nodes without an index; Filter is a
 //! label lookup and a map lookup per constraint.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -19,6 +21,7 @@ use crate::framework::spec::ProfileSpec;
 use crate::framework::status::Status;
 use crate::intern::Sym;
 use crate::plugins::pod_topology_spread::constraints::{self, SpreadDefaults};
+use crate::plugins::pod_topology_spread::counts::SpreadCounts;
 use crate::plugins::pod_topology_spread::domains::{self, DomainCache};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
@@ -43,12 +46,13 @@ impl PodTopologySpread {
     }
 }
 
-type DomainCounts = HashMap<Sym, i64, ahash::RandomState>;
+pub type DomainCounts = HashMap<Sym, i64, ahash::RandomState>;
 
 #[derive(Clone)]
 struct Constraint {
     c: SpreadConstraint,
-    counts: DomainCounts,
+    /// Shared with the batch's counts as they stood for this pod (copied when either changes).
+    counts: Arc<DomainCounts>,
     /// How many eligible domains there are.
     domains: usize,
     /// The smallest count over the eligible domains (0 below minDomains; i64::MAX when there
@@ -65,15 +69,18 @@ struct State {
 /// The selected pods per eligible domain of one constraint.
 pub struct Domains {
     /// Pods per domain; an eligible domain missing here has none.
-    pub counts: DomainCounts,
+    pub counts: Arc<DomainCounts>,
     /// How many eligible domains there are.
     pub domains: usize,
+    /// `min()`, when already known (kept with the batch's counts).
+    pub least: Option<i64>,
 }
 
 impl Domains {
     /// The count of the least populated eligible domain (i64::MAX when there is none).
     pub fn min(&self) -> i64 {
-        least(&self.counts, self.domains)
+        self.least
+            .unwrap_or_else(|| least(&self.counts, self.domains))
     }
 }
 
@@ -87,12 +94,13 @@ fn least(counts: &DomainCounts, domains: usize) -> i64 {
     }
 }
 
-/// A constraint's smallest count, 0 below its minDomains (as kube's `minMatchNum`).
-fn global_min(c: &SpreadConstraint, counts: &DomainCounts, domains: usize) -> i64 {
+/// A constraint's smallest count, 0 below its minDomains (as kube's `minMatchNum`); `least`:
+/// the least populated eligible domain's count.
+fn global_min(c: &SpreadConstraint, domains: usize, least: impl FnOnce() -> i64) -> i64 {
     if i64::try_from(domains).unwrap_or(i64::MAX) < i64::from(c.min_domains) {
         0
     } else {
-        least(counts, domains)
+        least()
     }
 }
 
@@ -109,13 +117,14 @@ pub fn domain_counts(ctx: &PodContext<'_>, cs: &[SpreadConstraint]) -> Vec<Domai
         .into_iter()
         .map(|counts| Domains {
             domains: counts.len(),
-            counts,
+            counts: Arc::new(counts),
+            least: None,
         })
         .collect()
 }
 
-/// One constraint's counts from the pods its selector can match, on the nodes the batch's
-/// domain cache says count.
+/// One constraint's counts on the nodes the batch's domain cache says count: as the batch's
+/// counts stand (`SpreadCounts`), counted the first time from the pods its selector can match.
 fn indexed_counts(
     ctx: &PodContext<'_>,
     view: &IndexView<'_>,
@@ -123,6 +132,20 @@ fn indexed_counts(
     c: &SpreadConstraint,
 ) -> Domains {
     let eligible = domains::eligible(&view.batch.get::<DomainCache>(), ctx.pod, ctx.nodes, cs, c);
+    let namespace = ctx.pod.namespace;
+    let key = (namespace, &c.selector, c.topology_key);
+    view.batch.follow::<SpreadCounts>().get(key, &eligible, || {
+        count_selected(ctx, view, c, &eligible.nodes)
+    })
+}
+
+/// The pods `c` selects in the pod's namespace per domain, on the `eligible` nodes.
+fn count_selected(
+    ctx: &PodContext<'_>,
+    view: &IndexView<'_>,
+    c: &SpreadConstraint,
+    eligible: &[bool],
+) -> DomainCounts {
     let namespace = ctx.pod.namespace;
     let mut counts = DomainCounts::default();
     let mut count = |info: &NodeInfo, n: i64| {
@@ -141,14 +164,14 @@ fn indexed_counts(
                 if p.namespace != namespace || p.deleting || !c.selector.matches(&p.labels) {
                     continue;
                 }
-                if let Some(pos) = view.position(placed).filter(|&pos| eligible.nodes[pos]) {
+                if let Some(pos) = view.position(placed).filter(|&pos| eligible[pos]) {
                     count(&ctx.nodes[pos], 1);
                 }
             }
         }
         // A selector without an `In` requirement: every eligible node's pods.
         None => {
-            for (info, _) in ctx.nodes.iter().zip(&eligible.nodes).filter(|(_, e)| **e) {
+            for (info, _) in ctx.nodes.iter().zip(eligible).filter(|(_, e)| **e) {
                 let n = constraints::count_on(c, info, namespace);
                 if n > 0 {
                     count(info, n);
@@ -156,10 +179,7 @@ fn indexed_counts(
             }
         }
     }
-    Domains {
-        counts,
-        domains: eligible.domains,
-    }
+    counts
 }
 
 /// Every node's pods, in parallel: when no index is kept in step with the nodes.
@@ -221,7 +241,7 @@ impl PreFilter for PodTopologySpread {
             .into_iter()
             .zip(counts)
             .map(|(c, found)| {
-                let min = global_min(&c, &found.counts, found.domains);
+                let min = global_min(&c, found.domains, || found.min());
                 let self_match = i64::from(c.selector.matches(&ctx.pod.labels));
                 Constraint {
                     c,
@@ -262,10 +282,10 @@ impl PreFilterExtensions for PodTopologySpread {
                 };
                 let gone = constraints::count_on(&k.c, removed, ctx.pod.namespace);
                 if gone > 0
-                    && let Some(n) = k.counts.get_mut(&value)
+                    && let Some(n) = Arc::make_mut(&mut k.counts).get_mut(&value)
                 {
                     *n -= gone;
-                    k.min = global_min(&k.c, &k.counts, k.domains);
+                    k.min = global_min(&k.c, k.domains, || least(&k.counts, k.domains));
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! PodTopologySpread: `topologySpreadConstraints` with whenUnsatisfiable DoNotSchedule (filter)
-//! and ScheduleAnyway (score), and the eligible domains computed once per batch.
+//! and ScheduleAnyway (score), and the eligible domains and their counts computed once per
+//! batch.
 
 pub mod constraints;
+pub mod counts;
 pub mod domains;
 pub mod filter;
 pub mod score;
