@@ -255,21 +255,29 @@ impl Inventory {
         for s in slices {
             grouped.entry(PoolId::of(&s)).or_default().push(s);
         }
-        let mut pools: Vec<(PoolId, Vec<Arc<Slice>>)> = grouped.into_iter().collect();
-        pools.sort_unstable_by(|a, b| a.0.names().cmp(&b.0.names()));
+        // Names resolved once a pool, not once a comparison (the interner's lookups are what a
+        // sort of ten thousand pools would spend its time on).
+        let mut pools: Vec<(_, PoolId, Vec<Arc<Slice>>)> = grouped
+            .into_iter()
+            .map(|(id, slices)| (id.names(), id, slices))
+            .collect();
+        pools.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut inv = Self::default();
         // Sized once: a cluster's worth of devices is tens of thousands.
         let devices: usize = pools
             .iter()
-            .flat_map(|(_, g)| g)
+            .flat_map(|(_, _, g)| g)
             .map(|s| s.devices.len())
             .sum();
         inv.devices.reserve(devices);
         inv.by_key.reserve(devices);
         inv.pools.reserve(pools.len());
         inv.slots.reserve(pools.len());
+        // Mostly a pool or two a node.
+        inv.by_node.reserve(pools.len() / 2);
+        inv.node_pools.reserve(pools.len() / 2);
         let mut touched = Touched::default();
-        for (id, mut slices) in pools {
+        for (_, id, mut slices) in pools {
             slices.sort_by(|a, b| a.name.cmp(&b.name));
             inv.set_pool(id, slices, &mut touched);
         }
@@ -372,6 +380,11 @@ impl Inventory {
         };
         let mut slot = PoolSlot {
             idx,
+            devices: Vec::with_capacity(if state == PoolState::Usable {
+                group.iter().map(|s| s.devices.len()).sum()
+            } else {
+                0
+            }),
             ..PoolSlot::default()
         };
         if state == PoolState::Usable {
