@@ -168,7 +168,7 @@ struct Batch {
     state: BatchState,
     statics: StaticFilters,
     /// The static verdicts were kept from an earlier batch over these very nodes, and the DRA
-    /// epoch they hold for.
+    /// classes' epoch they hold for.
     statics_kept: bool,
     epoch: u64,
     /// What full cycles learned, for the next pods of the same shape.
@@ -186,7 +186,9 @@ impl Batch {
         }
         // Held nodes are built once and the nominees counted in the index for the batch.
         let held = (!nominees.is_empty()).then(|| nominees.held_all(&nodes));
-        let epoch = data.dra.epoch();
+        // The static filters read which extended resources DRA serves (the classes), never a
+        // slice: a republished slice keeps them.
+        let epoch = data.dra.class_epoch();
         let (statics, statics_kept) = profile.statics.take(&nodes, epoch);
         for (i, pod) in nominees.all() {
             data.index.add(slots[i], pod);

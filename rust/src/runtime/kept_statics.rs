@@ -19,7 +19,7 @@ const MAX_KEPT: usize = 64;
 
 /// The static verdicts a profile keeps from one batch to the next. They hold as long as the
 /// batch's nodes are the very same records in the same order and the DeviceClasses are the
-/// same (`Dra::epoch`): what the static filters read (labels, taints, unschedulable,
+/// same (`Dra::class_epoch`): what the static filters read (labels, taints, unschedulable,
 /// allocatable; which extended resources DRA serves) changes only with a new record or class,
 /// placements never change it. So pods of one kind pay for a pass over every node once, not
 /// once per batch.
@@ -28,7 +28,7 @@ pub struct KeptStatics(Mutex<Option<Kept>>);
 
 #[derive(Debug)]
 struct Kept {
-    /// The records the verdicts were computed on, by node position, and the DRA epoch.
+    /// The records the verdicts were computed on, by node position, and the classes' epoch.
     records: Vec<Option<Arc<NodeRecord>>>,
     epoch: u64,
     verdicts: HashMap<String, Verdicts>,
