@@ -8,6 +8,9 @@
 //! and topology key, and on which nodes count as its domains (`domains::Eligible`: the keys of
 //! the pod's other constraints, the inclusion policies and the pod fields they read). The batch's
 //! domain cache hands out one `Eligible` per such key, so the same `Arc` names the same nodes.
+//!
+//! PreScore's `kubernetes.io/hostname` constraints count on the node itself, whatever its labels
+//! and the policies: those counts are kept by node name, per namespace and selector (`by_node`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -18,6 +21,7 @@ use crate::plugins::pod_topology_spread::filter::{DomainCounts, Domains};
 use crate::state::label_selector::LabelSelector;
 use crate::state::labels::Labels;
 use crate::state::namespaces::Namespaces;
+use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 
 /// Beyond this many distinct counts in a batch, new ones are counted per pod: every placement
@@ -57,9 +61,25 @@ impl Entry {
     }
 }
 
-/// The batch's counts, one entry per (namespace, selector, topology key, eligible nodes).
+/// Selected pods per node name for one namespace and selector.
+struct ByNode {
+    namespace: Sym,
+    selector: LabelSelector,
+    /// The node name at each position of the cycle's node list.
+    names: Vec<Option<Sym>>,
+    counts: Arc<DomainCounts>,
+}
+
 #[derive(Default)]
-pub struct SpreadCounts(Mutex<Vec<Entry>>);
+struct Kept {
+    entries: Vec<Entry>,
+    by_node: Vec<ByNode>,
+}
+
+/// The batch's counts: one entry per (namespace, selector, topology key, eligible nodes), and
+/// per node name one per (namespace, selector).
+#[derive(Default)]
+pub struct SpreadCounts(Mutex<Kept>);
 
 impl SpreadCounts {
     /// The counts of the constraint with `selector` and `topology_key` over the `eligible` nodes
@@ -70,7 +90,8 @@ impl SpreadCounts {
         eligible: &Arc<Eligible>,
         count: impl FnOnce() -> DomainCounts,
     ) -> Domains {
-        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries = &mut kept.entries;
         if let Some(entry) = entries
             .iter_mut()
             .find(|e| e.is(namespace, selector, topology_key, eligible))
@@ -92,12 +113,53 @@ impl SpreadCounts {
         domains
     }
 
+    /// The pods `selector` picks in `namespace` per node name of `nodes` (the cycle's node
+    /// list); counted by `count` the first time in the batch, None when it cannot count them
+    /// from the index (then nothing is kept).
+    pub fn by_node(
+        &self,
+        (namespace, selector): (Sym, &LabelSelector),
+        nodes: &[Arc<NodeInfo>],
+        count: impl FnOnce() -> Option<DomainCounts>,
+    ) -> Option<Arc<DomainCounts>> {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = kept
+            .by_node
+            .iter()
+            .find(|e| e.namespace == namespace && e.selector == *selector)
+        {
+            return Some(entry.counts.clone());
+        }
+        let counts = Arc::new(count()?);
+        if kept.by_node.len() < MAX_ENTRIES {
+            kept.by_node.push(ByNode {
+                namespace,
+                selector: selector.clone(),
+                names: nodes
+                    .iter()
+                    .map(|n| n.node.as_ref().map(|r| r.name))
+                    .collect(),
+                counts: counts.clone(),
+            });
+        }
+        Some(counts)
+    }
+
     fn count(&self, pod: &PodRecord, at: usize, node_labels: &Labels, delta: i64) {
         if pod.deleting {
             return;
         }
-        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for e in entries.iter_mut() {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for e in &mut kept.by_node {
+            let name = e.names.get(at).copied().flatten();
+            if let Some(name) = name
+                && e.namespace == pod.namespace
+                && e.selector.matches(&pod.labels)
+            {
+                bump(Arc::make_mut(&mut e.counts), name, delta);
+            }
+        }
+        for e in &mut kept.entries {
             if e.namespace != pod.namespace
                 || !e.eligible.nodes.get(at).copied().unwrap_or(false)
                 || !e.selector.matches(&pod.labels)
@@ -108,15 +170,18 @@ impl SpreadCounts {
                 continue;
             };
             // Copied only if a pod's cycle still holds the counts it read.
-            let counts = Arc::make_mut(&mut e.counts);
-            let n = counts.entry(value).or_default();
-            *n += delta;
-            // A domain without pods is absent, as a fresh count leaves it.
-            if *n == 0 {
-                counts.remove(&value);
-            }
+            bump(Arc::make_mut(&mut e.counts), value, delta);
             e.least = None;
         }
+    }
+}
+
+fn bump(counts: &mut DomainCounts, key: Sym, delta: i64) {
+    let n = counts.entry(key).or_default();
+    *n += delta;
+    // A domain without pods is absent, as a fresh count leaves it.
+    if *n == 0 {
+        counts.remove(&key);
     }
 }
 
@@ -177,5 +242,27 @@ mod tests {
         });
         counts.get(key, &other, &mut first);
         assert_eq!(computed, 2);
+    }
+
+    #[test]
+    fn counts_by_node_name_follow_placements() {
+        let counts = SpreadCounts::default();
+        let nodes: Vec<Arc<NodeInfo>> = ["a", "b"]
+            .iter()
+            .map(|n| Arc::new(crate::testutil::node(n, 1000, 1 << 30).build()))
+            .collect();
+        let web = match_labels(&[("app", "web")]);
+        let key = (pod("x").namespace, &web);
+        let first = counts.by_node(key, &nodes, || Some(DomainCounts::default()));
+        assert_eq!(first.map(|c| c.len()), Some(0));
+        let mut p = pod("p");
+        p.labels = Labels::from_pairs([("app", "web")]);
+        counts.add_pod(&p, &Namespaces::default(), 1, &Labels::default());
+        counts.add_pod(&pod("other"), &Namespaces::default(), 0, &Labels::default());
+        let kept = counts.by_node(key, &nodes, || unreachable!());
+        assert_eq!(kept.map(|c| c.get(&sym("b")).copied()), Some(Some(1)));
+        // Nothing to look pods up by: nothing kept for that selector.
+        let any = LabelSelector::All(Box::default());
+        assert!(counts.by_node((key.0, &any), &nodes, || None).is_none());
     }
 }

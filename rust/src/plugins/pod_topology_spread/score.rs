@@ -4,14 +4,17 @@
 //! left out of the ranking and score 0.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::CoreResult;
 use crate::framework::cycle_state::{FilterStates, PluginState};
+use crate::framework::index_view::IndexView;
 use crate::framework::plugin::{MAX_NODE_SCORE, Plugin, PodContext, PreScore, Prepared, Score};
 use crate::framework::spec::ProfileSpec;
 use crate::intern::{Sym, sym};
 use crate::plugins::pod_topology_spread::constraints::{self, SpreadDefaults};
-use crate::plugins::pod_topology_spread::filter::domain_counts;
+use crate::plugins::pod_topology_spread::counts::SpreadCounts;
+use crate::plugins::pod_topology_spread::filter::{DomainCounts, domain_counts};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::spread::{HOSTNAME_KEY, SpreadConstraint, WhenUnsatisfiable, has_all_keys};
@@ -42,21 +45,30 @@ struct Constraint {
     counts: HashMap<Sym, i64, ahash::RandomState>,
     weight: f64,
     per_node: bool,
-    /// For the hostname key with an index: selected pods per node name (else counted on the
-    /// node when scored).
-    by_node: Option<HashMap<Sym, i64, ahash::RandomState>>,
+    /// For the hostname key with an index: selected pods per node name, as the batch keeps
+    /// them (else counted on the node when scored).
+    by_node: Option<Arc<DomainCounts>>,
 }
 
-/// Selected pods per node name, from the pods the selector can match; None when the selector
-/// has nothing to look pods up by.
-fn counts_by_node(
-    ctx: &PodContext<'_>,
-    c: &SpreadConstraint,
-) -> Option<HashMap<Sym, i64, ahash::RandomState>> {
+/// Selected pods per node name as the batch's counts stand; counted the first time from the
+/// pods the selector can match. None without an index, or when the selector has nothing to look
+/// pods up by.
+fn counts_by_node(ctx: &PodContext<'_>, c: &SpreadConstraint) -> Option<Arc<DomainCounts>> {
     let view = ctx.index?;
+    let key = (ctx.pod.namespace, &c.selector);
+    view.batch
+        .follow::<SpreadCounts>()
+        .by_node(key, ctx.nodes, || count_by_node(ctx, view, c))
+}
+
+fn count_by_node(
+    ctx: &PodContext<'_>,
+    view: &IndexView<'_>,
+    c: &SpreadConstraint,
+) -> Option<DomainCounts> {
     let namespace = ctx.pod.namespace;
     let buckets = view.pods.candidates(&[namespace], &c.selector)?;
-    let mut out: HashMap<Sym, i64, ahash::RandomState> = HashMap::default();
+    let mut out = DomainCounts::default();
     for placed in buckets.into_iter().flat_map(|pods| pods.values()) {
         let p = &placed.pod;
         if p.namespace != namespace || p.deleting || !c.selector.matches(&p.labels) {
