@@ -7,9 +7,11 @@ replicas spread over zones is the case PodTopologySpread's per-batch counts
 nodes (three zones), then ``PENDING`` more decided in batches of ``BATCH`` with a zone
 constraint (maxSkew 1, DoNotSchedule) selecting them all, under the default profile. Prints one
 JSON line: process CPU (user + sys, every thread) per decision over snapshot, schedule and
-assume, and a SHA-256 of the decisions (uid, code, node, score) to compare builds by.
+assume, and a SHA-256 of the decisions (uid, code, node, score) to compare builds by. A fifth
+argument ``host`` adds a ``kubernetes.io/hostname`` constraint, ScheduleAnyway (maxSkew 1),
+which PreScore counts per node.
 
-    .venv/bin/python bench/spread_selector.py NODES BOUND PENDING BATCH
+    .venv/bin/python bench/spread_selector.py NODES BOUND PENDING BATCH [host]
 
 (A/B: ``PYTHONPATH`` naming a copy of ``python/`` holding the other build's ``_core``.)
 """
@@ -28,14 +30,19 @@ from podium.benchmarks.profiles import default_profile
 
 ZONE = "topology.kubernetes.io/zone"
 ZONES = ("za", "zb", "zc")
-SPREAD = [
-    {
-        "maxSkew": 1,
-        "topologyKey": ZONE,
-        "whenUnsatisfiable": "DoNotSchedule",
-        "labelSelector": {"matchLabels": {"app": "big"}},
-    }
-]
+SELECTOR = {"matchLabels": {"app": "big"}}
+ZONE_SPREAD = {
+    "maxSkew": 1,
+    "topologyKey": ZONE,
+    "whenUnsatisfiable": "DoNotSchedule",
+    "labelSelector": SELECTOR,
+}
+HOST_SPREAD = {
+    "maxSkew": 1,
+    "topologyKey": "kubernetes.io/hostname",
+    "whenUnsatisfiable": "ScheduleAnyway",
+    "labelSelector": SELECTOR,
+}
 
 
 def _event(obj: dict[str, Any]) -> bytes:
@@ -56,7 +63,7 @@ def _node(i: int) -> dict[str, Any]:
     }
 
 
-def _pod(name: str, node: str | None = None) -> dict[str, Any]:
+def _pod(name: str, spread: list[dict[str, Any]], node: str | None = None) -> dict[str, Any]:
     container = {
         "name": "c",
         "image": "app",
@@ -65,7 +72,7 @@ def _pod(name: str, node: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "schedulerName": "podium",
         "containers": [container],
-        "topologySpreadConstraints": SPREAD,
+        "topologySpreadConstraints": spread,
     }
     if node is not None:
         spec["nodeName"] = node
@@ -76,16 +83,17 @@ def _pod(name: str, node: str | None = None) -> dict[str, Any]:
     }
 
 
-def main(nodes: int, bound: int, pending: int, batch: int) -> dict[str, Any]:
+def main(nodes: int, bound: int, pending: int, batch: int, host: bool) -> dict[str, Any]:
+    spread = [ZONE_SPREAD, HOST_SPREAD] if host else [ZONE_SPREAD]
     rng = random.Random(1)
     state = core.ClusterState(["podium"])
     for i in range(nodes):
         state.apply_event(core.Kind.NODE, _event(_node(i)))
     for i in range(bound):
-        state.apply_event(core.Kind.POD, _event(_pod(f"b{i}", f"n{rng.randrange(nodes)}")))
+        state.apply_event(core.Kind.POD, _event(_pod(f"b{i}", spread, f"n{rng.randrange(nodes)}")))
     uids = [f"p{i}" for i in range(pending)]
     for uid in uids:
-        state.apply_event(core.Kind.POD, _event(_pod(uid)))
+        state.apply_event(core.Kind.POD, _event(_pod(uid, spread)))
     profile = core.Profile(default_profile().spec)
     digest = hashlib.sha256()
     cpu = 0.0
@@ -104,6 +112,7 @@ def main(nodes: int, bound: int, pending: int, batch: int) -> dict[str, Any]:
         "bound": bound,
         "pending": pending,
         "batch": batch,
+        "host": host,
         "placed": placed,
         "cpu_us_per_decision": cpu / len(uids) * 1e6,
         "decisions_sha256": digest.hexdigest(),
@@ -111,4 +120,6 @@ def main(nodes: int, bound: int, pending: int, batch: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*(int(a) for a in sys.argv[1:5]))))
+    sizes = [int(a) for a in sys.argv[1:5]]
+    host = sys.argv[5:6] == ["host"]
+    print(json.dumps(main(sizes[0], sizes[1], sizes[2], sizes[3], host)))
