@@ -65,8 +65,6 @@ impl Entry {
 struct ByNode {
     namespace: Sym,
     selector: LabelSelector,
-    /// The node name at each position of the cycle's node list.
-    names: Vec<Option<Sym>>,
     counts: Arc<DomainCounts>,
 }
 
@@ -74,6 +72,9 @@ struct ByNode {
 struct Kept {
     entries: Vec<Entry>,
     by_node: Vec<ByNode>,
+    /// The node name at each position of the batch's node list, for `by_node` (taken once: a
+    /// batch's node lists, held or not, have the same nodes at the same positions).
+    names: Vec<Option<Sym>>,
 }
 
 /// The batch's counts: one entry per (namespace, selector, topology key, eligible nodes), and
@@ -132,13 +133,15 @@ impl SpreadCounts {
         }
         let counts = Arc::new(count()?);
         if kept.by_node.len() < MAX_ENTRIES {
+            if kept.names.is_empty() {
+                kept.names = nodes
+                    .iter()
+                    .map(|n| n.node.as_ref().map(|r| r.name))
+                    .collect();
+            }
             kept.by_node.push(ByNode {
                 namespace,
                 selector: selector.clone(),
-                names: nodes
-                    .iter()
-                    .map(|n| n.node.as_ref().map(|r| r.name))
-                    .collect(),
                 counts: counts.clone(),
             });
         }
@@ -150,8 +153,13 @@ impl SpreadCounts {
             return;
         }
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for e in &mut kept.by_node {
-            let name = e.names.get(at).copied().flatten();
+        let Kept {
+            entries,
+            by_node,
+            names,
+        } = &mut *kept;
+        let name = names.get(at).copied().flatten();
+        for e in by_node.iter_mut() {
             if let Some(name) = name
                 && e.namespace == pod.namespace
                 && e.selector.matches(&pod.labels)
@@ -159,7 +167,7 @@ impl SpreadCounts {
                 bump(Arc::make_mut(&mut e.counts), name, delta);
             }
         }
-        for e in &mut kept.entries {
+        for e in entries.iter_mut() {
             if e.namespace != pod.namespace
                 || !e.eligible.nodes.get(at).copied().unwrap_or(false)
                 || !e.selector.matches(&pod.labels)
