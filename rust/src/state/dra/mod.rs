@@ -433,8 +433,8 @@ impl Dra {
         informer: Option<Arc<Claim>>,
         allocation: &ClaimAllocation,
     ) {
-        let inv = self.inventory();
-        let in_use = self.in_use();
+        // Derived before the claim is shown allocated: counted below, once.
+        drop(self.in_use());
         let mut shown = (**claim).clone();
         shown.allocation = Some(allocation.to_allocation());
         let shown = Arc::new(shown);
@@ -448,14 +448,34 @@ impl Dra {
             },
         );
         // Kept in step rather than rebuilt: a batch assumes after every placement.
-        let mut updated = (*in_use).clone();
-        for d in &allocation.devices {
-            updated.add(&inv, d);
+        self.update_in_use(|in_use, inv| {
+            for d in &allocation.devices {
+                in_use.add(inv, d);
+            }
+        });
+        self.extended_claims = Arc::default();
+    }
+
+    /// Changes the ledger already derived: in place when nothing else holds it (the cache's
+    /// after its first assumption since a snapshot: no chunk is copied again), else on a copy
+    /// in a cell of its own (copies share the one they were made with).
+    fn update_in_use(&mut self, change: impl FnOnce(&mut InUse, &Inventory)) {
+        let inv = self.inventory();
+        if let Some(in_use) = Arc::get_mut(&mut self.in_use)
+            .and_then(OnceLock::get_mut)
+            .and_then(Arc::get_mut)
+        {
+            change(in_use, &inv);
+            return;
         }
+        let Some(in_use) = self.in_use.get() else {
+            return;
+        };
+        let mut updated = (**in_use).clone();
+        change(&mut updated, &inv);
         let cell = OnceLock::new();
         let _ = cell.set(Arc::new(updated));
         self.in_use = Arc::new(cell);
-        self.extended_claims = Arc::default();
     }
 
     /// Unreserve (a failed binding): the claim shows what the informer last showed again (or
@@ -590,25 +610,22 @@ impl Dra {
         }
         // Not derived yet (or dropped with a slice change): derived from every claim on use,
         // in a cell of its own (copies share the one they were made with).
-        let Some(in_use) = self.in_use.get() else {
+        if self.in_use.get().is_none() {
             self.in_use = Arc::default();
             return;
-        };
-        let inv = self.inventory();
-        let mut updated = (**in_use).clone();
-        if let Some(old) = before.as_ref().and_then(|c| c.allocation.as_ref()) {
-            for d in &old.devices {
-                updated.remove(&inv, d);
-            }
         }
-        if let Some(new) = after.as_ref().and_then(|c| c.allocation.as_ref()) {
-            for d in &new.devices {
-                updated.add(&inv, d);
+        self.update_in_use(|in_use, inv| {
+            if let Some(old) = before.as_ref().and_then(|c| c.allocation.as_ref()) {
+                for d in &old.devices {
+                    in_use.remove(inv, d);
+                }
             }
-        }
-        let cell = OnceLock::new();
-        let _ = cell.set(Arc::new(updated));
-        self.in_use = Arc::new(cell);
+            if let Some(new) = after.as_ref().and_then(|c| c.allocation.as_ref()) {
+                for d in &new.devices {
+                    in_use.add(inv, d);
+                }
+            }
+        });
     }
 
     /// The end of a relist of DeviceClasses: drops those it did not see.
@@ -750,6 +767,40 @@ mod tests {
 
     fn shown_allocated(dra: &Dra, name: &str) -> bool {
         matches!(dra.claim(sym("ns"), sym(name)), Some(Ok(c)) if c.allocation.is_some())
+    }
+
+    #[test]
+    fn a_ledger_nothing_else_holds_is_changed_in_place() {
+        let mut dra = Dra::default();
+        apply(
+            &mut dra,
+            Kind::ResourceSlice,
+            &gpu_node_slice("n0", 2, 1),
+            false,
+        );
+        for name in ["c", "d"] {
+            apply(
+                &mut dra,
+                Kind::ResourceClaim,
+                &aligned_claim("ns", name, 1),
+                false,
+            );
+        }
+        let snapshot = dra.clone();
+        dra.assume(sym("ns"), sym("c"), &allocation("uid-ns-c", &["gpu-0"]))
+            .unwrap();
+        // No copy holds the ledger now: the next assumption writes it where it is.
+        let ledger = Arc::as_ptr(&dra.in_use());
+        dra.assume(sym("ns"), sym("d"), &allocation("uid-ns-d", &["gpu-1"]))
+            .unwrap();
+        assert_eq!(Arc::as_ptr(&dra.in_use()), ledger, "not copied");
+        let (gpu0, gpu1) = (0, 1);
+        assert!(dra.in_use().dedicated(gpu0) && dra.in_use().dedicated(gpu1));
+        let seen = snapshot.in_use();
+        assert!(
+            !seen.dedicated(gpu0) && !seen.dedicated(gpu1),
+            "a copy keeps what it saw"
+        );
     }
 
     #[test]
