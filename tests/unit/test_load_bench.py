@@ -3,14 +3,24 @@ byte-level parsing and bodies, the targets and the ceiling-beaten flags. No apis
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from podium.benchmarks.ceiling import binding, pod_keys, read_kubeconfig
+from podium.benchmarks.ceiling import (
+    Binder,
+    Endpoint,
+    Reporter,
+    binding,
+    pod_keys,
+    read_kubeconfig,
+)
 from podium.benchmarks.e2e_load import (
     BACKLOG,
     RATE,
@@ -19,6 +29,7 @@ from podium.benchmarks.e2e_load import (
     LoadOptions,
     LoadReport,
     _summarise,
+    case_namespace,
     grace_seconds,
     lease_seconds,
     node_state,
@@ -339,6 +350,15 @@ def test_rounds_stand_for_a_ceiling_by_its_fastest_and_a_scheduler_by_its_median
     assert report.case(KUBE_SCHEDULER, "plain", BACKLOG) is None
 
 
+def test_each_round_of_a_case_has_its_own_namespace() -> None:
+    names = {
+        case_namespace("0ef698a2", CaseResult(PODIUM, DEEP_QUEUE, BACKLOG, pods=8, round=r))
+        for r in range(3)
+    }
+    assert len(names) == 3
+    assert "bench-0ef698a2-podium-deep-queue-backlog-r1" in names
+
+
 def test_an_incomplete_case_is_not_measured() -> None:
     report = _report({(CEILING, "plain", BACKLOG): (300, 500), (PODIUM, "plain", BACKLOG): (1, 1)})
     report.cases[1].status = "incomplete"
@@ -364,3 +384,56 @@ def test_node_state_says_what_a_node_waits_for() -> None:
     assert node_state(node) == "tainted node.kubernetes.io/not-ready"
     node["spec"]["taints"] = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
     assert node_state(node) == READY
+
+
+class _Response:
+    status = 201
+
+    async def read(self) -> bytes:
+        return b"{}"
+
+
+class _Session:
+    """Records each request's path when it is sent; every request yields to the loop first."""
+
+    def __init__(self, expected: int) -> None:
+        self.sent: list[str] = []
+        self.expected = expected
+        self.all_sent = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def request(self, method: str, url: str, **_: object) -> AsyncIterator[_Response]:
+        self.sent.append(f"{method} {url.rsplit('/', 1)[-1]}")
+        if len(self.sent) >= self.expected:
+            self.all_sent.set()
+        await asyncio.sleep(0)
+        yield _Response()
+
+    def post(self, url: str, **kwargs: object) -> contextlib.AbstractAsyncContextManager[_Response]:
+        return self.request("POST", url, **kwargs)
+
+
+async def test_the_reporting_ceilings_reports_wait_while_any_bind_is_queued_or_in_flight() -> None:
+    session = _Session(expected=3 + 3 + 2)  # 3 binds, 3 Scheduled, 1 FailedScheduling, 1 patch
+    endpoint = Endpoint("https://apiserver", None, False)
+    idle = asyncio.Event()
+    reporter = Reporter(session, endpoint, 2, idle)  # type: ignore[arg-type]
+    binder = Binder(session, endpoint, ["n0", "n1"], reporter, idle)  # type: ignore[arg-type]
+    reporter.unschedulable("ns", "big")  # an event and a condition, queued before any bind
+    for i in range(3):
+        binder.add("ns", f"p-{i}")
+    tasks = [
+        asyncio.create_task(binder.worker()),
+        asyncio.create_task(reporter.event_writer()),
+        asyncio.create_task(reporter.condition_writer()),
+    ]
+    try:
+        async with asyncio.timeout(5):
+            await session.all_sent.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert session.sent[:3] == ["POST binding"] * 3
+    assert sorted(session.sent[3:]) == ["PATCH status"] + ["POST events"] * 4
+    assert binder.bound == 3

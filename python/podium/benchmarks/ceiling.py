@@ -8,7 +8,10 @@ ceiling and a scheduler is what deciding costs. The extra work is: a ``Scheduled
 (``events.k8s.io/v1``) per bound pod, four writers as podium's recorder; for each pod it must
 leave pending (``--report-label-selector``), a ``FailedScheduling`` event and a
 ``PodScheduled=False`` condition; and list+watch of every pod and node, as a scheduler's
-informers do (what it reads is dropped: the apiserver's cost is the point).
+informers do (what it reads is dropped: the apiserver's cost is the point). Its reports wait
+while any bind is queued or in flight: of every order of the same writes, the one that binds
+fastest, so it stays a ceiling for any scheduler that writes them (a scheduler's own event
+writers may keep pace with its binds or fall behind them; how far is theirs to choose).
 
 Made to be a ceiling, not a scheduler: it lists the pods already pending once, then watches for
 new ones; it finds a pod's name and namespace with one regular expression over the raw bytes
@@ -116,10 +119,15 @@ class Binder:
         endpoint: Endpoint,
         nodes: Sequence[str],
         reporter: Reporter | None = None,
+        idle: asyncio.Event | None = None,
     ) -> None:
         if not nodes:
             raise ValueError("the bind ceiling needs at least one node")
         self._reporter = reporter
+        # Set while no bind is queued or in flight: the reporter's writers wait for it.
+        self.idle = idle if idle is not None else asyncio.Event()
+        self.idle.set()
+        self._pending = 0
         self._session = session
         self._endpoint = endpoint
         self._next_node = itertools.cycle(nodes)
@@ -132,6 +140,8 @@ class Binder:
         if (namespace, name) in self._seen:
             return
         self._seen.add((namespace, name))
+        self._pending += 1
+        self.idle.clear()
         self._queue.put_nowait((namespace, name, next(self._next_node)))
 
     async def worker(self) -> None:
@@ -154,6 +164,10 @@ class Binder:
             except (aiohttp.ClientError, TimeoutError) as error:
                 self.failed += 1
                 log.warning("bind %s: %r", path, error)
+            finally:
+                self._pending -= 1
+                if not self._pending:
+                    self.idle.set()
 
 
 # As podium's event recorder and condition writer: four requests in flight each.
@@ -196,7 +210,14 @@ def unschedulable_condition(message: str) -> bytes:
 class Reporter:
     """The writes beside the Binding: events and conditions, each from its own queue."""
 
-    def __init__(self, session: aiohttp.ClientSession, endpoint: Endpoint, nodes: int) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        nodes: int,
+        binds_idle: asyncio.Event,
+    ) -> None:
+        self._binds_idle = binds_idle
         self._session = session
         self._endpoint = endpoint
         self._nodes = nodes
@@ -233,7 +254,10 @@ class Reporter:
     ) -> None:
         headers = {**self._endpoint.headers, "Content-Type": content_type}
         while True:
+            await self._binds_idle.wait()
             path, body = await queue.get()
+            # Binds that came while this writer waited for work still go first.
+            await self._binds_idle.wait()
             try:
                 async with self._session.request(
                     method,
@@ -369,8 +393,9 @@ async def run(args: argparse.Namespace) -> None:
     connector = aiohttp.TCPConnector(limit=args.connections + writers + 6, ttl_dns_cache=None)
     async with aiohttp.ClientSession(connector=connector) as session:
         nodes = await node_names(session, endpoint, args.node_selector)
-        reporter = Reporter(session, endpoint, len(nodes)) if args.report else None
-        binder = Binder(session, endpoint, nodes, reporter)
+        binds_idle = asyncio.Event()
+        reporter = Reporter(session, endpoint, len(nodes), binds_idle) if args.report else None
+        binder = Binder(session, endpoint, nodes, reporter, binds_idle)
         selector = f"spec.schedulerName={args.scheduler_name},spec.nodeName="
         query = {"fieldSelector": selector}
         if args.label_selector:

@@ -460,6 +460,13 @@ class _Case:
     times: CaseTimes = field(default_factory=CaseTimes)
 
 
+def case_namespace(run_id: str, case: CaseResult) -> str:
+    """The namespace of ``case``: its own in each round, as the last round's may still be
+    being deleted (the namespace controller empties it first)."""
+    name = f"bench-{run_id}-{case.scheduler}-{case.workload}-{case.mode}-r{case.round + 1}"
+    return name.replace("_", "-")
+
+
 async def _run_case(
     api: ApiClient,
     cluster: LiveCluster,
@@ -470,7 +477,7 @@ async def _run_case(
     binaries: Binaries | None,
     progress: Progress | None,
 ) -> None:
-    namespace = f"bench-{run_id}-{case.scheduler}-{case.workload}-{case.mode}".replace("_", "-")
+    namespace = case_namespace(run_id, case)
     scheduler_name = f"bench-{case.scheduler}-{run_id}"
     await request_bytes(api, "POST", "/api/v1/namespaces", body={"metadata": {"name": namespace}})
     server = scheduler_process(
