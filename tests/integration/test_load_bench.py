@@ -36,6 +36,7 @@ async def test_every_scheduler_binds_every_workload_and_the_report_is_written(
         churn_jobs_per_s=2.0,
         churn_run_for="1s",
         case_timeout=90.0,
+        schedulers=SCHEDULERS,
     )
     report = await run_load(options, cluster=live_cluster, binaries=binaries)
 

@@ -291,11 +291,11 @@ def load_command(
         str,
         typer.Option(
             help="Schedulers, of: ceiling, reporting-ceiling (the ceiling that also writes "
-            "events and conditions and watches pods and nodes, as every scheduler does), "
-            "kube-scheduler, podium; each workload and mode runs by them in this order, back "
-            "to back."
+            "events and conditions and watches pods and nodes, as every scheduler does; not "
+            "by default: not yet a ceiling), kube-scheduler, podium; each workload and mode "
+            "runs by them in this order, back to back."
         ),
-    ] = "ceiling,reporting-ceiling,kube-scheduler,podium",
+    ] = "ceiling,kube-scheduler,podium",
     case_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds a case may take from its clock's start.")
     ] = 180.0,

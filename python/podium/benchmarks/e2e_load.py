@@ -33,7 +33,7 @@ from podium.benchmarks.e2e_pods import (
 )
 from podium.benchmarks.e2e_schedulers import (
     CEILINGS,
-    SCHEDULERS,
+    DEFAULT_SCHEDULERS,
     TITLES,
     ClientLimits,
     scheduler_process,
@@ -108,7 +108,7 @@ class LoadOptions:
     rate: float = 200.0  # pods/s created in "rate" mode
     workloads: tuple[str, ...] = DEFAULT_WORKLOADS
     modes: tuple[str, ...] = DEFAULT_MODES
-    schedulers: tuple[str, ...] = SCHEDULERS
+    schedulers: tuple[str, ...] = DEFAULT_SCHEDULERS
     create_concurrency: int = 64  # creation requests in flight
     case_timeout: float = 180.0  # seconds from the first creation before a case gives up
     node_lease_seconds: int | None = None  # None: lease_seconds(nodes)

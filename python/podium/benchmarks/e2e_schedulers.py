@@ -21,6 +21,9 @@ REPORTING_CEILING = "reporting-ceiling"
 KUBE_SCHEDULER = "kube-scheduler"
 PODIUM = "podium"
 SCHEDULERS = (CEILING, REPORTING_CEILING, KUBE_SCHEDULER, PODIUM)
+# The reporting ceiling is asked for by name: it measured below podium in every workload of
+# its first runs, so it is not yet the ceiling its name promises (bench/README.md).
+DEFAULT_SCHEDULERS = (CEILING, KUBE_SCHEDULER, PODIUM)
 CEILINGS = (CEILING, REPORTING_CEILING)
 TITLES = {
     CEILING: "bind ceiling",
