@@ -16,8 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::framework::batch_state::FollowsPlacements;
 use crate::intern::Sym;
-use crate::plugins::pod_topology_spread::domains::Eligible;
-use crate::plugins::pod_topology_spread::filter::{DomainCounts, Domains};
+use crate::plugins::pod_topology_spread::domains::{DomainCounts, Domains, Eligible};
 use crate::state::label_selector::LabelSelector;
 use crate::state::labels::Labels;
 use crate::state::namespaces::Namespaces;

@@ -3,7 +3,7 @@
 //! within a batch) and on the few pod fields the inclusion policies read, so pods of one
 //! workload share one entry instead of each walking every node.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -80,6 +80,37 @@ fn compute(
     Eligible {
         nodes: eligible,
         domains: values.len(),
+    }
+}
+
+/// Selected pods per topology domain.
+pub type DomainCounts = HashMap<Sym, i64, ahash::RandomState>;
+
+/// The selected pods per eligible domain of one constraint.
+pub struct Domains {
+    /// Pods per domain; an eligible domain missing here has none.
+    pub counts: Arc<DomainCounts>,
+    /// How many eligible domains there are.
+    pub domains: usize,
+    /// `min()`, when already known (kept with the batch's counts).
+    pub least: Option<i64>,
+}
+
+impl Domains {
+    /// The count of the least populated eligible domain (i64::MAX when there is none).
+    pub fn min(&self) -> i64 {
+        self.least
+            .unwrap_or_else(|| least(&self.counts, self.domains))
+    }
+}
+
+pub(crate) fn least(counts: &DomainCounts, domains: usize) -> i64 {
+    if domains == 0 {
+        i64::MAX
+    } else if counts.len() < domains {
+        0
+    } else {
+        counts.values().copied().min().unwrap_or(0)
     }
 }
 

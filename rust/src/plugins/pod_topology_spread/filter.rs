@@ -6,7 +6,6 @@
 //! in step with the batch's placements), or in parallel over nodes without an index; Filter is a
 //! label lookup and a map lookup per constraint.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -22,7 +21,9 @@ use crate::framework::status::Status;
 use crate::intern::Sym;
 use crate::plugins::pod_topology_spread::constraints::{self, SpreadDefaults};
 use crate::plugins::pod_topology_spread::counts::SpreadCounts;
-use crate::plugins::pod_topology_spread::domains::{self, DomainCache};
+use crate::plugins::pod_topology_spread::domains::{
+    self, DomainCache, DomainCounts, Domains, least,
+};
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::spread::{SpreadConstraint, WhenUnsatisfiable, has_all_keys};
@@ -46,8 +47,6 @@ impl PodTopologySpread {
     }
 }
 
-pub type DomainCounts = HashMap<Sym, i64, ahash::RandomState>;
-
 #[derive(Clone)]
 struct Constraint {
     c: SpreadConstraint,
@@ -64,34 +63,6 @@ struct Constraint {
 
 struct State {
     constraints: Vec<Constraint>,
-}
-
-/// The selected pods per eligible domain of one constraint.
-pub struct Domains {
-    /// Pods per domain; an eligible domain missing here has none.
-    pub counts: Arc<DomainCounts>,
-    /// How many eligible domains there are.
-    pub domains: usize,
-    /// `min()`, when already known (kept with the batch's counts).
-    pub least: Option<i64>,
-}
-
-impl Domains {
-    /// The count of the least populated eligible domain (i64::MAX when there is none).
-    pub fn min(&self) -> i64 {
-        self.least
-            .unwrap_or_else(|| least(&self.counts, self.domains))
-    }
-}
-
-fn least(counts: &DomainCounts, domains: usize) -> i64 {
-    if domains == 0 {
-        i64::MAX
-    } else if counts.len() < domains {
-        0
-    } else {
-        counts.values().copied().min().unwrap_or(0)
-    }
 }
 
 /// A constraint's smallest count, 0 below its minDomains (as kube's `minMatchNum`); `least`:
