@@ -36,7 +36,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -307,6 +307,31 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
                 yield line
 
 
+async def _watch(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    path: str,
+    query: dict[str, str],
+    opened: asyncio.Event,
+) -> AsyncGenerator[bytes]:
+    """The lines of a watch of ``path`` from ``query``'s resourceVersion; ``opened`` is set once
+    the apiserver answers. Ends quietly when the connection drops (the caller watches again)."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+    async with session.get(
+        endpoint.server + path,
+        params={**query, "watch": "true"},
+        headers=endpoint.headers,
+        ssl=endpoint.ssl,
+        timeout=timeout,
+    ) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"watch {path}: HTTP {response.status}")
+        opened.set()
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async for line in _lines(response):
+                yield line
+
+
 async def feed(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
@@ -317,7 +342,6 @@ async def feed(
     """Lists the pending pods once (each to ``take``), then watches for more; re-lists if the
     watch expires."""
     path = "/api/v1/pods"
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     while True:
         listed = await _get(session, endpoint, path, **query)
         for namespace, name in pod_keys(listed):
@@ -325,31 +349,22 @@ async def feed(
         version = _RESOURCE_VERSION.search(listed)
         resource_version = version.group(1).decode() if version else "0"
         while True:
-            watch_query = {**query, "watch": "true", "resourceVersion": resource_version}
-            async with session.get(
-                endpoint.server + path,
-                params=watch_query,
-                headers=endpoint.headers,
-                ssl=endpoint.ssl,
-                timeout=timeout,
-            ) as response:
-                if response.status >= 300:
-                    raise RuntimeError(f"watch {path}: HTTP {response.status}")
-                opened.set()
-                gone = False
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async for line in _lines(response):
-                        event = _EVENT_TYPE.match(line)
-                        kind = event.group(1) if event else b""
-                        if kind == b"ERROR":
-                            gone = _HTTP_GONE in line
-                            break
-                        version = _RESOURCE_VERSION.search(line)
-                        if version:
-                            resource_version = version.group(1).decode()
-                        if kind == b"ADDED":
-                            for namespace, name in pod_keys(line):
-                                take(namespace, name)
+            gone = False
+            watch_query = {**query, "resourceVersion": resource_version}
+            watching = _watch(session, endpoint, path, watch_query, opened)
+            async with contextlib.aclosing(watching) as lines:  # a break closes the response
+                async for line in lines:
+                    event = _EVENT_TYPE.match(line)
+                    kind = event.group(1) if event else b""
+                    if kind == b"ERROR":
+                        gone = _HTTP_GONE in line
+                        break
+                    version = _RESOURCE_VERSION.search(line)
+                    if version:
+                        resource_version = version.group(1).decode()
+                    if kind == b"ADDED":
+                        for namespace, name in pod_keys(line):
+                            take(namespace, name)
             if gone:
                 break  # re-list
 
@@ -359,7 +374,6 @@ async def mirror(
 ) -> None:
     """An informer's load on the apiserver without its work: lists ``path`` a page at a time,
     then watches it from there, dropping what it reads; re-lists if the watch expires."""
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     while True:
         resource_version, token = "0", ""
         while True:
@@ -370,20 +384,11 @@ async def mirror(
             resource_version, token = listed.get("resourceVersion", "0"), listed.get("continue")
             if not token:
                 break
-        async with session.get(
-            endpoint.server + path,
-            params={"watch": "true", "resourceVersion": resource_version},
-            headers=endpoint.headers,
-            ssl=endpoint.ssl,
-            timeout=timeout,
-        ) as response:
-            if response.status >= 300:
-                raise RuntimeError(f"watch {path}: HTTP {response.status}")
-            opened.set()
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async for line in _lines(response):
-                    if line.startswith(b'{"type":"ERROR"'):
-                        break
+        query = {"resourceVersion": resource_version}
+        async with contextlib.aclosing(_watch(session, endpoint, path, query, opened)) as lines:
+            async for line in lines:
+                if line.startswith(b'{"type":"ERROR"'):
+                    break
 
 
 async def run(args: argparse.Namespace) -> None:
