@@ -22,6 +22,7 @@ from podium.plugins import PermitGate, PluginSet
 
 if TYPE_CHECKING:
     from podium._core import ClusterState, Decision, PendingPod, Profile, Snapshot
+    from podium.deferred_reports import DeferredReports
     from podium.metrics import Metrics
     from podium.post_filter import PostFilter
     from podium.sinks import BindSink, FailureSink, LeftoverClaims, Requeue
@@ -33,11 +34,6 @@ log = logging.getLogger(__name__)
 
 # Pods that fit nowhere, held back for the PostFilter.
 _Failed = list[tuple["Decision", "PendingPod"]]
-# How long a pod may wait for the controller-manager to make its ResourceClaims from their
-# templates before it is reported unschedulable (event and condition). The claims of a pod
-# usually follow it within a second; kube-scheduler's PreEnqueue reports nothing meanwhile, and
-# two writes per pod on an apiserver busy creating pods and claims slow everyone down.
-CLAIMS_PENDING_REPORT_SECONDS = 5.0
 
 
 class Decisions:
@@ -53,17 +49,15 @@ class Decisions:
         supervisor: Supervisor,
         tracer: trace.Tracer,
         metrics: Metrics | None,
+        reports: DeferredReports,
         claims: LeftoverClaims | None = None,
-        claims_pending_report: float = CLAIMS_PENDING_REPORT_SECONDS,
     ) -> None:
         """``supervisor``: whose group the Permit waits and the leftover claims' deletions
-        (``claims``) run in. ``claims_pending_report``: seconds a pod waits for its claims to
-        be made before it is reported."""
+        (``claims``) run in. ``reports``: where a pod waiting for its claims to be made has its
+        report put off."""
         self._state = state
         self._claims = claims
-        self._claims_pending_report = claims_pending_report
-        # Pods waiting for their claims to be made: the report due if they still wait then.
-        self._pending_reports: dict[str, asyncio.TimerHandle] = {}
+        self._reports = reports
         self._queue = queue
         self._binder = binder
         self._failures = failures
@@ -255,20 +249,16 @@ class Decisions:
         return ScheduleResult.UNSCHEDULABLE
 
     def _report_if_still_pending(self, uid: str, message: str) -> None:
-        """Reports the pod unschedulable (``message``) if its claims are still not made
-        ``claims_pending_report`` seconds from now (no controller makes them: a template is
-        missing, or no controller-manager runs)."""
-        if uid in self._pending_reports:
-            return
+        """Reports the pod unschedulable (``message``) if its claims are still not made a while
+        from now (no controller makes them: a template is missing, or no controller-manager
+        runs)."""
 
         def report() -> None:
-            del self._pending_reports[uid]
             pod = self._state.pending_pod(uid)
             if pod is not None and pod.claims_pending:
                 self._failures.unschedulable(pod, message)
 
-        loop = asyncio.get_running_loop()
-        self._pending_reports[uid] = loop.call_later(self._claims_pending_report, report)
+        self._reports.due(uid, report)
 
     def _delete_leftover_claim(self, pod: PendingPod) -> None:
         """DynamicResources' PostFilter: a claim made for the pod's extended resources in an

@@ -112,10 +112,13 @@ def split_gangs(pods: Iterable[T]) -> tuple[list[T], dict[GangKey, list[T]]]:
 
 @dataclass(frozen=True, slots=True)
 class Readiness:
-    """Whether a gang can be tried now; if not, the message its pods and group are told."""
+    """Whether a gang can be tried now; if not, the message its pods and group are told.
+    ``transient``: the wait usually ends by itself within moments (the group or its members
+    are still being created), so it is reported only if it lasts."""
 
     ready: bool
     message: str = ""
+    transient: bool = False
 
 
 def assess(
@@ -128,7 +131,9 @@ def assess(
     with the group, as the cache knows them (``pending`` among them)."""
     namespace, name = key
     if group is None:
-        return Readiness(False, f"PodGroup {namespace}/{name} not found; waiting for it")
+        return Readiness(
+            False, f"PodGroup {namespace}/{name} not found; waiting for it", transient=True
+        )
     if group.error:
         return Readiness(False, f"{group.error}; waiting for the PodGroup to be fixed")
     placed = sum(1 for m in members if m.node is not None and not m.terminal)
@@ -138,6 +143,7 @@ def assess(
             False,
             f"PodGroup {namespace}/{name}: waiting for members: {present} of minMember "
             f"{group.min_member} present",
+            transient=True,
         )
     return Readiness(True)
 

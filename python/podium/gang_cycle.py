@@ -2,21 +2,23 @@
 seeing the ones before it), assumed together before any bind starts, or all sent back with the
 reason; its PodGroup is told either way. A batch's gangs go to the core in one call.
 
-A gang with a member whose ResourceClaims are not made yet (from its templates, or not in the
-cache yet: ``PendingPod.claims_pending``) is not tried: kube's DynamicResources PreEnqueue would
-not have let that member in, so the gang could not be whole. Its members wait without a report
-(no FailedScheduling, no PodGroup status, no preemption) and without backoff: that member's
-update, or its claim's arrival, pops it and its gang along. They are reported only if the
-claims are still not made ``claims_pending_report`` seconds later, as a lone pod is."""
+A gang that cannot be tried yet waits untried: its PodGroup or some of its members not created
+yet (kube's GangScheduling PreEnqueue), or a member whose ResourceClaims are not made yet (from
+its templates, or not in the cache yet: ``PendingPod.claims_pending``; kube's DynamicResources
+PreEnqueue would not have let that member in, so the gang could not be whole). Its members wait
+without backoff: the group's events, a member's update or its claim's arrival pop it and its
+gang along. While the wait is one that usually ends by itself within moments, it is reported
+(FailedScheduling for the members, an event on the PodGroup, no preemption) only if the gang
+still cannot be tried a few seconds later (``podium.deferred_reports``); a PodGroup that is
+wrong is reported at once."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING
 
 from podium._core import Code, CoreError
-from podium.decisions import CLAIMS_PENDING_REPORT_SECONDS
 from podium.gang import assess, job_groups
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from podium._core import ClusterState, Decision, PendingPod, PodGroup, Profile, Snapshot
     from podium.core_calls import CoreCalls
     from podium.decisions import Decisions
+    from podium.deferred_reports import DeferredReports
     from podium.outcomes import CycleResult
     from podium.pods import GangKey
     from podium.sinks import FailureSink, GangSink, Judge, Requeue
@@ -44,19 +47,16 @@ class GangCycle:
         gangs: GangSink,
         calls: CoreCalls,
         decisions: Decisions,
-        claims_pending_report: float = CLAIMS_PENDING_REPORT_SECONDS,
+        reports: DeferredReports,
     ) -> None:
-        """``claims_pending_report``: seconds a gang waits for its members' claims to be made
-        before it is reported."""
+        """``reports``: where a gang that cannot be tried yet has its report put off."""
         self._state = state
         self._queue = queue
         self._failures = failures
         self._gangs = gangs
         self._calls = calls
         self._decisions = decisions
-        self._claims_pending_report = claims_pending_report
-        # Gangs waiting for members' claims to be made: the report due if they still wait then.
-        self._pending_reports: dict[GangKey, asyncio.TimerHandle] = {}
+        self._reports = reports
 
     async def place_all(
         self,
@@ -76,17 +76,17 @@ class GangCycle:
         for key, members in gangs.items():
             group = self._state.pod_group(*key)
             readiness = assess(key, group, members, self._state.group_members(*key))
-            if group is None or not readiness.ready:
+            if group is None or not readiness.ready or any(p.claims_pending for p in members):
                 for pod in members:
-                    self._failures.unschedulable(pod, readiness.message)
-                    # Until its own group's events (kube's GangScheduling PreEnqueue).
+                    # Until its own group's events (kube's GangScheduling PreEnqueue), or, for a
+                    # member whose claims are not made, its own update or claim (the queue parks
+                    # it so, without counting the attempt).
                     self._queue.requeue(pod, unschedulable=True, gang_incomplete=True)
                 result.unschedulable += len(members)
-                self._gangs.waiting(key, readiness.message, tried=False)
-                continue
-            if any(pod.claims_pending for pod in members):
-                self._wait_for_claims(key, members)
-                result.unschedulable += len(members)
+                if readiness.ready or readiness.transient:
+                    self._reports.due(key, functools.partial(self._report_if_still_waiting, key))
+                else:
+                    self._report(key, members, readiness.message)
                 continue
             # Every group is listed only for a gang with a job to balance.
             job = job_groups(group, self._state.pod_groups()) if group.job else [group.name]
@@ -107,34 +107,36 @@ class GangCycle:
                 snapshot, key, members, decisions, (profile, started, result, traced)
             )
 
-    def _wait_for_claims(self, key: GangKey, members: list[PendingPod]) -> None:
-        """The gang waits, untried, for its members' claims to be made (see the module's doc):
-        those members for their own update or claim (the queue parks them so, without counting
-        the attempt), the others with their gang (a member popped brings them along)."""
-        for pod in members:
-            self._queue.requeue(pod, unschedulable=True, gang_incomplete=True)
-        if key in self._pending_reports:
+    def _report(self, key: GangKey, pods: list[PendingPod], message: str) -> None:
+        for pod in pods:
+            self._failures.unschedulable(pod, message)
+        self._gangs.waiting(key, message, tried=False)
+
+    def _report_if_still_waiting(self, key: GangKey) -> None:
+        """The gang's report, put off a few seconds ago: made now if it still cannot be tried,
+        with what it waits for now (its members may have come meanwhile, and its claims not)."""
+        members = self._state.group_members(*key)
+        pods = [
+            pod
+            for pod in (self._state.pending_pod(m.uid) for m in members if m.node is None)
+            if pod is not None
+        ]
+        if not pods:
             return
-        uids = [pod.uid for pod in members]
-
-        def report() -> None:
-            del self._pending_reports[key]
-            pods = [p for p in map(self._state.pending_pod, uids) if p is not None]
-            waiting = [p for p in pods if p.claims_pending]
-            if not waiting:
-                return
+        readiness = assess(key, self._state.pod_group(*key), pods, members)
+        if not readiness.ready:
+            self._report(key, pods, readiness.message)
+            return
+        waiting = [pod for pod in pods if pod.claims_pending]
+        if waiting:
             namespace, name = key
-            message = (
+            first = waiting[0]
+            self._report(
+                key,
+                pods,
                 f"PodGroup {namespace}/{name}: waiting for the ResourceClaims of {len(waiting)} "
-                f"of {len(pods)} members to be made (pod {waiting[0].namespace}/"
-                f"{waiting[0].name} first)"
+                f"of {len(pods)} members to be made (pod {first.namespace}/{first.name} first)",
             )
-            for pod in pods:
-                self._failures.unschedulable(pod, message)
-            self._gangs.waiting(key, message, tried=False)
-
-        loop = asyncio.get_running_loop()
-        self._pending_reports[key] = loop.call_later(self._claims_pending_report, report)
 
     async def _record(
         self,

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 
 from podium.core_calls import CoreCalls
-from podium.decisions import CLAIMS_PENDING_REPORT_SECONDS, Decisions
+from podium.decisions import Decisions
+from podium.deferred_reports import WAIT_REPORT_SECONDS, DeferredReports
 from podium.gang import split_gangs
 from podium.gang_cycle import GangCycle
 from podium.outcomes import CycleResult, ScheduleResult
@@ -73,15 +74,16 @@ class Scheduler:
         reserving: frozenset[str] = frozenset(),
         supervisor: Supervisor | None = None,
         claims: LeftoverClaims | None = None,
-        claims_pending_report: float = CLAIMS_PENDING_REPORT_SECONDS,
+        wait_report: float = WAIT_REPORT_SECONDS,
     ) -> None:
         """``preempting``: the schedulerNames of the profiles with DefaultPreemption enabled;
         their pods that fit nowhere preempt through ``preemptor``. ``reserving``: those with
         whole-node reservations on; their whole-node pods that fit nowhere (and preempt
         nothing) get a node held through ``preemptor``. ``supervisor``: whose group the Permit
         waits run in (the leadership term's); one of its own, opened by ``run``, by default.
-        ``claims_pending_report``: seconds a pod or a gang waits for its ResourceClaims to be
-        made from their templates before it is reported unschedulable."""
+        ``wait_report``: seconds a pod or a gang that cannot be tried yet (its ResourceClaims
+        not made from their templates yet, its gang's members or PodGroup not created yet) waits
+        before it is reported unschedulable."""
         self._state = state
         self._queue = queue
         self._profiles = dict(profiles)
@@ -93,6 +95,7 @@ class Scheduler:
         self._supervisor = supervisor or Supervisor("scheduler")
         self._owns_supervisor = supervisor is None
         self._calls = CoreCalls(queue, self._tracer)
+        self._reports = DeferredReports(wait_report)
         post_filter = PostFilter(
             state=state,
             queue=queue,
@@ -113,8 +116,8 @@ class Scheduler:
             supervisor=self._supervisor,
             tracer=self._tracer,
             metrics=metrics,
+            reports=self._reports,
             claims=claims,
-            claims_pending_report=claims_pending_report,
         )
         self._gangs = GangCycle(
             state=state,
@@ -123,7 +126,7 @@ class Scheduler:
             gangs=gangs or NoGangs(),
             calls=self._calls,
             decisions=self._decisions,
-            claims_pending_report=claims_pending_report,
+            reports=self._reports,
         )
 
     async def run(self) -> None:
@@ -147,6 +150,9 @@ class Scheduler:
                         if self._queue.in_flight(pod.uid) and not self._state.is_assumed(pod.uid):
                             self._queue.requeue(pod, unschedulable=False)
         finally:
+            # Reports put off for pods and gangs are the term's: a replica that stopped
+            # scheduling writes none.
+            self._reports.cancel_all()
             if self._owns_supervisor:
                 await self._supervisor.stop()
             self._calls.restart()

@@ -18,7 +18,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from podium.config import default_config
-from podium.decisions import CLAIMS_PENDING_REPORT_SECONDS
+from podium.deferred_reports import WAIT_REPORT_SECONDS
 from podium.rawapi import request_bytes
 from podium.runner import Podium
 from podium.testing.dra import (
@@ -119,7 +119,7 @@ async def test_a_pod_is_not_reported_while_its_claim_follows_it_and_is_when_it_n
             await asyncio.sleep(1.0)
             await _make_claim(api, namespace, made, gpu_class)
             await _make_claim(api, namespace, late, gpu_class, status_first=True)
-            deadline = time.monotonic() + CLAIMS_PENDING_REPORT_SECONDS + 20
+            deadline = time.monotonic() + WAIT_REPORT_SECONDS + 20
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 stored = await _pods(api, namespace)
@@ -193,7 +193,7 @@ async def test_a_gang_waits_unreported_while_a_members_claim_follows_it(
             await _make_claim(api, namespace, made[1], gpu_class, status_first=True)
             # One member of the other gang gets its claim; the other's never comes.
             await _make_claim(api, namespace, never, gpu_class)
-            deadline = time.monotonic() + CLAIMS_PENDING_REPORT_SECONDS + 20
+            deadline = time.monotonic() + WAIT_REPORT_SECONDS + 20
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 stored = await _pods(api, namespace)
@@ -205,13 +205,14 @@ async def test_a_gang_waits_unreported_while_a_members_claim_follows_it(
         stored = await _pods(api, namespace)
         assert [stored[n]["spec"].get("nodeName") for n in ("made-0", "made-1")] == [node, node]
         events = await list_events(api, namespace)
-        failed = {
-            (e["regarding"]["kind"], e["regarding"]["name"])
+        warnings = [
+            (e["regarding"]["kind"], e["regarding"]["name"], e["reason"], e["note"])
             for e in events
-            if e["reason"] not in ("Scheduled",) and e["type"] == "Warning"
-        }
-        assert failed >= {("Pod", "never-0"), ("Pod", "never-1")}, failed
-        assert not {name for kind, name in failed if name.startswith("made")}, failed
+            if e["type"] == "Warning"
+        ]
+        failed = {(kind, name) for kind, name, _, _ in warnings}
+        assert failed >= {("Pod", "never-0"), ("Pod", "never-1")}, warnings
+        assert not {name for kind, name in failed if name.startswith("made")}, warnings
         for name in ("made-0", "made-1"):
             conditions = stored[name]["status"].get("conditions", [])
             assert not [c for c in conditions if c["status"] == "False"], conditions

@@ -354,9 +354,14 @@ async def test_without_the_workload_api_podium_runs_and_linked_pods_wait(
                     )
 
                 await until(settled, "the plain pod to bind and the linked one to wait", 60)
-                await podium.recorder.flush()
-                notes = await _notes(api, "default", "linked")
-                assert "PodGroup default/train not found; waiting for it" in notes, notes
+
+                # Reported once the PodGroup has stayed missing a few seconds.
+                async def reported() -> bool:
+                    await podium.recorder.flush()
+                    notes = await _notes(api, "default", "linked")
+                    return "PodGroup default/train not found; waiting for it" in notes
+
+                await until(reported, "the linked pod to be reported", 60)
 
 
 async def test_the_controller_manager_lifts_the_podgroup_protection_finalizer(

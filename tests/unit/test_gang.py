@@ -62,14 +62,21 @@ def test_split_keeps_singles_apart_and_groups_by_namespace() -> None:
 
 def test_a_gang_waits_for_its_group_and_its_members() -> None:
     key = ("ns", "g")
+    # A group or members still being created: reported only if the wait lasts (transient).
     missing = assess(key, None, [Pod("a")], [])
-    assert (missing.ready, missing.message) == (False, "PodGroup ns/g not found; waiting for it")
+    assert (missing.ready, missing.message, missing.transient) == (
+        False,
+        "PodGroup ns/g not found; waiting for it",
+        True,
+    )
+    # A bad group does not mend itself: reported at once.
     broken = assess(key, Group(error="PodGroup ns/g: spec.minMember: bad"), [Pod("a")], [])
-    assert not broken.ready and "spec.minMember" in broken.message
+    assert not broken.ready and not broken.transient and "spec.minMember" in broken.message
     short = assess(key, Group(), [Pod("a")], [Member("a"), Member("x", node="n1")])
-    assert (short.ready, short.message) == (
+    assert (short.ready, short.message, short.transient) == (
         False,
         "PodGroup ns/g: waiting for members: 2 of minMember 3 present",
+        True,
     )
     # Placed members count toward minMember: a replacement pod is tried alone.
     assert assess(key, Group(), [Pod("a")], [Member("x", "n1"), Member("y", "n2")]).ready

@@ -1,12 +1,15 @@
-"""Gang members with ResourceClaims, decided by the real core through the Scheduler: a gang with a
-member whose claim is not made yet waits untried and unreported, as a lone pod does (kube's
-DynamicResources PreEnqueue), and is reported only if the claim still is not made a while
-later; a member of a gang that fits nowhere has the claim an earlier attempt left for its
-extended resources deleted (kube's DynamicResources PostFilter), as a lone pod has."""
+"""Gangs decided by the real core through the Scheduler, where they cannot be tried yet: a gang
+with a member whose claim is not made yet, or short of its members or its PodGroup, waits
+untried and unreported, as kube-scheduler's PreEnqueue keeps such pods (DynamicResources,
+GangScheduling), and is reported, with what it waits for then, only if it still waits a while
+later; a malformed PodGroup is reported at once. A member of a gang that fits nowhere has the
+claim an earlier attempt left for its extended resources deleted (kube's DynamicResources
+PostFilter), as a lone pod has."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -114,7 +117,7 @@ def _scheduler(
         profiles={"podium": _core.Profile(ConfigProfile(scheduler_name="podium").core_spec())},
         gangs=gangs,
         claims=leftovers,
-        claims_pending_report=report_after,
+        wait_report=report_after,
     )
     return scheduler, queue, failures, gangs, binds, leftovers
 
@@ -168,6 +171,74 @@ async def test_a_gang_whose_claims_were_made_meanwhile_is_not_reported() -> None
     await asyncio.sleep(0.4)
     assert failures.messages == {}
     assert gangs.waiting_told == []
+
+
+async def test_a_gang_short_of_members_is_reported_only_if_it_stays_short() -> None:
+    """A job's controller creates its pods one by one: a gang tried while its members are still
+    coming is not reported; once it has stayed short past the delay, its members and group are
+    told how many are present then."""
+    state = _claims_cluster()
+    _apply(state, _core.Kind.POD, _member("first", "g", requests={"cpu": "1"}))
+    scheduler, queue, failures, gangs, binds, _ = _scheduler(state, report_after=0.2)
+
+    await scheduler.schedule_batch(state.pending())
+
+    assert (failures.messages, gangs.waiting_told, binds.submitted) == ({}, [], [])
+    assert queue.requeued == {"first": (True, True)}
+    await asyncio.sleep(0.4)
+    message = f"PodGroup {NS}/g: waiting for members: 1 of minMember 2 present"
+    assert failures.messages == {"first": message}
+    assert gangs.waiting_told == [((NS, "g"), message, False)]
+
+
+async def test_a_gang_whose_members_came_meanwhile_is_not_reported() -> None:
+    state = _claims_cluster()
+    _apply(state, _core.Kind.POD, _member("first", "g", requests={"cpu": "1"}))
+    scheduler, _, failures, gangs, binds, _ = _scheduler(state, report_after=0.2)
+    await scheduler.schedule_batch(state.pending())
+    _apply(state, _core.Kind.POD, _member("second", "g", requests={"cpu": "1"}))
+    await scheduler.schedule_batch(state.pending())
+    assert sorted(binds.submitted) == ["first", "second"]
+    await asyncio.sleep(0.4)
+    assert failures.messages == {}
+    assert [tried for _, _, tried in gangs.waiting_told] == []
+
+
+async def test_a_gang_whose_podgroup_is_missing_waits_and_a_malformed_one_is_reported_at_once() -> (
+    None
+):
+    state = _core.ClusterState(["podium"])
+    _apply(state, _core.Kind.NODE, make_node("node-0"))
+    bad = make_pod_group("bad", NS, min_member=1, rack="same")
+    bad["metadata"]["uid"] = "uid-bad"
+    change = state.apply_event(_core.Kind.POD_GROUP, orjson.dumps({"type": "ADDED", "object": bad}))
+    assert change.error is not None and "podium.dev/rack" in change.error
+    _apply(state, _core.Kind.POD, _member("orphan", "missing", requests={"cpu": "1"}))
+    _apply(state, _core.Kind.POD, _member("bad-0", "bad", requests={"cpu": "1"}))
+    scheduler, _, failures, gangs, _, _ = _scheduler(state, report_after=0.2)
+
+    await scheduler.schedule_batch(state.pending())
+
+    assert set(failures.messages) == {"bad-0"}
+    assert "metadata.annotations[podium.dev/rack]" in failures.messages["bad-0"]
+    assert [key for key, _, _ in gangs.waiting_told] == [(NS, "bad")]
+    await asyncio.sleep(0.4)
+    assert failures.messages["orphan"] == f"PodGroup {NS}/missing not found; waiting for it"
+
+
+async def test_reports_put_off_are_dropped_when_the_term_ends() -> None:
+    """A replica that stopped scheduling writes no report for what it saw while leading."""
+    state = _claims_cluster()
+    _apply(state, _core.Kind.POD, _member("first", "g", requests={"cpu": "1"}))
+    scheduler, _, failures, gangs, _, _ = _scheduler(state, report_after=0.2)
+    await scheduler.schedule_batch(state.pending())
+    term = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0.05)
+    term.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await term
+    await asyncio.sleep(0.4)
+    assert (failures.messages, gangs.waiting_told) == ({}, [])
 
 
 async def test_a_gang_member_that_fits_nowhere_has_its_leftover_claim_deleted() -> None:
