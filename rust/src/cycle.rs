@@ -443,6 +443,8 @@ impl Batch {
                 .add_pod(&pod, &data.namespaces, i, &record.labels);
         }
         data.pending.remove(&*pod.uid);
+        // Nor held by later batches or preemptions on this snapshot: it counts where placed.
+        data.nominated.remove(&*pod.uid);
         node.place(pod, allocation);
         self.touched.push(i);
     }

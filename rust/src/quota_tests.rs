@@ -328,3 +328,73 @@ fn pods_waiting_on_their_nominated_nodes_count_in_their_quota() {
         out.message
     );
 }
+
+#[test]
+fn a_nominee_placed_in_the_batch_counts_once_in_its_quota_when_the_snapshot_preempts() {
+    // b (min 2, max 2): b0, nominated to n0, is placed by the batch; b1 finds no room. On the
+    // same snapshot (PostFilter after the batch), b uses 1 of its 2: b1 may reclaim from a,
+    // which borrows 7. Counted placed and again as held, b0 would put b at its max.
+    let mut s = cluster(2, &[("team-a", 8, 16), ("team-b", 2, 2)]);
+    for i in 0..15 {
+        let node = if i < 7 { "n0" } else { "n1" };
+        pod(&mut s, "team-a", &format!("a{i:02}"), 1, Some(node));
+    }
+    pod(&mut s, "team-b", "b0", 1, None);
+    pod(&mut s, "team-b", "b1", 1, None);
+    s.nominate("b0", Some("n0")).unwrap();
+    let snap = s.snapshot();
+    let uids = ["b0".to_owned(), "b1".to_owned()];
+    let d = schedule_batch(&snap, &uids, &profile(), None);
+    assert_eq!(d[0].node.as_deref(), Some("n0"));
+    assert_eq!(d[1].code, Code::Unschedulable, "{}", d[1].message);
+    let out = crate::preemption::preempt(&snap, &uids[1..], &profile(), None);
+    assert_eq!(out.victims.len(), 1, "{}", out.message);
+
+    s.assume("b0", "n0", None).unwrap();
+    assert_eq!(reclaim(&s, "b1").victims.len(), 1, "as after the assume");
+}
+
+#[test]
+fn a_pod_the_snapshot_preempted_for_counts_in_its_quota_for_the_next_preemption() {
+    // b (min 1, max 1): b0's preemption nominates it, a PostFilter later on the same snapshot
+    // must count it in b's quota as CapacityScheduling counts nominated pods, and evict
+    // nothing for b1, which b's max refuses.
+    let mut s = cluster(2, &[("team-a", 8, 16), ("team-b", 1, 1)]);
+    for i in 0..16 {
+        let node = if i < 8 { "n0" } else { "n1" };
+        pod(&mut s, "team-a", &format!("a{i:02}"), 1, Some(node));
+    }
+    pod(&mut s, "team-b", "b0", 1, None);
+    pod(&mut s, "team-b", "b1", 1, None);
+    let snap = s.snapshot();
+    let first = crate::preemption::preempt(&snap, &["b0".to_owned()], &profile(), None);
+    assert_eq!(first.victims.len(), 1, "{}", first.message);
+    let out = crate::preemption::preempt(&snap, &["b1".to_owned()], &profile(), None);
+    assert!(out.victims.is_empty(), "{:?}", out.victims);
+    assert!(
+        out.message
+            .contains("quota team-b/quota: would exceed max nvidia.com/gpu (1/1 used"),
+        "{}",
+        out.message
+    );
+}
+
+#[test]
+fn a_nominee_the_snapshot_preempted_for_again_counts_once_in_its_quota() {
+    // b (min 2, max 2): b0, nominated by an earlier preemption whose victim has gone (a took the
+    // room back), preempts again. Counted where the plan puts it, not also where its old
+    // nomination held it: b uses 1 of 2, and b1 may still reclaim on the same snapshot.
+    let mut s = cluster(2, &[("team-a", 8, 16), ("team-b", 2, 2)]);
+    for i in 0..16 {
+        let node = if i < 8 { "n0" } else { "n1" };
+        pod(&mut s, "team-a", &format!("a{i:02}"), 1, Some(node));
+    }
+    pod(&mut s, "team-b", "b0", 1, None);
+    pod(&mut s, "team-b", "b1", 1, None);
+    s.nominate("b0", Some("n0")).unwrap();
+    let snap = s.snapshot();
+    let first = crate::preemption::preempt(&snap, &["b0".to_owned()], &profile(), None);
+    assert_eq!(first.victims.len(), 1, "{}", first.message);
+    let out = crate::preemption::preempt(&snap, &["b1".to_owned()], &profile(), None);
+    assert_eq!(out.victims.len(), 1, "{}", out.message);
+}

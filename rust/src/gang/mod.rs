@@ -187,7 +187,8 @@ pub fn schedule_gang(
 }
 
 /// The placement found becomes the snapshot's (nodes placed on, volumes, devices, quotas, the
-/// pod index); the members placed leave the pending pods. Each member's decision, in order.
+/// pod index); the members placed leave the pending pods and drop their nominations (kube drops
+/// a nomination once its pod is assumed). Each member's decision, in order.
 fn commit(
     data: &mut SnapshotData,
     slots: &[usize],
@@ -205,6 +206,7 @@ fn commit(
     for (m, decision) in &placements {
         if decision.node.is_some() {
             data.pending.remove(&members[*m].uid);
+            data.nominated.remove(&members[*m].uid);
         }
     }
     placements.into_iter().map(|(_, d)| d).collect()

@@ -807,3 +807,31 @@ fn extended_resources_dra_serves_do_not_prune_domains() {
     let ds = schedule_gang(&s.snapshot(), &uids, &profile, &gang);
     assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
 }
+
+#[test]
+fn a_nominated_member_placed_is_no_longer_held_on_the_snapshot() {
+    // g0 was nominated to n1 (an earlier preemption); the gang places it there. A later batch
+    // on the same snapshot must count it once on n1, as after its assume, not also held.
+    let mut pods = members("g", 1, 1000, "g");
+    pods[0].priority = 100;
+    pods[0].priority_set = true;
+    pods[0].nominated_node = Some(sym("n1"));
+    let low = with_requests(pod("low"), 1000, 0);
+    let mut pending = pods.clone();
+    pending.push(low.clone());
+    let nominated: PendingPods = [(pods[0].uid.clone(), Arc::new(pods[0].clone()))]
+        .into_iter()
+        .collect();
+    let snap = snapshot(&[("n1", "", 2000)], &pending).with_preemption_objects(
+        crate::state::priority::PriorityClasses::default(),
+        crate::state::disruption::Budgets::default(),
+        nominated,
+    );
+    assert_eq!(nodes_of(&place(&snap, &pods, &group("", 1))), vec!["n1"]);
+    let ds = crate::cycle::schedule_batch(&snap, &[low.uid.to_string()], &profile(), None);
+    assert_eq!(
+        (ds[0].node.as_deref(), ds[0].message.as_str()),
+        (Some("n1"), ""),
+        "g0 counted once on n1"
+    );
+}

@@ -85,8 +85,9 @@ impl Outcome {
 
 /// Plans preemption for the pending pods `uids` as one set (all of them, or none); `group`:
 /// the PodGroup when they are a gang's members, whose rack and distinct hosts the plan keeps
-/// to. The snapshot's copy records the plan (victims gone, the pods on their nominated nodes)
-/// so later calls on it see it; the `ClusterState` is untouched.
+/// to. The snapshot's copy records the plan (victims gone, the pods on their nominated nodes
+/// and counted in their quotas, as placed: no longer pending nor held where an earlier
+/// nomination had them) so later calls on it see it; the `ClusterState` is untouched.
 pub fn preempt(
     snapshot: &Snapshot,
     uids: &[String],
@@ -134,6 +135,11 @@ pub fn preempt(
     }
     for pod in &pods {
         data.pending.remove(&*pod.uid);
+        data.nominated.remove(&*pod.uid);
+        if !data.namespaces.quotas.is_empty() {
+            // CapacityScheduling counts a nominated pod in its quota: once, here.
+            data.namespaces.quotas.add(pod.namespace, &pod.requests);
+        }
     }
     let node_name = |i: usize| {
         plan.nodes[i]

@@ -409,6 +409,56 @@ fn the_plan_holds_in_the_snapshot_and_the_nomination_in_later_cycles() {
     assert_eq!(s.nominated_node("hi"), None);
 }
 
+/// What a snapshot decides after placing a pod must be what a fresh snapshot decides once
+/// the pod is assumed: kube drops a nomination once its pod is assumed, so a nominee placed
+/// by one batch is not held on its node again by the next batch on the same snapshot.
+#[test]
+fn a_nominee_placed_in_a_batch_is_not_held_again_by_later_batches_on_the_snapshot() {
+    let mut s = cluster(&["n1"]);
+    put(&mut s, &Pod::new("hi", None, "2", 100));
+    put(&mut s, &Pod::new("other", None, "2", 1));
+    s.nominate("hi", Some("n1")).unwrap();
+    let snap = s.snapshot();
+    let placed = schedule_batch(&snap, &["hi".to_owned()], &profile(), None);
+    assert_eq!(placed[0].node.as_deref(), Some("n1"));
+    // n1: 2 of 4 CPUs taken by hi, placed; held for it as well, it would be full.
+    let decisions = schedule_batch(&snap, &["other".to_owned()], &profile(), None);
+    assert_eq!(
+        (decisions[0].node.as_deref(), decisions[0].message.as_str()),
+        (Some("n1"), ""),
+        "hi counted once on n1"
+    );
+
+    s.assume("hi", "n1", None).unwrap();
+    let decisions = schedule_batch(&s.snapshot(), &["other".to_owned()], &profile(), None);
+    assert_eq!(
+        decisions[0].node.as_deref(),
+        Some("n1"),
+        "as after the assume"
+    );
+}
+
+#[test]
+fn a_nominee_placed_elsewhere_no_longer_holds_its_nominated_node_on_the_snapshot() {
+    let mut s = cluster(&["n1", "n2"]);
+    // The victim on n1 is still going: hi lands on n2 rather than wait.
+    put(&mut s, &Pod::new("going", Some("n1"), "3", 1));
+    put(&mut s, &Pod::new("hi", None, "2", 100));
+    let mut other = Pod::new("other", None, "1", 1);
+    other.extra_spec = r#","nodeSelector":{"name":"n1"}"#;
+    put(&mut s, &other);
+    s.nominate("hi", Some("n1")).unwrap();
+    let snap = s.snapshot();
+    let placed = schedule_batch(&snap, &["hi".to_owned()], &profile(), None);
+    assert_eq!(placed[0].node.as_deref(), Some("n2"));
+    let decisions = schedule_batch(&snap, &["other".to_owned()], &profile(), None);
+    assert_eq!(
+        (decisions[0].node.as_deref(), decisions[0].message.as_str()),
+        (Some("n1"), ""),
+        "n1 is no longer held for hi"
+    );
+}
+
 /// Nodes `(name, rack)` of 4 CPUs with the default rack label.
 fn racked(nodes: &[(&str, &str)]) -> ClusterState {
     let mut state = ClusterState::new(&["podium"]);

@@ -33,7 +33,8 @@ pub struct SnapshotData {
     /// What preemption reads: priority classes and disruption budgets.
     pub priorities: PriorityClasses,
     pub budgets: Budgets,
-    /// The pending pods with a nominated node (a subset of `pending`, at the snapshot's time).
+    /// The pending pods with a nominated node: a subset of `pending`, a pod placed in the
+    /// snapshot's copy leaving both (kube drops a nomination once its pod is assumed).
     pub nominated: PendingPods,
     /// The placed pods by label, in step with `nodes`.
     pub index: PodIndex,
