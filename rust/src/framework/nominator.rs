@@ -111,17 +111,30 @@ impl Nominees {
         pending: &PendingPods,
         priorities: &PriorityClasses,
     ) -> Cow<'a, [Arc<NodeInfo>]> {
+        let own = |other: &PodRecord| other.uid == pod.uid;
+        self.held_against(priorities.of(pod), own, (nodes, pending), priorities)
+    }
+
+    /// `nodes` as pods of `priority` must see them, the nominees `own` says are theirs excluded
+    /// (a pod itself, a gang's members, placed with the pods they are held for): `held_for`'s
+    /// view for several pods at once.
+    pub fn held_against<'a>(
+        &self,
+        priority: i32,
+        own: impl Fn(&PodRecord) -> bool,
+        (nodes, pending): (&'a [Arc<NodeInfo>], &PendingPods),
+        priorities: &PriorityClasses,
+    ) -> Cow<'a, [Arc<NodeInfo>]> {
         if self.by_node.is_empty() {
             return Cow::Borrowed(nodes);
         }
-        let priority = priorities.of(pod);
         let mut view: Option<Vec<Arc<NodeInfo>>> = None;
         for (i, held) in &self.by_node {
             for other in held {
                 if priorities.of(other) < priority {
                     break;
                 }
-                if other.uid == pod.uid || !pending.contains_key(&*other.uid) {
+                if own(other) || !pending.contains_key(&*other.uid) {
                     continue;
                 }
                 let view = view.get_or_insert_with(|| nodes.to_vec());

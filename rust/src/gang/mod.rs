@@ -34,6 +34,7 @@ use std::sync::Arc;
 use crate::cycle::Decision;
 use crate::error::{CoreError, CoreResult};
 use crate::framework::code::Code;
+use crate::framework::nominator::Nominees;
 use crate::intern::{Sym, resolve};
 use crate::runtime::profile::Profile;
 use crate::state::node_info::NodeInfo;
@@ -155,6 +156,7 @@ pub fn schedule_gang(
         .filter_names
         .contains(&crate::plugins::node_resources_fit::filter::NAME);
     let needs = Need::of(&members, (need, group.distinct_hosts), fit, &data.dra);
+    let held = held_against(data, &nodes, &members);
     let outcome = {
         let request = Request {
             gang,
@@ -163,6 +165,7 @@ pub fn schedule_gang(
             needs: &needs,
             excluded: &excluded,
             slices: plan.slices,
+            held: held.as_deref(),
         };
         let mut search = Search::new(profile, data, (&nodes, &slots), request);
         search.start = profile.start.get(nodes.len());
@@ -186,6 +189,34 @@ pub fn schedule_gang(
     }
 }
 
+/// `nodes` as the gang's members must see them, when a node is held against them: kube filters
+/// each member with the nominated pods of at least its priority on their nodes
+/// (`RunFilterPluginsWithNominatedPods`), as the batch does a lone pod (`Nominees`). The gang's
+/// own nominees are placed with it, not held against it. Members of one group share a priority
+/// as a rule; when they differ the lowest decides, so a hold is never given away (a higher
+/// member may wait where kube would place it).
+fn held_against(
+    data: &SnapshotData,
+    nodes: &[Arc<NodeInfo>],
+    members: &[Arc<PodRecord>],
+) -> Option<Vec<Arc<NodeInfo>>> {
+    if data.nominated.is_empty() {
+        return None;
+    }
+    let nominees = Nominees::of(&data.nominated, nodes, &data.priorities);
+    let priority = members
+        .iter()
+        .map(|m| data.priorities.of(m))
+        .min()
+        .unwrap_or(i32::MAX);
+    let own: HashSet<&str> = members.iter().map(|m| &*m.uid).collect();
+    let theirs = |p: &PodRecord| own.contains(&*p.uid);
+    match nominees.held_against(priority, theirs, (nodes, &data.pending), &data.priorities) {
+        std::borrow::Cow::Owned(view) => Some(view),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
+
 /// The placement found becomes the snapshot's (nodes placed on, volumes, devices, quotas, the
 /// pod index); the members placed leave the pending pods and drop their nominations (kube drops
 /// a nomination once its pod is assumed). Each member's decision, in order.
@@ -195,8 +226,10 @@ fn commit(
     members: &[Arc<PodRecord>],
     Placed { placements, work }: Placed,
 ) -> Vec<Decision> {
+    // Without the nominees held there: they are pending, not placed.
+    let written = work.unheld.as_ref().unwrap_or(&work.nodes);
     for i in work.touched() {
-        data.nodes.set(slots[i], Some(work.nodes[i].clone()));
+        data.nodes.set(slots[i], Some(written[i].clone()));
     }
     data.volumes = work.volumes;
     data.dra = work.dra;

@@ -666,6 +666,7 @@ fn identical_members_share_filter_verdicts() {
         needs: &needs,
         excluded: &excluded,
         slices: None,
+        held: None,
     };
     let search = Search::new(&profile, &data, (&nodes, &slots), request);
     assert_eq!(
@@ -834,4 +835,143 @@ fn a_nominated_member_placed_is_no_longer_held_on_the_snapshot() {
         (Some("n1"), ""),
         "g0 counted once on n1"
     );
+}
+
+/// A gang's snapshot with `nominee` (not a member) pending and nominated to its node, as after
+/// a preemption made room for it there.
+fn with_nominee(nodes: &[(&str, &str, i64)], gang: &[PodRecord], nominee: &PodRecord) -> Snapshot {
+    let mut pending = gang.to_vec();
+    pending.push(nominee.clone());
+    let nominated: PendingPods = [(nominee.uid.clone(), Arc::new(nominee.clone()))]
+        .into_iter()
+        .collect();
+    snapshot(nodes, &pending).with_preemption_objects(
+        crate::state::priority::PriorityClasses::default(),
+        crate::state::disruption::Budgets::default(),
+        nominated,
+    )
+}
+
+fn prioritized(mut p: PodRecord, priority: i32) -> PodRecord {
+    p.priority = priority;
+    p.priority_set = true;
+    p
+}
+
+fn nominee(name: &str, cpu: i64, priority: i32, node: &str) -> PodRecord {
+    let mut p = prioritized(with_requests(pod(name), cpu, 0), priority);
+    p.nominated_node = Some(sym(node));
+    p
+}
+
+fn gang_of(n: usize, cpu: i64, priority: i32) -> Vec<PodRecord> {
+    members("g", n, cpu, "g")
+        .into_iter()
+        .map(|p| prioritized(p, priority))
+        .collect()
+}
+
+#[test]
+fn a_node_held_for_a_nominee_goes_to_no_gang_of_lower_or_equal_priority() {
+    // kube filters each member with the nominated pods of at least its priority on their
+    // nodes (RunFilterPluginsWithNominatedPods): n1's room is the nominee's.
+    let high = nominee("high", 2000, 100, "n1");
+    for priority in [0, 100] {
+        let pods = gang_of(2, 1000, priority);
+        let snap = with_nominee(&[("n1", "", 2000), ("n2", "", 2000)], &pods, &high);
+        let ds = place(&snap, &pods, &group("", 2));
+        assert_eq!(
+            nodes_of(&ds),
+            vec!["n2", "n2"],
+            "priority {priority}: {ds:?}"
+        );
+        let n1 = &snap.nodes_for_test()[0];
+        assert!(
+            n1.pods.is_empty(),
+            "the hold is not written to the snapshot"
+        );
+    }
+}
+
+#[test]
+fn a_gang_that_fits_only_in_held_room_waits_and_says_so() {
+    let high = nominee("high", 2000, 100, "n1");
+    let pods = gang_of(3, 1000, 0);
+    let snap = with_nominee(&[("n1", "", 2000), ("n2", "", 2000)], &pods, &high);
+    let ds = place(&snap, &pods, &group("", 3));
+    assert!(nodes_of(&ds).is_empty(), "{ds:?}");
+    assert!(ds.iter().all(|d| d.code == Code::Unschedulable));
+    // Two members fit n2; the third is refused n1 for the hold alone, and told so.
+    assert_eq!(
+        ds[0].message,
+        "PodGroup default/g: the 3 pod(s) do not all fit at once; closest: 2/3, then pod g2: \
+         0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were reserved for nominated pods."
+    );
+    assert!(snap.nodes_for_test().iter().all(|n| n.pods.is_empty()));
+    assert_eq!(snap.lock().pending.len(), 4);
+}
+
+#[test]
+fn a_gang_above_the_nominees_priority_may_take_its_room() {
+    // Nominees of lower priority are not held for a pod (kube): the gang may preempt them too.
+    let high = nominee("high", 2000, 100, "n1");
+    let pods = gang_of(3, 1000, 200);
+    let snap = with_nominee(&[("n1", "", 2000), ("n2", "", 2000)], &pods, &high);
+    let ds = place(&snap, &pods, &group("", 3));
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    assert_eq!(nodes_of(&ds).len(), 3);
+}
+
+#[test]
+fn a_member_nominated_to_a_node_is_not_held_against_its_gang() {
+    // g0 holds n1 for itself; the gang's other members may use that room alongside it (and it
+    // is placed with them, not held and placed both).
+    let mut pods = gang_of(3, 1000, 100);
+    pods[0].nominated_node = Some(sym("n1"));
+    let nominated: PendingPods = [(pods[0].uid.clone(), Arc::new(pods[0].clone()))]
+        .into_iter()
+        .collect();
+    let snap = snapshot(&[("n1", "", 2000), ("n2", "", 1000)], &pods).with_preemption_objects(
+        crate::state::priority::PriorityClasses::default(),
+        crate::state::disruption::Budgets::default(),
+        nominated,
+    );
+    let ds = place(&snap, &pods, &group("", 3));
+    assert!(ds.iter().all(|d| d.code == Code::Success), "{ds:?}");
+    let on_n1 = nodes_of(&ds).iter().filter(|n| *n == "n1").count();
+    assert_eq!(on_n1, 2, "{ds:?}");
+}
+
+#[test]
+fn a_rack_whose_room_is_held_is_tried_and_passed_over() {
+    // Both racks have 2000m free by their totals (pruning counts held room as free); the
+    // first by name is held for the nominee, so its trial fails and the gang lands in r2.
+    let high = nominee("high", 2000, 100, "n1");
+    let pods = gang_of(2, 1000, 0);
+    let snap = with_nominee(
+        &[("n1", "r1", 2000), ("n2", "r2", 1000), ("n3", "r2", 1000)],
+        &pods,
+        &high,
+    );
+    let ds = place(&snap, &pods, &group(r#""podium.dev/rack":"required""#, 2));
+    let mut got = nodes_of(&ds);
+    got.sort();
+    assert_eq!(got, vec!["n2", "n3"], "{ds:?}");
+}
+
+#[test]
+fn a_gang_beside_a_hold_writes_only_its_members_to_the_snapshot() {
+    // n1 has room for both the nominee and the gang: the gang lands there, and the snapshot
+    // counts its members only (the nominee is pending, not placed), so the nominee still fits.
+    let high = nominee("high", 2000, 100, "n1");
+    let pods = gang_of(2, 1000, 0);
+    let snap = with_nominee(&[("n1", "", 4000)], &pods, &high);
+    assert_eq!(
+        nodes_of(&place(&snap, &pods, &group("", 2))),
+        vec!["n1", "n1"]
+    );
+    let n1 = &snap.nodes_for_test()[0];
+    assert_eq!((n1.pods.len(), n1.requested.milli_cpu), (2, 2000));
+    let ds = crate::cycle::schedule_batch(&snap, &[high.uid.to_string()], &profile(), None);
+    assert_eq!(ds[0].node.as_deref(), Some("n1"), "{ds:?}");
 }

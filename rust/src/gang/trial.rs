@@ -65,6 +65,9 @@ pub(super) struct Request<'a> {
     /// Nodes already holding a member, when members need distinct hosts.
     pub excluded: &'a HashSet<usize>,
     pub slices: Option<Slices>,
+    /// The nodes with the nominees held against the members (see `held_against`), when some
+    /// node is held.
+    pub held: Option<&'a [Arc<NodeInfo>]>,
 }
 
 /// What every trial of one gang shares.
@@ -85,6 +88,10 @@ pub(super) struct Search<'a> {
     /// The gang's needs, for the slice domains' room.
     pub needs: &'a Need,
     pub slices: Option<Slices>,
+    /// The nodes as members see them, when some are held for nominated pods: trials place on
+    /// these (domains are pruned and ranked on `nodes`, counting held room as free: a domain
+    /// short only because of a hold is tried, and its trial tells the member so).
+    held: Option<&'a [Arc<NodeInfo>]>,
     /// Where each domain's node list starts (the profile's rotating start, once per gang).
     pub start: usize,
     /// Per member, its kind (an index into `memos`), or None when it is decided alone.
@@ -115,7 +122,12 @@ pub(super) struct Stuck {
 /// The snapshot's state as a trial changes it. Copy-on-write: only the nodes a member lands on
 /// are copied; the log keeps what each placement replaced, to undo a slice.
 pub(super) struct Work {
+    /// The nodes members are decided on: with the holds for nominated pods, if any.
     pub nodes: Vec<Arc<NodeInfo>>,
+    /// The same nodes without the holds, when some are held (what is written back, and what
+    /// a member refused only because of a hold is told by). A node without a hold shares its
+    /// `nodes` copy.
+    pub unheld: Option<Vec<Arc<NodeInfo>>>,
     pub volumes: Volumes,
     pub dra: Dra,
     /// Members count against their quota as they are placed: a gang is admitted whole.
@@ -125,8 +137,8 @@ pub(super) struct Work {
     pub index: PodIndex,
     /// What plugins keep across the trial's members, kept in step with its placements.
     batch: BatchState,
-    /// `(node, before, member)` per placement, in order.
-    log: Vec<(usize, Arc<NodeInfo>, usize)>,
+    /// Each placement, in order, with what it replaced.
+    log: Vec<Logged>,
     /// Nodes holding a member placed in this trial.
     used: Vec<bool>,
     /// Every node placed on or restored by an undo, in order: what a kept ranking judges again.
@@ -134,6 +146,9 @@ pub(super) struct Work {
     /// Rankings of the members decided on the current node list (`place`'s `open`), by shape.
     reuse: Reuse,
 }
+
+/// `(node, before, before without holds, member)`: one placement and what undoes it.
+type Logged = (usize, Arc<NodeInfo>, Option<Arc<NodeInfo>>, usize);
 
 impl Work {
     /// The nodes placed on, each once.
@@ -169,11 +184,14 @@ impl<'a> Search<'a> {
             needs,
             excluded,
             slices,
+            held,
         } = request;
         let mut classes: HashMap<String, usize> = HashMap::new();
-        // A pod's labels reach a filter only through other pods' affinity terms: without any,
-        // members differing in their labels alone (a completion index) are of one kind.
-        let labels_matter = data.index.any_affinity_terms();
+        // A pod's labels reach a filter only through other pods' affinity terms (a held
+        // nominee's too): without any, members differing in their labels alone (a completion
+        // index) are of one kind.
+        let labels_matter = data.index.any_affinity_terms()
+            || held.is_some_and(|h| h.iter().any(|n| !n.affinity_pods.is_empty()));
         let kinds: Vec<Option<usize>> = members
             .iter()
             .map(|m| {
@@ -203,6 +221,7 @@ impl<'a> Search<'a> {
             need,
             needs,
             slices,
+            held,
             start: 0,
             kinds,
             memos,
@@ -214,7 +233,8 @@ impl<'a> Search<'a> {
     /// the snapshot's view is as before and the memos forget what the trial changed.
     pub fn trial(&mut self, domain: &Domain, level: Option<Sym>) -> Result<Placed, Stuck> {
         let mut work = Work {
-            nodes: self.nodes.to_vec(),
+            nodes: self.held.unwrap_or(self.nodes).to_vec(),
+            unheld: self.held.map(|_| self.nodes.to_vec()),
             volumes: self.data.volumes.clone(),
             dra: self.data.dra.clone(),
             namespaces: self.data.namespaces.clone(),
@@ -390,11 +410,15 @@ impl<'a> Search<'a> {
             nodes: self.nodes.len(),
             batch: &work.batch,
         };
+        let unheld = work.unheld.as_deref();
         let options = Options {
             extension: self.gang.extension,
             only: Some(open),
             memo,
-            index: Some(&index),
+            // The index knows no held nominee: with holds, plugins read the nodes (as a lone
+            // pod's own view does in a batch).
+            index: unheld.is_none().then_some(&index),
+            unheld,
             ..Options::default()
         };
         // Members on distinct hosts change the node list with each placement: no ranking of the
@@ -417,7 +441,9 @@ impl<'a> Search<'a> {
             failed.node = None;
             return Err(Box::new(failed));
         }
-        work.log.push((i, work.nodes[i].clone(), m));
+        let before = work.nodes[i].clone();
+        let before_unheld = work.unheld.as_ref().map(|u| u[i].clone());
+        work.log.push((i, before, before_unheld, m));
         work.changed.push(i);
         work.used[i] = true;
         work.index.add(self.slots[i], pod);
@@ -429,7 +455,17 @@ impl<'a> Search<'a> {
         if !work.namespaces.quotas.is_empty() {
             work.namespaces.quotas.add(pod.namespace, &pod.requests);
         }
-        Arc::make_mut(&mut work.nodes[i]).place(pod.clone(), decision.allocation.as_deref());
+        let allocation = decision.allocation.as_deref();
+        Arc::make_mut(&mut work.nodes[i]).place(pod.clone(), allocation);
+        if let Some(unheld) = &mut work.unheld {
+            match work.log.last() {
+                // Not held: one copy for both.
+                Some((_, before, ..)) if Arc::ptr_eq(before, &unheld[i]) => {
+                    unheld[i] = work.nodes[i].clone();
+                }
+                _ => Arc::make_mut(&mut unheld[i]).place(pod.clone(), allocation),
+            }
+        }
         self.forget(i);
         Ok((decision, i))
     }
@@ -447,7 +483,7 @@ impl<'a> Search<'a> {
     /// Undoes the placements after `mark`.
     fn undo(&mut self, work: &mut Work, mark: Mark) {
         while work.log.len() > mark.log {
-            let Some((i, before, m)) = work.log.pop() else {
+            let Some((i, before, before_unheld, m)) = work.log.pop() else {
                 break;
             };
             if let Some(record) = &before.node {
@@ -455,6 +491,9 @@ impl<'a> Search<'a> {
                     .remove_pod(&self.members[m], &work.namespaces, i, &record.labels);
             }
             work.nodes[i] = before;
+            if let (Some(unheld), Some(before)) = (&mut work.unheld, before_unheld) {
+                unheld[i] = before;
+            }
             work.changed.push(i);
             work.used[i] = work.log.iter().any(|&(j, ..)| j == i);
             self.forget(i);
