@@ -280,9 +280,12 @@ impl Batch {
             nodes: self.nodes.len(),
             batch: &self.state,
         });
+        let namespaces =
+            self.nominees
+                .quotas_for(pod, &data.namespaces, &data.pending, &data.priorities);
         let cluster = Cluster {
             nodes: &view,
-            namespaces: &data.namespaces,
+            namespaces: &namespaces,
             volumes: &data.volumes,
             dra: &data.dra,
         };
@@ -320,10 +323,13 @@ impl Batch {
             nodes: self.nodes.len(),
             batch: &self.state,
         };
+        let namespaces =
+            self.nominees
+                .quotas_for(pod, &data.namespaces, &data.pending, &data.priorities);
         let ctx = PodContext {
             pod,
             nodes: &self.nodes,
-            namespaces: &data.namespaces,
+            namespaces: &namespaces,
             volumes: &data.volumes,
             dra: &data.dra,
             index: Some(&index),

@@ -45,6 +45,18 @@ fn cluster(nodes: usize, quotas: &[(&str, u32, u32)]) -> ClusterState {
 
 /// A pending (or, with `node`, bound) pod of `ns` asking `gpus` GPUs.
 fn pod(s: &mut ClusterState, ns: &str, uid: &str, gpus: u32, node: Option<&str>) {
+    prioritized_pod(s, ns, uid, gpus, node, 0);
+}
+
+/// As `pod`, of `priority`.
+fn prioritized_pod(
+    s: &mut ClusterState,
+    ns: &str,
+    uid: &str,
+    gpus: u32,
+    node: Option<&str>,
+    priority: i32,
+) {
     let node = node.map_or(String::new(), |n| format!(r#","nodeName":"{n}""#));
     let phase = if node.is_empty() {
         "Pending"
@@ -53,7 +65,7 @@ fn pod(s: &mut ClusterState, ns: &str, uid: &str, gpus: u32, node: Option<&str>)
     };
     let json = format!(
         r#"{{"metadata":{{"name":"{uid}","namespace":"{ns}","uid":"{uid}","resourceVersion":"2"}},
-            "spec":{{"schedulerName":"podium"{node},"containers":[{{"name":"c",
+            "spec":{{"schedulerName":"podium","priority":{priority}{node},"containers":[{{"name":"c",
               "resources":{{"requests":{{"nvidia.com/gpu":"{gpus}"}},"limits":{{"nvidia.com/gpu":"{gpus}"}}}}}}]}},
             "status":{{"phase":"{phase}"}}}}"#
     );
@@ -397,4 +409,51 @@ fn a_nominee_the_snapshot_preempted_for_again_counts_once_in_its_quota() {
     assert_eq!(first.victims.len(), 1, "{}", first.message);
     let out = crate::preemption::preempt(&snap, &["b1".to_owned()], &profile(), None);
     assert_eq!(out.victims.len(), 1, "{}", out.message);
+}
+
+#[test]
+fn a_batch_leaves_the_quota_held_for_a_nominee_of_its_priority_or_above() {
+    // A preemption made room in team-a's quota (max 2) for `nom`, still waiting on n0: the
+    // batch's pods of its priority get what is left (1), one of higher priority gets it all,
+    // as CapacityScheduling counts nominated pods at PreFilter.
+    let mut s = cluster(2, &[("team-a", 2, 2)]);
+    pod(&mut s, "team-a", "nom", 1, None);
+    s.nominate("nom", Some("n0")).unwrap();
+    pod(&mut s, "team-a", "a1", 1, None);
+    pod(&mut s, "team-a", "a2", 1, None);
+    let d = decide(&s, &["a1", "a2"]);
+    assert!(d[0].node.is_some(), "{}", d[0].message);
+    assert_eq!(d[1].node, None);
+    assert!(
+        d[1].message.contains(
+            "quota team-a/quota: would exceed max nvidia.com/gpu (2/2 used, 1 requested)"
+        ),
+        "{}",
+        d[1].message
+    );
+    prioritized_pod(&mut s, "team-a", "urgent", 2, None, 100);
+    let d = decide(&s, &["urgent"]);
+    assert!(d[0].node.is_some(), "{}", d[0].message);
+}
+
+#[test]
+fn a_nominee_placed_in_the_batch_counts_once_in_its_quota_for_the_pods_after_it() {
+    let mut s = cluster(2, &[("team-a", 2, 2)]);
+    pod(&mut s, "team-a", "nom", 1, None);
+    s.nominate("nom", Some("n0")).unwrap();
+    pod(&mut s, "team-a", "a1", 1, None);
+    pod(&mut s, "team-a", "a2", 1, None);
+    let d = decide(&s, &["nom", "a1", "a2"]);
+    let placed: Vec<bool> = d.iter().map(|x| x.node.is_some()).collect();
+    assert_eq!(
+        placed,
+        [true, true, false],
+        "{:?}",
+        d.iter().map(|x| &x.message).collect::<Vec<_>>()
+    );
+    assert!(
+        d[2].message.contains("(2/2 used, 1 requested)"),
+        "{}",
+        d[2].message
+    );
 }

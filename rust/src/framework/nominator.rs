@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::intern::Sym;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::priority::PriorityClasses;
@@ -113,6 +114,38 @@ impl Nominees {
     ) -> Cow<'a, [Arc<NodeInfo>]> {
         let own = |other: &PodRecord| other.uid == pod.uid;
         self.held_against(priorities.of(pod), own, (nodes, pending), priorities)
+    }
+
+    /// `namespaces` as `pod` must see them at CapacityScheduling: the nominated pods of at least
+    /// its priority (itself excluded, and those placed since the cycle began, which their quota
+    /// counts already) use their quotas, as scheduler-plugins' CapacityScheduling counts
+    /// nominated pods at PreFilter, so a pod cannot take the quota a preemption freed for a
+    /// nominee of its priority or above. Borrowed as is when nothing is held against it.
+    pub fn quotas_for<'a>(
+        &self,
+        pod: &PodRecord,
+        namespaces: &'a Namespaces,
+        pending: &PendingPods,
+        priorities: &PriorityClasses,
+    ) -> Cow<'a, Namespaces> {
+        if namespaces.quotas.is_empty() || self.by_node.is_empty() {
+            return Cow::Borrowed(namespaces);
+        }
+        let priority = priorities.of(pod);
+        let mut held: Option<Namespaces> = None;
+        for (_, other) in self.all() {
+            if other.uid == pod.uid
+                || priorities.of(other) < priority
+                || !pending.contains_key(&*other.uid)
+                || namespaces.quotas.of(other.namespace).is_none()
+            {
+                continue;
+            }
+            held.get_or_insert_with(|| namespaces.clone())
+                .quotas
+                .add(other.namespace, &other.requests);
+        }
+        held.map_or(Cow::Borrowed(namespaces), Cow::Owned)
     }
 
     /// `nodes` as pods of `priority` must see them, the nominees `own` says are theirs excluded

@@ -348,17 +348,8 @@ impl<'a> Context<'a> {
     /// their nominated nodes is not below its `min` for the next, nor below its `max`).
     fn quotas_held_for(&self, pod: &PodRecord) -> Cow<'a, Namespaces> {
         let data = self.data;
-        if data.namespaces.quotas.is_empty() || self.nominees.is_empty() {
-            return Cow::Borrowed(&data.namespaces);
-        }
-        let priority = data.priorities.of(pod);
-        let mut held = data.namespaces.clone();
-        for (_, nominee) in self.nominees.all() {
-            if nominee.uid != pod.uid && data.priorities.of(nominee) >= priority {
-                held.quotas.add(nominee.namespace, &nominee.requests);
-            }
-        }
-        Cow::Owned(held)
+        self.nominees
+            .quotas_for(pod, &data.namespaces, &data.pending, &data.priorities)
     }
 
     /// Each pod in turn takes the best node of `set`, its victims taken out before the next

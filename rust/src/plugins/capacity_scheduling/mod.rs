@@ -2,7 +2,8 @@
 //! namespace has a quota passes only within the quota's `max` and, beyond its `min`, within what
 //! the other quotas leave unused (`state/quota.rs`). Node-independent, so it never runs per
 //! node. The use it compares is the cache's (bound and assumed pods) plus the batch's own
-//! placements, kept in step by the cycle.
+//! placements, kept in step by the cycle, plus the nominated pods of the pod's priority or above
+//! (`Nominees::quotas_for`).
 
 use crate::framework::cycle_state::PluginState;
 use crate::framework::plugin::{Filter, Plugin, PodContext, PreFilter, Prepared};
