@@ -158,23 +158,29 @@ impl Nominees {
         (nodes, pending): (&'a [Arc<NodeInfo>], &PendingPods),
         priorities: &PriorityClasses,
     ) -> Cow<'a, [Arc<NodeInfo>]> {
-        if self.by_node.is_empty() {
-            return Cow::Borrowed(nodes);
-        }
         let mut view: Option<Vec<Arc<NodeInfo>>> = None;
-        for (i, held) in &self.by_node {
-            for other in held {
-                if priorities.of(other) < priority {
-                    break;
-                }
-                if own(other) || !pending.contains_key(&*other.uid) {
-                    continue;
-                }
-                let view = view.get_or_insert_with(|| nodes.to_vec());
-                Arc::make_mut(&mut view[*i]).add_pod(other.clone());
-            }
+        for (i, other) in self.held_pods(priority, &own, pending, priorities) {
+            let view = view.get_or_insert_with(|| nodes.to_vec());
+            Arc::make_mut(&mut view[i]).add_pod(other.clone());
         }
         view.map_or(Cow::Borrowed(nodes), Cow::Owned)
+    }
+
+    /// The nominees `held_against` counts on their nodes, with each one's node index.
+    pub fn held_pods<'s>(
+        &'s self,
+        priority: i32,
+        own: &'s dyn Fn(&PodRecord) -> bool,
+        pending: &'s PendingPods,
+        priorities: &'s PriorityClasses,
+    ) -> impl Iterator<Item = (usize, &'s Arc<PodRecord>)> + 's {
+        self.by_node.iter().flat_map(move |(i, held)| {
+            held.iter()
+                // Highest priority first: the rest are below `priority` too.
+                .take_while(move |other| priorities.of(other) >= priority)
+                .filter(move |other| !own(other) && pending.contains_key(&*other.uid))
+                .map(move |other| (*i, other))
+        })
     }
 }
 

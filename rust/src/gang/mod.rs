@@ -157,6 +157,7 @@ pub fn schedule_gang(
         .contains(&crate::plugins::node_resources_fit::filter::NAME);
     let needs = Need::of(&members, (need, group.distinct_hosts), fit, &data.dra);
     let held = held_against(data, &nodes, &members);
+    let held_pods: &[(usize, Arc<PodRecord>)] = held.as_ref().map_or(&[], |h| &h.pods);
     let outcome = {
         let request = Request {
             gang,
@@ -165,7 +166,9 @@ pub fn schedule_gang(
             needs: &needs,
             excluded: &excluded,
             slices: plan.slices,
-            held: held.as_deref(),
+            held: held
+                .as_ref()
+                .map(|h| (h.view.as_slice(), h.pods.as_slice())),
         };
         let mut search = Search::new(profile, data, (&nodes, &slots), request);
         search.start = profile.start.get(nodes.len());
@@ -178,7 +181,7 @@ pub fn schedule_gang(
         outcome
     };
     match outcome {
-        Ok(placed) => commit(data, &slots, &members, placed),
+        Ok(placed) => commit(data, &slots, &members, placed, held_pods),
         Err(failure) => {
             let message = failure.message();
             members
@@ -187,6 +190,13 @@ pub fn schedule_gang(
                 .collect()
         }
     }
+}
+
+/// The nodes as a gang's members see them, and the nominees held there with their node
+/// indices (the pod index must describe them too).
+struct Holds {
+    view: Vec<Arc<NodeInfo>>,
+    pods: Vec<(usize, Arc<PodRecord>)>,
 }
 
 /// `nodes` as the gang's members must see them, when a node is held against them: kube filters
@@ -199,7 +209,7 @@ fn held_against(
     data: &SnapshotData,
     nodes: &[Arc<NodeInfo>],
     members: &[Arc<PodRecord>],
-) -> Option<Vec<Arc<NodeInfo>>> {
+) -> Option<Holds> {
     if data.nominated.is_empty() {
         return None;
     }
@@ -211,20 +221,26 @@ fn held_against(
         .unwrap_or(i32::MAX);
     let own: HashSet<&str> = members.iter().map(|m| &*m.uid).collect();
     let theirs = |p: &PodRecord| own.contains(&*p.uid);
+    let pods: Vec<(usize, Arc<PodRecord>)> = nominees
+        .held_pods(priority, &theirs, &data.pending, &data.priorities)
+        .map(|(i, p)| (i, p.clone()))
+        .collect();
     match nominees.held_against(priority, theirs, (nodes, &data.pending), &data.priorities) {
-        std::borrow::Cow::Owned(view) => Some(view),
+        std::borrow::Cow::Owned(view) => Some(Holds { view, pods }),
         std::borrow::Cow::Borrowed(_) => None,
     }
 }
 
 /// The placement found becomes the snapshot's (nodes placed on, volumes, devices, quotas, the
 /// pod index); the members placed leave the pending pods and drop their nominations (kube drops
-/// a nomination once its pod is assumed). Each member's decision, in order.
+/// a nomination once its pod is assumed). Each member's decision, in order. `held`: the
+/// nominees the trial held (in its index too), still pending.
 fn commit(
     data: &mut SnapshotData,
     slots: &[usize],
     members: &[Arc<PodRecord>],
     Placed { placements, work }: Placed,
+    held: &[(usize, Arc<PodRecord>)],
 ) -> Vec<Decision> {
     // Without the nominees held there: they are pending, not placed.
     let written = work.unheld.as_ref().unwrap_or(&work.nodes);
@@ -236,6 +252,9 @@ fn commit(
     data.namespaces = work.namespaces;
     // Later pods decided on this snapshot look placed members up in the index.
     data.index = work.index;
+    for (_, pod) in held {
+        data.index.remove(pod);
+    }
     for (m, decision) in &placements {
         if decision.node.is_some() {
             data.pending.remove(&members[*m].uid);

@@ -975,3 +975,90 @@ fn a_gang_beside_a_hold_writes_only_its_members_to_the_snapshot() {
     let ds = crate::cycle::schedule_batch(&snap, &[high.uid.to_string()], &profile(), None);
     assert_eq!(ds[0].node.as_deref(), Some("n1"), "{ds:?}");
 }
+
+#[test]
+fn a_held_nominee_counts_for_the_members_affinity_and_leaves_with_the_commit() {
+    // kube adds the nominated pods to the node before filtering (addNominatedPods): the
+    // members' required anti-affinity to app=x keeps them out of r1, though r1 has the most
+    // room. The snapshot's pod index keeps no trace of the nominee after the commit: it is
+    // pending, not placed.
+    // No requests: the members would rather go to n1 (least allocated) but for its terms.
+    let mut high = nominee("high", 0, 100, "n1");
+    high.labels = Labels::from_pairs([("app", "x")]);
+    let pods: Vec<PodRecord> = gang_of(2, 100, 0)
+        .into_iter()
+        .map(|mut p| {
+            p.pod_affinity = Some(Box::new(crate::state::pod_affinity::PodAffinity {
+                required_anti_affinity: vec![crate::testutil::affinity_term(RACK, "app", "x")]
+                    .into(),
+                ..Default::default()
+            }));
+            p
+        })
+        .collect();
+    let snap = with_nominee(&[("n1", "r1", 8000), ("n2", "r2", 4000)], &pods, &high);
+    let profile = Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":2,
+            "filters":["NodeUnschedulable","NodeResourcesFit","InterPodAffinity"],
+            "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile");
+    let g = group("", 2);
+    let job = [g.name];
+    let gang = Gang {
+        group: &g,
+        job_groups: &job,
+        extension: None,
+    };
+    let ds = schedule_gang(&snap, &uids(&pods), &profile, &gang);
+    assert_eq!(nodes_of(&ds), vec!["n2", "n2"], "{ds:?}");
+    let data = snap.lock();
+    let app_x = crate::testutil::match_labels(&[("app", "x")]);
+    let indexed: usize = data
+        .index
+        .candidates(&[sym("default")], &app_x)
+        .map_or(0, |found| found.iter().map(|pods| pods.len()).sum());
+    assert_eq!(indexed, 0, "the nominee is not in the snapshot's index");
+}
+
+#[test]
+fn a_held_nominees_affinity_terms_count_for_the_gang_and_leave_with_the_commit() {
+    // The nominee's required anti-affinity keeps pods labelled app=g out of its rack (kube
+    // checks existing pods' terms, nominated ones included, against the incoming pod), though
+    // r1 has the most room. The snapshot's pod index keeps no trace of it after the commit:
+    // it is pending, not placed.
+    // No requests: the members would rather go to n1 (least allocated) but for its terms.
+    let mut high = nominee("high", 0, 100, "n1");
+    high.labels = Labels::from_pairs([("app", "x")]);
+    high.pod_affinity = Some(Box::new(crate::state::pod_affinity::PodAffinity {
+        required_anti_affinity: vec![crate::testutil::affinity_term(RACK, "app", "g")].into(),
+        ..Default::default()
+    }));
+    let pods: Vec<PodRecord> = gang_of(2, 100, 0)
+        .into_iter()
+        .map(|mut p| {
+            p.labels = Labels::from_pairs([("app", "g")]);
+            p
+        })
+        .collect();
+    let snap = with_nominee(&[("n1", "r1", 8000), ("n2", "r2", 4000)], &pods, &high);
+    let profile = Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":2,
+            "filters":["NodeUnschedulable","NodeResourcesFit","InterPodAffinity"],
+            "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile");
+    let g = group("", 2);
+    let job = [g.name];
+    let gang = Gang {
+        group: &g,
+        job_groups: &job,
+        extension: None,
+    };
+    let ds = schedule_gang(&snap, &uids(&pods), &profile, &gang);
+    assert_eq!(nodes_of(&ds), vec!["n2", "n2"], "{ds:?}");
+    assert!(
+        !snap.lock().index.any_affinity_terms(),
+        "the nominee is not in the snapshot's index"
+    );
+}

@@ -65,10 +65,13 @@ pub(super) struct Request<'a> {
     /// Nodes already holding a member, when members need distinct hosts.
     pub excluded: &'a HashSet<usize>,
     pub slices: Option<Slices>,
-    /// The nodes with the nominees held against the members (see `held_against`), when some
-    /// node is held.
-    pub held: Option<&'a [Arc<NodeInfo>]>,
+    /// The nodes with the nominees held against the members (see `held_against`), and those
+    /// nominees by node, when some node is held.
+    pub held: Option<Held<'a>>,
 }
+
+/// The nodes with the nominees held on them, and those nominees with their node indices.
+pub(super) type Held<'a> = (&'a [Arc<NodeInfo>], &'a [(usize, Arc<PodRecord>)]);
 
 /// What every trial of one gang shares.
 pub(super) struct Search<'a> {
@@ -91,7 +94,7 @@ pub(super) struct Search<'a> {
     /// The nodes as members see them, when some are held for nominated pods: trials place on
     /// these (domains are pruned and ranked on `nodes`, counting held room as free: a domain
     /// short only because of a hold is tried, and its trial tells the member so).
-    held: Option<&'a [Arc<NodeInfo>]>,
+    held: Option<Held<'a>>,
     /// Where each domain's node list starts (the profile's rotating start, once per gang).
     pub start: usize,
     /// Per member, its kind (an index into `memos`), or None when it is decided alone.
@@ -132,8 +135,8 @@ pub(super) struct Work {
     pub dra: Dra,
     /// Members count against their quota as they are placed: a gang is admitted whole.
     pub namespaces: Namespaces,
-    /// The placed pods by label, members included as they are placed (what plugins look up
-    /// instead of walking every node).
+    /// The placed pods by label, members included as they are placed and the nominees held as
+    /// they are on `nodes` (what plugins look up instead of walking every node).
     pub index: PodIndex,
     /// What plugins keep across the trial's members, kept in step with its placements.
     batch: BatchState,
@@ -191,7 +194,7 @@ impl<'a> Search<'a> {
         // nominee's too): without any, members differing in their labels alone (a completion
         // index) are of one kind.
         let labels_matter = data.index.any_affinity_terms()
-            || held.is_some_and(|h| h.iter().any(|n| !n.affinity_pods.is_empty()));
+            || held.is_some_and(|(_, pods)| pods.iter().any(|(_, p)| p.pod_affinity.is_some()));
         let kinds: Vec<Option<usize>> = members
             .iter()
             .map(|m| {
@@ -232,13 +235,18 @@ impl<'a> Search<'a> {
     /// Places the members in `domain` (slice by slice when the gang has slices); on failure
     /// the snapshot's view is as before and the memos forget what the trial changed.
     pub fn trial(&mut self, domain: &Domain, level: Option<Sym>) -> Result<Placed, Stuck> {
+        let mut index = self.data.index.clone();
+        // The held nominees count in the index as on the nodes (a batch's held nodes do too).
+        for (i, pod) in self.held.map_or(&[][..], |(_, pods)| pods) {
+            index.add(self.slots[*i], pod);
+        }
         let mut work = Work {
-            nodes: self.held.unwrap_or(self.nodes).to_vec(),
+            nodes: self.held.map_or(self.nodes, |(view, _)| view).to_vec(),
             unheld: self.held.map(|_| self.nodes.to_vec()),
             volumes: self.data.volumes.clone(),
             dra: self.data.dra.clone(),
             namespaces: self.data.namespaces.clone(),
-            index: self.data.index.clone(),
+            index,
             batch: BatchState::default(),
             log: Vec::new(),
             used: vec![false; self.nodes.len()],
@@ -410,15 +418,12 @@ impl<'a> Search<'a> {
             nodes: self.nodes.len(),
             batch: &work.batch,
         };
-        let unheld = work.unheld.as_deref();
         let options = Options {
             extension: self.gang.extension,
             only: Some(open),
             memo,
-            // The index knows no held nominee: with holds, plugins read the nodes (as a lone
-            // pod's own view does in a batch).
-            index: unheld.is_none().then_some(&index),
-            unheld,
+            index: Some(&index),
+            unheld: work.unheld.as_deref(),
             ..Options::default()
         };
         // Members on distinct hosts change the node list with each placement: no ranking of the
