@@ -128,17 +128,26 @@ impl Nominees {
         pending: &PendingPods,
         priorities: &PriorityClasses,
     ) -> Cow<'a, Namespaces> {
+        let own = |other: &PodRecord| other.uid == pod.uid;
+        let held = (priorities.of(pod), &own as &dyn Fn(&PodRecord) -> bool);
+        self.quotas_against(held, namespaces, pending, priorities)
+    }
+
+    /// `quotas_for` for pods of `priority`, the nominees `own` says are theirs excluded (a
+    /// gang's members): the nominees `held_pods` gives use their quotas.
+    pub fn quotas_against<'a>(
+        &self,
+        (priority, own): (i32, &dyn Fn(&PodRecord) -> bool),
+        namespaces: &'a Namespaces,
+        pending: &PendingPods,
+        priorities: &PriorityClasses,
+    ) -> Cow<'a, Namespaces> {
         if namespaces.quotas.is_empty() || self.by_node.is_empty() {
             return Cow::Borrowed(namespaces);
         }
-        let priority = priorities.of(pod);
         let mut held: Option<Namespaces> = None;
-        for (_, other) in self.all() {
-            if other.uid == pod.uid
-                || priorities.of(other) < priority
-                || !pending.contains_key(&*other.uid)
-                || namespaces.quotas.of(other.namespace).is_none()
-            {
+        for (_, other) in self.held_pods(priority, own, pending, priorities) {
+            if namespaces.quotas.of(other.namespace).is_none() {
                 continue;
             }
             held.get_or_insert_with(|| namespaces.clone())

@@ -37,6 +37,7 @@ use crate::framework::code::Code;
 use crate::framework::nominator::Nominees;
 use crate::intern::{Sym, resolve};
 use crate::runtime::profile::Profile;
+use crate::state::namespaces::Namespaces;
 use crate::state::node_info::NodeInfo;
 use crate::state::pod::PodRecord;
 use crate::state::pod_group::{PodGroupRecord, TopologyMode};
@@ -168,7 +169,7 @@ pub fn schedule_gang(
             slices: plan.slices,
             held: held
                 .as_ref()
-                .map(|h| (h.view.as_slice(), h.pods.as_slice())),
+                .map(|h| (h.view.as_slice(), h.pods.as_slice(), h.quotas.as_ref())),
         };
         let mut search = Search::new(profile, data, (&nodes, &slots), request);
         search.start = profile.start.get(nodes.len());
@@ -197,6 +198,9 @@ pub fn schedule_gang(
 struct Holds {
     view: Vec<Arc<NodeInfo>>,
     pods: Vec<(usize, Arc<PodRecord>)>,
+    /// The namespaces with the held nominees counted in their quotas, when some has one
+    /// (CapacityScheduling counts nominated pods at PreFilter).
+    quotas: Option<Namespaces>,
 }
 
 /// `nodes` as the gang's members must see them, when a node is held against them: kube filters
@@ -225,8 +229,17 @@ fn held_against(
         .held_pods(priority, &theirs, &data.pending, &data.priorities)
         .map(|(i, p)| (i, p.clone()))
         .collect();
+    let quotas = match nominees.quotas_against(
+        (priority, &theirs),
+        &data.namespaces,
+        &data.pending,
+        &data.priorities,
+    ) {
+        std::borrow::Cow::Owned(namespaces) => Some(namespaces),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
     match nominees.held_against(priority, theirs, (nodes, &data.pending), &data.priorities) {
-        std::borrow::Cow::Owned(view) => Some(Holds { view, pods }),
+        std::borrow::Cow::Owned(view) => Some(Holds { view, pods, quotas }),
         std::borrow::Cow::Borrowed(_) => None,
     }
 }
@@ -249,7 +262,15 @@ fn commit(
     }
     data.volumes = work.volumes;
     data.dra = work.dra;
-    data.namespaces = work.namespaces;
+    // The trial's quotas hold the nominees too: the placed members are counted in afresh.
+    if !data.namespaces.quotas.is_empty() {
+        for (m, decision) in &placements {
+            if decision.node.is_some() {
+                let pod = &members[*m];
+                data.namespaces.quotas.add(pod.namespace, &pod.requests);
+            }
+        }
+    }
     // Later pods decided on this snapshot look placed members up in the index.
     data.index = work.index;
     for (_, pod) in held {

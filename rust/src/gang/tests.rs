@@ -1062,3 +1062,46 @@ fn a_held_nominees_affinity_terms_count_for_the_gang_and_leave_with_the_commit()
         "the nominee is not in the snapshot's index"
     );
 }
+
+#[test]
+fn a_gang_leaves_the_quota_held_for_a_nominee_of_its_priority_or_above() {
+    // A preemption freed 1000m of default's quota (max 3000m) for `high`, still waiting on n1:
+    // a gang of lower priority gets what is left, as CapacityScheduling counts nominated pods
+    // at PreFilter; one above the nominee gets it all.
+    let high = nominee("high", 1000, 100, "n1");
+    let profile = Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":2,
+            "filters":["NodeUnschedulable","NodeResourcesFit","CapacityScheduling"],
+            "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile");
+    let quota = crate::state::quota::parse_quota(
+        br#"{"metadata":{"name":"quota","namespace":"default","uid":"q"},
+            "spec":{"min":{"cpu":"3"},"max":{"cpu":"3"}}}"#,
+    )
+    .expect("a quota");
+    for (priority, fits) in [(0, false), (200, true)] {
+        let pods = gang_of(3, 1000, priority);
+        let snap = with_nominee(&[("n1", "", 8000), ("n2", "", 8000)], &pods, &high);
+        snap.lock().namespaces.quotas.set(quota.clone());
+        let g = group("", 3);
+        let job = [g.name];
+        let gang = Gang {
+            group: &g,
+            job_groups: &job,
+            extension: None,
+        };
+        let ds = schedule_gang(&snap, &uids(&pods), &profile, &gang);
+        assert_eq!(
+            nodes_of(&ds).len() == 3,
+            fits,
+            "priority {priority}: {ds:?}"
+        );
+        let used = snap.lock().namespaces.quotas.used(sym("default")).milli_cpu;
+        assert_eq!(
+            used,
+            if fits { 3000 } else { 0 },
+            "the nominee is not counted in"
+        );
+    }
+}

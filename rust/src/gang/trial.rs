@@ -70,8 +70,13 @@ pub(super) struct Request<'a> {
     pub held: Option<Held<'a>>,
 }
 
-/// The nodes with the nominees held on them, and those nominees with their node indices.
-pub(super) type Held<'a> = (&'a [Arc<NodeInfo>], &'a [(usize, Arc<PodRecord>)]);
+/// The nodes with the nominees held on them, those nominees with their node indices, and the
+/// namespaces with them counted in their quotas (when some has one).
+pub(super) type Held<'a> = (
+    &'a [Arc<NodeInfo>],
+    &'a [(usize, Arc<PodRecord>)],
+    Option<&'a Namespaces>,
+);
 
 /// What every trial of one gang shares.
 pub(super) struct Search<'a> {
@@ -133,7 +138,8 @@ pub(super) struct Work {
     pub unheld: Option<Vec<Arc<NodeInfo>>>,
     pub volumes: Volumes,
     pub dra: Dra,
-    /// Members count against their quota as they are placed: a gang is admitted whole.
+    /// Members count against their quota as they are placed: a gang is admitted whole. The
+    /// nominees held count in theirs (see `Held`).
     pub namespaces: Namespaces,
     /// The placed pods by label, members included as they are placed and the nominees held as
     /// they are on `nodes` (what plugins look up instead of walking every node).
@@ -194,7 +200,7 @@ impl<'a> Search<'a> {
         // nominee's too): without any, members differing in their labels alone (a completion
         // index) are of one kind.
         let labels_matter = data.index.any_affinity_terms()
-            || held.is_some_and(|(_, pods)| pods.iter().any(|(_, p)| p.pod_affinity.is_some()));
+            || held.is_some_and(|(_, pods, _)| pods.iter().any(|(_, p)| p.pod_affinity.is_some()));
         let kinds: Vec<Option<usize>> = members
             .iter()
             .map(|m| {
@@ -237,15 +243,19 @@ impl<'a> Search<'a> {
     pub fn trial(&mut self, domain: &Domain, level: Option<Sym>) -> Result<Placed, Stuck> {
         let mut index = self.data.index.clone();
         // The held nominees count in the index as on the nodes (a batch's held nodes do too).
-        for (i, pod) in self.held.map_or(&[][..], |(_, pods)| pods) {
+        for (i, pod) in self.held.map_or(&[][..], |(_, pods, _)| pods) {
             index.add(self.slots[*i], pod);
         }
         let mut work = Work {
-            nodes: self.held.map_or(self.nodes, |(view, _)| view).to_vec(),
+            nodes: self.held.map_or(self.nodes, |(view, ..)| view).to_vec(),
             unheld: self.held.map(|_| self.nodes.to_vec()),
             volumes: self.data.volumes.clone(),
             dra: self.data.dra.clone(),
-            namespaces: self.data.namespaces.clone(),
+            namespaces: self
+                .held
+                .and_then(|(.., quotas)| quotas)
+                .unwrap_or(&self.data.namespaces)
+                .clone(),
             index,
             batch: BatchState::default(),
             log: Vec::new(),
