@@ -976,6 +976,29 @@ fn a_gang_beside_a_hold_writes_only_its_members_to_the_snapshot() {
     assert_eq!(ds[0].node.as_deref(), Some("n1"), "{ds:?}");
 }
 
+/// Places the gang of two `pods` beside `high`, nominated to n1 (rack r1, the most room), with
+/// InterPodAffinity on, and wants it in r2 (n2): the nominee's labels or terms keep it out of r1.
+/// Returns the snapshot after the commit.
+fn placed_in_r2_beside(high: &PodRecord, pods: &[PodRecord]) -> Snapshot {
+    let snap = with_nominee(&[("n1", "r1", 8000), ("n2", "r2", 4000)], pods, high);
+    let profile = Profile::from_json(
+        br#"{"schedulerName":"podium","parallelism":2,
+            "filters":["NodeUnschedulable","NodeResourcesFit","InterPodAffinity"],
+            "scores":{"NodeResourcesFit":1}}"#,
+    )
+    .expect("valid profile");
+    let g = group("", 2);
+    let job = [g.name];
+    let gang = Gang {
+        group: &g,
+        job_groups: &job,
+        extension: None,
+    };
+    let ds = schedule_gang(&snap, &uids(pods), &profile, &gang);
+    assert_eq!(nodes_of(&ds), vec!["n2", "n2"], "{ds:?}");
+    snap
+}
+
 #[test]
 fn a_held_nominee_counts_for_the_members_affinity_and_leaves_with_the_commit() {
     // kube adds the nominated pods to the node before filtering (addNominatedPods): the
@@ -996,22 +1019,7 @@ fn a_held_nominee_counts_for_the_members_affinity_and_leaves_with_the_commit() {
             p
         })
         .collect();
-    let snap = with_nominee(&[("n1", "r1", 8000), ("n2", "r2", 4000)], &pods, &high);
-    let profile = Profile::from_json(
-        br#"{"schedulerName":"podium","parallelism":2,
-            "filters":["NodeUnschedulable","NodeResourcesFit","InterPodAffinity"],
-            "scores":{"NodeResourcesFit":1}}"#,
-    )
-    .expect("valid profile");
-    let g = group("", 2);
-    let job = [g.name];
-    let gang = Gang {
-        group: &g,
-        job_groups: &job,
-        extension: None,
-    };
-    let ds = schedule_gang(&snap, &uids(&pods), &profile, &gang);
-    assert_eq!(nodes_of(&ds), vec!["n2", "n2"], "{ds:?}");
+    let snap = placed_in_r2_beside(&high, &pods);
     let data = snap.lock();
     let app_x = crate::testutil::match_labels(&[("app", "x")]);
     let indexed: usize = data
@@ -1041,22 +1049,7 @@ fn a_held_nominees_affinity_terms_count_for_the_gang_and_leave_with_the_commit()
             p
         })
         .collect();
-    let snap = with_nominee(&[("n1", "r1", 8000), ("n2", "r2", 4000)], &pods, &high);
-    let profile = Profile::from_json(
-        br#"{"schedulerName":"podium","parallelism":2,
-            "filters":["NodeUnschedulable","NodeResourcesFit","InterPodAffinity"],
-            "scores":{"NodeResourcesFit":1}}"#,
-    )
-    .expect("valid profile");
-    let g = group("", 2);
-    let job = [g.name];
-    let gang = Gang {
-        group: &g,
-        job_groups: &job,
-        extension: None,
-    };
-    let ds = schedule_gang(&snap, &uids(&pods), &profile, &gang);
-    assert_eq!(nodes_of(&ds), vec!["n2", "n2"], "{ds:?}");
+    let snap = placed_in_r2_beside(&high, &pods);
     assert!(
         !snap.lock().index.any_affinity_terms(),
         "the nominee is not in the snapshot's index"
