@@ -128,10 +128,6 @@ impl Nominees {
         pending: &PendingPods,
         priorities: &PriorityClasses,
     ) -> Cow<'a, Namespaces> {
-        // Every pod of a batch asks: most batches have no quota or no nominee.
-        if namespaces.quotas.is_empty() || self.by_node.is_empty() {
-            return Cow::Borrowed(namespaces);
-        }
         let own = |other: &PodRecord| other.uid == pod.uid;
         let held = (priorities.of(pod), &own as &dyn Fn(&PodRecord) -> bool);
         self.quotas_against(held, namespaces, pending, priorities)
